@@ -89,11 +89,15 @@ func TestValidate(t *testing.T) {
 		{"no identity", func(s *IMSSubscription) { s.ServiceProfiles[0].PublicIdentities = nil }, "ServiceProfile[0]/PublicIdentity"},
 		{"empty identity", func(s *IMSSubscription) { s.ServiceProfiles[0].PublicIdentities[2].Identity = "" }, "ServiceProfile[0]/PublicIdentity[2]/Identity"},
 		{"negative priority", func(s *IMSSubscription) { s.ServiceProfiles[0].InitialFilterCriteria[0].Priority = -1 }, "InitialFilterCriteria[0]/Priority"},
-		{"no AS name", func(s *IMSSubscription) { s.ServiceProfiles[0].InitialFilterCriteria[0].ApplicationServer.ServerName = "" }, "ApplicationServer/ServerName"},
+		{"no AS name", func(s *IMSSubscription) {
+			s.ServiceProfiles[0].InitialFilterCriteria[0].ApplicationServer.ServerName = ""
+		}, "ApplicationServer/ServerName"},
 		{"SPT with two conditions", func(s *IMSSubscription) {
 			s.ServiceProfiles[0].InitialFilterCriteria[0].TriggerPoint.SPTs[0].RequestURI = strp("sip:x")
 		}, "SPT[0]"},
-		{"SPT with no group", func(s *IMSSubscription) { s.ServiceProfiles[0].InitialFilterCriteria[0].TriggerPoint.SPTs[1].Groups = nil }, "SPT[1]/Group"},
+		{"SPT with no group", func(s *IMSSubscription) {
+			s.ServiceProfiles[0].InitialFilterCriteria[0].TriggerPoint.SPTs[1].Groups = nil
+		}, "SPT[1]/Group"},
 		{"bad session case", func(s *IMSSubscription) {
 			c := SessionCase(9)
 			s.ServiceProfiles[0].InitialFilterCriteria[0].TriggerPoint.SPTs[1].SessionCase = &c
