@@ -19,10 +19,13 @@
 //	    sqns, err := aka.NextSQNs(current, n, cfg)   // n = SIP-Number-Auth-Items
 //	    if err != nil { rollback; return err }       // ErrSQNExhausted: nothing was allocated
 //	    UPDATE ... SET sqn = sqns[len(sqns)-1]
-//	commit, then outside the transaction:
-//	    for _, sqn := range sqns { rand, _ := aka.NewRAND(); v, _ := aka.GenerateVector(keys, sqn, rand) }
+//	commit, then outside the transaction, for each sqn in sqns:
+//	    rand, err := aka.NewRAND()
+//	    v, err := aka.GenerateVector(keys, sqn, rand)   // v.RAND ‖ v.AUTN, v.XRES, v.CK, v.IK into the MAA
 //
-// A vector is only handed out once its SQN is committed, so two HSS replicas never issue the same SQN.
+// A vector is only handed out once its SQN is committed, so two HSS replicas never issue the same SQN. The
+// one exception is a resync that must move SQN_HE back (TS 33.102 §6.3.5 step 5): SEQ values above SQN_MS
+// may then be issued again, which is safe because the USIM accepts each SEQ at most once per IND.
 //
 // On a MAR carrying RAND ‖ AUTS: sqnMS, err := aka.Resync(keys, rand, auts). On ErrMACSMismatch leave the
 // stored SQN alone. Otherwise, in the transaction, store aka.SQNAfterResync(current, sqnMS, cfg) and

@@ -15,7 +15,7 @@ var (
 	// ErrInvalidSQNConfig means an SQNConfig fails Validate.
 	ErrInvalidSQNConfig = errors.New("aka: invalid SQN configuration")
 
-	// ErrInvalidCount means fewer than one SQN was requested.
+	// ErrInvalidCount means NextSQNs was asked for fewer than 1 or more than MaxSQNBatch SQNs.
 	ErrInvalidCount = errors.New("aka: invalid number of sequence numbers")
 
 	// ErrSQNExhausted means SEQ_HE reached its maximum. SEQ must never wrap: the USIM rejects every SEQ not

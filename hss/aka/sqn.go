@@ -113,9 +113,13 @@ func NextSQN(current SQN, cfg SQNConfig) (SQN, error) {
 	return sqns[0], nil
 }
 
+// MaxSQNBatch bounds n in NextSQNs. SIP-Number-Auth-Items is an Unsigned32 straight from the wire; the HSS
+// should apply its own, smaller limit, this one only keeps a bad request from allocating gigabytes.
+const MaxSQNBatch = 1024
+
 // NextSQNs allocates n consecutive SQNs after current, as NextSQN applied n times, for a MAR asking for n
 // vectors (SIP-Number-Auth-Items, TS 29.229 §6.3.14). The caller stores the last one as the new SQN_HE.
-// Either all n are allocated or none: on ErrSQNExhausted nothing is returned.
+// Either all n are allocated or none: on ErrSQNExhausted nothing is returned. 1 ≤ n ≤ MaxSQNBatch.
 func NextSQNs(current SQN, n int, cfg SQNConfig) ([]SQN, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -123,8 +127,8 @@ func NextSQNs(current SQN, n int, cfg SQNConfig) ([]SQN, error) {
 	if !current.Valid() {
 		return nil, fmt.Errorf("%w: current SQN %#x", ErrInvalidSQN, uint64(current))
 	}
-	if n < 1 {
-		return nil, fmt.Errorf("%w: %d, want at least 1", ErrInvalidCount, n)
+	if n < 1 || n > MaxSQNBatch {
+		return nil, fmt.Errorf("%w: %d, want 1..%d", ErrInvalidCount, n, MaxSQNBatch)
 	}
 	seq, ind := cfg.SEQ(current), cfg.IND(current)
 	if uint64(n) > cfg.MaxSEQ()-seq {

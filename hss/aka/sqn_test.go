@@ -166,6 +166,8 @@ func TestNextSQNs(t *testing.T) {
 		{name: "one past MaxSEQ", current: mustJoin(t, cfg, cfg.MaxSEQ()-3, 9), n: 4, wantErr: ErrSQNExhausted},
 		{name: "zero", current: 0, n: 0, wantErr: ErrInvalidCount},
 		{name: "negative", current: 0, n: -1, wantErr: ErrInvalidCount},
+		{name: "MaxSQNBatch", current: 0, n: MaxSQNBatch},
+		{name: "above MaxSQNBatch", current: 0, n: MaxSQNBatch + 1, wantErr: ErrInvalidCount},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
