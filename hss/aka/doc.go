@@ -12,8 +12,10 @@
 //
 // # HSS usage
 //
-// SQN_HE is one 48-bit counter per subscriber, read and written by the store. Allocation is a pure function
-// of the stored value, so it belongs inside the row lock or transaction that guards that value:
+// SQN_HE is one 48-bit counter per subscriber, read and written by the store. It holds the last SQN
+// allocated (TS 33.102 §6.3.5 resets it "to SQN_MS"), never the next one: a vector's SQN always comes from
+// NextSQN/NextSQNs, and a new subscriber starts at 0 (first vector SEQ 1). Allocation is a pure function of
+// the stored value, so it belongs inside the row lock or transaction that guards that value:
 //
 //	tx: current := SELECT sqn ... FOR UPDATE
 //	    sqns, err := aka.NextSQNs(current, n, cfg)   // n = SIP-Number-Auth-Items

@@ -19,6 +19,36 @@ type Keys struct {
 	AMF [2]byte
 }
 
+// NewKeys builds Keys from byte slices as a store or a configuration file holds them: k of 16 bytes and
+// exactly one of op and opc of 16 bytes, the other empty. The slices are copied.
+func NewKeys(k, op, opc []byte, amf [2]byte) (Keys, error) {
+	var keys Keys
+	if len(k) != len(keys.K) {
+		return Keys{}, fmt.Errorf("%w: K is %d bytes, want 16", ErrInvalidKeys, len(k))
+	}
+	copy(keys.K[:], k)
+	keys.AMF = amf
+	switch {
+	case len(op) > 0 && len(opc) > 0:
+		return Keys{}, fmt.Errorf("%w: both OP and OPc are set, exactly one is allowed", ErrInvalidKeys)
+	case len(op) > 0:
+		if len(op) != 16 {
+			return Keys{}, fmt.Errorf("%w: OP is %d bytes, want 16", ErrInvalidKeys, len(op))
+		}
+		keys.OP = new([16]byte)
+		copy(keys.OP[:], op)
+	case len(opc) > 0:
+		if len(opc) != 16 {
+			return Keys{}, fmt.Errorf("%w: OPc is %d bytes, want 16", ErrInvalidKeys, len(opc))
+		}
+		keys.OPc = new([16]byte)
+		copy(keys.OPc[:], opc)
+	default:
+		return Keys{}, fmt.Errorf("%w: neither OP nor OPc is set", ErrInvalidKeys)
+	}
+	return keys, nil
+}
+
 // Validate checks that exactly one of OP and OPc is set.
 func (k Keys) Validate() error {
 	switch {

@@ -233,6 +233,73 @@ func TestKeysValidate(t *testing.T) {
 	}
 }
 
+func TestNewKeys(t *testing.T) {
+	k16 := bytes.Repeat([]byte{1}, 16)
+	op16 := bytes.Repeat([]byte{2}, 16)
+	tests := []struct {
+		name       string
+		k, op, opc []byte
+		wantOP     bool
+		wantErr    bool
+	}{
+		{name: "OP", k: k16, op: op16, wantOP: true},
+		{name: "OPc", k: k16, opc: op16},
+		{name: "short K", k: k16[:15], op: op16, wantErr: true},
+		{name: "no K", op: op16, wantErr: true},
+		{name: "short OP", k: k16, op: op16[:8], wantErr: true},
+		{name: "long OPc", k: k16, opc: append(op16, 0), wantErr: true},
+		{name: "both", k: k16, op: op16, opc: op16, wantErr: true},
+		{name: "neither", k: k16, wantErr: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			keys, err := NewKeys(tc.k, tc.op, tc.opc, [2]byte{0x80, 0x01})
+			if tc.wantErr {
+				if !errors.Is(err, ErrInvalidKeys) {
+					t.Fatalf("err = %v, want ErrInvalidKeys", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := keys.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(keys.K[:], tc.k) || keys.AMF != [2]byte{0x80, 0x01} || (keys.OP != nil) != tc.wantOP {
+				t.Fatalf("keys = %#v", keys)
+			}
+			stored := keys.OPc
+			if tc.wantOP {
+				stored = keys.OP
+			}
+			if !bytes.Equal(stored[:], op16) {
+				t.Fatalf("OP/OPc = %x, want %x", stored[:], op16)
+			}
+			op16[0] = 9 // the slices are copied
+			if stored[0] == 9 {
+				t.Fatal("NewKeys kept the caller's slice")
+			}
+			op16[0] = 2
+		})
+	}
+	// Same vector whether OPc is derived here or given.
+	set := loadTestSets(t)[2]
+	fromOP, err := NewKeys(unhex(t, set.K, 16), unhex(t, set.OP, 16), nil, hex2(t, set.AMF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromOPc, err := NewKeys(unhex(t, set.K, 16), nil, unhex(t, set.OPc, 16), hex2(t, set.AMF))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, errA := GenerateVector(fromOP, 99, fixedRAND(4))
+	b, errB := GenerateVector(fromOPc, 99, fixedRAND(4))
+	if errA != nil || errB != nil || a.AUTN != b.AUTN || !bytes.Equal(a.XRES, b.XRES) {
+		t.Fatalf("OP and OPc keys give different vectors: %v %v", errA, errB)
+	}
+}
+
 // TestSecretsRedacted makes sure %v, %+v and %#v never print key material.
 func TestSecretsRedacted(t *testing.T) {
 	keys := testKeys(t)
