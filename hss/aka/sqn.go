@@ -118,7 +118,7 @@ func NextSQN(current SQN, cfg SQNConfig) (SQN, error) {
 const MaxSQNBatch = 1024
 
 // NextSQNs allocates n consecutive SQNs after current, as NextSQN applied n times, for a MAR asking for n
-// vectors (SIP-Number-Auth-Items, TS 29.229 §6.3.14). The caller stores the last one as the new SQN_HE.
+// vectors (SIP-Number-Auth-Items, AVP 607 of TS 29.229). The caller stores the last one as the new SQN_HE.
 // Either all n are allocated or none: on ErrSQNExhausted nothing is returned. 1 ≤ n ≤ MaxSQNBatch.
 func NextSQNs(current SQN, n int, cfg SQNConfig) ([]SQN, error) {
 	if err := cfg.Validate(); err != nil {
