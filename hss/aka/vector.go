@@ -17,8 +17,8 @@ const (
 // (TS 33.102 §6.3.3).
 var resyncAMF = [2]byte{0x00, 0x00}
 
-// Vector is one authentication vector (quintet) as the HSS returns it in a MAA SIP-Auth-Data-Item
-// (TS 33.102 §6.3.2; SIP-Auth-Data-Item, AVP 612 of TS 29.229): RAND ‖ AUTN go to the UE, XRES, CK, IK to the S-CSCF.
+// Vector is one authentication vector (quintet, TS 33.102 §6.3.2) as the HSS returns it in a MAA
+// SIP-Auth-Data-Item (AVP 612 of TS 29.229): RAND ‖ AUTN go to the UE, XRES, CK and IK to the S-CSCF.
 type Vector struct {
 	RAND [16]byte
 	// AUTN = (SQN ⊕ AK) ‖ AMF ‖ MAC-A.
