@@ -181,7 +181,47 @@ func NewLink(t testing.TB) *Link {
 	}
 	l.UEIfindex = setupEnd(t, l.UE, l.UEIfname, l.UE4, l.UE6)
 	l.PCSCFIfindex = setupEnd(t, l.PCSCF, l.PCSCFIfname, l.PCSCF4, l.PCSCF6)
+	// Static neighbour entries: no ARP or neighbour discovery on the wire, so the first packet
+	// of a test leaves at once (IPv6 neighbour discovery right after link-up cost 2 s), and a
+	// capture holds only the test's own traffic.
+	ueMAC := linkMAC(t, l.UE, l.UEIfname)
+	pcMAC := linkMAC(t, l.PCSCF, l.PCSCFIfname)
+	for _, n := range []struct {
+		ns      *NS
+		ifindex int
+		peers   []netip.Addr
+		mac     net.HardwareAddr
+	}{{l.UE, l.UEIfindex, []netip.Addr{l.PCSCF4, l.PCSCF6}, pcMAC}, {l.PCSCF, l.PCSCFIfindex, []netip.Addr{l.UE4, l.UE6}, ueMAC}} {
+		for _, peer := range n.peers {
+			neigh := &netlink.Neigh{
+				LinkIndex:    n.ifindex,
+				Family:       family(peer),
+				State:        netlink.NUD_PERMANENT,
+				IP:           net.IP(peer.AsSlice()),
+				HardwareAddr: n.mac,
+			}
+			if err := n.ns.Netlink.NeighAdd(neigh); err != nil {
+				t.Fatalf("%s: neighbour %v: %v", n.ns.Name, peer, err)
+			}
+		}
+	}
 	return l
+}
+
+func family(a netip.Addr) int {
+	if a.Is4() {
+		return unix.AF_INET
+	}
+	return unix.AF_INET6
+}
+
+func linkMAC(t testing.TB, n *NS, ifname string) net.HardwareAddr {
+	t.Helper()
+	link, err := n.Netlink.LinkByName(ifname)
+	if err != nil {
+		t.Fatalf("%s: %s: %v", n.Name, ifname, err)
+	}
+	return link.Attrs().HardwareAddr
 }
 
 func setupEnd(t testing.TB, n *NS, ifname string, a4, a6 netip.Addr) int {
