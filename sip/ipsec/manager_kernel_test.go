@@ -8,6 +8,7 @@ import (
 
 	"github.com/imscore/imscore/sip/ipsec/ipsectest"
 	"github.com/vishvananda/netlink"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ const foreignReqID = 7
 
 func newTestManager(t *testing.T, ns *ipsectest.NS) *Manager {
 	t.Helper()
-	m, err := NewManager(ns.Handle, DefaultConfig(), zaptest.NewLogger(t))
+	m, err := NewManager(ns.Handle, DefaultConfig(), zaptest.NewLogger(t, zaptest.Level(zap.InfoLevel)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,6 +282,7 @@ func TestFlushOnlyOurs(t *testing.T) {
 	install(p1)
 	install(p2)
 	other := testPair("10.0.0.9", "10.0.0.2") // someone else's, reqid outside our range
+	other.UE.SPIC, other.UE.SPIS, other.PCSCF.SPIC, other.PCSCF.SPIS = 0x4001, 0x4002, 0x4003, 0x4004
 	f := other.Flows()[0]
 	if err := m.h.XfrmPolicyAdd(buildPolicy(f, ProtoUDP, netlink.XFRM_DIR_IN, foreignReqID)); err != nil {
 		t.Fatal(err)
