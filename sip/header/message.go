@@ -63,6 +63,17 @@ func Values(msg sip.Message, name string) []string {
 	return out
 }
 
+// Lines returns the value of every line of the header named name (any case, long or compact
+// form), in message order, not split at commas: what a parser of a whole header value, such as
+// Authorization or Security-Client, wants.
+func Lines(msg sip.Message, name string) []string {
+	var out []string
+	for _, h := range lines(msg, name) {
+		out = append(out, strings.TrimSpace(h.Value()))
+	}
+	return out
+}
+
 // Has reports whether msg has at least one line of the header named name.
 func Has(msg sip.Message, name string) bool { return len(lines(msg, name)) > 0 }
 

@@ -117,6 +117,9 @@ func TestValues(t *testing.T) {
 			}
 		})
 	}
+	if got, want := Lines(req, "p-asserted-identity"), []string{"<sip:a@x>", `"A, B" <sip:b@x;x=1,2>, tel:+123`}; !reflect.DeepEqual(got, want) {
+		t.Errorf("Lines = %q, want %q", got, want)
+	}
 	if Values(nil, "Via") != nil || Has(nil, "Via") || Remove(nil, "Via") != 0 {
 		t.Errorf("nil message should have no headers")
 	}
