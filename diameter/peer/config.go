@@ -1,0 +1,237 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"go.uber.org/zap"
+)
+
+// Defaults applied by New to zero fields of Config.
+const (
+	// DefaultWatchdogInterval is Tw, RFC 3539 §3.4.1 (Twinit default 30 s).
+	DefaultWatchdogInterval = 30 * time.Second
+	// DefaultRequestTimeout bounds one request, a capabilities exchange and a write.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultReconnectMin and DefaultReconnectMax bound the redial backoff of dialled peers.
+	DefaultReconnectMin = 1 * time.Second
+	DefaultReconnectMax = 30 * time.Second
+	// DefaultDisconnectHoldoff is how long a dialled peer is left alone after it sent DPR with
+	// Disconnect-Cause BUSY or DO_NOT_WANT_TO_TALK_TO_YOU ("SHOULD NOT attempt reconnection",
+	// RFC 6733 §5.4.3).
+	DefaultDisconnectHoldoff = 5 * time.Minute
+	// DefaultMaxMessageSize is the largest message accepted; a longer Message Length loses framing.
+	DefaultMaxMessageSize = 1 << 20
+	// DefaultMaxConcurrentRequests bounds incoming requests served at once, node-wide.
+	DefaultMaxConcurrentRequests = 256
+
+	// maxMessageLength is what the 24-bit Message Length field can carry (RFC 6733 §3).
+	maxMessageLength = 1<<24 - 1
+	// watchdogJitter: RFC 3539 §3.4.1 jitters Tw by ±2 s; shorter Tw (tests) get ±Tw/4.
+	watchdogJitter = 2 * time.Second
+)
+
+// Application is a Diameter application this node supports, advertised in CER/CEA
+// (RFC 6733 §5.3) and offered to peers that advertise it too.
+type Application struct {
+	// ID is the Application-Id, e.g. 16777216 for Cx/Dx (TS 29.229 §6.1).
+	ID uint32
+	// VendorID, when not zero, advertises the application in a Vendor-Specific-Application-Id
+	// with this Vendor-Id (RFC 6733 §6.11) and lists it in Supported-Vendor-Id (§5.3.6), as 3GPP
+	// applications are (Cx: vendor 10415). Zero advertises a plain Auth-Application-Id.
+	VendorID uint32
+}
+
+// Config describes the local node. Zero durations and sizes take the documented defaults.
+type Config struct {
+	// OriginHost and OriginRealm are this node's DiameterIdentity and realm (RFC 6733 §6.3, §6.4).
+	OriginHost  string
+	OriginRealm string
+	// HostIPAddresses are sent as Host-IP-Address in CER/CEA (RFC 6733 §5.3.5). Empty: the
+	// local address of each connection is sent.
+	HostIPAddresses []netip.Addr
+	// VendorID, ProductName and FirmwareRevision identify the implementation in CER/CEA
+	// (RFC 6733 §5.3.3, §5.3.7, §5.3.4). FirmwareRevision zero is not sent.
+	VendorID         uint32
+	ProductName      string
+	FirmwareRevision uint32
+	// Applications are the Auth applications this node serves and uses. At least one.
+	Applications []Application
+	// Dictionary decodes and encodes messages; it must hold the base protocol (application 0)
+	// and every application in Applications. It is only read.
+	Dictionary *dict.Parser
+
+	// WatchdogInterval is Tw (RFC 3539 §3.4.1), jittered by ±2 s (±Tw/4 when Tw < 8 s).
+	WatchdogInterval time.Duration
+	// RequestTimeout bounds each Request (and each retransmission together with it), the
+	// capabilities exchange and every write.
+	RequestTimeout time.Duration
+	// ReconnectMin and ReconnectMax bound the exponential redial backoff of dialled peers.
+	ReconnectMin, ReconnectMax time.Duration
+	// DisconnectHoldoff is how long a dialled peer is not redialled after it sent DPR with cause
+	// BUSY or DO_NOT_WANT_TO_TALK_TO_YOU (after REBOOTING, ReconnectMin applies).
+	DisconnectHoldoff time.Duration
+	// MaxMessageSize is the largest Message Length accepted (default 1 MiB, at most 2^24-1).
+	MaxMessageSize int
+	// MaxConcurrentRequests bounds incoming requests being served at once (node-wide); beyond
+	// it requests are answered DIAMETER_TOO_BUSY (3004) rather than queued, so that reading
+	// (and watchdog answers) never stalls.
+	MaxConcurrentRequests int
+
+	// Log receives peer up/down at Info and every message at Debug. Nil: no logging.
+	Log *zap.Logger
+	// Observer, if set, receives an Event for every counted occurrence (for metrics).
+	Observer Observer
+}
+
+// PeerConfig is a peer this node dials and keeps connected (Node.Connect).
+type PeerConfig struct {
+	// Address is the peer's "host:port" for TCP.
+	Address string
+	// Host, if set, is the Origin-Host the peer must announce in its CEA; it also lets an
+	// election with a simultaneous incoming connection happen before the CEA (RFC 6733 §5.6.4).
+	Host string
+	// Realm, if set, is the Origin-Realm the peer must announce in its CEA.
+	Realm string
+}
+
+// withDefaults returns c with zero fields set to the defaults.
+func (c Config) withDefaults() Config {
+	if c.WatchdogInterval == 0 {
+		c.WatchdogInterval = DefaultWatchdogInterval
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = DefaultRequestTimeout
+	}
+	if c.ReconnectMin == 0 {
+		c.ReconnectMin = DefaultReconnectMin
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = max(DefaultReconnectMax, c.ReconnectMin)
+	}
+	if c.DisconnectHoldoff == 0 {
+		c.DisconnectHoldoff = DefaultDisconnectHoldoff
+	}
+	if c.MaxMessageSize == 0 {
+		c.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if c.MaxConcurrentRequests == 0 {
+		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
+	}
+	if c.ProductName == "" {
+		c.ProductName = "imscore"
+	}
+	if c.Log == nil {
+		c.Log = zap.NewNop()
+	}
+	if c.Observer == nil {
+		c.Observer = ObserverFunc(func(Event) {})
+	}
+	return c
+}
+
+// validate reports the first invalid field of a defaulted Config.
+func (c Config) validate() error {
+	if err := validIdentity(c.OriginHost); err != nil {
+		return fmt.Errorf("%w: OriginHost: %w", ErrInvalidConfig, err)
+	}
+	if err := validIdentity(c.OriginRealm); err != nil {
+		return fmt.Errorf("%w: OriginRealm: %w", ErrInvalidConfig, err)
+	}
+	for i, a := range c.HostIPAddresses {
+		if !a.IsValid() {
+			return fmt.Errorf("%w: HostIPAddresses[%d] is the zero netip.Addr", ErrInvalidConfig, i)
+		}
+	}
+	if len(c.Applications) == 0 {
+		return fmt.Errorf("%w: Applications is empty: CER must advertise at least one application (RFC 6733 §5.3)", ErrInvalidConfig)
+	}
+	if c.Dictionary == nil {
+		return fmt.Errorf("%w: Dictionary is nil", ErrInvalidConfig)
+	}
+	for _, code := range []uint32{cmdCapabilitiesExchange, cmdDeviceWatchdog, cmdDisconnectPeer} {
+		if _, err := c.Dictionary.FindCommand(0, code); err != nil {
+			return fmt.Errorf("%w: Dictionary lacks base command %d (RFC 6733 §3.1): %w", ErrInvalidConfig, code, err)
+		}
+	}
+	seen := make(map[uint32]bool, len(c.Applications))
+	for i, a := range c.Applications {
+		if a.ID == 0 || a.ID == relayApplicationID {
+			return fmt.Errorf("%w: Applications[%d]: id %d is not an Auth application", ErrInvalidConfig, i, a.ID)
+		}
+		if seen[a.ID] {
+			return fmt.Errorf("%w: Applications[%d]: id %d listed twice", ErrInvalidConfig, i, a.ID)
+		}
+		seen[a.ID] = true
+		if _, err := c.Dictionary.App(a.ID); err != nil {
+			return fmt.Errorf("%w: Applications[%d]: id %d not in Dictionary: %w", ErrInvalidConfig, i, a.ID, err)
+		}
+	}
+	switch {
+	case c.WatchdogInterval < 0:
+		return fmt.Errorf("%w: WatchdogInterval %v is negative", ErrInvalidConfig, c.WatchdogInterval)
+	case c.RequestTimeout < 0:
+		return fmt.Errorf("%w: RequestTimeout %v is negative", ErrInvalidConfig, c.RequestTimeout)
+	case c.ReconnectMin < 0:
+		return fmt.Errorf("%w: ReconnectMin %v is negative", ErrInvalidConfig, c.ReconnectMin)
+	case c.ReconnectMax < c.ReconnectMin:
+		return fmt.Errorf("%w: ReconnectMax %v is below ReconnectMin %v", ErrInvalidConfig, c.ReconnectMax, c.ReconnectMin)
+	case c.DisconnectHoldoff < 0:
+		return fmt.Errorf("%w: DisconnectHoldoff %v is negative", ErrInvalidConfig, c.DisconnectHoldoff)
+	case c.MaxMessageSize < 4096 || c.MaxMessageSize > maxMessageLength:
+		return fmt.Errorf("%w: MaxMessageSize %d outside [4096, %d]", ErrInvalidConfig, c.MaxMessageSize, maxMessageLength)
+	case c.MaxConcurrentRequests < 0:
+		return fmt.Errorf("%w: MaxConcurrentRequests %d is negative", ErrInvalidConfig, c.MaxConcurrentRequests)
+	}
+	return nil
+}
+
+// validate reports what is wrong with a PeerConfig.
+func (p PeerConfig) validate() error {
+	if p.Address == "" {
+		return fmt.Errorf("%w: PeerConfig.Address is empty", ErrInvalidConfig)
+	}
+	if _, _, err := net.SplitHostPort(p.Address); err != nil {
+		return fmt.Errorf("%w: PeerConfig.Address %q: %w", ErrInvalidConfig, p.Address, err)
+	}
+	if p.Host != "" {
+		if err := validIdentity(p.Host); err != nil {
+			return fmt.Errorf("%w: PeerConfig.Host: %w", ErrInvalidConfig, err)
+		}
+	}
+	if p.Realm != "" {
+		if err := validIdentity(p.Realm); err != nil {
+			return fmt.Errorf("%w: PeerConfig.Realm: %w", ErrInvalidConfig, err)
+		}
+	}
+	return nil
+}
+
+// validIdentity checks a DiameterIdentity (RFC 6733 §4.3.1: an FQDN or realm): letters,
+// digits, '-', '_' and dots between labels.
+func validIdentity(s string) error {
+	if s == "" {
+		return errors.New("empty")
+	}
+	if len(s) > 255 {
+		return fmt.Errorf("%q is longer than 255 octets", s)
+	}
+	if s[0] == '.' || s[len(s)-1] == '.' {
+		return fmt.Errorf("%q starts or ends with a dot", s)
+	}
+	for i := 0; i < len(s); i++ {
+		ch := s[i]
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '-' || ch == '_' || ch == '.'
+		if !ok {
+			return fmt.Errorf("%q: character %q is not allowed in a DiameterIdentity", s, ch)
+		}
+		if ch == '.' && s[i-1] == '.' {
+			return fmt.Errorf("%q has an empty label", s)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,229 @@
+package peer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/internal/logging"
+)
+
+// route is what a request is routed by.
+type route struct {
+	app         uint32
+	host, realm string // Destination-Host, Destination-Realm
+}
+
+// Request sends req to a peer and returns its answer, whatever its Result-Code.
+//
+// The peer is chosen among open connections that negotiated req's Application-Id: the one
+// whose Origin-Host is req's Destination-Host if it is open; else those in req's
+// Destination-Realm; else any. Equal candidates take turns.
+//
+// req is not modified: the message sent carries a fresh End-to-End Identifier (RFC 6733 §3),
+// a Hop-by-Hop Identifier of the connection, and Origin-Host/Origin-Realm if req has none.
+// If the connection is lost (or its watchdog turns SUSPECT) before the answer, the request is
+// sent once more, on another peer, with the 'T' flag and the same End-to-End Identifier
+// (RFC 6733 §5.5.4); a Destination-Host naming the lost peer then falls back to the realm.
+//
+// The whole exchange, failover included, is bounded by ctx and Config.RequestTimeout
+// (ErrTimeout). Other errors: ErrNoPeer, ErrConnectionLost, ErrMalformedAnswer, ErrClosed.
+func (n *Node) Request(ctx context.Context, req *diam.Message) (*diam.Message, error) {
+	if req == nil || req.Header == nil {
+		return nil, fmt.Errorf("diameter request: %w: nil message", ErrNotRequest)
+	}
+	if req.Header.CommandFlags&flagRequest == 0 {
+		return nil, fmt.Errorf("diameter request %d: %w", req.Header.CommandCode, ErrNotRequest)
+	}
+	if n.isClosing() {
+		return nil, ErrClosed
+	}
+	frame, rt, err := n.prepare(req)
+	if err != nil {
+		return nil, fmt.Errorf("diameter request %d: %w", req.Header.CommandCode, err)
+	}
+	h := parseHeader(frame)
+	ctx, cancel := context.WithTimeoutCause(ctx, n.cfg.RequestTimeout, ErrTimeout)
+	defer cancel()
+	start := time.Now()
+	ans, peer, err := n.send(ctx, frame, h, rt)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			err = ctxError(ctx, n.cfg.RequestTimeout)
+		}
+		err = fmt.Errorf("diameter request %d (session %q): %w", h.code, sessionIDOf(req), err)
+		n.obs.Observe(Event{Kind: EventRequestFailed, Peer: peer, AppID: h.app, Command: h.code, Err: err})
+		return nil, err
+	}
+	code, _, _ := resultOf(ans)
+	n.obs.Observe(Event{Kind: EventAnswerReceived, Peer: peer, AppID: h.app, Command: h.code, Result: code, Latency: time.Since(start)})
+	return ans, nil
+}
+
+// send transmits frame on the chosen peer, failing over once. It returns the peer last used.
+func (n *Node) send(ctx context.Context, frame []byte, h header, rt route) (*diam.Message, string, error) {
+	var tried []*conn
+	var lost error
+	for {
+		c := n.pick(rt, tried)
+		if c == nil {
+			if lost != nil {
+				return nil, "", lost
+			}
+			return nil, "", fmt.Errorf("%w: application %d, Destination-Host %q, Destination-Realm %q", ErrNoPeer, rt.app, rt.host, rt.realm)
+		}
+		tried = append(tried, c)
+		if lost != nil {
+			// RFC 6733 §5.5.4: retransmitted "with the T flag set", same End-to-End Identifier.
+			frame[4] |= flagRetransmit
+			c.logger().Info("diameter request failed over", zap.Uint32("command", h.code), zap.Uint32("e2e", h.e2e), zap.Error(lost))
+			n.obs.Observe(Event{Kind: EventFailover, Peer: c.peer.host, AppID: h.app, Command: h.code, Err: lost})
+		}
+		n.obs.Observe(Event{Kind: EventRequestSent, Peer: c.peer.host, AppID: h.app, Command: h.code})
+		ans, err := c.roundTrip(ctx, frame, h.e2e)
+		switch {
+		case err == nil:
+			return ans, c.peer.host, nil
+		case errors.Is(err, errNotOpen):
+			continue // nothing was sent: choose again, no retransmission flag
+		case errors.Is(err, ErrConnectionLost) && lost == nil:
+			lost = err
+			continue
+		default:
+			return nil, c.peer.host, err
+		}
+	}
+}
+
+// ctxError explains why ctx ended: our own timeout, or the caller's context.
+func ctxError(ctx context.Context, timeout time.Duration) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrTimeout) {
+		return fmt.Errorf("%w (%v): %w", ErrTimeout, timeout, context.DeadlineExceeded)
+	}
+	return ctx.Err()
+}
+
+// prepare copies req with the header and AVPs this node must set, encodes it and reads its route.
+func (n *Node) prepare(req *diam.Message) ([]byte, route, error) {
+	m := *req
+	h := *req.Header
+	m.Header = &h
+	h.Version = diameterVersion
+	h.CommandFlags = h.CommandFlags&^(flagRetransmit|flagError|flagsReserved) | flagRequest
+	h.EndToEndID = n.nextEndToEnd()
+	h.HopByHopID = 0 // set per connection
+	if findAVP(req.AVP, avpOriginHost) == nil || findAVP(req.AVP, avpOriginRealm) == nil {
+		m.AVP = slices.Clone(req.AVP)
+		if findAVP(req.AVP, avpOriginHost) == nil {
+			m.AVP = append(m.AVP, newAVP(avpOriginHost, avp.Mbit, datatype.DiameterIdentity(n.cfg.OriginHost)))
+		}
+		if findAVP(req.AVP, avpOriginRealm) == nil {
+			m.AVP = append(m.AVP, newAVP(avpOriginRealm, avp.Mbit, datatype.DiameterIdentity(n.cfg.OriginRealm)))
+		}
+	}
+	frame, err := encode(&m)
+	if err != nil {
+		return nil, route{}, err
+	}
+	rt := route{app: h.ApplicationID}
+	rt.host, _ = avpString(findAVP(req.AVP, avpDestinationHost))
+	rt.realm, _ = avpString(findAVP(req.AVP, avpDestinationRealm))
+	return frame, rt, nil
+}
+
+// pick chooses an open connection for rt, skipping those already tried.
+func (n *Node) pick(rt route, tried []*conn) *conn {
+	open := n.open.Load()
+	if open == nil {
+		return nil
+	}
+	usable := func(c *conn) bool { return c.supports(rt.app) && !slices.Contains(tried, c) }
+	if rt.host != "" {
+		for _, c := range *open {
+			if c.peer.host == rt.host && usable(c) {
+				return c
+			}
+		}
+	}
+	var buf [16]*conn
+	candidates := buf[:0]
+	if rt.realm != "" {
+		for _, c := range *open {
+			if c.peer.realm == rt.realm && usable(c) {
+				candidates = append(candidates, c)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		for _, c := range *open {
+			if usable(c) {
+				candidates = append(candidates, c)
+			}
+		}
+	}
+	if len(candidates) == 0 {
+		return nil
+	}
+	return candidates[n.rr.Add(1)%uint32(len(candidates))]
+}
+
+// handle runs the Handler and returns the encoded answer and its result code. This is the one
+// place where handler errors become answers and are logged.
+func (n *Node) handle(ctx context.Context, req *diam.Message, from PeerInfo, log *zap.Logger) ([]byte, uint32) {
+	h := header{version: diameterVersion, flags: req.Header.CommandFlags, code: req.Header.CommandCode,
+		app: req.Header.ApplicationID, hbh: req.Header.HopByHopID, e2e: req.Header.EndToEndID}
+	sid := sessionIDOf(req)
+	ans := n.callHandler(ctx, req, from, h, log.With(logging.SessionID(sid)))
+	frame, err := encode(ans)
+	if err != nil {
+		log.Error("diameter handler answer cannot be encoded", zap.Uint32("command", h.code), logging.SessionID(sid), zap.Error(err))
+		ans = n.errorAnswer(h, req, nil, &diameter.Error{Code: diameter.UnableToComply}, "")
+		frame, _ = encode(ans) // built from known-good parts
+	}
+	code, _, _ := resultOf(ans)
+	return frame, code
+}
+
+func (n *Node) callHandler(ctx context.Context, req *diam.Message, from PeerInfo, h header, log *zap.Logger) (ans *diam.Message) {
+	defer func() {
+		if r := recover(); r != nil {
+			log.Error("diameter handler panic", zap.Uint32("command", h.code), zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			ans = n.errorAnswer(h, req, nil, &diameter.Error{Code: diameter.UnableToComply}, "")
+		}
+	}()
+	a, err := n.handler.ServeDiameter(ctx, req, from)
+	if err != nil {
+		de := asDiameterError(err)
+		if de.Code == diameter.UnableToComply && de.VendorID == 0 {
+			log.Warn("diameter handler failed", zap.Uint32("command", h.code), zap.Error(err))
+		} else {
+			log.Debug("diameter handler answered an error", zap.Uint32("command", h.code),
+				zap.Uint32("code", uint32(de.Code)), zap.Uint32("vendor", de.VendorID), zap.Error(err))
+		}
+		return n.errorAnswer(h, req, nil, de, "")
+	}
+	if a == nil {
+		log.Warn("diameter handler returned neither answer nor error", zap.Uint32("command", h.code))
+		return n.errorAnswer(h, req, nil, &diameter.Error{Code: diameter.UnableToComply}, "")
+	}
+	n.finishAnswer(req, a)
+	return a
+}
+
+// buildDWR is the Device-Watchdog-Request, RFC 6733 §5.5.1.
+func (n *Node) buildDWR() *diam.Message {
+	m := diam.NewRequest(cmdDeviceWatchdog, 0, n.cfg.Dictionary)
+	m.AddAVP(newAVP(avpOriginHost, avp.Mbit, datatype.DiameterIdentity(n.cfg.OriginHost)))
+	m.AddAVP(newAVP(avpOriginRealm, avp.Mbit, datatype.DiameterIdentity(n.cfg.OriginRealm)))
+	m.AddAVP(newAVP(avpOriginStateID, avp.Mbit, datatype.Unsigned32(n.stateID)))
+	return m
+}
