@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 )
@@ -60,7 +61,7 @@ func (f *fetcher) prepare(ctx context.Context, meta string) (Assets, error) {
 	if _, err := os.Stat(a.Busybox); err != nil {
 		return a, fmt.Errorf("busybox-static has no bin/busybox: %w", err)
 	}
-	// Debian's kernel packages ship no modules.dep (xfrm-vm.md pitfall 8) and the host has no
+	// Debian's kernel packages ship no modules.dep and the host has no
 	// kmod depmod: busybox's does the job, once, before the unpacked kernel enters the cache.
 	depmod := func(ctx context.Context, root string) error {
 		dir, release, err := findModulesDir(root)
@@ -101,6 +102,10 @@ func (f *fetcher) prepare(ctx context.Context, meta string) (Assets, error) {
 func (f *fetcher) ensure(ctx context.Context, resolve func(context.Context) (string, error), glob string, postUnpack func(context.Context, string) error) (debPackage, string, error) {
 	var pkg debPackage
 	var err error
+	memo := filepath.Join(f.cache, ".resolved-"+strings.TrimSuffix(glob, "*"))
+	if cached, ok := f.recentlyResolved(memo); ok && !f.offline {
+		return cached, filepath.Join(f.cache, cached.dirName()), nil
+	}
 	if !f.offline {
 		pkg.name, err = resolve(ctx)
 		if err == nil {
@@ -121,11 +126,42 @@ func (f *fetcher) ensure(ctx context.Context, resolve func(context.Context) (str
 		return cached, filepath.Join(f.cache, cached.dirName()), nil
 	}
 	root := filepath.Join(f.cache, pkg.dirName())
-	if _, err := os.Stat(filepath.Join(root, completeMarker)); err == nil {
-		return pkg, root, nil
+	if _, err := os.Stat(filepath.Join(root, completeMarker)); err != nil {
+		f.log.Info("downloading", zap.String("package", pkg.name), zap.String("version", pkg.version))
+		if err := f.download(ctx, pkg, root, postUnpack); err != nil {
+			return pkg, root, err
+		}
 	}
-	f.log.Info("downloading", zap.String("package", pkg.name), zap.String("version", pkg.version))
-	return pkg, root, f.download(ctx, pkg, root, postUnpack)
+	// Each apt-cache call costs about half a second; remember the answer for a while.
+	if err := os.WriteFile(memo, []byte(pkg.name+" "+pkg.version+"\n"), 0o644); err != nil {
+		f.log.Warn("cannot remember the apt resolution", zap.Error(err))
+	}
+	return pkg, root, nil
+}
+
+// resolveTTL is how long an apt resolution is trusted before apt is asked again: a new kernel
+// in the archive is picked up within this time.
+const resolveTTL = 12 * time.Hour
+
+// recentlyResolved returns the package a fresh memo file names, if it is unpacked in the cache.
+func (f *fetcher) recentlyResolved(memo string) (debPackage, bool) {
+	st, err := os.Stat(memo)
+	if err != nil || time.Since(st.ModTime()) > resolveTTL {
+		return debPackage{}, false
+	}
+	b, err := os.ReadFile(memo)
+	if err != nil {
+		return debPackage{}, false
+	}
+	name, version, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	if !ok {
+		return debPackage{}, false
+	}
+	pkg := debPackage{name, version}
+	if _, err := os.Stat(filepath.Join(f.cache, pkg.dirName(), completeMarker)); err != nil {
+		return debPackage{}, false
+	}
+	return pkg, true
 }
 
 // download fetches pkg with apt-get download and unpacks it with dpkg-deb -x into root,
@@ -136,7 +172,7 @@ func (f *fetcher) download(ctx context.Context, pkg debPackage, root string, pos
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	// As root, apt warns that the download is unsandboxed (xfrm-vm.md pitfall 9): harmless.
+	// As root, apt warns that the download is unsandboxed: harmless.
 	if err := run(ctx, tmp, "apt-get", "download", "-q", pkg.name+"="+pkg.version); err != nil {
 		return fmt.Errorf("apt-get download %s=%s: %w", pkg.name, pkg.version, err)
 	}

@@ -9,7 +9,7 @@ import (
 	"strings"
 )
 
-// LoadModules are modprobed at boot, in this order, before the tests run (xfrm-vm.md). Without
+// defaultLoadModules are modprobed at boot, in this order, before the tests run. Without
 // drbg and jitterentropy_rng (the default RNG "stdrng"), echainiv/seqiv cannot generate CBC IVs
 // and every CBC ESP state fails with ENOENT. libdes comes in as a dependency of des3_ede.
 var defaultLoadModules = []string{

@@ -29,7 +29,7 @@ import (
 const ioTimeout = 5 * time.Second
 
 // silence is how long a read waits to conclude that a packet was dropped.
-const silence = 400 * time.Millisecond
+const silence = 250 * time.Millisecond
 
 // env is one topology with a Manager on each side.
 type env struct {
@@ -64,7 +64,7 @@ func newEnv(t *testing.T) *env {
 }
 
 // pair returns a fresh SA set description: new ports every time, so that no TIME_WAIT socket of
-// an earlier subtest is in the way (pitfall 7 of the VM recipe), and new SPIs.
+// an earlier subtest is in the way, and new SPIs.
 func (e *env) pair(ipv6 bool, algs ipsec.Algorithms) ipsec.Pair {
 	ue, pc := e.link.UE4, e.link.PCSCF4
 	if ipv6 {
