@@ -1,0 +1,174 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+)
+
+// buildCopy applies RFC 3261 §16.6 steps 1–3, 5 and 6 for one target and returns the copy and the URI its next
+// hop is derived from. Via and Record-Route (steps 4 and 8) depend on the outgoing interface: see prepareOutbound.
+func (p *Proxy) buildCopy(orig *sip.Request, d *Decision, t *Target) (*sip.Request, sip.Uri) {
+	// Step 1: copy. The copy's routing fields are reset: sipgo's Clone keeps the inbound transport and source.
+	req := orig.Clone()
+	req.SetTransport("")
+	req.SetSource("")
+	req.SetDestination("")
+	req.Laddr = sip.Addr{}
+
+	// Step 2: Request-URI.
+	if t.URI != nil {
+		req.Recipient = *t.URI.Clone()
+	}
+	// Step 3: Max-Forwards, decremented or added.
+	if mf := req.MaxForwards(); mf != nil {
+		mf.Dec()
+	} else {
+		v := sip.MaxForwardsHeader(p.cfg.MaxForwards)
+		req.AppendHeader(&v)
+	}
+	// Step 3 (pre-loaded route): the router's Route values go on top.
+	pushRoutes(req, t.Route)
+	// Step 5: optional headers.
+	for _, name := range d.RemoveHeaders {
+		removeHeaders(req, name)
+	}
+	for _, h := range d.AddHeaders {
+		req.AppendHeader(sip.HeaderClone(h))
+	}
+	for _, h := range t.AddHeaders {
+		req.AppendHeader(sip.HeaderClone(h))
+	}
+	// Step 6: strict-router fix-up, then step 7: the next hop.
+	return req, nextHopURI(req)
+}
+
+// outbound is a request ready to go: its transport, destination and the connection to write it on.
+type outbound struct {
+	transport string
+	dst       netip.AddrPort
+	conn      sip.Connection // the caller owns one reference
+}
+
+// prepareOutbound resolves the next hop, picks the listener and transport, stamps Via and Record-Route (RFC 3261
+// §16.6 steps 4 and 8) and returns a connection. in is the listener the request arrived on (nil for requests the
+// proxy originates); recordRoute asks for Record-Route.
+//
+// Transport follows RFC 3261 §18.1.1: a request for UDP larger than Config.UDPMaxRequest bytes goes over TCP
+// instead, with Via (and our outgoing Record-Route) saying so. The clause has no exception for an explicit
+// transport=udp: RFC 3263 §4.1 only says that parameter SHOULD be used, and §18.1.1 is a MUST. If the TCP
+// connect then fails the request falls back to UDP, which every element MUST accept up to 65,535 bytes.
+func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI sip.Uri, nh *NextHop, in *listener,
+	recordRoute bool, branch string) (*outbound, error) {
+	h, err := p.resolveHop(ctx, hopURI, nh)
+	if err != nil {
+		return nil, err
+	}
+	l, err := p.pickListener(h.transport, h.dst.Addr(), h.local)
+	if err != nil {
+		return nil, err
+	}
+	stamp(req, l, in, recordRoute, branch)
+
+	if h.transport == transportUDP && p.cfg.UDPMaxRequest > 0 && !h.local.IsValid() {
+		if size := p.size(req); size > p.cfg.UDPMaxRequest {
+			if tl, err := p.pickListener(transportTCP, h.dst.Addr(), netip.AddrPort{}); err == nil {
+				unstamp(req, l, in, recordRoute)
+				stamp(req, tl, in, recordRoute, branch)
+				conn, err := p.tcpConnTo(ctx, h.dst, netip.AddrPort{})
+				if err == nil {
+					p.log.Debug("request over MTU limit sent over tcp (RFC 3261 §18.1.1)", zap.Int("bytes", size),
+						zap.Stringer("to", h.dst))
+					return p.finishOutbound(req, transportTCP, h.dst, conn), nil
+				}
+				p.log.Info("tcp for a large request failed, falling back to udp", zap.Int("bytes", size),
+					zap.Stringer("to", h.dst), zap.Error(err))
+				unstamp(req, tl, in, recordRoute)
+				stamp(req, l, in, recordRoute, branch)
+			}
+		}
+	}
+	if h.transport == transportTCP {
+		conn, err := p.tcpConnTo(ctx, h.dst, h.local)
+		if err != nil {
+			return nil, err
+		}
+		return p.finishOutbound(req, transportTCP, h.dst, conn), nil
+	}
+	return p.finishOutbound(req, transportUDP, h.dst, &udpConn{p: p, l: l, dst: h.dst}), nil
+}
+
+func (p *Proxy) finishOutbound(req *sip.Request, transport string, dst netip.AddrPort, conn sip.Connection) *outbound {
+	req.SetTransport(transport)
+	req.SetDestination(dst.String())
+	if req.Body() == nil {
+		req.SetBody(nil) // RFC 3261 §16.6 step 9 / §20.14: Content-Length always present (0)
+	}
+	return &outbound{transport: transport, dst: dst, conn: conn}
+}
+
+func (p *Proxy) size(req *sip.Request) int {
+	buf := p.getBuf()
+	defer p.putBuf(buf)
+	req.StringWrite(buf)
+	return buf.Len()
+}
+
+// stamp adds our Record-Route (RFC 3261 §16.6 step 4) and Via (step 8) for sending from out.
+//
+// Record-Route carries lr (loose routing, §16.12) and the transport parameter. Its address is the interface the
+// request leaves on, because the far end uses it for requests coming back; when the request arrived on another
+// interface or transport, a second value for the incoming side goes below it, so that requests in the other
+// direction enter through the interface they should (a double Record-Route, as RFC 5658 describes).
+func stamp(req *sip.Request, out, in *listener, recordRoute bool, branch string) {
+	if recordRoute {
+		if in != nil && in != out {
+			req.PrependHeader(&sip.RecordRouteHeader{Address: in.uri()})
+		}
+		req.PrependHeader(&sip.RecordRouteHeader{Address: out.uri()})
+	}
+	params := sip.NewParams()
+	params.Add("branch", branch)
+	req.PrependHeader(&sip.ViaHeader{
+		ProtocolName:    "SIP",
+		ProtocolVersion: "2.0",
+		Transport:       out.transport,
+		Host:            out.host,
+		Port:            out.port(),
+		Params:          params,
+	})
+}
+
+// unstamp removes what stamp added (ours are the topmost values).
+func unstamp(req *sip.Request, out, in *listener, recordRoute bool) {
+	req.RemoveHeader("Via")
+	if recordRoute {
+		req.RemoveHeader("Record-Route")
+		if in != nil && in != out {
+			req.RemoveHeader("Record-Route")
+		}
+	}
+}
+
+// statusForSendError maps a failure to reach a next hop to the response the branch is treated as having
+// received: 503 for anything the transport reports (RFC 3261 §16.9), 504 when a DNS server did not answer
+// (§21.5.5, an external server timing out), 416 when the next hop is not a SIP URI at all.
+func statusForSendError(err error) *StatusError {
+	switch {
+	case errors.Is(err, errDNSTimeout):
+		return &StatusError{Code: sip.StatusGatewayTimeout, Reason: reasonPhrase(sip.StatusGatewayTimeout), Err: err}
+	case errors.Is(err, ErrNoRoute) && !errors.Is(err, ErrTransport):
+		if errors.Is(err, errNotSIPURI) {
+			return &StatusError{Code: 416, Reason: reasonPhrase(416), Err: err}
+		}
+		return &StatusError{Code: sip.StatusServiceUnavailable, Reason: reasonPhrase(sip.StatusServiceUnavailable), Err: err}
+	default:
+		return &StatusError{Code: sip.StatusServiceUnavailable, Reason: reasonPhrase(sip.StatusServiceUnavailable), Err: err}
+	}
+}
+
+var errNotSIPURI = fmt.Errorf("next hop is not a SIP URI: %w", ErrNoRoute)

@@ -1,0 +1,329 @@
+package proxy
+
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/logging"
+)
+
+// inbound is where one message came from.
+type inbound struct {
+	transport string
+	remote    netip.AddrPort
+	l         *listener // UDP: the socket; TCP: the listener of the connection's local address (or same family)
+	local     netip.AddrPort
+}
+
+func (in inbound) source() Source {
+	return Source{Transport: in.transport, Remote: in.remote, Local: in.local}
+}
+
+// serveUDP reads one UDP socket until it is closed. sipgo's UDP transport is not used: the proxy must answer
+// unparseable requests with 400 (sipgo logs and drops them) and send responses over 1300 bytes (sipgo refuses).
+func (p *Proxy) serveUDP(l *listener) {
+	buf := make([]byte, 65535) // RFC 3261 §18.1.1: handle datagrams up to the maximum size
+	for {
+		n, src, err := l.udp.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			if isClosedErr(err) || p.closing.Load() {
+				return
+			}
+			p.log.Warn("udp read failed", zap.Stringer("addr", l.bound), zap.Error(err))
+			continue
+		}
+		p.receiveDatagram(buf[:n], l, unmapAP(src))
+	}
+}
+
+// receiveDatagram parses one datagram and dispatches it. The parser copies what it keeps, so buf may be reused.
+func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
+	defer p.recoverPanic("udp receive", nil)
+	if isKeepAlive(data) {
+		return
+	}
+	in := inbound{transport: transportUDP, remote: src, l: l, local: l.bound}
+	msg, err := p.parser.ParseSIP(data)
+	if err != nil {
+		// RFC 3261 §18.3: a datagram shorter than its Content-Length is an error; a request gets a 400.
+		if req, ok := msg.(*sip.Request); ok && errors.Is(err, sip.ErrParseReadBodyIncomplete) && req.Via() != nil {
+			req.SetTransport(transportUDP)
+			req.SetSource(src.String())
+			p.traceIn(req, transportUDP, src)
+			p.replyStateless(req, in, &StatusError{Code: sip.StatusBadRequest, Reason: "Content-Length Exceeds Body", Err: err})
+			return
+		}
+		p.rejectUnparseable(data, l, src, err)
+		return
+	}
+	msg.SetTransport(transportUDP)
+	msg.SetSource(src.String())
+	p.receive(msg, in)
+}
+
+// rejectUnparseable answers a request sipgo could not parse with 400 when enough of it can be read to know
+// where to send the answer (a start line and a Via); anything else is dropped (RFC 3261 §18.2.2 needs a Via).
+func (p *Proxy) rejectUnparseable(data []byte, l *listener, src netip.AddrPort, perr error) {
+	raw, err := readRawRequest(data)
+	if err != nil {
+		p.log.Info("dropped unparseable datagram", zap.Stringer("from", src), zap.Int("bytes", len(data)),
+			zap.NamedError("parse_error", perr))
+		return
+	}
+	fields := []zap.Field{zap.Stringer("from", src), zap.String("method", raw.method), zap.String("reason", raw.reason),
+		zap.NamedError("parse_error", perr)}
+	if raw.callID != "" {
+		fields = append(fields, logging.CallID(raw.callID))
+	}
+	if raw.method == string(sip.ACK) { // an ACK is never answered (RFC 3261 §17.2.3)
+		p.log.Info("dropped malformed ACK", fields...)
+		return
+	}
+	dst := raw.destination(src)
+	if _, err := l.udp.WriteToUDPAddrPort(raw.response(), dst); err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	p.metrics.Request(DirectionIn, raw.method)
+	p.metrics.Response(DirectionOut, raw.method, sip.StatusBadRequest)
+	p.log.Info("rejected malformed request", fields...)
+}
+
+// receiveStream is sipgo's callback for every message read from a TCP connection.
+func (p *Proxy) receiveStream(msg sip.Message) {
+	defer p.recoverPanic("tcp receive", nil)
+	remote := parseHostPort(msg.Source())
+	in := inbound{transport: transportTCP, remote: remote}
+	if c, err := p.tpl.GetConnection("tcp", msg.Source()); err == nil && c != nil {
+		in.local = addrPortOf(c.LocalAddr())
+		_, _ = c.TryClose()
+	}
+	in.l = p.tcpListenerFor(in.local)
+	if in.l == nil {
+		p.log.Warn("tcp message with no listener of its address family", zap.Stringer("from", remote))
+		return
+	}
+	if in.local == (netip.AddrPort{}) {
+		in.local = in.l.bound
+	}
+	p.receive(msg, in)
+}
+
+// tcpListenerFor finds the TCP listener a connection with this local address belongs to: the one bound to it,
+// else the first of the same family (a connection the proxy dialled has an ephemeral local port).
+func (p *Proxy) tcpListenerFor(local netip.AddrPort) *listener {
+	var family *listener
+	for _, l := range p.tcp {
+		if l.bound == local || (l.bound.Addr().IsUnspecified() && l.bound.Port() == local.Port()) {
+			return l
+		}
+		if family == nil && l.is4() == local.Addr().Unmap().Is4() {
+			family = l
+		}
+	}
+	return family
+}
+
+func (p *Proxy) receive(msg sip.Message, in inbound) {
+	switch m := msg.(type) {
+	case *sip.Request:
+		p.receiveRequest(m, in)
+	case *sip.Response:
+		p.receiveResponse(m, in)
+	}
+}
+
+// receiveRequest runs on the reading goroutine up to the point where the server transaction exists, so that a
+// CANCEL or ACK read after its INVITE on one connection always finds the INVITE's transaction.
+func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
+	p.traceIn(req, in.transport, in.remote)
+	via := req.Via()
+	if via == nil || via.Host == "" || req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
+		// Without a top Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
+		p.replyStateless(req, in, missingOrMalformed(req))
+		return
+	}
+	stampReceived(via, in.remote)
+
+	switch req.Method {
+	case sip.ACK:
+		p.receiveAck(req, in)
+		return
+	case sip.CANCEL:
+		p.receiveCancel(req, in)
+		return
+	}
+
+	key := serverTxKey(req, req.Method)
+	pc, created, err := p.servers.getOrCreate(key, func() (*proxyCtx, error) { return p.newProxyCtx(key, req, in) })
+	if err != nil {
+		if !errors.Is(err, ErrClosed) {
+			p.log.Info("cannot create server transaction", logging.CallID(callIDOf(req)), zap.Error(err))
+		}
+		return
+	}
+	if !created {
+		// A retransmission: the server transaction re-sends its last response (RFC 3261 §17.2.1, §17.2.2).
+		if err := pc.stx.Receive(req); err != nil {
+			pc.log.Debug("retransmission not matched", zap.Error(err))
+		}
+		return
+	}
+	p.metrics.InFlight(1)
+	if !p.spawn(func() { pc.process() }) {
+		pc.stx.Terminate()
+	}
+}
+
+// receiveAck absorbs the ACK for a non-2xx response this proxy sent (it belongs to the INVITE server
+// transaction, RFC 3261 §17.2.1) and forwards any other ACK, the end-to-end ACK for a 2xx, statelessly.
+func (p *Proxy) receiveAck(req *sip.Request, in inbound) {
+	if pc, ok := p.servers.get(serverTxKey(req, sip.INVITE)); ok && !pc.answered2xx() {
+		if err := pc.stx.Receive(req); err != nil {
+			pc.log.Debug("ack not matched", zap.Error(err))
+		}
+		return
+	}
+	p.spawn(func() { p.forwardAck(req, in) })
+}
+
+// receiveCancel applies RFC 3261 §16.10: answer 200 at once, then cancel every pending branch; the 487 comes
+// back from downstream and is forwarded as the INVITE's final response. A CANCEL that matches nothing gets 481:
+// every INVITE goes through this proxy statefully, with a branch of its own downstream, so a CANCEL forwarded
+// statelessly (as §16.10 suggests for stateless proxies) could not match anything downstream either.
+func (p *Proxy) receiveCancel(req *sip.Request, in inbound) {
+	pc, ok := p.servers.get(serverTxKey(req, sip.INVITE))
+	if !ok {
+		p.replyStateless(req, in, &StatusError{Code: sip.StatusCallTransactionDoesNotExists})
+		return
+	}
+	// The CANCEL is its own non-INVITE transaction but sipgo's server transaction bypasses its state machine
+	// for CANCEL responses, so it is answered directly; a retransmitted CANCEL is simply answered again.
+	p.replyStateless(req, in, nil)
+	p.spawn(pc.cancelFromUpstream)
+}
+
+// receiveResponse hands a response to its client transaction (RFC 3261 §17.1.3). A response that matches none
+// is dropped: RFC 6026 §7.2 forbids forwarding stray responses to INVITE, and a stateful proxy has no other kind.
+func (p *Proxy) receiveResponse(res *sip.Response, in inbound) {
+	p.traceIn(res, in.transport, in.remote)
+	via := res.Via()
+	if via == nil || res.CSeq() == nil {
+		p.log.Debug("dropped response without Via or CSeq", zap.Stringer("from", in.remote))
+		return
+	}
+	// RFC 3261 §18.1.2: a response whose top Via sent-by is not ours is discarded.
+	if !p.isOurSentBy(via) {
+		p.log.Info("dropped response not addressed to us", zap.Stringer("from", in.remote),
+			zap.String("via", via.SentBy()), logging.CallID(callIDOf(res)))
+		return
+	}
+	key, err := sip.ClientTxKeyMake(res)
+	if err != nil {
+		p.log.Debug("dropped response without branch", zap.Error(err))
+		return
+	}
+	e, ok := p.clients.get(key)
+	if !ok {
+		p.log.Debug("dropped stray response", zap.Int("code", res.StatusCode), logging.CallID(callIDOf(res)))
+		return
+	}
+	// Receive blocks until the transaction's reader takes the response: keep the socket reader free, keep order.
+	p.deliver(e, res)
+}
+
+// replyStateless answers req outside any transaction: a 400 for a request too broken to match, a 481 or 200 to a
+// CANCEL. se nil means 200 OK.
+func (p *Proxy) replyStateless(req *sip.Request, in inbound, se *StatusError) {
+	code, reason := sip.StatusOK, reasonPhrase(sip.StatusOK)
+	if se != nil {
+		code, reason = se.Code, se.Reason
+		if reason == "" {
+			reason = reasonPhrase(code)
+		}
+	}
+	if req.IsAck() {
+		return
+	}
+	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	if se != nil {
+		for _, h := range se.Headers {
+			res.AppendHeader(h)
+		}
+		fields := []zap.Field{zap.String("method", string(req.Method)), zap.Int("code", code),
+			zap.String("reason", reason), zap.Stringer("from", in.remote)}
+		if id := callIDOf(req); id != "" {
+			fields = append(fields, logging.CallID(id))
+		}
+		if se.Err != nil {
+			fields = append(fields, zap.Error(se.Err))
+		}
+		p.log.Info("rejected request", fields...)
+	}
+	conn, err := p.replyConn(req, in)
+	if err != nil {
+		p.log.Info("cannot answer request", zap.Stringer("from", in.remote), zap.Error(err))
+		return
+	}
+	defer func() { _, _ = conn.TryClose() }()
+	if err := conn.WriteMsg(res); err != nil {
+		p.log.Info("sending response failed", zap.Stringer("to", in.remote), zap.Error(err))
+	}
+}
+
+// replyConn returns the connection responses to req go out on (RFC 3261 §18.2.2): the same TCP connection, or
+// over UDP the source address with the Via port (rport and received honoured). The caller owns a reference.
+func (p *Proxy) replyConn(req *sip.Request, in inbound) (sip.Connection, error) {
+	if in.transport == transportTCP {
+		c, err := p.tpl.GetConnection("tcp", req.Source())
+		if err != nil || c == nil {
+			return nil, errors.Join(ErrTransport, errors.New("tcp connection to "+req.Source()+" is gone"), err)
+		}
+		return &tcpConn{Connection: c, p: p, remote: in.remote}, nil
+	}
+	return &udpConn{p: p, l: in.l, dst: responseAddr(req.Via(), in.remote)}, nil
+}
+
+// responseAddr is where an unreliable-transport response goes (RFC 3261 §18.2.2, RFC 3581 §4): the received
+// address (always set by stampReceived) and the rport or sent-by port.
+func responseAddr(via *sip.ViaHeader, src netip.AddrPort) netip.AddrPort {
+	if via == nil {
+		return src
+	}
+	addr := src.Addr()
+	if r, ok := paramValue(via.Params, "received"); ok {
+		if a, err := netip.ParseAddr(r); err == nil {
+			addr = a.Unmap()
+		}
+	}
+	port := via.Port
+	if rp, ok := paramValue(via.Params, "rport"); ok {
+		if n, err := strconv.Atoi(rp); err == nil && n > 0 && n < 65536 {
+			port = n
+		} else {
+			port = int(src.Port())
+		}
+	}
+	if port <= 0 || port > 65535 {
+		port = sip.DefaultUdpPort
+	}
+	return netip.AddrPortFrom(addr, uint16(port))
+}
+
+// stampReceived applies RFC 3261 §18.2.1 (received when sent-by is not the source address) and RFC 3581 §4
+// (rport filled in when the client asked for it).
+func stampReceived(via *sip.ViaHeader, src netip.AddrPort) {
+	if !src.IsValid() {
+		return
+	}
+	host := via.Host
+	if a, err := netip.ParseAddr(host); err != nil || a.Unmap() != src.Addr() {
+		via.Params.Add("received", src.Addr().String())
+	}
+	if v, ok := paramValue(via.Params, "rport"); ok && v == "" {
+		via.Params.Add("rport", strconv.Itoa(int(src.Port())))
+	}
+}

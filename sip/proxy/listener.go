@@ -1,0 +1,298 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo/sip"
+)
+
+// Transports this proxy speaks, as they appear in Via (RFC 3261 §20.42).
+const (
+	transportUDP = "UDP"
+	transportTCP = "TCP"
+)
+
+// listener is one bound socket: UDP (read by the proxy itself) or TCP (served by sipgo's transport).
+type listener struct {
+	transport string
+	bound     netip.AddrPort // actual bound address (port filled in when 0 was asked)
+	host      string         // advertised host for Via and Record-Route
+	udp       *net.UDPConn
+	tcp       *net.TCPListener
+}
+
+func (l *listener) port() int { return int(l.bound.Port()) }
+
+// is4 reports the address family the listener serves.
+func (l *listener) is4() bool { return l.bound.Addr().Unmap().Is4() }
+
+// ListenAddr is one bound listener, as reported by Proxy.Listeners.
+type ListenAddr struct {
+	Transport string // "UDP" or "TCP"
+	Addr      netip.AddrPort
+	Advertise string
+}
+
+// bindPair binds UDP and TCP on the same port. With port 0 the kernel picks the UDP port and TCP is bound to the
+// same number; if that one is taken, try again with another.
+func bindPair(l Listen) (*listener, *listener, error) {
+	want, err := netip.ParseAddrPort(l.Addr)
+	if err != nil {
+		return nil, nil, fmt.Errorf("listen %q: %w", l.Addr, err)
+	}
+	const attempts = 20
+	var lastErr error
+	for range attempts {
+		u, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(want))
+		if err != nil {
+			return nil, nil, fmt.Errorf("listen udp %s: %w", want, err)
+		}
+		bound := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(want.Addr(), bound.Port())))
+		if err != nil {
+			_ = u.Close()
+			lastErr = err
+			if want.Port() != 0 {
+				break
+			}
+			continue
+		}
+		host := l.Advertise
+		if host == "" {
+			host = bound.Addr().Unmap().String()
+		}
+		ul := &listener{transport: transportUDP, bound: bound, host: host, udp: u}
+		tl := &listener{transport: transportTCP, bound: t.Addr().(*net.TCPAddr).AddrPort(), host: host, tcp: t}
+		return ul, tl, nil
+	}
+	return nil, nil, fmt.Errorf("listen tcp %s: %w", want, lastErr)
+}
+
+// sentBy is host:port as written in Via and Record-Route.
+func (l *listener) uri() sip.Uri {
+	params := sip.NewParams()
+	params.Add("transport", strings.ToLower(l.transport))
+	params.Add("lr", "")
+	return sip.Uri{Scheme: "sip", Host: l.host, Port: l.port(), UriParams: params}
+}
+
+// udpConn is a sip.Connection that writes through a UDP listener to one fixed peer. Each client and server
+// transaction over UDP gets its own: RFC 3261 §17.1.1.3 wants the ACK (built by sipgo) sent where the INVITE
+// went, and §18.2.2 wants responses sent where the request's Via says, whatever the message itself carries.
+// Unlike sipgo's UDPConnection it does not refuse messages over 1300 bytes: that limit is for requests, which the
+// proxy moves to TCP itself (§18.1.1), while a large response must still go back over UDP.
+type udpConn struct {
+	p   *Proxy
+	l   *listener
+	dst netip.AddrPort
+}
+
+func (c *udpConn) LocalAddr() net.Addr { return c.l.udp.LocalAddr() }
+
+func (c *udpConn) WriteMsg(msg sip.Message) error {
+	buf := c.p.getBuf()
+	defer c.p.putBuf(buf)
+	msg.StringWrite(buf)
+	if _, err := c.l.udp.WriteToUDPAddrPort(buf.Bytes(), c.dst); err != nil {
+		return fmt.Errorf("udp send to %s: %w", c.dst, err)
+	}
+	c.p.traceOut(msg, transportUDP, c.dst)
+	return nil
+}
+
+func (c *udpConn) Ref(int) int                 { return 1 }
+func (c *udpConn) TryClose() (int, error)      { return 1, nil }
+func (c *udpConn) Close() error                { return nil }
+func (c *udpConn) String() string              { return "udp " + c.l.bound.String() + "->" + c.dst.String() }
+func (c *udpConn) destination() netip.AddrPort { return c.dst }
+
+// tcpConn wraps a sipgo TCP connection from its pool so that every message written is traced and counted.
+type tcpConn struct {
+	sip.Connection
+	p      *Proxy
+	remote netip.AddrPort
+}
+
+func (c *tcpConn) WriteMsg(msg sip.Message) error {
+	if err := c.Connection.WriteMsg(msg); err != nil {
+		return fmt.Errorf("tcp send to %s: %w", c.remote, err)
+	}
+	c.p.traceOut(msg, transportTCP, c.remote)
+	return nil
+}
+
+// tcpInjector is a net.Listener that hands sipgo connections the proxy dialled itself. Served by sipgo's TCP
+// transport like an accepted socket, an injected connection is framed, read and pooled (by remote address) by
+// sipgo, while the proxy decides where it is dialled from. sipgo's own dialer cannot bind a chosen local port
+// safely: it looks an existing connection up by local address alone, so every connection from one local port
+// looks the same to it.
+type tcpInjector struct {
+	ch     chan injection
+	closed chan struct{}
+	once   sync.Once
+	prev   chan struct{} // only touched by the Accept goroutine
+}
+
+type injection struct {
+	conn net.Conn
+	done chan struct{} // closed once sipgo has registered conn (it calls Accept again right after)
+}
+
+func newTCPInjector() *tcpInjector {
+	return &tcpInjector{ch: make(chan injection), closed: make(chan struct{})}
+}
+
+func (t *tcpInjector) Accept() (net.Conn, error) {
+	if t.prev != nil {
+		close(t.prev)
+		t.prev = nil
+	}
+	select {
+	case in := <-t.ch:
+		t.prev = in.done
+		return in.conn, nil
+	case <-t.closed:
+		return nil, net.ErrClosed
+	}
+}
+
+func (t *tcpInjector) Close() error {
+	t.once.Do(func() { close(t.closed) })
+	return nil
+}
+
+func (t *tcpInjector) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4zero, Port: 0} }
+
+// inject hands conn to sipgo and waits until sipgo has put it in its pool.
+func (t *tcpInjector) inject(ctx context.Context, conn net.Conn) error {
+	in := injection{conn: conn, done: make(chan struct{})}
+	select {
+	case t.ch <- in:
+	case <-t.closed:
+		return ErrClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-in.done:
+		return nil
+	case <-t.closed:
+		return ErrClosed
+	}
+}
+
+// tcpConnTo returns a pooled TCP connection to dst, dialling one (from local, when valid) if there is none. The
+// caller owns one reference and must TryClose it (a sipgo transaction does so when it ends).
+func (p *Proxy) tcpConnTo(ctx context.Context, dst netip.AddrPort, local netip.AddrPort) (sip.Connection, error) {
+	key := dst.String()
+	for {
+		if c, err := p.tpl.GetConnection("tcp", key); err == nil && c != nil {
+			if !local.IsValid() || addrPortOf(c.LocalAddr()) == local {
+				return &tcpConn{Connection: c, p: p, remote: dst}, nil
+			}
+			_, _ = c.TryClose() // wrong local address: dial another one
+		}
+		// One dial per destination at a time; others wait and then find it in the pool.
+		p.dialMu.Lock()
+		wait, busy := p.dialing[key]
+		if !busy {
+			wait = make(chan struct{})
+			p.dialing[key] = wait
+		}
+		p.dialMu.Unlock()
+		if busy {
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		err := p.dialAndInject(ctx, dst, local)
+		p.dialMu.Lock()
+		delete(p.dialing, key)
+		close(wait)
+		p.dialMu.Unlock()
+		if err != nil {
+			return nil, err
+		}
+		c, err := p.tpl.GetConnection("tcp", key)
+		if err != nil || c == nil {
+			return nil, fmt.Errorf("tcp %s: connection closed right after connect: %w", dst, ErrTransport)
+		}
+		return &tcpConn{Connection: c, p: p, remote: dst}, nil
+	}
+}
+
+func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) error {
+	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout}
+	if local.IsValid() {
+		d.LocalAddr = net.TCPAddrFromAddrPort(local)
+		d.Control = reuseAddrControl
+	}
+	conn, err := d.DialContext(ctx, "tcp", dst.String())
+	if err != nil {
+		return fmt.Errorf("tcp connect %s: %w: %w", dst, ErrTransport, err)
+	}
+	if err := p.injector.inject(ctx, conn); err != nil {
+		_ = conn.Close()
+		return fmt.Errorf("tcp %s: hand connection to transport: %w", dst, err)
+	}
+	return nil
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	switch v := a.(type) {
+	case *net.TCPAddr:
+		return unmapAP(v.AddrPort())
+	case *net.UDPAddr:
+		return unmapAP(v.AddrPort())
+	}
+	ap, _ := netip.ParseAddrPort(a.String())
+	return unmapAP(ap)
+}
+
+func unmapAP(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// parseHostPort parses "ip:port" as sipgo writes Source(); zero value if it is not one.
+func parseHostPort(s string) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(s)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return unmapAP(ap)
+}
+
+func (p *Proxy) getBuf() *bytes.Buffer {
+	b := p.bufs.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+func (p *Proxy) putBuf(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 {
+		p.bufs.Put(b)
+	}
+}
+
+func isClosedErr(err error) bool {
+	return errors.Is(err, net.ErrClosed)
+}
+
+func portString(p int) string { return strconv.Itoa(p) }
+
+var (
+	_ sip.Connection = (*udpConn)(nil)
+	_ sip.Connection = (*tcpConn)(nil)
+	_ net.Listener   = (*tcpInjector)(nil)
+)
