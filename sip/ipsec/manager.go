@@ -122,7 +122,11 @@ type Manager struct {
 }
 
 // NewManager opens a Manager on the network namespace ns (netns.None() for the caller's own).
+// A zero Config means DefaultConfig().
 func NewManager(ns netns.NsHandle, cfg Config, log *zap.Logger) (*Manager, error) {
+	if cfg == (Config{}) {
+		cfg = DefaultConfig()
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,8 @@ package ipsec
 import (
 	"context"
 	"errors"
+	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +318,70 @@ func TestFlushOnlyOurs(t *testing.T) {
 	c := countXFRM(t, m)
 	if c.ourPolicies != 0 || c.ourStates != 0 || c.allPolicies != 1 || c.allStates != statesPerSet/4 {
 		t.Fatalf("after Flush: %+v, want only the foreign policy (and state)", c)
+	}
+}
+
+// TestConcurrentSets installs and removes many SA sets at once through one Manager, as a busy
+// P-CSCF does; run with -race on the host (policies only) and for real in the VM.
+func TestConcurrentSets(t *testing.T) {
+	ipsectest.RequireRoot(t)
+	ns := ipsectest.NewNS(t, "conc")
+	m := newTestManager(t, ns)
+	has, _ := kernelHasESP(t, ns.Netlink)
+	const sets = 16
+	pairs := make([]Pair, sets)
+	for i := range pairs {
+		p := testPair("10.1.0.1", "10.2.0.1")
+		p.UE.Addr = netip.AddrFrom4([4]byte{10, 1, byte(i / 250), byte(1 + i%250)})
+		base := uint32(0x5000 + 8*i)
+		p.UE.SPIC, p.UE.SPIS, p.PCSCF.SPIC, p.PCSCF.SPIS = base, base+1, base+2, base+3
+		pairs[i] = p
+	}
+	run := func(fn func(p Pair) error) {
+		t.Helper()
+		errs := make(chan error, sets)
+		var wg sync.WaitGroup
+		for _, p := range pairs {
+			wg.Go(func() { errs <- fn(p) })
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run(func(p Pair) error {
+		if has {
+			return m.Install(context.Background(), SidePCSCF, p, time.Minute)
+		}
+		var undo undoStack
+		return m.addPolicies(context.Background(), SidePCSCF, p, m.allocReqIDs(), &undo)
+	})
+	c := countXFRM(t, m)
+	wantStates := 0
+	if has {
+		wantStates = 4 * sets
+	}
+	if c.ourPolicies != 8*sets || c.ourStates != wantStates {
+		t.Fatalf("after concurrent installs: %+v, want %d policies and %d states", c, 8*sets, wantStates)
+	}
+	if has {
+		sas, err := m.List()
+		if err != nil || len(sas) != 4*sets {
+			t.Fatalf("List: %d SAs, %v", len(sas), err)
+		}
+		reqids := map[uint32]bool{}
+		for _, sa := range sas {
+			reqids[sa.ReqID] = true
+		}
+		if len(reqids) != 4*sets {
+			t.Fatalf("%d distinct reqids for %d SAs", len(reqids), 4*sets)
+		}
+	}
+	run(m.Remove)
+	if c := countXFRM(t, m); c.allPolicies != 0 || c.allStates != 0 {
+		t.Fatalf("after concurrent removes: %+v", c)
 	}
 }
