@@ -8,7 +8,7 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Sentinels for errors.Is. Kernel errors are classified into them by OpError, and the raw errno
+// Sentinels for errors.Is. Kernel errors are classified into them (inside an OpError), and the raw errno
 // stays reachable too (errors.Is(err, unix.EEXIST)).
 var (
 	// ErrInvalidPair: the Pair cannot describe a valid IMS-AKA SA set (addresses, ports, SPIs).
