@@ -202,8 +202,8 @@ func (c *conn) shutdown(cause error) {
 		}
 		close(c.closed)
 		c.n.forget(c)
-		switch prev {
-		case StateOpen, StateSuspect, StateClosing:
+		select {
+		case <-c.opened:
 			c.logger().Info("diameter peer down", zap.Stringer("was", prev), zap.Error(cause))
 			c.n.obs.Observe(Event{Kind: EventPeerDown, Peer: host, Err: cause})
 		default:
@@ -217,7 +217,7 @@ func (c *conn) shutdown(cause error) {
 // unread input does not turn our close into a reset that destroys the final message.
 func (c *conn) lingerClose(cause error) {
 	c.mu.Lock()
-	if c.state == StateOpen || c.state == StateSuspect {
+	if c.state != StateClosed {
 		c.state, c.since = StateClosing, time.Now()
 	}
 	c.mu.Unlock()
@@ -262,8 +262,13 @@ func (c *conn) readLoop() {
 				c.lingerClose(err)
 				return
 			}
+			c.mu.Lock()
+			st, cause := c.state, c.peerCause
+			c.mu.Unlock()
 			switch {
-			case c.State() == StateClosing:
+			case cause != causeNone:
+				err = fmt.Errorf("%w (Disconnect-Cause %s): %w", ErrPeerDisconnected, cause, err)
+			case st == StateClosing:
 				err = fmt.Errorf("closed during disconnection: %w", err)
 			case errors.Is(err, io.EOF):
 				err = fmt.Errorf("peer closed the connection: %w", err)
@@ -442,7 +447,7 @@ func (c *conn) handleCER(h header, frame []byte) {
 	}
 	c.wmu.Unlock()
 	for _, v := range victims {
-		v.shutdown(fmt.Errorf("%w: a newer connection with %s was kept", ErrElectionLost, caps.host))
+		v.shutdown(fmt.Errorf("%w: another connection with %s was kept", ErrElectionLost, caps.host))
 	}
 	switch {
 	case err != nil:
@@ -505,7 +510,7 @@ func (c *conn) handshake(ctx context.Context) error {
 	}
 	ok, victims := n.admit(c, caps, common)
 	for _, v := range victims {
-		v.shutdown(fmt.Errorf("%w: a newer connection with %s was kept", ErrElectionLost, caps.host))
+		v.shutdown(fmt.Errorf("%w: another connection with %s was kept", ErrElectionLost, caps.host))
 	}
 	if !ok {
 		return fmt.Errorf("connection to %s (%s): %w", caps.host, c.remote, ErrElectionLost)

@@ -79,7 +79,11 @@ func decodeMessage(frame []byte, d *dict.Parser) (m *diam.Message, derr *diamete
 // §4.1) and its length against its type, then decodes the value with go-diameter's datatype
 // decoders. go-diameter's own AVP and Grouped decoders are not used: they step by the decoded
 // value's length rather than the wire length, and dereference nil data after a bad header.
-// Only requests are held to the 'M' bit rule (answers are taken as they come).
+//
+// Requests are held to every rule. Answers only to the structural ones (lengths that frame
+// the AVPs): reserved bits, unknown 'M' AVPs and values whose length does not fit their type
+// are kept as raw octets, because a correct error answer carries exactly such an AVP in its
+// Failed-AVP (RFC 6733 §7.5), and the requester must get that answer.
 func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) ([]*diam.AVP, *diameter.Error) {
 	var avps []*diam.AVP
 	for off := 0; off < len(b); {
@@ -116,7 +120,7 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 				"AVP %d: length %d, header %d, %d octets left", code, length, hlen, len(rest))
 		}
 		payload := rest[hlen:length]
-		if flags&avpFlagsReserved != 0 {
+		if request && flags&avpFlagsReserved != 0 {
 			return nil, avpError(diameter.InvalidAVPBits, rawAVP(code, flags, vendor, payload),
 				"AVP %d: reserved flag bits 0x%02x set", code, flags&avpFlagsReserved)
 		}
@@ -143,11 +147,19 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 			a.Data = &diam.GroupedAVP{AVP: inner}
 		default:
 			if derr := checkValueLength(code, typ, payload); derr != nil {
+				if !request {
+					a.Data = datatype.Unknown(slices.Clone(payload))
+					break
+				}
 				derr.FailedAVPs = []*diam.AVP{rawAVP(code, flags, vendor, payload)}
 				return nil, derr
 			}
 			data, err := datatype.Decode(typ, payload)
 			if err != nil || data == nil {
+				if !request {
+					a.Data = datatype.Unknown(slices.Clone(payload))
+					break
+				}
 				return nil, avpError(diameter.InvalidAVPValue, rawAVP(code, flags, vendor, payload), "AVP %d: %v", code, err)
 			}
 			a.Data = data

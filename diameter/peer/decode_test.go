@@ -84,6 +84,14 @@ func TestDecodeAVPs(t *testing.T) {
 		}},
 		{name: "unknown AVP without M is kept", request: true, body: [][]byte{avpRaw(4242, 0, 0, []byte("x"))}},
 		{name: "unknown AVP with M in an answer is kept", request: false, body: [][]byte{avpRaw(4242, avpFlagMandatory, 0, []byte("x"))}},
+		// An error answer's Failed-AVP holds the offending AVP as received (RFC 6733 §7.5).
+		{name: "answer keeps bad AVPs in Failed-AVP", request: false, body: [][]byte{avpRaw(avpFailedAVP, avpFlagMandatory, 0, bytes.Join([][]byte{
+			counter([]byte{1, 2}),
+			avpRaw(avpEchoCount, avpFlagMandatory|avpFlagVendor|0x04, echoVendor, u32(1)),
+			avpRaw(avpEchoAddr, avpFlagMandatory|avpFlagVendor, echoVendor, []byte{0, 0, 1}),
+		}, nil))}},
+		{name: "answer with broken AVP length is still malformed", request: false, body: [][]byte{badLen(400)},
+			want: diameter.InvalidAVPLength, failed: counter(u32(0))},
 		// RFC 6733 §4.1 / §7.1.3: reserved AVP flag bits → DIAMETER_INVALID_AVP_BITS.
 		{name: "reserved AVP flag", request: true, body: [][]byte{avpRaw(avpEchoCount, avpFlagMandatory|avpFlagVendor|0x01, echoVendor, u32(5))},
 			want: diameter.InvalidAVPBits, failed: avpRaw(avpEchoCount, avpFlagMandatory|avpFlagVendor|0x01, echoVendor, u32(5))},

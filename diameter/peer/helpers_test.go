@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"runtime"
@@ -246,13 +245,20 @@ type rawPeer struct {
 	t    testing.TB
 	nc   net.Conn
 	d    *dict.Parser
-	mu   sync.Mutex
+	mu   *sync.Mutex
 	host string
+}
+
+// on returns the peer reporting failures to t (a subtest's).
+func (p *rawPeer) on(t testing.TB) *rawPeer {
+	q := *p
+	q.t = t
+	return &q
 }
 
 func newRawPeer(t testing.TB, nc net.Conn, host string) *rawPeer {
 	t.Cleanup(func() { nc.Close() })
-	return &rawPeer{t: t, nc: nc, d: testDict(t), host: host}
+	return &rawPeer{t: t, nc: nc, d: testDict(t), host: host, mu: new(sync.Mutex)}
 }
 
 func dialRaw(t testing.TB, addr, host string) *rawPeer {
@@ -410,4 +416,3 @@ func hexdump(b []byte) string {
 	return s.String()
 }
 
-var _ = io.EOF

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -477,4 +476,3 @@ func waitEvent(t *testing.T, ch chan Event, what string, ok func(Event) bool) Ev
 	}
 }
 
-var _ = net.IPv4len
