@@ -140,6 +140,11 @@ func (p *Proxy) receive(msg sip.Message, in inbound) {
 // CANCEL or ACK read after its INVITE on one connection always finds the INVITE's transaction.
 func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
+	if len(headersNamed(req, "via")) == 0 {
+		// Nowhere to send an answer (RFC 3261 §18.2.2 routes responses by Via).
+		p.log.Info("dropped request without Via", zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)))
+		return
+	}
 	via := req.Via()
 	if via == nil || via.Host == "" || req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
 		// Without a top Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
