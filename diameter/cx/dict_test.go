@@ -1,6 +1,7 @@
 package cx
 
 import (
+	"bytes"
 	"encoding/xml"
 	"errors"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 )
@@ -290,4 +293,96 @@ func enumNames[T enum]() []string {
 		out = append(out, v.String())
 	}
 	return out
+}
+
+// TestUnknownVendorAVPsPreserved: AVPs whose (code, vendor) we do not define decode as their
+// exact bytes and come back unchanged, even when the code is one we know for another vendor
+// and the payload would be invalid for that AVP's type.
+func TestUnknownVendorAVPsPreserved(t *testing.T) {
+	d := newTestDictionary(t)
+	strays := []*diam.AVP{
+		// Result-Code's number under vendor 9999 with 5 bytes: as Result-Code it would be misframed.
+		diam.NewAVP(268, avp.Vbit, 9999, datatype.OctetString("\x01\x02\x03\x04\x05")),
+		// Server-Capabilities' number (Grouped in Cx) from another vendor, not AVPs inside.
+		diam.NewAVP(603, avp.Vbit, 5535, datatype.OctetString("abc")),
+		// A 3GPP AVP we do not define (3GPP-IMSI, TS 29.061): code 1 would read as User-Name.
+		diam.NewAVP(1, avp.Vbit, Vendor3GPP, datatype.OctetString("001010000000101")),
+		// A code nobody defines.
+		diam.NewAVP(9999, 0, 0, datatype.OctetString("\xff")),
+	}
+	mar := sampleMAR()
+	mar.Unknown = strays
+	msg, err := mar.Marshal(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire, err := msg.Serialize()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, decode := range []struct {
+		name string
+		fn   func([]byte) (*diam.Message, error)
+	}{
+		{"cx.DecodeMessage", func(b []byte) (*diam.Message, error) { return DecodeMessage(b, d) }},
+		{"diam.ReadMessage", func(b []byte) (*diam.Message, error) { return diam.ReadMessage(bytes.NewReader(b), d) }},
+	} {
+		t.Run(decode.name, func(t *testing.T) {
+			got, err := decode.fn(wire)
+			if err != nil {
+				t.Fatalf("decode: %v", err)
+			}
+			back, err := ParseMAR(got)
+			if err != nil {
+				t.Fatalf("ParseMAR: %v", err)
+			}
+			if len(back.Unknown) != len(strays) {
+				t.Fatalf("kept %d unknown AVPs, want %d", len(back.Unknown), len(strays))
+			}
+			for i, a := range back.Unknown {
+				wantB, _ := strays[i].Serialize()
+				gotB, _ := a.Serialize()
+				if !bytes.Equal(gotB, wantB) {
+					t.Errorf("unknown AVP %d: got %x, want %x", i, gotB, wantB)
+				}
+			}
+			again, err := back.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b, _ := again.Serialize(); !bytes.Equal(b, wire) {
+				t.Fatalf("re-encoded bytes differ:\n got %x\nwant %x", b, wire)
+			}
+		})
+	}
+	// The same bytes through our XML without the opaque fallbacks misdecode: the guard is needed.
+	bare, err := dict.NewParser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range dictionaryOrder() {
+		raw, _ := dictionaryFiles.ReadFile(name)
+		if err := bare.Load(bytes.NewReader(raw)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if roundTrips(wire, bare) {
+		t.Fatal("without the fallbacks the strays still round-trip: the test no longer shows the hazard")
+	}
+}
+
+// roundTrips reports whether go-diameter decodes wire with d and serializes it back unchanged;
+// a panic inside go-diameter (which the bare dictionary provokes) counts as not.
+func roundTrips(wire []byte, d *dict.Parser) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	got, err := diam.ReadMessage(bytes.NewReader(wire), d)
+	if err != nil {
+		return false
+	}
+	b, err := got.Serialize()
+	return err == nil && bytes.Equal(b, wire)
 }

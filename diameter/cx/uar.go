@@ -1,0 +1,103 @@
+package cx
+
+import (
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+)
+
+// UAR is the User-Authorization-Request, TS 29.229 §6.1.1 (Command-Code 300, 'R' and 'P' set):
+// the I-CSCF asks the HSS whether the user may register and which S-CSCF serves it
+// (TS 29.228 §6.1.1).
+type UAR struct {
+	SessionID                   string                       // < Session-Id >
+	DRMP                        *DRMP                        // [ DRMP ]
+	VendorSpecificApplicationID *VendorSpecificApplicationID // { }: nil sends CxApplicationID()
+	AuthSessionState            *AuthSessionState            // { }: nil sends NO_STATE_MAINTAINED
+	OriginHost                  string                       // { Origin-Host }
+	OriginRealm                 string                       // { Origin-Realm }
+	DestinationHost             string                       // [ Destination-Host ]
+	DestinationRealm            string                       // { Destination-Realm }
+	UserName                    string                       // { User-Name }: the IMPI
+	OCSupportedFeatures         *OCSupportedFeatures         // [ OC-Supported-Features ]
+	SupportedFeatures           []SupportedFeatures          // *[ Supported-Features ]
+	PublicIdentity              string                       // { Public-Identity }: the IMPU
+	VisitedNetworkIdentifier    []byte                       // { Visited-Network-Identifier }: P-Visited-Network-ID
+	UserAuthorizationType       *UserAuthorizationType       // [ User-Authorization-Type ]: absent = REGISTRATION
+	UARFlags                    *UARFlags                    // [ UAR-Flags ]
+	Unknown                     []*diam.AVP                  // *[ AVP ]
+	ProxyInfo                   []ProxyInfo                  // *[ Proxy-Info ]
+	RouteRecord                 []string                     // *[ Route-Record ]
+}
+
+// Command returns CmdUserAuthorization.
+func (m *UAR) Command() Command { return CmdUserAuthorization }
+
+// IsRequest returns true.
+func (m *UAR) IsRequest() bool { return true }
+
+// Marshal builds the UAR; see Message.
+func (m *UAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
+	defer recoverEncode("marshal UAR", &msg, &err)
+	e := newEncoder(d)
+	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
+	e.optIdent(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
+	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
+	e.str(base(AVPUserName), "User-Name", m.UserName)
+	e.ocSupportedFeatures(m.OCSupportedFeatures)
+	e.supportedFeatures(m.SupportedFeatures)
+	e.str(tgpp(AVPPublicIdentity), "Public-Identity", m.PublicIdentity)
+	e.octets(tgpp(AVPVisitedNetworkIdentifier), "Visited-Network-Identifier", m.VisitedNetworkIdentifier)
+	encodeOptEnum(e, tgpp(AVPUserAuthorizationType), m.UserAuthorizationType)
+	encodeFlags(e, tgpp(AVPUARFlags), m.UARFlags)
+	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
+	msg, err = e.request(CmdUserAuthorization)
+	return marshalled("marshal UAR", msg, err)
+}
+
+// Unmarshal fills m from msg; see Message.
+func (m *UAR) Unmarshal(msg *diam.Message) (err error) {
+	defer recoverDecode("UAR", &err)
+	if err := checkHeader(msg, CmdUserAuthorization, true); err != nil {
+		return err
+	}
+	*m = UAR{}
+	c := &common{sessionID: &m.SessionID, drmp: &m.DRMP, vsai: &m.VendorSpecificApplicationID,
+		authSessionState: &m.AuthSessionState, originHost: &m.OriginHost, originRealm: &m.OriginRealm,
+		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
+		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
+		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
+	d := &decoder{request: true}
+	d.each(msg.AVP, func(a *diam.AVP) {
+		if c.visit(d, a) {
+			return
+		}
+		switch keyOf(a) {
+		case base(AVPUserName):
+			d.setStr(a, &m.UserName)
+		case tgpp(AVPPublicIdentity):
+			d.setStr(a, &m.PublicIdentity)
+		case tgpp(AVPVisitedNetworkIdentifier):
+			d.setOctets(a, &m.VisitedNetworkIdentifier)
+		case tgpp(AVPUserAuthorizationType):
+			setOptEnum(d, a, &m.UserAuthorizationType)
+		case tgpp(AVPUARFlags):
+			setFlags(d, a, &m.UARFlags)
+		default:
+			d.unknown(a, &m.Unknown)
+		}
+	})
+	c.check(d, msg.Header)
+	d.need(base(AVPUserName), "User-Name", datatype.UTF8String(""))
+	d.need(tgpp(AVPPublicIdentity), "Public-Identity", datatype.UTF8String(""))
+	d.need(tgpp(AVPVisitedNetworkIdentifier), "Visited-Network-Identifier", datatype.OctetString(""))
+	return d.result("UAR")
+}
+
+// ParseUAR decodes msg as a UAR. On error the returned UAR holds what could be decoded.
+func ParseUAR(msg *diam.Message) (*UAR, error) {
+	m := new(UAR)
+	return m, m.Unmarshal(msg)
+}
+
+var _ Message = (*UAR)(nil)
