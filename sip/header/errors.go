@@ -57,3 +57,5 @@ func (e *ParseError) Unwrap() error {
 	}
 	return e.Err
 }
+
+var _ error = (*ParseError)(nil)

@@ -125,3 +125,16 @@ func describe(ms []Mechanism) string {
 	}
 	return strings.Join(parts, ",")
 }
+
+// ServerMechanism builds the Security-Server mechanism a P-CSCF answers with once Choose has
+// picked the client's mechanism (TS 33.203 §7.2): ipsec-3gpp with the chosen alg and ealg (null
+// written out when the client left it implicit), ESP in transport mode, and the P-CSCF's own SPIs
+// and protected ports. q=0.1, prot and mod are written as Kamailio's P-CSCF writes them, the form
+// handsets are known to accept.
+func ServerMechanism(chosen Mechanism, spiC, spiS uint32, portC, portS uint16) Mechanism {
+	return Mechanism{
+		Name: MechIPsec3GPP, Q: 0.1, HasQ: true,
+		Alg: chosen.Alg, EAlg: chosen.Encryption(), Prot: ProtESP, Mod: ModTrans,
+		SPIC: spiC, SPIS: spiS, PortC: portC, PortS: portS,
+	}
+}

@@ -304,6 +304,30 @@ func TestChoose(t *testing.T) {
 	}
 }
 
+func TestServerMechanism(t *testing.T) {
+	offered, err := Parse("ipsec-3gpp;alg=hmac-sha-1-96;spi-c=1236;spi-s=1237;port-c=7004;port-s=7005")
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen, err := Choose(offered, DefaultPreference())
+	if err != nil {
+		t.Fatal(err)
+	}
+	server := ServerMechanism(chosen, 4096, 4097, 5100, 6100)
+	want := "ipsec-3gpp;q=0.1;alg=hmac-sha-1-96;ealg=null;prot=esp;mod=trans;spi-c=4096;spi-s=4097;port-c=5100;port-s=6100"
+	if got := Format([]Mechanism{server}); got != want {
+		t.Errorf("Security-Server = %s, want %s", got, want)
+	}
+	if err := server.CheckIPsec(); err != nil {
+		t.Errorf("the server mechanism is incomplete: %v", err)
+	}
+	// The UE's echo in Security-Verify, parameters reordered, verifies.
+	verify, _ := Parse("ipsec-3gpp;alg=hmac-sha-1-96;ealg=null;spi-c=4096;spi-s=4097;port-c=5100;port-s=6100;mod=trans;prot=esp;q=0.1")
+	if !Equal([]Mechanism{server}, verify) {
+		t.Errorf("Security-Verify echo does not match")
+	}
+}
+
 func TestCheckIPsec(t *testing.T) {
 	ok := Mechanism{Name: MechIPsec3GPP, Alg: AlgHMACSHA196, SPIC: 1000, SPIS: 1001, PortC: 5000, PortS: 5001}
 	if err := ok.CheckIPsec(); err != nil {
