@@ -668,28 +668,45 @@ func splitAVPs(b []byte) ([]*diam.AVP, error) {
 // nextAVP reads the AVP at the start of b: it returns the AVP (opaque data), and how many bytes
 // it takes with its padding.
 func nextAVP(b []byte) (*diam.AVP, int, error) {
+	h, err := parseAVPHeader(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	a := &diam.AVP{Code: h.code, Flags: h.flags, Length: h.length, VendorID: h.vendor}
+	a.Data = datatype.OctetString(append([]byte{}, h.payload...))
+	return a, h.padded, nil
+}
+
+// avpHeader is an AVP header read in place (RFC 6733 §4.1), with the payload it frames.
+type avpHeader struct {
+	code, vendor   uint32
+	flags          uint8
+	length, padded int    // AVP Length, and the bytes it takes with padding
+	payload        []byte // aliases the input
+}
+
+func parseAVPHeader(b []byte) (avpHeader, error) {
+	var h avpHeader
 	if len(b) < 8 {
-		return nil, 0, fmt.Errorf("%w: %d bytes left, an AVP header needs 8", errAVPFraming, len(b))
+		return h, fmt.Errorf("%w: %d bytes left, an AVP header needs 8", errAVPFraming, len(b))
 	}
-	a := &diam.AVP{
-		Code:   binary.BigEndian.Uint32(b[0:4]),
-		Flags:  b[4],
-		Length: int(b[5])<<16 | int(b[6])<<8 | int(b[7]),
-	}
+	h.code = binary.BigEndian.Uint32(b[0:4])
+	h.flags = b[4]
+	h.length = int(b[5])<<16 | int(b[6])<<8 | int(b[7])
 	hdr := 8
-	if a.Flags&avp.Vbit != 0 {
+	if h.flags&avp.Vbit != 0 {
 		hdr = 12
 	}
-	if a.Length < hdr {
-		return nil, 0, fmt.Errorf("%w: AVP %d length %d is shorter than its header", errAVPFraming, a.Code, a.Length)
+	if h.length < hdr {
+		return h, fmt.Errorf("%w: AVP %d length %d is shorter than its header", errAVPFraming, h.code, h.length)
 	}
-	padded := (a.Length + 3) &^ 3
-	if padded > len(b) {
-		return nil, 0, fmt.Errorf("%w: AVP %d length %d overruns the %d bytes left", errAVPFraming, a.Code, a.Length, len(b))
+	h.padded = (h.length + 3) &^ 3
+	if h.padded > len(b) {
+		return h, fmt.Errorf("%w: AVP %d length %d overruns the %d bytes left", errAVPFraming, h.code, h.length, len(b))
 	}
 	if hdr == 12 {
-		a.VendorID = binary.BigEndian.Uint32(b[8:12])
+		h.vendor = binary.BigEndian.Uint32(b[8:12])
 	}
-	a.Data = datatype.OctetString(append([]byte{}, b[hdr:a.Length]...))
-	return a, padded, nil
+	h.payload = b[hdr:h.length]
+	return h, nil
 }

@@ -115,14 +115,14 @@ func validateMessage(b []byte, d *dict.Parser) error {
 // validateAVPs checks the AVPs in b and, through the dictionary, the size of each typed payload.
 func validateAVPs(b []byte, app uint32, d *dict.Parser, depth int) *diameter.Error {
 	for len(b) > 0 {
-		a, n, err := nextAVP(b)
+		h, err := parseAVPHeader(b)
 		if err != nil {
 			return malformed(diameter.InvalidAVPLength, headerOnly(b), "%v", err)
 		}
-		if err := validatePayload(a, app, d, depth); err != nil {
+		if err := validatePayload(h, app, d, depth); err != nil {
 			return err
 		}
-		b = b[n:]
+		b = b[h.padded:]
 	}
 	return nil
 }
@@ -140,12 +140,16 @@ func headerOnly(b []byte) *diam.AVP {
 	return diam.NewAVP(a.Code, a.Flags, a.VendorID, datatype.OctetString(""))
 }
 
-func validatePayload(a *diam.AVP, app uint32, d *dict.Parser, depth int) *diameter.Error {
-	def, err := d.FindAVPByCode(app, a.Code, a.VendorID)
+func validatePayload(h avpHeader, app uint32, d *dict.Parser, depth int) *diameter.Error {
+	def, err := d.FindAVPByCode(app, h.code, h.vendor)
 	if err != nil || def == nil {
 		return nil // unknown to us: kept as opaque bytes
 	}
-	payload := []byte(a.Data.(datatype.OctetString))
+	payload := h.payload
+	// The offending AVP as received, for Failed-AVP (RFC 6733 §7.5).
+	offender := func() *diam.AVP {
+		return diam.NewAVP(h.code, h.flags, h.vendor, datatype.OctetString(append([]byte{}, payload...)))
+	}
 	want := -1
 	switch def.Data.Type {
 	case datatype.Unsigned32Type, datatype.Integer32Type, datatype.EnumeratedType,
@@ -159,11 +163,11 @@ func validatePayload(a *diam.AVP, app uint32, d *dict.Parser, depth int) *diamet
 		// RFC 6733 §4.3.1: AddressType (2 octets) then the address; go-diameter rejects
 		// family 0 and 65535 and checks the IPv4/IPv6 sizes.
 		if len(payload) < 2 {
-			return malformed(diameter.InvalidAVPLength, a, "%s: %d bytes", def.Name, len(payload))
+			return malformed(diameter.InvalidAVPLength, offender(), "%s: %d bytes", def.Name, len(payload))
 		}
 		switch fam := binary.BigEndian.Uint16(payload); fam {
 		case 0, 0xffff:
-			return malformed(diameter.InvalidAVPValue, a, "%s: address family %d", def.Name, fam)
+			return malformed(diameter.InvalidAVPValue, offender(), "%s: address family %d", def.Name, fam)
 		case 1:
 			want = 6
 		case 2:
@@ -171,18 +175,18 @@ func validatePayload(a *diam.AVP, app uint32, d *dict.Parser, depth int) *diamet
 		}
 	case datatype.GroupedType:
 		if depth >= maxGroupDepth {
-			return malformed(diameter.InvalidAVPValue, a, "%s: grouped AVPs nested too deep", def.Name)
+			return malformed(diameter.InvalidAVPValue, offender(), "%s: grouped AVPs nested too deep", def.Name)
 		}
 		if err := validateAVPs(payload, app, d, depth+1); err != nil {
 			// RFC 6733 §7.5: the grouped AVP, holding only the offending AVP.
 			for i, f := range err.FailedAVPs {
-				err.FailedAVPs[i] = diam.NewAVP(a.Code, a.Flags, a.VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{f}})
+				err.FailedAVPs[i] = diam.NewAVP(h.code, h.flags, h.vendor, &diam.GroupedAVP{AVP: []*diam.AVP{f}})
 			}
 			return err
 		}
 	}
 	if want >= 0 && len(payload) != want {
-		return malformed(diameter.InvalidAVPLength, a, "%s: %d bytes of data, want %d", def.Name, len(payload), want)
+		return malformed(diameter.InvalidAVPLength, offender(), "%s: %d bytes of data, want %d", def.Name, len(payload), want)
 	}
 	return nil
 }
