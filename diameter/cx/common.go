@@ -201,9 +201,11 @@ func (c *common) visit(d *decoder, a *diam.AVP) bool {
 		if c.resultCode == nil {
 			return false
 		}
-		var v uint32
-		d.setU32(a, &v)
-		*c.resultCode = diameter.ResultCode(v)
+		if d.once(a) {
+			if v, ok := d.u32(a); ok {
+				*c.resultCode = diameter.ResultCode(v)
+			}
+		}
 	case base(AVPExperimentalResult):
 		if c.experimental == nil {
 			return false

@@ -362,6 +362,37 @@ func TestUnexpectedMessage(t *testing.T) {
 	}
 }
 
+// TestDuplicateResultKeepsFirst: a second Result-Code is reported and does not replace the first.
+func TestDuplicateResultKeepsFirst(t *testing.T) {
+	d := newTestDictionary(t)
+	tests := []struct {
+		name string
+		msg  Message
+		dup  func(*diam.Message)
+		want diameter.ResultCode
+	}{
+		{"Result-Code", sampleMAA(), add(diam.NewAVP(268, avp.Mbit, 0, datatype.Unsigned32(5012))), diameter.Success},
+		{"Experimental-Result-Code", sampleUAA(), inGroup(base(AVPExperimentalResult), func(kids []*diam.AVP) []*diam.AVP {
+			return append(kids, diam.NewAVP(298, avp.Mbit, 0, datatype.Unsigned32(5001)))
+		}), FirstRegistration},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			msg := built(t, d, tt.msg)
+			tt.dup(msg)
+			relength(msg)
+			back, err := Parse(msg)
+			var de *diameter.Error
+			if !errors.As(err, &de) || de.Code != diameter.AVPOccursTooManyTimes {
+				t.Fatalf("err = %v, want DIAMETER_AVP_OCCURS_TOO_MANY_TIMES", err)
+			}
+			if code, _ := back.(Answer).Result(); code != tt.want {
+				t.Fatalf("Result() = %d after a duplicate, want the first value %d", code, tt.want)
+			}
+		})
+	}
+}
+
 // TestErrorAnswer: an answer with the 'E' bit follows RFC 6733 §7.2, not the Cx ABNF.
 func TestErrorAnswer(t *testing.T) {
 	d := newTestDictionary(t)

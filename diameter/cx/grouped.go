@@ -897,9 +897,11 @@ func decodeExperimentalResult(d *decoder, a *diam.AVP) *ExperimentalResult {
 		case base(AVPVendorID):
 			g.setU32(c, &x.VendorID)
 		case base(AVPExperimentalResultCode):
-			var code uint32
-			g.setU32(c, &code)
-			x.Code = diameter.ResultCode(code)
+			if g.once(c) {
+				if v, ok := g.u32(c); ok {
+					x.Code = diameter.ResultCode(v)
+				}
+			}
 		default:
 			return false
 		}
