@@ -103,8 +103,9 @@ type ProvisioningStore interface {
 
 	// BulkCreate creates many subscribers as CreateSubscriber does, all or nothing, fast enough for a
 	// million subscribers in minutes (COPY in PostgreSQL, one prepared transaction in SQLite). Service
-	// profiles appearing in several subscribers (same ID) are created once. Split very large imports into
-	// chunks if partial progress matters.
+	// profiles appearing in several subscribers (same ID) are created once. One difference: a shared IMPU
+	// that does not exist is ErrConflict here (a broken reference found while loading), not ErrNotFound.
+	// Split very large imports into chunks (100k is a good size) if partial progress matters.
 	BulkCreate(ctx context.Context, subs []Subscriber) error
 
 	// GetSubscriber returns impi with every associated public identity and the profiles they reference.
