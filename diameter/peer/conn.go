@@ -73,6 +73,7 @@ type conn struct {
 	pending   map[uint32]*pending
 	peerCause disconnectCause // Disconnect-Cause of the peer's DPR
 	downCause error
+	announced string // Origin-Host in the CEA, kept even when admit refuses the connection
 }
 
 func newConn(n *Node, nc net.Conn, dialled bool, expect PeerConfig, scope context.Context) *conn {
@@ -484,12 +485,19 @@ func (c *conn) handshake(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("capabilities exchange with %s: %w", c.remote, err)
 	}
+	caps, derr := parseCapabilities(ans)
+	if derr == nil {
+		// Known even from a refusal (4003 after an election): the dialler then waits for the
+		// connection the peer kept instead of dialling again.
+		c.mu.Lock()
+		c.announced = caps.host
+		c.mu.Unlock()
+	}
 	code, _, _ := resultOf(ans)
 	if diameter.ResultCode(code) != diameter.Success {
 		reason, _ := avpString(findAVP(ans.AVP, avpErrorMessage))
 		return &CapabilitiesError{Address: c.remote, Code: diameter.ResultCode(code), Reason: reason}
 	}
-	caps, derr := parseCapabilities(ans)
 	if derr != nil {
 		return &CapabilitiesError{Address: c.remote, Code: derr.Code, Reason: derr.Err.Error()}
 	}
@@ -566,6 +574,9 @@ var errNotOpen = fmt.Errorf("%w: connection no longer open", ErrConnectionLost)
 // roundTrip sends an application request frame with a fresh Hop-by-Hop Identifier and waits
 // for the answer; on ctx's end the pending entry is removed.
 func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) (*diam.Message, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err // out of time before a (re)transmission: send nothing
+	}
 	hbh := c.hbh.Add(1)
 	putUint32(frame[12:16], hbh)
 	p := &pending{e2e: e2e, ch: make(chan result, 1)}

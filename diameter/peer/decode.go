@@ -81,8 +81,8 @@ func decodeMessage(frame []byte, d *dict.Parser) (m *diam.Message, derr *diamete
 // value's length rather than the wire length, and dereference nil data after a bad header.
 //
 // Requests are held to every rule. Answers only to the structural ones (lengths that frame
-// the AVPs): reserved bits, unknown 'M' AVPs and values whose length does not fit their type
-// are kept as raw octets, because a correct error answer carries exactly such an AVP in its
+// the top-level AVPs): reserved bits, unknown 'M' AVPs, values whose length does not fit their
+// type and Grouped values that do not parse are kept as raw octets, because a correct error answer carries exactly such an AVP in its
 // Failed-AVP (RFC 6733 §7.5), and the requester must get that answer.
 func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) ([]*diam.AVP, *diameter.Error) {
 	var avps []*diam.AVP
@@ -139,12 +139,17 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 					"AVP %d: Grouped AVPs nested deeper than %d", code, maxGroupDepth)
 			}
 			inner, derr := decodeAVPs(payload, app, d, request, depth+1)
-			if derr != nil {
+			switch {
+			case derr == nil:
+				a.Data = &diam.GroupedAVP{AVP: inner}
+			case !request:
+				// An answer's Failed-AVP carries the offending AVP as received, content and all.
+				a.Data = datatype.Unknown(slices.Clone(payload))
+			default:
 				// §7.5: the Failed-AVP may hold the enclosing Grouped AVP with only the offending AVP in it.
 				derr.FailedAVPs = []*diam.AVP{groupAVP(code, flags, vendor, derr.FailedAVPs)}
 				return nil, derr
 			}
-			a.Data = &diam.GroupedAVP{AVP: inner}
 		default:
 			if derr := checkValueLength(code, typ, payload); derr != nil {
 				if !request {

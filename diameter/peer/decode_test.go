@@ -90,6 +90,8 @@ func TestDecodeAVPs(t *testing.T) {
 			avpRaw(avpEchoCount, avpFlagMandatory|avpFlagVendor|0x04, echoVendor, u32(1)),
 			avpRaw(avpEchoAddr, avpFlagMandatory|avpFlagVendor, echoVendor, []byte{0, 0, 1}),
 		}, nil))}},
+		{name: "answer keeps a broken Grouped value raw", request: false, body: [][]byte{avpRaw(avpFailedAVP, avpFlagMandatory, 0,
+			avpRaw(avpEchoGroup, 0xc0|0x10, echoVendor, []byte{0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30}))}},
 		{name: "answer with broken AVP length is still malformed", request: false, body: [][]byte{badLen(400)},
 			want: diameter.InvalidAVPLength, failed: counter(u32(0))},
 		// RFC 6733 §4.1 / §7.1.3: reserved AVP flag bits → DIAMETER_INVALID_AVP_BITS.

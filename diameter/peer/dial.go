@@ -83,7 +83,8 @@ func (n *Node) runDialer(ctx context.Context, d *dialer) {
 			delay = jitter(backoff)
 			backoff = min(2*backoff, n.cfg.ReconnectMax)
 			if errors.Is(err, ErrElectionLost) {
-				delay = 0 // the kept connection is found above and waited for
+				// The kept connection is found above (the host is now known) and waited for.
+				delay = jitter(n.cfg.ReconnectMin)
 			}
 			log.Info("diameter peer not connected", zap.Error(err), zap.Duration("retry_in", delay))
 			continue
@@ -113,13 +114,21 @@ func (n *Node) dial(ctx context.Context, d *dialer) (*conn, error) {
 		nc.Close()
 		return nil, ErrClosed
 	}
-	if err := c.handshake(dctx); err != nil {
+	err = c.handshake(dctx)
+	c.mu.Lock()
+	host := c.announced
+	c.mu.Unlock()
+	if host != "" && d.cfg.Host == "" {
+		// Learned, for elections and for waiting on another connection; a configured Host
+		// stays the expectation even when a wrong peer answered.
+		n.mu.Lock()
+		d.host = host
+		n.mu.Unlock()
+	}
+	if err != nil {
 		c.shutdown(err)
 		return nil, err
 	}
-	n.mu.Lock()
-	d.host = c.peer.host // learned, for elections and for waiting on another connection
-	n.mu.Unlock()
 	return c, nil
 }
 

@@ -415,4 +415,3 @@ func hexdump(b []byte) string {
 	}
 	return s.String()
 }
-

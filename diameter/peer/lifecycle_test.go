@@ -3,6 +3,7 @@ package peer
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"testing"
 	"time"
@@ -430,36 +431,41 @@ func TestUnexpectedPeerIdentity(t *testing.T) {
 }
 
 func TestSimultaneousConnectElection(t *testing.T) {
-	for i := range 3 {
-		t.Run("round", func(t *testing.T) {
+	for i := range 6 {
+		// Odd rounds dial without PeerConfig.Host: the election then happens once the CEA
+		// names the peer, and the dialler learns the host from it.
+		withHost := i%2 == 0
+		t.Run(fmt.Sprintf("round %d host known %v", i, withHost), func(t *testing.T) {
 			leakCheck(t)
 			a := newNode(t, testConfig(t, "a.test.example"), echoHandler())
 			b := newNode(t, testConfig(t, "b.test.example"), echoHandler())
 			addrA, addrB := listen(t, a), listen(t, b)
 			// Both dial at once (RFC 6733 §5.6.4).
-			if err := a.Connect(context.Background(), PeerConfig{Address: addrB, Host: "b.test.example"}); err != nil {
+			hostA, hostB := "", ""
+			if withHost {
+				hostA, hostB = "a.test.example", "b.test.example"
+			}
+			if err := a.Connect(context.Background(), PeerConfig{Address: addrB, Host: hostB}); err != nil {
 				t.Fatal(err)
 			}
-			if err := b.Connect(context.Background(), PeerConfig{Address: addrA, Host: "a.test.example"}); err != nil {
+			if err := b.Connect(context.Background(), PeerConfig{Address: addrA, Host: hostA}); err != nil {
 				t.Fatal(err)
 			}
-			// Settled: one open connection on each side, the one opened by the lower Origin-Host.
-			for _, side := range []struct {
-				n       *Node
-				peer    string
-				dialled bool
-			}{{a, "b.test.example", true}, {b, "a.test.example", false}} {
-				deadline := time.Now().Add(5 * time.Second)
-				for {
-					peers := side.n.Peers()
-					if len(peers) == 1 && peers[0].State == StateOpen && peers[0].OriginHost == side.peer && peers[0].Dialled == side.dialled {
-						break
-					}
-					if time.Now().After(deadline) {
-						t.Fatalf("round %d: %s did not settle: %+v", i, side.n.cfg.OriginHost, peers)
-					}
-					time.Sleep(10 * time.Millisecond)
+			// Settled: one open connection on each side, and the same one: dialled by one side,
+			// accepted by the other. When both dials really cross, the election keeps the one
+			// opened by the lower Origin-Host; when one side's connection is open before the
+			// other dials, the other does not dial at all.
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				pa, pb := a.Peers(), b.Peers()
+				if len(pa) == 1 && len(pb) == 1 && pa[0].State == StateOpen && pb[0].State == StateOpen &&
+					pa[0].OriginHost == "b.test.example" && pb[0].OriginHost == "a.test.example" && pa[0].Dialled != pb[0].Dialled {
+					break
 				}
+				if time.Now().After(deadline) {
+					t.Fatalf("round %d did not settle:\n a: %+v\n b: %+v", i, pa, pb)
+				}
+				time.Sleep(10 * time.Millisecond)
 			}
 			if _, err := b.Request(context.Background(), newEcho(b.cfg.Dictionary, "s;b", "a.test.example", "")); err != nil {
 				t.Fatal(err)

@@ -47,6 +47,9 @@ func (n *Node) Request(ctx context.Context, req *diam.Message) (*diam.Message, e
 	if n.isClosing() {
 		return nil, ErrClosed
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("diameter request %d: %w", req.Header.CommandCode, err)
+	}
 	frame, rt, err := n.prepare(req)
 	if err != nil {
 		return nil, fmt.Errorf("diameter request %d: %w", req.Header.CommandCode, err)
