@@ -1,0 +1,160 @@
+// Package registrar holds the S-CSCF's registration state: what TS 24.229 §5.4.1.2 makes the S-CSCF keep
+// for each registered public user identity (contacts with their Path and expiry, the implicit set, the
+// user profile, the Call-ID and CSeq of the registration, the HSS session) and the reg event
+// subscriptions of RFC 3680. The S-CSCF (services/scscf) is its consumer and declares here the interface
+// it needs; storage/sqlite and storage/postgres implement it, Memory is the in-process implementation for
+// tests. It is a leaf package so that the storage backends can implement it without importing the S-CSCF.
+package registrar
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound means no registration or subscription matches.
+var ErrNotFound = errors.New("registrar: not found")
+
+// Registrar is the S-CSCF's registration store. Several S-CSCFs may share one (PostgreSQL), so every
+// method is a single atomic operation and callers re-read before they decide.
+type Registrar interface {
+	// SaveRegistration stores r under r.IMPU, replacing the earlier record and re-indexing its implicit set
+	// (every Identities URI then finds r).
+	SaveRegistration(ctx context.Context, r *Registration) error
+	// Registration returns the registration whose IMPU or implicit set holds impu, else ErrNotFound.
+	Registration(ctx context.Context, impu string) (*Registration, error)
+	// RegistrationsByIMPI returns every registration of the private identity, ordered by IMPU.
+	RegistrationsByIMPI(ctx context.Context, impi string) ([]*Registration, error)
+	// DeleteRegistration removes the registration stored under impu (its key), else ErrNotFound.
+	DeleteRegistration(ctx context.Context, impu string) error
+	// ExpiredRegistrations returns the registrations whose Expires is not after now.
+	ExpiredRegistrations(ctx context.Context, now time.Time) ([]*Registration, error)
+
+	// SaveSubscription stores s under s.ID, replacing the earlier record.
+	SaveSubscription(ctx context.Context, s *Subscription) error
+	// Subscriptions returns the subscriptions to the registration state of impu (the key IMPU of a
+	// registration), ordered by ID.
+	Subscriptions(ctx context.Context, impu string) ([]*Subscription, error)
+	// DeleteSubscription removes one subscription, else ErrNotFound.
+	DeleteSubscription(ctx context.Context, id string) error
+	// ExpiredSubscriptions returns the subscriptions whose Expires is not after now.
+	ExpiredSubscriptions(ctx context.Context, now time.Time) ([]*Subscription, error)
+}
+
+// Registration is one registered public user identity with its implicit registration set
+// (TS 24.229 §5.4.1.2.2, TS 23.228 §5.2.1a).
+type Registration struct {
+	// IMPU is the identity the UE registered (the To of the REGISTER): the key.
+	IMPU string `json:"impu"`
+	// IMPI is the private identity that authenticated.
+	IMPI string `json:"impi"`
+	// Identities is the implicit set from the User-Data (IMPU first when it is part of it).
+	Identities []Identity `json:"identities"`
+	// Contacts are the registered contacts.
+	Contacts []Contact `json:"contacts"`
+	// Profile is the User-Data XML of the SAA or the latest PPR (TS 29.228 Annex E).
+	Profile []byte `json:"profile,omitempty"`
+	// HSS is what the S-CSCF needs to talk to the HSS about this registration.
+	HSS HSSSession `json:"hss"`
+	// Expires is the latest expiry among Contacts: the registration times out then.
+	Expires time.Time `json:"expires"`
+}
+
+// Identity is one public identity of the implicit set.
+type Identity struct {
+	URI         string `json:"uri"`
+	Barred      bool   `json:"barred,omitempty"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// Contact is one registered contact address (RFC 3261 §10.3) with what came with it.
+type Contact struct {
+	// URI is the Contact URI as registered.
+	URI string `json:"uri"`
+	// Params are the Contact header parameters other than expires (+sip.instance, reg-id, features).
+	Params string `json:"params,omitempty"`
+	// Path is the Path header values of the REGISTER, topmost first (RFC 3327 §5.3).
+	Path []string `json:"path,omitempty"`
+	// Expires is when the binding ends.
+	Expires time.Time `json:"expires"`
+	// CallID and CSeq are those of the REGISTER that last refreshed it (RFC 3261 §10.3 step 7).
+	CallID string `json:"call_id"`
+	CSeq   uint32 `json:"cseq"`
+	// ID names the contact in reginfo documents (RFC 3680 §5.3 contact id).
+	ID string `json:"id"`
+	// UserAgent is the User-Agent of the REGISTER, if any.
+	UserAgent string `json:"user_agent,omitempty"`
+}
+
+// HSSSession is the Cx state of a registration (TS 29.228 §6.1.2).
+type HSSSession struct {
+	// Host and Realm are the HSS's Origin-Host and Origin-Realm from the SAA: the Destination-* of later SARs.
+	Host  string `json:"host,omitempty"`
+	Realm string `json:"realm,omitempty"`
+	// ServerName is the S-CSCF name the registration was assigned to.
+	ServerName string `json:"server_name,omitempty"`
+}
+
+// Subscription is one reg event subscription (RFC 3680, RFC 6665 §4.2): the notifier's side of the dialog.
+type Subscription struct {
+	// ID is the dialog: Call-ID, the subscriber's tag and ours.
+	ID string `json:"id"`
+	// IMPU is the resource watched: the key IMPU of a registration.
+	IMPU string `json:"impu"`
+	// Watcher is the subscriber's identity (P-Asserted-Identity or From).
+	Watcher string `json:"watcher"`
+	// CallID, LocalTag (ours, the To tag of our 200) and RemoteTag (the subscriber's From tag).
+	CallID    string `json:"call_id"`
+	LocalTag  string `json:"local_tag"`
+	RemoteTag string `json:"remote_tag"`
+	// LocalURI and RemoteURI are the From and To URIs of our NOTIFYs.
+	LocalURI  string `json:"local_uri"`
+	RemoteURI string `json:"remote_uri"`
+	// RemoteTarget is the subscriber's Contact; RouteSet the Record-Route of the SUBSCRIBE, in order
+	// (RFC 3261 §12.1.1).
+	RemoteTarget string   `json:"remote_target"`
+	RouteSet     []string `json:"route_set,omitempty"`
+	// CSeq is the last CSeq we used in the dialog.
+	CSeq uint32 `json:"cseq"`
+	// Version is the last reginfo version sent (RFC 3680 §5.3: starts at 0, +1 per NOTIFY).
+	Version uint32 `json:"version"`
+	// Expires is when the subscription ends.
+	Expires time.Time `json:"expires"`
+}
+
+// Clone returns a deep copy.
+func (r *Registration) Clone() *Registration {
+	c := *r
+	c.Identities = append([]Identity(nil), r.Identities...)
+	c.Contacts = make([]Contact, len(r.Contacts))
+	for i, ct := range r.Contacts {
+		ct.Path = append([]string(nil), ct.Path...)
+		c.Contacts[i] = ct
+	}
+	c.Profile = append([]byte(nil), r.Profile...)
+	if r.Profile == nil {
+		c.Profile = nil
+	}
+	return &c
+}
+
+// Clone returns a deep copy.
+func (s *Subscription) Clone() *Subscription {
+	c := *s
+	c.RouteSet = append([]string(nil), s.RouteSet...)
+	if s.RouteSet == nil {
+		c.RouteSet = nil
+	}
+	return &c
+}
+
+// IdentityURIs lists the implicit set's URIs, with IMPU included once even when the set lacks it.
+func (r *Registration) IdentityURIs() []string {
+	out := []string{r.IMPU}
+	for _, id := range r.Identities {
+		if id.URI != r.IMPU {
+			out = append(out, id.URI)
+		}
+	}
+	return out
+}

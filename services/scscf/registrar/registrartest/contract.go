@@ -1,0 +1,188 @@
+// Package registrartest is the contract every registrar.Registrar backend must pass: the in-memory one,
+// storage/sqlite and storage/postgres run the same suite.
+package registrartest
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/imscore/imscore/services/scscf/registrar"
+)
+
+// Run runs the contract against fresh, empty registrars made by newRegistrar.
+func Run(t *testing.T, newRegistrar func(t *testing.T) registrar.Registrar) {
+	t0 := time.Date(2026, 11, 21, 8, 0, 0, 0, time.UTC)
+	sample := func(impu, impi string, expires time.Time) *registrar.Registration {
+		return &registrar.Registration{
+			IMPU: impu,
+			IMPI: impi,
+			Identities: []registrar.Identity{
+				{URI: impu},
+				{URI: "sip:+15550001@ims.example", DisplayName: "Alice"},
+				{URI: "sip:001010000000001@ims.example", Barred: true},
+			},
+			Contacts: []registrar.Contact{{
+				URI: "sip:alice@127.0.0.1:5070", Params: "+sip.instance=\"<urn:gsma:imei:1>\"",
+				Path: []string{"<sip:term@127.0.0.1:5060;lr>"}, Expires: expires, CallID: "c1", CSeq: 7, ID: "1",
+			}},
+			Profile: []byte("<IMSSubscription/>"),
+			HSS:     registrar.HSSSession{Host: "hss.example", Realm: "example", ServerName: "sip:scscf:6060"},
+			Expires: expires,
+		}
+	}
+	ctx := context.Background()
+
+	t.Run("registration round trip and implicit set lookup", func(t *testing.T) {
+		r := newRegistrar(t)
+		want := sample("tel:+15550001", "alice@ims.example", t0.Add(time.Hour))
+		if err := r.SaveRegistration(ctx, want); err != nil {
+			t.Fatal(err)
+		}
+		for _, impu := range []string{"tel:+15550001", "sip:+15550001@ims.example", "sip:001010000000001@ims.example"} {
+			got, err := r.Registration(ctx, impu)
+			if err != nil {
+				t.Fatalf("Registration(%s): %v", impu, err)
+			}
+			equalRegistration(t, got, want)
+		}
+		if _, err := r.Registration(ctx, "sip:nobody@ims.example"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("unknown IMPU: err %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("save replaces and reindexes", func(t *testing.T) {
+		r := newRegistrar(t)
+		first := sample("sip:a@x", "a@x", t0)
+		if err := r.SaveRegistration(ctx, first); err != nil {
+			t.Fatal(err)
+		}
+		second := first.Clone()
+		second.Identities = []registrar.Identity{{URI: "sip:a@x"}, {URI: "sip:a2@x"}}
+		second.Contacts[0].CSeq = 8
+		if err := r.SaveRegistration(ctx, second); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Registration(ctx, "sip:+15550001@ims.example"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("identity dropped from the set still found: %v", err)
+		}
+		got, err := r.Registration(ctx, "sip:a2@x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		equalRegistration(t, got, second)
+	})
+
+	t.Run("by IMPI, expiry and delete", func(t *testing.T) {
+		r := newRegistrar(t)
+		for _, reg := range []*registrar.Registration{
+			{IMPU: "sip:b@x", IMPI: "u@x", Expires: t0.Add(time.Minute)},
+			{IMPU: "sip:a@x", IMPI: "u@x", Expires: t0.Add(-time.Minute)},
+			{IMPU: "sip:c@x", IMPI: "v@x", Expires: t0},
+		} {
+			if err := r.SaveRegistration(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		byIMPI, err := r.RegistrationsByIMPI(ctx, "u@x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := impus(byIMPI); !reflect.DeepEqual(got, []string{"sip:a@x", "sip:b@x"}) {
+			t.Fatalf("by IMPI: %v", got)
+		}
+		expired, err := r.ExpiredRegistrations(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := impus(expired); !reflect.DeepEqual(got, []string{"sip:a@x", "sip:c@x"}) {
+			t.Fatalf("expired: %v", got)
+		}
+		if err := r.DeleteRegistration(ctx, "sip:a@x"); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.DeleteRegistration(ctx, "sip:a@x"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+		if _, err := r.Registration(ctx, "sip:a@x"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("deleted still found: %v", err)
+		}
+	})
+
+	t.Run("subscriptions", func(t *testing.T) {
+		r := newRegistrar(t)
+		s1 := &registrar.Subscription{ID: "call1;t1;t2", IMPU: "sip:a@x", Watcher: "sip:a@x", CallID: "call1",
+			LocalTag: "t2", RemoteTag: "t1", LocalURI: "sip:a@x", RemoteURI: "sip:a@x",
+			RemoteTarget: "sip:ue@127.0.0.1:5070", RouteSet: []string{"<sip:127.0.0.1:5060;lr>"}, CSeq: 3,
+			Version: 2, Expires: t0.Add(time.Hour)}
+		s2 := &registrar.Subscription{ID: "call2;t1;t2", IMPU: "sip:a@x", Expires: t0}
+		s3 := &registrar.Subscription{ID: "call3;t1;t2", IMPU: "sip:b@x", Expires: t0.Add(time.Hour)}
+		for _, s := range []*registrar.Subscription{s1, s2, s3} {
+			if err := r.SaveSubscription(ctx, s); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := r.Subscriptions(ctx, "sip:a@x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 2 || got[0].ID != s1.ID || got[1].ID != s2.ID {
+			t.Fatalf("subscriptions: %+v", got)
+		}
+		if !got[0].Expires.Equal(s1.Expires) || !reflect.DeepEqual(got[0].RouteSet, s1.RouteSet) || got[0].Version != 2 {
+			t.Fatalf("round trip: %+v", got[0])
+		}
+		s1.Version = 3
+		if err := r.SaveSubscription(ctx, s1); err != nil {
+			t.Fatal(err)
+		}
+		got, _ = r.Subscriptions(ctx, "sip:a@x")
+		if got[0].Version != 3 {
+			t.Fatalf("update lost: version %d", got[0].Version)
+		}
+		expired, err := r.ExpiredSubscriptions(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(expired) != 1 || expired[0].ID != s2.ID {
+			t.Fatalf("expired: %+v", expired)
+		}
+		if err := r.DeleteSubscription(ctx, s2.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.DeleteSubscription(ctx, s2.ID); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("second delete: %v", err)
+		}
+	})
+}
+
+func impus(rs []*registrar.Registration) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.IMPU)
+	}
+	return out
+}
+
+func equalRegistration(t *testing.T, got, want *registrar.Registration) {
+	t.Helper()
+	if !got.Expires.Equal(want.Expires) {
+		t.Fatalf("expires %v, want %v", got.Expires, want.Expires)
+	}
+	g, w := got.Clone(), want.Clone()
+	g.Expires, w.Expires = time.Time{}, time.Time{}
+	for i := range g.Contacts {
+		if i < len(w.Contacts) && !g.Contacts[i].Expires.Equal(w.Contacts[i].Expires) {
+			t.Fatalf("contact %d expires %v, want %v", i, g.Contacts[i].Expires, w.Contacts[i].Expires)
+		}
+		g.Contacts[i].Expires = time.Time{}
+	}
+	for i := range w.Contacts {
+		w.Contacts[i].Expires = time.Time{}
+	}
+	if !reflect.DeepEqual(g, w) {
+		t.Fatalf("registration\n got %+v\nwant %+v", g, w)
+	}
+}
