@@ -53,3 +53,5 @@ type CapabilitiesError struct {
 func (e *CapabilitiesError) Error() string {
 	return fmt.Sprintf("diameter peer %s: capabilities exchange failed: result-code %d: %s", e.Address, e.Code, e.Reason)
 }
+
+var _ error = (*CapabilitiesError)(nil)

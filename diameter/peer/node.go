@@ -499,3 +499,5 @@ func (n *Node) watchdogDelay() time.Duration {
 
 // nextEndToEnd issues an End-to-End Identifier, unique per node (RFC 6733 §3).
 func (n *Node) nextEndToEnd() uint32 { return n.e2e.Add(1) }
+
+var _ Handler = HandlerFunc(nil)
