@@ -1,7 +1,6 @@
 package cx
 
 import (
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,95 +14,8 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/internal/tshark"
 )
-
-// Pcap framing for tshark: Ethernet / IPv4 / TCP between 127.0.0.1:40000 (the client) and
-// 127.0.0.1:3868 (the Diameter server port, RFC 6733 §2.1).
-
-const (
-	pcapClientPort = 40000
-	pcapServerPort = 3868
-)
-
-type pcapPacket struct {
-	payload    []byte
-	fromClient bool
-}
-
-// writePcap writes packets as a classic libpcap file (LINKTYPE_ETHERNET), one TCP segment per
-// Diameter message, with correct IPv4 and TCP lengths and checksums and continuous sequence
-// numbers per direction.
-func writePcap(path string, packets []pcapPacket) error {
-	var out []byte
-	le := binary.LittleEndian
-	gh := make([]byte, 24)
-	le.PutUint32(gh[0:], 0xa1b2c3d4) // magic, microsecond timestamps
-	le.PutUint16(gh[4:], 2)          // version 2.4
-	le.PutUint16(gh[6:], 4)
-	le.PutUint32(gh[16:], 262144) // snaplen
-	le.PutUint32(gh[20:], 1)      // LINKTYPE_ETHERNET
-	out = append(out, gh...)
-	seq := map[bool]uint32{true: 1000, false: 5000}
-	for i, p := range packets {
-		frame := tcpFrame(p, seq[p.fromClient], seq[!p.fromClient])
-		seq[p.fromClient] += uint32(len(p.payload))
-		rh := make([]byte, 16)
-		le.PutUint32(rh[0:], 1700000000+uint32(i)) // seconds
-		le.PutUint32(rh[8:], uint32(len(frame)))
-		le.PutUint32(rh[12:], uint32(len(frame)))
-		out = append(out, rh...)
-		out = append(out, frame...)
-	}
-	return os.WriteFile(path, out, 0o644)
-}
-
-func tcpFrame(p pcapPacket, seq, ack uint32) []byte {
-	be := binary.BigEndian
-	frame := make([]byte, 14+20+20, 14+20+20+len(p.payload))
-	copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
-	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
-	be.PutUint16(frame[12:], 0x0800)
-	ip := frame[14:34]
-	ip[0] = 0x45
-	be.PutUint16(ip[2:], uint16(20+20+len(p.payload)))
-	be.PutUint16(ip[6:], 0x4000) // DF
-	ip[8], ip[9] = 64, 6         // TTL, TCP
-	copy(ip[12:16], []byte{127, 0, 0, 1})
-	copy(ip[16:20], []byte{127, 0, 0, 1})
-	be.PutUint16(ip[10:], checksum(ip, 0))
-	tcp := frame[34:54]
-	src, dst := uint16(pcapServerPort), uint16(pcapClientPort)
-	if p.fromClient {
-		src, dst = dst, src
-	}
-	be.PutUint16(tcp[0:], src)
-	be.PutUint16(tcp[2:], dst)
-	be.PutUint32(tcp[4:], seq)
-	be.PutUint32(tcp[8:], ack)
-	tcp[12] = 5 << 4 // data offset
-	tcp[13] = 0x18   // PSH, ACK
-	be.PutUint16(tcp[14:], 65535)
-	frame = append(frame, p.payload...)
-	segment := frame[34:]
-	// Pseudo-header: source, destination, zero, protocol, TCP length.
-	pseudo := uint32(0x7f00+0x0001)*2 + 6 + uint32(len(segment))
-	be.PutUint16(tcp[16:], checksum(segment, pseudo))
-	return frame
-}
-
-// checksum is the Internet checksum (RFC 1071) of b, starting from sum.
-func checksum(b []byte, sum uint32) uint16 {
-	for i := 0; i+1 < len(b); i += 2 {
-		sum += uint32(b[i])<<8 | uint32(b[i+1])
-	}
-	if len(b)%2 == 1 {
-		sum += uint32(b[len(b)-1]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
-}
 
 // tsharkMessages returns every fixture without its test-only stray AVPs, plus an error answer
 // with a Failed-AVP and an 'E'-bit answer, each request/answer pair with its identifiers set as
@@ -136,13 +48,7 @@ func tsharkMessages(t *testing.T) []Message {
 // malformed packet, the right command names, and no unknown AVP except those the installed
 // Wireshark dictionary does not define yet.
 func TestTshark(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tshark is required in CI: %v", err)
-		}
-		t.Skipf("tshark not installed (apt-get install tshark): %v", err)
-	}
+	tsharkBin := tshark.Find(t)
 	requireFile(t, wiresharkTGPP)
 	d := newTestDictionary(t)
 
@@ -157,7 +63,7 @@ func TestTshark(t *testing.T) {
 		return a.VendorID == Vendor3GPP && a.Code >= 600 && a.Code <= 699 && !wsKnown[a.Code]
 	}
 
-	var packets []pcapPacket
+	var packets []tshark.Segment
 	type expect struct {
 		summary string // "Multimedia-Auth Request(303)"
 		avps    int    // AVP lines tshark should print
@@ -178,7 +84,7 @@ func TestTshark(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		packets = append(packets, pcapPacket{payload: b, fromClient: m.IsRequest() == (m.Command() != CmdRegistrationTermination && m.Command() != CmdPushProfile)})
+		packets = append(packets, tshark.Segment{Payload: b, FromClient: m.IsRequest() == (m.Command() != CmdRegistrationTermination && m.Command() != CmdPushProfile)})
 		kind := "Answer"
 		if m.IsRequest() {
 			kind = "Request"
@@ -208,7 +114,7 @@ func TestTshark(t *testing.T) {
 		want = append(want, expect{fmt.Sprintf("%s %s(%d)", m.Command(), kind, m.Command()), n, flags})
 	}
 	pcap := filepath.Join(t.TempDir(), "cx.pcap")
-	if err := writePcap(pcap, packets); err != nil {
+	if err := tshark.WritePcap(pcap, tshark.Conversation{ClientPort: 40000, ServerPort: 3868}, packets); err != nil {
 		t.Fatal(err)
 	}
 	if os.Getenv("CX_KEEP_PCAP") != "" {
@@ -217,7 +123,7 @@ func TestTshark(t *testing.T) {
 
 	// diameter.tcp.port is the Decode-As port preference of Wireshark's Diameter dissector.
 	run := func(args ...string) string {
-		cmd := exec.Command(tshark, append([]string{"-r", pcap, "-o", "diameter.tcp.port:3868"}, args...)...)
+		cmd := exec.Command(tsharkBin, append([]string{"-r", pcap, "-o", "diameter.tcp.port:3868"}, args...)...)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("tshark %v: %v\n%s", args, err, out)

@@ -1,7 +1,6 @@
 package peer
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -14,66 +13,13 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/internal/tshark"
 )
-
-// writeTCPPcap writes each payload as one TCP segment of a loopback conversation
-// 127.0.0.1:40000 ↔ 127.0.0.1:3868 in a classic libpcap file (LINKTYPE_ETHERNET), so that
-// tshark can dissect exactly the bytes we send.
-func writeTCPPcap(t *testing.T, path string, payloads [][]byte, fromClient []bool) {
-	t.Helper()
-	out := binary.LittleEndian.AppendUint32(nil, 0xa1b2c3d4) // magic
-	out = binary.LittleEndian.AppendUint16(out, 2)
-	out = binary.LittleEndian.AppendUint16(out, 4)
-	out = append(out, make([]byte, 8)...)              // thiszone, sigfigs
-	out = binary.LittleEndian.AppendUint32(out, 1<<16) // snaplen
-	out = binary.LittleEndian.AppendUint32(out, 1)     // Ethernet
-	seq := map[bool]uint32{true: 1000, false: 9000}
-	for i, p := range payloads {
-		c := fromClient[i]
-		sport, dport := uint16(40000), uint16(3868)
-		if !c {
-			sport, dport = dport, sport
-		}
-		tcp := binary.BigEndian.AppendUint16(nil, sport)
-		tcp = binary.BigEndian.AppendUint16(tcp, dport)
-		tcp = binary.BigEndian.AppendUint32(tcp, seq[c])
-		tcp = binary.BigEndian.AppendUint32(tcp, seq[!c])
-		tcp = append(tcp, 5<<4, 0x18, 0xff, 0xff, 0, 0, 0, 0) // offset 5, PSH|ACK, window, checksum 0 (unchecked), urgent
-		tcp = append(tcp, p...)
-		seq[c] += uint32(len(p))
-		ip := []byte{0x45, 0, 0, 0, 0, 0, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1}
-		binary.BigEndian.PutUint16(ip[2:], uint16(20+len(tcp)))
-		var sum uint32
-		for j := 0; j < 20; j += 2 {
-			sum += uint32(binary.BigEndian.Uint16(ip[j:]))
-		}
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
-		frame := append(make([]byte, 12), 0x08, 0x00) // zero MACs, IPv4
-		frame = append(append(frame, ip...), tcp...)
-		out = binary.LittleEndian.AppendUint32(out, uint32(i)) // ts sec
-		out = binary.LittleEndian.AppendUint32(out, 0)
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(frame)))
-		out = binary.LittleEndian.AppendUint32(out, uint32(len(frame)))
-		out = append(out, frame...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
 
 // TestTsharkAcceptsWhatWeSend has tshark dissect every kind of message the peer layer writes
 // itself: no malformed packet, no error-level expert info, the expected command and flags.
 func TestTsharkAcceptsWhatWeSend(t *testing.T) {
-	tshark, err := exec.LookPath("tshark")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("tshark is required in CI: %v", err)
-		}
-		t.Skipf("tshark not installed (apt-get install tshark): %v", err)
-	}
+	tsharkBin := tshark.Find(t)
 	cfg := testConfig(t, "scscf.ims.mnc001.mcc001.3gppnetwork.org")
 	cfg.OriginRealm = "ims.mnc001.mcc001.3gppnetwork.org"
 	n := newNode(t, cfg, echoHandler())
@@ -127,16 +73,16 @@ func TestTsharkAcceptsWhatWeSend(t *testing.T) {
 			rawAVP(avpOriginStateID, avpFlagMandatory, 0, u32(0)), "length"), "length")), false, "P", false},
 		{"experimental result answer", enc(n.errorAnswer(marHdr, marReq, nil, &diameter.Error{Code: 5001, VendorID: 10415}, "")), false, "P", false},
 	}
-	var payloads [][]byte
-	var dirs []bool
+	var segments []tshark.Segment
 	for _, tt := range tests {
-		payloads = append(payloads, tt.bytes)
-		dirs = append(dirs, tt.client)
+		segments = append(segments, tshark.Segment{Payload: tt.bytes, FromClient: tt.client})
 	}
 	pcap := filepath.Join(t.TempDir(), "peer.pcap")
-	writeTCPPcap(t, pcap, payloads, dirs)
+	if err := tshark.WritePcap(pcap, tshark.Conversation{ClientPort: 40000, ServerPort: 3868}, segments); err != nil {
+		t.Fatal(err)
+	}
 
-	out, err := exec.Command(tshark, "-r", pcap, "-o", "diameter.tcp.port:3868", "-T", "fields",
+	out, err := exec.Command(tsharkBin, "-r", pcap, "-o", "diameter.tcp.port:3868", "-T", "fields",
 		"-e", "diameter.cmd.code", "-e", "diameter.flags.request", "-e", "diameter.flags.proxyable", "-e", "diameter.flags.error",
 		"-e", "_ws.malformed", "-e", "_ws.expert.severity").Output()
 	if err != nil {
@@ -146,7 +92,7 @@ func TestTsharkAcceptsWhatWeSend(t *testing.T) {
 	if len(lines) != len(tests) {
 		t.Fatalf("tshark shows %d packets, want %d:\n%s", len(lines), len(tests), out)
 	}
-	verbose, _ := exec.Command(tshark, "-r", pcap, "-o", "diameter.tcp.port:3868", "-V").CombinedOutput()
+	verbose, _ := exec.Command(tsharkBin, "-r", pcap, "-o", "diameter.tcp.port:3868", "-V").CombinedOutput()
 	for i, tt := range tests {
 		f := strings.Split(lines[i], "\t")
 		if len(f) < 4 || f[0] != strconv.FormatUint(uint64(parseHeader(tt.bytes).code), 10) {
