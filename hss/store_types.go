@@ -79,8 +79,10 @@ type PrivateIdentity struct {
 	OPc []byte
 	// AMF is the authentication management field (TS 33.102 §6.3.2).
 	AMF [2]byte
-	// SQN is the 48-bit sequence number of the next authentication vector (TS 33.102 Annex C). It is read
-	// here but changed only through Store.UpdateSQN (and Store.UpdateKeys when SIM keys are replaced).
+	// SQN is SQN_HE, the 48-bit sequence number of the last authentication vector issued (TS 33.102
+	// Annex C; a new subscriber starts at 0, so its first vector has SEQ 1): the next vector's SQN is
+	// allocated after it with aka.NextSQNs. It is read here but changed only through Store.UpdateSQN (and
+	// Store.UpdateKeys when SIM keys are replaced).
 	SQN uint64
 	// AuthSchemes the subscriber may use; zero allows none (a private service identity, for example).
 	AuthSchemes AuthSchemes
