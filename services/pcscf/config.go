@@ -1,0 +1,169 @@
+package pcscf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/imscore/imscore/internal/logging"
+)
+
+// IPsecMode says whether the P-CSCF offers IMS-AKA sec-agree with kernel IPsec (TS 33.203 §7).
+type IPsecMode string
+
+// The three modes of --ipsec.
+const (
+	// IPsecAuto probes the kernel at start-up: with ESP, sec-agree is offered and UEs that do not
+	// ask for it are still served; without ESP, only UEs that do not ask for sec-agree are served
+	// (one warning at start-up). The default.
+	IPsecAuto IPsecMode = "auto"
+	// IPsecRequired refuses to start without ESP and answers 421 to a REGISTER without sec-agree.
+	IPsecRequired IPsecMode = "required"
+	// IPsecOff never offers sec-agree: a UE that requires it gets 420 (RFC 3329 §2.3.1).
+	IPsecOff IPsecMode = "off"
+)
+
+// PortRange is a range of protected ports [First, First+Count).
+type PortRange struct {
+	First uint16 `yaml:"first"`
+	Count uint16 `yaml:"count"`
+}
+
+// Config of the P-CSCF. DefaultConfig gives every default; docs/pcscf.md lists them.
+type Config struct {
+	// Listen are the unprotected SIP addresses (UDP and TCP on each). The protected ports are
+	// bound on the same IPs. Default 127.0.0.1:5060.
+	Listen []string `yaml:"listen"`
+	// ICSCF is the static next hop of REGISTER requests (TS 24.229 §5.2.2), ip:port. Default
+	// 127.0.0.1:4060.
+	ICSCF string `yaml:"icscf"`
+	// ICSCFTransport is udp or tcp. Default udp.
+	ICSCFTransport string `yaml:"icscf_transport"`
+	// IPsec is auto, required or off.
+	IPsec IPsecMode `yaml:"ipsec"`
+	// ClientPorts and ServerPorts are the pools of protected ports (TS 33.203 §7.1 port_pc,
+	// port_ps). Default 5100+8 and 6100+8.
+	ClientPorts PortRange `yaml:"client_ports"`
+	ServerPorts PortRange `yaml:"server_ports"`
+	// SPIFirst and SPICount bound the SPIs this P-CSCF allocates for its inbound SAs.
+	SPIFirst uint32 `yaml:"spi_first"`
+	SPICount uint32 `yaml:"spi_count"`
+	// Integrity and Encryption are the acceptable alg and ealg values, most preferred first
+	// (RFC 3329 / TS 33.203 Annex H names). Empty: secagree.DefaultPreference.
+	Integrity  []string `yaml:"integrity"`
+	Encryption []string `yaml:"encryption"`
+	// InitialSALifetime is the lifetime of the SAs installed on the 401, before the protected
+	// REGISTER succeeds (TS 33.203 §7.1: "temporary" SAs). Default 4 min: the UE must answer
+	// within the transaction anyway.
+	InitialSALifetime time.Duration `yaml:"initial_sa_lifetime"`
+	// SAGrace is added to the registration expiry for the SA lifetime (TS 33.203 §7.1: SA
+	// lifetime slightly longer than the registration). Default 30 s.
+	SAGrace time.Duration `yaml:"sa_grace"`
+	// DeregDelay is how long SAs stay after the final response to a de-registration was sent
+	// through them, so that it leaves before they go. Default 500 ms.
+	DeregDelay time.Duration `yaml:"dereg_delay"`
+	// VisitedNetworkID is the P-Visited-Network-ID value (RFC 7315 §4.3). Default the home domain.
+	VisitedNetworkID string `yaml:"visited_network_id"`
+	// ChargingHost is the icid-generated-at of P-Charging-Vector; default the first listen IP.
+	ChargingHost string `yaml:"charging_host"`
+	// StateFile is where registrations and SAs are kept across restarts (JSON). Empty: in memory
+	// only. Default ./var/pcscf-state.json.
+	StateFile string `yaml:"state_file"`
+	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
+	HTTP string `yaml:"http"`
+	// Log is the logging configuration (used by cmd/pcscf).
+	Log logging.Config `yaml:"log"`
+
+	// SAs, when set, replaces the kernel (tests on a host without ESP). Not configurable.
+	SAs SAManager `yaml:"-"`
+}
+
+// Defaults (DESIGN.md §2).
+const (
+	DefaultListen            = "127.0.0.1:5060"
+	DefaultICSCF             = "127.0.0.1:4060"
+	DefaultHTTP              = "127.0.0.1:9101"
+	DefaultStateFile         = "./var/pcscf-state.json"
+	DefaultDomain            = "ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultInitialSALifetime = 4 * time.Minute
+	DefaultSAGrace           = 30 * time.Second
+	DefaultDeregDelay        = 500 * time.Millisecond
+	DefaultSPIFirst          = 0x10000
+	DefaultSPICount          = 0x10000
+)
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Listen:            []string{DefaultListen},
+		ICSCF:             DefaultICSCF,
+		ICSCFTransport:    "udp",
+		IPsec:             IPsecAuto,
+		ClientPorts:       PortRange{First: 5100, Count: 8},
+		ServerPorts:       PortRange{First: 6100, Count: 8},
+		SPIFirst:          DefaultSPIFirst,
+		SPICount:          DefaultSPICount,
+		InitialSALifetime: DefaultInitialSALifetime,
+		SAGrace:           DefaultSAGrace,
+		DeregDelay:        DefaultDeregDelay,
+		VisitedNetworkID:  DefaultDomain,
+		StateFile:         DefaultStateFile,
+		HTTP:              DefaultHTTP,
+		Log:               logging.Default(),
+	}
+}
+
+// Validate reports every bad field.
+func (c Config) Validate() error {
+	var errs []error
+	if len(c.Listen) == 0 {
+		errs = append(errs, errors.New("listen: at least one address is required"))
+	}
+	for i, l := range c.Listen {
+		ap, err := netip.ParseAddrPort(l)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("listen[%d] %q: want ip:port: %w", i, l, err))
+			continue
+		}
+		if ap.Addr().IsUnspecified() {
+			errs = append(errs, fmt.Errorf("listen[%d] %q: a wildcard cannot be the protected address of an SA", i, l))
+		}
+	}
+	if _, err := netip.ParseAddrPort(c.ICSCF); err != nil {
+		errs = append(errs, fmt.Errorf("icscf %q: want ip:port: %w", c.ICSCF, err))
+	}
+	switch c.ICSCFTransport {
+	case "udp", "tcp":
+	default:
+		errs = append(errs, fmt.Errorf("icscf_transport %q: want udp or tcp", c.ICSCFTransport))
+	}
+	switch c.IPsec {
+	case IPsecAuto, IPsecRequired, IPsecOff:
+	default:
+		errs = append(errs, fmt.Errorf("ipsec %q: want auto, required or off", c.IPsec))
+	}
+	for _, r := range []struct {
+		name string
+		r    PortRange
+	}{{"client_ports", c.ClientPorts}, {"server_ports", c.ServerPorts}} {
+		if r.r.First == 0 || r.r.Count == 0 || int(r.r.First)+int(r.r.Count) > 65536 {
+			errs = append(errs, fmt.Errorf("%s %d+%d: want a non-empty range of ports", r.name, r.r.First, r.r.Count))
+		}
+	}
+	if overlap(c.ClientPorts, c.ServerPorts) {
+		errs = append(errs, errors.New("client_ports and server_ports overlap"))
+	}
+	if c.SPIFirst < 256 || c.SPICount < 16 || uint64(c.SPIFirst)+uint64(c.SPICount) > 1<<32 {
+		errs = append(errs, fmt.Errorf("spi_first %d spi_count %d: want SPIs >= 256, at least 16 of them", c.SPIFirst, c.SPICount))
+	}
+	if c.InitialSALifetime <= 0 || c.SAGrace < 0 || c.DeregDelay < 0 {
+		errs = append(errs, errors.New("initial_sa_lifetime must be positive, sa_grace and dereg_delay not negative"))
+	}
+	return errors.Join(errs...)
+}
+
+func overlap(a, b PortRange) bool {
+	aEnd, bEnd := int(a.First)+int(a.Count), int(b.First)+int(b.Count)
+	return int(a.First) < bEnd && int(b.First) < aEnd
+}

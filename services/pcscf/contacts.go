@@ -1,0 +1,279 @@
+package pcscf
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/imscore/imscore/sip/ipsec"
+)
+
+// Registration is one UE registration as the P-CSCF keeps it (TS 24.229 §5.2.2): who, where,
+// the identities the S-CSCF associated with it, its Service-Route, and its SA sets.
+type Registration struct {
+	// IMPU is the public identity registered (To of the REGISTER), the key.
+	IMPU string `json:"impu"`
+	// IMPI is the private identity (Authorization username).
+	IMPI string `json:"impi"`
+	// ContactHost and ContactPort are the registered contact's address: a request whose
+	// Request-URI names them goes to this UE.
+	ContactHost string `json:"contact_host"`
+	ContactPort uint16 `json:"contact_port"`
+	// Transport is UDP or TCP, as the UE's REGISTER came.
+	Transport string `json:"transport"`
+	// Source is where the unprotected REGISTER came from; for a UE without sec-agree, where its
+	// requests come from and where requests to it go.
+	Source netip.AddrPort `json:"source"`
+	// Associated are the P-Associated-URI values of the 200 (RFC 7315 §4.1), the first being
+	// the default public identity (TS 24.229 §5.2.6.3.1).
+	Associated []string `json:"associated,omitempty"`
+	// ServiceRoute are the Service-Route values of the 200 (RFC 3608), top first.
+	ServiceRoute []string `json:"service_route,omitempty"`
+	// Expires is when the registration ends; zero while not yet registered.
+	Expires time.Time `json:"expires"`
+	// SAs are the IMS-AKA SA sets towards this UE, newest first. More than one exists only
+	// during a re-registration: the old set stays until the UE uses the new (TS 33.203 §7.4).
+	SAs []SASet `json:"sas,omitempty"`
+}
+
+// SASet is one set of four SAs and what was negotiated for it.
+type SASet struct {
+	Pair ipsec.Pair `json:"pair"` // holds CK and IK: the state file is written 0600
+	// SecurityServer is the Security-Server value sent in the 401, which Security-Verify must
+	// equal (TS 24.229 §5.2.2); SecurityClient the UE's offer, which a later Security-Client
+	// must equal.
+	SecurityServer string    `json:"security_server"`
+	SecurityClient string    `json:"security_client"`
+	Expires        time.Time `json:"expires"`
+	// Confirmed: a REGISTER came over this set and was answered 200.
+	Confirmed bool `json:"confirmed"`
+}
+
+// Registered reports whether the registration is in force at now.
+func (r *Registration) Registered(now time.Time) bool {
+	return !r.Expires.IsZero() && now.Before(r.Expires)
+}
+
+// SecAgree reports whether the UE uses IMS-AKA SAs.
+func (r *Registration) SecAgree() bool { return len(r.SAs) > 0 }
+
+// Store keeps registrations and their SA sets across restarts (DESIGN.md §1 storage: the
+// P-CSCF's contacts + SAs). The P-CSCF saves the whole set on each change; it is small.
+type Store interface {
+	Load() ([]Registration, error)
+	Save(regs []Registration) error
+}
+
+// FileStore is the embedded Store: one JSON file, replaced atomically (write, fsync, rename),
+// mode 0600 because it holds SA keys.
+type FileStore struct {
+	Path string
+	mu   sync.Mutex
+}
+
+// Load reads the file; a missing file is an empty state.
+func (s *FileStore) Load() ([]Registration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := os.ReadFile(s.Path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pcscf state %s: %w", s.Path, err)
+	}
+	var regs []Registration
+	if err := json.Unmarshal(b, &regs); err != nil {
+		return nil, fmt.Errorf("pcscf state %s: %w", s.Path, err)
+	}
+	return regs, nil
+}
+
+// Save replaces the file with regs.
+func (s *FileStore) Save(regs []Registration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := json.MarshalIndent(regs, "", "  ")
+	if err != nil {
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return fmt.Errorf("pcscf state dir: %w", err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".pcscf-state-*")
+	if err != nil {
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), s.Path); err != nil {
+		return fmt.Errorf("pcscf state: %w", err)
+	}
+	return nil
+}
+
+// memStore is the Store when no file is configured.
+type memStore struct{}
+
+func (memStore) Load() ([]Registration, error) { return nil, nil }
+func (memStore) Save([]Registration) error     { return nil }
+
+// registry holds the registrations in memory, keyed by IMPU.
+type registry struct {
+	mu   sync.Mutex
+	regs map[string]*Registration
+}
+
+func newRegistry() *registry { return &registry{regs: make(map[string]*Registration)} }
+
+func impuKey(s string) string { return strings.ToLower(s) }
+
+// snapshot copies every registration (for Save).
+func (r *registry) snapshot() []Registration {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]Registration, 0, len(r.regs))
+	for _, reg := range r.regs {
+		c := *reg
+		c.SAs = append([]SASet(nil), reg.SAs...)
+		out = append(out, c)
+	}
+	return out
+}
+
+// bySA finds the registration and SA set whose flow 1 (UE port-c → our port-s) is src → our
+// port-s: the only way a request may reach the protected server port (TS 33.203 §7.1).
+func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASet, int, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	for _, reg := range r.regs {
+		for i, sa := range reg.SAs {
+			if sa.Pair.UE.Addr.Unmap() == src.Addr() && sa.Pair.UE.PortC == src.Port() && sa.Pair.PCSCF.PortS == ourPortS {
+				return copyReg(reg), sa, i, true
+			}
+		}
+	}
+	return Registration{}, SASet{}, 0, false
+}
+
+// byContact finds a registered UE by the host and port of a Request-URI.
+func (r *registry) byContact(host string, port uint16, now time.Time) (Registration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	host = strings.Trim(strings.ToLower(host), "[]")
+	for _, reg := range r.regs {
+		if reg.Registered(now) && strings.EqualFold(reg.ContactHost, host) && reg.ContactPort == port {
+			return copyReg(reg), true
+		}
+	}
+	return Registration{}, false
+}
+
+// bySource finds a registered UE without sec-agree by the source address of a request; when
+// several share the address (UEs behind one NAT, or all on loopback), identity picks among them.
+func (r *registry) bySource(src netip.AddrPort, transport string, identity string, now time.Time) (Registration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var cands []*Registration
+	for _, reg := range r.regs {
+		if !reg.Registered(now) || reg.SecAgree() || reg.Source.Addr().Unmap() != src.Addr().Unmap() {
+			continue
+		}
+		if strings.EqualFold(transport, "UDP") && strings.EqualFold(reg.Transport, "UDP") && reg.Source.Port() != src.Port() {
+			continue
+		}
+		cands = append(cands, reg)
+	}
+	for _, reg := range cands {
+		if identity != "" && (strings.EqualFold(reg.IMPU, identity) || containsFold(reg.Associated, identity)) {
+			return copyReg(reg), true
+		}
+	}
+	if len(cands) == 1 {
+		return copyReg(cands[0]), true
+	}
+	return Registration{}, false
+}
+
+func (r *registry) get(impu string) (Registration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	reg, ok := r.regs[impuKey(impu)]
+	if !ok {
+		return Registration{}, false
+	}
+	return copyReg(reg), true
+}
+
+// update runs fn on the registration of impu (created empty when missing) under the lock;
+// fn returning false deletes it.
+func (r *registry) update(impu string, fn func(reg *Registration) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := impuKey(impu)
+	reg, ok := r.regs[k]
+	if !ok {
+		reg = &Registration{IMPU: impu}
+	}
+	if fn(reg) {
+		r.regs[k] = reg
+	} else {
+		delete(r.regs, k)
+	}
+}
+
+func (r *registry) count(now time.Time) (regs, sas int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, reg := range r.regs {
+		if reg.Registered(now) {
+			regs++
+		}
+		sas += len(reg.SAs)
+	}
+	return regs, sas
+}
+
+func copyReg(reg *Registration) Registration {
+	c := *reg
+	c.SAs = append([]SASet(nil), reg.SAs...)
+	c.Associated = append([]string(nil), reg.Associated...)
+	c.ServiceRoute = append([]string(nil), reg.ServiceRoute...)
+	return c
+}
+
+func containsFold(list []string, v string) bool {
+	for _, x := range list {
+		if strings.EqualFold(x, v) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	_ Store = (*FileStore)(nil)
+	_ Store = memStore{}
+)

@@ -1,0 +1,413 @@
+// Package pcscf is the Proxy-CSCF (TS 24.229 §5.2): the UE's first SIP hop. It runs IMS-AKA
+// security agreement (RFC 3329, TS 33.203 §7) and installs the UE's IPsec SAs in the kernel
+// through sip/ipsec, forwards REGISTER to the I-CSCF, asserts the UE's identity
+// (P-Asserted-Identity, RFC 3325) and routes its requests by the Service-Route (RFC 3608).
+//
+// The story of a registration (DESIGN.md §4) is in register.go; other requests in route.go; the
+// protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
+package pcscf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/vishvananda/netns"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/sip/ipsec"
+	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/secagree"
+)
+
+// Node is a running P-CSCF. Build it with New, serve with Run.
+type Node struct {
+	cfg      Config
+	log      *zap.Logger
+	proxy    *proxy.Proxy
+	sas      SAManager // nil when sec-agree is not offered
+	closeSAs func()
+	alloc    *allocator
+	regs     *registry
+	store    Store
+	prefs    secagree.Preference
+	icscf    netip.AddrPort
+	// core are the unprotected listeners, protected the client and server port listeners, by IP.
+	core      []netip.AddrPort
+	protected map[netip.Addr]bool
+	metrics   *metrics
+	ready     chan struct{}
+
+	wg     sync.WaitGroup
+	base   context.Context
+	cancel context.CancelFunc
+}
+
+// New validates cfg, probes the kernel, binds every listener and restores persisted state.
+func New(cfg Config, log *zap.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pcscf config: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	n := &Node{
+		cfg:       cfg,
+		log:       log,
+		alloc:     newAllocator(cfg),
+		regs:      newRegistry(),
+		prefs:     secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
+		icscf:     netip.MustParseAddrPort(cfg.ICSCF),
+		protected: make(map[netip.Addr]bool),
+		metrics:   newMetrics(),
+		ready:     make(chan struct{}),
+	}
+	n.base, n.cancel = context.WithCancel(context.Background())
+	n.store = memStore{}
+	if cfg.StateFile != "" {
+		n.store = &FileStore{Path: cfg.StateFile}
+	}
+	if err := n.setupIPsec(); err != nil {
+		return nil, err
+	}
+	pcfg := proxy.Config{Router: n, Metrics: nil}
+	for _, l := range cfg.Listen {
+		ap := netip.MustParseAddrPort(l)
+		n.core = append(n.core, ap)
+		pcfg.Listen = append(pcfg.Listen, proxy.Listen{Addr: l})
+		if n.sas == nil {
+			continue
+		}
+		n.protected[ap.Addr().Unmap()] = true
+		for i := range n.alloc.slots() {
+			for _, port := range []uint16{cfg.ClientPorts.First + i, cfg.ServerPorts.First + i} {
+				pcfg.Listen = append(pcfg.Listen, proxy.Listen{Addr: netip.AddrPortFrom(ap.Addr(), port).String()})
+			}
+		}
+	}
+	p, err := proxy.New(pcfg, log)
+	if err != nil {
+		n.closeIPsec()
+		return nil, fmt.Errorf("pcscf: %w", err)
+	}
+	n.proxy = p
+	// Port 0 in tests: learn the bound core ports.
+	n.core = n.core[:0]
+	for _, l := range p.Listeners() {
+		if l.Transport == "UDP" && !n.isProtectedPort(l.Addr.Port()) {
+			n.core = append(n.core, l.Addr)
+		}
+	}
+	if err := n.restore(); err != nil {
+		_ = p.Close()
+		n.closeIPsec()
+		return nil, err
+	}
+	return n, nil
+}
+
+// setupIPsec decides, once at start-up, whether sec-agree is offered (DESIGN.md §5).
+func (n *Node) setupIPsec() error {
+	if n.cfg.IPsec == IPsecOff {
+		n.log.Warn("IMS-AKA sec-agree disabled by configuration (--ipsec=off): UEs are served without IPsec")
+		return nil
+	}
+	if n.cfg.SAs != nil {
+		n.sas = n.cfg.SAs
+		n.closeSAs = func() {}
+		return nil
+	}
+	m, err := ipsec.NewManager(netns.None(), ipsec.Config{}, n.log)
+	if err != nil {
+		return n.noESP(err.Error())
+	}
+	sup, err := m.Probe()
+	if err != nil || !sup.ESP {
+		m.Close()
+		reason := sup.String()
+		if err != nil {
+			reason = err.Error()
+		}
+		return n.noESP(reason)
+	}
+	n.log.Info(sup.String())
+	n.sas = m
+	n.closeSAs = m.Close
+	return nil
+}
+
+func (n *Node) noESP(reason string) error {
+	if n.cfg.IPsec == IPsecRequired {
+		return fmt.Errorf("%w: %s", ErrESPRequired, reason)
+	}
+	n.log.Warn("kernel has no usable ESP: sec-agree is not offered; UEs without sec-agree are served, UEs that require it get 420 (--ipsec=required would refuse to start)",
+		zap.String("reason", reason))
+	return nil
+}
+
+func (n *Node) closeIPsec() {
+	if n.closeSAs != nil {
+		n.closeSAs()
+	}
+}
+
+// Run serves until ctx ends, then stops: SIP transactions drained, SAs of the kernel removed
+// (their state stays in the store, so the next start installs them again).
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	n, err := New(cfg, log)
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}
+
+// Run serves until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	defer n.closeIPsec()
+	defer n.wg.Wait()
+	defer n.cancel()
+	var httpSrv *http.Server
+	if n.cfg.HTTP != "" {
+		ln, err := net.Listen("tcp", n.cfg.HTTP)
+		if err != nil {
+			_ = n.proxy.Close()
+			return fmt.Errorf("pcscf http %s: %w", n.cfg.HTTP, err)
+		}
+		httpSrv = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		n.wg.Go(func() {
+			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.log.Error("http server", zap.Error(err))
+			}
+		})
+	}
+	n.wg.Go(n.expiryLoop)
+	errc := make(chan error, 1)
+	n.wg.Go(func() { errc <- n.proxy.Run(ctx) })
+	close(n.ready)
+	n.log.Info("P-CSCF ready", zap.Stringers("listen", n.core), zap.Stringer("icscf", n.icscf), zap.Bool("sec_agree", n.sas != nil))
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	_ = n.proxy.Close()
+	if httpSrv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_ = httpSrv.Shutdown(sctx)
+		cancel()
+	}
+	n.cancel()
+	if n.sas != nil {
+		// SAs go with the process; the store keeps them for the next start.
+		for _, reg := range n.regs.snapshot() {
+			for _, sa := range reg.SAs {
+				_ = n.sas.Remove(sa.Pair)
+			}
+		}
+	}
+	return err
+}
+
+// Listeners returns the bound SIP addresses (tests use port 0).
+func (n *Node) Listeners() []proxy.ListenAddr { return n.proxy.Listeners() }
+
+// CoreAddr is the first unprotected UDP address: where UEs send their first REGISTER.
+func (n *Node) CoreAddr() netip.AddrPort { return n.core[0] }
+
+// Ready is closed once Run serves.
+func (n *Node) Ready() <-chan struct{} { return n.ready }
+
+// Registration returns the state kept for impu (tests, diagnostics).
+func (n *Node) Registration(impu string) (Registration, bool) { return n.regs.get(impu) }
+
+func (n *Node) isProtectedPort(port uint16) bool {
+	if n.sas == nil {
+		return false
+	}
+	return inRange(n.cfg.ClientPorts, port) || inRange(n.cfg.ServerPorts, port)
+}
+
+func (n *Node) isProtectedServer(local netip.AddrPort) bool {
+	return n.sas != nil && inRange(n.cfg.ServerPorts, local.Port()) && n.protected[local.Addr().Unmap()]
+}
+
+func inRange(r PortRange, p uint16) bool { return p >= r.First && int(p) < int(r.First)+int(r.Count) }
+
+// persist saves the registrations; a failure is logged, the node goes on.
+func (n *Node) persist() {
+	if err := n.store.Save(n.regs.snapshot()); err != nil {
+		n.log.Error("saving P-CSCF state failed", zap.Error(err))
+	}
+	regs, sas := n.regs.count(time.Now())
+	n.metrics.registrations.Set(float64(regs))
+	n.metrics.saSets.Set(float64(sas))
+}
+
+// restore clears stale kernel state of a previous run and installs the SA sets of the
+// registrations still in force (DESIGN.md §1: a restart re-installs SAs).
+func (n *Node) restore() error {
+	regs, err := n.store.Load()
+	if err != nil {
+		return err
+	}
+	if n.sas != nil {
+		for _, ap := range n.core {
+			if f, err := n.sas.Flush(ipsec.Filter{Addr: ap.Addr()}); err != nil {
+				n.log.Warn("flushing stale SAs failed", zap.Error(err))
+			} else if f.States+f.Policies > 0 {
+				n.log.Info("removed stale SAs of a previous run", zap.Int("states", f.States), zap.Int("policies", f.Policies))
+			}
+		}
+	}
+	now := time.Now()
+	restored := 0
+	for _, reg := range regs {
+		var keep []SASet
+		for _, sa := range reg.SAs {
+			if n.sas == nil || !now.Before(sa.Expires) {
+				continue
+			}
+			if err := n.sas.Install(n.base, ipsec.SidePCSCF, sa.Pair, sa.Expires.Sub(now)); err != nil {
+				n.log.Warn("re-installing SAs failed", zap.String("impu", reg.IMPU), zap.Error(err))
+				continue
+			}
+			n.alloc.reserve(sa.Pair.UE.Addr, sa.Pair.PCSCF.PortC, sa.Pair.PCSCF.SPIC, sa.Pair.PCSCF.SPIS)
+			keep = append(keep, sa)
+			restored++
+		}
+		if reg.SecAgree() && len(keep) == 0 {
+			continue // its SAs are gone: the UE must register again
+		}
+		if !reg.Registered(now) && len(keep) == 0 {
+			continue
+		}
+		reg.SAs = keep
+		n.regs.update(reg.IMPU, func(r *Registration) bool { *r = reg; return true })
+	}
+	if len(regs) > 0 {
+		n.log.Info("restored registrations", zap.Int("stored", len(regs)), zap.Int("sa_sets", restored))
+	}
+	n.persist()
+	return nil
+}
+
+// expiryLoop removes expired registrations and SA sets.
+func (n *Node) expiryLoop() {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.base.Done():
+			return
+		case now := <-t.C:
+			n.expire(now)
+		}
+	}
+}
+
+func (n *Node) expire(now time.Time) {
+	var gone []SASet
+	changed := false
+	for _, reg := range n.regs.snapshot() {
+		n.regs.update(reg.IMPU, func(r *Registration) bool {
+			var keep []SASet
+			for _, sa := range r.SAs {
+				if now.Before(sa.Expires) {
+					keep = append(keep, sa)
+				} else {
+					gone = append(gone, sa)
+					changed = true
+				}
+			}
+			r.SAs = keep
+			if !r.Expires.IsZero() && !now.Before(r.Expires) {
+				changed = true
+				gone = append(gone, r.SAs...)
+				return false
+			}
+			if r.Expires.IsZero() && len(r.SAs) == 0 {
+				changed = true
+				return false
+			}
+			return true
+		})
+	}
+	n.removeSAs(gone)
+	if changed {
+		n.persist()
+	}
+}
+
+// removeSAs deletes SA sets from the kernel and gives their ports and SPIs back.
+func (n *Node) removeSAs(sets []SASet) {
+	for _, sa := range sets {
+		if n.sas != nil {
+			if err := n.sas.Remove(sa.Pair); err != nil && !errors.Is(err, ipsec.ErrNotFound) {
+				n.log.Warn("removing SAs failed", zap.Error(err))
+			}
+		}
+		n.alloc.release(sa.Pair.UE.Addr, sa.Pair.PCSCF.PortC, sa.Pair.PCSCF.SPIC, sa.Pair.PCSCF.SPIS)
+		n.metrics.saRemoved.Inc()
+	}
+}
+
+// removeLater removes SA sets after d, so that a final response sent through them leaves first
+// (DESIGN.md §4: "removes the SAs after the final response went out through them").
+func (n *Node) removeLater(sets []SASet, d time.Duration) {
+	if len(sets) == 0 {
+		return
+	}
+	n.wg.Go(func() {
+		select {
+		case <-time.After(d):
+		case <-n.base.Done():
+		}
+		n.removeSAs(sets)
+	})
+}
+
+type metrics struct {
+	reg           *prometheus.Registry
+	registrations prometheus.Gauge
+	saSets        prometheus.Gauge
+	saInstalled   prometheus.Counter
+	saRemoved     prometheus.Counter
+	rejected      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg:           prometheus.NewRegistry(),
+		registrations: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pcscf_registrations", Help: "UEs registered through this P-CSCF."}),
+		saSets:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "pcscf_sa_sets", Help: "IMS-AKA SA sets installed (four SAs each)."}),
+		saInstalled:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pcscf_sa_sets_installed_total", Help: "SA sets installed."}),
+		saRemoved:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pcscf_sa_sets_removed_total", Help: "SA sets removed."}),
+		rejected:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcscf_requests_rejected_total", Help: "Requests answered with an error by the P-CSCF itself."}, []string{"code"}),
+	}
+	m.reg.MustRegister(m.registrations, m.saSets, m.saInstalled, m.saRemoved, m.rejected)
+	return m
+}
+
+func (n *Node) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		select {
+		case <-n.ready:
+			_, _ = w.Write([]byte("ready\n"))
+		default:
+			http.Error(w, "starting", http.StatusServiceUnavailable)
+		}
+	})
+	return mux
+}
+
+var _ proxy.Router = (*Node)(nil)

@@ -1,0 +1,507 @@
+package pcscf
+
+// Registration at the P-CSCF, TS 24.229 §5.2.2 with the security agreement of TS 33.203 §7 and
+// RFC 3329: DESIGN.md §4 steps 1–2 (first REGISTER, forwarded to the I-CSCF), 5 (the 401: keys
+// out, SAs in, Security-Server added) and 6–7 (the protected REGISTER and its 200).
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/digest"
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/ipsec"
+	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/secagree"
+)
+
+// optionSecAgree is the option-tag of RFC 3329 §4.
+const optionSecAgree = "sec-agree"
+
+// defaultExpires applies when neither the 200's Contact nor Expires says (RFC 3261 §10.2.1.1).
+const defaultExpires = 3600 * time.Second
+
+// OptionTags declares sec-agree (when offered) and path: the proxy answers 420 to a
+// Proxy-Require it does not list, which is exactly RFC 3329 §2.3.1 for a P-CSCF without IPsec.
+func (n *Node) OptionTags(*sip.Request) ([]string, bool) {
+	if n.sas != nil {
+		return []string{optionSecAgree, "path"}, false
+	}
+	return []string{"path"}, false
+}
+
+// regOffer is what the unprotected REGISTER negotiated: the mechanism chosen from the UE's
+// Security-Client, and the whole offer (to compare with the protected REGISTER's).
+type regOffer struct {
+	chosen  secagree.Mechanism
+	offered []secagree.Mechanism
+}
+
+// registerUnprotected handles a REGISTER on the unprotected port (TS 24.229 §5.2.2.1).
+func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+	offers, err := secagree.FromMessage(req, header.SecurityClient)
+	if err != nil {
+		return n.reject(400, "Bad Security-Client", err)
+	}
+	requires := hasTag(req, header.Require, optionSecAgree) || hasTag(req, header.ProxyRequire, optionSecAgree)
+	switch {
+	case n.sas != nil && len(offers) > 0:
+		chosen, err := secagree.Choose(offers, n.prefs)
+		if err != nil {
+			// RFC 3329 §2.3.1: nothing acceptable is 494 Security Agreement Required.
+			return n.reject(secagree.StatusSecurityAgreementRequired, "Security Agreement Required", err)
+		}
+		return n.forwardRegister(req, src, &regOffer{chosen: chosen, offered: offers}, nil, digest.IntegrityNo)
+	case n.sas == nil && requires:
+		// Never downgrade a UE that requires sec-agree (RFC 3329 §2.3.1): 420 with Unsupported.
+		return proxy.Decision{}, &proxy.StatusError{Code: 420, Reason: "Bad Extension",
+			Headers: []sip.Header{sip.NewHeader("Unsupported", optionSecAgree)}}
+	case n.cfg.IPsec == IPsecRequired && len(offers) == 0:
+		// TS 24.229 §5.2.2.1 with the operator's policy: IMS-AKA with IPsec is mandatory here.
+		n.metrics.rejected.WithLabelValues("421").Inc()
+		return proxy.Decision{}, &proxy.StatusError{Code: 421, Reason: "Extension Required",
+			Headers: []sip.Header{sip.NewHeader(header.Require, optionSecAgree)}}
+	}
+	// No sec-agree: the IP association is what protects a registered UE (TS 24.229 §5.2.2,
+	// "ip-assoc-yes" when the REGISTER comes from the address the registration came from).
+	integrity := digest.IntegrityNo
+	if reg, ok := n.regs.get(toIMPU(req)); ok && !reg.SecAgree() && reg.Registered(time.Now()) && reg.Source.Addr() == src.Remote.Addr() {
+		integrity = digest.IntegrityIPAssocYes
+	}
+	return n.forwardRegister(req, src, nil, nil, integrity)
+}
+
+// registerProtected handles a REGISTER that came over SA set sa (TS 24.229 §5.2.2.1 protected
+// REGISTER, TS 33.203 §7.2 and §7.4).
+func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registration, sa SASet) (proxy.Decision, error) {
+	verify, err := secagree.FromMessage(req, header.SecurityVerify)
+	if err != nil {
+		return n.reject(400, "Bad Security-Verify", err)
+	}
+	sent, err := secagree.Parse(sa.SecurityServer)
+	if err != nil {
+		return n.reject(500, "Server Internal Error", err)
+	}
+	// RFC 3329 §2.3.1 step 5 and TS 24.229 §5.2.2: Security-Verify must be what we sent;
+	// otherwise a man in the middle may have bid the mechanism down.
+	if !secagree.Equal(verify, sent) {
+		return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Verify Mismatch",
+			fmt.Errorf("security-verify %q does not match security-server %q", secagree.Format(verify), sa.SecurityServer))
+	}
+	offers, err := secagree.FromMessage(req, header.SecurityClient)
+	if err != nil {
+		return n.reject(400, "Bad Security-Client", err)
+	}
+	var offer *regOffer
+	if !sa.Confirmed {
+		// The REGISTER answering the challenge must repeat the first Security-Client
+		// (TS 33.203 §7.2): a changed list means the unprotected one was tampered with.
+		first, err := secagree.Parse(sa.SecurityClient)
+		if err != nil || !secagree.Equal(offers, first) {
+			return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Client Mismatch",
+				fmt.Errorf("security-client changed between the unprotected and the protected REGISTER"))
+		}
+	} else if len(offers) > 0 {
+		// A re-registration over an established set offers new SAs (TS 33.203 §7.4).
+		chosen, err := secagree.Choose(offers, n.prefs)
+		if err != nil {
+			return n.reject(secagree.StatusSecurityAgreementRequired, "Security Agreement Required", err)
+		}
+		offer = &regOffer{chosen: chosen, offered: offers}
+	}
+	return n.forwardRegister(req, src, offer, &sa, digest.IntegrityYes)
+}
+
+// forwardRegister strips what the UE must not send on, adds the P-CSCF's headers and forwards
+// to the I-CSCF (TS 24.229 §5.2.2.1). over is the SA set the REGISTER came through, if any.
+func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
+	impu := toIMPU(req)
+	d := proxy.Decision{
+		RemoveHeaders: []string{header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
+			header.PVisitedNetworkID, header.PChargingVector, header.PAssertedIdentity, header.Authorization},
+	}
+	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
+	for _, name := range []string{header.Require, header.ProxyRequire} {
+		if tags := tagsWithout(req, name, optionSecAgree); tags != "" {
+			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(name, tags))
+		}
+	}
+	// TS 24.229 §5.2.2.1: integrity-protected in Authorization tells the S-CSCF how the
+	// REGISTER reached us (§7.2A.2 values).
+	for _, v := range header.Values(req, header.Authorization) {
+		cred, err := digest.ParseCredentials(v)
+		if err != nil {
+			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, v))
+			continue
+		}
+		cred.IntegrityProtected = integrity
+		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, cred.String()))
+	}
+	core := n.coreFor(n.icscf.Addr())
+	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back
+	// through us. The user part "term" marks them (Kamailio's P-CSCF writes the same).
+	d.AddHeaders = append(d.AddHeaders,
+		sip.NewHeader(header.Path, fmt.Sprintf("<sip:term@%s;lr>", hostPort(core))),
+		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
+		sip.NewHeader(header.PChargingVector, header.ChargingVector{ICIDValue: newICID(), ICIDGeneratedAt: n.chargingHost()}.String()),
+	)
+	d.Targets = []proxy.Target{{NextHop: &proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}}}
+	contactHost, contactPort := firstContact(req)
+	dereg := isDeregistration(req)
+	impi := ""
+	if cred, err := credentialsOf(req); err == nil {
+		impi = cred.Username
+	}
+	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi))
+	d.OnResponse = func(res *sip.Response, generated bool) {
+		if generated {
+			return
+		}
+		switch {
+		case res.StatusCode == 401 || res.StatusCode == 407:
+			n.onChallenge(res, src, impu, offer, log)
+		case res.StatusCode >= 200 && res.StatusCode < 300:
+			n.onRegistered(req, res, src, impu, impi, contactHost, contactPort, dereg, over, log)
+		}
+	}
+	return d, nil
+}
+
+// onChallenge handles the 401 on its way to the UE (DESIGN.md §4 step 5, TS 24.229 §5.2.2.1):
+// CK and IK come out of every challenge (the UE must never see them) and, when sec-agree was
+// negotiated, the four SAs go in and Security-Server is added.
+func (n *Node) onChallenge(res *sip.Response, src proxy.Source, impu string, offer *regOffer, log *zap.Logger) {
+	var ik, ck []byte
+	for _, name := range []string{header.WWWAuthenticate, header.ProxyAuthenticate} {
+		vals := header.Values(res, name)
+		if len(vals) == 0 {
+			continue
+		}
+		header.Remove(res, name)
+		for _, v := range vals {
+			ch, err := digest.ParseChallenge(v)
+			if err != nil {
+				res.AppendHeader(sip.NewHeader(name, v))
+				continue
+			}
+			if ik == nil {
+				if i, c, err := ch.Keys(); err == nil {
+					ik, ck = i, c
+				}
+			}
+			res.AppendHeader(sip.NewHeader(name, ch.WithoutKeys().String()))
+		}
+	}
+	if offer == nil || n.sas == nil {
+		return
+	}
+	if ik == nil {
+		log.Warn("401 without ck/ik: cannot set up SAs for sec-agree")
+		n.failChallenge(res)
+		return
+	}
+	sa, err := n.installSet(src, impu, offer, ik, ck)
+	if err != nil {
+		log.Error("installing SAs failed", zap.Error(err))
+		n.failChallenge(res)
+		return
+	}
+	res.AppendHeader(sip.NewHeader(header.SecurityServer, sa.SecurityServer))
+	log.Info("SAs installed for the protected REGISTER", zap.Stringer("algs", sa.Pair.Algs),
+		zap.Uint16("ue_port_c", sa.Pair.UE.PortC), zap.Uint16("ue_port_s", sa.Pair.UE.PortS),
+		zap.Uint16("port_c", sa.Pair.PCSCF.PortC), zap.Uint16("port_s", sa.Pair.PCSCF.PortS))
+}
+
+// failChallenge turns the 401 into a 500: the UE cannot answer over SAs that do not exist.
+func (n *Node) failChallenge(res *sip.Response) {
+	header.Remove(res, header.WWWAuthenticate)
+	res.StatusCode, res.Reason = 500, "Server Internal Error"
+	n.metrics.rejected.WithLabelValues("500").Inc()
+}
+
+// installSet allocates our ports and SPIs, installs the four SAs with the short initial lifetime
+// and records the set as unconfirmed.
+func (n *Node) installSet(src proxy.Source, impu string, offer *regOffer, ik, ck []byte) (SASet, error) {
+	ueAddr := src.Remote.Addr().Unmap()
+	ours := src.Local.Addr().Unmap()
+	if !n.protected[ours] {
+		ours = n.coreFor(ueAddr).Addr()
+	}
+	portC, portS, spiC, spiS, err := n.alloc.alloc(ueAddr)
+	if err != nil {
+		return SASet{}, err
+	}
+	c := offer.chosen
+	pair := ipsec.Pair{
+		UE:    ipsec.Endpoint{Addr: ueAddr, PortC: c.PortC, PortS: c.PortS, SPIC: c.SPIC, SPIS: c.SPIS},
+		PCSCF: ipsec.Endpoint{Addr: ours, PortC: portC, PortS: portS, SPIC: spiC, SPIS: spiS},
+		Algs:  ipsec.Algorithms{Integrity: ipsec.IntegrityAlg(strings.ToLower(c.Alg)), Encryption: ipsec.EncryptionAlg(strings.ToLower(c.Encryption()))},
+		Proto: ipsec.ProtoAny,
+	}
+	copy(pair.IK[:], ik)
+	copy(pair.CK[:], ck)
+	if err := n.sas.Install(n.base, ipsec.SidePCSCF, pair, n.cfg.InitialSALifetime); err != nil {
+		n.alloc.release(ueAddr, portC, spiC, spiS)
+		return SASet{}, fmt.Errorf("install SAs towards %v: %w", ueAddr, err)
+	}
+	n.metrics.saInstalled.Inc()
+	server := secagree.ServerMechanism(c, spiC, spiS, portC, portS)
+	sa := SASet{
+		Pair:           pair,
+		SecurityServer: secagree.Format([]secagree.Mechanism{server}),
+		SecurityClient: secagree.Format(offer.offered),
+		Expires:        time.Now().Add(n.cfg.InitialSALifetime),
+	}
+	n.regs.update(impu, func(r *Registration) bool {
+		r.SAs = append([]SASet{sa}, r.SAs...)
+		if r.Transport == "" {
+			r.Transport = strings.ToUpper(src.Transport)
+		}
+		return true
+	})
+	n.persist()
+	return sa, nil
+}
+
+// onRegistered handles the 2xx to a REGISTER (DESIGN.md §4 step 7): the registration and its
+// SA lifetime follow the expiry; a de-registration ends both once the 200 has gone out.
+func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Source, impu, impi, contactHost string,
+	contactPort uint16, dereg bool, over *SASet, log *zap.Logger) {
+	expires := responseExpires(res, req, contactHost, contactPort)
+	if dereg || expires == 0 {
+		var gone []SASet
+		n.regs.update(impu, func(r *Registration) bool {
+			gone = r.SAs
+			return false
+		})
+		// The 200 leaves through the SAs: remove them only after it has (DESIGN.md §4).
+		n.removeLater(gone, n.cfg.DeregDelay)
+		n.persist()
+		log.Info("de-registered")
+		return
+	}
+	now := time.Now()
+	assoc, _ := header.NameAddrs(res, header.PAssociatedURI)
+	routes, _ := header.NameAddrs(res, header.ServiceRoute)
+	var older []SASet
+	var confirmed *SASet
+	n.regs.update(impu, func(r *Registration) bool {
+		r.IMPI = impi
+		r.ContactHost, r.ContactPort = strings.Trim(strings.ToLower(contactHost), "[]"), contactPort
+		r.Transport = strings.ToUpper(src.Transport)
+		r.Source = netip.AddrPortFrom(src.Remote.Addr().Unmap(), src.Remote.Port())
+		r.Expires = now.Add(expires)
+		r.Associated = r.Associated[:0]
+		for _, a := range assoc {
+			r.Associated = append(r.Associated, a.URI)
+		}
+		r.ServiceRoute = r.ServiceRoute[:0]
+		for _, s := range routes {
+			r.ServiceRoute = append(r.ServiceRoute, s.String())
+		}
+		if over == nil {
+			if len(r.SAs) > 0 {
+				// A UE without sec-agree now: SAs of an earlier registration go.
+				older, r.SAs = r.SAs, nil
+			}
+			return true
+		}
+		for i := range r.SAs {
+			if r.SAs[i].Pair.PCSCF.SPIS == over.Pair.PCSCF.SPIS {
+				r.SAs[i].Confirmed = true
+				r.SAs[i].Expires = now.Add(expires + n.cfg.SAGrace)
+				c := r.SAs[i]
+				confirmed = &c
+			}
+		}
+		return true
+	})
+	n.removeSAs(older)
+	if confirmed != nil {
+		// TS 33.203 §7.1: the SA lifetime follows the registration.
+		if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {
+			log.Warn("extending SA lifetime failed", zap.Error(err))
+		}
+	}
+	n.persist()
+	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
+}
+
+// reject answers with code and counts it.
+func (n *Node) reject(code int, reason string, err error) (proxy.Decision, error) {
+	n.metrics.rejected.WithLabelValues(strconv.Itoa(code)).Inc()
+	return proxy.Decision{}, &proxy.StatusError{Code: code, Reason: reason, Err: err}
+}
+
+// coreFor returns our unprotected address of a's family.
+func (n *Node) coreFor(a netip.Addr) netip.AddrPort {
+	for _, c := range n.core {
+		if c.Addr().Unmap().Is4() == a.Unmap().Is4() {
+			return c
+		}
+	}
+	return n.core[0]
+}
+
+func (n *Node) chargingHost() string {
+	if n.cfg.ChargingHost != "" {
+		return n.cfg.ChargingHost
+	}
+	return n.core[0].Addr().String()
+}
+
+func hostPort(ap netip.AddrPort) string {
+	if ap.Addr().Is6() && !ap.Addr().Is4In6() {
+		return "[" + ap.Addr().String() + "]:" + strconv.Itoa(int(ap.Port()))
+	}
+	return ap.String()
+}
+
+// newICID is a fresh icid-value (RFC 7315 §4.6: globally unique).
+func newICID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// toIMPU is the public identity of a REGISTER: the To URI without parameters (TS 24.229 §5.1.1.2).
+func toIMPU(req *sip.Request) string {
+	to := req.To()
+	if to == nil {
+		return ""
+	}
+	return addrOfURI(to.Address)
+}
+
+// addrOfURI writes scheme:user@host of a URI (no port, no parameters), the form identities
+// are compared in.
+func addrOfURI(u sip.Uri) string {
+	scheme := u.Scheme
+	if scheme == "" {
+		scheme = "sip"
+	}
+	if scheme == "tel" {
+		return "tel:" + u.User
+	}
+	if u.User == "" {
+		return scheme + ":" + u.Host
+	}
+	return scheme + ":" + u.User + "@" + u.Host
+}
+
+func callID(m sip.Message) string {
+	if c := m.CallID(); c != nil {
+		return c.Value()
+	}
+	return ""
+}
+
+func credentialsOf(req *sip.Request) (digest.Credentials, error) {
+	for _, v := range header.Values(req, header.Authorization) {
+		return digest.ParseCredentials(v)
+	}
+	return digest.Credentials{}, fmt.Errorf("no Authorization")
+}
+
+// hasTag reports whether the named option-tag header lists tag.
+func hasTag(req *sip.Request, name, tag string) bool {
+	for _, v := range header.Values(req, name) {
+		if strings.EqualFold(strings.TrimSpace(v), tag) {
+			return true
+		}
+	}
+	return false
+}
+
+// tagsWithout is the option-tag list of name without tag, "" when nothing is left.
+func tagsWithout(req *sip.Request, name, tag string) string {
+	var keep []string
+	for _, v := range header.Values(req, name) {
+		if v = strings.TrimSpace(v); v != "" && !strings.EqualFold(v, tag) {
+			keep = append(keep, v)
+		}
+	}
+	return strings.Join(keep, ", ")
+}
+
+// firstContact returns host and port of the REGISTER's first Contact.
+func firstContact(req *sip.Request) (string, uint16) {
+	c := req.Contact()
+	if c == nil {
+		return "", 0
+	}
+	port := c.Address.Port
+	if port == 0 {
+		port = 5060
+	}
+	return strings.Trim(c.Address.Host, "[]"), uint16(port)
+}
+
+// isDeregistration: Expires: 0, every Contact with expires=0, or Contact: * (RFC 3261 §10.2.2).
+func isDeregistration(req *sip.Request) bool {
+	if e := req.GetHeader("Expires"); e != nil && strings.TrimSpace(e.Value()) == "0" {
+		return true
+	}
+	cs := req.GetHeaders("Contact")
+	if len(cs) == 0 {
+		return false
+	}
+	for _, h := range cs {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			return false
+		}
+		if c.Address.Wildcard || c.Address.Host == "*" {
+			return true
+		}
+		if v, ok := c.Params.Get("expires"); !ok || strings.TrimSpace(v) != "0" {
+			return false
+		}
+	}
+	return true
+}
+
+// responseExpires is the expiry the registrar granted our UE's contact (RFC 3261 §10.2.4).
+func responseExpires(res *sip.Response, req *sip.Request, host string, port uint16) time.Duration {
+	for _, h := range res.GetHeaders("Contact") {
+		c, ok := h.(*sip.ContactHeader)
+		if !ok {
+			continue
+		}
+		p := c.Address.Port
+		if p == 0 {
+			p = 5060
+		}
+		if strings.EqualFold(strings.Trim(c.Address.Host, "[]"), host) && uint16(p) == port {
+			if v, ok := c.Params.Get("expires"); ok {
+				if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+					return time.Duration(s) * time.Second
+				}
+			}
+		}
+	}
+	for _, m := range []sip.Message{res, req} {
+		for _, v := range header.Values(m, header.Expires) {
+			if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && s >= 0 {
+				return time.Duration(s) * time.Second
+			}
+		}
+	}
+	if len(res.GetHeaders("Contact")) == 0 {
+		return 0 // a 200 without contacts: nothing is bound any more
+	}
+	return defaultExpires
+}
+
+var _ proxy.OptionTagger = (*Node)(nil)
+
+func addrPort(a netip.Addr, port uint16) netip.AddrPort { return netip.AddrPortFrom(a.Unmap(), port) }

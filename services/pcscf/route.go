@@ -1,0 +1,236 @@
+package pcscf
+
+// Requests other than REGISTER, TS 24.229 §5.2.6 (originating: from the UE) and §5.2.7
+// (terminating: to the UE). Which is which is decided by where the request came in: over a
+// UE's SAs, from a registered UE without sec-agree, or through our Path ("term" user part).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// pathUser marks our Path URI, so that requests the S-CSCF routes along it are known as
+// terminating whatever their source.
+const pathUser = "term"
+
+// Route is the P-CSCF's routing decision for every new request (proxy.Router).
+func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+	now := time.Now()
+	if n.isProtectedServer(src.Local) {
+		// TS 33.203 §7.1: the protected server port takes only what came over an SA set
+		// (source address and port-c of the UE). In the kernel, policies already drop
+		// plaintext on the SA's own port pair; this catches every other source.
+		reg, sa, idx, ok := n.regs.bySA(src.Remote, src.Local.Port())
+		if !ok {
+			return n.reject(403, "Forbidden", fmt.Errorf("%s from %v on protected port %d: no security association", req.Method, src.Remote, src.Local.Port()))
+		}
+		if req.Method == sip.REGISTER {
+			return n.registerProtected(req, src, reg, sa)
+		}
+		if !reg.Registered(now) || !sa.Confirmed {
+			return n.reject(403, "Forbidden", fmt.Errorf("%s over an SA set of an unregistered UE: %w", req.Method, ErrNotRegistered))
+		}
+		if idx == 0 && len(reg.SAs) > 1 {
+			n.dropOlderSets(reg.IMPU, sa)
+		}
+		return n.originating(req, src, reg)
+	}
+	if n.isProtectedPort(src.Local.Port()) {
+		return n.reject(403, "Forbidden", fmt.Errorf("%s on protected client port %d", req.Method, src.Local.Port()))
+	}
+	if req.Method == sip.REGISTER {
+		return n.registerUnprotected(req, src)
+	}
+	if src.ConsumedRoute != nil && src.ConsumedRoute.User == pathUser {
+		return n.terminating(req, now)
+	}
+	if !hasToTag(req) {
+		if reg, ok := n.regs.bySource(src.Remote, src.Transport, identityOf(req), now); ok {
+			return n.originating(req, src, reg)
+		}
+	}
+	// Within a dialog we record-routed, or addressed to a registered contact.
+	if src.ConsumedRoute != nil {
+		return n.towardsTarget(req, now)
+	}
+	if _, ok := n.contactOf(req, now); ok {
+		return n.terminating(req, now)
+	}
+	return n.reject(403, "Forbidden", fmt.Errorf("%s from %v: %w", req.Method, src.Remote, ErrNotRegistered))
+}
+
+// originating handles a request from a registered UE (TS 24.229 §5.2.6.3).
+func (n *Node) originating(req *sip.Request, _ proxy.Source, reg Registration) (proxy.Decision, error) {
+	if hasToTag(req) {
+		return n.towardsTarget(req, time.Now())
+	}
+	d := proxy.Decision{RecordRoute: true}
+	// TS 24.229 §5.2.6.3.1: P-Asserted-Identity is the P-Preferred-Identity when it is one of the
+	// UE's registered public identities, else the default public identity; whatever the UE put
+	// in P-Asserted-Identity or P-Preferred-Identity goes (RFC 3325 §5: never trust the UE).
+	d.RemoveHeaders = []string{header.PPreferredIdentity, header.PAssertedIdentity, header.Route}
+	d.AddHeaders = []sip.Header{sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">")}
+	// TS 24.229 §5.2.6.3.2 (RFC 3608): the route is the stored Service-Route, whatever the UE wrote.
+	var routes []sip.Uri
+	for _, sr := range reg.ServiceRoute {
+		nas, err := header.ParseNameAddrs(header.ServiceRoute, sr)
+		if err != nil || len(nas) == 0 {
+			continue
+		}
+		u, err := nas[0].ParsedURI()
+		if err != nil {
+			continue
+		}
+		routes = append(routes, u)
+	}
+	if len(routes) == 0 {
+		return n.reject(403, "Forbidden", errors.New("no Service-Route stored for this registration"))
+	}
+	d.Targets = []proxy.Target{{Route: routes}}
+	return d, nil
+}
+
+// assertedIdentity applies the P-Preferred-Identity rule of TS 24.229 §5.2.6.3.1.
+func assertedIdentity(req *sip.Request, reg Registration) string {
+	def := reg.IMPU
+	if len(reg.Associated) > 0 {
+		def = reg.Associated[0]
+	}
+	ppis, err := header.NameAddrs(req, header.PPreferredIdentity)
+	if err != nil || len(ppis) == 0 {
+		return def
+	}
+	want := ppis[0].URI
+	if strings.EqualFold(want, reg.IMPU) || containsFold(reg.Associated, want) {
+		return want
+	}
+	return def
+}
+
+// terminating handles a request towards a UE (TS 24.229 §5.2.7): it leaves over the UE's SAs
+// to its protected server port, or to the address a UE without sec-agree registered from.
+func (n *Node) terminating(req *sip.Request, now time.Time) (proxy.Decision, error) {
+	if len(req.GetHeaders("Route")) > 0 {
+		return n.towardsTarget(req, now)
+	}
+	reg, ok := n.contactOf(req, now)
+	if !ok {
+		n.metrics.rejected.WithLabelValues("480").Inc()
+		return proxy.Decision{}, &proxy.StatusError{Code: 480, Reason: "Temporarily Unavailable",
+			Err: fmt.Errorf("%s for %s: %w", req.Method, req.Recipient.String(), ErrNotRegistered)}
+	}
+	t := n.ueTarget(reg)
+	d := proxy.Decision{Targets: []proxy.Target{t}}
+	if !hasToTag(req) {
+		if reg.SecAgree() {
+			// Our Record-Route towards the UE names our protected server port, so that the UE's
+			// requests in the dialog come back over its SAs (TS 24.229 §5.2.7.2, TS 33.203 §7.1);
+			// below it our core address for the other side. The proxy would name the sending
+			// port (our client port), so the values are written here, above the ones received.
+			sa := reg.SAs[0]
+			ue := fmt.Sprintf("<sip:%s;lr%s>", hostPort(addrPort(sa.Pair.PCSCF.Addr, sa.Pair.PCSCF.PortS)), transportParam(reg.Transport))
+			core := fmt.Sprintf("<sip:%s;lr>", hostPort(n.coreFor(sa.Pair.PCSCF.Addr)))
+			d.RemoveHeaders = []string{header.RecordRoute}
+			d.AddHeaders = []sip.Header{sip.NewHeader(header.RecordRoute, ue), sip.NewHeader(header.RecordRoute, core)}
+			for _, v := range header.Values(req, header.RecordRoute) {
+				d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.RecordRoute, v))
+			}
+		} else {
+			d.RecordRoute = true
+		}
+	}
+	return d, nil
+}
+
+// towardsTarget forwards by the remaining Route set, or straight to a UE when the Request-URI
+// is its registered contact and no Route is left.
+func (n *Node) towardsTarget(req *sip.Request, now time.Time) (proxy.Decision, error) {
+	if len(req.GetHeaders("Route")) == 0 {
+		if reg, ok := n.contactOf(req, now); ok {
+			return proxy.Forward(n.ueTarget(reg)), nil
+		}
+	}
+	return proxy.Forward(), nil
+}
+
+// ueTarget is where a request to reg's UE goes.
+func (n *Node) ueTarget(reg Registration) proxy.Target {
+	if reg.SecAgree() {
+		sa := reg.SAs[0]
+		for _, s := range reg.SAs {
+			if s.Confirmed {
+				sa = s
+				break
+			}
+		}
+		// TS 33.203 §7.1: from our protected client port to the UE's protected server port.
+		return proxy.Target{NextHop: &proxy.NextHop{
+			Transport: reg.Transport,
+			Addr:      addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS),
+			Local:     addrPort(sa.Pair.PCSCF.Addr, sa.Pair.PCSCF.PortC),
+		}}
+	}
+	return proxy.Target{NextHop: &proxy.NextHop{Transport: reg.Transport, Addr: reg.Source}}
+}
+
+func (n *Node) contactOf(req *sip.Request, now time.Time) (Registration, bool) {
+	port := req.Recipient.Port
+	if port == 0 {
+		port = 5060
+	}
+	return n.regs.byContact(req.Recipient.Host, uint16(port), now)
+}
+
+// dropOlderSets removes the SA sets older than the one the UE now uses (TS 33.203 §7.4.1).
+func (n *Node) dropOlderSets(impu string, current SASet) {
+	var gone []SASet
+	n.regs.update(impu, func(r *Registration) bool {
+		var keep []SASet
+		for _, s := range r.SAs {
+			if s.Pair.PCSCF.SPIS == current.Pair.PCSCF.SPIS {
+				keep = append(keep, s)
+			} else {
+				gone = append(gone, s)
+			}
+		}
+		r.SAs = keep
+		return true
+	})
+	n.removeSAs(gone)
+	n.persist()
+}
+
+func hasToTag(req *sip.Request) bool {
+	to := req.To()
+	if to == nil {
+		return false
+	}
+	_, ok := to.Params.Get("tag")
+	return ok
+}
+
+// identityOf is the identity a UE claims: P-Preferred-Identity, else From.
+func identityOf(req *sip.Request) string {
+	if ppis, err := header.NameAddrs(req, header.PPreferredIdentity); err == nil && len(ppis) > 0 {
+		return ppis[0].URI
+	}
+	if f := req.From(); f != nil {
+		return addrOfURI(f.Address)
+	}
+	return ""
+}
+
+func transportParam(t string) string {
+	if strings.EqualFold(t, "TCP") {
+		return ";transport=tcp"
+	}
+	return ""
+}
