@@ -124,6 +124,10 @@ func (c *conn) Info() PeerInfo {
 }
 
 // supports reports whether both sides advertised app; common is fixed once the connection is open.
+// isRelay reports whether the peer advertised the Relay application (RFC 6733 §2.4): a relay
+// or proxy agent that forwards requests for hosts and realms beyond it.
+func (c *conn) isRelay() bool { return slices.Contains(c.peer.apps, relayApplicationID) }
+
 func (c *conn) supports(app uint32) bool {
 	if app == 0 {
 		return true

@@ -385,13 +385,15 @@ func TestRoutingByDestination(t *testing.T) {
 	}
 	waitPeer(t, client, "hss2.test.example")
 
+	// want "" means no peer may take it: RFC 6733 §6.1 sends a request for a host or realm that
+	// no direct peer matches only through a relay, and none of these peers is one.
 	tests := []struct {
 		name, host, realm, want string
 	}{
 		{"Destination-Host wins over realm", "hss2.test.example", testRealm, "hss2"},
-		{"realm when host not connected", "nobody.test.example", "other.example", "hss2"},
+		{"host not connected is not sent to its realm", "nobody.test.example", "other.example", ""},
 		{"realm only", "", testRealm, "hss1"},
-		{"any peer when realm unknown", "", "nowhere.example", ""},
+		{"unknown realm is not sent to any peer", "", "nowhere.example", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -401,10 +403,17 @@ func TestRoutingByDestination(t *testing.T) {
 				req.NewAVP(avpDestinationHost, avp.Mbit, 0, datatype.DiameterIdentity(tt.host))
 			}
 			req.NewAVP(avpDestinationRealm, avp.Mbit, 0, datatype.DiameterIdentity(tt.realm))
-			if _, err := client.Request(context.Background(), req); err != nil {
+			_, err := client.Request(context.Background(), req)
+			if tt.want == "" {
+				if !errors.Is(err, ErrNoPeer) {
+					t.Fatalf("want ErrNoPeer, got %v", err)
+				}
+				return
+			}
+			if err != nil {
 				t.Fatal(err)
 			}
-			if got := <-served; tt.want != "" && got != tt.want {
+			if got := <-served; got != tt.want {
 				t.Fatalf("served by %s, want %s", got, tt.want)
 			}
 		})

@@ -26,14 +26,17 @@ type route struct {
 // Request sends req to a peer and returns its answer, whatever its Result-Code.
 //
 // The peer is chosen among open connections that negotiated req's Application-Id: the one
-// whose Origin-Host is req's Destination-Host if it is open; else those in req's
-// Destination-Realm; else any. Equal candidates take turns.
+// whose Origin-Host is req's Destination-Host if it is open; else, when req names no
+// Destination-Host, those in req's Destination-Realm (or any, when req names no realm).
+// A Destination-Host or Destination-Realm that no direct peer matches is reached only through
+// a peer that advertised the Relay application (RFC 6733 §6.1); without one, ErrNoPeer.
+// Equal candidates take turns.
 //
 // req is not modified: the message sent carries a fresh End-to-End Identifier (RFC 6733 §3),
 // a Hop-by-Hop Identifier of the connection, and Origin-Host/Origin-Realm if req has none.
 // If the connection is lost (or its watchdog turns SUSPECT) before the answer, the request is
 // sent once more, on another peer, with the 'T' flag and the same End-to-End Identifier
-// (RFC 6733 §5.5.4); a Destination-Host naming the lost peer then falls back to the realm.
+// (RFC 6733 §5.5.4); a Destination-Host naming the lost peer then falls back to its realm.
 //
 // The whole exchange, failover included, is bounded by ctx and Config.RequestTimeout
 // (ErrTimeout). Other errors: ErrNoPeer, ErrConnectionLost, ErrMalformedAnswer, ErrClosed.
@@ -77,7 +80,7 @@ func (n *Node) send(ctx context.Context, frame []byte, h header, rt route) (*dia
 	var tried []*conn
 	var lost error
 	for {
-		c := n.pick(rt, tried)
+		c := n.pick(rt, tried, lost != nil)
 		if c == nil {
 			if lost != nil {
 				return nil, "", lost
@@ -144,34 +147,44 @@ func (n *Node) prepare(req *diam.Message) ([]byte, route, error) {
 }
 
 // pick chooses an open connection for rt, skipping those already tried.
-func (n *Node) pick(rt route, tried []*conn) *conn {
+func (n *Node) pick(rt route, tried []*conn, failover bool) *conn {
 	open := n.open.Load()
 	if open == nil {
 		return nil
 	}
 	usable := func(c *conn) bool { return c.supports(rt.app) && !slices.Contains(tried, c) }
+	// RFC 6733 §6.1.4–6.1.6: a request for a host we are not connected to, or for a realm none
+	// of our peers belongs to, may only leave through a relay (or proxy) agent, which advertises
+	// the Relay application. Sending it to another direct peer would hand, say, an HSS's RTR for
+	// one S-CSCF to a different S-CSCF or to the I-CSCF, which shares the realm. A request
+	// whose connection was lost before the answer is the exception: RFC 6733 §5.5.4 resends it
+	// to an alternate peer, which for a host gone mid-request is another one of its realm.
+	relayOnly := false
 	if rt.host != "" {
 		for _, c := range *open {
 			if c.peer.host == rt.host && usable(c) {
 				return c
 			}
 		}
+		relayOnly = !failover
 	}
 	var buf [16]*conn
 	candidates := buf[:0]
-	if rt.realm != "" {
+	add := func(match func(*conn) bool) {
 		for _, c := range *open {
-			if c.peer.realm == rt.realm && usable(c) {
+			if usable(c) && match(c) && (!relayOnly || c.isRelay()) {
 				candidates = append(candidates, c)
 			}
 		}
 	}
-	if len(candidates) == 0 {
-		for _, c := range *open {
-			if usable(c) {
-				candidates = append(candidates, c)
-			}
+	if rt.realm != "" {
+		add(func(c *conn) bool { return c.peer.realm == rt.realm })
+		if len(candidates) == 0 {
+			relayOnly = true
+			add(func(*conn) bool { return true })
 		}
+	} else {
+		add(func(*conn) bool { return true })
 	}
 	if len(candidates) == 0 {
 		return nil
