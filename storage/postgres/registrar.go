@@ -131,6 +131,23 @@ func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) e
 	return nil
 }
 
+// Subscription implements registrar.Registrar.
+func (db *DB) Subscription(ctx context.Context, id string) (*registrar.Subscription, error) {
+	var data string
+	err := db.pool.QueryRow(ctx, `SELECT data FROM scscf_subscription WHERE id = $1`, id).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: subscription %s: %w", id, registrar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: subscription %s: %w", id, err)
+	}
+	var s registrar.Subscription
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, fmt.Errorf("postgres: subscription %s: %w", id, err)
+	}
+	return &s, nil
+}
+
 // Subscriptions implements registrar.Registrar.
 func (db *DB) Subscriptions(ctx context.Context, impu string) ([]*registrar.Subscription, error) {
 	return db.querySubscriptions(ctx, `SELECT data FROM scscf_subscription WHERE impu = $1 ORDER BY id`, impu)

@@ -130,6 +130,23 @@ func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) e
 	return nil
 }
 
+// Subscription implements registrar.Registrar.
+func (db *DB) Subscription(ctx context.Context, id string) (*registrar.Subscription, error) {
+	var data string
+	err := db.reader.QueryRowContext(ctx, `SELECT data FROM scscf_subscription WHERE id = ?`, id).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: subscription %s: %w", id, registrar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: subscription %s: %w", id, err)
+	}
+	var s registrar.Subscription
+	if err := json.Unmarshal([]byte(data), &s); err != nil {
+		return nil, fmt.Errorf("sqlite: subscription %s: %w", id, err)
+	}
+	return &s, nil
+}
+
 // Subscriptions implements registrar.Registrar.
 func (db *DB) Subscriptions(ctx context.Context, impu string) ([]*registrar.Subscription, error) {
 	return db.querySubscriptions(ctx, `SELECT data FROM scscf_subscription WHERE impu = ? ORDER BY id`, impu)

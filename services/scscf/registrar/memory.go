@@ -131,6 +131,17 @@ func (m *Memory) SaveSubscription(_ context.Context, s *Subscription) error {
 	return nil
 }
 
+// Subscription implements Registrar.
+func (m *Memory) Subscription(_ context.Context, id string) (*Subscription, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, ok := m.subs[id]
+	if !ok {
+		return nil, fmt.Errorf("subscription %s: %w", id, ErrNotFound)
+	}
+	return decodeSubscription(b)
+}
+
 // Subscriptions implements Registrar.
 func (m *Memory) Subscriptions(_ context.Context, impu string) ([]*Subscription, error) {
 	return m.filterSubs(func(s *Subscription) bool { return s.IMPU == impu })

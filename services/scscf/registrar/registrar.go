@@ -32,6 +32,8 @@ type Registrar interface {
 
 	// SaveSubscription stores s under s.ID, replacing the earlier record.
 	SaveSubscription(ctx context.Context, s *Subscription) error
+	// Subscription returns the subscription stored under id, else ErrNotFound.
+	Subscription(ctx context.Context, id string) (*Subscription, error)
 	// Subscriptions returns the subscriptions to the registration state of impu (the key IMPU of a
 	// registration), ordered by ID.
 	Subscriptions(ctx context.Context, impu string) ([]*Subscription, error)
@@ -56,7 +58,7 @@ type Registration struct {
 	Profile []byte `json:"profile,omitempty"`
 	// HSS is what the S-CSCF needs to talk to the HSS about this registration.
 	HSS HSSSession `json:"hss"`
-	// Expires is the latest expiry among Contacts: the registration times out then.
+	// Expires is the earliest expiry among Contacts: the registrar sweeps the registration then.
 	Expires time.Time `json:"expires"`
 }
 

@@ -142,6 +142,13 @@ func Run(t *testing.T, newRegistrar func(t *testing.T) registrar.Registrar) {
 		if got[0].Version != 3 {
 			t.Fatalf("update lost: version %d", got[0].Version)
 		}
+		one, err := r.Subscription(ctx, s3.ID)
+		if err != nil || one.IMPU != "sip:b@x" {
+			t.Fatalf("Subscription(%s) = %+v, %v", s3.ID, one, err)
+		}
+		if _, err := r.Subscription(ctx, "nope"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("unknown subscription: %v", err)
+		}
 		expired, err := r.ExpiredSubscriptions(ctx, t0)
 		if err != nil {
 			t.Fatal(err)
