@@ -1,0 +1,135 @@
+// Command icscf runs the imscore I-CSCF (TS 24.229 §5.3): flags and an optional YAML file → icscf.Run.
+// Defaults and every setting are in docs/icscf.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/config"
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/icscf"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// listValue is a comma-separated flag whose Set replaces the list (idempotent: config.Load parses twice).
+type listValue struct{ set func([]string) }
+
+func (v listValue) String() string { return "" }
+func (v listValue) Set(s string) error {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	v.set(out)
+	return nil
+}
+
+// appendValue collects a repeatable flag; duplicates (from the second parse in config.Load) are dropped.
+type appendValue struct{ vals *[]string }
+
+func (v appendValue) String() string { return "" }
+func (v appendValue) Set(s string) error {
+	if !slices.Contains(*v.vals, s) {
+		*v.vals = append(*v.vals, s)
+	}
+	return nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	cfg := icscf.DefaultConfig()
+	fs := flag.NewFlagSet("icscf", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var scscfArgs []string
+	var dump, version bool
+	fs.Var(listValue{func(l []string) {
+		cfg.SIP.Listen = nil
+		for _, a := range l {
+			cfg.SIP.Listen = append(cfg.SIP.Listen, proxy.Listen{Addr: a})
+		}
+	}}, "sip-listen", "SIP listen address(es), UDP and TCP, comma-separated (default "+icscf.DefaultSIPListen+")")
+	fs.Var(listValue{func(l []string) { cfg.Diameter.HSS = l }}, "hss",
+		"HSS Diameter address(es), comma-separated (default "+icscf.DefaultHSSAddress+")")
+	fs.Var(appendValue{&scscfArgs}, "scscf",
+		"S-CSCF as name=address, repeatable; replaces the configured list (default "+icscf.DefaultSCSCFName+"="+icscf.DefaultSCSCFAddress+")")
+	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
+	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")
+	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "optional Diameter listen address")
+	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
+	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
+	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")
+	fs.BoolVar(&version, "version", false, "print the version and exit")
+	if err := config.Load(fs, args, &cfg); err != nil {
+		if errors.Is(err, config.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintln(stderr, "icscf:", err)
+		return 2
+	}
+	if version {
+		fmt.Fprintln(stdout, "icscf", buildVersion())
+		return 0
+	}
+	if len(scscfArgs) > 0 {
+		cfg.SCSCFs = nil
+		for _, a := range scscfArgs {
+			s, err := icscf.ParseSCSCFFlag(a)
+			if err != nil {
+				fmt.Fprintln(stderr, "icscf: --scscf:", err)
+				return 2
+			}
+			cfg.SCSCFs = append(cfg.SCSCFs, s)
+		}
+	}
+	if dump {
+		if err := config.Dump(stdout, cfg); err != nil {
+			fmt.Fprintln(stderr, "icscf:", err)
+			return 1
+		}
+		return 0
+	}
+	log, err := logging.New(cfg.Log, "icscf")
+	if err != nil {
+		fmt.Fprintln(stderr, "icscf: logger:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	if err := icscf.Run(ctx, cfg, log); err != nil {
+		log.Error("icscf stopped with error", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+func buildVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" {
+			v += " " + s.Value
+		}
+	}
+	return v
+}

@@ -1,0 +1,134 @@
+package icscf
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+
+	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/diameter/cx"
+)
+
+// HSS is what the I-CSCF asks the HSS over Cx (TS 29.228 §6.1.1, §6.1.4). An error means the query could not be
+// completed; a negative answer is returned as an answer.
+type HSS interface {
+	UserAuthorization(ctx context.Context, uar *cx.UAR) (*cx.UAA, error)
+	LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, error)
+}
+
+// requester is the part of diameter/peer.Node the Cx client uses.
+type requester interface {
+	Request(ctx context.Context, req *diam.Message) (*diam.Message, error)
+}
+
+// cxClient is the HSS over a diameter/peer Node.
+type cxClient struct {
+	node        requester
+	dict        *dict.Parser
+	originHost  string
+	originRealm string
+	destRealm   string
+	destHost    string
+	timeout     time.Duration
+	sessionBase string
+	seq         atomic.Uint64
+}
+
+func newCxClient(node requester, d *dict.Parser, dc DiameterConfig, destRealm string) *cxClient {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	return &cxClient{node: node, dict: d, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
+		destRealm: destRealm, destHost: dc.HSSHost, timeout: dc.RequestTimeout,
+		sessionBase: dc.OriginHost + ";" + strconv.FormatInt(time.Now().Unix(), 10) + ";" + hex.EncodeToString(b[:])}
+}
+
+// sessionID makes a Session-Id as RFC 6733 §8.8 recommends: <DiameterIdentity>;<high 32 bits>;<low 32 bits>.
+func (c *cxClient) sessionID() string {
+	return c.sessionBase + ";" + strconv.FormatUint(c.seq.Add(1), 10)
+}
+
+// UserAuthorization sends uar and returns the UAA.
+func (c *cxClient) UserAuthorization(ctx context.Context, uar *cx.UAR) (*cx.UAA, error) {
+	uar.SessionID, uar.OriginHost, uar.OriginRealm = c.sessionID(), c.originHost, c.originRealm
+	uar.DestinationRealm, uar.DestinationHost = c.destRealm, c.destHost
+	msg, err := uar.Marshal(c.dict)
+	if err != nil {
+		return nil, fmt.Errorf("uar %s: %w", uar.PublicIdentity, err)
+	}
+	ans, err := c.request(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("uar %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
+	}
+	uaa, err := cx.ParseUAA(ans)
+	if err != nil {
+		return nil, fmt.Errorf("uaa %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
+	}
+	return uaa, nil
+}
+
+// LocationInfo sends lir and returns the LIA.
+func (c *cxClient) LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, error) {
+	lir.SessionID, lir.OriginHost, lir.OriginRealm = c.sessionID(), c.originHost, c.originRealm
+	lir.DestinationRealm, lir.DestinationHost = c.destRealm, c.destHost
+	msg, err := lir.Marshal(c.dict)
+	if err != nil {
+		return nil, fmt.Errorf("lir %s: %w", lir.PublicIdentity, err)
+	}
+	ans, err := c.request(ctx, msg)
+	if err != nil {
+		return nil, fmt.Errorf("lir %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
+	}
+	lia, err := cx.ParseLIA(ans)
+	if err != nil {
+		return nil, fmt.Errorf("lia %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
+	}
+	return lia, nil
+}
+
+func (c *cxClient) request(ctx context.Context, msg *diam.Message) (*diam.Message, error) {
+	if c.timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+	}
+	return c.node.Request(ctx, msg)
+}
+
+// outcome classifies a Cx answer's result (TS 29.229 §6.2, RFC 6733 §7.1).
+type outcome uint8
+
+const (
+	outcomeSuccess     outcome = 1 // 2xxx: base DIAMETER_SUCCESS or a Cx 2001–2004
+	outcomeNegative    outcome = 2 // a permanent failure about the user (Cx 5xxx, base 5003 authorization rejected)
+	outcomeUnavailable outcome = 3 // the query could not be completed: protocol, transient or other errors
+)
+
+// classify reads an answer's Result-Code or Experimental-Result.
+func classify(code diameter.ResultCode, vendor uint32) outcome {
+	switch {
+	case code >= 2000 && code < 3000:
+		return outcomeSuccess
+	case vendor == cx.Vendor3GPP && code >= 5000 && code < 6000:
+		return outcomeNegative
+	case vendor == 0 && code == diameter.AuthorizationRejected:
+		return outcomeNegative
+	}
+	return outcomeUnavailable
+}
+
+// resultName names a result for logs and metrics labels.
+func resultName(code diameter.ResultCode, vendor uint32) string {
+	if vendor == cx.Vendor3GPP {
+		if n := cx.ExperimentalResultName(code); n != "" {
+			return n
+		}
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}

@@ -1,0 +1,122 @@
+package icscf
+
+import (
+	"context"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// sender sends a request and returns its final response: *proxy.Proxy's Send.
+type sender interface {
+	Send(ctx context.Context, req *sip.Request, opts ...proxy.SendOption) (*sip.Response, error)
+}
+
+// Router is the I-CSCF's routing logic, plugged into sip/proxy.
+type Router struct {
+	hss            HSS
+	dir            *directory
+	domain         string
+	attemptTimeout time.Duration
+	maxAttempts    int
+	sender         sender
+	metrics        *metrics
+	log            *zap.Logger
+}
+
+// routerConfig is what newRouter needs.
+type routerConfig struct {
+	hss            HSS
+	scscfs         []SCSCF
+	domain         string
+	attemptTimeout time.Duration
+	maxAttempts    int
+	metrics        *metrics
+	log            *zap.Logger
+}
+
+func newRouter(rc routerConfig) (*Router, error) {
+	dir, err := newDirectory(rc.scscfs)
+	if err != nil {
+		return nil, err
+	}
+	if rc.log == nil {
+		rc.log = zap.NewNop()
+	}
+	return &Router{hss: rc.hss, dir: dir, domain: rc.domain, attemptTimeout: rc.attemptTimeout,
+		maxAttempts: max(rc.maxAttempts, 1), metrics: rc.metrics, log: rc.log}, nil
+}
+
+// setSender gives the router the proxy it forwards REGISTER through. It is called once, before the proxy runs.
+func (r *Router) setSender(s sender) { r.sender = s }
+
+// Route implements proxy.Router: REGISTER per TS 24.229 §5.3.1, initial requests per §5.3.2, anything in a
+// dialog (the I-CSCF does not Record-Route, so such requests are not for it to decide) by its Route set and
+// Request-URI.
+func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+	log := r.log.With(logging.CallID(callID(req)), zap.String("method", string(req.Method)))
+	switch {
+	case req.Method == sip.REGISTER:
+		return r.register(ctx, req, log)
+	case req.Method == sip.ACK || inDialog(req):
+		return proxy.Forward(), nil
+	case src.ConsumedRoute != nil && src.ConsumedRoute.UriParams.Has("orig"):
+		// TS 24.229 §5.3.2.1: an S-CSCF sends an originating request for an unregistered user's services to
+		// the I-CSCF with "orig" in the Route; the LIR says so (Originating-Request, TS 29.229 §6.3.34).
+		return r.terminating(ctx, req, true, log)
+	case len(req.GetHeaders("Route")) > 0:
+		// A pre-loaded route past this node: it names the next hop already.
+		return proxy.Forward(), nil
+	}
+	return r.terminating(ctx, req, false, log)
+}
+
+func callID(req *sip.Request) string {
+	if h := req.CallID(); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+func inDialog(req *sip.Request) bool {
+	to := req.To()
+	return to != nil && to.Params.Has("tag")
+}
+
+// routeTo is the Route value that sends a request to the S-CSCF c (RFC 3261 §16.6 step 3, loose routing).
+func routeTo(c candidate, orig bool) sip.Uri {
+	u := *c.uri.Clone()
+	u.UriParams = u.UriParams.Clone()
+	u.Headers = nil
+	u.UriParams.Add("lr", "")
+	if orig {
+		u.UriParams.Add("orig", "")
+	}
+	return u
+}
+
+// nextHop is where the S-CSCF's configured address says to send, nil to resolve its URI.
+func nextHop(c candidate) *proxy.NextHop {
+	if !c.addr.IsValid() {
+		return nil
+	}
+	transport := ""
+	if t, ok := c.uri.UriParams.Get("transport"); ok {
+		transport = t
+	}
+	if transport != "" {
+		switch transport {
+		case "tcp", "TCP":
+			transport = "TCP"
+		default:
+			transport = "UDP"
+		}
+	}
+	return &proxy.NextHop{Transport: transport, Addr: c.addr}
+}
+
+var _ proxy.Router = (*Router)(nil)
