@@ -1,0 +1,241 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/hss/hsstest"
+	"github.com/imscore/imscore/storage"
+	"github.com/imscore/imscore/storage/postgres/pgtest"
+)
+
+// cluster is one PostgreSQL server for the whole test binary, a fresh database per test.
+var cluster = pgtest.NewShared()
+
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
+
+// Test keys: TS 35.208 Test Set 1 (hsstest), and an OPc that is not derived from them.
+const (
+	testK   = hsstest.TestK
+	testOP  = hsstest.TestOP
+	testOPc = "cd63cb71954a9f4e48a5994e37a02baf"
+	domain  = hss.DefaultDomain
+)
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// sqliteStore opens a migrated SQLite store in a temporary directory.
+func sqliteStore(t testing.TB) storage.DB {
+	t.Helper()
+	return openStore(t, "sqlite://"+filepath.Join(t.TempDir(), "hss.db"))
+}
+
+// postgresStore opens a migrated, empty PostgreSQL database (skipped without PostgreSQL unless CI=true).
+func postgresStore(t testing.TB) storage.DB {
+	t.Helper()
+	return openStore(t, cluster.DSN(t))
+}
+
+func openStore(t testing.TB, dsn string) storage.DB {
+	t.Helper()
+	db, err := storage.OpenAndMigrate(testCtx(t), dsn, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// deregCall is one recorded NetworkInitiated.Deregister.
+type deregCall struct {
+	IMPI   string
+	IMPUs  []string
+	Reason cx.ReasonCode
+	Info   string
+}
+
+// fakeNetwork records the network-initiated procedures asked for; err, when set, is what they return.
+type fakeNetwork struct {
+	mu      sync.Mutex
+	deregs  []deregCall
+	pushes  []string
+	failFor map[string]error
+}
+
+func (f *fakeNetwork) Deregister(_ context.Context, impi string, impus []string, reason cx.ReasonCode, info string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.deregs = append(f.deregs, deregCall{IMPI: impi, IMPUs: slices.Clone(impus), Reason: reason, Info: info})
+	return f.failFor[impi]
+}
+
+func (f *fakeNetwork) PushProfile(_ context.Context, impi string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pushes = append(f.pushes, impi)
+	return f.failFor[impi]
+}
+
+func (f *fakeNetwork) calls() ([]deregCall, []string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.deregs), slices.Clone(f.pushes)
+}
+
+// env is the API over a real store, served on 127.0.0.1 by httptest, with every log line kept.
+type env struct {
+	t      testing.TB
+	store  hss.Store
+	net    *fakeNetwork
+	srv    *httptest.Server
+	client *Client
+	logs   *observer.ObservedLogs
+}
+
+// newEnv serves the API over store; net may be nil (no Cx server).
+func newEnv(t testing.TB, store hss.Store, net *fakeNetwork) *env {
+	t.Helper()
+	opts := Options{Store: store}
+	if net != nil {
+		opts.Network = net
+	}
+	return newEnvOpts(t, opts)
+}
+
+// newEnvOpts serves the API built from opts; Log is replaced by an observer.
+func newEnvOpts(t testing.TB, opts Options) *env {
+	t.Helper()
+	core, logs := observer.New(zapcore.DebugLevel)
+	opts.Log = zap.New(core)
+	net, _ := opts.Network.(*fakeNetwork)
+	store := opts.Store
+	h, err := NewHandler(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	c, err := NewClient(srv.URL, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{t: t, store: store, net: net, srv: srv, client: c, logs: logs}
+}
+
+// call sends a raw request and returns the status and body.
+func (e *env) call(method, path, body string) (int, []byte) {
+	e.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(testCtx(e.t), method, e.srv.URL+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// callJSON sends a request, checks the status and decodes the answer into out (when not nil).
+func (e *env) callJSON(method, path, body string, wantStatus int, out any) {
+	e.t.Helper()
+	status, b := e.call(method, path, body)
+	if status != wantStatus {
+		e.t.Fatalf("%s %s: status %d, want %d; body %s", method, path, status, wantStatus, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			e.t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+// wantAPIError checks err is an *Error with status, code and field.
+func wantAPIError(t testing.TB, err error, status int, code Code, field string) *Error {
+	t.Helper()
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("error %v (%T), want *Error", err, err)
+	}
+	if e.Status != status || e.Code != code || e.Field != field {
+		t.Fatalf("error = status %d code %q field %q (%q), want %d %q %q", e.Status, e.Code, e.Field, e.Message,
+			status, code, field)
+	}
+	return e
+}
+
+// createDefault creates a subscriber with the conventional identities through the API.
+func (e *env) createDefault(imsi, msisdn string) *Subscriber {
+	e.t.Helper()
+	sub, err := e.client.CreateSubscriber(testCtx(e.t), SubscriberRequest{IMSI: imsi, MSISDN: msisdn, K: testK, OP: testOP})
+	if err != nil {
+		e.t.Fatalf("create %s: %v", imsi, err)
+	}
+	return sub
+}
+
+// register marks impu's implicit set registered by impi at an S-CSCF, as a SAR would.
+func (e *env) register(impi, impu string) {
+	e.t.Helper()
+	err := e.store.UpdateRegistration(testCtx(e.t), impi, impu, func(hss.ImplicitSetState) (hss.RegistrationChange, error) {
+		return hss.RegistrationChange{IMPIRegistered: true, Registration: hss.Registration{State: hss.Registered,
+			SCSCFName: "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", SCSCFOriginHost: "scscf.ims"}}, nil
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// logText is every log line with its fields, for checks that secrets never reach the log.
+func (e *env) logText() string {
+	var b bytes.Buffer
+	for _, entry := range e.logs.All() {
+		b.WriteString(entry.Message)
+		for k, v := range entry.ContextMap() {
+			b.WriteString(" " + k + "=")
+			j, _ := json.Marshal(v)
+			b.Write(j)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func impusOf(s *Subscriber) []string {
+	var out []string
+	for _, u := range s.IMPUs {
+		out = append(out, u.IMPU)
+	}
+	return out
+}
