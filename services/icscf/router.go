@@ -63,14 +63,14 @@ func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 	case req.Method == sip.REGISTER:
 		return r.register(ctx, req, log)
 	case req.Method == sip.ACK || inDialog(req):
-		return proxy.Forward(), nil
+		return r.forwardByRoute(req), nil
 	case src.ConsumedRoute != nil && src.ConsumedRoute.UriParams.Has("orig"):
 		// TS 24.229 §5.3.2.1: an S-CSCF sends an originating request for an unregistered user's services to
 		// the I-CSCF with "orig" in the Route; the LIR says so (Originating-Request, TS 29.229 §6.3.34).
 		return r.terminating(ctx, req, true, log)
 	case len(req.GetHeaders("Route")) > 0:
 		// A pre-loaded route past this node: it names the next hop already.
-		return proxy.Forward(), nil
+		return r.forwardByRoute(req), nil
 	}
 	return r.terminating(ctx, req, false, log)
 }
@@ -85,6 +85,25 @@ func callID(req *sip.Request) string {
 func inDialog(req *sip.Request) bool {
 	to := req.To()
 	return to != nil && to.Params.Has("tag")
+}
+
+// forwardByRoute forwards req by its Route set and Request-URI (RFC 3261 §16.6 step 7). When the top Route
+// names a configured S-CSCF (a Service-Route or Record-Route entry of ours), its configured address is used, as
+// for requests the I-CSCF routes itself: S-CSCF names need no DNS.
+func (r *Router) forwardByRoute(req *sip.Request) proxy.Decision {
+	routes := req.GetHeaders("Route")
+	if len(routes) == 0 {
+		return proxy.Forward()
+	}
+	rh, ok := routes[0].(*sip.RouteHeader)
+	if !ok {
+		return proxy.Forward()
+	}
+	c, found := r.dir.configured(rh.Address)
+	if !found || !c.addr.IsValid() {
+		return proxy.Forward()
+	}
+	return proxy.Forward(proxy.Target{NextHop: nextHop(c)})
 }
 
 // routeTo is the Route value that sends a request to the S-CSCF c (RFC 3261 §16.6 step 3, loose routing).

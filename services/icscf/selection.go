@@ -68,6 +68,20 @@ func (d *directory) lookup(name string) (candidate, error) {
 	return c, nil
 }
 
+// configured returns the configured S-CSCF a URI names (same scheme, host and port), if any.
+func (d *directory) configured(u sip.Uri) (candidate, bool) {
+	if u.Scheme != "sip" && u.Scheme != "sips" {
+		return candidate{}, false
+	}
+	key := canonicalServerName(u)
+	for _, c := range d.list {
+		if c.key == key {
+			return c, true
+		}
+	}
+	return candidate{}, false
+}
+
 // selectByCapabilities chooses an S-CSCF per TS 29.228 §6.7 and Annex A: it must offer every mandatory
 // capability; among those, S-CSCFs the HSS named in Server-Capabilities come first, then those offering more
 // of the optional capabilities, then configuration order. S-CSCFs in tried are skipped (TS 24.229 §5.3.1.3:

@@ -128,3 +128,26 @@ func TestInDialogForwardedWithoutLIR(t *testing.T) {
 		t.Fatalf("LIR sent for an in-dialog request: %+v", l)
 	}
 }
+
+// A request whose top Route names a configured S-CSCF (the UE's Service-Route, a dialog's Record-Route) goes to
+// the configured address: S-CSCF names need no DNS.
+func TestRouteToConfiguredSCSCFName(t *testing.T) {
+	hss := startFakeHSS(t)
+	s := startFakeSCSCF(t, "scscf", false)
+	n := startICSCF(t, hss, []SCSCF{s.config()})
+	u := newUE(t)
+	route := "Route: <" + s.name + ";lr>"
+	text := u.request("BYE", "sip:bob@127.0.0.1:9", "sip:bob@"+testDomain, route)
+	text = strings.Replace(text, "To: <sip:bob@"+testDomain+">", "To: <sip:bob@"+testDomain+">;tag=b1", 1)
+	res := u.send(sipAddr(n, "UDP"), text)
+	if res.StatusCode != 200 {
+		t.Fatalf("status %d", res.StatusCode)
+	}
+	got := s.next(t)
+	if rs := got.GetHeaders("Route"); len(rs) != 1 {
+		t.Fatalf("Route %v, want the S-CSCF's own entry kept for it to consume", rs)
+	}
+	if l := hss.seenLIRs(); len(l) != 0 {
+		t.Fatalf("LIR sent for a routed request: %+v", l)
+	}
+}
