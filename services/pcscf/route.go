@@ -94,7 +94,11 @@ func (n *Node) originating(req *sip.Request, _ proxy.Source, reg Registration) (
 	if len(routes) == 0 {
 		return n.reject(403, "Forbidden", errors.New("no Service-Route stored for this registration"))
 	}
-	d.Targets = []proxy.Target{{Route: routes}}
+	// The Route lines the UE wrote go (RemoveHeaders runs after a Target's Route push, so the
+	// stored route is added as headers, top first).
+	for i := range routes {
+		d.AddHeaders = append(d.AddHeaders, &sip.RouteHeader{Address: routes[i]})
+	}
 	return d, nil
 }
 
@@ -170,6 +174,14 @@ func (n *Node) ueTarget(reg Registration) proxy.Target {
 				sa = s
 				break
 			}
+		}
+		if strings.EqualFold(reg.Transport, "TCP") {
+			// Over TCP the request goes on the connection the UE opened from its port-c to our
+			// port-s, which SAs 1 and 2 protect. The third connection (our port-c to its
+			// port-s, SA 3) cannot be dialled: sip/proxy binds a TCP listener on every
+			// listening port, and Linux refuses to bind an outgoing socket to a port with a
+			// listening socket even with SO_REUSEADDR (see docs/pcscf.md, known gaps).
+			return proxy.Target{NextHop: &proxy.NextHop{Transport: "TCP", Addr: addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC)}}
 		}
 		// TS 33.203 §7.1: from our protected client port to the UE's protected server port.
 		return proxy.Target{NextHop: &proxy.NextHop{

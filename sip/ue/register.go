@@ -1,0 +1,505 @@
+package ue
+
+// Registration from the UE's side, TS 24.229 §5.1.1 with IMS-AKA (TS 33.203 §6.1, §7): the
+// unprotected REGISTER offering Security-Client, the 401 with the AKA challenge and
+// Security-Server, the SAs, the protected REGISTER with Security-Verify, and its 200.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/sip/digest"
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/ipsec"
+	"github.com/imscore/imscore/sip/secagree"
+)
+
+// Errors for errors.Is.
+var (
+	// ErrRejected: the network answered with a failure; the *StatusError says which.
+	ErrRejected = errors.New("ue: request rejected")
+	// ErrAuth: the challenge could not be answered (bad AUTN, no keys, repeated 401).
+	ErrAuth = errors.New("ue: authentication failed")
+	// ErrNotRegistered: the operation needs a registration.
+	ErrNotRegistered = errors.New("ue: not registered")
+)
+
+// StatusError is a final failure response.
+type StatusError struct {
+	Code   int
+	Reason string
+	Res    *sip.Response
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("ue: %d %s", e.Code, e.Reason) }
+func (e *StatusError) Unwrap() error { return ErrRejected }
+
+// Register registers (or re-registers, over the current SAs, offering new ones) with the
+// configured expiry.
+func (u *UE) Register(ctx context.Context) (*Registration, error) {
+	return u.register(ctx, u.cfg.Expires)
+}
+
+// Deregister sends REGISTER with Expires: 0 (TS 24.229 §5.1.1.6) and, once answered, removes
+// the SAs and forgets the registration.
+func (u *UE) Deregister(ctx context.Context) error {
+	_, err := u.register(ctx, 0)
+	return err
+}
+
+func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration, error) {
+	u.mu.Lock()
+	registered := u.reg != nil
+	cur := u.sa
+	u.mu.Unlock()
+	if expires == 0 && !registered {
+		return nil, ErrNotRegistered
+	}
+	// The set the next protected REGISTER offers: the current one at first, a new one (new
+	// client port and SPIs, same server port) on a re-registration (TS 33.203 §7.4).
+	offerSet := cur
+	if registered && cur != nil && expires > 0 {
+		st, err := u.openSet(0, 0, 0, 0)
+		if err != nil {
+			return nil, err
+		}
+		offerSet = st
+	}
+	var sendWire wire
+	var err error
+	if registered && cur != nil {
+		sendWire, err = u.protWire(cur)
+	} else {
+		sendWire, err = u.unprotWire(ctx)
+	}
+	if err != nil {
+		u.discard(offerSet, cur)
+		return nil, err
+	}
+	var cred *digest.Credentials
+	verify := ""
+	if cur != nil && registered {
+		verify = cur.server
+	}
+	for attempt := 0; attempt < 4; attempt++ {
+		req := u.registerRequest(expires, offerSet, verify, cred)
+		res, err := u.transact(ctx, req, sendWire)
+		if err != nil {
+			u.discard(offerSet, cur)
+			return nil, err
+		}
+		switch {
+		case res.StatusCode == 401:
+			ch, err := challengeOf(res)
+			if err != nil {
+				u.discard(offerSet, cur)
+				return nil, err
+			}
+			c, result, err := u.answer(ch)
+			var sf *aka.SyncFailure
+			if errors.As(err, &sf) {
+				// RFC 3310 §3.4: resynchronise; the REGISTER goes the same way as before.
+				u.log.Info("SQN out of range: sending auts", zap.Stringer("reason", sf.Reason))
+				cred = &c
+				continue
+			}
+			if err != nil {
+				u.discard(offerSet, cur)
+				return nil, err
+			}
+			cred = &c
+			if offerSet != nil && offerSet.pair == nil {
+				server, err := secagree.FromMessage(res, header.SecurityServer)
+				if err != nil || len(server) == 0 {
+					u.discard(offerSet, cur)
+					return nil, fmt.Errorf("%w: 401 without a usable Security-Server: %v", ErrAuth, err)
+				}
+				if err := u.installSet(ctx, offerSet, server[0], result); err != nil {
+					u.discard(offerSet, cur)
+					return nil, err
+				}
+				verify = secagree.Format(server)
+				offerSet.server = verify
+				if sendWire, err = u.protWire(offerSet); err != nil {
+					u.discard(offerSet, cur)
+					return nil, err
+				}
+			}
+		case res.StatusCode >= 200 && res.StatusCode < 300:
+			return u.registered(res, expires, offerSet, cur), nil
+		default:
+			u.discard(offerSet, cur)
+			return nil, &StatusError{Code: res.StatusCode, Reason: res.Reason, Res: res}
+		}
+	}
+	u.discard(offerSet, cur)
+	return nil, fmt.Errorf("%w: challenged too many times", ErrAuth)
+}
+
+// discard drops a set opened for this attempt when it is not the current one.
+func (u *UE) discard(st, cur *saState) {
+	if st != nil && st != cur {
+		u.closeSet(st)
+	}
+}
+
+// registered records a 2xx: the new set becomes current and the old one goes (TS 33.203
+// §7.4.1); Expires 0 removes everything.
+func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur *saState) *Registration {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if expires == 0 {
+		u.reg = nil
+		if cur != nil {
+			// The 200 came through the SAs; now they can go.
+			u.sa = nil
+			u.closeSet(cur)
+		}
+		return nil
+	}
+	granted := expires
+	if e := header.Values(res, header.Expires); len(e) > 0 {
+		if s, err := strconv.Atoi(e[0]); err == nil {
+			granted = time.Duration(s) * time.Second
+		}
+	}
+	for _, h := range res.GetHeaders("Contact") {
+		if c, ok := h.(*sip.ContactHeader); ok {
+			if v, ok := c.Params.Get("expires"); ok {
+				if s, err := strconv.Atoi(v); err == nil {
+					granted = time.Duration(s) * time.Second
+				}
+			}
+		}
+	}
+	reg := &Registration{Expires: granted}
+	for _, na := range mustNameAddrs(res, header.ServiceRoute) {
+		reg.ServiceRoute = append(reg.ServiceRoute, na.String())
+	}
+	for _, na := range mustNameAddrs(res, header.PAssociatedURI) {
+		reg.Associated = append(reg.Associated, na.URI)
+	}
+	if offerSet != nil && offerSet.pair != nil {
+		if offerSet != cur && cur != nil {
+			u.old = append(u.old, cur)
+		}
+		u.sa = offerSet
+		reg.SecAgree, reg.Algorithms, reg.Pair = true, offerSet.pair.Algs, *offerSet.pair
+	} else if offerSet != nil && offerSet != cur {
+		// Re-registered without a new challenge: the offered set was not used.
+		u.wg.Go(func() { u.closeSet(offerSet) })
+		if cur != nil && cur.pair != nil {
+			reg.SecAgree, reg.Algorithms, reg.Pair = true, cur.pair.Algs, *cur.pair
+		}
+	}
+	// Old sets go now that the new one carried a successful REGISTER.
+	old := u.old
+	u.old = nil
+	for _, st := range old {
+		st.closersKeepServer(u.sa)
+		u.closeSet(st)
+	}
+	u.reg = reg
+	return reg
+}
+
+// closersKeepServer drops the server sockets from an old set's closers when the new set shares them.
+func (st *saState) closersKeepServer(cur *saState) {
+	if cur == nil || cur.udpS != st.udpS {
+		return
+	}
+	st.closers = []func() error{st.udpC.Close}
+}
+
+// installSet installs the UE's four SAs for st towards the P-CSCF's Security-Server.
+func (u *UE) installSet(ctx context.Context, st *saState, server secagree.Mechanism, r aka.Result) error {
+	pcscfAddr := u.cfg.PCSCF.Addr().Unmap()
+	pair := ipsec.Pair{
+		UE:    ipsec.Endpoint{Addr: u.cfg.Local.Unmap(), PortC: st.portC, PortS: st.portS, SPIC: st.spiC, SPIS: st.spiS},
+		PCSCF: ipsec.Endpoint{Addr: pcscfAddr, PortC: server.PortC, PortS: server.PortS, SPIC: server.SPIC, SPIS: server.SPIS},
+		Algs:  ipsec.Algorithms{Integrity: ipsec.IntegrityAlg(strings.ToLower(server.Alg)), Encryption: ipsec.EncryptionAlg(strings.ToLower(server.Encryption()))},
+		IK:    r.IK, CK: r.CK, Proto: ipsec.ProtoAny,
+	}
+	if u.cfg.SAs != nil {
+		if err := u.cfg.SAs.Install(ctx, ipsec.SideUE, pair, u.cfg.Expires+time.Minute); err != nil {
+			return fmt.Errorf("ue: install SAs: %w", err)
+		}
+	}
+	st.pair = &pair
+	st.pcscf = netip.AddrPortFrom(pcscfAddr, server.PortS)
+	st.pcscfC = server.PortC
+	return nil
+}
+
+// answer runs the USIM on the challenge and builds the credentials (RFC 3310 §3.2, §3.4).
+func (u *UE) answer(ch digest.Challenge) (digest.Credentials, aka.Result, error) {
+	randB, autnB, _, err := digest.ParseAKANonce(ch.Nonce)
+	if err != nil {
+		return digest.Credentials{}, aka.Result{}, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	var rnd, autn [16]byte
+	copy(rnd[:], randB)
+	copy(autn[:], autnB)
+	cred := digest.Credentials{
+		Username: u.cfg.IMPI, Realm: ch.Realm, Nonce: ch.Nonce, URI: "sip:" + u.cfg.Domain,
+		Algorithm: ch.Algorithm, Opaque: ch.Opaque,
+	}
+	if cred.Algorithm == "" {
+		cred.Algorithm = u.cfg.Algorithm
+	}
+	for _, q := range ch.QOPs() {
+		if strings.EqualFold(q, digest.QOPAuth) {
+			cred.QOP, cred.NC, cred.CNonce = digest.QOPAuth, "00000001", randHex(8)
+		}
+	}
+	res, err := u.usim.Authenticate(rnd, autn)
+	var sf *aka.SyncFailure
+	if errors.As(err, &sf) {
+		cred.AUTS = digest.EncodeAUTS(sf.AUTS)
+		cred.Response, err = digest.Response(cred, "REGISTER", nil, nil)
+		if err != nil {
+			return digest.Credentials{}, aka.Result{}, fmt.Errorf("%w: %w", ErrAuth, err)
+		}
+		return cred, aka.Result{}, sf
+	}
+	if err != nil {
+		return digest.Credentials{}, aka.Result{}, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	pw := digest.AKAv1Password(res.RES)
+	if strings.EqualFold(cred.Algorithm, digest.AlgAKAv2MD5) {
+		pw = digest.AKAv2Password(res.RES, res.IK[:], res.CK[:])
+	}
+	cred.Response, err = digest.Response(cred, "REGISTER", pw, nil)
+	if err != nil {
+		return digest.Credentials{}, aka.Result{}, fmt.Errorf("%w: %w", ErrAuth, err)
+	}
+	return cred, res, nil
+}
+
+func challengeOf(res *sip.Response) (digest.Challenge, error) {
+	for _, v := range header.Values(res, header.WWWAuthenticate) {
+		ch, err := digest.ParseChallenge(v)
+		if err == nil {
+			return ch, nil
+		}
+	}
+	return digest.Challenge{}, fmt.Errorf("%w: 401 without a Digest challenge", ErrAuth)
+}
+
+// registerRequest builds one REGISTER (TS 24.229 §5.1.1.2.1).
+func (u *UE) registerRequest(expires time.Duration, offer *saState, verify string, cred *digest.Credentials) *sip.Request {
+	ruri := sip.Uri{Scheme: "sip", Host: u.cfg.Domain}
+	req := u.baseRequest(sip.REGISTER, ruri, u.cfg.IMPU, u.callID, "")
+	contact := u.Contact()
+	if offer != nil {
+		contact = netip.AddrPortFrom(u.cfg.Local, offer.portS)
+	}
+	var user string
+	var impu sip.Uri
+	if err := sip.ParseUri(u.cfg.IMPU, &impu); err == nil {
+		user = impu.User
+	}
+	params := sip.NewParams()
+	params.Add("expires", strconv.Itoa(int(expires/time.Second)))
+	cu := sip.Uri{Scheme: "sip", User: user, Host: hostOf(contact.Addr()), Port: int(contact.Port())}
+	if u.cfg.Transport == "TCP" {
+		cu.UriParams = sip.NewParams()
+		cu.UriParams.Add("transport", "tcp")
+	}
+	req.AppendHeader(&sip.ContactHeader{Address: cu, Params: params})
+	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+	req.AppendHeader(sip.NewHeader("Supported", "path, sec-agree"))
+	if cred == nil {
+		// TS 24.229 §5.1.1.2.1: the first REGISTER carries an Authorization with the private
+		// identity and empty nonce and response.
+		cred = &digest.Credentials{Username: u.cfg.IMPI, Realm: u.cfg.Domain, URI: "sip:" + u.cfg.Domain}
+	}
+	req.AppendHeader(sip.NewHeader(header.Authorization, cred.String()))
+	if offer != nil {
+		if expires > 0 || offer.pair == nil {
+			// A de-registration offers nothing new: it rides on the current SAs.
+			req.AppendHeader(sip.NewHeader(header.SecurityClient, u.securityClient(offer)))
+		}
+		if verify != "" {
+			req.AppendHeader(sip.NewHeader(header.SecurityVerify, verify))
+		}
+		// RFC 3329 §2.3.1 step 1.
+		req.AppendHeader(sip.NewHeader(header.Require, "sec-agree"))
+		req.AppendHeader(sip.NewHeader(header.ProxyRequire, "sec-agree"))
+	}
+	return req
+}
+
+// securityClient lists one ipsec-3gpp mechanism per offered alg/ealg pair, all with the same
+// SPIs and ports (TS 33.203 §7.2, Annex H).
+func (u *UE) securityClient(st *saState) string {
+	ms := make([]secagree.Mechanism, 0, len(u.cfg.Offer))
+	for _, a := range u.cfg.Offer {
+		ms = append(ms, secagree.Mechanism{
+			Name: secagree.MechIPsec3GPP, Alg: string(a.Integrity), EAlg: string(a.Encryption),
+			Prot: secagree.ProtESP, Mod: secagree.ModTrans,
+			SPIC: st.spiC, SPIS: st.spiS, PortC: st.portC, PortS: st.portS,
+		})
+	}
+	return secagree.Format(ms)
+}
+
+// baseRequest builds From (with tag), To, Call-ID, CSeq and Max-Forwards.
+func (u *UE) baseRequest(method sip.RequestMethod, ruri sip.Uri, to, callID, toTag string) *sip.Request {
+	req := sip.NewRequest(method, ruri)
+	var from, toU sip.Uri
+	_ = sip.ParseUri(u.cfg.IMPU, &from)
+	_ = sip.ParseUri(to, &toU)
+	fp := sip.NewParams()
+	fp.Add("tag", u.fromTag(callID))
+	req.AppendHeader(&sip.FromHeader{Address: from, Params: fp})
+	tp := sip.NewParams()
+	if toTag != "" {
+		tp.Add("tag", toTag)
+	}
+	req.AppendHeader(&sip.ToHeader{Address: toU, Params: tp})
+	cid := sip.CallIDHeader(callID)
+	req.AppendHeader(&cid)
+	u.mu.Lock()
+	u.cseq++
+	seq := u.cseq
+	u.mu.Unlock()
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: seq, MethodName: method})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	return req
+}
+
+// fromTag is stable per Call-ID, so that every REGISTER of one registration carries the same.
+func (u *UE) fromTag(callID string) string {
+	if len(callID) >= 8 {
+		return callID[:8]
+	}
+	return callID
+}
+
+// transact sends req on w and waits for its final response; over UDP it retransmits with
+// Timer A until a response arrives (RFC 3261 §17.1.2.2).
+func (u *UE) transact(ctx context.Context, req *sip.Request, w wire) (*sip.Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
+	defer cancel()
+	branch := "z9hG4bK" + randHex(8)
+	local := w.local()
+	vp := sip.NewParams()
+	vp.Add("branch", branch)
+	vp.Add("rport", "")
+	req.PrependHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: w.transport(),
+		Host: hostOf(local.Addr()), Port: int(local.Port()), Params: vp})
+	if req.Body() == nil {
+		req.SetBody(nil)
+	}
+	ch := make(chan *sip.Response, 8)
+	u.mu.Lock()
+	u.pending[branch] = ch
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		delete(u.pending, branch)
+		u.mu.Unlock()
+	}()
+	data := []byte(req.String())
+	if err := w.write(data); err != nil {
+		return nil, fmt.Errorf("ue: send %s: %w", req.Method, err)
+	}
+	u.log.Debug("sent", zap.String("method", string(req.Method)), zap.String("transport", w.transport()), zap.Stringer("from", local))
+	interval := 500 * time.Millisecond
+	var timer <-chan time.Time
+	if w.transport() == "UDP" {
+		timer = time.After(interval)
+	}
+	for {
+		select {
+		case res := <-ch:
+			if res.StatusCode >= 200 {
+				return res, nil
+			}
+			timer = nil // a provisional stops retransmissions (RFC 3261 §17.1.1.2)
+		case <-timer:
+			if err := w.write(data); err != nil {
+				return nil, fmt.Errorf("ue: resend %s: %w", req.Method, err)
+			}
+			interval = min(2*interval, 4*time.Second)
+			timer = time.After(interval)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("ue: %s: no final response: %w", req.Method, ctx.Err())
+		case <-u.ctx.Done():
+			return nil, errors.New("ue: closed")
+		}
+	}
+}
+
+// unprotWire is the unprotected way to the P-CSCF (TS 24.229 §5.1.1.2: the initial REGISTER).
+func (u *UE) unprotWire(ctx context.Context) (wire, error) {
+	if u.cfg.Transport == "UDP" {
+		return udpWire{c: u.unprot, dst: u.cfg.PCSCF}, nil
+	}
+	u.tcpMu.Lock()
+	defer u.tcpMu.Unlock()
+	if u.unprotT == nil {
+		var c net.Conn
+		err := u.cfg.InNamespace(func() error {
+			var err error
+			c, err = dialTCP(ctx, netip.AddrPortFrom(u.cfg.Local, 0), u.cfg.PCSCF)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ue: tcp to %v: %w", u.cfg.PCSCF, err)
+		}
+		u.unprotT = c
+		u.wg.Go(func() { u.readTCP(c) })
+	}
+	return tcpWire{c: u.unprotT, mu: &u.tcpMuWrite}, nil
+}
+
+// protWire is the protected way: from port-c to the P-CSCF's port-s (TS 33.203 §7.1 SA 1).
+func (u *UE) protWire(st *saState) (wire, error) {
+	if !st.pcscf.IsValid() {
+		return nil, fmt.Errorf("ue: no SAs yet")
+	}
+	if u.cfg.Transport == "UDP" {
+		return udpWire{c: st.udpC, dst: st.pcscf}, nil
+	}
+	st.tcpMu.Lock()
+	defer st.tcpMu.Unlock()
+	if st.tcpC == nil {
+		var c net.Conn
+		err := u.cfg.InNamespace(func() error {
+			var err error
+			c, err = dialTCP(u.ctx, netip.AddrPortFrom(u.cfg.Local, st.portC), st.pcscf)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("ue: tcp from port-c %d to %v: %w", st.portC, st.pcscf, err)
+		}
+		st.tcpC = c
+		u.wg.Go(func() { u.readTCP(c) })
+	}
+	return tcpWire{c: st.tcpC, mu: &st.writeMu}, nil
+}
+
+func hostOf(a netip.Addr) string {
+	if a.Is6() && !a.Is4In6() {
+		return "[" + a.String() + "]"
+	}
+	return a.Unmap().String()
+}
+
+func mustNameAddrs(m sip.Message, name string) []header.NameAddr {
+	nas, _ := header.NameAddrs(m, name)
+	return nas
+}
