@@ -118,7 +118,7 @@ type Subscription struct {
 	RouteSet     []string `json:"route_set,omitempty"`
 	// CSeq is the last CSeq we used in the dialog.
 	CSeq uint32 `json:"cseq"`
-	// Version is the last reginfo version sent (RFC 3680 §5.3: starts at 0, +1 per NOTIFY).
+	// Version is the reginfo version of the next NOTIFY (RFC 3680 §5.3: 0 first, +1 per NOTIFY).
 	Version uint32 `json:"version"`
 	// Expires is when the subscription ends.
 	Expires time.Time `json:"expires"`

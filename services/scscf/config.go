@@ -1,0 +1,235 @@
+package scscf
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/diameter/cx"
+)
+
+// Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
+const (
+	DefaultDomain         = "ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultServerName     = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
+	DefaultSIPListen      = "127.0.0.1:6060"
+	DefaultOriginHost     = "scscf.ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultHSSAddress     = "127.0.0.1:3868"
+	DefaultHSSHost        = "hss.ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultDiameterListen = "127.0.0.1:3870"
+	DefaultHTTPListen     = "127.0.0.1:9103"
+	DefaultICSCF          = "sip:127.0.0.1:4060;lr"
+	DefaultDB             = "sqlite://var/scscf.db"
+
+	DefaultMinExpires      = 60 * time.Second
+	DefaultMaxExpires      = 3600 * time.Second
+	DefaultExpires         = 3600 * time.Second
+	DefaultAuthTimeout     = 60 * time.Second
+	DefaultSubscribeMax    = 3600 * time.Second
+	DefaultSubscribeMin    = 60 * time.Second
+	DefaultExpiryInterval  = time.Second
+	DefaultShutdownTimeout = 5 * time.Second
+	DefaultISCTokenTTL     = 5 * time.Minute
+)
+
+// Config is the S-CSCF's configuration. Zero values take the defaults of DefaultConfig when Run calls
+// WithDefaults; Validate reports each bad field.
+type Config struct {
+	// Domain is the home network domain (realm of the Digest challenges, TS 24.229 §5.4.1.2.1).
+	Domain string `yaml:"domain"`
+	// ServerName is this S-CSCF's SIP URI, the Server-Name of MAR and SAR (TS 29.228 §6.1.2, §6.3.1).
+	ServerName string `yaml:"server_name"`
+
+	SIP      SIPConfig      `yaml:"sip"`
+	Diameter DiameterConfig `yaml:"diameter"`
+	// HTTPListen serves /metrics, /healthz and /readyz; "" disables.
+	HTTPListen string `yaml:"http_listen"`
+	// DB is the registrar's storage DSN: sqlite://PATH (embedded, default) or postgres://…; "memory"
+	// keeps registrations in process memory only.
+	DB string `yaml:"db"`
+
+	// ICSCF is the Route used for requests to users of other networks or not served here
+	// (TS 24.229 §5.4.3.2 step 10: towards an I-CSCF / the destination network).
+	ICSCF string `yaml:"icscf"`
+
+	Registration RegistrationConfig `yaml:"registration"`
+	// SubscribeMinExpires and SubscribeMaxExpires bound a reg event subscription (RFC 6665 §4.2.1.1).
+	SubscribeMinExpires time.Duration `yaml:"subscribe_min_expires"`
+	SubscribeMaxExpires time.Duration `yaml:"subscribe_max_expires"`
+	// ExpiryInterval is how often expired registrations, subscriptions and authentications are swept.
+	ExpiryInterval time.Duration `yaml:"expiry_interval"`
+	// ShutdownTimeout bounds the drain at shutdown (DPR, SIP transactions).
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// ISCTokenTTL is how long an original-dialog token handed to an AS stays valid (TS 24.229 §5.4.3.3).
+	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
+	// SIPTimerF and SIPTimerC override the proxy's transaction timers (tests use short ones); 0: RFC 3261.
+	SIPTimerF time.Duration `yaml:"sip_timer_f"`
+	SIPTimerC time.Duration `yaml:"sip_timer_c"`
+}
+
+// SIPConfig is the SIP side.
+type SIPConfig struct {
+	// Listen is host:port served over UDP and TCP.
+	Listen string `yaml:"listen"`
+	// Advertise is the host put in Via, Record-Route and Service-Route. Default: the bound IP (so nothing
+	// needs DNS on loopback).
+	Advertise string `yaml:"advertise"`
+}
+
+// DiameterConfig is the Cx side.
+type DiameterConfig struct {
+	OriginHost  string `yaml:"origin_host"`
+	OriginRealm string `yaml:"origin_realm"`
+	// HSS is the HSS's host:port, dialled and kept up; HSSHost its expected Origin-Host ("" accepts any),
+	// HSSRealm the Destination-Realm of our requests (default OriginRealm).
+	HSS      string `yaml:"hss"`
+	HSSHost  string `yaml:"hss_host"`
+	HSSRealm string `yaml:"hss_realm"`
+	// Listen accepts Diameter peers (DESIGN.md §2: 3870); "" disables. RTR and PPR also arrive over the
+	// connection we open to the HSS.
+	Listen string `yaml:"listen"`
+	// RequestTimeout bounds one Cx request. 0: the peer layer's default.
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+}
+
+// RegistrationConfig is the registrar's policy.
+type RegistrationConfig struct {
+	// MinExpires: shorter requested expiries get 423 Interval Too Brief (RFC 3261 §10.3 step 7).
+	MinExpires time.Duration `yaml:"min_expires"`
+	// MaxExpires caps the granted expiry; DefaultExpires applies when the REGISTER asks none.
+	MaxExpires     time.Duration `yaml:"max_expires"`
+	DefaultExpires time.Duration `yaml:"default_expires"`
+	// AuthTimeout is how long a challenge's vector waits for the response before SAR
+	// AUTHENTICATION_TIMEOUT (TS 24.229 §5.4.1.2.1, TS 29.228 §6.1.2).
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
+	// Scheme is the SIP-Authentication-Scheme asked in MAR when the REGISTER names no algorithm.
+	Scheme string `yaml:"scheme"`
+	// ReauthProtected, when false (the default), lets a re-registration that arrives integrity-protected
+	// ("yes", "tls-yes", "ip-assoc-yes") from a registered UE skip authentication (TS 24.229 §5.4.1.2.1:
+	// "the S-CSCF may decide not to authenticate"). True authenticates every REGISTER.
+	ReauthProtected bool `yaml:"reauth_protected"`
+}
+
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
+	return Config{
+		Domain:     DefaultDomain,
+		ServerName: DefaultServerName,
+		SIP:        SIPConfig{Listen: DefaultSIPListen},
+		Diameter: DiameterConfig{
+			OriginHost:  DefaultOriginHost,
+			OriginRealm: DefaultDomain,
+			HSS:         DefaultHSSAddress,
+			HSSHost:     DefaultHSSHost,
+			HSSRealm:    DefaultDomain,
+			Listen:      DefaultDiameterListen,
+		},
+		HTTPListen: DefaultHTTPListen,
+		DB:         DefaultDB,
+		ICSCF:      DefaultICSCF,
+		Registration: RegistrationConfig{
+			MinExpires:     DefaultMinExpires,
+			MaxExpires:     DefaultMaxExpires,
+			DefaultExpires: DefaultExpires,
+			AuthTimeout:    DefaultAuthTimeout,
+			Scheme:         cx.SchemeAKAv1MD5,
+		},
+		SubscribeMinExpires: DefaultSubscribeMin,
+		SubscribeMaxExpires: DefaultSubscribeMax,
+		ExpiryInterval:      DefaultExpiryInterval,
+		ShutdownTimeout:     DefaultShutdownTimeout,
+		ISCTokenTTL:         DefaultISCTokenTTL,
+	}
+}
+
+// WithDefaults fills zero fields from DefaultConfig. Listeners left empty stay disabled only where the
+// field says "" disables (HTTPListen, Diameter.Listen): those keep what they hold.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	set := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&c.Domain, d.Domain)
+	set(&c.ServerName, d.ServerName)
+	set(&c.SIP.Listen, d.SIP.Listen)
+	set(&c.Diameter.OriginHost, d.Diameter.OriginHost)
+	set(&c.Diameter.OriginRealm, c.Domain)
+	set(&c.Diameter.HSS, d.Diameter.HSS)
+	set(&c.Diameter.HSSRealm, c.Diameter.OriginRealm)
+	set(&c.DB, d.DB)
+	set(&c.ICSCF, d.ICSCF)
+	set(&c.Registration.Scheme, d.Registration.Scheme)
+	setD(&c.Registration.MinExpires, d.Registration.MinExpires)
+	setD(&c.Registration.MaxExpires, d.Registration.MaxExpires)
+	setD(&c.Registration.DefaultExpires, d.Registration.DefaultExpires)
+	setD(&c.Registration.AuthTimeout, d.Registration.AuthTimeout)
+	setD(&c.SubscribeMinExpires, d.SubscribeMinExpires)
+	setD(&c.SubscribeMaxExpires, d.SubscribeMaxExpires)
+	setD(&c.ExpiryInterval, d.ExpiryInterval)
+	setD(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setD(&c.ISCTokenTTL, d.ISCTokenTTL)
+	return c
+}
+
+// Validate reports every invalid field, one error each.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(field, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", field, fmt.Sprintf(format, args...)))
+	}
+	if c.Domain == "" {
+		bad("domain", "empty")
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(c.ServerName, &u); err != nil || !strings.HasPrefix(c.ServerName, "sip:") {
+		bad("server_name", "%q is not a sip: URI", c.ServerName)
+	}
+	if _, err := netip.ParseAddrPort(c.SIP.Listen); err != nil {
+		bad("sip.listen", "%q: want IP:port", c.SIP.Listen)
+	}
+	if c.Diameter.OriginHost == "" || c.Diameter.OriginRealm == "" {
+		bad("diameter", "origin_host and origin_realm are required")
+	}
+	if c.Diameter.HSS == "" {
+		bad("diameter.hss", "empty")
+	}
+	if c.ICSCF != "" {
+		if err := sip.ParseUri(c.ICSCF, &u); err != nil {
+			bad("icscf", "%q is not a SIP URI", c.ICSCF)
+		}
+	}
+	r := c.Registration
+	if r.MinExpires <= 0 || r.MaxExpires < r.MinExpires {
+		bad("registration", "want 0 < min_expires (%v) <= max_expires (%v)", r.MinExpires, r.MaxExpires)
+	}
+	if r.DefaultExpires < r.MinExpires || r.DefaultExpires > r.MaxExpires {
+		bad("registration.default_expires", "%v outside [min_expires, max_expires]", r.DefaultExpires)
+	}
+	if r.AuthTimeout <= 0 {
+		bad("registration.auth_timeout", "must be positive")
+	}
+	switch r.Scheme {
+	case cx.SchemeAKAv1MD5, SchemeAKAv2MD5, cx.SchemeSIPDigest, cx.SchemeUnknown:
+	default:
+		bad("registration.scheme", "%q: want %s, %s, %s or %s", r.Scheme, cx.SchemeAKAv1MD5, SchemeAKAv2MD5,
+			cx.SchemeSIPDigest, cx.SchemeUnknown)
+	}
+	if c.SubscribeMinExpires <= 0 || c.SubscribeMaxExpires < c.SubscribeMinExpires {
+		bad("subscribe", "want 0 < subscribe_min_expires <= subscribe_max_expires")
+	}
+	if c.ExpiryInterval <= 0 {
+		bad("expiry_interval", "must be positive")
+	}
+	return errors.Join(errs...)
+}

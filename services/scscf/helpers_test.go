@@ -1,0 +1,609 @@
+package scscf
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/digest"
+)
+
+// waitLong bounds every wait: a guard against hangs, never an assertion about speed.
+const waitLong = 10 * time.Second
+
+const (
+	testDomain  = "ims.mnc001.mcc001.3gppnetwork.org"
+	testHSSHost = "hss.test." + testDomain
+	testSCSCF   = "scscf.test." + testDomain
+)
+
+// TS 35.208 test set 1 keys.
+var (
+	testK  = mustHex("465b5ce8b199b49faa5f0a2ee238a6bc")
+	testOP = mustHex("cdc202d5123e20f62b6d676ac72cb318")
+)
+
+func mustHex(s string) []byte {
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// testLogger collects logs and prints them when the test fails.
+func testLogger(t testing.TB) *zap.Logger {
+	t.Helper()
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	ws := zapcore.AddSync(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}))
+	core := zapcore.NewCore(zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig()), ws, zapcore.DebugLevel)
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Log("log:\n" + buf.String())
+			mu.Unlock()
+		}
+	})
+	return zap.New(core)
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// subscriber is one user of the fake HSS.
+type subscriber struct {
+	impi     string
+	impus    []string // first is barred (the IMSI one), as DESIGN.md §2
+	keys     aka.Keys
+	sqn      aka.SQN
+	userData []byte
+}
+
+// fakeHSS is a Cx server good enough for the S-CSCF: vectors from Milenage with SQN handling and
+// resync, SAR with User-Data, RTR on demand. (The real HSS is tested by its own package.)
+type fakeHSS struct {
+	t    *testing.T
+	node *peer.Node
+	dict *dict.Parser
+	addr string
+
+	mu   sync.Mutex
+	subs map[string]*subscriber
+	sars []cx.ServerAssignmentType
+}
+
+func startFakeHSS(t *testing.T) *fakeHSS {
+	t.Helper()
+	d, err := cx.NewDictionary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &fakeHSS{t: t, dict: d, subs: map[string]*subscriber{}}
+	h.node, err = peer.New(peer.Config{
+		OriginHost: testHSSHost, OriginRealm: testDomain, VendorID: cx.Vendor3GPP, ProductName: "fake-hss",
+		Applications: []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}}, Dictionary: d,
+		RequestTimeout: 2 * time.Second,
+	}, peer.HandlerFunc(h.serve))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.addr = ln.Addr().String()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = h.node.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		cctx, ccancel := context.WithTimeout(context.Background(), waitLong)
+		defer ccancel()
+		_ = h.node.Close(cctx)
+		<-done
+	})
+	return h
+}
+
+// addSubscriber provisions imsi with the implicit set {sip:IMSI (barred), sip:MSISDN, tel:MSISDN} and ifcs.
+func (h *fakeHSS) addSubscriber(t *testing.T, imsi, msisdn string, ifcs ...userdata.InitialFilterCriteria) *subscriber {
+	t.Helper()
+	keys, err := aka.NewKeys(testK, testOP, nil, [2]byte{0x80, 0x00})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &subscriber{
+		impi:  imsi + "@" + testDomain,
+		impus: []string{"sip:" + imsi + "@" + testDomain, "sip:" + msisdn + "@" + testDomain, "tel:" + msisdn},
+		keys:  keys,
+	}
+	sub := &userdata.IMSSubscription{PrivateID: s.impi, ServiceProfiles: []userdata.ServiceProfile{{
+		PublicIdentities: []userdata.PublicIdentity{
+			{Identity: s.impus[0], BarringIndication: userdata.NewBool(true)},
+			{Identity: s.impus[1]},
+			{Identity: s.impus[2]},
+		},
+		InitialFilterCriteria: ifcs,
+	}}}
+	s.userData, err = userdata.Marshal(sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.subs[s.impi] = s
+	h.mu.Unlock()
+	return s
+}
+
+func (h *fakeHSS) sarTypes() []cx.ServerAssignmentType {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]cx.ServerAssignmentType(nil), h.sars...)
+}
+
+// waitSAR waits until a SAR of type sat has arrived.
+func (h *fakeHSS) waitSAR(t *testing.T, sat cx.ServerAssignmentType) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for time.Now().Before(deadline) {
+		for _, s := range h.sarTypes() {
+			if s == sat {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("no SAR %v; got %v", sat, h.sarTypes())
+}
+
+func (h *fakeHSS) findByIMPU(impu string) *subscriber {
+	for _, s := range h.subs {
+		for _, u := range s.impus {
+			if u == impu {
+				return s
+			}
+		}
+	}
+	return nil
+}
+
+func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch cx.Command(req.Header.CommandCode) {
+	case cx.CmdMultimediaAuth:
+		mar, err := cx.ParseMAR(req)
+		if err != nil {
+			return nil, err
+		}
+		maa := cx.NewMAA(mar)
+		maa.OriginHost, maa.OriginRealm = testHSSHost, testDomain
+		s := h.subs[mar.UserName]
+		if s == nil {
+			maa.SetExperimentalResult(cx.Vendor3GPP, cx.ErrorUserUnknown)
+			return maa.Marshal(h.dict)
+		}
+		cfg := aka.DefaultSQNConfig()
+		if a := mar.SIPAuthDataItem.Authorization; len(a) == 16+14 {
+			var r [16]byte
+			copy(r[:], a[:16])
+			sqnMS, err := aka.Resync(s.keys, r, a[16:])
+			if err != nil {
+				maa.SetResultCode(diameter.AuthenticationRejected)
+				return maa.Marshal(h.dict)
+			}
+			if s.sqn, err = aka.SQNAfterResync(s.sqn, sqnMS, cfg); err != nil {
+				return nil, err
+			}
+		}
+		next, err := aka.NextSQN(s.sqn, cfg)
+		if err != nil {
+			return nil, err
+		}
+		s.sqn = next
+		r, err := aka.NewRAND()
+		if err != nil {
+			return nil, err
+		}
+		v, err := aka.GenerateVector(s.keys, next, r)
+		if err != nil {
+			return nil, err
+		}
+		maa.SetResultCode(diameter.Success)
+		maa.UserName, maa.PublicIdentity = mar.UserName, mar.PublicIdentity
+		one := uint32(1)
+		maa.SIPNumberAuthItems = &one
+		maa.SIPAuthDataItems = []cx.SIPAuthDataItem{{
+			Scheme: cx.SchemeAKAv1MD5, Authenticate: append(v.RAND[:], v.AUTN[:]...), Authorization: v.XRES,
+			ConfidentialityKey: v.CK[:], IntegrityKey: v.IK[:],
+		}}
+		return maa.Marshal(h.dict)
+	case cx.CmdServerAssignment:
+		sar, err := cx.ParseSAR(req)
+		if err != nil {
+			return nil, err
+		}
+		h.sars = append(h.sars, sar.ServerAssignmentType)
+		saa := cx.NewSAA(sar)
+		saa.OriginHost, saa.OriginRealm = testHSSHost, testDomain
+		s := h.subs[sar.UserName]
+		if s == nil && len(sar.PublicIdentity) > 0 {
+			s = h.findByIMPU(sar.PublicIdentity[0])
+		}
+		if s == nil {
+			saa.SetExperimentalResult(cx.Vendor3GPP, cx.ErrorUserUnknown)
+			return saa.Marshal(h.dict)
+		}
+		saa.SetResultCode(diameter.Success)
+		switch sar.ServerAssignmentType {
+		case cx.SATRegistration, cx.SATReRegistration, cx.SATUnregisteredUser:
+			saa.UserName = s.impi
+			saa.UserData = s.userData
+		}
+		return saa.Marshal(h.dict)
+	}
+	return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d", req.Header.CommandCode)
+}
+
+// deregister sends an RTR to the S-CSCF (network-initiated de-registration, TS 29.228 §6.1.3).
+func (h *fakeHSS) deregister(t *testing.T, impi string, impus []string, reason cx.ReasonCode) *cx.RTA {
+	t.Helper()
+	rtr := &cx.RTR{
+		SessionID: fmt.Sprintf("%s;1;%d", testHSSHost, time.Now().UnixNano()), OriginHost: testHSSHost,
+		OriginRealm: testDomain, DestinationHost: testSCSCF, DestinationRealm: testDomain, UserName: impi,
+		PublicIdentity: impus, DeregistrationReason: cx.DeregistrationReason{Code: reason, Info: "test"},
+	}
+	msg, err := rtr.Marshal(h.dict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	ans, err := h.node.Request(ctx, msg)
+	if err != nil {
+		t.Fatalf("RTR: %v", err)
+	}
+	rta, err := cx.ParseRTA(ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rta
+}
+
+// startSCSCF runs an S-CSCF against h with short timers; reg nil means an in-memory registrar.
+func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(*Config)) *Server {
+	t.Helper()
+	if reg == nil {
+		reg = registrar.NewMemory()
+	}
+	cfg := DefaultConfig()
+	cfg.SIP.Listen = "127.0.0.1:0"
+	cfg.Diameter.OriginHost = testSCSCF
+	cfg.Diameter.HSS = h.addr
+	cfg.Diameter.HSSHost = testHSSHost
+	cfg.Diameter.Listen = ""
+	cfg.HTTPListen = "127.0.0.1:0"
+	cfg.DB = "memory"
+	cfg.ICSCF = ""
+	cfg.ExpiryInterval = 100 * time.Millisecond
+	cfg.SIPTimerF = 2 * time.Second
+	cfg.SIPTimerC = 5 * time.Second
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	s, err := New(cfg, reg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(waitLong):
+			t.Errorf("Run did not return")
+		}
+	})
+	wctx, wcancel := context.WithTimeout(context.Background(), waitLong)
+	defer wcancel()
+	if _, err := h.node.WaitPeer(wctx, testSCSCF); err != nil {
+		t.Fatalf("S-CSCF did not connect to the HSS: %v", err)
+	}
+	// Our side too: the HSS may send RTR only once we have taken its CEA.
+	if _, err := s.node.WaitPeer(wctx, testHSSHost); err != nil {
+		t.Fatalf("S-CSCF peer not open: %v", err)
+	}
+	return s
+}
+
+// testUE is a UE on a raw UDP socket: it writes what the test builds and parses what arrives.
+type testUE struct {
+	t      *testing.T
+	conn   *net.UDPConn
+	addr   netip.AddrPort
+	scscf  netip.AddrPort
+	sub    *subscriber
+	impu   string // the identity registered: sip:MSISDN@domain
+	usim   *aka.USIM
+	callID string
+	cseq   uint32
+	tag    string
+	reqs   chan *sip.Request
+	ress   chan *sip.Response
+	// IntegrityProtected is sent in Authorization, as a P-CSCF would set it.
+	integrity string
+}
+
+func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	usim, err := aka.NewUSIM(sub.keys, aka.DefaultUSIMConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ue := &testUE{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), scscf: s.SIPAddr(), sub: sub,
+		impu: sub.impus[1], usim: usim, callID: randHex(8) + "@ue", tag: randHex(4), integrity: digest.IntegrityNo,
+		reqs: make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65535)
+		parser := sip.NewParser()
+		for {
+			n, _, err := c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			msg, err := parser.ParseSIP(buf[:n])
+			if err != nil {
+				t.Errorf("UE: unparseable message: %v\n%s", err, buf[:n])
+				continue
+			}
+			switch m := msg.(type) {
+			case *sip.Request:
+				ue.reqs <- m
+			case *sip.Response:
+				ue.ress <- m
+			}
+		}
+	}()
+	t.Cleanup(func() { c.Close(); <-done })
+	return ue
+}
+
+func randHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func (u *testUE) send(msg string) {
+	u.t.Helper()
+	msg = strings.ReplaceAll(strings.TrimLeft(msg, "\n"), "\n", "\r\n")
+	if _, err := u.conn.WriteToUDPAddrPort([]byte(msg), u.scscf); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+func (u *testUE) response() *sip.Response {
+	u.t.Helper()
+	for {
+		select {
+		case r := <-u.ress:
+			if r.StatusCode == 100 {
+				continue
+			}
+			return r
+		case <-time.After(waitLong):
+			u.t.Fatal("no response")
+			return nil
+		}
+	}
+}
+
+func (u *testUE) request(method sip.RequestMethod) *sip.Request {
+	u.t.Helper()
+	deadline := time.After(waitLong)
+	for {
+		select {
+		case r := <-u.reqs:
+			if r.Method == method {
+				return r
+			}
+			u.answer(r, 200, "")
+		case <-deadline:
+			u.t.Fatalf("no %s", method)
+			return nil
+		}
+	}
+}
+
+// answer replies to a request the UE received.
+func (u *testUE) answer(req *sip.Request, code int, extra string) {
+	u.t.Helper()
+	res := sip.NewResponseFromRequest(req, code, "Whatever", nil)
+	if to := res.To(); to != nil && !to.Params.Has("tag") {
+		to.Params.Add("tag", u.tag)
+	}
+	if extra != "" {
+		for _, line := range strings.Split(extra, "\n") {
+			name, value, _ := strings.Cut(line, ": ")
+			res.AppendHeader(sip.NewHeader(name, value))
+		}
+	}
+	dst := u.scscf
+	if v := req.Via(); v != nil {
+		host := v.Host
+		port := v.Port
+		if r, ok := v.Params.Get("received"); ok {
+			host = r
+		}
+		if rp, ok := v.Params.Get("rport"); ok && rp != "" {
+			fmt.Sscan(rp, &port)
+		}
+		if ap, err := netip.ParseAddrPort(fmt.Sprintf("%s:%d", host, port)); err == nil {
+			dst = ap
+		}
+	}
+	if _, err := u.conn.WriteToUDPAddrPort([]byte(res.String()), dst); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+// register sends one REGISTER; auth is the Authorization value.
+func (u *testUE) register(expires int, auth string, extra ...string) *sip.Response {
+	u.t.Helper()
+	u.cseq++
+	hs := ""
+	for _, e := range extra {
+		hs += e + "\n"
+	}
+	u.send(fmt.Sprintf(`
+REGISTER sip:%[1]s SIP/2.0
+Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK%[3]s;rport
+Max-Forwards: 70
+From: <%[4]s>;tag=%[5]s
+To: <%[4]s>
+Call-ID: %[6]s
+CSeq: %[7]d REGISTER
+Contact: <sip:ue@%[2]s>;expires=%[8]d;+sip.instance="<urn:gsma:imei:35209900-176148-0>"
+Path: <sip:term@%[2]s;lr>
+Supported: path
+Authorization: %[9]s
+%[10]sContent-Length: 0
+
+`, testDomain, u.addr, randHex(8), u.impu, u.tag, u.callID, u.cseq, expires, auth, hs))
+	return u.response()
+}
+
+func (u *testUE) emptyAuth() string {
+	return fmt.Sprintf(`Digest username="%s",realm="%s",nonce="",uri="sip:%s",response="",integrity-protected="%s"`,
+		u.sub.impi, testDomain, testDomain, u.integrity)
+}
+
+// authFor answers a 401: RES from the USIM (or AUTS on a sync failure; a wrong RES when corrupt).
+func (u *testUE) authFor(res *sip.Response, corrupt bool) string {
+	u.t.Helper()
+	h := res.GetHeader("WWW-Authenticate")
+	if h == nil {
+		u.t.Fatalf("401 without WWW-Authenticate:\n%s", res)
+	}
+	ch, err := digest.ParseChallenge(h.Value())
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	rnd, autn, _, err := digest.ParseAKANonce(ch.Nonce)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	var r16, a16 [16]byte
+	copy(r16[:], rnd)
+	copy(a16[:], autn)
+	cred := digest.Credentials{Username: u.sub.impi, Realm: ch.Realm, Nonce: ch.Nonce, URI: "sip:" + testDomain,
+		Algorithm: ch.Algorithm, CNonce: randHex(8), NC: "00000001", QOP: digest.QOPAuth,
+		IntegrityProtected: u.integrity}
+	result, err := u.usim.Authenticate(r16, a16)
+	var sf *aka.SyncFailure
+	var password []byte
+	switch {
+	case errors.As(err, &sf):
+		cred.AUTS = digest.EncodeAUTS(sf.AUTS)
+	case err != nil:
+		u.t.Fatalf("USIM: %v", err)
+	default:
+		password = digest.AKAv1Password(result.RES)
+		if corrupt {
+			password[0] ^= 0xff
+		}
+	}
+	cred.Response, err = digest.Response(cred, "REGISTER", password, nil)
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	return cred.String()
+}
+
+// registerFully runs REGISTER → 401 → REGISTER → 200.
+func (u *testUE) registerFully(expires int) *sip.Response {
+	u.t.Helper()
+	res := u.register(expires, u.emptyAuth())
+	if res.StatusCode != 401 {
+		u.t.Fatalf("first REGISTER: %d, want 401", res.StatusCode)
+	}
+	u.integrity = digest.IntegrityYes
+	res = u.register(expires, u.authFor(res, false))
+	if res.StatusCode != 200 {
+		u.t.Fatalf("second REGISTER: %d, want 200\n%s", res.StatusCode, res)
+	}
+	return res
+}
+
+// subscribe sends a reg event SUBSCRIBE for the UE's own registration and returns the 200.
+func (u *testUE) subscribe(expires int) *sip.Response {
+	u.t.Helper()
+	u.cseq++
+	u.send(fmt.Sprintf(`
+SUBSCRIBE %[4]s SIP/2.0
+Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK%[3]s;rport
+Max-Forwards: 70
+From: <%[4]s>;tag=%[5]s
+To: <%[4]s>
+Call-ID: sub-%[6]s
+CSeq: %[7]d SUBSCRIBE
+Contact: <sip:ue@%[2]s>
+Event: reg
+Accept: application/reginfo+xml
+Expires: %[8]d
+P-Asserted-Identity: <%[4]s>
+Content-Length: 0
+
+`, testDomain, u.addr, randHex(8), u.impu, u.tag, u.callID, u.cseq, expires))
+	return u.response()
+}
+
+// notify waits for a reg event NOTIFY, answers it 200 and returns it with its document.
+func (u *testUE) notify() (*sip.Request, *Reginfo) {
+	u.t.Helper()
+	req := u.request(sip.NOTIFY)
+	u.answer(req, 200, "")
+	doc, err := ParseReginfo(req.Body())
+	if err != nil {
+		u.t.Fatalf("NOTIFY body: %v\n%s", err, req.Body())
+	}
+	return req, doc
+}

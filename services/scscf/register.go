@@ -1,0 +1,631 @@
+package scscf
+
+// REGISTER at the S-CSCF, TS 24.229 §5.4.1 (DESIGN.md §4 steps 4 and 7): MAR → 401 with the AKA
+// challenge, the response checked against XRES, SAR → 200 OK with Service-Route, P-Associated-URI, Path
+// and the bindings; re-registration, de-registration (§5.4.1.4) and authentication failures.
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/digest"
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// pendingAuth is an authentication vector handed out in a 401 and not used yet (TS 24.229 §5.4.1.2.1:
+// "store the RAND ... and XRES"). It lives in memory only: a restarted S-CSCF challenges again.
+type pendingAuth struct {
+	impi, impu string
+	scheme     string // SIP-Authentication-Scheme of the MAA
+	algorithm  string // Digest algorithm of the challenge
+	nonce      string
+	realm      string
+	rand       []byte
+	xres       []byte
+	ck, ik     []byte
+	ha1        string // SIP Digest
+	expires    time.Time
+}
+
+// algorithmOf maps a SIP-Authentication-Scheme to the Digest algorithm of the challenge.
+func algorithmOf(scheme string) string {
+	switch scheme {
+	case SchemeAKAv2MD5:
+		return digest.AlgAKAv2MD5
+	case cx.SchemeSIPDigest, "Digest-MD5", "Digest":
+		return digest.AlgMD5
+	}
+	return digest.AlgAKAv1MD5
+}
+
+// schemeOf maps the algorithm a UE named in its Authorization to the scheme asked in MAR.
+func schemeOf(algorithm, fallback string) string {
+	switch strings.ToUpper(algorithm) {
+	case "AKAV1-MD5":
+		return cx.SchemeAKAv1MD5
+	case "AKAV2-MD5":
+		return SchemeAKAv2MD5
+	case "MD5":
+		return cx.SchemeSIPDigest
+	}
+	return fallback
+}
+
+// canonicalURI is an identity as the registrar keys it: scheme, user and host, no parameters or port
+// for sip: (TS 23.003 §13.4), the number for tel:.
+func canonicalURI(u *sip.Uri) string {
+	if u == nil {
+		return ""
+	}
+	scheme := strings.ToLower(u.Scheme)
+	if scheme == "" {
+		scheme = "sip"
+	}
+	if scheme == "tel" {
+		// sipgo keeps a tel: URI opaque. RFC 3966 §4: compare the number without visual separators or
+		// parameters.
+		num, _, _ := strings.Cut(strings.TrimPrefix(u.String(), u.Scheme+":"), ";")
+		return "tel:" + strings.Map(func(r rune) rune {
+			if r == '-' || r == '.' || r == '(' || r == ')' {
+				return -1
+			}
+			return r
+		}, num)
+	}
+	if u.User == "" {
+		return scheme + ":" + strings.ToLower(u.Host)
+	}
+	return scheme + ":" + u.User + "@" + strings.ToLower(u.Host)
+}
+
+// canonicalString parses s (a URI, with or without angle brackets) and canonicalises it.
+func canonicalString(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '<'); i >= 0 {
+		if j := strings.IndexByte(s[i:], '>'); j > 0 {
+			s = s[i+1 : i+j]
+		}
+	}
+	var u sip.Uri
+	if err := sip.ParseUri(s, &u); err != nil {
+		return s
+	}
+	return canonicalURI(&u)
+}
+
+// integrityProtected reports whether the P-CSCF said the REGISTER came over a protected channel
+// (TS 24.229 §5.4.1.2.1, §7.2A.2).
+func integrityProtected(v string) bool {
+	switch v {
+	case digest.IntegrityYes, digest.IntegrityTLSYes, digest.IntegrityIPAssocYes:
+		return true
+	}
+	return false
+}
+
+// handleRegister runs the registrar for one REGISTER and returns the Decision (always a local reply).
+func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.Decision, error) {
+	to := req.To()
+	if to == nil {
+		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Missing To"}
+	}
+	impu := canonicalURI(&to.Address)
+	var cred *digest.Credentials
+	if h := req.GetHeader("Authorization"); h != nil {
+		c, err := digest.ParseCredentials(h.Value())
+		if err != nil {
+			return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad Authorization", Err: err}
+		}
+		cred = &c
+	}
+	impi := ""
+	if cred != nil {
+		impi = cred.Username
+	}
+	if impi == "" {
+		// TS 24.229 §5.4.1.2.1 / TS 33.203 §6.1.1 without ISIM: the private identity derived from the public one.
+		impi = strings.TrimPrefix(strings.TrimPrefix(impu, "sip:"), "tel:")
+	}
+	log := s.log.With(logging.IMPI(impi), logging.IMPU(impu), logging.CallID(req.CallID().Value()))
+
+	unlock := s.lockIdentity(impu)
+	defer unlock()
+
+	existing, err := s.reg.Registration(ctx, impu)
+	if err != nil && !errors.Is(err, registrar.ErrNotFound) {
+		return proxy.Decision{}, fmt.Errorf("register %s: %w", impu, err)
+	}
+	if existing != nil && existing.IMPI != impi {
+		existing = nil // another private identity's registration: this one authenticates on its own
+	}
+
+	// §5.4.1.2.1: a registered UE whose REGISTER arrives integrity protected need not be challenged again.
+	if existing != nil && cred != nil && integrityProtected(cred.IntegrityProtected) && !s.cfg.Registration.ReauthProtected &&
+		cred.Response == "" {
+		log.Debug("protected re-registration, authentication skipped")
+		return s.accept(ctx, req, log, impi, impu, existing)
+	}
+	if cred != nil && cred.Response != "" || cred != nil && cred.AUTS != "" {
+		if p := s.takePending(impi, cred.Nonce); p != nil {
+			if cred.AUTS != "" {
+				return s.resync(ctx, log, impi, impu, cred, p)
+			}
+			if !verifyResponse(cred, p, req) {
+				log.Info("authentication failed")
+				s.metrics.registrations.WithLabelValues("auth_failed").Inc()
+				if existing == nil {
+					// TS 29.228 §6.1.2: AUTHENTICATION_FAILURE lets the HSS free the S-CSCF name.
+					if _, err := s.cx.serverAssignment(ctx, impi, []string{impu}, cx.SATAuthenticationFailure, false, ""); err != nil {
+						log.Warn("SAR AUTHENTICATION_FAILURE", zap.Error(err))
+					}
+				}
+				return proxy.Respond(403, "Forbidden"), nil
+			}
+			return s.accept(ctx, req, log, impi, impu, existing)
+		}
+		if existing != nil && integrityProtected(cred.IntegrityProtected) && !s.cfg.Registration.ReauthProtected {
+			return s.accept(ctx, req, log, impi, impu, existing)
+		}
+	}
+	return s.challenge(ctx, log, impi, impu, cred, nil)
+}
+
+// challenge asks the HSS for a vector and answers 401 (TS 24.229 §5.4.1.2.1, DESIGN.md §4 step 4).
+func (s *Server) challenge(ctx context.Context, log *zap.Logger, impi, impu string, cred *digest.Credentials, resync []byte) (proxy.Decision, error) {
+	scheme := s.cfg.Registration.Scheme
+	if cred != nil {
+		scheme = schemeOf(cred.Algorithm, scheme)
+	}
+	maa, err := s.cx.multimediaAuth(ctx, impi, impu, scheme, resync)
+	if err != nil && errors.As(err, new(*CxError)) && scheme != cx.SchemeUnknown &&
+		strings.Contains(err.Error(), "SCHEME_NOT_SUPPORTED") {
+		// TS 29.228 §6.3.1: the subscriber has another scheme; let the HSS pick it.
+		maa, err = s.cx.multimediaAuth(ctx, impi, impu, cx.SchemeUnknown, resync)
+	}
+	if err != nil {
+		return proxy.Decision{}, s.cxStatus(log, "MAR", err)
+	}
+	if len(maa.SIPAuthDataItems) == 0 {
+		return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: ErrNoVector}
+	}
+	item := maa.SIPAuthDataItems[0]
+	p := &pendingAuth{
+		impi: impi, impu: impu, scheme: item.Scheme, algorithm: algorithmOf(item.Scheme), realm: s.cfg.Domain,
+		expires: time.Now().Add(s.cfg.Registration.AuthTimeout),
+	}
+	ch := digest.Challenge{Realm: s.cfg.Domain, Algorithm: p.algorithm, QOP: digest.QOPAuth}
+	switch p.algorithm {
+	case digest.AlgMD5:
+		if item.DigestAuthenticate == nil || item.DigestAuthenticate.HA1 == "" {
+			return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: fmt.Errorf("%w: SIP Digest without HA1", ErrNoVector)}
+		}
+		if item.DigestAuthenticate.Realm != "" {
+			p.realm, ch.Realm = item.DigestAuthenticate.Realm, item.DigestAuthenticate.Realm
+		}
+		p.ha1 = item.DigestAuthenticate.HA1
+		var n [24]byte
+		_, _ = rand.Read(n[:])
+		ch.Nonce = base64.StdEncoding.EncodeToString(n[:])
+	default:
+		if len(item.Authenticate) < digest.RANDSize+digest.AUTNSize || len(item.Authorization) == 0 {
+			return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: fmt.Errorf("%w: AKA vector incomplete", ErrNoVector)}
+		}
+		p.rand = item.Authenticate[:digest.RANDSize]
+		p.xres, p.ck, p.ik = item.Authorization, item.ConfidentialityKey, item.IntegrityKey
+		ch.Nonce = digest.AKANonce(item.Authenticate[:digest.RANDSize], item.Authenticate[digest.RANDSize:digest.RANDSize+digest.AUTNSize], nil)
+		// TS 24.229 §5.4.1.2.1: CK and IK go to the P-CSCF in the challenge, which removes them.
+		ch.CK, ch.IK = hex.EncodeToString(p.ck), hex.EncodeToString(p.ik)
+	}
+	p.nonce = ch.Nonce
+	s.putPending(p)
+	s.metrics.registrations.WithLabelValues("challenged").Inc()
+	log.Debug("challenged", zap.String("algorithm", p.algorithm))
+	return proxy.Decision{Reply: &proxy.Reply{Code: 401, Reason: "Unauthorized",
+		Headers: []sip.Header{sip.NewHeader("WWW-Authenticate", ch.String())}}}, nil
+}
+
+// resync sends RAND‖AUTS to the HSS and challenges again (TS 33.203 §6.1.2, RFC 3310 §3.4).
+func (s *Server) resync(ctx context.Context, log *zap.Logger, impi, impu string, cred *digest.Credentials, p *pendingAuth) (proxy.Decision, error) {
+	auts, err := digest.ParseAUTS(cred.AUTS)
+	if err != nil || len(p.rand) == 0 {
+		return proxy.Respond(403, "Forbidden"), nil
+	}
+	log.Info("AKA resynchronisation")
+	s.metrics.registrations.WithLabelValues("resync").Inc()
+	return s.challenge(ctx, log, impi, impu, cred, append(append([]byte(nil), p.rand...), auts...))
+}
+
+// verifyResponse checks the Digest response against the stored vector.
+func verifyResponse(cred *digest.Credentials, p *pendingAuth, req *sip.Request) bool {
+	if cred.Nonce != p.nonce {
+		return false
+	}
+	body := req.Body()
+	switch p.algorithm {
+	case digest.AlgMD5:
+		return digest.VerifyHA1(*cred, "REGISTER", p.ha1, body)
+	case digest.AlgAKAv2MD5:
+		return digest.Verify(*cred, "REGISTER", digest.AKAv2Password(p.xres, p.ik, p.ck), body)
+	default:
+		return digest.Verify(*cred, "REGISTER", digest.AKAv1Password(p.xres), body)
+	}
+}
+
+// cxStatus maps a Cx failure to the SIP answer (TS 24.229 §5.4.1.2.1: 403 for an unknown user or
+// mismatching identities, 480 when the HSS cannot be reached).
+func (s *Server) cxStatus(log *zap.Logger, what string, err error) error {
+	switch {
+	case errors.Is(err, ErrUserUnknown), errors.Is(err, ErrIdentitiesDontMatch):
+		log.Info(what+" rejected", zap.Error(err))
+		return &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: err}
+	case errors.As(err, new(*CxError)):
+		log.Warn(what+" failed", zap.Error(err))
+		return &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: err}
+	}
+	log.Warn(what+" failed", zap.Error(err))
+	return &proxy.StatusError{Code: 480, Reason: "Temporarily Unavailable", Err: err}
+}
+
+// contactSpec is one Contact of a REGISTER.
+type contactSpec struct {
+	uri     string
+	params  string
+	expires time.Duration
+}
+
+// requestedContacts reads the Contact headers: the URI, the other parameters and the expiry asked
+// (Contact expires, else Expires, else the default: RFC 3261 §10.3 step 6). star is "Contact: *".
+func (s *Server) requestedContacts(req *sip.Request) (list []contactSpec, star bool, err error) {
+	defaultExp := s.cfg.Registration.DefaultExpires
+	if h := req.GetHeader("Expires"); h != nil {
+		n, perr := strconv.ParseUint(strings.TrimSpace(h.Value()), 10, 32)
+		if perr != nil {
+			return nil, false, fmt.Errorf("%w: Expires %q", ErrBadRequest, h.Value())
+		}
+		defaultExp = time.Duration(n) * time.Second
+	}
+	for _, value := range header.Values(req, "Contact") {
+		if strings.TrimSpace(value) == "*" {
+			star = true
+			continue
+		}
+		nas, perr := header.ParseNameAddrs("Contact", value)
+		if perr != nil {
+			return nil, false, fmt.Errorf("%w: Contact: %w", ErrBadRequest, perr)
+		}
+		for _, na := range nas {
+			c := contactSpec{uri: na.URI, expires: defaultExp}
+			params := na.Params.Clone()
+			if v, ok := params.Get("expires"); ok {
+				n, perr := strconv.ParseUint(v, 10, 32)
+				if perr != nil {
+					return nil, false, fmt.Errorf("%w: Contact expires %q", ErrBadRequest, v)
+				}
+				c.expires = time.Duration(n) * time.Second
+				params.Del("expires")
+			}
+			c.params = strings.TrimPrefix(params.String(), ";")
+			list = append(list, c)
+		}
+	}
+	if star && (len(list) > 0 || defaultExp != 0) {
+		// RFC 3261 §10.3 step 6: "*" only with Expires: 0 and no other Contact.
+		return nil, false, fmt.Errorf("%w: Contact * needs Expires: 0 alone", ErrBadRequest)
+	}
+	return list, star, nil
+}
+
+// accept applies the REGISTER's bindings after successful (or skipped) authentication: SAR and 200 OK,
+// or de-registration (TS 24.229 §5.4.1.2.2, §5.4.1.4).
+func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, impi, impu string, existing *registrar.Registration) (proxy.Decision, error) {
+	specs, star, err := s.requestedContacts(req)
+	if err != nil {
+		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad Request", Err: err}
+	}
+	for _, c := range specs {
+		if c.expires != 0 && c.expires < s.cfg.Registration.MinExpires {
+			// RFC 3261 §10.3 step 7.
+			return proxy.Respond(423, "Interval Too Brief",
+				sip.NewHeader("Min-Expires", strconv.Itoa(int(s.cfg.Registration.MinExpires/time.Second)))), nil
+		}
+	}
+	now := time.Now()
+	callID := req.CallID().Value()
+	cseq := req.CSeq().SeqNo
+	var path []string
+	for _, v := range header.Values(req, "Path") {
+		path = append(path, header.SplitList(v)...)
+	}
+
+	reg := existing
+	initial := reg == nil
+	if initial {
+		reg = &registrar.Registration{IMPU: impu, IMPI: impi}
+	} else {
+		reg = reg.Clone()
+	}
+	if star {
+		reg.Contacts = nil
+	}
+	nextID := 1
+	for _, c := range reg.Contacts {
+		if n, err := strconv.Atoi(c.ID); err == nil && n >= nextID {
+			nextID = n + 1
+		}
+	}
+	for _, spec := range specs {
+		idx := -1
+		for i, c := range reg.Contacts {
+			if sameContact(c.URI, spec.uri) {
+				idx = i
+				break
+			}
+		}
+		if idx >= 0 && reg.Contacts[idx].CallID == callID && cseq <= reg.Contacts[idx].CSeq {
+			// RFC 3261 §10.3 step 7: an out-of-order REGISTER does not change the binding.
+			continue
+		}
+		if spec.expires == 0 {
+			if idx >= 0 {
+				reg.Contacts = append(reg.Contacts[:idx], reg.Contacts[idx+1:]...)
+			}
+			continue
+		}
+		granted := min(spec.expires, s.cfg.Registration.MaxExpires)
+		c := registrar.Contact{URI: spec.uri, Params: spec.params, Path: path, Expires: now.Add(granted),
+			CallID: callID, CSeq: cseq, UserAgent: headerValue(req, "User-Agent")}
+		if idx >= 0 {
+			c.ID = reg.Contacts[idx].ID
+			reg.Contacts[idx] = c
+		} else {
+			c.ID = strconv.Itoa(nextID)
+			nextID++
+			reg.Contacts = append(reg.Contacts, c)
+		}
+	}
+
+	if len(reg.Contacts) == 0 {
+		// De-registration (TS 24.229 §5.4.1.4): SAR USER_DEREGISTRATION, NOTIFY, 200 without bindings.
+		if !initial {
+			if _, err := s.cx.serverAssignment(ctx, impi, []string{impu}, cx.SATUserDeregistration, false, reg.HSS.Host); err != nil {
+				log.Warn("SAR USER_DEREGISTRATION", zap.Error(err))
+			}
+			if err := s.reg.DeleteRegistration(ctx, reg.IMPU); err != nil && !errors.Is(err, registrar.ErrNotFound) {
+				return proxy.Decision{}, fmt.Errorf("deregister %s: %w", impu, err)
+			}
+			s.notifyTerminated(existing, EventUnregistered)
+			log.Info("de-registered")
+		}
+		s.metrics.registrations.WithLabelValues("deregistered").Inc()
+		return proxy.Decision{Reply: &proxy.Reply{Code: 200, Reason: "OK"}}, nil
+	}
+
+	// SAR: REGISTRATION the first time, RE_REGISTRATION after (TS 29.228 §6.1.2, Table 6.1.2.1).
+	sat := cx.SATRegistration
+	if !initial {
+		sat = cx.SATReRegistration
+	}
+	saa, err := s.cx.serverAssignment(ctx, impi, []string{impu}, sat, !initial && len(reg.Profile) > 0, reg.HSS.Host)
+	if err != nil {
+		return proxy.Decision{}, s.cxStatus(log, "SAR", err)
+	}
+	if len(saa.UserData) > 0 {
+		if err := applyProfile(reg, saa.UserData); err != nil {
+			log.Warn("SAA User-Data", zap.Error(err))
+			return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: err}
+		}
+	}
+	if len(reg.Identities) == 0 {
+		reg.Identities = []registrar.Identity{{URI: impu}}
+	}
+	reg.HSS = registrar.HSSSession{Host: saa.OriginHost, Realm: saa.OriginRealm, ServerName: s.cfg.ServerName}
+	reg.Expires = earliestExpiry(reg.Contacts)
+	if err := s.reg.SaveRegistration(ctx, reg); err != nil {
+		return proxy.Decision{}, fmt.Errorf("register %s: %w", impu, err)
+	}
+	event := EventRefreshed
+	if initial {
+		event = EventRegistered
+		log.Info("registered", zap.Int("contacts", len(reg.Contacts)))
+		s.metrics.registrations.WithLabelValues("registered").Inc()
+	} else {
+		s.metrics.registrations.WithLabelValues("reregistered").Inc()
+	}
+	s.notifyAsync(reg, event)
+	return proxy.Decision{Reply: &proxy.Reply{Code: 200, Reason: "OK", Headers: s.registerOKHeaders(reg, path, now)}}, nil
+}
+
+// registerOKHeaders are the 200 OK's headers (TS 24.229 §5.4.1.2.2 steps f–i; RFC 3261 §10.3 step 8).
+func (s *Server) registerOKHeaders(reg *registrar.Registration, path []string, now time.Time) []sip.Header {
+	var hs []sip.Header
+	for _, c := range reg.Contacts {
+		v := "<" + c.URI + ">"
+		if c.Params != "" {
+			v += ";" + c.Params
+		}
+		v += ";expires=" + strconv.Itoa(int(max(0, c.Expires.Sub(now).Round(time.Second)/time.Second)))
+		hs = append(hs, sip.NewHeader("Contact", v))
+	}
+	if len(path) > 0 {
+		// RFC 3327 §5.3: the Path the registrar stored, echoed.
+		hs = append(hs, sip.NewHeader("Path", strings.Join(path, ", ")))
+	}
+	// RFC 3608 §6; TS 24.229 §5.4.1.2.2 step g: our URI with a marker for the originating case.
+	hs = append(hs, sip.NewHeader("Service-Route", "<"+s.serviceRoute+">"))
+	var assoc []string
+	for _, id := range reg.Identities {
+		if !id.Barred {
+			assoc = append(assoc, "<"+id.URI+">")
+		}
+	}
+	if len(assoc) > 0 {
+		// RFC 7315 §4.1; TS 24.229 §5.4.1.2.2 step f: barred identities are left out.
+		hs = append(hs, sip.NewHeader("P-Associated-URI", strings.Join(assoc, ", ")))
+	}
+	return hs
+}
+
+// applyProfile stores the User-Data and takes the implicit set from it, the registered identity first.
+func applyProfile(reg *registrar.Registration, data []byte) error {
+	sub, err := userdata.Parse(data)
+	if err != nil {
+		return fmt.Errorf("user data: %w", err)
+	}
+	reg.Profile = append([]byte(nil), data...)
+	var ids []registrar.Identity
+	for _, sp := range sub.ServiceProfiles {
+		for _, pi := range sp.PublicIdentities {
+			id := registrar.Identity{URI: canonicalString(pi.Identity), Barred: pi.Barred()}
+			if pi.Extension != nil && pi.Extension.Extension != nil {
+				id.DisplayName = pi.Extension.Extension.DisplayName
+			}
+			if id.URI == reg.IMPU {
+				ids = append([]registrar.Identity{id}, ids...)
+			} else {
+				ids = append(ids, id)
+			}
+		}
+	}
+	reg.Identities = ids
+	return nil
+}
+
+func earliestExpiry(cs []registrar.Contact) time.Time {
+	var t time.Time
+	for _, c := range cs {
+		if t.IsZero() || c.Expires.Before(t) {
+			t = c.Expires
+		}
+	}
+	return t
+}
+
+// sameContact compares two Contact URIs by RFC 3261 §19.1.4 in the simple form the registrar needs.
+func sameContact(a, b string) bool {
+	var ua, ub sip.Uri
+	if sip.ParseUri(a, &ua) != nil || sip.ParseUri(b, &ub) != nil {
+		return a == b
+	}
+	return strings.EqualFold(ua.Host, ub.Host) && ua.User == ub.User && ua.Port == ub.Port &&
+		strings.EqualFold(ua.Scheme, ub.Scheme)
+}
+
+func headerValue(req *sip.Request, name string) string {
+	if h := req.GetHeader(name); h != nil {
+		return h.Value()
+	}
+	return ""
+}
+
+// putPending remembers the vector of a challenge, replacing an earlier one of the IMPI.
+func (s *Server) putPending(p *pendingAuth) {
+	s.authMu.Lock()
+	defer s.authMu.Unlock()
+	s.pending[p.impi] = p
+}
+
+// takePending returns and forgets the IMPI's vector if nonce matches it (a vector is used once,
+// TS 33.203 §6.1.1).
+func (s *Server) takePending(impi, nonce string) *pendingAuth {
+	s.authMu.Lock()
+	defer s.authMu.Unlock()
+	p, ok := s.pending[impi]
+	if !ok || p.nonce != nonce {
+		return nil
+	}
+	delete(s.pending, impi)
+	return p
+}
+
+// expireAuth drops vectors whose response never came and tells the HSS (SAR AUTHENTICATION_TIMEOUT,
+// TS 29.228 §6.1.2), unless the identity is registered.
+func (s *Server) expireAuth(ctx context.Context, now time.Time) {
+	s.authMu.Lock()
+	var expired []*pendingAuth
+	for impi, p := range s.pending {
+		if now.After(p.expires) {
+			expired = append(expired, p)
+			delete(s.pending, impi)
+		}
+	}
+	s.authMu.Unlock()
+	for _, p := range expired {
+		if _, err := s.reg.Registration(ctx, p.impu); err == nil {
+			continue
+		}
+		s.log.Info("authentication timed out", logging.IMPI(p.impi), logging.IMPU(p.impu))
+		s.metrics.registrations.WithLabelValues("auth_timeout").Inc()
+		cctx, cancel := context.WithTimeout(ctx, cxTimeout)
+		if _, err := s.cx.serverAssignment(cctx, p.impi, []string{p.impu}, cx.SATAuthenticationTimeout, false, ""); err != nil {
+			s.log.Warn("SAR AUTHENTICATION_TIMEOUT", logging.IMPI(p.impi), zap.Error(err))
+		}
+		cancel()
+	}
+}
+
+// expireRegistrations removes expired contacts; a registration left without any is de-registered with
+// SAR TIMEOUT_DEREGISTRATION and a NOTIFY (TS 24.229 §5.4.1.6 is the network side; expiry is RFC 3261 §10.3).
+func (s *Server) expireRegistrations(ctx context.Context, now time.Time) {
+	regs, err := s.reg.ExpiredRegistrations(ctx, now)
+	if err != nil {
+		s.log.Warn("expiry sweep", zap.Error(err))
+		return
+	}
+	for _, r := range regs {
+		s.expireOne(ctx, r.IMPU, now)
+	}
+}
+
+func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
+	unlock := s.lockIdentity(impu)
+	defer unlock()
+	r, err := s.reg.Registration(ctx, impu)
+	if err != nil || r.IMPU != impu || r.Expires.After(now) {
+		return // refreshed or removed meanwhile
+	}
+	old := r.Clone()
+	var kept []registrar.Contact
+	for _, c := range r.Contacts {
+		if c.Expires.After(now) {
+			kept = append(kept, c)
+		}
+	}
+	log := s.log.With(logging.IMPI(r.IMPI), logging.IMPU(r.IMPU))
+	if len(kept) > 0 {
+		r.Contacts = kept
+		r.Expires = earliestExpiry(kept)
+		if err := s.reg.SaveRegistration(ctx, r); err != nil {
+			log.Warn("expire contacts", zap.Error(err))
+			return
+		}
+		s.notifyAsync(r, EventExpired)
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, cxTimeout)
+	defer cancel()
+	if _, err := s.cx.serverAssignment(cctx, r.IMPI, []string{r.IMPU}, cx.SATTimeoutDeregistration, false, r.HSS.Host); err != nil {
+		log.Warn("SAR TIMEOUT_DEREGISTRATION", zap.Error(err))
+	}
+	if err := s.reg.DeleteRegistration(ctx, r.IMPU); err != nil && !errors.Is(err, registrar.ErrNotFound) {
+		log.Warn("expire registration", zap.Error(err))
+		return
+	}
+	log.Info("registration expired")
+	s.metrics.registrations.WithLabelValues("expired").Inc()
+	s.notifyTerminated(old, EventExpired)
+}

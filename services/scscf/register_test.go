@@ -1,0 +1,291 @@
+package scscf
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/digest"
+	"github.com/imscore/imscore/sip/header"
+)
+
+func registered(t *testing.T, s *Server, impu string) *registrar.Registration {
+	t.Helper()
+	r, err := s.reg.Registration(context.Background(), impu)
+	if errors.Is(err, registrar.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func waitGone(t *testing.T, s *Server, impu string) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for registered(t, s, impu) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still registered", impu)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestRegistrationAKA(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000001", "15550000001")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+
+	first := ue.register(600, ue.emptyAuth())
+	if first.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %d, want 401", first.StatusCode)
+	}
+	ch, err := digest.ParseChallenge(first.GetHeader("WWW-Authenticate").Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ch.Algorithm != digest.AlgAKAv1MD5 || ch.QOP != "auth" || ch.Realm != testDomain {
+		t.Fatalf("challenge %+v", ch)
+	}
+	if _, _, err := ch.Keys(); err != nil {
+		t.Fatalf("challenge keys (TS 24.229 §5.4.1.2.1 ck/ik for the P-CSCF): %v", err)
+	}
+	if registered(t, s, ue.impu) != nil {
+		t.Fatal("registered before authentication")
+	}
+	ue.integrity = digest.IntegrityYes
+	ok := ue.register(600, ue.authFor(first, false))
+	if ok.StatusCode != 200 {
+		t.Fatalf("second REGISTER: %d\n%s", ok.StatusCode, ok)
+	}
+	sr := header.Values(ok, "Service-Route")
+	if len(sr) != 1 || !strings.Contains(sr[0], s.SIPAddr().String()) || !strings.Contains(sr[0], ";lr") ||
+		!strings.Contains(sr[0], ";orig") {
+		t.Fatalf("Service-Route %q", sr)
+	}
+	pau := strings.Join(header.Values(ok, "P-Associated-URI"), ",")
+	if !strings.Contains(pau, "<sip:15550000001@"+testDomain+">") || !strings.Contains(pau, "<tel:15550000001>") ||
+		strings.Contains(pau, "001010000000001") {
+		t.Fatalf("P-Associated-URI %q: want the implicit set without the barred IMSI identity", pau)
+	}
+	if p := header.Values(ok, "Path"); len(p) != 1 || !strings.Contains(p[0], "sip:term@") {
+		t.Fatalf("Path not echoed: %q", p)
+	}
+	contact := header.Values(ok, "Contact")
+	if len(contact) != 1 || !strings.Contains(contact[0], "expires=600") || !strings.Contains(contact[0], "+sip.instance") {
+		t.Fatalf("Contact %q", contact)
+	}
+	hss.waitSAR(t, cx.SATRegistration)
+	reg := registered(t, s, "tel:15550000001")
+	if reg == nil || reg.IMPI != sub.impi || len(reg.Contacts) != 1 || len(reg.Contacts[0].Path) != 1 {
+		t.Fatalf("registration by implicit identity: %+v", reg)
+	}
+
+	t.Run("reg event subscription", func(t *testing.T) {
+		res := ue.subscribe(600)
+		if res.StatusCode != 200 || res.GetHeader("Expires") == nil {
+			t.Fatalf("SUBSCRIBE: %d\n%s", res.StatusCode, res)
+		}
+		totag, _ := res.To().Params.Get("tag")
+		notify, doc := ue.notify()
+		fromtag, _ := notify.From().Params.Get("tag")
+		if totag == "" || fromtag != totag {
+			t.Fatalf("NOTIFY From tag %q, 200 To tag %q: not one dialog", fromtag, totag)
+		}
+		if st := notify.GetHeader("Subscription-State"); st == nil || !strings.HasPrefix(st.Value(), "active") {
+			t.Fatalf("Subscription-State %v", st)
+		}
+		if doc.Version != 0 || doc.State != "full" || len(doc.Registrations) != 2 {
+			t.Fatalf("first document: %+v", doc)
+		}
+		for _, r := range doc.Registrations {
+			if r.State != RegStateActive || len(r.Contacts) != 1 || r.Contacts[0].URI != "sip:ue@"+ue.addr.String() {
+				t.Fatalf("registration element %+v", r)
+			}
+		}
+	})
+
+	t.Run("re-registration integrity protected skips authentication", func(t *testing.T) {
+		auth := `Digest username="` + sub.impi + `",realm="` + testDomain + `",nonce="",uri="sip:` + testDomain +
+			`",response="",integrity-protected="yes"`
+		res := ue.register(1200, auth)
+		if res.StatusCode != 200 {
+			t.Fatalf("re-REGISTER: %d", res.StatusCode)
+		}
+		if c := header.Values(res, "Contact"); len(c) != 1 || !strings.Contains(c[0], "expires=1200") {
+			t.Fatalf("Contact %q", c)
+		}
+		hss.waitSAR(t, cx.SATReRegistration)
+		_, doc := ue.notify()
+		if doc.Version != 1 || doc.Registrations[0].Contacts[0].Event != EventRefreshed {
+			t.Fatalf("NOTIFY after re-registration: %+v", doc)
+		}
+	})
+
+	t.Run("too brief", func(t *testing.T) {
+		res := ue.register(10, `Digest username="`+sub.impi+`",realm="`+testDomain+`",nonce="",uri="sip:`+testDomain+
+			`",response="",integrity-protected="yes"`)
+		if res.StatusCode != 423 || res.GetHeader("Min-Expires") == nil || res.GetHeader("Min-Expires").Value() != "60" {
+			t.Fatalf("REGISTER expires=10: %d, want 423 with Min-Expires 60\n%s", res.StatusCode, res)
+		}
+	})
+
+	t.Run("de-registration", func(t *testing.T) {
+		res := ue.register(0, `Digest username="`+sub.impi+`",realm="`+testDomain+`",nonce="",uri="sip:`+testDomain+
+			`",response="",integrity-protected="yes"`)
+		if res.StatusCode != 200 {
+			t.Fatalf("de-REGISTER: %d", res.StatusCode)
+		}
+		hss.waitSAR(t, cx.SATUserDeregistration)
+		if registered(t, s, ue.impu) != nil {
+			t.Fatal("still registered")
+		}
+		notify, doc := ue.notify()
+		if st := notify.GetHeader("Subscription-State").Value(); !strings.HasPrefix(st, "terminated") {
+			t.Fatalf("Subscription-State %q", st)
+		}
+		if doc.Registrations[0].State != RegStateTerminated || doc.Registrations[0].Contacts[0].Event != EventUnregistered {
+			t.Fatalf("final document %+v", doc)
+		}
+	})
+}
+
+func TestRegistrationWrongRES(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000002", "15550000002")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+	first := ue.register(600, ue.emptyAuth())
+	if first.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %d", first.StatusCode)
+	}
+	res := ue.register(600, ue.authFor(first, true))
+	if res.StatusCode != 403 {
+		t.Fatalf("wrong RES: %d, want 403", res.StatusCode)
+	}
+	hss.waitSAR(t, cx.SATAuthenticationFailure)
+	if registered(t, s, ue.impu) != nil {
+		t.Fatal("registration left after a wrong RES")
+	}
+	// The vector was used: replaying the same response is challenged afresh, never accepted.
+	if res := ue.register(600, ue.authFor(first, false)); res.StatusCode == 200 {
+		t.Fatal("a used vector was accepted again")
+	}
+}
+
+func TestRegistrationResync(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000003", "15550000003")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+	// The USIM has already accepted the SQN the HSS will issue next: the first AUTN is stale.
+	hss.mu.Lock()
+	current := sub.sqn
+	hss.mu.Unlock()
+	sqn, err := aka.NextSQN(current, aka.DefaultSQNConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := ue.usim.SetSQNms(sqn); err != nil {
+		t.Fatal(err)
+	}
+	first := ue.register(600, ue.emptyAuth())
+	auth := ue.authFor(first, false)
+	if !strings.Contains(auth, "auts=") {
+		t.Fatalf("USIM did not fail synchronisation: %s", auth)
+	}
+	second := ue.register(600, auth)
+	if second.StatusCode != 401 {
+		t.Fatalf("REGISTER with auts: %d, want a new 401", second.StatusCode)
+	}
+	ok := ue.register(600, ue.authFor(second, false))
+	if ok.StatusCode != 200 {
+		t.Fatalf("after resync: %d", ok.StatusCode)
+	}
+}
+
+func TestRegistrationExpiry(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000004", "15550000004")
+	s := startSCSCF(t, hss, nil, func(c *Config) {
+		c.Registration.MinExpires = time.Second
+		c.Registration.DefaultExpires = time.Second
+	})
+	ue := newUE(t, s, sub)
+	ue.registerFully(1)
+	if registered(t, s, ue.impu) == nil {
+		t.Fatal("not registered")
+	}
+	waitGone(t, s, ue.impu)
+	hss.waitSAR(t, cx.SATTimeoutDeregistration)
+}
+
+func TestAuthenticationTimeout(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000005", "15550000005")
+	s := startSCSCF(t, hss, nil, func(c *Config) { c.Registration.AuthTimeout = 200 * time.Millisecond })
+	ue := newUE(t, s, sub)
+	if res := ue.register(600, ue.emptyAuth()); res.StatusCode != 401 {
+		t.Fatalf("REGISTER: %d", res.StatusCode)
+	}
+	hss.waitSAR(t, cx.SATAuthenticationTimeout)
+}
+
+func TestNetworkDeregistration(t *testing.T) {
+	tests := []struct {
+		name   string
+		impus  func(*subscriber) []string
+		reason cx.ReasonCode
+		event  string
+	}{
+		{name: "IMPI alone, permanent", impus: func(*subscriber) []string { return nil }, reason: cx.ReasonPermanentTermination, event: EventRejected},
+		{name: "IMPU list, server change", impus: func(s *subscriber) []string { return []string{s.impus[2]} }, reason: cx.ReasonServerChange, event: EventDeactivated},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			sub := hss.addSubscriber(t, "00101000000001"+string(rune('0'+i)), "1555000001"+string(rune('0'+i)))
+			s := startSCSCF(t, hss, nil)
+			ue := newUE(t, s, sub)
+			ue.registerFully(600)
+			if res := ue.subscribe(600); res.StatusCode != 200 {
+				t.Fatalf("SUBSCRIBE %d", res.StatusCode)
+			}
+			ue.notify()
+			rta := hss.deregister(t, sub.impi, tc.impus(sub), tc.reason)
+			if code, _ := rta.Result(); code != 2001 {
+				t.Fatalf("RTA result %d", code)
+			}
+			if registered(t, s, ue.impu) != nil {
+				t.Fatal("still registered after RTR")
+			}
+			notify, doc := ue.notify()
+			if st := notify.GetHeader("Subscription-State").Value(); !strings.HasPrefix(st, "terminated") {
+				t.Fatalf("Subscription-State %q", st)
+			}
+			if c := doc.Registrations[0].Contacts[0]; c.State != RegStateTerminated || c.Event != tc.event {
+				t.Fatalf("contact %+v, want terminated/%s", c, tc.event)
+			}
+		})
+	}
+	t.Run("unknown IMPI", func(t *testing.T) {
+		hss := startFakeHSS(t)
+		startSCSCF(t, hss, nil)
+		rta := hss.deregister(t, "nobody@"+testDomain, nil, cx.ReasonPermanentTermination)
+		if code, vendor := rta.Result(); code != cx.ErrorIdentityNotRegistered || vendor != cx.Vendor3GPP {
+			t.Fatalf("RTA %d/%d, want 5003", code, vendor)
+		}
+	})
+}
+
+// sipgo keeps the Via of a forwarded request; the UE answers to its top Via.
+var _ = sip.REGISTER

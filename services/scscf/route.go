@@ -1,0 +1,307 @@
+package scscf
+
+// Request routing at the S-CSCF: TS 24.229 §5.4.3.2 (originating: iFCs, then towards the callee) and
+// §5.4.3.3 (terminating: iFCs, then every registered contact through its Path), §5.4.3.4 for requests
+// inside a dialog (they follow the route set), ISC towards application servers (TS 24.229 §5.4.3.2
+// step 4, TS 23.218 §6).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// Route parameters of our own URIs.
+const (
+	// paramOrig marks the Service-Route entry: a request carrying it is originating (TS 24.229 §5.4.1.2.2 g).
+	paramOrig = "orig"
+	// paramODI carries the original-dialog identifier in the Route we give an AS (TS 24.229 §5.4.3.2 step 4).
+	paramODI = "odi"
+)
+
+// iscState is what an original-dialog token stands for: where iFC evaluation resumes when the request
+// comes back from the AS.
+type iscState struct {
+	impu        string
+	sessionCase userdata.SessionCase
+	next        int // index into the matching iFCs
+	expires     time.Time
+}
+
+// Route implements proxy.Router.
+func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+	switch req.Method {
+	case sip.REGISTER:
+		return s.handleRegister(ctx, req)
+	case sip.SUBSCRIBE:
+		if isRegEvent(req) && s.isRegEventTarget(ctx, req) {
+			return s.handleSubscribe(ctx, req)
+		}
+	}
+	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
+		// TS 24.229 §5.4.3.4 / RFC 3261 §16.12: in-dialog requests follow their route set.
+		return proxy.Forward(), nil
+	}
+	if req.Method == sip.ACK {
+		return proxy.Forward(), nil
+	}
+	var odi string
+	orig := false
+	if r := src.ConsumedRoute; r != nil && r.UriParams != nil {
+		_, orig = r.UriParams.Get(paramOrig)
+		odi, _ = r.UriParams.Get(paramODI)
+	}
+	if odi != "" {
+		if st, ok := s.takeISC(odi); ok {
+			if st.sessionCase == userdata.SessionOriginating || st.sessionCase == userdata.SessionOriginatingUnregistered {
+				return s.originating(ctx, req, st.impu, st.next)
+			}
+			return s.terminating(ctx, req, st.next)
+		}
+		return proxy.Decision{}, &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: errors.New("unknown original-dialog token")}
+	}
+	if orig {
+		return s.originating(ctx, req, "", 0)
+	}
+	return s.terminating(ctx, req, 0)
+}
+
+// OptionTags implements proxy.OptionTagger: path (RFC 3327), sec-agree is the P-CSCF's, gruu and outbound
+// are tolerated in Supported only.
+func (s *Server) OptionTags(req *sip.Request) ([]string, bool) {
+	uas := req.Method == sip.REGISTER || req.Method == sip.SUBSCRIBE && isRegEvent(req)
+	return []string{"path", "sec-agree", "outbound", "gruu", "100rel", "timer", "precondition", "replaces"}, uas
+}
+
+// isRegEventTarget reports a SUBSCRIBE this node answers: an in-dialog refresh of one of our
+// subscriptions, or a new one for a registered identity.
+func (s *Server) isRegEventTarget(ctx context.Context, req *sip.Request) bool {
+	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
+		from, _ := req.From().Params.Get("tag")
+		_, err := s.reg.Subscription(ctx, subscriptionID(req.CallID().Value(), from, tag))
+		return err == nil
+	}
+	_, err := s.reg.Registration(ctx, canonicalURI(&req.Recipient))
+	return err == nil
+}
+
+// servedUser is the originating user: the P-Asserted-Identity the P-CSCF set (TS 24.229 §5.4.3.2 step 1),
+// else From.
+func servedUser(req *sip.Request) string {
+	for _, v := range header.Values(req, "P-Asserted-Identity") {
+		for _, id := range header.SplitList(v) {
+			return canonicalString(id)
+		}
+	}
+	if f := req.From(); f != nil {
+		return canonicalURI(&f.Address)
+	}
+	return ""
+}
+
+func parseProfile(reg *registrar.Registration) *userdata.IMSSubscription {
+	if reg == nil || len(reg.Profile) == 0 {
+		return nil
+	}
+	sub, err := userdata.Parse(reg.Profile)
+	if err != nil {
+		return nil
+	}
+	return sub
+}
+
+// originating handles a request from a served user (TS 24.229 §5.4.3.2).
+func (s *Server) originating(ctx context.Context, req *sip.Request, impu string, next int) (proxy.Decision, error) {
+	if impu == "" {
+		impu = servedUser(req)
+	}
+	log := s.log.With(logging.IMPU(impu), logging.CallID(req.CallID().Value()))
+	reg, err := s.reg.Registration(ctx, impu)
+	if errors.Is(err, registrar.ErrNotFound) {
+		log.Info("originating request from a user not registered here")
+		return proxy.Respond(403, "Forbidden"), nil
+	}
+	if err != nil {
+		return proxy.Decision{}, fmt.Errorf("originating %s: %w", impu, err)
+	}
+	sc := userdata.SessionOriginating
+	if d, ok := s.toAS(req, reg, impu, sc, next); ok {
+		return d, nil
+	}
+	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; else the I-CSCF.
+	callee := canonicalURI(&req.Recipient)
+	if _, err := s.reg.Registration(ctx, callee); err == nil {
+		log.Debug("callee served here", zap.String("callee", callee))
+		return s.terminating(ctx, req, 0)
+	}
+	return s.towardsICSCF(req)
+}
+
+// towardsICSCF forwards a request for a callee this node does not serve.
+func (s *Server) towardsICSCF(req *sip.Request) (proxy.Decision, error) {
+	if s.icscf == nil {
+		return proxy.Respond(404, "Not Found"), nil
+	}
+	d := proxy.Forward(proxy.Target{Route: []sip.Uri{*s.icscf}})
+	d.RecordRoute = true
+	return d, nil
+}
+
+// terminating delivers a request to a served user (TS 24.229 §5.4.3.3).
+func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (proxy.Decision, error) {
+	callee := canonicalURI(&req.Recipient)
+	log := s.log.With(logging.IMPU(callee), logging.CallID(req.CallID().Value()))
+	reg, err := s.reg.Registration(ctx, callee)
+	if err != nil && !errors.Is(err, registrar.ErrNotFound) {
+		return proxy.Decision{}, fmt.Errorf("terminating %s: %w", callee, err)
+	}
+	if reg == nil {
+		return s.terminatingUnregistered(ctx, req, log, callee, next)
+	}
+	if d, ok := s.toAS(req, reg, callee, userdata.SessionTerminatingRegistered, next); ok {
+		return d, nil
+	}
+	now := time.Now()
+	var targets []proxy.Target
+	for _, c := range reg.Contacts {
+		if !c.Expires.After(now) {
+			continue
+		}
+		var u sip.Uri
+		if err := sip.ParseUri(c.URI, &u); err != nil {
+			continue
+		}
+		t := proxy.Target{URI: &u}
+		for _, p := range c.Path {
+			var pu sip.Uri
+			if err := sip.ParseUri(strings.Trim(strings.TrimSpace(p), "<>"), &pu); err == nil {
+				t.Route = append(t.Route, pu)
+			}
+		}
+		targets = append(targets, t)
+	}
+	if len(targets) == 0 {
+		return proxy.Respond(480, "Temporarily Unavailable"), nil
+	}
+	log.Debug("to contacts", zap.Int("contacts", len(targets)))
+	d := proxy.Forward(targets...)
+	d.RecordRoute = true
+	return d, nil
+}
+
+// terminatingUnregistered handles a callee with no registration here: unknown to the HSS → 404; known,
+// unregistered services through its iFCs; else 480 (TS 24.229 §5.4.3.3 step 1, TS 29.228 §6.1.2).
+func (s *Server) terminatingUnregistered(ctx context.Context, req *sip.Request, log *zap.Logger, callee string, next int) (proxy.Decision, error) {
+	if s.cx == nil || !s.isOurDomain(&req.Recipient) {
+		return s.towardsICSCF(req)
+	}
+	saa, err := s.cx.serverAssignment(ctx, "", []string{callee}, cx.SATUnregisteredUser, false, "")
+	switch {
+	case errors.Is(err, ErrUserUnknown):
+		return proxy.Respond(404, "Not Found"), nil
+	case err != nil:
+		log.Info("SAR UNREGISTERED_USER", zap.Error(err))
+		return proxy.Respond(480, "Temporarily Unavailable"), nil
+	}
+	reg := &registrar.Registration{IMPU: callee, Profile: saa.UserData}
+	if d, ok := s.toAS(req, reg, callee, userdata.SessionTerminatingUnregistered, next); ok {
+		return d, nil
+	}
+	return proxy.Respond(480, "Temporarily Unavailable"), nil
+}
+
+func (s *Server) isOurDomain(u *sip.Uri) bool {
+	if strings.EqualFold(u.Scheme, "tel") {
+		return true
+	}
+	return strings.EqualFold(u.Host, s.cfg.Domain)
+}
+
+// toAS evaluates the iFCs from index next and, when one matches, forwards to its AS with our URI and an
+// original-dialog token under it so that the request comes back here (TS 24.229 §5.4.3.2 step 4).
+func (s *Server) toAS(req *sip.Request, reg *registrar.Registration, impu string, sc userdata.SessionCase, next int) (proxy.Decision, bool) {
+	sp := ProfileFor(parseProfile(reg), impu)
+	if sp == nil {
+		return proxy.Decision{}, false
+	}
+	registered := sc == userdata.SessionOriginating || sc == userdata.SessionTerminatingRegistered
+	ifcs := MatchingIFCs(sp, IFCRequest{Request: req, SessionCase: sc, Registered: registered})
+	for i := next; i < len(ifcs); i++ {
+		var as sip.Uri
+		if err := sip.ParseUri(ifcs[i].ApplicationServer.ServerName, &as); err != nil {
+			s.log.Warn("iFC with a bad ServerName", zap.String("as", ifcs[i].ApplicationServer.ServerName))
+			continue
+		}
+		if as.UriParams == nil {
+			as.UriParams = sip.NewParams()
+		}
+		as.UriParams.Add("lr", "")
+		token := s.putISC(iscState{impu: impu, sessionCase: sc, next: i + 1})
+		back := s.ownURI()
+		back.UriParams.Add(paramODI, token)
+		if sc == userdata.SessionOriginating {
+			back.UriParams.Add(paramOrig, "")
+		}
+		s.log.Debug("to AS", logging.IMPU(impu), zap.String("as", as.String()), zap.Int("priority", ifcs[i].Priority))
+		d := proxy.Forward(proxy.Target{Route: []sip.Uri{as, back}})
+		d.RecordRoute = true
+		return d, true
+	}
+	return proxy.Decision{}, false
+}
+
+// ownURI is a fresh copy of our loose-routing URI (advertised address).
+func (s *Server) ownURI() sip.Uri {
+	u := sip.Uri{Scheme: "sip", Host: s.advertise.Addr().String(), Port: int(s.advertise.Port()), UriParams: sip.NewParams()}
+	u.UriParams.Add("lr", "")
+	return u
+}
+
+func (s *Server) putISC(st iscState) string {
+	st.expires = time.Now().Add(s.cfg.ISCTokenTTL)
+	token := newTag()
+	s.iscMu.Lock()
+	defer s.iscMu.Unlock()
+	s.isc[token] = st
+	return token
+}
+
+// takeISC returns the state of a token; a token stays valid until it expires so that retransmissions
+// and forks coming back from the AS find it too.
+func (s *Server) takeISC(token string) (iscState, bool) {
+	s.iscMu.Lock()
+	defer s.iscMu.Unlock()
+	st, ok := s.isc[token]
+	if !ok || time.Now().After(st.expires) {
+		return iscState{}, false
+	}
+	return st, true
+}
+
+func (s *Server) expireISC(now time.Time) {
+	s.iscMu.Lock()
+	defer s.iscMu.Unlock()
+	for k, st := range s.isc {
+		if now.After(st.expires) {
+			delete(s.isc, k)
+		}
+	}
+}
+
+// serviceRouteURI is our Service-Route value: loose routing with the originating marker.
+func serviceRouteURI(host string, port int) string {
+	return "sip:" + host + ":" + strconv.Itoa(port) + ";lr;" + paramOrig
+}

@@ -1,0 +1,93 @@
+package scscf
+
+// Network-initiated de-registration and profile updates from the HSS: RTR (TS 29.228 §6.1.3,
+// TS 24.229 §5.4.1.5) and PPR (TS 29.228 §6.1.4).
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/scscf/registrar"
+)
+
+// registrationTermination removes what the RTR names: every registration of the IMPI, or those holding
+// the listed IMPUs, and notifies the watchers (event "rejected" for a permanent termination, else
+// "deactivated" so that the UE registers again, TS 24.229 §5.4.1.5).
+func (s *Server) registrationTermination(ctx context.Context, rtr *cx.RTR) error {
+	var regs []*registrar.Registration
+	if len(rtr.PublicIdentity) == 0 {
+		all, err := s.reg.RegistrationsByIMPI(ctx, rtr.UserName)
+		if err != nil {
+			return fmt.Errorf("rtr %s: %w", rtr.UserName, err)
+		}
+		regs = all
+	} else {
+		seen := map[string]bool{}
+		for _, impu := range rtr.PublicIdentity {
+			r, err := s.reg.Registration(ctx, canonicalString(impu))
+			if errors.Is(err, registrar.ErrNotFound) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("rtr %s: %w", impu, err)
+			}
+			if !seen[r.IMPU] {
+				seen[r.IMPU] = true
+				regs = append(regs, r)
+			}
+		}
+	}
+	if len(regs) == 0 {
+		return fmt.Errorf("rtr %s: %w", rtr.UserName, ErrUserUnknown)
+	}
+	event := EventDeactivated
+	if rtr.DeregistrationReason.Code == cx.ReasonPermanentTermination {
+		event = EventRejected
+	}
+	for _, r := range regs {
+		unlock := s.lockIdentity(r.IMPU)
+		err := s.reg.DeleteRegistration(ctx, r.IMPU)
+		unlock()
+		if err != nil && !errors.Is(err, registrar.ErrNotFound) {
+			return fmt.Errorf("rtr %s: %w", r.IMPU, err)
+		}
+		s.log.Info("de-registered by the HSS", logging.IMPI(r.IMPI), logging.IMPU(r.IMPU),
+			zap.Stringer("reason", rtr.DeregistrationReason.Code))
+		s.metrics.registrations.WithLabelValues("network_deregistered").Inc()
+		s.notifyTerminated(r, event)
+	}
+	return nil
+}
+
+// pushProfile stores the new User-Data in every registration of the IMPI (TS 29.228 §6.1.4).
+func (s *Server) pushProfile(ctx context.Context, ppr *cx.PPR) error {
+	regs, err := s.reg.RegistrationsByIMPI(ctx, ppr.UserName)
+	if err != nil {
+		return fmt.Errorf("ppr %s: %w", ppr.UserName, err)
+	}
+	if len(regs) == 0 {
+		return fmt.Errorf("ppr %s: %w", ppr.UserName, ErrUserUnknown)
+	}
+	if len(ppr.UserData) == 0 {
+		return nil // charging information only: nothing the registrar keeps
+	}
+	for _, r := range regs {
+		unlock := s.lockIdentity(r.IMPU)
+		err := applyProfile(r, ppr.UserData)
+		if err == nil {
+			err = s.reg.SaveRegistration(ctx, r)
+		}
+		unlock()
+		if err != nil {
+			return fmt.Errorf("ppr %s: %w", r.IMPU, err)
+		}
+		s.log.Info("profile updated by the HSS", logging.IMPI(r.IMPI), logging.IMPU(r.IMPU))
+		s.notifyAsync(r, EventRegistered)
+	}
+	return nil
+}

@@ -1,0 +1,421 @@
+// Package scscf is the Serving-CSCF (TS 24.229 §5.4): the registrar with IMS-AKA authentication
+// (MAR/SAR towards the HSS over Cx), the reg event notifier, and the session routing of originating and
+// terminating requests with initial filter criteria towards application servers.
+//
+// Files follow the procedures: register.go (§5.4.1), regevent.go and reginfo.go (§5.4.2, RFC 3680),
+// route.go (§5.4.3), ifc.go (TS 29.228 Annex B/F), cx.go (TS 29.228 §6), rtr.go (§5.4.1.5, RTR/PPR).
+// Registration state lives behind registrar.Registrar (services/scscf/registrar), stored in SQLite or
+// PostgreSQL by storage/.
+package scscf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/storage"
+)
+
+// Version is the product version advertised in Diameter and printed by --version.
+const Version = "0.1.0"
+
+// lockStripes is the number of registration locks; identities hash onto them.
+const lockStripes = 64
+
+// notifyQueueSize bounds the NOTIFY work queue.
+const notifyQueueSize = 1024
+
+// Server is one S-CSCF. New binds its sockets; Run serves until its context ends.
+type Server struct {
+	cfg Config
+	log *zap.Logger
+	reg registrar.Registrar
+
+	proxy      *proxy.Proxy
+	advertise  netip.AddrPort
+	icscf      *sip.Uri
+	contactURI string // our Contact in NOTIFY and SUBSCRIBE answers
+	// serviceRoute is the Service-Route URI handed to registered UEs.
+	serviceRoute string
+
+	dict   *dict.Parser
+	node   *peer.Node
+	cx     *cxClient
+	diamLn net.Listener
+	httpLn net.Listener
+
+	authMu  sync.Mutex
+	pending map[string]*pendingAuth
+
+	iscMu sync.Mutex
+	isc   map[string]iscState
+
+	locks [lockStripes]sync.Mutex
+
+	notifyQ chan notification
+	metrics *metrics
+
+	runCtx context.Context
+	wg     sync.WaitGroup
+}
+
+// New validates cfg (after WithDefaults), binds the SIP, Diameter and HTTP listeners and returns a
+// Server ready for Run. reg is the registration store; the caller closes it after Run returns.
+func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("scscf config: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log = log.Named("scscf")
+	s = &Server{
+		cfg: cfg, log: log, reg: reg,
+		pending: map[string]*pendingAuth{},
+		isc:     map[string]iscState{},
+		notifyQ: make(chan notification, notifyQueueSize),
+		metrics: newMetrics(),
+		runCtx:  context.Background(),
+	}
+	defer func() {
+		if err != nil {
+			s.closeListeners()
+		}
+	}()
+	if cfg.ICSCF != "" {
+		var u sip.Uri
+		if err := sip.ParseUri(cfg.ICSCF, &u); err != nil {
+			return nil, fmt.Errorf("scscf icscf %q: %w", cfg.ICSCF, err)
+		}
+		if u.UriParams == nil {
+			u.UriParams = sip.NewParams()
+		}
+		if _, ok := u.UriParams.Get("lr"); !ok {
+			u.UriParams.Add("lr", "")
+		}
+		s.icscf = &u
+	}
+
+	// SIP.
+	var server sip.Uri
+	_ = sip.ParseUri(cfg.ServerName, &server)
+	pcfg := proxy.DefaultConfig()
+	pcfg.Listen = []proxy.Listen{{Addr: cfg.SIP.Listen, Advertise: cfg.SIP.Advertise}}
+	pcfg.Aliases = []string{server.Host, server.Host + ":" + fmt.Sprint(server.Port)}
+	pcfg.Router = s
+	pcfg.Metrics = s.metrics
+	if cfg.SIPTimerF > 0 {
+		pcfg.TimerF = cfg.SIPTimerF
+	}
+	if cfg.SIPTimerC > 0 {
+		pcfg.TimerC = cfg.SIPTimerC
+	}
+	s.proxy, err = proxy.New(pcfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("scscf sip: %w", err)
+	}
+	for _, l := range s.proxy.Listeners() {
+		if l.Transport == "UDP" {
+			s.advertise = l.Addr
+			if ip, perr := netip.ParseAddr(l.Advertise); perr == nil {
+				s.advertise = netip.AddrPortFrom(ip, l.Addr.Port())
+			}
+		}
+	}
+	host := s.advertise.Addr().String()
+	if cfg.SIP.Advertise != "" {
+		host = cfg.SIP.Advertise
+	}
+	s.serviceRoute = serviceRouteURI(host, int(s.advertise.Port()))
+	s.contactURI = fmt.Sprintf("sip:%s:%d", host, s.advertise.Port())
+
+	// Diameter.
+	s.dict, err = cx.NewDictionary()
+	if err != nil {
+		return nil, fmt.Errorf("scscf diameter: %w", err)
+	}
+	s.node, err = peer.New(peer.Config{
+		OriginHost:     cfg.Diameter.OriginHost,
+		OriginRealm:    cfg.Diameter.OriginRealm,
+		VendorID:       cx.Vendor3GPP,
+		ProductName:    "imscore-scscf",
+		Applications:   []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Dictionary:     s.dict,
+		RequestTimeout: cfg.Diameter.RequestTimeout,
+		Log:            log.Named("diameter"),
+		Observer:       s.metrics,
+	}, s)
+	if err != nil {
+		return nil, fmt.Errorf("scscf diameter: %w", err)
+	}
+	s.cx = &cxClient{node: s.node, cfg: cfg.Diameter, serverName: cfg.ServerName, sessionHi: randomUint32(),
+		log: log, dict: s.dict}
+	if cfg.Diameter.Listen != "" {
+		if s.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {
+			return nil, fmt.Errorf("scscf diameter listen: %w", err)
+		}
+	}
+	if cfg.HTTPListen != "" {
+		if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+			return nil, fmt.Errorf("scscf http listen: %w", err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) closeListeners() {
+	if s.proxy != nil {
+		_ = s.proxy.Close()
+	}
+	if s.diamLn != nil {
+		_ = s.diamLn.Close()
+	}
+	if s.httpLn != nil {
+		_ = s.httpLn.Close()
+	}
+}
+
+// SIPAddr is the bound SIP address (UDP and TCP share it).
+func (s *Server) SIPAddr() netip.AddrPort { return s.advertise }
+
+// DiameterAddr is the bound Diameter listener, if any.
+func (s *Server) DiameterAddr() net.Addr {
+	if s.diamLn == nil {
+		return nil
+	}
+	return s.diamLn.Addr()
+}
+
+// HTTPAddr is the bound HTTP listener, if any.
+func (s *Server) HTTPAddr() net.Addr {
+	if s.httpLn == nil {
+		return nil
+	}
+	return s.httpLn.Addr()
+}
+
+// ServiceRoute is the Service-Route URI given to registered UEs.
+func (s *Server) ServiceRoute() string { return s.serviceRoute }
+
+// Run serves until ctx ends, then drains: the HTTP server stops, the SIP proxy closes (transactions
+// ended), DPR goes to the HSS (diameter/peer Close), and every goroutine has returned. It returns the
+// first error that stopped a component.
+func (s *Server) Run(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.runCtx = ctx
+	errc := make(chan error, 4)
+
+	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost}); err != nil {
+		s.closeListeners()
+		return fmt.Errorf("scscf: connect HSS: %w", err)
+	}
+	if s.diamLn != nil {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := s.node.Serve(ctx, s.diamLn); err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, peer.ErrClosed) {
+				errc <- fmt.Errorf("diameter serve: %w", err)
+			}
+		}()
+	}
+	var httpSrv *http.Server
+	if s.httpLn != nil {
+		httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			if err := httpSrv.Serve(s.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+			}
+		}()
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		if err := s.proxy.Run(ctx); err != nil {
+			errc <- fmt.Errorf("sip: %w", err)
+		}
+	}()
+	s.wg.Add(2)
+	go func() { defer s.wg.Done(); s.runNotifier(ctx) }()
+	go func() { defer s.wg.Done(); s.runSweeper(ctx) }()
+	s.log.Info("running", zap.Stringer("sip", s.advertise), zap.String("service_route", s.serviceRoute),
+		zap.String("hss", s.cfg.Diameter.HSS))
+
+	var first error
+	select {
+	case <-ctx.Done():
+	case first = <-errc:
+		s.log.Error("component failed, shutting down", zap.Error(first))
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer done()
+	if httpSrv != nil {
+		_ = httpSrv.Shutdown(shutdownCtx)
+	}
+	if err := s.proxy.Close(); err != nil && first == nil {
+		first = fmt.Errorf("sip close: %w", err)
+	}
+	if err := s.node.Close(shutdownCtx); err != nil && first == nil && !errors.Is(err, context.DeadlineExceeded) {
+		first = fmt.Errorf("diameter close: %w", err)
+	}
+	s.wg.Wait()
+	s.log.Info("stopped")
+	return first
+}
+
+// runSweeper expires registrations, subscriptions, vectors and ISC tokens.
+func (s *Server) runSweeper(ctx context.Context) {
+	t := time.NewTicker(s.cfg.ExpiryInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			s.expireRegistrations(ctx, now)
+			s.expireSubscriptions(ctx, now)
+			s.expireAuth(ctx, now)
+			s.expireISC(now)
+		}
+	}
+}
+
+// lockIdentity serialises the changes to one registration in this process.
+func (s *Server) lockIdentity(impu string) func() {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(impu))
+	m := &s.locks[h.Sum32()%lockStripes]
+	m.Lock()
+	return m.Unlock
+}
+
+// httpHandler serves /metrics (our own registry), /healthz (alive) and /readyz (an HSS connection is open).
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, p := range s.node.Peers() {
+			if p.State == peer.StateOpen {
+				_, _ = w.Write([]byte("ok\n"))
+				return
+			}
+		}
+		http.Error(w, "no open Diameter peer", http.StatusServiceUnavailable)
+	})
+	return mux
+}
+
+// Run opens the registrar named by cfg.DB (migrating it), runs an S-CSCF until ctx ends and closes the
+// store. It is what cmd/scscf calls.
+func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("scscf config: %w", err)
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	var reg registrar.Registrar
+	var closeStore func() error
+	if strings.EqualFold(cfg.DB, "memory") {
+		reg, closeStore = registrar.NewMemory(), func() error { return nil }
+	} else {
+		db, err := storage.OpenAndMigrate(ctx, cfg.DB, log)
+		if err != nil {
+			return fmt.Errorf("scscf: %w", err)
+		}
+		r, ok := db.(registrar.Registrar)
+		if !ok {
+			db.Close()
+			return fmt.Errorf("scscf: storage backend %T has no registrar", db)
+		}
+		reg, closeStore = r, db.Close
+	}
+	s, err := New(cfg, reg, log)
+	if err != nil {
+		_ = closeStore()
+		return err
+	}
+	runErr := s.Run(ctx)
+	if err := closeStore(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("scscf: close store: %w", err)
+	}
+	return runErr
+}
+
+// metrics is the S-CSCF's Prometheus registry (its own, never the global one).
+type metrics struct {
+	registry      *prometheus.Registry
+	sipRequests   *prometheus.CounterVec
+	sipResponses  *prometheus.CounterVec
+	inflight      prometheus.Gauge
+	registrations *prometheus.CounterVec
+	diameter      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		sipRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_requests_total",
+			Help: "SIP requests by direction and method."}, []string{"direction", "method"}),
+		sipResponses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_responses_total",
+			Help: "SIP responses by direction, method and status class."}, []string{"direction", "method", "class"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_sip_server_transactions",
+			Help: "Server transactions without a final response."}),
+		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_registrations_total",
+			Help: "Registrar outcomes."}, []string{"outcome"}),
+		diameter: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_diameter_events_total",
+			Help: "Diameter peer events by kind."}, []string{"kind"}),
+	}
+	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.diameter)
+	return m
+}
+
+// Request implements proxy.Metrics.
+func (m *metrics) Request(dir proxy.Direction, method string) {
+	m.sipRequests.WithLabelValues(dir.String(), method).Inc()
+}
+
+// Response implements proxy.Metrics.
+func (m *metrics) Response(dir proxy.Direction, method string, code int) {
+	m.sipResponses.WithLabelValues(dir.String(), method, fmt.Sprintf("%dxx", code/100)).Inc()
+}
+
+// InFlight implements proxy.Metrics.
+func (m *metrics) InFlight(delta int) { m.inflight.Add(float64(delta)) }
+
+// Observe implements peer.Observer.
+func (m *metrics) Observe(e peer.Event) { m.diameter.WithLabelValues(e.Kind.String()).Inc() }
+
+// Interface guards.
+var (
+	_ proxy.Router       = (*Server)(nil)
+	_ proxy.OptionTagger = (*Server)(nil)
+	_ peer.Handler       = (*Server)(nil)
+	_ proxy.Metrics      = (*metrics)(nil)
+	_ peer.Observer      = (*metrics)(nil)
+)
