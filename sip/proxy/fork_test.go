@@ -19,15 +19,6 @@ func answer(code int, reason string, headers ...sip.Header) behaviour {
 	}
 }
 
-// ringUntilCancelled sends 180 and waits; sipgo's UAS answers the CANCEL 200 and the INVITE 487.
-func ringUntilCancelled(name string) behaviour {
-	return func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, cancelled chan<- string) {
-		tx.OnCancel(func(*sip.Request) { cancelled <- name })
-		u.respond(req, tx, 180, "Ringing")
-		<-tx.Done()
-	}
-}
-
 // answerAfter answers once the other UAS has rung, so the proxy has a provisional from the loser to CANCEL.
 func answerAfter(ready <-chan struct{}, code int) behaviour {
 	return func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, _ chan<- string) {
@@ -45,7 +36,8 @@ func challenge(realm string) sip.Header {
 // cancelled, a 6xx wins and cancels, the lowest class wins, resubmission hints (401/407) are preferred and their
 // challenges aggregated (step 7), and a 503 is never relayed (a 500 is sent when nothing else came back).
 func TestForkingBestResponse(t *testing.T) {
-	rang := make(chan struct{})
+	checkLeaksAtEnd(t)
+	rang, secondRang := make(chan struct{}), make(chan struct{})
 	tests := []struct {
 		name          string
 		first, second behaviour
@@ -66,9 +58,19 @@ func TestForkingBestResponse(t *testing.T) {
 			wantCancelled: []string{"first"},
 		},
 		{
-			name:          "6xx ends the search",
-			first:         answer(603, "Decline"),
-			second:        ringUntilCancelled("second"),
+			// The 603 waits for the other branch to ring: a 6xx that came first would (rightly, §16.7 step 5)
+			// stop the second branch from being created at all.
+			name: "6xx ends the search",
+			first: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, _ chan<- string) {
+				<-secondRang
+				u.respond(req, tx, 603, "Decline")
+			},
+			second: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, c chan<- string) {
+				tx.OnCancel(func(*sip.Request) { c <- "second" })
+				u.respond(req, tx, 180, "Ringing")
+				close(secondRang)
+				<-tx.Done()
+			},
 			want:          603,
 			wantCancelled: []string{"second"},
 		},
@@ -164,6 +166,10 @@ func TestForkingBestResponse(t *testing.T) {
 				}
 				break
 			}
+			// Both UAS must have handled the forked OPTIONS before they are stopped: sipgo's server hands each
+			// request to an untracked goroutine, which opens a socket nobody closes if it runs after shutdown.
+			first.nextOf(sip.OPTIONS)
+			second.nextOf(sip.OPTIONS)
 		})
 	}
 }

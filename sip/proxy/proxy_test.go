@@ -79,6 +79,7 @@ func listenerURI(p *Proxy, transport string) string {
 // stack on both sides, Record-Route on the way out and loose routing of the in-dialog requests (RFC 3261 §16.6,
 // §16.7, §16.12).
 func TestInviteDialogThroughTwoProxies(t *testing.T) {
+	checkLeaksAtEnd(t)
 	c := startChain(t, false, uasHandlers{
 		sip.INVITE: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction) {
 			u.respond(req, tx, 180, "Ringing")
@@ -161,6 +162,7 @@ func TestInviteDialogThroughTwoProxies(t *testing.T) {
 // TestNonInviteThroughTwoProxies sends MESSAGE and OPTIONS through the chain: no 100 Trying for non-INVITE
 // (RFC 3261 §16.2), the 200 comes back with only the UAC's Via.
 func TestNonInviteThroughTwoProxies(t *testing.T) {
+	checkLeaksAtEnd(t)
 	c := startChain(t, false, nil)
 	uac := newRawUDP(t, "127.0.0.1:0")
 	for _, method := range []sip.RequestMethod{sip.MESSAGE, sip.OPTIONS} {
@@ -188,6 +190,7 @@ func TestNonInviteThroughTwoProxies(t *testing.T) {
 // TestMaxForwards: 0 on arrival is answered 483 (RFC 3261 §16.3 step 3); 1 is decremented to 0 by A and B
 // answers 483, which A relays; no Max-Forwards at all gets one added (§16.6 step 3).
 func TestMaxForwards(t *testing.T) {
+	checkLeaksAtEnd(t)
 	c := startChain(t, false, nil)
 	uac := newRawUDP(t, "127.0.0.1:0")
 	tests := []struct {
@@ -223,6 +226,7 @@ func TestMaxForwards(t *testing.T) {
 // TestLoopAndSpiral: a proxy forwarding a request to itself unchanged is a loop (482, RFC 3261 §16.3 step 4); one
 // that changes the Request-URI before sending it back to itself spirals and the request goes through.
 func TestLoopAndSpiral(t *testing.T) {
+	checkLeaksAtEnd(t)
 	uas := startUAS(t, false, nil)
 	var selfPtr atomic.Pointer[Proxy]
 	router := RouterFunc(func(ctx context.Context, req *sip.Request, src Source) (Decision, error) {
@@ -267,6 +271,7 @@ func TestLoopAndSpiral(t *testing.T) {
 // TestCancelFromUAC: the UAC cancels a ringing INVITE; each proxy answers the CANCEL 200 at once and cancels its
 // branch, the UAS answers 487, which travels back as the INVITE's final response (RFC 3261 §16.10).
 func TestCancelFromUAC(t *testing.T) {
+	checkLeaksAtEnd(t)
 	canceled := make(chan struct{})
 	c := startChain(t, false, uasHandlers{
 		sip.INVITE: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction) {
@@ -337,6 +342,7 @@ func branchOf(req *sip.Request) string {
 // TestCancelWhileRouting: a CANCEL that arrives while the router is still working (an I-CSCF waiting for its
 // UAA) stops the routing and the INVITE is answered 487 without any branch.
 func TestCancelWhileRouting(t *testing.T) {
+	checkLeaksAtEnd(t)
 	entered := make(chan struct{})
 	p := startProxy(t, RouterFunc(func(ctx context.Context, req *sip.Request, src Source) (Decision, error) {
 		close(entered)
@@ -362,6 +368,7 @@ func TestCancelWhileRouting(t *testing.T) {
 
 // TestCancelUnknown: a CANCEL matching no INVITE is answered 481.
 func TestCancelUnknown(t *testing.T) {
+	checkLeaksAtEnd(t)
 	p := startProxy(t, RouterFunc(func(context.Context, *sip.Request, Source) (Decision, error) {
 		return Respond(200, "OK"), nil
 	}))

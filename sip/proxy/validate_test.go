@@ -36,6 +36,7 @@ const rawOptions = "OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP/2.0\r\
 // TestMalformedRequests sends broken datagrams and checks the 400 names the problem (RFC 3261 §16.3 step 1,
 // §18.3), and that the proxy keeps serving afterwards.
 func TestMalformedRequests(t *testing.T) {
+	checkLeaksAtEnd(t)
 	p := startProxy(t, localRouter{})
 	uac := newRawUDP(t, "127.0.0.1:0")
 	tests := []struct {
@@ -136,6 +137,7 @@ func replace(old, new string) func(string) string {
 // TestOptionTags: Proxy-Require is checked against the router's option-tags (RFC 3261 §16.3 step 5), Require
 // only when this node is the UAS (§8.2.2.3); unknown tags get 420 with Unsupported listing them.
 func TestOptionTags(t *testing.T) {
+	checkLeaksAtEnd(t)
 	tests := []struct {
 		name        string
 		router      localRouter
