@@ -24,6 +24,8 @@ const (
 	DefaultHTTPListen     = "127.0.0.1:9103"
 	DefaultICSCF          = "sip:127.0.0.1:4060;lr"
 	DefaultDB             = "sqlite://var/scscf.db"
+	// ICSCFNone disables routing to an I-CSCF (Config.ICSCF).
+	ICSCFNone = "none"
 
 	DefaultMinExpires      = 60 * time.Second
 	DefaultMaxExpires      = 3600 * time.Second
@@ -54,6 +56,8 @@ type Config struct {
 
 	// ICSCF is the Route used for requests to users of other networks or not served here
 	// (TS 24.229 §5.4.3.2 step 10: towards an I-CSCF / the destination network).
+	// "none": no I-CSCF; callees of the home domain not registered here get the terminating procedures
+	// of this node (a single-S-CSCF network).
 	ICSCF string `yaml:"icscf"`
 
 	Registration RegistrationConfig `yaml:"registration"`
@@ -204,7 +208,7 @@ func (c Config) Validate() error {
 	if c.Diameter.HSS == "" {
 		bad("diameter.hss", "empty")
 	}
-	if c.ICSCF != "" {
+	if c.ICSCF != "" && c.ICSCF != ICSCFNone {
 		if err := sip.ParseUri(c.ICSCF, &u); err != nil {
 			bad("icscf", "%q is not a SIP URI", c.ICSCF)
 		}

@@ -311,7 +311,7 @@ func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...fun
 	cfg.Diameter.Listen = ""
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.DB = "memory"
-	cfg.ICSCF = ""
+	cfg.ICSCF = ICSCFNone
 	cfg.ExpiryInterval = 100 * time.Millisecond
 	cfg.SIPTimerF = 2 * time.Second
 	cfg.SIPTimerC = 5 * time.Second

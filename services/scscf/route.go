@@ -143,7 +143,7 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 	}
 	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; else the I-CSCF.
 	callee := canonicalURI(&req.Recipient)
-	if _, err := s.reg.Registration(ctx, callee); err == nil {
+	if _, err := s.reg.Registration(ctx, callee); err == nil || s.icscf == nil && s.isOurDomain(&req.Recipient) {
 		log.Debug("callee served here", zap.String("callee", callee))
 		return s.terminating(ctx, req, 0)
 	}
@@ -205,7 +205,7 @@ func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (p
 // terminatingUnregistered handles a callee with no registration here: unknown to the HSS → 404; known,
 // unregistered services through its iFCs; else 480 (TS 24.229 §5.4.3.3 step 1, TS 29.228 §6.1.2).
 func (s *Server) terminatingUnregistered(ctx context.Context, req *sip.Request, log *zap.Logger, callee string, next int) (proxy.Decision, error) {
-	if s.cx == nil || !s.isOurDomain(&req.Recipient) {
+	if !s.isOurDomain(&req.Recipient) {
 		return s.towardsICSCF(req)
 	}
 	saa, err := s.cx.serverAssignment(ctx, "", []string{callee}, cx.SATUnregisteredUser, false, "")

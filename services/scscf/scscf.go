@@ -100,7 +100,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 			s.closeListeners()
 		}
 	}()
-	if cfg.ICSCF != "" {
+	if cfg.ICSCF != "" && cfg.ICSCF != ICSCFNone {
 		var u sip.Uri
 		if err := sip.ParseUri(cfg.ICSCF, &u); err != nil {
 			return nil, fmt.Errorf("scscf icscf %q: %w", cfg.ICSCF, err)
