@@ -297,8 +297,17 @@ func (h *fakeHSS) deregister(t *testing.T, impi string, impus []string, reason c
 	return rta
 }
 
-// startSCSCF runs an S-CSCF against h with short timers; reg nil means an in-memory registrar.
+// startSCSCF runs an S-CSCF against h with short timers; reg nil means an in-memory registrar. It stops
+// at cleanup.
 func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(*Config)) *Server {
+	t.Helper()
+	s, stop := runSCSCF(t, h, reg, mutate...)
+	t.Cleanup(stop)
+	return s
+}
+
+// runSCSCF is startSCSCF with an explicit stop (safe to call twice).
+func runSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(*Config)) (*Server, func()) {
 	t.Helper()
 	if reg == nil {
 		reg = registrar.NewMemory()
@@ -325,17 +334,20 @@ func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...fun
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(waitLong):
+				t.Errorf("Run did not return")
 			}
-		case <-time.After(waitLong):
-			t.Errorf("Run did not return")
-		}
-	})
+		})
+	}
 	wctx, wcancel := context.WithTimeout(context.Background(), waitLong)
 	defer wcancel()
 	if _, err := h.node.WaitPeer(wctx, testSCSCF); err != nil {
@@ -345,7 +357,7 @@ func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...fun
 	if _, err := s.node.WaitPeer(wctx, testHSSHost); err != nil {
 		t.Fatalf("S-CSCF peer not open: %v", err)
 	}
-	return s
+	return s, stop
 }
 
 // testUE is a UE on a raw UDP socket: it writes what the test builds and parses what arrives.
