@@ -1,0 +1,278 @@
+package hss
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/internal/logging"
+)
+
+// Defaults of DefaultConfig. DESIGN.md §2 fixes the conventions (test PLMN 001/01, HSS Diameter on 3868 over
+// TCP); docs/hss.md has the same table.
+const (
+	// DefaultDiameterListen is where the HSS accepts Cx peers (TCP; SCTP is not in our kernels).
+	DefaultDiameterListen = "127.0.0.1:3868"
+	// DefaultOriginHost is the HSS's DiameterIdentity (RFC 6733 §6.3), the Destination-Host CSCFs use.
+	DefaultOriginHost = "hss." + DefaultDomain
+	// DefaultRealm is the HSS's Origin-Realm, the home network domain (TS 23.003 §13.2).
+	DefaultRealm = DefaultDomain
+	// DefaultAPIListen serves the provisioning API, /metrics, /healthz and /readyz over HTTP.
+	DefaultAPIListen = "127.0.0.1:8080"
+	// DefaultDSN is the embedded SQLite database, created under ./var on first start.
+	DefaultDSN = "./var/hss.db"
+	// DefaultSCSCFName is the S-CSCF seeded at start: the Server-Name the I-CSCF and S-CSCF of this
+	// project use by default (DESIGN.md §2: S-CSCF SIP on 6060).
+	DefaultSCSCFName = "sip:scscf." + DefaultDomain + ":6060"
+	// DefaultMaxAuthItems caps SIP-Number-Auth-Items: a MAR asking for more vectors gets this many
+	// (TS 29.228 §6.3.1 lets the HSS return fewer than requested).
+	DefaultMaxAuthItems = 5
+	// DefaultWatchdogInterval is Tw, RFC 3539 §3.4.1.
+	DefaultWatchdogInterval = 30 * time.Second
+	// DefaultRequestTimeout bounds an RTR or PPR round trip.
+	DefaultRequestTimeout = 5 * time.Second
+	// DefaultMaxConcurrentRequests bounds the Cx requests served at once; beyond it the peer layer
+	// answers DIAMETER_TOO_BUSY rather than queue.
+	DefaultMaxConcurrentRequests = 256
+	// DefaultShutdownTimeout bounds the graceful part of shutdown (DPR exchanges, HTTP drain).
+	DefaultShutdownTimeout = 5 * time.Second
+)
+
+// Config is the configuration of an HSS node: the Cx server, the provisioning API and the store. The yaml
+// tags are the configuration file format (cmd/hss --config); DefaultConfig documents every default.
+type Config struct {
+	Diameter DiameterConfig `yaml:"diameter"`
+	API      APIConfig      `yaml:"api"`
+	Store    StoreConfig    `yaml:"store"`
+	Cx       CxConfig       `yaml:"cx"`
+	// SCSCFs are upserted into the store at start (Store.PutSCSCF); S-CSCFs the store knows already and
+	// that are not listed here are left alone.
+	SCSCFs []SCSCFConfig   `yaml:"scscfs"`
+	Log    logging.Config `yaml:"log"`
+}
+
+// DiameterConfig is the Cx transport and identity.
+type DiameterConfig struct {
+	// Listen is the TCP address Cx peers connect to; port 0 picks a free one (tests).
+	Listen string `yaml:"listen"`
+	// OriginHost and Realm are this HSS's Origin-Host and Origin-Realm (RFC 6733 §6.3, §6.4).
+	OriginHost string `yaml:"origin_host"`
+	Realm      string `yaml:"realm"`
+	// WatchdogInterval is Tw of RFC 3539 §3.4.1.
+	WatchdogInterval time.Duration `yaml:"watchdog_interval"`
+	// RequestTimeout bounds each RTR and PPR (and the capabilities exchange).
+	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// MaxConcurrentRequests bounds the Cx requests served at once.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+}
+
+// APIConfig is the HTTP side: provisioning, metrics and health.
+type APIConfig struct {
+	// Listen is the TCP address of the HTTP server; port 0 picks a free one (tests).
+	Listen string `yaml:"listen"`
+	// ShutdownTimeout bounds the graceful shutdown (DPR to peers, HTTP drain) when the node stops.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+}
+
+// StoreConfig selects the subscriber store.
+type StoreConfig struct {
+	// DSN is a PostgreSQL URL (postgres://user:pass@host/db) or an SQLite file path (sqlite://PATH or a
+	// plain path); see storage.ParseDSN.
+	DSN string `yaml:"dsn"`
+	// AutoMigrate applies the schema migrations at start. When false, a store whose schema is not current
+	// is refused.
+	AutoMigrate bool `yaml:"auto_migrate"`
+}
+
+// CxConfig holds the policies the Cx procedures leave to the HSS.
+type CxConfig struct {
+	// HomeNetworks are the Visited-Network-Identifier values that mean "not roaming": a UAR from one of
+	// them passes the roaming check whatever the subscriber's allowed networks are (TS 29.228 §6.1.1.1).
+	// Empty means the realm. Compared case-insensitively, surrounding quotes ignored.
+	HomeNetworks []string `yaml:"home_networks"`
+	// MaxAuthItems caps the vectors returned for one MAR (SIP-Number-Auth-Items, TS 29.229 §6.3.8).
+	MaxAuthItems uint32 `yaml:"max_auth_items"`
+	// SQN is the TS 33.102 Annex C sequence number scheme; IndBits must match the USIMs.
+	SQN SQNConfig `yaml:"sqn"`
+	// DigestRealm is the Digest-Realm of SIP Digest vectors and the realm HA1 is computed with from a
+	// clear password (RFC 2617 §3.2.2.2). Empty means the realm.
+	DigestRealm string `yaml:"digest_realm"`
+	// KeepServerName: on a *_STORE_SERVER_NAME de-registration the HSS keeps the S-CSCF name (the
+	// identity becomes "unregistered") when true, or answers DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED
+	// when false (TS 29.228 §6.1.2.1 leaves the choice to the HSS).
+	KeepServerName bool `yaml:"keep_server_name"`
+	// MaxUserDataBytes bounds the User-Data document of an SAA or PPR; larger profiles are refused with
+	// DIAMETER_ERROR_TOO_MUCH_DATA (TS 29.229 §6.2.2.8).
+	MaxUserDataBytes int `yaml:"max_user_data_bytes"`
+	// SharedIFCSets lets the HSS send shared iFC set identifiers instead of their iFCs to S-CSCFs that
+	// announce the SiFC feature (TS 29.229 §7.1.1, TS 29.228 Annex E); false always expands them.
+	SharedIFCSets bool `yaml:"shared_ifc_sets"`
+}
+
+// SQNConfig is aka.SQNConfig as configured: the length of IND and Δ (TS 33.102 Annex C.3).
+type SQNConfig struct {
+	// IndBits is the length of IND; the USIMs must use the same.
+	IndBits uint8 `yaml:"ind_bits"`
+	// Delta is Δ, the freshness window a resync compares against (TS 33.102 §6.3.5, Annex C.2.1).
+	Delta uint64 `yaml:"delta"`
+}
+
+// AKA returns the configuration as the aka package takes it.
+func (c SQNConfig) AKA() aka.SQNConfig {
+	return aka.SQNConfig{IndBits: c.IndBits, Delta: c.Delta}
+}
+
+// SCSCFConfig is one S-CSCF seeded into the store with the capabilities it offers (TS 29.228 §6.7).
+type SCSCFConfig struct {
+	// Name is its Server-Name, a SIP URI.
+	Name      string   `yaml:"name"`
+	Mandatory []uint32 `yaml:"mandatory_capabilities"`
+	Optional  []uint32 `yaml:"optional_capabilities"`
+}
+
+// DefaultConfig returns the configuration `bin/hss` runs with when given no flags and no file: Cx on
+// 127.0.0.1:3868 as hss.ims.mnc001.mcc001.3gppnetwork.org, the API on 127.0.0.1:8080, the embedded store in
+// ./var/hss.db migrated at start, and the project's default S-CSCF seeded.
+func DefaultConfig() Config {
+	sqn := aka.DefaultSQNConfig()
+	return Config{
+		Diameter: DiameterConfig{
+			Listen:                DefaultDiameterListen,
+			OriginHost:            DefaultOriginHost,
+			Realm:                 DefaultRealm,
+			WatchdogInterval:      DefaultWatchdogInterval,
+			RequestTimeout:        DefaultRequestTimeout,
+			MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		},
+		API:   APIConfig{Listen: DefaultAPIListen, ShutdownTimeout: DefaultShutdownTimeout},
+		Store: StoreConfig{DSN: DefaultDSN, AutoMigrate: true},
+		Cx: CxConfig{
+			MaxAuthItems:     DefaultMaxAuthItems,
+			SQN:              SQNConfig{IndBits: sqn.IndBits, Delta: sqn.Delta},
+			KeepServerName:   true,
+			MaxUserDataBytes: userdata.MaxSize,
+			SharedIFCSets:    true,
+		},
+		// Capability numbers are operator-defined (TS 29.228 §6.7): 1 and 2 are examples, offered by the
+		// default S-CSCF so that subscribers requiring either still find it.
+		SCSCFs: []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
+		Log: logging.Default(),
+	}
+}
+
+// Validate reports the first invalid field, named as in the configuration file; errors wrap ErrInvalidConfig.
+func (c *Config) Validate() error {
+	bad := func(field, format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidConfig, field, fmt.Sprintf(format, args...))
+	}
+	if err := validListen(c.Diameter.Listen); err != nil {
+		return bad("diameter.listen", "%v", err)
+	}
+	if err := validDiameterIdentity(c.Diameter.OriginHost); err != nil {
+		return bad("diameter.origin_host", "%v", err)
+	}
+	if err := validDiameterIdentity(c.Diameter.Realm); err != nil {
+		return bad("diameter.realm", "%v", err)
+	}
+	if c.Diameter.WatchdogInterval < time.Second {
+		return bad("diameter.watchdog_interval", "%v: want at least 1s (RFC 3539 §3.4.1)", c.Diameter.WatchdogInterval)
+	}
+	if c.Diameter.RequestTimeout < 10*time.Millisecond {
+		return bad("diameter.request_timeout", "%v: want at least 10ms", c.Diameter.RequestTimeout)
+	}
+	if c.Diameter.MaxConcurrentRequests < 1 {
+		return bad("diameter.max_concurrent_requests", "%d: want at least 1", c.Diameter.MaxConcurrentRequests)
+	}
+	if err := validListen(c.API.Listen); err != nil {
+		return bad("api.listen", "%v", err)
+	}
+	if c.API.ShutdownTimeout <= 0 {
+		return bad("api.shutdown_timeout", "%v: want a positive duration", c.API.ShutdownTimeout)
+	}
+	if strings.TrimSpace(c.Store.DSN) == "" {
+		return bad("store.dsn", "empty: want a postgres:// URL or an SQLite file path")
+	}
+	for i, n := range c.Cx.HomeNetworks {
+		if strings.TrimSpace(n) == "" {
+			return bad(fmt.Sprintf("cx.home_networks[%d]", i), "empty")
+		}
+	}
+	if c.Cx.MaxAuthItems < 1 || c.Cx.MaxAuthItems > aka.MaxSQNBatch {
+		return bad("cx.max_auth_items", "%d: want 1..%d", c.Cx.MaxAuthItems, aka.MaxSQNBatch)
+	}
+	if err := c.Cx.SQN.AKA().Validate(); err != nil {
+		return bad("cx.sqn", "%v", err)
+	}
+	if c.Cx.MaxUserDataBytes < 512 || c.Cx.MaxUserDataBytes > userdata.MaxSize {
+		return bad("cx.max_user_data_bytes", "%d: want 512..%d", c.Cx.MaxUserDataBytes, userdata.MaxSize)
+	}
+	seen := make(map[string]bool, len(c.SCSCFs))
+	for i, s := range c.SCSCFs {
+		field := fmt.Sprintf("scscfs[%d].name", i)
+		lower := strings.ToLower(s.Name)
+		if !strings.HasPrefix(lower, "sip:") && !strings.HasPrefix(lower, "sips:") {
+			return bad(field, "%q: want a SIP URI (TS 29.229 §6.3.3 Server-Name)", s.Name)
+		}
+		if strings.ContainsAny(s.Name, " \t\r\n") {
+			return bad(field, "%q contains white space", s.Name)
+		}
+		if seen[s.Name] {
+			return bad(field, "%q listed twice", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	if _, err := logging.New(c.Log, "validate"); err != nil {
+		return bad("log", "%v", err)
+	}
+	return nil
+}
+
+// homeNetworks returns the Visited-Network-Identifier values of the home network.
+func (c *Config) homeNetworks() []string {
+	if len(c.Cx.HomeNetworks) > 0 {
+		return c.Cx.HomeNetworks
+	}
+	return []string{c.Diameter.Realm}
+}
+
+// digestRealm returns the realm of SIP Digest vectors.
+func (c *Config) digestRealm() string {
+	if c.Cx.DigestRealm != "" {
+		return c.Cx.DigestRealm
+	}
+	return c.Diameter.Realm
+}
+
+func validListen(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%q: %w", addr, err)
+	}
+	if port == "" {
+		return fmt.Errorf("%q: no port", addr)
+	}
+	_ = host // empty host listens on every address; allowed, though loopback is the default
+	return nil
+}
+
+// validDiameterIdentity checks an FQDN-shaped DiameterIdentity (RFC 6733 §4.3.1).
+func validDiameterIdentity(s string) error {
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case len(s) > 255:
+		return fmt.Errorf("%q is longer than 255 octets", s)
+	case strings.HasPrefix(s, ".") || strings.HasSuffix(s, ".") || strings.Contains(s, ".."):
+		return fmt.Errorf("%q has an empty label", s)
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '.' || r == '_') {
+			return fmt.Errorf("%q: character %q is not allowed in a DiameterIdentity", s, r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,341 @@
+package hss
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/internal/logging"
+)
+
+// The Cx server: the HSS side of TS 29.228 §6 over TS 29.229. One file per procedure:
+//
+//	uar.go  User-Authorization   §6.1.1  I-CSCF → HSS   registration status, S-CSCF name or capabilities
+//	sar.go  Server-Assignment    §6.1.2  S-CSCF → HSS   registration state, User-Data, charging
+//	lir.go  Location-Info        §6.1.4  I-CSCF → HSS   serving S-CSCF of a terminating identity
+//	mar.go  Multimedia-Auth      §6.3    S-CSCF → HSS   authentication vectors, resynchronisation
+//	rtr.go  Registration-Term.   §6.1.3  HSS → S-CSCF   network-initiated de-registration (Deregister)
+//	ppr.go  Push-Profile         §6.2.2  HSS → S-CSCF   profile update (PushProfile)
+//
+// A procedure function gets the decoded request and the answer started by cx.NewXA and returns nil (the
+// answer's result is set) or an error: a *diameter.Error (cx.Errorf for the 3GPP Experimental-Result-Codes)
+// is the outcome to answer with; any other error is a failure of ours (the store) and becomes
+// DIAMETER_UNABLE_TO_COMPLY. ServeDiameter turns that into the answer in one place (finish) and logs the
+// transaction once.
+
+// ServerOptions are what NewServer needs.
+type ServerOptions struct {
+	// Config supplies the Diameter identity and timers (Config.Diameter) and the Cx policies (Config.Cx);
+	// the listen addresses, API and store settings are not used by the Server.
+	Config Config
+	// Store is the subscriber data.
+	Store CxStore
+	// Log receives one line per Cx transaction at Debug, failures at Info or Warn. Nil: no logging.
+	Log *zap.Logger
+	// Metrics, if set, records the Cx traffic; it also observes the Diameter layer.
+	Metrics *Metrics
+}
+
+// Server is the HSS's Cx application on its own Diameter node: it answers UAR, SAR, LIR and MAR from the
+// CSCFs that connect to it (Serve) and sends RTR and PPR to S-CSCFs over the connections they opened
+// (Deregister, PushProfile). All methods are safe for concurrent use.
+type Server struct {
+	cfg     Config
+	store   CxStore
+	log     *zap.Logger
+	metrics *Metrics
+	dict    *dict.Parser
+	node    *peer.Node
+	sqn     aka.SQNConfig
+
+	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
+	sessionLow  atomic.Uint32 // Session-Id low part: a counter
+
+	bgCtx    context.Context    // ends at Close: background procedures (RTR to a replaced S-CSCF)
+	bgCancel context.CancelFunc //
+	bg       sync.WaitGroup     // every background goroutine
+	mu       sync.Mutex         // guards closed and the bg.Add after it
+	closed   bool
+}
+
+// NewServer validates the Cx part of the configuration and builds the server and its Diameter node. It
+// starts nothing: call Serve.
+func NewServer(opts ServerOptions) (*Server, error) {
+	if opts.Store == nil {
+		return nil, fmt.Errorf("%w: Store is nil", ErrInvalidConfig)
+	}
+	cfg := opts.Config
+	if err := validDiameterIdentity(cfg.Diameter.OriginHost); err != nil {
+		return nil, fmt.Errorf("%w: diameter.origin_host: %v", ErrInvalidConfig, err)
+	}
+	if err := validDiameterIdentity(cfg.Diameter.Realm); err != nil {
+		return nil, fmt.Errorf("%w: diameter.realm: %v", ErrInvalidConfig, err)
+	}
+	if cfg.Cx.MaxAuthItems < 1 || cfg.Cx.MaxAuthItems > aka.MaxSQNBatch {
+		return nil, fmt.Errorf("%w: cx.max_auth_items %d: want 1..%d", ErrInvalidConfig, cfg.Cx.MaxAuthItems, aka.MaxSQNBatch)
+	}
+	sqn := cfg.Cx.SQN.AKA()
+	if err := sqn.Validate(); err != nil {
+		return nil, fmt.Errorf("%w: cx.sqn: %v", ErrInvalidConfig, err)
+	}
+	if cfg.Cx.MaxUserDataBytes <= 0 {
+		return nil, fmt.Errorf("%w: cx.max_user_data_bytes %d", ErrInvalidConfig, cfg.Cx.MaxUserDataBytes)
+	}
+	log := opts.Log
+	if log == nil {
+		log = zap.NewNop()
+	}
+	d, err := cx.NewDictionary()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
+		sessionHigh: uint32(time.Now().Unix())}
+	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	var obs peer.Observer
+	if opts.Metrics != nil {
+		obs = opts.Metrics
+	}
+	node, err := peer.New(peer.Config{
+		OriginHost:            cfg.Diameter.OriginHost,
+		OriginRealm:           cfg.Diameter.Realm,
+		VendorID:              cx.Vendor3GPP,
+		ProductName:           "imscore-hss",
+		Applications:          []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Dictionary:            d,
+		WatchdogInterval:      cfg.Diameter.WatchdogInterval,
+		RequestTimeout:        cfg.Diameter.RequestTimeout,
+		MaxConcurrentRequests: cfg.Diameter.MaxConcurrentRequests,
+		Log:                   log,
+		Observer:              obs,
+	}, s)
+	if err != nil {
+		s.bgCancel()
+		return nil, fmt.Errorf("hss: diameter node: %w", err)
+	}
+	s.node = node
+	return s, nil
+}
+
+// Serve accepts Cx peers (I-CSCFs, S-CSCFs) on ln until ctx ends or Close is called; it closes ln. It returns
+// nil after Close or when ctx ends, and the listener's error otherwise.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	err := s.node.Serve(ctx, ln)
+	if errors.Is(err, peer.ErrClosed) || (ctx.Err() != nil && errors.Is(err, ctx.Err())) {
+		return nil
+	}
+	return err
+}
+
+// Close stops the server: no new background procedure starts, the running ones are cancelled, every peer
+// gets a DPR (RFC 6733 §5.4) and every goroutine is waited for. When ctx ends first the rest is cut short
+// and ctx's error is returned.
+func (s *Server) Close(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	s.mu.Unlock()
+	s.bgCancel()
+	err := s.node.Close(ctx)
+	done := make(chan struct{})
+	go func() {
+		s.bg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		if err == nil {
+			err = fmt.Errorf("hss close: %w", ctx.Err())
+		}
+	}
+	return err
+}
+
+// Peers lists the Diameter peers and their state.
+func (s *Server) Peers() []peer.PeerInfo { return s.node.Peers() }
+
+// background runs fn in a goroutine owned by the server (Close cancels its context and waits for it).
+func (s *Server) background(fn func(ctx context.Context)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		fn(s.bgCtx)
+	}()
+}
+
+// newSessionID returns a Session-Id for a request this HSS originates: <DiameterIdentity>;<high>;<low>
+// (RFC 6733 §8.8), high being the boot time and low a counter.
+func (s *Server) newSessionID() string {
+	return fmt.Sprintf("%s;%d;%d", s.cfg.Diameter.OriginHost, s.sessionHigh, s.sessionLow.Add(1))
+}
+
+// txn is one Cx transaction as it is logged.
+type txn struct {
+	cmd       cx.Command
+	start     time.Time
+	sessionID string
+	peer      string
+	impi      string
+	impu      string
+	fields    []zap.Field // procedure details worth a log field (server name, assignment type, …)
+}
+
+func (t *txn) add(f ...zap.Field) { t.fields = append(t.fields, f...) }
+
+// ServeDiameter implements peer.Handler: it decodes the Cx request, runs its procedure and returns the
+// answer. Every answer carries Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State
+// NO_STATE_MAINTAINED (Cx is stateless, TS 29.229 §6.1).
+func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
+	if req.Header.ApplicationID != cx.AppID {
+		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d", req.Header.ApplicationID)
+	}
+	t := &txn{cmd: cx.Command(req.Header.CommandCode), start: time.Now(), peer: from.OriginHost}
+	switch t.cmd {
+	case cx.CmdUserAuthorization:
+		r, err := cx.ParseUAR(req)
+		a := cx.NewUAA(r)
+		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
+		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
+		if err == nil {
+			err = s.uar(ctx, t, r, a)
+		}
+		return s.finish(t, a, err)
+	case cx.CmdServerAssignment:
+		r, err := cx.ParseSAR(req)
+		a := cx.NewSAA(r)
+		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
+		t.sessionID, t.impi = r.SessionID, r.UserName
+		if len(r.PublicIdentity) > 0 {
+			t.impu = r.PublicIdentity[0]
+		}
+		if err == nil {
+			err = s.sar(ctx, t, r, a)
+		}
+		return s.finish(t, a, err)
+	case cx.CmdLocationInfo:
+		r, err := cx.ParseLIR(req)
+		a := cx.NewLIA(r)
+		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
+		t.sessionID, t.impu = r.SessionID, r.PublicIdentity
+		if err == nil {
+			err = s.lir(ctx, t, r, a)
+		}
+		return s.finish(t, a, err)
+	case cx.CmdMultimediaAuth:
+		r, err := cx.ParseMAR(req)
+		a := cx.NewMAA(r)
+		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
+		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
+		if err == nil {
+			err = s.mar(ctx, t, r, a)
+		}
+		return s.finish(t, a, err)
+	}
+	// RTR and PPR go from the HSS to the S-CSCF, never the other way (TS 29.228 §6.1.3, §6.2.2).
+	return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d is not served by the HSS", req.Header.CommandCode)
+}
+
+// head sets what every answer of this HSS carries whatever the request held.
+func (s *Server) head(vsai **cx.VendorSpecificApplicationID, state **cx.AuthSessionState, host, realm *string) {
+	*vsai = cx.CxApplicationID()
+	st := cx.NoStateMaintained
+	*state = &st
+	*host, *realm = s.cfg.Diameter.OriginHost, s.cfg.Diameter.Realm
+}
+
+// finish makes the answer from the procedure's outcome, encodes it, and records the transaction. A 3xxx
+// protocol error is left to the peer layer, which answers it with the 'E' bit (RFC 6733 §7.2).
+func (s *Server) finish(t *txn, ans cx.Answer, err error) (*diam.Message, error) {
+	var de *diameter.Error
+	isDiameter := errors.As(err, &de)
+	if isDiameter && de.VendorID == 0 && de.Code.IsProtocolError() {
+		s.record(t, de.Code, 0, err)
+		return nil, err
+	}
+	if err != nil {
+		ans.SetError(err)
+	} else if code, _ := ans.Result(); code == 0 {
+		ans.SetResultCode(diameter.Success)
+	}
+	code, vendor := ans.Result()
+	msg, merr := ans.Marshal(s.dict)
+	if merr != nil {
+		s.log.Error("cx answer cannot be encoded", zap.Stringer("command", t.cmd), logging.SessionID(t.sessionID),
+			logging.IMPI(t.impi), logging.IMPU(t.impu), zap.Error(merr))
+		if isDiameter {
+			s.record(t, de.Code, de.VendorID, err)
+			return nil, err // the peer layer builds the error answer from the request
+		}
+		s.record(t, diameter.UnableToComply, 0, merr)
+		return nil, fmt.Errorf("encode %s answer: %w", t.cmd, merr)
+	}
+	s.record(t, code, vendor, err)
+	return msg, nil
+}
+
+// record logs the transaction once and counts it.
+func (s *Server) record(t *txn, code diameter.ResultCode, vendor uint32, err error) {
+	d := time.Since(t.start)
+	s.metrics.observeServed(t.cmd, code, vendor, d)
+	level := zapcore.DebugLevel
+	var de *diameter.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &de) && !(de.VendorID == 0 && de.Code == diameter.UnableToComply):
+		level = zapcore.InfoLevel // the request's outcome, not our failure
+	default:
+		level = zapcore.WarnLevel // the store failed or the answer could not be built
+	}
+	ce := s.log.Check(level, "cx "+commandLabel(uint32(t.cmd)))
+	if ce == nil {
+		return
+	}
+	fields := make([]zap.Field, 0, 8+len(t.fields))
+	fields = append(fields, logging.SessionID(t.sessionID), logging.IMPI(t.impi), logging.IMPU(t.impu),
+		logging.Peer(t.peer), zap.Uint32("result", uint32(code)), zap.Duration("took", d))
+	if vendor != 0 {
+		fields = append(fields, zap.Uint32("vendor", vendor))
+	}
+	fields = append(fields, t.fields...)
+	if err != nil {
+		fields = append(fields, zap.Error(err))
+	}
+	ce.Write(fields...)
+}
+
+// storeError turns a store error into the Cx outcome: an unknown identity is DIAMETER_ERROR_USER_UNKNOWN
+// (TS 29.229 §6.2.2.1), identities that are not associated DIAMETER_ERROR_IDENTITIES_DONT_MATCH (§6.2.2.2);
+// anything else stays an internal error (DIAMETER_UNABLE_TO_COMPLY).
+func storeError(op string, err error) error {
+	var de *diameter.Error
+	switch {
+	case errors.As(err, &de):
+		return err
+	case errors.Is(err, ErrNotFound):
+		return cx.NewError(cx.ErrorUserUnknown, fmt.Errorf("%s: %w", op, err))
+	case errors.Is(err, ErrNotAssociated):
+		return cx.NewError(cx.ErrorIdentitiesDontMatch, fmt.Errorf("%s: %w", op, err))
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+// Interface guard.
+var _ peer.Handler = (*Server)(nil)
