@@ -51,7 +51,7 @@ type Config struct {
 	Cx       CxConfig       `yaml:"cx"`
 	// SCSCFs are upserted into the store at start (Store.PutSCSCF); S-CSCFs the store knows already and
 	// that are not listed here are left alone.
-	SCSCFs []SCSCFConfig   `yaml:"scscfs"`
+	SCSCFs []SCSCFConfig  `yaml:"scscfs"`
 	Log    logging.Config `yaml:"log"`
 }
 
@@ -160,7 +160,7 @@ func DefaultConfig() Config {
 		// Capability numbers are operator-defined (TS 29.228 §6.7): 1 and 2 are examples, offered by the
 		// default S-CSCF so that subscribers requiring either still find it.
 		SCSCFs: []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
-		Log: logging.Default(),
+		Log:    logging.Default(),
 	}
 }
 

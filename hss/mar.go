@@ -247,9 +247,9 @@ func (s *Server) akaItems(ctx context.Context, impi string, keys aka.Keys, schem
 			ItemNumber:         &num,
 			Scheme:             scheme,
 			Authenticate:       append(v.RAND[:len(v.RAND):len(v.RAND)], v.AUTN[:]...), // RAND ‖ AUTN, TS 29.229 §6.3.10
-			Authorization:      v.XRES,                                                  // XRES, §6.3.11
-			ConfidentialityKey: v.CK[:],                                                 // §6.3.27
-			IntegrityKey:       v.IK[:],                                                 // §6.3.28
+			Authorization:      v.XRES,                                                 // XRES, §6.3.11
+			ConfidentialityKey: v.CK[:],                                                // §6.3.27
+			IntegrityKey:       v.IK[:],                                                // §6.3.28
 		}
 	}
 	return items, nil

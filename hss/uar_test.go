@@ -56,13 +56,17 @@ func TestUAR(t *testing.T) {
 			{name: "second home network", impi: impi, impu: sip, mutate: vni("home.example"), code: cx.FirstRegistration, vendor: cx.Vendor3GPP},
 			{name: "no visited network is home", impi: impi, impu: tel, mutate: vni(""), code: cx.FirstRegistration, vendor: cx.Vendor3GPP},
 			{name: "roaming, emergency registration", impi: impi, impu: sip,
-				mutate: func(r *cx.UAR) { f := cx.UARFlagIMSEmergencyRegistration; r.UARFlags = &f; r.VisitedNetworkIdentifier = []byte("x") },
+				mutate: func(r *cx.UAR) {
+					f := cx.UARFlagIMSEmergencyRegistration
+					r.UARFlags = &f
+					r.VisitedNetworkIdentifier = []byte("x")
+				},
 				code: cx.FirstRegistration, vendor: cx.Vendor3GPP},
 			{name: "de-registration of an identity not registered", impi: impi, impu: sip, mutate: uat(cx.UATDeRegistration),
 				code: cx.ErrorIdentityNotRegistered, vendor: cx.Vendor3GPP},
 			{name: "de-registration from a network not allowed", impi: impi, impu: sip,
 				mutate: func(r *cx.UAR) { uat(cx.UATDeRegistration)(r); vni("elsewhere.example")(r) },
-				code: cx.ErrorIdentityNotRegistered, vendor: cx.Vendor3GPP},
+				code:   cx.ErrorIdentityNotRegistered, vendor: cx.Vendor3GPP},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
