@@ -27,7 +27,9 @@ func testRequest(t *testing.T, method sip.RequestMethod, ruri string, headers ma
 	return req
 }
 
-func sptMethod(m string, groups ...int) userdata.SPT { return userdata.SPT{Method: ptr(m), Groups: groups} }
+func sptMethod(m string, groups ...int) userdata.SPT {
+	return userdata.SPT{Method: ptr(m), Groups: groups}
+}
 func sptCase(c userdata.SessionCase, groups ...int) userdata.SPT {
 	return userdata.SPT{SessionCase: ptr(c), Groups: groups}
 }
