@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/internal/logging"
 )
 
 // Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
@@ -70,6 +71,8 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ISCTokenTTL is how long an original-dialog token handed to an AS stays valid (TS 24.229 §5.4.3.3).
 	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
+	// Log selects level and format of the binary's logger (cmd/scscf; Run takes a logger made by the caller).
+	Log logging.Config `yaml:"log"`
 	// SIPTimerF and SIPTimerC override the proxy's transaction timers (tests use short ones); 0: RFC 3261.
 	SIPTimerF time.Duration `yaml:"sip_timer_f"`
 	SIPTimerC time.Duration `yaml:"sip_timer_c"`
@@ -147,6 +150,7 @@ func DefaultConfig() Config {
 		ExpiryInterval:      DefaultExpiryInterval,
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		ISCTokenTTL:         DefaultISCTokenTTL,
+		Log:                 logging.Default(),
 	}
 }
 
