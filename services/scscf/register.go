@@ -409,6 +409,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 				return proxy.Decision{}, fmt.Errorf("deregister %s: %w", impu, err)
 			}
 			s.notifyTerminated(existing, EventUnregistered)
+			s.thirdPartyRegister(req, existing, RegistrationDeregistration, 0)
 			log.Info("de-registered")
 		}
 		s.metrics.registrations.WithLabelValues("deregistered").Inc()
@@ -447,6 +448,11 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 		s.metrics.registrations.WithLabelValues("reregistered").Inc()
 	}
 	s.notifyAsync(reg, event)
+	rt := RegistrationRe
+	if initial {
+		rt = RegistrationInitial
+	}
+	s.thirdPartyRegister(req, reg, rt, time.Until(latestExpiry(reg.Contacts)).Round(time.Second))
 	return proxy.Decision{Reply: &proxy.Reply{Code: 200, Reason: "OK", Headers: s.registerOKHeaders(reg, path, now)}}, nil
 }
 
@@ -509,6 +515,16 @@ func earliestExpiry(cs []registrar.Contact) time.Time {
 	var t time.Time
 	for _, c := range cs {
 		if t.IsZero() || c.Expires.Before(t) {
+			t = c.Expires
+		}
+	}
+	return t
+}
+
+func latestExpiry(cs []registrar.Contact) time.Time {
+	var t time.Time
+	for _, c := range cs {
+		if c.Expires.After(t) {
 			t = c.Expires
 		}
 	}
