@@ -236,14 +236,7 @@ func (h *handler) deleteIFCSet(w http.ResponseWriter, r *http.Request) error {
 // ---- S-CSCFs ------------------------------------------------------------------------------------------
 
 func scscfOut(s hss.SCSCF) SCSCF {
-	c := s.Capabilities
-	if c.Mandatory == nil {
-		c.Mandatory = []uint32{}
-	}
-	if c.Optional == nil {
-		c.Optional = []uint32{}
-	}
-	return SCSCF{Name: s.Name, Capabilities: c, UpdatedAt: s.UpdatedAt}
+	return SCSCF{Name: s.Name, Capabilities: s.Capabilities, UpdatedAt: s.UpdatedAt}
 }
 
 func (h *handler) listSCSCFs(w http.ResponseWriter, r *http.Request) error {
