@@ -309,6 +309,18 @@ func startSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...fun
 // runSCSCF is startSCSCF with an explicit stop (safe to call twice).
 func runSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(*Config)) (*Server, func()) {
 	t.Helper()
+	s, stop := runSCSCFWith(t, h, reg, mutate...)
+	wctx, wcancel := context.WithTimeout(context.Background(), waitLong)
+	defer wcancel()
+	if _, err := h.node.WaitPeer(wctx, testSCSCF); err != nil {
+		t.Fatalf("S-CSCF did not connect to the HSS: %v", err)
+	}
+	return s, stop
+}
+
+// runSCSCFWith starts an S-CSCF dialling h.addr and waits until its side of the Cx connection is open.
+func runSCSCFWith(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(*Config)) (*Server, func()) {
+	t.Helper()
 	if reg == nil {
 		reg = registrar.NewMemory()
 	}
@@ -350,11 +362,8 @@ func runSCSCF(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...func(
 	}
 	wctx, wcancel := context.WithTimeout(context.Background(), waitLong)
 	defer wcancel()
-	if _, err := h.node.WaitPeer(wctx, testSCSCF); err != nil {
-		t.Fatalf("S-CSCF did not connect to the HSS: %v", err)
-	}
-	// Our side too: the HSS may send RTR only once we have taken its CEA.
-	if _, err := s.node.WaitPeer(wctx, testHSSHost); err != nil {
+	// The HSS may send RTR only once we have taken its CEA.
+	if _, err := s.node.WaitPeer(wctx, s.cfg.Diameter.HSSHost); err != nil {
 		t.Fatalf("S-CSCF peer not open: %v", err)
 	}
 	return s, stop

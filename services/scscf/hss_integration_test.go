@@ -1,0 +1,111 @@
+package scscf
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/hss/hsstest"
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/storage"
+)
+
+// realHSS runs the project's HSS (hss.NewServer) on 127.0.0.1:0 over a temporary SQLite store with one
+// subscriber whose profile has no iFC (the default profile names ASs by DNS name).
+func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := storage.OpenAndMigrate(ctx, "sqlite://"+filepath.Join(t.TempDir(), "hss.db"), testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := hss.DefaultConfig()
+	cfg.Diameter.Listen = "127.0.0.1:0"
+	cfg.API.Listen = "127.0.0.1:0"
+	cfg.Diameter.RequestTimeout = 2 * time.Second
+	media := int32(1)
+	if err := db.CreateServiceProfile(ctx, hss.ServiceProfile{ID: "plain", SubscribedMediaProfileID: &media}); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range cfg.SCSCFs {
+		if err := db.PutSCSCF(ctx, hss.SCSCF{Name: s.Name, Capabilities: hss.Capabilities{Mandatory: s.Mandatory, Optional: s.Optional}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sub := hsstest.Subscriber("001010000000051", "15550000051")
+	for i := range sub.Public {
+		sub.Public[i].ServiceProfileID = "plain"
+	}
+	if err := db.CreateSubscriber(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: testLogger(t).Named("hss")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", cfg.Diameter.Listen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		_ = srv.Close(cctx)
+		<-served
+	})
+	return srv, ln.Addr().String(), sub
+}
+
+// The S-CSCF against the real HSS: AKA registration, reg event, HSS-initiated de-registration (RTR).
+func TestWithRealHSS(t *testing.T) {
+	srv, addr, hsub := realHSS(t)
+	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &subscriber{impi: hsub.Private.IMPI, keys: keys}
+	for _, p := range hsub.Public {
+		sub.impus = append(sub.impus, p.IMPU)
+	}
+	fake := &fakeHSS{addr: addr}
+	s, stop := runSCSCFWith(t, fake, nil, func(c *Config) {
+		c.ServerName = hss.DefaultSCSCFName
+		c.Diameter.OriginHost = "scscf." + hss.DefaultDomain
+		c.Diameter.HSSHost = hss.DefaultOriginHost
+	})
+	t.Cleanup(stop)
+
+	ue := newUE(t, s, sub)
+	ok := ue.registerFully(600)
+	pau := strings.Join(header.Values(ok, "P-Associated-URI"), ",")
+	if !strings.Contains(pau, hsub.Public[1].IMPU) || !strings.Contains(pau, hsub.Public[2].IMPU) || strings.Contains(pau, hsub.Public[0].IMPU) {
+		t.Fatalf("P-Associated-URI %q", pau)
+	}
+	if res := ue.subscribe(600); res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE %d", res.StatusCode)
+	}
+	ue.notify()
+
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := srv.Deregister(ctx, hsub.Private.IMPI, nil, cx.ReasonNewServerAssigned, "moved"); err != nil {
+		t.Fatalf("HSS Deregister: %v", err)
+	}
+	waitGone(t, s, ue.impu)
+	notify, doc := ue.notify()
+	if st := notify.GetHeader("Subscription-State").Value(); !strings.HasPrefix(st, "terminated") {
+		t.Fatalf("Subscription-State %q", st)
+	}
+	if c := doc.Registrations[0].Contacts[0]; c.Event != EventDeactivated {
+		t.Fatalf("contact event %q, want deactivated", c.Event)
+	}
+}
