@@ -1,0 +1,181 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os/exec"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Timeouts of the process lifecycle.
+const (
+	DefaultReadyTimeout = 15 * time.Second
+	DefaultStopTimeout  = 10 * time.Second
+)
+
+// Process is one node running as a child process. Its stdout and stderr are kept in memory and copied into the
+// test log when the test fails. Stop (also run at test cleanup) sends SIGTERM and fails the test unless the
+// process exits with status 0 within DefaultStopTimeout.
+type Process struct {
+	Name string
+	Dir  string // its own temporary directory (working directory, database files)
+
+	t    testing.TB
+	cmd  *exec.Cmd
+	logs *lockedBuffer
+	done chan struct{}
+	err  error // exit error, valid after done
+
+	stopOnce sync.Once
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// StartProcess runs bin with args in a fresh temporary directory.
+func StartProcess(t testing.TB, name, bin string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, Dir: t.TempDir(), t: t, logs: &lockedBuffer{}, done: make(chan struct{})}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = p.Dir
+	p.cmd.Stdout = p.logs
+	p.cmd.Stderr = p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.Stop()
+		if t.Failed() {
+			t.Logf("---- %s (%s) log ----\n%s---- end of %s log ----", name, p.cmd.String(), p.logs.String(), name)
+		}
+	})
+	return p
+}
+
+// Logs returns what the process wrote so far.
+func (p *Process) Logs() string { return p.logs.String() }
+
+// Exited tells whether the process has ended.
+func (p *Process) Exited() bool {
+	select {
+	case <-p.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// Stop sends SIGTERM and waits for a clean exit (status 0); a process that ignores it is killed and the test
+// fails. Safe to call twice.
+func (p *Process) Stop() {
+	p.stopOnce.Do(func() {
+		if p.Exited() {
+			p.t.Errorf("%s exited before the test stopped it: %v", p.Name, p.err)
+			return
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			if p.err != nil {
+				p.t.Errorf("%s did not exit cleanly after SIGTERM: %v", p.Name, p.err)
+			}
+		case <-time.After(DefaultStopTimeout):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			p.t.Errorf("%s still running %v after SIGTERM: killed", p.Name, DefaultStopTimeout)
+		}
+	})
+}
+
+// WaitHTTP waits until GET url answers 200, failing the test after DefaultReadyTimeout or if the process exits.
+func (p *Process) WaitHTTP(url string) {
+	p.t.Helper()
+	client := &http.Client{Timeout: time.Second}
+	p.waitFor("GET "+url+" = 200", func() bool {
+		res, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		_ = res.Body.Close()
+		return res.StatusCode == http.StatusOK
+	})
+}
+
+// WaitTCP waits until addr accepts TCP connections.
+func (p *Process) WaitTCP(addr string) {
+	p.t.Helper()
+	p.waitFor("tcp "+addr+" open", func() bool {
+		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	})
+}
+
+// WaitLog waits until the process has written s to its log.
+func (p *Process) WaitLog(s string) {
+	p.t.Helper()
+	p.waitFor("log line "+s, func() bool { return bytes.Contains([]byte(p.logs.String()), []byte(s)) })
+}
+
+func (p *Process) waitFor(what string, ok func() bool) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), DefaultReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if ok() {
+			return
+		}
+		select {
+		case <-p.done:
+			p.t.Fatalf("%s exited while waiting for %s: %v", p.Name, what, p.err)
+		case <-ctx.Done():
+			p.t.Fatalf("%s not ready after %v: %s", p.Name, DefaultReadyTimeout, what)
+		case <-tick.C:
+		}
+	}
+}
+
+// Run runs a short command (imsctl) to completion within timeout and returns its combined output.
+func Run(ctx context.Context, timeout time.Duration, bin string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	out, err := cmd.CombinedOutput()
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return string(out), fmt.Errorf("%s: timed out after %v", cmd, timeout)
+	}
+	if err != nil {
+		return string(out), fmt.Errorf("%s: %w", cmd, err)
+	}
+	return string(out), nil
+}

@@ -1,0 +1,188 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SIPp is one SIPp run: a scenario from sipp/ against Remote.
+type SIPp struct {
+	// Scenario is a file name in ScenarioDir ("register_aka.xml").
+	Scenario string
+	// Remote is the host:port the scenario's requests go to.
+	Remote string
+	// LocalPort is the port SIPp binds (0: a free one). Its Contact carries it, so a UAS needs a known one.
+	LocalPort int
+	// Transport is "u1" (UDP, one socket, the default) or "t1" (TCP, one connection).
+	Transport string
+	// Service is the Request-URI user part (-s) and Username the authentication username (-au).
+	Service  string
+	Username string
+	// Keys are -key name value pairs: [name] in the scenario becomes value.
+	Keys map[string]string
+	// Calls is -m (default 1); Timeout bounds the whole run (-timeout, default 20 s).
+	Calls   int
+	Timeout time.Duration
+}
+
+// SIPpResult is a finished run.
+type SIPpResult struct {
+	ExitCode int
+	Output   string
+	Errors   string // the -trace_err file
+	Messages string // the -trace_msg file
+}
+
+// ScenarioDir is the directory of the SIPp scenarios, beside this package's sources.
+func ScenarioDir() (string, error) {
+	root, err := ModuleRoot()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(root, "internal", "e2e", "sipp"), nil
+}
+
+// NeedSIPp skips the test (fails it in CI) when sipp is not installed.
+func NeedSIPp(t testing.TB) string {
+	t.Helper()
+	return NeedBinary(t, "sipp", "apt-get install sip-tester")
+}
+
+// Start runs SIPp in the background; Wait collects the result.
+func (s SIPp) Start(t testing.TB) *SIPpRun {
+	t.Helper()
+	bin := NeedSIPp(t)
+	dir, err := ScenarioDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	work := t.TempDir()
+	timeout := s.Timeout
+	if timeout == 0 {
+		timeout = 20 * time.Second
+	}
+	calls := s.Calls
+	if calls == 0 {
+		calls = 1
+	}
+	transport := s.Transport
+	if transport == "" {
+		transport = "u1"
+	}
+	args := []string{s.Remote, "-sf", filepath.Join(dir, s.Scenario), "-m", strconv.Itoa(calls),
+		"-i", "127.0.0.1", "-t", transport, "-nostdin", "-nd",
+		"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
+		"-recv_timeout", "10000", "-max_recv_loops", "1000",
+		"-trace_err", "-error_file", filepath.Join(work, "errors.log"),
+		"-trace_msg", "-message_file", filepath.Join(work, "messages.log")}
+	if s.LocalPort != 0 {
+		args = append(args, "-p", strconv.Itoa(s.LocalPort))
+	}
+	if s.Service != "" {
+		args = append(args, "-s", s.Service)
+	}
+	if s.Username != "" {
+		args = append(args, "-au", s.Username)
+	}
+	for k, v := range s.Keys {
+		args = append(args, "-key", k, v)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = work
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	r := &SIPpRun{t: t, spec: s, cmd: cmd, out: out, work: work, cancel: cancel, done: make(chan struct{})}
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatalf("start sipp: %v", err)
+	}
+	go func() {
+		r.err = cmd.Wait()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-r.done:
+		default:
+			_ = cmd.Process.Kill()
+			<-r.done
+		}
+		cancel()
+	})
+	return r
+}
+
+// SIPpRun is a SIPp process started by Start.
+type SIPpRun struct {
+	t      testing.TB
+	spec   SIPp
+	cmd    *exec.Cmd
+	out    *lockedBuffer
+	work   string
+	cancel context.CancelFunc
+	done   chan struct{}
+	err    error
+	once   sync.Once
+	res    SIPpResult
+}
+
+// Wait waits for SIPp to end and returns its result.
+func (r *SIPpRun) Wait() SIPpResult {
+	<-r.done
+	r.once.Do(func() {
+		r.cancel()
+		code := 0
+		if r.err != nil {
+			code = -1
+			if ee, ok := r.err.(*exec.ExitError); ok {
+				code = ee.ExitCode()
+			}
+		}
+		read := func(name string) string {
+			b, _ := os.ReadFile(filepath.Join(r.work, name))
+			return string(b)
+		}
+		r.res = SIPpResult{ExitCode: code, Output: r.out.String(), Errors: read("errors.log"), Messages: read("messages.log")}
+	})
+	return r.res
+}
+
+// MustPass waits and fails the test, with SIPp's error trace and message log, unless every call succeeded
+// (SIPp exit code 0).
+func (r *SIPpRun) MustPass() SIPpResult {
+	r.t.Helper()
+	res := r.Wait()
+	if res.ExitCode != 0 {
+		r.t.Fatalf("sipp %s failed (exit %d)\n%s", r.spec.Scenario, res.ExitCode, res.Report())
+	}
+	return res
+}
+
+// Run is Start then MustPass.
+func (s SIPp) Run(t testing.TB) SIPpResult {
+	t.Helper()
+	return s.Start(t).MustPass()
+}
+
+// Report is the run's diagnostics: errors first, then the message trace (last 8 KiB).
+func (res SIPpResult) Report() string {
+	msgs := res.Messages
+	if len(msgs) > 8192 {
+		msgs = "…" + msgs[len(msgs)-8192:]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "---- sipp errors ----\n%s\n---- sipp messages ----\n%s\n", res.Errors, msgs)
+	if out := strings.TrimSpace(res.Output); out != "" && len(out) < 4096 {
+		fmt.Fprintf(&b, "---- sipp output ----\n%s\n", out)
+	}
+	return b.String()
+}
