@@ -186,6 +186,7 @@ func (pc *proxyCtx) reject(se *StatusError) {
 		reason = reasonPhrase(se.Code)
 	}
 	res := sip.NewResponseFromRequest(pc.req, se.Code, reason, nil)
+	sanitizeRejection(res)
 	for _, h := range se.Headers {
 		res.AppendHeader(sip.HeaderClone(h))
 	}
@@ -331,6 +332,10 @@ func (b *branch) stopTimer() {
 	}
 }
 
+// timerK is how long a completed non-INVITE client transaction over UDP absorbs retransmitted responses
+// (RFC 3261 §17.1.2.2: Timer K = T4). sipgo keeps it for Timer D (32 s) instead; the proxy ends it sooner.
+const timerK = 5 * time.Second
+
 // run reads the branch's client transaction until its final response or its end.
 func (b *branch) run() {
 	for {
@@ -338,6 +343,9 @@ func (b *branch) run() {
 		case res := <-b.tx.Responses():
 			b.pc.onBranchResponse(b, res)
 			if res.StatusCode >= 200 {
+				if !b.pc.invite && b.out.transport == transportUDP {
+					time.AfterFunc(timerK, b.tx.Terminate)
+				}
 				return // later retransmissions are absorbed by the transaction (or reach OnRetransmission)
 			}
 		case <-b.tx.Done():

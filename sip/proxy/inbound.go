@@ -140,14 +140,17 @@ func (p *Proxy) receive(msg sip.Message, in inbound) {
 // CANCEL or ACK read after its INVITE on one connection always finds the INVITE's transaction.
 func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
-	if len(headersNamed(req, "via")) == 0 {
-		// Nowhere to send an answer (RFC 3261 §18.2.2 routes responses by Via).
-		p.log.Info("dropped request without Via", zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)))
+	vias := headersNamed(req, "via")
+	top, _ := firstOr(vias).(*sip.ViaHeader)
+	if !viaOK(top) {
+		// No usable top Via: nowhere to send an answer (RFC 3261 §18.2.2 routes responses by it).
+		p.log.Info("dropped request without a usable Via", zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)))
 		return
 	}
-	via := req.Via()
-	if via == nil || via.Host == "" || req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
-		// Without a top Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
+	via := req.Via() // == top
+	if req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
+		// Without a sound Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
+		stampReceived(via, in.remote)
 		p.replyStateless(req, in, missingOrMalformed(req))
 		return
 	}
@@ -254,6 +257,7 @@ func (p *Proxy) replyStateless(req *sip.Request, in inbound, se *StatusError) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	sanitizeRejection(res)
 	if se != nil {
 		for _, h := range se.Headers {
 			res.AppendHeader(h)
@@ -332,3 +336,38 @@ func stampReceived(via *sip.ViaHeader, src netip.AddrPort) {
 		via.Params.Add("rport", strconv.Itoa(int(src.Port())))
 	}
 }
+
+func firstOr(hs []sip.Header) sip.Header {
+	if len(hs) == 0 {
+		return nil
+	}
+	return hs[0]
+}
+
+// sanitizeRejection removes from a rejection this proxy generates the copied headers (Via, From, To, Call-ID,
+// CSeq) that are malformed: text the lenient parser kept, or values sipgo cannot read back. A strict parser at the
+// far end would otherwise drop the whole response and the answer would be lost.
+func sanitizeRejection(res *sip.Response) {
+	for _, key := range [...]string{"via", "from", "to", "call-id", "cseq"} {
+		all := headersNamed(res, key)
+		var keep []sip.Header
+		for _, h := range all {
+			if typedHeaderOK(singleHeader{h}, key) {
+				keep = append(keep, h)
+			}
+		}
+		if len(keep) == len(all) {
+			continue
+		}
+		removeHeaders(res, key)
+		for i := len(keep) - 1; i >= 0; i-- {
+			res.PrependHeader(keep[i])
+		}
+	}
+}
+
+// singleHeader presents one header as a headerList, to reuse typedHeaderOK on it.
+type singleHeader struct{ h sip.Header }
+
+func (s singleHeader) Headers() []sip.Header    { return []sip.Header{s.h} }
+func (s singleHeader) RemoveHeader(string) bool { return false }

@@ -45,13 +45,69 @@ func isCommaContinuation(err error) bool {
 	return err.Error() == "comma detected"
 }
 
+// viaOK checks a Via sipgo parsed for what RFC 3261 §20.42 / §25.1 require of it. sipgo's parser is forgiving:
+// it accepts some broken values (an IPv6 host without its closing bracket) that its own serializer then writes
+// back in a form no parser reads, so every Via this proxy copies into a message passes this first.
+func viaOK(v *sip.ViaHeader) bool {
+	if v == nil || !strings.EqualFold(v.ProtocolName, "SIP") || v.ProtocolVersion != "2.0" || !isToken(v.Transport) {
+		return false
+	}
+	if v.Port < 0 || v.Port > 65535 || !hostOK(v.Host) {
+		return false
+	}
+	for _, kv := range v.Params {
+		if !isToken(kv.K) || hasControl(kv.V) || strings.ContainsAny(kv.V, ";,") {
+			return false
+		}
+	}
+	return true
+}
+
+// hostOK accepts an IP literal (IPv6 with or without brackets) or a host name (RFC 3261 §25.1 hostname).
+func hostOK(h string) bool {
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	if h == "" {
+		return false
+	}
+	if strings.Contains(h, ":") {
+		_, err := netip.ParseAddr(h)
+		return err == nil
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// roundTrips reports whether sipgo parses its own serialization of h. Its parser accepts some broken values
+// (a URI "sip:A:") that it then writes back in a form it rejects; a header this proxy copies into a response it
+// generates must survive the trip, or the far end cannot read the response.
+func roundTrips(h sip.Header) bool {
+	s := h.String()
+	if hasControl(s) {
+		return false
+	}
+	_, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte(s))
+	return err == nil
+}
+
 // typedHeaderOK reports whether every header meaning key was parsed into sipgo's typed form. A generic header
 // under one of the names sipgo parses means the lenient parser kept text it could not parse.
 func typedHeaderOK(m headerList, key string) bool {
 	for _, h := range headersNamed(m, key) {
-		switch h.(type) {
-		case *sip.ViaHeader, *sip.FromHeader, *sip.ToHeader, *sip.CallIDHeader, *sip.CSeqHeader,
-			*sip.MaxForwardsHeader, *sip.RouteHeader, *sip.RecordRouteHeader, *sip.ContactHeader:
+		switch v := h.(type) {
+		case *sip.ViaHeader:
+			if !viaOK(v) || !roundTrips(v) {
+				return false
+			}
+		case *sip.FromHeader, *sip.ToHeader, *sip.CallIDHeader, *sip.CSeqHeader:
+			if !roundTrips(v) {
+				return false
+			}
+		case *sip.MaxForwardsHeader, *sip.RouteHeader, *sip.RecordRouteHeader, *sip.ContactHeader:
 		default:
 			return false
 		}
@@ -65,31 +121,28 @@ func isKeepAlive(data []byte) bool {
 }
 
 // rawRequest is what can be read from a datagram sipgo could not parse, enough to answer it (RFC 3261 §8.2.6).
+// Only header lines sipgo's strict header parser accepts are kept, so that the answer itself parses.
 type rawRequest struct {
 	method string
-	vias   []string
-	from   string
-	to     string
+	vias   []string // raw values, top first
+	echo   []string // From, To, Call-ID, CSeq lines ("Name: value"), each known to parse
 	callID string
-	cseq   string
+	hasTag bool // the To line carries a tag
 	reason string
 }
 
 var errNotARequest = errors.New("not a SIP request")
 
 // readRawRequest extracts the start line and the headers a 400 must echo from a datagram that failed parsing.
-// It never fails on content, only on "this is not a request we could answer" (garbage, a response, no Via).
+// It fails only on "this is not a request we could answer": garbage, a response, no parseable top Via.
 func readRawRequest(data []byte) (*rawRequest, error) {
 	head := data
 	if i := bytes.Index(data, []byte("\r\n\r\n")); i >= 0 {
 		head = data[:i]
 	}
 	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
-	if len(lines) == 0 {
-		return nil, errNotARequest
-	}
 	start := strings.Fields(lines[0])
-	if len(start) != 3 || !strings.EqualFold(start[2], "SIP/2.0") || !isToken(start[0]) {
+	if hasControl(lines[0]) || len(start) != 3 || !strings.EqualFold(start[2], "SIP/2.0") || !isToken(start[0]) {
 		return nil, errNotARequest
 	}
 	r := &rawRequest{method: strings.ToUpper(start[0])}
@@ -105,6 +158,23 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 		}
 		unfolded = append(unfolded, line)
 	}
+	strict := sip.HeadersParser(sip.DefaultHeadersParser())
+	parses := func(line string) ([]sip.Header, bool) {
+		if hasControl(line) { // a stray CR would split the line in our answer
+			return nil, false
+		}
+		hs, err := strict.ParseHeader(nil, []byte(line))
+		if err != nil {
+			return nil, false
+		}
+		for _, h := range hs {
+			if !roundTrips(h) {
+				return nil, false
+			}
+		}
+		return hs, true
+	}
+	topViaOK := false
 	for _, line := range unfolded {
 		if strings.TrimSpace(line) == "" {
 			continue
@@ -119,28 +189,56 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 		value := strings.TrimSpace(line[colon+1:])
 		switch key := headerKey(line[:colon]); key {
 		case "via":
-			r.vias = append(r.vias, value)
-		case "from":
-			r.from = value
-		case "to":
-			r.to = value
-		case "call-id":
-			r.callID = value
-		case "cseq":
-			r.cseq = value
+			hs, ok := parses("Via: " + value)
+			if !ok {
+				if len(r.vias) == 0 {
+					return nil, fmt.Errorf("%w: top Via does not parse", errNotARequest)
+				}
+				continue
+			}
+			for _, h := range hs {
+				if v, ok := h.(*sip.ViaHeader); ok && viaOK(v) {
+					if len(r.vias) == 0 {
+						topViaOK = true
+					}
+					r.vias = append(r.vias, v.Value())
+				}
+			}
+		case "from", "to", "call-id", "cseq":
+			full := canonicalName(key) + ": " + value
+			if _, ok := parses(full); !ok {
+				continue
+			}
+			r.echo = append(r.echo, full)
+			if key == "call-id" {
+				r.callID = value
+			}
+			if key == "to" {
+				r.hasTag = strings.Contains(strings.ToLower(value), "tag=")
+			}
 		case "content-length":
 			if _, err := strconv.ParseUint(value, 10, 32); err != nil && r.reason == "" {
 				r.reason = "Malformed Content-Length"
 			}
 		}
 	}
-	if len(r.vias) == 0 {
+	if !topViaOK {
 		return nil, fmt.Errorf("%w: no Via to answer to", errNotARequest)
 	}
 	if r.reason == "" {
 		r.reason = "Malformed Message"
 	}
 	return r, nil
+}
+
+// hasControl reports characters a header line may not contain (RFC 3261 §25.1: TEXT-UTF8 and LWS only).
+func hasControl(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 func isToken(s string) bool {
@@ -165,50 +263,27 @@ func (r *rawRequest) response() []byte {
 	for _, v := range r.vias {
 		b.WriteString("Via: " + v + "\r\n")
 	}
-	if r.from != "" {
-		b.WriteString("From: " + r.from + "\r\n")
-	}
-	if r.to != "" {
-		to := r.to
-		if !strings.Contains(strings.ToLower(to), "tag=") {
-			to += ";tag=" + strconv.FormatUint(rand.Uint64(), 36)
+	for _, line := range r.echo {
+		b.WriteString(line)
+		if strings.HasPrefix(line, "To:") && !r.hasTag {
+			b.WriteString(";tag=" + strconv.FormatUint(rand.Uint64(), 36))
 		}
-		b.WriteString("To: " + to + "\r\n")
-	}
-	if r.callID != "" {
-		b.WriteString("Call-ID: " + r.callID + "\r\n")
-	}
-	if r.cseq != "" {
-		b.WriteString("CSeq: " + r.cseq + "\r\n")
+		b.WriteString("\r\n")
 	}
 	b.WriteString("Content-Length: 0\r\n\r\n")
 	return []byte(b.String())
 }
 
-// destination applies RFC 3261 §18.2.2 (and RFC 3581 rport) to the raw top Via for an unreliable transport:
-// the source address with the Via port, or the source port when rport was asked for.
+// destination applies RFC 3261 §18.2.2 (and RFC 3581 rport) to the top Via for an unreliable transport: the
+// source address with the Via port, or the source port when rport was asked for.
 func (r *rawRequest) destination(src netip.AddrPort) netip.AddrPort {
-	top := r.vias[0]
-	if i := strings.IndexByte(top, ','); i >= 0 {
-		top = top[:i]
-	}
-	fields := strings.Fields(top)
-	if len(fields) < 2 {
+	hs, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte("Via: "+r.vias[0]))
+	if err != nil || len(hs) == 0 {
 		return src
 	}
-	sentBy, params, _ := strings.Cut(strings.Join(fields[1:], ""), ";")
-	for _, p := range strings.Split(params, ";") {
-		if k, _, _ := strings.Cut(p, "="); strings.EqualFold(strings.TrimSpace(k), "rport") {
-			return src
-		}
+	via, ok := hs[0].(*sip.ViaHeader)
+	if !ok {
+		return src
 	}
-	port := 5060
-	if i := strings.LastIndexByte(sentBy, ':'); i >= 0 && !strings.HasSuffix(sentBy, "]") {
-		p, err := strconv.Atoi(sentBy[i+1:])
-		if err != nil || p <= 0 || p > 65535 {
-			return src
-		}
-		port = p
-	}
-	return netip.AddrPortFrom(src.Addr(), uint16(port))
+	return responseAddr(via, src)
 }

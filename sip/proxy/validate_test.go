@@ -61,6 +61,8 @@ func TestMalformedRequests(t *testing.T) {
 		{name: "body shorter than Content-Length", edit: replace("Content-Length: 0", "Content-Length: 40"), wantReason: "Content-Length Exceeds Body"},
 		{name: "unknown URI scheme", edit: replace("OPTIONS sip:bob@", "OPTIONS mailto:bob@"), wantReason: "Unsupported URI Scheme"},
 		{name: "missing Via", edit: dropLine("Via"), wantReason: ""},
+		{name: "malformed top Via", edit: replace("Via: SIP/2.0/UDP 127.0.0.1:", "Via: SIP/2.0/UDP [::1:"), wantReason: ""},
+		{name: "malformed second Via", edit: replace("Max-Forwards: 70", "Via: SIP/2.0/UDP [::1;branch=z9hG4bKx\r\nMax-Forwards: 70"), wantReason: "Malformed Via Header"},
 		{name: "garbage", edit: func(string) string { return "\x00\x01 this is not SIP at all \xff\r\n\r\n" }, wantReason: ""},
 		{name: "response from nowhere", edit: func(string) string { return "SIP/2.0 200 OK\r\nCall-ID: x\r\n\r\n" }, wantReason: ""},
 		{name: "malformed ACK", edit: func(s string) string {
