@@ -383,6 +383,8 @@ type testUE struct {
 	tag    string
 	reqs   chan *sip.Request
 	ress   chan *sip.Response
+	// subContact is the Contact of the last 200 to a SUBSCRIBE.
+	subContact string
 	// IntegrityProtected is sent in Authorization, as a P-CSCF would set it.
 	integrity string
 }

@@ -97,6 +97,10 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 		if err != nil {
 			return proxy.Decision{}, fmt.Errorf("subscribe %s: %w", impu, err)
 		}
+		if !mayWatch(req, reg) {
+			// TS 24.229 §5.4.2.1.1: only the user, its P-CSCF (on the Path) or an AS may subscribe.
+			return proxy.Respond(403, "Forbidden"), nil
+		}
 		localTag = newTag()
 		// The 200 must carry the tag our NOTIFYs will use (RFC 6665 §4.2.1.2): the proxy copies the To of
 		// the request into a local reply and keeps a tag already there.
@@ -199,7 +203,7 @@ func (s *Server) notifyWatchers(ctx context.Context, n notification) {
 		doc := buildReginfo(n.reg, sub.Version, n.event, n.terminated, time.Now())
 		sub.Version++ // RFC 3680 §5.3: 0 in the first document, one more in each
 		sub.CSeq++
-		state := fmt.Sprintf("active;expires=%d", max(0, int(time.Until(sub.Expires)/time.Second)))
+		state := fmt.Sprintf("active;expires=%d", max(0, int(time.Until(sub.Expires).Round(time.Second)/time.Second)))
 		if n.terminated {
 			state = "terminated;reason=noresource" // RFC 6665 §4.2.2: the resource (registration) is gone
 			if err := s.reg.DeleteSubscription(ctx, sub.ID); err != nil && !errors.Is(err, registrar.ErrNotFound) {
@@ -330,4 +334,40 @@ func (s *Server) expireSubscriptions(ctx context.Context, now time.Time) {
 		reg, _ := s.reg.Registration(ctx, sub.IMPU)
 		s.sendFinalNotify(sub, reg, "timeout")
 	}
+}
+
+// mayWatch says whether the subscriber is allowed to watch reg (TS 24.229 §5.4.2.1.1): its asserted
+// identity (P-Asserted-Identity, else From) belongs to the implicit set, or names the host of a P-CSCF on
+// the Path of one of the contacts.
+func mayWatch(req *sip.Request, reg *registrar.Registration) bool {
+	var ids []string
+	for _, v := range header.Values(req, "P-Asserted-Identity") {
+		ids = append(ids, header.SplitList(v)...)
+	}
+	if len(ids) == 0 && req.From() != nil {
+		ids = []string{req.From().Address.String()}
+	}
+	set := reg.IdentityURIs()
+	for _, id := range ids {
+		c := canonicalString(id)
+		for _, u := range set {
+			if c == u {
+				return true
+			}
+		}
+		var idURI sip.Uri
+		if sip.ParseUri(strings.Trim(strings.TrimSpace(id), "<>"), &idURI) != nil {
+			continue
+		}
+		for _, ct := range reg.Contacts {
+			for _, p := range ct.Path {
+				var pu sip.Uri
+				if sip.ParseUri(strings.Trim(strings.TrimSpace(p), "<>"), &pu) == nil &&
+					strings.EqualFold(pu.Host, idURI.Host) && (idURI.Port == 0 || pu.Port == idURI.Port) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -52,6 +52,11 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 		}
 	}
 	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
+		if s.isOwnURI(&req.Recipient) && req.Route() == nil {
+			// A request inside a dialog this node is the endpoint of (a reg event subscription) that no
+			// longer exists (RFC 3261 §12.2.2).
+			return proxy.Respond(481, "Call/Transaction Does Not Exist"), nil
+		}
 		// TS 24.229 §5.4.3.4 / RFC 3261 §16.12: in-dialog requests follow their route set.
 		return proxy.Forward(), nil
 	}
@@ -261,6 +266,15 @@ func (s *Server) toAS(req *sip.Request, reg *registrar.Registration, impu string
 		return d, true
 	}
 	return proxy.Decision{}, false
+}
+
+// isOwnURI reports a URI naming this node's SIP address.
+func (s *Server) isOwnURI(u *sip.Uri) bool {
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	return port == int(s.advertise.Port()) && (u.Host == s.advertise.Addr().String() || u.Host == s.cfg.SIP.Advertise)
 }
 
 // ownURI is a fresh copy of our loose-routing URI (advertised address).
