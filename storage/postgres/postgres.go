@@ -62,6 +62,25 @@ func Open(ctx context.Context, dsn string, log *zap.Logger) (*DB, error) {
 	return db, nil
 }
 
+// BulkCreate creates subs as hss.Store says, then refreshes the planner statistics of the tables it loaded.
+// Rows loaded with COPY are invisible to the planner until autovacuum analyzes them: until then it
+// estimates most hss_impi_impu rows as registered and plans the registration updates as sequential scans
+// (measured: 2.3 ms instead of 0.1 ms with 10,000 subscribers, growing with the table). A failed ANALYZE is
+// only logged: the subscribers are committed by then.
+func (db *DB) BulkCreate(ctx context.Context, subs []hss.Subscriber) error {
+	if err := db.Store.BulkCreate(ctx, subs); err != nil {
+		return err
+	}
+	if len(subs) == 0 {
+		return nil
+	}
+	if _, err := db.pool.Exec(ctx, "ANALYZE hss_impi, hss_impu, hss_impi_impu"); err != nil {
+		// The subscribers are committed; autovacuum will analyze later.
+		db.log.Warn("analyze after bulk create failed", zap.Int("subscribers", len(subs)), zap.Error(err))
+	}
+	return nil
+}
+
 // Close closes every connection of the pool.
 func (db *DB) Close() error {
 	db.pool.Close()
