@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/hss/hsstest"
+	"github.com/imscore/imscore/storage"
+)
+
+// inProcHSS is the project's HSS (hss.NewServer) run inside the test over a real store, standing in for
+// cmd/hss until that binary exists. Its Cx listener is real TCP, so the CSCF binaries cannot tell.
+type inProcHSS struct {
+	srv  *hss.Server
+	addr string
+	host string
+	db   storage.DB
+}
+
+// startInProcHSS serves Cx on a free port from dsn ("" : a temporary SQLite file) and seeds scscfName.
+func startInProcHSS(t *testing.T, dsn string, scscfName string) *inProcHSS {
+	t.Helper()
+	ctx := context.Background()
+	if dsn == "" {
+		dsn = "sqlite://" + filepath.Join(t.TempDir(), "hss.db")
+	}
+	log := zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)).Named("hss")
+	db, err := storage.OpenAndMigrate(ctx, dsn, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cfg := hss.DefaultConfig()
+	cfg.Diameter.Listen = "127.0.0.1:0"
+	cfg.Diameter.RequestTimeout = 2 * time.Second
+	if err := db.PutSCSCF(ctx, hss.SCSCF{Name: scscfName}); err != nil {
+		t.Fatal(err)
+	}
+	media := int32(1)
+	if err := db.CreateServiceProfile(ctx, hss.ServiceProfile{ID: "plain", SubscribedMediaProfileID: &media}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(context.Background(), ln) }()
+	t.Cleanup(func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Close(cctx)
+		<-served
+	})
+	return &inProcHSS{srv: srv, addr: ln.Addr().String(), host: cfg.Diameter.OriginHost, db: db}
+}
+
+// provision adds a subscriber with the SIPp key set (subscriber.go) and a profile without iFCs.
+func (h *inProcHSS) provision(t *testing.T, s Subscriber) {
+	t.Helper()
+	sub := hsstest.Subscriber(s.IMSI, s.MSISDN)
+	sub.Private.K, sub.Private.OP, sub.Private.OPc = mustHex(t, AKAK), mustHex(t, AKAOP), nil
+	sub.Private.AMF = [2]byte(mustHex(t, AKAAMF))
+	for i := range sub.Public {
+		sub.Public[i].ServiceProfileID = "plain"
+	}
+	if err := h.db.CreateSubscriber(context.Background(), sub); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// deregister is the network-initiated de-registration imsctl asks for (RTR, TS 29.228 §6.1.3).
+func (h *inProcHSS) deregister(t *testing.T, s Subscriber) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := h.srv.Deregister(ctx, s.IMPI(), nil, cx.ReasonPermanentTermination, "e2e"); err != nil {
+		t.Fatal(err)
+	}
+}
