@@ -105,12 +105,20 @@ func canonicalName(key string) string {
 	return strings.Join(parts, "-")
 }
 
+// nameIs reports whether a header name means key (a lower-case full name), without allocating.
+func nameIs(name, key string) bool {
+	if len(name) == 1 {
+		return headerKey(name) == key
+	}
+	return strings.EqualFold(name, key)
+}
+
 // headersNamed returns every header whose name means name.
 func headersNamed(m headerList, name string) []sip.Header {
 	key := headerKey(name)
 	var out []sip.Header
 	for _, h := range m.Headers() {
-		if headerKey(h.Name()) == key {
+		if nameIs(h.Name(), key) {
 			out = append(out, h)
 		}
 	}
@@ -124,7 +132,7 @@ func removeHeaders(m headerList, name string) int {
 	for {
 		var found sip.Header
 		for _, h := range m.Headers() {
-			if headerKey(h.Name()) == key {
+			if nameIs(h.Name(), key) {
 				found = h
 				break
 			}
