@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 )
@@ -63,4 +64,83 @@ func TestSIPpRegistration(t *testing.T) {
 			s.Run(t)
 		})
 	}
+}
+
+// registerAt registers s with SIPp bound to port, so that a scenario run on the same port afterwards is the
+// registered contact.
+func (c *core) registerAt(t *testing.T, s Subscriber, port int) {
+	t.Helper()
+	r := c.sipp("register.xml", s, nil)
+	r.LocalPort = port
+	r.Run(t)
+}
+
+// Two registered users exchange a page-mode MESSAGE (RFC 3428) through I-CSCF (LIR) and S-CSCF.
+func TestSIPpMessage(t *testing.T) {
+	NeedSIPp(t)
+	alice, bob := NthSubscriber(21), NthSubscriber(22)
+	c := startCore(t, "", alice, bob)
+	alicePort, bobPort := FreePort(t), FreePort(t)
+	c.registerAt(t, bob, bobPort)
+	c.registerAt(t, alice, alicePort)
+
+	uas := c.sipp("message_uas.xml", bob, nil)
+	uas.LocalPort = bobPort
+	bobRun := uas.Start(t)
+	bobRun.WaitBound(5 * time.Second)
+
+	uac := c.sipp("message_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
+	uac.LocalPort = alicePort
+	uac.Run(t)
+	bobRun.MustPass()
+	c.icscfRouted(t, "MESSAGE")
+}
+
+// icscfRouted checks, from the I-CSCF's metrics, that it located the callee with an LIR and forwarded method.
+func (c *core) icscfRouted(t *testing.T, method string) {
+	t.Helper()
+	m := Metrics(t, c.icscf.HTTP)
+	for _, want := range []string{`icscf_cx_answers_total{command="LIR",result="2001"}`,
+		`icscf_sip_requests_total{direction="out",method="` + method + `"}`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("I-CSCF metrics lack %s", want)
+		}
+	}
+}
+
+// A call between two registered users: INVITE/180/200/ACK, then BYE/200.
+func TestSIPpCall(t *testing.T) {
+	NeedSIPp(t)
+	alice, bob := NthSubscriber(31), NthSubscriber(32)
+	c := startCore(t, "", alice, bob)
+	alicePort, bobPort := FreePort(t), FreePort(t)
+	c.registerAt(t, bob, bobPort)
+	c.registerAt(t, alice, alicePort)
+
+	uas := c.sipp("call_uas.xml", bob, nil)
+	uas.LocalPort = bobPort
+	bobRun := uas.Start(t)
+	bobRun.WaitBound(5 * time.Second)
+
+	uac := c.sipp("call_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
+	uac.LocalPort = alicePort
+	uac.Run(t)
+	bobRun.MustPass()
+	c.icscfRouted(t, "INVITE")
+}
+
+// A UE subscribed to its reg event learns of a network-initiated de-registration (HSS RTR → S-CSCF NOTIFY).
+func TestSIPpRegEventNetworkDeregistration(t *testing.T) {
+	NeedSIPp(t)
+	alice := NthSubscriber(41)
+	c := startCore(t, "", alice)
+	port := FreePort(t)
+	c.registerAt(t, alice, port)
+
+	sub := c.sipp("subscribe_reg.xml", alice, nil)
+	sub.LocalPort = port
+	run := sub.Start(t)
+	run.WaitLog("subscribed", 10*time.Second)
+	c.hss.deregister(t, alice)
+	run.MustPass()
 }

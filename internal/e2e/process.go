@@ -179,3 +179,18 @@ func Run(ctx context.Context, timeout time.Duration, bin string, args ...string)
 	}
 	return string(out), nil
 }
+
+// Metrics returns the Prometheus text of http://addr/metrics.
+func Metrics(t testing.TB, addr string) string {
+	t.Helper()
+	res, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(res.Body); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}

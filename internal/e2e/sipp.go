@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -82,7 +83,8 @@ func (s SIPp) Start(t testing.TB) *SIPpRun {
 		"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
 		"-recv_timeout", "10000", "-max_recv_loops", "1000",
 		"-trace_err", "-error_file", filepath.Join(work, "errors.log"),
-		"-trace_msg", "-message_file", filepath.Join(work, "messages.log")}
+		"-trace_msg", "-message_file", filepath.Join(work, "messages.log"),
+		"-trace_logs", "-log_file", filepath.Join(work, "actions.log")}
 	if s.LocalPort != 0 {
 		args = append(args, "-p", strconv.Itoa(s.LocalPort))
 	}
@@ -154,6 +156,47 @@ func (r *SIPpRun) Wait() SIPpResult {
 		r.res = SIPpResult{ExitCode: code, Output: r.out.String(), Errors: read("errors.log"), Messages: read("messages.log")}
 	})
 	return r.res
+}
+
+// WaitLog waits until the scenario's <log> actions have written substr (SIPp's -log_file), failing the test
+// when SIPp ends first or after timeout.
+func (r *SIPpRun) WaitLog(substr string, timeout time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if b, _ := os.ReadFile(filepath.Join(r.work, "actions.log")); strings.Contains(string(b), substr) {
+			return
+		}
+		select {
+		case <-r.done:
+			r.t.Fatalf("sipp %s ended before logging %q\n%s", r.spec.Scenario, substr, r.Wait().Report())
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sipp %s: no %q logged within %v", r.spec.Scenario, substr, timeout)
+		}
+	}
+}
+
+// WaitBound waits until SIPp has bound its UDP port (LocalPort must be set): a UAS scenario is then listening.
+func (r *SIPpRun) WaitBound(timeout time.Duration) {
+	r.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		c, err := net.ListenPacket("udp", Addr(r.spec.LocalPort))
+		if err != nil {
+			return // taken: SIPp has it
+		}
+		_ = c.Close()
+		select {
+		case <-r.done:
+			r.t.Fatalf("sipp %s ended before binding\n%s", r.spec.Scenario, r.Wait().Report())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("sipp %s did not bind port %d within %v", r.spec.Scenario, r.spec.LocalPort, timeout)
+		}
+	}
 }
 
 // MustPass waits and fails the test, with SIPp's error trace and message log, unless every call succeeded
