@@ -28,6 +28,7 @@ type notification struct {
 	event      string
 	terminated bool   // the registration is gone
 	only       string // when set, notify only this subscription (the first NOTIFY of a new one)
+	at         time.Time
 }
 
 // isRegEvent reports a SUBSCRIBE for the reg event package (RFC 3680 §4.1).
@@ -128,6 +129,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 			RemoteURI:    from.Address.String(),
 			RemoteTarget: contact.Address.String(),
 			RouteSet:     routeSet,
+			Created:      time.Now(),
 		}
 	}
 	sub.Expires = time.Now().Add(expires)
@@ -170,6 +172,7 @@ func (s *Server) notifyTerminated(reg *registrar.Registration, event string) {
 }
 
 func (s *Server) enqueue(n notification) {
+	n.at = time.Now()
 	select {
 	case s.notifyQ <- n:
 	default:
@@ -197,8 +200,8 @@ func (s *Server) notifyWatchers(ctx context.Context, n notification) {
 		return
 	}
 	for _, sub := range subs {
-		if n.only != "" && sub.ID != n.only {
-			continue
+		if n.only != "" && sub.ID != n.only || n.only == "" && sub.Created.After(n.at) {
+			continue // a subscription newer than the change got the current state in its first NOTIFY
 		}
 		doc := buildReginfo(n.reg, sub.Version, n.event, n.terminated, time.Now())
 		sub.Version++ // RFC 3680 §5.3: 0 in the first document, one more in each

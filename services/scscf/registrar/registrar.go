@@ -122,6 +122,8 @@ type Subscription struct {
 	Version uint32 `json:"version"`
 	// Expires is when the subscription ends.
 	Expires time.Time `json:"expires"`
+	// Created is when the subscription was accepted: changes from before it are in its first NOTIFY already.
+	Created time.Time `json:"created"`
 }
 
 // Clone returns a deep copy.
