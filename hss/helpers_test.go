@@ -96,7 +96,7 @@ func testConfig() hss.Config {
 
 // env is a running HSS on a store with the default profile and S-CSCFs, and an I-CSCF connected to it.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    storage.DB
 	srv   *hss.Server
 	addr  string
@@ -106,7 +106,7 @@ type env struct {
 }
 
 // newEnv starts an HSS on db; mutate, if given, changes the configuration first.
-func newEnv(t *testing.T, db storage.DB, mutate func(*hss.Config)) *env {
+func newEnv(t testing.TB, db storage.DB, mutate func(*hss.Config)) *env {
 	t.Helper()
 	cfg := testConfig()
 	if mutate != nil {
