@@ -729,6 +729,11 @@ func (pc *proxyCtx) sendUpstreamLocked(res *sip.Response, generated bool) {
 	if pc.onResponse != nil {
 		pc.onResponse(res, generated)
 	}
+	if final && pc.finalCode == 0 {
+		pc.finalCode = res.StatusCode
+		pc.markAnswered()
+		pc.log.Debug("final response", zap.Int("code", res.StatusCode), zap.Bool("generated", generated))
+	}
 	var err error
 	if late2xx {
 		// The server transaction is Completed after a non-2xx and its state machine would drop this 2xx; RFC 3261
@@ -740,10 +745,5 @@ func (pc *proxyCtx) sendUpstreamLocked(res *sip.Response, generated bool) {
 	if err != nil {
 		// RFC 3261 §16.9: a response that cannot be sent is dropped; branches are not cancelled for it.
 		pc.log.Info("sending response upstream failed", zap.Int("code", res.StatusCode), zap.Error(err))
-	}
-	if final && pc.finalCode == 0 {
-		pc.finalCode = res.StatusCode
-		pc.markAnswered()
-		pc.log.Debug("final response sent", zap.Int("code", res.StatusCode), zap.Bool("generated", generated))
 	}
 }

@@ -270,18 +270,6 @@ func (ua *rawUA) final() *sip.Response {
 	}
 }
 
-// silent asserts no message arrives while the proxy handles a later, answered request (no sleeps: the
-// sequencing request proves the first was processed).
-func (ua *rawUA) expectNothingBefore(m sip.Message) {
-	ua.t.Helper()
-	got := ua.next()
-	if res, ok := got.(*sip.Response); ok {
-		if wantID, gotID := callIDOf(m), callIDOf(res); wantID != gotID {
-			ua.t.Fatalf("unexpected response %s for call %s", res.StartLine(), gotID)
-		}
-	}
-}
-
 // reqOpts builds test requests.
 type reqOpts struct {
 	method    sip.RequestMethod

@@ -101,12 +101,16 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 		in.local = addrPortOf(c.LocalAddr())
 		_, _ = c.TryClose()
 	}
-	in.l = p.tcpListenerFor(in.local)
+	if in.local.IsValid() {
+		in.l = p.tcpListenerFor(in.local)
+	} else {
+		in.l = p.tcpListenerFor(netip.AddrPortFrom(remote.Addr(), 0)) // connection already gone: same family
+	}
 	if in.l == nil {
 		p.log.Warn("tcp message with no listener of its address family", zap.Stringer("from", remote))
 		return
 	}
-	if in.local == (netip.AddrPort{}) {
+	if !in.local.IsValid() {
 		in.local = in.l.bound
 	}
 	p.receive(msg, in)

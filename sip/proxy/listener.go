@@ -101,18 +101,17 @@ func (c *udpConn) WriteMsg(msg sip.Message) error {
 	buf := c.p.getBuf()
 	defer c.p.putBuf(buf)
 	msg.StringWrite(buf)
+	c.p.traceOut(msg, transportUDP, c.dst) // before the write: the peer may act on it at once
 	if _, err := c.l.udp.WriteToUDPAddrPort(buf.Bytes(), c.dst); err != nil {
 		return fmt.Errorf("udp send to %s: %w", c.dst, err)
 	}
-	c.p.traceOut(msg, transportUDP, c.dst)
 	return nil
 }
 
-func (c *udpConn) Ref(int) int                 { return 1 }
-func (c *udpConn) TryClose() (int, error)      { return 1, nil }
-func (c *udpConn) Close() error                { return nil }
-func (c *udpConn) String() string              { return "udp " + c.l.bound.String() + "->" + c.dst.String() }
-func (c *udpConn) destination() netip.AddrPort { return c.dst }
+func (c *udpConn) Ref(int) int            { return 1 }
+func (c *udpConn) TryClose() (int, error) { return 1, nil }
+func (c *udpConn) Close() error           { return nil }
+func (c *udpConn) String() string         { return "udp " + c.l.bound.String() + "->" + c.dst.String() }
 
 // tcpConn wraps a sipgo TCP connection from its pool so that every message written is traced and counted.
 type tcpConn struct {
@@ -122,10 +121,10 @@ type tcpConn struct {
 }
 
 func (c *tcpConn) WriteMsg(msg sip.Message) error {
+	c.p.traceOut(msg, transportTCP, c.remote) // before the write: the peer may act on it at once
 	if err := c.Connection.WriteMsg(msg); err != nil {
 		return fmt.Errorf("tcp send to %s: %w", c.remote, err)
 	}
-	c.p.traceOut(msg, transportTCP, c.remote)
 	return nil
 }
 

@@ -53,13 +53,11 @@ func (p *Proxy) routeAck(ctx context.Context, req *sip.Request, src Source) (d D
 	defer func() {
 		if r := recover(); r != nil {
 			p.log.Error("router panicked on ACK", zap.Any("panic", r))
-			err = errRouterPanic
+			err = &StatusError{Code: sip.StatusInternalServerError, Reason: "Router Panic"}
 		}
 	}()
 	return p.router.Route(ctx, req, src)
 }
-
-var errRouterPanic = &StatusError{Code: sip.StatusInternalServerError, Reason: "Router Panic"}
 
 // statelessBranch is the branch for a statelessly forwarded request: the same for every retransmission of it
 // (RFC 3261 §16.11), derived from the incoming top Via and Request-URI.

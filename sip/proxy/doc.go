@@ -1,0 +1,70 @@
+// Package proxy is the stateful SIP proxy core (RFC 3261 §16) the three CSCFs are built on. It owns the
+// transport and transaction work, a CSCF supplies the routing: a Router decides, per request, to answer it
+// locally or to forward it to one or several targets, and the proxy carries the decision out to the letter.
+//
+// # Plugging in a CSCF
+//
+//	p, err := proxy.New(proxy.Config{
+//		Listen: []proxy.Listen{{Addr: "10.0.0.5:6060", Advertise: "scscf.ims.mnc001.mcc001.3gppnetwork.org"}},
+//		Router: scscf, // implements proxy.Router, optionally proxy.OptionTagger
+//	}, log)
+//	go p.Run(ctx)              // serves until ctx ends; Close stops it too
+//	res, err := p.Send(ctx, notify) // the node as UAC: NOTIFY, third-party REGISTER, BYE
+//
+//	func (s *SCSCF) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+//		switch {
+//		case req.Method == sip.REGISTER: // registrar: answer locally
+//			return proxy.Decision{Reply: &proxy.Reply{Code: 200, Headers: contacts}}, nil
+//		case src.ConsumedRoute != nil: // in-dialog, or on our Service-Route: follow the Route set
+//			return proxy.Decision{}, nil
+//		default: // terminating: fork to every registered contact, along its Path
+//			return proxy.Decision{RecordRoute: true, Targets: targets}, nil
+//		}
+//	}
+//
+// A P-CSCF uses Source.Local to tell its protected ports apart, Decision.RemoveHeaders and AddHeaders for
+// Security-Client, Path and the P-headers, NextHop (with Local) to reach a UE's protected port, and
+// Decision.OnResponse to edit the 401 and 200 of a registration on their way back. An I-CSCF returns
+// Target{Route: []sip.Uri{scscf}} once its UAR is answered; if the HSS is slow, the router's context ends and
+// the request is answered 504.
+//
+// # What the proxy does for every request
+//
+//  1. Read: UDP datagrams are read by the proxy (sipgo drops unparseable ones silently and refuses responses
+//     over 1300 bytes); TCP streams by sipgo's transport. An unparseable request with a usable Via is answered
+//     400 naming the problem; anything else unparseable is logged and dropped.
+//  2. Match: retransmissions and hop-by-hop ACKs go to their server transaction (§17.2.3); a CANCEL is answered
+//     200 and cancels the INVITE's branches (§16.10); an ACK for a 2xx is routed and forwarded statelessly.
+//  3. Validate (§16.3): mandatory headers (400 naming the missing or malformed one), URI scheme (416),
+//     Max-Forwards (483), loop detection with the branch hash of §16.6 step 8 (482), Proxy-Require and, when
+//     this node answers, Require (420 with Unsupported). INVITE gets 100 Trying at once.
+//  4. Route preprocessing (§16.4): strict-router Request-URI restored, our Route values removed.
+//  5. Router.Route, then either the Reply, or one branch per Target (§16.6): copy, Request-URI, Max-Forwards,
+//     pre-loaded Route, headers, strict-route fix-up, next hop resolution (RFC 3263 without NAPTR), transport
+//     (over 1300 bytes: TCP, §18.1.1), Record-Route (double when interface or transport changes), Via with a
+//     branch carrying the loop hash, Timer C (INVITE) or Timer F.
+//  6. Responses (§16.7): provisional and 2xx forwarded at once, 6xx cancels the others, the best final response
+//     chosen when all branches are done (503 never relayed: 500 when nothing else came back), 401/407 challenges
+//     aggregated, pending branches cancelled after a final response.
+//
+// # Status codes the proxy makes itself
+//
+//   - 408 when a branch times out (Timer F, or Timer C without a provisional response, §16.8).
+//   - 503 for a branch whose next hop cannot be reached (§16.9: TCP refused, unresolvable name), which §16.7
+//     step 6 turns into 500 upstream when it is the only outcome: a 503 would tell the upstream that this
+//     proxy is unavailable, when only one next hop is. OnResponse sees these as generated and may rewrite them
+//     (a P-CSCF's S-CSCF restoration answer, TS 24.229 §5.2.6.3, is one such case).
+//   - 504 when the router (or a DNS lookup for the next hop) did not get a timely answer from a server it
+//     consulted (§21.5.5).
+//   - 487 for an INVITE cancelled before any branch answered.
+//
+// # Adaptations to sipgo v1.7.2
+//
+// sipgo provides the message types, the parser, the TCP transport and the transaction state machines. Around
+// them: the UDP transport is the proxy's own; a client transaction's responses are delivered in arrival order;
+// a CANCEL is never handed to sipgo's server transaction (it answers 487 itself, where a proxy must wait for
+// the downstream one); TCP connections are dialled by the proxy and handed to sipgo (its dialer looks
+// connections up by local address alone); Timer C, Timer F and Timer K are the proxy's own (sipgo's timers are
+// package globals); headers sipgo cannot parse are kept as text and judged by the proxy, and a response the
+// proxy generates never copies one that sipgo could not read back.
+package proxy
