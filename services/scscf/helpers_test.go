@@ -84,6 +84,9 @@ type subscriber struct {
 	keys     aka.Keys
 	sqn      aka.SQN
 	userData []byte
+	// scheme is the SIP-Authentication-Scheme the HSS answers with (default AKAv1); password is for SIP Digest.
+	scheme   string
+	password string
 }
 
 // fakeHSS is a Cx server good enough for the S-CSCF: vectors from Milenage with SQN handling and
@@ -240,6 +243,19 @@ func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (
 		maa.UserName, maa.PublicIdentity = mar.UserName, mar.PublicIdentity
 		one := uint32(1)
 		maa.SIPNumberAuthItems = &one
+		switch s.scheme {
+		case cx.SchemeSIPDigest:
+			maa.SIPAuthDataItems = []cx.SIPAuthDataItem{{Scheme: cx.SchemeSIPDigest,
+				DigestAuthenticate: &cx.SIPDigestAuthenticate{Realm: testDomain, Algorithm: "MD5", QoP: "auth",
+					HA1: digest.HA1(s.impi, testDomain, []byte(s.password))}}}
+			return maa.Marshal(h.dict)
+		case SchemeAKAv2MD5:
+			maa.SIPAuthDataItems = []cx.SIPAuthDataItem{{
+				Scheme: SchemeAKAv2MD5, Authenticate: append(v.RAND[:], v.AUTN[:]...), Authorization: v.XRES,
+				ConfidentialityKey: v.CK[:], IntegrityKey: v.IK[:],
+			}}
+			return maa.Marshal(h.dict)
+		}
 		maa.SIPAuthDataItems = []cx.SIPAuthDataItem{{
 			Scheme: cx.SchemeAKAv1MD5, Authenticate: append(v.RAND[:], v.AUTN[:]...), Authorization: v.XRES,
 			ConfidentialityKey: v.CK[:], IntegrityKey: v.IK[:],
@@ -550,6 +566,18 @@ func (u *testUE) authFor(res *sip.Response, corrupt bool) string {
 	if err != nil {
 		u.t.Fatal(err)
 	}
+	if ch.Algorithm == digest.AlgMD5 {
+		cred := digest.Credentials{Username: u.sub.impi, Realm: ch.Realm, Nonce: ch.Nonce, URI: "sip:" + testDomain,
+			Algorithm: ch.Algorithm, CNonce: randHex(8), NC: "00000001", QOP: digest.QOPAuth, IntegrityProtected: u.integrity}
+		password := []byte(u.sub.password)
+		if corrupt {
+			password = append(password, 'x')
+		}
+		if cred.Response, err = digest.Response(cred, "REGISTER", password, nil); err != nil {
+			u.t.Fatal(err)
+		}
+		return cred.String()
+	}
 	rnd, autn, _, err := digest.ParseAKANonce(ch.Nonce)
 	if err != nil {
 		u.t.Fatal(err)
@@ -570,6 +598,9 @@ func (u *testUE) authFor(res *sip.Response, corrupt bool) string {
 		u.t.Fatalf("USIM: %v", err)
 	default:
 		password = digest.AKAv1Password(result.RES)
+		if ch.Algorithm == digest.AlgAKAv2MD5 {
+			password = digest.AKAv2Password(result.RES, result.IK[:], result.CK[:])
+		}
 		if corrupt {
 			password[0] ^= 0xff
 		}

@@ -3,6 +3,7 @@ package scscf
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -289,3 +290,79 @@ func TestNetworkDeregistration(t *testing.T) {
 
 // sipgo keeps the Via of a forwarded request; the UE answers to its top Via.
 var _ = sip.REGISTER
+
+func TestRegistrationSchemes(t *testing.T) {
+	tests := []struct {
+		name      string
+		scheme    string
+		algorithm string
+	}{
+		{name: "AKAv1-MD5", scheme: cx.SchemeAKAv1MD5, algorithm: digest.AlgAKAv1MD5},
+		{name: "AKAv2-MD5", scheme: SchemeAKAv2MD5, algorithm: digest.AlgAKAv2MD5},
+		{name: "SIP Digest MD5", scheme: cx.SchemeSIPDigest, algorithm: digest.AlgMD5},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			sub := hss.addSubscriber(t, fmt.Sprintf("00101000000007%d", i), fmt.Sprintf("155500000%02d", 70+i))
+			sub.scheme, sub.password = tc.scheme, "secret"
+			s := startSCSCF(t, hss, nil)
+			for _, corrupt := range []bool{true, false} {
+				ue := newUE(t, s, sub)
+				first := ue.register(600, ue.emptyAuth())
+				if first.StatusCode != 401 {
+					t.Fatalf("first REGISTER %d", first.StatusCode)
+				}
+				ch, err := digest.ParseChallenge(first.GetHeader("WWW-Authenticate").Value())
+				if err != nil || ch.Algorithm != tc.algorithm {
+					t.Fatalf("challenge algorithm %q (%v), want %s", ch.Algorithm, err, tc.algorithm)
+				}
+				res := ue.register(600, ue.authFor(first, corrupt))
+				want := 200
+				if corrupt {
+					want = 403
+				}
+				if res.StatusCode != want {
+					t.Fatalf("corrupt=%v: %d, want %d", corrupt, res.StatusCode, want)
+				}
+			}
+		})
+	}
+}
+
+func TestPushProfile(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000081", "15550000081")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+	ue.registerFully(600)
+	// The new profile drops the tel URI from the implicit set.
+	data := []byte(`<?xml version="1.0" encoding="UTF-8"?><IMSSubscription><PrivateID>` + sub.impi +
+		`</PrivateID><ServiceProfile><PublicIdentity><Identity>` + sub.impus[1] +
+		`</Identity></PublicIdentity></ServiceProfile></IMSSubscription>`)
+	ppr := &cx.PPR{SessionID: testHSSHost + ";ppr;1", OriginHost: testHSSHost, OriginRealm: testDomain,
+		DestinationHost: testSCSCF, DestinationRealm: testDomain, UserName: sub.impi, UserData: data}
+	msg, err := ppr.Marshal(hss.dict)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	ans, err := hss.node.Request(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ppa, err := cx.ParsePPA(ans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := ppa.Result(); code != 2001 {
+		t.Fatalf("PPA %d", code)
+	}
+	if registered(t, s, sub.impus[2]) != nil {
+		t.Fatal("tel URI still in the implicit set after PPR")
+	}
+	if r := registered(t, s, ue.impu); r == nil || !strings.Contains(string(r.Profile), "IMSSubscription") || len(r.Identities) != 1 {
+		t.Fatalf("registration after PPR: %+v", r)
+	}
+}
