@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -52,7 +53,7 @@ func newTag() string {
 }
 
 // handleSubscribe answers a reg event SUBSCRIBE (TS 24.229 §5.4.2.1.1).
-func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.Decision, error) {
+func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
 	from, to := req.From(), req.To()
 	if from == nil || to == nil || req.CallID() == nil {
 		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad Request"}
@@ -98,7 +99,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 		if err != nil {
 			return proxy.Decision{}, fmt.Errorf("subscribe %s: %w", impu, err)
 		}
-		if !mayWatch(req, reg) {
+		if !mayWatch(req, reg, src.Remote) {
 			// TS 24.229 §5.4.2.1.1: only the user, its P-CSCF (on the Path) or an AS may subscribe.
 			return proxy.Respond(403, "Forbidden"), nil
 		}
@@ -341,8 +342,25 @@ func (s *Server) expireSubscriptions(ctx context.Context, now time.Time) {
 
 // mayWatch says whether the subscriber is allowed to watch reg (TS 24.229 §5.4.2.1.1): its asserted
 // identity (P-Asserted-Identity, else From) belongs to the implicit set, or names the host of a P-CSCF on
-// the Path of one of the contacts.
-func mayWatch(req *sip.Request, reg *registrar.Registration) bool {
+// the Path of one of the contacts, or the request comes from the address of such a P-CSCF (which may
+// name itself by FQDN).
+func mayWatch(req *sip.Request, reg *registrar.Registration, from netip.AddrPort) bool {
+	for _, ct := range reg.Contacts {
+		for _, p := range ct.Path {
+			var pu sip.Uri
+			if sip.ParseUri(strings.Trim(strings.TrimSpace(p), "<>"), &pu) != nil {
+				continue
+			}
+			port := pu.Port
+			if port == 0 {
+				port = 5060
+			}
+			if a, err := netip.ParseAddr(strings.Trim(pu.Host, "[]")); err == nil && from.IsValid() &&
+				a == from.Addr().Unmap() && port == int(from.Port()) {
+				return true
+			}
+		}
+	}
 	var ids []string
 	for _, v := range header.Values(req, "P-Asserted-Identity") {
 		ids = append(ids, header.SplitList(v)...)

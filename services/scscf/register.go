@@ -90,6 +90,13 @@ func canonicalURI(u *sip.Uri) string {
 	if u.User == "" {
 		return scheme + ":" + strings.ToLower(u.Host)
 	}
+	if u.UriParams != nil {
+		if v, ok := u.UriParams.Get("user"); ok && strings.EqualFold(v, "phone") {
+			// RFC 3261 §19.1.6, TS 24.229 §5.4.3.2: a telephone number in a SIP URI is the tel: URI.
+			user, _, _ := strings.Cut(u.User, ";")
+			return canonicalString("tel:" + user)
+		}
+	}
 	return scheme + ":" + u.User + "@" + strings.ToLower(u.Host)
 }
 

@@ -48,7 +48,7 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 		return s.handleRegister(ctx, req)
 	case sip.SUBSCRIBE:
 		if isRegEvent(req) && s.isRegEventTarget(ctx, req) {
-			return s.handleSubscribe(ctx, req)
+			return s.handleSubscribe(ctx, req, src)
 		}
 	}
 	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
