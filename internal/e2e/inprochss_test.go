@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net"
+	"net/http"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,9 +11,8 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
-	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
-	"github.com/imscore/imscore/hss/hsstest"
+	"github.com/imscore/imscore/hss/provision"
 	"github.com/imscore/imscore/storage"
 )
 
@@ -20,8 +20,9 @@ import (
 // cmd/hss until that binary exists. Its Cx listener is real TCP, so the CSCF binaries cannot tell.
 type inProcHSS struct {
 	srv  *hss.Server
-	addr string
-	host string
+	addr string // Cx
+	host string // Origin-Host
+	api  string // provisioning API base URL, for imsctl
 	db   storage.DB
 }
 
@@ -64,29 +65,36 @@ func startInProcHSS(t *testing.T, dsn string, scscfName string) *inProcHSS {
 		_ = srv.Close(cctx)
 		<-served
 	})
-	return &inProcHSS{srv: srv, addr: ln.Addr().String(), host: cfg.Diameter.OriginHost, db: db}
+	api, err := provision.NewHandler(provision.Options{Store: db, Network: srv, Log: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", api)
+	apiLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	apiDone := make(chan struct{})
+	go func() { defer close(apiDone); _ = hs.Serve(apiLn) }()
+	t.Cleanup(func() {
+		_ = hs.Close()
+		<-apiDone
+	})
+	return &inProcHSS{srv: srv, addr: ln.Addr().String(), host: cfg.Diameter.OriginHost,
+		api: "http://" + apiLn.Addr().String(), db: db}
 }
 
-// provision adds a subscriber with the SIPp key set (subscriber.go) and a profile without iFCs.
+// provision adds a subscriber with the SIPp key set through imsctl, with the profile without iFCs.
 func (h *inProcHSS) provision(t *testing.T, s Subscriber) {
 	t.Helper()
-	sub := hsstest.Subscriber(s.IMSI, s.MSISDN)
-	sub.Private.K, sub.Private.OP, sub.Private.OPc = mustHex(t, AKAK), mustHex(t, AKAOP), nil
-	sub.Private.AMF = [2]byte(mustHex(t, AKAAMF))
-	for i := range sub.Public {
-		sub.Public[i].ServiceProfileID = "plain"
-	}
-	if err := h.db.CreateSubscriber(context.Background(), sub); err != nil {
-		t.Fatal(err)
-	}
+	Imsctl(t, bins, h.api, "subscriber", "add", "--imsi", s.IMSI, "--msisdn", s.MSISDN, "--k", AKAK, "--op", AKAOP,
+		"--amf", AKAAMF, "--profile", "plain")
 }
 
-// deregister is the network-initiated de-registration imsctl asks for (RTR, TS 29.228 §6.1.3).
+// deregister is the network-initiated de-registration (RTR, TS 29.228 §6.1.3), asked through imsctl.
 func (h *inProcHSS) deregister(t *testing.T, s Subscriber) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := h.srv.Deregister(ctx, s.IMPI(), nil, cx.ReasonPermanentTermination, "e2e"); err != nil {
-		t.Fatal(err)
-	}
+	Imsctl(t, bins, h.api, "deregister", "--imsi", s.IMSI)
 }

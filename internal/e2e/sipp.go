@@ -3,10 +3,12 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -85,17 +87,19 @@ func (s SIPp) Start(t testing.TB) *SIPpRun {
 		"-trace_err", "-error_file", filepath.Join(work, "errors.log"),
 		"-trace_msg", "-message_file", filepath.Join(work, "messages.log"),
 		"-trace_logs", "-log_file", filepath.Join(work, "actions.log")}
-	if s.LocalPort != 0 {
-		args = append(args, "-p", strconv.Itoa(s.LocalPort))
+	if s.LocalPort == 0 {
+		// SIPp's default is 5060, the P-CSCF's port: never rely on it.
+		s.LocalPort = FreePort(t)
 	}
+	args = append(args, "-p", strconv.Itoa(s.LocalPort))
 	if s.Service != "" {
 		args = append(args, "-s", s.Service)
 	}
 	if s.Username != "" {
 		args = append(args, "-au", s.Username)
 	}
-	for k, v := range s.Keys {
-		args = append(args, "-key", k, v)
+	for _, k := range slices.Sorted(maps.Keys(s.Keys)) {
+		args = append(args, "-key", k, s.Keys[k])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
 	cmd := exec.CommandContext(ctx, bin, args...)

@@ -1,0 +1,18 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Imsctl runs cmd/imsctl against the provisioning API at api and fails the test on a non-zero exit.
+func Imsctl(t testing.TB, b *Builder, api string, args ...string) string {
+	t.Helper()
+	bin := b.MustPath(t, "imsctl")
+	out, err := Run(context.Background(), 30*time.Second, bin, append([]string{"--api", api}, args...)...)
+	if err != nil {
+		t.Fatalf("imsctl %v: %v\n%s", args, err, out)
+	}
+	return out
+}
