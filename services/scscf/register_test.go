@@ -366,3 +366,44 @@ func TestPushProfile(t *testing.T) {
 		t.Fatalf("registration after PPR: %+v", r)
 	}
 }
+
+func TestRegistrationPolicy(t *testing.T) {
+	protected := func(u *testUE) string {
+		return `Digest username="` + u.sub.impi + `",realm="` + testDomain + `",nonce="",uri="sip:` + testDomain +
+			`",response="",integrity-protected="ip-assoc-yes"`
+	}
+	t.Run("reauth_protected challenges every REGISTER", func(t *testing.T) {
+		hss := startFakeHSS(t)
+		sub := hss.addSubscriber(t, "001010000000091", "15550000091")
+		s := startSCSCF(t, hss, nil, func(c *Config) { c.Registration.ReauthProtected = true })
+		ue := newUE(t, s, sub)
+		ue.registerFully(600)
+		if res := ue.register(600, protected(ue)); res.StatusCode != 401 {
+			t.Fatalf("protected re-REGISTER with reauth_protected: %d, want 401", res.StatusCode)
+		}
+	})
+	t.Run("max expires caps the grant", func(t *testing.T) {
+		hss := startFakeHSS(t)
+		sub := hss.addSubscriber(t, "001010000000092", "15550000092")
+		s := startSCSCF(t, hss, nil, func(c *Config) {
+			c.Registration.MaxExpires = 900 * time.Second
+			c.Registration.DefaultExpires = 900 * time.Second
+		})
+		ue := newUE(t, s, sub)
+		ue.registerFully(600)
+		res := ue.register(600000, protected(ue))
+		if c := header.Values(res, "Contact"); res.StatusCode != 200 || len(c) != 1 || !strings.Contains(c[0], "expires=900") {
+			t.Fatalf("REGISTER expires=600000: %d %q, want expires=900", res.StatusCode, c)
+		}
+	})
+	t.Run("unknown user", func(t *testing.T) {
+		hss := startFakeHSS(t)
+		s := startSCSCF(t, hss, nil)
+		keys := hss.addSubscriber(t, "001010000000093", "15550000093").keys
+		ue := newUE(t, s, &subscriber{impi: "nobody@" + testDomain, keys: keys,
+			impus: []string{"sip:x@" + testDomain, "sip:nobody@" + testDomain}})
+		if res := ue.register(600, ue.emptyAuth()); res.StatusCode != 403 {
+			t.Fatalf("REGISTER of an unknown user: %d, want 403", res.StatusCode)
+		}
+	})
+}
