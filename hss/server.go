@@ -299,6 +299,8 @@ func (s *Server) record(t *txn, code diameter.ResultCode, vendor uint32, err err
 	var de *diameter.Error
 	switch {
 	case err == nil:
+	case errors.Is(err, context.Canceled):
+		// The peer went away (or the node is stopping) while the request was served: nobody to answer.
 	case errors.As(err, &de) && !(de.VendorID == 0 && de.Code == diameter.UnableToComply):
 		level = zapcore.InfoLevel // the request's outcome, not our failure
 	default:
