@@ -38,24 +38,24 @@ func challenge(realm string) sip.Header {
 func TestForkingBestResponse(t *testing.T) {
 	checkLeaksAtEnd(t)
 	rang, secondRang := make(chan struct{}), make(chan struct{})
+	firstAcked, secondAcked := make(chan struct{}), make(chan struct{})
 	tests := []struct {
 		name          string
 		first, second behaviour
 		want          int
 		wantCancelled []string
+		acked         <-chan struct{} // closed once the cancelled UAS absorbed the proxy's ACK for its 487
 		check         func(t *testing.T, res *sip.Response)
 	}{
 		{
 			name: "2xx forwarded and loser cancelled",
 			first: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, c chan<- string) {
-				tx.OnCancel(func(*sip.Request) { c <- "first" })
-				u.respond(req, tx, 180, "Ringing")
-				close(rang)
-				<-tx.Done()
+				u.ringUntilCancelled(req, tx, func() { close(rang) }, func() { c <- "first" }, firstAcked)
 			},
 			second:        answerAfter(rang, 200),
 			want:          200,
 			wantCancelled: []string{"first"},
+			acked:         firstAcked,
 		},
 		{
 			// The 603 waits for the other branch to ring: a 6xx that came first would (rightly, §16.7 step 5)
@@ -66,13 +66,11 @@ func TestForkingBestResponse(t *testing.T) {
 				u.respond(req, tx, 603, "Decline")
 			},
 			second: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction, c chan<- string) {
-				tx.OnCancel(func(*sip.Request) { c <- "second" })
-				u.respond(req, tx, 180, "Ringing")
-				close(secondRang)
-				<-tx.Done()
+				u.ringUntilCancelled(req, tx, func() { close(secondRang) }, func() { c <- "second" }, secondAcked)
 			},
 			want:          603,
 			wantCancelled: []string{"second"},
+			acked:         secondAcked,
 		},
 		{
 			name:   "lowest class wins",
@@ -170,6 +168,9 @@ func TestForkingBestResponse(t *testing.T) {
 			// request to an untracked goroutine, which opens a socket nobody closes if it runs after shutdown.
 			first.nextOf(sip.OPTIONS)
 			second.nextOf(sip.OPTIONS)
+			if tc.acked != nil {
+				waitClosed(t, tc.acked, "the proxy's ACK for the cancelled branch's 487")
+			}
 		})
 	}
 }

@@ -444,6 +444,31 @@ func (u *testUAS) respond(req *sip.Request, tx sip.ServerTransaction, code int, 
 	}
 }
 
+// ringUntilCancelled answers 180 and waits: sipgo's UAS answers a CANCEL with 200 and the INVITE with 487, then
+// absorbs the ACK for it. onRing runs once the 180 is out, onCancel at the CANCEL; done is closed once the ACK
+// is in (or the transaction ends), so a test can wait for it before the UAS is stopped.
+func (u *testUAS) ringUntilCancelled(req *sip.Request, tx sip.ServerTransaction, onRing, onCancel func(), done chan<- struct{}) {
+	defer close(done)
+	tx.OnCancel(func(*sip.Request) { onCancel() })
+	u.respond(req, tx, 180, "Ringing")
+	if onRing != nil {
+		onRing()
+	}
+	select {
+	case <-tx.Acks():
+	case <-tx.Done():
+	}
+}
+
+func waitClosed(t testing.TB, ch <-chan struct{}, what string) {
+	t.Helper()
+	select {
+	case <-ch:
+	case <-time.After(waitLong):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+}
+
 // next returns the next request the UAS handled.
 func (u *testUAS) next() *sip.Request {
 	u.t.Helper()

@@ -6,7 +6,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/emiago/sipgo/sip"
 )
@@ -272,13 +271,10 @@ func TestLoopAndSpiral(t *testing.T) {
 // branch, the UAS answers 487, which travels back as the INVITE's final response (RFC 3261 §16.10).
 func TestCancelFromUAC(t *testing.T) {
 	checkLeaksAtEnd(t)
-	canceled := make(chan struct{})
+	canceled, acked := make(chan struct{}), make(chan struct{})
 	c := startChain(t, false, uasHandlers{
 		sip.INVITE: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction) {
-			// sipgo's UAS answers the CANCEL with 200 and the INVITE with 487 itself.
-			tx.OnCancel(func(*sip.Request) { close(canceled) })
-			u.respond(req, tx, 180, "Ringing")
-			<-tx.Done()
+			u.ringUntilCancelled(req, tx, nil, func() { close(canceled) }, acked)
 		},
 	})
 	uac := newRawUDP(t, "127.0.0.1:0")
@@ -317,11 +313,8 @@ func TestCancelFromUAC(t *testing.T) {
 			t.Fatalf("unexpected %s", res.StartLine())
 		}
 	}
-	select {
-	case <-canceled:
-	case <-time.After(waitLong):
-		t.Fatal("UAS never saw the CANCEL")
-	}
+	waitClosed(t, canceled, "the CANCEL at the UAS")
+	waitClosed(t, acked, "B's ACK for the 487 at the UAS")
 	// A absorbed the ACK (RFC 3261 §17.2.1): the UAS sees the next request, an OPTIONS, and no ACK. The OPTIONS
 	// proves it without waiting for silence.
 	uac.send(uac.request(reqOpts{method: sip.OPTIONS, ruri: "sip:bob@ims.mnc001.mcc001.3gppnetwork.org"}), c.a.addr(transportUDP))

@@ -301,3 +301,34 @@ func TestIPv6Chain(t *testing.T) {
 		t.Fatalf("got %s", res.StartLine())
 	}
 }
+
+// TestTimerCCancelsRingingBranch: when Timer C fires on a branch that has sent a provisional response, the proxy
+// CANCELs it (RFC 3261 §16.8) and relays the 487 the UAS answers.
+func TestTimerCCancelsRingingBranch(t *testing.T) {
+	checkLeaksAtEnd(t)
+	cancelled, acked := make(chan struct{}), make(chan struct{})
+	uas := startUAS(t, false, uasHandlers{
+		sip.INVITE: func(u *testUAS, req *sip.Request, tx sip.ServerTransaction) {
+			u.ringUntilCancelled(req, tx, nil, func() { close(cancelled) }, acked)
+		},
+	})
+	p := startProxy(t, RouterFunc(func(ctx context.Context, req *sip.Request, src Source) (Decision, error) {
+		return Forward(Target{URI: &uas.uri}), nil
+	}), func(c *Config) { c.TimerC = 300 * time.Millisecond })
+	uac := newRawUDP(t, "127.0.0.1:0")
+	inv := uac.request(reqOpts{method: sip.INVITE, ruri: "sip:bob@ims.mnc001.mcc001.3gppnetwork.org"})
+	uac.send(inv, p.addr(transportUDP))
+	uac.response(180, 100)
+	res := uac.final()
+	if res.StatusCode != 487 {
+		t.Fatalf("got %s, want the UAS's 487", res.StartLine())
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(waitLong):
+		t.Fatal("the UAS never saw a CANCEL")
+	}
+	toTag, _ := res.To().Params.Get("tag")
+	uac.send(uac.request(reqOpts{method: sip.ACK, ruri: inv.Recipient.String(), callID: callIDOf(inv), branch: branchOf(inv), toTag: toTag}), p.addr(transportUDP))
+	waitClosed(t, acked, "the proxy's ACK for the 487 at the UAS")
+}
