@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
@@ -112,11 +113,13 @@ func jsonError(err error) *Error {
 		fieldDesc = typ.Field
 		if fieldDesc == "" {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON,
-				Message: fmt.Sprintf("want a JSON %s, got %s", typ.Type, typ.Value), cause: err}
+				Message: fmt.Sprintf("want %s, got JSON %s", jsonKind(typ.Type.Kind().String()), typ.Value), cause: err}
 		}
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidField, Field: fieldDesc,
 			Message: fmt.Sprintf("%s: want %s, got JSON %s", fieldDesc, jsonKind(typ.Type.Kind().String()), typ.Value),
 			cause:   err}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "invalid JSON: unexpected end of input", cause: err}
 	case errors.Is(err, errEmptyBody):
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidJSON, Message: "empty body: want a JSON object", cause: err}
 	}

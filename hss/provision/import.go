@@ -103,27 +103,19 @@ func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) erro
 	})
 
 	var (
-		res       ImportResult
-		badStore  importErrors
-		storeErr  error
-		stopOnce  sync.Once
-		stopRead  = func() { stopOnce.Do(func() { cancel(); _ = rc.SetReadDeadline(time.Now()) }) }
-		didEnsure bool
+		res      ImportResult
+		badStore importErrors
+		storeErr error
+		stopOnce sync.Once
+		stopRead = func() { stopOnce.Do(func() { cancel(); _ = rc.SetReadDeadline(time.Now()) }) }
 	)
 	for batch := range batches {
 		if storeErr != nil {
 			continue // drain: the reader stops at its next send
 		}
-		if !didEnsure {
-			subs := make([]hss.Subscriber, len(batch))
-			for i := range batch {
-				subs[i] = batch[i].sub
-			}
-			if storeErr = h.ensureDefaultProfile(ctx, subs); storeErr != nil {
-				stopRead()
-				continue
-			}
-			didEnsure = true
+		if storeErr = h.ensureDefaultProfile(ctx, subsOf(batch)); storeErr != nil {
+			stopRead()
+			continue
 		}
 		n, err := h.storeBatch(ctx, batch, &badStore)
 		res.Imported += n
@@ -221,6 +213,14 @@ func (h *handler) readImport(ctx context.Context, body io.Reader, size int, out 
 	return n, nil
 }
 
+func subsOf(batch []importLine) []hss.Subscriber {
+	subs := make([]hss.Subscriber, len(batch))
+	for i := range batch {
+		subs[i] = batch[i].sub
+	}
+	return subs
+}
+
 // dataError reports whether err is the store refusing the data (rather than failing): only then is a
 // batch split to find the lines responsible.
 func dataError(err error) bool {
@@ -232,11 +232,7 @@ func dataError(err error) bool {
 // lines are isolated and reported in bad. It returns how many subscribers were stored and the first
 // error that is not the data's fault (which stops the import).
 func (h *handler) storeBatch(ctx context.Context, batch []importLine, bad *importErrors) (int, error) {
-	subs := make([]hss.Subscriber, len(batch))
-	for i := range batch {
-		subs[i] = batch[i].sub
-	}
-	err := h.store.BulkCreate(ctx, subs)
+	err := h.store.BulkCreate(ctx, subsOf(batch))
 	switch {
 	case err == nil:
 		return len(batch), nil

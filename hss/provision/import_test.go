@@ -40,11 +40,10 @@ func countSubscribers(t testing.TB, s hss.Store) int {
 	}
 }
 
-// testImport imports 20000 lines of which a few are bad — refused by validation (never reaching the
-// store) or by the store (found by bisecting a batch) — and checks each is reported by line number while
-// every other line is imported.
-func testImport(t *testing.T, e *env, batch int) {
-	const total = 20000
+// testImport imports total lines (at least 1000) of which a few are bad — refused by validation (never
+// reaching the store) or by the store (found by bisecting a batch) — and checks each is reported by line
+// number while every other line is imported.
+func testImport(t *testing.T, e *env, batch, total int) {
 	var body bytes.Buffer
 	type badLine struct {
 		line  int
@@ -53,14 +52,14 @@ func testImport(t *testing.T, e *env, batch int) {
 		field string
 	}
 	bad := map[int]badLine{
-		5:     {text: `{"imsi": `, code: CodeInvalidJSON},
-		30:    {text: fmt.Sprintf(`{"imsi":"%015d","msisdn":"1889","k":"%s","op":"%s"}`, 1010000000020, testK, testOP), code: CodeAlreadyExists}, // line 20's IMSI, same batch
-		100:   {text: fmt.Sprintf(`{"imsi":"001019999999100","msisdn":"1999","k":"%s","op":"%s"}`, testK[:31], testOP), code: CodeInvalidField, field: "k"},
-		12345: {text: fmt.Sprintf(`{"imsi":"%015d","msisdn":"1888","k":"%s","op":"%s"}`, 1010000000002, testK, testOP), code: CodeAlreadyExists}, // line 2's IMSI, an earlier batch
-		15000: {text: `   `},
-		17000: {text: fmt.Sprintf(`{"imsi":"001019999917000","msisdn":"1777","k":"%s","op":"%s","profile_id":"nope"}`, testK, testOP), code: CodeConflict},
-		18000: {text: `{"imsi":"` + strings.Repeat("1", maxImportLine) + `"}`, code: CodeTooLarge},
-		19999: {text: `{"imsi":"001019999919999","msisdn":"1666","k":"` + testK + `","op":"` + testOP + `","unknown":1}`, code: CodeUnknownField, field: "unknown"},
+		5:                {text: `{"imsi": `, code: CodeInvalidJSON},
+		30:               {text: fmt.Sprintf(`{"imsi":"%015d","msisdn":"1889","k":"%s","op":"%s"}`, 1010000000020, testK, testOP), code: CodeAlreadyExists}, // line 20's IMSI, same batch
+		100:              {text: fmt.Sprintf(`{"imsi":"001019999999100","msisdn":"1999","k":"%s","op":"%s"}`, testK[:31], testOP), code: CodeInvalidField, field: "k"},
+		total * 6 / 10:   {text: fmt.Sprintf(`{"imsi":"%015d","msisdn":"1888","k":"%s","op":"%s"}`, 1010000000002, testK, testOP), code: CodeAlreadyExists}, // line 2's IMSI
+		total * 3 / 4:    {text: `   `},
+		total * 85 / 100: {text: fmt.Sprintf(`{"imsi":"001019999917000","msisdn":"1777","k":"%s","op":"%s","profile_id":"nope"}`, testK, testOP), code: CodeConflict},
+		total * 9 / 10:   {text: `{"imsi":"` + strings.Repeat("1", maxImportLine) + `"}`, code: CodeTooLarge},
+		total - 1:        {text: `{"imsi":"001019999919999","msisdn":"1666","k":"` + testK + `","op":"` + testOP + `","unknown":1}`, code: CodeUnknownField, field: "unknown"},
 	}
 	for line := 1; line <= total; line++ {
 		if b, ok := bad[line]; ok {
@@ -103,11 +102,13 @@ func testImport(t *testing.T, e *env, batch int) {
 		t.Errorf("store holds %d subscribers, want %d", n, wantImported)
 	}
 	// An imported subscriber is complete: identities, default profile, keys.
-	sub, err := e.client.GetSubscriber(testCtx(t), fmt.Sprintf("00101%010d@%s", 19998, domain))
+	sub, err := e.client.GetSubscriber(testCtx(t), fmt.Sprintf("00101%010d@%s", total-2, domain))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(impusOf(sub), []string{"sip:001010000019998@" + domain, "sip:15550019998@" + domain, "tel:15550019998"}) ||
+	wantIMPUs := []string{fmt.Sprintf("sip:00101%010d@%s", total-2, domain), fmt.Sprintf("sip:1555%07d@%s", total-2, domain),
+		fmt.Sprintf("tel:1555%07d", total-2)}
+	if !reflect.DeepEqual(impusOf(sub), wantIMPUs) ||
 		!sub.HasK || !sub.HasOP || !sub.IMPUs[0].Barred {
 		t.Errorf("imported subscriber %+v", sub)
 	}
@@ -125,9 +126,13 @@ func sortInts(v []int) {
 }
 
 func TestImport(t *testing.T) {
+	total := 20000
+	if raceEnabled {
+		total = 2000
+	}
 	for _, batch := range []int{0, 777} { // server default, and batches not aligned with anything
 		t.Run(fmt.Sprintf("batch %d", batch), func(t *testing.T) {
-			testImport(t, newEnv(t, sqliteStore(t), nil), batch)
+			testImport(t, newEnv(t, sqliteStore(t), nil), batch, total)
 		})
 	}
 }
@@ -135,23 +140,46 @@ func TestImport(t *testing.T) {
 func TestImportAgainFailsEveryLine(t *testing.T) {
 	e := newEnv(t, sqliteStore(t), nil)
 	var body strings.Builder
-	for i := range 300 {
+	n := 300
+	if raceEnabled {
+		n = 60
+	}
+	for i := range n {
 		body.WriteString(ndjsonLine(i) + "\n")
 	}
-	if res, err := e.client.Import(testCtx(t), strings.NewReader(body.String()), 100); err != nil || res.Imported != 300 {
+	if res, err := e.client.Import(testCtx(t), strings.NewReader(body.String()), 20); err != nil || res.Imported != n {
 		t.Fatalf("first import %+v %v", res, err)
 	}
-	res, err := e.client.Import(testCtx(t), strings.NewReader(body.String()), 100)
+	res, err := e.client.Import(testCtx(t), strings.NewReader(body.String()), 20)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Imported != 0 || res.Failed != 300 || len(res.Errors) != 300 || res.Errors[299].Line != 300 {
+	if res.Imported != 0 || res.Failed != n || len(res.Errors) != n || res.Errors[n-1].Line != n {
 		t.Errorf("second import: imported %d failed %d errors %d", res.Imported, res.Failed, len(res.Errors))
 	}
 	for _, ie := range res.Errors {
 		if ie.Code != CodeAlreadyExists || ie.IMPI == "" {
 			t.Fatalf("error %+v", ie)
 		}
+	}
+}
+
+// TestImportDefaultProfileLater: the default profile is created for the first batch that needs it, not
+// only when the first batch does.
+func TestImportDefaultProfileLater(t *testing.T) {
+	e := newEnv(t, sqliteStore(t), nil)
+	ctx := testCtx(t)
+	if _, err := e.client.CreateProfile(ctx, Profile{ID: "gold", IFCs: []IFC{}}); err != nil {
+		t.Fatal(err)
+	}
+	body := strings.Replace(ndjsonLine(1), `}`, `,"profile_id":"gold"}`, 1) + "\n" +
+		strings.Replace(ndjsonLine(2), `}`, `,"profile_id":"gold"}`, 1) + "\n" + ndjsonLine(3) + "\n"
+	res, err := e.client.Import(ctx, strings.NewReader(body), 2)
+	if err != nil || res.Imported != 3 || res.Failed != 0 {
+		t.Fatalf("import %+v %v", res, err)
+	}
+	if sub, err := e.client.GetSubscriber(ctx, fmt.Sprintf("00101%010d@%s", 3, domain)); err != nil || sub.IMPUs[0].ProfileID != DefaultProfileID {
+		t.Errorf("third subscriber %+v %v", sub, err)
 	}
 }
 

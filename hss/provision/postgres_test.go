@@ -15,7 +15,7 @@ func TestPostgresCreateGetDelete(t *testing.T) {
 
 func TestPostgresListPaging(t *testing.T) { testListPaging(t, newEnv(t, postgresStore(t), nil)) }
 
-func TestPostgresImport(t *testing.T) { testImport(t, newEnv(t, postgresStore(t), nil), 0) }
+func TestPostgresImport(t *testing.T) { testImport(t, newEnv(t, postgresStore(t), nil), 0, 20000) }
 
 func TestPostgresProfileChangePushes(t *testing.T) {
 	testProfileChangePushes(t, newEnv(t, postgresStore(t), &fakeNetwork{}))
