@@ -204,6 +204,9 @@ func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (p
 	log.Debug("to contacts", zap.Int("contacts", len(targets)))
 	d := proxy.Forward(targets...)
 	d.RecordRoute = true
+	// TS 24.229 §5.4.3.3 step 8 / RFC 7315 §4.2: the UE learns which of its identities was called.
+	d.RemoveHeaders = []string{"P-Called-Party-ID"}
+	d.AddHeaders = []sip.Header{sip.NewHeader("P-Called-Party-ID", "<"+req.Recipient.String()+">")}
 	return d, nil
 }
 

@@ -67,6 +67,9 @@ func TestRoutingBetweenUsers(t *testing.T) {
 	t.Run("MESSAGE to tel URI", func(t *testing.T) {
 		alice.sendRequest(sip.MESSAGE, "tel:15550000022", "<tel:15550000022>", sr, "msg-"+randHex(4), 1, "", "hi tel")
 		got := bob.request(sip.MESSAGE)
+		if pc := header.Values(got, "P-Called-Party-ID"); len(pc) != 1 || pc[0] != "<tel:15550000022>" {
+			t.Fatalf("P-Called-Party-ID %q", pc)
+		}
 		bob.answer(got, 200, "")
 		if res := alice.response(); res.StatusCode != 200 {
 			t.Fatalf("MESSAGE answer: %d", res.StatusCode)
