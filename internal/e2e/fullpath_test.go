@@ -7,16 +7,30 @@ import (
 	"time"
 )
 
-// core is the I-CSCF and S-CSCF binaries around an HSS, with provisioned subscribers.
+// core is the I-CSCF and S-CSCF binaries around an HSS, with provisioned subscribers, and optionally a P-CSCF.
 type core struct {
 	hss   *inProcHSS
 	icscf *ICSCF
 	scscf *SCSCF
+	pcscf *PCSCF
+	entry string // where UEs send: the P-CSCF when there is one, else the I-CSCF
+}
+
+// coreOptions select the store and the entry point.
+type coreOptions struct {
+	dsn   string // HSS and S-CSCF store; "": SQLite files
+	pcscf bool   // UEs go through cmd/pcscf (no sec-agree)
 }
 
 // startCore starts HSS, S-CSCF and I-CSCF with a SQLite store (dsn "") or the given one, and provisions subs.
 func startCore(t *testing.T, dsn string, subs ...Subscriber) *core {
 	t.Helper()
+	return startCoreWith(t, coreOptions{dsn: dsn}, subs...)
+}
+
+func startCoreWith(t *testing.T, o coreOptions, subs ...Subscriber) *core {
+	t.Helper()
+	dsn := o.dsn
 	Need(t, bins.Has("scscf"), "cmd/scscf not in the tree yet")
 	// The S-CSCF's name carries its port: choose it first so that the HSS can be seeded with it.
 	c := &core{}
@@ -33,6 +47,12 @@ func startCore(t *testing.T, dsn string, subs ...Subscriber) *core {
 	c.icscf = StartICSCF(t, bins, ICSCFOptions{HSS: c.hss.addr, SCSCFs: []string{name + "=" + c.scscf.SIP},
 		Args: []string{"--sip-listen", Addr(icscfPort)}})
 	c.icscf.SIP = Addr(icscfPort)
+	c.entry = c.icscf.SIP
+	if o.pcscf {
+		Need(t, bins.Has("pcscf"), "cmd/pcscf not in the tree yet")
+		c.pcscf = StartPCSCF(t, bins, PCSCFOptions{ICSCF: c.icscf.SIP})
+		c.entry = c.pcscf.SIP
+	}
 	return c
 }
 
@@ -41,7 +61,7 @@ func (c *core) sipp(scenario string, s Subscriber, extra map[string]string) SIPp
 	for k, v := range extra {
 		keys[k] = v
 	}
-	return SIPp{Scenario: scenario, Remote: c.icscf.SIP, Service: s.MSISDN, Username: s.IMPI(), Keys: keys,
+	return SIPp{Scenario: scenario, Remote: c.entry, Service: s.MSISDN, Username: s.IMPI(), Keys: keys,
 		Timeout: 20 * time.Second}
 }
 
@@ -143,4 +163,39 @@ func TestSIPpRegEventNetworkDeregistration(t *testing.T) {
 	run.WaitLog("subscribed", 10*time.Second)
 	c.hss.deregister(t, alice)
 	run.MustPass()
+}
+
+// The whole path a UE without IPsec takes: SIPp → P-CSCF → I-CSCF → S-CSCF (originating, Service-Route) →
+// I-CSCF (LIR) → S-CSCF (terminating) → P-CSCF (Path) → SIPp.
+func TestSIPpThroughPCSCF(t *testing.T) {
+	NeedSIPp(t)
+	alice, bob := NthSubscriber(51), NthSubscriber(52)
+	c := startCoreWith(t, coreOptions{pcscf: true}, alice, bob)
+
+	t.Run("register, re-register, de-register", func(t *testing.T) {
+		c.sipp("register_aka.xml", alice, nil).Run(t)
+	})
+	alicePort, bobPort := FreePort(t), FreePort(t)
+	c.registerAt(t, bob, bobPort)
+	c.registerAt(t, alice, alicePort)
+	t.Run("MESSAGE", func(t *testing.T) {
+		uas := c.sipp("message_uas.xml", bob, nil)
+		uas.LocalPort = bobPort
+		bobRun := uas.Start(t)
+		bobRun.WaitBound(5 * time.Second)
+		uac := c.sipp("message_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
+		uac.LocalPort = alicePort
+		uac.Run(t)
+		bobRun.MustPass()
+	})
+	t.Run("call", func(t *testing.T) {
+		uas := c.sipp("call_uas.xml", bob, nil)
+		uas.LocalPort = bobPort
+		bobRun := uas.Start(t)
+		bobRun.WaitBound(5 * time.Second)
+		uac := c.sipp("call_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
+		uac.LocalPort = alicePort
+		uac.Run(t)
+		bobRun.MustPass()
+	})
 }

@@ -33,6 +33,7 @@ type Process struct {
 	done chan struct{}
 	err  error // exit error, valid after done
 
+	started  time.Time
 	stopOnce sync.Once
 }
 
@@ -56,7 +57,7 @@ func (b *lockedBuffer) String() string {
 // StartProcess runs bin with args in a fresh temporary directory.
 func StartProcess(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Name: name, Dir: t.TempDir(), t: t, logs: &lockedBuffer{}, done: make(chan struct{})}
+	p := &Process{Name: name, Dir: t.TempDir(), t: t, logs: &lockedBuffer{}, done: make(chan struct{}), started: time.Now()}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = p.Dir
 	p.cmd.Stdout = p.logs
@@ -99,11 +100,13 @@ func (p *Process) Stop() {
 			return
 		}
 		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		stopping := time.Now()
 		select {
 		case <-p.done:
 			if p.err != nil {
 				p.t.Errorf("%s did not exit cleanly after SIGTERM: %v", p.Name, p.err)
 			}
+			p.t.Logf("%s stopped in %v", p.Name, time.Since(stopping).Round(time.Millisecond))
 		case <-time.After(DefaultStopTimeout):
 			_ = p.cmd.Process.Kill()
 			<-p.done
@@ -153,6 +156,7 @@ func (p *Process) waitFor(what string, ok func() bool) {
 	defer tick.Stop()
 	for {
 		if ok() {
+			p.t.Logf("%s ready in %v (%s)", p.Name, time.Since(p.started).Round(time.Millisecond), what)
 			return
 		}
 		select {

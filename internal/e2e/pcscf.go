@@ -1,0 +1,45 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// PCSCF is a running cmd/pcscf serving UEs that do not ask for sec-agree (SIPp): IPsec off.
+type PCSCF struct {
+	*Process
+	SIP  string
+	HTTP string
+}
+
+// PCSCFOptions configure StartPCSCF.
+type PCSCFOptions struct {
+	ICSCF string // the I-CSCF's SIP address, next hop of REGISTER
+}
+
+// StartPCSCF writes a configuration file (cmd/pcscf has no flags for the HTTP address and protected ports)
+// and starts cmd/pcscf with it on free loopback ports, then waits for /readyz.
+func StartPCSCF(t testing.TB, b *Builder, o PCSCFOptions) *PCSCF {
+	t.Helper()
+	bin := b.MustPath(t, "pcscf")
+	n := &PCSCF{SIP: Addr(FreePort(t)), HTTP: Addr(FreePort(t))}
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`listen: [%q]
+icscf: %q
+ipsec: "off"
+client_ports: {first: %d, count: 1}
+server_ports: {first: %d, count: 1}
+state_file: %q
+http: %q
+log: {level: debug}
+`, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP)
+	path := filepath.Join(dir, "pcscf.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.Process = StartProcess(t, "pcscf", bin, "--config", path)
+	n.WaitHTTP(fmt.Sprintf("http://%s/readyz", n.HTTP))
+	return n
+}
