@@ -18,6 +18,10 @@ type headerRemover interface {
 	RemoveHeader(name string) bool
 }
 
+// Fields returns every header line of msg named name, in any case or compact form, in message
+// order, as sipgo headers (typed where sipgo parses the header, generic otherwise).
+func Fields(msg sip.Message, name string) []sip.Header { return lines(msg, name) }
+
 // lines returns every header line of msg named name, in any case or compact form, in order.
 func lines(msg sip.Message, name string) []sip.Header {
 	if msg == nil {

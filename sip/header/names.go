@@ -83,6 +83,10 @@ func expandCompact(c string) string {
 	return ""
 }
 
+// Key is the comparison form of a header name: lower case, compact forms expanded ("k" and
+// "SUPPORTED" give "supported"). Two names mean the same header when their keys are equal.
+func Key(name string) string { return key(name) }
+
 // key is the comparison form of a header name: lower case, compact forms expanded.
 func key(name string) string {
 	l := strings.ToLower(strings.TrimSpace(name))

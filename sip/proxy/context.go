@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -646,7 +648,7 @@ func (pc *proxyCtx) chooseBestLocked() (*sip.Response, bool) {
 			}
 			if c := b.final.StatusCode; c == sip.StatusUnauthorized || c == sip.StatusProxyAuthRequired {
 				for _, name := range []string{"WWW-Authenticate", "Proxy-Authenticate"} {
-					for _, h := range headersNamed(b.final, name) {
+					for _, h := range header.Fields(b.final, name) {
 						res.AppendHeader(sip.HeaderClone(h))
 					}
 				}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 )
@@ -35,7 +37,7 @@ func (p *Proxy) buildCopy(orig *sip.Request, d *Decision, t *Target) (*sip.Reque
 	pushRoutes(req, t.Route)
 	// Step 5: optional headers.
 	for _, name := range d.RemoveHeaders {
-		removeHeaders(req, name)
+		header.Remove(req, name)
 	}
 	for _, h := range d.AddHeaders {
 		req.AppendHeader(sip.HeaderClone(h))

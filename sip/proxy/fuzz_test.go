@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 )
@@ -61,7 +63,7 @@ func FuzzHandleRaw(f *testing.F) {
 			}
 			return
 		}
-		if req, ok := msg.(*sip.Request); ok && len(headersNamed(req, "via")) > 0 {
+		if req, ok := msg.(*sip.Request); ok && len(header.Fields(req, "via")) > 0 {
 			_ = p.checkRequest(req)
 			if req.Via() != nil {
 				_ = loopHash(req, req.Via())

@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -491,9 +493,9 @@ func (u *testUAS) nextOf(m sip.RequestMethod) *sip.Request {
 	}
 }
 
-func headerValues(m headerList, name string) []string {
+func headerValues(m sip.Message, name string) []string {
 	var out []string
-	for _, h := range headersNamed(m, name) {
+	for _, h := range header.Fields(m, name) {
 		out = append(out, h.Value())
 	}
 	return out

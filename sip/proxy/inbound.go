@@ -5,6 +5,8 @@ import (
 	"net/netip"
 	"strconv"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
@@ -144,7 +146,7 @@ func (p *Proxy) receive(msg sip.Message, in inbound) {
 // CANCEL or ACK read after its INVITE on one connection always finds the INVITE's transaction.
 func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
-	vias := headersNamed(req, "via")
+	vias := header.Fields(req, "via")
 	top, _ := firstOr(vias).(*sip.ViaHeader)
 	if !viaOK(top) {
 		// No usable top Via: nowhere to send an answer (RFC 3261 §18.2.2 routes responses by it).
@@ -353,25 +355,19 @@ func firstOr(hs []sip.Header) sip.Header {
 // far end would otherwise drop the whole response and the answer would be lost.
 func sanitizeRejection(res *sip.Response) {
 	for _, key := range [...]string{"via", "from", "to", "call-id", "cseq"} {
-		all := headersNamed(res, key)
+		all := header.Fields(res, key)
 		var keep []sip.Header
 		for _, h := range all {
-			if typedHeaderOK(singleHeader{h}, key) {
+			if typedHeadersOK([]sip.Header{h}) {
 				keep = append(keep, h)
 			}
 		}
 		if len(keep) == len(all) {
 			continue
 		}
-		removeHeaders(res, key)
+		header.Remove(res, key)
 		for i := len(keep) - 1; i >= 0; i-- {
 			res.PrependHeader(keep[i])
 		}
 	}
 }
-
-// singleHeader presents one header as a headerList, to reuse typedHeaderOK on it.
-type singleHeader struct{ h sip.Header }
-
-func (s singleHeader) Headers() []sip.Header    { return []sip.Header{s.h} }
-func (s singleHeader) RemoveHeader(string) bool { return false }

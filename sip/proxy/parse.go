@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -20,11 +22,11 @@ func newParser() *sip.Parser {
 	base := sip.DefaultHeadersParser()
 	parsers := make(map[string]sip.HeaderParser, len(base))
 	for name, parse := range base {
-		if headerKey(name) == "content-length" {
+		if header.Key(name) == "content-length" {
 			parsers[name] = parse
 			continue
 		}
-		parsers[name] = lenientHeader(canonicalName(headerKey(name)), parse)
+		parsers[name] = lenientHeader(header.Canonical(header.Key(name)), parse)
 	}
 	return sip.NewParser(sip.WithHeadersParsers(parsers))
 }
@@ -96,8 +98,11 @@ func roundTrips(h sip.Header) bool {
 
 // typedHeaderOK reports whether every header meaning key was parsed into sipgo's typed form. A generic header
 // under one of the names sipgo parses means the lenient parser kept text it could not parse.
-func typedHeaderOK(m headerList, key string) bool {
-	for _, h := range headersNamed(m, key) {
+func typedHeaderOK(m sip.Message, key string) bool { return typedHeadersOK(header.Fields(m, key)) }
+
+// typedHeadersOK is typedHeaderOK for header lines already picked out.
+func typedHeadersOK(hs []sip.Header) bool {
+	for _, h := range hs {
 		switch v := h.(type) {
 		case *sip.ViaHeader:
 			if !viaOK(v) || !roundTrips(v) {
@@ -187,7 +192,7 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 			continue
 		}
 		value := strings.TrimSpace(line[colon+1:])
-		switch key := headerKey(line[:colon]); key {
+		switch key := header.Key(line[:colon]); key {
 		case "via":
 			hs, ok := parses("Via: " + value)
 			if !ok {
@@ -205,7 +210,7 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 				}
 			}
 		case "from", "to", "call-id", "cseq":
-			full := canonicalName(key) + ": " + value
+			full := header.Canonical(key) + ": " + value
 			if _, ok := parses(full); !ok {
 				continue
 			}

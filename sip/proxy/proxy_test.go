@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -48,17 +50,17 @@ func startChain(t *testing.T, uasTCP bool, handlers uasHandlers) *chain {
 	return c
 }
 
-func viaSentBys(m headerList) []string {
+func viaSentBys(m sip.Message) []string {
 	var out []string
-	for _, h := range headersNamed(m, "via") {
+	for _, h := range header.Fields(m, "via") {
 		out = append(out, h.(*sip.ViaHeader).SentBy())
 	}
 	return out
 }
 
-func routeURIs(m headerList, name string) []string {
+func routeURIs(m sip.Message, name string) []string {
 	var out []string
-	for _, h := range headersNamed(m, name) {
+	for _, h := range header.Fields(m, name) {
 		switch v := h.(type) {
 		case *sip.RouteHeader:
 			out = append(out, v.Address.String())
@@ -119,7 +121,7 @@ func TestInviteDialogThroughTwoProxies(t *testing.T) {
 	if r := routeURIs(got, "route"); len(r) != 0 {
 		t.Errorf("INVITE at UAS still has Route %v", r)
 	}
-	for _, via := range headersNamed(got, "via")[:2] {
+	for _, via := range header.Fields(got, "via")[:2] {
 		branch, _ := via.(*sip.ViaHeader).Params.Get("branch")
 		if !strings.HasPrefix(branch, "z9hG4bK") {
 			t.Errorf("proxy Via branch %q lacks the RFC 3261 magic cookie", branch)

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -73,13 +75,13 @@ func removeHeaderInstance(req *sip.Request, h sip.Header) {
 		}
 	}
 	// Rebuild through sipgo's API so its quick-access pointers stay right.
-	for len(headersNamed(req, h.Name())) > 0 {
+	for len(header.Fields(req, h.Name())) > 0 {
 		if !req.RemoveHeader(h.Name()) {
 			break
 		}
 	}
 	for _, x := range keep {
-		if headerKey(x.Name()) == headerKey(h.Name()) {
+		if header.Key(x.Name()) == header.Key(h.Name()) {
 			req.AppendHeader(x)
 		}
 	}

@@ -7,8 +7,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/emiago/sipgo/sip"
+	"github.com/imscore/imscore/sip/header"
+
 	"math/rand/v2"
+
+	"github.com/emiago/sipgo/sip"
 )
 
 // SendOption adjusts one Send.
@@ -54,7 +57,7 @@ func (p *Proxy) Send(ctx context.Context, req *sip.Request, opts ...SendOption) 
 	r.SetSource("")
 	r.SetDestination("")
 	r.Laddr = sip.Addr{}
-	removeHeaders(r, "via")
+	header.Remove(r, "via")
 	if r.MaxForwards() == nil {
 		mf := sip.MaxForwardsHeader(p.cfg.MaxForwards)
 		r.AppendHeader(&mf)

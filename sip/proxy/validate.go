@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/imscore/imscore/sip/header"
+
 	"github.com/emiago/sipgo/sip"
 )
 
@@ -19,12 +21,12 @@ import (
 // adding one (§16.3 step 3, §16.6 step 3); only a malformed Max-Forwards is rejected (checkRequest).
 func missingOrMalformed(req *sip.Request) *StatusError {
 	for _, key := range [...]string{"via", "from", "to", "call-id", "cseq"} {
-		present := len(headersNamed(req, key)) > 0
+		present := len(header.Fields(req, key)) > 0
 		switch {
 		case !present:
-			return &StatusError{Code: sip.StatusBadRequest, Reason: "Missing " + canonicalName(key) + " Header"}
+			return &StatusError{Code: sip.StatusBadRequest, Reason: "Missing " + header.Canonical(key) + " Header"}
 		case !typedHeaderOK(req, key):
-			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + canonicalName(key) + " Header"}
+			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + header.Canonical(key) + " Header"}
 		}
 	}
 	if v := req.Via(); v == nil || v.Host == "" {
@@ -45,7 +47,7 @@ func (p *Proxy) checkRequest(req *sip.Request) *StatusError {
 	}
 	for _, key := range []string{"max-forwards", "route"} {
 		if !typedHeaderOK(req, key) {
-			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + canonicalName(key) + " Header"}
+			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + header.Canonical(key) + " Header"}
 		}
 	}
 	if cs := req.CSeq(); cs.MethodName != req.Method {
@@ -158,7 +160,7 @@ func loopHash(req *sip.Request, topVia *sip.ViaHeader) string {
 		w(branch)
 	}
 	for _, key := range []string{"route", "proxy-require", "proxy-authorization"} {
-		for _, hdr := range headersNamed(req, key) {
+		for _, hdr := range header.Fields(req, key) {
 			w(hdr.Value())
 		}
 	}
@@ -169,7 +171,7 @@ func loopHash(req *sip.Request, topVia *sip.ViaHeader) string {
 // as it is now, taking as "topmost Via" the one just below ours (the one that was on top when we forwarded it);
 // equal means nothing that matters changed since: a loop.
 func (p *Proxy) looped(req *sip.Request) bool {
-	vias := headersNamed(req, "via")
+	vias := header.Fields(req, "via")
 	for i, h := range vias {
 		via, ok := h.(*sip.ViaHeader)
 		if !ok || !p.isOurSentBy(via) {
