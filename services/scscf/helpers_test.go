@@ -661,3 +661,14 @@ func (u *testUE) notify() (*sip.Request, *Reginfo) {
 	}
 	return req, doc
 }
+
+// notifyTerminated waits for the NOTIFY that ends the subscription, answering the others.
+func (u *testUE) notifyTerminated() (*sip.Request, *Reginfo) {
+	u.t.Helper()
+	for {
+		req, doc := u.notify()
+		if st := req.GetHeader("Subscription-State"); st != nil && strings.HasPrefix(st.Value(), "terminated") {
+			return req, doc
+		}
+	}
+}
