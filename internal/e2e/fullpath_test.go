@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imscore/imscore/storage/postgres/pgtest"
 )
 
 // core is the I-CSCF and S-CSCF binaries around an HSS, with provisioned subscribers, and optionally a P-CSCF.
@@ -41,7 +43,7 @@ func startCoreWith(t *testing.T, o coreOptions, subs ...Subscriber) *core {
 		c.hss.provision(t, s)
 	}
 	icscfPort := FreePort(t)
-	c.scscf = StartSCSCF(t, bins, SCSCFOptions{HSS: c.hss.addr, HSSHost: c.hss.host, ICSCF: Addr(icscfPort),
+	c.scscf = StartSCSCF(t, bins, SCSCFOptions{HSS: c.hss.addr, HSSHost: c.hss.host, ICSCF: Addr(icscfPort), DB: dsn,
 		Args: []string{"--sip-listen", Addr(scscfPort), "--server-name", name}})
 	c.scscf.Name, c.scscf.SIP = name, Addr(scscfPort)
 	c.icscf = StartICSCF(t, bins, ICSCFOptions{HSS: c.hss.addr, SCSCFs: []string{name + "=" + c.scscf.SIP},
@@ -198,4 +200,13 @@ func TestSIPpThroughPCSCF(t *testing.T) {
 		uac.Run(t)
 		bobRun.MustPass()
 	})
+}
+
+// The same registration with the HSS and the S-CSCF registrar on PostgreSQL.
+func TestSIPpRegistrationPostgreSQL(t *testing.T) {
+	NeedSIPp(t)
+	dsn := pgtest.Start(t)
+	alice := NthSubscriber(61)
+	c := startCore(t, dsn, alice)
+	c.sipp("register_aka.xml", alice, nil).Run(t)
 }
