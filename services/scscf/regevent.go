@@ -30,6 +30,10 @@ type notification struct {
 	terminated bool   // the registration is gone
 	only       string // when set, notify only this subscription (the first NOTIFY of a new one)
 	at         time.Time
+	// gone are contacts this change removed from a registration that stays; goneEvent says why
+	// (RFC 3680 §5.3: "unregistered", "expired").
+	gone      []registrar.Contact
+	goneEvent string
 }
 
 // isRegEvent reports a SUBSCRIBE for the reg event package (RFC 3680 §4.1).
@@ -164,6 +168,13 @@ func (s *Server) notifyAsync(reg *registrar.Registration, event string) {
 	}
 }
 
+// notifyContactsGone queues a NOTIFY for a registration that lost some of its contacts.
+func (s *Server) notifyContactsGone(reg *registrar.Registration, gone []registrar.Contact, goneEvent string) {
+	if reg != nil {
+		s.enqueue(notification{reg: reg.Clone(), event: EventRegistered, gone: gone, goneEvent: goneEvent})
+	}
+}
+
 // notifyTerminated queues the NOTIFY of a registration that ended, which also ends its subscriptions
 // (RFC 3680 §4.4.1, §5.2: state terminated; TS 24.229 §5.4.2.1.2).
 func (s *Server) notifyTerminated(reg *registrar.Registration, event string) {
@@ -204,7 +215,7 @@ func (s *Server) notifyWatchers(ctx context.Context, n notification) {
 		if n.only != "" && sub.ID != n.only || n.only == "" && sub.Created.After(n.at) {
 			continue // a subscription newer than the change got the current state in its first NOTIFY
 		}
-		doc := buildReginfo(n.reg, sub.Version, n.event, n.terminated, time.Now())
+		doc := buildReginfo(n.reg, sub.Version, n.event, n.terminated, time.Now(), n.gone, n.goneEvent)
 		sub.Version++ // RFC 3680 §5.3: 0 in the first document, one more in each
 		sub.CSeq++
 		state := fmt.Sprintf("active;expires=%d", max(0, int(time.Until(sub.Expires).Round(time.Second)/time.Second)))
@@ -226,7 +237,7 @@ func (s *Server) sendFinalNotify(sub *registrar.Subscription, reg *registrar.Reg
 	sub.CSeq++
 	var doc *Reginfo
 	if reg != nil {
-		doc = buildReginfo(reg, sub.Version, EventRegistered, false, time.Now())
+		doc = buildReginfo(reg, sub.Version, EventRegistered, false, time.Now(), nil, "")
 	} else {
 		doc = &Reginfo{Version: sub.Version, State: "full"}
 	}
@@ -290,8 +301,10 @@ func (s *Server) buildNotify(sub *registrar.Subscription, body []byte, state str
 }
 
 // buildReginfo is the full-state document of reg (TS 24.229 §5.4.2.1.2): one registration element per
-// non-barred identity of the implicit set, each with every contact.
-func buildReginfo(reg *registrar.Registration, version uint32, event string, terminated bool, now time.Time) *Reginfo {
+// non-barred identity of the implicit set, each with every contact, and the contacts just removed as
+// terminated with goneEvent.
+func buildReginfo(reg *registrar.Registration, version uint32, event string, terminated bool, now time.Time,
+	gone []registrar.Contact, goneEvent string) *Reginfo {
 	doc := &Reginfo{Version: version, State: "full"}
 	for _, id := range reg.Identities {
 		if id.Barred {
@@ -318,6 +331,11 @@ func buildReginfo(reg *registrar.Registration, version uint32, event string, ter
 			cseq := c.CSeq
 			rc.CallID, rc.CSeq = c.CallID, &cseq
 			rr.Contacts = append(rr.Contacts, rc)
+		}
+		for _, c := range gone {
+			cseq := c.CSeq
+			rr.Contacts = append(rr.Contacts, RegContact{ID: c.ID, State: RegStateTerminated, Event: goneEvent,
+				URI: c.URI, CallID: c.CallID, CSeq: &cseq})
 		}
 		doc.Registrations = append(doc.Registrations, rr)
 	}

@@ -34,15 +34,18 @@ func TestReginfoGolden(t *testing.T) {
 		version    uint32
 		event      string
 		terminated bool
+		gone       []registrar.Contact
 	}{
 		{name: "registered", version: 0, event: EventRegistered},
 		{name: "refreshed", version: 3, event: EventRefreshed},
 		{name: "deactivated", version: 4, event: EventDeactivated, terminated: true},
 		{name: "rejected", version: 5, event: EventRejected, terminated: true},
+		{name: "one-contact-unregistered", version: 6, event: EventRegistered,
+			gone: []registrar.Contact{{URI: "sip:old@127.0.0.1:5080", ID: "3", CallID: "c3@ue", CSeq: 4}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := buildReginfo(reg, tc.version, tc.event, tc.terminated, now).Marshal()
+			got, err := buildReginfo(reg, tc.version, tc.event, tc.terminated, now, tc.gone, EventUnregistered).Marshal()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -64,7 +67,7 @@ func TestReginfoGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if doc.Version != tc.version || len(doc.Registrations) != 2 || len(doc.Registrations[0].Contacts) != 2 {
+			if doc.Version != tc.version || len(doc.Registrations) != 2 || len(doc.Registrations[0].Contacts) != 2+len(tc.gone) {
 				t.Fatalf("parsed back: %+v", doc)
 			}
 		})

@@ -375,6 +375,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 			nextID = n + 1
 		}
 	}
+	var gone []registrar.Contact
 	for _, spec := range specs {
 		idx := -1
 		for i, c := range reg.Contacts {
@@ -389,6 +390,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 		}
 		if spec.expires == 0 {
 			if idx >= 0 {
+				gone = append(gone, reg.Contacts[idx])
 				reg.Contacts = append(reg.Contacts[:idx], reg.Contacts[idx+1:]...)
 			}
 			continue
@@ -454,7 +456,11 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 	} else {
 		s.metrics.registrations.WithLabelValues("reregistered").Inc()
 	}
-	s.notifyAsync(reg, event)
+	if len(gone) > 0 {
+		s.notifyContactsGone(reg, gone, EventUnregistered)
+	} else {
+		s.notifyAsync(reg, event)
+	}
 	rt := RegistrationRe
 	if initial {
 		rt = RegistrationInitial
@@ -622,10 +628,12 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 		return // refreshed or removed meanwhile
 	}
 	old := r.Clone()
-	var kept []registrar.Contact
+	var kept, expired []registrar.Contact
 	for _, c := range r.Contacts {
 		if c.Expires.After(now) {
 			kept = append(kept, c)
+		} else {
+			expired = append(expired, c)
 		}
 	}
 	log := s.log.With(logging.IMPI(r.IMPI), logging.IMPU(r.IMPU))
@@ -636,7 +644,7 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 			log.Warn("expire contacts", zap.Error(err))
 			return
 		}
-		s.notifyAsync(r, EventExpired)
+		s.notifyContactsGone(r, expired, EventExpired)
 		return
 	}
 	cctx, cancel := context.WithTimeout(ctx, cxTimeout)
