@@ -103,7 +103,8 @@ func TestISCAndThirdPartyRegister(t *testing.T) {
 				{Method: ptr("MESSAGE"), Groups: []int{0}},
 				{SessionCase: ptr(userdata.SessionOriginating), Groups: []int{0}},
 			}}},
-		{Priority: 2, ApplicationServer: userdata.ApplicationServer{ServerName: as.uri()},
+		{Priority: 2, ApplicationServer: userdata.ApplicationServer{ServerName: as.uri(),
+			Extension: &userdata.ApplicationServerExt{IncludeRegisterRequest: &struct{}{}}},
 			TriggerPoint: &userdata.TriggerPoint{SPTs: []userdata.SPT{{Method: ptr("REGISTER"), Groups: []int{0}}}}},
 	}
 	subA := hss.addSubscriber(t, "001010000000041", "15550000041", ifcs...)
@@ -118,6 +119,9 @@ func TestISCAndThirdPartyRegister(t *testing.T) {
 	case reg := <-as.registers:
 		if reg.To().Address.String() != alice.impu || reg.GetHeader("Expires").Value() != "600" {
 			t.Fatalf("third-party REGISTER: To %s Expires %s", reg.To().Address.String(), reg.GetHeader("Expires").Value())
+		}
+		if ct := reg.GetHeader("Content-Type"); ct == nil || ct.Value() != "message/sip" || !strings.HasPrefix(string(reg.Body()), "REGISTER ") {
+			t.Fatalf("third-party REGISTER body (IncludeRegisterRequest): %v %q", ct, reg.Body())
 		}
 	case <-time.After(waitLong):
 		t.Fatal("no third-party REGISTER at the AS")

@@ -40,6 +40,11 @@ func (s *Server) thirdPartyRegister(orig *sip.Request, reg *registrar.Registrati
 		req.AppendHeader(&sip.CSeqHeader{SeqNo: 1, MethodName: sip.REGISTER})
 		req.AppendHeader(sip.NewHeader("Contact", "<"+s.contactURI+">"))
 		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
+		if ext := ifc.ApplicationServer.Extension; ext != nil && ext.IncludeRegisterRequest != nil {
+			// TS 24.229 §5.4.1.7: the incoming REGISTER as a message/sip body (TS 29.228 Annex B.2.3).
+			req.AppendHeader(sip.NewHeader("Content-Type", "message/sip"))
+			req.SetBody([]byte(orig.String()))
+		}
 		s.wg.Add(1)
 		go func(as string, handling *userdata.DefaultHandling) {
 			defer s.wg.Done()
