@@ -72,6 +72,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")
 	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "optional Diameter listen address")
+	fs.DurationVar(&cfg.AttemptTimeout, "attempt-timeout", cfg.AttemptTimeout, "wait for an S-CSCF's answer to a REGISTER before trying another")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")

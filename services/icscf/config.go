@@ -192,6 +192,11 @@ func (c Config) Validate() error {
 	if c.MaxAttempts < 0 {
 		errs = append(errs, errors.New("max_attempts: must not be negative"))
 	}
+	if need := routeTimeout(c.MaxAttempts, c.AttemptTimeout, c.Diameter.RequestTimeout); c.SIP.RouteTimeout > 0 &&
+		c.SIP.RouteTimeout < need {
+		errs = append(errs, fmt.Errorf("sip.route_timeout %v: below max_attempts × (attempt_timeout + "+
+			"diameter.request_timeout) + diameter.request_timeout = %v, failover would be cut short", c.SIP.RouteTimeout, need))
+	}
 	if c.HTTPListen != "" {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			errs = append(errs, fmt.Errorf("http_listen %q: %w", c.HTTPListen, err))

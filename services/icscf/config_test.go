@@ -3,6 +3,7 @@ package icscf
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imscore/imscore/internal/config"
 )
@@ -74,5 +75,18 @@ func TestParseSCSCFFlag(t *testing.T) {
 				t.Fatalf("got %+v", s)
 			}
 		})
+	}
+}
+
+func TestRouteTimeoutMustCoverAttempts(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AttemptTimeout = 10 * time.Second
+	err := cfg.withDefaults().Validate()
+	if err == nil || !strings.Contains(err.Error(), "sip.route_timeout") {
+		t.Fatalf("error %v, want one about sip.route_timeout", err)
+	}
+	cfg.SIP.RouteTimeout = 0 // recomputed
+	if err := cfg.withDefaults().Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
