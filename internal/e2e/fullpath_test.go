@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -209,4 +210,53 @@ func TestSIPpRegistrationPostgreSQL(t *testing.T) {
 	alice := NthSubscriber(61)
 	c := startCore(t, dsn, alice)
 	c.sipp("register_aka.xml", alice, nil).Run(t)
+}
+
+// TS 24.229 §5.3.1.3 with real processes: the first S-CSCF is frozen (SIGSTOP: its sockets stay open and
+// nothing answers), the I-CSCF gives up on it after --attempt-timeout, asks the HSS again with
+// REGISTRATION_AND_CAPABILITIES and registers the UE at the second one.
+func TestSIPpRegisterFailsOverToSecondSCSCF(t *testing.T) {
+	NeedSIPp(t)
+	Need(t, bins.Has("scscf"), "cmd/scscf not in the tree yet")
+	alice := NthSubscriber(71)
+	portA, portB, icscfPort := FreePort(t), FreePort(t), FreePort(t)
+	nameA := fmt.Sprintf("sip:scscf-a.%s:%d", Domain, portA)
+	nameB := fmt.Sprintf("sip:scscf-b.%s:%d", Domain, portB)
+	h := startInProcHSS(t, "", nameA, nameB)
+	h.provision(t, alice)
+	opts := func(port int, name string) SCSCFOptions {
+		return SCSCFOptions{HSS: h.addr, HSSHost: h.host, ICSCF: Addr(icscfPort),
+			Args: []string{"--sip-listen", Addr(port), "--server-name", name}}
+	}
+	a := StartSCSCF(t, bins, opts(portA, nameA))
+	StartSCSCF(t, bins, opts(portB, nameB))
+	ic := StartICSCF(t, bins, ICSCFOptions{HSS: h.addr,
+		SCSCFs: []string{nameA + "=" + Addr(portA), nameB + "=" + Addr(portB)},
+		Args:   []string{"--sip-listen", Addr(icscfPort), "--attempt-timeout", "1s"}})
+	ic.SIP = Addr(icscfPort)
+
+	a.Signal(syscall.SIGSTOP)
+	t.Cleanup(func() { a.Signal(syscall.SIGCONT) }) // runs before a's Stop
+	c := &core{hss: h, icscf: ic, entry: ic.SIP}
+	s := c.sipp("register.xml", alice, nil)
+	s.Timeout = 30 * time.Second
+	s.Run(t)
+
+	m := Metrics(t, ic.HTTP)
+	if !strings.Contains(m, "icscf_scscf_failover_total") || strings.Contains(m, "icscf_scscf_failover_total 0") {
+		t.Errorf("no failover counted:\n%s", grepLines(m, "icscf_"))
+	}
+	if reg := Imsctl(t, bins, h.api, "registration", "show", "--imsi", alice.IMSI); !strings.Contains(reg, "scscf-b") {
+		t.Errorf("registration not at the second S-CSCF:\n%s", reg)
+	}
+}
+
+func grepLines(text, substr string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if strings.Contains(l, substr) && !strings.HasPrefix(l, "#") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

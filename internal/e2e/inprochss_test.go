@@ -26,8 +26,8 @@ type inProcHSS struct {
 	db   storage.DB
 }
 
-// startInProcHSS serves Cx on a free port from dsn ("" : a temporary SQLite file) and seeds scscfName.
-func startInProcHSS(t *testing.T, dsn string, scscfName string) *inProcHSS {
+// startInProcHSS serves Cx on a free port from dsn ("" : a temporary SQLite file) and seeds the S-CSCF names.
+func startInProcHSS(t *testing.T, dsn string, scscfNames ...string) *inProcHSS {
 	t.Helper()
 	ctx := context.Background()
 	if dsn == "" {
@@ -42,8 +42,10 @@ func startInProcHSS(t *testing.T, dsn string, scscfName string) *inProcHSS {
 	cfg := hss.DefaultConfig()
 	cfg.Diameter.Listen = "127.0.0.1:0"
 	cfg.Diameter.RequestTimeout = 2 * time.Second
-	if err := db.PutSCSCF(ctx, hss.SCSCF{Name: scscfName}); err != nil {
-		t.Fatal(err)
+	for _, name := range scscfNames {
+		if err := db.PutSCSCF(ctx, hss.SCSCF{Name: name}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	media := int32(1)
 	if err := db.CreateServiceProfile(ctx, hss.ServiceProfile{ID: "plain", SubscribedMediaProfileID: &media}); err != nil {

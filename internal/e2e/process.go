@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"sync"
 	"syscall"
@@ -197,4 +198,13 @@ func Metrics(t testing.TB, addr string) string {
 		t.Fatal(err)
 	}
 	return b.String()
+}
+
+// Signal sends sig to the process: SIGSTOP black-holes a node (its sockets stay open, nothing answers),
+// SIGCONT resumes it. A test that stops a node must resume it before cleanup, or Stop's SIGTERM waits.
+func (p *Process) Signal(sig os.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %s to %s: %v", sig, p.Name, err)
+	}
 }
