@@ -106,6 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(stderr, "icscf: invalid configuration:", err)
+		return 2
+	}
 	log, err := logging.New(cfg.Log, "icscf")
 	if err != nil {
 		fmt.Fprintln(stderr, "icscf: logger:", err)
