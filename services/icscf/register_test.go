@@ -1,6 +1,9 @@
 package icscf
 
 import (
+	"context"
+	"net"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +12,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 const (
@@ -221,5 +225,46 @@ func TestRegisterHSSUnreachable(t *testing.T) {
 	res := u.send(sipAddr(n, "UDP"), u.request("REGISTER", "sip:"+testDomain, testIMPU))
 	if res.StatusCode != 480 {
 		t.Fatalf("status %d, want 480", res.StatusCode)
+	}
+}
+
+// No Cx connection at all: not ready, and a REGISTER gets 480 (TS 24.229 §5.3.1.3), a MESSAGE too.
+func TestHSSDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := ln.Addr().String()
+	_ = ln.Close()
+	cfg := DefaultConfig()
+	cfg.SIP.Listen = []proxy.Listen{{Addr: "127.0.0.1:0"}}
+	cfg.HTTPListen = "127.0.0.1:0"
+	cfg.Diameter.HSS = []string{dead}
+	cfg.SCSCFs = nil
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := Start(ctx, cfg, testLogger(t))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		if err := n.Wait(); err != nil {
+			t.Errorf("stopped with error: %v", err)
+		}
+	})
+	res, err := http.Get("http://" + n.HTTPAddr() + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz %d, want 503 without a Cx connection", res.StatusCode)
+	}
+	for _, m := range []string{"REGISTER", "MESSAGE"} {
+		u := newUE(t)
+		if r := u.send(sipAddr(n, "UDP"), u.request(m, "sip:"+testDomain, testIMPU)); r.StatusCode != 480 {
+			t.Fatalf("%s: status %d, want 480", m, r.StatusCode)
+		}
 	}
 }
