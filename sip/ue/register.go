@@ -206,19 +206,14 @@ func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur 
 	old := u.old
 	u.old = nil
 	for _, st := range old {
-		st.closersKeepServer(u.sa)
+		if u.sa != nil && u.sa.udpS == st.udpS {
+			// The new set now owns the server sockets both used.
+			st.sharedServer, u.sa.sharedServer = true, false
+		}
 		u.closeSet(st)
 	}
 	u.reg = reg
 	return reg
-}
-
-// closersKeepServer drops the server sockets from an old set's closers when the new set shares them.
-func (st *saState) closersKeepServer(cur *saState) {
-	if cur == nil || cur.udpS != st.udpS {
-		return
-	}
-	st.closers = []func() error{st.udpC.Close}
 }
 
 // installSet installs the UE's four SAs for st towards the P-CSCF's Security-Server.

@@ -172,7 +172,7 @@ type saState struct {
 	pcscfC       uint16
 	pair         *ipsec.Pair // installed
 	server       string      // Security-Server value, echoed in Security-Verify
-	closers      []func() error
+	sharedServer bool // udpS and tcpS belong to another set too
 }
 
 // New makes a UE, binds its sockets and starts reading them. Close releases everything.
@@ -233,6 +233,7 @@ func (u *UE) openSet(portC, portS uint16, spiC, spiS uint32) (*saState, error) {
 		if u.sa != nil && portS == 0 {
 			// Re-registration: the server port stays (the Contact names it), TS 33.203 §7.4.
 			st.portS, st.udpS, st.tcpS = u.sa.portS, u.sa.udpS, u.sa.tcpS
+			st.sharedServer = true
 		} else {
 			s, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.cfg.Local, portS)))
 			if err != nil {
@@ -240,14 +241,12 @@ func (u *UE) openSet(portC, portS uint16, spiC, spiS uint32) (*saState, error) {
 			}
 			st.udpS = s
 			st.portS = unmap(s.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
-			st.closers = append(st.closers, s.Close)
 			lc := net.ListenConfig{Control: reuseAddr}
 			ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(u.cfg.Local, st.portS).String())
 			if err != nil {
 				return err
 			}
 			st.tcpS = ln
-			st.closers = append(st.closers, ln.Close)
 			u.wg.Go(func() { u.readUDP(s) })
 			u.wg.Go(func() { u.acceptTCP(ln) })
 		}
@@ -257,14 +256,11 @@ func (u *UE) openSet(portC, portS uint16, spiC, spiS uint32) (*saState, error) {
 		}
 		st.udpC = c
 		st.portC = unmap(c.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
-		st.closers = append(st.closers, c.Close)
 		u.wg.Go(func() { u.readUDP(c) })
 		return nil
 	})
 	if err != nil {
-		for _, c := range st.closers {
-			_ = c()
-		}
+		st.closeSockets(!st.sharedServer)
 		return nil, fmt.Errorf("ue: protected ports: %w", err)
 	}
 	return st, nil
@@ -282,8 +278,22 @@ func (u *UE) closeSet(st *saState) {
 		_ = st.tcpC.Close()
 	}
 	st.tcpMu.Unlock()
-	for _, c := range st.closers {
-		_ = c()
+	st.closeSockets(!st.sharedServer)
+}
+
+// closeSockets closes the client sockets, and the server ones when withServer.
+func (st *saState) closeSockets(withServer bool) {
+	if st.udpC != nil {
+		_ = st.udpC.Close()
+	}
+	if !withServer {
+		return
+	}
+	if st.udpS != nil {
+		_ = st.udpS.Close()
+	}
+	if st.tcpS != nil {
+		_ = st.tcpS.Close()
 	}
 }
 
@@ -299,6 +309,7 @@ func (u *UE) Close() {
 	u.mu.Unlock()
 	for _, st := range sets {
 		u.closeSet(st)
+		st.closeSockets(true) // shared server sockets too; closing twice is harmless
 	}
 	if u.unprot != nil {
 		_ = u.unprot.Close()
