@@ -172,7 +172,7 @@ type saState struct {
 	pcscfC       uint16
 	pair         *ipsec.Pair // installed
 	server       string      // Security-Server value, echoed in Security-Verify
-	sharedServer bool // udpS and tcpS belong to another set too
+	sharedServer bool        // udpS and tcpS belong to another set too
 }
 
 // New makes a UE, binds its sockets and starts reading them. Close releases everything.
