@@ -12,7 +12,7 @@ import (
 
 // core is the I-CSCF and S-CSCF binaries around an HSS, with provisioned subscribers, and optionally a P-CSCF.
 type core struct {
-	hss   *inProcHSS
+	hss   *HSS
 	icscf *ICSCF
 	scscf *SCSCF
 	pcscf *PCSCF
@@ -34,20 +34,20 @@ func startCore(t *testing.T, dsn string, subs ...Subscriber) *core {
 func startCoreWith(t *testing.T, o coreOptions, subs ...Subscriber) *core {
 	t.Helper()
 	dsn := o.dsn
-	Need(t, bins.Has("scscf"), "cmd/scscf not in the tree yet")
+	Need(t, bins.Has("scscf") && bins.Has("hss") && bins.Has("imsctl"), "cmd/hss, cmd/scscf or cmd/imsctl not in the tree yet")
 	// The S-CSCF's name carries its port: choose it first so that the HSS can be seeded with it.
 	c := &core{}
 	scscfPort := FreePort(t)
 	name := fmt.Sprintf("sip:scscf.%s:%d", Domain, scscfPort)
-	c.hss = startInProcHSS(t, dsn, name)
+	c.hss = StartHSS(t, bins, HSSOptions{DB: dsn, SCSCFs: []string{name}})
 	for _, s := range subs {
-		c.hss.provision(t, s)
+		c.hss.Provision(t, bins, s)
 	}
 	icscfPort := FreePort(t)
-	c.scscf = StartSCSCF(t, bins, SCSCFOptions{HSS: c.hss.addr, HSSHost: c.hss.host, ICSCF: Addr(icscfPort), DB: dsn,
+	c.scscf = StartSCSCF(t, bins, SCSCFOptions{HSS: c.hss.Cx, HSSHost: c.hss.Host, ICSCF: Addr(icscfPort), DB: dsn,
 		Args: []string{"--sip-listen", Addr(scscfPort), "--server-name", name}})
 	c.scscf.Name, c.scscf.SIP = name, Addr(scscfPort)
-	c.icscf = StartICSCF(t, bins, ICSCFOptions{HSS: c.hss.addr, SCSCFs: []string{name + "=" + c.scscf.SIP},
+	c.icscf = StartICSCF(t, bins, ICSCFOptions{HSS: c.hss.Cx, SCSCFs: []string{name + "=" + c.scscf.SIP},
 		Args: []string{"--sip-listen", Addr(icscfPort)}})
 	c.icscf.SIP = Addr(icscfPort)
 	c.entry = c.icscf.SIP
@@ -164,7 +164,7 @@ func TestSIPpRegEventNetworkDeregistration(t *testing.T) {
 	sub.LocalPort = port
 	run := sub.Start(t)
 	run.WaitLog("subscribed", 10*time.Second)
-	c.hss.deregister(t, alice)
+	c.hss.Deregister(t, bins, alice)
 	run.MustPass()
 }
 
@@ -222,15 +222,15 @@ func TestSIPpRegisterFailsOverToSecondSCSCF(t *testing.T) {
 	portA, portB, icscfPort := FreePort(t), FreePort(t), FreePort(t)
 	nameA := fmt.Sprintf("sip:scscf-a.%s:%d", Domain, portA)
 	nameB := fmt.Sprintf("sip:scscf-b.%s:%d", Domain, portB)
-	h := startInProcHSS(t, "", nameA, nameB)
-	h.provision(t, alice)
+	h := StartHSS(t, bins, HSSOptions{SCSCFs: []string{nameA, nameB}})
+	h.Provision(t, bins, alice)
 	opts := func(port int, name string) SCSCFOptions {
-		return SCSCFOptions{HSS: h.addr, HSSHost: h.host, ICSCF: Addr(icscfPort),
+		return SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: Addr(icscfPort),
 			Args: []string{"--sip-listen", Addr(port), "--server-name", name}}
 	}
 	a := StartSCSCF(t, bins, opts(portA, nameA))
 	StartSCSCF(t, bins, opts(portB, nameB))
-	ic := StartICSCF(t, bins, ICSCFOptions{HSS: h.addr,
+	ic := StartICSCF(t, bins, ICSCFOptions{HSS: h.Cx,
 		SCSCFs: []string{nameA + "=" + Addr(portA), nameB + "=" + Addr(portB)},
 		Args:   []string{"--sip-listen", Addr(icscfPort), "--attempt-timeout", "1s"}})
 	ic.SIP = Addr(icscfPort)
@@ -246,7 +246,7 @@ func TestSIPpRegisterFailsOverToSecondSCSCF(t *testing.T) {
 	if !strings.Contains(m, "icscf_scscf_failover_total") || strings.Contains(m, "icscf_scscf_failover_total 0") {
 		t.Errorf("no failover counted:\n%s", grepLines(m, "icscf_"))
 	}
-	if reg := Imsctl(t, bins, h.api, "registration", "show", "--imsi", alice.IMSI); !strings.Contains(reg, "scscf-b") {
+	if reg := Imsctl(t, bins, h.API, "registration", "show", "--imsi", alice.IMSI); !strings.Contains(reg, "scscf-b") {
 		t.Errorf("registration not at the second S-CSCF:\n%s", reg)
 	}
 }

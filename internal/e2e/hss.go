@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// HSS is a running cmd/hss.
+type HSS struct {
+	*Process
+	Cx   string // Diameter address
+	Host string // Origin-Host
+	API  string // provisioning API base URL (imsctl --api)
+}
+
+// HSSOptions configure StartHSS.
+type HSSOptions struct {
+	// DB is the store DSN; "": an SQLite file in the process's directory.
+	DB string
+	// SCSCFs are the S-CSCF names seeded into the store (no capabilities), replacing the default one.
+	SCSCFs []string
+}
+
+// DefaultHSSHost is cmd/hss's default Origin-Host.
+const DefaultHSSHost = "hss." + Domain
+
+// StartHSS starts cmd/hss on free loopback ports and waits for its /readyz.
+func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
+	t.Helper()
+	bin := b.MustPath(t, "hss")
+	n := &HSS{Cx: Addr(FreePort(t)), Host: DefaultHSSHost}
+	apiAddr := Addr(FreePort(t))
+	n.API = "http://" + apiAddr
+	dir := t.TempDir()
+	db := o.DB
+	if db == "" {
+		db = "sqlite://" + filepath.Join(dir, "hss.db")
+	}
+	var cfg strings.Builder
+	cfg.WriteString("scscfs:\n")
+	for _, s := range o.SCSCFs {
+		fmt.Fprintf(&cfg, "  - name: %q\n", s)
+	}
+	if len(o.SCSCFs) == 0 {
+		cfg.Reset()
+	}
+	path := filepath.Join(dir, "hss.yaml")
+	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	n.Process = StartProcess(t, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
+		"--api-listen", apiAddr, "--log-level", "debug")
+	n.WaitHTTP(n.API + "/readyz")
+	return n
+}
+
+// Provision adds s with the SIPp key set (subscriber.go) through imsctl.
+func (h *HSS) Provision(t testing.TB, b *Builder, s Subscriber) {
+	t.Helper()
+	Imsctl(t, b, h.API, "subscriber", "add", "--imsi", s.IMSI, "--msisdn", s.MSISDN, "--k", AKAK, "--op", AKAOP,
+		"--amf", AKAAMF)
+}
+
+// Deregister asks for a network-initiated de-registration of s (Cx RTR, TS 29.228 §6.1.3) through imsctl.
+func (h *HSS) Deregister(t testing.TB, b *Builder, s Subscriber) {
+	t.Helper()
+	Imsctl(t, b, h.API, "deregister", "--imsi", s.IMSI)
+}
