@@ -186,6 +186,11 @@ func (h *handler) readImport(ctx context.Context, body io.Reader, size int, out 
 			}
 			continue
 		}
+		if err != nil && err != io.EOF {
+			// A read that failed mid-line (the client went away, or the deadline set to stop this
+			// reader) leaves a fragment: not a line to report.
+			return n, err
+		}
 		if len(line) > 0 {
 			n++
 			if len(bytes.TrimSpace(line)) > 0 {
@@ -199,9 +204,6 @@ func (h *handler) readImport(ctx context.Context, body io.Reader, size int, out 
 		}
 		if err == io.EOF {
 			break
-		}
-		if err != nil {
-			return n, err
 		}
 		if len(batch) == size && !send() {
 			return n, ctx.Err()
