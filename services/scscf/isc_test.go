@@ -4,6 +4,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,7 +21,8 @@ type fakeAS struct {
 	t         *testing.T
 	conn      *net.UDPConn
 	addr      netip.AddrPort
-	scscf     netip.AddrPort
+	mu        sync.Mutex
+	scscf     netip.AddrPort // set after the S-CSCF started; read by the socket goroutine
 	seen      chan *sip.Request // every request received, as received
 	registers chan *sip.Request
 }
@@ -61,6 +63,18 @@ func startFakeAS(t *testing.T) *fakeAS {
 
 func (as *fakeAS) uri() string { return "sip:" + as.addr.String() }
 
+func (as *fakeAS) setSCSCF(a netip.AddrPort) {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	as.scscf = a
+}
+
+func (as *fakeAS) next() netip.AddrPort {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	return as.scscf
+}
+
 func (as *fakeAS) handleRequest(req *sip.Request, src netip.AddrPort) {
 	if req.Method == sip.REGISTER {
 		as.registers <- req
@@ -79,7 +93,7 @@ func (as *fakeAS) handleRequest(req *sip.Request, src netip.AddrPort) {
 		fwd.AppendHeader(sip.NewHeader("Route", r))
 	}
 	_ = header.Prepend(fwd, "Via", "SIP/2.0/UDP "+as.addr.String()+";branch=z9hG4bKas"+randHex(6))
-	_, _ = as.conn.WriteToUDPAddrPort([]byte(fwd.String()), as.scscf)
+	_, _ = as.conn.WriteToUDPAddrPort([]byte(fwd.String()), as.next())
 }
 
 func (as *fakeAS) relayResponse(res *sip.Response) {
@@ -91,7 +105,7 @@ func (as *fakeAS) relayResponse(res *sip.Response) {
 	for _, v := range vias[1:] {
 		res.AppendHeader(sip.NewHeader("Via", v))
 	}
-	_, _ = as.conn.WriteToUDPAddrPort([]byte(res.String()), as.scscf)
+	_, _ = as.conn.WriteToUDPAddrPort([]byte(res.String()), as.next())
 }
 
 func TestISCAndThirdPartyRegister(t *testing.T) {
@@ -110,7 +124,7 @@ func TestISCAndThirdPartyRegister(t *testing.T) {
 	subA := hss.addSubscriber(t, "001010000000041", "15550000041", ifcs...)
 	subB := hss.addSubscriber(t, "001010000000042", "15550000042")
 	s := startSCSCF(t, hss, nil)
-	as.scscf = s.SIPAddr()
+	as.setSCSCF(s.SIPAddr())
 	alice, bob := newUE(t, s, subA), newUE(t, s, subB)
 	sr := header.Values(alice.registerFully(600), "Service-Route")[0]
 	bob.registerFully(600)
