@@ -22,7 +22,7 @@ type fakeAS struct {
 	conn      *net.UDPConn
 	addr      netip.AddrPort
 	mu        sync.Mutex
-	scscf     netip.AddrPort // set after the S-CSCF started; read by the socket goroutine
+	scscf     netip.AddrPort    // set after the S-CSCF started; read by the socket goroutine
 	seen      chan *sip.Request // every request received, as received
 	registers chan *sip.Request
 }
