@@ -142,6 +142,11 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 	if err != nil {
 		return proxy.Decision{}, fmt.Errorf("originating %s: %w", impu, err)
 	}
+	if isBarred(reg, impu) {
+		// TS 24.229 §5.4.3.2 step 1: a barred identity may not originate.
+		log.Info("originating request from a barred identity")
+		return proxy.Respond(403, "Forbidden"), nil
+	}
 	sc := userdata.SessionOriginating
 	if d, ok := s.toAS(req, reg, impu, sc, next); ok {
 		return d, nil
@@ -175,6 +180,10 @@ func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (p
 	}
 	if reg == nil {
 		return s.terminatingUnregistered(ctx, req, log, callee, next)
+	}
+	if isBarred(reg, callee) {
+		// TS 24.229 §5.4.3.3 step 1: a barred identity cannot be reached.
+		return proxy.Respond(404, "Not Found"), nil
 	}
 	if d, ok := s.toAS(req, reg, callee, userdata.SessionTerminatingRegistered, next); ok {
 		return d, nil
@@ -321,4 +330,14 @@ func (s *Server) expireISC(now time.Time) {
 // serviceRouteURI is our Service-Route value: loose routing with the originating marker.
 func serviceRouteURI(host string, port int) string {
 	return "sip:" + host + ":" + strconv.Itoa(port) + ";lr;" + paramOrig
+}
+
+// isBarred reports whether impu is a barred identity of reg's implicit set (TS 29.228 §6.6.1 Barring-Indication).
+func isBarred(reg *registrar.Registration, impu string) bool {
+	for _, id := range reg.Identities {
+		if id.URI == impu {
+			return id.Barred
+		}
+	}
+	return false
 }

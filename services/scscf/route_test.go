@@ -83,6 +83,24 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		}
 	})
 
+	t.Run("barred callee", func(t *testing.T) {
+		barred := subB.impus[0] // sip:IMSI@domain, barred in the implicit set
+		alice.sendRequest(sip.MESSAGE, barred, "<"+barred+">", sr, "msg-"+randHex(4), 1, "", "x")
+		if res := alice.response(); res.StatusCode != 404 {
+			t.Fatalf("MESSAGE to a barred identity: %d, want 404", res.StatusCode)
+		}
+	})
+
+	t.Run("barred caller", func(t *testing.T) {
+		impu := alice.impu
+		alice.impu = subA.impus[0]
+		defer func() { alice.impu = impu }()
+		alice.sendRequest(sip.MESSAGE, bob.impu, "<"+bob.impu+">", sr, "msg-"+randHex(4), 1, "", "x")
+		if res := alice.response(); res.StatusCode != 403 {
+			t.Fatalf("MESSAGE from a barred identity: %d, want 403", res.StatusCode)
+		}
+	})
+
 	t.Run("not registered", func(t *testing.T) {
 		subC := hss.addSubscriber(t, "001010000000023", "15550000023")
 		alice.sendRequest(sip.MESSAGE, subC.impus[1], "<"+subC.impus[1]+">", sr, "msg-"+randHex(4), 1, "", "x")
