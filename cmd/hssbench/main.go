@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -47,7 +48,7 @@ type options struct {
 	db            string
 	pgtest        bool
 	pgConns       int
-	concurrency   int
+	concurrency   []int
 	connections   int
 	duration      time.Duration
 	vectors       uint
@@ -69,7 +70,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.db, "db", "", "store DSN (default: SQLite in a temporary directory); a PostgreSQL database must be empty")
 	fs.BoolVar(&o.pgtest, "pgtest", false, "start a throwaway PostgreSQL cluster (system PostgreSQL binaries) and use it")
 	fs.IntVar(&o.pgConns, "pg-conns", 16, "pool_max_conns of the HSS's PostgreSQL pool with --pgtest")
-	fs.IntVar(&o.concurrency, "concurrency", 64, "concurrent MAR requesters")
+	levels := fs.String("concurrency", "64", "concurrent MAR requesters; a comma-separated list runs one phase per value")
 	fs.IntVar(&o.connections, "connections", 4, "S-CSCF Diameter connections the requesters share")
 	fs.DurationVar(&o.duration, "duration", 30*time.Second, "how long to fire MARs")
 	fs.UintVar(&o.vectors, "vectors", 1, "SIP-Number-Auth-Items per MAR")
@@ -82,8 +83,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	if o.subscribers < 1 || o.chunk < 1 || o.concurrency < 1 || o.connections < 1 || o.duration <= 0 || o.vectors < 1 {
-		fmt.Fprintln(stderr, "hssbench: --subscribers, --chunk, --concurrency, --connections, --duration and --vectors must be positive")
+	for _, f := range strings.Split(*levels, ",") {
+		c, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || c < 1 {
+			fmt.Fprintf(stderr, "hssbench: --concurrency %q: want positive numbers separated by commas\n", *levels)
+			return 2
+		}
+		o.concurrency = append(o.concurrency, c)
+	}
+	if o.subscribers < 1 || o.chunk < 1 || o.connections < 1 || o.duration <= 0 || o.vectors < 1 {
+		fmt.Fprintln(stderr, "hssbench: --subscribers, --chunk, --connections, --duration and --vectors must be positive")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -142,7 +151,7 @@ func bench(ctx context.Context, o options, out io.Writer) error {
 
 	cfg := hss.DefaultConfig()
 	cfg.Diameter.Listen, cfg.API.Listen, cfg.Store.DSN = "127.0.0.1:0", "127.0.0.1:0", dsn
-	cfg.Diameter.MaxConcurrentRequests = max(cfg.Diameter.MaxConcurrentRequests, 2*o.concurrency)
+	cfg.Diameter.MaxConcurrentRequests = max(cfg.Diameter.MaxConcurrentRequests, 2*slices.Max(o.concurrency))
 	cfg.Log.Level = o.logLevel
 	log, err := logging.New(cfg.Log, "hss")
 	if err != nil {
@@ -166,21 +175,23 @@ func bench(ctx context.Context, o options, out io.Writer) error {
 		}
 		defer clients[i].close()
 	}
-	fmt.Fprintf(out, "firing MARs: %d requesters over %d connections for %v, %d vector(s) each\n",
-		o.concurrency, o.connections, o.duration, o.vectors)
-	res := fire(ctx, clients, o)
-	if res.ok == 0 {
-		return fmt.Errorf("no MAR succeeded (%d errors; first: %v)", res.failed, res.firstErr)
-	}
-	lat := res.latencies
-	slices.Sort(lat)
-	pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
-	fmt.Fprintf(out, "MAR: %d ok, %d failed in %v: %.0f MAR/s\n", res.ok, res.failed, res.took.Round(time.Millisecond),
-		float64(res.ok)/res.took.Seconds())
-	fmt.Fprintf(out, "latency: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50).Round(time.Microsecond),
-		pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
-	if res.failed > 0 {
-		fmt.Fprintf(out, "first error: %v\n", res.firstErr)
+	for _, c := range o.concurrency {
+		fmt.Fprintf(out, "firing MARs: %d requesters over %d connections for %v, %d vector(s) each\n",
+			c, o.connections, o.duration, o.vectors)
+		res := fire(ctx, clients, c, o)
+		if res.ok == 0 {
+			return fmt.Errorf("no MAR succeeded (%d errors; first: %v)", res.failed, res.firstErr)
+		}
+		lat := res.latencies
+		slices.Sort(lat)
+		pct := func(p float64) time.Duration { return lat[min(len(lat)-1, int(p*float64(len(lat))))] }
+		fmt.Fprintf(out, "MAR: %d ok, %d failed in %v: %.0f MAR/s\n", res.ok, res.failed, res.took.Round(time.Millisecond),
+			float64(res.ok)/res.took.Seconds())
+		fmt.Fprintf(out, "latency: p50 %v  p90 %v  p99 %v  max %v\n", pct(0.50).Round(time.Microsecond),
+			pct(0.90).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), lat[len(lat)-1].Round(time.Microsecond))
+		if res.failed > 0 {
+			fmt.Fprintf(out, "first error: %v\n", res.firstErr)
+		}
 	}
 	return nil
 }
@@ -217,7 +228,7 @@ type result struct {
 	took       time.Duration
 }
 
-func fire(ctx context.Context, clients []*client, o options) result {
+func fire(ctx context.Context, clients []*client, concurrency int, o options) result {
 	// Requests in flight at the deadline complete (they are measured, Diameter has no cancel); ctx only
 	// stops the run early on SIGINT.
 	deadline := time.Now().Add(o.duration)
@@ -226,7 +237,7 @@ func fire(ctx context.Context, clients []*client, o options) result {
 	var wg sync.WaitGroup
 	var seq atomic.Uint64
 	start := time.Now()
-	for w := range o.concurrency {
+	for w := range concurrency {
 		c := clients[w%len(clients)]
 		wg.Go(func() {
 			rng := rand.New(rand.NewPCG(uint64(w), uint64(time.Now().UnixNano())))
