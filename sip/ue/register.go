@@ -456,7 +456,14 @@ func (u *UE) unprotWire(ctx context.Context) (wire, error) {
 			return nil, fmt.Errorf("ue: tcp to %v: %w", u.cfg.PCSCF, err)
 		}
 		u.unprotT = c
-		u.wg.Go(func() { u.readTCP(c) })
+		u.wg.Go(func() {
+			u.readTCP(c)
+			u.tcpMu.Lock()
+			if u.unprotT == c {
+				u.unprotT = nil
+			}
+			u.tcpMu.Unlock()
+		})
 	}
 	return tcpWire{c: u.unprotT, mu: &u.tcpMuWrite}, nil
 }
@@ -482,7 +489,15 @@ func (u *UE) protWire(st *saState) (wire, error) {
 			return nil, fmt.Errorf("ue: tcp from port-c %d to %v: %w", st.portC, st.pcscf, err)
 		}
 		st.tcpC = c
-		u.wg.Go(func() { u.readTCP(c) })
+		u.wg.Go(func() {
+			u.readTCP(c)
+			// Closed by the peer (a P-CSCF restart): the next request dials again.
+			st.tcpMu.Lock()
+			if st.tcpC == c {
+				st.tcpC = nil
+			}
+			st.tcpMu.Unlock()
+		})
 	}
 	return tcpWire{c: st.tcpC, mu: &st.writeMu}, nil
 }

@@ -1,0 +1,265 @@
+package pcscf
+
+// Kernel IPsec end to end: runs in the VM (make test-ipsec, scripts/vmtest.sh ./services/pcscf),
+// skips on a kernel without ESP unless IMSCORE_REQUIRE_ESP=1. Two UE simulators in the "ue"
+// namespace (two addresses, each with its own SA manager) register with sec-agree through a
+// P-CSCF in the "pcscf" namespace to the fake core on that namespace's loopback, which issues
+// real AKA challenges with ck/ik.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emiago/sipgo/sip"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/imscore/imscore/sip/ipsec"
+	"github.com/imscore/imscore/sip/ipsec/ipsectest"
+	"github.com/imscore/imscore/sip/ue"
+)
+
+func TestKernelIPsec(t *testing.T) {
+	ipsectest.RequireRoot(t)
+	type tcase struct {
+		name      string
+		transport string
+		v6        bool
+		algs      ipsec.Algorithms
+		restart   bool
+	}
+	var cases []tcase
+	for _, tp := range []string{"udp", "tcp"} {
+		for i, a := range []ipsec.Algorithms{
+			{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionAESCBC},
+			{Integrity: ipsec.HMACMD596, Encryption: ipsec.EncryptionDES3},
+			{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionNull},
+			{Integrity: ipsec.HMACMD596, Encryption: ipsec.EncryptionAESCBC},
+		} {
+			cases = append(cases, tcase{name: "ipv4/" + tp + "/" + strings.ReplaceAll(a.String(), "/", "+"), transport: tp, algs: a, restart: i == 0 && tp == "udp"})
+		}
+	}
+	for _, tp := range []string{"udp", "tcp"} {
+		cases = append(cases, tcase{name: "ipv6/" + tp + "/hmac-sha-1-96+aes-cbc", transport: tp, v6: true,
+			algs: ipsec.Algorithms{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionAESCBC}})
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			runKernelIPsec(t, tc.transport, tc.v6, tc.algs, tc.restart)
+		})
+	}
+}
+
+func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorithms, restart bool) {
+	link := ipsectest.NewLink(t)
+	pcMgr, err := ipsec.NewManager(link.PCSCF.Handle, ipsec.Config{}, testLogger(t))
+	if err != nil {
+		t.Fatalf("manager: %v", err)
+	}
+	t.Cleanup(pcMgr.Close)
+	sup, err := pcMgr.Probe()
+	if err != nil {
+		t.Fatalf("probe: %v", err)
+	}
+	ipsectest.RequireESP(t, sup.ESP, sup.Reason)
+
+	ueA, pcAddr := link.UE4, link.PCSCF4
+	ueB := netip.MustParseAddr("10.99.0.3")
+	bits := 24
+	if v6 {
+		ueA, pcAddr, ueB, bits = link.UE6, link.PCSCF6, netip.MustParseAddr("fd00:99::3"), 64
+	}
+	// The second UE's address, on the UE end of the veth.
+	l, err := link.UE.Netlink.LinkByName(link.UEIfname)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := link.UE.Netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ueB.AsSlice(), Mask: net.CIDRMask(bits, ueB.BitLen())}, Flags: unix.IFA_F_NODAD}); err != nil {
+		t.Fatalf("address %v: %v", ueB, err)
+	}
+
+	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
+	var core *fakeCore
+	coreAddr := "127.0.0.1:0"
+	if v6 {
+		coreAddr = "[::1]:0"
+	}
+	if err := link.PCSCF.Do(func() error { core = startFakeCore(t, coreAddr, alice, bob); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	state := t.TempDir() + "/pcscf-state.json"
+	startNode := func(ctx context.Context) (*Node, chan error) {
+		cfg := DefaultConfig()
+		cfg.Listen = []string{netip.AddrPortFrom(pcAddr, 5060).String()}
+		cfg.ICSCF = core.addr.String()
+		cfg.HTTP = ""
+		cfg.StateFile = state
+		cfg.DeregDelay = 100 * time.Millisecond
+		cfg.IPsec = IPsecRequired
+		var n *Node
+		if err := link.PCSCF.Do(func() error {
+			var err error
+			n, err = New(cfg, testLogger(t).Named("pcscf"))
+			return err
+		}); err != nil {
+			t.Fatalf("pcscf: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- n.Run(ctx) }()
+		<-n.Ready()
+		return n, done
+	}
+	type running struct {
+		stop context.CancelFunc
+		done chan error
+	}
+	var cur running
+	var n *Node
+	start := func() {
+		ctx, stop := context.WithCancel(context.Background())
+		var done chan error
+		n, done = startNode(ctx)
+		cur = running{stop, done}
+	}
+	start()
+	t.Cleanup(func() { cur.stop(); <-cur.done })
+
+	mkUE := func(sub subscriber, local netip.Addr, reqBase uint32) *ue.UE {
+		mgr, err := ipsec.NewManager(link.UE.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(mgr.Close)
+		return newUE(t, sub, netip.AddrPortFrom(pcAddr, 5060), transport, true, func(c *ue.Config) {
+			c.Local = local
+			c.InNamespace = link.UE.Do
+			c.SAs = mgr
+			c.Offer = []ipsec.Algorithms{algs}
+		})
+	}
+	ua := mkUE(alice, ueA, 0x55000000)
+	ub := mkUE(bob, ueB, 0x55100000)
+	// Software crypto under TCG is slow: one generous deadline for the whole case (a hang
+	// guard, not a speed assertion).
+	tctx, cancelT := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancelT)
+	for _, u := range []*ue.UE{ua, ub} {
+		reg, err := u.Register(tctx)
+		if err != nil {
+			t.Fatalf("register: %v", err)
+		}
+		if !reg.SecAgree || reg.Algorithms != algs {
+			t.Fatalf("registration: sec-agree %v with %v, want %v", reg.SecAgree, reg.Algorithms, algs)
+		}
+	}
+	exchange := func() {
+		t.Helper()
+		for _, c := range []struct {
+			from, to *ue.UE
+			target   string
+		}{{ua, ub, bob.impu}, {ub, ua, alice.impu}} {
+			text := "over ESP to " + c.target
+			if _, err := c.from.Message(tctx, c.target, text); err != nil {
+				t.Fatalf("MESSAGE: %v", err)
+			}
+			select {
+			case got := <-c.to.Incoming():
+				if string(got.Body()) != text {
+					t.Fatalf("got %q", got.Body())
+				}
+			case <-tctx.Done():
+				t.Fatalf("%s got nothing", c.target)
+			}
+		}
+	}
+	exchange()
+
+	// Counters on the P-CSCF side: over UDP all four SAs carried traffic (REGISTER and MESSAGE
+	// from the UE on 1, their answers on 2, MESSAGE to the UE on 3, its answer on 4); over TCP
+	// requests to the UE ride the UE's own connection (1 and 2), see ueTarget.
+	reg, ok := n.Registration(alice.impu)
+	if !ok || len(reg.SAs) != 1 {
+		t.Fatalf("P-CSCF registration: %+v", reg)
+	}
+	pair := reg.SAs[0].Pair
+	counters, err := pcMgr.Counters(pair)
+	if err != nil {
+		t.Fatalf("counters: %v", err)
+	}
+	for _, f := range pair.Flows() {
+		st := counters[f.SPI]
+		must := transport == "udp" || f.ID == ipsec.FlowUEClientToPCSCFServer || f.ID == ipsec.FlowPCSCFServerToUEClient
+		if must && st.Bytes == 0 {
+			t.Errorf("SA %v (spi %#x) carried no bytes", f.ID, f.SPI)
+		}
+		if st.IntegrityFailed != 0 {
+			t.Errorf("SA %v: %d integrity failures", f.ID, st.IntegrityFailed)
+		}
+	}
+
+	// A plaintext request to the protected server port, from a port with no SA: refused.
+	before := len(core.requests(sip.MESSAGE))
+	var raw *rawUA
+	if err := link.UE.Do(func() error {
+		raw = newRawUA(t, netip.AddrPortFrom(pcAddr, pair.PCSCF.PortS), netip.AddrPortFrom(ueA, 0).String())
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res := raw.do("MESSAGE " + bob.impu + " SIP/2.0\nVia: SIP/2.0/UDP " + hostPort(netip.AddrPortFrom(ueA, 1)) +
+		";branch=z9hG4bKplain;rport\nMax-Forwards: 70\nFrom: <" + alice.impu + ">;tag=1\nTo: <" + bob.impu +
+		">\nCall-ID: plain\nCSeq: 1 MESSAGE\nContent-Length: 0\n\n")
+	if !strings.HasPrefix(res, "SIP/2.0 403 ") {
+		t.Errorf("plaintext request to port-s answered:\n%s", res)
+	}
+	if got := len(core.requests(sip.MESSAGE)); got != before {
+		t.Errorf("plaintext request reached the core")
+	}
+
+	if restart {
+		cur.stop()
+		if err := <-cur.done; err != nil {
+			t.Fatalf("pcscf stop: %v", err)
+		}
+		if sas, _ := pcMgr.List(); len(sas) != 0 {
+			t.Fatalf("%d SAs left after stop", len(sas))
+		}
+		cur.done <- nil // Cleanup reads it once more
+		start()
+		if sas, _ := pcMgr.List(); len(sas) != 8 {
+			t.Fatalf("SAs after restart = %d, want 8 (two UEs)", len(sas))
+		}
+		if transport == "udp" {
+			// Over TCP the UE's protected connection died with the old process; a UE
+			// registers again then (its FIN's answer met no SA while the P-CSCF was down).
+			exchange()
+		}
+	}
+
+	for _, u := range []*ue.UE{ua, ub} {
+		if err := u.Deregister(tctx); err != nil {
+			t.Fatalf("de-register: %v", err)
+		}
+	}
+	deadline := time.Now().Add(waitLong)
+	for {
+		sas, err := pcMgr.List()
+		pols, perr := link.PCSCF.Netlink.XfrmPolicyList(netlink.FAMILY_ALL)
+		if err == nil && perr == nil && len(sas) == 0 && len(pols) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after de-registration: %d SAs, %d policies left (%v %v)", len(sas), len(pols), err, perr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if pols, _ := link.UE.Netlink.XfrmPolicyList(netlink.FAMILY_ALL); len(pols) != 0 {
+		t.Errorf("UE side: %d policies left", len(pols))
+	}
+	_ = fmt.Sprint
+}
