@@ -1,0 +1,194 @@
+// Command imsue is a simulated IMS handset for people: it registers with IMS-AKA through a
+// P-CSCF and sends a MESSAGE or places a call (sip/ue does the work).
+//
+//	imsue register --impi 001010000000001@ims.mnc001.mcc001.3gppnetwork.org --k 465b5ce8b199b49faa5f0a2ee238a6bc --opc cd63cb71954a9f4e48a5994e37a02baf
+//	imsue message  ... --to sip:001010000000002@ims.mnc001.mcc001.3gppnetwork.org --text hello
+//	imsue call     ... --to sip:001010000000002@ims.mnc001.mcc001.3gppnetwork.org --hold 5s
+//
+// Without --sec-agree the UE registers without IPsec (as SIPp does); with it, it offers
+// ipsec-3gpp and, with --ipsec, installs its SAs in the current network namespace (root).
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netns"
+	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/ipsec"
+	"github.com/imscore/imscore/sip/ue"
+)
+
+const usage = `usage: imsue register|message|call [flags]
+  register   register, stay registered until Ctrl-C (or --once), then de-register
+  message    register, send one MESSAGE (--to, --text), de-register
+  call       register, INVITE --to, hold --hold, BYE, de-register
+flags:`
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprintln(os.Stderr, usage)
+		return 2
+	}
+	cmd := args[0]
+	fs := flag.NewFlagSet("imsue "+cmd, flag.ContinueOnError)
+	impi := fs.String("impi", "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "private identity")
+	impu := fs.String("impu", "", "public identity (default sip:<impi>)")
+	pcscf := fs.String("pcscf", "127.0.0.1:5060", "P-CSCF address ip:port")
+	local := fs.String("local", "", "own IP address (default: loopback of the P-CSCF's family)")
+	transport := fs.String("transport", "udp", "udp or tcp")
+	k := fs.String("k", "", "K, 32 hex digits")
+	op := fs.String("op", "", "OP, 32 hex digits (or --opc)")
+	opc := fs.String("opc", "", "OPc, 32 hex digits (or --op)")
+	secAgree := fs.Bool("sec-agree", false, "offer ipsec-3gpp security agreement (RFC 3329)")
+	withIPsec := fs.Bool("ipsec", false, "install the UE's SAs in the kernel (needs ESP and CAP_NET_ADMIN)")
+	expires := fs.Duration("expires", 600*time.Second, "registration expiry")
+	to := fs.String("to", "", "target URI for message and call")
+	text := fs.String("text", "hello from imsue", "MESSAGE body")
+	hold := fs.Duration("hold", 3*time.Second, "how long a call stays up")
+	once := fs.Bool("once", false, "register: de-register right away instead of waiting for Ctrl-C")
+	level := fs.String("log-level", "info", "log level")
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	log, err := logging.New(logging.Config{Level: *level, Format: "console"}, "imsue")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 2
+	}
+	defer func() { _ = log.Sync() }()
+	cfg, err := buildConfig(*impi, *impu, *pcscf, *local, *transport, *k, *op, *opc, *secAgree, *expires)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 2
+	}
+	if *withIPsec {
+		m, err := ipsec.NewManager(netns.None(), ipsec.Config{ReqIDBase: 0x55450000, ReqIDCount: 0x1000}, log)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "imsue:", err)
+			return 1
+		}
+		defer m.Close()
+		cfg.SAs = m
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := do(ctx, cmd, cfg, log, *to, *text, *hold, *once); err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 1
+	}
+	return 0
+}
+
+func buildConfig(impi, impu, pcscf, local, transport, k, op, opc string, secAgree bool, expires time.Duration) (ue.Config, error) {
+	if impu == "" {
+		impu = "sip:" + impi
+	}
+	ap, err := netip.ParseAddrPort(pcscf)
+	if err != nil {
+		return ue.Config{}, fmt.Errorf("--pcscf %q: %w", pcscf, err)
+	}
+	var localAddr netip.Addr
+	if local != "" {
+		if localAddr, err = netip.ParseAddr(local); err != nil {
+			return ue.Config{}, fmt.Errorf("--local %q: %w", local, err)
+		}
+	}
+	kb, err := hex.DecodeString(k)
+	if err != nil {
+		return ue.Config{}, fmt.Errorf("--k: %w", err)
+	}
+	opb, err := hex.DecodeString(op)
+	if err != nil {
+		return ue.Config{}, fmt.Errorf("--op: %w", err)
+	}
+	opcb, err := hex.DecodeString(opc)
+	if err != nil {
+		return ue.Config{}, fmt.Errorf("--opc: %w", err)
+	}
+	keys, err := aka.NewKeys(kb, opb, opcb, [2]byte{0x80, 0x00})
+	if err != nil {
+		return ue.Config{}, err
+	}
+	return ue.Config{IMPI: impi, IMPU: impu, PCSCF: ap, Local: localAddr, Transport: transport, Keys: keys,
+		SecAgree: secAgree, Expires: expires}, nil
+}
+
+func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, text string, hold time.Duration, once bool) error {
+	switch cmd {
+	case "register", "message", "call":
+	default:
+		return fmt.Errorf("unknown command %q (register, message, call)", cmd)
+	}
+	if cmd != "register" && to == "" {
+		return errors.New("--to is required")
+	}
+	u, err := ue.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	reg, err := u.Register(ctx)
+	if err != nil {
+		return fmt.Errorf("register: %w", err)
+	}
+	log.Info("registered", zap.Duration("expires", reg.Expires), zap.Strings("associated", reg.Associated),
+		zap.Strings("service_route", reg.ServiceRoute), zap.Bool("sec_agree", reg.SecAgree), zap.Stringer("algs", reg.Algorithms))
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := u.Deregister(dctx); err != nil {
+			log.Warn("de-register", zap.Error(err))
+		} else {
+			log.Info("de-registered")
+		}
+	}()
+	switch cmd {
+	case "register":
+		if !once {
+			log.Info("registered; Ctrl-C de-registers")
+			<-ctx.Done()
+		}
+	case "message":
+		res, err := u.Message(ctx, to, text)
+		if err != nil {
+			return fmt.Errorf("message: %w", err)
+		}
+		log.Info("MESSAGE answered", zap.Int("code", res.StatusCode), zap.String("reason", res.Reason))
+	case "call":
+		call, err := u.Invite(ctx, to)
+		if err != nil {
+			return fmt.Errorf("call: %w", err)
+		}
+		log.Info("call answered; holding", zap.Duration("hold", hold))
+		select {
+		case <-time.After(hold):
+		case <-ctx.Done():
+		}
+		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := call.Hangup(hctx); err != nil {
+			return fmt.Errorf("hangup: %w", err)
+		}
+		log.Info("call ended")
+	}
+	return nil
+}
