@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Starts the whole core on loopback. Binaries that are not built yet are reported, not faked.
+# Starts the whole core on loopback with the embedded store under ./var (make run builds first).
+# Arguments go to imsrun: scripts/run.sh --hss-arg=--log-level=debug
 set -euo pipefail
 cd "$(dirname "$0")/.."
-missing=()
-for b in hss icscf scscf pcscf; do [ -x "bin/$b" ] || missing+=("$b"); done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "imscore: not built yet: ${missing[*]} (see the open issues); nothing to run." >&2
-  exit 0
-fi
-exec bin/imsrun
+for b in imsrun hss icscf scscf pcscf; do
+  [ -x "bin/$b" ] || { echo "imscore: bin/$b is missing: run 'make build' (or 'make run')" >&2; exit 1; }
+done
+exec bin/imsrun --bin bin "$@"

@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+)
+
+var errHelp = errors.New("help requested")
+
+// node is one binary of the core and how to tell it is ready.
+type node struct {
+	name  string
+	args  []string
+	ready string // host:port that accepts TCP connections once the node serves
+}
+
+// options are imsrun's flags; every default is what the nodes themselves default to.
+type options struct {
+	binDir       string
+	apiAddr      string // the HSS provisioning API, for the demo subscribers
+	readyTimeout time.Duration
+	stopTimeout  time.Duration
+	demo         bool
+	nodes        []*node
+}
+
+func parseOptions(args []string, stderr io.Writer) (*options, error) {
+	exe, _ := os.Executable()
+	o := &options{nodes: []*node{
+		{name: "hss", ready: "127.0.0.1:3868"},
+		{name: "scscf", ready: "127.0.0.1:6060"},
+		{name: "icscf", ready: "127.0.0.1:4060"},
+		{name: "pcscf", ready: "127.0.0.1:5060"},
+	}}
+	fs := flag.NewFlagSet("imsrun", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.binDir, "bin", filepath.Dir(exe), "directory holding the hss, scscf, icscf and pcscf binaries")
+	fs.StringVar(&o.apiAddr, "api", "127.0.0.1:8080", "HSS provisioning API address, used to provision the demo subscribers")
+	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each node may take to start serving")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", 15*time.Second, "how long each node may take to stop after SIGTERM before it is killed")
+	fs.BoolVar(&o.demo, "demo", true, "provision the two demo subscribers if they do not exist")
+	for _, n := range o.nodes {
+		fs.StringVar(&n.ready, n.name+"-ready", n.ready, "address that accepts TCP once "+n.name+" serves")
+		fs.Func(n.name+"-arg", "extra argument for "+n.name+" (repeatable), e.g. --"+n.name+"-arg=--log-level=debug", func(v string) error {
+			n.args = append(n.args, v)
+			return nil
+		})
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "usage: imsrun [flags]\n\nRuns hss, scscf, icscf and pcscf on this host with their defaults.\n\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errHelp
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	return o, nil
+}
+
+// process is a started node.
+type process struct {
+	node *node
+	cmd  *exec.Cmd
+	done chan struct{}
+	err  error // set before done is closed
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	o, err := parseOptions(args, stderr)
+	if err != nil {
+		return err
+	}
+	out := &lineWriter{w: stdout}
+	var started []*process
+	exited := make(chan *process, len(o.nodes))
+	defer func() { stopAll(started, o.stopTimeout, out) }()
+
+	for _, n := range o.nodes {
+		p, err := start(o.binDir, n, out, exited)
+		if err != nil {
+			return err
+		}
+		started = append(started, p)
+		if err := waitReady(ctx, n, o.readyTimeout, exited); err != nil {
+			return err
+		}
+		out.printf("imsrun", "%s is serving (%s)", n.name, n.ready)
+	}
+	if o.demo {
+		if err := provisionDemo(ctx, "http://"+o.apiAddr, out); err != nil {
+			return fmt.Errorf("demo subscribers: %w", err)
+		}
+	}
+	out.printf("imsrun", "the core is up; Ctrl-C stops it")
+	select {
+	case <-ctx.Done():
+		out.printf("imsrun", "stopping")
+		return nil
+	case p := <-exited:
+		return fmt.Errorf("%s exited unexpectedly: %v", p.node.name, p.err)
+	}
+}
+
+func start(binDir string, n *node, out *lineWriter, exited chan<- *process) (*process, error) {
+	path := filepath.Join(binDir, n.name)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("%s binary: %w (run `make build` first)", n.name, err)
+	}
+	cmd := exec.Command(path, n.args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches imsrun only; it stops the nodes in order
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start %s: %w", n.name, err)
+	}
+	p := &process{node: n, cmd: cmd, done: make(chan struct{})}
+	copied := make(chan struct{})
+	go func() {
+		defer close(copied)
+		sc := bufio.NewScanner(pr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			out.line(n.name, sc.Text())
+		}
+		_, _ = io.Copy(io.Discard, pr) // a line over 1 MiB: keep draining so the node never blocks
+	}()
+	go func() {
+		p.err = cmd.Wait()
+		_ = pw.Close()
+		<-copied
+		close(p.done)
+		exited <- p
+	}()
+	return p, nil
+}
+
+// waitReady polls the node's address until it accepts a TCP connection.
+func waitReady(ctx context.Context, n *node, timeout time.Duration, exited <-chan *process) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		conn, err := net.DialTimeout("tcp", n.ready, 500*time.Millisecond)
+		if err == nil {
+			conn.Close()
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s did not start serving on %s within %v: %w", n.name, n.ready, timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case p := <-exited:
+			return fmt.Errorf("%s exited during start-up: %v (see its log above)", p.node.name, p.err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stopAll stops the nodes in reverse order of start: SIGTERM, then SIGKILL after timeout.
+func stopAll(ps []*process, timeout time.Duration, out *lineWriter) {
+	for i := len(ps) - 1; i >= 0; i-- {
+		p := ps[i]
+		select {
+		case <-p.done:
+			continue
+		default:
+		}
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+			if p.err != nil {
+				out.printf("imsrun", "%s stopped: %v", p.node.name, p.err)
+			} else {
+				out.printf("imsrun", "%s stopped", p.node.name)
+			}
+		case <-time.After(timeout):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			out.printf("imsrun", "%s did not stop within %v and was killed", p.node.name, timeout)
+		}
+	}
+}
+
+// lineWriter interleaves whole lines from several nodes, each prefixed with its node's name.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) line(prefix, text string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.w, "%-6s| %s\n", prefix, text)
+}
+
+func (l *lineWriter) printf(prefix, format string, args ...any) {
+	l.line(prefix, fmt.Sprintf(format, args...))
+}
