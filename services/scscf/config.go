@@ -3,6 +3,7 @@ package scscf
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"time"
@@ -73,6 +74,9 @@ type Config struct {
 	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
 	// Log selects level and format of the binary's logger (cmd/scscf; Run takes a logger made by the caller).
 	Log logging.Config `yaml:"log"`
+	// Resolver resolves next-hop names (ASs, I-CSCF by FQDN). Nil: the system resolver. Tests pass one that
+	// refuses, so that nothing but loopback is ever contacted.
+	Resolver *net.Resolver `yaml:"-"`
 	// SIPTimerF and SIPTimerC override the proxy's transaction timers (tests use short ones); 0: RFC 3261.
 	SIPTimerF time.Duration `yaml:"sip_timer_f"`
 	SIPTimerC time.Duration `yaml:"sip_timer_c"`

@@ -352,6 +352,7 @@ func runSCSCFWith(t *testing.T, h *fakeHSS, reg registrar.Registrar, mutate ...f
 	cfg.ExpiryInterval = 100 * time.Millisecond
 	cfg.SIPTimerF = 2 * time.Second
 	cfg.SIPTimerC = 5 * time.Second
+	cfg.Resolver = noDNS()
 	for _, m := range mutate {
 		m(&cfg)
 	}
@@ -671,4 +672,11 @@ func (u *testUE) notifyTerminated() (*sip.Request, *Reginfo) {
 			return req, doc
 		}
 	}
+}
+
+// noDNS is a resolver that never sends a query: tests only talk to loopback.
+func noDNS() *net.Resolver {
+	return &net.Resolver{PreferGo: true, Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("DNS disabled in tests")
+	}}
 }

@@ -52,9 +52,10 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 		}
 	}
 	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
-		if s.isOwnURI(&req.Recipient) && req.Route() == nil {
+		if req.Route() == nil && (s.isOwnURI(&req.Recipient) || s.isOurDomain(&req.Recipient)) {
 			// A request inside a dialog this node is the endpoint of (a reg event subscription) that no
-			// longer exists (RFC 3261 §12.2.2).
+			// longer exists, or one without a route set aimed at a public identity rather than a contact:
+			// no dialog we know (RFC 3261 §12.2.2).
 			return proxy.Respond(481, "Call/Transaction Does Not Exist"), nil
 		}
 		// TS 24.229 §5.4.3.4 / RFC 3261 §16.12: in-dialog requests follow their route set.

@@ -101,6 +101,14 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		}
 	})
 
+	t.Run("stray in-dialog request", func(t *testing.T) {
+		// A BYE with a To tag, no route set, aimed at a public identity: no dialog through us (and no DNS).
+		alice.sendRequest(sip.BYE, bob.impu, "<"+bob.impu+">;tag=gone", "", "stray-"+randHex(4), 2, "", "")
+		if res := alice.response(); res.StatusCode != 481 {
+			t.Fatalf("stray BYE: %d, want 481", res.StatusCode)
+		}
+	})
+
 	t.Run("not registered", func(t *testing.T) {
 		subC := hss.addSubscriber(t, "001010000000023", "15550000023")
 		alice.sendRequest(sip.MESSAGE, subC.impus[1], "<"+subC.impus[1]+">", sr, "msg-"+randHex(4), 1, "", "x")

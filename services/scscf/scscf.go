@@ -121,6 +121,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	pcfg.Listen = []proxy.Listen{{Addr: cfg.SIP.Listen, Advertise: cfg.SIP.Advertise}}
 	pcfg.Aliases = []string{server.Host, server.Host + ":" + fmt.Sprint(server.Port)}
 	pcfg.Router = s
+	pcfg.Resolver = cfg.Resolver
 	pcfg.Metrics = s.metrics
 	if cfg.SIPTimerF > 0 {
 		pcfg.TimerF = cfg.SIPTimerF
