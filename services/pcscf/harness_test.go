@@ -148,6 +148,9 @@ func (f *fakeCore) Route(_ context.Context, req *sip.Request, src proxy.Source) 
 	if req.Method == sip.REGISTER {
 		return f.register(req)
 	}
+	if req.Method == sip.SUBSCRIBE && strings.HasPrefix(lastValue(req, header.Event), "reg") {
+		return proxy.Respond(200, "OK", sip.NewHeader(header.Expires, lastValue(req, header.Expires))), nil
+	}
 	if src.ConsumedRoute != nil && src.ConsumedRoute.User == "orig" {
 		f.mu.Lock()
 		b, ok := f.bindings[addrOfURI(req.Recipient)]

@@ -294,7 +294,9 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	routes, _ := header.NameAddrs(res, header.ServiceRoute)
 	var older []SASet
 	var confirmed *SASet
+	wasRegistered := false
 	n.regs.update(impu, func(r *Registration) bool {
+		wasRegistered = r.Registered(now)
 		r.IMPI = impi
 		r.ContactHost, r.ContactPort = strings.Trim(strings.ToLower(contactHost), "[]"), contactPort
 		r.Transport = strings.ToUpper(src.Transport)
@@ -326,6 +328,12 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 		return true
 	})
 	n.removeSAs(older)
+	if !wasRegistered {
+		// TS 24.229 §5.2.3: subscribe to the reg event of a newly registered user.
+		if reg, ok := n.regs.get(impu); ok && len(reg.ServiceRoute) > 0 {
+			n.wg.Go(func() { n.subscribeReg(reg, expires+n.cfg.SAGrace) })
+		}
+	}
 	if confirmed != nil {
 		// TS 33.203 §7.1: the SA lifetime follows the registration.
 		if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {

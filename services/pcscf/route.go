@@ -49,6 +49,9 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 	if req.Method == sip.REGISTER {
 		return n.registerUnprotected(req, src)
 	}
+	if n.isRegNotify(req) {
+		return n.handleRegNotify(req)
+	}
 	if src.ConsumedRoute != nil && src.ConsumedRoute.User == pathUser {
 		return n.terminating(req, now)
 	}
