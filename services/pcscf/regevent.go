@@ -6,9 +6,9 @@ package pcscf
 
 import (
 	"context"
-	"net/netip"
 	"encoding/xml"
 	"fmt"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
