@@ -19,6 +19,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf/registrar"
@@ -274,7 +275,8 @@ func verifyResponse(cred *digest.Credentials, p *pendingAuth, req *sip.Request) 
 }
 
 // cxStatus maps a Cx failure to the SIP answer (TS 24.229 §5.4.1.2.1: 403 for an unknown user or
-// mismatching identities, 480 when the HSS cannot be reached).
+// mismatching identities; RFC 3261 §21.5.5 504 when the HSS did not answer in time, §21.5.4 503 when no
+// HSS connection is open).
 func (s *Server) cxStatus(log *zap.Logger, what string, err error) error {
 	switch {
 	case errors.Is(err, ErrUserUnknown), errors.Is(err, ErrIdentitiesDontMatch):
@@ -285,7 +287,10 @@ func (s *Server) cxStatus(log *zap.Logger, what string, err error) error {
 		return &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: err}
 	}
 	log.Warn(what+" failed", zap.Error(err))
-	return &proxy.StatusError{Code: 480, Reason: "Temporarily Unavailable", Err: err}
+	if errors.Is(err, peer.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		return &proxy.StatusError{Code: 504, Reason: "Server Time-out", Err: err}
+	}
+	return &proxy.StatusError{Code: 503, Reason: "Service Unavailable", Err: err}
 }
 
 // contactSpec is one Contact of a REGISTER.

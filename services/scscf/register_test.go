@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/digest"
@@ -406,4 +407,34 @@ func TestRegistrationPolicy(t *testing.T) {
 			t.Fatalf("REGISTER of an unknown user: %d, want 403", res.StatusCode)
 		}
 	})
+}
+
+// Without an HSS connection the registrar answers 503 (RFC 3261 §21.5.4), never a challenge it cannot check.
+func TestRegisterHSSDown(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000141", "15550000141")
+	s := startSCSCF(t, hss, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := hss.node.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitLong)
+	for len(openPeers(s)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	ue := newUE(t, s, sub)
+	if res := ue.register(600, ue.emptyAuth()); res.StatusCode != 503 {
+		t.Fatalf("REGISTER with the HSS down: %d, want 503", res.StatusCode)
+	}
+}
+
+func openPeers(s *Server) []string {
+	var out []string
+	for _, p := range s.node.Peers() {
+		if p.State == peer.StateOpen {
+			out = append(out, p.OriginHost)
+		}
+	}
+	return out
 }
