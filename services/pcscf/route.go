@@ -116,7 +116,10 @@ func assertedIdentity(req *sip.Request, reg Registration) string {
 		return def
 	}
 	want := ppis[0].URI
-	if strings.EqualFold(want, reg.IMPU) || containsFold(reg.Associated, want) {
+	// The registered IMPU itself may be barred (DESIGN.md §2: sip:<IMSI>@domain), and barred
+	// identities are not in P-Associated-URI (TS 24.229 §5.4.1.2.2): only the associated URIs
+	// count once the S-CSCF has sent them.
+	if containsFold(reg.Associated, want) || len(reg.Associated) == 0 && strings.EqualFold(want, reg.IMPU) {
 		return want
 	}
 	return def
