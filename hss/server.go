@@ -301,7 +301,7 @@ func (s *Server) record(t *txn, code diameter.ResultCode, vendor uint32, err err
 	case err == nil:
 	case errors.Is(err, context.Canceled):
 		// The peer went away (or the node is stopping) while the request was served: nobody to answer.
-	case errors.As(err, &de) && !(de.VendorID == 0 && de.Code == diameter.UnableToComply):
+	case errors.As(err, &de):
 		level = zapcore.InfoLevel // the request's outcome, not our failure
 	default:
 		level = zapcore.WarnLevel // the store failed or the answer could not be built

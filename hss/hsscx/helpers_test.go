@@ -115,7 +115,7 @@ func metric(t testing.TB, n *hsscx.Node, prefix string) string {
 	return ""
 }
 
-// client is a CSCF connected to an HSS; as an S-CSCF it answers RTR with success and records it.
+// client is a CSCF connected to an HSS; as an S-CSCF it answers RTR (recorded) and PPR with success.
 type client struct {
 	t    testing.TB
 	node *peer.Node
@@ -151,7 +151,18 @@ func connect(t testing.TB, addr, host string) *client {
 }
 
 func (c *client) serve(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
-	if cx.Command(req.Header.CommandCode) != cx.CmdRegistrationTermination {
+	switch cx.Command(req.Header.CommandCode) {
+	case cx.CmdRegistrationTermination:
+	case cx.CmdPushProfile:
+		r, err := cx.ParsePPR(req)
+		if err != nil {
+			return nil, err
+		}
+		a := cx.NewPPA(r)
+		a.OriginHost, a.OriginRealm = c.host, realm
+		a.SetResultCode(diameter.Success)
+		return a.Marshal(c.d)
+	default:
 		return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d", req.Header.CommandCode)
 	}
 	r, err := cx.ParseRTR(req)
