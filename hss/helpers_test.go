@@ -108,6 +108,12 @@ type env struct {
 // newEnv starts an HSS on db; mutate, if given, changes the configuration first.
 func newEnv(t testing.TB, db storage.DB, mutate func(*hss.Config)) *env {
 	t.Helper()
+	return newEnvLog(t, db, mutate, testLogger(t))
+}
+
+// newEnvLog is newEnv with the HSS logging to log.
+func newEnvLog(t testing.TB, db storage.DB, mutate func(*hss.Config), log *zap.Logger) *env {
+	t.Helper()
 	cfg := testConfig()
 	if mutate != nil {
 		mutate(&cfg)
@@ -117,7 +123,7 @@ func newEnv(t testing.TB, db storage.DB, mutate func(*hss.Config)) *env {
 	for _, s := range cfg.SCSCFs {
 		must(t, db.PutSCSCF(ctx, hss.SCSCF{Name: s.Name, Capabilities: hss.Capabilities{Mandatory: s.Mandatory, Optional: s.Optional}}))
 	}
-	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: testLogger(t)})
+	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
