@@ -286,3 +286,6 @@ func (n *Node) Store() hss.Store { return n.db }
 
 // Registry is the node's metrics registry.
 func (n *Node) Registry() *prometheus.Registry { return n.registry }
+
+// Interface guard: the Cx server is what the provisioning API uses for RTR and PPR.
+var _ provision.NetworkInitiated = (*hss.Server)(nil)
