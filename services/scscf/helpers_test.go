@@ -87,6 +87,8 @@ type subscriber struct {
 	// scheme is the SIP-Authentication-Scheme the HSS answers with (default AKAv1); password is for SIP Digest.
 	scheme   string
 	password string
+	// noZeroRES makes the HSS draw RAND again until XRES has no zero byte (for SIPp 3.6.1).
+	noZeroRES bool
 }
 
 // fakeHSS is a Cx server good enough for the S-CSCF: vectors from Milenage with SQN handling and
@@ -231,13 +233,18 @@ func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (
 			return nil, err
 		}
 		s.sqn = next
-		r, err := aka.NewRAND()
-		if err != nil {
-			return nil, err
-		}
-		v, err := aka.GenerateVector(s.keys, next, r)
-		if err != nil {
-			return nil, err
+		var v aka.Vector
+		for {
+			r, err := aka.NewRAND()
+			if err != nil {
+				return nil, err
+			}
+			if v, err = aka.GenerateVector(s.keys, next, r); err != nil {
+				return nil, err
+			}
+			if !s.noZeroRES || !bytes.Contains(v.XRES, []byte{0}) {
+				break
+			}
 		}
 		maa.SetResultCode(diameter.Success)
 		maa.UserName, maa.PublicIdentity = mar.UserName, mar.PublicIdentity

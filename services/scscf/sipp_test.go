@@ -10,11 +10,12 @@ import (
 	"testing"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss/aka"
 )
 
-// SIPp (sip-tester) registers with SIP Digest: it accepts our 401 and we its response, so the Digest wire
-// format interoperates (DESIGN.md §6). AKAv1-MD5 with SIPp 3.6.1 is not covered here: see docs/scscf.md.
-func TestSIPpRegisterDigest(t *testing.T) {
+// SIPp (sip-tester) registers with SIP Digest and with AKAv1-MD5: it accepts our 401 and we its response,
+// so the wire format interoperates (DESIGN.md §6).
+func TestSIPpRegister(t *testing.T) {
 	bin, err := exec.LookPath("sipp")
 	if err != nil {
 		if os.Getenv("CI") == "true" {
@@ -22,20 +23,52 @@ func TestSIPpRegisterDigest(t *testing.T) {
 		}
 		t.Skip("sipp not installed (apt-get install sip-tester)")
 	}
-	hss := startFakeHSS(t)
-	sub := hss.addSubscriber(t, "001010000000151", "15550000151")
-	sub.scheme, sub.password = cx.SchemeSIPDigest, "sipp-secret"
-	s := startSCSCF(t, hss, nil)
+	// SIPp 3.6.1 takes aka_K and aka_OP as text: these 16 characters are the key bytes.
+	const textK, textOP, textAMF = "465b5ce8b199b49f", "cdc202d5123e20f6", "80"
+	tests := []struct {
+		name     string
+		file     string
+		imsi     string
+		scheme   string
+		password string
+	}{
+		{name: "SIP Digest", file: "register-md5.xml", imsi: "001010000000151", scheme: cx.SchemeSIPDigest, password: "sipp-secret"},
+		{name: "AKAv1-MD5", file: "register-aka.xml", imsi: "001010000000152", scheme: cx.SchemeAKAv1MD5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			sub := hss.addSubscriber(t, tc.imsi, "1555"+tc.imsi[8:])
+			keys, err := aka.NewKeys([]byte(textK), []byte(textOP), nil, [2]byte{textAMF[0], textAMF[1]})
+			if err != nil {
+				t.Fatal(err)
+			}
+			hss.mu.Lock()
+			sub.scheme, sub.password, sub.keys = tc.scheme, tc.password, keys
+			// SIPp 3.6.1 cuts RES at its first zero byte (its response is then wrong, about 3% of vectors):
+			// keep such vectors away from it.
+			sub.noZeroRES = true
+			hss.mu.Unlock()
+			s := startSCSCF(t, hss, nil)
+			runSIPp(t, bin, s, tc.file, strings.NewReplacer("@IMPI@", sub.impi, "@IMPU@", sub.impus[1],
+				"@DOMAIN@", testDomain, "@PASSWORD@", tc.password, "@K@", textK, "@OP@", textOP, "@AMF@", textAMF))
+			if registered(t, s, sub.impus[1]) == nil {
+				t.Fatal("sipp finished but nothing is registered")
+			}
+		})
+	}
+}
 
-	tmpl, err := os.ReadFile(filepath.Join("testdata", "sipp", "register-md5.xml"))
+// runSIPp runs one call of the scenario file (placeholders replaced by r) against s.
+func runSIPp(t *testing.T, bin string, s *Server, file string, r *strings.Replacer) {
+	t.Helper()
+	tmpl, err := os.ReadFile(filepath.Join("testdata", "sipp", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	scenario := filepath.Join(dir, "scenario.xml")
-	text := strings.NewReplacer("@IMPI@", sub.impi, "@IMPU@", sub.impus[1], "@DOMAIN@", testDomain,
-		"@PASSWORD@", sub.password).Replace(string(tmpl))
-	if err := os.WriteFile(scenario, []byte(text), 0o600); err != nil {
+	if err := os.WriteFile(scenario, []byte(r.Replace(string(tmpl))), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
@@ -48,9 +81,6 @@ func TestSIPpRegisterDigest(t *testing.T) {
 	if err != nil {
 		errs, _ := os.ReadFile(filepath.Join(dir, "errors.log"))
 		t.Fatalf("sipp: %v\n%s\n%s", err, lastLines(string(out), 40), errs)
-	}
-	if registered(t, s, sub.impus[1]) == nil {
-		t.Fatal("sipp finished but nothing is registered")
 	}
 }
 
