@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -83,6 +84,26 @@ func TestFullPathSecAgree(t *testing.T) {
 		}
 	case <-time.After(waitLong):
 		t.Fatal("MESSAGE not delivered")
+	}
+	// The UE's own reg event subscription: the 200, then the S-CSCF's NOTIFY along the Path.
+	if _, err := ues[0].SubscribeReg(ctx); err != nil {
+		t.Fatalf("SUBSCRIBE reg: %v", err)
+	}
+	select {
+	case got := <-ues[0].Incoming():
+		if got.Method != "NOTIFY" || !strings.Contains(string(got.Body()), "reginfo") {
+			t.Errorf("got %s %q", got.Method, got.Body())
+		}
+	case <-time.After(waitLong):
+		t.Fatal("no reg event NOTIFY at the UE")
+	}
+	// A call through the real core: INVITE, 200, ACK, BYE along the Record-Route.
+	call, err := ues[0].Invite(ctx, target)
+	if err != nil {
+		t.Fatalf("INVITE: %v", err)
+	}
+	if err := call.Hangup(ctx); err != nil {
+		t.Fatalf("BYE: %v", err)
 	}
 	for _, u := range ues {
 		if err := u.Deregister(ctx); err != nil {
