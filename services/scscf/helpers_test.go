@@ -535,6 +535,13 @@ func (u *testUE) answer(req *sip.Request, code int, extra string) {
 // register sends one REGISTER; auth is the Authorization value.
 func (u *testUE) register(expires int, auth string, extra ...string) *sip.Response {
 	u.t.Helper()
+	return u.registerContact(fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<urn:gsma:imei:35209900-176148-0>"`, u.addr, expires),
+		auth, extra...)
+}
+
+// registerContact sends one REGISTER with the given Contact value.
+func (u *testUE) registerContact(contact, auth string, extra ...string) *sip.Response {
+	u.t.Helper()
 	u.cseq++
 	hs := ""
 	for _, e := range extra {
@@ -548,13 +555,13 @@ From: <%[4]s>;tag=%[5]s
 To: <%[4]s>
 Call-ID: %[6]s
 CSeq: %[7]d REGISTER
-Contact: <sip:ue@%[2]s>;expires=%[8]d;+sip.instance="<urn:gsma:imei:35209900-176148-0>"
+Contact: %[8]s
 Path: <sip:term@%[2]s;lr>
 Supported: path
 Authorization: %[9]s
 %[10]sContent-Length: 0
 
-`, testDomain, u.addr, randHex(8), u.impu, u.tag, u.callID, u.cseq, expires, auth, hs))
+`, testDomain, u.addr, randHex(8), u.impu, u.tag, u.callID, u.cseq, contact, auth, hs))
 	return u.response()
 }
 

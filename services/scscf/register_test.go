@@ -397,6 +397,35 @@ func TestRegistrationPolicy(t *testing.T) {
 			t.Fatalf("REGISTER expires=600000: %d %q, want expires=900", res.StatusCode, c)
 		}
 	})
+	t.Run("two contacts, one removed, then Contact star", func(t *testing.T) {
+		hss := startFakeHSS(t)
+		sub := hss.addSubscriber(t, "001010000000094", "15550000094")
+		s := startSCSCF(t, hss, nil)
+		ue := newUE(t, s, sub)
+		ue.registerFully(600)
+		second := "<sip:second@" + ue.addr.String() + ">;expires=600"
+		if res := ue.registerContact(second, protected(ue)); res.StatusCode != 200 || len(header.Values(res, "Contact")) != 2 {
+			t.Fatalf("second contact: %d %q", res.StatusCode, header.Values(res, "Contact"))
+		}
+		if res := ue.registerContact("<sip:second@"+ue.addr.String()+">;expires=0", protected(ue)); res.StatusCode != 200 ||
+			len(header.Values(res, "Contact")) != 1 {
+			t.Fatalf("remove one contact: %d %q", res.StatusCode, header.Values(res, "Contact"))
+		}
+		if r := registered(t, s, ue.impu); r == nil || len(r.Contacts) != 1 {
+			t.Fatalf("after removing one contact: %+v", r)
+		}
+		// RFC 3261 §10.3 step 6: "*" only with Expires: 0.
+		if res := ue.registerContact("*", protected(ue), "Expires: 60"); res.StatusCode != 400 {
+			t.Fatalf("Contact: * with Expires 60: %d, want 400", res.StatusCode)
+		}
+		if res := ue.registerContact("*", protected(ue), "Expires: 0"); res.StatusCode != 200 {
+			t.Fatalf("Contact: *: %d", res.StatusCode)
+		}
+		hss.waitSAR(t, cx.SATUserDeregistration)
+		if registered(t, s, ue.impu) != nil {
+			t.Fatal("still registered after Contact: *")
+		}
+	})
 	t.Run("unknown user", func(t *testing.T) {
 		hss := startFakeHSS(t)
 		s := startSCSCF(t, hss, nil)
