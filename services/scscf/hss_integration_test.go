@@ -95,6 +95,20 @@ func TestWithRealHSS(t *testing.T) {
 	}
 	ue.notify()
 
+	t.Run("wrong RES from another device", func(t *testing.T) {
+		other := newUE(t, s, sub)
+		first := other.register(600, other.emptyAuth())
+		if first.StatusCode != 401 {
+			t.Fatalf("REGISTER %d", first.StatusCode)
+		}
+		if res := other.register(600, other.authFor(first, true)); res.StatusCode != 403 {
+			t.Fatalf("wrong RES: %d, want 403", res.StatusCode)
+		}
+		if r := registered(t, s, ue.impu); r == nil || len(r.Contacts) != 1 {
+			t.Fatalf("the first device's registration changed: %+v", r)
+		}
+	})
+
 	t.Run("resync with a USIM ahead of the HSS", func(t *testing.T) {
 		// A second device of the same subscriber whose USIM has seen SEQ 1000 and applies the age limit L
 		// (TS 33.102 Annex C.2.2): the HSS's next SQN is too old for it.
@@ -137,4 +151,35 @@ func TestWithRealHSS(t *testing.T) {
 	if c := doc.Registrations[0].Contacts[0]; c.Event != EventDeactivated {
 		t.Fatalf("contact event %q, want deactivated", c.Event)
 	}
+}
+
+// Expiry and user de-registration against the real HSS: its SAR handling accepts what we send.
+func TestWithRealHSSExpiryAndDeregistration(t *testing.T) {
+	_, addr, hsub := realHSS(t)
+	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &subscriber{impi: hsub.Private.IMPI, keys: keys}
+	for _, p := range hsub.Public {
+		sub.impus = append(sub.impus, p.IMPU)
+	}
+	s, stop := runSCSCFWith(t, &fakeHSS{addr: addr}, nil, func(c *Config) {
+		c.ServerName = hss.DefaultSCSCFName
+		c.Diameter.OriginHost = "scscf." + hss.DefaultDomain
+		c.Diameter.HSSHost = hss.DefaultOriginHost
+		c.Registration.MinExpires = time.Second
+		c.Registration.DefaultExpires = time.Second
+	})
+	t.Cleanup(stop)
+	ue := newUE(t, s, sub)
+	ue.registerFully(1)
+	waitGone(t, s, ue.impu) // SAR TIMEOUT_DEREGISTRATION
+	ue.registerFully(600)   // the HSS lets the user register again
+	res := ue.register(0, `Digest username="`+sub.impi+`",realm="`+testDomain+`",nonce="",uri="sip:`+testDomain+
+		`",response="",integrity-protected="yes"`)
+	if res.StatusCode != 200 || registered(t, s, ue.impu) != nil {
+		t.Fatalf("de-registration: %d", res.StatusCode)
+	}
+	ue.registerFully(600) // and again after USER_DEREGISTRATION
 }
