@@ -72,6 +72,16 @@ func TestFullPathSecAgree(t *testing.T) {
 	if got := sas.count(); got != 2 {
 		t.Errorf("SA sets = %d, want 2", got)
 	}
+	// Re-registration over the SAs: the real S-CSCF does not challenge an integrity-protected
+	// re-REGISTER (TS 24.229 §5.4.1.2.1), so the SA set stays and its lifetime is extended.
+	before, _ := n.Registration(subs[0].IMPU())
+	if _, err := ues[0].Register(ctx); err != nil {
+		t.Fatalf("re-register: %v", err)
+	}
+	after, _ := n.Registration(subs[0].IMPU())
+	if len(after.SAs) == 0 || len(before.SAs) == 0 || !after.Expires.After(before.Expires.Add(-time.Second)) {
+		t.Errorf("after re-registration: %d SA sets, expiry %v (was %v)", len(after.SAs), after.Expires, before.Expires)
+	}
 	// The IMSI identity is barred (DESIGN.md §2): address the callee by its MSISDN one.
 	target := "sip:" + subs[1].MSISDN + "@" + e2e.Domain
 	if _, err := ues[0].Message(ctx, target, "through the real core"); err != nil {
