@@ -105,6 +105,39 @@ func TestRegEventSubscriptions(t *testing.T) {
 			t.Fatalf("expiry NOTIFY %q", st)
 		}
 	})
+	t.Run("NOTIFY follows the Record-Route of the SUBSCRIBE", func(t *testing.T) {
+		// RFC 3261 §12.1.1: the notifier's route set is the SUBSCRIBE's Record-Route, in order. A P-CSCF at
+		// Alice's own address plays the proxy in between.
+		rr := "<sip:pcscf-rr@" + alice.addr.String() + ";lr>"
+		alice.cseq++
+		alice.send(fmt.Sprintf(`
+SUBSCRIBE %[1]s SIP/2.0
+Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK%[3]s;rport
+Max-Forwards: 70
+Record-Route: %[4]s
+From: <%[1]s>;tag=rr1
+To: <%[1]s>
+Call-ID: rr-%[3]s
+CSeq: %[5]d SUBSCRIBE
+Contact: <sip:ue@%[2]s>
+Event: reg
+Expires: 600
+P-Asserted-Identity: <%[1]s>
+Content-Length: 0
+
+`, alice.impu, alice.addr, randHex(8), rr, alice.cseq))
+		if res := alice.response(); res.StatusCode != 200 {
+			t.Fatalf("SUBSCRIBE %d", res.StatusCode)
+		}
+		n, _ := alice.notify()
+		if r := n.GetHeader("Route"); r == nil || !strings.Contains(r.Value(), "pcscf-rr@") {
+			t.Fatalf("NOTIFY Route %v, want the SUBSCRIBE's Record-Route", r)
+		}
+		if n.Recipient.User != "ue" {
+			t.Fatalf("NOTIFY Request-URI %s, want the subscriber's Contact", n.Recipient.String())
+		}
+	})
+
 	t.Run("not registered", func(t *testing.T) {
 		if res := alice.subscribeAs("sip:nobody@"+testDomain, alice.impu, 600, "n-"+randHex(4), ""); res.StatusCode == 200 {
 			t.Fatal("subscription to an unregistered identity accepted")
