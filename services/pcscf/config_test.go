@@ -102,3 +102,22 @@ func FuzzRegInfo(f *testing.F) {
 		n.wg.Wait()
 	})
 }
+
+// TestAKAv2: the UE answers an AKAv2-MD5 challenge (RFC 4169 §3) through the P-CSCF, and a
+// wrong password is refused (the fake core verifies with the AKAv2 password of XRES, IK, CK).
+func TestAKAv2(t *testing.T) {
+	alice := newSubscriber(t, 1)
+	core := startFakeCore(t, "127.0.0.1:0", alice)
+	core.mu.Lock()
+	core.akav2 = true
+	core.mu.Unlock()
+	n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs())
+	u := newUE(t, alice, n.CoreAddr(), "udp", true)
+	if _, err := u.Register(ctxT(t)); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	regs := core.requests(sip.REGISTER)
+	if len(regs) != 2 || !strings.Contains(lastValue(regs[1], "Authorization"), "algorithm=AKAv2-MD5") {
+		t.Errorf("second REGISTER does not answer with AKAv2-MD5: %q", lastValue(regs[len(regs)-1], "Authorization"))
+	}
+}

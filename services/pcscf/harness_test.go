@@ -104,6 +104,7 @@ type fakeCore struct {
 	bindings map[string]binding    // by IMPU and tel
 	got      []*sip.Request
 	stale    bool // next challenge uses an old SQN, to provoke auts
+	akav2    bool // challenge with AKAv2-MD5 (RFC 4169)
 }
 
 type binding struct {
@@ -192,7 +193,11 @@ func (f *fakeCore) register(req *sip.Request) (proxy.Decision, error) {
 		}
 		return f.challenge(sub)
 	}
-	if !digest.Verify(cred, "REGISTER", digest.AKAv1Password(v.XRES), nil) {
+	pw := digest.AKAv1Password(v.XRES)
+	if strings.EqualFold(cred.Algorithm, digest.AlgAKAv2MD5) {
+		pw = digest.AKAv2Password(v.XRES, v.IK[:], v.CK[:])
+	}
+	if !digest.Verify(cred, "REGISTER", pw, nil) {
 		return proxy.Respond(403, "Forbidden"), nil
 	}
 	contact := req.Contact()
@@ -254,7 +259,13 @@ func (f *fakeCore) challenge(sub subscriber) (proxy.Decision, error) {
 	f.mu.Lock()
 	f.vectors[nonce] = v
 	f.mu.Unlock()
-	ch := digest.Challenge{Realm: domain, Nonce: nonce, Algorithm: digest.AlgAKAv1MD5, QOP: "auth",
+	alg := digest.AlgAKAv1MD5
+	f.mu.Lock()
+	if f.akav2 {
+		alg = digest.AlgAKAv2MD5
+	}
+	f.mu.Unlock()
+	ch := digest.Challenge{Realm: domain, Nonce: nonce, Algorithm: alg, QOP: "auth",
 		IK: fmt.Sprintf("%x", v.IK), CK: fmt.Sprintf("%x", v.CK)}
 	return proxy.Respond(401, "Unauthorized", sip.NewHeader(header.WWWAuthenticate, ch.String())), nil
 }
