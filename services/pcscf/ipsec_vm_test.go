@@ -1,8 +1,8 @@
 package pcscf
 
 // Kernel IPsec end to end: runs in the VM (make test-ipsec, scripts/vmtest.sh ./services/pcscf),
-// skips on a kernel without ESP unless IMSCORE_REQUIRE_ESP=1. Two UE simulators in the "ue"
-// namespace (two addresses, each with its own SA manager) register with sec-agree through a
+// skips on a kernel without ESP unless IMSCORE_REQUIRE_ESP=1. Two UE simulators, in namespaces
+// "ue" and "ue2", each with its own SA manager, register with sec-agree through a
 // P-CSCF in the "pcscf" namespace to the fake core on that namespace's loopback, which issues
 // real AKA challenges with ck/ik.
 
@@ -69,20 +69,12 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 	ipsectest.RequireESP(t, sup.ESP, sup.Reason)
 
 	ueA, pcAddr := link.UE4, link.PCSCF4
-	ueB := netip.MustParseAddr("10.99.0.3")
-	bits := 24
 	if v6 {
-		ueA, pcAddr, ueB, bits = link.UE6, link.PCSCF6, netip.MustParseAddr("fd00:99::3"), 64
+		ueA, pcAddr = link.UE6, link.PCSCF6
 	}
-	// The second UE's address, on the UE end of the veth.
-	l, err := link.UE.Netlink.LinkByName(link.UEIfname)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := link.UE.Netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ueB.AsSlice(), Mask: net.CIDRMask(bits, ueB.BitLen())}, Flags: unix.IFA_F_NODAD}); err != nil {
-		t.Fatalf("address %v: %v", ueB, err)
-	}
-
+	// The second UE in a namespace of its own, on a second veth into the P-CSCF's namespace.
+	ue2 := addUENamespace(t, link.PCSCF, v6, pcAddr)
+	ueB := ue2.addr
 	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
 	var core *fakeCore
 	coreAddr := "127.0.0.1:0"
@@ -129,21 +121,21 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 	start()
 	t.Cleanup(func() { cur.stop(); <-cur.done })
 
-	mkUE := func(sub subscriber, local netip.Addr, reqBase uint32) *ue.UE {
-		mgr, err := ipsec.NewManager(link.UE.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
+	mkUE := func(sub subscriber, ns *ipsectest.NS, local netip.Addr, reqBase uint32) *ue.UE {
+		mgr, err := ipsec.NewManager(ns.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(mgr.Close)
 		return newUE(t, sub, netip.AddrPortFrom(pcAddr, 5060), transport, true, func(c *ue.Config) {
 			c.Local = local
-			c.InNamespace = link.UE.Do
+			c.InNamespace = ns.Do
 			c.SAs = mgr
 			c.Offer = []ipsec.Algorithms{algs}
 		})
 	}
-	ua := mkUE(alice, ueA, 0x55000000)
-	ub := mkUE(bob, ueB, 0x55100000)
+	ua := mkUE(alice, link.UE, ueA, 0x55000000)
+	ub := mkUE(bob, ue2.ns, ueB, 0x55100000)
 	// Software crypto under TCG is slow: one generous deadline for the whole case (a hang
 	// guard, not a speed assertion).
 	tctx, cancelT := context.WithTimeout(context.Background(), 90*time.Second)
@@ -258,8 +250,60 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if pols, _ := link.UE.Netlink.XfrmPolicyList(netlink.FAMILY_ALL); len(pols) != 0 {
-		t.Errorf("UE side: %d policies left", len(pols))
+	for _, ns := range []*ipsectest.NS{link.UE, ue2.ns} {
+		if pols, _ := ns.Netlink.XfrmPolicyList(netlink.FAMILY_ALL); len(pols) != 0 {
+			t.Errorf("UE namespace %s: %d policies left", ns.Name, len(pols))
+		}
 	}
 	_ = fmt.Sprint
+}
+
+type ueNS struct {
+	ns   *ipsectest.NS
+	addr netip.Addr
+}
+
+// addUENamespace makes namespace "ue2" joined to the P-CSCF's by a veth pair
+// (10.99.1.1/24 – 10.99.1.2/24, fd00:98::1/64 – fd00:98::2/64) with a route to the P-CSCF's
+// address pc through the P-CSCF's end.
+func addUENamespace(t *testing.T, pcscf *ipsectest.NS, v6 bool, pc netip.Addr) ueNS {
+	t.Helper()
+	ns := ipsectest.NewNS(t, "ue2")
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: "veth-ue2"}, PeerName: "veth-pc2", PeerNamespace: netlink.NsFd(int(pcscf.Handle))}
+	if err := ns.Netlink.LinkAdd(veth); err != nil {
+		t.Fatalf("veth ue2: %v", err)
+	}
+	ends := []struct {
+		ns     *ipsectest.NS
+		ifname string
+		a4, a6 string
+	}{{ns, "veth-ue2", "10.99.1.1", "fd00:98::1"}, {pcscf, "veth-pc2", "10.99.1.2", "fd00:98::2"}}
+	for _, e := range ends {
+		l, err := e.ns.Netlink.LinkByName(e.ifname)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range []struct {
+			ip   string
+			bits int
+		}{{e.a4, 24}, {e.a6, 64}} {
+			ip := netip.MustParseAddr(a.ip)
+			if err := e.ns.Netlink.AddrAdd(l, &netlink.Addr{IPNet: &net.IPNet{IP: ip.AsSlice(), Mask: net.CIDRMask(a.bits, ip.BitLen())}, Flags: unix.IFA_F_NODAD}); err != nil {
+				t.Fatalf("%s: %v", a.ip, err)
+			}
+		}
+		if err := e.ns.Netlink.LinkSetUp(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, _ := ns.Netlink.LinkByName("veth-ue2")
+	gw, bits, addr := netip.MustParseAddr("10.99.1.2"), 32, netip.MustParseAddr("10.99.1.1")
+	if v6 {
+		gw, bits, addr = netip.MustParseAddr("fd00:98::2"), 128, netip.MustParseAddr("fd00:98::1")
+	}
+	route := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: &net.IPNet{IP: pc.AsSlice(), Mask: net.CIDRMask(bits, pc.BitLen())}, Gw: gw.AsSlice()}
+	if err := ns.Netlink.RouteAdd(route); err != nil {
+		t.Fatalf("route to %v: %v", pc, err)
+	}
+	return ueNS{ns: ns, addr: addr}
 }
