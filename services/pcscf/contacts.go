@@ -139,15 +139,68 @@ type memStore struct{}
 func (memStore) Load() ([]Registration, error) { return nil, nil }
 func (memStore) Save([]Registration) error     { return nil }
 
-// registry holds the registrations in memory, keyed by IMPU.
+// registry holds the registrations in memory, keyed by IMPU, with indexes for the lookups
+// every request makes: by SA flow 1, by contact address and by source address.
 type registry struct {
-	mu   sync.Mutex
-	regs map[string]*Registration
+	mu        sync.Mutex
+	regs      map[string]*Registration
+	bySAKey   map[saKey]string               // → IMPU key
+	byContKey map[contactKey]string          // → IMPU key
+	bySrcAddr map[netip.Addr]map[string]bool // → IMPU keys (UEs without sec-agree)
 }
 
-func newRegistry() *registry { return &registry{regs: make(map[string]*Registration)} }
+type saKey struct {
+	ue    netip.Addr
+	portC uint16
+	ps    uint16
+}
+
+type contactKey struct {
+	host string
+	port uint16
+}
+
+func newRegistry() *registry {
+	return &registry{regs: make(map[string]*Registration), bySAKey: make(map[saKey]string),
+		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool)}
+}
 
 func impuKey(s string) string { return strings.ToLower(s) }
+
+// index adds (add true) or removes reg's index entries.
+func (r *registry) index(k string, reg *Registration, add bool) {
+	for _, sa := range reg.SAs {
+		sk := saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS}
+		if add {
+			r.bySAKey[sk] = k
+		} else if r.bySAKey[sk] == k {
+			delete(r.bySAKey, sk)
+		}
+	}
+	if reg.ContactHost != "" {
+		ck := contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}
+		if add {
+			r.byContKey[ck] = k
+		} else if r.byContKey[ck] == k {
+			delete(r.byContKey, ck)
+		}
+	}
+	if a := reg.Source.Addr().Unmap(); a.IsValid() {
+		set := r.bySrcAddr[a]
+		if add {
+			if set == nil {
+				set = make(map[string]bool)
+				r.bySrcAddr[a] = set
+			}
+			set[k] = true
+		} else if set != nil {
+			delete(set, k)
+			if len(set) == 0 {
+				delete(r.bySrcAddr, a)
+			}
+		}
+	}
+}
 
 // snapshot copies every registration (for Save).
 func (r *registry) snapshot() []Registration {
@@ -167,12 +220,13 @@ func (r *registry) snapshot() []Registration {
 func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASet, int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-	for _, reg := range r.regs {
-		for i, sa := range reg.SAs {
-			if sa.Pair.UE.Addr.Unmap() == src.Addr() && sa.Pair.UE.PortC == src.Port() && sa.Pair.PCSCF.PortS == ourPortS {
-				return copyReg(reg), sa, i, true
-			}
+	reg := r.regs[r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}]]
+	if reg == nil {
+		return Registration{}, SASet{}, 0, false
+	}
+	for i, sa := range reg.SAs {
+		if sa.Pair.UE.Addr.Unmap() == src.Addr().Unmap() && sa.Pair.UE.PortC == src.Port() && sa.Pair.PCSCF.PortS == ourPortS {
+			return copyReg(reg), sa, i, true
 		}
 	}
 	return Registration{}, SASet{}, 0, false
@@ -182,13 +236,11 @@ func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASe
 func (r *registry) byContact(host string, port uint16, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	host = strings.Trim(strings.ToLower(host), "[]")
-	for _, reg := range r.regs {
-		if reg.Registered(now) && strings.EqualFold(reg.ContactHost, host) && reg.ContactPort == port {
-			return copyReg(reg), true
-		}
+	reg := r.regs[r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}]]
+	if reg == nil || !reg.Registered(now) {
+		return Registration{}, false
 	}
-	return Registration{}, false
+	return copyReg(reg), true
 }
 
 // bySource finds a registered UE without sec-agree by the source address of a request; when
@@ -197,8 +249,9 @@ func (r *registry) bySource(src netip.AddrPort, transport string, identity strin
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var cands []*Registration
-	for _, reg := range r.regs {
-		if !reg.Registered(now) || reg.SecAgree() || reg.Source.Addr().Unmap() != src.Addr().Unmap() {
+	for k := range r.bySrcAddr[src.Addr().Unmap()] {
+		reg := r.regs[k]
+		if reg == nil || !reg.Registered(now) || reg.SecAgree() {
 			continue
 		}
 		if strings.EqualFold(transport, "UDP") && strings.EqualFold(reg.Transport, "UDP") && reg.Source.Port() != src.Port() {
@@ -236,9 +289,12 @@ func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	reg, ok := r.regs[k]
 	if !ok {
 		reg = &Registration{IMPU: impu}
+	} else {
+		r.index(k, reg, false)
 	}
 	if fn(reg) {
 		r.regs[k] = reg
+		r.index(k, reg, true)
 	} else {
 		delete(r.regs, k)
 	}
