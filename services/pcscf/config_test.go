@@ -121,3 +121,23 @@ func TestAKAv2(t *testing.T) {
 		t.Errorf("second REGISTER does not answer with AKAv2-MD5: %q", lastValue(regs[len(regs)-1], "Authorization"))
 	}
 }
+
+// TestCloseWithoutRun: a Node built but never run gives its ports back.
+func TestCloseWithoutRun(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Listen, cfg.HTTP, cfg.StateFile, cfg.IPsec = []string{"127.0.0.1:0"}, "", "", IPsecOff
+	n, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := n.CoreAddr()
+	if err := n.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	cfg.Listen = []string{addr.String()}
+	again, err := New(cfg, nil)
+	if err != nil {
+		t.Fatalf("port %v not released: %v", addr, err)
+	}
+	_ = again.Close()
+}

@@ -45,9 +45,10 @@ type Node struct {
 	metrics   *metrics
 	ready     chan struct{}
 
-	wg     sync.WaitGroup
-	base   context.Context
-	cancel context.CancelFunc
+	wg        sync.WaitGroup
+	base      context.Context
+	cancel    context.CancelFunc
+	closeOnce sync.Once
 }
 
 // New validates cfg, probes the kernel, binds every listener and restores persisted state.
@@ -153,9 +154,20 @@ func (n *Node) noESP(reason string) error {
 }
 
 func (n *Node) closeIPsec() {
-	if n.closeSAs != nil {
-		n.closeSAs()
-	}
+	n.closeOnce.Do(func() {
+		if n.closeSAs != nil {
+			n.closeSAs()
+		}
+	})
+}
+
+// Close releases the sockets and the netlink handle of a Node whose Run was never called (Run
+// releases them itself when it returns). Installed SAs stay: they are in the store.
+func (n *Node) Close() error {
+	n.cancel()
+	err := n.proxy.Close()
+	n.closeIPsec()
+	return err
 }
 
 // Run serves until ctx ends, then stops: SIP transactions drained, SAs of the kernel removed
