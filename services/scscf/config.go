@@ -111,7 +111,8 @@ type DiameterConfig struct {
 type RegistrationConfig struct {
 	// MinExpires: shorter requested expiries get 423 Interval Too Brief (RFC 3261 §10.3 step 7).
 	MinExpires time.Duration `yaml:"min_expires"`
-	// MaxExpires caps the granted expiry; DefaultExpires applies when the REGISTER asks none.
+	// MaxExpires caps the granted expiry; DefaultExpires applies when the REGISTER asks none (clamped into
+	// [MinExpires, MaxExpires]).
 	MaxExpires     time.Duration `yaml:"max_expires"`
 	DefaultExpires time.Duration `yaml:"default_expires"`
 	// AuthTimeout is how long a challenge's vector waits for the response before SAR
@@ -185,6 +186,11 @@ func (c Config) WithDefaults() Config {
 	setD(&c.Registration.MinExpires, d.Registration.MinExpires)
 	setD(&c.Registration.MaxExpires, d.Registration.MaxExpires)
 	setD(&c.Registration.DefaultExpires, d.Registration.DefaultExpires)
+	// The default grant stays inside the configured range: setting max_expires alone is enough.
+	if c.Registration.MaxExpires >= c.Registration.MinExpires {
+		c.Registration.DefaultExpires = max(min(c.Registration.DefaultExpires, c.Registration.MaxExpires),
+			c.Registration.MinExpires)
+	}
 	setD(&c.Registration.AuthTimeout, d.Registration.AuthTimeout)
 	setD(&c.SubscribeMinExpires, d.SubscribeMinExpires)
 	setD(&c.SubscribeMaxExpires, d.SubscribeMaxExpires)

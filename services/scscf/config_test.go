@@ -1,0 +1,42 @@
+package scscf
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(*Config)
+		wantErr string
+	}{
+		{name: "defaults", mutate: func(*Config) {}},
+		{name: "max_expires alone pulls the default grant down", mutate: func(c *Config) { c.Registration.MaxExpires = 600 * time.Second }},
+		{name: "bad listen", mutate: func(c *Config) { c.SIP.Listen = "nowhere" }, wantErr: "sip.listen"},
+		{name: "server name not sip", mutate: func(c *Config) { c.ServerName = "http://x" }, wantErr: "server_name"},
+		{name: "min above max", mutate: func(c *Config) {
+			c.Registration.MinExpires, c.Registration.MaxExpires = time.Hour, time.Minute
+		}, wantErr: "registration"},
+		{name: "unknown scheme", mutate: func(c *Config) { c.Registration.Scheme = "Digest-SHA" }, wantErr: "registration.scheme"},
+		{name: "bad icscf", mutate: func(c *Config) { c.ICSCF = "::" }, wantErr: "icscf"},
+		{name: "icscf none", mutate: func(c *Config) { c.ICSCF = ICSCFNone }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.mutate(&c)
+			err := c.WithDefaults().Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("Validate: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("Validate = %v, want an error naming %s", err, tc.wantErr)
+			}
+		})
+	}
+	if got := (Config{Registration: RegistrationConfig{MaxExpires: 600 * time.Second}}).WithDefaults().Registration.DefaultExpires; got != 600*time.Second {
+		t.Fatalf("default grant with max_expires 600 s: %v", got)
+	}
+}
