@@ -289,6 +289,10 @@ func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (
 		case cx.SATRegistration, cx.SATReRegistration, cx.SATUnregisteredUser:
 			saa.UserName = s.impi
 			saa.UserData = s.userData
+			saa.ChargingInformation = &cx.ChargingInformation{
+				PrimaryChargingCollectionFunctionName: "aaa://ccf1.ims.mnc001.mcc001.3gppnetwork.org",
+				PrimaryEventChargingFunctionName:      "aaa://ecf1.ims.mnc001.mcc001.3gppnetwork.org",
+			}
 		}
 		return saa.Marshal(h.dict)
 	}

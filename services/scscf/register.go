@@ -471,7 +471,12 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 		rt = RegistrationInitial
 	}
 	s.thirdPartyRegister(req, reg, rt, time.Until(latestExpiry(reg.Contacts)).Round(time.Second))
-	return proxy.Decision{Reply: &proxy.Reply{Code: 200, Reason: "OK", Headers: s.registerOKHeaders(reg, path, now)}}, nil
+	hs := s.registerOKHeaders(reg, path, now)
+	if pcfa := chargingAddresses(saa.ChargingInformation); pcfa != "" {
+		// TS 24.229 §5.4.1.2.2: the charging functions from the SAA (TS 29.228 §6.1.2), for the P-CSCF.
+		hs = append(hs, sip.NewHeader("P-Charging-Function-Addresses", pcfa))
+	}
+	return proxy.Decision{Reply: &proxy.Reply{Code: 200, Reason: "OK", Headers: hs}}, nil
 }
 
 // registerOKHeaders are the 200 OK's headers (TS 24.229 §5.4.1.2.2 steps f–i; RFC 3261 §10.3 step 8).
@@ -502,6 +507,29 @@ func (s *Server) registerOKHeaders(reg *registrar.Registration, path []string, n
 		hs = append(hs, sip.NewHeader("P-Associated-URI", strings.Join(assoc, ", ")))
 	}
 	return hs
+}
+
+// chargingAddresses is the P-Charging-Function-Addresses value (RFC 7315 §4.5) of the SAA's
+// Charging-Information, "" when it has none.
+func chargingAddresses(ci *cx.ChargingInformation) string {
+	if ci == nil {
+		return ""
+	}
+	var c header.ChargingFunctionAddresses
+	for _, v := range []string{ci.PrimaryChargingCollectionFunctionName, ci.SecondaryChargingCollectionFunctionName} {
+		if v != "" {
+			c.CCF = append(c.CCF, v)
+		}
+	}
+	for _, v := range []string{ci.PrimaryEventChargingFunctionName, ci.SecondaryEventChargingFunctionName} {
+		if v != "" {
+			c.ECF = append(c.ECF, v)
+		}
+	}
+	if len(c.CCF) == 0 && len(c.ECF) == 0 {
+		return ""
+	}
+	return c.String()
 }
 
 // applyProfile stores the User-Data and takes the implicit set from it, the registered identity first.

@@ -86,6 +86,10 @@ func TestRegistrationAKA(t *testing.T) {
 	if len(contact) != 1 || !strings.Contains(contact[0], "expires=600") || !strings.Contains(contact[0], "+sip.instance") {
 		t.Fatalf("Contact %q", contact)
 	}
+	if pcfa := header.Values(ok, "P-Charging-Function-Addresses"); len(pcfa) != 1 || !strings.Contains(pcfa[0], "ccf=") ||
+		!strings.Contains(pcfa[0], "ecf=") {
+		t.Fatalf("P-Charging-Function-Addresses %q", pcfa)
+	}
 	hss.waitSAR(t, cx.SATRegistration)
 	reg := registered(t, s, "tel:15550000001")
 	if reg == nil || reg.IMPI != sub.impi || len(reg.Contacts) != 1 || len(reg.Contacts[0].Path) != 1 {
