@@ -125,6 +125,25 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		}
 	})
 
+	t.Run("parallel forking to every contact", func(t *testing.T) {
+		// A second device of Bob's registers its own contact; a request to Bob reaches both (TS 24.229
+		// §5.4.3.3: every registered contact; RFC 3261 §16.6 parallel forking).
+		bob2 := newUE(t, s, subB)
+		bob2.registerFully(600)
+		defer bob2.register(0, `Digest username="`+subB.impi+`",realm="`+testDomain+`",nonce="",uri="sip:`+testDomain+
+			`",response="",integrity-protected="yes"`)
+		alice.sendRequest(sip.MESSAGE, bob.impu, "<"+bob.impu+">", sr, "fork-"+randHex(4), 1, "", "to both")
+		m1, m2 := bob.request(sip.MESSAGE), bob2.request(sip.MESSAGE)
+		if string(m1.Body()) != "to both" || string(m2.Body()) != "to both" {
+			t.Fatalf("bodies %q %q", m1.Body(), m2.Body())
+		}
+		bob.answer(m1, 200, "")
+		bob2.answer(m2, 200, "")
+		if res := alice.response(); res.StatusCode != 200 {
+			t.Fatalf("forked MESSAGE: %d", res.StatusCode)
+		}
+	})
+
 	t.Run("INVITE dialog", func(t *testing.T) {
 		callID := "call-" + randHex(4)
 		sdp := "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"
