@@ -64,6 +64,20 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		}
 	})
 
+	t.Run("OPTIONS and a presence SUBSCRIBE are routed like any request", func(t *testing.T) {
+		for _, m := range []struct {
+			method sip.RequestMethod
+			extra  string
+		}{{sip.OPTIONS, ""}, {sip.SUBSCRIBE, "Event: presence\nExpires: 600"}} {
+			alice.sendRequest(m.method, bob.impu, "<"+bob.impu+">", sr, "o-"+randHex(4), 1, m.extra, "")
+			got := bob.request(m.method)
+			bob.answer(got, 200, "")
+			if res := alice.response(); res.StatusCode != 200 {
+				t.Fatalf("%s: %d", m.method, res.StatusCode)
+			}
+		}
+	})
+
 	t.Run("MESSAGE to tel URI", func(t *testing.T) {
 		alice.sendRequest(sip.MESSAGE, "tel:15550000022", "<tel:15550000022>", sr, "msg-"+randHex(4), 1, "", "hi tel")
 		got := bob.request(sip.MESSAGE)
