@@ -680,14 +680,18 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 		s.notifyContactsGone(r, expired, EventExpired)
 		return
 	}
+	// Delete first: of several S-CSCFs sweeping one shared registrar, only the one whose delete succeeds
+	// tells the HSS and the watchers.
+	if err := s.reg.DeleteRegistration(ctx, r.IMPU); err != nil {
+		if !errors.Is(err, registrar.ErrNotFound) {
+			log.Warn("expire registration", zap.Error(err))
+		}
+		return
+	}
 	cctx, cancel := context.WithTimeout(ctx, cxTimeout)
 	defer cancel()
 	if _, err := s.cx.serverAssignment(cctx, r.IMPI, []string{r.IMPU}, cx.SATTimeoutDeregistration, false, r.HSS.Host); err != nil {
 		log.Warn("SAR TIMEOUT_DEREGISTRATION", zap.Error(err))
-	}
-	if err := s.reg.DeleteRegistration(ctx, r.IMPU); err != nil && !errors.Is(err, registrar.ErrNotFound) {
-		log.Warn("expire registration", zap.Error(err))
-		return
 	}
 	log.Info("registration expired")
 	s.metrics.registrations.WithLabelValues("expired").Inc()
