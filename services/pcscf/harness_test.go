@@ -355,26 +355,34 @@ func freeRange(t testing.TB, addr string, count int) uint16 {
 // startPCSCF runs a P-CSCF on addr:0 towards core with its protected ports on free ranges.
 func startPCSCF(t testing.TB, addr string, core netip.AddrPort, sas SAManager, mutate ...func(*Config)) *Node {
 	t.Helper()
-	cfg := DefaultConfig()
-	cfg.Listen = []string{net.JoinHostPort(addr, "0")}
-	cfg.ICSCF = core.String()
-	cfg.HTTP = ""
-	cfg.StateFile = ""
-	cfg.DeregDelay = 50 * time.Millisecond
-	cfg.ClientPorts = PortRange{First: freeRange(t, addr, 4), Count: 4}
-	cfg.ServerPorts = PortRange{First: freeRange(t, addr, 4), Count: 4}
-	for cfg.ClientPorts.First == cfg.ServerPorts.First || overlap(cfg.ClientPorts, cfg.ServerPorts) {
-		cfg.ServerPorts.First = freeRange(t, addr, 4)
+	// The free port ranges are found before New binds them; a test of another package running
+	// at the same time may take one in between, so a bind failure picks new ranges.
+	var n *Node
+	var err error
+	for attempt := 0; attempt < 5; attempt++ {
+		cfg := DefaultConfig()
+		cfg.Listen = []string{net.JoinHostPort(addr, "0")}
+		cfg.ICSCF = core.String()
+		cfg.HTTP = ""
+		cfg.StateFile = ""
+		cfg.DeregDelay = 50 * time.Millisecond
+		cfg.ClientPorts = PortRange{First: freeRange(t, addr, 4), Count: 4}
+		cfg.ServerPorts = PortRange{First: freeRange(t, addr, 4), Count: 4}
+		for cfg.ClientPorts.First == cfg.ServerPorts.First || overlap(cfg.ClientPorts, cfg.ServerPorts) {
+			cfg.ServerPorts.First = freeRange(t, addr, 4)
+		}
+		if sas != nil {
+			cfg.SAs = sas
+		} else {
+			cfg.IPsec = IPsecOff
+		}
+		for _, m := range mutate {
+			m(&cfg)
+		}
+		if n, err = New(cfg, testLogger(t).Named("pcscf")); err == nil {
+			break
+		}
 	}
-	if sas != nil {
-		cfg.SAs = sas
-	} else {
-		cfg.IPsec = IPsecOff
-	}
-	for _, m := range mutate {
-		m(&cfg)
-	}
-	n, err := New(cfg, testLogger(t).Named("pcscf"))
 	if err != nil {
 		t.Fatalf("pcscf New: %v", err)
 	}

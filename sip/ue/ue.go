@@ -235,24 +235,56 @@ func (u *UE) openSet(portC, portS uint16, spiC, spiS uint32) (*saState, error) {
 			st.portS, st.udpS, st.tcpS = u.sa.portS, u.sa.udpS, u.sa.tcpS
 			st.sharedServer = true
 		} else {
-			s, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.cfg.Local, portS)))
-			if err != nil {
-				return err
+			// UDP and TCP on one port: with port 0 the kernel picks the UDP port, and when TCP
+			// has that number in use another one is tried.
+			var lastErr error
+			for range 20 {
+				s, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.cfg.Local, portS)))
+				if err != nil {
+					return err
+				}
+				port := unmap(s.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
+				lc := net.ListenConfig{Control: reuseAddr}
+				ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(u.cfg.Local, port).String())
+				if err != nil {
+					_ = s.Close()
+					lastErr = err
+					if portS != 0 {
+						break
+					}
+					continue
+				}
+				st.udpS, st.portS, st.tcpS, lastErr = s, port, ln, nil
+				break
 			}
-			st.udpS = s
-			st.portS = unmap(s.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
-			lc := net.ListenConfig{Control: reuseAddr}
-			ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(u.cfg.Local, st.portS).String())
-			if err != nil {
-				return err
+			if lastErr != nil {
+				return lastErr
 			}
-			st.tcpS = ln
+			s, ln := st.udpS, st.tcpS
 			u.wg.Go(func() { u.readUDP(s) })
 			u.wg.Go(func() { u.acceptTCP(ln) })
 		}
-		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.cfg.Local, portC)))
-		if err != nil {
-			return err
+		// The client port also sources a TCP connection later: make sure TCP can bind it too.
+		var c *net.UDPConn
+		for range 20 {
+			var err error
+			if c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(u.cfg.Local, portC))); err != nil {
+				return err
+			}
+			port := unmap(c.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
+			probe, err := net.Listen("tcp", netip.AddrPortFrom(u.cfg.Local, port).String())
+			if err == nil {
+				_ = probe.Close()
+				break
+			}
+			if portC != 0 {
+				break // asked for this port: take it as it is
+			}
+			_ = c.Close()
+			c = nil
+		}
+		if c == nil {
+			return errors.New("no port free for both UDP and TCP")
 		}
 		st.udpC = c
 		st.portC = unmap(c.LocalAddr().(*net.UDPAddr).AddrPort()).Port()
