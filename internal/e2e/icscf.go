@@ -28,7 +28,8 @@ func StartICSCF(t testing.TB, b *Builder, o ICSCFOptions) *ICSCF {
 	bin := b.MustPath(t, "icscf")
 	sipPort, httpPort := FreePort(t), FreePort(t)
 	n := &ICSCF{SIP: Addr(sipPort), HTTP: Addr(httpPort)}
-	args := []string{"--sip-listen", n.SIP, "--http-listen", n.HTTP, "--hss", o.HSS, "--log-level", "debug"}
+	args := []string{"--sip-listen", n.SIP, "--http-listen", n.HTTP, "--diameter-listen", "", "--hss", o.HSS,
+		"--log-level", "debug"}
 	for _, s := range o.SCSCFs {
 		args = append(args, "--scscf", s)
 	}

@@ -141,11 +141,19 @@ func (r *SIPpRun) supervise(ctx context.Context, bin string, args []string, star
 			return
 		}
 		r.err = cmd.Wait()
-		if r.err == nil || attempt > maxParseRetries || ctx.Err() != nil ||
-			!strings.Contains(r.out.String(), "Syntax error or invalid [keyword] in scenario while parsing ''") {
+		if r.err == nil || attempt > maxParseRetries || ctx.Err() != nil {
 			return
 		}
-		r.t.Logf("sipp %s: scenario load failed (SIPp 3.6.1 flake), starting it again", r.spec.Scenario)
+		switch out := r.out.String(); {
+		case strings.Contains(out, "Syntax error or invalid [keyword] in scenario while parsing ''"):
+			r.t.Logf("sipp %s: scenario load failed (SIPp 3.6.1 flake), starting it again", r.spec.Scenario)
+		case strings.Contains(out, "Unable to bind main socket"):
+			// The port is the UE's registered Contact, so it cannot change: wait for whoever holds it.
+			r.t.Logf("sipp %s: port %d busy, starting it again", r.spec.Scenario, r.spec.LocalPort)
+			time.Sleep(200 * time.Millisecond)
+		default:
+			return
+		}
 	}
 }
 

@@ -2,14 +2,17 @@ package e2e
 
 import "fmt"
 
-// Test subscribers. SIPp's AKA (sipp/*.xml) has K, OP and AMF written into the scenarios: every test subscriber
-// uses them. SIPp cannot take key bytes 00, 0A, 0D, 5B or 5C (its keyword parser treats them as text), and none
-// of these contain one; AMF is not 8000 for the same reason.
+// Test subscribers. SIPp's AKA (sipp/*.xml) has K, OP and AMF written into the scenarios, and every test
+// subscriber uses them. They are given to SIPp as text, not as 0x-hex: SIPp 3.6.1 turns a hex value into
+// bytes without a terminating NUL and then scans them as scenario text for [keywords], so a key byte 00, 0A,
+// 0D, 5B or 5C, or whatever follows the key in memory, breaks the run at random ("Syntax error or invalid
+// [keyword] in scenario while parsing '…'"). A text value is used byte for byte and ends where the XML says.
+// So K is the 16 ASCII bytes "imscore-e2e-K-01", OP "imscore-e2e-OP01" and AMF "00" (0x3030).
 const (
 	Domain = "ims.mnc001.mcc001.3gppnetwork.org"
-	AKAK   = "11223344556677889911223344556677"
-	AKAOP  = "12345678123456781234567812345678"
-	AKAAMF = "80ff"
+	AKAK   = "696d73636f72652d6532652d4b2d3031"
+	AKAOP  = "696d73636f72652d6532652d4f503031"
+	AKAAMF = "3030"
 )
 
 // Subscriber is one provisioned test user (DESIGN.md §2 identities).
