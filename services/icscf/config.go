@@ -21,6 +21,7 @@ const (
 	DefaultHSSAddress      = "127.0.0.1:3868"
 	DefaultOriginHost      = "icscf.ims.mnc001.mcc001.3gppnetwork.org"
 	DefaultHTTPListen      = "127.0.0.1:9102"
+	DefaultDiameterListen  = "127.0.0.1:3869"
 	DefaultSCSCFName       = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
 	DefaultSCSCFAddress    = "127.0.0.1:6060"
 	DefaultAttemptTimeout  = 4 * time.Second
@@ -66,7 +67,8 @@ type DiameterConfig struct {
 	HSS []string `yaml:"hss"`
 	// HSSHost, when set, is the Origin-Host the HSS must announce and the Destination-Host of requests.
 	HSSHost string `yaml:"hss_host"`
-	// Listen, when set, also accepts Diameter connections (DESIGN.md §2: 127.0.0.1:3869).
+	// Listen, when set, also accepts Diameter connections (DESIGN.md §2: 127.0.0.1:3869, the default). The
+	// I-CSCF serves no Cx request; the listener lets a DRA or HSS open the connection. Empty disables it.
 	Listen string `yaml:"listen"`
 	// RequestTimeout bounds one UAR or LIR; past it the HSS is treated as unreachable.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
@@ -97,6 +99,7 @@ func DefaultConfig() Config {
 			OriginHost:     DefaultOriginHost,
 			OriginRealm:    DefaultDomain,
 			HSS:            []string{DefaultHSSAddress},
+			Listen:         DefaultDiameterListen,
 			RequestTimeout: DefaultDiameterTimeout,
 		},
 		SCSCFs:         []SCSCF{{Name: DefaultSCSCFName, Address: DefaultSCSCFAddress}},

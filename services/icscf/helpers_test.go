@@ -226,6 +226,7 @@ func startICSCF(t *testing.T, hss *fakeHSS, scscfs []SCSCF, mutate ...func(*Conf
 	cfg.SIP.TimerF = 2 * time.Second
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.Diameter.HSS = []string{hss.addr}
+	cfg.Diameter.Listen = "127.0.0.1:0"
 	cfg.Diameter.RequestTimeout = time.Second
 	cfg.SCSCFs = scscfs
 	cfg.AttemptTimeout = 700 * time.Millisecond

@@ -240,6 +240,7 @@ func TestHSSDown(t *testing.T) {
 	cfg.SIP.Listen = []proxy.Listen{{Addr: "127.0.0.1:0"}}
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.Diameter.HSS = []string{dead}
+	cfg.Diameter.Listen = ""
 	cfg.SCSCFs = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	n, err := Start(ctx, cfg, testLogger(t))

@@ -173,6 +173,14 @@ func (n *Node) HTTPAddr() string {
 	return n.httpLn.Addr().String()
 }
 
+// DiameterAddr is the bound Diameter listener address, "" when disabled.
+func (n *Node) DiameterAddr() string {
+	if n.diamLn == nil {
+		return ""
+	}
+	return n.diamLn.Addr().String()
+}
+
 // Ready tells whether the node serves SIP and has an open Cx connection to an HSS.
 func (n *Node) Ready() bool {
 	if !n.ready.Load() {
