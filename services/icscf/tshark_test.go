@@ -1,0 +1,72 @@
+package icscf
+
+import (
+	"fmt"
+	"net"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/internal/tshark"
+)
+
+// Wireshark's dissector judges the Cx the I-CSCF sends (DESIGN.md §6): UAR (REGISTRATION, DE_REGISTRATION,
+// REGISTRATION_AND_CAPABILITIES) and LIR over real TCP decode with no malformed packet, no expert error and
+// every AVP named.
+func TestTsharkDecodesTheICSCF(t *testing.T) {
+	bin := tshark.Find(t)
+	hss := startFakeHSS(t)
+	_, portText, err := net.SplitHostPort(hss.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	capture := tshark.StartCapture(t, bin, "lo", "tcp port "+portText)
+
+	dead := startFakeSCSCF(t, "scscf-dead", true)
+	alive := startFakeSCSCF(t, "scscf-alive", false)
+	hss.onUAR(func(r *cx.UAR) *cx.UAA {
+		if r.UserAuthorizationType != nil && *r.UserAuthorizationType == cx.UATRegistrationAndCapabilities {
+			return uaa(cx.Vendor3GPP, 2001, "", &cx.ServerCapabilities{OptionalCapabilities: []uint32{1}})
+		}
+		return uaa(cx.Vendor3GPP, 2002, dead.name, nil)
+	})
+	hss.onLIR(func(*cx.LIR) *cx.LIA { return lia(cx.Vendor3GPP, 5001, "", nil) })
+	n := startICSCF(t, hss, []SCSCF{dead.config(), alive.config()})
+	to := sipAddr(n, "UDP")
+	for _, text := range []struct{ method, ruri string }{{"REGISTER", "sip:" + testDomain}, {"MESSAGE", "sip:bob@" + testDomain}} {
+		u := newUE(t)
+		extra := []string{`P-Visited-Network-ID: "Visited Network 1"`}
+		u.send(to, u.request(text.method, text.ruri, testIMPU, extra...))
+	}
+	u := newUE(t)
+	hss.onUAR(func(*cx.UAR) *cx.UAA { return uaa(cx.Vendor3GPP, 2001, alive.name, nil) })
+	u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU, "Expires: 0"))
+	path := capture.Stop(t)
+
+	verbose := tshark.Run(t, bin, "-r", path, "-d", fmt.Sprintf("tcp.port==%s,diameter", portText), "-V")
+	if strings.Contains(strings.ToLower(verbose), "malformed") {
+		t.Errorf("tshark reports a malformed packet:\n%s", around(verbose, "alformed"))
+	}
+	if strings.Contains(verbose, "Severity level: Error") {
+		t.Errorf("tshark reports an error:\n%s", around(verbose, "Severity level: Error"))
+	}
+	if m := regexp.MustCompile(`AVP: Unknown\(\d+\)`).FindString(verbose); m != "" {
+		t.Errorf("tshark does not know an AVP:\n%s", around(verbose, m))
+	}
+	for _, want := range []string{"User-Authorization", "Location-Info", "Public-Identity", "Visited-Network-Identifier",
+		"REGISTRATION_AND_CAPABILITIES", "DE_REGISTRATION", "Visited Network 1"} {
+		if !strings.Contains(verbose, want) {
+			t.Errorf("%q not in the decoded capture", want)
+		}
+	}
+}
+
+// around returns the lines near the first occurrence of s.
+func around(text, s string) string {
+	i := strings.Index(text, s)
+	if i < 0 {
+		return ""
+	}
+	return text[max(0, i-1500):min(len(text), i+500)]
+}
