@@ -201,6 +201,14 @@ func TestSIPpThroughPCSCF(t *testing.T) {
 		uac.Run(t)
 		bobRun.MustPass()
 	})
+	t.Run("reg event and network de-registration", func(t *testing.T) {
+		sub := c.sipp("subscribe_reg.xml", alice, nil)
+		sub.LocalPort = alicePort
+		run := sub.Start(t)
+		run.WaitLog("subscribed", 10*time.Second)
+		c.hss.Deregister(t, bins, alice)
+		run.MustPass()
+	})
 }
 
 // The same registration with the HSS and the S-CSCF registrar on PostgreSQL.
