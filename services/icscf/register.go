@@ -96,14 +96,14 @@ func (r *Router) register(ctx context.Context, req *sip.Request, log *zap.Logger
 		// TS 24.229 §5.3.1.3: the I-CSCF asks the HSS again with User-Authorization-Type
 		// REGISTRATION_AND_CAPABILITIES and selects a new S-CSCF from the capabilities returned.
 		if caps == nil {
-			again := cx.UATRegistrationAndCapabilities
-			uar := &cx.UAR{UserName: impi, PublicIdentity: impu, VisitedNetworkIdentifier: uar.VisitedNetworkIdentifier,
-				UserAuthorizationType: &again}
-			uaa, se := r.userAuthorization(ctx, uar, log)
+			withCaps := cx.UATRegistrationAndCapabilities
+			capsUAR := &cx.UAR{UserName: impi, PublicIdentity: impu, VisitedNetworkIdentifier: uar.VisitedNetworkIdentifier,
+				UserAuthorizationType: &withCaps}
+			capsUAA, se := r.userAuthorization(ctx, capsUAR, log)
 			if se != nil {
 				return proxy.Decision{}, se
 			}
-			caps = uaa.ServerCapabilities
+			caps = capsUAA.ServerCapabilities
 			if caps == nil {
 				caps = &cx.ServerCapabilities{}
 			}
