@@ -269,3 +269,52 @@ func TestHSSDown(t *testing.T) {
 		}
 	}
 }
+
+// Other ways an S-CSCF fails to take a REGISTER (TS 24.229 §5.3.1.3): a 503, or a refused TCP connection. The
+// next S-CSCF gets it.
+func TestRegisterFailoverOnErrors(t *testing.T) {
+	closed, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refusing := closed.Addr().String()
+	_ = closed.Close()
+	tests := []struct {
+		name  string
+		first func(t *testing.T) SCSCF
+	}{
+		{name: "503 Service Unavailable", first: func(t *testing.T) SCSCF {
+			s := startFakeSCSCF(t, "scscf-busy", false)
+			s.respond = func(req *sip.Request) *sip.Response {
+				return sip.NewResponseFromRequest(req, 503, "Service Unavailable", nil)
+			}
+			return s.config()
+		}},
+		{name: "TCP connection refused", first: func(*testing.T) SCSCF {
+			return SCSCF{Name: "sip:scscf-gone." + testDomain + ";transport=tcp", Address: refusing}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			first := tt.first(t)
+			second := startFakeSCSCF(t, "scscf-ok", false)
+			hss.onUAR(func(r *cx.UAR) *cx.UAA {
+				if r.UserAuthorizationType != nil && *r.UserAuthorizationType == cx.UATRegistrationAndCapabilities {
+					return uaa(cx.Vendor3GPP, 2001, "", nil)
+				}
+				return uaa(cx.Vendor3GPP, 2001, first.Name, nil)
+			})
+			n := startICSCF(t, hss, []SCSCF{first, second.config()})
+			u := newUE(t)
+			res := u.send(sipAddr(n, "UDP"), u.request("REGISTER", "sip:"+testDomain, testIMPU))
+			if res.StatusCode != 200 {
+				t.Fatalf("status %d %s, want 200 from the second S-CSCF", res.StatusCode, res.Reason)
+			}
+			second.next(t)
+			if uars := hss.seenUARs(); len(uars) != 2 {
+				t.Fatalf("%d UARs, want 2", len(uars))
+			}
+		})
+	}
+}
