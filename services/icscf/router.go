@@ -62,6 +62,11 @@ func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 	switch {
 	case req.Method == sip.REGISTER:
 		return r.register(ctx, req, log)
+	case req.Method == sip.OPTIONS && req.Recipient.User == "" && len(req.GetHeaders("Route")) == 0:
+		// An OPTIONS for a host, not a user, is for this node: the keep-alive probe a P-CSCF, an S-CSCF or a load
+		// balancer sends. Answer it (RFC 3261 §11.2) instead of asking the HSS about a host name.
+		return proxy.Respond(sip.StatusOK, "OK", sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, "+
+			"MESSAGE, SUBSCRIBE, NOTIFY, PRACK, UPDATE, INFO, REFER, PUBLISH")), nil
 	case req.Method == sip.ACK || inDialog(req):
 		return r.forwardByRoute(req), nil
 	case src.ConsumedRoute != nil && src.ConsumedRoute.UriParams.Has("orig"):

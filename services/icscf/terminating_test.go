@@ -151,3 +151,19 @@ func TestRouteToConfiguredSCSCFName(t *testing.T) {
 		t.Fatalf("LIR sent for a routed request: %+v", l)
 	}
 }
+
+// An OPTIONS for the I-CSCF itself (no user part) is answered here, without an LIR (RFC 3261 §11.2).
+func TestOptionsKeepAlive(t *testing.T) {
+	hss := startFakeHSS(t)
+	s := startFakeSCSCF(t, "scscf", false)
+	n := startICSCF(t, hss, []SCSCF{s.config()})
+	addr := sipAddr(n, "UDP")
+	u := newUE(t)
+	res := u.send(addr, u.request("OPTIONS", "sip:"+addr.String(), "sip:"+addr.String()))
+	if res.StatusCode != 200 || res.GetHeader("Allow") == nil {
+		t.Fatalf("status %d, Allow %v: want 200 with Allow", res.StatusCode, res.GetHeader("Allow"))
+	}
+	if l := hss.seenLIRs(); len(l) != 0 || s.received() {
+		t.Fatalf("OPTIONS went further: LIRs %d", len(l))
+	}
+}
