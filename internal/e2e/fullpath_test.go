@@ -178,6 +178,11 @@ func TestSIPpThroughPCSCF(t *testing.T) {
 	t.Run("register, re-register, de-register", func(t *testing.T) {
 		c.sipp("register_aka.xml", alice, nil).Run(t)
 	})
+	t.Run("register, re-register, de-register over TCP", func(t *testing.T) {
+		s := c.sipp("register_aka.xml", alice, nil)
+		s.Transport = "t1"
+		s.Run(t)
+	})
 	alicePort, bobPort := FreePort(t), FreePort(t)
 	c.registerAt(t, bob, bobPort)
 	c.registerAt(t, alice, alicePort)
