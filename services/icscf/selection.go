@@ -83,7 +83,7 @@ func (d *directory) configured(u sip.Uri) (candidate, bool) {
 }
 
 // selectByCapabilities chooses an S-CSCF per TS 29.228 §6.7 and Annex A: it must offer every mandatory
-// capability; among those, S-CSCFs the HSS named in Server-Capabilities come first, then those offering more
+// capability (or be named by the HSS, when its capabilities are not configured); among those, S-CSCFs the HSS named in Server-Capabilities come first, then those offering more
 // of the optional capabilities, then configuration order. S-CSCFs in tried are skipped (TS 24.229 §5.3.1.3:
 // a new S-CSCF). A nil sc means no requirement: any S-CSCF will do.
 func (d *directory) selectByCapabilities(sc *cx.ServerCapabilities, tried map[string]bool) (candidate, error) {
@@ -100,7 +100,13 @@ func (d *directory) selectByCapabilities(sc *cx.ServerCapabilities, tried map[st
 	}
 	best, bestScore := -1, -1
 	for i, c := range d.list {
-		if tried[c.key] || !hasAll(c.caps, mandatory) {
+		if tried[c.key] {
+			continue
+		}
+		// An S-CSCF configured without capabilities has unknown ones: it qualifies when the HSS names it (the
+		// HSS lists S-CSCFs that offer every mandatory capability), else only when nothing is mandatory.
+		unknown := len(c.caps) == 0
+		if !hasAll(c.caps, mandatory) && !(unknown && namedKeys[c.key]) {
 			continue
 		}
 		score := countIn(c.caps, optional)
