@@ -273,3 +273,45 @@ func TestTooBusy(t *testing.T) {
 		t.Fatalf("first: %s", first)
 	}
 }
+
+// TestRequestRightBehindCEA: a responder may send its first request in the same TCP segment
+// as its CEA (an HSS sending an RTR as soon as an S-CSCF connects). The initiator must have
+// opened the connection by the time it reads that request, not close it as a request received
+// in Wait-I-CEA (RFC 6733 §5.6).
+func TestRequestRightBehindCEA(t *testing.T) {
+	leakCheck(t)
+	for i := 0; i < 20; i++ { // the race this guards against was timing-dependent
+		addr, accept := rawServer(t, "hss.test.example")
+		n := newNode(t, testConfig(t, "scscf.test.example"), echoHandler())
+		if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
+			t.Fatal(err)
+		}
+		hss := accept()
+		_, cer, err := hss.read()
+		if err != nil || cer.Header.CommandCode != cmdCapabilitiesExchange {
+			t.Fatalf("want CER: %v %v", cer, err)
+		}
+		cea, err := encode(hss.cea(cer, 5))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := newEcho(hss.d, "s;behind-cea", "scscf.test.example", "x")
+		req.Header.HopByHopID, req.Header.EndToEndID = 77, 77
+		reqFrame, err := encode(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		hss.write(append(cea, reqFrame...)) // one write: both arrive together
+		_, ans, err := hss.read()
+		if err != nil {
+			t.Fatalf("round %d: no answer to the request sent behind the CEA: %v", i, err)
+		}
+		if ans.Header.CommandCode != cmdEcho || ans.Header.HopByHopID != 77 || resultCode(t, ans) != diameter.Success {
+			t.Fatalf("round %d: want the Echo answer, got %v", i, ans)
+		}
+		hss.nc.Close() // the raw peer answers no DPR: end the connection, then the node
+		if err := n.Close(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -34,6 +34,10 @@ type pending struct {
 	e2e      uint32
 	internal bool        // CER, DWR, DPR: not failed over, not counted as application traffic
 	ch       chan result // buffered: the one delivery never blocks
+	// processed, when set (the CER), is closed once the waiter has acted on the answer. The
+	// reader waits for it before reading on: a peer may send its first request right behind
+	// the CEA, and that request must find the connection already open (RFC 6733 §5.6).
+	processed chan struct{}
 }
 
 // conn is one transport connection with a peer, in either direction. Its reader goroutine
@@ -319,6 +323,12 @@ func (c *conn) handleAnswer(h header, frame []byte) {
 	}
 	c.debugMessage("diameter message in", h, sessionIDOf(m))
 	p.ch <- result{ans: m}
+	if p.processed != nil {
+		select {
+		case <-p.processed:
+		case <-c.closed:
+		}
+	}
 }
 
 // take removes and returns the request waiting for (hbh, e2e), or nil and why.
@@ -485,7 +495,9 @@ func (c *conn) markOpen() {
 // handshake is the initiator side of the capabilities exchange (RFC 6733 §5.3).
 func (c *conn) handshake(ctx context.Context) error {
 	n := c.n
-	ans, err := c.exchange(ctx, n.buildCER(c.localAddr()))
+	processed := make(chan struct{})
+	defer close(processed) // the reader waits for this before it reads the frame after the CEA
+	ans, err := c.exchangeThen(ctx, n.buildCER(c.localAddr()), processed)
 	if err != nil {
 		return fmt.Errorf("capabilities exchange with %s: %w", c.remote, err)
 	}
@@ -534,6 +546,11 @@ func (c *conn) handshake(ctx context.Context) error {
 // startInternal sends a base protocol request (CER, DWR, DPR) and returns where its answer will
 // be delivered. Internal requests are allowed in every state but Closed.
 func (c *conn) startInternal(m *diam.Message) (uint32, <-chan result, error) {
+	return c.startInternalThen(m, nil)
+}
+
+// startInternalThen is startInternal with the pending.processed hand-back of the answer.
+func (c *conn) startInternalThen(m *diam.Message, processed chan struct{}) (uint32, <-chan result, error) {
 	hbh := c.hbh.Add(1)
 	e2e := c.n.nextEndToEnd()
 	m.Header.HopByHopID, m.Header.EndToEndID = hbh, e2e
@@ -541,7 +558,7 @@ func (c *conn) startInternal(m *diam.Message) (uint32, <-chan result, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	p := &pending{e2e: e2e, internal: true, ch: make(chan result, 1)}
+	p := &pending{e2e: e2e, internal: true, ch: make(chan result, 1), processed: processed}
 	c.mu.Lock()
 	if c.pending == nil {
 		c.mu.Unlock()
@@ -559,7 +576,12 @@ func (c *conn) startInternal(m *diam.Message) (uint32, <-chan result, error) {
 
 // exchange sends a base protocol request and waits for its answer.
 func (c *conn) exchange(ctx context.Context, m *diam.Message) (*diam.Message, error) {
-	hbh, ch, err := c.startInternal(m)
+	return c.exchangeThen(ctx, m, nil)
+}
+
+// exchangeThen is exchange for a caller that closes processed once it has acted on the answer.
+func (c *conn) exchangeThen(ctx context.Context, m *diam.Message, processed chan struct{}) (*diam.Message, error) {
+	hbh, ch, err := c.startInternalThen(m, processed)
 	if err != nil {
 		return nil, err
 	}
