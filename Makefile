@@ -4,7 +4,7 @@ BIN      ?= bin
 PKGS     ?= ./...
 FUZZTIME ?= 10s
 # Packages whose tests need a kernel with ESP; they run inside the test VM.
-IPSEC_PKGS ?= ./sip/ipsec
+IPSEC_PKGS ?= ./sip/ipsec ./services/pcscf
 # Every main under cmd/ except the shared internal packages.
 CMDS     := $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go))))
 
