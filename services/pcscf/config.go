@@ -77,6 +77,9 @@ type Config struct {
 
 	// SAs, when set, replaces the kernel (tests on a host without ESP). Not configurable.
 	SAs SAManager `yaml:"-"`
+	// InNamespace, when set, runs the P-CSCF's outgoing TCP connects inside it: for tests that run
+	// the node in a network namespace of their own process (see proxy.Config.InNamespace).
+	InNamespace func(func() error) error `yaml:"-"`
 }
 
 // Defaults (DESIGN.md §2).

@@ -78,7 +78,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	if err := n.setupIPsec(); err != nil {
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: nil}
+	pcfg := proxy.Config{Router: n, Metrics: nil, InNamespace: cfg.InNamespace}
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)

@@ -181,15 +181,10 @@ func (n *Node) ueTarget(reg Registration) proxy.Target {
 				break
 			}
 		}
-		if strings.EqualFold(reg.Transport, "TCP") {
-			// Over TCP the request goes on the connection the UE opened from its port-c to our
-			// port-s, which SAs 1 and 2 protect. The third connection (our port-c to its
-			// port-s, SA 3) cannot be dialled: sip/proxy binds a TCP listener on every
-			// listening port, and Linux refuses to bind an outgoing socket to a port with a
-			// listening socket even with SO_REUSEADDR (see docs/pcscf.md, known gaps).
-			return proxy.Target{NextHop: &proxy.NextHop{Transport: "TCP", Addr: addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC)}}
-		}
-		// TS 33.203 §7.1: from our protected client port to the UE's protected server port.
+		// TS 33.203 §7.1 (SA 3): from our protected client port to the UE's protected server
+		// port. Over TCP this is the third connection, which we open: the UE's own connection
+		// to our port-s carries what the UE sends. sip/proxy binds its TCP sockets with
+		// SO_REUSEPORT so that our port-c can both listen and dial.
 		return proxy.Target{NextHop: &proxy.NextHop{
 			Transport: reg.Transport,
 			Addr:      addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS),

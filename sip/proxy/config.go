@@ -46,6 +46,11 @@ type Config struct {
 	Metrics Metrics `yaml:"-"`
 	// Resolver resolves next-hop host names (A/AAAA, and SRV when the URI has no port). Default net.DefaultResolver.
 	Resolver *net.Resolver `yaml:"-"`
+	// InNamespace, when set, runs each outgoing TCP connect inside it. A test that runs this proxy in
+	// a network namespace of its own process (network namespaces belong to OS threads, so a later dial
+	// from another thread would leave from the host's namespace) passes its namespace's Do here. nil:
+	// connect directly, as a process that runs wholly in one namespace does.
+	InNamespace func(func() error) error `yaml:"-"`
 }
 
 // Listen is one address served over UDP and TCP.

@@ -56,7 +56,9 @@ func bindPair(l Listen) (*listener, *listener, error) {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", want, err)
 		}
 		bound := u.LocalAddr().(*net.UDPAddr).AddrPort()
-		t, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(want.Addr(), bound.Port())))
+		// reuseAddrControl: our own outgoing TCP may later bind this port too (a P-CSCF's port-c).
+		lc := net.ListenConfig{Control: reuseAddrControl}
+		tln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(want.Addr(), bound.Port()).String())
 		if err != nil {
 			_ = u.Close()
 			lastErr = err
@@ -70,6 +72,7 @@ func bindPair(l Listen) (*listener, *listener, error) {
 			host = bound.Addr().Unmap().String()
 		}
 		ul := &listener{transport: transportUDP, bound: bound, host: host, udp: u}
+		t := tln.(*net.TCPListener)
 		tl := &listener{transport: transportTCP, bound: t.Addr().(*net.TCPAddr).AddrPort(), host: host, tcp: t}
 		return ul, tl, nil
 	}
@@ -237,7 +240,17 @@ func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) er
 		d.LocalAddr = net.TCPAddrFromAddrPort(local)
 		d.Control = reuseAddrControl
 	}
-	conn, err := d.DialContext(ctx, "tcp", dst.String())
+	var conn net.Conn
+	dial := func() (err error) {
+		conn, err = d.DialContext(ctx, "tcp", dst.String())
+		return err
+	}
+	var err error
+	if p.cfg.InNamespace != nil {
+		err = p.cfg.InNamespace(dial)
+	} else {
+		err = dial()
+	}
 	if err != nil {
 		return fmt.Errorf("tcp connect %s: %w: %w", dst, ErrTransport, err)
 	}
