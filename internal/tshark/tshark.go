@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -229,4 +230,34 @@ func (c *Capture) stop() (string, error) {
 		}
 	})
 	return c.path, err
+}
+
+// unknownAVP is how tshark names an AVP its dictionary lacks.
+var unknownAVP = regexp.MustCompile(`AVP: Unknown\(\d+\)`)
+
+// DecodeDiameter dissects a capture as Diameter on port (decode-as, since tests use ephemeral ports
+// rather than the registered 3868) and fails the test on a malformed packet, an error-level
+// finding or an AVP tshark cannot name. It returns the full dissection (-V) for further checks.
+func DecodeDiameter(t testing.TB, bin, path string, port int) string {
+	t.Helper()
+	verbose := Run(t, bin, "-r", path, "-d", fmt.Sprintf("tcp.port==%d,diameter", port), "-V")
+	if strings.Contains(strings.ToLower(verbose), "malformed") {
+		t.Errorf("tshark reports a malformed packet:\n%s", Around(verbose, "alformed"))
+	}
+	if strings.Contains(verbose, "Severity level: Error") {
+		t.Errorf("tshark reports an error:\n%s", Around(verbose, "Severity level: Error"))
+	}
+	if m := unknownAVP.FindString(verbose); m != "" {
+		t.Errorf("tshark does not know an AVP we sent:\n%s", Around(verbose, m))
+	}
+	return verbose
+}
+
+// Around returns the text near the first occurrence of s, for a readable failure message.
+func Around(text, s string) string {
+	i := strings.Index(text, s)
+	if i < 0 {
+		return ""
+	}
+	return text[max(0, i-1500):min(len(text), i+500)]
 }
