@@ -108,13 +108,22 @@ func TestKernelIPsecRealCore(t *testing.T) {
 	pcAddr := link.PCSCF4
 	ue2 := addUENamespace(t, link.PCSCF, false, pcAddr)
 	for _, transport := range []string{"udp", "tcp"} {
-		t.Run(transport, func(t *testing.T) {
-			runRealCore(t, link, ue2, pcMgr, transport, alice, bob)
-		})
+		for i, algs := range []ipsec.Algorithms{
+			{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionAESCBC},
+			{Integrity: ipsec.HMACMD596, Encryption: ipsec.EncryptionDES3},
+			{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionNull},
+			{Integrity: ipsec.HMACMD596, Encryption: ipsec.EncryptionAESCBC},
+		} {
+			t.Run(transport+"/"+strings.ReplaceAll(algs.String(), "/", "+"), func(t *testing.T) {
+				// Distinct reqid ranges per case: a case's SAs must never be mistaken for another's.
+				runRealCore(t, link, ue2, pcMgr, transport, algs, uint32(i)<<12, alice, bob)
+			})
+		}
 	}
 }
 
-func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Manager, transport string, alice, bob subscriber) {
+func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Manager, transport string, algs ipsec.Algorithms,
+	reqOffset uint32, alice, bob subscriber) {
 	pcAddr := link.PCSCF4
 	cfg := DefaultConfig()
 	cfg.Listen = []string{netip.AddrPortFrom(pcAddr, 5060).String()}
@@ -138,7 +147,6 @@ func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Mana
 	t.Cleanup(func() { stop(); <-done })
 	<-n.Ready()
 
-	algs := ipsec.Algorithms{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionAESCBC}
 	mkUE := func(sub subscriber, ns *ipsectest.NS, local netip.Addr, reqBase uint32) *ue.UE {
 		mgr, err := ipsec.NewManager(ns.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
 		if err != nil {
@@ -153,8 +161,8 @@ func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Mana
 			c.Timeout = 20 * time.Second // software crypto under TCG, and four nodes on one vCPU
 		})
 	}
-	ua := mkUE(alice, link.UE, link.UE4, 0x56000000)
-	ub := mkUE(bob, ue2.ns, ue2.addr, 0x56100000)
+	ua := mkUE(alice, link.UE, link.UE4, 0x56000000+reqOffset)
+	ub := mkUE(bob, ue2.ns, ue2.addr, 0x56100000+reqOffset)
 	// One generous deadline for the whole case: a hang guard, not a speed assertion.
 	tctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	t.Cleanup(cancel)
@@ -193,23 +201,25 @@ func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Mana
 		t.Fatalf("BYE: %v", err)
 	}
 
-	// Every one of alice's four SAs at the P-CSCF carried bytes, none failed integrity.
-	reg, ok := n.Registration(alice.impu)
-	if !ok || len(reg.SAs) != 1 {
-		t.Fatalf("P-CSCF registration: %+v", reg)
-	}
-	pair := reg.SAs[0].Pair
-	counters, err := pcMgr.Counters(pair)
-	if err != nil {
-		t.Fatalf("counters: %v", err)
-	}
-	for _, f := range pair.Flows() {
-		st := counters[f.SPI]
-		if st.Bytes == 0 {
-			t.Errorf("SA %v (spi %#x) carried no bytes", f.ID, f.SPI)
+	// Every one of each UE's four SAs at the P-CSCF carried bytes, none failed integrity.
+	for _, sub := range []subscriber{alice, bob} {
+		reg, ok := n.Registration(sub.impu)
+		if !ok || len(reg.SAs) != 1 {
+			t.Fatalf("P-CSCF registration of %s: %+v", sub.impu, reg)
 		}
-		if st.IntegrityFailed != 0 {
-			t.Errorf("SA %v: %d integrity failures", f.ID, st.IntegrityFailed)
+		pair := reg.SAs[0].Pair
+		counters, err := pcMgr.Counters(pair)
+		if err != nil {
+			t.Fatalf("counters: %v", err)
+		}
+		for _, f := range pair.Flows() {
+			st := counters[f.SPI]
+			if st.Bytes == 0 {
+				t.Errorf("%s: SA %v (spi %#x) carried no bytes", sub.impu, f.ID, f.SPI)
+			}
+			if st.IntegrityFailed != 0 {
+				t.Errorf("%s: SA %v: %d integrity failures", sub.impu, f.ID, st.IntegrityFailed)
+			}
 		}
 	}
 
