@@ -10,6 +10,7 @@ import (
 type SCSCF struct {
 	*Process
 	Name string // its Server-Name, sip:scscf.<domain>:<port>
+	DB   string // the registrar store DSN it runs on (a restart on the same DB keeps its registrations)
 	SIP  string
 	HTTP string
 }
@@ -38,6 +39,7 @@ func StartSCSCF(t testing.TB, b *Builder, o SCSCFOptions) *SCSCF {
 	if o.ICSCF != "" {
 		icscf = "sip:" + o.ICSCF + ";lr"
 	}
+	n.DB = db
 	args := []string{"--sip-listen", n.SIP, "--http-listen", n.HTTP, "--diameter-listen", "", "--hss", o.HSS,
 		"--hss-host", o.HSSHost, "--server-name", n.Name, "--db", db, "--icscf", icscf, "--log-level", "debug"}
 	args = append(args, o.Args...)
