@@ -265,6 +265,22 @@ func (r *run) printJSON(v any) error {
 // identity flags: --imsi or --impi.
 type identity struct{ imsi, impi string }
 
+// forSubscriber is how every command about one subscriber starts: the API client, a context bounded
+// by --timeout, and the IMPI named by --imsi or --impi. On success the caller defers cancel.
+func (r *run) forSubscriber(ctx context.Context, id *identity) (context.Context, context.CancelFunc, *provision.Client, string, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, nil, nil, "", err
+	}
+	ctx, cancel := r.callCtx(ctx)
+	impi, err := id.resolve(ctx, c)
+	if err != nil {
+		cancel()
+		return nil, nil, nil, "", err
+	}
+	return ctx, cancel, c, impi, nil
+}
+
 func (id *identity) bind(fs *flag.FlagSet) {
 	fs.StringVar(&id.imsi, "imsi", "", "IMSI of the subscriber")
 	fs.StringVar(&id.impi, "impi", "", "IMPI of the subscriber")

@@ -120,16 +120,11 @@ func registrationShow(ctx context.Context, r *run, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	st, err := c.Registration(ctx, impi)
 	if err != nil {
 		return err
@@ -168,16 +163,11 @@ func deregister(ctx context.Context, r *run, args []string) error {
 		return usageError("--reason: %v", err)
 	}
 	req.Reason, req.IMPUs = provision.ReasonCode(code), impus
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	res, err := c.Deregister(ctx, impi, req)
 	if err != nil {
 		return err
@@ -196,16 +186,11 @@ func profilePush(ctx context.Context, r *run, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	res, err := c.PushProfile(ctx, impi)
 	if err != nil {
 		return err

@@ -95,16 +95,11 @@ func subscriberShow(ctx context.Context, r *run, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	sub, err := c.GetSubscriber(ctx, impi)
 	if err != nil {
 		return err
@@ -180,16 +175,11 @@ func subscriberDelete(ctx context.Context, r *run, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	res, err := c.DeleteSubscriber(ctx, impi)
 	if err != nil {
 		return err
@@ -286,16 +276,11 @@ func subscriberSetKeys(ctx context.Context, r *run, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	sub, err := c.SetKeys(ctx, impi, provision.KeysRequest{K: kf.k, OP: kf.op, OPc: kf.opc, AMF: kf.amf,
 		StoreOPc: kf.storeOPc, SQN: sqn})
 	if err != nil {
@@ -333,16 +318,11 @@ func subscriberUpdate(ctx context.Context, r *run, args []string) error {
 	if p == (provision.SubscriberPatch{}) {
 		return usageError("nothing to change")
 	}
-	c, err := r.client()
+	ctx, cancel, c, impi, err := r.forSubscriber(ctx, &id)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
-	impi, err := id.resolve(ctx, c)
-	if err != nil {
-		return err
-	}
 	sub, err := c.PatchSubscriber(ctx, impi, p)
 	if err != nil {
 		return err
