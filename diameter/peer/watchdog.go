@@ -23,8 +23,14 @@ func (c *conn) supervise() {
 		return
 	case <-c.scope.Done():
 		deadline.Stop()
-		c.shutdown(context.Cause(c.scope))
-		return
+		select {
+		case <-c.opened:
+			// Both were ready and select chose at random: an open connection is disconnected
+			// gracefully by the watchdog (requests in flight answered, then DPR), never cut.
+		default:
+			c.shutdown(context.Cause(c.scope))
+			return
+		}
 	}
 	c.watchdog()
 }
