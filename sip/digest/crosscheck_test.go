@@ -237,13 +237,22 @@ func TestSIPpAKAv1(t *testing.T) {
 	// SIPp takes K, OP and AMF as the bytes of the text given (no "0x" prefix), so text keys work
 	// with every SIPp version.
 	k, op, amf := []byte("imscore-test-K01"), []byte("imscore-test-OP1"), []byte("AM")
+	// SIPp 3.6.1 treats RES as a C string and cuts it at its first 00 byte, so for about 3 % of
+	// RANDs it answers with a wrong response and rightly gets 403. Draw RANDs until RES has no 00
+	// byte: the test is about our encoding, not that SIPp defect.
 	randBytes := make([]byte, RANDSize)
-	if _, err := rand.Read(randBytes); err != nil {
-		t.Fatal(err)
-	}
-	m := milenage.New(k, op, randBytes, 0x000000000021, uint16(amf[0])<<8|uint16(amf[1]))
-	if err := m.ComputeAll(); err != nil {
-		t.Fatal(err)
+	var m *milenage.Milenage
+	for {
+		if _, err := rand.Read(randBytes); err != nil {
+			t.Fatal(err)
+		}
+		m = milenage.New(k, op, randBytes, 0x000000000021, uint16(amf[0])<<8|uint16(amf[1]))
+		if err := m.ComputeAll(); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Contains(m.RES, []byte{0}) {
+			break
+		}
 	}
 	autn, err := m.GenerateAUTN()
 	if err != nil {
