@@ -15,7 +15,7 @@ all: build
 ## build: every binary into ./bin
 build:
 	@mkdir -p $(BIN)
-	@for c in $(CMDS); do echo "go build -o $(BIN)/$$c ./cmd/$$c"; CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/$$c ./cmd/$$c || exit 1; done
+	@for c in $(CMDS); do echo "go build -o $(BIN)/$$c ./cmd/$$c"; CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN)/$$c ./cmd/$$c || exit 1; done
 
 ## test: lint, every test with the race detector, then the kernel IPsec tests in the VM (what CI runs)
 test: lint

@@ -14,8 +14,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/imscore/imscore/internal/version"
 
 	"go.uber.org/zap"
 
@@ -24,9 +25,6 @@ import (
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
 )
-
-// version of the hss binary; the VCS revision is appended when the build has one.
-const version = "0.1.0"
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
@@ -60,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	if showVersion {
-		fmt.Fprintln(stdout, "hss", buildVersion())
+		fmt.Fprintln(stdout, "hss", version.String())
 		return 0
 	}
 	if dump {
@@ -82,24 +80,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer func() { _ = log.Sync() }()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
-	log.Info("hss starting", zap.String("version", buildVersion()))
+	log.Info("hss starting", zap.String("version", version.String()))
 	if err := hsscx.Run(ctx, cfg, log); err != nil {
 		log.Error("hss stopped with an error", zap.Error(err))
 		fmt.Fprintln(stderr, "hss:", err)
 		return 1
 	}
 	return 0
-}
-
-// buildVersion is the version and, when built from a VCS checkout, the revision.
-func buildVersion() string {
-	v := version
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-	}
-	return v
 }

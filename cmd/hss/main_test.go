@@ -24,6 +24,7 @@ import (
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/version"
 )
 
 func TestFlagsAndConfigFile(t *testing.T) {
@@ -50,7 +51,7 @@ func TestFlagsAndConfigFile(t *testing.T) {
 		{name: "every flag", args: []string{"--diameter-listen", "127.0.0.1:1", "--api-listen", "127.0.0.1:2", "--origin-host", "h.example",
 			"--realm", "example", "--log-level", "debug", "--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:1", "listen: 127.0.0.1:2", "origin_host: h.example", "realm: example", "level: debug"}},
-		{name: "version", args: []string{"--version"}, code: 0, contains: []string{"hss " + version}},
+		{name: "version", args: []string{"--version"}, code: 0, contains: []string{"hss " + version.Release}},
 		{name: "bad origin host", args: []string{"--origin-host", "not valid"}, code: 2, contains: []string{"diameter.origin_host"}},
 		{name: "bad log level", args: []string{"--log-level", "loud"}, code: 2, contains: []string{"log"}},
 		{name: "typo in the file", args: []string{"--config", bad}, code: 2, contains: []string{"lisen"}},

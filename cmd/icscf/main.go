@@ -10,10 +10,11 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"syscall"
+
+	"github.com/imscore/imscore/internal/version"
 
 	"go.uber.org/zap"
 
@@ -58,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("icscf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var scscfArgs []string
-	var dump, version bool
+	var dump, showVersion bool
 	fs.Var(listValue{func(l []string) {
 		cfg.SIP.Listen = nil
 		for _, a := range l {
@@ -76,7 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")
-	fs.BoolVar(&version, "version", false, "print the version and exit")
+	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	if err := config.Load(fs, args, &cfg); err != nil {
 		if errors.Is(err, config.ErrHelp) {
 			return 0
@@ -84,8 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "icscf:", err)
 		return 2
 	}
-	if version {
-		fmt.Fprintln(stdout, "icscf", buildVersion())
+	if showVersion {
+		fmt.Fprintln(stdout, "icscf", version.String())
 		return 0
 	}
 	if len(scscfArgs) > 0 {
@@ -123,18 +124,4 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-func buildVersion() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	v := bi.Main.Version
-	for _, s := range bi.Settings {
-		if s.Key == "vcs.revision" {
-			v += " " + s.Value
-		}
-	}
-	return v
 }

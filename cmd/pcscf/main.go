@@ -13,13 +13,12 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/imscore/imscore/internal/version"
+
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/pcscf"
 )
-
-// version is set by the linker (-X main.version=...).
-var version = "dev"
 
 func main() {
 	os.Exit(run(os.Args[1:]))
@@ -51,7 +50,7 @@ func run(args []string) int {
 		}
 	})
 	if *showVersion {
-		fmt.Println("pcscf", version)
+		fmt.Println("pcscf", version.String())
 		return 0
 	}
 	if *dump {

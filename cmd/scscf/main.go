@@ -10,8 +10,9 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
 	"syscall"
+
+	"github.com/imscore/imscore/internal/version"
 
 	"go.uber.org/zap"
 
@@ -28,7 +29,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cfg := scscf.DefaultConfig()
 	fs := flag.NewFlagSet("scscf", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var dump, version bool
+	var dump, showVersion bool
 	fs.StringVar(&cfg.SIP.Listen, "sip-listen", cfg.SIP.Listen, "SIP listen address, UDP and TCP")
 	fs.StringVar(&cfg.SIP.Advertise, "sip-advertise", cfg.SIP.Advertise, "host advertised in Via, Record-Route and Service-Route (default: the bound IP)")
 	fs.StringVar(&cfg.Diameter.HSS, "hss", cfg.Diameter.HSS, "HSS Diameter address")
@@ -43,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF route for callees not served here (none: serve the whole domain)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")
-	fs.BoolVar(&version, "version", false, "print the version and exit")
+	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
 	if err := config.Load(fs, args, &cfg); err != nil {
 		if errors.Is(err, config.ErrHelp) {
 			return 0
@@ -51,8 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "scscf:", err)
 		return 2
 	}
-	if version {
-		fmt.Fprintln(stdout, "scscf", buildVersion())
+	if showVersion {
+		fmt.Fprintln(stdout, "scscf", version.String())
 		return 0
 	}
 	if dump {
@@ -82,14 +83,3 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // buildVersion is the package version and, when built from a module, the VCS revision.
-func buildVersion() string {
-	v := scscf.Version
-	if info, ok := debug.ReadBuildInfo(); ok {
-		for _, s := range info.Settings {
-			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
-				v += " (" + s.Value[:12] + ")"
-			}
-		}
-	}
-	return v
-}

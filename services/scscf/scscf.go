@@ -33,9 +33,6 @@ import (
 	"github.com/imscore/imscore/storage"
 )
 
-// Version is the product version advertised in Diameter and printed by --version.
-const Version = "0.1.0"
-
 // lockStripes is the number of registration locks; identities hash onto them.
 const lockStripes = 64
 
