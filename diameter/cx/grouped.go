@@ -520,23 +520,12 @@ type AssociatedIdentities struct {
 }
 
 func (x *AssociatedIdentities) put(e *encoder) {
-	e.group(tgpp(AVPAssociatedIdentities), func(g *encoder) {
-		for _, v := range x.UserNames {
-			g.str(base(AVPUserName), "User-Name", v)
-		}
-		g.extra(x.Unknown)
-	})
+	putUserNames(e, tgpp(AVPAssociatedIdentities), x.UserNames, x.Unknown)
 }
 
 func decodeAssociatedIdentities(d *decoder, a *diam.AVP) *AssociatedIdentities {
 	x := &AssociatedIdentities{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
-		if keyOf(c) != base(AVPUserName) {
-			return false
-		}
-		g.addStr(c, &x.UserNames)
-		return true
-	}, nil)
+	x.UserNames = decodeUserNames(d, a, &x.Unknown)
 	return x
 }
 
@@ -548,24 +537,37 @@ type AssociatedRegisteredIdentities struct {
 }
 
 func (x *AssociatedRegisteredIdentities) put(e *encoder) {
-	e.group(tgpp(AVPAssociatedRegisteredIdentities), func(g *encoder) {
-		for _, v := range x.UserNames {
-			g.str(base(AVPUserName), "User-Name", v)
-		}
-		g.extra(x.Unknown)
-	})
+	putUserNames(e, tgpp(AVPAssociatedRegisteredIdentities), x.UserNames, x.Unknown)
 }
 
 func decodeAssociatedRegisteredIdentities(d *decoder, a *diam.AVP) *AssociatedRegisteredIdentities {
 	x := &AssociatedRegisteredIdentities{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	x.UserNames = decodeUserNames(d, a, &x.Unknown)
+	return x
+}
+
+// putUserNames encodes a grouped AVP whose content is User-Name AVPs: Associated-Identities
+// (§6.3.33) and Associated-Registered-Identities (§6.3.50) differ only in their code.
+func putUserNames(e *encoder, k avpKey, names []string, unknown []*diam.AVP) {
+	e.group(k, func(g *encoder) {
+		for _, v := range names {
+			g.str(base(AVPUserName), "User-Name", v)
+		}
+		g.extra(unknown)
+	})
+}
+
+// decodeUserNames reads the User-Names of such a grouped AVP; other AVPs go to unknown.
+func decodeUserNames(d *decoder, a *diam.AVP, unknown *[]*diam.AVP) []string {
+	var names []string
+	d.group(a, unknown, func(g *decoder, c *diam.AVP) bool {
 		if keyOf(c) != base(AVPUserName) {
 			return false
 		}
-		g.addStr(c, &x.UserNames)
+		g.addStr(c, &names)
 		return true
 	}, nil)
-	return x
+	return names
 }
 
 // SubscriptionInfo is TS 29.229 §6.3.49 Subscription-Info: the reg-event subscription dialog of
