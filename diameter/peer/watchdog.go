@@ -23,11 +23,11 @@ func (c *conn) supervise() {
 		return
 	case <-c.scope.Done():
 		deadline.Stop()
-		select {
-		case <-c.opened:
-			// Both were ready and select chose at random: an open connection is disconnected
-			// gracefully by the watchdog (requests in flight answered, then DPR), never cut.
-		default:
+		// A connection already admitted is disconnected gracefully by the watchdog (requests in
+		// flight answered, then DPR), never cut. Decide by its state, not by c.opened: admission
+		// makes it Open (routable, and what WaitPeer reports) a moment before opened is closed,
+		// and select may also have chosen this case at random with opened ready.
+		if st := c.State(); st != StateOpen && st != StateSuspect && st != StateClosing {
 			c.shutdown(context.Cause(c.scope))
 			return
 		}
