@@ -152,7 +152,9 @@ func TestCxLiveCapture(t *testing.T) {
 		}
 	}
 	verbose := tshark.DecodeDiameter(t, bin, path, port)
-	if n := strings.Count(verbose, "Diameter Protocol"); n < 20 {
+	// At least CER/CEA, the six request/answer pairs, one DWR/DWA and DPR/DPA: 18. More watchdog
+	// rounds depend on timing; every command's presence is checked above.
+	if n := strings.Count(verbose, "Diameter Protocol"); n < 18 {
 		t.Errorf("only %d Diameter messages decoded", n)
 	}
 }
