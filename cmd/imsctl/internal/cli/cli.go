@@ -109,6 +109,7 @@ func commands() []command {
 		{path: "scscf delete", args: "--name SIP-URI", help: "delete an S-CSCF", fn: scscfDelete},
 		{path: "charging set-default", args: "[--primary-ccf URI] [--secondary-ccf URI] [--primary-ecf URI] [--secondary-ecf URI]", help: "set the default charging addresses", fn: chargingSetDefault},
 		{path: "migrate", args: "--db DSN", help: "apply database migrations directly (no HSS needed)", fn: migrate, local: true},
+		{path: "version", help: "print the version of imsctl (also --version)", fn: versionCmd, local: true},
 	}
 }
 
@@ -126,12 +127,17 @@ func Main(ctx context.Context, args []string, env Env) int {
 	}
 	// Global options may come first: imsctl --api URL --json subscriber show …
 	gfs := r.flagSet("imsctl")
+	showVersion := gfs.Bool("version", false, "print the version and exit")
 	if err := gfs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			r.usage(env.Stdout)
 			return ExitOK
 		}
 		return ExitUsage
+	}
+	if *showVersion {
+		fmt.Fprintln(env.Stdout, versionLine())
+		return ExitOK
 	}
 	rest := gfs.Args()
 	if len(rest) == 0 || rest[0] == "help" {
@@ -184,7 +190,7 @@ func find(args []string) (command, []string, bool) {
 
 func (r *run) usage(w io.Writer) {
 	fmt.Fprintf(w, "imsctl: operator CLI of the imscore HSS (provisioning API at $%s or --api, default %s)\n\n", EnvAPI, DefaultAPI)
-	fmt.Fprintf(w, "usage: imsctl [--api URL] [--json] [--timeout D] COMMAND [FLAGS]\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: imsctl [--api URL] [--json] [--timeout D] COMMAND [FLAGS]\n       imsctl --version\n\ncommands:\n")
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-22s %s\n", c.path, c.help)
 		if c.args != "" {
