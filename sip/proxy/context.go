@@ -40,6 +40,12 @@ type proxyCtx struct {
 	canceled      bool // CANCEL received from upstream
 	closed        bool // proxy shutting down: send nothing more
 	onResponse    func(res *sip.Response, generated bool)
+
+	// Serial forwarding (Decision.OnFailure).
+	hash       string // the loop-detection hash of §16.6 step 8, for every round's branches
+	onFailure  func(ctx context.Context, req *sip.Request, best *sip.Response, generated bool) (*Decision, error)
+	round      int  // the current round of branches; only its responses compete under §16.7
+	consulting bool // OnFailure is running: the best response waits for its verdict
 }
 
 // branch is one client transaction of a response context (§16.6 step 10).
@@ -55,6 +61,9 @@ type branch struct {
 	cancelWanted bool          // cancel as soon as a provisional arrives (§9.1)
 	cancelSent   bool
 	timer        *time.Timer // Timer C (INVITE), Timer F (non-INVITE), or the wait after CANCEL
+	round        int         // the proxyCtx round this branch belongs to
+	noResponse   time.Duration
+	noRespTimer  *time.Timer // Target.NoResponseTimeout, stopped by the first response (INVITE) or the final one
 }
 
 // newProxyCtx creates the server transaction for a new request. It runs under the server store's lock.
@@ -135,6 +144,7 @@ func (pc *proxyCtx) process() {
 	hash := loopHash(pc.req, pc.req.Via()) // over the request as received, before §16.4 changes it
 	src := pc.in.source()
 	src.ConsumedRoute = p.preprocessRoute(pc.req)
+	pc.hash = hash
 
 	ctx, cancel := context.WithTimeout(pc.routeCtx, p.cfg.RouteTimeout)
 	d, err := pc.route(ctx, src)
@@ -234,6 +244,8 @@ func (pc *proxyCtx) start(d *Decision, hash string) {
 		return
 	}
 	pc.onResponse = d.OnResponse
+	pc.onFailure = d.OnFailure
+	round := pc.round
 	pc.mu.Unlock()
 
 	targets := d.Targets
@@ -244,6 +256,7 @@ func (pc *proxyCtx) start(d *Decision, hash string) {
 	rr := d.RecordRoute && pc.req.Method != sip.REGISTER
 	for i := range targets {
 		b := pc.prepareBranch(i, d, &targets[i], hash, rr)
+		b.round = round
 		pc.mu.Lock()
 		if pc.noNewBranches || pc.closed {
 			pc.mu.Unlock()
@@ -267,7 +280,7 @@ func (pc *proxyCtx) start(d *Decision, hash string) {
 func (pc *proxyCtx) prepareBranch(i int, d *Decision, t *Target, hash string, rr bool) *branch {
 	p := pc.p
 	req, hopURI := p.buildCopy(pc.req, d, t)
-	b := &branch{pc: pc, idx: i, req: req}
+	b := &branch{pc: pc, idx: i, req: req, noResponse: t.NoResponseTimeout}
 	out, err := p.prepareOutbound(pc.routeCtx, req, hopURI, t.NextHop, pc.in.l, rr, newBranch(hash))
 	if err != nil {
 		se := statusForSendError(err)
@@ -310,6 +323,9 @@ func (pc *proxyCtx) launchLocked(b *branch) {
 	} else {
 		b.timer = time.AfterFunc(p.cfg.TimerF, b.timerFFired)
 	}
+	if b.noResponse > 0 {
+		b.noRespTimer = time.AfterFunc(b.noResponse, b.noResponseFired)
+	}
 	if !p.spawn(b.run) {
 		b.stopTimer()
 		tx.Terminate()
@@ -331,6 +347,13 @@ func (b *branch) release() {
 func (b *branch) stopTimer() {
 	if b.timer != nil {
 		b.timer.Stop()
+	}
+	b.stopNoResponseTimer()
+}
+
+func (b *branch) stopNoResponseTimer() {
+	if b.noRespTimer != nil {
+		b.noRespTimer.Stop()
 	}
 }
 
@@ -366,6 +389,9 @@ func (pc *proxyCtx) onBranchResponse(b *branch, res *sip.Response) {
 	}
 	code := res.StatusCode
 	if code < 200 {
+		if pc.invite {
+			b.stopNoResponseTimer() // the next hop is alive; Timer C governs from here (Target.NoResponseTimeout)
+		}
 		b.provisional = true
 		if pc.invite && code > 100 && b.timer != nil && !b.cancelSent {
 			b.timer.Reset(pc.p.cfg.TimerC) // step 2: 101–199 reset Timer C
@@ -443,6 +469,20 @@ func (b *branch) timerFFired() {
 		return
 	}
 	pc.log.Info("timer F fired", zap.Int("branch", b.idx), zap.Stringer("to", b.out.dst))
+	b.timeoutLocked()
+}
+
+// noResponseFired: Target.NoResponseTimeout passed without the response it waits for; the branch is given up as
+// if it had received 408 (RFC 3261 §16.8 treats a timed-out branch so), which lets Decision.OnFailure go on.
+func (b *branch) noResponseFired() {
+	pc := b.pc
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.closed || b.final != nil || pc.invite && b.provisional {
+		return
+	}
+	pc.log.Info("next hop did not answer in time", zap.Int("branch", b.idx), zap.Stringer("to", b.out.dst),
+		zap.Duration("timeout", b.noResponse))
 	b.timeoutLocked()
 }
 
@@ -567,9 +607,10 @@ func (pc *proxyCtx) cancelFromUpstream() {
 	pc.maybeFinishLocked()
 }
 
-// maybeFinishLocked sends the best final response once every branch has one (RFC 3261 §16.7 step 6).
+// maybeFinishLocked sends the best final response once every branch has one (RFC 3261 §16.7 step 6), or, when
+// the Decision asked for serial forwarding and the search may go on, hands it to Decision.OnFailure first.
 func (pc *proxyCtx) maybeFinishLocked() {
-	if pc.finalCode != 0 || !pc.startedAll || pc.closed {
+	if pc.finalCode != 0 || !pc.startedAll || pc.closed || pc.consulting {
 		return
 	}
 	for _, b := range pc.branches {
@@ -578,11 +619,75 @@ func (pc *proxyCtx) maybeFinishLocked() {
 		}
 	}
 	res, generated := pc.chooseBestLocked()
+	if hook := pc.onFailure; hook != nil && !pc.canceled && !pc.noNewBranches &&
+		res.StatusCode >= 300 && res.StatusCode < 600 {
+		pc.onFailure = nil // a further Decision brings its own
+		pc.consulting = true
+		if pc.p.spawn(func() { pc.consultOnFailure(hook, res, generated) }) {
+			return
+		}
+		pc.consulting = false
+	}
+	pc.sendBestLocked(res, generated)
+}
+
+// sendBestLocked sends the response chosen under §16.7 step 6 upstream.
+func (pc *proxyCtx) sendBestLocked(res *sip.Response, generated bool) {
 	if generated {
 		pc.sendUpstreamLocked(res, true)
 		return
 	}
 	pc.forwardLocked(res)
+}
+
+// consultOnFailure runs Decision.OnFailure for the best response of a round and carries out its verdict: send
+// best upstream, answer locally, or start the next round of branches (RFC 3261 §16.6, serial search).
+func (pc *proxyCtx) consultOnFailure(hook func(context.Context, *sip.Request, *sip.Response, bool) (*Decision, error),
+	best *sip.Response, generated bool) {
+	ctx, cancel := context.WithTimeout(pc.routeCtx, pc.p.cfg.RouteTimeout)
+	next, err := pc.callOnFailure(ctx, hook, best, generated)
+	cancel()
+	pc.mu.Lock()
+	pc.consulting = false
+	switch {
+	case pc.closed || pc.finalCode != 0:
+		pc.mu.Unlock()
+		return
+	case err != nil:
+		pc.mu.Unlock()
+		pc.routeFailed(err)
+		return
+	case next == nil:
+		pc.sendBestLocked(best, generated)
+		pc.mu.Unlock()
+		return
+	case pc.canceled:
+		pc.sendUpstreamLocked(pc.generated(sip.StatusRequestTerminated), true)
+		pc.mu.Unlock()
+		return
+	}
+	if next.Reply != nil {
+		pc.mu.Unlock()
+		pc.replyLocal(next.Reply)
+		return
+	}
+	pc.round++
+	pc.startedAll = false
+	pc.mu.Unlock()
+	pc.log.Debug("serial forwarding: next round", zap.Int("round", pc.round), zap.Int("after", best.StatusCode),
+		zap.Int("targets", max(1, len(next.Targets))))
+	pc.start(next, pc.hash)
+}
+
+func (pc *proxyCtx) callOnFailure(ctx context.Context, hook func(context.Context, *sip.Request, *sip.Response, bool) (*Decision, error),
+	best *sip.Response, generated bool) (d *Decision, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pc.log.Error("OnFailure panicked", zap.Any("panic", r), zap.ByteString("stack", debug.Stack()))
+			d, err = nil, fmt.Errorf("OnFailure panic: %v", r)
+		}
+	}()
+	return hook(ctx, pc.req, best, generated)
 }
 
 // chooseBestLocked applies RFC 3261 §16.7 steps 6 and 7.
@@ -597,7 +702,7 @@ func (pc *proxyCtx) maybeFinishLocked() {
 func (pc *proxyCtx) chooseBestLocked() (*sip.Response, bool) {
 	var all []*branch
 	for _, b := range pc.branches {
-		if b.final != nil {
+		if b.final != nil && b.round == pc.round { // an earlier round's failures were already judged
 			all = append(all, b)
 		}
 	}

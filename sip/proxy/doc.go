@@ -46,6 +46,9 @@
 //  6. Responses (§16.7): provisional and 2xx forwarded at once, 6xx cancels the others, the best final response
 //     chosen when all branches are done (503 never relayed: 500 when nothing else came back), 401/407 challenges
 //     aggregated, pending branches cancelled after a final response.
+//  7. Serial forwarding (Decision.OnFailure): when every branch failed with 3xx–5xx, the router may name the next
+//     targets (an S-CSCF's next iFC after an AS failed, TS 24.229 §5.4.3.2); Target.NoResponseTimeout gives up on
+//     a silent next hop long before Timer F, as a generated 408.
 //
 // # Status codes the proxy makes itself
 //
