@@ -38,6 +38,7 @@ const (
 	DefaultExpiryInterval  = time.Second
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultISCTokenTTL     = 5 * time.Minute
+	DefaultASTimeout       = 5 * time.Second
 )
 
 // Config is the S-CSCF's configuration. Zero values take the defaults of DefaultConfig when Run calls
@@ -72,6 +73,11 @@ type Config struct {
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
 	// ISCTokenTTL is how long an original-dialog token handed to an AS stays valid (TS 24.229 §5.4.3.3).
 	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
+	// ASTimeout is how long an application server may stay silent before the S-CSCF applies the iFC's
+	// default handling (TS 24.229 §5.4.3.2, §5.4.1.7): for an INVITE until its first response, for other
+	// requests and third-party REGISTER until the final one. Far shorter than Timer F (32 s), so that a dead
+	// AS does not hold every call of its users. Default 5 s.
+	ASTimeout time.Duration `yaml:"as_timeout"`
 	// Log selects level and format of the binary's logger (cmd/scscf; Run takes a logger made by the caller).
 	Log logging.Config `yaml:"log"`
 	// Resolver resolves next-hop names (ASs, I-CSCF by FQDN). Nil: the system resolver. Tests pass one that
@@ -155,6 +161,7 @@ func DefaultConfig() Config {
 		ExpiryInterval:      DefaultExpiryInterval,
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		ISCTokenTTL:         DefaultISCTokenTTL,
+		ASTimeout:           DefaultASTimeout,
 		Log:                 logging.Default(),
 	}
 }
@@ -197,6 +204,7 @@ func (c Config) WithDefaults() Config {
 	setD(&c.ExpiryInterval, d.ExpiryInterval)
 	setD(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setD(&c.ISCTokenTTL, d.ISCTokenTTL)
+	setD(&c.ASTimeout, d.ASTimeout)
 	return c
 }
 
@@ -248,6 +256,9 @@ func (c Config) Validate() error {
 	}
 	if c.ExpiryInterval <= 0 {
 		bad("expiry_interval", "must be positive")
+	}
+	if c.ASTimeout <= 0 {
+		bad("as_timeout", "must be positive")
 	}
 	return errors.Join(errs...)
 }

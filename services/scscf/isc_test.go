@@ -1,6 +1,7 @@
 package scscf
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -25,7 +26,12 @@ type fakeAS struct {
 	scscf     netip.AddrPort    // set after the S-CSCF started; read by the socket goroutine
 	seen      chan *sip.Request // every request received, as received
 	registers chan *sip.Request
+	// answer, when non-zero, makes the AS answer requests itself with this code instead of relaying them
+	// back; asSilent makes it answer nothing at all (a dead AS).
+	answer int
 }
+
+const asSilent = -1
 
 func startFakeAS(t *testing.T) *fakeAS {
 	t.Helper()
@@ -83,6 +89,17 @@ func (as *fakeAS) handleRequest(req *sip.Request, src netip.AddrPort) {
 		return
 	}
 	as.seen <- req
+	as.mu.Lock()
+	answer := as.answer
+	as.mu.Unlock()
+	switch {
+	case answer == asSilent || req.IsAck():
+		return
+	case answer != 0:
+		res := sip.NewResponseFromRequest(req, answer, "AS says so", nil)
+		_, _ = as.conn.WriteToUDPAddrPort([]byte(res.String()), src)
+		return
+	}
 	fwd := req.Clone()
 	var routes []string
 	for _, v := range header.Values(fwd, "Route") {
@@ -170,5 +187,90 @@ func TestISCAndThirdPartyRegister(t *testing.T) {
 	case r := <-as.seen:
 		t.Fatalf("terminating MESSAGE went to the AS: %s", r.StartLine())
 	default:
+	}
+}
+
+// TestISCDefaultHandling: an AS that does not answer, or answers 408 or 5xx, before the request came back
+// from it gets its iFC's default handling (TS 24.229 §5.4.3.2, TS 29.228 Annex B.2.3): SESSION_CONTINUED
+// (also when absent) goes on with the next iFC and then the callee, SESSION_TERMINATED sends the failure to
+// the caller. An AS's other answers, and the far end's failures relayed through a live AS, reach the caller
+// unchanged with no second attempt.
+func TestISCDefaultHandling(t *testing.T) {
+	continued, terminated := userdata.SessionContinued, userdata.SessionTerminated
+	tests := []struct {
+		name       string
+		answer     int // what the first AS does: asSilent, a code, or 0 to relay
+		handling   *userdata.DefaultHandling
+		bobAnswers int // bob's answer when the MESSAGE reaches him
+		want       int // the caller's final response
+		wantBob    bool
+		wantSecond bool // the second iFC's AS saw the request
+	}{
+		{name: "silent AS, no DefaultHandling: continued to the next iFC", answer: asSilent,
+			bobAnswers: 200, want: 200, wantBob: true, wantSecond: true},
+		{name: "silent AS, SESSION_CONTINUED", answer: asSilent, handling: &continued,
+			bobAnswers: 200, want: 200, wantBob: true, wantSecond: true},
+		{name: "silent AS, SESSION_TERMINATED: 408", answer: asSilent, handling: &terminated, want: 408},
+		{name: "AS 503, SESSION_CONTINUED", answer: 503, handling: &continued,
+			bobAnswers: 200, want: 200, wantBob: true, wantSecond: true},
+		{name: "AS 500, SESSION_TERMINATED: 500", answer: 500, handling: &terminated, want: 500},
+		{name: "AS 486 is the AS's answer", answer: 486, handling: &continued, want: 486},
+		{name: "far end's 500 through a live AS is not an AS failure", answer: 0, handling: &continued,
+			bobAnswers: 500, want: 500, wantBob: true, wantSecond: true},
+	}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			first, second := startFakeAS(t), startFakeAS(t)
+			first.mu.Lock()
+			first.answer = tc.answer
+			first.mu.Unlock()
+			onMessage := &userdata.TriggerPoint{SPTs: []userdata.SPT{
+				{Method: ptr("MESSAGE"), Groups: []int{0}},
+				{SessionCase: ptr(userdata.SessionOriginating), Groups: []int{0}},
+			}}
+			ifcs := []userdata.InitialFilterCriteria{
+				{Priority: 1, TriggerPoint: onMessage,
+					ApplicationServer: userdata.ApplicationServer{ServerName: first.uri(), DefaultHandling: tc.handling}},
+				{Priority: 2, TriggerPoint: onMessage, ApplicationServer: userdata.ApplicationServer{ServerName: second.uri()}},
+			}
+			n := 51 + 2*i
+			subA := hss.addSubscriber(t, fmt.Sprintf("0010100000000%02d", n), fmt.Sprintf("155500000%02d", n), ifcs...)
+			subB := hss.addSubscriber(t, fmt.Sprintf("0010100000000%02d", n+1), fmt.Sprintf("155500000%02d", n+1))
+			s := startSCSCF(t, hss, nil, func(c *Config) { c.ASTimeout = 300 * time.Millisecond })
+			first.setSCSCF(s.SIPAddr())
+			second.setSCSCF(s.SIPAddr())
+			alice, bob := newUE(t, s, subA), newUE(t, s, subB)
+			sr := header.Values(alice.registerFully(600), "Service-Route")[0]
+			bob.registerFully(600)
+
+			alice.sendRequest(sip.MESSAGE, bob.impu, "<"+bob.impu+">", sr, "dh-"+randHex(4), 1, "", "hello")
+			select {
+			case <-first.seen:
+			case <-time.After(waitLong):
+				t.Fatal("MESSAGE did not reach the first AS")
+			}
+			if tc.wantBob {
+				got := bob.request(sip.MESSAGE)
+				bob.answer(got, tc.bobAnswers, "")
+			}
+			if res := alice.response(); res.StatusCode != tc.want {
+				t.Fatalf("caller got %d, want %d", res.StatusCode, tc.want)
+			}
+			select {
+			case r := <-bob.reqs:
+				t.Errorf("callee got a second request: %s", r.StartLine())
+			default:
+			}
+			sawSecond := false
+			select {
+			case <-second.seen:
+				sawSecond = true
+			default:
+			}
+			if sawSecond != tc.wantSecond {
+				t.Errorf("second AS saw the request: %v, want %v", sawSecond, tc.wantSecond)
+			}
+		})
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -39,6 +40,10 @@ type iscState struct {
 	sessionCase userdata.SessionCase
 	next        int // index into the matching iFCs
 	expires     time.Time
+	// returned is set when the request came back from the AS with this token: the AS is alive and acted,
+	// so a 408 or 5xx that reaches us through it later is the far end's answer, not the AS failing
+	// (no default handling then).
+	returned *atomic.Bool
 }
 
 // Route implements proxy.Router.
@@ -152,6 +157,11 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 	if d, ok := s.toAS(req, reg, impu, sc, next); ok {
 		return d, nil
 	}
+	return s.afterOriginatingServices(ctx, req, log)
+}
+
+// afterOriginatingServices routes an originating request once every iFC has been applied.
+func (s *Server) afterOriginatingServices(ctx context.Context, req *sip.Request, log *zap.Logger) (proxy.Decision, error) {
 	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; else the I-CSCF.
 	callee := canonicalURI(&req.Recipient)
 	if _, err := s.reg.Registration(ctx, callee); err == nil || s.icscf == nil && s.isOurDomain(&req.Recipient) {
@@ -267,18 +277,54 @@ func (s *Server) toAS(req *sip.Request, reg *registrar.Registration, impu string
 			as.UriParams = sip.NewParams()
 		}
 		as.UriParams.Add("lr", "")
-		token := s.putISC(iscState{impu: impu, sessionCase: sc, next: i + 1})
+		st := iscState{impu: impu, sessionCase: sc, next: i + 1, returned: new(atomic.Bool)}
+		token := s.putISC(st)
 		back := s.ownURI()
 		back.UriParams.Add(paramODI, token)
 		if sc == userdata.SessionOriginating {
 			back.UriParams.Add(paramOrig, "")
 		}
 		s.log.Debug("to AS", logging.IMPU(impu), zap.String("as", as.String()), zap.Int("priority", ifcs[i].Priority))
-		d := proxy.Forward(proxy.Target{Route: []sip.Uri{as, back}})
+		d := proxy.Forward(proxy.Target{Route: []sip.Uri{as, back}, NoResponseTimeout: s.cfg.ASTimeout})
 		d.RecordRoute = true
+		d.OnFailure = s.defaultHandling(st, ifcs[i].ApplicationServer)
 		return d, true
 	}
 	return proxy.Decision{}, false
+}
+
+// defaultHandling applies an iFC's DefaultHandling when its AS fails (TS 24.229 §5.4.3.2 and §5.4.3.3,
+// TS 23.218 §6.4.4, TS 29.228 Annex B.2.3): no answer within ASTimeout, a 408 or a 5xx, before the request
+// came back from the AS. SESSION_CONTINUED (the default when absent) goes on with the next matching iFC,
+// then the usual routing; SESSION_TERMINATED sends the failure to the caller.
+func (s *Server) defaultHandling(st iscState, as userdata.ApplicationServer) func(context.Context, *sip.Request, *sip.Response, bool) (*proxy.Decision, error) {
+	return func(ctx context.Context, req *sip.Request, best *sip.Response, generated bool) (*proxy.Decision, error) {
+		code := best.StatusCode
+		if code != sip.StatusRequestTimeout && code < 500 || st.returned.Load() {
+			return nil, nil // the AS's own answer, or the far end's through it
+		}
+		log := s.log.With(logging.IMPU(st.impu), logging.CallID(req.CallID().Value()), zap.String("as", as.ServerName),
+			zap.Int("code", code), zap.Bool("no_answer", generated))
+		if as.DefaultHandling != nil && *as.DefaultHandling == userdata.SessionTerminated {
+			log.Warn("application server failed; default handling SESSION_TERMINATED ends the request")
+			return nil, nil
+		}
+		log.Warn("application server failed; default handling SESSION_CONTINUED goes on without it")
+		var (
+			d   proxy.Decision
+			err error
+		)
+		switch st.sessionCase {
+		case userdata.SessionOriginating, userdata.SessionOriginatingUnregistered:
+			d, err = s.originating(ctx, req, st.impu, st.next)
+		default:
+			d, err = s.terminating(ctx, req, st.next)
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &d, nil
+	}
 }
 
 // isOwnURI reports a URI naming this node's SIP address.
@@ -314,6 +360,9 @@ func (s *Server) takeISC(token string) (iscState, bool) {
 	st, ok := s.isc[token]
 	if !ok || time.Now().After(st.expires) {
 		return iscState{}, false
+	}
+	if st.returned != nil {
+		st.returned.Store(true)
 	}
 	return st, true
 }

@@ -48,7 +48,7 @@ func (s *Server) thirdPartyRegister(orig *sip.Request, reg *registrar.Registrati
 		s.wg.Add(1)
 		go func(as string, handling *userdata.DefaultHandling) {
 			defer s.wg.Done()
-			ctx, cancel := context.WithTimeout(s.runCtx, 64*500*time.Millisecond)
+			ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.ASTimeout) // no answer in time: the AS failed
 			defer cancel()
 			res, err := s.proxy.Send(ctx, req)
 			log := s.log.With(logging.IMPU(reg.IMPU), zap.String("as", as))
