@@ -22,8 +22,6 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
@@ -68,6 +66,8 @@ type Server struct {
 
 	notifyQ chan notification
 	metrics *metrics
+	// counter counts the registrar's registrations at start-up, when the registrar can (metrics.go).
+	counter registrationCounter
 
 	runCtx context.Context
 	wg     sync.WaitGroup
@@ -92,6 +92,9 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		metrics: newMetrics(),
 		runCtx:  context.Background(),
 	}
+	// Every registrar change moves the registration gauges (metrics.go).
+	s.reg = countingRegistrar{Registrar: reg, m: s.metrics}
+	s.counter, _ = reg.(registrationCounter)
 	defer func() {
 		if err != nil {
 			s.closeListeners()
@@ -222,6 +225,10 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	errc := make(chan error, 4)
 
+	// Before the HSS can send RTR or PPR: the gauges must hold the store's count before changes move them.
+	if err := s.initRegistrationGauges(ctx); err != nil {
+		s.log.Info("registration gauges start from zero", zap.Error(err))
+	}
 	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost}); err != nil {
 		s.closeListeners()
 		return fmt.Errorf("scscf: connect HSS: %w", err)
@@ -308,25 +315,6 @@ func (s *Server) lockIdentity(impu string) func() {
 	return m.Unlock
 }
 
-// httpHandler serves /metrics (our own registry), /healthz (alive) and /readyz (an HSS connection is open).
-func (s *Server) httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		for _, p := range s.node.Peers() {
-			if p.State == peer.StateOpen {
-				_, _ = w.Write([]byte("ok\n"))
-				return
-			}
-		}
-		http.Error(w, "no open Diameter peer", http.StatusServiceUnavailable)
-	})
-	return mux
-}
-
 // Run opens the registrar named by cfg.DB (migrating it), runs an S-CSCF until ctx ends and closes the
 // store. It is what cmd/scscf calls.
 func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
@@ -365,55 +353,9 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	return runErr
 }
 
-// metrics is the S-CSCF's Prometheus registry (its own, never the global one).
-type metrics struct {
-	registry      *prometheus.Registry
-	sipRequests   *prometheus.CounterVec
-	sipResponses  *prometheus.CounterVec
-	inflight      prometheus.Gauge
-	registrations *prometheus.CounterVec
-	diameter      *prometheus.CounterVec
-}
-
-func newMetrics() *metrics {
-	m := &metrics{
-		registry: prometheus.NewRegistry(),
-		sipRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_requests_total",
-			Help: "SIP requests by direction and method."}, []string{"direction", "method"}),
-		sipResponses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_responses_total",
-			Help: "SIP responses by direction, method and status class."}, []string{"direction", "method", "class"}),
-		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_sip_server_transactions",
-			Help: "Server transactions without a final response."}),
-		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_registrations_total",
-			Help: "Registrar outcomes."}, []string{"outcome"}),
-		diameter: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_diameter_events_total",
-			Help: "Diameter peer events by kind."}, []string{"kind"}),
-	}
-	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.diameter)
-	return m
-}
-
-// Request implements proxy.Metrics.
-func (m *metrics) Request(dir proxy.Direction, method string) {
-	m.sipRequests.WithLabelValues(dir.String(), method).Inc()
-}
-
-// Response implements proxy.Metrics.
-func (m *metrics) Response(dir proxy.Direction, method string, code int) {
-	m.sipResponses.WithLabelValues(dir.String(), method, fmt.Sprintf("%dxx", code/100)).Inc()
-}
-
-// InFlight implements proxy.Metrics.
-func (m *metrics) InFlight(delta int) { m.inflight.Add(float64(delta)) }
-
-// Observe implements peer.Observer.
-func (m *metrics) Observe(e peer.Event) { m.diameter.WithLabelValues(e.Kind.String()).Inc() }
-
 // Interface guards.
 var (
 	_ proxy.Router       = (*Server)(nil)
 	_ proxy.OptionTagger = (*Server)(nil)
 	_ peer.Handler       = (*Server)(nil)
-	_ proxy.Metrics      = (*metrics)(nil)
-	_ peer.Observer      = (*metrics)(nil)
 )

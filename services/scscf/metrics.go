@@ -1,0 +1,240 @@
+package scscf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/pprof"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// diameterLatencyBuckets are the bounds of the Cx round-trip histogram: a local HSS answers in well under
+// a millisecond, a loaded or remote one in tens of milliseconds; the request timeout ends the scale.
+var diameterLatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// metrics is the S-CSCF's Prometheus registry (its own, never the global one), with the Go and process
+// collectors so that memory per registration can be read from the same scrape. docs/metrics.md lists
+// every series.
+type metrics struct {
+	registry      *prometheus.Registry
+	sipRequests   *prometheus.CounterVec
+	sipResponses  *prometheus.CounterVec
+	inflight      prometheus.Gauge
+	registrations *prometheus.CounterVec
+	registered    prometheus.Gauge // registrations (IMPU records) in the registrar
+	contacts      prometheus.Gauge // contacts bound in those registrations
+	diameter      *prometheus.CounterVec
+	cxDuration    *prometheus.HistogramVec
+	cxFailed      *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		sipRequests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_requests_total",
+			Help: "SIP requests by direction (in, out) and method, retransmissions included."},
+			[]string{"direction", "method"}),
+		sipResponses: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_responses_total",
+			Help: "SIP responses by direction (in, out), the CSeq method they answer and status code."},
+			[]string{"direction", "method", "code"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_sip_transactions_in_flight",
+			Help: "Server transactions without a final response."}),
+		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_registrations_total",
+			Help: "Registrar outcomes (registered, reregistered, deregistered, expired, network_deregistered, challenged, resync, auth_failed, auth_timeout)."},
+			[]string{"outcome"}),
+		registered: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_registered_impus",
+			Help: "Registrations in the registrar: registered public identities, one per implicit set registered."}),
+		contacts: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_registered_contacts",
+			Help: "Contacts bound in the registrations of the registrar."}),
+		diameter: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_diameter_events_total",
+			Help: "Diameter peer layer events by kind."}, []string{"kind"}),
+		cxDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "scscf_diameter_request_duration_seconds",
+			Help:    "Round trip of the Cx requests the S-CSCF sends (MAR, SAR), by command and result code.",
+			Buckets: diameterLatencyBuckets}, []string{"command", "result"}),
+		cxFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_diameter_requests_failed_total",
+			Help: "Cx requests that got no answer (no open peer, timeout, connection lost), by command."},
+			[]string{"command"}),
+	}
+	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
+		m.diameter, m.cxDuration, m.cxFailed,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Request implements proxy.Metrics.
+func (m *metrics) Request(dir proxy.Direction, method string) {
+	m.sipRequests.WithLabelValues(dir.String(), method).Inc()
+}
+
+// Response implements proxy.Metrics.
+func (m *metrics) Response(dir proxy.Direction, method string, code int) {
+	m.sipResponses.WithLabelValues(dir.String(), method, strconv.Itoa(code)).Inc()
+}
+
+// InFlight implements proxy.Metrics.
+func (m *metrics) InFlight(delta int) { m.inflight.Add(float64(delta)) }
+
+// Observe implements peer.Observer: every event is counted by kind; answers feed the latency histogram
+// and requests without an answer the failure counter.
+func (m *metrics) Observe(e peer.Event) {
+	m.diameter.WithLabelValues(e.Kind.String()).Inc()
+	switch e.Kind {
+	case peer.EventAnswerReceived:
+		m.cxDuration.WithLabelValues(cxCommandLabel(e.Command), strconv.FormatUint(uint64(e.Result), 10)).
+			Observe(e.Latency.Seconds())
+	case peer.EventRequestFailed:
+		m.cxFailed.WithLabelValues(cxCommandLabel(e.Command)).Inc()
+	}
+}
+
+// registrationDelta moves the registration gauges by what one store change did.
+func (m *metrics) registrationDelta(registrations, contacts int) {
+	m.registered.Add(float64(registrations))
+	m.contacts.Add(float64(contacts))
+}
+
+// cxCommandLabel names a Cx command by its request abbreviation (TS 29.229 Table 6.1.1), as the I-CSCF and
+// HSS metrics do.
+func cxCommandLabel(code uint32) string {
+	switch cx.Command(code) {
+	case cx.CmdUserAuthorization:
+		return "UAR"
+	case cx.CmdServerAssignment:
+		return "SAR"
+	case cx.CmdLocationInfo:
+		return "LIR"
+	case cx.CmdMultimediaAuth:
+		return "MAR"
+	case cx.CmdRegistrationTermination:
+		return "RTR"
+	case cx.CmdPushProfile:
+		return "PPR"
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}
+
+// registrationCounter is what a registrar offers when it can count its registrations in one query. The
+// S-CSCF uses it once at start-up, so that the registration gauges are right after a restart; afterwards
+// it follows its own changes (countingRegistrar). storage/sqlite and storage/postgres do not offer it yet.
+type registrationCounter interface {
+	// CountRegistrations returns how many registrations the store holds and how many contacts they bind,
+	// expired ones not yet swept included (the sweeper's deletes are counted as they happen).
+	CountRegistrations(ctx context.Context) (registrations, contacts int, err error)
+}
+
+// countStartTimeout bounds the start-up count.
+const countStartTimeout = 10 * time.Second
+
+// errNoCount: the registrar offers no registrationCounter.
+var errNoCount = errors.New("the registrar cannot count its registrations: the registration gauges count this process's changes from zero")
+
+// initRegistrationGauges sets the registration gauges from the store when it can count. When it cannot,
+// the gauges start from zero and count the changes this process makes (errNoCount).
+func (s *Server) initRegistrationGauges(ctx context.Context) error {
+	if s.counter == nil {
+		return errNoCount
+	}
+	ctx, cancel := context.WithTimeout(ctx, countStartTimeout)
+	defer cancel()
+	regs, contacts, err := s.counter.CountRegistrations(ctx)
+	if err != nil {
+		return fmt.Errorf("count registrations: %w", err)
+	}
+	s.metrics.registered.Set(float64(regs))
+	s.metrics.contacts.Set(float64(contacts))
+	return nil
+}
+
+// countingRegistrar keeps the registration gauges in step with the registrar: each save and delete reads
+// the record it replaces (one indexed lookup) and moves the gauges by the difference. Several S-CSCFs on
+// one shared registrar each count the changes they make.
+type countingRegistrar struct {
+	registrar.Registrar
+	m *metrics
+}
+
+// stored returns how many contacts the record stored under impu binds, and whether there is one.
+func (r countingRegistrar) stored(ctx context.Context, impu string) (int, bool) {
+	old, err := r.Registrar.Registration(ctx, impu)
+	if err != nil || old.IMPU != impu { // another key's implicit set: not the record replaced
+		return 0, false
+	}
+	return len(old.Contacts), true
+}
+
+// SaveRegistration implements registrar.Registrar.
+func (r countingRegistrar) SaveRegistration(ctx context.Context, reg *registrar.Registration) error {
+	before, existed := r.stored(ctx, reg.IMPU)
+	if err := r.Registrar.SaveRegistration(ctx, reg); err != nil {
+		return err
+	}
+	d := 1
+	if existed {
+		d = 0
+	}
+	r.m.registrationDelta(d, len(reg.Contacts)-before)
+	return nil
+}
+
+// DeleteRegistration implements registrar.Registrar.
+func (r countingRegistrar) DeleteRegistration(ctx context.Context, impu string) error {
+	before, existed := r.stored(ctx, impu)
+	if err := r.Registrar.DeleteRegistration(ctx, impu); err != nil {
+		return err
+	}
+	if existed {
+		r.m.registrationDelta(-1, -before)
+	}
+	return nil
+}
+
+// httpHandler is the admin HTTP listener's mux: /metrics (our own registry), /healthz (alive), /readyz
+// (an HSS connection is open) and the runtime profiles under /debug/pprof/.
+func (s *Server) httpHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{Registry: s.metrics.registry}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		for _, p := range s.node.Peers() {
+			if p.State == peer.StateOpen {
+				_, _ = w.Write([]byte("ok\n"))
+				return
+			}
+		}
+		http.Error(w, "no open Diameter peer", http.StatusServiceUnavailable)
+	})
+	handlePprof(mux)
+	return mux
+}
+
+// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
+// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
+// threadcreate); cmdline, profile (CPU), symbol and trace have handlers of their own. The admin listener
+// is on loopback by default; a profile costs CPU only while it is being taken.
+func handlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
+
+// Interface guards.
+var (
+	_ proxy.Metrics       = (*metrics)(nil)
+	_ peer.Observer       = (*metrics)(nil)
+	_ registrar.Registrar = countingRegistrar{}
+)

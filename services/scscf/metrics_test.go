@@ -1,0 +1,289 @@
+package scscf
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/digest"
+)
+
+// httpGet fetches url from an admin listener.
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body
+}
+
+// scrape reads /metrics and parses the Prometheus text format.
+func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := httpGet(t, "http://"+s.HTTPAddr().String()+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return fams
+}
+
+// sample returns the value of the series name{labels} (a histogram's sample count), and whether it exists.
+func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+next:
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(want) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if v, ok := want[l.GetName()]; !ok || v != l.GetValue() {
+				continue next
+			}
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		case dto.MetricType_UNTYPED:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// metricCheck is one expected series value.
+type metricCheck struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []metricCheck) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name+fmt.Sprint(c.labels), func(t *testing.T) {
+			got, ok := sample(fams, c.name, c.labels...)
+			if !ok || got != c.want {
+				t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+			}
+		})
+	}
+}
+
+// The admin listener after a real registration and de-registration: SIP counts by method and code, the
+// Cx latency histogram, the registration gauges, the Go and process collectors, pprof, health; then with
+// the HSS gone, the Cx failure counter and /readyz turn.
+func TestAdminHTTP(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000061", "15550000061")
+	s := startSCSCF(t, hss, nil)
+	base := "http://" + s.HTTPAddr().String()
+	ue := newUE(t, s, sub)
+	ue.registerFully(600)
+
+	fams := scrape(t, s)
+	checkMetrics(t, fams, []metricCheck{
+		{"scscf_sip_requests_total", []string{"direction", "in", "method", "REGISTER"}, 2},
+		{"scscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "401"}, 1},
+		{"scscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "200"}, 1},
+		{"scscf_sip_transactions_in_flight", nil, 0},
+		{"scscf_registrations_total", []string{"outcome", "registered"}, 1},
+		{"scscf_registered_impus", nil, 1},
+		{"scscf_registered_contacts", nil, 1},
+		{"scscf_diameter_request_duration_seconds", []string{"command", "MAR", "result", "2001"}, 1},
+		{"scscf_diameter_request_duration_seconds", []string{"command", "SAR", "result", "2001"}, 1},
+	})
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
+		if v, ok := sample(fams, name); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
+		}
+	}
+
+	// A second contact, then the de-registration of both: the gauges follow.
+	ue.integrity = digest.IntegrityYes
+	auth := `Digest username="` + sub.impi + `",realm="` + testDomain + `",nonce="",uri="sip:` + testDomain +
+		`",response="",integrity-protected="yes"`
+	if res := ue.registerContact(`<sip:ue2@`+ue.addr.String()+`>;expires=600`, auth); res.StatusCode != 200 {
+		t.Fatalf("second contact: %d", res.StatusCode)
+	}
+	fams = scrape(t, s)
+	checkMetrics(t, fams, []metricCheck{
+		{"scscf_registered_impus", nil, 1},
+		{"scscf_registered_contacts", nil, 2},
+	})
+	if res := ue.registerContact("*", auth, "Expires: 0"); res.StatusCode != 200 {
+		t.Fatalf("de-REGISTER: %d", res.StatusCode)
+	}
+	fams = scrape(t, s)
+	checkMetrics(t, fams, []metricCheck{
+		{"scscf_registered_impus", nil, 0},
+		{"scscf_registered_contacts", nil, 0},
+		{"scscf_sip_requests_total", []string{"direction", "in", "method", "REGISTER"}, 4},
+		{"scscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "200"}, 3},
+		{"scscf_diameter_request_duration_seconds", []string{"command", "SAR", "result", "2001"}, 3},
+	})
+
+	for _, tc := range []struct {
+		path string
+		code int
+		// check says what the body must hold.
+		check func([]byte) bool
+	}{
+		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
+		{"/readyz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
+		{"/debug/pprof/", 200, func(b []byte) bool {
+			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
+		}},
+		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
+		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
+		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
+		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			code, body := httpGet(t, base+tc.path)
+			if code != tc.code || !tc.check(body) {
+				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
+			}
+		})
+	}
+
+	// The HSS goes: the next MAR has no peer to go to (counted as failed) and the node is not ready.
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := hss.node.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for code, _ := httpGet(t, base+"/readyz"); code != http.StatusServiceUnavailable; code, _ = httpGet(t, base+"/readyz") {
+		if ctx.Err() != nil {
+			t.Fatalf("/readyz %d with the HSS gone, want 503", code)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	ue2 := newUE(t, s, sub)
+	if res := ue2.register(600, ue2.emptyAuth()); res.StatusCode < 500 {
+		t.Fatalf("REGISTER without an HSS: %d, want 5xx", res.StatusCode)
+	}
+	checkMetrics(t, scrape(t, s), []metricCheck{
+		{"scscf_diameter_requests_failed_total", []string{"command", "MAR"}, 1},
+	})
+}
+
+// countingMemory is a registrar that can count its registrations, as the S-CSCF asks at start-up.
+type countingMemory struct{ *registrar.Memory }
+
+func (m countingMemory) CountRegistrations(ctx context.Context) (regs, contacts int, err error) {
+	all, err := m.ExpiredRegistrations(ctx, time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, r := range all {
+		contacts += len(r.Contacts)
+	}
+	return len(all), contacts, nil
+}
+
+var _ registrationCounter = countingMemory{}
+
+// After a restart on the same store, the registration gauges start from the store's count when the
+// registrar can count; a registrar that cannot leaves them at zero (docs/metrics.md says so).
+func TestRegistrationGaugesAfterRestart(t *testing.T) {
+	tests := []struct {
+		name      string
+		store     registrar.Registrar
+		wantAfter float64
+	}{
+		{"counting registrar", countingMemory{registrar.NewMemory()}, 1},
+		{"registrar without a count", registrar.NewMemory(), 0},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			sub := hss.addSubscriber(t, fmt.Sprintf("00101000000007%d", i), fmt.Sprintf("1555000007%d", i))
+			s1, stop1 := runSCSCF(t, hss, tt.store)
+			newUE(t, s1, sub).registerFully(600)
+			checkMetrics(t, scrape(t, s1), []metricCheck{{"scscf_registered_impus", nil, 1}})
+			stop1()
+
+			s2 := startSCSCF(t, hss, tt.store)
+			if registered(t, s2, sub.impus[1]) == nil {
+				t.Fatal("registration lost in the restart")
+			}
+			checkMetrics(t, scrape(t, s2), []metricCheck{
+				{"scscf_registered_impus", nil, tt.wantAfter},
+				{"scscf_registered_contacts", nil, tt.wantAfter},
+			})
+		})
+	}
+}
+
+// A registrar failure moves no gauge.
+func TestCountingRegistrarIgnoresFailedChanges(t *testing.T) {
+	m := newMetrics()
+	r := countingRegistrar{Registrar: registrar.NewMemory(), m: m}
+	ctx := context.Background()
+	if err := r.DeleteRegistration(ctx, "sip:nobody@"+testDomain); err == nil {
+		t.Fatal("delete of a missing registration succeeded")
+	}
+	reg := &registrar.Registration{IMPU: "sip:a@" + testDomain, Contacts: []registrar.Contact{{URI: "sip:a@127.0.0.1"}},
+		Identities: []registrar.Identity{{URI: "sip:a@" + testDomain}, {URI: "tel:+1555"}}}
+	for range 2 { // saving twice replaces: still one registration
+		if err := r.SaveRegistration(ctx, reg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Saving under another identity of the same implicit set is another record.
+	other := reg.Clone()
+	other.IMPU, other.Identities = "sip:b@"+testDomain, []registrar.Identity{{URI: "sip:b@" + testDomain}}
+	if err := r.SaveRegistration(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.DeleteRegistration(ctx, other.IMPU); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	fams, err := m.registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range fams {
+		if strings.HasPrefix(f.GetName(), "scscf_registered_") {
+			got[f.GetName()] = f.GetMetric()[0].GetGauge().GetValue()
+			fmt.Fprintf(&b, "%s=%v ", f.GetName(), got[f.GetName()])
+		}
+	}
+	if got["scscf_registered_impus"] != 1 || got["scscf_registered_contacts"] != 1 {
+		t.Errorf("gauges %s, want 1 registration with 1 contact", b.String())
+	}
+}
