@@ -1,0 +1,481 @@
+package deploy
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/netip"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+	"gopkg.in/yaml.v3"
+
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/config"
+	"github.com/imscore/imscore/services/icscf"
+	"github.com/imscore/imscore/services/pcscf"
+	"github.com/imscore/imscore/services/scscf"
+)
+
+// repoRoot is the repository root seen from this package's directory (go test runs in deploy/).
+const repoRoot = ".."
+
+// composeFile is the compose file at the repository root.
+const composeFile = repoRoot + "/docker-compose.yml"
+
+// nodes are the four node names: the file names under deploy/compose and deploy/hosts, the compose services and
+// the binaries.
+var nodes = []string{"hss", "icscf", "scscf", "pcscf"}
+
+// deployment is the four node configurations of one deployment directory, each loaded as its binary loads it.
+type deployment struct {
+	hss   hss.Config
+	icscf icscf.Config
+	scscf scscf.Config
+	pcscf pcscf.Config
+}
+
+// loadNode decodes path over the node's defaults with the strict loader the binaries use (config.DecodeFile:
+// unknown keys are errors) and validates it as cmd/<node> does before running. It fills the node's field of d.
+func loadNode(node, path string, d *deployment) error {
+	switch node {
+	case "hss":
+		d.hss = hss.DefaultConfig()
+		if err := config.DecodeFile(path, &d.hss); err != nil {
+			return err
+		}
+		return d.hss.Validate()
+	case "icscf":
+		d.icscf = icscf.DefaultConfig()
+		if err := config.DecodeFile(path, &d.icscf); err != nil {
+			return err
+		}
+		return d.icscf.Validate()
+	case "scscf":
+		d.scscf = scscf.DefaultConfig()
+		if err := config.DecodeFile(path, &d.scscf); err != nil {
+			return err
+		}
+		d.scscf = d.scscf.WithDefaults()
+		return d.scscf.Validate()
+	case "pcscf":
+		d.pcscf = pcscf.DefaultConfig()
+		if err := config.DecodeFile(path, &d.pcscf); err != nil {
+			return err
+		}
+		return d.pcscf.Validate()
+	}
+	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, nodes)
+}
+
+// loadDeployment loads dir/<node>.yaml for the four nodes.
+func loadDeployment(t *testing.T, dir string) deployment {
+	t.Helper()
+	var d deployment
+	for _, n := range nodes {
+		if err := loadNode(n, filepath.Join(dir, n+".yaml"), &d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return d
+}
+
+// TestEveryConfigLoads: every YAML file under deploy/ is a node configuration that the node's loader accepts.
+// A file whose name is not a node fails, so that no configuration escapes the check.
+func TestEveryConfigLoads(t *testing.T) {
+	var files []string
+	err := filepath.WalkDir(".", func(p string, e fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ext := filepath.Ext(p); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+			files = append(files, p)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{"compose", "hosts"} {
+		for _, n := range nodes {
+			if p := filepath.Join(dir, n+".yaml"); !slices.Contains(files, p) {
+				t.Errorf("%s is missing", p)
+			}
+		}
+	}
+	for _, p := range files {
+		t.Run(p, func(t *testing.T) {
+			node := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+			var d deployment
+			if err := loadNode(node, p, &d); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestLoaderCatchesMistakes shows that the check above can fail: a misspelt key and an invalid value in a copy
+// of each compose configuration are refused, naming the culprit.
+func TestLoaderCatchesMistakes(t *testing.T) {
+	tests := []struct {
+		name    string
+		node    string
+		edit    func(string) string
+		wantErr string
+	}{
+		{"hss misspelt key", "hss", appendText("\nstore_dsn: x\n"), "store_dsn"},
+		{"hss misspelt nested key", "hss", replaceOnce("  listen: 0.0.0.0:3868", "  lisen: 0.0.0.0:3868"), "lisen"},
+		{"hss bad value", "hss", replaceOnce("dsn: postgres://hss@postgres:5432/hss?sslmode=disable", `dsn: ""`), "store.dsn"},
+		{"icscf misspelt key", "icscf", replaceOnce("http_listen:", "http-listen:"), "http-listen"},
+		{"icscf S-CSCF address by name", "icscf", replaceOnce("address: 172.22.0.12:6060", "address: scscf:6060"), "scscfs[0].address"},
+		{"scscf misspelt key", "scscf", replaceOnce("db:", "dsn:"), "dsn"},
+		{"scscf SIP listen by name", "scscf", replaceOnce("listen: 172.22.0.12:6060", "listen: scscf:6060"), "sip.listen"},
+		{"pcscf misspelt key", "pcscf", replaceOnce("state_file:", "statefile:"), "statefile"},
+		{"pcscf wildcard listen", "pcscf", replaceOnce("- 172.22.0.13:5060", "- 0.0.0.0:5060"), "wildcard"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := os.ReadFile(filepath.Join("compose", tt.node+".yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			edited := tt.edit(string(b))
+			if edited == string(b) {
+				t.Fatalf("the edit changed nothing in compose/%s.yaml: update the test", tt.node)
+			}
+			p := filepath.Join(t.TempDir(), tt.node+".yaml")
+			if err := os.WriteFile(p, []byte(edited), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			var d deployment
+			err = loadNode(tt.node, p, &d)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("want an error naming %q, got %v", tt.wantErr, err)
+			}
+		})
+	}
+}
+
+func appendText(s string) func(string) string { return func(in string) string { return in + s } }
+
+func replaceOnce(old, new string) func(string) string {
+	return func(in string) string { return strings.Replace(in, old, new, 1) }
+}
+
+// hostPort splits a host:port the test expects to be well formed.
+func hostPort(t *testing.T, field, addr string) (string, string) {
+	t.Helper()
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s %q: %v", field, addr, err)
+	}
+	return h, p
+}
+
+// checkTopology checks that the four configurations of one deployment point at each other: every next hop is
+// where the node it names listens, and the S-CSCF's name is the one the HSS and the I-CSCF know. hssHost is the
+// host the CSCFs must dial the HSS at.
+func checkTopology(t *testing.T, d deployment, hssHost string) {
+	t.Helper()
+	// P-CSCF → I-CSCF (REGISTER next hop).
+	if len(d.icscf.SIP.Listen) != 1 {
+		t.Fatalf("icscf sip.listen: want one address, got %v", d.icscf.SIP.Listen)
+	}
+	icscfSIP := d.icscf.SIP.Listen[0].Addr
+	if d.pcscf.ICSCF != icscfSIP {
+		t.Errorf("pcscf icscf %s, but the I-CSCF listens on %s", d.pcscf.ICSCF, icscfSIP)
+	}
+	// S-CSCF → I-CSCF (requests for users not registered there).
+	var route sip.Uri
+	if err := sip.ParseUri(d.scscf.ICSCF, &route); err != nil {
+		t.Fatalf("scscf icscf %q: %v", d.scscf.ICSCF, err)
+	}
+	if got := net.JoinHostPort(route.Host, fmt.Sprint(route.Port)); got != icscfSIP || !route.UriParams.Has("lr") {
+		t.Errorf("scscf icscf %s: want a loose route to the I-CSCF's %s", d.scscf.ICSCF, icscfSIP)
+	}
+	// I-CSCF → S-CSCF: the S-CSCF's Server-Name at its SIP address.
+	var found bool
+	for _, s := range d.icscf.SCSCFs {
+		if s.Name == d.scscf.ServerName {
+			found = true
+			if s.Address != d.scscf.SIP.Listen {
+				t.Errorf("icscf scscfs: %s at %s, but the S-CSCF listens on %s", s.Name, s.Address, d.scscf.SIP.Listen)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("icscf scscfs %v: the S-CSCF %s is missing", d.icscf.SCSCFs, d.scscf.ServerName)
+	}
+	// The HSS seeds the same Server-Name, so its UAA points the I-CSCF to a configured S-CSCF.
+	if !slices.ContainsFunc(d.hss.SCSCFs, func(s hss.SCSCFConfig) bool { return s.Name == d.scscf.ServerName }) {
+		t.Errorf("hss scscfs %v: the S-CSCF %s is missing", d.hss.SCSCFs, d.scscf.ServerName)
+	}
+	// CSCFs → HSS (Cx): its host and listening port, and its Origin-Host where they check it.
+	_, hssPort := hostPort(t, "hss diameter.listen", d.hss.Diameter.Listen)
+	want := net.JoinHostPort(hssHost, hssPort)
+	if d.scscf.Diameter.HSS != want {
+		t.Errorf("scscf diameter.hss %s: want %s", d.scscf.Diameter.HSS, want)
+	}
+	if !slices.Equal(d.icscf.Diameter.HSS, []string{want}) {
+		t.Errorf("icscf diameter.hss %v: want [%s]", d.icscf.Diameter.HSS, want)
+	}
+	for field, host := range map[string]string{"scscf diameter.hss_host": d.scscf.Diameter.HSSHost, "icscf diameter.hss_host": d.icscf.Diameter.HSSHost} {
+		if host != "" && host != d.hss.Diameter.OriginHost {
+			t.Errorf("%s %s: the HSS announces %s", field, host, d.hss.Diameter.OriginHost)
+		}
+	}
+	// Both storing nodes on PostgreSQL, each in a database of its own (docs/operations.md explains why).
+	hssDB, scscfDB := pgDatabase(t, "hss store.dsn", d.hss.Store.DSN), pgDatabase(t, "scscf db", d.scscf.DB)
+	if hssDB == scscfDB {
+		t.Errorf("the HSS and the S-CSCF share the database %q: each needs its own", hssDB)
+	}
+	for field, dsn := range map[string]string{"hss store.dsn": d.hss.Store.DSN, "scscf db": d.scscf.DB} {
+		if u, _ := url.Parse(dsn); u != nil {
+			if _, has := u.User.Password(); has {
+				t.Errorf("%s: the password belongs in PGPASSWORD or ~/.pgpass, not in the file", field)
+			}
+		}
+	}
+}
+
+// pgDatabase returns the database a postgres:// DSN names.
+func pgDatabase(t *testing.T, field, dsn string) string {
+	t.Helper()
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || strings.Trim(u.Path, "/") == "" {
+		t.Fatalf("%s %q: want postgres://user@host:port/database", field, dsn)
+	}
+	return strings.Trim(u.Path, "/")
+}
+
+func TestHostsTopology(t *testing.T) {
+	d := loadDeployment(t, "hosts")
+	hssHost, _ := hostPort(t, "hss diameter.listen", d.hss.Diameter.Listen)
+	checkTopology(t, d, hssHost)
+	// Every address is a documentation address (RFC 5737 TEST-NET-1): an example never points at a real host.
+	testNet := netip.MustParsePrefix("192.0.2.0/24")
+	addrs := map[string]string{
+		"hss diameter.listen": d.hss.Diameter.Listen, "hss api.listen": d.hss.API.Listen,
+		"icscf sip.listen": d.icscf.SIP.Listen[0].Addr, "icscf http_listen": d.icscf.HTTPListen,
+		"scscf sip.listen": d.scscf.SIP.Listen, "scscf http_listen": d.scscf.HTTPListen,
+		"pcscf listen": d.pcscf.Listen[0], "pcscf http": d.pcscf.HTTP,
+	}
+	for _, dsn := range []string{d.hss.Store.DSN, d.scscf.DB} {
+		u, _ := url.Parse(dsn)
+		addrs["postgres in "+dsn] = u.Host
+	}
+	for field, a := range addrs {
+		h, _ := hostPort(t, field, a)
+		ip, err := netip.ParseAddr(h)
+		if err != nil || !testNet.Contains(ip) {
+			t.Errorf("%s %s: want an address of %s", field, a, testNet)
+		}
+	}
+}
+
+// compose is the part of docker-compose.yml the tests look at.
+type compose struct {
+	Services map[string]composeService `yaml:"services"`
+	Networks map[string]struct {
+		IPAM struct {
+			Config []struct {
+				Subnet string `yaml:"subnet"`
+			} `yaml:"config"`
+		} `yaml:"ipam"`
+	} `yaml:"networks"`
+}
+
+type composeService struct {
+	Image       string   `yaml:"image"`
+	Command     []string `yaml:"command"`
+	CapAdd      []string `yaml:"cap_add"`
+	Ports       []string `yaml:"ports"`
+	Volumes     []string `yaml:"volumes"`
+	Healthcheck *struct {
+		Test []string `yaml:"test"`
+	} `yaml:"healthcheck"`
+	Networks map[string]struct {
+		IPv4Address string `yaml:"ipv4_address"`
+	} `yaml:"networks"`
+	DependsOn map[string]struct {
+		Condition string `yaml:"condition"`
+	} `yaml:"depends_on"`
+}
+
+func readCompose(t *testing.T) compose {
+	t.Helper()
+	b, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c compose
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatalf("%s: %v", composeFile, err)
+	}
+	return c
+}
+
+// TestComposeFile checks docker-compose.yml against the configurations it mounts: the services, NET_ADMIN for
+// the P-CSCF, a health check on each node's own admin port, the mounted files, the fixed addresses and the
+// published ports.
+func TestComposeFile(t *testing.T) {
+	c := readCompose(t)
+	d := loadDeployment(t, "compose")
+	checkTopology(t, d, "hss")
+
+	var names []string
+	for n := range c.Services {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	if want := []string{"hss", "icscf", "pcscf", "postgres", "scscf"}; !slices.Equal(names, want) {
+		t.Fatalf("services %v, want %v", names, want)
+	}
+	if !slices.Contains(c.Services["pcscf"].CapAdd, "NET_ADMIN") {
+		t.Errorf("pcscf cap_add %v: NET_ADMIN is needed for XFRM", c.Services["pcscf"].CapAdd)
+	}
+	for n, s := range c.Services {
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 2 {
+			t.Errorf("%s: no health check", n)
+		}
+		for _, v := range s.Volumes {
+			src, _, _ := strings.Cut(v, ":")
+			if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
+				continue // a named volume
+			}
+			if _, err := os.Stat(filepath.Join(repoRoot, src)); err != nil {
+				t.Errorf("%s: mounted %s does not exist: %v", n, src, err)
+			}
+		}
+		for _, p := range s.Ports {
+			if !strings.HasPrefix(p, "127.0.0.1:") {
+				t.Errorf("%s: port %s is published beyond the host's loopback", n, p)
+			}
+		}
+	}
+	if dep, ok := c.Services["hss"].DependsOn["postgres"]; !ok || dep.Condition != "service_healthy" {
+		t.Errorf("hss depends_on: want postgres service_healthy (it migrates at start)")
+	}
+
+	var subnet netip.Prefix
+	if cfgs := c.Networks["ims"].IPAM.Config; len(cfgs) == 1 {
+		subnet, _ = netip.ParsePrefix(cfgs[0].Subnet)
+	}
+	if !subnet.IsValid() {
+		t.Fatalf("network ims: want one fixed subnet, got %+v", c.Networks["ims"])
+	}
+	// For each node: the address its SIP listener binds (none for the HSS), its admin address.
+	nodeAddrs := map[string]struct{ sip, admin string }{
+		"hss":   {"", d.hss.API.Listen},
+		"icscf": {d.icscf.SIP.Listen[0].Addr, d.icscf.HTTPListen},
+		"scscf": {d.scscf.SIP.Listen, d.scscf.HTTPListen},
+		"pcscf": {d.pcscf.Listen[0], d.pcscf.HTTP},
+	}
+	for _, n := range nodes {
+		s := c.Services[n]
+		t.Run(n, func(t *testing.T) {
+			// The node runs its binary with the configuration mounted at the path it names.
+			if len(s.Command) != 3 || s.Command[0] != n || s.Command[1] != "--config" {
+				t.Fatalf("command %v: want [%s --config /etc/imscore/%s.yaml]", s.Command, n, n)
+			}
+			mount := "./deploy/compose/" + n + ".yaml:" + s.Command[2] + ":ro"
+			if !slices.Contains(s.Volumes, mount) {
+				t.Errorf("volumes %v: want %s", s.Volumes, mount)
+			}
+			ip, err := netip.ParseAddr(s.Networks["ims"].IPv4Address)
+			if err != nil || !subnet.Contains(ip) {
+				t.Fatalf("networks.ims.ipv4_address %q: want a fixed address in %s", s.Networks["ims"].IPv4Address, subnet)
+			}
+			if a := nodeAddrs[n].sip; a != "" {
+				if h, _ := hostPort(t, "sip listen", a); h != ip.String() {
+					t.Errorf("the configuration listens on %s, the container's address is %s", a, ip)
+				}
+			}
+			// The health check asks /readyz on the port the node's admin server listens on.
+			_, port := hostPort(t, "admin listen", nodeAddrs[n].admin)
+			probe := "http://127.0.0.1:" + port + "/readyz"
+			if s.Healthcheck == nil || !slices.Contains(s.Healthcheck.Test, probe) {
+				t.Errorf("health check %v: want a probe of %s", s.Healthcheck, probe)
+			}
+		})
+	}
+	// The image builds every binary the services run.
+	df, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := regexp.MustCompile(`for c in ([a-z ]+); do`).FindSubmatch(df)
+	if built == nil {
+		t.Fatal("Dockerfile: no `for c in …; do` build loop")
+	}
+	for _, n := range append(slices.Clone(nodes), "imsctl") {
+		if !slices.Contains(strings.Fields(string(built[1])), n) {
+			t.Errorf("Dockerfile does not build %s", n)
+		}
+	}
+}
+
+// dockerCompose returns the docker-compose binary, or skips (fails under CI=true, where CI installs it).
+func dockerCompose(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("docker-compose")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("docker-compose is not installed (CI installs Debian's docker-compose package): %v", err)
+		}
+		t.Skip("docker-compose not installed (apt-get install docker-compose): the compose file is not validated")
+	}
+	return p
+}
+
+// TestDockerComposeConfig validates docker-compose.yml with docker-compose itself (no Docker engine needed), and
+// checks on a broken copy that it would notice a mistake.
+func TestDockerComposeConfig(t *testing.T) {
+	bin := dockerCompose(t)
+	good, err := os.ReadFile(composeFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		text    string
+		wantErr bool
+	}{
+		{"docker-compose.yml", string(good), false},
+		{"misspelt service key", strings.Replace(string(good), "    cap_add:", "    cap_addd:", 1), true},
+		{"healthcheck without test", strings.Replace(string(good), `      test: ["CMD", "wget"`, `      tset: ["CMD", "wget"`, 1), true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := composeFile
+			if tt.wantErr {
+				if tt.text == string(good) {
+					t.Fatal("the edit changed nothing: update the test")
+				}
+				path = filepath.Join(t.TempDir(), "docker-compose.yml")
+				if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cmd := exec.Command(bin, "--project-directory", repoRoot, "-f", path, "config", "-q")
+			out, err := cmd.CombinedOutput()
+			var exit *exec.ExitError
+			switch {
+			case err != nil && !errors.As(err, &exit):
+				t.Fatalf("docker-compose: %v", err)
+			case tt.wantErr && err == nil:
+				t.Fatalf("docker-compose config -q accepted the broken file")
+			case !tt.wantErr && err != nil:
+				t.Fatalf("docker-compose config -q: %v\n%s", err, out)
+			}
+		})
+	}
+}
