@@ -1,46 +1,188 @@
 package icscf
 
 import (
+	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 )
 
+// httpGet fetches url from an admin listener.
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body
+}
+
+// scrape reads /metrics and parses the Prometheus text format.
+func scrape(t *testing.T, n *Node) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := httpGet(t, "http://"+n.HTTPAddr()+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return fams
+}
+
+// sample returns the value of the series name{labels} (a histogram's sample count), and whether it exists.
+func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+next:
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(want) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if v, ok := want[l.GetName()]; !ok || v != l.GetValue() {
+				continue next
+			}
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		case dto.MetricType_UNTYPED:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// metricCheck is one expected series value.
+type metricCheck struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []metricCheck) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name+fmt.Sprint(c.labels), func(t *testing.T) {
+			got, ok := sample(fams, c.name, c.labels...)
+			if !ok || got != c.want {
+				t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+			}
+		})
+	}
+}
+
+// The admin listener after real traffic: a REGISTER refused (UAA 5001), one forwarded and challenged by
+// the S-CSCF (UAA 2001), a MESSAGE routed by LIR, and a UAR the HSS answers too late. SIP counts by
+// method and code, the Cx latency histogram and failure counter, the Go and process collectors, pprof
+// and health.
 func TestHTTPEndpoints(t *testing.T) {
 	hss := startFakeHSS(t)
 	hss.onUAR(func(*cx.UAR) *cx.UAA { return uaa(cx.Vendor3GPP, 5001, "", nil) })
 	s := startFakeSCSCF(t, "scscf", false)
+	s.respond = func(req *sip.Request) *sip.Response {
+		if req.Method == sip.REGISTER {
+			return sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+		}
+		return sip.NewResponseFromRequest(req, 200, "OK", nil)
+	}
 	n := startICSCF(t, hss, []SCSCF{s.config()})
+	to := sipAddr(n, "UDP")
 	u := newUE(t)
-	if res := u.send(sipAddr(n, "UDP"), u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 403 {
-		t.Fatalf("status %d", res.StatusCode)
+	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 403 {
+		t.Fatalf("REGISTER, UAA 5001: status %d, want 403", res.StatusCode)
 	}
-	tests := []struct {
-		path     string
-		wantCode int
-		contains string
+	hss.onUAR(func(*cx.UAR) *cx.UAA { return uaa(cx.Vendor3GPP, 2001, s.name, nil) })
+	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 401 {
+		t.Fatalf("REGISTER, UAA 2001: status %d, want the S-CSCF's 401", res.StatusCode)
+	}
+	hss.onLIR(func(*cx.LIR) *cx.LIA { return lia(0, 2001, s.name, nil) })
+	if res := u.send(to, u.request("MESSAGE", "sip:bob@"+testDomain, "sip:bob@"+testDomain)); res.StatusCode != 200 {
+		t.Fatalf("MESSAGE: status %d, want 200", res.StatusCode)
+	}
+	// Past the Diameter request timeout (1 s in startICSCF): the UAR fails, the REGISTER gets 480.
+	hss.onUAR(func(*cx.UAR) *cx.UAA {
+		time.Sleep(1500 * time.Millisecond)
+		return uaa(cx.Vendor3GPP, 2001, s.name, nil)
+	})
+	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 480 {
+		t.Fatalf("REGISTER, no UAA: status %d, want 480", res.StatusCode)
+	}
+
+	fams := scrape(t, n)
+	checkMetrics(t, fams, []metricCheck{
+		{"icscf_sip_requests_total", []string{"direction", "in", "method", "REGISTER"}, 3},
+		{"icscf_sip_requests_total", []string{"direction", "out", "method", "REGISTER"}, 1},
+		{"icscf_sip_requests_total", []string{"direction", "in", "method", "MESSAGE"}, 1},
+		{"icscf_sip_requests_total", []string{"direction", "out", "method", "MESSAGE"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "403"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "in", "method", "REGISTER", "code", "401"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "401"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "480"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "in", "method", "MESSAGE", "code", "200"}, 1},
+		{"icscf_sip_responses_total", []string{"direction", "out", "method", "MESSAGE", "code", "200"}, 1},
+		{"icscf_sip_transactions_in_flight", nil, 0},
+		{"icscf_register_total", []string{"outcome", "forbidden"}, 1},
+		{"icscf_cx_answers_total", []string{"command", "UAR", "result", "DIAMETER_ERROR_USER_UNKNOWN"}, 1},
+		{"icscf_diameter_request_duration_seconds", []string{"command", "UAR", "result", "5001"}, 1},
+		{"icscf_diameter_request_duration_seconds", []string{"command", "UAR", "result", "2001"}, 1},
+		{"icscf_diameter_request_duration_seconds", []string{"command", "LIR", "result", "2001"}, 1},
+		{"icscf_diameter_requests_failed_total", []string{"command", "UAR"}, 1},
+	})
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
+		if v, ok := sample(fams, name); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
+		}
+	}
+
+	for _, tc := range []struct {
+		path  string
+		code  int
+		check func([]byte) bool // what the body must hold
 	}{
-		{"/healthz", 200, "ok"},
-		{"/readyz", 200, "ready"},
-		{"/metrics", 200, `icscf_register_total{outcome="forbidden"} 1`},
-		{"/metrics", 200, `icscf_cx_answers_total{command="UAR",result="DIAMETER_ERROR_USER_UNKNOWN"} 1`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.path, func(t *testing.T) {
-			res, err := http.Get("http://" + n.HTTPAddr() + tt.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			body, _ := io.ReadAll(res.Body)
-			if res.StatusCode != tt.wantCode || !strings.Contains(string(body), tt.contains) {
-				t.Fatalf("%s: %d\n%s\nwant %d containing %q", tt.path, res.StatusCode, body, tt.wantCode, tt.contains)
+		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
+		{"/readyz", 200, func(b []byte) bool { return string(b) == "ready\n" }},
+		{"/debug/pprof/", 200, func(b []byte) bool {
+			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
+		}},
+		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
+		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
+		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
+		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			code, body := httpGet(t, "http://"+n.HTTPAddr()+tc.path)
+			if code != tc.code || !tc.check(body) {
+				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
 			}
 		})
 	}

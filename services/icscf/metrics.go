@@ -1,16 +1,25 @@
 package icscf
 
 import (
+	"net/http"
+	"net/http/pprof"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
-// metrics are the I-CSCF's Prometheus series, on a registry of its own (no global registry). A nil *metrics
-// counts nothing, so the router runs without it in tests.
+// diameterLatencyBuckets are the bounds of the Cx round-trip histogram: a local HSS answers in well under
+// a millisecond, a loaded or remote one in tens of milliseconds; the request timeout ends the scale.
+var diameterLatencyBuckets = []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5}
+
+// metrics are the I-CSCF's Prometheus series, on a registry of its own (no global registry), with the Go
+// and process collectors. A nil *metrics counts nothing, so the router runs without it in tests.
+// docs/metrics.md lists every series.
 type metrics struct {
 	reg          *prometheus.Registry
 	registers    *prometheus.CounterVec
@@ -20,6 +29,8 @@ type metrics struct {
 	sipResponses *prometheus.CounterVec
 	sipInFlight  prometheus.Gauge
 	diamEvents   *prometheus.CounterVec
+	cxDuration   *prometheus.HistogramVec
+	cxFailed     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -40,9 +51,16 @@ func newMetrics() *metrics {
 			Help: "Server transactions without a final response."}),
 		diamEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icscf_diameter_events_total",
 			Help: "Diameter peer layer events by kind."}, []string{"kind"}),
+		cxDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "icscf_diameter_request_duration_seconds",
+			Help:    "Round trip of the Cx requests the I-CSCF sends (UAR, LIR), by command and result code.",
+			Buckets: diameterLatencyBuckets}, []string{"command", "result"}),
+		cxFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icscf_diameter_requests_failed_total",
+			Help: "Cx requests that got no answer (no open peer, timeout, connection lost), by command."},
+			[]string{"command"}),
 	}
 	m.reg.MustRegister(m.registers, m.cxAnswers, m.failovers, m.sipRequests, m.sipResponses, m.sipInFlight,
-		m.diamEvents, prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		m.diamEvents, m.cxDuration, m.cxFailed,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -77,7 +95,49 @@ func (s sipMetrics) Response(dir proxy.Direction, method string, code int) {
 
 func (s sipMetrics) InFlight(delta int) { s.m.sipInFlight.Add(float64(delta)) }
 
-// observe adapts metrics to peer.Observer.
-func (m *metrics) observe(e peer.Event) { m.diamEvents.WithLabelValues(e.Kind.String()).Inc() }
+// observe adapts metrics to peer.Observer: every event is counted by kind; answers feed the latency
+// histogram and requests without an answer the failure counter.
+func (m *metrics) observe(e peer.Event) {
+	m.diamEvents.WithLabelValues(e.Kind.String()).Inc()
+	switch e.Kind {
+	case peer.EventAnswerReceived:
+		m.cxDuration.WithLabelValues(cxCommandLabel(e.Command), strconv.FormatUint(uint64(e.Result), 10)).
+			Observe(e.Latency.Seconds())
+	case peer.EventRequestFailed:
+		m.cxFailed.WithLabelValues(cxCommandLabel(e.Command)).Inc()
+	}
+}
+
+// cxCommandLabel names a Cx command by its request abbreviation (TS 29.229 Table 6.1.1), as
+// icscf_cx_answers_total and the S-CSCF and HSS metrics do.
+func cxCommandLabel(code uint32) string {
+	switch cx.Command(code) {
+	case cx.CmdUserAuthorization:
+		return "UAR"
+	case cx.CmdServerAssignment:
+		return "SAR"
+	case cx.CmdLocationInfo:
+		return "LIR"
+	case cx.CmdMultimediaAuth:
+		return "MAR"
+	case cx.CmdRegistrationTermination:
+		return "RTR"
+	case cx.CmdPushProfile:
+		return "PPR"
+	}
+	return strconv.FormatUint(uint64(code), 10)
+}
+
+// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
+// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
+// threadcreate); cmdline, profile (CPU), symbol and trace have handlers of their own. The admin listener
+// is on loopback by default; a profile costs CPU only while it is being taken.
+func handlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
 
 var _ proxy.Metrics = sipMetrics{}

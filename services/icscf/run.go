@@ -236,9 +236,11 @@ func (n *Node) closeAll() {
 	}
 }
 
+// httpHandler is the admin listener's mux: /metrics (our own registry), /healthz (alive), /readyz (SIP
+// served and a Cx connection open) and the runtime profiles under /debug/pprof/ (metrics.go).
 func (n *Node) httpHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
+	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{Registry: n.metrics.reg}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -249,6 +251,7 @@ func (n *Node) httpHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
+	handlePprof(mux)
 	return mux
 }
 
