@@ -7,14 +7,12 @@ package icscf
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/internal/logging"
-	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -74,46 +72,76 @@ func (r *Router) register(ctx context.Context, req *sip.Request, log *zap.Logger
 		return proxy.Decision{}, withCause(statusNoSCSCF, err)
 	}
 
-	var caps *cx.ServerCapabilities // from the REGISTRATION_AND_CAPABILITIES query, once made
-	for attempt := 1; ; attempt++ {
-		res, err := r.forwardRegister(ctx, req, target)
-		if err == nil {
-			log.Debug("REGISTER answered", zap.String("scscf", target.name), zap.Int("code", res.StatusCode))
-			r.metrics.register("forwarded")
-			return proxy.Decision{Reply: replyFrom(res)}, nil
-		}
-		if ctx.Err() != nil || errors.Is(err, proxy.ErrClosed) {
-			return proxy.Decision{}, err
-		}
-		tried[target.key] = true
-		r.metrics.failover()
-		log.Warn("S-CSCF did not answer REGISTER", zap.String("scscf", target.name), zap.Int("attempt", attempt),
-			zap.Error(err))
-		if attempt >= r.maxAttempts {
-			r.metrics.register("no_answer")
-			return proxy.Decision{}, withCause(statusNoSCSCFAnswered, err)
-		}
-		// TS 24.229 §5.3.1.3: the I-CSCF asks the HSS again with User-Authorization-Type
-		// REGISTRATION_AND_CAPABILITIES and selects a new S-CSCF from the capabilities returned.
-		if caps == nil {
-			withCaps := cx.UATRegistrationAndCapabilities
-			capsUAR := &cx.UAR{UserName: impi, PublicIdentity: impu, VisitedNetworkIdentifier: uar.VisitedNetworkIdentifier,
-				UserAuthorizationType: &withCaps}
-			capsUAA, se := r.userAuthorization(ctx, capsUAR, log)
-			if se != nil {
-				return proxy.Decision{}, se
-			}
-			caps = capsUAA.ServerCapabilities
-			if caps == nil {
-				caps = &cx.ServerCapabilities{}
-			}
-		}
-		target, err = r.dir.selectByCapabilities(caps, tried)
-		if err != nil {
-			r.metrics.register("no_answer")
-			return proxy.Decision{}, withCause(statusNoSCSCFAnswered, err)
+	a := &registerAttempts{r: r, uar: uar, tried: tried, log: log}
+	return a.towards(target), nil
+}
+
+// registerAttempts is one REGISTER's search for an S-CSCF that answers (TS 24.229 §5.3.1.3). The proxy
+// forwards the REGISTER to one S-CSCF at a time (serial forwarding) and keeps the transaction with the P-CSCF
+// open meanwhile; the S-CSCF's responses go upstream as they are, its To tag and challenges included.
+type registerAttempts struct {
+	r       *Router
+	uar     *cx.UAR
+	tried   map[string]bool
+	attempt int
+	current candidate
+	caps    *cx.ServerCapabilities // from the REGISTRATION_AND_CAPABILITIES query, once made
+	log     *zap.Logger
+}
+
+// towards forwards the REGISTER to c (RFC 3261 §16.6: pre-loaded Route, or c's configured address), giving up
+// on it when it does not answer within attemptTimeout.
+func (a *registerAttempts) towards(c candidate) proxy.Decision {
+	a.attempt++
+	a.current = c
+	d := proxy.Forward(proxy.Target{Route: []sip.Uri{routeTo(c, false)}, NextHop: nextHop(c),
+		NoResponseTimeout: a.r.attemptTimeout})
+	d.OnFailure = a.onFailure
+	d.OnResponse = func(res *sip.Response, generated bool) {
+		if res.StatusCode >= 200 && !generated {
+			a.r.metrics.register("forwarded")
 		}
 	}
+	return d
+}
+
+// onFailure judges the S-CSCF's failure: no answer (408 made by the proxy), unreachable, or a 503 (both become
+// a generated 500 under RFC 3261 §16.7) is the S-CSCF failing, and TS 24.229 §5.3.1.3 has the I-CSCF ask the
+// HSS again with REGISTRATION_AND_CAPABILITIES and select another S-CSCF. Any other answer is the S-CSCF's
+// and goes upstream.
+func (a *registerAttempts) onFailure(ctx context.Context, _ *sip.Request, best *sip.Response, generated bool) (*proxy.Decision, error) {
+	if !generated || best.StatusCode != sip.StatusRequestTimeout && best.StatusCode != sip.StatusInternalServerError {
+		return nil, nil
+	}
+	r := a.r
+	a.tried[a.current.key] = true
+	r.metrics.failover()
+	a.log.Warn("S-CSCF did not answer REGISTER", zap.String("scscf", a.current.name), zap.Int("attempt", a.attempt),
+		zap.Int("treated_as", best.StatusCode))
+	if a.attempt >= r.maxAttempts {
+		r.metrics.register("no_answer")
+		return nil, withCause(statusNoSCSCFAnswered, errors.New("maximum attempts reached"))
+	}
+	if a.caps == nil {
+		withCaps := cx.UATRegistrationAndCapabilities
+		capsUAR := &cx.UAR{UserName: a.uar.UserName, PublicIdentity: a.uar.PublicIdentity,
+			VisitedNetworkIdentifier: a.uar.VisitedNetworkIdentifier, UserAuthorizationType: &withCaps}
+		capsUAA, se := r.userAuthorization(ctx, capsUAR, a.log)
+		if se != nil {
+			return nil, se
+		}
+		a.caps = capsUAA.ServerCapabilities
+		if a.caps == nil {
+			a.caps = &cx.ServerCapabilities{}
+		}
+	}
+	next, err := r.dir.selectByCapabilities(a.caps, a.tried)
+	if err != nil {
+		r.metrics.register("no_answer")
+		return nil, withCause(statusNoSCSCFAnswered, err)
+	}
+	d := a.towards(next)
+	return &d, nil
 }
 
 // userAuthorization sends a UAR and maps a failed query or a negative answer to the SIP response it calls for.
@@ -140,53 +168,6 @@ func (r *Router) userAuthorization(ctx context.Context, uar *cx.UAR, log *zap.Lo
 		r.metrics.register("hss_unavailable")
 		return nil, withCause(statusUARFailed, nil)
 	}
-}
-
-// forwardRegister sends a copy of the REGISTER to the S-CSCF c (RFC 3261 §16.6 steps 1-3: copy, Max-Forwards,
-// pre-loaded Route) and waits at most attemptTimeout for its final response. The I-CSCF keeps the transaction
-// with the P-CSCF open meanwhile, so that another S-CSCF can be tried when this one does not answer.
-func (r *Router) forwardRegister(ctx context.Context, req *sip.Request, c candidate) (*sip.Response, error) {
-	fwd := req.Clone()
-	if mf := fwd.MaxForwards(); mf != nil {
-		mf.Dec()
-	}
-	route := routeTo(c, false)
-	fwd.PrependHeader(&sip.RouteHeader{Address: route})
-	var opts []proxy.SendOption
-	if hop := nextHop(c); hop != nil {
-		opts = append(opts, proxy.WithNextHop(*hop))
-	}
-	actx, cancel := context.WithTimeout(ctx, r.attemptTimeout)
-	defer cancel()
-	res, err := r.sender.Send(actx, fwd, opts...)
-	if err != nil {
-		return nil, err
-	}
-	if res.StatusCode == sip.StatusServiceUnavailable {
-		// RFC 3261 §16.7: a 503 says that S-CSCF cannot serve now; it is never passed upstream as is.
-		return nil, &proxy.StatusError{Code: res.StatusCode, Reason: res.Reason}
-	}
-	return res, nil
-}
-
-// replyFrom turns the S-CSCF's response into the I-CSCF's answer upstream: status, reason, body and every
-// header field but those the answer takes from the request being answered (Via, From, To, Call-ID, CSeq,
-// RFC 3261 §8.2.6.2) and Content-Length, which is recomputed.
-func replyFrom(res *sip.Response) *proxy.Reply {
-	rep := &proxy.Reply{Code: res.StatusCode, Reason: res.Reason}
-	for _, h := range res.Headers() {
-		switch {
-		case header.SameName(h.Name(), "Via"), header.SameName(h.Name(), "From"), header.SameName(h.Name(), "To"),
-			header.SameName(h.Name(), "Call-ID"), header.SameName(h.Name(), "CSeq"),
-			header.SameName(h.Name(), "Content-Length"), strings.EqualFold(h.Name(), "Record-Route"):
-			continue
-		}
-		rep.Headers = append(rep.Headers, sip.HeaderClone(h))
-	}
-	if b := res.Body(); len(b) > 0 {
-		rep.Body = append([]byte(nil), b...)
-	}
-	return rep
 }
 
 // withCause copies a StatusError template and attaches the cause (logged by the proxy, never sent).
