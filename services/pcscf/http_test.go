@@ -1,41 +1,176 @@
 package pcscf
 
 import (
+	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
-// TestHTTP: /healthz, /readyz once running, and /metrics with the P-CSCF's own series after a
-// rejection was counted.
+// httpGet fetches url from an admin listener.
+func httpGet(t *testing.T, url string) (int, []byte) {
+	t.Helper()
+	res, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.StatusCode, body
+}
+
+// scrape reads /metrics under base and parses the Prometheus text format.
+func scrape(t *testing.T, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := httpGet(t, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return fams
+}
+
+// sample returns the value of the series name{labels} (a histogram's sample count), and whether it exists.
+func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+next:
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(want) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if v, ok := want[l.GetName()]; !ok || v != l.GetValue() {
+				continue next
+			}
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		case dto.MetricType_UNTYPED:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// metricCheck is one expected series value.
+type metricCheck struct {
+	name   string
+	labels []string
+	want   float64
+}
+
+func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []metricCheck) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.name+fmt.Sprint(c.labels), func(t *testing.T) {
+			got, ok := sample(fams, c.name, c.labels...)
+			if !ok || got != c.want {
+				t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
+			}
+		})
+	}
+}
+
+// TestHTTP: the admin mux after real traffic — a REGISTER without sec-agree refused with 421, then a UE
+// registering with sec-agree (REGISTER, 401, protected REGISTER, 200) and de-registering: SIP counts by
+// method and code, the registration and SA set gauges, the Go and process collectors, pprof and health.
 func TestHTTP(t *testing.T) {
 	alice := newSubscriber(t, 1)
 	core := startFakeCore(t, "127.0.0.1:0", alice)
 	n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs(), func(c *Config) { c.IPsec = IPsecRequired })
-	// A REGISTER without sec-agree is refused with 421 and counted.
-	_ = newRawUA(t, n.CoreAddr(), "127.0.0.1:0").do(register(alice, ""))
 	srv := httptest.NewServer(n.httpHandler())
 	defer srv.Close()
+
+	// A REGISTER without sec-agree is refused with 421 and counted.
+	_ = newRawUA(t, n.CoreAddr(), "127.0.0.1:0").do(register(alice, ""))
+	u := newUE(t, alice, n.CoreAddr(), "udp", true)
+	ctx := ctxT(t)
+	if _, err := u.Register(ctx); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	fams := scrape(t, srv.URL)
+	checkMetrics(t, fams, []metricCheck{
+		{"pcscf_requests_rejected_total", []string{"code", "421"}, 1},
+		{"pcscf_sip_requests_total", []string{"direction", "in", "method", "REGISTER"}, 3},
+		{"pcscf_sip_requests_total", []string{"direction", "out", "method", "REGISTER"}, 2},
+		{"pcscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "421"}, 1},
+		{"pcscf_sip_responses_total", []string{"direction", "in", "method", "REGISTER", "code", "401"}, 1},
+		{"pcscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "401"}, 1},
+		{"pcscf_sip_responses_total", []string{"direction", "in", "method", "REGISTER", "code", "200"}, 1},
+		{"pcscf_sip_responses_total", []string{"direction", "out", "method", "REGISTER", "code", "200"}, 1},
+		{"pcscf_registrations", nil, 1},
+		{"pcscf_sa_sets", nil, 1},
+		{"pcscf_sa_sets_installed_total", nil, 1},
+	})
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
+		if v, ok := sample(fams, name); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
+		}
+	}
+
+	// De-registration: the gauges drop at once, the SA set is removed once the 200 has left (DeregDelay).
+	if err := u.Deregister(ctx); err != nil {
+		t.Fatalf("deregister: %v", err)
+	}
+	for {
+		fams = scrape(t, srv.URL)
+		if v, _ := sample(fams, "pcscf_sa_sets_removed_total"); v >= 1 || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	checkMetrics(t, fams, []metricCheck{
+		{"pcscf_registrations", nil, 0},
+		{"pcscf_sa_sets", nil, 0},
+		{"pcscf_sa_sets_removed_total", nil, 1},
+		{"pcscf_sip_transactions_in_flight", nil, 0},
+	})
+
 	for _, tc := range []struct {
-		path string
-		code int
-		want string
+		path  string
+		code  int
+		check func([]byte) bool // what the body must hold
 	}{
-		{"/healthz", 200, "ok"},
-		{"/readyz", 200, "ready"},
-		{"/metrics", 200, `pcscf_requests_rejected_total{code="421"} 1`},
+		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
+		{"/readyz", 200, func(b []byte) bool { return string(b) == "ready\n" }},
+		{"/debug/pprof/", 200, func(b []byte) bool {
+			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
+		}},
+		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
+		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
+		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
+		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			res, err := http.Get(srv.URL + tc.path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer res.Body.Close()
-			b, _ := io.ReadAll(res.Body)
-			if res.StatusCode != tc.code || !strings.Contains(string(b), tc.want) {
-				t.Errorf("%s: %d %q, want %d with %q", tc.path, res.StatusCode, b, tc.code, tc.want)
+			code, body := httpGet(t, srv.URL+tc.path)
+			if code != tc.code || !tc.check(body) {
+				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
 			}
 		})
 	}

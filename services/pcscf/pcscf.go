@@ -17,8 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
@@ -78,7 +76,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	if err := n.setupIPsec(); err != nil {
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: nil, InNamespace: cfg.InNamespace}
+	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace}
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)
@@ -383,43 +381,6 @@ func (n *Node) removeLater(sets []SASet, d time.Duration) {
 		}
 		n.removeSAs(sets)
 	})
-}
-
-type metrics struct {
-	reg           *prometheus.Registry
-	registrations prometheus.Gauge
-	saSets        prometheus.Gauge
-	saInstalled   prometheus.Counter
-	saRemoved     prometheus.Counter
-	rejected      *prometheus.CounterVec
-}
-
-func newMetrics() *metrics {
-	m := &metrics{
-		reg:           prometheus.NewRegistry(),
-		registrations: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pcscf_registrations", Help: "UEs registered through this P-CSCF."}),
-		saSets:        prometheus.NewGauge(prometheus.GaugeOpts{Name: "pcscf_sa_sets", Help: "IMS-AKA SA sets installed (four SAs each)."}),
-		saInstalled:   prometheus.NewCounter(prometheus.CounterOpts{Name: "pcscf_sa_sets_installed_total", Help: "SA sets installed."}),
-		saRemoved:     prometheus.NewCounter(prometheus.CounterOpts{Name: "pcscf_sa_sets_removed_total", Help: "SA sets removed."}),
-		rejected:      prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcscf_requests_rejected_total", Help: "Requests answered with an error by the P-CSCF itself."}, []string{"code"}),
-	}
-	m.reg.MustRegister(m.registrations, m.saSets, m.saInstalled, m.saRemoved, m.rejected)
-	return m
-}
-
-func (n *Node) httpHandler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		select {
-		case <-n.ready:
-			_, _ = w.Write([]byte("ready\n"))
-		default:
-			http.Error(w, "starting", http.StatusServiceUnavailable)
-		}
-	})
-	return mux
 }
 
 var _ proxy.Router = (*Node)(nil)
