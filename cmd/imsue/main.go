@@ -27,19 +27,33 @@ import (
 
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/internal/version"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/ue"
 )
 
-const usage = `usage: imsue register|message|call [flags]
+const usage = `usage: imsue register|message|call|load|version [flags]
   register   register, stay registered until Ctrl-C (or --once), then de-register
   message    register, send one MESSAGE (--to, --text), de-register
   call       register, INVITE --to, hold --hold, BYE, de-register
+  load       N UEs at a target rate (imsue load --help)
+  version    print the version (also --version)
 flags:`
 
 func main() { os.Exit(run(os.Args[1:])) }
 
 func run(args []string) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "version", "--version", "-version":
+			fmt.Println("imsue", version.String())
+			return 0
+		case "load":
+			ctx, stop := signalContext()
+			defer stop()
+			return runLoad(ctx, args[1:], os.Stdout, os.Stderr)
+		}
+	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
@@ -62,12 +76,17 @@ func run(args []string) int {
 	hold := fs.Duration("hold", 3*time.Second, "how long a call stays up")
 	once := fs.Bool("once", false, "register: de-register right away instead of waiting for Ctrl-C")
 	level := fs.String("log-level", "info", "log level")
+	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	if *showVersion {
+		fmt.Println("imsue", version.String())
+		return 0
 	}
 	log, err := logging.New(logging.Config{Level: *level, Format: "console"}, "imsue")
 	if err != nil {

@@ -32,6 +32,8 @@ var (
 	ErrAuth = errors.New("ue: authentication failed")
 	// ErrNotRegistered: the operation needs a registration.
 	ErrNotRegistered = errors.New("ue: not registered")
+	// ErrClosed: the UE was closed while the request waited for its answer.
+	ErrClosed = errors.New("ue: closed")
 )
 
 // StatusError is a final failure response.
@@ -433,7 +435,7 @@ func (u *UE) transact(ctx context.Context, req *sip.Request, w wire) (*sip.Respo
 		case <-ctx.Done():
 			return nil, fmt.Errorf("ue: %s: no final response: %w", req.Method, ctx.Err())
 		case <-u.ctx.Done():
-			return nil, errors.New("ue: closed")
+			return nil, fmt.Errorf("%s: %w", req.Method, ErrClosed)
 		}
 	}
 }

@@ -207,8 +207,8 @@ func (u *UE) addVia(req *sip.Request, w wire) {
 	}
 }
 
-// handleRequest answers what arrives at the UE: 200 to MESSAGE, NOTIFY, OPTIONS, BYE and
-// INVITE (an answering machine, with SDP and our Contact), nothing to ACK.
+// handleRequest answers what arrives at the UE: 200 to MESSAGE, NOTIFY, OPTIONS and BYE; 180
+// then 200 to INVITE (an answering machine, with SDP and our Contact); nothing to ACK.
 func (u *UE) handleRequest(req *sip.Request, w wire) {
 	if req.Method == sip.ACK {
 		u.deliver(req)
@@ -216,13 +216,27 @@ func (u *UE) handleRequest(req *sip.Request, w wire) {
 	}
 	res := sip.NewResponseFromRequest(req, 200, "OK", nil)
 	if req.Method == sip.INVITE {
+		tag := randHex(4)
 		if to := res.To(); to != nil {
 			if _, ok := to.Params.Get("tag"); !ok {
-				to.Params.Add("tag", randHex(4))
+				to.Params.Add("tag", tag)
 			}
 		}
+		// Ringing first, as a handset does (RFC 3261 §13.3.1.1), with the dialog's To tag; a
+		// 180 without Require: 100rel needs no PRACK (RFC 3262 §3).
 		c := u.Contact()
-		res.AppendHeader(sip.NewHeader("Contact", fmt.Sprintf("<sip:%s:%d%s>", hostOf(c.Addr()), c.Port(), u.transportParam())))
+		contact := fmt.Sprintf("<sip:%s:%d%s>", hostOf(c.Addr()), c.Port(), u.transportParam())
+		ringing := sip.NewResponseFromRequest(req, 180, "Ringing", nil)
+		if to := ringing.To(); to != nil {
+			if _, ok := to.Params.Get("tag"); !ok {
+				to.Params.Add("tag", tag)
+			}
+		}
+		ringing.AppendHeader(sip.NewHeader("Contact", contact)) // RFC 3261 §12.1.1: it makes an early dialog
+		if err := w.write([]byte(ringing.String())); err != nil {
+			u.log.Warn("answering", zap.String("method", string(req.Method)), zap.Error(err))
+		}
+		res.AppendHeader(sip.NewHeader("Contact", contact))
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		res.SetBody(sdpOffer(u.cfg.Local))
 	}
