@@ -12,8 +12,9 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 )
 
-// metricsNamespace prefixes every metric: imscore_hss_….
-const metricsNamespace = "imscore_hss"
+// metricsNamespace prefixes every metric: hss_…, as the other nodes use pcscf_, icscf_ and scscf_
+// (docs/metrics.md).
+const metricsNamespace = "hss"
 
 // Metrics are the HSS's Prometheus metrics. They are registered on the registry given to NewMetrics (never
 // the global default registry), so that two HSS nodes can live in one process. A nil *Metrics records

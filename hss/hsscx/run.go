@@ -1,6 +1,7 @@
 // Package hsscx runs a complete HSS node: the Cx server of package hss on its Diameter listener, over the
 // subscriber store a DSN names (embedded SQLite or PostgreSQL), with the HTTP side — the provisioning API
-// of hss/provision under /api/v1/, Prometheus metrics on /metrics, /healthz and /readyz.
+// of hss/provision under /api/v1/, Prometheus metrics on /metrics, /healthz and /readyz, and the runtime
+// profiles under /debug/pprof/.
 //
 // It sits above hss, storage and hss/provision (which all import hss), so that cmd/hss, cmd/hssbench and
 // the end-to-end tests start the same node: Run for a main, Start when the bound addresses are needed.
@@ -11,8 +12,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/http/pprof"
+	"os"
+	"regexp"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -173,7 +179,7 @@ func (n *Node) prepareStore(ctx context.Context, kind storage.Kind) error {
 	return nil
 }
 
-// mux is the HTTP side: the API, metrics and health.
+// mux is the HTTP side: the API, metrics, health and the runtime profiles.
 func (n *Node) mux(api http.Handler) http.Handler {
 	m := http.NewServeMux()
 	m.Handle("/api/v1/", api)
@@ -183,7 +189,45 @@ func (n *Node) mux(api http.Handler) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	m.HandleFunc("GET /readyz", n.ready)
+	handlePprof(m)
 	return m
+}
+
+// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
+// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
+// threadcreate); cmdline (credentials masked), profile (CPU), symbol and trace have handlers of their own. The HTTP listener
+// is on loopback by default; a profile costs CPU only while it is being taken.
+func handlePprof(mux *http.ServeMux) {
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprofCmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+}
+
+// pprofCmdline is pprof.Cmdline (the arguments, NUL-separated) with credentials masked: a PostgreSQL DSN
+// given with --db carries its password, and the admin listener must not hand it out.
+func pprofCmdline(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	args := make([]string, len(os.Args))
+	for i, a := range os.Args {
+		args[i] = maskCredentials(a)
+	}
+	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
+}
+
+// Credentials in a command-line argument: a URL's user password (postgres://user:PASSWORD@host) and a
+// key=value DSN's password (password=PASSWORD).
+var (
+	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]*@`)
+	dsnPassword = regexp.MustCompile(`(?i)(password=)[^\s&]*`)
+)
+
+// maskCredentials replaces the passwords in arg by "xxxxx".
+func maskCredentials(arg string) string {
+	arg = urlPassword.ReplaceAllString(arg, "${1}xxxxx@")
+	return dsnPassword.ReplaceAllString(arg, "${1}xxxxx")
 }
 
 // ready answers 200 when the store answers and the Cx listener accepts, 503 otherwise, with the details.

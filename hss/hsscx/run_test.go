@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -71,14 +72,31 @@ func TestRun(t *testing.T) {
 		}
 
 		for prefix, want := range map[string]string{
-			`imscore_hss_cx_requests_received_total{command="MAR"}`:                     "1",
-			`imscore_hss_cx_answers_sent_total{command="SAR",result="2001",vendor="0"}`: "1",
-			`imscore_hss_auth_vectors_issued_total{scheme="Digest-AKAv1-MD5"}`:          "2",
-			`imscore_hss_diameter_peers_up`:                                             "1",
-			`imscore_hss_cx_request_duration_seconds_count{command="MAR"}`:              "1",
+			`hss_cx_requests_received_total{command="MAR"}`:                     "1",
+			`hss_cx_answers_sent_total{command="SAR",result="2001",vendor="0"}`: "1",
+			`hss_auth_vectors_issued_total{scheme="Digest-AKAv1-MD5"}`:          "2",
+			`hss_diameter_peers_up`:                                             "1",
+			`hss_cx_request_duration_seconds_count{command="MAR"}`:              "1",
 		} {
 			if got := metric(t, n, prefix); got != want {
 				t.Errorf("%s = %q, want %s", prefix, got, want)
+			}
+		}
+		// The Go and process collectors are on the node's registry (memory per subscriber is read from them).
+		for _, name := range []string{"go_memstats_heap_inuse_bytes ", "go_goroutines ", "process_resident_memory_bytes "} {
+			if v, err := strconv.ParseFloat(metric(t, n, name), 64); err != nil || v <= 0 {
+				t.Errorf("%s= %q, want > 0", name, metric(t, n, name))
+			}
+		}
+		// The runtime profiles, on the node's own mux. A profile is gzip-compressed protobuf.
+		for path, want := range map[string]string{
+			"/debug/pprof/":                  "goroutine",
+			"/debug/pprof/heap":              "\x1f\x8b",
+			"/debug/pprof/goroutine?debug=1": "goroutine profile:",
+			"/debug/pprof/cmdline":           "hsscx",
+		} {
+			if code, body := httpGet(t, base+path); code != 200 || !strings.Contains(body, want) {
+				t.Errorf("%s: %d %.200q, want 200 with %q", path, code, body, want)
 			}
 		}
 
@@ -92,7 +110,7 @@ func TestRun(t *testing.T) {
 		if reg.Registration.State != hss.NotRegistered {
 			t.Errorf("after the RTR: %+v", reg.Registration)
 		}
-		if got := metric(t, n, `imscore_hss_cx_answers_received_total{command="RTR",result="2001",vendor="0"}`); got != "1" {
+		if got := metric(t, n, `hss_cx_answers_received_total{command="RTR",result="2001",vendor="0"}`); got != "1" {
 			t.Errorf("RTA not counted: %q", got)
 		}
 
@@ -262,9 +280,9 @@ func TestKeepsServingWhenAPeerGoes(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(5 * time.Second)
-	for metric(t, n, "imscore_hss_diameter_peers_up") != "1" {
+	for metric(t, n, "hss_diameter_peers_up") != "1" {
 		if time.Now().After(deadline) {
-			t.Fatalf("peers up = %s, want 1", metric(t, n, "imscore_hss_diameter_peers_up"))
+			t.Fatalf("peers up = %s, want 1", metric(t, n, "hss_diameter_peers_up"))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
