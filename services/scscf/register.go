@@ -28,21 +28,6 @@ import (
 	"github.com/imscore/imscore/sip/proxy"
 )
 
-// pendingAuth is an authentication vector handed out in a 401 and not used yet (TS 24.229 §5.4.1.2.1:
-// "store the RAND ... and XRES"). It lives in memory only: a restarted S-CSCF challenges again.
-type pendingAuth struct {
-	impi, impu string
-	scheme     string // SIP-Authentication-Scheme of the MAA
-	algorithm  string // Digest algorithm of the challenge
-	nonce      string
-	realm      string
-	rand       []byte
-	xres       []byte
-	ck, ik     []byte
-	ha1        string // SIP Digest
-	expires    time.Time
-}
-
 // algorithmOf maps a SIP-Authentication-Scheme to the Digest algorithm of the challenge.
 func algorithmOf(scheme string) string {
 	switch scheme {
@@ -169,7 +154,11 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 		return s.accept(ctx, req, log, impi, impu, existing)
 	}
 	if cred != nil && cred.Response != "" || cred != nil && cred.AUTS != "" {
-		if p := s.takePending(impi, cred.Nonce); p != nil {
+		p, err := s.takeChallenge(ctx, impi, cred.Nonce)
+		if err != nil {
+			return proxy.Decision{}, fmt.Errorf("register %s: %w", impi, err)
+		}
+		if p != nil {
 			if cred.AUTS != "" {
 				return s.resync(ctx, log, impi, impu, cred, p)
 			}
@@ -212,20 +201,20 @@ func (s *Server) challenge(ctx context.Context, log *zap.Logger, impi, impu stri
 		return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: ErrNoVector}
 	}
 	item := maa.SIPAuthDataItems[0]
-	p := &pendingAuth{
-		impi: impi, impu: impu, scheme: item.Scheme, algorithm: algorithmOf(item.Scheme), realm: s.cfg.Domain,
-		expires: time.Now().Add(s.cfg.Registration.AuthTimeout),
+	p := &registrar.Challenge{
+		IMPI: impi, IMPU: impu, Scheme: item.Scheme, Algorithm: algorithmOf(item.Scheme), Realm: s.cfg.Domain,
+		Expires: time.Now().Add(s.cfg.Registration.AuthTimeout),
 	}
-	ch := digest.Challenge{Realm: s.cfg.Domain, Algorithm: p.algorithm, QOP: digest.QOPAuth}
-	switch p.algorithm {
+	ch := digest.Challenge{Realm: s.cfg.Domain, Algorithm: p.Algorithm, QOP: digest.QOPAuth}
+	switch p.Algorithm {
 	case digest.AlgMD5:
 		if item.DigestAuthenticate == nil || item.DigestAuthenticate.HA1 == "" {
 			return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: fmt.Errorf("%w: SIP Digest without HA1", ErrNoVector)}
 		}
 		if item.DigestAuthenticate.Realm != "" {
-			p.realm, ch.Realm = item.DigestAuthenticate.Realm, item.DigestAuthenticate.Realm
+			p.Realm, ch.Realm = item.DigestAuthenticate.Realm, item.DigestAuthenticate.Realm
 		}
-		p.ha1 = item.DigestAuthenticate.HA1
+		p.HA1 = item.DigestAuthenticate.HA1
 		var n [24]byte
 		_, _ = rand.Read(n[:])
 		ch.Nonce = base64.StdEncoding.EncodeToString(n[:])
@@ -233,44 +222,47 @@ func (s *Server) challenge(ctx context.Context, log *zap.Logger, impi, impu stri
 		if len(item.Authenticate) < digest.RANDSize+digest.AUTNSize || len(item.Authorization) == 0 {
 			return proxy.Decision{}, &proxy.StatusError{Code: 500, Err: fmt.Errorf("%w: AKA vector incomplete", ErrNoVector)}
 		}
-		p.rand = item.Authenticate[:digest.RANDSize]
-		p.xres, p.ck, p.ik = item.Authorization, item.ConfidentialityKey, item.IntegrityKey
+		p.RAND = item.Authenticate[:digest.RANDSize]
+		p.XRES, p.CK, p.IK = item.Authorization, item.ConfidentialityKey, item.IntegrityKey
 		ch.Nonce = digest.AKANonce(item.Authenticate[:digest.RANDSize], item.Authenticate[digest.RANDSize:digest.RANDSize+digest.AUTNSize], nil)
 		// TS 24.229 §5.4.1.2.1: CK and IK go to the P-CSCF in the challenge, which removes them.
-		ch.CK, ch.IK = hex.EncodeToString(p.ck), hex.EncodeToString(p.ik)
+		ch.CK, ch.IK = hex.EncodeToString(p.CK), hex.EncodeToString(p.IK)
 	}
-	p.nonce = ch.Nonce
-	s.putPending(p)
+	p.Nonce = ch.Nonce
+	// Stored, so that the UE's answer may reach any S-CSCF sharing the registrar, or this one restarted.
+	if err := s.reg.SaveChallenge(ctx, p); err != nil {
+		return proxy.Decision{}, fmt.Errorf("register %s: store challenge: %w", impi, err)
+	}
 	s.metrics.registrations.WithLabelValues("challenged").Inc()
-	log.Debug("challenged", zap.String("algorithm", p.algorithm))
+	log.Debug("challenged", zap.String("algorithm", p.Algorithm))
 	return proxy.Decision{Reply: &proxy.Reply{Code: 401, Reason: "Unauthorized",
 		Headers: []sip.Header{sip.NewHeader("WWW-Authenticate", ch.String())}}}, nil
 }
 
 // resync sends RAND‖AUTS to the HSS and challenges again (TS 33.203 §6.1.2, RFC 3310 §3.4).
-func (s *Server) resync(ctx context.Context, log *zap.Logger, impi, impu string, cred *digest.Credentials, p *pendingAuth) (proxy.Decision, error) {
+func (s *Server) resync(ctx context.Context, log *zap.Logger, impi, impu string, cred *digest.Credentials, p *registrar.Challenge) (proxy.Decision, error) {
 	auts, err := digest.ParseAUTS(cred.AUTS)
-	if err != nil || len(p.rand) == 0 {
+	if err != nil || len(p.RAND) == 0 {
 		return proxy.Respond(403, "Forbidden"), nil
 	}
 	log.Info("AKA resynchronisation")
 	s.metrics.registrations.WithLabelValues("resync").Inc()
-	return s.challenge(ctx, log, impi, impu, cred, append(append([]byte(nil), p.rand...), auts...))
+	return s.challenge(ctx, log, impi, impu, cred, append(append([]byte(nil), p.RAND...), auts...))
 }
 
 // verifyResponse checks the Digest response against the stored vector.
-func verifyResponse(cred *digest.Credentials, p *pendingAuth, req *sip.Request) bool {
-	if cred.Nonce != p.nonce {
+func verifyResponse(cred *digest.Credentials, p *registrar.Challenge, req *sip.Request) bool {
+	if cred.Nonce != p.Nonce {
 		return false
 	}
 	body := req.Body()
-	switch p.algorithm {
+	switch p.Algorithm {
 	case digest.AlgMD5:
-		return digest.VerifyHA1(*cred, "REGISTER", p.ha1, body)
+		return digest.VerifyHA1(*cred, "REGISTER", p.HA1, body)
 	case digest.AlgAKAv2MD5:
-		return digest.Verify(*cred, "REGISTER", digest.AKAv2Password(p.xres, p.ik, p.ck), body)
+		return digest.Verify(*cred, "REGISTER", digest.AKAv2Password(p.XRES, p.IK, p.CK), body)
 	default:
-		return digest.Verify(*cred, "REGISTER", digest.AKAv1Password(p.xres), body)
+		return digest.Verify(*cred, "REGISTER", digest.AKAv1Password(p.XRES), body)
 	}
 }
 
@@ -594,47 +586,38 @@ func headerValue(req *sip.Request, name string) string {
 	return ""
 }
 
-// putPending remembers the vector of a challenge, replacing an earlier one of the IMPI.
-func (s *Server) putPending(p *pendingAuth) {
-	s.authMu.Lock()
-	defer s.authMu.Unlock()
-	s.pending[p.impi] = p
-}
-
-// takePending returns and forgets the IMPI's vector if nonce matches it (a vector is used once,
-// TS 33.203 §6.1.1).
-func (s *Server) takePending(impi, nonce string) *pendingAuth {
-	s.authMu.Lock()
-	defer s.authMu.Unlock()
-	p, ok := s.pending[impi]
-	if !ok || p.nonce != nonce {
-		return nil
+// takeChallenge returns and removes the IMPI's stored challenge when nonce is its nonce and it has not
+// expired (a vector is used once, TS 33.203 §6.1.1); nil when there is none.
+func (s *Server) takeChallenge(ctx context.Context, impi, nonce string) (*registrar.Challenge, error) {
+	p, err := s.reg.TakeChallenge(ctx, impi, nonce)
+	switch {
+	case errors.Is(err, registrar.ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("take challenge: %w", err)
+	case !p.Expires.After(time.Now()):
+		return nil, nil // answered too late: challenged again
 	}
-	delete(s.pending, impi)
-	return p
+	return p, nil
 }
 
 // expireAuth drops vectors whose response never came and tells the HSS (SAR AUTHENTICATION_TIMEOUT,
 // TS 29.228 §6.1.2), unless the identity is registered.
 func (s *Server) expireAuth(ctx context.Context, now time.Time) {
-	s.authMu.Lock()
-	var expired []*pendingAuth
-	for impi, p := range s.pending {
-		if now.After(p.expires) {
-			expired = append(expired, p)
-			delete(s.pending, impi)
-		}
+	expired, err := s.reg.TakeExpiredChallenges(ctx, now)
+	if err != nil {
+		s.log.Warn("authentication expiry sweep", zap.Error(err))
+		return
 	}
-	s.authMu.Unlock()
 	for _, p := range expired {
-		if _, err := s.reg.Registration(ctx, p.impu); err == nil {
+		if _, err := s.reg.Registration(ctx, p.IMPU); err == nil {
 			continue
 		}
-		s.log.Info("authentication timed out", logging.IMPI(p.impi), logging.IMPU(p.impu))
+		s.log.Info("authentication timed out", logging.IMPI(p.IMPI), logging.IMPU(p.IMPU))
 		s.metrics.registrations.WithLabelValues("auth_timeout").Inc()
 		cctx, cancel := context.WithTimeout(ctx, cxTimeout)
-		if _, err := s.cx.serverAssignment(cctx, p.impi, []string{p.impu}, cx.SATAuthenticationTimeout, false, ""); err != nil {
-			s.log.Warn("SAR AUTHENTICATION_TIMEOUT", logging.IMPI(p.impi), zap.Error(err))
+		if _, err := s.cx.serverAssignment(cctx, p.IMPI, []string{p.IMPU}, cx.SATAuthenticationTimeout, false, ""); err != nil {
+			s.log.Warn("SAR AUTHENTICATION_TIMEOUT", logging.IMPI(p.IMPI), zap.Error(err))
 		}
 		cancel()
 	}

@@ -76,3 +76,43 @@ func TestRestartKeepsRegistrations(t *testing.T) {
 		t.Fatalf("NOTIFY version after restart %d, want 1", doc.Version)
 	}
 }
+
+// The challenge is stored with the registrations: the UE's answer to a 401 is accepted by another S-CSCF
+// process on the same database (here: this one restarted between the 401 and the second REGISTER), and a
+// vector is used once, even across processes.
+func TestChallengeSurvivesRestart(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000033", "15550000033")
+	path := filepath.Join(t.TempDir(), "scscf.db")
+
+	db1 := openSQLite(t, path)
+	s1, stop1 := runSCSCF(t, hss, db1)
+	ue := newUE(t, s1, sub)
+	res := ue.register(600, ue.emptyAuth())
+	if res.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %d, want 401", res.StatusCode)
+	}
+	stop1()
+	if err := db1.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	db2 := openSQLite(t, path)
+	t.Cleanup(func() { db2.Close() })
+	s2 := startSCSCF(t, hss, db2)
+	ue.scscf = s2.SIPAddr()
+	ue.integrity = digest.IntegrityYes
+	answer := ue.authFor(res, false)
+	if got := ue.register(600, answer); got.StatusCode != 200 {
+		t.Fatalf("answer to the first process's 401, sent to the second: %d, want 200", got.StatusCode)
+	}
+	// Replayed without integrity protection (which would skip authentication, §5.4.1.2.1), the used vector is
+	// gone: a fresh challenge.
+	replay := strings.Replace(answer, `integrity-protected="yes"`, `integrity-protected="no"`, 1)
+	if replay == answer {
+		t.Fatalf("no integrity-protected parameter in %s", answer)
+	}
+	if got := ue.register(600, replay); got.StatusCode != 401 {
+		t.Fatalf("the same answer again: %d, want a fresh 401 (a vector is used once)", got.StatusCode)
+	}
+}

@@ -56,9 +56,6 @@ type Server struct {
 	diamLn net.Listener
 	httpLn net.Listener
 
-	authMu  sync.Mutex
-	pending map[string]*pendingAuth
-
 	iscMu sync.Mutex
 	isc   map[string]iscState
 
@@ -86,7 +83,6 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	log = log.Named("scscf")
 	s = &Server{
 		cfg: cfg, log: log, reg: reg,
-		pending: map[string]*pendingAuth{},
 		isc:     map[string]iscState{},
 		notifyQ: make(chan notification, notifyQueueSize),
 		metrics: newMetrics(),

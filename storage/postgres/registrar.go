@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -196,3 +197,64 @@ func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
 
 // Interface guard.
 var _ registrar.Registrar = (*DB)(nil)
+
+// SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).
+func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
+	if c.IMPI == "" {
+		return fmt.Errorf("postgres: save challenge: empty IMPI")
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("postgres: save challenge %s: %w", c.IMPI, err)
+	}
+	if _, err := db.pool.Exec(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (impi) DO UPDATE SET nonce = excluded.nonce, expires_ms = excluded.expires_ms, data = excluded.data`,
+		c.IMPI, c.Nonce, c.Expires.UnixMilli(), string(data)); err != nil {
+		return fmt.Errorf("postgres: save challenge %s: %w", c.IMPI, err)
+	}
+	return nil
+}
+
+// TakeChallenge implements registrar.Registrar: one DELETE … RETURNING, so that of two S-CSCFs taking the same
+// challenge only one gets it.
+func (db *DB) TakeChallenge(ctx context.Context, impi, nonce string) (*registrar.Challenge, error) {
+	var data string
+	err := db.pool.QueryRow(ctx, `DELETE FROM scscf_challenge WHERE impi = $1 AND nonce = $2 RETURNING data`, impi, nonce).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, registrar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, err)
+	}
+	var c registrar.Challenge
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, err)
+	}
+	return &c, nil
+}
+
+// TakeExpiredChallenges implements registrar.Registrar.
+func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*registrar.Challenge, error) {
+	rows, err := db.pool.Query(ctx, `DELETE FROM scscf_challenge WHERE expires_ms <= $1 RETURNING data`, now.UnixMilli())
+	if err != nil {
+		return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+	}
+	defer rows.Close()
+	var out []*registrar.Challenge
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+		}
+		var c registrar.Challenge
+		if err := json.Unmarshal([]byte(data), &c); err != nil {
+			return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+		}
+		out = append(out, &c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
+	return out, nil
+}

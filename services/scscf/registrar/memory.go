@@ -13,14 +13,16 @@ import (
 // are kept as JSON, as the SQL backends keep them, so that all three return the same values.
 type Memory struct {
 	mu    sync.Mutex
-	regs  map[string][]byte // key IMPU → Registration JSON
-	index map[string]string // any IMPU of an implicit set → key IMPU
-	subs  map[string][]byte // ID → Subscription JSON
+	regs  map[string][]byte     // key IMPU → Registration JSON
+	index map[string]string     // any IMPU of an implicit set → key IMPU
+	subs  map[string][]byte     // ID → Subscription JSON
+	chals map[string]*Challenge // IMPI → its latest challenge (copies in and out)
 }
 
 // NewMemory returns an empty in-memory registrar.
 func NewMemory() *Memory {
-	return &Memory{regs: map[string][]byte{}, index: map[string]string{}, subs: map[string][]byte{}}
+	return &Memory{regs: map[string][]byte{}, index: map[string]string{}, subs: map[string][]byte{},
+		chals: map[string]*Challenge{}}
 }
 
 // SaveRegistration implements Registrar.
@@ -182,3 +184,42 @@ func (m *Memory) DeleteSubscription(_ context.Context, id string) error {
 
 // Interface guard.
 var _ Registrar = (*Memory)(nil)
+
+// SaveChallenge implements Registrar.
+func (m *Memory) SaveChallenge(_ context.Context, c *Challenge) error {
+	if c.IMPI == "" {
+		return fmt.Errorf("save challenge: empty IMPI")
+	}
+	cp := *c
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.chals[c.IMPI] = &cp
+	return nil
+}
+
+// TakeChallenge implements Registrar.
+func (m *Memory) TakeChallenge(_ context.Context, impi, nonce string) (*Challenge, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.chals[impi]
+	if !ok || c.Nonce != nonce {
+		return nil, fmt.Errorf("challenge %s: %w", impi, ErrNotFound)
+	}
+	delete(m.chals, impi)
+	return c, nil
+}
+
+// TakeExpiredChallenges implements Registrar.
+func (m *Memory) TakeExpiredChallenges(_ context.Context, now time.Time) ([]*Challenge, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []*Challenge
+	for impi, c := range m.chals {
+		if !c.Expires.After(now) {
+			out = append(out, c)
+			delete(m.chals, impi)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
+	return out, nil
+}

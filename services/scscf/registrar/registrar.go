@@ -41,6 +41,36 @@ type Registrar interface {
 	DeleteSubscription(ctx context.Context, id string) error
 	// ExpiredSubscriptions returns the subscriptions whose Expires is not after now.
 	ExpiredSubscriptions(ctx context.Context, now time.Time) ([]*Subscription, error)
+
+	// SaveChallenge stores c under c.IMPI, replacing the IMPI's earlier challenge (only the latest 401 counts).
+	SaveChallenge(ctx context.Context, c *Challenge) error
+	// TakeChallenge removes and returns the IMPI's challenge when its nonce is nonce, else ErrNotFound and the
+	// stored one stays. Atomic: of several S-CSCFs answering the same response, one gets it (a vector is used
+	// once, TS 33.203 §6.1.1).
+	TakeChallenge(ctx context.Context, impi, nonce string) (*Challenge, error)
+	// TakeExpiredChallenges removes and returns the challenges whose Expires is not after now, so that one
+	// S-CSCF alone reports each authentication timeout.
+	TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*Challenge, error)
+}
+
+// Challenge is an authentication vector handed out in a 401 and not answered yet (TS 24.229 §5.4.1.2.1: the
+// S-CSCF stores RAND and XRES; TS 33.203 §6.1.1). It holds XRES, CK and IK: a store keeping it must be
+// protected as the HSS's is.
+type Challenge struct {
+	IMPI string `json:"impi"`
+	IMPU string `json:"impu"`
+	// Scheme is the SIP-Authentication-Scheme of the MAA, Algorithm the Digest algorithm of the 401.
+	Scheme    string `json:"scheme"`
+	Algorithm string `json:"algorithm"`
+	Nonce     string `json:"nonce"`
+	Realm     string `json:"realm"`
+	RAND      []byte `json:"rand,omitempty"`
+	XRES      []byte `json:"xres,omitempty"`
+	CK        []byte `json:"ck,omitempty"`
+	IK        []byte `json:"ik,omitempty"`
+	// HA1 is the SIP Digest (MD5) hash of the MAA.
+	HA1     string    `json:"ha1,omitempty"`
+	Expires time.Time `json:"expires"`
 }
 
 // Registration is one registered public user identity with its implicit registration set

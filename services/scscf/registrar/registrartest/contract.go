@@ -163,6 +163,49 @@ func Run(t *testing.T, newRegistrar func(t *testing.T) registrar.Registrar) {
 			t.Fatalf("second delete: %v", err)
 		}
 	})
+
+	t.Run("challenges: replaced per IMPI, taken once by nonce, expired taken once", func(t *testing.T) {
+		r := newRegistrar(t)
+		c := func(impi, nonce string, expires time.Time) *registrar.Challenge {
+			return &registrar.Challenge{IMPI: impi, IMPU: "sip:" + impi, Scheme: "Digest-AKAv1-MD5",
+				Algorithm: "AKAv1-MD5", Nonce: nonce, Realm: "ims.example", RAND: []byte{1, 2, 3},
+				XRES: []byte{4, 5}, CK: []byte{6}, IK: []byte{7}, HA1: "ha1", Expires: expires}
+		}
+		for _, ch := range []*registrar.Challenge{c("a@x", "n1", t0.Add(time.Minute)), c("a@x", "n2", t0.Add(time.Minute)),
+			c("b@x", "n3", t0), c("c@x", "n4", t0.Add(-time.Second))} {
+			if err := r.SaveChallenge(ctx, ch); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := r.TakeChallenge(ctx, "a@x", "n1"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("replaced challenge taken: %v", err)
+		}
+		got, err := r.TakeChallenge(ctx, "a@x", "n2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := c("a@x", "n2", t0.Add(time.Minute)); !got.Expires.Equal(want.Expires) ||
+			!reflect.DeepEqual(got.XRES, want.XRES) || !reflect.DeepEqual(got.CK, want.CK) || got.HA1 != "ha1" ||
+			got.IMPU != want.IMPU || got.Algorithm != want.Algorithm || !reflect.DeepEqual(got.RAND, want.RAND) {
+			t.Fatalf("round trip: %+v", got)
+		}
+		if _, err := r.TakeChallenge(ctx, "a@x", "n2"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("challenge taken twice: %v", err)
+		}
+		expired, err := r.TakeExpiredChallenges(ctx, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(expired) != 2 || expired[0].IMPI != "b@x" || expired[1].IMPI != "c@x" {
+			t.Fatalf("expired: %+v", expired)
+		}
+		if again, err := r.TakeExpiredChallenges(ctx, t0); err != nil || len(again) != 0 {
+			t.Fatalf("expired taken twice: %+v, %v", again, err)
+		}
+		if _, err := r.TakeChallenge(ctx, "b@x", "n3"); !errors.Is(err, registrar.ErrNotFound) {
+			t.Fatalf("expired challenge still there: %v", err)
+		}
+	})
 }
 
 func impus(rs []*registrar.Registration) []string {
