@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"testing"
 	"time"
+
+	"github.com/imscore/imscore/internal/version"
 )
 
 // TestBuildConfig: flags become a ue.Config; bad keys and addresses are refused.
@@ -39,5 +43,48 @@ func TestRunUsage(t *testing.T) {
 	}
 	if code := run([]string{"dance", "--k", "465b5ce8b199b49faa5f0a2ee238a6bc", "--opc", "cd63cb71954a9f4e48a5994e37a02baf"}); code != 1 {
 		t.Errorf("unknown command: exit %d, want 1", code)
+	}
+}
+
+// TestVersion: imsue version, --version and load --version print the nodes' version line.
+func TestVersion(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if code := runLoad(context.Background(), []string{"--version"}, &out, &errOut); code != 0 {
+		t.Fatalf("load --version: exit %d: %s", code, errOut.String())
+	}
+	if want := "imsue " + version.String() + "\n"; out.String() != want {
+		t.Errorf("load --version printed %q, want %q", out.String(), want)
+	}
+	for _, args := range [][]string{{"version"}, {"--version"}} {
+		if code := run(args); code != 0 {
+			t.Errorf("%v: exit %d", args, code)
+		}
+	}
+}
+
+// TestLoadUsage: bad flags and values are usage errors (exit 2) before any network use.
+func TestLoadUsage(t *testing.T) {
+	const k, opc = "465b5ce8b199b49faa5f0a2ee238a6bc", "cd63cb71954a9f4e48a5994e37a02baf"
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"unknown flag", []string{"--dance"}},
+		{"no keys", []string{"--rate", "1"}},
+		{"bad scenario", []string{"--k", k, "--opc", opc, "--scenario", "dance"}},
+		{"bad mix", []string{"--k", k, "--opc", opc, "--scenario", "mix", "--mix", "call=x"}},
+		{"zero rate", []string{"--k", k, "--opc", opc, "--rate", "0"}},
+		{"bad IMSI", []string{"--k", k, "--opc", opc, "--first-imsi", "123"}},
+		{"bad AMF", []string{"--k", k, "--opc", opc, "--amf", "80"}},
+		{"step factor 1", []string{"--k", k, "--opc", opc, "--step-up", "--step-factor", "1"}},
+		{"message with one UE", []string{"--k", k, "--opc", opc, "--scenario", "message", "--ues", "1"}},
+		{"extra argument", []string{"--k", k, "--opc", opc, "now"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := runLoad(context.Background(), tc.args, &out, &errOut); code != 2 {
+				t.Errorf("exit %d, want 2; stderr %s", code, errOut.String())
+			}
+		})
 	}
 }

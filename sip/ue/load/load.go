@@ -307,26 +307,28 @@ func (e *Engine) eachMember(ctx context.Context, fn func(ctx context.Context, i 
 	wg.Wait()
 }
 
-// Close de-registers every registered UE (at most TeardownTimeout in all) and closes the UEs.
-// It returns how many de-registrations failed.
-func (e *Engine) Close() (failed int) {
+// Close de-registers every registered UE (at most TeardownTimeout in all, best effort) and
+// closes the UEs. It returns how many UEs were left registered. Run must have returned.
+func (e *Engine) Close() (left int) {
 	e.closeOnce.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), e.cfg.TeardownTimeout)
 		defer cancel()
-		var n atomic.Int64
 		e.eachMember(ctx, func(ctx context.Context, _ int, m *member) {
 			if m.u.Registration() == nil {
 				return
 			}
 			if err := m.u.Deregister(ctx); err != nil {
-				n.Add(1)
 				e.log.Debug("de-registration at close failed", logging.IMPU(m.impu), zap.Error(err))
 			}
 		})
-		failed = int(n.Load())
+		for _, m := range e.members {
+			if m.u.Registration() != nil {
+				left++
+			}
+		}
 		e.closeUEs()
 	})
-	return failed
+	return left
 }
 
 func (e *Engine) closeUEs() {

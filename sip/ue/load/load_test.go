@@ -3,6 +3,7 @@ package load_test
 import (
 	"context"
 	"encoding/json"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +49,8 @@ func TestRealCore(t *testing.T) {
 	t.Run("scenarios", func(t *testing.T) { testScenarios(t, c) })
 	t.Run("wrong core", func(t *testing.T) { testWrongCore(t, c) })
 	t.Run("step-up", func(t *testing.T) { testStepUp(t, c) })
+	t.Run("interrupted", func(t *testing.T) { testInterrupted(t, c) })
+	t.Run("no goroutine left", testNoLeak)
 }
 
 // testScenarios: every scenario, 20 UEs at 10/s for 2 s through the real P-CSCF,
@@ -187,4 +190,76 @@ func testStepUp(t *testing.T, c *core) {
 	if rep.BestRate != rep.Steps[1].AchievedRate || !rep.Passed() {
 		t.Errorf("best rate %v, step 2 achieved %v, passed %v", rep.BestRate, rep.Steps[1].AchievedRate, rep.Passed())
 	}
+}
+
+// testInterrupted: a run stopped early (Ctrl-C) reports the step so far as interrupted, and
+// Close de-registers every UE it registered.
+func testInterrupted(t *testing.T, c *core) {
+	c.provision(t, "001010000500000", 10)
+	cfg := c.config(t, load.ScenarioMessage, "001010000500000", 10, 10, time.Minute)
+	eng, err := load.New(cfg, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for eng.Registration(9) == nil { // the setup registered the pool
+			time.Sleep(20 * time.Millisecond)
+		}
+		time.Sleep(500 * time.Millisecond)
+		cancel()
+	}()
+	rep, err := eng.Run(ctx)
+	<-stopped
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if left := eng.Close(); left != 0 {
+		t.Errorf("%d UEs left registered", left)
+	}
+	if !rep.Interrupted || len(rep.Steps) != 1 || !rep.Steps[0].Interrupted {
+		t.Fatalf("report %+v: want one interrupted step", rep)
+	}
+	st := rep.Steps[0]
+	if st.Attempts == 0 || st.Attempts >= 600 || st.DurationS >= 60 {
+		t.Errorf("interrupted step: %d attempts in %v s", st.Attempts, st.DurationS)
+	}
+	for i := range 10 {
+		if eng.Registration(i) != nil {
+			t.Errorf("UE %d still registered after Close", i)
+		}
+	}
+}
+
+// testNoLeak: once every engine is closed, none of the engine's or the UEs' goroutines is left.
+func testNoLeak(t *testing.T) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		left := ours()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines left, first:\n%s", len(left), left[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// ours lists the goroutines running code of the load engine or the UE simulator.
+func ours() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var out []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "imscore/sip/ue/load_test.") {
+			continue // the tests themselves
+		}
+		if strings.Contains(g, "imscore/sip/ue.") || strings.Contains(g, "imscore/sip/ue/load.") {
+			out = append(out, g)
+		}
+	}
+	return out
 }
