@@ -67,6 +67,16 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 	if expires == 0 && !registered {
 		return nil, ErrNotRegistered
 	}
+	if u.cfg.SecAgree && !registered && expires > 0 && (cur == nil || cur.pair != nil) {
+		// An initial registration after a de-registration (the set went with it) or after a
+		// failed one (whose SAs were installed but never used): fresh ports, SPIs and SAs,
+		// TS 33.203 §7.1.
+		st, err := u.freshSet(cur)
+		if err != nil {
+			return nil, err
+		}
+		cur = st
+	}
 	// The set the next protected REGISTER offers: the current one at first, a new one (new
 	// client port and SPIs, same server port) on a re-registration (TS 33.203 §7.4).
 	offerSet := cur
@@ -146,6 +156,26 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 	}
 	u.discard(offerSet, cur)
 	return nil, fmt.Errorf("%w: challenged too many times", ErrAuth)
+}
+
+// freshSet replaces stale, the current set of an unregistered UE (nil after a de-registration),
+// with a new one on the configured ports.
+func (u *UE) freshSet(stale *saState) (*saState, error) {
+	if stale != nil {
+		u.mu.Lock()
+		u.sa = nil
+		u.mu.Unlock()
+		u.closeSet(stale)
+		stale.closeSockets(true)
+	}
+	st, err := u.openSet(u.cfg.PortC, u.cfg.PortS, u.cfg.SPIC, u.cfg.SPIS)
+	if err != nil {
+		return nil, err
+	}
+	u.mu.Lock()
+	u.sa = st
+	u.mu.Unlock()
+	return st, nil
 }
 
 // discard drops a set opened for this attempt when it is not the current one.
