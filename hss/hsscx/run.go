@@ -12,19 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
-	"os"
-	"regexp"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
+
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
@@ -113,7 +109,7 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	}
 	if n.registry == nil {
 		n.registry = prometheus.NewRegistry()
-		n.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		n.registry.MustRegister(adminhttp.RuntimeCollectors()...)
 	}
 	metrics, err := hss.NewMetrics(n.registry)
 	if err != nil {
@@ -189,45 +185,8 @@ func (n *Node) mux(api http.Handler) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	m.HandleFunc("GET /readyz", n.ready)
-	handlePprof(m)
+	adminhttp.HandlePprof(m)
 	return m
-}
-
-// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
-// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
-// threadcreate); cmdline (credentials masked), profile (CPU), symbol and trace have handlers of their own. The HTTP listener
-// is on loopback by default; a profile costs CPU only while it is being taken.
-func handlePprof(mux *http.ServeMux) {
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprofCmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-}
-
-// pprofCmdline is pprof.Cmdline (the arguments, NUL-separated) with credentials masked: a PostgreSQL DSN
-// given with --db carries its password, and the admin listener must not hand it out.
-func pprofCmdline(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	args := make([]string, len(os.Args))
-	for i, a := range os.Args {
-		args[i] = maskCredentials(a)
-	}
-	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
-}
-
-// Credentials in a command-line argument: a URL's user password (postgres://user:PASSWORD@host) and a
-// key=value DSN's password (password=PASSWORD).
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]*@`)
-	dsnPassword = regexp.MustCompile(`(?i)(password=)[^\s&]*`)
-)
-
-// maskCredentials replaces the passwords in arg by "xxxxx".
-func maskCredentials(arg string) string {
-	arg = urlPassword.ReplaceAllString(arg, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(arg, "${1}xxxxx")
 }
 
 // ready answers 200 when the store answers and the Cx listener accepts, 503 otherwise, with the details.

@@ -1,19 +1,13 @@
 package icscf
 
 import (
-	"io"
-	"net/http"
-	"net/http/pprof"
-	"os"
-	"regexp"
 	"strconv"
-	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -63,8 +57,8 @@ func newMetrics() *metrics {
 			[]string{"command"}),
 	}
 	m.reg.MustRegister(m.registers, m.cxAnswers, m.failovers, m.sipRequests, m.sipResponses, m.sipInFlight,
-		m.diamEvents, m.cxDuration, m.cxFailed,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.diamEvents, m.cxDuration, m.cxFailed)
+	m.reg.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }
 
@@ -130,43 +124,6 @@ func cxCommandLabel(code uint32) string {
 		return "PPR"
 	}
 	return strconv.FormatUint(uint64(code), 10)
-}
-
-// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
-// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
-// threadcreate); cmdline (credentials masked), profile (CPU), symbol and trace have handlers of their own. The admin listener
-// is on loopback by default; a profile costs CPU only while it is being taken.
-func handlePprof(mux *http.ServeMux) {
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprofCmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-}
-
-// pprofCmdline is pprof.Cmdline (the arguments, NUL-separated) with credentials masked: a PostgreSQL DSN
-// given with --db carries its password, and the admin listener must not hand it out.
-func pprofCmdline(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	args := make([]string, len(os.Args))
-	for i, a := range os.Args {
-		args[i] = maskCredentials(a)
-	}
-	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
-}
-
-// Credentials in a command-line argument: a URL's user password (postgres://user:PASSWORD@host) and a
-// key=value DSN's password (password=PASSWORD).
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]*@`)
-	dsnPassword = regexp.MustCompile(`(?i)(password=)[^\s&]*`)
-)
-
-// maskCredentials replaces the passwords in arg by "xxxxx".
-func maskCredentials(arg string) string {
-	arg = urlPassword.ReplaceAllString(arg, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(arg, "${1}xxxxx")
 }
 
 var _ proxy.Metrics = sipMetrics{}

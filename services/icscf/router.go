@@ -11,11 +11,6 @@ import (
 	"github.com/imscore/imscore/sip/proxy"
 )
 
-// sender sends a request and returns its final response: *proxy.Proxy's Send.
-type sender interface {
-	Send(ctx context.Context, req *sip.Request, opts ...proxy.SendOption) (*sip.Response, error)
-}
-
 // Router is the I-CSCF's routing logic, plugged into sip/proxy.
 type Router struct {
 	hss            HSS
@@ -23,7 +18,6 @@ type Router struct {
 	domain         string
 	attemptTimeout time.Duration
 	maxAttempts    int
-	sender         sender
 	metrics        *metrics
 	log            *zap.Logger
 }
@@ -50,9 +44,6 @@ func newRouter(rc routerConfig) (*Router, error) {
 	return &Router{hss: rc.hss, dir: dir, domain: rc.domain, attemptTimeout: rc.attemptTimeout,
 		maxAttempts: max(rc.maxAttempts, 1), metrics: rc.metrics, log: rc.log}, nil
 }
-
-// setSender gives the router the proxy it forwards REGISTER through. It is called once, before the proxy runs.
-func (r *Router) setSender(s sender) { r.sender = s }
 
 // Route implements proxy.Router: REGISTER per TS 24.229 §5.3.1, initial requests per §5.3.2, anything in a
 // dialog (the I-CSCF does not Record-Route, so such requests are not for it to decide) by its Route set and

@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
+
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
@@ -101,7 +103,6 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icscf: sip: %w", err)
 	}
-	n.router.setSender(n.proxy)
 
 	if cfg.Diameter.Listen != "" {
 		n.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen)
@@ -251,7 +252,7 @@ func (n *Node) httpHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	handlePprof(mux)
+	adminhttp.HandlePprof(mux)
 	return mux
 }
 

@@ -1,16 +1,12 @@
 package pcscf
 
 import (
-	"io"
 	"net/http"
-	"net/http/pprof"
-	"os"
-	"regexp"
 	"strconv"
-	"strings"
+
+	"github.com/imscore/imscore/internal/adminhttp"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imscore/imscore/sip/proxy"
@@ -56,8 +52,8 @@ func newMetrics() *metrics {
 			Help: "Server transactions without a final response."}),
 	}
 	m.reg.MustRegister(m.registrations, m.saSets, m.saInstalled, m.saRemoved, m.rejected,
-		m.sipRequests, m.sipResponses, m.sipInFlight,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.sipRequests, m.sipResponses, m.sipInFlight)
+	m.reg.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }
 
@@ -88,45 +84,8 @@ func (n *Node) httpHandler() http.Handler {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	})
-	handlePprof(mux)
+	adminhttp.HandlePprof(mux)
 	return mux
-}
-
-// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
-// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
-// threadcreate); cmdline (credentials masked), profile (CPU), symbol and trace have handlers of their own. The admin listener
-// is on loopback by default; a profile costs CPU only while it is being taken.
-func handlePprof(mux *http.ServeMux) {
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprofCmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-}
-
-// pprofCmdline is pprof.Cmdline (the arguments, NUL-separated) with credentials masked: a PostgreSQL DSN
-// given with --db carries its password, and the admin listener must not hand it out.
-func pprofCmdline(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	args := make([]string, len(os.Args))
-	for i, a := range os.Args {
-		args[i] = maskCredentials(a)
-	}
-	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
-}
-
-// Credentials in a command-line argument: a URL's user password (postgres://user:PASSWORD@host) and a
-// key=value DSN's password (password=PASSWORD).
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]*@`)
-	dsnPassword = regexp.MustCompile(`(?i)(password=)[^\s&]*`)
-)
-
-// maskCredentials replaces the passwords in arg by "xxxxx".
-func maskCredentials(arg string) string {
-	arg = urlPassword.ReplaceAllString(arg, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(arg, "${1}xxxxx")
 }
 
 var _ proxy.Metrics = (*metrics)(nil)

@@ -2,19 +2,14 @@ package scscf
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/pprof"
-	"os"
-	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
+
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imscore/imscore/diameter/cx"
@@ -71,8 +66,8 @@ func newMetrics() *metrics {
 			[]string{"command"}),
 	}
 	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
-		m.diameter, m.cxDuration, m.cxFailed,
-		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+		m.diameter, m.cxDuration, m.cxFailed)
+	m.registry.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }
 
@@ -128,30 +123,15 @@ func cxCommandLabel(code uint32) string {
 	return strconv.FormatUint(uint64(code), 10)
 }
 
-// registrationCounter is what a registrar offers when it can count its registrations in one query. The
-// S-CSCF uses it once at start-up, so that the registration gauges are right after a restart; afterwards
-// it follows its own changes (countingRegistrar). storage/sqlite and storage/postgres do not offer it yet.
-type registrationCounter interface {
-	// CountRegistrations returns how many registrations the store holds and how many contacts they bind,
-	// expired ones not yet swept included (the sweeper's deletes are counted as they happen).
-	CountRegistrations(ctx context.Context) (registrations, contacts int, err error)
-}
-
 // countStartTimeout bounds the start-up count.
 const countStartTimeout = 10 * time.Second
 
-// errNoCount: the registrar offers no registrationCounter.
-var errNoCount = errors.New("the registrar cannot count its registrations: the registration gauges count this process's changes from zero")
-
-// initRegistrationGauges sets the registration gauges from the store when it can count. When it cannot,
-// the gauges start from zero and count the changes this process makes (errNoCount).
+// initRegistrationGauges sets the registration gauges from the store's count; afterwards they follow this
+// process's changes (countingRegistrar).
 func (s *Server) initRegistrationGauges(ctx context.Context) error {
-	if s.counter == nil {
-		return errNoCount
-	}
 	ctx, cancel := context.WithTimeout(ctx, countStartTimeout)
 	defer cancel()
-	regs, contacts, err := s.counter.CountRegistrations(ctx)
+	regs, contacts, err := s.reg.CountRegistrations(ctx)
 	if err != nil {
 		return fmt.Errorf("count registrations: %w", err)
 	}
@@ -220,45 +200,8 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		http.Error(w, "no open Diameter peer", http.StatusServiceUnavailable)
 	})
-	handlePprof(mux)
+	adminhttp.HandlePprof(mux)
 	return mux
-}
-
-// handlePprof serves the runtime profiles on mux (never http.DefaultServeMux, which no node serves):
-// /debug/pprof/ is the index and serves the named profiles (heap, goroutine, allocs, block, mutex,
-// threadcreate); cmdline (credentials masked), profile (CPU), symbol and trace have handlers of their own. The admin listener
-// is on loopback by default; a profile costs CPU only while it is being taken.
-func handlePprof(mux *http.ServeMux) {
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprofCmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-}
-
-// pprofCmdline is pprof.Cmdline (the arguments, NUL-separated) with credentials masked: a PostgreSQL DSN
-// given with --db carries its password, and the admin listener must not hand it out.
-func pprofCmdline(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	args := make([]string, len(os.Args))
-	for i, a := range os.Args {
-		args[i] = maskCredentials(a)
-	}
-	_, _ = io.WriteString(w, strings.Join(args, "\x00"))
-}
-
-// Credentials in a command-line argument: a URL's user password (postgres://user:PASSWORD@host) and a
-// key=value DSN's password (password=PASSWORD).
-var (
-	urlPassword = regexp.MustCompile(`(://[^:/@\s]*:)[^@/\s]*@`)
-	dsnPassword = regexp.MustCompile(`(?i)(password=)[^\s&]*`)
-)
-
-// maskCredentials replaces the passwords in arg by "xxxxx".
-func maskCredentials(arg string) string {
-	arg = urlPassword.ReplaceAllString(arg, "${1}xxxxx@")
-	return dsnPassword.ReplaceAllString(arg, "${1}xxxxx")
 }
 
 // Interface guards.

@@ -63,8 +63,6 @@ type Server struct {
 
 	notifyQ chan notification
 	metrics *metrics
-	// counter counts the registrar's registrations at start-up, when the registrar can (metrics.go).
-	counter registrationCounter
 
 	runCtx context.Context
 	wg     sync.WaitGroup
@@ -90,7 +88,6 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	}
 	// Every registrar change moves the registration gauges (metrics.go).
 	s.reg = countingRegistrar{Registrar: reg, m: s.metrics}
-	s.counter, _ = reg.(registrationCounter)
 	defer func() {
 		if err != nil {
 			s.closeListeners()
@@ -223,7 +220,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 	// Before the HSS can send RTR or PPR: the gauges must hold the store's count before changes move them.
 	if err := s.initRegistrationGauges(ctx); err != nil {
-		s.log.Info("registration gauges start from zero", zap.Error(err))
+		s.log.Warn("registration gauges start from zero", zap.Error(err))
 	}
 	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost}); err != nil {
 		s.closeListeners()

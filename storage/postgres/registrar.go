@@ -258,3 +258,14 @@ func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*regi
 	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
 	return out, nil
 }
+
+// CountRegistrations implements registrar.Registrar: one scan of scscf_registration, contacts counted in the
+// JSON record.
+func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
+	var regs, conts int64
+	if err := db.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(CASE WHEN jsonb_typeof(data::jsonb->'contacts') = 'array'
+		THEN jsonb_array_length(data::jsonb->'contacts') ELSE 0 END), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
+		return 0, 0, fmt.Errorf("postgres: count registrations: %w", err)
+	}
+	return int(regs), int(conts), nil
+}

@@ -257,3 +257,13 @@ func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*regi
 	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
 	return out, nil
 }
+
+// CountRegistrations implements registrar.Registrar: one scan of scscf_registration, contacts counted in the
+// JSON record.
+func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
+	var regs, conts int64
+	if err := db.reader.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_array_length(data, '$.contacts')), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
+		return 0, 0, fmt.Errorf("sqlite: count registrations: %w", err)
+	}
+	return int(regs), int(conts), nil
+}

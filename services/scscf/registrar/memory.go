@@ -223,3 +223,18 @@ func (m *Memory) TakeExpiredChallenges(_ context.Context, now time.Time) ([]*Cha
 	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
 	return out, nil
 }
+
+// CountRegistrations implements Registrar.
+func (m *Memory) CountRegistrations(_ context.Context) (registrations, contacts int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for key, b := range m.regs {
+		r, err := decodeRegistration(b)
+		if err != nil {
+			return 0, 0, fmt.Errorf("count registrations: %s: %w", key, err)
+		}
+		registrations++
+		contacts += len(r.Contacts)
+	}
+	return registrations, contacts, nil
+}

@@ -29,6 +29,9 @@ type Registrar interface {
 	DeleteRegistration(ctx context.Context, impu string) error
 	// ExpiredRegistrations returns the registrations whose Expires is not after now.
 	ExpiredRegistrations(ctx context.Context, now time.Time) ([]*Registration, error)
+	// CountRegistrations returns how many registrations the store holds and how many contacts they bind,
+	// expired ones not yet swept included (the S-CSCF's registration gauges start from it).
+	CountRegistrations(ctx context.Context) (registrations, contacts int, err error)
 
 	// SaveSubscription stores s under s.ID, replacing the earlier record.
 	SaveSubscription(ctx context.Context, s *Subscription) error

@@ -206,6 +206,27 @@ func Run(t *testing.T, newRegistrar func(t *testing.T) registrar.Registrar) {
 			t.Fatalf("expired challenge still there: %v", err)
 		}
 	})
+
+	t.Run("count registrations and contacts", func(t *testing.T) {
+		r := newRegistrar(t)
+		if regs, contacts, err := r.CountRegistrations(ctx); err != nil || regs != 0 || contacts != 0 {
+			t.Fatalf("empty store: %d, %d, %v", regs, contacts, err)
+		}
+		a := sample("sip:a@x", "a@x", t0.Add(time.Hour))
+		a.Contacts = append(a.Contacts, registrar.Contact{URI: "sip:alice@127.0.0.1:5072", Expires: t0.Add(time.Hour)})
+		b := sample("sip:b@x", "b@x", t0)
+		b.Identities = []registrar.Identity{{URI: "sip:b@x"}}
+		c := sample("sip:c@x", "c@x", t0)
+		c.Identities, c.Contacts = []registrar.Identity{{URI: "sip:c@x"}}, nil
+		for _, reg := range []*registrar.Registration{a, b, c} {
+			if err := r.SaveRegistration(ctx, reg); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if regs, contacts, err := r.CountRegistrations(ctx); err != nil || regs != 3 || contacts != 3 {
+			t.Fatalf("count: %d registrations, %d contacts, %v; want 3, 3", regs, contacts, err)
+		}
+	})
 }
 
 func impus(rs []*registrar.Registration) []string {
