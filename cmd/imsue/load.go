@@ -33,7 +33,7 @@ const loadUsage = `usage: imsue load [flags]
   --duration through the P-CSCF; with --step-up the rate rises by --step-factor per step until a
   step's failure ratio reaches --max-failure-ratio. The text report goes to stdout, the JSON one
   to --json. Exit 0: under the failure limit; 1: not; 2: usage error.
-  Scenarios: register, reregister, deregister, message, call, mix (default mix: ` + "reregister=30,message=40,call=10,register=10,deregister=10" + `).
+  Scenarios: register, reregister, deregister, message, call, mix (--mix).
 flags:`
 
 // loadFlags are the parsed flags of imsue load.
