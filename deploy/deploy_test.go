@@ -31,9 +31,9 @@ const repoRoot = ".."
 // composeFile is the compose file at the repository root.
 const composeFile = repoRoot + "/docker-compose.yml"
 
-// nodes are the four node names: the file names under deploy/compose and deploy/hosts, the compose services and
-// the binaries.
-var nodes = []string{"hss", "icscf", "scscf", "pcscf"}
+// nodes returns the four node names: the file names under deploy/compose and deploy/hosts, the compose services
+// and the binaries.
+func nodes() []string { return []string{"hss", "icscf", "scscf", "pcscf"} }
 
 // deployment is the four node configurations of one deployment directory, each loaded as its binary loads it.
 type deployment struct {
@@ -73,14 +73,14 @@ func loadNode(node, path string, d *deployment) error {
 		}
 		return d.pcscf.Validate()
 	}
-	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, nodes)
+	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, nodes())
 }
 
 // loadDeployment loads dir/<node>.yaml for the four nodes.
 func loadDeployment(t *testing.T, dir string) deployment {
 	t.Helper()
 	var d deployment
-	for _, n := range nodes {
+	for _, n := range nodes() {
 		if err := loadNode(n, filepath.Join(dir, n+".yaml"), &d); err != nil {
 			t.Fatal(err)
 		}
@@ -105,7 +105,7 @@ func TestEveryConfigLoads(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dir := range []string{"compose", "hosts"} {
-		for _, n := range nodes {
+		for _, n := range nodes() {
 			if p := filepath.Join(dir, n+".yaml"); !slices.Contains(files, p) {
 				t.Errorf("%s is missing", p)
 			}
@@ -379,7 +379,7 @@ func TestComposeFile(t *testing.T) {
 		"scscf": {d.scscf.SIP.Listen, d.scscf.HTTPListen},
 		"pcscf": {d.pcscf.Listen[0], d.pcscf.HTTP},
 	}
-	for _, n := range nodes {
+	for _, n := range nodes() {
 		s := c.Services[n]
 		t.Run(n, func(t *testing.T) {
 			// The node runs its binary with the configuration mounted at the path it names.
@@ -416,7 +416,7 @@ func TestComposeFile(t *testing.T) {
 	if built == nil {
 		t.Fatal("Dockerfile: no `for c in …; do` build loop")
 	}
-	for _, n := range append(slices.Clone(nodes), "imsctl") {
+	for _, n := range append(nodes(), "imsctl") {
 		if !slices.Contains(strings.Fields(string(built[1])), n) {
 			t.Errorf("Dockerfile does not build %s", n)
 		}
