@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -100,6 +101,9 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*DB, error) {
 		if err := os.MkdirAll(dir, 0o750); err != nil {
 			return nil, fmt.Errorf("sqlite %s: create directory: %w", cfg.Path, err)
 		}
+	}
+	if err := ensurePrivateFile(cfg.Path, log); err != nil {
+		return nil, err
 	}
 	common := url.Values{}
 	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
@@ -325,3 +329,21 @@ func rewritePlaceholders(query string) string {
 
 // Interface guard.
 var _ hss.Store = (*DB)(nil)
+
+// ensurePrivateFile creates the database file readable by its owner only: it holds K and OP (HSS) and
+// authentication vectors (S-CSCF) in clear. SQLite gives its -wal and -shm files the database file's mode.
+// An existing file readable by others is left as it is, with a warning.
+func ensurePrivateFile(path string, log *zap.Logger) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case err == nil:
+		return f.Close()
+	case !errors.Is(err, fs.ErrExist):
+		return fmt.Errorf("sqlite %s: create: %w", path, err)
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		log.Warn("database file is readable by other users; it holds subscriber keys (chmod 600 it)",
+			zap.String("path", path), zap.Stringer("mode", fi.Mode().Perm()))
+	}
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -259,4 +260,25 @@ func BenchmarkGetIMPU(b *testing.B) {
 
 func BenchmarkUpdateSQN(b *testing.B) {
 	hsstest.BenchmarkUpdateSQN(b, newDB(b))
+}
+
+// The database holds K and OP in clear: a new file, and the -wal and -shm files SQLite makes beside it, are
+// readable by their owner only, whatever the umask.
+func TestNewDatabaseFilesArePrivate(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	path := filepath.Join(t.TempDir(), "hss.db")
+	db := openAt(t, path)
+	if err := db.Migrate(testCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			t.Errorf("%s: mode %v, want no access for group and others", p, perm)
+		}
+	}
 }
