@@ -117,6 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	log.Info("icscf starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	if err := icscf.Run(ctx, cfg, log); err != nil {

@@ -14,6 +14,7 @@ import (
 	"syscall"
 
 	"github.com/imscore/imscore/internal/version"
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
@@ -66,6 +67,7 @@ func run(args []string) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	log.Info("pcscf starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := pcscf.Run(ctx, cfg, log); err != nil {
