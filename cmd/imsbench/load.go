@@ -1,0 +1,342 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// maxFailureRatio is the issue's limit: the highest rate with under 0.1 % failures.
+const maxFailureRatio = 0.001
+
+// stepFactor raises the rate from one step to the next (as imsue load --step-up does by default).
+const stepFactor = 1.5
+
+// LoadReport is `imsue load --json` (the contract in cmd/imsue; field names are stable).
+type LoadReport struct {
+	Scenario  string     `json:"scenario"`
+	Transport string     `json:"transport"`
+	UEs       int        `json:"ues"`
+	PCSCF     string     `json:"pcscf"`
+	Version   string     `json:"version"`
+	Started   string     `json:"started"`
+	Steps     []LoadStep `json:"steps"`
+	BestRate  float64    `json:"best_rate"`
+}
+
+// LoadStep is one rate step of the report.
+type LoadStep struct {
+	TargetRate      float64            `json:"target_rate"`
+	AchievedRate    float64            `json:"achieved_rate"`
+	DurationS       float64            `json:"duration_s"`
+	Attempts        int                `json:"attempts"`
+	Successes       int                `json:"successes"`
+	Failures        int                `json:"failures"`
+	FailureRatio    float64            `json:"failure_ratio"`
+	FailuresByCause map[string]int     `json:"failures_by_cause"`
+	LatencyMS       map[string]float64 `json:"latency_ms"`
+}
+
+// parseLoadReport decodes the JSON report and checks it makes sense.
+func parseLoadReport(data []byte) (LoadReport, error) {
+	var r LoadReport
+	if err := json.Unmarshal(data, &r); err != nil {
+		return r, fmt.Errorf("imsue load report: %w", err)
+	}
+	if len(r.Steps) == 0 {
+		return r, errors.New("imsue load report has no steps")
+	}
+	if r.BestRate < 0 || math.IsNaN(r.BestRate) {
+		return r, fmt.Errorf("imsue load report: best_rate %v", r.BestRate)
+	}
+	return r, nil
+}
+
+// bestStep is the step whose achieved rate is best_rate (for its latency), or the zero step.
+func (r LoadReport) bestStep() LoadStep {
+	var best LoadStep
+	for _, s := range r.Steps {
+		if s.FailureRatio < maxFailureRatio && s.AchievedRate >= best.AchievedRate {
+			best = s
+		}
+	}
+	return best
+}
+
+// loadMetric names the metric of one scenario.
+var loadMetric = map[string]struct{ name, unit string }{
+	"register":   {"full AKA registrations/s through P-, I-, S-CSCF and HSS (imsue load)", "registrations/s"},
+	"call":       {"calls/s, INVITE to BYE (imsue load)", "calls/s"},
+	"message":    {"MESSAGEs/s between registered UEs (imsue load)", "MESSAGE/s"},
+	"reregister": {"re-registrations/s (imsue load)", "re-registrations/s"},
+	"deregister": {"de-registrations/s (imsue load)", "de-registrations/s"},
+	"mix":        {"mixed operations/s (imsue load)", "operations/s"},
+}
+
+// imsueHasLoad tells whether this tree's imsue has the load command of the contract.
+func (b *bench) imsueHasLoad(ctx context.Context) bool {
+	if _, err := os.Stat(b.binPath("imsue")); err != nil {
+		return false
+	}
+	out, _ := exec.CommandContext(ctx, b.binPath("imsue"), "load", "--help").CombinedOutput()
+	return strings.Contains(string(out), "step-up")
+}
+
+// runLoad starts the core and finds the highest rate under 0.1 % failures, with SIPp (bench/sipp) and with
+// imsue load, and profiles every node during a run at the best rate (step 5).
+func (b *bench) runLoad(ctx context.Context) {
+	dir, err := os.MkdirTemp("", "imsbench-load-")
+	if err != nil {
+		b.res.failed(err, "", "load")
+		return
+	}
+	defer os.RemoveAll(dir)
+	c, err := b.startCore(ctx, dir)
+	if err != nil {
+		b.res.failed(err, "", "load: start the core")
+		return
+	}
+	defer c.stop()
+	b.logf("core up: P-CSCF %s, admin servers hss %s scscf %s icscf %s pcscf %s", c.ports.pcscfSIP, c.ports.hssAPI,
+		c.ports.scscfHTTP, c.ports.icscfHTTP, c.ports.pcscfHTTP)
+
+	hasImsue := b.imsueHasLoad(ctx)
+	b.runSIPpLoad(ctx, c, dir, !hasImsue)
+	if !hasImsue {
+		for _, s := range b.cfg.loadScenarios {
+			m := loadMetric[s]
+			b.res.failed(errors.New("`imsue load` is not in this tree yet (cmd/imsue has no load command)"),
+				"bin/imsue load --step-up ...", m.name)
+		}
+		return
+	}
+	b.runImsueLoad(ctx, c, dir)
+}
+
+// runImsueLoad runs `imsue load --step-up --json` per scenario, then a run at the best rate with profiles.
+func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
+	// imsue provisions its own UEs (--provision, idempotent): one identity each, sip:<imsi>@<domain>, not
+	// barred, so that calls and MESSAGEs can address it.
+	const firstIMSI = "001010300000000"
+	base := []string{"load", "--pcscf", c.ports.pcscfSIP, "--ues", strconv.Itoa(b.cfg.loadUEs), "--first-imsi", firstIMSI,
+		"--domain", domain, "--k", keyHex, "--op", opHex, "--amf", amfHex, "--provision", c.apiURL()}
+	for _, s := range b.cfg.loadScenarios {
+		m, ok := loadMetric[s]
+		if !ok {
+			m = struct{ name, unit string }{s + "/s (imsue load)", "operations/s"}
+		}
+		jsonFile := filepath.Join(b.dir, "load_"+s+".json")
+		args := append(append([]string{}, base...), "--scenario", s, "--rate", strconv.Itoa(b.cfg.loadRate),
+			"--duration", b.cfg.loadDuration.String(), "--step-up", "--max-steps", strconv.Itoa(b.cfg.maxSteps), "--json", jsonFile)
+		cmdline := shown("imsue", args...)
+		cmdline = strings.Replace(cmdline, jsonFile, "load_"+s+".json", 1)
+		b.logf("%s", cmdline)
+		// Each step runs --duration; the bound covers many steps and the start-up registrations.
+		runCtx, cancel := context.WithTimeout(ctx, 40*b.cfg.loadDuration+5*time.Minute)
+		out, err := exec.CommandContext(runCtx, b.binPath("imsue"), args...).CombinedOutput()
+		cancel()
+		b.keep("load_"+s+".txt", []byte(lastScreen(string(out))))
+		data, rerr := os.ReadFile(jsonFile)
+		if rerr != nil {
+			b.res.failed(fmt.Errorf("no JSON report (%v); imsue: %v: %s", rerr, err, lastLine(string(out))), cmdline, m.name)
+			continue
+		}
+		b.res.Files = append(b.res.Files, "load_"+s+".json")
+		rep, perr := parseLoadReport(data)
+		if perr != nil {
+			b.res.failed(perr, cmdline, m.name)
+			continue
+		}
+		best := rep.bestStep()
+		note := fmt.Sprintf("%d UEs, %d steps from %d/s ×1.5, %v each; at best: p50 %.1f ms, p99 %.1f ms",
+			rep.UEs, len(rep.Steps), b.cfg.loadRate, b.cfg.loadDuration, best.LatencyMS["p50"], best.LatencyMS["p99"])
+		if rep.BestRate == 0 {
+			note += "; no step was under 0.1 % failures"
+		}
+		b.res.add(Metric{Name: m.name, Value: rep.BestRate, Unit: m.unit, Command: cmdline, Note: note})
+		if rep.BestRate <= 0 {
+			continue
+		}
+		prof := append(append([]string{}, base...), "--scenario", s, "--rate", strconv.FormatFloat(rep.BestRate, 'f', 0, 64),
+			"--duration", (time.Duration(b.cfg.profileSeconds+4) * time.Second).String())
+		b.logf("profiling at %.0f/s: %s", rep.BestRate, shown("imsue", prof...))
+		err = b.profileDuring(ctx, c, s, func(ctx context.Context) error {
+			out, err := exec.CommandContext(ctx, b.binPath("imsue"), prof...).CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("%v: %s", err, lastLine(string(out)))
+			}
+			return nil
+		})
+		if err != nil {
+			b.logf("profile run of %s: %v", s, err)
+		}
+	}
+}
+
+// sippStep is one rate step of a SIPp step-up.
+type sippStep struct {
+	Target, Achieved float64
+	Stats            SIPpStats
+}
+
+func (s sippStep) failureRatio() float64 {
+	total := s.Stats.Successful + s.Stats.Failed
+	if total == 0 {
+		return 1
+	}
+	return float64(s.Stats.Failed) / float64(total)
+}
+
+// stepUp runs one SIPp run per rate, from the configured first rate ×1.5 each, until a step has 0.1 %
+// failures or more, or falls short of its target by more than 10 % (SIPp then only queues), or maxSteps.
+// It returns the steps and the best (last good) achieved rate.
+func stepUp(ctx context.Context, first float64, maxSteps int, duration time.Duration,
+	run func(ctx context.Context, rate float64, calls int) (SIPpStats, error)) ([]sippStep, float64, error) {
+	var steps []sippStep
+	best := 0.0
+	rate := first
+	for i := 0; i < maxSteps && ctx.Err() == nil; i++ {
+		calls := max(1, int(rate*duration.Seconds()))
+		stats, err := run(ctx, rate, calls)
+		if err != nil && stats.Successful+stats.Failed == 0 {
+			return steps, best, err
+		}
+		st := sippStep{Target: rate, Stats: stats}
+		if stats.Elapsed > 0 {
+			st.Achieved = float64(stats.Successful) / stats.Elapsed.Seconds()
+		}
+		steps = append(steps, st)
+		if st.failureRatio() >= maxFailureRatio || st.Achieved < 0.9*rate {
+			break
+		}
+		best = st.Achieved
+		rate = math.Round(rate * stepFactor)
+	}
+	return steps, best, nil
+}
+
+// runSIPpLoad measures the same flows with SIPp and the bench/sipp scenarios: the numbers another stack
+// can be compared with (run the same commands against it). profile: take the CPU profiles during the
+// registration run at its best rate (when imsue load is missing).
+func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bool) {
+	names := []string{"AKA registration + de-registration/s (SIPp register_dereg.xml)", "calls/s (SIPp call_uac.xml)",
+		"MESSAGEs/s (SIPp message_uac.xml)"}
+	sippBin, err := lookSIPp()
+	if err != nil {
+		b.res.failed(err, "", names...)
+		return
+	}
+	const firstIMSI, firstMSISDN = "001010400000000", "15600000000"
+	users, err := Users(b.cfg.loadUEs, firstIMSI, firstMSISDN, keyText, opText)
+	if err == nil {
+		err = writeCSVSet(dir, users)
+	}
+	if err == nil {
+		_, _, err = b.provisionUEs(ctx, c.apiURL(), len(users), firstIMSI, firstMSISDN)
+	}
+	if err != nil {
+		b.res.failed(err, "", names...)
+		return
+	}
+	scen := b.scenarioDir()
+	maxSteps := b.cfg.maxSteps
+	record := func(name, unit, file string, steps []sippStep, best float64, cmd string, err error) {
+		var parts []string
+		for _, s := range steps {
+			parts = append(parts, fmt.Sprintf("%.0f→%.1f/s %d✗", s.Target, s.Achieved, s.Stats.Failed))
+		}
+		raw := fmt.Sprintf("%s\n%s\n", cmd, strings.Join(parts, "\n"))
+		b.keep(file, []byte(raw))
+		if err != nil {
+			b.res.failed(err, cmd, name)
+			return
+		}
+		b.res.add(Metric{Name: name, Value: best, Unit: unit, Command: cmd,
+			Note: fmt.Sprintf("%d users; steps (target→achieved, failed): %s", len(users), strings.Join(parts, ", "))})
+	}
+
+	// Registration and de-registration, one distinct user per call.
+	regPort, err := freePort()
+	if err != nil {
+		b.res.failed(err, "", names...)
+		return
+	}
+	reg := sippRun{scenario: "register_dereg.xml", remote: c.ports.pcscfSIP, port: regPort, inf: filepath.Join(dir, "users.csv"),
+		timeout: b.cfg.loadDuration + 60*time.Second}
+	steps, regBest, err := stepUp(ctx, float64(b.cfg.loadRate), maxSteps, b.cfg.loadDuration,
+		func(ctx context.Context, rate float64, calls int) (SIPpStats, error) {
+			r := reg
+			r.rate, r.calls = rate, calls
+			st, _, err := r.run(ctx, sippBin, scen, dir)
+			return st, err
+		})
+	reg.rate, reg.calls = float64(b.cfg.loadRate), int(float64(b.cfg.loadRate)*b.cfg.loadDuration.Seconds())
+	record(names[0], "registrations/s (each with its de-registration)", "sipp_register.txt", steps, regBest, reg.command()+"  # then ×1.5 per step", err)
+	if profile && regBest > 0 {
+		r := reg
+		r.rate = math.Floor(regBest)
+		r.calls = int(r.rate * float64(b.cfg.profileSeconds+4))
+		b.logf("profiling at %.0f registrations/s with SIPp", r.rate)
+		if err := b.profileDuring(ctx, c, "register-sipp", func(ctx context.Context) error {
+			_, _, err := r.run(ctx, sippBin, scen, dir)
+			return err
+		}); err != nil {
+			b.logf("profile run: %v", err)
+		}
+	}
+
+	// Calls and MESSAGEs: callees registered from the port the UAS listens on, callers from the UAC's.
+	uasPort, err1 := freePort()
+	uacPort, err2 := freePort()
+	if err := errors.Join(err1, err2); err != nil {
+		b.res.failed(err, "", names[1:]...)
+		return
+	}
+	for _, r := range []sippRun{
+		{scenario: "register.xml", remote: c.ports.pcscfSIP, port: uasPort, inf: filepath.Join(dir, "callees.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
+		{scenario: "register.xml", remote: c.ports.pcscfSIP, port: uacPort, inf: filepath.Join(dir, "callers.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
+	} {
+		st, _, err := r.run(ctx, sippBin, scen, dir)
+		if err != nil || st.Failed > 0 {
+			b.res.failed(fmt.Errorf("registering callers and callees: %d of %d failed: %v", st.Failed, r.calls, err), r.command(), names[1:]...)
+			return
+		}
+	}
+	flows := []struct {
+		name, unit, uac, uas, file string
+	}{
+		{names[1], "calls/s", "call_uac.xml", "call_uas.xml", "sipp_call.txt"},
+		{names[2], "MESSAGE/s", "message_uac.xml", "message_uas.xml", "sipp_message.txt"},
+	}
+	for _, f := range flows {
+		uas := sippRun{scenario: f.uas, remote: c.ports.pcscfSIP, port: uasPort}
+		cmd, _, err := uas.start(sippBin, scen, dir)
+		if err != nil {
+			b.res.failed(err, uas.command(), f.name)
+			continue
+		}
+		time.Sleep(500 * time.Millisecond) // let it bind
+		uac := sippRun{scenario: f.uac, remote: c.ports.pcscfSIP, port: uacPort, inf: filepath.Join(dir, "pairs.csv"),
+			timeout: b.cfg.loadDuration + 60*time.Second}
+		steps, best, err := stepUp(ctx, float64(b.cfg.loadRate), maxSteps, b.cfg.loadDuration,
+			func(ctx context.Context, rate float64, calls int) (SIPpStats, error) {
+				r := uac
+				r.rate, r.calls = rate, calls
+				st, _, err := r.run(ctx, sippBin, scen, dir)
+				return st, err
+			})
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+		uac.rate, uac.calls = float64(b.cfg.loadRate), int(float64(b.cfg.loadRate)*b.cfg.loadDuration.Seconds())
+		record(f.name, f.unit, f.file, steps, best, uas.command()+" &  "+uac.command()+"  # then ×1.5 per step", err)
+	}
+}

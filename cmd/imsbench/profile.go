@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// topLines is how much of `go tool pprof -top` the table shows per profile.
+const topLines = 18
+
+// profileDuring runs load (a run at the best rate, at least profileSeconds+4 s long) and, from 2 s into it,
+// takes a CPU profile of every node for profileSeconds. Profiles go to profiles/<scenario>-<node>.pprof
+// beside the table, each with its `go tool pprof -top` in a .top.txt file.
+func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, load func(context.Context) error) error {
+	if err := os.MkdirAll(filepath.Join(b.dir, "profiles"), 0o755); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	profiles := make([]Profile, len(c.nodes))
+	loadErr := make(chan error, 1)
+	wg.Go(func() { loadErr <- load(ctx) })
+	select {
+	case <-time.After(2 * time.Second):
+	case <-ctx.Done():
+	}
+	var pw sync.WaitGroup
+	for i, n := range c.nodes {
+		pw.Go(func() { profiles[i] = b.cpuProfile(ctx, n, scenario) })
+	}
+	pw.Wait()
+	wg.Wait()
+	b.res.Profiles = append(b.res.Profiles, profiles...)
+	return <-loadErr
+}
+
+// cpuProfile fetches /debug/pprof/profile?seconds=N from the node's admin server and summarises it.
+func (b *bench) cpuProfile(ctx context.Context, n *node, scenario string) Profile {
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", n.admin, b.cfg.profileSeconds)
+	rel := filepath.Join("profiles", scenario+"-"+n.name+".pprof")
+	p := Profile{Node: n.name, Scenario: scenario, File: rel,
+		Command: fmt.Sprintf("curl -o %s '%s' (%s admin server)", filepath.Base(rel), strings.Replace(url, n.admin, "<"+n.name+">", 1), n.name)}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	client := &http.Client{Timeout: time.Duration(b.cfg.profileSeconds+30) * time.Second}
+	res, err := client.Do(req)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	defer res.Body.Close()
+	data, err := io.ReadAll(res.Body)
+	if err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	if res.StatusCode != http.StatusOK {
+		p.Error = fmt.Sprintf("HTTP %d from /debug/pprof/profile (no pprof endpoint on this node at this commit)", res.StatusCode)
+		return p
+	}
+	path := filepath.Join(b.dir, rel)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	top, err := exec.CommandContext(ctx, b.cfg.goBin, "tool", "pprof", "-top", "-nodecount=40", path).CombinedOutput()
+	if err != nil {
+		p.Error = fmt.Sprintf("go tool pprof -top: %v: %s", err, lastLine(string(top)))
+		return p
+	}
+	p.TopFile = strings.TrimSuffix(rel, ".pprof") + ".top.txt"
+	if err := os.WriteFile(filepath.Join(b.dir, p.TopFile), top, 0o644); err != nil {
+		p.Error = err.Error()
+		return p
+	}
+	p.Top = headLines(string(top), topLines)
+	return p
+}
+
+func headLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, "\n")
+}
