@@ -47,6 +47,7 @@ func run(t *testing.T, cfg load.Config) *load.Report {
 func TestRealCore(t *testing.T) {
 	c := startCore(t)
 	t.Run("scenarios", func(t *testing.T) { testScenarios(t, c) })
+	t.Run("over TCP", func(t *testing.T) { testTCP(t, c) })
 	t.Run("wrong core", func(t *testing.T) { testWrongCore(t, c) })
 	t.Run("step-up", func(t *testing.T) { testStepUp(t, c) })
 	t.Run("interrupted", func(t *testing.T) { testInterrupted(t, c) })
@@ -142,6 +143,21 @@ func checkJSON(t *testing.T, rep *load.Report) {
 		if _, ok := causes[k].(float64); !ok {
 			t.Errorf("JSON failures_by_cause lacks %q", k)
 		}
+	}
+}
+
+// testTCP: register and message over TCP, each UE on its own connection to the P-CSCF.
+func testTCP(t *testing.T, c *core) {
+	c.provision(t, "001010000250000", 10)
+	for _, sc := range []load.Scenario{load.ScenarioRegister, load.ScenarioMessage} {
+		t.Run(string(sc), func(t *testing.T) {
+			cfg := c.config(t, sc, "001010000250000", 10, 10, time.Second)
+			cfg.UE.Transport = "tcp"
+			rep := run(t, cfg)
+			if st := rep.Steps[0]; st.Attempts != 10 || st.Failures != 0 || rep.Transport != "tcp" {
+				t.Errorf("transport %s: attempts %d failures %d %v", rep.Transport, st.Attempts, st.Failures, st.FailuresByCause)
+			}
+		})
 	}
 }
 

@@ -19,6 +19,10 @@ func (e *Engine) Run(ctx context.Context) (*Report, error) {
 	rep := e.newReport()
 	setup, err := e.prepare(ctx)
 	rep.Setup = setup
+	if ctx.Err() != nil {
+		rep.Interrupted = true // stopped while the pool registered: no step ran
+		return rep, nil
+	}
 	if err != nil {
 		return rep, err
 	}
