@@ -42,6 +42,8 @@ type Node struct {
 	protected map[netip.Addr]bool
 	metrics   *metrics
 	ready     chan struct{}
+	// stateDirty holds a token when the registry changed since the state file was last written.
+	stateDirty chan struct{}
 
 	wg        sync.WaitGroup
 	base      context.Context
@@ -58,15 +60,16 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		log = zap.NewNop()
 	}
 	n := &Node{
-		cfg:       cfg,
-		log:       log,
-		alloc:     newAllocator(cfg),
-		regs:      newRegistry(),
-		prefs:     secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
-		icscf:     netip.MustParseAddrPort(cfg.ICSCF),
-		protected: make(map[netip.Addr]bool),
-		metrics:   newMetrics(),
-		ready:     make(chan struct{}),
+		cfg:        cfg,
+		log:        log,
+		alloc:      newAllocator(cfg),
+		regs:       newRegistry(),
+		prefs:      secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
+		icscf:      netip.MustParseAddrPort(cfg.ICSCF),
+		protected:  make(map[netip.Addr]bool),
+		metrics:    newMetrics(),
+		stateDirty: make(chan struct{}, 1),
+		ready:      make(chan struct{}),
 	}
 	n.base, n.cancel = context.WithCancel(context.Background())
 	n.store = memStore{}
@@ -181,6 +184,7 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 // Run serves until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
 	defer n.closeIPsec()
+	defer n.saveState() // after every goroutine stopped: the last changes are in the file
 	defer n.wg.Wait()
 	defer n.cancel()
 	var httpSrv *http.Server
@@ -198,6 +202,9 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	n.wg.Go(n.expiryLoop)
+	if n.cfg.StateFlushInterval > 0 {
+		n.wg.Go(n.stateWriter)
+	}
 	errc := make(chan error, 1)
 	n.wg.Go(func() { errc <- n.proxy.Run(ctx) })
 	close(n.ready)
@@ -250,14 +257,44 @@ func (n *Node) isProtectedServer(local netip.AddrPort) bool {
 
 func inRange(r PortRange, p uint16) bool { return p >= r.First && int(p) < int(r.First)+int(r.Count) }
 
-// persist saves the registrations; a failure is logged, the node goes on.
+// persist records a change of the registry: the gauges at once, the state file now (write-through) or
+// within StateFlushInterval (stateWriter).
 func (n *Node) persist() {
-	if err := n.store.Save(n.regs.snapshot()); err != nil {
-		n.log.Error("saving P-CSCF state failed", zap.Error(err))
-	}
 	regs, sas := n.regs.count(time.Now())
 	n.metrics.registrations.Set(float64(regs))
 	n.metrics.saSets.Set(float64(sas))
+	if n.cfg.StateFlushInterval <= 0 {
+		n.saveState()
+		return
+	}
+	select {
+	case n.stateDirty <- struct{}{}:
+	default: // a write is already due
+	}
+}
+
+// stateWriter rewrites the state file at most once per StateFlushInterval while changes come in.
+func (n *Node) stateWriter() {
+	for {
+		select {
+		case <-n.base.Done():
+			return
+		case <-n.stateDirty:
+		}
+		select {
+		case <-n.base.Done():
+			return // Run saves once more after every goroutine stopped
+		case <-time.After(n.cfg.StateFlushInterval):
+		}
+		n.saveState()
+	}
+}
+
+// saveState writes the registrations to the store; a failure is logged, the node goes on.
+func (n *Node) saveState() {
+	if err := n.store.Save(n.regs.snapshot()); err != nil {
+		n.log.Error("saving P-CSCF state failed", zap.Error(err))
+	}
 }
 
 // restore clears stale kernel state of a previous run and installs the SA sets of the

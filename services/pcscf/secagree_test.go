@@ -382,3 +382,52 @@ func hasChallengeKey(t *testing.T, res, param string) bool {
 	}
 	return false
 }
+
+// TestStateFlush: with a flush interval the state file is written behind the registrations, and always on a
+// clean stop; with 0 every change is in the file before the UE has its answer.
+func TestStateFlush(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		interval  time.Duration
+		wantEarly bool // the registration is in the file as soon as the UE is registered
+	}{
+		{"write-behind", time.Hour, false},
+		{"write-through", 0, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			alice := newSubscriber(t, 1)
+			core := startFakeCore(t, "127.0.0.1:0", alice)
+			state := t.TempDir() + "/state.json"
+			ctx, cancel := context.WithCancel(context.Background())
+			n := startPCSCFManual(t, ctx, core.addr, newFakeSAs(), func(c *Config) {
+				c.StateFile, c.StateFlushInterval = state, tc.interval
+			})
+			u := newUE(t, alice, n.node.CoreAddr(), "udp", true)
+			if _, err := u.Register(ctxT(t)); err != nil {
+				t.Fatalf("register: %v", err)
+			}
+			inFile := func() bool {
+				regs, err := (&FileStore{Path: state}).Load()
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range regs {
+					if r.IMPU == alice.impu && len(r.SAs) > 0 {
+						return true
+					}
+				}
+				return false
+			}
+			if got := inFile(); got != tc.wantEarly {
+				t.Errorf("registration in the state file while running: %v, want %v", got, tc.wantEarly)
+			}
+			cancel()
+			if err := <-n.done; err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			if !inFile() {
+				t.Error("registration not in the state file after a clean stop")
+			}
+		})
+	}
+}
