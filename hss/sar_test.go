@@ -22,6 +22,9 @@ func TestSARRegistration(t *testing.T) {
 		e := newEnv(t, db, nil)
 		ctx := context.Background()
 		scscf := e.connect(scscfHost)
+		// One client per Origin-Host for the whole test: two live nodes with one identity take the connection
+		// from each other (RFC 6733 §5.6.4), and a request on the losing one fails.
+		s2 := e.connect(scscf2Host)
 		must(t, db.SetDefaultChargingInfo(ctx, hss.ChargingInfo{PrimaryCCF: "aaa://ccf1." + realm, PrimaryECF: "aaa://ecf1." + realm}))
 		sub := e.subscriber(func(s *hss.Subscriber) { s.Public[1].DisplayName = "Alice" })
 		impi, barred, sip, tel := ids(sub)
@@ -96,7 +99,6 @@ func TestSARRegistration(t *testing.T) {
 			}
 		})
 		t.Run("REGISTRATION from another S-CSCF", func(t *testing.T) {
-			s2 := e.connect(scscf2Host)
 			a := s2.sar(impi, []string{sip}, cx.SATRegistration, nil)
 			wantExperimental(t, a, cx.ErrorIdentityAlreadyRegistered)
 			if a.ServerName != scscfName {
@@ -110,7 +112,6 @@ func TestSARRegistration(t *testing.T) {
 			a := scscf.sar(impi, []string{sip}, cx.SATNoAssignment, nil)
 			wantSuccess(t, a)
 			xmllint(t, a.UserData)
-			s2 := e.connect(scscf2Host)
 			wantResult(t, s2.sar(impi, []string{sip}, cx.SATNoAssignment, nil), diameter.UnableToComply, 0)
 		})
 	})
