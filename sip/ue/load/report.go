@@ -162,10 +162,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	overload := false
 	for i, s := range r.Steps {
 		if s.Failures > 0 {
 			fmt.Fprintf(&b, "step %d failures:%s\n", i+1, causes(s.FailuresByCause))
 		}
+		overload = overload || s.FailuresByCause[CauseOverload] > 0
+	}
+	if overload {
+		b.WriteString("overload: an operation was due while every UE was busy with one (more --ues, or slower answers)\n")
 	}
 	verdict := "PASS"
 	if !r.Passed() {
