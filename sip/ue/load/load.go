@@ -2,8 +2,8 @@
 // IMSI, each with its own sockets), driven open-loop at a target rate of registrations,
 // re-registrations, de-registrations, MESSAGEs or calls through a P-CSCF, reporting achieved
 // rate, failures by cause and latency percentiles, optionally stepping the rate up until the
-// failure ratio reaches a limit. cmd/imsue's "load" command is its front end; the contract of
-// its flags and JSON report is docs of `imsue load --help`.
+// failure ratio reaches a limit. cmd/imsue's "load" command is its front end (`imsue load
+// --help`); Report's JSON field names are a contract with `make bench`.
 //
 // Ownership: Engine.Run starts one goroutine per operation in flight and waits for all of them
 // before it returns; Engine.Close de-registers what is registered (bounded in time) and closes
