@@ -142,7 +142,9 @@ func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
 		b.logf("%s", cmdline)
 		// Each step runs --duration; the bound covers many steps and the start-up registrations.
 		runCtx, cancel := context.WithTimeout(ctx, 40*b.cfg.loadDuration+5*time.Minute)
+		started := time.Now()
 		out, err := exec.CommandContext(runCtx, b.binPath("imsue"), args...).CombinedOutput()
+		wall := time.Since(started)
 		cancel()
 		b.keep("load_"+s+".txt", []byte(lastScreen(string(out))))
 		data, rerr := os.ReadFile(jsonFile)
@@ -166,10 +168,18 @@ func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
 		if rep.BestRate <= 0 {
 			continue
 		}
-		prof := append(append([]string{}, base...), "--scenario", s, "--rate", strconv.FormatFloat(rep.BestRate, 'f', 0, 64),
+		// imsue registers the pool before the first step of call and message and de-registers it at the end:
+		// the profile starts after that set-up, estimated from the step-up run (half of its time outside steps).
+		stepped := 0.0
+		for _, st := range rep.Steps {
+			stepped += st.DurationS
+		}
+		setup := max(0, (wall-time.Duration(stepped*float64(time.Second)))/2)
+		profRate := math.Max(1, math.Floor(rep.BestRate))
+		prof := append(append([]string{}, base...), "--scenario", s, "--rate", strconv.FormatFloat(profRate, 'f', 0, 64),
 			"--duration", (time.Duration(b.cfg.profileSeconds+4) * time.Second).String())
-		b.logf("profiling at %.0f/s: %s", rep.BestRate, shown("imsue", prof...))
-		err = b.profileDuring(ctx, c, s, func(ctx context.Context) error {
+		b.logf("profiling at %.0f/s (after ~%v of set-up): %s", profRate, setup.Round(time.Second), shown("imsue", prof...))
+		err = b.profileDuring(ctx, c, s, profRate, setup+2*time.Second, shown("imsue", prof...), func(ctx context.Context) error {
 			out, err := exec.CommandContext(ctx, b.binPath("imsue"), prof...).CombinedOutput()
 			if err != nil {
 				return fmt.Errorf("%v: %s", err, lastLine(string(out)))
@@ -286,7 +296,7 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 		r.rate = math.Floor(regBest)
 		r.calls = int(r.rate * float64(b.cfg.profileSeconds+4))
 		b.logf("profiling at %.0f registrations/s with SIPp", r.rate)
-		if err := b.profileDuring(ctx, c, "register-sipp", func(ctx context.Context) error {
+		if err := b.profileDuring(ctx, c, "register-sipp", r.rate, 2*time.Second, r.command(), func(ctx context.Context) error {
 			_, _, err := r.run(ctx, sippBin, scen, dir)
 			return err
 		}); err != nil {

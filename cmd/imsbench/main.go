@@ -65,7 +65,7 @@ func defaults(quick bool) config {
 	if quick {
 		c.subscribers, c.hssSubscribers, c.hssDuration = 20000, 10000, 3*time.Second
 		c.ues, c.loadUEs, c.loadDuration, c.profileSeconds = 300, 200, 3*time.Second, 3
-		c.benchtime, c.maxSteps, c.settle = "100ms", 3, 2*time.Second
+		c.benchtime, c.maxSteps, c.settle = "1x", 3, 2*time.Second
 	}
 	return c
 }

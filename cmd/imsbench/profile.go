@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -16,10 +17,14 @@ import (
 // topLines is how much of `go tool pprof -top` the table shows per profile.
 const topLines = 18
 
-// profileDuring runs load (a run at the best rate, at least profileSeconds+4 s long) and, from 2 s into it,
-// takes a CPU profile of every node for profileSeconds. Profiles go to profiles/<scenario>-<node>.pprof
+// profileDuring runs load (a run at the best rate, at least profileSeconds+4 s long after its set-up) and,
+// from delay into it (its set-up, then 2 s), takes a CPU profile of every node for profileSeconds. Profiles go to profiles/<scenario>-<node>.pprof
 // beside the table, each with its `go tool pprof -top` in a .top.txt file.
-func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, load func(context.Context) error) error {
+//
+// rate is the load's operations per second: each node's CPU time per operation (the profile's total samples
+// over the operations in its window) goes into the table.
+func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, rate float64, delay time.Duration,
+	command string, load func(context.Context) error) error {
 	if err := os.MkdirAll(filepath.Join(b.dir, "profiles"), 0o755); err != nil {
 		return err
 	}
@@ -28,7 +33,7 @@ func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, loa
 	loadErr := make(chan error, 1)
 	wg.Go(func() { loadErr <- load(ctx) })
 	select {
-	case <-time.After(2 * time.Second):
+	case <-time.After(delay):
 	case <-ctx.Done():
 	}
 	var pw sync.WaitGroup
@@ -38,7 +43,17 @@ func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, loa
 	pw.Wait()
 	wg.Wait()
 	b.res.Profiles = append(b.res.Profiles, profiles...)
-	return <-loadErr
+	err := <-loadErr
+	for _, p := range profiles {
+		if p.Error != "" || p.cpu <= 0 || rate <= 0 {
+			continue
+		}
+		ops := rate * float64(b.cfg.profileSeconds)
+		b.res.add(Metric{Name: fmt.Sprintf("CPU time per %s operation, %s", scenario, p.Node),
+			Value: float64(p.cpu.Microseconds()) / 1000 / ops, Unit: "ms", Command: command + " + " + p.Command,
+			Note: fmt.Sprintf("%v of CPU samples in %d s at %.0f/s (%s)", p.cpu, b.cfg.profileSeconds, rate, p.File)})
+	}
+	return err
 }
 
 // cpuProfile fetches /debug/pprof/profile?seconds=N from the node's admin server and summarises it.
@@ -83,8 +98,40 @@ func (b *bench) cpuProfile(ctx context.Context, n *node, scenario string) Profil
 		p.Error = err.Error()
 		return p
 	}
-	p.Top = headLines(string(top), topLines)
+	p.Top = headLines(dropProfileHeader(string(top)), topLines)
+	p.cpu = totalSamples(string(top))
+	if cum, err := exec.CommandContext(ctx, b.cfg.goBin, "tool", "pprof", "-top", "-cum", "-nodecount=40", path).CombinedOutput(); err == nil {
+		_ = os.WriteFile(filepath.Join(b.dir, strings.TrimSuffix(rel, ".pprof")+".cum.txt"), cum, 0o644)
+	}
 	return p
+}
+
+var totalSamplesRe = regexp.MustCompile(`Total samples = (\S+)`)
+
+// totalSamples is the CPU time a `go tool pprof -top` header reports ("Duration: 10s, Total samples = 2.5s").
+func totalSamples(top string) time.Duration {
+	m := totalSamplesRe.FindStringSubmatch(top)
+	if m == nil {
+		return 0
+	}
+	d, err := time.ParseDuration(m[1])
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// dropProfileHeader removes the File, Build ID, Type and Time lines of `go tool pprof -top`.
+func dropProfileHeader(top string) string {
+	var out []string
+	for _, l := range strings.Split(top, "\n") {
+		if strings.HasPrefix(l, "File: ") || strings.HasPrefix(l, "Build ID: ") || strings.HasPrefix(l, "Type: ") ||
+			strings.HasPrefix(l, "Time: ") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return strings.Join(out, "\n")
 }
 
 func headLines(s string, n int) string {

@@ -32,6 +32,8 @@ type Profile struct {
 	Top      string `json:"top"`      // the first lines of TopFile
 	Command  string `json:"command"`
 	Error    string `json:"error,omitempty"`
+
+	cpu time.Duration // total CPU samples
 }
 
 // Results is everything one bench run wrote: results.json is this struct, results.md its table.
