@@ -45,13 +45,16 @@ func (b *bench) profileDuring(ctx context.Context, c *core, scenario string, rat
 	b.res.Profiles = append(b.res.Profiles, profiles...)
 	err := <-loadErr
 	for _, p := range profiles {
-		if p.Error != "" || p.cpu <= 0 || rate <= 0 {
+		if p.Error != "" || rate <= 0 {
 			continue
 		}
 		ops := rate * float64(b.cfg.profileSeconds)
+		note := fmt.Sprintf("%v of CPU samples in %d s at %.0f/s (%s)", p.cpu, b.cfg.profileSeconds, rate, p.File)
+		if p.cpu == 0 {
+			note = "no CPU sample: the node is not on this flow's path (" + p.File + ")"
+		}
 		b.res.add(Metric{Name: fmt.Sprintf("CPU time per %s operation, %s", scenario, p.Node),
-			Value: float64(p.cpu.Microseconds()) / 1000 / ops, Unit: "ms", Command: command + " + " + p.Command,
-			Note: fmt.Sprintf("%v of CPU samples in %d s at %.0f/s (%s)", p.cpu, b.cfg.profileSeconds, rate, p.File)})
+			Value: float64(p.cpu.Microseconds()) / 1000 / ops, Unit: "ms", Command: command + " + " + p.Command, Note: note})
 	}
 	return err
 }
