@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -421,5 +422,36 @@ func TestParseConfig(t *testing.T) {
 				t.Errorf("config %+v", c)
 			}
 		})
+	}
+}
+
+func TestSIPpCSVCommand(t *testing.T) {
+	dir := t.TempDir()
+	var out, errs strings.Builder
+	if code := runSIPpCSV([]string{"--count", "4", "--imsi-start", "001010000000001", "--msisdn-start", "15550000001", "--dir", dir}, &out, &errs); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs.String())
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "users.ndjson"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("users.ndjson has %d lines", len(lines))
+	}
+	var first struct{ IMSI, MSISDN, K, OP, AMF string }
+	if err := json.Unmarshal([]byte(lines[0]), &first); err != nil {
+		t.Fatal(err)
+	}
+	if first.IMSI != "001010000000001" || first.MSISDN != "15550000001" || first.K != keyHex || first.OP != opHex || first.AMF != amfHex {
+		t.Errorf("first line %+v", first)
+	}
+	for _, f := range []string{"users.csv", "callers.csv", "callees.csv", "pairs.csv"} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Error(err)
+		}
+	}
+	if code := runSIPpCSV([]string{"--count", "1"}, &out, &errs); code != 2 {
+		t.Errorf("--count 1: exit %d, want 2", code)
 	}
 }
