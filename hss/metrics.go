@@ -80,30 +80,11 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	return m, nil
 }
 
-// commandLabel names a Cx command by its request abbreviation.
-func commandLabel(code uint32) string {
-	switch cx.Command(code) {
-	case cx.CmdUserAuthorization:
-		return "UAR"
-	case cx.CmdServerAssignment:
-		return "SAR"
-	case cx.CmdLocationInfo:
-		return "LIR"
-	case cx.CmdMultimediaAuth:
-		return "MAR"
-	case cx.CmdRegistrationTermination:
-		return "RTR"
-	case cx.CmdPushProfile:
-		return "PPR"
-	}
-	return strconv.FormatUint(uint64(code), 10)
-}
-
 func (m *Metrics) observeServed(cmd cx.Command, code diameter.ResultCode, vendor uint32, d time.Duration) {
 	if m == nil {
 		return
 	}
-	label := commandLabel(uint32(cmd))
+	label := cmd.Request()
 	m.requests.WithLabelValues(label).Inc()
 	m.answers.WithLabelValues(label, strconv.FormatUint(uint64(code), 10), strconv.FormatUint(uint64(vendor), 10)).Inc()
 	m.duration.WithLabelValues(label).Observe(d.Seconds())
@@ -111,7 +92,7 @@ func (m *Metrics) observeServed(cmd cx.Command, code diameter.ResultCode, vendor
 
 func (m *Metrics) observeSent(cmd cx.Command) {
 	if m != nil {
-		m.sent.WithLabelValues(commandLabel(uint32(cmd))).Inc()
+		m.sent.WithLabelValues(cmd.Request()).Inc()
 	}
 }
 
@@ -119,7 +100,7 @@ func (m *Metrics) observeAnswered(cmd cx.Command, code diameter.ResultCode, vend
 	if m == nil {
 		return
 	}
-	label := commandLabel(uint32(cmd))
+	label := cmd.Request()
 	m.answered.WithLabelValues(label, strconv.FormatUint(uint64(code), 10), strconv.FormatUint(uint64(vendor), 10)).Inc()
 	m.outDuration.WithLabelValues(label).Observe(d.Seconds())
 }
@@ -155,11 +136,11 @@ func (m *Metrics) Observe(e peer.Event) {
 		m.peersUp.Dec()
 		m.peerTransition.WithLabelValues("down").Inc()
 	case peer.EventProtocolError:
-		label := commandLabel(e.Command)
+		label := cx.Command(e.Command).Request()
 		m.requests.WithLabelValues(label).Inc()
 		m.answers.WithLabelValues(label, strconv.FormatUint(uint64(e.Result), 10), "0").Inc()
 	case peer.EventRequestFailed:
-		m.requestFailed.WithLabelValues(commandLabel(e.Command)).Inc()
+		m.requestFailed.WithLabelValues(cx.Command(e.Command).Request()).Inc()
 	}
 }
 

@@ -221,9 +221,9 @@ func (s *Server) request(ctx context.Context, cmd cx.Command, msg *diam.Message,
 		if errors.Is(err, peer.ErrNoPeer) {
 			err = fmt.Errorf("%w: %w", ErrSCSCFUnreachable, err)
 		}
-		s.log.Warn("cx "+commandLabel(uint32(cmd))+" failed", logging.SessionID(sessionID), logging.IMPI(impi),
+		s.log.Warn("cx "+cmd.Request()+" failed", logging.SessionID(sessionID), logging.IMPI(impi),
 			logging.Peer(host), zap.Error(err))
-		return nil, 0, 0, fmt.Errorf("%s to %s: %w", commandLabel(uint32(cmd)), host, err)
+		return nil, 0, 0, fmt.Errorf("%s to %s: %w", cmd.Request(), host, err)
 	}
 	code, vendor := answerResult(ans)
 	s.metrics.observeAnswered(cmd, code, vendor, time.Since(start))

@@ -306,7 +306,7 @@ func (s *Server) record(t *txn, code diameter.ResultCode, vendor uint32, err err
 	default:
 		level = zapcore.WarnLevel // the store failed or the answer could not be built
 	}
-	ce := s.log.Check(level, "cx "+commandLabel(uint32(t.cmd)))
+	ce := s.log.Check(level, "cx "+t.cmd.Request())
 	if ce == nil {
 		return
 	}

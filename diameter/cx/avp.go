@@ -2,6 +2,7 @@ package cx
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -47,6 +48,26 @@ func (c Command) String() string {
 		return "Push-Profile"
 	}
 	return fmt.Sprintf("Command(%d)", uint32(c))
+}
+
+// Request returns the request's abbreviation (TS 29.229 Table 6.1.1: UAR, SAR, LIR, MAR, RTR, PPR), the label
+// every node's Cx metrics use; the decimal code for a command that is not Cx's.
+func (c Command) Request() string {
+	switch c {
+	case CmdUserAuthorization:
+		return "UAR"
+	case CmdServerAssignment:
+		return "SAR"
+	case CmdLocationInfo:
+		return "LIR"
+	case CmdMultimediaAuth:
+		return "MAR"
+	case CmdRegistrationTermination:
+		return "RTR"
+	case CmdPushProfile:
+		return "PPR"
+	}
+	return strconv.FormatUint(uint64(c), 10)
 }
 
 // AVPCode is a Diameter AVP code. Codes are only unique together with the vendor: Cx's

@@ -99,31 +99,11 @@ func (m *metrics) observe(e peer.Event) {
 	m.diamEvents.WithLabelValues(e.Kind.String()).Inc()
 	switch e.Kind {
 	case peer.EventAnswerReceived:
-		m.cxDuration.WithLabelValues(cxCommandLabel(e.Command), strconv.FormatUint(uint64(e.Result), 10)).
+		m.cxDuration.WithLabelValues(cx.Command(e.Command).Request(), strconv.FormatUint(uint64(e.Result), 10)).
 			Observe(e.Latency.Seconds())
 	case peer.EventRequestFailed:
-		m.cxFailed.WithLabelValues(cxCommandLabel(e.Command)).Inc()
+		m.cxFailed.WithLabelValues(cx.Command(e.Command).Request()).Inc()
 	}
-}
-
-// cxCommandLabel names a Cx command by its request abbreviation (TS 29.229 Table 6.1.1), as
-// icscf_cx_answers_total and the S-CSCF and HSS metrics do.
-func cxCommandLabel(code uint32) string {
-	switch cx.Command(code) {
-	case cx.CmdUserAuthorization:
-		return "UAR"
-	case cx.CmdServerAssignment:
-		return "SAR"
-	case cx.CmdLocationInfo:
-		return "LIR"
-	case cx.CmdMultimediaAuth:
-		return "MAR"
-	case cx.CmdRegistrationTermination:
-		return "RTR"
-	case cx.CmdPushProfile:
-		return "PPR"
-	}
-	return strconv.FormatUint(uint64(code), 10)
 }
 
 var _ proxy.Metrics = sipMetrics{}

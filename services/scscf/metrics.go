@@ -90,10 +90,10 @@ func (m *metrics) Observe(e peer.Event) {
 	m.diameter.WithLabelValues(e.Kind.String()).Inc()
 	switch e.Kind {
 	case peer.EventAnswerReceived:
-		m.cxDuration.WithLabelValues(cxCommandLabel(e.Command), strconv.FormatUint(uint64(e.Result), 10)).
+		m.cxDuration.WithLabelValues(cx.Command(e.Command).Request(), strconv.FormatUint(uint64(e.Result), 10)).
 			Observe(e.Latency.Seconds())
 	case peer.EventRequestFailed:
-		m.cxFailed.WithLabelValues(cxCommandLabel(e.Command)).Inc()
+		m.cxFailed.WithLabelValues(cx.Command(e.Command).Request()).Inc()
 	}
 }
 
@@ -101,26 +101,6 @@ func (m *metrics) Observe(e peer.Event) {
 func (m *metrics) registrationDelta(registrations, contacts int) {
 	m.registered.Add(float64(registrations))
 	m.contacts.Add(float64(contacts))
-}
-
-// cxCommandLabel names a Cx command by its request abbreviation (TS 29.229 Table 6.1.1), as the I-CSCF and
-// HSS metrics do.
-func cxCommandLabel(code uint32) string {
-	switch cx.Command(code) {
-	case cx.CmdUserAuthorization:
-		return "UAR"
-	case cx.CmdServerAssignment:
-		return "SAR"
-	case cx.CmdLocationInfo:
-		return "LIR"
-	case cx.CmdMultimediaAuth:
-		return "MAR"
-	case cx.CmdRegistrationTermination:
-		return "RTR"
-	case cx.CmdPushProfile:
-		return "PPR"
-	}
-	return strconv.FormatUint(uint64(code), 10)
 }
 
 // countStartTimeout bounds the start-up count.
