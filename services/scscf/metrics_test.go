@@ -4,102 +4,33 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
+
 	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/digest"
 )
 
-// httpGet fetches url from an admin listener.
-func httpGet(t *testing.T, url string) (int, []byte) {
-	t.Helper()
-	res, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return res.StatusCode, body
-}
+// The admin listener's helpers: internal/adminhttp/adminhttptest.
+type metricCheck = adminhttptest.Check
+
+var (
+	sample       = adminhttptest.Sample
+	checkMetrics = adminhttptest.CheckMetrics
+)
+
+func httpGet(t *testing.T, url string) (int, []byte) { return adminhttptest.Get(t, url) }
 
 // scrape reads /metrics and parses the Prometheus text format.
 func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
-	t.Helper()
-	code, body := httpGet(t, "http://"+s.HTTPAddr().String()+"/metrics")
-	if code != 200 {
-		t.Fatalf("/metrics: %d\n%s", code, body)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
-	}
-	return fams
-}
-
-// sample returns the value of the series name{labels} (a histogram's sample count), and whether it exists.
-func sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
-	f := fams[name]
-	if f == nil {
-		return 0, false
-	}
-	want := map[string]string{}
-	for i := 0; i+1 < len(labels); i += 2 {
-		want[labels[i]] = labels[i+1]
-	}
-next:
-	for _, m := range f.GetMetric() {
-		if len(m.GetLabel()) != len(want) {
-			continue
-		}
-		for _, l := range m.GetLabel() {
-			if v, ok := want[l.GetName()]; !ok || v != l.GetValue() {
-				continue next
-			}
-		}
-		switch f.GetType() {
-		case dto.MetricType_COUNTER:
-			return m.GetCounter().GetValue(), true
-		case dto.MetricType_GAUGE:
-			return m.GetGauge().GetValue(), true
-		case dto.MetricType_HISTOGRAM:
-			return float64(m.GetHistogram().GetSampleCount()), true
-		case dto.MetricType_UNTYPED:
-			return m.GetUntyped().GetValue(), true
-		}
-	}
-	return 0, false
-}
-
-// metricCheck is one expected series value.
-type metricCheck struct {
-	name   string
-	labels []string
-	want   float64
-}
-
-func checkMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []metricCheck) {
-	t.Helper()
-	for _, c := range checks {
-		t.Run(c.name+fmt.Sprint(c.labels), func(t *testing.T) {
-			got, ok := sample(fams, c.name, c.labels...)
-			if !ok || got != c.want {
-				t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
-			}
-		})
-	}
+	return adminhttptest.Scrape(t, "http://"+s.HTTPAddr().String())
 }
 
 // The admin listener after a real registration and de-registration: SIP counts by method and code, the

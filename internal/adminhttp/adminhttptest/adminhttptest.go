@@ -1,0 +1,103 @@
+// Package adminhttptest reads a node's admin listener in tests: GET a path, scrape /metrics into Prometheus
+// metric families and check series values.
+package adminhttptest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Get fetches url and returns the status code and body.
+func Get(t testing.TB, url string) (int, []byte) {
+	t.Helper()
+	c := http.Client{Timeout: 10 * time.Second}
+	res, err := c.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res.StatusCode, body
+}
+
+// Scrape reads base+"/metrics" and parses the Prometheus text format; base is "http://host:port".
+func Scrape(t testing.TB, base string) map[string]*dto.MetricFamily {
+	t.Helper()
+	code, body := Get(t, base+"/metrics")
+	if code != 200 {
+		t.Fatalf("/metrics: %d\n%s", code, body)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return fams
+}
+
+// Sample returns the value of the series name{labels} (label name, value, …; a histogram's sample count),
+// and whether it exists. The labels must be the series' whole label set.
+func Sample(fams map[string]*dto.MetricFamily, name string, labels ...string) (float64, bool) {
+	f := fams[name]
+	if f == nil {
+		return 0, false
+	}
+	want := map[string]string{}
+	for i := 0; i+1 < len(labels); i += 2 {
+		want[labels[i]] = labels[i+1]
+	}
+next:
+	for _, m := range f.GetMetric() {
+		if len(m.GetLabel()) != len(want) {
+			continue
+		}
+		for _, l := range m.GetLabel() {
+			if v, ok := want[l.GetName()]; !ok || v != l.GetValue() {
+				continue next
+			}
+		}
+		switch f.GetType() {
+		case dto.MetricType_COUNTER:
+			return m.GetCounter().GetValue(), true
+		case dto.MetricType_GAUGE:
+			return m.GetGauge().GetValue(), true
+		case dto.MetricType_HISTOGRAM:
+			return float64(m.GetHistogram().GetSampleCount()), true
+		case dto.MetricType_UNTYPED:
+			return m.GetUntyped().GetValue(), true
+		}
+	}
+	return 0, false
+}
+
+// Check is one expected series value. An alias of a struct literal type, so that tests may list checks
+// positionally ({"name", labels, want}) without vet's composites warning about an imported struct.
+type Check = struct {
+	Name   string
+	Labels []string
+	Want   float64
+}
+
+// CheckMetrics checks each series, as a subtest named after it.
+func CheckMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []Check) {
+	t.Helper()
+	for _, c := range checks {
+		t.Run(c.Name+fmt.Sprint(c.Labels), func(t *testing.T) {
+			got, ok := Sample(fams, c.Name, c.Labels...)
+			if !ok || got != c.Want {
+				t.Errorf("%s%v = %v (present %v), want %v", c.Name, c.Labels, got, ok, c.Want)
+			}
+		})
+	}
+}
