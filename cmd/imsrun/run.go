@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +22,7 @@ var errHelp = errors.New("help requested")
 type node struct {
 	name  string
 	args  []string
-	ready string // host:port that accepts TCP connections once the node serves
+	ready string // URL answering 200 once the node is ready (its /readyz)
 }
 
 // options are imsrun's flags; every default is what the nodes themselves default to.
@@ -38,10 +38,11 @@ type options struct {
 func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	exe, _ := os.Executable()
 	o := &options{nodes: []*node{
-		{name: "hss", ready: "127.0.0.1:3868"},
-		{name: "scscf", ready: "127.0.0.1:6060"},
-		{name: "icscf", ready: "127.0.0.1:4060"},
-		{name: "pcscf", ready: "127.0.0.1:5060"},
+		// Each node's /readyz: 200 once it serves and reaches what it depends on (the HSS for the CSCFs).
+		{name: "hss", ready: "http://127.0.0.1:8080/readyz"},
+		{name: "scscf", ready: "http://127.0.0.1:9103/readyz"},
+		{name: "icscf", ready: "http://127.0.0.1:9102/readyz"},
+		{name: "pcscf", ready: "http://127.0.0.1:9101/readyz"},
 	}}
 	fs := flag.NewFlagSet("imsrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -51,7 +52,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 15*time.Second, "how long each node may take to stop after SIGTERM before it is killed")
 	fs.BoolVar(&o.demo, "demo", true, "provision the two demo subscribers if they do not exist")
 	for _, n := range o.nodes {
-		fs.StringVar(&n.ready, n.name+"-ready", n.ready, "address that accepts TCP once "+n.name+" serves")
+		fs.StringVar(&n.ready, n.name+"-ready", n.ready, "URL that answers 200 once "+n.name+" is ready")
 		fs.Func(n.name+"-arg", "extra argument for "+n.name+" (repeatable), e.g. --"+n.name+"-arg=--log-level=debug", func(v string) error {
 			n.args = append(n.args, v)
 			return nil
@@ -150,17 +151,22 @@ func start(binDir string, n *node, out *lineWriter, exited chan<- *process) (*pr
 	return p, nil
 }
 
-// waitReady polls the node's address until it accepts a TCP connection.
+// waitReady polls the node's readiness URL until it answers 200.
 func waitReady(ctx context.Context, n *node, timeout time.Duration, exited <-chan *process) error {
 	deadline := time.Now().Add(timeout)
+	client := http.Client{Timeout: 500 * time.Millisecond}
 	for {
-		conn, err := net.DialTimeout("tcp", n.ready, 500*time.Millisecond)
+		res, err := client.Get(n.ready)
 		if err == nil {
-			conn.Close()
-			return nil
+			_, _ = io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode == http.StatusOK {
+				return nil
+			}
+			err = fmt.Errorf("%s: %s", n.ready, res.Status)
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not start serving on %s within %v: %w", n.name, n.ready, timeout, err)
+			return fmt.Errorf("%s was not ready (%s) within %v: %w", n.name, n.ready, timeout, err)
 		}
 		select {
 		case <-ctx.Done():
