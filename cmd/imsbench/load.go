@@ -207,8 +207,8 @@ func (s sippStep) failureRatio() float64 {
 }
 
 // stepUp runs one SIPp run per rate, from the configured first rate ×1.5 each, until a step has 0.1 %
-// failures or more, or falls short of its target by more than 10 % (SIPp then only queues), or maxSteps.
-// It returns the steps and the best (last good) achieved rate.
+// failures or more, or falls short of its target by more than 10 % (saturated: SIPp then only queues), or
+// maxSteps. It returns the steps and the best achieved rate of a step under the failure limit.
 func stepUp(ctx context.Context, first float64, maxSteps int, duration time.Duration,
 	run func(ctx context.Context, rate float64, calls int) (SIPpStats, error)) ([]sippStep, float64, error) {
 	var steps []sippStep
@@ -225,10 +225,13 @@ func stepUp(ctx context.Context, first float64, maxSteps int, duration time.Dura
 			st.Achieved = float64(stats.Successful) / stats.Elapsed.Seconds()
 		}
 		steps = append(steps, st)
-		if st.failureRatio() >= maxFailureRatio || st.Achieved < 0.9*rate {
+		if st.failureRatio() >= maxFailureRatio {
 			break
 		}
-		best = st.Achieved
+		best = max(best, st.Achieved)
+		if st.Achieved < 0.9*rate {
+			break // saturated: what it achieved without failures is the best; SIPp would only queue more
+		}
 		rate = math.Round(rate * stepFactor)
 	}
 	return steps, best, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,12 +233,13 @@ func TestStepUp(t *testing.T) {
 	if len(steps) != 5 || best != 68 {
 		t.Errorf("steps %+v, best %v; want 5 steps, best 68", steps, best)
 	}
-	// A generator that cannot keep up (achieves half its target) ends the run too.
-	slow := func(_ context.Context, rate float64, calls int) (SIPpStats, error) {
-		return SIPpStats{Successful: calls, Elapsed: 2 * time.Second}, nil
+	// A system saturated at 50/s without failures: the step that falls short ends the run and its achieved
+	// rate is the best.
+	saturated := func(_ context.Context, rate float64, calls int) (SIPpStats, error) {
+		return SIPpStats{Successful: calls, Elapsed: time.Duration(max(1, rate/50) * float64(time.Second))}, nil
 	}
-	if steps, best, _ := stepUp(context.Background(), 20, 12, time.Second, slow); len(steps) != 1 || best != 0 {
-		t.Errorf("slow: steps %+v, best %v; want 1 step, best 0", steps, best)
+	if steps, best, _ := stepUp(context.Background(), 20, 12, time.Second, saturated); len(steps) != 4 || math.Abs(best-50) > 1e-9 {
+		t.Errorf("saturated: steps %+v, best %v; want 4 steps (20, 30, 45, 68), best 50", steps, best)
 	}
 	// A run that cannot start at all is an error.
 	broken := func(context.Context, float64, int) (SIPpStats, error) { return SIPpStats{}, errors.New("no sipp") }
