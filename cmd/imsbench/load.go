@@ -175,9 +175,12 @@ func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
 			stepped += st.DurationS
 		}
 		setup := max(0, (wall-time.Duration(stepped*float64(time.Second)))/2)
+		if s == "register" {
+			setup = 0 // register starts from unregistered UEs: no set-up, only the de-registrations at the end
+		}
 		profRate := math.Max(1, math.Floor(rep.BestRate))
 		prof := append(append([]string{}, base...), "--scenario", s, "--rate", strconv.FormatFloat(profRate, 'f', 0, 64),
-			"--duration", (time.Duration(b.cfg.profileSeconds+4) * time.Second).String())
+			"--duration", (time.Duration(b.cfg.profileSeconds+6) * time.Second).String())
 		b.logf("profiling at %.0f/s (after ~%v of set-up): %s", profRate, setup.Round(time.Second), shown("imsue", prof...))
 		err = b.profileDuring(ctx, c, s, profRate, setup+2*time.Second, shown("imsue", prof...), func(ctx context.Context) error {
 			out, err := exec.CommandContext(ctx, b.binPath("imsue"), prof...).CombinedOutput()
