@@ -153,6 +153,25 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 		log.Debug("protected re-registration, authentication skipped")
 		return s.accept(ctx, req, log, impi, impu, existing)
 	}
+	if cred != nil && cred.Nonce != "" && cred.Response == "" && cred.AUTS == "" {
+		// TS 24.229 §5.1.1.5.3, TS 33.203 §6.1.2: a UE that finds the challenge's MAC invalid answers it with an
+		// empty response. The network failed to authenticate itself to the SIM: K, OP/OPc or AMF at the HSS are
+		// not the SIM's. Challenging again would loop; the registration fails.
+		p, err := s.takeChallenge(ctx, impi, cred.Nonce)
+		if err != nil {
+			return proxy.Decision{}, fmt.Errorf("register %s: %w", impi, err)
+		}
+		if p != nil {
+			log.Warn("UE rejected the challenge: it could not authenticate the network (MAC failure); check the K, OP/OPc and AMF provisioned for this IMPI")
+			s.metrics.registrations.WithLabelValues("network_auth_failed").Inc()
+			if existing == nil {
+				if _, err := s.cx.serverAssignment(ctx, impi, []string{impu}, cx.SATAuthenticationFailure, false, ""); err != nil {
+					log.Warn("SAR AUTHENTICATION_FAILURE", zap.Error(err))
+				}
+			}
+			return proxy.Respond(403, "Forbidden"), nil
+		}
+	}
 	if cred != nil && cred.Response != "" || cred != nil && cred.AUTS != "" {
 		p, err := s.takeChallenge(ctx, impi, cred.Nonce)
 		if err != nil {
@@ -163,7 +182,13 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 				return s.resync(ctx, log, impi, impu, cred, p)
 			}
 			if !verifyResponse(cred, p, req) {
-				log.Info("authentication failed")
+				if p.Algorithm != digest.AlgMD5 && digest.Verify(*cred, "REGISTER", nil, req.Body()) {
+					// RFC 3310 §3.3: a response made with an empty password is the UE saying it could not
+					// authenticate the network (MAC failure), the same as the empty response above.
+					log.Warn("UE rejected the challenge: it could not authenticate the network (MAC failure); check the K, OP/OPc and AMF provisioned for this IMPI")
+				} else {
+					log.Info("authentication failed: wrong response")
+				}
 				s.metrics.registrations.WithLabelValues("auth_failed").Inc()
 				if existing == nil {
 					// TS 29.228 §6.1.2: AUTHENTICATION_FAILURE lets the HSS free the S-CSCF name.

@@ -471,3 +471,34 @@ func openPeers(s *Server) []string {
 	}
 	return out
 }
+
+// A UE that cannot authenticate the network (its SIM finds the MAC invalid: K, OP or AMF differ) answers the
+// challenge with its nonce and an empty response (TS 24.229 §5.1.1.5.3): 403 and SAR AUTHENTICATION_FAILURE,
+// not another challenge the UE would reject again.
+func TestRegistrationNetworkAuthFailure(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000009", "15550000009")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+	first := ue.register(600, ue.emptyAuth())
+	if first.StatusCode != 401 {
+		t.Fatalf("first REGISTER: %d", first.StatusCode)
+	}
+	ch, err := digest.ParseChallenge(first.GetHeader("WWW-Authenticate").Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	reject := fmt.Sprintf(`Digest username="%s",realm="%s",nonce="%s",uri="sip:%s",response="",algorithm=AKAv1-MD5,integrity-protected="no"`,
+		sub.impi, testDomain, ch.Nonce, testDomain)
+	if res := ue.register(600, reject); res.StatusCode != 403 {
+		t.Fatalf("REGISTER rejecting the challenge: %d, want 403", res.StatusCode)
+	}
+	hss.waitSAR(t, cx.SATAuthenticationFailure)
+	if registered(t, s, ue.impu) != nil {
+		t.Fatal("registration after a network authentication failure")
+	}
+	// Only a challenge this S-CSCF handed out counts: an unknown nonce is challenged as before.
+	if res := ue.register(600, strings.Replace(reject, ch.Nonce, "bm90LW91cnM=", 1)); res.StatusCode != 401 {
+		t.Fatalf("empty response to an unknown nonce: %d, want 401", res.StatusCode)
+	}
+}
