@@ -125,6 +125,16 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 				cred = &c
 				continue
 			}
+			if errors.Is(err, aka.ErrMACFailure) {
+				// TS 24.229 §5.1.1.5.3: the network failed to authenticate itself; tell the S-CSCF with the
+				// challenge's nonce and an empty response (it answers 403), then give up.
+				u.log.Warn("the network's challenge has an invalid MAC: K, OP/OPc or AMF differ from the HSS's")
+				reject := digest.Credentials{Username: u.cfg.IMPI, Realm: ch.Realm, Nonce: ch.Nonce,
+					URI: "sip:" + u.cfg.Domain, Algorithm: ch.Algorithm}
+				if _, rerr := u.transact(ctx, u.registerRequest(expires, offerSet, verify, &reject), sendWire); rerr != nil {
+					u.log.Debug("REGISTER rejecting the challenge", zap.Error(rerr))
+				}
+			}
 			if err != nil {
 				u.discard(offerSet, cur)
 				return nil, err
