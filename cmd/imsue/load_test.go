@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -19,37 +18,15 @@ import (
 var bins *e2e.Builder
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "imscore-imsue-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bins, err = e2e.NewBuilder(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(e2e.MainWithBuilder(m, "imscore-imsue-bin-", func(b *e2e.Builder) { bins = b }))
 }
 
 // startCore runs HSS, S-CSCF, I-CSCF and P-CSCF (IPsec off) and returns the P-CSCF's SIP
 // address and the HSS's provisioning API.
 func startCore(t *testing.T) (pcscf, api string) {
 	t.Helper()
-	for _, b := range []string{"hss", "scscf", "icscf", "pcscf"} {
-		e2e.Need(t, bins.Has(b), "cmd/"+b+" not in the tree")
-	}
-	scscfPort, icscfPort := e2e.FreePort(t), e2e.FreePort(t)
-	name := fmt.Sprintf("sip:scscf.%s:%d", e2e.Domain, scscfPort)
-	h := e2e.StartHSS(t, bins, e2e.HSSOptions{SCSCFs: []string{name}})
-	e2e.StartSCSCF(t, bins, e2e.SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: e2e.Addr(icscfPort),
-		Args: []string{"--sip-listen", e2e.Addr(scscfPort), "--server-name", name, "--log-level", "info"}})
-	e2e.StartICSCF(t, bins, e2e.ICSCFOptions{HSS: h.Cx, SCSCFs: []string{name + "=" + e2e.Addr(scscfPort)},
-		Args: []string{"--sip-listen", e2e.Addr(icscfPort), "--log-level", "info"}})
-	pc := e2e.StartPCSCF(t, bins, e2e.PCSCFOptions{ICSCF: e2e.Addr(icscfPort)})
-	return pc.SIP, h.API
+	c := e2e.StartCore(t, bins)
+	return c.PCSCF.SIP, c.HSS.API
 }
 
 // TestLoadCommand runs imsue load against the real core: bulk provisioning and a step-up that

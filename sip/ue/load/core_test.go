@@ -21,19 +21,7 @@ import (
 var bins *e2e.Builder
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "imscore-load-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	bins, err = e2e.NewBuilder(dir)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
-	}
-	code := m.Run()
-	_ = os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(e2e.MainWithBuilder(m, "imscore-load-bin-", func(b *e2e.Builder) { bins = b }))
 }
 
 // TS 35.208 test set 1 K and OPc: the keys of every provisioned load UE.
@@ -51,22 +39,12 @@ type core struct {
 // startCore starts HSS, S-CSCF, I-CSCF and P-CSCF as imsrun orders them.
 func startCore(t *testing.T) *core {
 	t.Helper()
-	for _, b := range []string{"hss", "scscf", "icscf", "pcscf"} {
-		e2e.Need(t, bins.Has(b), "cmd/"+b+" not in the tree")
-	}
-	scscfPort, icscfPort := e2e.FreePort(t), e2e.FreePort(t)
-	name := fmt.Sprintf("sip:scscf.%s:%d", e2e.Domain, scscfPort)
-	h := e2e.StartHSS(t, bins, e2e.HSSOptions{SCSCFs: []string{name}})
-	e2e.StartSCSCF(t, bins, e2e.SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: e2e.Addr(icscfPort),
-		Args: []string{"--sip-listen", e2e.Addr(scscfPort), "--server-name", name, "--log-level", "info"}})
-	e2e.StartICSCF(t, bins, e2e.ICSCFOptions{HSS: h.Cx, SCSCFs: []string{name + "=" + e2e.Addr(scscfPort)},
-		Args: []string{"--sip-listen", e2e.Addr(icscfPort), "--log-level", "info"}})
-	pc := e2e.StartPCSCF(t, bins, e2e.PCSCFOptions{ICSCF: e2e.Addr(icscfPort)})
-	api, err := provision.NewClient(h.API, &http.Client{Timeout: 30 * time.Second})
+	c := e2e.StartCore(t, bins)
+	api, err := provision.NewClient(c.HSS.API, &http.Client{Timeout: 30 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &core{hss: h, pcscf: netip.MustParseAddrPort(pc.SIP), api: api}
+	return &core{hss: c.HSS, pcscf: netip.MustParseAddrPort(c.PCSCF.SIP), api: api}
 }
 
 // provision creates count subscribers from first with the test keys.
