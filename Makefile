@@ -45,7 +45,7 @@ run: build
 
 ## bench: Go benchmarks, HSS Cx MAR/s on both stores, 1M-subscriber bulk provisioning, the whole core under
 ## SIPp and imsue load stepping up to the best rate under 0.1 % failures (CPU profiles of every node), memory
-## per registered UE; writes bench/results/<UTC date>-<commit>/ (docs/benchmarks.md). ~15 min on 2 cores;
+## per registered UE; writes bench/results/<UTC date>-<commit>/ (docs/benchmarks.md). ~17 min on 2 cores;
 ## BENCH_QUICK=1 is a ~3 min smoke run. BENCH_SUBSCRIBERS, BENCH_UES, BENCH_STEPS: see docs/benchmarks.md.
 bench:
 	$(GO) run ./cmd/imsbench --go "$(GO)"
