@@ -54,6 +54,9 @@ type SASet struct {
 	Expires        time.Time `json:"expires"`
 	// Confirmed: a REGISTER came over this set and was answered 200.
 	Confirmed bool `json:"confirmed"`
+	// OutboundSeq is the highest ESP sequence number the P-CSCF had sent over this set when it last stopped
+	// cleanly; a restart installs the set again with numbers after it (plus restoreSeqMargin).
+	OutboundSeq uint32 `json:"outbound_seq,omitempty"`
 }
 
 // Registered reports whether the registration is in force at now.

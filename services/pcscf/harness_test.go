@@ -280,7 +280,7 @@ type fakeSAs struct {
 
 func newFakeSAs() *fakeSAs { return &fakeSAs{installed: make(map[uint32]ipsec.Pair)} }
 
-func (f *fakeSAs) Install(_ context.Context, side ipsec.Side, p ipsec.Pair, _ time.Duration) error {
+func (f *fakeSAs) Install(_ context.Context, side ipsec.Side, p ipsec.Pair, _ time.Duration, _ ...ipsec.InstallOption) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
@@ -312,6 +312,15 @@ func (f *fakeSAs) UpdateLifetime(context.Context, ipsec.Pair, time.Duration) err
 }
 
 func (f *fakeSAs) Flush(ipsec.Filter) (ipsec.Flushed, error) { return ipsec.Flushed{}, nil }
+
+func (f *fakeSAs) Counters(p ipsec.Pair) (map[uint32]ipsec.Stats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.installed[p.PCSCF.SPIS]; !ok {
+		return nil, ipsec.ErrNotFound
+	}
+	return map[uint32]ipsec.Stats{}, nil
+}
 
 func (f *fakeSAs) count() int {
 	f.mu.Lock()

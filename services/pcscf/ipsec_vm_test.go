@@ -122,12 +122,14 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 	start()
 	t.Cleanup(func() { cur.stop(); <-cur.done })
 
+	ueMgrs := map[string]*ipsec.Manager{} // by IMPU: each UE's own SAs, in its namespace
 	mkUE := func(sub subscriber, ns *ipsectest.NS, local netip.Addr, reqBase uint32) *ue.UE {
 		mgr, err := ipsec.NewManager(ns.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(mgr.Close)
+		ueMgrs[sub.impu] = mgr
 		return newUE(t, sub, netip.AddrPortFrom(pcAddr, 5060), transport, true, func(c *ue.Config) {
 			c.Local = local
 			c.InNamespace = ns.Do
@@ -230,6 +232,34 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 			// Over TCP the UE's protected connection died with the old process; a UE
 			// registers again then (its FIN's answer met no SA while the P-CSCF was down).
 			exchange()
+			// The restored SAs continue their outbound sequence numbers: nothing the P-CSCF sent after the
+			// restart fell into a UE's anti-replay window (RFC 4303 §3.4.3), and our outbound SAs are past
+			// the numbers used before it.
+			for _, impu := range []string{alice.impu, bob.impu} {
+				reg, ok := n.Registration(impu)
+				if !ok || len(reg.SAs) != 1 {
+					t.Fatalf("%s after restart: %+v", impu, reg)
+				}
+				pair := reg.SAs[0].Pair
+				ueStats, err := ueMgrs[impu].Counters(pair)
+				if err != nil {
+					t.Fatalf("UE counters: %v", err)
+				}
+				pcStats, err := pcMgr.Counters(pair)
+				if err != nil {
+					t.Fatalf("P-CSCF counters: %v", err)
+				}
+				for _, f := range pair.Flows() {
+					if r := ueStats[f.SPI].ReplayFailed; r != 0 {
+						t.Errorf("%s: UE SA %v dropped %d packets as replays after the P-CSCF restarted", impu, f.ID, r)
+					}
+					if f.Outbound(ipsec.SidePCSCF) {
+						if s := pcStats[f.SPI].OutboundSeq; s <= restoreSeqMargin {
+							t.Errorf("%s: P-CSCF SA %v outbound sequence %d, want past the restore margin %d", impu, f.ID, s, restoreSeqMargin)
+						}
+					}
+				}
+			}
 		}
 	}
 

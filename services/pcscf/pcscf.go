@@ -20,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/secagree"
@@ -222,7 +223,9 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.cancel()
 	if n.sas != nil {
-		// SAs go with the process; the store keeps them for the next start.
+		// SAs go with the process; the store keeps them, and how far their outbound sequence numbers got,
+		// for the next start.
+		n.recordOutboundSeq()
 		for _, reg := range n.regs.snapshot() {
 			for _, sa := range reg.SAs {
 				_ = n.sas.Remove(sa.Pair)
@@ -230,6 +233,44 @@ func (n *Node) Run(ctx context.Context) error {
 		}
 	}
 	return err
+}
+
+// restoreSeqMargin is added to the last outbound sequence number known for an SA set when it is installed
+// again: packets sent after the P-CSCF last recorded it (a crash records nothing) must not be reused either.
+// An SA set lives one registration period and carries SIP signalling only; 2^16 packets is far above that,
+// and far below the 2^32 at which the sequence would wrap.
+const restoreSeqMargin = 1 << 16
+
+// recordOutboundSeq stores, per SA set, the highest sequence number the kernel has used on our outbound SAs
+// (RFC 4303 §3.3.3), so that a restart continues after it: the UE's anti-replay window (§3.4.3) drops a
+// number it has seen.
+func (n *Node) recordOutboundSeq() {
+	for _, reg := range n.regs.snapshot() {
+		seqs := map[uint32]uint32{} // P-CSCF spi-s → highest outbound sequence number
+		for _, sa := range reg.SAs {
+			counters, err := n.sas.Counters(sa.Pair)
+			if err != nil {
+				n.log.Info("reading the SAs' sequence numbers failed", logging.IMPU(reg.IMPU), zap.Error(err))
+				continue
+			}
+			var high uint32
+			for _, st := range counters {
+				high = max(high, st.OutboundSeq)
+			}
+			seqs[sa.Pair.PCSCF.SPIS] = high
+		}
+		if len(seqs) == 0 {
+			continue
+		}
+		n.regs.update(reg.IMPU, func(r *Registration) bool {
+			for i := range r.SAs {
+				if s, ok := seqs[r.SAs[i].Pair.PCSCF.SPIS]; ok && s > r.SAs[i].OutboundSeq {
+					r.SAs[i].OutboundSeq = s
+				}
+			}
+			return true
+		})
+	}
 }
 
 // Listeners returns the bound SIP addresses (tests use port 0).
@@ -321,11 +362,14 @@ func (n *Node) restore() error {
 			if n.sas == nil || !now.Before(sa.Expires) {
 				continue
 			}
-			if err := n.sas.Install(n.base, ipsec.SidePCSCF, sa.Pair, sa.Expires.Sub(now)); err != nil {
+			// Continue the outbound sequence numbers: the UE's SAs still hold their anti-replay windows.
+			seq := uint32(min(uint64(sa.OutboundSeq)+restoreSeqMargin, 1<<32-1))
+			if err := n.sas.Install(n.base, ipsec.SidePCSCF, sa.Pair, sa.Expires.Sub(now), ipsec.WithOutboundSeq(seq)); err != nil {
 				n.log.Warn("re-installing SAs failed", zap.String("impu", reg.IMPU), zap.Error(err))
 				continue
 			}
 			n.alloc.reserve(sa.Pair.UE.Addr, sa.Pair.PCSCF.PortC, sa.Pair.PCSCF.SPIC, sa.Pair.PCSCF.SPIS)
+			sa.OutboundSeq = seq // a crash before the next clean stop restarts from here, plus the margin again
 			keep = append(keep, sa)
 			restored++
 		}

@@ -13,10 +13,11 @@ import (
 // SAManager is what the P-CSCF needs from sip/ipsec: *ipsec.Manager implements it for the kernel,
 // and tests on a host without ESP pass a fake.
 type SAManager interface {
-	Install(ctx context.Context, side ipsec.Side, p ipsec.Pair, lifetime time.Duration) error
+	Install(ctx context.Context, side ipsec.Side, p ipsec.Pair, lifetime time.Duration, opts ...ipsec.InstallOption) error
 	Remove(p ipsec.Pair) error
 	UpdateLifetime(ctx context.Context, p ipsec.Pair, lifetime time.Duration) error
 	Flush(f ipsec.Filter) (ipsec.Flushed, error)
+	Counters(p ipsec.Pair) (map[uint32]ipsec.Stats, error)
 }
 
 var _ SAManager = (*ipsec.Manager)(nil)

@@ -519,3 +519,69 @@ func TestLinkWithoutSAs(t *testing.T) {
 		})
 	}
 }
+
+// TestESPOutboundSeq: an SA set installed again (a restarted P-CSCF) continues its outbound sequence numbers
+// where WithOutboundSeq says, so that the peer, whose SAs kept their anti-replay windows, accepts the packets;
+// from 1, the peer drops them as replays (RFC 4303 §3.4.3).
+func TestESPOutboundSeq(t *testing.T) {
+	e := newEnv(t)
+	p := e.pair(false, ipsec.Algorithms{Integrity: ipsec.HMACSHA196, Encryption: ipsec.EncryptionAESCBC})
+	e.install(t, p, ipsec.SideUE, ipsec.SidePCSCF)
+	pcS, ueC := addrPort(p.PCSCF.Addr, p.PCSCF.PortS), addrPort(p.UE.Addr, p.UE.PortC)
+	for i := range 3 {
+		if err := udpSend(t, e.link.PCSCF, pcS, e.link.UE, ueC, []byte(fmt.Sprint("before ", i)), ioTimeout); err != nil {
+			t.Fatalf("before the restart: %v", err)
+		}
+	}
+	spi := p.Flows()[1].SPI // P-CSCF port-s → UE port-c
+	st, err := e.pcscf.Counters(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st[spi].OutboundSeq; got < 3 {
+		t.Fatalf("outbound sequence after 3 datagrams: %d", got)
+	}
+	last := st[spi].OutboundSeq
+
+	for _, tc := range []struct {
+		name      string
+		opts      []ipsec.InstallOption
+		delivered bool
+	}{
+		{"from 1: replays", nil, false},
+		{"continued", []ipsec.InstallOption{ipsec.WithOutboundSeq(last + 100)}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before, err := e.ue.Counters(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The P-CSCF side only goes and comes back; the UE's SAs keep their replay state.
+			if err := e.pcscf.Remove(p); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.pcscf.Install(context.Background(), ipsec.SidePCSCF, p, time.Hour, tc.opts...); err != nil {
+				t.Fatal(err)
+			}
+			wait := ioTimeout
+			if !tc.delivered {
+				wait = silence
+			}
+			err = udpSend(t, e.link.PCSCF, pcS, e.link.UE, ueC, []byte("after"), wait)
+			if tc.delivered != (err == nil) {
+				t.Fatalf("delivered %v (%v), want %v", err == nil, err, tc.delivered)
+			}
+			ue, err := e.ue.Counters(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			drops := ue[spi].ReplayFailed - before[spi].ReplayFailed
+			if tc.delivered && drops != 0 {
+				t.Errorf("UE replay drops %d, want 0", drops)
+			}
+			if !tc.delivered && drops == 0 {
+				t.Error("no replay drop counted at the UE")
+			}
+		})
+	}
+}

@@ -78,6 +78,22 @@ type Stats struct {
 	Bytes           uint64
 	IntegrityFailed uint32 // packets dropped because the ICV did not verify
 	ReplayFailed    uint32 // packets dropped by the anti-replay window
+	// OutboundSeq is the sequence number of the last packet sent through the SA (0 for an inbound SA).
+	OutboundSeq uint32
+}
+
+// InstallOption changes how Install adds an SA set.
+type InstallOption func(*installOptions)
+
+type installOptions struct {
+	outboundSeq uint32
+}
+
+// WithOutboundSeq starts the outbound sequence numbers after seq instead of at 1. An SA set installed again
+// after a restart must not start over: the peer's anti-replay window (RFC 4303 §3.4.3) has seen the numbers
+// already sent and drops them as replays.
+func WithOutboundSeq(seq uint32) InstallOption {
+	return func(o *installOptions) { o.outboundSeq = seq }
 }
 
 // SA is one of our installed states as the kernel reports it.
@@ -165,7 +181,11 @@ func (m *Manager) allocReqIDs() [4]uint32 {
 //
 // Policies go in before states: from the first moment there is an SA, plaintext on its port pair
 // is already refused, and outbound packets never leave unprotected.
-func (m *Manager) Install(ctx context.Context, side Side, p Pair, lifetime time.Duration) error {
+func (m *Manager) Install(ctx context.Context, side Side, p Pair, lifetime time.Duration, opts ...InstallOption) error {
+	var o installOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if side != SidePCSCF && side != SideUE {
 		return fmt.Errorf("ipsec install: unknown side %v", side)
 	}
@@ -181,7 +201,7 @@ func (m *Manager) Install(ctx context.Context, side Side, p Pair, lifetime time.
 	if err := m.addPolicies(ctx, side, p, reqids, &undo); err != nil {
 		return undo.rollback(err)
 	}
-	if err := m.addStates(ctx, p, reqids, keys, lifetimeSeconds(lifetime), &undo); err != nil {
+	if err := m.addStates(ctx, p, reqids, keys, lifetimeSeconds(lifetime), o.outboundSeq, &undo); err != nil {
 		return undo.rollback(err)
 	}
 	flows := p.Flows()
@@ -232,12 +252,18 @@ func (m *Manager) addPolicies(ctx context.Context, side Side, p Pair, reqids [4]
 }
 
 // addStates adds the four SAs.
-func (m *Manager) addStates(ctx context.Context, p Pair, reqids [4]uint32, keys sessionKeys, hardSeconds uint64, undo *undoStack) error {
+func (m *Manager) addStates(ctx context.Context, p Pair, reqids [4]uint32, keys sessionKeys, hardSeconds uint64, outSeq uint32, undo *undoStack) error {
 	for i, f := range p.Flows() {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ipsec install: %w", err)
 		}
-		if err := m.h.XfrmStateAdd(buildState(f, p.Proto, reqids[i], keys, hardSeconds)); err != nil {
+		st := buildState(f, p.Proto, reqids[i], keys, hardSeconds)
+		if outSeq > 0 {
+			// XFRMA_REPLAY_VAL: the next outbound packet carries outSeq+1 (RFC 4303 §3.3.3). Only the
+			// outbound SAs of this side send; on the inbound ones the value is never used.
+			st.Replay = &netlink.XfrmReplayState{OSeq: outSeq}
+		}
+		if err := m.h.XfrmStateAdd(st); err != nil {
 			return &OpError{Op: "add state", SPI: f.SPI, Src: f.Src, Dst: f.Dst, Err: classifyAdd(err)}
 		}
 		*undo = append(*undo, func() error {
@@ -383,12 +409,20 @@ func (m *Manager) Counters(p Pair) (map[uint32]Stats, error) {
 	return out, nil
 }
 
+func outboundSeqOf(st *netlink.XfrmState) uint32 {
+	if st.Replay == nil {
+		return 0
+	}
+	return st.Replay.OSeq
+}
+
 func statsOf(st *netlink.XfrmState) Stats {
 	return Stats{
 		Packets:         st.Statistics.Packets,
 		Bytes:           st.Statistics.Bytes,
 		IntegrityFailed: st.Statistics.Failed,
 		ReplayFailed:    st.Statistics.Replay,
+		OutboundSeq:     outboundSeqOf(st),
 	}
 }
 

@@ -31,7 +31,7 @@ import (
 
 // SAInstaller is what the UE needs from sip/ipsec (an *ipsec.Manager in the UE's namespace).
 type SAInstaller interface {
-	Install(ctx context.Context, side ipsec.Side, p ipsec.Pair, lifetime time.Duration) error
+	Install(ctx context.Context, side ipsec.Side, p ipsec.Pair, lifetime time.Duration, opts ...ipsec.InstallOption) error
 	Remove(p ipsec.Pair) error
 }
 
