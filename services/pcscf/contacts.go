@@ -150,6 +150,14 @@ type registry struct {
 	bySAKey   map[saKey]string               // → IMPU key
 	byContKey map[contactKey]string          // → IMPU key
 	bySrcAddr map[netip.Addr]map[string]bool // → IMPU keys (UEs without sec-agree)
+	// bySrcID finds the registration of a UE without sec-agree by its source address and an identity of its
+	// implicit set in one step, where the address alone may be shared by many (a NAT, SIPp, loopback).
+	bySrcID map[srcIdentity]string // → IMPU key
+}
+
+type srcIdentity struct {
+	addr     netip.Addr
+	identity string // lower case
 }
 
 type saKey struct {
@@ -165,7 +173,8 @@ type contactKey struct {
 
 func newRegistry() *registry {
 	return &registry{regs: make(map[string]*Registration), bySAKey: make(map[saKey]string),
-		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool)}
+		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool),
+		bySrcID: make(map[srcIdentity]string)}
 }
 
 func impuKey(s string) string { return strings.ToLower(s) }
@@ -189,6 +198,14 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 		}
 	}
 	if a := reg.Source.Addr().Unmap(); a.IsValid() {
+		for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
+			sk := srcIdentity{a, strings.ToLower(id)}
+			if add {
+				r.bySrcID[sk] = k
+			} else if r.bySrcID[sk] == k {
+				delete(r.bySrcID, sk)
+			}
+		}
 		set := r.bySrcAddr[a]
 		if add {
 			if set == nil {
@@ -251,24 +268,29 @@ func (r *registry) byContact(host string, port uint16, now time.Time) (Registrat
 func (r *registry) bySource(src netip.AddrPort, transport string, identity string, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var cands []*Registration
-	for k := range r.bySrcAddr[src.Addr().Unmap()] {
-		reg := r.regs[k]
+	usable := func(reg *Registration) bool {
 		if reg == nil || !reg.Registered(now) || reg.SecAgree() {
-			continue
+			return false
 		}
-		if strings.EqualFold(transport, "UDP") && strings.EqualFold(reg.Transport, "UDP") && reg.Source.Port() != src.Port() {
-			continue
-		}
-		cands = append(cands, reg)
+		return !strings.EqualFold(transport, "UDP") || !strings.EqualFold(reg.Transport, "UDP") || reg.Source.Port() == src.Port()
 	}
-	for _, reg := range cands {
-		if identity != "" && (strings.EqualFold(reg.IMPU, identity) || containsFold(reg.Associated, identity)) {
+	if identity != "" {
+		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]]; usable(reg) {
 			return copyReg(reg), true
 		}
 	}
-	if len(cands) == 1 {
-		return copyReg(cands[0]), true
+	// No identity of a registration at this address: the UE is known when it is the only one there.
+	var only *Registration
+	for k := range r.bySrcAddr[src.Addr().Unmap()] {
+		if reg := r.regs[k]; usable(reg) {
+			if only != nil {
+				return Registration{}, false
+			}
+			only = reg
+		}
+	}
+	if only != nil {
+		return copyReg(only), true
 	}
 	return Registration{}, false
 }
