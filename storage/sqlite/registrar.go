@@ -29,17 +29,18 @@ func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) e
 		return fmt.Errorf("sqlite: save registration %s: begin: %w", r.IMPU, err)
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
-	if _, err := tx.ExecContext(ctx, `INSERT INTO scscf_registration (impu, impi, expires_ms, data) VALUES (?, ?, ?, ?)
+	txc := db.inTx(tx)
+	if _, err := txc.ExecContext(ctx, `INSERT INTO scscf_registration (impu, impi, expires_ms, data) VALUES (?, ?, ?, ?)
 		ON CONFLICT (impu) DO UPDATE SET impi = excluded.impi, expires_ms = excluded.expires_ms, data = excluded.data`,
 		r.IMPU, r.IMPI, r.Expires.UnixMilli(), string(data)); err != nil {
 		return fmt.Errorf("sqlite: save registration %s: %w", r.IMPU, err)
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM scscf_registration_identity WHERE impu = ?`, r.IMPU); err != nil {
+	if _, err := txc.ExecContext(ctx, `DELETE FROM scscf_registration_identity WHERE impu = ?`, r.IMPU); err != nil {
 		return fmt.Errorf("sqlite: save registration %s: %w", r.IMPU, err)
 	}
 	for _, id := range r.IdentityURIs() {
 		// An identity belongs to one registration: the latest to claim it wins.
-		if _, err := tx.ExecContext(ctx, `INSERT INTO scscf_registration_identity (identity, impu) VALUES (?, ?)
+		if _, err := txc.ExecContext(ctx, `INSERT INTO scscf_registration_identity (identity, impu) VALUES (?, ?)
 			ON CONFLICT (identity) DO UPDATE SET impu = excluded.impu`, id, r.IMPU); err != nil {
 			return fmt.Errorf("sqlite: save registration %s: identity %s: %w", r.IMPU, id, err)
 		}
@@ -53,7 +54,7 @@ func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) e
 // Registration implements registrar.Registrar.
 func (db *DB) Registration(ctx context.Context, impu string) (*registrar.Registration, error) {
 	var data string
-	err := db.reader.QueryRowContext(ctx, `SELECT r.data FROM scscf_registration_identity i
+	err := db.read().QueryRowContext(ctx, `SELECT r.data FROM scscf_registration_identity i
 		JOIN scscf_registration r ON r.impu = i.impu WHERE i.identity = ?`, impu).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: registration %s: %w", impu, registrar.ErrNotFound)
@@ -79,7 +80,7 @@ func (db *DB) ExpiredRegistrations(ctx context.Context, now time.Time) ([]*regis
 }
 
 func (db *DB) queryRegistrations(ctx context.Context, query string, arg any) ([]*registrar.Registration, error) {
-	rows, err := db.reader.QueryContext(ctx, query, arg)
+	rows, err := db.read().QueryContext(ctx, query, arg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: registrations: %w", err)
 	}
@@ -104,7 +105,7 @@ func (db *DB) queryRegistrations(ctx context.Context, query string, arg any) ([]
 
 // DeleteRegistration implements registrar.Registrar. Its identity index goes with it (ON DELETE CASCADE).
 func (db *DB) DeleteRegistration(ctx context.Context, impu string) error {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM scscf_registration WHERE impu = ?`, impu)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM scscf_registration WHERE impu = ?`, impu)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete registration %s: %w", impu, err)
 	}
@@ -123,7 +124,7 @@ func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) e
 	if err != nil {
 		return fmt.Errorf("sqlite: save subscription %s: %w", s.ID, err)
 	}
-	if _, err := db.writer.ExecContext(ctx, `INSERT INTO scscf_subscription (id, impu, expires_ms, data) VALUES (?, ?, ?, ?)
+	if _, err := db.write().ExecContext(ctx, `INSERT INTO scscf_subscription (id, impu, expires_ms, data) VALUES (?, ?, ?, ?)
 		ON CONFLICT (id) DO UPDATE SET impu = excluded.impu, expires_ms = excluded.expires_ms, data = excluded.data`,
 		s.ID, s.IMPU, s.Expires.UnixMilli(), string(data)); err != nil {
 		return fmt.Errorf("sqlite: save subscription %s: %w", s.ID, err)
@@ -134,7 +135,7 @@ func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) e
 // Subscription implements registrar.Registrar.
 func (db *DB) Subscription(ctx context.Context, id string) (*registrar.Subscription, error) {
 	var data string
-	err := db.reader.QueryRowContext(ctx, `SELECT data FROM scscf_subscription WHERE id = ?`, id).Scan(&data)
+	err := db.read().QueryRowContext(ctx, `SELECT data FROM scscf_subscription WHERE id = ?`, id).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: subscription %s: %w", id, registrar.ErrNotFound)
 	}
@@ -159,7 +160,7 @@ func (db *DB) ExpiredSubscriptions(ctx context.Context, now time.Time) ([]*regis
 }
 
 func (db *DB) querySubscriptions(ctx context.Context, query string, arg any) ([]*registrar.Subscription, error) {
-	rows, err := db.reader.QueryContext(ctx, query, arg)
+	rows, err := db.read().QueryContext(ctx, query, arg)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: subscriptions: %w", err)
 	}
@@ -184,7 +185,7 @@ func (db *DB) querySubscriptions(ctx context.Context, query string, arg any) ([]
 
 // DeleteSubscription implements registrar.Registrar.
 func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM scscf_subscription WHERE id = ?`, id)
+	res, err := db.write().ExecContext(ctx, `DELETE FROM scscf_subscription WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("sqlite: delete subscription %s: %w", id, err)
 	}
@@ -206,7 +207,7 @@ func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: save challenge %s: %w", c.IMPI, err)
 	}
-	if _, err := db.writer.ExecContext(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES (?, ?, ?, ?)
+	if _, err := db.write().ExecContext(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES (?, ?, ?, ?)
 		ON CONFLICT (impi) DO UPDATE SET nonce = excluded.nonce, expires_ms = excluded.expires_ms, data = excluded.data`,
 		c.IMPI, c.Nonce, c.Expires.UnixMilli(), string(data)); err != nil {
 		return fmt.Errorf("sqlite: save challenge %s: %w", c.IMPI, err)
@@ -218,7 +219,7 @@ func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
 // challenge only one gets it.
 func (db *DB) TakeChallenge(ctx context.Context, impi, nonce string) (*registrar.Challenge, error) {
 	var data string
-	err := db.writer.QueryRowContext(ctx, `DELETE FROM scscf_challenge WHERE impi = ? AND nonce = ? RETURNING data`, impi, nonce).Scan(&data)
+	err := db.write().QueryRowContext(ctx, `DELETE FROM scscf_challenge WHERE impi = ? AND nonce = ? RETURNING data`, impi, nonce).Scan(&data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("sqlite: challenge %s: %w", impi, registrar.ErrNotFound)
 	}
@@ -234,7 +235,7 @@ func (db *DB) TakeChallenge(ctx context.Context, impi, nonce string) (*registrar
 
 // TakeExpiredChallenges implements registrar.Registrar.
 func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*registrar.Challenge, error) {
-	rows, err := db.writer.QueryContext(ctx, `DELETE FROM scscf_challenge WHERE expires_ms <= ? RETURNING data`, now.UnixMilli())
+	rows, err := db.write().QueryContext(ctx, `DELETE FROM scscf_challenge WHERE expires_ms <= ? RETURNING data`, now.UnixMilli())
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: expired challenges: %w", err)
 	}
@@ -262,7 +263,7 @@ func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*regi
 // JSON record.
 func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
 	var regs, conts int64
-	if err := db.reader.QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_array_length(data, '$.contacts')), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
+	if err := db.read().QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_array_length(data, '$.contacts')), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
 		return 0, 0, fmt.Errorf("sqlite: count registrations: %w", err)
 	}
 	return int(regs), int(conts), nil

@@ -83,8 +83,10 @@ type DB struct {
 	path   string
 	writer *sql.DB // exactly one connection: SQLite has one writer
 	reader *sql.DB // read-only connections (WAL lets them run beside the writer)
-	log    *zap.Logger
-	rw     *rewriter
+	// writeStmts and readStmts are the prepared statements of each pool.
+	writeStmts, readStmts *stmtCache
+	log                   *zap.Logger
+	rw                    *rewriter
 }
 
 // Open opens (creating if needed) the database file and checks it answers. It does not migrate: call
@@ -146,7 +148,8 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*DB, error) {
 		return nil, fmt.Errorf("sqlite %s: open reader: %w", cfg.Path, err)
 	}
 
-	db := &DB{path: cfg.Path, writer: writer, reader: reader, log: log.Named("sqlite"), rw: newRewriter()}
+	db := &DB{path: cfg.Path, writer: writer, reader: reader, writeStmts: newStmtCache(writer), readStmts: newStmtCache(reader),
+		log: log.Named("sqlite"), rw: newRewriter()}
 	db.Store = hsssql.New(backend{db}, db.log)
 	db.log.Info("opened", zap.String("path", cfg.Path))
 	return db, nil
@@ -157,20 +160,20 @@ func (db *DB) Path() string { return db.path }
 
 // Close closes every connection; the last one checkpoints the WAL into the database file.
 func (db *DB) Close() error {
-	return errors.Join(db.reader.Close(), db.writer.Close())
+	return errors.Join(db.readStmts.close(), db.writeStmts.close(), db.reader.Close(), db.writer.Close())
 }
 
 // backend gives the shared HSS store its SQLite specifics.
 type backend struct{ db *DB }
 
-func (b backend) Read() hsssql.Querier { return querier{b.db.reader, b.db.rw} }
+func (b backend) Read() hsssql.Querier { return querier{b.db.read(), b.db.rw} }
 
 func (b backend) Tx(ctx context.Context, fn func(q hsssql.Querier) error) error {
 	tx, err := b.db.writer.BeginTx(ctx, nil) // BEGIN IMMEDIATE (see Open)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(querier{tx, b.db.rw}); err != nil {
+	if err := fn(querier{b.db.inTx(tx), b.db.rw}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -209,8 +212,8 @@ func (b backend) Insert(ctx context.Context, q hsssql.Querier, table string, col
 	if !ok {
 		return fmt.Errorf("insert into %s: not inside a transaction of this backend", table)
 	}
-	tx, ok := tq.db.(*sql.Tx)
-	if !ok {
+	tx := tq.db.tx
+	if tx == nil {
 		return fmt.Errorf("insert into %s: not inside a transaction", table)
 	}
 	prepare := func(rows int) (*sql.Stmt, error) {
@@ -251,16 +254,15 @@ func (b backend) Insert(ctx context.Context, q hsssql.Querier, table string, col
 	return nil
 }
 
-// sqlDB is what *sql.DB and *sql.Tx have in common.
-type sqlDB interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
+// read runs statements on the read-only pool, write on the writer, inTx inside tx (a writer transaction);
+// all through the prepared statement caches.
+func (db *DB) read() conn           { return conn{stmts: db.readStmts} }
+func (db *DB) write() conn          { return conn{stmts: db.writeStmts} }
+func (db *DB) inTx(tx *sql.Tx) conn { return conn{stmts: db.writeStmts, tx: tx} }
 
 // querier adapts database/sql to hsssql.Querier, turning $N placeholders into SQLite's ?N.
 type querier struct {
-	db sqlDB
+	db conn
 	rw *rewriter
 }
 
