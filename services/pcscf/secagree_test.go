@@ -336,6 +336,8 @@ func TestRestartRestoresSAs(t *testing.T) {
 type manualNode struct {
 	node *Node
 	done chan error
+	// stopped is closed once Run has returned, after its last write to the state file.
+	stopped chan struct{}
 }
 
 func startPCSCFManual(t testing.TB, ctx context.Context, core netip.AddrPort, sas SAManager, mutate func(*Config)) manualNode {
@@ -355,10 +357,15 @@ func startPCSCFManual(t testing.TB, ctx context.Context, core netip.AddrPort, sa
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	m := manualNode{node: n, done: make(chan error, 1)}
+	m := manualNode{node: n, done: make(chan error, 1), stopped: make(chan struct{})}
 	ctx, cancel := context.WithCancel(ctx)
-	go func() { m.done <- n.Run(ctx) }()
-	t.Cleanup(cancel)
+	go func() {
+		defer close(m.stopped)
+		m.done <- n.Run(ctx)
+	}()
+	// The node must be gone before the test's temporary directories are removed: a clean stop writes the
+	// state file.
+	t.Cleanup(func() { cancel(); <-m.stopped })
 	<-n.Ready()
 	return m
 }
