@@ -48,27 +48,7 @@ func TestKernelIPsecLoad(t *testing.T) {
 	startCoreNode(t, link.PCSCF, "icscf", "", "127.0.0.1:4060")
 
 	pcAddr := link.PCSCF4
-	cfg := DefaultConfig()
-	cfg.Listen = []string{netip.AddrPortFrom(pcAddr, 5060).String()}
-	cfg.ICSCF = "127.0.0.1:4060"
-	cfg.HTTP = ""
-	cfg.StateFile = filepath.Join(t.TempDir(), "pcscf-state.json")
-	cfg.DeregDelay = 100 * time.Millisecond
-	cfg.IPsec = IPsecRequired
-	cfg.InNamespace = link.PCSCF.Do
-	var n *Node
-	if err := link.PCSCF.Do(func() error {
-		var err error
-		n, err = New(cfg, testLogger(t).Named("pcscf"))
-		return err
-	}); err != nil {
-		t.Fatalf("pcscf: %v", err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
-	<-n.Ready()
+	n := startPCSCFInNamespace(t, link)
 
 	// One Manager for the whole pool: every UE's SAs in the UE namespace, reqids from its range.
 	ueMgr, err := ipsec.NewManager(link.UE.Handle, ipsec.Config{ReqIDBase: 0x57000000, ReqIDCount: 0x1000}, testLogger(t))

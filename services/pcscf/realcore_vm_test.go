@@ -125,27 +125,7 @@ func TestKernelIPsecRealCore(t *testing.T) {
 func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Manager, transport string, algs ipsec.Algorithms,
 	reqOffset uint32, alice, bob subscriber) {
 	pcAddr := link.PCSCF4
-	cfg := DefaultConfig()
-	cfg.Listen = []string{netip.AddrPortFrom(pcAddr, 5060).String()}
-	cfg.ICSCF = "127.0.0.1:4060"
-	cfg.HTTP = ""
-	cfg.StateFile = filepath.Join(t.TempDir(), "pcscf-state.json")
-	cfg.DeregDelay = 100 * time.Millisecond
-	cfg.IPsec = IPsecRequired
-	cfg.InNamespace = link.PCSCF.Do
-	var n *Node
-	if err := link.PCSCF.Do(func() error {
-		var err error
-		n, err = New(cfg, testLogger(t).Named("pcscf"))
-		return err
-	}); err != nil {
-		t.Fatalf("pcscf: %v", err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { stop(); <-done })
-	<-n.Ready()
+	n := startPCSCFInNamespace(t, link)
 
 	mkUE := func(sub subscriber, ns *ipsectest.NS, local netip.Addr, reqBase uint32) *ue.UE {
 		mgr, err := ipsec.NewManager(ns.Handle, ipsec.Config{ReqIDBase: reqBase, ReqIDCount: 0x100}, testLogger(t))
@@ -348,4 +328,32 @@ func (b *lockedBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startPCSCFInNamespace runs a P-CSCF with IPsec required in the P-CSCF namespace of link, on
+// link.PCSCF4:5060, towards the I-CSCF on 127.0.0.1:4060 in the same namespace, until the test ends.
+func startPCSCFInNamespace(t *testing.T, link *ipsectest.Link) *Node {
+	t.Helper()
+	cfg := DefaultConfig()
+	cfg.Listen = []string{netip.AddrPortFrom(link.PCSCF4, 5060).String()}
+	cfg.ICSCF = "127.0.0.1:4060"
+	cfg.HTTP = ""
+	cfg.StateFile = filepath.Join(t.TempDir(), "pcscf-state.json")
+	cfg.DeregDelay = 100 * time.Millisecond
+	cfg.IPsec = IPsecRequired
+	cfg.InNamespace = link.PCSCF.Do // our port-c → the UE's port-s connections start in the namespace
+	var n *Node
+	if err := link.PCSCF.Do(func() error {
+		var err error
+		n, err = New(cfg, testLogger(t).Named("pcscf"))
+		return err
+	}); err != nil {
+		t.Fatalf("pcscf: %v", err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	t.Cleanup(func() { stop(); <-done })
+	<-n.Ready()
+	return n
 }
