@@ -75,6 +75,11 @@ type Config struct {
 	// clean stop, loses at most this much: those UEs register again when their requests are refused. 0 saves
 	// every change before the P-CSCF goes on (write-through). Default 1 s.
 	StateFlushInterval time.Duration `yaml:"state_flush_interval"`
+	// IPAssociation marks a REGISTER without sec-agree that comes from the address of an existing
+	// registration of the same IMPU as integrity-protected="ip-assoc-yes" (TS 24.229 §5.2.2.1, §7.2A.2), so
+	// that the S-CSCF need not challenge it again. Sound only where the packet core binds the UE's address
+	// to its subscription (GIBA, TS 33.978); false has every such REGISTER challenged. Default true.
+	IPAssociation bool `yaml:"ip_association"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Log is the logging configuration (used by cmd/pcscf).
@@ -119,6 +124,7 @@ func DefaultConfig() Config {
 		VisitedNetworkID:   DefaultDomain,
 		StateFile:          DefaultStateFile,
 		StateFlushInterval: DefaultStateFlush,
+		IPAssociation:      true,
 		HTTP:               DefaultHTTP,
 		Log:                logging.Default(),
 	}

@@ -74,7 +74,8 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 	// No sec-agree: the IP association is what protects a registered UE (TS 24.229 §5.2.2,
 	// "ip-assoc-yes" when the REGISTER comes from the address the registration came from).
 	integrity := digest.IntegrityNo
-	if reg, ok := n.regs.get(toIMPU(req)); ok && !reg.SecAgree() && reg.Registered(time.Now()) && reg.Source.Addr() == src.Remote.Addr() {
+	if reg, ok := n.regs.get(toIMPU(req)); ok && n.cfg.IPAssociation && !reg.SecAgree() && reg.Registered(time.Now()) &&
+		reg.Source.Addr() == src.Remote.Addr() {
 		integrity = digest.IntegrityIPAssocYes
 	}
 	return n.forwardRegister(req, src, nil, nil, integrity)

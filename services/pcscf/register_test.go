@@ -1,6 +1,7 @@
 package pcscf
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,43 @@ func TestRegisterAndMessage(t *testing.T) {
 				if got := sas.count(); got != 1 {
 					t.Errorf("SA sets after alice de-registered = %d, want 1 (bob's)", got)
 				}
+			}
+		})
+	}
+}
+
+// TestIPAssociation: a UE without sec-agree registering again from the address of its registration is marked
+// integrity-protected="ip-assoc-yes" towards the S-CSCF (TS 24.229 §7.2A.2), unless ip_association is off;
+// its first REGISTER never is.
+func TestIPAssociation(t *testing.T) {
+	for _, enabled := range []bool{true, false} {
+		t.Run(fmt.Sprint("ip_association=", enabled), func(t *testing.T) {
+			alice := newSubscriber(t, 1)
+			core := startFakeCore(t, "127.0.0.1:0", alice)
+			n := startPCSCF(t, "127.0.0.1", core.addr, nil, func(c *Config) { c.IPAssociation = enabled })
+			u := newUE(t, alice, n.CoreAddr(), "udp", false)
+			for range 2 {
+				if _, err := u.Register(ctxT(t)); err != nil {
+					t.Fatalf("register: %v", err)
+				}
+			}
+			var marks []string
+			for _, r := range core.requests(sip.REGISTER) {
+				cred, err := digest.ParseCredentials(header.Values(r, header.Authorization)[0])
+				if err != nil {
+					t.Fatal(err)
+				}
+				marks = append(marks, cred.IntegrityProtected)
+			}
+			if len(marks) < 3 {
+				t.Fatalf("REGISTERs at the core: %v", marks)
+			}
+			want := digest.IntegrityNo
+			if enabled {
+				want = digest.IntegrityIPAssocYes
+			}
+			if marks[0] != digest.IntegrityNo || marks[2] != want {
+				t.Errorf("integrity-protected of the REGISTERs: %v, want %s first and %s on re-registration", marks, digest.IntegrityNo, want)
 			}
 		})
 	}
