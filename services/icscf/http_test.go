@@ -1,7 +1,6 @@
 package icscf
 
 import (
-	"bytes"
 	"context"
 	"testing"
 	"time"
@@ -87,34 +86,9 @@ func TestHTTPEndpoints(t *testing.T) {
 		{"icscf_diameter_request_duration_seconds", []string{"command", "LIR", "result", "2001"}, 1},
 		{"icscf_diameter_requests_failed_total", []string{"command", "UAR"}, 1},
 	})
-	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
-		if v, ok := sample(fams, name); !ok || v <= 0 {
-			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
-		}
-	}
+	adminhttptest.CheckRuntimeMetrics(t, fams)
 
-	for _, tc := range []struct {
-		path  string
-		code  int
-		check func([]byte) bool // what the body must hold
-	}{
-		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
-		{"/readyz", 200, func(b []byte) bool { return string(b) == "ready\n" }},
-		{"/debug/pprof/", 200, func(b []byte) bool {
-			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
-		}},
-		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
-		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
-		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
-		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
-	} {
-		t.Run(tc.path, func(t *testing.T) {
-			code, body := httpGet(t, "http://"+n.HTTPAddr()+tc.path)
-			if code != tc.code || !tc.check(body) {
-				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
-			}
-		})
-	}
+	adminhttptest.CheckEndpoints(t, "http://"+n.HTTPAddr(), "ready\n")
 }
 
 // The Diameter listener (DESIGN.md §2) accepts a Cx peer; a request sent to the I-CSCF is refused with

@@ -1,7 +1,6 @@
 package pcscf
 
 import (
-	"bytes"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -57,11 +56,7 @@ func TestHTTP(t *testing.T) {
 		{"pcscf_sa_sets", nil, 1},
 		{"pcscf_sa_sets_installed_total", nil, 1},
 	})
-	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
-		if v, ok := sample(fams, name); !ok || v <= 0 {
-			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
-		}
-	}
+	adminhttptest.CheckRuntimeMetrics(t, fams)
 
 	// De-registration: the gauges drop at once, the SA set is removed once the 200 has left (DeregDelay).
 	if err := u.Deregister(ctx); err != nil {
@@ -81,26 +76,5 @@ func TestHTTP(t *testing.T) {
 		{"pcscf_sip_transactions_in_flight", nil, 0},
 	})
 
-	for _, tc := range []struct {
-		path  string
-		code  int
-		check func([]byte) bool // what the body must hold
-	}{
-		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
-		{"/readyz", 200, func(b []byte) bool { return string(b) == "ready\n" }},
-		{"/debug/pprof/", 200, func(b []byte) bool {
-			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
-		}},
-		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
-		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
-		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
-		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
-	} {
-		t.Run(tc.path, func(t *testing.T) {
-			code, body := httpGet(t, srv.URL+tc.path)
-			if code != tc.code || !tc.check(body) {
-				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
-			}
-		})
-	}
+	adminhttptest.CheckEndpoints(t, srv.URL, "ready\n")
 }

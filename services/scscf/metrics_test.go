@@ -1,7 +1,6 @@
 package scscf
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -56,11 +55,7 @@ func TestAdminHTTP(t *testing.T) {
 		{"scscf_diameter_request_duration_seconds", []string{"command", "MAR", "result", "2001"}, 1},
 		{"scscf_diameter_request_duration_seconds", []string{"command", "SAR", "result", "2001"}, 1},
 	})
-	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
-		if v, ok := sample(fams, name); !ok || v <= 0 {
-			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
-		}
-	}
+	adminhttptest.CheckRuntimeMetrics(t, fams)
 
 	// A second contact, then the de-registration of both: the gauges follow.
 	ue.integrity = digest.IntegrityYes
@@ -86,29 +81,7 @@ func TestAdminHTTP(t *testing.T) {
 		{"scscf_diameter_request_duration_seconds", []string{"command", "SAR", "result", "2001"}, 3},
 	})
 
-	for _, tc := range []struct {
-		path string
-		code int
-		// check says what the body must hold.
-		check func([]byte) bool
-	}{
-		{"/healthz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
-		{"/readyz", 200, func(b []byte) bool { return string(b) == "ok\n" }},
-		{"/debug/pprof/", 200, func(b []byte) bool {
-			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
-		}},
-		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
-		{"/debug/pprof/heap", 200, func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
-		{"/debug/pprof/goroutine?debug=1", 200, func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
-		{"/debug/pprof/cmdline", 200, func(b []byte) bool { return len(b) > 0 }},
-	} {
-		t.Run(tc.path, func(t *testing.T) {
-			code, body := httpGet(t, base+tc.path)
-			if code != tc.code || !tc.check(body) {
-				t.Errorf("%s: %d, want %d\n%.300s", tc.path, code, tc.code, body)
-			}
-		})
-	}
+	adminhttptest.CheckEndpoints(t, base, "ok\n")
 
 	// The HSS goes: the next MAR has no peer to go to (counted as failed) and the node is not ready.
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)

@@ -101,3 +101,40 @@ func CheckMetrics(t *testing.T, fams map[string]*dto.MetricFamily, checks []Chec
 		})
 	}
 }
+
+// CheckRuntimeMetrics checks that the Go and process collectors (adminhttp.RuntimeCollectors) report.
+func CheckRuntimeMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
+	t.Helper()
+	for _, name := range []string{"go_memstats_heap_inuse_bytes", "go_goroutines", "process_resident_memory_bytes"} {
+		if v, ok := Sample(fams, name); !ok || v <= 0 {
+			t.Errorf("%s = %v (present %v), want > 0", name, v, ok)
+		}
+	}
+}
+
+// CheckEndpoints checks a ready node's /healthz ("ok"), /readyz (readyBody) and the runtime profiles of
+// adminhttp.HandlePprof under base ("http://host:port").
+func CheckEndpoints(t *testing.T, base, readyBody string) {
+	t.Helper()
+	for _, tc := range []struct {
+		path  string
+		check func([]byte) bool // what the body must hold
+	}{
+		{"/healthz", func(b []byte) bool { return string(b) == "ok\n" }},
+		{"/readyz", func(b []byte) bool { return string(b) == readyBody }},
+		{"/debug/pprof/", func(b []byte) bool {
+			return bytes.Contains(b, []byte("heap")) && bytes.Contains(b, []byte("goroutine"))
+		}},
+		// A profile is gzip-compressed protobuf (github.com/google/pprof/proto/profile.proto).
+		{"/debug/pprof/heap", func(b []byte) bool { return bytes.HasPrefix(b, []byte{0x1f, 0x8b}) }},
+		{"/debug/pprof/goroutine?debug=1", func(b []byte) bool { return bytes.Contains(b, []byte("goroutine profile:")) }},
+		{"/debug/pprof/cmdline", func(b []byte) bool { return len(b) > 0 }},
+	} {
+		t.Run(tc.path, func(t *testing.T) {
+			code, body := Get(t, base+tc.path)
+			if code != 200 || !tc.check(body) {
+				t.Errorf("%s: %d, want 200\n%.300s", tc.path, code, body)
+			}
+		})
+	}
+}
