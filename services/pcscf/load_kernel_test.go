@@ -29,16 +29,7 @@ import (
 func TestKernelIPsecLoad(t *testing.T) {
 	ipsectest.RequireRoot(t)
 	link := ipsectest.NewLink(t)
-	pcMgr, err := ipsec.NewManager(link.PCSCF.Handle, ipsec.Config{}, testLogger(t))
-	if err != nil {
-		t.Fatalf("manager: %v", err)
-	}
-	t.Cleanup(pcMgr.Close)
-	sup, err := pcMgr.Probe()
-	if err != nil {
-		t.Fatalf("probe: %v", err)
-	}
-	ipsectest.RequireESP(t, sup.ESP, sup.Reason)
+	pcMgr := pcscfManager(t, link)
 
 	const ues, firstIMSI = 4, "001010000900000"
 	dir := t.TempDir()

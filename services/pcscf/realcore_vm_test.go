@@ -86,16 +86,7 @@ func runTestNode(node, yaml string) int {
 func TestKernelIPsecRealCore(t *testing.T) {
 	ipsectest.RequireRoot(t)
 	link := ipsectest.NewLink(t)
-	pcMgr, err := ipsec.NewManager(link.PCSCF.Handle, ipsec.Config{}, testLogger(t))
-	if err != nil {
-		t.Fatalf("manager: %v", err)
-	}
-	t.Cleanup(pcMgr.Close)
-	sup, err := pcMgr.Probe()
-	if err != nil {
-		t.Fatalf("probe: %v", err)
-	}
-	ipsectest.RequireESP(t, sup.ESP, sup.Reason)
+	pcMgr := pcscfManager(t, link)
 
 	dir := t.TempDir()
 	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
