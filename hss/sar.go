@@ -155,8 +155,17 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 						sat, name, pub.IMPU, reg.SCSCFName)
 				}
 				if sat == cx.SATReRegistration && (reg.State != Registered || !cur.IMPIRegistered) {
-					return RegistrationChange{}, cx.Errorf(cx.ErrorInAssignmentType, "sar RE_REGISTRATION of %s by %s, which is %s",
-						pub.IMPU, impi, reg.State)
+					// The S-CSCF still holds a registration the HSS has ended (a de-registration or an RTR it
+					// has not applied yet: Kamailio keeps such contacts for about a minute) and the UE has just
+					// authenticated again through it. The S-CSCF may serve the user when it is the one the MAR
+					// made pending or the one whose name is stored (TS 29.228 §6.1.2.1, §8.1): the request is
+					// then the registration it stands for, not an error that would lock the UE out. Any other
+					// S-CSCF gets DIAMETER_ERROR_IN_ASSIGNMENT_TYPE as before.
+					if reg.PendingSCSCF != name && reg.SCSCFName != name {
+						return RegistrationChange{}, cx.Errorf(cx.ErrorInAssignmentType, "sar RE_REGISTRATION of %s by %s, which is %s",
+							pub.IMPU, impi, reg.State)
+					}
+					t.add(zap.String("treated_as", cx.SATRegistration.String()), zap.Stringer("was", reg.State))
 				}
 				if sat == cx.SATUnregisteredUser {
 					if reg.State == NotRegistered {

@@ -114,6 +114,27 @@ func TestSARRegistration(t *testing.T) {
 			xmllint(t, a.UserData)
 			wantResult(t, s2.sar(impi, []string{sip}, cx.SATNoAssignment, nil), diameter.UnableToComply, 0)
 		})
+		// Issue 11: a UE de-registered at the HSS (an RTR, or its own de-REGISTER) while its S-CSCF still holds the
+		// contact authenticates again; that S-CSCF then sends RE_REGISTRATION. Answering 5007 locked the UE out.
+		t.Run("RE_REGISTRATION after de-registration, from the S-CSCF that authenticated", func(t *testing.T) {
+			wantSuccess(t, scscf.sar(impi, []string{sip}, cx.SATUserDeregistration, nil))
+			if reg := e.registration(sip); reg.State != hss.NotRegistered {
+				t.Fatalf("not de-registered: %+v", reg)
+			}
+			// Another S-CSCF that never authenticated the user may not register it this way.
+			wantExperimental(t, s2.sar(impi, []string{sip}, cx.SATReRegistration, nil), cx.ErrorInAssignmentType)
+			wantSuccess(t, scscf.mar(impi, sip, cx.SchemeAKAv1MD5, 1, nil))
+			a := scscf.sar(impi, []string{sip}, cx.SATReRegistration, nil)
+			wantSuccess(t, a)
+			if len(a.UserData) == 0 {
+				t.Error("no User-Data in the answer to the re-registration treated as a registration")
+			}
+			for _, u := range []string{barred, sip, tel} {
+				if reg := e.registration(u); reg.State != hss.Registered || reg.SCSCFName != scscfName || reg.PendingSCSCF != "" {
+					t.Errorf("%s: %+v, want registered at %s", u, reg, scscfName)
+				}
+			}
+		})
 	})
 }
 
