@@ -35,7 +35,17 @@ func TestSARRegistration(t *testing.T) {
 		})
 
 		t.Run("RE_REGISTRATION before REGISTRATION", func(t *testing.T) {
-			wantExperimental(t, scscf.sar(impi, []string{sip}, cx.SATReRegistration, nil), cx.ErrorInAssignmentType)
+			a := scscf.sar(impi, []string{sip}, cx.SATReRegistration, nil)
+			wantExperimental(t, a, cx.ErrorInAssignmentType)
+			if a.UserName != impi {
+				t.Errorf("error answer User-Name %q, want the request's %q (issue 11: peers log it)", a.UserName, impi)
+			}
+			// An MAA error names both identities of the request.
+			m := scscf.mar(impi, "sip:nobody@"+realm, cx.SchemeAKAv1MD5, 1, nil)
+			wantExperimental(t, m, cx.ErrorUserUnknown)
+			if m.UserName != impi || m.PublicIdentity != "sip:nobody@"+realm {
+				t.Errorf("error MAA names %q / %q, want the request's identities", m.UserName, m.PublicIdentity)
+			}
 			if reg := e.registration(sip); reg.State != hss.NotRegistered {
 				t.Errorf("state changed: %+v", reg)
 			}

@@ -34,8 +34,11 @@ type MAA struct {
 // NewMAA starts the answer to req: Session-Id, Vendor-Specific-Application-Id and
 // Auth-Session-State as in the request, Proxy-Info copied in order (RFC 6733 §6.2).
 func NewMAA(req *MAR) *MAA {
+	// User-Name and Public-Identity name the identities the request named, so that an error answer too tells
+	// the S-CSCF (and its logs) whom it is about; a successful procedure may replace them (TS 29.229 §6.1.8).
 	return &MAA{SessionID: req.SessionID, VendorSpecificApplicationID: cloneVSAI(req.VendorSpecificApplicationID),
-		AuthSessionState: cloneState(req.AuthSessionState), ProxyInfo: cloneProxyInfo(req.ProxyInfo)}
+		AuthSessionState: cloneState(req.AuthSessionState), ProxyInfo: cloneProxyInfo(req.ProxyInfo),
+		UserName: req.UserName, PublicIdentity: req.PublicIdentity}
 }
 
 // Command returns CmdMultimediaAuth.

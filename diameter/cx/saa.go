@@ -42,8 +42,11 @@ type SAA struct {
 // NewSAA starts the answer to req: Session-Id, Vendor-Specific-Application-Id and
 // Auth-Session-State as in the request, Proxy-Info copied in order (RFC 6733 §6.2).
 func NewSAA(req *SAR) *SAA {
+	// User-Name names the private identity the request named, so that an error answer too tells the S-CSCF
+	// (and its logs) whom it is about; a successful procedure may replace it (TS 29.229 §6.1.4).
 	return &SAA{SessionID: req.SessionID, VendorSpecificApplicationID: cloneVSAI(req.VendorSpecificApplicationID),
-		AuthSessionState: cloneState(req.AuthSessionState), ProxyInfo: cloneProxyInfo(req.ProxyInfo)}
+		AuthSessionState: cloneState(req.AuthSessionState), ProxyInfo: cloneProxyInfo(req.ProxyInfo),
+		UserName: req.UserName}
 }
 
 // Command returns CmdServerAssignment.
