@@ -255,9 +255,19 @@ func (s *Server) akaItems(ctx context.Context, impi string, keys aka.Keys, schem
 	return items, nil
 }
 
+// SchemeDigestMD5 is the name the FOKUS Open IMS Core and Kamailio's ims_auth give their own MD5 scheme
+// (AUTH_MD5). Unlike 3GPP SIP Digest, its S-CSCF takes the nonce from SIP-Authenticate and computes H(A1)
+// itself from the password it finds in SIP-Authorization; answered with SIP-Digest-Authenticate it
+// challenges with nonce="" and can never verify a response.
+const SchemeDigestMD5 = "Digest-MD5"
+
 // digestItems is the one SIP Digest item (TS 29.228 Table 6.3.7): realm, qop "auth", algorithm MD5 and
-// H(A1); the password itself never leaves the HSS.
+// H(A1); the password itself never leaves the HSS. A request for "Digest-MD5" gets the form its clients
+// expect instead (digestMD5Item).
 func (s *Server) digestItems(priv *PrivateIdentity, scheme string) ([]cx.SIPAuthDataItem, error) {
+	if strings.EqualFold(scheme, SchemeDigestMD5) {
+		return digestMD5Item(priv, scheme)
+	}
 	realm := s.cfg.digestRealm()
 	ha1 := strings.ToLower(priv.DigestHA1)
 	if ha1 == "" {
@@ -276,5 +286,27 @@ func (s *Server) digestItems(priv *PrivateIdentity, scheme string) ([]cx.SIPAuth
 			QoP:       "auth",
 			HA1:       ha1,
 		},
+	}}, nil
+}
+
+// digestMD5Item answers the "Digest-MD5" scheme the way the S-CSCFs that name it read it: SIP-Authenticate
+// holds a fresh 16-octet nonce (sent hex-encoded in the challenge) and SIP-Authorization the password (the
+// S-CSCF computes H(A1) = MD5(IMPI:realm:password) itself). The password crosses Cx, so this answer only
+// ever goes to a configured, authenticated Diameter peer (docs/security.md); a subscriber provisioned with
+// H(A1) alone cannot use this scheme: DIAMETER_ERROR_AUTH_SCHEME_NOT_SUPPORTED says so rather than a
+// challenge nobody can answer.
+func digestMD5Item(priv *PrivateIdentity, scheme string) ([]cx.SIPAuthDataItem, error) {
+	if priv.DigestPassword == "" {
+		return nil, cx.Errorf(cx.ErrorAuthSchemeNotSupported,
+			"mar %s: scheme %s needs the digest password, and only H(A1) is stored", priv.IMPI, scheme)
+	}
+	nonce, err := aka.NewRAND() // 128 random bits from crypto/rand
+	if err != nil {
+		return nil, fmt.Errorf("mar %s: nonce: %w", priv.IMPI, err)
+	}
+	return []cx.SIPAuthDataItem{{
+		Scheme:        scheme,
+		Authenticate:  nonce[:],
+		Authorization: []byte(priv.DigestPassword),
 	}}, nil
 }

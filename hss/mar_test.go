@@ -1,6 +1,7 @@
 package hss_test
 
 import (
+	"bytes"
 	"errors"
 	"slices"
 	"testing"
@@ -130,7 +131,7 @@ func TestMAR(t *testing.T) {
 			}
 		})
 		t.Run("SIP Digest from a password", func(t *testing.T) {
-			for _, scheme := range []string{cx.SchemeSIPDigest, "Digest-MD5"} {
+			for _, scheme := range []string{cx.SchemeSIPDigest, "Digest", "MD5"} {
 				a := scscf.mar(digestOnly.Private.IMPI, digestOnly.Public[1].IMPU, scheme, 3, nil)
 				wantSuccess(t, a)
 				if len(a.SIPAuthDataItems) != 1 || *a.SIPNumberAuthItems != 1 {
@@ -146,6 +147,29 @@ func TestMAR(t *testing.T) {
 					t.Error("AKA material in a SIP Digest item")
 				}
 			}
+		})
+		// Issue 11: Kamailio's ims_auth (like the FOKUS Open IMS Core) reads "Digest-MD5" as its own scheme: the
+		// nonce from SIP-Authenticate, the password from SIP-Authorization. The 3GPP form left it with nonce="".
+		t.Run("Digest-MD5 in the form its S-CSCFs read", func(t *testing.T) {
+			var nonces [][]byte
+			for range 2 {
+				a := scscf.mar(digestOnly.Private.IMPI, digestOnly.Public[1].IMPU, hss.SchemeDigestMD5, 1, nil)
+				wantSuccess(t, a)
+				if len(a.SIPAuthDataItems) != 1 {
+					t.Fatalf("%d items, want 1", len(a.SIPAuthDataItems))
+				}
+				item := a.SIPAuthDataItems[0]
+				if item.Scheme != hss.SchemeDigestMD5 || len(item.Authenticate) != 16 || string(item.Authorization) != "secret" || item.DigestAuthenticate != nil {
+					t.Fatalf("item %+v: want a 16-octet nonce in SIP-Authenticate, the password in SIP-Authorization, no SIP-Digest-Authenticate", item)
+				}
+				nonces = append(nonces, item.Authenticate)
+			}
+			if bytes.Equal(nonces[0], nonces[1]) {
+				t.Error("two MARs got the same nonce")
+			}
+			// Only H(A1) stored: the password cannot be sent, and the HSS says so.
+			a := scscf.mar(digestHA1.Private.IMPI, digestHA1.Public[1].IMPU, hss.SchemeDigestMD5, 1, nil)
+			wantExperimental(t, a, cx.ErrorAuthSchemeNotSupported)
 		})
 		t.Run("SIP Digest from a stored HA1", func(t *testing.T) {
 			a := scscf.mar(digestHA1.Private.IMPI, digestHA1.Public[1].IMPU, cx.SchemeSIPDigest, 1, nil)
