@@ -94,7 +94,7 @@ func (s *Server) Deregister(ctx context.Context, impi string, impus []string, re
 	}
 	var firstErr error
 	for _, host := range hosts {
-		if err := s.deregisterAt(ctx, host, impi, byHost[host], len(impus) > 0, reason, info); err != nil && firstErr == nil {
+		if err := s.deregisterAt(ctx, host, impi, byHost[host], reason, info); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -102,7 +102,7 @@ func (s *Server) Deregister(ctx context.Context, impi string, impus []string, re
 }
 
 // deregisterAt sends one RTR to host for the sets of reps and clears them on success.
-func (s *Server) deregisterAt(ctx context.Context, host, impi string, reps []PublicIdentity, listed bool, reason cx.ReasonCode, info string) error {
+func (s *Server) deregisterAt(ctx context.Context, host, impi string, reps []PublicIdentity, reason cx.ReasonCode, info string) error {
 	if host == "" {
 		return fmt.Errorf("deregister %s: no S-CSCF Origin-Host stored for %s: %w", impi, reps[0].IMPU, ErrSCSCFUnreachable)
 	}
@@ -120,13 +120,11 @@ func (s *Server) deregisterAt(ctx context.Context, host, impi string, reps []Pub
 		members = append(members, us)
 		all = append(all, us...)
 	}
-	// TS 29.228 §6.1.3.1: without Public-Identity the RTR means every identity of the private one —
-	// allowed for every reason but NEW_SERVER_ASSIGNED, which always lists them.
-	var listedIMPUs []string
-	if listed || reason == cx.ReasonNewServerAssigned {
-		listedIMPUs = all
-	}
-	rta, err := s.sendRTR(ctx, host, impi, listedIMPUs, reason, info)
+	// TS 29.228 §6.1.3.1 lets an RTR without Public-Identity mean every identity of the private one (for
+	// every reason but NEW_SERVER_ASSIGNED), but S-CSCFs in the field do not all handle that form: Kamailio
+	// 5.6 never answers it, and a deleted subscriber stayed reachable there. So the RTR always lists the
+	// identities of the sets this S-CSCF serves, which means the same thing to an S-CSCF that reads either.
+	rta, err := s.sendRTR(ctx, host, impi, all, reason, info)
 	if err != nil {
 		return fmt.Errorf("deregister %s: %w", impi, err)
 	}
