@@ -318,6 +318,7 @@ func buildReginfo(reg *registrar.Registration, version uint32, event string, ter
 			rc := RegContact{ID: c.ID, State: RegStateActive, Event: event, URI: c.URI}
 			if terminated {
 				rc.State = RegStateTerminated
+				rc.Expires = new(uint32) // expires="0", as for the contacts below
 			} else {
 				exp := uint32(max(0, c.Expires.Sub(now).Round(time.Second)/time.Second))
 				rc.Expires = &exp
@@ -334,8 +335,11 @@ func buildReginfo(reg *registrar.Registration, version uint32, event string, ter
 		}
 		for _, c := range gone {
 			cseq := c.CSeq
+			// expires="0" with the terminated state, as deployed cores send it: RFC 3680 §5.4 makes the attribute
+			// optional, but Kamailio's P-CSCF (pua_reginfo) reads a terminated contact without it as still
+			// registered and keeps the UE.
 			rr.Contacts = append(rr.Contacts, RegContact{ID: c.ID, State: RegStateTerminated, Event: goneEvent,
-				URI: c.URI, CallID: c.CallID, CSeq: &cseq})
+				Expires: new(uint32), URI: c.URI, CallID: c.CallID, CSeq: &cseq})
 		}
 		doc.Registrations = append(doc.Registrations, rr)
 	}

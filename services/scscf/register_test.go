@@ -162,6 +162,10 @@ func TestRegistrationAKA(t *testing.T) {
 		if doc.Registrations[0].State != RegStateTerminated || doc.Registrations[0].Contacts[0].Event != EventUnregistered {
 			t.Fatalf("final document %+v", doc)
 		}
+		// Issue 11: a terminated contact carries expires="0" (Kamailio's P-CSCF keeps the UE otherwise).
+		if e := doc.Registrations[0].Contacts[0].Expires; e == nil || *e != 0 {
+			t.Errorf("terminated contact expires %v, want 0", e)
+		}
 	})
 }
 
@@ -278,8 +282,8 @@ func TestNetworkDeregistration(t *testing.T) {
 			if st := notify.GetHeader("Subscription-State").Value(); !strings.HasPrefix(st, "terminated") {
 				t.Fatalf("Subscription-State %q", st)
 			}
-			if c := doc.Registrations[0].Contacts[0]; c.State != RegStateTerminated || c.Event != tc.event {
-				t.Fatalf("contact %+v, want terminated/%s", c, tc.event)
+			if c := doc.Registrations[0].Contacts[0]; c.State != RegStateTerminated || c.Event != tc.event || c.Expires == nil || *c.Expires != 0 {
+				t.Fatalf("contact %+v, want terminated/%s with expires 0", c, tc.event)
 			}
 		})
 	}
