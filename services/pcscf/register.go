@@ -126,9 +126,11 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 // to the I-CSCF (TS 24.229 §5.2.2.1). over is the SA set the REGISTER came through, if any.
 func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
 	impu := toIMPU(req)
+	n.logAccessFields(req, src)
 	d := proxy.Decision{
-		RemoveHeaders: []string{header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
-			header.PVisitedNetworkID, header.PChargingVector, header.PAssertedIdentity, header.Authorization},
+		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes.
+		RemoveHeaders: append(accessStrip(), header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
+			header.PVisitedNetworkID, header.Authorization),
 	}
 	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
 	for _, name := range []string{header.Require, header.ProxyRequire} {
@@ -284,6 +286,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 			gone = r.SAs
 			return false
 		})
+		n.dialogs.dropIMPU(impu)
 		// The 200 leaves through the SAs: remove them only after it has (DESIGN.md §4).
 		n.removeLater(gone, n.cfg.DeregDelay)
 		n.persist()
