@@ -291,16 +291,18 @@ func (r *registry) byContact(host string, port uint16, now time.Time) (Registrat
 	return copyReg(reg), true
 }
 
-// bySource finds a registered UE without sec-agree by the source address of a request; when
-// several share the address (UEs behind one NAT, or all on loopback), identity picks among them.
-func (r *registry) bySource(src netip.AddrPort, transport string, identity string, now time.Time) (Registration, bool) {
+// bySource finds a registered UE without sec-agree by the source address and port of a request, over UDP or
+// TCP alike; when several share them (UEs behind one NAT port, one SIPp socket), identity picks among them.
+func (r *registry) bySource(src netip.AddrPort, identity string, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	usable := func(reg *Registration) bool {
 		if reg == nil || !reg.Registered(now) || reg.SecAgree() {
 			return false
 		}
-		return !strings.EqualFold(transport, "UDP") || !strings.EqualFold(reg.Transport, "UDP") || reg.Source.Port() == src.Port()
+		// TS 24.229 §5.2.6.3.1 with TS 33.203 §7: without sec-agree, the registered address and port are all that
+		// tells a UE from another process at its address (a NAT, the same host), over TCP too.
+		return reg.Source.Port() == src.Port()
 	}
 	if identity != "" {
 		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]]; usable(reg) {

@@ -401,8 +401,16 @@ func addrOfURI(u sip.Uri) string {
 	if scheme == "" {
 		scheme = "sip"
 	}
-	if scheme == "tel" {
-		return "tel:" + u.User
+	if strings.EqualFold(scheme, "tel") {
+		// sipgo keeps a tel URI's number to itself (User is empty): take it from the text, without parameters
+		// and visual separators (RFC 3966 §3, §5.1.1).
+		num, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(u.String()), "tel:"), ";")
+		return "tel:" + strings.Map(func(r rune) rune {
+			if strings.ContainsRune("-.()", r) {
+				return -1
+			}
+			return r
+		}, num)
 	}
 	if u.User == "" {
 		return scheme + ":" + u.Host

@@ -73,13 +73,13 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 			}
 			return n.reject(403, "Forbidden", fmt.Errorf("%s in a dialog from %v: neither on our Record-Route nor to a registered contact", req.Method, src.Remote))
 		}
-		if reg, ok := n.regs.bySource(src.Remote, src.Transport, identityOf(req), now); ok {
+		if reg, ok := n.regs.bySource(src.Remote, identityOf(req), now); ok {
 			return n.originating(req, src, reg)
 		}
 		// TS 24.229 §5.2.6.3.5: a request in a dialog from the access side comes from a registered UE.
 		return n.reject(403, "Forbidden", fmt.Errorf("%s in a dialog from %v: %w", req.Method, src.Remote, ErrNotRegistered))
 	}
-	if reg, ok := n.regs.bySource(src.Remote, src.Transport, identityOf(req), now); ok {
+	if reg, ok := n.regs.bySource(src.Remote, identityOf(req), now); ok {
 		return n.originating(req, src, reg)
 	}
 	if core {
@@ -215,7 +215,8 @@ func identityKey(uri string) (string, bool) {
 		return "", false
 	}
 	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	return addrOfURI(u), true
+	id := addrOfURI(u)
+	return id, id != "tel:"
 }
 
 // terminating handles a request towards a UE (TS 24.229 §5.2.7): it leaves over the UE's SAs
