@@ -188,8 +188,7 @@ func (n *Node) isRegNotify(req *sip.Request) bool {
 }
 
 // regNotify accepts a reg event NOTIFY only within a subscription the P-CSCF created (same Call-ID, our tag
-// in To, no Event id as our SUBSCRIBE had none), from the core side and the address the SUBSCRIBE went to;
-// anything else is 481 and changes nothing (RFC 6665 §4.1.3: a NOTIFY matching no subscription is answered
+// in To, no Event id as our SUBSCRIBE had none) and from the core side; anything else is 481 and changes nothing (RFC 6665 §4.1.3: a NOTIFY matching no subscription is answered
 // 481; TS 24.229 §5.2.5.1 acts only on the subscription's own NOTIFYs).
 func (n *Node) regNotify(req *sip.Request, src proxy.Source, core bool) (proxy.Decision, error) {
 	sub, ok := n.subs.get(callID(req))
@@ -203,11 +202,15 @@ func (n *Node) regNotify(req *sip.Request, src proxy.Source, core bool) (proxy.D
 		why = "Event id our SUBSCRIBE did not have"
 	case !core:
 		why = "not from the core side"
-	case sub.Peer.IsValid() && sub.Peer != src.Remote.Addr().Unmap():
-		why = "not from the S-CSCF the SUBSCRIBE went to (" + sub.Peer.String() + ")"
 	}
 	if why != "" {
 		return n.reject(481, "Subscription Does Not Exist", fmt.Errorf("reg event NOTIFY from %v: %s", src.Remote, why))
+	}
+	if sub.Peer.IsValid() && sub.Peer != src.Remote.Addr().Unmap() {
+		// Not refused: the dialog's identifiers went only to the S-CSCF, and the source address of its NOTIFY is
+		// the kernel's choice (another interface, or over TCP to our non-loopback address from the same host).
+		n.log.Info("reg event NOTIFY from another core address than the SUBSCRIBE went to", logging.CallID(sub.CallID),
+			logging.IMPU(sub.IMPU), logging.Peer(src.Remote.String()), zap.Stringer("subscribed_at", sub.Peer))
 	}
 	d, err := n.handleRegNotify(req)
 	if state := strings.TrimSpace(strings.SplitN(strings.Join(header.Values(req, "Subscription-State"), ","), ";", 2)[0]); strings.EqualFold(state, "terminated") {
