@@ -203,19 +203,7 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 		flows = append(flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
 	}
 	for _, f := range flows {
-		set := r.byFlow[f]
-		if add {
-			if set == nil {
-				set = make(map[string]bool)
-				r.byFlow[f] = set
-			}
-			set[k] = true
-		} else if set != nil {
-			delete(set, k)
-			if len(set) == 0 {
-				delete(r.byFlow, f)
-			}
-		}
+		indexSet(r.byFlow, f, k, add)
 	}
 	if reg.ContactHost != "" {
 		ck := contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}
@@ -234,18 +222,23 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 				delete(r.bySrcID, sk)
 			}
 		}
-		set := r.bySrcAddr[a]
-		if add {
-			if set == nil {
-				set = make(map[string]bool)
-				r.bySrcAddr[a] = set
-			}
-			set[k] = true
-		} else if set != nil {
-			delete(set, k)
-			if len(set) == 0 {
-				delete(r.bySrcAddr, a)
-			}
+		indexSet(r.bySrcAddr, a, k, add)
+	}
+}
+
+// indexSet adds (add true) or removes the IMPU key k in the set of index m under key.
+func indexSet[K comparable](m map[K]map[string]bool, key K, k string, add bool) {
+	set := m[key]
+	if add {
+		if set == nil {
+			set = make(map[string]bool)
+			m[key] = set
+		}
+		set[k] = true
+	} else if set != nil {
+		delete(set, k)
+		if len(set) == 0 {
+			delete(m, key)
 		}
 	}
 }

@@ -105,7 +105,8 @@ func noRequest(t *testing.T, u *ue.UE) {
 }
 
 // TestEdgeOpenRelay: a request from an unregistered source with a Route naming the P-CSCF, initial or with a
-// To tag, is refused with 403 and reaches nothing (TS 24.229 §5.2.6.3.1). Before: forwarded to any address.
+// To tag, is refused with 403 and reaches nothing (TS 24.229 §5.2.6.3.1); a REGISTER's Route beyond us is
+// dropped. Before: forwarded to any address, and a REGISTER's Route passed to the I-CSCF.
 func TestEdgeOpenRelay(t *testing.T) {
 	e := startEdge(t)
 	target := newSink(t, "127.0.0.5:0")
@@ -117,6 +118,15 @@ func TestEdgeOpenRelay(t *testing.T) {
 		if got := statusOf(res); got != 403 {
 			t.Errorf("To tag %q: answered %d, want 403:\n%s", toTag, got, res)
 		}
+	}
+	// A REGISTER goes to the I-CSCF without the Route the UE wrote beyond us (the I-CSCF would follow it).
+	res := attacker.send(register(e.alice, fmt.Sprintf("Route: <sip:%s;lr>, <sip:%s;lr>\n", e.n.CoreAddr(), target.addr())))
+	if got := statusOf(res); got != 401 {
+		t.Errorf("REGISTER: %d, want the core's 401", got)
+	}
+	regs := e.core.requests(sip.REGISTER)
+	if r := regs[len(regs)-1]; len(r.GetHeaders("Route")) > 0 {
+		t.Errorf("REGISTER reached the I-CSCF with Route %q", lastValue(r, "Route"))
 	}
 	target.empty(t)
 }

@@ -141,6 +141,19 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 		log.Warn("reg event SUBSCRIBE refused", zap.Int("code", res.StatusCode))
 		return
 	}
+	// RFC 6665 §4.1.2.1: the 200's Expires is the duration granted, never longer than asked.
+	if v := header.Values(res, header.Expires); len(v) > 0 {
+		if secs, err := strconv.Atoi(strings.TrimSpace(v[0])); err == nil && secs >= 0 && time.Duration(secs)*time.Second < expires {
+			sub.Expires = time.Now().Add(time.Duration(secs) * time.Second)
+			n.subs.put(sub)
+			n.regs.update(reg.IMPU, func(r *Registration) bool {
+				if r.RegEvent != nil && r.RegEvent.CallID == sub.CallID {
+					r.RegEvent = &sub
+				}
+				return r.Registered(time.Now()) || len(r.SAs) > 0
+			})
+		}
+	}
 	log.Debug("subscribed to the reg event")
 }
 

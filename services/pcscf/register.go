@@ -128,9 +128,10 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	impu := toIMPU(req)
 	n.logAccessFields(req, src)
 	d := proxy.Decision{
-		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes.
+		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes,
+		// and so does any Route the UE wrote beyond us: the REGISTER goes to the I-CSCF, never where the UE says.
 		RemoveHeaders: append(accessStrip(), header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
-			header.PVisitedNetworkID, header.Authorization),
+			header.PVisitedNetworkID, header.Authorization, header.Route),
 	}
 	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
 	for _, name := range []string{header.Require, header.ProxyRequire} {
