@@ -409,3 +409,46 @@ func (e *edge) coreSend(t *testing.T) func(string) string {
 		return res.String()
 	}
 }
+
+// TestIdentityKey: public identities compare as scheme:user@host (host and scheme in any case, no port or
+// parameters) and tel URIs by number without visual separators (RFC 3966 §5.1.1).
+func TestIdentityKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"sip:alice@IMS.example", "SIP:alice@ims.example:5060;user=phone", true},
+		{"sip:alice@ims.example", "sip:bob@ims.example", false},
+		{"tel:+1-555-0100", "TEL:+15550100;phone-context=x", true},
+		{"tel:+15550100", "tel:+15550101", false},
+	} {
+		ka, okA := identityKey(tc.a)
+		kb, okB := identityKey(tc.b)
+		if !okA || !okB || (ka == kb) != tc.same {
+			t.Errorf("%s (%q) vs %s (%q): same %v, want %v", tc.a, ka, tc.b, kb, ka == kb, tc.same)
+		}
+	}
+	if _, ok := identityKey("tel:"); ok {
+		t.Error("an empty tel URI is an identity")
+	}
+}
+
+// TestDialogCap: a registration keeps at most maxDialogsPerUE dialog records, the oldest going first, and
+// loses them all when it ends.
+func TestDialogCap(t *testing.T) {
+	var d dialogs
+	base := time.Now()
+	for i := range maxDialogsPerUE + 1 {
+		d.add(dialogKey{callID: fmt.Sprint(i), ueTag: "u", peerTag: "p"}, dialogRec{impu: "sip:a@x", created: base.Add(time.Duration(i))})
+	}
+	if got := d.count(); got != maxDialogsPerUE {
+		t.Fatalf("%d records, want %d", got, maxDialogsPerUE)
+	}
+	if _, ok := d.get(dialogKey{callID: "0", ueTag: "u", peerTag: "p"}); ok {
+		t.Error("the oldest record stayed")
+	}
+	d.dropIMPU("SIP:a@x")
+	if got := d.count(); got != 0 {
+		t.Errorf("%d records after the registration ended", got)
+	}
+}

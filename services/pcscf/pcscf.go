@@ -4,7 +4,8 @@
 // (P-Asserted-Identity, RFC 3325) and routes its requests by the Service-Route (RFC 3608).
 //
 // The story of a registration (DESIGN.md §4) is in register.go; other requests in route.go; the
-// protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
+// trust-domain edge (who may send what: core side, access side, dialogs) in edge.go; the reg event in
+// regevent.go; the protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
 package pcscf
 
 import (

@@ -2,7 +2,8 @@ package pcscf
 
 // Requests other than REGISTER, TS 24.229 §5.2.6 (originating: from the UE) and §5.2.7
 // (terminating: to the UE). Which is which is decided by where the request came in: over a
-// UE's SAs, from a registered UE without sec-agree, or through our Path ("term" user part).
+// UE's SAs or from a registered UE without sec-agree (the access side), or from the core side
+// (edge.go) through our Path ("term" user part), our Record-Route or to a registered contact.
 
 import (
 	"context"
