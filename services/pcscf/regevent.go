@@ -105,7 +105,8 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 		if !r.Registered(time.Now()) {
 			return len(r.SAs) > 0 // ended meanwhile: nothing to record (and nothing created)
 		}
-		r.RegEvent = &sub
+		rec := sub // a copy: sub changes below
+		r.RegEvent = &rec
 		return true
 	})
 	req := sip.NewRequest(sip.SUBSCRIBE, ruri)
@@ -148,7 +149,8 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 			n.subs.put(sub)
 			n.regs.update(reg.IMPU, func(r *Registration) bool {
 				if r.RegEvent != nil && r.RegEvent.CallID == sub.CallID {
-					r.RegEvent = &sub
+					rec := sub // the registration's own copy
+					r.RegEvent = &rec
 				}
 				return r.Registered(time.Now()) || len(r.SAs) > 0
 			})
