@@ -31,6 +31,7 @@ func run(args []string) int {
 	listen := fs.String("sip-listen", strings.Join(cfg.Listen, ","), "unprotected SIP addresses, comma-separated ip:port (UDP and TCP each)")
 	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF address ip:port, the static next hop of REGISTER")
 	ipsecMode := fs.String("ipsec", string(cfg.IPsec), "IMS-AKA IPsec: auto, required or off")
+	trusted := fs.String("trusted-networks", strings.Join(cfg.TrustedNetworks, ","), "the core's networks, comma-separated CIDR prefixes or addresses (trusted_networks)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "log level: debug, info, warn, error")
 	dump := fs.Bool("dump-config", false, "print the effective configuration as YAML and exit")
 	showVersion := fs.Bool("version", false, "print the version and exit")
@@ -48,6 +49,11 @@ func run(args []string) int {
 			cfg.Listen = strings.Split(*listen, ",")
 		case "ipsec":
 			cfg.IPsec = pcscf.IPsecMode(*ipsecMode)
+		case "trusted-networks":
+			cfg.TrustedNetworks = nil
+			if *trusted != "" {
+				cfg.TrustedNetworks = strings.Split(*trusted, ",")
+			}
 		}
 	})
 	if *showVersion {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // IPsecMode says whether the P-CSCF offers IMS-AKA sec-agree with kernel IPsec (TS 33.203 §7).
@@ -80,6 +81,15 @@ type Config struct {
 	// that the S-CSCF need not challenge it again. Sound only where the packet core binds the UE's address
 	// to its subscription (GIBA, TS 33.978); false has every such REGISTER challenged. Default true.
 	IPAssociation bool `yaml:"ip_association"`
+	// TrustedNetworks are the networks of the trust domain (RFC 3325 §2.3, TS 24.229 §4.4): CIDR prefixes or
+	// addresses of the core nodes (the S-CSCF, the I-CSCF, application servers). A request is from the core side
+	// only when its source is inside them and is not a registered UE's (its SAs or its registered address and
+	// port); every other request is from the access side (TS 24.229 §5.2.6, §5.2.7): served only from a
+	// registered UE, its trust-domain header fields removed. Only the core side may use the Path address and a
+	// registered contact, and send reg event NOTIFYs. Default trust.DefaultNetworks(), the loopback networks: on
+	// one host every local process is inside; a deployment with UEs on networks of their own names its core
+	// networks here (docs/security.md).
+	TrustedNetworks []string `yaml:"trusted_networks"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Log is the logging configuration (used by cmd/pcscf).
@@ -125,6 +135,7 @@ func DefaultConfig() Config {
 		StateFile:          DefaultStateFile,
 		StateFlushInterval: DefaultStateFlush,
 		IPAssociation:      true,
+		TrustedNetworks:    trust.DefaultNetworks(),
 		HTTP:               DefaultHTTP,
 		Log:                logging.Default(),
 	}
@@ -172,6 +183,9 @@ func (c Config) Validate() error {
 	}
 	if c.SPIFirst < 256 || c.SPICount < 16 || uint64(c.SPIFirst)+uint64(c.SPICount) > 1<<32 {
 		errs = append(errs, fmt.Errorf("spi_first %d spi_count %d: want SPIs >= 256, at least 16 of them", c.SPIFirst, c.SPICount))
+	}
+	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
+		errs = append(errs, err)
 	}
 	if c.StateFlushInterval < 0 {
 		errs = append(errs, fmt.Errorf("state_flush_interval: %v is negative", c.StateFlushInterval))

@@ -38,6 +38,9 @@ type Registration struct {
 	ServiceRoute []string `json:"service_route,omitempty"`
 	// Expires is when the registration ends; zero while not yet registered.
 	Expires time.Time `json:"expires"`
+	// RegEvent is the P-CSCF's subscription to this user's reg event (TS 24.229 §5.2.3): only NOTIFYs within it
+	// are accepted (RFC 6665 §4.1.3). Kept here so that a restart still knows it.
+	RegEvent *RegEventSubscription `json:"reg_event,omitempty"`
 	// SAs are the IMS-AKA SA sets towards this UE, newest first. More than one exists only
 	// during a re-registration: the old set stays until the UE uses the new (TS 33.203 §7.4).
 	SAs []SASet `json:"sas,omitempty"`
@@ -153,6 +156,9 @@ type registry struct {
 	// bySrcID finds the registration of a UE without sec-agree by its source address and an identity of its
 	// implicit set in one step, where the address alone may be shared by many (a NAT, SIPp, loopback).
 	bySrcID map[srcIdentity]string // → IMPU key
+	// byFlow finds the registrations whose UE sends from an address and port: its registered source and the
+	// UE's ends of its SA sets. A request from one of them is from the access side whatever its address.
+	byFlow map[netip.AddrPort]map[string]bool // → IMPU keys
 }
 
 type srcIdentity struct {
@@ -174,7 +180,7 @@ type contactKey struct {
 func newRegistry() *registry {
 	return &registry{regs: make(map[string]*Registration), bySAKey: make(map[saKey]string),
 		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool),
-		bySrcID: make(map[srcIdentity]string)}
+		bySrcID: make(map[srcIdentity]string), byFlow: make(map[netip.AddrPort]map[string]bool)}
 }
 
 func impuKey(s string) string { return strings.ToLower(s) }
@@ -188,6 +194,16 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 		} else if r.bySAKey[sk] == k {
 			delete(r.bySAKey, sk)
 		}
+	}
+	var flows []netip.AddrPort
+	if reg.Source.IsValid() {
+		flows = append(flows, netip.AddrPortFrom(reg.Source.Addr().Unmap(), reg.Source.Port()))
+	}
+	for _, sa := range reg.SAs {
+		flows = append(flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
+	}
+	for _, f := range flows {
+		indexSet(r.byFlow, f, k, add)
 	}
 	if reg.ContactHost != "" {
 		ck := contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}
@@ -206,18 +222,23 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 				delete(r.bySrcID, sk)
 			}
 		}
-		set := r.bySrcAddr[a]
-		if add {
-			if set == nil {
-				set = make(map[string]bool)
-				r.bySrcAddr[a] = set
-			}
-			set[k] = true
-		} else if set != nil {
-			delete(set, k)
-			if len(set) == 0 {
-				delete(r.bySrcAddr, a)
-			}
+		indexSet(r.bySrcAddr, a, k, add)
+	}
+}
+
+// indexSet adds (add true) or removes the IMPU key k in the set of index m under key.
+func indexSet[K comparable](m map[K]map[string]bool, key K, k string, add bool) {
+	set := m[key]
+	if add {
+		if set == nil {
+			set = make(map[string]bool)
+			m[key] = set
+		}
+		set[k] = true
+	} else if set != nil {
+		delete(set, k)
+		if len(set) == 0 {
+			delete(m, key)
 		}
 	}
 }
@@ -263,16 +284,18 @@ func (r *registry) byContact(host string, port uint16, now time.Time) (Registrat
 	return copyReg(reg), true
 }
 
-// bySource finds a registered UE without sec-agree by the source address of a request; when
-// several share the address (UEs behind one NAT, or all on loopback), identity picks among them.
-func (r *registry) bySource(src netip.AddrPort, transport string, identity string, now time.Time) (Registration, bool) {
+// bySource finds a registered UE without sec-agree by the source address and port of a request, over UDP or
+// TCP alike; when several share them (UEs behind one NAT port, one SIPp socket), identity picks among them.
+func (r *registry) bySource(src netip.AddrPort, identity string, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	usable := func(reg *Registration) bool {
 		if reg == nil || !reg.Registered(now) || reg.SecAgree() {
 			return false
 		}
-		return !strings.EqualFold(transport, "UDP") || !strings.EqualFold(reg.Transport, "UDP") || reg.Source.Port() == src.Port()
+		// TS 24.229 §5.2.6.3.1 with TS 33.203 §7: without sec-agree, the registered address and port are all that
+		// tells a UE from another process at its address (a NAT, the same host), over TCP too.
+		return reg.Source.Port() == src.Port()
 	}
 	if identity != "" {
 		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]]; usable(reg) {
@@ -293,6 +316,19 @@ func (r *registry) bySource(src netip.AddrPort, transport string, identity strin
 		return copyReg(only), true
 	}
 	return Registration{}, false
+}
+
+// isUEFlow reports whether src is where a registered UE sends from: its registered address and port, or the
+// UE's end of one of its SA sets.
+func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())] {
+		if reg := r.regs[k]; reg != nil && reg.Registered(now) {
+			return true
+		}
+	}
+	return false
 }
 
 func (r *registry) get(impu string) (Registration, bool) {
@@ -342,6 +378,10 @@ func copyReg(reg *Registration) Registration {
 	c.SAs = append([]SASet(nil), reg.SAs...)
 	c.Associated = append([]string(nil), reg.Associated...)
 	c.ServiceRoute = append([]string(nil), reg.ServiceRoute...)
+	if reg.RegEvent != nil {
+		e := *reg.RegEvent
+		c.RegEvent = &e
+	}
 	return c
 }
 

@@ -21,6 +21,7 @@ import (
 
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/ipsec/ipsectest"
+	"github.com/imscore/imscore/sip/trust"
 	"github.com/imscore/imscore/sip/ue"
 )
 
@@ -85,6 +86,9 @@ func runKernelIPsec(t *testing.T, transport string, v6 bool, algs ipsec.Algorith
 		cfg.DeregDelay = 100 * time.Millisecond
 		cfg.IPsec = IPsecRequired
 		cfg.InNamespace = link.PCSCF.Do // our port-c → the UE's port-s connections start in the namespace
+		// The fake core shares the P-CSCF's namespace on loopback; over TCP to our address its source is that
+		// address. The UEs, on their own veths, stay the access side.
+		cfg.TrustedNetworks = append(trust.DefaultNetworks(), pcAddr.String())
 		var n *Node
 		if err := link.PCSCF.Do(func() error {
 			var err error

@@ -4,7 +4,8 @@
 // (P-Asserted-Identity, RFC 3325) and routes its requests by the Service-Route (RFC 3608).
 //
 // The story of a registration (DESIGN.md §4) is in register.go; other requests in route.go; the
-// protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
+// trust-domain edge (who may send what: core side, access side, dialogs) in edge.go; the reg event in
+// regevent.go; the protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
 package pcscf
 
 import (
@@ -24,6 +25,7 @@ import (
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/secagree"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // Node is a running P-CSCF. Build it with New, serve with Run.
@@ -42,7 +44,13 @@ type Node struct {
 	core      []netip.AddrPort
 	protected map[netip.Addr]bool
 	metrics   *metrics
-	ready     chan struct{}
+	// trusted is the trust domain (Config.TrustedNetworks); own are our listeners' addresses (every port).
+	trusted trust.Domain
+	own     map[netip.AddrPort]bool
+	// dialogs are the dialogs record-routed for UEs, subs our reg event subscriptions (edge.go, regevent.go).
+	dialogs dialogs
+	subs    regSubs
+	ready   chan struct{}
 	// stateDirty holds a token when the registry changed since the state file was last written.
 	stateDirty chan struct{}
 
@@ -72,6 +80,11 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		stateDirty: make(chan struct{}, 1),
 		ready:      make(chan struct{}),
 	}
+	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("pcscf config: %w", err)
+	}
+	n.trusted = trusted
 	n.base, n.cancel = context.WithCancel(context.Background())
 	n.store = memStore{}
 	if cfg.StateFile != "" {
@@ -103,7 +116,9 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	n.proxy = p
 	// Port 0 in tests: learn the bound core ports.
 	n.core = n.core[:0]
+	n.own = make(map[netip.AddrPort]bool)
 	for _, l := range p.Listeners() {
+		n.own[netip.AddrPortFrom(l.Addr.Addr().Unmap(), l.Addr.Port())] = true
 		if l.Transport == "UDP" && !n.isProtectedPort(l.Addr.Port()) {
 			n.core = append(n.core, l.Addr)
 		}
@@ -380,6 +395,9 @@ func (n *Node) restore() error {
 			continue
 		}
 		reg.SAs = keep
+		if reg.RegEvent != nil && now.Before(reg.RegEvent.Expires) {
+			n.subs.put(*reg.RegEvent)
+		}
 		n.regs.update(reg.IMPU, func(r *Registration) bool { *r = reg; return true })
 	}
 	if len(regs) > 0 {
@@ -405,6 +423,7 @@ func (n *Node) expiryLoop() {
 
 func (n *Node) expire(now time.Time) {
 	var gone []SASet
+	var ended []string
 	changed := false
 	for _, reg := range n.regs.snapshot() {
 		n.regs.update(reg.IMPU, func(r *Registration) bool {
@@ -421,15 +440,21 @@ func (n *Node) expire(now time.Time) {
 			if !r.Expires.IsZero() && !now.Before(r.Expires) {
 				changed = true
 				gone = append(gone, r.SAs...)
+				ended = append(ended, r.IMPU)
 				return false
 			}
 			if r.Expires.IsZero() && len(r.SAs) == 0 {
 				changed = true
+				ended = append(ended, r.IMPU)
 				return false
 			}
 			return true
 		})
 	}
+	for _, impu := range ended {
+		n.dialogs.dropIMPU(impu)
+	}
+	n.subs.expire(now)
 	n.removeSAs(gone)
 	if changed {
 		n.persist()

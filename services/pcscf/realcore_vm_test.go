@@ -33,6 +33,7 @@ import (
 	"github.com/imscore/imscore/services/scscf"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/ipsec/ipsectest"
+	"github.com/imscore/imscore/sip/trust"
 	"github.com/imscore/imscore/sip/ue"
 	"github.com/imscore/imscore/storage"
 )
@@ -333,6 +334,9 @@ func startPCSCFInNamespace(t *testing.T, link *ipsectest.Link) *Node {
 	cfg.DeregDelay = 100 * time.Millisecond
 	cfg.IPsec = IPsecRequired
 	cfg.InNamespace = link.PCSCF.Do // our port-c → the UE's port-s connections start in the namespace
+	// The core nodes share the P-CSCF's namespace on loopback; what they send to our address over TCP has that
+	// address as its source (the kernel's choice). The UEs, on their own veths, stay the access side.
+	cfg.TrustedNetworks = append(trust.DefaultNetworks(), link.PCSCF4.String())
 	var n *Node
 	if err := link.PCSCF.Do(func() error {
 		var err error

@@ -126,9 +126,12 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 // to the I-CSCF (TS 24.229 §5.2.2.1). over is the SA set the REGISTER came through, if any.
 func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
 	impu := toIMPU(req)
+	n.logAccessFields(req, src)
 	d := proxy.Decision{
-		RemoveHeaders: []string{header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
-			header.PVisitedNetworkID, header.PChargingVector, header.PAssertedIdentity, header.Authorization},
+		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes,
+		// and so does any Route the UE wrote beyond us: the REGISTER goes to the I-CSCF, never where the UE says.
+		RemoveHeaders: append(accessStrip(), header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
+			header.PVisitedNetworkID, header.Authorization, header.Route),
 	}
 	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
 	for _, name := range []string{header.Require, header.ProxyRequire} {
@@ -284,6 +287,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 			gone = r.SAs
 			return false
 		})
+		n.dialogs.dropIMPU(impu)
 		// The 200 leaves through the SAs: remove them only after it has (DESIGN.md §4).
 		n.removeLater(gone, n.cfg.DeregDelay)
 		n.persist()
@@ -398,8 +402,16 @@ func addrOfURI(u sip.Uri) string {
 	if scheme == "" {
 		scheme = "sip"
 	}
-	if scheme == "tel" {
-		return "tel:" + u.User
+	if strings.EqualFold(scheme, "tel") {
+		// sipgo keeps a tel URI's number to itself (User is empty): take it from the text, without parameters
+		// and visual separators (RFC 3966 §3, §5.1.1).
+		num, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(u.String()), "tel:"), ";")
+		return "tel:" + strings.Map(func(r rune) rune {
+			if strings.ContainsRune("-.()", r) {
+				return -1
+			}
+			return r
+		}, num)
 	}
 	if u.User == "" {
 		return scheme + ":" + u.Host

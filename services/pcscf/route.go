@@ -2,12 +2,14 @@ package pcscf
 
 // Requests other than REGISTER, TS 24.229 §5.2.6 (originating: from the UE) and §5.2.7
 // (terminating: to the UE). Which is which is decided by where the request came in: over a
-// UE's SAs, from a registered UE without sec-agree, or through our Path ("term" user part).
+// UE's SAs or from a registered UE without sec-agree (the access side), or from the core side
+// (edge.go) through our Path ("term" user part), our Record-Route or to a registered contact.
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -41,6 +43,9 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 		if idx == 0 && len(reg.SAs) > 1 {
 			n.dropOlderSets(reg.IMPU, sa)
 		}
+		if src.ConsumedRoute != nil && src.ConsumedRoute.User == pathUser {
+			return n.reject(403, "Forbidden", fmt.Errorf("%s from UE %s to our Path address: %w", req.Method, reg.IMPU, ErrAccessSide))
+		}
 		return n.originating(req, src, reg)
 	}
 	if n.isProtectedPort(src.Local.Port()) {
@@ -49,37 +54,60 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 	if req.Method == sip.REGISTER {
 		return n.registerUnprotected(req, src)
 	}
+	core := n.fromCore(src, now)
 	if n.isRegNotify(req) {
-		return n.handleRegNotify(req)
+		return n.regNotify(req, src, core)
 	}
 	if src.ConsumedRoute != nil && src.ConsumedRoute.User == pathUser {
+		// TS 24.229 §5.2.7: our Path address is for the S-CSCF's terminating requests; from the access side
+		// it would deliver to a UE with any identity, past the S-CSCF.
+		if !core {
+			return n.reject(403, "Forbidden", fmt.Errorf("%s from %v to our Path address: %w", req.Method, src.Remote, ErrAccessSide))
+		}
 		return n.terminating(req, now)
 	}
-	if !hasToTag(req) {
-		if reg, ok := n.regs.bySource(src.Remote, src.Transport, identityOf(req), now); ok {
+	if hasToTag(req) {
+		if core {
+			// Within a dialog we record-routed (RFC 3261 §16.4 consumed our entry), or to a UE's contact.
+			if _, ok := n.contactOf(req, now); ok || src.ConsumedRoute != nil {
+				return n.towardsTarget(req, now)
+			}
+			return n.reject(403, "Forbidden", fmt.Errorf("%s in a dialog from %v: neither on our Record-Route nor to a registered contact", req.Method, src.Remote))
+		}
+		if reg, ok := n.regs.bySource(src.Remote, identityOf(req), now); ok {
 			return n.originating(req, src, reg)
 		}
+		// TS 24.229 §5.2.6.3.5: a request in a dialog from the access side comes from a registered UE.
+		return n.reject(403, "Forbidden", fmt.Errorf("%s in a dialog from %v: %w", req.Method, src.Remote, ErrNotRegistered))
 	}
-	// Within a dialog we record-routed, or addressed to a registered contact.
-	if src.ConsumedRoute != nil {
-		return n.towardsTarget(req, now)
+	if reg, ok := n.regs.bySource(src.Remote, identityOf(req), now); ok {
+		return n.originating(req, src, reg)
 	}
-	if _, ok := n.contactOf(req, now); ok {
-		return n.terminating(req, now)
+	if core {
+		// A terminating request addressed to a registered contact (TS 24.229 §5.2.7.1).
+		if _, ok := n.contactOf(req, now); ok {
+			return n.terminating(req, now)
+		}
+		return n.reject(403, "Forbidden", fmt.Errorf("%s from %v (core side): not to our Path address nor to a registered contact", req.Method, src.Remote))
 	}
+	// TS 24.229 §5.2.6.3.1 (TS 33.203 §7.1): an initial request from the access side is served only from a
+	// registered UE, over its SAs or from its registered address and port. Never forwarded otherwise: the
+	// Route it names is not followed.
 	return n.reject(403, "Forbidden", fmt.Errorf("%s from %v: %w", req.Method, src.Remote, ErrNotRegistered))
 }
 
 // originating handles a request from a registered UE (TS 24.229 §5.2.6.3).
-func (n *Node) originating(req *sip.Request, _ proxy.Source, reg Registration) (proxy.Decision, error) {
+func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration) (proxy.Decision, error) {
+	n.logAccessFields(req, src)
 	if hasToTag(req) {
-		return n.towardsTarget(req, time.Now())
+		return n.ueInDialog(req, reg)
 	}
 	d := proxy.Decision{RecordRoute: true}
 	// TS 24.229 §5.2.6.3.1: P-Asserted-Identity is the P-Preferred-Identity when it is one of the
 	// UE's registered public identities, else the default public identity; whatever the UE put
-	// in P-Asserted-Identity or P-Preferred-Identity goes (RFC 3325 §5: never trust the UE).
-	d.RemoveHeaders = []string{header.PPreferredIdentity, header.PAssertedIdentity, header.Route}
+	// in P-Asserted-Identity or P-Preferred-Identity goes (RFC 3325 §5: never trust the UE), with every
+	// other field only the trust domain may send.
+	d.RemoveHeaders = append(accessStrip(), header.PPreferredIdentity, header.Route)
 	d.AddHeaders = []sip.Header{sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">")}
 	// TS 24.229 §5.2.6.3.2 (RFC 3608): the route is the stored Service-Route, whatever the UE wrote.
 	var routes []sip.Uri
@@ -102,27 +130,94 @@ func (n *Node) originating(req *sip.Request, _ proxy.Source, reg Registration) (
 	for i := range routes {
 		d.AddHeaders = append(d.AddHeaders, &sip.RouteHeader{Address: routes[i]})
 	}
+	if createsDialog(req.Method) {
+		// TS 24.229 §5.2.6.3.4: the Record-Route of the responses is the dialog's route set; the UE's later
+		// requests must carry it (reversed, RFC 3261 §12.1.2), beyond our own entries.
+		impu, method, cid, ueTag := reg.IMPU, req.Method, callID(req), fromTag(req)
+		d.OnResponse = func(res *sip.Response, generated bool) {
+			if generated {
+				return
+			}
+			rr, err := routeSet(res, header.RecordRoute)
+			if err != nil {
+				return
+			}
+			slices.Reverse(rr)
+			n.dialogResponse(method, res, dialogKey{cid, ueTag, toTag(res)}, impu, n.dropOwn(rr))
+		}
+	}
 	return d, nil
 }
 
-// assertedIdentity applies the P-Preferred-Identity rule of TS 24.229 §5.2.6.3.1.
+// ueInDialog handles a request from a registered UE within a dialog (TS 24.229 §5.2.6.3.5 and the
+// subsequent requests after it): only in a dialog this P-CSCF record-routed for that UE, and only along the
+// dialog's route set; anything else is 403 and never forwarded.
+func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, error) {
+	key := dialogKey{callID(req), fromTag(req), toTag(req)}
+	rec, ok := n.dialogs.get(key)
+	if !ok || rec.impu != impuKey(reg.IMPU) {
+		return n.reject(403, "Forbidden", fmt.Errorf("%s from %s: %w", req.Method, reg.IMPU, ErrNoDialog))
+	}
+	route, err := routeSet(req, header.Route)
+	if err != nil {
+		return n.reject(400, "Bad Route", err)
+	}
+	if got := n.dropOwn(route); !sameRoute(got, rec.route) {
+		return n.reject(403, "Forbidden", fmt.Errorf("%s from %s: Route %v is not the dialog's %v: %w", req.Method, reg.IMPU, got, rec.route, ErrNoDialog))
+	}
+	d := proxy.Forward()
+	d.RemoveHeaders = append(accessStrip(), header.PPreferredIdentity)
+	d.AddHeaders = []sip.Header{sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">")}
+	if req.Method == sip.BYE {
+		d.OnResponse = func(res *sip.Response, generated bool) {
+			if !generated {
+				n.dialogResponse(sip.BYE, res, key, reg.IMPU, nil)
+			}
+		}
+	}
+	return d, nil
+}
+
+// assertedIdentity applies the P-Preferred-Identity rule of TS 24.229 §5.2.6.3.1: a P-Preferred-Identity
+// (RFC 3325 §9.2: up to two, a SIP and a tel URI) that is one of the UE's registered public identities, as
+// the S-CSCF listed them in P-Associated-URI (the implicit set, TS 24.229 §5.2.2.1), else the default public
+// identity, the first of them. The identity written is the registered one, never the UE's spelling of it.
 func assertedIdentity(req *sip.Request, reg Registration) string {
-	def := reg.IMPU
-	if len(reg.Associated) > 0 {
-		def = reg.Associated[0]
-	}
-	ppis, err := header.NameAddrs(req, header.PPreferredIdentity)
-	if err != nil || len(ppis) == 0 {
-		return def
-	}
-	want := ppis[0].URI
 	// The registered IMPU itself may be barred (DESIGN.md §2: sip:<IMSI>@domain), and barred
 	// identities are not in P-Associated-URI (TS 24.229 §5.4.1.2.2): only the associated URIs
 	// count once the S-CSCF has sent them.
-	if containsFold(reg.Associated, want) || len(reg.Associated) == 0 && strings.EqualFold(want, reg.IMPU) {
-		return want
+	set := reg.Associated
+	if len(set) == 0 {
+		set = []string{reg.IMPU}
 	}
-	return def
+	ppis, err := header.NameAddrs(req, header.PPreferredIdentity)
+	if err != nil {
+		return set[0]
+	}
+	for _, p := range ppis {
+		want, ok := identityKey(p.URI)
+		if !ok {
+			continue
+		}
+		for _, id := range set {
+			if k, ok := identityKey(id); ok && k == want {
+				return id
+			}
+		}
+	}
+	return set[0]
+}
+
+// identityKey is the form public identities are compared in: scheme:user@host, host and scheme in lower
+// case, without port or parameters; a tel URI by its number.
+func identityKey(uri string) (string, bool) {
+	u, err := header.NameAddr{URI: strings.TrimSpace(uri)}.ParsedURI()
+	if err != nil {
+		return "", false
+	}
+	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
+	id := addrOfURI(u)
+	return id, id != "tel:"
 }
 
 // terminating handles a request towards a UE (TS 24.229 §5.2.7): it leaves over the UE's SAs
@@ -139,6 +234,18 @@ func (n *Node) terminating(req *sip.Request, now time.Time) (proxy.Decision, err
 	}
 	t := n.ueTarget(reg)
 	d := proxy.Decision{Targets: []proxy.Target{t}}
+	// The UE's responses come from the access side: trust-domain fields go (RFC 3325 §5). A dialog it
+	// accepts is recorded with the route set beyond us, the Record-Route the core sent (TS 24.229 §5.2.7.2),
+	// which the UE's requests in it must carry; a UE cannot widen it by editing its response.
+	received, _ := routeSet(req, header.RecordRoute)
+	method, cid, peerTag := req.Method, callID(req), fromTag(req)
+	d.OnResponse = func(res *sip.Response, generated bool) {
+		if generated {
+			return
+		}
+		n.stripAccessResponse(res)
+		n.dialogResponse(method, res, dialogKey{cid, toTag(res), peerTag}, reg.IMPU, received)
+	}
 	if !hasToTag(req) {
 		if reg.SecAgree() {
 			// Our Record-Route towards the UE names our protected server port, so that the UE's
@@ -160,12 +267,23 @@ func (n *Node) terminating(req *sip.Request, now time.Time) (proxy.Decision, err
 	return d, nil
 }
 
-// towardsTarget forwards by the remaining Route set, or straight to a UE when the Request-URI
-// is its registered contact and no Route is left.
+// towardsTarget forwards a request from the core side by the remaining Route set, or straight to a UE when
+// the Request-URI is its registered contact and no Route is left; the UE's responses lose the trust-domain
+// fields.
 func (n *Node) towardsTarget(req *sip.Request, now time.Time) (proxy.Decision, error) {
 	if len(req.GetHeaders("Route")) == 0 {
 		if reg, ok := n.contactOf(req, now); ok {
-			return proxy.Forward(n.ueTarget(reg)), nil
+			d := proxy.Forward(n.ueTarget(reg))
+			key := dialogKey{callID(req), toTag(req), fromTag(req)}
+			method := req.Method
+			d.OnResponse = func(res *sip.Response, generated bool) {
+				if generated {
+					return
+				}
+				n.stripAccessResponse(res)
+				n.dialogResponse(method, res, key, reg.IMPU, nil)
+			}
+			return d, nil
 		}
 	}
 	return proxy.Forward(), nil

@@ -119,13 +119,22 @@ func Headers() []string { return append([]string(nil), headers[:]...) }
 // keeps anything.
 func Strip(msg sip.Message, keep ...string) []string {
 	var removed []string
-	for _, h := range headers {
-		if slices.ContainsFunc(keep, func(k string) bool { return header.SameName(k, h) }) {
-			continue
-		}
+	for _, h := range Names(keep...) {
 		if header.Remove(msg, h) > 0 {
 			removed = append(removed, h)
 		}
 	}
 	return removed
+}
+
+// Names returns the header fields Strip(msg, keep...) removes, for a proxy that removes them from the
+// copies it forwards (the P-CSCF's proxy.Decision.RemoveHeaders) rather than from the request it received.
+func Names(keep ...string) []string {
+	var out []string
+	for _, h := range headers {
+		if !slices.ContainsFunc(keep, func(k string) bool { return header.SameName(k, h) }) {
+			out = append(out, h)
+		}
+	}
+	return out
 }
