@@ -102,6 +102,38 @@ type fakeHSS struct {
 	mu   sync.Mutex
 	subs map[string]*subscriber
 	sars []cx.ServerAssignmentType
+
+	holdMu sync.Mutex
+	hold   map[cx.Command]chan struct{} // requests of these commands wait for the channel to close
+}
+
+// holdCommand makes the HSS sit on every cmd request (its answer is sent late, or never) until release.
+func (h *fakeHSS) holdCommand(cmd cx.Command) (release func()) {
+	ch := make(chan struct{})
+	h.holdMu.Lock()
+	if h.hold == nil {
+		h.hold = map[cx.Command]chan struct{}{}
+	}
+	h.hold[cmd] = ch
+	h.holdMu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// wait blocks a held command until its release or the end of the connection.
+func (h *fakeHSS) wait(ctx context.Context, cmd cx.Command) error {
+	h.holdMu.Lock()
+	ch := h.hold[cmd]
+	h.holdMu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func startFakeHSS(t *testing.T) *fakeHSS {
@@ -199,7 +231,10 @@ func (h *fakeHSS) findByIMPU(impu string) *subscriber {
 	return nil
 }
 
-func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+func (h *fakeHSS) serve(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+	if err := h.wait(ctx, cx.Command(req.Header.CommandCode)); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch cx.Command(req.Header.CommandCode) {

@@ -146,17 +146,20 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
-	s.node, err = peer.New(peer.Config{
-		OriginHost:     cfg.Diameter.OriginHost,
-		OriginRealm:    cfg.Diameter.OriginRealm,
-		VendorID:       cx.Vendor3GPP,
-		ProductName:    "imscore-scscf",
-		Applications:   []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
-		Dictionary:     s.dict,
-		RequestTimeout: cfg.Diameter.RequestTimeout,
-		Log:            log.Named("diameter"),
-		Observer:       s.metrics,
-	}, s)
+	dcfg := peer.Config{
+		OriginHost:       cfg.Diameter.OriginHost,
+		OriginRealm:      cfg.Diameter.OriginRealm,
+		VendorID:         cx.Vendor3GPP,
+		ProductName:      "imscore-scscf",
+		Applications:     []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Dictionary:       s.dict,
+		RequestTimeout:   cfg.Diameter.RequestTimeout,
+		WatchdogInterval: cfg.Diameter.WatchdogInterval,
+		Log:              log.Named("diameter"),
+		Observer:         s.metrics,
+	}
+	cfg.Diameter.Resilience.Apply(&dcfg)
+	s.node, err = peer.New(dcfg, s)
 	if err != nil {
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
