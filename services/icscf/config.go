@@ -85,6 +85,10 @@ type DiameterConfig struct {
 	// completed: at once while no HSS is reachable, or after the request's timeout. Whole seconds, rounded
 	// up. Default 5 s.
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// DOIC enables Diameter overload control as a reacting node (RFC 7683): OC-Supported-Features with the
+	// loss algorithm in every UAR and LIR, and the share of requests an HSS's OC-OLR asks for answered 480
+	// with Retry-After at once instead of being sent. Default true (DefaultConfig).
+	DOIC bool `yaml:"doic"`
 }
 
 // SCSCF is one S-CSCF the I-CSCF may select.
@@ -113,6 +117,7 @@ func DefaultConfig() Config {
 			Listen:         DefaultDiameterListen,
 			RequestTimeout: DefaultDiameterTimeout,
 			RetryAfter:     DefaultHSSRetryAfter,
+			DOIC:           true,
 		},
 		SCSCFs:         []SCSCF{{Name: DefaultSCSCFName, Address: DefaultSCSCFAddress}},
 		AttemptTimeout: DefaultAttemptTimeout,

@@ -52,3 +52,41 @@ func TestHSSOutageAndReturn(t *testing.T) {
 		t.Fatalf("UARs at the returned HSS: %d", len(back.seenUARs()))
 	}
 }
+
+// TestHSSOverloadReport: DOIC (RFC 7683). Every UAR advertises the loss algorithm; a UAA whose OC-OLR asks
+// for 100 % reduction is still used, and the next REGISTER is answered 480 with Retry-After without a UAR.
+func TestHSSOverloadReport(t *testing.T) {
+	hss := startFakeHSS(t)
+	s := startFakeSCSCF(t, "scscf", false)
+	hss.onUAR(func(*cx.UAR) *cx.UAA {
+		a := uaa(cx.Vendor3GPP, 2001, s.name, nil)
+		v, pct, validity := uint64(1), uint32(100), uint32(60)
+		a.OCSupportedFeatures = &cx.OCSupportedFeatures{FeatureVector: &v}
+		a.OCOLR = &cx.OCOLR{SequenceNumber: 1, ReportType: cx.OCHostReport, ReductionPercentage: &pct, ValidityDuration: &validity}
+		return a
+	})
+	n := startICSCF(t, hss, []SCSCF{s.config()}, func(c *Config) {
+		c.Diameter.HSSHost = "hss." + testDomain
+		c.Diameter.RetryAfter = 4 * time.Second
+	})
+	to := sipAddr(n, "UDP")
+	u := newUE(t)
+	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 200 {
+		t.Fatalf("REGISTER whose UAA carries the overload report: %d", res.StatusCode)
+	}
+	uars := hss.seenUARs()
+	if len(uars) != 1 || uars[0].OCSupportedFeatures == nil || uars[0].OCSupportedFeatures.FeatureVector == nil ||
+		*uars[0].OCSupportedFeatures.FeatureVector&1 == 0 {
+		t.Fatalf("UAR without OC-Supported-Features advertising the loss algorithm: %+v", uars)
+	}
+	res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU))
+	if res.StatusCode != 480 {
+		t.Fatalf("REGISTER under a 100 %% overload report: %d, want 480\n%s", res.StatusCode, res)
+	}
+	if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != "4" {
+		t.Fatalf("480 without Retry-After: 4\n%s", res)
+	}
+	if got := len(hss.seenUARs()); got != 1 {
+		t.Fatalf("%d UARs reached the HSS: the throttled REGISTER was sent", got)
+	}
+}

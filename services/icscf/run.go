@@ -92,7 +92,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icscf: diameter: %w", err)
 	}
-	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain)
+	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain, log.Named("cx"))
 	n.router, err = newRouter(routerConfig{hss: hss, scscfs: cfg.SCSCFs, domain: cfg.Domain,
 		attemptTimeout: cfg.AttemptTimeout, maxAttempts: cfg.MaxAttempts, retryAfter: cfg.Diameter.RetryAfter,
 		metrics: n.metrics, log: log})

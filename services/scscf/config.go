@@ -124,6 +124,10 @@ type DiameterConfig struct {
 	// the HSS while none is reachable (no open connection, or all unresponsive) or when the HSS reports
 	// itself too busy. Whole seconds, rounded up. Default 5 s.
 	RetryAfter time.Duration `yaml:"retry_after"`
+	// DOIC enables Diameter overload control as a reacting node (RFC 7683): OC-Supported-Features with the
+	// loss algorithm in every MAR and SAR, and the share of requests an HSS's OC-OLR asks for answered 503
+	// with Retry-After at once instead of being sent. Default true (DefaultConfig).
+	DOIC bool `yaml:"doic"`
 }
 
 // RegistrationConfig is the registrar's policy.
@@ -159,6 +163,7 @@ func DefaultConfig() Config {
 			HSSRealm:    DefaultDomain,
 			Listen:      DefaultDiameterListen,
 			RetryAfter:  DefaultHSSRetryAfter,
+			DOIC:        true,
 		},
 		HTTPListen: DefaultHTTPListen,
 		DB:         DefaultDB,

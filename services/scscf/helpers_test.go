@@ -103,6 +103,12 @@ type fakeHSS struct {
 	subs map[string]*subscriber
 	sars []cx.ServerAssignmentType
 
+	// olr, when set, goes into every MAA and SAA with an OC-Supported-Features (RFC 7683); mars counts the
+	// MARs received and marOC those that carried OC-Supported-Features.
+	olr   *cx.OCOLR
+	mars  int
+	marOC int
+
 	holdMu sync.Mutex
 	hold   map[cx.Command]chan struct{} // requests of these commands wait for the channel to close
 }
@@ -245,6 +251,14 @@ func (h *fakeHSS) serve(ctx context.Context, req *diam.Message, _ peer.PeerInfo)
 		}
 		maa := cx.NewMAA(mar)
 		maa.OriginHost, maa.OriginRealm = testHSSHost, testDomain
+		h.mars++
+		if mar.OCSupportedFeatures != nil {
+			h.marOC++
+		}
+		if h.olr != nil {
+			v := uint64(1)
+			maa.OCSupportedFeatures, maa.OCOLR = &cx.OCSupportedFeatures{FeatureVector: &v}, h.olr
+		}
 		s := h.subs[mar.UserName]
 		if s == nil {
 			maa.SetExperimentalResult(cx.Vendor3GPP, cx.ErrorUserUnknown)
@@ -311,6 +325,10 @@ func (h *fakeHSS) serve(ctx context.Context, req *diam.Message, _ peer.PeerInfo)
 		h.sars = append(h.sars, sar.ServerAssignmentType)
 		saa := cx.NewSAA(sar)
 		saa.OriginHost, saa.OriginRealm = testHSSHost, testDomain
+		if h.olr != nil {
+			v := uint64(1)
+			saa.OCSupportedFeatures, saa.OCOLR = &cx.OCSupportedFeatures{FeatureVector: &v}, h.olr
+		}
 		s := h.subs[sar.UserName]
 		if s == nil && len(sar.PublicIdentity) > 0 {
 			s = h.findByIMPU(sar.PublicIdentity[0])

@@ -114,3 +114,46 @@ func TestLateSAAIgnored(t *testing.T) {
 		t.Fatalf("registration after the retry: %v", err)
 	}
 }
+
+// TestHSSOverloadReport: an HSS that speaks DOIC (RFC 7683). Its OC-Supported-Features and an OC-OLR that
+// asks for nothing break nothing; an OC-OLR asking for 100 % reduction has the next REGISTER answered 503 with
+// Retry-After without a MAR being sent, until the HSS ends the report.
+func TestHSSOverloadReport(t *testing.T) {
+	h := startFakeHSS(t)
+	sub := h.addSubscriber(t, "001010000000103", "1100000103")
+	other := h.addSubscriber(t, "001010000000104", "1100000104")
+	s := startSCSCF(t, h, nil, func(c *Config) { c.Diameter.RetryAfter = 3 * time.Second })
+	setOLR := func(o *cx.OCOLR) { h.mu.Lock(); h.olr = o; h.mu.Unlock() }
+	pct := func(v uint32) *uint32 { return &v }
+
+	setOLR(&cx.OCOLR{SequenceNumber: 1, ReportType: cx.OCHostReport, ReductionPercentage: pct(0)})
+	u := newUE(t, s, sub)
+	u.registerFully(600)
+	h.mu.Lock()
+	mars, marOC := h.mars, h.marOC
+	h.mu.Unlock()
+	if mars == 0 || marOC != mars {
+		t.Fatalf("%d of %d MARs carried OC-Supported-Features (RFC 7683 §5.3.1)", marOC, mars)
+	}
+
+	// The HSS now reports overload: every request to it is to be dropped for a minute. The report rides on
+	// the answers to the next registration.
+	setOLR(&cx.OCOLR{SequenceNumber: 2, ReportType: cx.OCHostReport, ReductionPercentage: pct(100), ValidityDuration: pct(60)})
+	if res := u.register(600, u.emptyAuth()); res.StatusCode != 200 { // protected re-registration: its SAA brings the report
+		t.Fatalf("re-REGISTER: %d\n%s", res.StatusCode, res)
+	}
+	v := newUE(t, s, other)
+	res := v.register(600, v.emptyAuth())
+	if res.StatusCode != 503 {
+		t.Fatalf("REGISTER under a 100 %% overload report: %d, want 503\n%s", res.StatusCode, res)
+	}
+	if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != "3" {
+		t.Fatalf("503 without Retry-After: 3\n%s", res)
+	}
+	h.mu.Lock()
+	after := h.mars
+	h.mu.Unlock()
+	if after != mars {
+		t.Fatalf("MARs sent: %d, want %d: a throttled REGISTER reached the HSS", after, mars)
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/doic"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
@@ -165,6 +166,9 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	}
 	s.cx = &cxClient{node: s.node, cfg: cfg.Diameter, serverName: cfg.ServerName, sessionHi: randomUint32(),
 		log: log, dict: s.dict}
+	if cfg.Diameter.DOIC {
+		s.cx.overload = doic.New()
+	}
 	if cfg.Diameter.Listen != "" {
 		if s.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {
 			return nil, fmt.Errorf("scscf diameter listen: %w", err)
