@@ -7,8 +7,14 @@ package scscf
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/emiago/sipgo/sip"
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -156,4 +162,104 @@ func TestHSSOverloadReport(t *testing.T) {
 	if after != mars {
 		t.Fatalf("MARs sent: %d, want %d: a throttled REGISTER reached the HSS", after, mars)
 	}
+}
+
+// blackhole relays TCP between the S-CSCF and the HSS and, once silenced, swallows everything in both
+// directions: an HSS (or the network to it) gone silent, DWR unanswered, no FIN, no RST.
+type blackhole struct {
+	addr   string
+	silent atomic.Bool
+}
+
+func startBlackhole(t *testing.T, target string) *blackhole {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &blackhole{addr: ln.Addr().String()}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var conns []net.Conn
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			mu.Lock()
+			conns = append(conns, c, up)
+			mu.Unlock()
+			pipe := func(dst, src net.Conn) {
+				_, _ = io.Copy(writerFunc(func(p []byte) (int, error) {
+					if b.silent.Load() {
+						return len(p), nil
+					}
+					return dst.Write(p)
+				}), src)
+				dst.Close()
+				src.Close()
+			}
+			wg.Go(func() { pipe(up, c) })
+			wg.Go(func() { pipe(c, up) })
+		}
+	})
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return b
+}
+
+// TestRegisterWhileHSSUnreachable: the path to the HSS goes silent (no DWA either). The RFC 3539 watchdog
+// turns the connection SUSPECT and then DOWN; from then on REGISTER is answered 503 with Retry-After without
+// waiting for a MAR timeout. Once the path is back the S-CSCF reconnects and registers again.
+func TestRegisterWhileHSSUnreachable(t *testing.T) {
+	h := startFakeHSS(t)
+	sub := h.addSubscriber(t, "001010000000105", "1100000105")
+	bh := startBlackhole(t, h.addr)
+	s := startSCSCF(t, h, nil, func(c *Config) {
+		c.Diameter.HSS = bh.addr
+		c.Diameter.WatchdogInterval = 300 * time.Millisecond
+		c.Diameter.RequestTimeout = time.Second
+		c.Diameter.MaxConsecutiveTimeouts = -1 // the watchdog alone
+		c.Diameter.RetryAfter = 6 * time.Second
+	})
+	u := newUE(t, s, sub)
+	u.registerFully(600)
+
+	bh.silent.Store(true)
+	var res *sip.Response
+	for i := 0; ; i++ {
+		res = u.register(600, u.emptyAuth())
+		if res.StatusCode == 503 {
+			break
+		}
+		// Before the watchdog notices, a REGISTER may wait for its MAR: 504.
+		if res.StatusCode != 504 || i == 20 {
+			t.Fatalf("REGISTER %d with the HSS silent: %d\n%s", i, res.StatusCode, res)
+		}
+	}
+	if ra := res.GetHeader("Retry-After"); ra == nil || ra.Value() != "6" {
+		t.Fatalf("503 without Retry-After: 6\n%s", res)
+	}
+
+	bh.silent.Store(false)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second) // far below the old 30 s backoff cap
+	defer cancel()
+	if _, err := s.node.WaitPeer(ctx, testHSSHost); err != nil {
+		t.Fatalf("path to the HSS back but no connection: %v", err)
+	}
+	u.integrity = "no"
+	u.registerFully(600)
 }
