@@ -244,3 +244,99 @@ func TestRedialSoonAfterPeerReturns(t *testing.T) {
 		t.Fatalf("peer back but not redialled within 10 s: %v (peers %+v)", err, client.Peers())
 	}
 }
+
+// TestProbeFailedOverBySuspect: the one probe request let through to an unresponsive connection is failed
+// over when the watchdog turns the connection SUSPECT; after failback the next request must be able to
+// probe it again (it used to stay out of routing for good).
+func TestProbeFailedOverBySuspect(t *testing.T) {
+	leakCheck(t)
+	addr, accept := rawServer(t, "hss.test.example")
+	cfg := testConfig(t, "scscf.test.example")
+	cfg.WatchdogInterval = 200 * time.Millisecond
+	cfg.RequestTimeout = time.Second
+	cfg.MaxConsecutiveTimeouts = 1
+	cfg.UnresponsiveProbe = 100 * time.Millisecond
+	n := newNode(t, cfg, echoHandler())
+	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
+		t.Fatal(err)
+	}
+	hss := accept()
+	hss.acceptCER(7)
+	waitPeer(t, n, "hss.test.example")
+
+	// The raw HSS: answers DWR while answerDWR is set, answers application requests while answerApp is
+	// set, and reports each application request it reads.
+	var answerDWR, answerApp atomic.Bool
+	answerDWR.Store(true)
+	appReqs := make(chan *diam.Message, 16)
+	readerDone := make(chan struct{})
+	var heldDWR atomic.Pointer[diam.Message]
+	go func() {
+		defer close(readerDone)
+		for {
+			_, m, err := hss.read()
+			if err != nil {
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					continue
+				}
+				return
+			}
+			switch {
+			case m.Header.CommandCode == cmdDeviceWatchdog && answerDWR.Load():
+				hss.answer(m, diameter.Success)
+			case m.Header.CommandCode == cmdDeviceWatchdog:
+				heldDWR.Store(m)
+			case answerApp.Load():
+				ans := m.Answer(uint32(diameter.Success))
+				ans.NewAVP(avpOriginHost, avp.Mbit, 0, datatype.DiameterIdentity("hss.test.example"))
+				ans.NewAVP(avpOriginRealm, avp.Mbit, 0, datatype.DiameterIdentity(testRealm))
+				hss.writeMsg(ans)
+				appReqs <- m
+			default:
+				appReqs <- m
+			}
+		}
+	}()
+
+	if _, err := n.Request(context.Background(), newEcho(n.cfg.Dictionary, "s;a", "", "")); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("first request: want ErrTimeout, got %v", err)
+	}
+	<-appReqs
+	// Requests fail fast until the probe is due; the first one sent is the probe, and it hangs.
+	probe := make(chan error, 1)
+	go func() {
+		for range 500 {
+			_, err := n.Request(context.Background(), newEcho(n.cfg.Dictionary, "s;probe", "", ""))
+			if !errors.Is(err, ErrNoPeer) {
+				probe <- err
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		probe <- errors.New("the probe never went out")
+	}()
+	<-appReqs
+	answerDWR.Store(false) // now the watchdog turns SUSPECT, which fails the probe over
+	if err := <-probe; !errors.Is(err, ErrConnectionLost) {
+		t.Fatalf("probe: want ErrConnectionLost at SUSPECT, got %v", err)
+	}
+	waitState(t, n, "hss.test.example", StateSuspect)
+	answerApp.Store(true)
+	hss.answer(heldDWR.Load(), diameter.Success) // late DWA: failback (RFC 3539 §3.4.1)
+	answerDWR.Store(true)
+	waitState(t, n, "hss.test.example", StateOpen)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := n.Request(context.Background(), newEcho(n.cfg.Dictionary, "s;again", "", ""))
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrNoPeer) || time.Now().After(deadline) {
+			t.Fatalf("after failback the connection never took a probe again: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	n.Close(context.Background())
+	<-readerDone
+}

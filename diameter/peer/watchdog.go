@@ -138,6 +138,9 @@ func (c *conn) takeApplicationPendingLocked() []*pending {
 		if !p.internal {
 			delete(c.pending, hbh)
 			taken = append(taken, p)
+			if c.probeOut && c.probeHbH == hbh {
+				c.probeOut = false // the probe is failed over: the next request may probe again
+			}
 		}
 	}
 	return taken
