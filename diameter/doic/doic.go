@@ -13,7 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/internal/logging"
 )
 
 const (
@@ -41,15 +44,20 @@ type report struct {
 // Reactor holds the overload reports a node received and decides which requests to throttle.
 // The zero value is not usable; call New. Safe for concurrent use.
 type Reactor struct {
+	log     *zap.Logger
 	mu      sync.Mutex
 	reports map[key]report
 	now     func() time.Time
 	draw    func() uint32 // uniform in [0, 100)
 }
 
-// New returns a Reactor with no report in force.
-func New() *Reactor {
-	return &Reactor{reports: make(map[key]report), now: time.Now, draw: func() uint32 { return rand.Uint32N(100) }}
+// New returns a Reactor with no report in force. log (nil: none) gets a line, at Info, for every report
+// that changes what is in force.
+func New(log *zap.Logger) *Reactor {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	return &Reactor{log: log, reports: make(map[key]report), now: time.Now, draw: func() uint32 { return rand.Uint32N(100) }}
 }
 
 // Supported is the OC-Supported-Features AVP a reacting node puts in every request it sends
@@ -63,12 +71,22 @@ func Supported() *cx.OCSupportedFeatures {
 // Observe takes the OC-OLR of an answer from originHost in originRealm (RFC 7683 §5.5.3). A report
 // with a sequence number not above the one in force for the same host or realm is ignored
 // (§5.5.3, §7.4); an OC-Reduction-Percentage of 0 ends the overload (§7.7); a report lasts
-// OC-Validity-Duration seconds from its receipt (default 30, at most 86,400; §7.5). It returns
-// whether the report changed what is in force, for the caller to log.
-func (r *Reactor) Observe(originHost, originRealm string, olr *cx.OCOLR) bool {
+// OC-Validity-Duration seconds from its receipt (default 30, at most 86,400; §7.5). command names
+// the answer, for the log. It returns whether the report changed what is in force.
+func (r *Reactor) Observe(command, originHost, originRealm string, olr *cx.OCOLR) bool {
 	if olr == nil {
 		return false
 	}
+	changed := r.observe(originHost, originRealm, olr)
+	if changed {
+		r.log.Info("diameter overload report", zap.String("command", command), logging.Peer(originHost),
+			zap.Stringer("type", olr.ReportType), zap.Uint64("sequence", olr.SequenceNumber),
+			zap.Uint32p("reduction_percent", olr.ReductionPercentage), zap.Uint32p("validity_s", olr.ValidityDuration))
+	}
+	return changed
+}
+
+func (r *Reactor) observe(originHost, originRealm string, olr *cx.OCOLR) bool {
 	var k key
 	switch olr.ReportType {
 	case cx.OCHostReport:

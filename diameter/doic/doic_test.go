@@ -54,12 +54,12 @@ func TestReactor(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := New()
+			r := New(nil)
 			now := time.Unix(1_000_000, 0)
 			r.now = func() time.Time { return now }
 			for i, s := range tt.steps {
 				if s.olr != nil {
-					r.Observe(host, realm, s.olr)
+					r.Observe("TEST", host, realm, s.olr)
 				}
 				now = now.Add(s.advance)
 				r.draw = func() uint32 { return s.draw }

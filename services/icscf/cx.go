@@ -16,7 +16,6 @@ import (
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/doic"
-	"github.com/imscore/imscore/internal/logging"
 )
 
 // HSS is what the I-CSCF asks the HSS over Cx (TS 29.228 §6.1.1, §6.1.4). An error means the query could not be
@@ -45,17 +44,16 @@ type cxClient struct {
 	// overload, when set, is DOIC (RFC 7683): OC-Supported-Features in every request, the HSS's OC-OLR
 	// taken from every answer, and the share of requests it asks for throttled before they are sent.
 	overload *doic.Reactor
-	log      *zap.Logger
 }
 
 func newCxClient(node requester, d *dict.Parser, dc DiameterConfig, destRealm string, log *zap.Logger) *cxClient {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	c := &cxClient{node: node, dict: d, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
-		destRealm: destRealm, destHost: dc.HSSHost, timeout: dc.RequestTimeout, log: log,
+		destRealm: destRealm, destHost: dc.HSSHost, timeout: dc.RequestTimeout,
 		sessionBase: dc.OriginHost + ";" + strconv.FormatInt(time.Now().Unix(), 10) + ";" + hex.EncodeToString(b[:])}
 	if dc.DOIC {
-		c.overload = doic.New()
+		c.overload = doic.New(log)
 	}
 	return c
 }
@@ -74,13 +72,8 @@ func (c *cxClient) admit() (*cx.OCSupportedFeatures, error) {
 
 // observe takes the overload report of an answer, whatever its result (RFC 7683 §5.5.3).
 func (c *cxClient) observe(command, originHost, originRealm string, olr *cx.OCOLR) {
-	if c.overload == nil || olr == nil {
-		return
-	}
-	if c.overload.Observe(originHost, originRealm, olr) {
-		c.log.Info("HSS overload report", zap.String("command", command), logging.Peer(originHost),
-			zap.Stringer("type", olr.ReportType), zap.Uint64("sequence", olr.SequenceNumber),
-			zap.Uint32p("reduction_percent", olr.ReductionPercentage), zap.Uint32p("validity_s", olr.ValidityDuration))
+	if c.overload != nil {
+		c.overload.Observe(command, originHost, originRealm, olr)
 	}
 }
 

@@ -80,13 +80,8 @@ func (c *cxClient) admit(command, impi, host string) (*cx.OCSupportedFeatures, e
 
 // observe takes the overload report of an answer, whatever its result (RFC 7683 §5.5.3).
 func (c *cxClient) observe(command, originHost, originRealm string, olr *cx.OCOLR) {
-	if c.overload == nil || olr == nil {
-		return
-	}
-	if c.overload.Observe(originHost, originRealm, olr) {
-		c.log.Info("HSS overload report", zap.String("command", command), logging.Peer(originHost),
-			zap.Stringer("type", olr.ReportType), zap.Uint64("sequence", olr.SequenceNumber),
-			zap.Uint32p("reduction_percent", olr.ReductionPercentage), zap.Uint32p("validity_s", olr.ValidityDuration))
+	if c.overload != nil {
+		c.overload.Observe(command, originHost, originRealm, olr)
 	}
 }
 

@@ -167,7 +167,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	s.cx = &cxClient{node: s.node, cfg: cfg.Diameter, serverName: cfg.ServerName, sessionHi: randomUint32(),
 		log: log, dict: s.dict}
 	if cfg.Diameter.DOIC {
-		s.cx.overload = doic.New()
+		s.cx.overload = doic.New(log.Named("diameter"))
 	}
 	if cfg.Diameter.Listen != "" {
 		if s.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {
