@@ -126,19 +126,12 @@ func TestUnresponsiveFailsOverToAnotherPeer(t *testing.T) {
 // Hop-by-Hop Identifier: the End-to-End Identifier must match too (RFC 6733 §6.2).
 func TestLateAnswerNeverDelivered(t *testing.T) {
 	leakCheck(t)
-	addr, accept := rawServer(t, "hss.test.example")
 	obs, unknown := observe(EventUnknownAnswer)
 	cfg := testConfig(t, "scscf.test.example")
 	cfg.RequestTimeout = 200 * time.Millisecond
 	cfg.WatchdogInterval = time.Minute
 	cfg.Observer = obs
-	n := newNode(t, cfg, echoHandler())
-	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
-		t.Fatal(err)
-	}
-	hss := accept()
-	hss.acceptCER(7)
-	waitPeer(t, n, "hss.test.example")
+	n, hss := withRawHSS(t, cfg)
 
 	first := make(chan error, 1)
 	go func() {
@@ -250,19 +243,12 @@ func TestRedialSoonAfterPeerReturns(t *testing.T) {
 // probe it again (it used to stay out of routing for good).
 func TestProbeFailedOverBySuspect(t *testing.T) {
 	leakCheck(t)
-	addr, accept := rawServer(t, "hss.test.example")
 	cfg := testConfig(t, "scscf.test.example")
 	cfg.WatchdogInterval = 200 * time.Millisecond
 	cfg.RequestTimeout = time.Second
 	cfg.MaxConsecutiveTimeouts = 1
 	cfg.UnresponsiveProbe = 100 * time.Millisecond
-	n := newNode(t, cfg, echoHandler())
-	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
-		t.Fatal(err)
-	}
-	hss := accept()
-	hss.acceptCER(7)
-	waitPeer(t, n, "hss.test.example")
+	n, hss := withRawHSS(t, cfg)
 
 	// The raw HSS: answers DWR while answerDWR is set, answers application requests while answerApp is
 	// set, and reports each application request it reads.
