@@ -186,10 +186,10 @@ func (c *conn) answered() {
 	c.strikes = 0
 	was := c.unresponsive
 	c.unresponsive, c.probeOut = false, false
+	c.benched.Store(false)
 	host := c.peer.host
 	c.mu.Unlock()
 	if was {
-		c.benched.Store(false)
 		c.logger().Info("diameter peer answering requests again")
 		c.n.obs.Observe(Event{Kind: EventPeerResponsive, Peer: host})
 	}
