@@ -17,9 +17,18 @@ const (
 	DefaultWatchdogInterval = 30 * time.Second
 	// DefaultRequestTimeout bounds one request, a capabilities exchange and a write.
 	DefaultRequestTimeout = 5 * time.Second
-	// DefaultReconnectMin and DefaultReconnectMax bound the redial backoff of dialled peers.
+	// DefaultReconnectMin and DefaultReconnectMax bound the redial backoff of dialled peers. The cap is
+	// short on purpose: a node that lost its HSS for a minute must not wait up to half a minute more once
+	// the HSS is back. A redial is one TCP connect (and a CER when it succeeds), jittered over [d/2, d], so a
+	// few seconds between attempts cost a recovering peer next to nothing.
 	DefaultReconnectMin = 1 * time.Second
-	DefaultReconnectMax = 30 * time.Second
+	DefaultReconnectMax = 4 * time.Second
+	// DefaultMaxConsecutiveTimeouts is how many application requests in a row may time out on one
+	// connection before it is taken out of routing (Config.MaxConsecutiveTimeouts).
+	DefaultMaxConsecutiveTimeouts = 3
+	// DefaultUnresponsiveProbe is how long an unresponsive connection stays out of routing before one
+	// request is let through to probe it (Config.UnresponsiveProbe).
+	DefaultUnresponsiveProbe = 2 * time.Second
 	// DefaultDisconnectHoldoff is how long a dialled peer is left alone after it sent DPR with
 	// Disconnect-Cause BUSY or DO_NOT_WANT_TO_TALK_TO_YOU ("SHOULD NOT attempt reconnection",
 	// RFC 6733 §5.4.3).
@@ -70,8 +79,21 @@ type Config struct {
 	// RequestTimeout bounds each Request (and each retransmission together with it), the
 	// capabilities exchange and every write.
 	RequestTimeout time.Duration
-	// ReconnectMin and ReconnectMax bound the exponential redial backoff of dialled peers.
+	// ReconnectMin and ReconnectMax bound the exponential redial backoff of dialled peers (default 1 s
+	// doubling to 4 s, each wait jittered over [d/2, d]).
 	ReconnectMin, ReconnectMax time.Duration
+	// MaxConsecutiveTimeouts is how many application requests in a row may time out (their deadline
+	// passes with no answer; a cancelled caller does not count) on one open connection before the
+	// connection is marked unresponsive, long before the watchdog could tell (RFC 3539 §3.4.1 needs
+	// two Tw, 60 s by default, and a peer whose base protocol still answers DWR never turns SUSPECT):
+	// no new request is routed to it, the requests waiting on it fail over at once as on SUSPECT
+	// (RFC 6733 §5.5.4), and a node with no other peer fails them fast with ErrNoPeer. An answer to
+	// any application request on the connection ends the count. Default 3; negative disables.
+	MaxConsecutiveTimeouts int
+	// UnresponsiveProbe is how long an unresponsive connection stays out of routing; then a single
+	// request at a time is let through as a probe: its answer makes the connection usable again, its
+	// timeout starts another wait. Default 2 s.
+	UnresponsiveProbe time.Duration
 	// DisconnectHoldoff is how long a dialled peer is not redialled after it sent DPR with cause
 	// BUSY or DO_NOT_WANT_TO_TALK_TO_YOU (after REBOOTING, ReconnectMin applies).
 	DisconnectHoldoff time.Duration
@@ -115,6 +137,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.DisconnectHoldoff == 0 {
 		c.DisconnectHoldoff = DefaultDisconnectHoldoff
+	}
+	if c.MaxConsecutiveTimeouts == 0 {
+		c.MaxConsecutiveTimeouts = DefaultMaxConsecutiveTimeouts
+	}
+	if c.UnresponsiveProbe == 0 {
+		c.UnresponsiveProbe = DefaultUnresponsiveProbe
 	}
 	if c.MaxMessageSize == 0 {
 		c.MaxMessageSize = DefaultMaxMessageSize
@@ -180,6 +208,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: ReconnectMin %v is negative", ErrInvalidConfig, c.ReconnectMin)
 	case c.ReconnectMax < c.ReconnectMin:
 		return fmt.Errorf("%w: ReconnectMax %v is below ReconnectMin %v", ErrInvalidConfig, c.ReconnectMax, c.ReconnectMin)
+	case c.UnresponsiveProbe < 0:
+		return fmt.Errorf("%w: UnresponsiveProbe %v is negative", ErrInvalidConfig, c.UnresponsiveProbe)
 	case c.DisconnectHoldoff < 0:
 		return fmt.Errorf("%w: DisconnectHoldoff %v is negative", ErrInvalidConfig, c.DisconnectHoldoff)
 	case c.MaxMessageSize < 4096 || c.MaxMessageSize > maxMessageLength:
@@ -234,4 +264,40 @@ func validIdentity(s string) error {
 		}
 	}
 	return nil
+}
+
+// Resilience is the part of Config a node's configuration file exposes for the peers it dials
+// (a CSCF's HSS): how soon a silent peer is routed around and how soon a lost one is redialled.
+// The yaml keys are those of the nodes' diameter sections; zero fields take Config's defaults.
+type Resilience struct {
+	// ReconnectMin and ReconnectMax: Config.ReconnectMin, Config.ReconnectMax (1 s, 4 s).
+	ReconnectMin time.Duration `yaml:"reconnect_min"`
+	ReconnectMax time.Duration `yaml:"reconnect_max"`
+	// MaxConsecutiveTimeouts: Config.MaxConsecutiveTimeouts (3; negative disables).
+	MaxConsecutiveTimeouts int `yaml:"max_consecutive_timeouts"`
+	// UnresponsiveProbe: Config.UnresponsiveProbe (2 s).
+	UnresponsiveProbe time.Duration `yaml:"unresponsive_probe"`
+}
+
+// Apply copies r into c.
+func (r Resilience) Apply(c *Config) {
+	c.ReconnectMin, c.ReconnectMax = r.ReconnectMin, r.ReconnectMax
+	c.MaxConsecutiveTimeouts, c.UnresponsiveProbe = r.MaxConsecutiveTimeouts, r.UnresponsiveProbe
+}
+
+// Validate reports every invalid field under its yaml key, prefixed with section (e.g. "diameter").
+func (r Resilience) Validate(section string) error {
+	var errs []error
+	if r.ReconnectMin < 0 {
+		errs = append(errs, fmt.Errorf("%s.reconnect_min: must not be negative", section))
+	}
+	if r.ReconnectMax < 0 {
+		errs = append(errs, fmt.Errorf("%s.reconnect_max: must not be negative", section))
+	} else if r.ReconnectMax > 0 && r.ReconnectMax < max(r.ReconnectMin, 0) {
+		errs = append(errs, fmt.Errorf("%s.reconnect_max %v: below reconnect_min %v", section, r.ReconnectMax, r.ReconnectMin))
+	}
+	if r.UnresponsiveProbe < 0 {
+		errs = append(errs, fmt.Errorf("%s.unresponsive_probe: must not be negative", section))
+	}
+	return errors.Join(errs...)
 }

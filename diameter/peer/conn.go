@@ -59,6 +59,7 @@ type conn struct {
 	hbh     atomic.Uint32 // last Hop-by-Hop Identifier used
 	lastRx  atomic.Int64  // unix nanoseconds of the last frame received
 	suspect atomic.Bool   // mirrors state == StateSuspect for the reader's fast path
+	benched atomic.Bool   // mirrors unresponsive for routing's fast path
 	wake    chan struct{} // reader → watchdog: traffic arrived while SUSPECT
 	opened  chan struct{} // closed when the capabilities exchange succeeds
 	closed  chan struct{} // closed by shutdown
@@ -78,6 +79,14 @@ type conn struct {
 	peerCause disconnectCause // Disconnect-Cause of the peer's DPR
 	downCause error
 	announced string // Origin-Host in the CEA, kept even when admit refuses the connection
+	// Application-level liveness (Config.MaxConsecutiveTimeouts, watchdog.go): requests in a row
+	// that timed out, whether the connection is out of routing for that, until when, and the one
+	// probe request let through after that.
+	strikes      int
+	unresponsive bool
+	benchUntil   time.Time
+	probeOut     bool
+	probeHbH     uint32
 }
 
 func newConn(n *Node, nc net.Conn, dialled bool, expect PeerConfig, scope context.Context) *conn {
@@ -120,7 +129,8 @@ func (c *conn) Info() PeerInfo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	info := PeerInfo{OriginHost: c.peer.host, OriginRealm: c.peer.realm, Address: c.remote, State: c.state,
-		Since: c.since, Dialled: c.dialled, Applications: slices.Clone(c.common), OriginStateID: c.peer.stateID}
+		Since: c.since, Dialled: c.dialled, Applications: slices.Clone(c.common), OriginStateID: c.peer.stateID,
+		Unresponsive: c.unresponsive}
 	if info.OriginHost == "" {
 		info.OriginHost, info.OriginRealm = c.expect.Host, c.expect.Realm
 	}
@@ -310,6 +320,9 @@ func (c *conn) handleAnswer(h header, frame []byte) {
 			zap.Uint32("hbh", h.hbh), zap.Uint32("e2e", h.e2e))
 		c.n.obs.Observe(Event{Kind: EventUnknownAnswer, Peer: c.peerHost(), AppID: h.app, Command: h.code})
 		return
+	}
+	if !p.internal {
+		c.answered()
 	}
 	if h.version != diameterVersion {
 		p.ch <- result{err: fmt.Errorf("%w: version %d", ErrMalformedAnswer, h.version)}
@@ -611,6 +624,14 @@ func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) (*diam.M
 		c.mu.Unlock()
 		return nil, errNotOpen
 	}
+	if c.unresponsive {
+		// Out of routing (watchdog.go): only the probe, one at a time, once the wait is over.
+		if c.probeOut || time.Now().Before(c.benchUntil) {
+			c.mu.Unlock()
+			return nil, errNotOpen
+		}
+		c.probeOut, c.probeHbH = true, hbh
+	}
 	c.pending[hbh] = p
 	c.outgoing.add()
 	c.mu.Unlock()
@@ -627,6 +648,9 @@ func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) (*diam.M
 			return r.ans, r.err
 		default:
 		}
+		// From here on an answer with this Hop-by-Hop Identifier finds nothing pending and is dropped
+		// (handleAnswer): nobody acts on the answer to a request that was already failed.
+		c.gaveUp(hbh, errors.Is(ctx.Err(), context.DeadlineExceeded))
 		return nil, ctx.Err()
 	}
 }

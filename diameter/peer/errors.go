@@ -38,6 +38,10 @@ var (
 // errSuspect fails requests over when their connection's watchdog turns SUSPECT (RFC 3539 §3.4.1).
 var errSuspect = errors.New("watchdog suspect")
 
+// errUnresponsive fails requests over when their connection is marked unresponsive after
+// Config.MaxConsecutiveTimeouts timeouts in a row.
+var errUnresponsive = errors.New("peer unresponsive: requests in a row timed out")
+
 // CapabilitiesError is a failed capabilities exchange (RFC 6733 §5.3): the peer answered our CER
 // with a Result-Code other than DIAMETER_SUCCESS, or its CEA did not match what we expected.
 type CapabilitiesError struct {

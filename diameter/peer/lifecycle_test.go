@@ -36,6 +36,21 @@ func rawServer(t *testing.T, host string) (addr string, accept func() *rawPeer) 
 	}
 }
 
+// withRawHSS starts a node of cfg dialling a raw peer "hss.test.example", completes the capabilities
+// exchange (Origin-State-Id 7) and returns both once the connection is open.
+func withRawHSS(t *testing.T, cfg Config) (*Node, *rawPeer) {
+	t.Helper()
+	addr, accept := rawServer(t, "hss.test.example")
+	n := newNode(t, cfg, echoHandler())
+	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
+		t.Fatal(err)
+	}
+	hss := accept()
+	hss.acceptCER(7)
+	waitPeer(t, n, "hss.test.example")
+	return n, hss
+}
+
 // waitPeers polls n's peers until ok holds, with a deadline.
 func waitPeers(t *testing.T, n *Node, what string, ok func([]PeerInfo) bool) {
 	t.Helper()
@@ -124,20 +139,13 @@ func TestWatchdogExchange(t *testing.T) {
 
 func TestWatchdogDetectsDeadPeer(t *testing.T) {
 	leakCheck(t)
-	addr, accept := rawServer(t, "hss.test.example")
 	obs, events := observe(EventPeerDown)
 	cfg := testConfig(t, "scscf.test.example")
 	cfg.WatchdogInterval = 60 * time.Millisecond
 	cfg.RequestTimeout = 5 * time.Second
 	cfg.ReconnectMin, cfg.ReconnectMax = time.Minute, time.Minute // no redial during the test
 	cfg.Observer = obs
-	n := newNode(t, cfg, echoHandler())
-	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
-		t.Fatal(err)
-	}
-	hss := accept()
-	hss.acceptCER(7)
-	waitPeer(t, n, "hss.test.example")
+	n, hss := withRawHSS(t, cfg)
 	// From now on the fake HSS reads and never answers: no DWA, no answers.
 	go func() {
 		for {
@@ -168,16 +176,9 @@ func TestWatchdogDetectsDeadPeer(t *testing.T) {
 
 func TestWatchdogSuspectRecovers(t *testing.T) {
 	leakCheck(t)
-	addr, accept := rawServer(t, "hss.test.example")
 	cfg := testConfig(t, "scscf.test.example")
 	cfg.WatchdogInterval = 80 * time.Millisecond
-	n := newNode(t, cfg, echoHandler())
-	if err := n.Connect(context.Background(), PeerConfig{Address: addr}); err != nil {
-		t.Fatal(err)
-	}
-	hss := accept()
-	hss.acceptCER(7)
-	waitPeer(t, n, "hss.test.example")
+	n, hss := withRawHSS(t, cfg)
 	_, dwr, err := hss.read() // first DWR: left unanswered
 	if err != nil || dwr.Header.CommandCode != cmdDeviceWatchdog {
 		t.Fatalf("want DWR: %v %v", dwr, err)

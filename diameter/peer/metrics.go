@@ -27,6 +27,11 @@ const (
 	EventProtocolError EventKind = 9
 	// EventUnknownAnswer: an answer matched no outstanding request and was dropped.
 	EventUnknownAnswer EventKind = 10
+	// EventPeerUnresponsive: Config.MaxConsecutiveTimeouts requests in a row timed out on a
+	// connection, which is taken out of routing.
+	EventPeerUnresponsive EventKind = 11
+	// EventPeerResponsive: an unresponsive connection answered a request and is routed to again.
+	EventPeerResponsive EventKind = 12
 )
 
 func (k EventKind) String() string {
@@ -51,6 +56,10 @@ func (k EventKind) String() string {
 		return "protocol_error"
 	case EventUnknownAnswer:
 		return "unknown_answer"
+	case EventPeerUnresponsive:
+		return "peer_unresponsive"
+	case EventPeerResponsive:
+		return "peer_responsive"
 	}
 	return "unknown"
 }

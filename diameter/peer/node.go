@@ -108,6 +108,9 @@ type PeerInfo struct {
 	Applications []Application
 	// OriginStateID is the peer's Origin-State-Id (RFC 6733 §8.16), 0 if it sent none.
 	OriginStateID uint32
+	// Unresponsive is true while the connection is out of routing because its last
+	// Config.MaxConsecutiveTimeouts application requests timed out.
+	Unresponsive bool
 }
 
 // Node is one Diameter node: its listeners, its dialled peers and every connection with a peer.

@@ -152,7 +152,7 @@ func (n *Node) pick(rt route, tried []*conn, failover bool) *conn {
 	if open == nil {
 		return nil
 	}
-	usable := func(c *conn) bool { return c.supports(rt.app) && !slices.Contains(tried, c) }
+	usable := func(c *conn) bool { return c.supports(rt.app) && !slices.Contains(tried, c) && c.routable() }
 	// RFC 6733 §6.1.4–6.1.6: a request for a host we are not connected to, or for a realm none
 	// of our peers belongs to, may only leave through a relay (or proxy) agent, which advertises
 	// the Relay application. Sending it to another direct peer would hand, say, an HSS's RTR for

@@ -124,20 +124,112 @@ func (c *conn) enterSuspect() {
 	}
 	c.state, c.since = StateSuspect, time.Now()
 	c.suspect.Store(true)
-	var failed []*pending
-	for hbh, p := range c.pending {
-		if !p.internal {
-			delete(c.pending, hbh)
-			failed = append(failed, p)
-		}
-	}
+	failed := c.takeApplicationPendingLocked()
 	c.mu.Unlock()
 	c.n.refresh()
 	c.logger().Warn("diameter watchdog: DWA overdue, peer suspect", zap.Int("failed_over", len(failed)))
-	for _, p := range failed {
-		c.outgoing.done()
-		p.ch <- result{err: fmt.Errorf("%w: %w", ErrConnectionLost, errSuspect)}
+	c.failOver(failed, errSuspect)
+}
+
+// takeApplicationPendingLocked removes and returns the application requests waiting on c. c.mu is held.
+func (c *conn) takeApplicationPendingLocked() []*pending {
+	var taken []*pending
+	for hbh, p := range c.pending {
+		if !p.internal {
+			delete(c.pending, hbh)
+			taken = append(taken, p)
+			if c.probeOut && c.probeHbH == hbh {
+				c.probeOut = false // the probe is failed over: the next request may probe again
+			}
+		}
 	}
+	return taken
+}
+
+// failOver fails requests taken from c with ErrConnectionLost, so that Request resends each on
+// another peer (RFC 6733 §5.5.4) or, with none left, fails it at once. A late answer to any of them
+// finds nothing pending and is dropped.
+func (c *conn) failOver(taken []*pending, why error) {
+	for _, p := range taken {
+		c.outgoing.done()
+		p.ch <- result{err: fmt.Errorf("%w: %w", ErrConnectionLost, why)}
+	}
+}
+
+// Application-level liveness. The watchdog above only proves that the peer's base protocol
+// answers; an HSS whose Cx handlers hang (a stuck store) answers every DWR and is never SUSPECT,
+// and one that went silent takes two Tw (60 s by default) to be found out. Meanwhile every request
+// routed to it waits its full timeout. So, as a local policy beside RFC 3539:
+//
+//   - Config.MaxConsecutiveTimeouts application requests in a row that time out on a connection
+//     mark it unresponsive: no new request is routed to it and those waiting on it fail over at once
+//     (as on SUSPECT). Requests with no other peer then fail fast with ErrNoPeer.
+//   - After Config.UnresponsiveProbe, one request at a time is let through as a probe. An answer to
+//     it (or to any application request) makes the connection usable again; its timeout starts
+//     another wait.
+//   - The watchdog runs on unchanged and still closes a connection whose DWR goes unanswered; a new
+//     connection starts with a clean count.
+
+// routable reports whether a new request may be routed to c now.
+func (c *conn) routable() bool {
+	if !c.benched.Load() {
+		return true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return !c.unresponsive || !c.probeOut && !time.Now().Before(c.benchUntil)
+}
+
+// answered records an answer to an application request: the peer's applications are alive.
+func (c *conn) answered() {
+	c.mu.Lock()
+	c.strikes = 0
+	was := c.unresponsive
+	c.unresponsive, c.probeOut = false, false
+	c.benched.Store(false)
+	host := c.peer.host
+	c.mu.Unlock()
+	if was {
+		c.logger().Info("diameter peer answering requests again")
+		c.n.obs.Observe(Event{Kind: EventPeerResponsive, Peer: host})
+	}
+}
+
+// gaveUp records that the request hbh stopped waiting without an answer: timedOut when its deadline
+// passed, false when its caller gave up (which says nothing about the peer).
+func (c *conn) gaveUp(hbh uint32, timedOut bool) {
+	c.mu.Lock()
+	wasProbe := c.probeOut && c.probeHbH == hbh
+	if wasProbe {
+		c.probeOut = false
+	}
+	limit := c.n.cfg.MaxConsecutiveTimeouts
+	if !timedOut || limit < 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.strikes++
+	now := time.Now()
+	switch {
+	case c.unresponsive:
+		if wasProbe {
+			c.benchUntil = now.Add(c.n.cfg.UnresponsiveProbe)
+		}
+		c.mu.Unlock()
+		return
+	case c.strikes < limit || c.state != StateOpen:
+		c.mu.Unlock()
+		return
+	}
+	c.unresponsive, c.benchUntil = true, now.Add(c.n.cfg.UnresponsiveProbe)
+	c.benched.Store(true)
+	failed := c.takeApplicationPendingLocked()
+	host, strikes := c.peer.host, c.strikes
+	c.mu.Unlock()
+	c.logger().Warn("diameter peer unresponsive: requests in a row timed out, routing around it",
+		zap.Int("timeouts", strikes), zap.Int("failed_over", len(failed)), zap.Duration("probe_in", c.n.cfg.UnresponsiveProbe))
+	c.n.obs.Observe(Event{Kind: EventPeerUnresponsive, Peer: host})
+	c.failOver(failed, errUnresponsive)
 }
 
 // failback: RFC 3539 §3.4.1, SUSPECT → OKAY on receipt of a message.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/proxy"
 )
@@ -27,6 +28,8 @@ const (
 	DefaultAttemptTimeout  = 4 * time.Second
 	DefaultMaxAttempts     = 3
 	DefaultDiameterTimeout = 3 * time.Second
+	// DefaultHSSRetryAfter is the Retry-After of the 480 answered while the HSS is unavailable.
+	DefaultHSSRetryAfter = 5 * time.Second
 )
 
 // Config is everything Run needs. Zero values take the defaults of DefaultConfig where one is documented.
@@ -74,6 +77,18 @@ type DiameterConfig struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// WatchdogInterval is Tw (RFC 3539 §3.4.1). Default 30 s.
 	WatchdogInterval time.Duration `yaml:"watchdog_interval"`
+	// Resilience holds reconnect_min and reconnect_max (redial backoff towards the HSS, 1 s doubling to
+	// 4 s), max_consecutive_timeouts (Cx requests in a row that may time out before an HSS connection is
+	// routed around, 3) and unresponsive_probe (how long before one request probes it again, 2 s).
+	peer.Resilience `yaml:",inline"`
+	// RetryAfter is the Retry-After (RFC 3261 §20.33) of the 480 answered when a UAR or LIR cannot be
+	// completed: at once while no HSS is reachable, or after the request's timeout. Whole seconds, rounded
+	// up. Default 5 s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// DOIC enables Diameter overload control as a reacting node (RFC 7683): OC-Supported-Features with the
+	// loss algorithm in every UAR and LIR, and the share of requests an HSS's OC-OLR asks for answered 480
+	// with Retry-After at once instead of being sent. Default true (DefaultConfig).
+	DOIC bool `yaml:"doic"`
 }
 
 // SCSCF is one S-CSCF the I-CSCF may select.
@@ -101,6 +116,8 @@ func DefaultConfig() Config {
 			HSS:            []string{DefaultHSSAddress},
 			Listen:         DefaultDiameterListen,
 			RequestTimeout: DefaultDiameterTimeout,
+			RetryAfter:     DefaultHSSRetryAfter,
+			DOIC:           true,
 		},
 		SCSCFs:         []SCSCF{{Name: DefaultSCSCFName, Address: DefaultSCSCFAddress}},
 		AttemptTimeout: DefaultAttemptTimeout,
@@ -123,6 +140,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Diameter.RequestTimeout == 0 {
 		c.Diameter.RequestTimeout = DefaultDiameterTimeout
+	}
+	if c.Diameter.RetryAfter == 0 {
+		c.Diameter.RetryAfter = DefaultHSSRetryAfter
 	}
 	if c.AttemptTimeout == 0 {
 		c.AttemptTimeout = DefaultAttemptTimeout
@@ -170,6 +190,12 @@ func (c Config) Validate() error {
 	}
 	if c.Diameter.RequestTimeout < 0 {
 		errs = append(errs, errors.New("diameter.request_timeout: must not be negative"))
+	}
+	if err := c.Diameter.Resilience.Validate("diameter"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Diameter.RetryAfter < 0 {
+		errs = append(errs, errors.New("diameter.retry_after: must not be negative"))
 	}
 	seen := make(map[string]bool)
 	for i, s := range c.SCSCFs {

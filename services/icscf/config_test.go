@@ -23,6 +23,10 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad HSS", yaml: "diameter:\n  hss: ['nocolon']\n", wantErr: "diameter.hss[0]"},
 		{name: "no listener", yaml: "sip:\n  listen: []\n", wantErr: "sip.listen"},
 		{name: "bad http", yaml: "http_listen: x\n", wantErr: "http_listen"},
+		{name: "outage keys", yaml: "diameter:\n  reconnect_min: 500ms\n  reconnect_max: 3s\n  max_consecutive_timeouts: 5\n  unresponsive_probe: 1s\n  retry_after: 10s\n"},
+		{name: "reconnect max below min", yaml: "diameter:\n  reconnect_min: 5s\n  reconnect_max: 1s\n", wantErr: "diameter.reconnect_max"},
+		{name: "negative probe", yaml: "diameter:\n  unresponsive_probe: -1s\n", wantErr: "diameter.unresponsive_probe"},
+		{name: "negative retry-after", yaml: "diameter:\n  retry_after: -1s\n", wantErr: "diameter.retry_after"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

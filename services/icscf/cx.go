@@ -11,9 +11,11 @@ import (
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/doic"
 )
 
 // HSS is what the I-CSCF asks the HSS over Cx (TS 29.228 §6.1.1, §6.1.4). An error means the query could not be
@@ -39,14 +41,40 @@ type cxClient struct {
 	timeout     time.Duration
 	sessionBase string
 	seq         atomic.Uint64
+	// overload, when set, is DOIC (RFC 7683): OC-Supported-Features in every request, the HSS's OC-OLR
+	// taken from every answer, and the share of requests it asks for throttled before they are sent.
+	overload *doic.Reactor
 }
 
-func newCxClient(node requester, d *dict.Parser, dc DiameterConfig, destRealm string) *cxClient {
+func newCxClient(node requester, d *dict.Parser, dc DiameterConfig, destRealm string, log *zap.Logger) *cxClient {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	return &cxClient{node: node, dict: d, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
+	c := &cxClient{node: node, dict: d, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
 		destRealm: destRealm, destHost: dc.HSSHost, timeout: dc.RequestTimeout,
 		sessionBase: dc.OriginHost + ";" + strconv.FormatInt(time.Now().Unix(), 10) + ";" + hex.EncodeToString(b[:])}
+	if dc.DOIC {
+		c.overload = doic.New(log)
+	}
+	return c
+}
+
+// admit applies the HSS's overload reports to the next request (RFC 7683 §5.5.1) and, when it may go,
+// returns the OC-Supported-Features it carries (§5.3.1); nil without DOIC.
+func (c *cxClient) admit() (*cx.OCSupportedFeatures, error) {
+	if c.overload == nil {
+		return nil, nil
+	}
+	if ok, _ := c.overload.Admit(c.destHost, c.destRealm); !ok {
+		return nil, ErrHSSOverloaded
+	}
+	return doic.Supported(), nil
+}
+
+// observe takes the overload report of an answer, whatever its result (RFC 7683 §5.5.3).
+func (c *cxClient) observe(command, originHost, originRealm string, olr *cx.OCOLR) {
+	if c.overload != nil {
+		c.overload.Observe(command, originHost, originRealm, olr)
+	}
 }
 
 // sessionID makes a Session-Id as RFC 6733 §8.8 recommends: <DiameterIdentity>;<high 32 bits>;<low 32 bits>.
@@ -56,8 +84,12 @@ func (c *cxClient) sessionID() string {
 
 // UserAuthorization sends uar and returns the UAA.
 func (c *cxClient) UserAuthorization(ctx context.Context, uar *cx.UAR) (*cx.UAA, error) {
+	oc, err := c.admit()
+	if err != nil {
+		return nil, fmt.Errorf("uar %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
+	}
 	uar.SessionID, uar.OriginHost, uar.OriginRealm = c.sessionID(), c.originHost, c.originRealm
-	uar.DestinationRealm, uar.DestinationHost = c.destRealm, c.destHost
+	uar.DestinationRealm, uar.DestinationHost, uar.OCSupportedFeatures = c.destRealm, c.destHost, oc
 	msg, err := uar.Marshal(c.dict)
 	if err != nil {
 		return nil, fmt.Errorf("uar %s: %w", uar.PublicIdentity, err)
@@ -70,13 +102,18 @@ func (c *cxClient) UserAuthorization(ctx context.Context, uar *cx.UAR) (*cx.UAA,
 	if err != nil {
 		return nil, fmt.Errorf("uaa %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
 	}
+	c.observe("UAA", uaa.OriginHost, uaa.OriginRealm, uaa.OCOLR)
 	return uaa, nil
 }
 
 // LocationInfo sends lir and returns the LIA.
 func (c *cxClient) LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, error) {
+	oc, err := c.admit()
+	if err != nil {
+		return nil, fmt.Errorf("lir %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
+	}
 	lir.SessionID, lir.OriginHost, lir.OriginRealm = c.sessionID(), c.originHost, c.originRealm
-	lir.DestinationRealm, lir.DestinationHost = c.destRealm, c.destHost
+	lir.DestinationRealm, lir.DestinationHost, lir.OCSupportedFeatures = c.destRealm, c.destHost, oc
 	msg, err := lir.Marshal(c.dict)
 	if err != nil {
 		return nil, fmt.Errorf("lir %s: %w", lir.PublicIdentity, err)
@@ -89,6 +126,7 @@ func (c *cxClient) LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, erro
 	if err != nil {
 		return nil, fmt.Errorf("lia %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
 	}
+	c.observe("LIA", lia.OriginHost, lia.OriginRealm, lia.OCOLR)
 	return lia, nil
 }
 

@@ -40,9 +40,14 @@ type fakeHSS struct {
 	lir  func(*cx.LIR) *cx.LIA
 	uars []cx.UAR
 	lirs []cx.LIR
+	// stop closes the HSS (DPR to its peers, listener closed); called again at cleanup, it does nothing.
+	stop func()
 }
 
-func startFakeHSS(t *testing.T) *fakeHSS {
+func startFakeHSS(t *testing.T) *fakeHSS { return startFakeHSSAt(t, "127.0.0.1:0") }
+
+// startFakeHSSAt is startFakeHSS on a given address (an HSS coming back where it was).
+func startFakeHSSAt(t *testing.T, addr string) *fakeHSS {
 	t.Helper()
 	d, err := cx.NewDictionary()
 	if err != nil {
@@ -83,7 +88,7 @@ func startFakeHSS(t *testing.T) *fakeHSS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +96,14 @@ func startFakeHSS(t *testing.T) *fakeHSS {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = node.Serve(ctx, ln) }()
-	t.Cleanup(func() {
+	h.stop = sync.OnceFunc(func() {
 		cancel()
 		cctx, ccancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer ccancel()
 		_ = node.Close(cctx)
 		<-done
 	})
+	t.Cleanup(h.stop)
 	return h
 }
 

@@ -7,12 +7,14 @@ package icscf
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -25,7 +27,10 @@ var (
 	statusUAANegative = &proxy.StatusError{Code: sip.StatusForbidden, Reason: "Forbidden"}
 	// TS 24.229 §5.3.1.3: "If the user registration status query procedure cannot be completed, e.g. due to
 	// time-out or incorrect information from the HSS, the I-CSCF shall send back a 480 (Temporarily
-	// Unavailable) response to the UE."
+	// Unavailable) response to the UE." It goes with a Retry-After (RFC 3261 §20.33 allows one on a 480), see
+	// Router.hssUnavailable. It is 480 and not 503 on purpose: the clause says so, and a 503 would not reach
+	// the UE anyway, since the P-CSCF, as any proxy, relays no 503 upstream (RFC 3261 §16.7 step 6: it would
+	// answer 500, without the Retry-After).
 	statusUARFailed = &proxy.StatusError{Code: sip.StatusTemporarilyUnavailable, Reason: "Temporarily Unavailable"}
 	// TS 24.229 §5.3.1.2: no S-CSCF fulfils the capabilities the HSS asked for: 600 (Busy Everywhere).
 	statusNoSCSCF = &proxy.StatusError{Code: sip.StatusGlobalBusyEverywhere, Reason: "Busy Everywhere"}
@@ -151,7 +156,7 @@ func (r *Router) userAuthorization(ctx context.Context, uar *cx.UAR, log *zap.Lo
 		r.metrics.cx("UAR", "unavailable")
 		r.metrics.register("hss_unavailable")
 		log.Warn("UAR failed", zap.Error(err))
-		return nil, withCause(statusUARFailed, err)
+		return nil, r.hssUnavailable(statusUARFailed, err)
 	}
 	code, vendor := uaa.Result()
 	r.metrics.cx("UAR", resultName(code, vendor))
@@ -166,8 +171,20 @@ func (r *Router) userAuthorization(ctx context.Context, uar *cx.UAR, log *zap.Lo
 	default:
 		log.Warn("UAA could not be used", zap.String("result", resultName(code, vendor)))
 		r.metrics.register("hss_unavailable")
-		return nil, withCause(statusUARFailed, nil)
+		return nil, r.hssUnavailable(statusUARFailed, nil)
 	}
+}
+
+// hssUnavailable is the 480 answered when a Cx query could not be completed (TS 24.229 §5.3.1.3, §5.3.2.1),
+// with a Retry-After (RFC 3261 §20.33) so that the UE keeps off for a while instead of retrying at once. While
+// no HSS connection is usable (diameter/peer: none open, or each routed around after timeouts) the query
+// fails without waiting, so the answer goes out at once.
+func (r *Router) hssUnavailable(se *proxy.StatusError, err error) *proxy.StatusError {
+	c := withCause(se, err)
+	if r.retryAfter > 0 {
+		c.Headers = append(slices.Clone(c.Headers), header.RetryAfter(r.retryAfter))
+	}
+	return c
 }
 
 // withCause copies a StatusError template and attaches the cause (logged by the proxy, never sent).

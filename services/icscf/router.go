@@ -18,6 +18,7 @@ type Router struct {
 	domain         string
 	attemptTimeout time.Duration
 	maxAttempts    int
+	retryAfter     time.Duration // Retry-After of the 480 when the HSS cannot be asked
 	metrics        *metrics
 	log            *zap.Logger
 }
@@ -29,6 +30,7 @@ type routerConfig struct {
 	domain         string
 	attemptTimeout time.Duration
 	maxAttempts    int
+	retryAfter     time.Duration
 	metrics        *metrics
 	log            *zap.Logger
 }
@@ -42,7 +44,7 @@ func newRouter(rc routerConfig) (*Router, error) {
 		rc.log = zap.NewNop()
 	}
 	return &Router{hss: rc.hss, dir: dir, domain: rc.domain, attemptTimeout: rc.attemptTimeout,
-		maxAttempts: max(rc.maxAttempts, 1), metrics: rc.metrics, log: rc.log}, nil
+		maxAttempts: max(rc.maxAttempts, 1), retryAfter: rc.retryAfter, metrics: rc.metrics, log: rc.log}, nil
 }
 
 // Route implements proxy.Router: REGISTER per TS 24.229 §5.3.1, initial requests per §5.3.2, anything in a

@@ -75,7 +75,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icscf: cx dictionary: %w", err)
 	}
-	n.diam, err = peer.New(peer.Config{
+	dcfg := peer.Config{
 		OriginHost:       cfg.Diameter.OriginHost,
 		OriginRealm:      cfg.Diameter.OriginRealm,
 		VendorID:         cx.Vendor3GPP,
@@ -86,13 +86,16 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		RequestTimeout:   cfg.Diameter.RequestTimeout,
 		Log:              log,
 		Observer:         peer.ObserverFunc(n.metrics.observe),
-	}, peer.HandlerFunc(refuseCxRequests))
+	}
+	cfg.Diameter.Resilience.Apply(&dcfg)
+	n.diam, err = peer.New(dcfg, peer.HandlerFunc(refuseCxRequests))
 	if err != nil {
 		return nil, fmt.Errorf("icscf: diameter: %w", err)
 	}
-	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain)
+	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain, log.Named("cx"))
 	n.router, err = newRouter(routerConfig{hss: hss, scscfs: cfg.SCSCFs, domain: cfg.Domain,
-		attemptTimeout: cfg.AttemptTimeout, maxAttempts: cfg.MaxAttempts, metrics: n.metrics, log: log})
+		attemptTimeout: cfg.AttemptTimeout, maxAttempts: cfg.MaxAttempts, retryAfter: cfg.Diameter.RetryAfter,
+		metrics: n.metrics, log: log})
 	if err != nil {
 		return nil, fmt.Errorf("icscf: %w", err)
 	}

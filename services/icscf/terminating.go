@@ -27,7 +27,7 @@ var (
 	// (DIAMETER_ERROR_IDENTITY_NOT_REGISTERED): 480 (Temporarily Unavailable).
 	statusLIANotRegistered = &proxy.StatusError{Code: sip.StatusTemporarilyUnavailable, Reason: "Temporarily Unavailable"}
 	// The location query could not be completed (HSS unreachable, protocol or transient error); as for REGISTER
-	// (TS 24.229 §5.3.1.3) the user is temporarily unreachable: 480.
+	// (TS 24.229 §5.3.1.3) the user is temporarily unreachable: 480, with Retry-After (Router.hssUnavailable).
 	statusLIRFailed = &proxy.StatusError{Code: sip.StatusTemporarilyUnavailable, Reason: "Temporarily Unavailable"}
 	// A base-protocol authorization rejection: 403.
 	statusLIAForbidden = &proxy.StatusError{Code: sip.StatusForbidden, Reason: "Forbidden"}
@@ -55,7 +55,7 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 	if err != nil {
 		r.metrics.cx("LIR", "unavailable")
 		log.Warn("LIR failed", zap.Error(err))
-		return proxy.Decision{}, withCause(statusLIRFailed, err)
+		return proxy.Decision{}, r.hssUnavailable(statusLIRFailed, err)
 	}
 	code, vendor := lia.Result()
 	r.metrics.cx("LIR", resultName(code, vendor))
@@ -72,7 +72,7 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 		return proxy.Decision{}, withCause(statusLIAUnknown, nil)
 	default:
 		log.Warn("LIA could not be used", zap.String("result", resultName(code, vendor)))
-		return proxy.Decision{}, withCause(statusLIRFailed, nil)
+		return proxy.Decision{}, r.hssUnavailable(statusLIRFailed, nil)
 	}
 
 	var target candidate

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/logging"
 )
 
@@ -39,6 +40,8 @@ const (
 	DefaultShutdownTimeout = 5 * time.Second
 	DefaultISCTokenTTL     = 5 * time.Minute
 	DefaultASTimeout       = 5 * time.Second
+	// DefaultHSSRetryAfter is the Retry-After of the 503 answered while the HSS is unavailable.
+	DefaultHSSRetryAfter = 5 * time.Second
 )
 
 // Config is the S-CSCF's configuration. Zero values take the defaults of DefaultConfig when Run calls
@@ -111,6 +114,20 @@ type DiameterConfig struct {
 	Listen string `yaml:"listen"`
 	// RequestTimeout bounds one Cx request. 0: the peer layer's default.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
+	// WatchdogInterval is Tw (RFC 3539 §3.4.1). 0: the peer layer's default, 30 s.
+	WatchdogInterval time.Duration `yaml:"watchdog_interval"`
+	// Resilience holds reconnect_min and reconnect_max (redial backoff towards the HSS, 1 s doubling to
+	// 4 s), max_consecutive_timeouts (Cx requests in a row that may time out before the HSS connection is
+	// routed around, 3) and unresponsive_probe (how long before one request probes it again, 2 s).
+	peer.Resilience `yaml:",inline"`
+	// RetryAfter is the Retry-After (RFC 3261 §20.33) of the 503 answered, at once, to a request that needs
+	// the HSS while none is reachable (no open connection, or all unresponsive) or when the HSS reports
+	// itself too busy. Whole seconds, rounded up. Default 5 s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+	// DOIC enables Diameter overload control as a reacting node (RFC 7683): OC-Supported-Features with the
+	// loss algorithm in every MAR and SAR, and the share of requests an HSS's OC-OLR asks for answered 503
+	// with Retry-After at once instead of being sent. Default true (DefaultConfig).
+	DOIC bool `yaml:"doic"`
 }
 
 // RegistrationConfig is the registrar's policy.
@@ -145,6 +162,8 @@ func DefaultConfig() Config {
 			HSSHost:     DefaultHSSHost,
 			HSSRealm:    DefaultDomain,
 			Listen:      DefaultDiameterListen,
+			RetryAfter:  DefaultHSSRetryAfter,
+			DOIC:        true,
 		},
 		HTTPListen: DefaultHTTPListen,
 		DB:         DefaultDB,
@@ -205,6 +224,7 @@ func (c Config) WithDefaults() Config {
 	setD(&c.ShutdownTimeout, d.ShutdownTimeout)
 	setD(&c.ISCTokenTTL, d.ISCTokenTTL)
 	setD(&c.ASTimeout, d.ASTimeout)
+	setD(&c.Diameter.RetryAfter, DefaultHSSRetryAfter)
 	return c
 }
 
@@ -229,6 +249,15 @@ func (c Config) Validate() error {
 	}
 	if c.Diameter.HSS == "" {
 		bad("diameter.hss", "empty")
+	}
+	if c.Diameter.WatchdogInterval < 0 {
+		bad("diameter.watchdog_interval", "must not be negative")
+	}
+	if err := c.Diameter.Resilience.Validate("diameter"); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Diameter.RetryAfter < 0 {
+		bad("diameter.retry_after", "must not be negative")
 	}
 	if c.ICSCF != "" && c.ICSCF != ICSCFNone {
 		if err := sip.ParseUri(c.ICSCF, &u); err != nil {

@@ -22,6 +22,11 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unknown scheme", mutate: func(c *Config) { c.Registration.Scheme = "Digest-SHA" }, wantErr: "registration.scheme"},
 		{name: "bad icscf", mutate: func(c *Config) { c.ICSCF = "::" }, wantErr: "icscf"},
 		{name: "icscf none", mutate: func(c *Config) { c.ICSCF = ICSCFNone }},
+		{name: "reconnect max below min", mutate: func(c *Config) {
+			c.Diameter.ReconnectMin, c.Diameter.ReconnectMax = 5*time.Second, time.Second
+		}, wantErr: "diameter.reconnect_max"},
+		{name: "negative retry-after", mutate: func(c *Config) { c.Diameter.RetryAfter = -time.Second }, wantErr: "diameter.retry_after"},
+		{name: "negative watchdog", mutate: func(c *Config) { c.Diameter.WatchdogInterval = -time.Second }, wantErr: "diameter.watchdog_interval"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/doic"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/logging"
 )
@@ -60,6 +61,28 @@ type cxClient struct {
 	sessionLo  atomic.Uint64
 	log        *zap.Logger
 	dict       *dict.Parser
+	// overload, when set, is DOIC (RFC 7683): OC-Supported-Features in every request, the HSS's OC-OLR
+	// taken from every answer, and the share of requests it asks for throttled before they are sent.
+	overload *doic.Reactor
+}
+
+// admit applies the HSS's overload reports to a request for host (RFC 7683 §5.5.1) and, when it may go,
+// returns the OC-Supported-Features it carries (§5.3.1); nil without DOIC.
+func (c *cxClient) admit(command, impi, host string) (*cx.OCSupportedFeatures, error) {
+	if c.overload == nil {
+		return nil, nil
+	}
+	if ok, _ := c.overload.Admit(host, c.cfg.HSSRealm); !ok {
+		return nil, fmt.Errorf("%s %s: %w: %w", command, impi, ErrHSS, ErrHSSOverloaded)
+	}
+	return doic.Supported(), nil
+}
+
+// observe takes the overload report of an answer, whatever its result (RFC 7683 §5.5.3).
+func (c *cxClient) observe(command, originHost, originRealm string, olr *cx.OCOLR) {
+	if c.overload != nil {
+		c.overload.Observe(command, originHost, originRealm, olr)
+	}
 }
 
 // newSessionID builds a Session-Id as RFC 6733 §8.8 recommends: <DiameterIdentity>;<high 32 bits>;<low 32 bits>.
@@ -87,17 +110,22 @@ func result(command string, code diameter.ResultCode, vendor uint32) error {
 // multimediaAuth is the MAR/MAA exchange (TS 29.228 §6.3.1). resync, when set, is RAND‖AUTS
 // (TS 33.203 §6.1.2).
 func (c *cxClient) multimediaAuth(ctx context.Context, impi, impu, scheme string, resync []byte) (*cx.MAA, error) {
+	oc, err := c.admit("mar", impi, c.cfg.HSSHost)
+	if err != nil {
+		return nil, err
+	}
 	mar := &cx.MAR{
-		SessionID:          c.newSessionID(),
-		OriginHost:         c.cfg.OriginHost,
-		OriginRealm:        c.cfg.OriginRealm,
-		DestinationRealm:   c.cfg.HSSRealm,
-		DestinationHost:    c.cfg.HSSHost,
-		UserName:           impi,
-		PublicIdentity:     impu,
-		SIPAuthDataItem:    cx.SIPAuthDataItem{Scheme: scheme, Authorization: resync},
-		SIPNumberAuthItems: 1,
-		ServerName:         c.serverName,
+		OCSupportedFeatures: oc,
+		SessionID:           c.newSessionID(),
+		OriginHost:          c.cfg.OriginHost,
+		OriginRealm:         c.cfg.OriginRealm,
+		DestinationRealm:    c.cfg.HSSRealm,
+		DestinationHost:     c.cfg.HSSHost,
+		UserName:            impi,
+		PublicIdentity:      impu,
+		SIPAuthDataItem:     cx.SIPAuthDataItem{Scheme: scheme, Authorization: resync},
+		SIPNumberAuthItems:  1,
+		ServerName:          c.serverName,
 	}
 	msg, err := mar.Marshal(c.dict)
 	if err != nil {
@@ -111,6 +139,7 @@ func (c *cxClient) multimediaAuth(ctx context.Context, impi, impu, scheme string
 	if err != nil {
 		return nil, fmt.Errorf("mar %s: %w: %w", impi, ErrHSS, err)
 	}
+	c.observe("MAA", maa.OriginHost, maa.OriginRealm, maa.OCOLR)
 	if code, vendor := maa.Result(); result("MAA", code, vendor) != nil {
 		err := result("MAA", code, vendor)
 		return nil, fmt.Errorf("mar %s: %w", impi, err)
@@ -126,7 +155,12 @@ func (c *cxClient) serverAssignment(ctx context.Context, impi string, impus []st
 	if host == "" {
 		host = c.cfg.HSSHost
 	}
+	oc, err := c.admit("sar", impi, host)
+	if err != nil {
+		return nil, err
+	}
 	sar := &cx.SAR{
+		OCSupportedFeatures:  oc,
 		SessionID:            c.newSessionID(),
 		OriginHost:           c.cfg.OriginHost,
 		OriginRealm:          c.cfg.OriginRealm,
@@ -152,6 +186,7 @@ func (c *cxClient) serverAssignment(ctx context.Context, impi string, impus []st
 	if err != nil {
 		return nil, fmt.Errorf("sar %s %v: %w: %w", impi, sat, ErrHSS, err)
 	}
+	c.observe("SAA", saa.OriginHost, saa.OriginRealm, saa.OCOLR)
 	if code, vendor := saa.Result(); result("SAA", code, vendor) != nil {
 		err := result("SAA", code, vendor)
 		return nil, fmt.Errorf("sar %s %v: %w", impi, sat, err)

@@ -6,6 +6,9 @@ import "errors"
 var (
 	// ErrHSS means the HSS could not be reached or answered with a failure the S-CSCF cannot act on.
 	ErrHSS = errors.New("scscf: HSS failure")
+	// ErrHSSOverloaded means a Cx request was not sent: the HSS's overload report asks for it to be
+	// throttled (DOIC, RFC 7683 §5.5.1).
+	ErrHSSOverloaded = errors.New("scscf: HSS overloaded, request throttled")
 	// ErrUserUnknown means the HSS does not know the identity (DIAMETER_ERROR_USER_UNKNOWN).
 	ErrUserUnknown = errors.New("scscf: user unknown")
 	// ErrIdentitiesDontMatch means the IMPI and IMPU do not belong together (DIAMETER_ERROR_IDENTITIES_DONT_MATCH).

@@ -102,6 +102,44 @@ type fakeHSS struct {
 	mu   sync.Mutex
 	subs map[string]*subscriber
 	sars []cx.ServerAssignmentType
+
+	// olr, when set, goes into every MAA and SAA with an OC-Supported-Features (RFC 7683); mars counts the
+	// MARs received and marOC those that carried OC-Supported-Features.
+	olr   *cx.OCOLR
+	mars  int
+	marOC int
+
+	holdMu sync.Mutex
+	hold   map[cx.Command]chan struct{} // requests of these commands wait for the channel to close
+}
+
+// holdCommand makes the HSS sit on every cmd request (its answer is sent late, or never) until release.
+func (h *fakeHSS) holdCommand(cmd cx.Command) (release func()) {
+	ch := make(chan struct{})
+	h.holdMu.Lock()
+	if h.hold == nil {
+		h.hold = map[cx.Command]chan struct{}{}
+	}
+	h.hold[cmd] = ch
+	h.holdMu.Unlock()
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
+}
+
+// wait blocks a held command until its release or the end of the connection.
+func (h *fakeHSS) wait(ctx context.Context, cmd cx.Command) error {
+	h.holdMu.Lock()
+	ch := h.hold[cmd]
+	h.holdMu.Unlock()
+	if ch == nil {
+		return nil
+	}
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func startFakeHSS(t *testing.T) *fakeHSS {
@@ -199,7 +237,10 @@ func (h *fakeHSS) findByIMPU(impu string) *subscriber {
 	return nil
 }
 
-func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+func (h *fakeHSS) serve(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+	if err := h.wait(ctx, cx.Command(req.Header.CommandCode)); err != nil {
+		return nil, err
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch cx.Command(req.Header.CommandCode) {
@@ -210,6 +251,14 @@ func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (
 		}
 		maa := cx.NewMAA(mar)
 		maa.OriginHost, maa.OriginRealm = testHSSHost, testDomain
+		h.mars++
+		if mar.OCSupportedFeatures != nil {
+			h.marOC++
+		}
+		if h.olr != nil {
+			v := uint64(1)
+			maa.OCSupportedFeatures, maa.OCOLR = &cx.OCSupportedFeatures{FeatureVector: &v}, h.olr
+		}
 		s := h.subs[mar.UserName]
 		if s == nil {
 			maa.SetExperimentalResult(cx.Vendor3GPP, cx.ErrorUserUnknown)
@@ -276,6 +325,10 @@ func (h *fakeHSS) serve(_ context.Context, req *diam.Message, _ peer.PeerInfo) (
 		h.sars = append(h.sars, sar.ServerAssignmentType)
 		saa := cx.NewSAA(sar)
 		saa.OriginHost, saa.OriginRealm = testHSSHost, testDomain
+		if h.olr != nil {
+			v := uint64(1)
+			saa.OCSupportedFeatures, saa.OCOLR = &cx.OCSupportedFeatures{FeatureVector: &v}, h.olr
+		}
 		s := h.subs[sar.UserName]
 		if s == nil && len(sar.PublicIdentity) > 0 {
 			s = h.findByIMPU(sar.PublicIdentity[0])

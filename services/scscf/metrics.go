@@ -36,6 +36,8 @@ type metrics struct {
 	diameter      *prometheus.CounterVec
 	cxDuration    *prometheus.HistogramVec
 	cxFailed      *prometheus.CounterVec
+	// hssUnavailable counts SIP requests answered 503 at once because the HSS could not be used.
+	hssUnavailable *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -64,9 +66,12 @@ func newMetrics() *metrics {
 		cxFailed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_diameter_requests_failed_total",
 			Help: "Cx requests that got no answer (no open peer, timeout, connection lost), by command."},
 			[]string{"command"}),
+		hssUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_hss_unavailable_total",
+			Help: "SIP requests answered 503 with Retry-After because the HSS was unavailable (no open or responsive peer, connection lost, too busy), by the Cx command that could not be sent (MAR, SAR)."},
+			[]string{"command"}),
 	}
 	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
-		m.diameter, m.cxDuration, m.cxFailed)
+		m.diameter, m.cxDuration, m.cxFailed, m.hssUnavailable)
 	m.registry.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/diameter/userdata"
@@ -291,23 +292,46 @@ func verifyResponse(cred *digest.Credentials, p *registrar.Challenge, req *sip.R
 	}
 }
 
-// cxStatus maps a Cx failure to the SIP answer (TS 24.229 §5.4.1.2.1: 403 for an unknown user or
-// mismatching identities; RFC 3261 §21.5.5 504 when the HSS did not answer in time, §21.5.4 503 when no
-// HSS connection is open).
+// cxStatus maps a Cx failure to the SIP answer.
+//
+//   - TS 24.229 §5.4.1.2.1: 403 for an unknown user or mismatching identities, and for the other
+//     answers about the user.
+//   - RFC 3261 §21.5.5: 504 when this request's MAR or SAR got no answer in time.
+//   - RFC 3261 §21.5.4: 503 with Retry-After, at once, when the HSS is unavailable: no open connection
+//     (the watchdog found it down, or it is being redialled), every connection routed around after
+//     requests in a row timed out (diameter/peer), the connection lost under the request, or the HSS
+//     (or a relay) answering DIAMETER_TOO_BUSY or DIAMETER_UNABLE_TO_DELIVER (RFC 6733 §7.1.3). This
+//     S-CSCF cannot serve any request that needs Cx then, which is what a 503 says; the I-CSCF tries
+//     another S-CSCF for a REGISTER (RFC 3261 §21.5.4, TS 24.229 §5.3.1.3), and a proxy relays no 503
+//     further upstream (RFC 3261 §16.7 step 6).
 func (s *Server) cxStatus(log *zap.Logger, what string, err error) error {
+	var ce *CxError
 	switch {
 	case errors.Is(err, ErrUserUnknown), errors.Is(err, ErrIdentitiesDontMatch):
 		log.Info(what+" rejected", zap.Error(err))
 		return &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: err}
-	case errors.As(err, new(*CxError)):
+	case errors.As(err, &ce) && ce.Vendor == 0 && (ce.Code == diameter.TooBusy || ce.Code == diameter.UnableToDeliver):
+		log.Warn(what+" failed: HSS unavailable", zap.Error(err))
+		s.metrics.hssUnavailable.WithLabelValues(what).Inc()
+		return s.hssUnavailable(err)
+	case ce != nil:
 		log.Warn(what+" failed", zap.Error(err))
 		return &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: err}
 	}
-	log.Warn(what+" failed", zap.Error(err))
 	if errors.Is(err, peer.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
+		log.Warn(what+" failed", zap.Error(err))
 		return &proxy.StatusError{Code: 504, Reason: "Server Time-out", Err: err}
 	}
-	return &proxy.StatusError{Code: 503, Reason: "Service Unavailable", Err: err}
+	log.Warn(what+" failed: HSS unavailable", zap.Error(err))
+	s.metrics.hssUnavailable.WithLabelValues(what).Inc()
+	return s.hssUnavailable(err)
+}
+
+// hssUnavailable is the 503 answered while the HSS cannot be used (RFC 3261 §21.5.4): Retry-After tells the
+// client how long to keep off (§20.33; without it, the client must treat the 503 as a 500).
+func (s *Server) hssUnavailable(err error) *proxy.StatusError {
+	return &proxy.StatusError{Code: 503, Reason: "Service Unavailable", Err: err,
+		Headers: []sip.Header{header.RetryAfter(s.cfg.Diameter.RetryAfter)}}
 }
 
 // contactSpec is one Contact of a REGISTER.

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/doic"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
@@ -146,22 +147,28 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
-	s.node, err = peer.New(peer.Config{
-		OriginHost:     cfg.Diameter.OriginHost,
-		OriginRealm:    cfg.Diameter.OriginRealm,
-		VendorID:       cx.Vendor3GPP,
-		ProductName:    "imscore-scscf",
-		Applications:   []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
-		Dictionary:     s.dict,
-		RequestTimeout: cfg.Diameter.RequestTimeout,
-		Log:            log.Named("diameter"),
-		Observer:       s.metrics,
-	}, s)
+	dcfg := peer.Config{
+		OriginHost:       cfg.Diameter.OriginHost,
+		OriginRealm:      cfg.Diameter.OriginRealm,
+		VendorID:         cx.Vendor3GPP,
+		ProductName:      "imscore-scscf",
+		Applications:     []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Dictionary:       s.dict,
+		RequestTimeout:   cfg.Diameter.RequestTimeout,
+		WatchdogInterval: cfg.Diameter.WatchdogInterval,
+		Log:              log.Named("diameter"),
+		Observer:         s.metrics,
+	}
+	cfg.Diameter.Resilience.Apply(&dcfg)
+	s.node, err = peer.New(dcfg, s)
 	if err != nil {
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
 	s.cx = &cxClient{node: s.node, cfg: cfg.Diameter, serverName: cfg.ServerName, sessionHi: randomUint32(),
 		log: log, dict: s.dict}
+	if cfg.Diameter.DOIC {
+		s.cx.overload = doic.New(log.Named("diameter"))
+	}
 	if cfg.Diameter.Listen != "" {
 		if s.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {
 			return nil, fmt.Errorf("scscf diameter listen: %w", err)
