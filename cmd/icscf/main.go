@@ -22,6 +22,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 func main() {
@@ -70,6 +71,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"HSS Diameter address(es), comma-separated (default "+icscf.DefaultHSSAddress+")")
 	fs.Var(appendValue{&scscfArgs}, "scscf",
 		"S-CSCF as name=address, repeatable; replaces the configured list (default "+icscf.DefaultSCSCFName+"="+icscf.DefaultSCSCFAddress+")")
+	fs.Var(listValue{func(l []string) { cfg.TrustedNetworks = l }}, "trusted-networks",
+		"networks of the trust domain (CIDR or address), comma-separated; REGISTER and orig from outside get 403, "+
+			"P-Asserted-Identity and the other trust-domain header fields from outside are removed (default "+
+			strings.Join(trust.DefaultNetworks(), ",")+")")
 	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")
 	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "optional Diameter listen address")
