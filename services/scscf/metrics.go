@@ -16,6 +16,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust/boundary"
 )
 
 // diameterLatencyBuckets are the bounds of the Cx round-trip histogram: a local HSS answers in well under
@@ -36,6 +37,8 @@ type metrics struct {
 	diameter      *prometheus.CounterVec
 	cxDuration    *prometheus.HistogramVec
 	cxFailed      *prometheus.CounterVec
+	// edge counts the work of the trust domain boundary (sip/trust/boundary).
+	edge *boundary.Metrics
 }
 
 func newMetrics() *metrics {
@@ -67,6 +70,8 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
 		m.diameter, m.cxDuration, m.cxFailed)
+	m.edge = boundary.NewMetrics("scscf")
+	m.registry.MustRegister(m.edge.Collectors()...)
 	m.registry.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }
