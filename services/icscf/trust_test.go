@@ -7,16 +7,13 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/cx"
-	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/trust/boundary/boundarytest"
 )
 
 // The I-CSCF's trust domain is 127.0.0.1/32 in these tests: a peer bound to 127.0.0.2 is outside it.
-func insideOnly(c *Config) { c.TrustedNetworks = []string{"127.0.0.1/32"} }
+func insideOnly(c *Config) { c.TrustedNetworks = boundarytest.Networks() }
 
-const (
-	outsideAddr = "127.0.0.2"
-	victim      = "sip:001010000000099@" + testDomain
-)
+const victim = "sip:001010000000099@" + testDomain
 
 // forged are the trust-domain header fields a stranger sends, claiming to be the victim.
 var forged = []string{
@@ -34,17 +31,9 @@ func TestTrustDomainRegister(t *testing.T) {
 	n := startICSCF(t, hss, []SCSCF{s.config()}, insideOnly)
 	to := sipAddr(n, "UDP")
 
-	stranger := newUEAt(t, outsideAddr)
-	if res := stranger.send(to, stranger.request("REGISTER", "sip:"+testDomain, victim,
-		"P-Visited-Network-ID: \"evil.example\"")); res.StatusCode != 403 {
-		t.Fatalf("REGISTER from outside: %d, want 403", res.StatusCode)
-	}
-	if uars := hss.seenUARs(); len(uars) != 0 {
-		t.Fatalf("REGISTER from outside asked the HSS: %+v", uars)
-	}
-	if s.received() {
-		t.Fatal("REGISTER from outside reached the S-CSCF")
-	}
+	stranger := newUEAt(t, boundarytest.Outside)
+	res := stranger.send(to, stranger.request("REGISTER", "sip:"+testDomain, victim, "P-Visited-Network-ID: \"evil.example\""))
+	refusedAtTheEdge(t, "REGISTER from outside", res, len(hss.seenUARs()), s)
 
 	u := newUE(t)
 	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, victim)); res.StatusCode != 200 {
@@ -74,17 +63,10 @@ func TestTrustDomainTerminating(t *testing.T) {
 	to := sipAddr(n, "UDP")
 	bob := "sip:bob@" + testDomain
 
-	for _, tt := range []struct {
-		name    string
-		from    string
-		trusted bool
-	}{
-		{"from outside", outsideAddr, false},
-		{"from inside", "127.0.0.1", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range boundarytest.Sides() {
+		t.Run(tt.Name, func(t *testing.T) {
 			before := len(hss.seenLIRs())
-			u := newUEAt(t, tt.from)
+			u := newUEAt(t, tt.Addr)
 			res := u.send(to, u.request("MESSAGE", bob, bob, forged...))
 			if res.StatusCode != 200 {
 				t.Fatalf("MESSAGE: %d, want 200", res.StatusCode)
@@ -93,24 +75,11 @@ func TestTrustDomainTerminating(t *testing.T) {
 			if lirs := hss.seenLIRs()[before:]; len(lirs) != 1 || lirs[0].PublicIdentity != bob || lirs[0].OriginatingRequest != nil {
 				t.Fatalf("LIRs %+v, want one terminating LIR for the Request-URI", lirs)
 			}
-			for _, h := range []string{"P-Asserted-Identity", "P-Charging-Vector", "P-Served-User"} {
-				if header.Has(got, h) != tt.trusted {
-					t.Errorf("%s at the S-CSCF: present %v, want %v\n%s", h, header.Has(got, h), tt.trusted, got)
-				}
-			}
-			for _, h := range []string{"P-Asserted-Identity", "P-Charging-Vector"} {
-				if header.Has(res, h) != tt.trusted {
-					t.Errorf("%s in the response: present %v, want %v\n%s", h, header.Has(res, h), tt.trusted, res)
-				}
-			}
+			boundarytest.CheckHeaders(t, "at the S-CSCF", got, tt.Trusted, "P-Asserted-Identity", "P-Charging-Vector", "P-Served-User")
+			boundarytest.CheckHeaders(t, "in the response", res, tt.Trusted, "P-Asserted-Identity", "P-Charging-Vector")
 		})
 	}
-	fams := scrape(t, n)
-	for _, dir := range []string{"in", "out"} {
-		if v, ok := sample(fams, "icscf_trust_domain_stripped_total", "direction", dir); !ok || v < 1 {
-			t.Errorf("icscf_trust_domain_stripped_total{direction=%q} = %v, want at least 1", dir, v)
-		}
-	}
+	boundarytest.CheckStripped(t, scrape(t, n), "icscf")
 }
 
 // TS 24.229 §5.3.2.1: "orig" is an S-CSCF of this network asking for a served user's originating procedures. From
@@ -124,18 +93,10 @@ func TestTrustDomainOriginating(t *testing.T) {
 	addr := sipAddr(n, "UDP")
 	route := "Route: <sip:" + addr.String() + ";lr;orig>"
 
-	stranger := newUEAt(t, outsideAddr)
+	stranger := newUEAt(t, boundarytest.Outside)
 	text := stranger.request("MESSAGE", "sip:bob@"+testDomain, "sip:bob@"+testDomain, append([]string{route}, forged...)...)
 	text = strings.Replace(text, "From: <sip:001010000000001@", "From: <sip:001010000000099@", 1)
-	if res := stranger.send(addr, text); res.StatusCode != 403 {
-		t.Fatalf("orig request from outside: %d, want 403", res.StatusCode)
-	}
-	if lirs := hss.seenLIRs(); len(lirs) != 0 {
-		t.Fatalf("orig request from outside asked the HSS: %+v", lirs)
-	}
-	if s.received() {
-		t.Fatal("orig request from outside reached the S-CSCF")
-	}
+	refusedAtTheEdge(t, "orig request from outside", stranger.send(addr, text), len(hss.seenLIRs()), s)
 
 	// From inside without an asserted identity: no served user (the From is the sender's word), 403 again.
 	u := newUE(t)
@@ -148,4 +109,19 @@ func TestTrustDomainOriginating(t *testing.T) {
 	checkMetrics(t, scrape(t, n), []metricCheck{
 		{"icscf_trust_domain_refused_total", []string{"reason", "originating"}, 1},
 	})
+}
+
+// refusedAtTheEdge checks that what was refused got 403, before any Cx query (queries made so far) and without
+// reaching the S-CSCF.
+func refusedAtTheEdge(t *testing.T, what string, res *sip.Response, queries int, s *fakeSCSCF) {
+	t.Helper()
+	if res.StatusCode != 403 {
+		t.Fatalf("%s: %d, want 403", what, res.StatusCode)
+	}
+	if queries != 0 {
+		t.Fatalf("%s asked the HSS (%d queries)", what, queries)
+	}
+	if s.received() {
+		t.Fatalf("%s reached the S-CSCF", what)
+	}
 }

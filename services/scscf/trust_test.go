@@ -10,13 +10,12 @@ import (
 
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/trust/boundary/boundarytest"
 )
 
 // The S-CSCF's trust domain is 127.0.0.1/32 in these tests: a peer bound to 127.0.0.2 is outside it. The test
 // UEs at 127.0.0.1 play UEs behind a P-CSCF inside it, as in every other test of the package.
-func insideOnly(c *Config) { c.TrustedNetworks = []string{"127.0.0.1/32"} }
-
-const outsideAddr = "127.0.0.2"
+func insideOnly(c *Config) { c.TrustedNetworks = boundarytest.Networks() }
 
 // forgedExtra are trust-domain header fields a stranger adds besides the P-Asserted-Identity sendRequest writes.
 const forgedExtra = "P-Served-User: <%[1]s>;sescase=orig;regstate=reg\nP-Charging-Vector: icid-value=forged;orig-ioi=evil.example"
@@ -45,7 +44,7 @@ func TestTrustDomainOriginating(t *testing.T) {
 	sr := header.Values(alice.registerFully(600), "Service-Route")[0]
 	bob.registerFully(600)
 
-	stranger := newUEAt(t, s, subA, outsideAddr) // writes Alice's identity into From and P-Asserted-Identity
+	stranger := newUEAt(t, s, subA, boundarytest.Outside) // writes Alice's identity into From and P-Asserted-Identity
 	stranger.sendRequest(sip.MESSAGE, bob.impu, "<"+bob.impu+">", sr, "forged-"+randHex(4), 1,
 		fmt.Sprintf(forgedExtra, alice.impu), "forged")
 	if res := stranger.response(); res.StatusCode != 403 {
@@ -100,127 +99,81 @@ func TestTrustDomainTerminating(t *testing.T) {
 	alice.registerFully(600)
 	bob.registerFully(600)
 
-	for _, tt := range []struct {
-		name    string
-		from    string
-		trusted bool
-	}{
-		{"from outside", outsideAddr, false},
-		{"from inside", "127.0.0.1", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			caller := newUEAt(t, s, subA, tt.from)
+	for _, tt := range boundarytest.Sides() {
+		t.Run(tt.Name, func(t *testing.T) {
+			caller := newUEAt(t, s, subA, tt.Addr)
 			caller.sendRequest(sip.MESSAGE, bob.impu, "<"+bob.impu+">", "", "term-"+randHex(4), 1,
 				fmt.Sprintf(forgedExtra, alice.impu), "hi")
 			got := bob.request(sip.MESSAGE)
-			for _, h := range []string{"P-Asserted-Identity", "P-Served-User", "P-Charging-Vector"} {
-				if header.Has(got, h) != tt.trusted {
-					t.Errorf("%s at Bob: present %v, want %v\n%s", h, header.Has(got, h), tt.trusted, got)
-				}
-			}
+			boundarytest.CheckHeaders(t, "at Bob", got, tt.Trusted, "P-Asserted-Identity", "P-Served-User", "P-Charging-Vector")
 			bob.answer(got, 200, "P-Asserted-Identity: <"+bob.impu+">\nP-Charging-Vector: icid-value=bob;term-ioi=home")
 			res := caller.response()
 			if res.StatusCode != 200 {
 				t.Fatalf("MESSAGE: %d", res.StatusCode)
 			}
-			for _, h := range []string{"P-Asserted-Identity", "P-Charging-Vector"} {
-				if header.Has(res, h) != tt.trusted {
-					t.Errorf("%s in the response: present %v, want %v\n%s", h, header.Has(res, h), tt.trusted, res)
-				}
-			}
+			boundarytest.CheckHeaders(t, "in the response", res, tt.Trusted, "P-Asserted-Identity", "P-Charging-Vector")
 		})
 	}
-	fams := scrape(t, s)
-	for _, dir := range []string{"in", "out"} {
-		if v, ok := sample(fams, "scscf_trust_domain_stripped_total", "direction", dir); !ok || v < 1 {
-			t.Errorf("scscf_trust_domain_stripped_total{direction=%q} = %v, want at least 1", dir, v)
-		}
-	}
+	boundarytest.CheckStripped(t, scrape(t, s), "scscf")
 }
 
-// A REGISTER reaches the S-CSCF from inside the trust domain only (TS 24.229 §5.3.1.2: the I-CSCF lets in a
-// REGISTER from a trusted domain alone). From outside, a stranger's REGISTER claiming integrity-protected="yes" for
-// a registered user (which would skip authentication, §5.4.1.2.2) is refused and binds nothing.
-func TestTrustDomainRegister(t *testing.T) {
+// What a registration lets do, a stranger outside the trust domain may not do for a registered Alice.
+//
+// REGISTER: it reaches the S-CSCF from inside the trust domain only (TS 24.229 §5.3.1.2: the I-CSCF lets in a
+// REGISTER from a trusted domain alone). A stranger's REGISTER claiming integrity-protected="yes" (which would
+// skip authentication, §5.4.1.2.2) is refused and binds nothing.
+//
+// reg event (TS 24.229 §5.4.2.1.1): who may watch a registration is decided by the subscriber's asserted
+// identity. A stranger asserting Alice's identity may not; neither may anyone naming her in From alone.
+func TestTrustDomainRegistration(t *testing.T) {
 	hss := startFakeHSS(t)
 	subA := hss.addSubscriber(t, "001010000000155", "15550000155")
 	s := startSCSCF(t, hss, nil, insideOnly)
 	alice := newUE(t, s, subA)
 	alice.registerFully(600)
+	stranger := newUEAt(t, s, subA, boundarytest.Outside)
 
-	stranger := newUEAt(t, s, subA, outsideAddr)
-	stranger.integrity = "yes"
-	if res := stranger.register(600, stranger.emptyAuth()); res.StatusCode != 403 {
-		t.Fatalf("protected-looking REGISTER from outside: %d, want 403", res.StatusCode)
-	}
-	reg := registered(t, s, alice.impu)
-	if reg == nil || len(reg.Contacts) != 1 || !strings.Contains(reg.Contacts[0].URI, alice.addr.String()) {
-		t.Fatalf("Alice's registration after the stranger's REGISTER: %+v, want her one contact", reg)
-	}
-	// Her own re-registration through her P-CSCF still skips authentication (integrity protected, inside).
-	if res := alice.register(600, alice.emptyAuth()); res.StatusCode != 200 {
-		t.Fatalf("Alice's protected re-registration: %d, want 200", res.StatusCode)
-	}
-	checkMetrics(t, scrape(t, s), []metricCheck{
-		{"scscf_trust_domain_refused_total", []string{"reason", "register"}, 1},
+	t.Run("REGISTER", func(t *testing.T) {
+		stranger.integrity = "yes"
+		if res := stranger.register(600, stranger.emptyAuth()); res.StatusCode != 403 {
+			t.Fatalf("protected-looking REGISTER from outside: %d, want 403", res.StatusCode)
+		}
+		reg := registered(t, s, alice.impu)
+		if reg == nil || len(reg.Contacts) != 1 || !strings.Contains(reg.Contacts[0].URI, alice.addr.String()) {
+			t.Fatalf("Alice's registration after the stranger's REGISTER: %+v, want her one contact", reg)
+		}
+		// Her own re-registration through her P-CSCF still skips authentication (integrity protected, inside).
+		if res := alice.register(600, alice.emptyAuth()); res.StatusCode != 200 {
+			t.Fatalf("Alice's protected re-registration: %d, want 200", res.StatusCode)
+		}
+		checkMetrics(t, scrape(t, s), []metricCheck{
+			{"scscf_trust_domain_refused_total", []string{"reason", "register"}, 1},
+		})
 	})
-}
-
-// TS 24.229 §5.4.2.1.1: who may watch a registration is decided by the subscriber's asserted identity. A stranger
-// outside the trust domain asserting Alice's identity (or naming her in From alone, from anywhere) may not.
-func TestTrustDomainRegEvent(t *testing.T) {
-	hss := startFakeHSS(t)
-	subA := hss.addSubscriber(t, "001010000000157", "15550000157")
-	s := startSCSCF(t, hss, nil, insideOnly)
-	alice := newUE(t, s, subA)
-	alice.registerFully(600)
-
-	stranger := newUEAt(t, s, subA, outsideAddr)
-	if res := stranger.subscribeAs(alice.impu, alice.impu, 600, "w-"+randHex(4), ""); res.StatusCode != 403 {
-		t.Fatalf("SUBSCRIBE from outside asserting Alice: %d, want 403", res.StatusCode)
-	}
-	// From inside with From alone (no P-Asserted-Identity): the From authorises nothing.
-	insider := newUE(t, s, subA)
-	insider.cseq++
-	insider.send(fmt.Sprintf(`
-SUBSCRIBE %[1]s SIP/2.0
-Via: SIP/2.0/UDP %[2]s;branch=z9hG4bK%[3]s;rport
-Max-Forwards: 70
-From: <%[1]s>;tag=f1
-To: <%[1]s>
-Call-ID: from-%[3]s
-CSeq: %[4]d SUBSCRIBE
-Contact: <sip:ue@%[2]s>
-Event: reg
-Expires: 600
-Content-Length: 0
-
-`, alice.impu, insider.addr, randHex(8), insider.cseq))
-	if res := insider.response(); res.StatusCode != 403 {
-		t.Fatalf("SUBSCRIBE naming Alice in From only: %d, want 403", res.StatusCode)
-	}
-	// Alice's own, asserted from inside: allowed.
-	if res := alice.subscribeAs(alice.impu, alice.impu, 600, "a-"+randHex(4), ""); res.StatusCode != 200 {
-		t.Fatalf("Alice's SUBSCRIBE: %d, want 200", res.StatusCode)
-	}
-	alice.notify()
+	t.Run("reg event", func(t *testing.T) {
+		if res := stranger.subscribeAs(alice.impu, alice.impu, 600, "w-"+randHex(4), ""); res.StatusCode != 403 {
+			t.Fatalf("SUBSCRIBE from outside asserting Alice: %d, want 403", res.StatusCode)
+		}
+		// From inside with From alone (no P-Asserted-Identity): the From authorises nothing.
+		if res := newUE(t, s, subA).subscribeAsserting(alice.impu, alice.impu, "", 600, "f-"+randHex(4), ""); res.StatusCode != 403 {
+			t.Fatalf("SUBSCRIBE naming Alice in From only: %d, want 403", res.StatusCode)
+		}
+		// Alice's own, asserted from inside: allowed.
+		if res := alice.subscribeAs(alice.impu, alice.impu, 600, "a-"+randHex(4), ""); res.StatusCode != 200 {
+			t.Fatalf("Alice's SUBSCRIBE: %d, want 200", res.StatusCode)
+		}
+		alice.notify()
+	})
 }
 
 // ISC (TS 24.229 §5.4.3.2 step 4, §4.4): an AS outside the trust domain gets the request without the trust-domain
 // header fields, and may not assert an identity on the way back (§5.4.3.3, RFC 3325 §5): Bob receives none. An AS
 // inside the trust domain gets them and may assert.
 func TestTrustDomainAS(t *testing.T) {
-	for _, tt := range []struct {
-		name    string
-		asAt    string
-		trusted bool
-	}{
-		{"AS outside", outsideAddr, false},
-		{"AS inside", "127.0.0.1", true},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, tt := range boundarytest.Sides() {
+		t.Run("AS "+tt.Name, func(t *testing.T) {
 			hss := startFakeHSS(t)
-			as := startFakeASAt(t, tt.asAt)
+			as := startFakeASAt(t, tt.Addr)
 			subA := hss.addSubscriber(t, "001010000000158", "15550000158", originatingIFC(as))
 			subB := hss.addSubscriber(t, "001010000000159", "15550000159")
 			s := startSCSCF(t, hss, nil, insideOnly)
@@ -237,20 +190,16 @@ func TestTrustDomainAS(t *testing.T) {
 				"P-Charging-Vector: icid-value=alice;orig-ioi=home", "via AS")
 			select {
 			case got := <-as.seen:
-				for _, h := range []string{"P-Asserted-Identity", "P-Charging-Vector"} {
-					if header.Has(got, h) != tt.trusted {
-						t.Errorf("%s at the AS: present %v, want %v\n%s", h, header.Has(got, h), tt.trusted, got)
-					}
-				}
+				boundarytest.CheckHeaders(t, "at the AS", got, tt.Trusted, "P-Asserted-Identity", "P-Charging-Vector")
 			case <-time.After(waitLong):
 				t.Fatal("MESSAGE did not reach the AS")
 			}
 			got := bob.request(sip.MESSAGE)
 			pai := header.Values(got, "P-Asserted-Identity")
-			if tt.trusted && (len(pai) != 1 || pai[0] != asserted) {
+			if tt.Trusted && (len(pai) != 1 || pai[0] != asserted) {
 				t.Errorf("P-Asserted-Identity at Bob %v, want the one the AS inside asserted", pai)
 			}
-			if !tt.trusted && len(pai) != 0 {
+			if !tt.Trusted && len(pai) != 0 {
 				t.Errorf("P-Asserted-Identity at Bob %v: an AS outside the trust domain asserted an identity", pai)
 			}
 			bob.answer(got, 200, "")
