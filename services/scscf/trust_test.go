@@ -209,3 +209,43 @@ func TestTrustDomainAS(t *testing.T) {
 		})
 	}
 }
+
+// Third-party registration (TS 24.229 §5.4.1.7) with the REGISTER as a message/sip body: an AS outside the trust
+// domain gets that copy without the trust-domain header fields the P-CSCF added (§4.4); an AS inside gets them.
+func TestTrustDomainThirdPartyRegister(t *testing.T) {
+	for _, tt := range boundarytest.Sides() {
+		t.Run("AS "+tt.Name, func(t *testing.T) {
+			hss := startFakeHSS(t)
+			as := startFakeASAt(t, tt.Addr)
+			sub := hss.addSubscriber(t, "001010000000160", "15550000160", userdata.InitialFilterCriteria{Priority: 1,
+				ApplicationServer: userdata.ApplicationServer{ServerName: as.uri(),
+					Extension: &userdata.ApplicationServerExt{IncludeRegisterRequest: &struct{}{}}},
+				TriggerPoint: &userdata.TriggerPoint{SPTs: []userdata.SPT{{Method: ptr("REGISTER"), Groups: []int{0}}}}})
+			s := startSCSCF(t, hss, nil, insideOnly)
+			as.setSCSCF(s.SIPAddr())
+			ue := newUE(t, s, sub)
+			res := ue.register(600, ue.emptyAuth())
+			if res.StatusCode != 401 {
+				t.Fatalf("first REGISTER: %d, want 401", res.StatusCode)
+			}
+			ue.integrity = "yes"
+			res = ue.register(600, ue.authFor(res, false),
+				"P-Access-Network-Info: 3GPP-E-UTRAN-FDD; utran-cell-id-3gpp=001010001000019B",
+				"P-Charging-Vector: icid-value=reg1;orig-ioi=home")
+			if res.StatusCode != 200 {
+				t.Fatalf("second REGISTER: %d, want 200", res.StatusCode)
+			}
+			select {
+			case reg := <-as.registers:
+				inner, err := sip.ParseMessage(reg.Body())
+				if err != nil {
+					t.Fatalf("message/sip body: %v\n%s", err, reg.Body())
+				}
+				boundarytest.CheckHeaders(t, "in the REGISTER sent to the AS", inner, tt.Trusted,
+					"P-Access-Network-Info", "P-Charging-Vector")
+			case <-time.After(waitLong):
+				t.Fatal("no third-party REGISTER at the AS")
+			}
+		})
+	}
+}

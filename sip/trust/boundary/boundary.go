@@ -225,23 +225,33 @@ func (b *Boundary) guardTargets(d *proxy.Decision, req *sip.Request) {
 	}
 }
 
+// Outside reports whether u names, by its IP address, a peer outside the trust domain: a node the
+// trust-domain header fields must not reach, also inside a body (a message/sip copy). A URI naming a
+// host is not judged (false).
+func (b *Boundary) Outside(u *sip.Uri) bool {
+	a, ok := uriAddr(u)
+	return ok && !b.domain.Contains(a)
+}
+
 // nextHopAddr is the address a copy for t goes to when it is known without DNS (RFC 3261 §16.6 steps
 // 6–7: an explicit next hop, else the top Route, else the Request-URI).
 func nextHopAddr(req *sip.Request, t *proxy.Target) (netip.Addr, bool) {
 	if t.NextHop != nil && t.NextHop.Addr.IsValid() {
 		return t.NextHop.Addr.Addr().Unmap(), true
 	}
-	var u *sip.Uri
 	switch {
 	case len(t.Route) > 0:
-		u = &t.Route[0]
+		return uriAddr(&t.Route[0])
 	case req.Route() != nil:
-		u = &req.Route().Address
+		return uriAddr(&req.Route().Address)
 	case t.URI != nil:
-		u = t.URI
-	default:
-		u = &req.Recipient
+		return uriAddr(t.URI)
 	}
+	return uriAddr(&req.Recipient)
+}
+
+// uriAddr is the IP address a SIP URI names as its host, if it names one.
+func uriAddr(u *sip.Uri) (netip.Addr, bool) {
 	if !strings.EqualFold(u.Scheme, "sip") && !strings.EqualFold(u.Scheme, "sips") {
 		return netip.Addr{}, false
 	}

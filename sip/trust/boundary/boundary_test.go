@@ -144,6 +144,20 @@ func TestNextHopAddr(t *testing.T) {
 	}
 }
 
+func TestOutside(t *testing.T) {
+	b, _, _ := newBoundary(t)
+	for s, want := range map[string]bool{"sip:192.0.2.7:5060": true, "sip:10.0.0.9": false, "sip:as.example.org": false,
+		"sip:as@[2001:db8::1]": true} {
+		var u sip.Uri
+		if err := sip.ParseUri(s, &u); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.Outside(&u); got != want {
+			t.Errorf("Outside(%s) = %v, want %v", s, got, want)
+		}
+	}
+}
+
 // Guard: copies towards an address outside go without the header fields (every copy of the Decision, and none
 // added back); a response from outside is stripped before the node's own hooks see it; responses to a request
 // from outside leave without them; a Reply to it too; OnFailure's next Decision is guarded the same way.
