@@ -23,6 +23,7 @@ import (
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/services/pcscf"
 	"github.com/imscore/imscore/services/scscf"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // repoRoot is the repository root seen from this package's directory (go test runs in deploy/).
@@ -213,6 +214,23 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 	}
 	if !found {
 		t.Errorf("icscf scscfs %v: the S-CSCF %s is missing", d.icscf.SCSCFs, d.scscf.ServerName)
+	}
+	// The trust domains of the I-CSCF and the S-CSCF hold the SIP nodes that send them REGISTERs and asserted
+	// identities (TS 24.229 §5.3.1.2, §4.4): else every REGISTER of the deployment is answered 403.
+	for _, td := range []struct {
+		node string
+		nets []string
+	}{{"icscf", d.icscf.TrustedNetworks}, {"scscf", d.scscf.TrustedNetworks}} {
+		domain, err := trust.ParseDomain(td.nets)
+		if err != nil {
+			t.Errorf("%s trusted_networks: %v", td.node, err)
+			continue
+		}
+		for peer, addr := range map[string]string{"pcscf": d.pcscf.Listen[0], "icscf": icscfSIP, "scscf": d.scscf.SIP.Listen} {
+			if ap, err := netip.ParseAddrPort(addr); err != nil || !domain.Contains(ap.Addr()) {
+				t.Errorf("%s trusted_networks %v: the %s at %s is outside", td.node, td.nets, peer, addr)
+			}
+		}
 	}
 	// The HSS seeds the same Server-Name, so its UAA points the I-CSCF to a configured S-CSCF.
 	if !slices.ContainsFunc(d.hss.SCSCFs, func(s hss.SCSCFConfig) bool { return s.Name == d.scscf.ServerName }) {

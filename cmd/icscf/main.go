@@ -22,25 +22,11 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// listValue is a comma-separated flag whose Set replaces the list (idempotent: config.Load parses twice).
-type listValue struct{ set func([]string) }
-
-func (v listValue) String() string { return "" }
-func (v listValue) Set(s string) error {
-	var out []string
-	for _, p := range strings.Split(s, ",") {
-		if p = strings.TrimSpace(p); p != "" {
-			out = append(out, p)
-		}
-	}
-	v.set(out)
-	return nil
 }
 
 // appendValue collects a repeatable flag; duplicates (from the second parse in config.Load) are dropped.
@@ -60,16 +46,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var scscfArgs []string
 	var dump, showVersion bool
-	fs.Var(listValue{func(l []string) {
+	fs.Var(config.ListValue(func(l []string) {
 		cfg.SIP.Listen = nil
 		for _, a := range l {
 			cfg.SIP.Listen = append(cfg.SIP.Listen, proxy.Listen{Addr: a})
 		}
-	}}, "sip-listen", "SIP listen address(es), UDP and TCP, comma-separated (default "+icscf.DefaultSIPListen+")")
-	fs.Var(listValue{func(l []string) { cfg.Diameter.HSS = l }}, "hss",
+	}), "sip-listen", "SIP listen address(es), UDP and TCP, comma-separated (default "+icscf.DefaultSIPListen+")")
+	fs.Var(config.ListValue(func(l []string) { cfg.Diameter.HSS = l }), "hss",
 		"HSS Diameter address(es), comma-separated (default "+icscf.DefaultHSSAddress+")")
 	fs.Var(appendValue{&scscfArgs}, "scscf",
 		"S-CSCF as name=address, repeatable; replaces the configured list (default "+icscf.DefaultSCSCFName+"="+icscf.DefaultSCSCFAddress+")")
+	fs.Var(config.ListValue(func(l []string) { cfg.TrustedNetworks = l }), "trusted-networks",
+		"networks of the trust domain (CIDR or address), comma-separated; REGISTER and orig from outside get 403, "+
+			"P-Asserted-Identity and the other trust-domain header fields from outside are removed (default "+
+			strings.Join(trust.DefaultNetworks(), ",")+")")
 	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")
 	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "optional Diameter listen address")

@@ -22,7 +22,12 @@ func TestFlags(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, contains: []string{
 			"addr: 127.0.0.1:4060", "- 127.0.0.1:3868", "listen: 127.0.0.1:3869", "name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060",
-			"address: 127.0.0.1:6060", "http_listen: 127.0.0.1:9102", "origin_host: icscf.ims.mnc001.mcc001.3gppnetwork.org"}},
+			"address: 127.0.0.1:6060", "http_listen: 127.0.0.1:9102", "origin_host: icscf.ims.mnc001.mcc001.3gppnetwork.org",
+			"trusted_networks:\n  - 127.0.0.0/8\n  - ::1/128"}},
+		{name: "trusted networks", args: []string{"--dump-config", "--trusted-networks", "10.0.0.0/8, 192.0.2.7"},
+			contains: []string{"trusted_networks:\n  - 10.0.0.0/8\n  - 192.0.2.7"}, absent: []string{"127.0.0.0/8"}},
+		{name: "bad trusted network refused at start", args: []string{"--trusted-networks", "core.example.org", "--http-listen", ""},
+			code: 2, contains: []string{"trusted_networks[0]"}},
 		{name: "flags", args: []string{"--dump-config", "--sip-listen", "127.0.0.1:14060", "--hss", "127.0.0.1:1,127.0.0.1:2",
 			"--scscf", "s1.example:6060=127.0.0.1:16060", "--scscf", "sip:s2.example=127.0.0.1:26060", "--attempt-timeout", "2s"},
 			contains: []string{"addr: 127.0.0.1:14060", "- 127.0.0.1:1", "- 127.0.0.1:2", "name: sip:s1.example:6060",

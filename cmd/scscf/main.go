@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/imscore/imscore/internal/version"
@@ -19,6 +20,7 @@ import (
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 func main() {
@@ -42,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "Diameter listen address (empty: off)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
 	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF route for callees not served here (none: serve the whole domain)")
+	fs.Var(config.ListValue(func(l []string) { cfg.TrustedNetworks = l }), "trusted-networks",
+		"networks of the trust domain (CIDR or address), comma-separated; REGISTER and orig from outside get 403, "+
+			"P-Asserted-Identity and the other trust-domain header fields from outside are removed (default "+
+			strings.Join(trust.DefaultNetworks(), ",")+")")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")

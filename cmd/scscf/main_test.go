@@ -21,7 +21,12 @@ func TestFlagsAndConfigFile(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:6060", "hss: 127.0.0.1:3868", "http_listen: 127.0.0.1:9103",
-				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: 127.0.0.1:3870"}},
+				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: 127.0.0.1:3870",
+				"trusted_networks:\n  - 127.0.0.0/8\n  - ::1/128"}},
+		{name: "trusted networks", args: []string{"--trusted-networks", "10.0.0.0/8, 192.0.2.7", "--dump-config"}, code: 0,
+			contains: []string{"trusted_networks:\n  - 10.0.0.0/8\n  - 192.0.2.7"}},
+		{name: "bad trusted network", args: []string{"--trusted-networks", "core.example.org", "--db", "memory"}, code: 2,
+			contains: []string{"trusted_networks[0]"}},
 		{name: "file then flags", args: []string{"--config", file, "--hss", "127.0.0.1:13868", "--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:7060", "hss: 127.0.0.1:13868", "db: memory", "max_expires: 2h0m0s"}},
 		{name: "version", args: []string{"--version"}, code: 0, contains: []string{"scscf 0.1.0"}},

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -75,4 +76,23 @@ func Dump(w io.Writer, cfg any) error {
 		return fmt.Errorf("encode config: %w", err)
 	}
 	return enc.Close()
+}
+
+// ListValue is a comma-separated flag ("a, b,c"): each Set replaces the list with its non-empty items,
+// so that parsing the command line twice (Load) gives the same list. Bind it with fs.Var.
+type ListValue func([]string)
+
+// String implements flag.Value; the default is written in the flag's usage instead.
+func (v ListValue) String() string { return "" }
+
+// Set implements flag.Value.
+func (v ListValue) Set(s string) error {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	v(out)
+	return nil
 }

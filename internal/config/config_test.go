@@ -89,3 +89,20 @@ func TestDumpRoundTrip(t *testing.T) {
 		t.Fatalf("round trip: got %+v want %+v", out, in)
 	}
 }
+
+// A list flag given over a file's list replaces it, and parsing twice (Load) gives the same list.
+func TestListValue(t *testing.T) {
+	var cfg struct {
+		Nets []string `yaml:"nets"`
+	}
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(&bytes.Buffer{})
+	fs.Var(ListValue(func(l []string) { cfg.Nets = l }), "nets", "networks")
+	file := writeFile(t, "nets: [192.0.2.0/24]\n")
+	if err := Load(fs, []string{"--config", file, "--nets", " 10.0.0.0/8,, ::1/128 "}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(cfg.Nets, "|"); got != "10.0.0.0/8|::1/128" {
+		t.Fatalf("nets %q, want the flag's two items", got)
+	}
+}

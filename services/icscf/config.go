@@ -13,6 +13,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // Documented defaults (docs/icscf.md, DESIGN.md §2).
@@ -59,6 +60,13 @@ type Config struct {
 
 	// Log selects level and format (used by cmd/icscf).
 	Log logging.Config `yaml:"log"`
+
+	// TrustedNetworks are the networks of this node's trust domain (RFC 3325 §2.3, TS 24.229 §4.4): CIDR
+	// prefixes or addresses of the P-CSCFs, S-CSCFs, I-CSCFs and ASs trusted to assert identities. A
+	// REGISTER or an originating ("orig") request from outside is refused with 403 (TS 24.229 §5.3.1.2),
+	// and every other message from outside loses its trust-domain header fields (P-Asserted-Identity, ...)
+	// before it is read (sip/trust). Default: loopback (trust.DefaultNetworks). docs/icscf.md.
+	TrustedNetworks []string `yaml:"trusted_networks"`
 }
 
 // DiameterConfig is the Cx side of the I-CSCF (TS 29.229).
@@ -124,6 +132,8 @@ func DefaultConfig() Config {
 		MaxAttempts:    DefaultMaxAttempts,
 		HTTPListen:     DefaultHTTPListen,
 		Log:            logging.Default(),
+
+		TrustedNetworks: trust.DefaultNetworks(),
 	}
 }
 
@@ -149,6 +159,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxAttempts == 0 {
 		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.TrustedNetworks == nil {
+		c.TrustedNetworks = trust.DefaultNetworks()
 	}
 	if c.SIP.RouteTimeout == 0 {
 		// The router blocks for the UAR(s) and every REGISTER attempt: leave room for all of them.
@@ -230,6 +243,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			errs = append(errs, fmt.Errorf("http_listen %q: %w", c.HTTPListen, err))
 		}
+	}
+	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,10 @@
 // The I-CSCF does not Record-Route (no topology hiding), so it sees no in-dialog requests; those that arrive
 // anyway are forwarded by their Route set and Request-URI.
 //
+// The I-CSCF is the home network's entry point, so it stands at the edge of the trust domain (trusted_networks,
+// sip/trust/boundary): a REGISTER (§5.3.1.2) or an "orig" request from outside is refused with 403, and any other
+// message from outside loses P-Asserted-Identity and the other trust-domain header fields before it is read.
+//
 // Run starts the node: the SIP proxy (sip/proxy), the Cx client (diameter/peer) and the HTTP endpoints
 // /metrics, /healthz and /readyz.
 package icscf

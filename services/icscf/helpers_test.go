@@ -278,8 +278,12 @@ type ue struct {
 	seq  int
 }
 
-func newUE(t *testing.T) *ue {
-	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+func newUE(t *testing.T) *ue { return newUEAt(t, "127.0.0.1") }
+
+// newUEAt is newUE bound to ip: another loopback address (127.0.0.2 ...) plays a peer outside a trust
+// domain of 127.0.0.1/32 (Linux answers the whole of 127.0.0.0/8 without setup).
+func newUEAt(t *testing.T, ip string) *ue {
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust/boundary"
 )
 
 // diameterLatencyBuckets are the bounds of the Cx round-trip histogram: a local HSS answers in well under
@@ -29,6 +30,8 @@ type metrics struct {
 	diamEvents   *prometheus.CounterVec
 	cxDuration   *prometheus.HistogramVec
 	cxFailed     *prometheus.CounterVec
+	// edge counts the work of the trust domain boundary (sip/trust/boundary).
+	edge *boundary.Metrics
 }
 
 func newMetrics() *metrics {
@@ -58,6 +61,8 @@ func newMetrics() *metrics {
 	}
 	m.reg.MustRegister(m.registers, m.cxAnswers, m.failovers, m.sipRequests, m.sipResponses, m.sipInFlight,
 		m.diamEvents, m.cxDuration, m.cxFailed)
+	m.edge = boundary.NewMetrics("icscf")
+	m.reg.MustRegister(m.edge.Collectors()...)
 	m.reg.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust/boundary"
 )
 
 // Router is the I-CSCF's routing logic, plugged into sip/proxy.
@@ -21,6 +22,9 @@ type Router struct {
 	retryAfter     time.Duration // Retry-After of the 480 when the HSS cannot be asked
 	metrics        *metrics
 	log            *zap.Logger
+	// edge is the boundary of the trust domain: the Router is always wrapped by it (Run), and asks it
+	// whether a request came from inside.
+	edge *boundary.Boundary
 }
 
 // routerConfig is what newRouter needs.
@@ -33,6 +37,7 @@ type routerConfig struct {
 	retryAfter     time.Duration
 	metrics        *metrics
 	log            *zap.Logger
+	edge           *boundary.Boundary
 }
 
 func newRouter(rc routerConfig) (*Router, error) {
@@ -44,15 +49,21 @@ func newRouter(rc routerConfig) (*Router, error) {
 		rc.log = zap.NewNop()
 	}
 	return &Router{hss: rc.hss, dir: dir, domain: rc.domain, attemptTimeout: rc.attemptTimeout,
-		maxAttempts: max(rc.maxAttempts, 1), retryAfter: rc.retryAfter, metrics: rc.metrics, log: rc.log}, nil
+		maxAttempts: max(rc.maxAttempts, 1), retryAfter: rc.retryAfter, metrics: rc.metrics, log: rc.log, edge: rc.edge}, nil
 }
 
 // Route implements proxy.Router: REGISTER per TS 24.229 §5.3.1, initial requests per §5.3.2, anything in a
 // dialog (the I-CSCF does not Record-Route, so such requests are not for it to decide) by its Route set and
-// Request-URI.
+// Request-URI. The boundary of the trust domain (r.edge, which wraps the Router) has already removed the
+// trust-domain header fields of a request from outside it.
 func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
 	log := r.log.With(logging.CallID(callID(req)), zap.String("method", string(req.Method)))
 	switch {
+	case req.Method == sip.REGISTER && !r.edge.Trusts(src.Remote):
+		// TS 24.229 §5.3.1.2: "If the request has not arrived from a trusted domain, the I-CSCF shall complete
+		// the processing of the request by responding with 403 (Forbidden) response." Its Path,
+		// P-Visited-Network-ID and Authorization (integrity-protected) are the P-CSCF's word.
+		return r.edge.Refuse(req, src.Remote, "register", "TS 24.229 §5.3.1.2: REGISTER only from a trusted domain")
 	case req.Method == sip.REGISTER:
 		return r.register(ctx, req, log)
 	case req.Method == sip.OPTIONS && req.Recipient.User == "" && len(req.GetHeaders("Route")) == 0:
@@ -62,6 +73,11 @@ func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 			"MESSAGE, SUBSCRIBE, NOTIFY, PRACK, UPDATE, INFO, REFER, PUBLISH")), nil
 	case req.Method == sip.ACK || inDialog(req):
 		return r.forwardByRoute(req), nil
+	case src.ConsumedRoute != nil && src.ConsumedRoute.UriParams.Has("orig") && !r.edge.Trusts(src.Remote):
+		// TS 24.229 §5.3.2.1: "orig" is an S-CSCF of this network asking for a served user's originating
+		// procedures. From outside the trust domain it is no S-CSCF of ours, and no asserted identity came
+		// with it (RFC 3325 §5): nobody to serve.
+		return r.edge.Refuse(req, src.Remote, "originating", "TS 24.229 §5.3.2.1: orig only from an S-CSCF of the trust domain")
 	case src.ConsumedRoute != nil && src.ConsumedRoute.UriParams.Has("orig"):
 		// TS 24.229 §5.3.2.1: an S-CSCF sends an originating request for an unregistered user's services to
 		// the I-CSCF with "orig" in the Route; the LIR says so (Originating-Request, TS 29.229 §6.3.34).

@@ -20,6 +20,8 @@ import (
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust"
+	"github.com/imscore/imscore/sip/trust/boundary"
 )
 
 // shutdownGrace bounds the Diameter DPR exchange and the HTTP server's drain at shutdown.
@@ -93,14 +95,19 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		return nil, fmt.Errorf("icscf: diameter: %w", err)
 	}
 	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain, log.Named("cx"))
+	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("icscf: %w", err)
+	}
+	edge := boundary.New(trusted, log.Named("trust"), n.metrics.edge)
 	n.router, err = newRouter(routerConfig{hss: hss, scscfs: cfg.SCSCFs, domain: cfg.Domain,
 		attemptTimeout: cfg.AttemptTimeout, maxAttempts: cfg.MaxAttempts, retryAfter: cfg.Diameter.RetryAfter,
-		metrics: n.metrics, log: log})
+		metrics: n.metrics, log: log, edge: edge})
 	if err != nil {
 		return nil, fmt.Errorf("icscf: %w", err)
 	}
 	sipCfg := cfg.SIP
-	sipCfg.Router = n.router
+	sipCfg.Router = edge.Wrap(n.router) // TS 24.229 §4.4: nothing from outside the trust domain is read as asserted
 	sipCfg.Metrics = sipMetrics{n.metrics}
 	n.proxy, err = proxy.New(sipCfg, log.Named("sip"))
 	if err != nil {
@@ -154,7 +161,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	})
 	n.ready.Store(true)
 	log.Info("started", zap.Any("sip", n.proxy.Listeners()), zap.Strings("hss", cfg.Diameter.HSS),
-		zap.String("http", cfg.HTTPListen))
+		zap.String("http", cfg.HTTPListen), zap.Stringer("trusted_networks", trusted))
 	return n, nil
 }
 

@@ -31,6 +31,8 @@ var (
 	statusLIRFailed = &proxy.StatusError{Code: sip.StatusTemporarilyUnavailable, Reason: "Temporarily Unavailable"}
 	// A base-protocol authorization rejection: 403.
 	statusLIAForbidden = &proxy.StatusError{Code: sip.StatusForbidden, Reason: "Forbidden"}
+	// An originating request without an asserted identity names no served user (RFC 3325 §9.1): 403.
+	statusNoServedUser = &proxy.StatusError{Code: sip.StatusForbidden, Reason: "Forbidden"}
 )
 
 // terminating handles an initial non-REGISTER request.
@@ -38,11 +40,10 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 	var impu string
 	var err error
 	if originating {
-		impu, err = originatingIdentity(req)
-	} else {
-		impu, err = requestIdentity(&req.Recipient)
-	}
-	if err != nil {
+		if impu, err = originatingIdentity(req); err != nil {
+			return proxy.Decision{}, withCause(statusNoServedUser, err)
+		}
+	} else if impu, err = requestIdentity(&req.Recipient); err != nil {
 		return proxy.Decision{}, withCause(statusLIAUnknown, err)
 	}
 	log = log.With(logging.IMPU(impu))
@@ -104,16 +105,15 @@ func requestIdentity(u *sip.Uri) (string, error) {
 }
 
 // originatingIdentity is the served user of an originating request: the P-Asserted-Identity the S-CSCF
-// received (RFC 3325 §9.1, TS 24.229 §5.3.2.1; its first entry), else the From URI.
+// passed on (RFC 3325 §9.1, TS 24.229 §5.3.2.1; its first entry). It is only ever an asserted identity
+// from inside the trust domain (the boundary removed any other); the From URI is the sender's word and
+// never names the served user.
 func originatingIdentity(req *sip.Request) (string, error) {
-	if pai, err := header.NameAddrs(req, "P-Asserted-Identity"); err == nil && len(pai) > 0 {
+	if pai, err := header.NameAddrs(req, header.PAssertedIdentity); err == nil && len(pai) > 0 {
 		var u sip.Uri
 		if err := sip.ParseUri(pai[0].URI, &u); err == nil {
 			return requestIdentity(&u)
 		}
-	}
-	if from := req.From(); from != nil {
-		return requestIdentity(&from.Address)
 	}
 	return "", ErrNoIdentity
 }

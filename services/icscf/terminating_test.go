@@ -87,7 +87,8 @@ func TestTerminatingLIR(t *testing.T) {
 }
 
 // TS 24.229 §5.3.2.1: an S-CSCF routes an unregistered user's originating request through the I-CSCF with
-// "orig"; the LIR says Originating-Request and the Route to the S-CSCF keeps "orig".
+// "orig"; the LIR says Originating-Request for the asserted identity the S-CSCF passed on, and the Route to
+// the S-CSCF keeps "orig".
 func TestOriginatingViaICSCF(t *testing.T) {
 	hss := startFakeHSS(t)
 	s := startFakeSCSCF(t, "scscf", false)
@@ -96,7 +97,8 @@ func TestOriginatingViaICSCF(t *testing.T) {
 	addr := sipAddr(n, "UDP")
 	u := newUE(t)
 	route := "Route: <sip:" + addr.String() + ";lr;orig>"
-	res := u.send(addr, u.request("MESSAGE", "sip:bob@"+testDomain, "sip:bob@"+testDomain, route))
+	res := u.send(addr, u.request("MESSAGE", "sip:bob@"+testDomain, "sip:bob@"+testDomain, route,
+		"P-Asserted-Identity: <sip:001010000000001@"+testDomain+">"))
 	if res.StatusCode != 200 {
 		t.Fatalf("status %d", res.StatusCode)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
@@ -89,6 +90,13 @@ type Config struct {
 	// SIPTimerF and SIPTimerC override the proxy's transaction timers (tests use short ones); 0: RFC 3261.
 	SIPTimerF time.Duration `yaml:"sip_timer_f"`
 	SIPTimerC time.Duration `yaml:"sip_timer_c"`
+
+	// TrustedNetworks are the networks of this node's trust domain (RFC 3325 §2.3, TS 24.229 §4.4): CIDR
+	// prefixes or addresses of the P-CSCFs, I-CSCFs, S-CSCFs and ASs trusted to assert identities. A
+	// REGISTER or an originating request (our Service-Route's "orig") from outside is refused with 403,
+	// and every other message from outside loses its trust-domain header fields (P-Asserted-Identity, ...)
+	// before it is read (sip/trust). Default: loopback (trust.DefaultNetworks). docs/scscf.md.
+	TrustedNetworks []string `yaml:"trusted_networks"`
 }
 
 // SIPConfig is the SIP side.
@@ -182,6 +190,8 @@ func DefaultConfig() Config {
 		ISCTokenTTL:         DefaultISCTokenTTL,
 		ASTimeout:           DefaultASTimeout,
 		Log:                 logging.Default(),
+
+		TrustedNetworks: trust.DefaultNetworks(),
 	}
 }
 
@@ -225,6 +235,9 @@ func (c Config) WithDefaults() Config {
 	setD(&c.ISCTokenTTL, d.ISCTokenTTL)
 	setD(&c.ASTimeout, d.ASTimeout)
 	setD(&c.Diameter.RetryAfter, DefaultHSSRetryAfter)
+	if c.TrustedNetworks == nil {
+		c.TrustedNetworks = d.TrustedNetworks
+	}
 	return c
 }
 
@@ -288,6 +301,9 @@ func (c Config) Validate() error {
 	}
 	if c.ASTimeout <= 0 {
 		bad("as_timeout", "must be positive")
+	}
+	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -472,7 +472,14 @@ type testUE struct {
 
 func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	return newUEAt(t, s, sub, "127.0.0.1")
+}
+
+// newUEAt is newUE bound to ip: another loopback address (127.0.0.2 ...) plays a peer outside a trust
+// domain of 127.0.0.1/32 (Linux answers the whole of 127.0.0.0/8 without setup).
+func newUEAt(t *testing.T, s *Server, sub *subscriber, ip string) *testUE {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,13 +29,22 @@ type fakeAS struct {
 	// answer, when non-zero, makes the AS answer requests itself with this code instead of relaying them
 	// back; asSilent makes it answer nothing at all (a dead AS).
 	answer int
+	// assert, when set, replaces the P-Asserted-Identity of a request relayed back with this value: an AS
+	// asserting an identity on the way back (TS 24.229 §5.7.3).
+	assert string
 }
 
 const asSilent = -1
 
 func startFakeAS(t *testing.T) *fakeAS {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	return startFakeASAt(t, "127.0.0.1")
+}
+
+// startFakeASAt is startFakeAS bound to ip (127.0.0.2: an AS outside a trust domain of 127.0.0.1/32).
+func startFakeASAt(t *testing.T, ip string) *fakeAS {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,7 +99,7 @@ func (as *fakeAS) handleRequest(req *sip.Request, src netip.AddrPort) {
 	}
 	as.seen <- req
 	as.mu.Lock()
-	answer := as.answer
+	answer, assert := as.answer, as.assert
 	as.mu.Unlock()
 	switch {
 	case answer == asSilent || req.IsAck():
@@ -108,6 +117,9 @@ func (as *fakeAS) handleRequest(req *sip.Request, src netip.AddrPort) {
 	header.Remove(fwd, "Route")
 	for _, r := range routes[1:] { // the first names this AS
 		fwd.AppendHeader(sip.NewHeader("Route", r))
+	}
+	if assert != "" {
+		_ = header.Set(fwd, "P-Asserted-Identity", assert)
 	}
 	_ = header.Prepend(fwd, "Via", "SIP/2.0/UDP "+as.addr.String()+";branch=z9hG4bKas"+randHex(6))
 	_, _ = as.conn.WriteToUDPAddrPort([]byte(fwd.String()), as.next())

@@ -16,6 +16,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust/boundary"
 )
 
 // diameterLatencyBuckets are the bounds of the Cx round-trip histogram: a local HSS answers in well under
@@ -38,6 +39,8 @@ type metrics struct {
 	cxFailed      *prometheus.CounterVec
 	// hssUnavailable counts SIP requests answered 503 at once because the HSS could not be used.
 	hssUnavailable *prometheus.CounterVec
+	// edge counts the work of the trust domain boundary (sip/trust/boundary).
+	edge *boundary.Metrics
 }
 
 func newMetrics() *metrics {
@@ -72,6 +75,8 @@ func newMetrics() *metrics {
 	}
 	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
 		m.diameter, m.cxDuration, m.cxFailed, m.hssUnavailable)
+	m.edge = boundary.NewMetrics("scscf")
+	m.registry.MustRegister(m.edge.Collectors()...)
 	m.registry.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }

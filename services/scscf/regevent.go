@@ -363,9 +363,10 @@ func (s *Server) expireSubscriptions(ctx context.Context, now time.Time) {
 }
 
 // mayWatch says whether the subscriber is allowed to watch reg (TS 24.229 §5.4.2.1.1): its asserted
-// identity (P-Asserted-Identity, else From) belongs to the implicit set, or names the host of a P-CSCF on
-// the Path of one of the contacts, or the request comes from the address of such a P-CSCF (which may
-// name itself by FQDN).
+// identity (P-Asserted-Identity) belongs to the implicit set, or names the host of a P-CSCF on the Path
+// of one of the contacts, or the request comes from the address of such a P-CSCF (which may name itself
+// by FQDN). Only an identity asserted from inside the trust domain is left in the request (the boundary
+// removed any other, RFC 3325 §5); the From is the sender's word and authorises nothing.
 func mayWatch(req *sip.Request, reg *registrar.Registration, from netip.AddrPort) bool {
 	for _, ct := range reg.Contacts {
 		for _, p := range ct.Path {
@@ -384,11 +385,8 @@ func mayWatch(req *sip.Request, reg *registrar.Registration, from netip.AddrPort
 		}
 	}
 	var ids []string
-	for _, v := range header.Values(req, "P-Asserted-Identity") {
+	for _, v := range header.Values(req, header.PAssertedIdentity) {
 		ids = append(ids, header.SplitList(v)...)
-	}
-	if len(ids) == 0 && req.From() != nil {
-		ids = []string{req.From().Address.String()}
 	}
 	set := reg.IdentityURIs()
 	for _, id := range ids {

@@ -14,7 +14,17 @@ import (
 // subscribeAs sends a reg event SUBSCRIBE for target from the identity from (P-Asserted-Identity too).
 func (u *testUE) subscribeAs(target, from string, expires int, callID, toTag string) *sip.Response {
 	u.t.Helper()
+	return u.subscribeAsserting(target, from, from, expires, callID, toTag)
+}
+
+// subscribeAsserting is subscribeAs with asserted as the P-Asserted-Identity ("": none).
+func (u *testUE) subscribeAsserting(target, from, asserted string, expires int, callID, toTag string) *sip.Response {
+	u.t.Helper()
 	u.cseq++
+	pai := ""
+	if asserted != "" {
+		pai = "P-Asserted-Identity: <" + asserted + ">\n"
+	}
 	to := "<" + target + ">"
 	ruri := target
 	if toTag != "" {
@@ -32,10 +42,9 @@ CSeq: %[8]d SUBSCRIBE
 Contact: <sip:ue@%[2]s>
 Event: reg
 Expires: %[9]d
-P-Asserted-Identity: <%[5]s>
-Content-Length: 0
+%[12]sContent-Length: 0
 
-`, testDomain, u.addr, randHex(8), target, from, u.tag, callID, u.cseq, expires, to, ruri))
+`, testDomain, u.addr, randHex(8), target, from, u.tag, callID, u.cseq, expires, to, ruri, pai))
 	res := u.response()
 	if c := res.Contact(); c != nil && res.StatusCode == 200 {
 		u.subContact = c.Address.String()

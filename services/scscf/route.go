@@ -46,10 +46,18 @@ type iscState struct {
 	returned *atomic.Bool
 }
 
-// Route implements proxy.Router.
+// Route implements proxy.Router. The boundary of the trust domain (s.edge, which wraps the Router) has
+// already removed the trust-domain header fields of a request from outside it.
 func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
 	switch req.Method {
 	case sip.REGISTER:
+		if !s.edge.Trusts(src.Remote) {
+			// TS 24.229 §5.3.1.2: a REGISTER enters the home network only from a trusted domain, checked by its
+			// I-CSCF, which hands it to the S-CSCF. One reaching the S-CSCF from outside skipped that check, and
+			// its integrity-protected (§5.4.1.2.2: no new authentication), Path and P-Visited-Network-ID would
+			// be a stranger's word.
+			return s.edge.Refuse(req, src.Remote, "register", "TS 24.229 §5.3.1.2: REGISTER only from the trust domain")
+		}
 		return s.handleRegister(ctx, req)
 	case sip.SUBSCRIBE:
 		if isRegEvent(req) && s.isRegEventTarget(ctx, req) {
@@ -85,6 +93,14 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 		return proxy.Decision{}, &proxy.StatusError{Code: 403, Reason: "Forbidden", Err: errors.New("unknown original-dialog token")}
 	}
 	if orig {
+		if !s.edge.Trusts(src.Remote) {
+			// TS 24.229 §5.4.3.1: a request is originating when it uses what the S-CSCF put in the Service-Route
+			// it handed to the served user (§5.4.1.2.2), and the UE's P-CSCF, inside the trust domain, is the only
+			// one that follows it (§5.2.6.3.2). From outside it comes from a UE that bypassed its P-CSCF or from
+			// another network: whatever identity it claims was removed at the boundary (RFC 3325 §5), so it has
+			// no served user to originate for.
+			return s.edge.Refuse(req, src.Remote, "originating", "TS 24.229 §5.4.3.1: orig only from the trust domain")
+		}
 		return s.originating(ctx, req, "", 0)
 	}
 	return s.terminating(ctx, req, 0)
@@ -109,16 +125,15 @@ func (s *Server) isRegEventTarget(ctx context.Context, req *sip.Request) bool {
 	return err == nil
 }
 
-// servedUser is the originating user: the P-Asserted-Identity the P-CSCF set (TS 24.229 §5.4.3.2 step 1),
-// else From.
+// servedUser is the originating user: the P-Asserted-Identity the P-CSCF set (TS 24.229 §5.4.3.2 step 1,
+// its first entry), "" when there is none. Only an identity asserted from inside the trust domain is
+// left in a request by the time the router reads it (the boundary removed any other, RFC 3325 §5); the
+// From is the sender's word and never names the served user.
 func servedUser(req *sip.Request) string {
-	for _, v := range header.Values(req, "P-Asserted-Identity") {
+	for _, v := range header.Values(req, header.PAssertedIdentity) {
 		for _, id := range header.SplitList(v) {
 			return canonicalString(id)
 		}
-	}
-	if f := req.From(); f != nil {
-		return canonicalURI(&f.Address)
 	}
 	return ""
 }
@@ -140,6 +155,11 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 		impu = servedUser(req)
 	}
 	log := s.log.With(logging.IMPU(impu), logging.CallID(req.CallID().Value()))
+	if impu == "" {
+		// TS 24.229 §5.4.3.2 step 1: the served user is the asserted identity; without one there is none.
+		log.Info("originating request without P-Asserted-Identity")
+		return proxy.Respond(403, "Forbidden"), nil
+	}
 	reg, err := s.reg.Registration(ctx, impu)
 	if errors.Is(err, registrar.ErrNotFound) {
 		log.Info("originating request from a user not registered here")

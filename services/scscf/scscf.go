@@ -29,6 +29,8 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/trust"
+	"github.com/imscore/imscore/sip/trust/boundary"
 	"github.com/imscore/imscore/storage"
 )
 
@@ -64,6 +66,9 @@ type Server struct {
 
 	notifyQ chan notification
 	metrics *metrics
+	// edge is the boundary of the trust domain: it wraps the Router (New) and says whether a request came
+	// from inside.
+	edge *boundary.Boundary
 
 	runCtx context.Context
 	wg     sync.WaitGroup
@@ -114,7 +119,12 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	pcfg := proxy.DefaultConfig()
 	pcfg.Listen = []proxy.Listen{{Addr: cfg.SIP.Listen, Advertise: cfg.SIP.Advertise}}
 	pcfg.Aliases = []string{server.Host, server.Host + ":" + fmt.Sprint(server.Port)}
-	pcfg.Router = s
+	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
+	if err != nil {
+		return nil, fmt.Errorf("scscf: %w", err)
+	}
+	s.edge = boundary.New(trusted, log.Named("trust"), s.metrics.edge)
+	pcfg.Router = s.edge.Wrap(s) // TS 24.229 §4.4: nothing from outside the trust domain is read as asserted
 	pcfg.Resolver = cfg.Resolver
 	pcfg.Metrics = s.metrics
 	if cfg.SIPTimerF > 0 {
@@ -264,7 +274,7 @@ func (s *Server) Run(ctx context.Context) error {
 	go func() { defer s.wg.Done(); s.runNotifier(ctx) }()
 	go func() { defer s.wg.Done(); s.runSweeper(ctx) }()
 	s.log.Info("running", zap.Stringer("sip", s.advertise), zap.String("service_route", s.serviceRoute),
-		zap.String("hss", s.cfg.Diameter.HSS))
+		zap.String("hss", s.cfg.Diameter.HSS), zap.Stringer("trusted_networks", s.edge.Domain()))
 
 	var first error
 	select {

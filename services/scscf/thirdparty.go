@@ -16,6 +16,7 @@ import (
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/trust"
 )
 
 // thirdPartyRegister sends the REGISTERs for reg on goroutines the Server waits for. expires is the
@@ -42,8 +43,15 @@ func (s *Server) thirdPartyRegister(orig *sip.Request, reg *registrar.Registrati
 		req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 		if ext := ifc.ApplicationServer.Extension; ext != nil && ext.IncludeRegisterRequest != nil {
 			// TS 24.229 §5.4.1.7: the incoming REGISTER as a message/sip body (TS 29.228 Annex B.2.3).
+			body := orig
+			if s.edge.Outside(&as) {
+				// TS 24.229 §4.4, RFC 3325 §5: an AS outside the trust domain gets no trust-domain header
+				// field (P-Access-Network-Info, P-Charging-Vector, ...), in a body neither.
+				body = orig.Clone()
+				trust.Strip(body)
+			}
 			req.AppendHeader(sip.NewHeader("Content-Type", "message/sip"))
-			req.SetBody([]byte(orig.String()))
+			req.SetBody([]byte(body.String()))
 		}
 		s.wg.Add(1)
 		go func(as string, handling *userdata.DefaultHandling) {
