@@ -94,8 +94,11 @@ func TestKernelIPsecRealCore(t *testing.T) {
 	provisionCore(t, filepath.Join(dir, "hss.db"), alice, bob)
 	// Order as imsrun: the HSS first, then the S-CSCF, then the I-CSCF; each ready before the next.
 	startCoreNode(t, link.PCSCF, "hss", "store: {dsn: "+filepath.Join(dir, "hss.db")+"}\n", "127.0.0.1:3868")
-	startCoreNode(t, link.PCSCF, "scscf", "db: sqlite://"+filepath.Join(dir, "scscf.db")+"\n", "127.0.0.1:6060")
-	startCoreNode(t, link.PCSCF, "icscf", "", "127.0.0.1:4060")
+	// The P-CSCF listens on link.PCSCF4, so its requests reach the I- and S-CSCF from that address: it is part of
+	// their trust domain (sip/trust), beside loopback.
+	trusted := "trusted_networks: [127.0.0.0/8, '::1/128', " + link.PCSCF4.String() + "/32]\n"
+	startCoreNode(t, link.PCSCF, "scscf", "db: sqlite://"+filepath.Join(dir, "scscf.db")+"\n"+trusted, "127.0.0.1:6060")
+	startCoreNode(t, link.PCSCF, "icscf", trusted, "127.0.0.1:4060")
 
 	pcAddr := link.PCSCF4
 	ue2 := addUENamespace(t, link.PCSCF, false, pcAddr)
