@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/proxy"
 )
@@ -53,6 +54,10 @@ type Config struct {
 
 	// HTTPListen serves /metrics, /healthz and /readyz. Empty disables it.
 	HTTPListen string `yaml:"http_listen"`
+	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
+	// tokens_file, pprof (default false: /debug/pprof/ is 404), metrics_auth (default false: /metrics open),
+	// tls_cert and tls_key (default: plain HTTP). docs/operations.md.
+	Admin adminhttp.Config `yaml:"admin"`
 
 	// Log selects level and format (used by cmd/icscf).
 	Log logging.Config `yaml:"log"`
@@ -204,6 +209,9 @@ func (c Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.HTTPListen); err != nil {
 			errs = append(errs, fmt.Errorf("http_listen %q: %w", c.HTTPListen, err))
 		}
+	}
+	if err := c.Admin.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -26,6 +26,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/storage"
@@ -55,6 +56,7 @@ type Server struct {
 	cx     *cxClient
 	diamLn net.Listener
 	httpLn net.Listener
+	admin  *adminhttp.Admin // the admin listener's tokens, profiles switch and TLS
 
 	iscMu sync.Mutex
 	isc   map[string]iscState
@@ -168,7 +170,10 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		}
 	}
 	if cfg.HTTPListen != "" {
-		if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		if s.admin, err = adminhttp.New(cfg.Admin, log.Named("admin")); err != nil {
+			return nil, fmt.Errorf("scscf admin: %w", err)
+		}
+		if s.httpLn, err = s.admin.Listen(cfg.HTTPListen); err != nil {
 			return nil, fmt.Errorf("scscf http listen: %w", err)
 		}
 	}
