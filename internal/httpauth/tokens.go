@@ -207,13 +207,22 @@ func (t *Tokens) Len() int {
 	return len(t.entries)
 }
 
-// Authenticate implements Authenticator with the bearer header of RFC 6750 §2.1. The presented token's hash
-// is compared with every entry in constant time, so neither the match nor its position shows in the timing.
+// Authenticate implements Authenticator with the bearer header of RFC 6750 §2.1.
 func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
 	secret, err := BearerToken(r)
 	if err != nil {
 		return Principal{}, err
 	}
+	p, ok := t.Lookup(secret)
+	if !ok {
+		return Principal{}, ErrInvalidToken
+	}
+	return p, nil
+}
+
+// Lookup returns the principal of secret. Its hash is compared with every entry in constant time, so neither
+// the match nor its position shows in the timing.
+func (t *Tokens) Lookup(secret string) (Principal, bool) {
 	sum := sha256.Sum256([]byte(secret))
 	found := -1
 	if t != nil {
@@ -224,10 +233,10 @@ func (t *Tokens) Authenticate(r *http.Request) (Principal, error) {
 		}
 	}
 	if found < 0 {
-		return Principal{}, ErrInvalidToken
+		return Principal{}, false
 	}
 	e := t.entries[found]
-	return Principal{Name: e.name, Scopes: slices.Clone(e.scopes)}, nil
+	return Principal{Name: e.name, Scopes: slices.Clone(e.scopes)}, true
 }
 
 // BearerToken returns the token of the request's `Authorization: Bearer` header (RFC 6750 §2.1: the scheme
