@@ -375,3 +375,31 @@ func ReadSecretFile(path string) (string, error) {
 
 // Interface guard.
 var _ Authenticator = (*Tokens)(nil)
+
+// DefaultClientTokenFile is where clients (imsctl, imsue load --provision) look for their token when nothing
+// else names one: the file `make run` (imsrun) writes on first start, relative to the working directory as the
+// HSS's ./var/hss.db is.
+const DefaultClientTokenFile = "./var/imsctl.token"
+
+// EnvToken is the environment variable clients take a token from (IMSCTL_TOKEN).
+const EnvToken = "IMSCTL_TOKEN"
+
+// FindToken is how clients find their token: the file named by file (given explicitly: it must be readable),
+// else env (the value of EnvToken), else DefaultClientTokenFile when it exists. "" (no token anywhere) lets
+// the server answer 401. A token is never taken from a command-line flag: every user of the host sees those.
+func FindToken(file, env string) (string, error) {
+	if file != "" {
+		return ReadSecretFile(file)
+	}
+	if t := strings.TrimSpace(env); t != "" {
+		return t, nil
+	}
+	t, err := ReadSecretFile(DefaultClientTokenFile)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("token file %s: %w", DefaultClientTokenFile, err)
+	}
+	return t, nil
+}

@@ -14,7 +14,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"net/http"
 	"os"
 	"strings"
@@ -34,7 +33,7 @@ const EnvAPI = "IMSCTL_API"
 // a file holding it (as --token-file), EnvCAFile the one with a PEM file of the CAs an https:// API's
 // certificate is checked against (as --ca-file).
 const (
-	EnvToken     = "IMSCTL_TOKEN"
+	EnvToken     = httpauth.EnvToken
 	EnvTokenFile = "IMSCTL_TOKEN_FILE"
 	EnvCAFile    = "IMSCTL_CA_FILE"
 )
@@ -42,7 +41,7 @@ const (
 // DefaultTokenFile is where imsctl looks for its token when neither --token-file nor IMSCTL_TOKEN gives one:
 // the file `make run` (imsrun) writes on first start, relative to the working directory as the HSS's
 // ./var/hss.db is.
-const DefaultTokenFile = "./var/imsctl.token"
+const DefaultTokenFile = httpauth.DefaultClientTokenFile
 
 // Env is what a run of imsctl reads and writes.
 type Env struct {
@@ -307,22 +306,9 @@ func (r *run) client() (*provision.Client, error) {
 // IMSCTL_TOKEN, else DefaultTokenFile when it exists. There is no flag with the token itself: a command line
 // is visible to every user of the host (ps). "" (no token anywhere) lets the API answer 401.
 func (r *run) token() (string, error) {
-	if r.g.tokenFile != "" {
-		t, err := httpauth.ReadSecretFile(r.g.tokenFile)
-		if err != nil {
-			return "", fmt.Errorf("--token-file: %w", err)
-		}
-		return t, nil
-	}
-	if t := strings.TrimSpace(r.env.Getenv(EnvToken)); t != "" {
-		return t, nil
-	}
-	t, err := httpauth.ReadSecretFile(DefaultTokenFile)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return "", nil
-	case err != nil:
-		return "", fmt.Errorf("token file %s: %w", DefaultTokenFile, err)
+	t, err := httpauth.FindToken(r.g.tokenFile, r.env.Getenv(EnvToken))
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
 	}
 	return t, nil
 }
