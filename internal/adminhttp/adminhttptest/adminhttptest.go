@@ -32,17 +32,8 @@ import (
 // Get fetches url and returns the status code and body.
 func Get(t testing.TB, url string) (int, []byte) {
 	t.Helper()
-	c := http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return res.StatusCode, body
+	code, _, body := GetAuth(t, nil, url, "")
+	return code, body
 }
 
 // Scrape reads base+"/metrics" and parses the Prometheus text format; base is "http://host:port".
