@@ -141,7 +141,7 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	if err != nil {
 		return nil, fmt.Errorf("hss: provisioning api: %w", err)
 	}
-	n.http = &http.Server{Handler: n.mux(api, admin), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	n.http = adminhttp.NewServer(n.mux(api, admin), log.Named("api"))
 	ok = true
 	go n.run(ctx)
 	log.Info("hss started", zap.Stringer("diameter", n.diamLn.Addr()), zap.Stringer("api", n.apiLn.Addr()),

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -140,3 +141,29 @@ func (a *Admin) note(addr net.Addr) {
 
 // TLS reports whether the listener serves HTTPS.
 func (a *Admin) TLS() bool { return a.tls != nil }
+
+// Limits of NewServer's connections.
+const (
+	// ReadHeaderTimeout bounds the request line and headers: a client that sends them slower is cut off.
+	ReadHeaderTimeout = 10 * time.Second
+	// IdleTimeout closes a keep-alive connection that sends no request for this long.
+	IdleTimeout = 2 * time.Minute
+	// MaxHeaderBytes bounds the request headers (a bearer token is under 100 bytes).
+	MaxHeaderBytes = 64 << 10
+)
+
+// NewServer returns the http.Server of an admin (or API) listener serving h: headers read within
+// ReadHeaderTimeout, idle connections closed after IdleTimeout, headers at most MaxHeaderBytes, the server's own
+// errors (TLS handshakes, malformed requests) on log at Debug. Bodies have no overall read timeout: an import
+// streams for as long as it takes, and a CPU profile writes for its whole duration.
+func NewServer(h http.Handler, log *zap.Logger) *http.Server {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	errLog, err := zap.NewStdLogAt(log.Named("http"), zap.DebugLevel)
+	if err != nil { // only for an invalid level, which DebugLevel is not
+		errLog = zap.NewStdLog(log.Named("http"))
+	}
+	return &http.Server{Handler: h, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout,
+		MaxHeaderBytes: MaxHeaderBytes, ErrorLog: errLog}
+}

@@ -118,7 +118,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		if err != nil {
 			return nil, fmt.Errorf("icscf: http listen: %w", err)
 		}
-		n.http = &http.Server{Handler: n.httpHandler(admin), ReadHeaderTimeout: 5 * time.Second}
+		n.http = adminhttp.NewServer(n.httpHandler(admin), log.Named("admin"))
 	}
 	ok = true
 

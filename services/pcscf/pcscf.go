@@ -200,7 +200,7 @@ func (n *Node) Run(ctx context.Context) error {
 			_ = n.proxy.Close()
 			return fmt.Errorf("pcscf http %s: %w", n.cfg.HTTP, err)
 		}
-		httpSrv = &http.Server{Handler: n.httpHandler(admin), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = adminhttp.NewServer(n.httpHandler(admin), n.log.Named("admin"))
 		n.wg.Go(func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				n.log.Error("http server", zap.Error(err))

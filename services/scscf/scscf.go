@@ -242,7 +242,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var httpSrv *http.Server
 	if s.httpLn != nil {
-		httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = adminhttp.NewServer(s.httpHandler(), s.log.Named("admin"))
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
