@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -164,7 +165,7 @@ func TestRefusesToStart(t *testing.T) {
 		{name: "Diameter port in use", mutate: func(c *hss.Config) { c.Diameter.Listen = busy.Addr().String() }, want: "diameter listen"},
 		{name: "API port in use", mutate: func(c *hss.Config) { c.API.Listen = busy.Addr().String() }, want: "api listen"},
 		{name: "tokens file missing", mutate: func(c *hss.Config) { c.API.Security.TokensFile = "/nonexistent/tokens.yaml" },
-			want: "tokens file", sentinel: hss.ErrInvalidConfig},
+			want: "tokens_file", sentinel: hss.ErrInvalidConfig},
 		{name: "pprof without tokens", mutate: func(c *hss.Config) { c.API.Security.Pprof = true }, want: "pprof", sentinel: hss.ErrInvalidConfig},
 		{name: "TLS certificate without key", mutate: func(c *hss.Config) { c.API.Security.TLSCert = "/etc/ssl/cert.pem" },
 			want: "tls_key", sentinel: hss.ErrInvalidConfig},
@@ -236,6 +237,35 @@ func TestTLS(t *testing.T) {
 			t.Errorf("plain HTTP served on the TLS listener")
 		}
 	}
+}
+
+// TestTokensFileFollowed: a token added to the running HSS's tokens file (imsctl token create) is accepted
+// without a restart, and one removed from it is refused again.
+func TestTokensFileFollowed(t *testing.T) {
+	cfg := testConfig("sqlite://" + t.TempDir() + "/hss.db")
+	tokensFile, _ := adminhttptest.TokensFile(t)
+	cfg.API.Security.TokensFile = tokensFile
+	n := start(t, cfg)
+	base := "http://" + n.APIAddr().String() + "/api/v1/subscribers"
+	before, err := os.ReadFile(tokensFile)
+	must(t, err)
+	added, err := httpauth.AddToken(tokensFile, "added-later", []httpauth.Scope{httpauth.ScopeRead})
+	must(t, err)
+	// The file is looked at again at most once per httpauth.ReloadInterval: poll, bounded.
+	waitFor := func(want int) {
+		t.Helper()
+		code := 0
+		for range 100 {
+			if code, _, _ = adminhttptest.GetAuth(t, nil, base, added); code == want {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("GET with the added token: %d, want %d", code, want)
+	}
+	waitFor(http.StatusOK)
+	must(t, httpauth.WriteSecretFile(tokensFile, before)) // revoked
+	waitFor(http.StatusUnauthorized)
 }
 
 // TestSQNRaceTwoNodes is the shared-database SQN race of TS 33.102 Annex C: two HSS nodes (separate pools)

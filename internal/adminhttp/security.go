@@ -19,8 +19,9 @@ import (
 // block, the HSS's `api:` block, where the same tokens also guard the provisioning API). The zero value is
 // the default: no tokens, no runtime profiles, /metrics open, plain HTTP.
 type Config struct {
-	// TokensFile is the bearer tokens file (internal/httpauth: name, SHA-256 and scopes of each token).
-	// "" means no token is accepted: pprof cannot be enabled, /metrics cannot be protected, and the HSS's
+	// TokensFile is the bearer tokens file (internal/httpauth: name, SHA-256 and scopes of each token), read
+	// at start (an unreadable file stops the node) and again within a second of each change, so tokens are
+	// added and revoked without a restart. "" means no token is accepted: pprof cannot be enabled, /metrics cannot be protected, and the HSS's
 	// provisioning API refuses every request with 401.
 	TokensFile string `yaml:"tokens_file"`
 	// Pprof serves the runtime profiles under /debug/pprof/ to tokens with the admin scope. false (the
@@ -52,7 +53,7 @@ func (c Config) Validate() error {
 // Admin is an admin listener's security, made from Config once at start.
 type Admin struct {
 	cfg    Config
-	tokens *httpauth.Tokens
+	tokens tokenSet
 	guard  *httpauth.Guard
 	tls    *tls.Config
 	log    *zap.Logger
@@ -69,9 +70,9 @@ func New(cfg Config, log *zap.Logger) (*Admin, error) {
 	}
 	a := &Admin{cfg: cfg, tokens: &httpauth.Tokens{}, log: log}
 	if cfg.TokensFile != "" {
-		t, err := httpauth.LoadTokens(cfg.TokensFile)
+		t, err := httpauth.WatchTokens(cfg.TokensFile, httpauth.ReloadInterval, log.Named("tokens"))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("tokens_file: %w", err)
 		}
 		a.tokens = t
 	}
@@ -84,6 +85,12 @@ func New(cfg Config, log *zap.Logger) (*Admin, error) {
 	}
 	a.guard = httpauth.NewGuard(a.tokens, log.Named("auth"))
 	return a, nil
+}
+
+// tokenSet is the tokens of a listener: none, or a file read again when it changes.
+type tokenSet interface {
+	httpauth.Authenticator
+	Len() int
 }
 
 // Guard is the guard of this listener's tokens, for routes of the node's own (the HSS's API).

@@ -115,3 +115,52 @@ func TestReadSecretFile(t *testing.T) {
 		t.Fatalf("= %q %v", s, err)
 	}
 }
+
+// A token added to the file counts without a restart; a removed one stops counting; a broken file keeps the
+// tokens read last.
+func TestWatchTokens(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	first, err := AddToken(path, "first", []Scope{ScopeRead})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := WatchTokens(path, 0, nil) // look on every request
+	if err != nil {
+		t.Fatal(err)
+	}
+	auth := func(tok string) error {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.Header.Set("Authorization", "Bearer "+tok)
+		_, err := w.Authenticate(r)
+		return err
+	}
+	second, err := AddToken(path, "second-token", []Scope{ScopeRead}) // a longer name: the size changes too
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := auth(second); err != nil {
+		t.Fatalf("added token: %v", err)
+	}
+	original, _ := os.ReadFile(path)
+	if err := os.WriteFile(path, []byte("tokens: [this is not a token list"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth(first); err != nil {
+		t.Fatalf("after a broken edit the last good tokens must stay: %v", err)
+	}
+	// Only the second token left: the first is revoked.
+	kept := strings.Replace(string(original), "name: first", "name: revoked", 1)
+	kept = strings.Replace(kept, HashSecret(first), HashSecret("gone"), 1)
+	if err := os.WriteFile(path, []byte(kept), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := auth(first); err != ErrInvalidToken {
+		t.Fatalf("revoked token: %v", err)
+	}
+	if err := auth(second); err != nil || w.Len() != 2 {
+		t.Fatalf("kept token: %v (%d tokens)", err, w.Len())
+	}
+	if _, err := WatchTokens(filepath.Join(t.TempDir(), "none.yaml"), 0, nil); err == nil {
+		t.Fatal("a missing file was accepted")
+	}
+}

@@ -11,8 +11,8 @@ import (
 
 // tokenCreate makes a token for the provisioning API (or an admin listener): its SHA-256, name and scopes are
 // appended to the tokens file the HSS reads (api.tokens_file; created 0600), the token itself is printed once,
-// or written to --out (0600) for a program to read with --token-file. The HSS reads the tokens file at start:
-// restart it to use the new token.
+// or written to --out (0600) for a program to read with --token-file. The HSS reads the tokens file again
+// within a second of a change.
 func tokenCreate(_ context.Context, r *run, args []string) error {
 	fs := r.flagSet("token create")
 	file := fs.String("tokens-file", "", "the tokens file of the HSS (api.tokens_file) or a node's admin.tokens_file")
@@ -41,11 +41,11 @@ func tokenCreate(_ context.Context, r *run, args []string) error {
 		if err := httpauth.WriteSecretFile(*out, []byte(secret+"\n")); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		fmt.Fprintf(r.env.Stderr, "imsctl: token %q (%s) added to %s, written to %s; restart the HSS to use it\n", *name, *scopes, *file, *out)
+		fmt.Fprintf(r.env.Stderr, "imsctl: token %q (%s) added to %s, written to %s\n", *name, *scopes, *file, *out)
 		return nil
 	}
 	fmt.Fprintln(r.env.Stdout, secret)
-	fmt.Fprintf(r.env.Stderr, "imsctl: token %q (%s) added to %s; it is shown only now; restart the HSS to use it\n", *name, *scopes, *file)
+	fmt.Fprintf(r.env.Stderr, "imsctl: token %q (%s) added to %s; it is shown only now\n", *name, *scopes, *file)
 	return nil
 }
 
