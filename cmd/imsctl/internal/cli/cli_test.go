@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -590,5 +591,37 @@ func TestTokens(t *testing.T) {
 	a.env = map[string]string{EnvToken: "imscore_wrong"}
 	if r := a.imsctl("", "subscriber", "list"); r.code != ExitError || !strings.Contains(r.stderr, "invalid token") {
 		t.Errorf("IMSCTL_TOKEN wrong: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// imsctl against an HTTPS API with a private CA: --ca-file makes the certificate trusted; without it the call
+// fails on the certificate and sends nothing.
+func TestTLSCAFile(t *testing.T) {
+	a := newAPI(t)
+	tokens, err := httpauth.LoadTokens(a.tokensFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := provision.NewHandler(provision.Options{Store: a.store, Network: a.net, Log: zap.NewNop(),
+		Guard: httpauth.NewGuard(tokens, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.url = srv.URL
+	if r := a.imsctl("", "subscriber", "list"); r.code != ExitError || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("without --ca-file: exit %d %q", r.code, r.stderr)
+	}
+	if out := a.ok(append([]string{"--ca-file", ca}, addArgs("001010000000160", "15550000160")...)...); !strings.Contains(out, "001010000000160@") {
+		t.Fatalf("with --ca-file: %q", out)
+	}
+	a.env[EnvCAFile] = ca
+	if out := a.ok("subscriber", "show", "--imsi", "001010000000160"); !strings.Contains(out, "001010000000160@") {
+		t.Fatalf("with IMSCTL_CA_FILE: %q", out)
 	}
 }
