@@ -209,20 +209,24 @@ func TestAuditLog(t *testing.T) {
 		t.Fatal("a read token deleted a subscriber")
 	}
 	audit := e.logs.FilterLoggerName("audit").All()
-	if len(audit) != 2 {
-		t.Fatalf("%d audit lines, want 2 (create, keys; none for the read or the refusal):\n%s", len(audit), e.logText())
+	if len(audit) != 3 {
+		t.Fatalf("%d audit lines, want 3 (create, keys, the refused delete; none for the read):\n%s", len(audit), e.logText())
 	}
-	for i, want := range []struct{ action, status string }{
-		{"POST /api/v1/subscribers", "201"},
-		{"PUT /api/v1/subscribers/{impi}/keys", "200"},
+	for i, want := range []struct{ token, action, status string }{
+		{"test-provision", "POST /api/v1/subscribers", "201"},
+		{"test-provision", "PUT /api/v1/subscribers/{impi}/keys", "200"},
+		{"test-read", "DELETE /api/v1/subscribers/{impi}", "403"},
 	} {
 		a := audit[i]
 		m := a.ContextMap()
-		if a.Level != zapcore.InfoLevel || m["token"] != "test-provision" || m["action"] != want.action ||
+		if a.Level != zapcore.InfoLevel || m["token"] != want.token || m["action"] != want.action ||
 			m["impi"] != sub.IMPI || fmt.Sprint(m["status"]) != want.status {
-			t.Errorf("audit line %d: %s %v, want Info token test-provision action %q impi %s status %s",
-				i, a.Level, m, want.action, sub.IMPI, want.status)
+			t.Errorf("audit line %d: %s %v, want Info token %s action %q impi %s status %s",
+				i, a.Level, m, want.token, want.action, sub.IMPI, want.status)
 		}
+	}
+	if m := audit[2].ContextMap(); m["code"] != string(CodeInsufficientScope) {
+		t.Errorf("refused change: code %v, want %s", m["code"], CodeInsufficientScope)
 	}
 	for _, s := range []string{testK, attackerK, testOP, testOPc, e.tokens[httpauth.ScopeProvision]} {
 		if strings.Contains(e.logText(), s) {

@@ -146,6 +146,9 @@ func (h *handler) route(scope httpauth.Scope, pattern string, fn apiFunc) {
 		sw := &statusWriter{ResponseWriter: w}
 		who, ok := h.guard.Check(sw, r, scope)
 		if !ok {
+			if who.Name != "" && scope != httpauth.ScopeRead { // a known token tried a change beyond its scope
+				h.auditLine(pattern, scope, who, r, &auditNote{}, sw.status, &Error{Code: CodeInsufficientScope})
+			}
 			h.logRequest(r, sw, start)
 			return
 		}

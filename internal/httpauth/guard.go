@@ -50,7 +50,8 @@ func (g *Guard) Require(scope Scope, next http.Handler) http.Handler {
 	})
 }
 
-// Check authorises r for scope. On refusal it has written the answer and returns false:
+// Check authorises r for scope. On refusal it has written the answer and returns false, with the principal
+// when the request did authenticate but lacks the scope (for an audit line), else the zero Principal:
 //   - 403 cross_origin for a non-safe request that a browser marks as coming from another origin
 //     (Sec-Fetch-Site, or Origin against Host: net/http's CrossOriginProtection). A bearer token is never
 //     attached by a browser on its own, so a forged request would fail authentication anyway; this check
@@ -89,7 +90,7 @@ func (g *Guard) Check(w http.ResponseWriter, r *http.Request, scope Scope) (Prin
 			zap.String("path", r.URL.Path), zap.String("scope", string(scope)))
 		g.refuse(w, r, http.StatusForbidden, CodeForbidden, "insufficient_scope",
 			"token "+p.Name+" lacks the "+string(scope)+" scope", scope)
-		return Principal{}, false
+		return p, false
 	}
 	return p, true
 }
