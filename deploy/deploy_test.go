@@ -19,7 +19,9 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/config"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/services/pcscf"
 	"github.com/imscore/imscore/services/scscf"
@@ -89,8 +91,9 @@ func loadDeployment(t *testing.T, dir string) deployment {
 	return d
 }
 
-// TestEveryConfigLoads: every YAML file under deploy/ is a node configuration that the node's loader accepts.
-// A file whose name is not a node fails, so that no configuration escapes the check.
+// TestEveryConfigLoads: every YAML file under deploy/ is a node configuration that the node's loader accepts, or
+// a tokens file (*tokens.yaml) that the nodes' token loader accepts. A file whose name is neither fails, so
+// that no configuration escapes the check.
 func TestEveryConfigLoads(t *testing.T) {
 	var files []string
 	err := filepath.WalkDir(".", func(p string, e fs.DirEntry, err error) error {
@@ -115,6 +118,12 @@ func TestEveryConfigLoads(t *testing.T) {
 	for _, p := range files {
 		t.Run(p, func(t *testing.T) {
 			node := strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+			if strings.HasSuffix(node, "tokens") {
+				if _, err := httpauth.LoadTokens(p); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
 			var d deployment
 			if err := loadNode(node, p, &d); err != nil {
 				t.Fatal(err)
@@ -141,6 +150,8 @@ func TestLoaderCatchesMistakes(t *testing.T) {
 		{"scscf SIP listen by name", "scscf", replaceOnce("listen: 172.22.0.12:6060", "listen: scscf:6060"), "sip.listen"},
 		{"pcscf misspelt key", "pcscf", replaceOnce("state_file:", "statefile:"), "statefile"},
 		{"pcscf wildcard listen", "pcscf", replaceOnce("- 172.22.0.13:5060", "- 0.0.0.0:5060"), "wildcard"},
+		{"hss TLS certificate without key", "hss", replaceOnce("  listen: 0.0.0.0:8080", "  listen: 0.0.0.0:8080\n  tls_cert: /etc/hss.crt"), "tls_key"},
+		{"pcscf pprof without tokens", "pcscf", appendText("admin: {pprof: true}\n"), "pprof"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,6 +310,45 @@ func TestHostsTopology(t *testing.T) {
 	}
 }
 
+// adminListener is one node's admin HTTP listener and its security.
+type adminListener struct {
+	node, listen string
+	sec          adminhttp.Config
+}
+
+func adminListeners(d deployment) []adminListener {
+	return []adminListener{
+		{"hss", d.hss.API.Listen, d.hss.API.Security},
+		{"icscf", d.icscf.HTTPListen, d.icscf.Admin},
+		{"scscf", d.scscf.HTTPListen, d.scscf.Admin},
+		{"pcscf", d.pcscf.HTTP, d.pcscf.Admin},
+	}
+}
+
+// TestHostsAdminProtected: the example for separate hosts binds every admin listener to a host address, so each
+// serves HTTPS and protects /metrics with a token; the HSS has API tokens; nobody's runtime profiles are on.
+func TestHostsAdminProtected(t *testing.T) {
+	d := loadDeployment(t, "hosts")
+	for _, a := range adminListeners(d) {
+		h, _ := hostPort(t, a.node+" admin listen", a.listen)
+		if ip, err := netip.ParseAddr(h); err == nil && ip.IsLoopback() {
+			continue
+		}
+		if a.sec.TLSCert == "" || a.sec.TLSKey == "" {
+			t.Errorf("%s: admin listener %s without TLS: tokens would cross the network in clear", a.node, a.listen)
+		}
+		if !a.sec.MetricsAuth || a.sec.TokensFile == "" {
+			t.Errorf("%s: admin listener %s with /metrics open: set metrics_auth and tokens_file", a.node, a.listen)
+		}
+		if a.sec.Pprof {
+			t.Errorf("%s: pprof on in an example: enable it only while profiling", a.node)
+		}
+	}
+	if d.hss.API.Security.TokensFile == "" {
+		t.Error("hss: no api.tokens_file: the API would refuse every request")
+	}
+}
+
 // compose is the part of docker-compose.yml the tests look at.
 type compose struct {
 	Services map[string]composeService `yaml:"services"`
@@ -377,6 +427,18 @@ func TestComposeFile(t *testing.T) {
 			if !strings.HasPrefix(p, "127.0.0.1:") {
 				t.Errorf("%s: port %s is published beyond the host's loopback", n, p)
 			}
+		}
+	}
+	// The HSS's tokens file is mounted where its configuration names it.
+	if tf := d.hss.API.Security.TokensFile; tf == "" || !slices.ContainsFunc(c.Services["hss"].Volumes, func(v string) bool {
+		parts := strings.Split(v, ":")
+		return len(parts) >= 2 && parts[1] == tf
+	}) {
+		t.Errorf("hss: api.tokens_file %q is not a mounted file (volumes %v)", tf, c.Services["hss"].Volumes)
+	}
+	for _, a := range adminListeners(d) {
+		if a.sec.Pprof {
+			t.Errorf("%s: pprof on in compose: enable it only while profiling", a.node)
 		}
 	}
 	if dep, ok := c.Services["hss"].DependsOn["postgres"]; !ok || dep.Condition != "service_healthy" {

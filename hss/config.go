@@ -9,6 +9,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 )
 
@@ -76,6 +77,10 @@ type APIConfig struct {
 	Listen string `yaml:"listen"`
 	// ShutdownTimeout bounds the graceful shutdown (DPR to peers, HTTP drain) when the node stops.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// Security is tokens_file, pprof, metrics_auth, tls_cert and tls_key (internal/adminhttp.Config): the
+	// bearer tokens of the provisioning API (required on every /api/v1/ route) and of the runtime profiles and
+	// /metrics, and HTTPS. No tokens file (the default) refuses every API request.
+	Security adminhttp.Config `yaml:",inline"`
 }
 
 // StoreConfig selects the subscriber store.
@@ -189,6 +194,9 @@ func (c *Config) Validate() error {
 	}
 	if err := validListen(c.API.Listen); err != nil {
 		return bad("api.listen", "%v", err)
+	}
+	if err := c.API.Security.Validate(); err != nil {
+		return bad("api", "%v", err)
 	}
 	if c.API.ShutdownTimeout <= 0 {
 		return bad("api.shutdown_timeout", "%v: want a positive duration", c.API.ShutdownTimeout)

@@ -40,6 +40,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Store.DSN, "db", cfg.Store.DSN, "subscriber store: an SQLite file path (sqlite://PATH) or postgres://user:pass@host/db")
 	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "Cx (Diameter over TCP) listen address")
 	fs.StringVar(&cfg.API.Listen, "api-listen", cfg.API.Listen, "HTTP listen address: /api/v1/, /metrics, /healthz, /readyz")
+	fs.StringVar(&cfg.API.Security.TokensFile, "api-tokens-file", cfg.API.Security.TokensFile,
+		"bearer tokens of the provisioning API (hashes and scopes; imsctl token create); empty: every API request is refused")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host of the HSS")
 	fs.StringVar(&cfg.Diameter.Realm, "realm", cfg.Diameter.Realm, "Diameter Origin-Realm, the home network domain")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")

@@ -24,6 +24,8 @@ import (
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/internal/version"
 )
 
@@ -127,7 +129,9 @@ func TestSmoke(t *testing.T) {
 	bin := buildHSS(t)
 	diamAddr, apiAddr := freePort(t), freePort(t)
 	db := filepath.Join(t.TempDir(), "hss.db")
-	cmd := exec.Command(bin, "--diameter-listen", diamAddr, "--api-listen", apiAddr, "--db", db, "--log-format", "json")
+	tokensFile, tokens := adminhttptest.TokensFile(t)
+	cmd := exec.Command(bin, "--diameter-listen", diamAddr, "--api-listen", apiAddr, "--db", db, "--log-format", "json",
+		"--api-tokens-file", tokensFile)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -144,12 +148,19 @@ func TestSmoke(t *testing.T) {
 	waitHealthy(t, apiAddr, exited, &stderr)
 
 	ctx := context.Background()
-	api, err := provision.NewClient("http://"+apiAddr, nil)
+	anonymous, err := provision.NewClient("http://"+apiAddr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := api.CreateSubscriber(ctx, provision.SubscriberRequest{IMSI: "001010000000123", MSISDN: "15550123",
-		K: hsstest.TestK, OP: hsstest.TestOP})
+	req := provision.SubscriberRequest{IMSI: "001010000000123", MSISDN: "15550123", K: hsstest.TestK, OP: hsstest.TestOP}
+	if _, err := anonymous.CreateSubscriber(ctx, req); err == nil || !strings.Contains(err.Error(), "authentication required") {
+		t.Fatalf("create without a token: %v, want 401", err)
+	}
+	api, err := provision.NewClient("http://"+apiAddr, nil, provision.WithToken(tokens[httpauth.ScopeProvision]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := api.CreateSubscriber(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

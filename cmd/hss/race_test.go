@@ -23,6 +23,8 @@ import (
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/storage/postgres/pgtest"
 )
 
@@ -38,14 +40,16 @@ func TestSQNRaceTwoProcesses(t *testing.T) {
 	bin := buildHSS(t)
 	type proc struct{ diam, api string }
 	var procs []proc
+	tokensFile, tokens := adminhttptest.TokensFile(t)
 	for i := 0; i < 2; i++ {
 		p := proc{diam: freePort(t), api: freePort(t)}
-		startHSS(t, bin, "--db", dsn, "--diameter-listen", p.diam, "--api-listen", p.api, "--log-format", "json")
+		startHSS(t, bin, "--db", dsn, "--diameter-listen", p.diam, "--api-listen", p.api, "--log-format", "json",
+			"--api-tokens-file", tokensFile)
 		procs = append(procs, p)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	api, err := provision.NewClient("http://"+procs[0].api, nil)
+	api, err := provision.NewClient("http://"+procs[0].api, nil, provision.WithToken(tokens[httpauth.ScopeProvision]))
 	if err != nil {
 		t.Fatal(err)
 	}

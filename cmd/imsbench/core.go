@@ -13,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 const domain = "ims.mnc001.mcc001.3gppnetwork.org"
@@ -34,6 +36,7 @@ const (
 type node struct {
 	name  string
 	admin string // host:port of its HTTP server: /metrics, /readyz, /debug/pprof/
+	token string // bearer token with the admin scope, for /debug/pprof/
 	cmd   *exec.Cmd
 	logf  *os.File
 	done  chan struct{}
@@ -106,6 +109,18 @@ type core struct {
 	ports corePorts
 	nodes []*node // start order: hss, scscf, icscf, pcscf
 	dir   string
+	// tokensFile is every node's tokens file; token (in tokenFile, for imsctl and imsue) has the admin scope.
+	tokensFile, tokenFile, token string
+}
+
+// makeTokens gives c an admin token "imsbench": its hash in dir/api-tokens.yaml, itself in dir/imsctl.token.
+func (c *core) makeTokens() error {
+	c.tokensFile, c.tokenFile = filepath.Join(c.dir, "api-tokens.yaml"), filepath.Join(c.dir, "imsctl.token")
+	var err error
+	if c.token, err = httpauth.AddToken(c.tokensFile, "imsbench", []httpauth.Scope{httpauth.ScopeAdmin}); err != nil {
+		return err
+	}
+	return httpauth.WriteSecretFile(c.tokenFile, []byte(c.token+"\n"))
 }
 
 func (c *core) node(name string) *node {
@@ -131,9 +146,18 @@ func (b *bench) startCore(ctx context.Context, dir string) (*core, error) {
 		}
 	}
 	c := &core{ports: ports, dir: dir}
+	if err := c.makeTokens(); err != nil {
+		return nil, err
+	}
 	scscfName := fmt.Sprintf("sip:scscf.%s:%s", domain, portOf(ports.scscfSIP))
 	hssCfg := filepath.Join(dir, "hss.yaml")
-	if err := os.WriteFile(hssCfg, fmt.Appendf(nil, "scscfs:\n  - name: %q\n", scscfName), 0o600); err != nil {
+	// The runtime profiles (CPU profiles, forced GC before memory samples) are on, for the admin token.
+	if err := os.WriteFile(hssCfg, fmt.Appendf(nil, "scscfs:\n  - name: %q\napi: {tokens_file: %q, pprof: true}\n", scscfName,
+		c.tokensFile), 0o600); err != nil {
+		return nil, err
+	}
+	adminCfg := filepath.Join(dir, "admin.yaml")
+	if err := os.WriteFile(adminCfg, fmt.Appendf(nil, "admin: {tokens_file: %q, pprof: true}\n", c.tokensFile), 0o600); err != nil {
 		return nil, err
 	}
 	pcscfCfg := filepath.Join(dir, "pcscf.yaml")
@@ -145,7 +169,8 @@ server_ports: {first: %d, count: 1}
 state_file: %q
 http: %q
 log: {level: warn}
-`, ports.pcscfSIP, ports.icscfSIP, ports.pcscfClient, ports.pcscfSrv, filepath.Join(dir, "pcscf-state.json"), ports.pcscfHTTP), 0o600); err != nil {
+admin: {tokens_file: %q, pprof: true}
+`, ports.pcscfSIP, ports.icscfSIP, ports.pcscfClient, ports.pcscfSrv, filepath.Join(dir, "pcscf-state.json"), ports.pcscfHTTP, c.tokensFile), 0o600); err != nil {
 		return nil, err
 	}
 	specs := []struct {
@@ -154,10 +179,10 @@ log: {level: warn}
 	}{
 		{"hss", ports.hssAPI, []string{"--config", hssCfg, "--db", "sqlite://" + filepath.Join(dir, "hss.db"),
 			"--diameter-listen", ports.hssCx, "--api-listen", ports.hssAPI, "--log-level", "warn"}},
-		{"scscf", ports.scscfHTTP, []string{"--sip-listen", ports.scscfSIP, "--http-listen", ports.scscfHTTP,
+		{"scscf", ports.scscfHTTP, []string{"--config", adminCfg, "--sip-listen", ports.scscfSIP, "--http-listen", ports.scscfHTTP,
 			"--diameter-listen", "", "--hss", ports.hssCx, "--server-name", scscfName,
 			"--db", "sqlite://" + filepath.Join(dir, "scscf.db"), "--icscf", "sip:" + ports.icscfSIP + ";lr", "--log-level", "warn"}},
-		{"icscf", ports.icscfHTTP, []string{"--sip-listen", ports.icscfSIP, "--http-listen", ports.icscfHTTP,
+		{"icscf", ports.icscfHTTP, []string{"--config", adminCfg, "--sip-listen", ports.icscfSIP, "--http-listen", ports.icscfHTTP,
 			"--diameter-listen", "", "--hss", ports.hssCx, "--scscf", scscfName + "=" + ports.scscfSIP, "--log-level", "warn"}},
 		{"pcscf", ports.pcscfHTTP, []string{"--config", pcscfCfg}},
 	}
@@ -167,6 +192,7 @@ log: {level: warn}
 			c.stop()
 			return nil, err
 		}
+		n.token = c.token
 		c.nodes = append(c.nodes, n)
 		if err := n.waitReady(ctx, 30*time.Second); err != nil {
 			c.stop()

@@ -92,10 +92,10 @@ var importSummary = regexp.MustCompile(`imported (\d+) subscribers from (\d+) li
 
 // provisionUEs bulk-provisions count subscribers through the HSS's API with imsctl (generate | import)
 // and returns how long it took and the command line.
-func (b *bench) provisionUEs(ctx context.Context, api string, count int, imsiStart, msisdnStart string) (time.Duration, string, error) {
+func (b *bench) provisionUEs(ctx context.Context, c *core, count int, imsiStart, msisdnStart string) (time.Duration, string, error) {
 	gen := []string{"subscriber", "generate", "--count", strconv.Itoa(count), "--imsi-start", imsiStart,
 		"--msisdn-start", msisdnStart, "--k", keyHex, "--op", opHex, "--amf", amfHex}
-	imp := []string{"--api", api, "subscriber", "import", "-"}
+	imp := []string{"--api", c.apiURL(), "--token-file", c.tokenFile, "subscriber", "import", "-"}
 	cmdline := shown("imsctl", gen...) + " | " + shown("imsctl", imp...)
 	g := exec.CommandContext(ctx, b.binPath("imsctl"), gen...)
 	i := exec.CommandContext(ctx, b.binPath("imsctl"), imp...)
@@ -153,21 +153,26 @@ func (b *bench) runProvision(ctx context.Context) {
 		b.res.failed(err, "", name)
 		return
 	}
+	c := &core{ports: ports, dir: dir}
+	if err := c.makeTokens(); err != nil {
+		b.res.failed(err, "", name)
+		return
+	}
 	args := []string{"--db", "sqlite://" + dir + "/hss.db", "--diameter-listen", ports.hssCx, "--api-listen", ports.hssAPI,
-		"--log-level", "warn"}
+		"--api-tokens-file", c.tokensFile, "--log-level", "warn"}
 	n, err := startNode(b.binPath("hss"), "hss", ports.hssAPI, dir, args)
 	if err != nil {
 		b.res.failed(err, "", name)
 		return
 	}
-	c := &core{nodes: []*node{n}, ports: ports, dir: dir}
+	c.nodes = []*node{n}
 	defer c.stop()
 	if err := n.waitReady(ctx, 30*time.Second); err != nil {
 		b.res.failed(err, "", name)
 		return
 	}
 	b.logf("provisioning %d subscribers", b.cfg.subscribers)
-	took, cmdline, err := b.provisionUEs(ctx, c.apiURL(), b.cfg.subscribers, "001010100000000", "15560000000")
+	took, cmdline, err := b.provisionUEs(ctx, c, b.cfg.subscribers, "001010100000000", "15560000000")
 	cmdline = shown("hss", "--db", "sqlite://hss.db") + " & " + cmdline
 	if err != nil {
 		b.res.failed(err, cmdline, name)

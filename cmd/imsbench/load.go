@@ -128,7 +128,8 @@ func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
 	// barred, so that calls and MESSAGEs can address it.
 	const firstIMSI = "001010300000000"
 	base := []string{"load", "--pcscf", c.ports.pcscfSIP, "--ues", strconv.Itoa(b.cfg.loadUEs), "--first-imsi", firstIMSI,
-		"--domain", domain, "--k", keyHex, "--op", opHex, "--amf", amfHex, "--provision", c.apiURL()}
+		"--domain", domain, "--k", keyHex, "--op", opHex, "--amf", amfHex, "--provision", c.apiURL(),
+		"--provision-token-file", c.tokenFile}
 	for _, s := range b.cfg.loadScenarios {
 		m, ok := loadMetric[s]
 		if !ok {
@@ -257,7 +258,7 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 		err = writeCSVSet(dir, users)
 	}
 	if err == nil {
-		_, _, err = b.provisionUEs(ctx, c.apiURL(), len(users), firstIMSI, firstMSISDN)
+		_, _, err = b.provisionUEs(ctx, c, len(users), firstIMSI, firstMSISDN)
 	}
 	if err != nil {
 		b.res.failed(err, "", names...)

@@ -80,6 +80,9 @@ func sampleMemory(ctx context.Context, n *node) (memSample, error) {
 		if err != nil {
 			return "", 0, err
 		}
+		if n.token != "" {
+			req.Header.Set("Authorization", "Bearer "+n.token)
+		}
 		res, err := client.Do(req)
 		if err != nil {
 			return "", 0, err
@@ -155,7 +158,7 @@ func (b *bench) runMemory(ctx context.Context) {
 		fail(err, "")
 		return
 	}
-	if _, _, err := b.provisionUEs(ctx, c.apiURL(), b.cfg.ues, "001010200000000", "15580000000"); err != nil {
+	if _, _, err := b.provisionUEs(ctx, c, b.cfg.ues, "001010200000000", "15580000000"); err != nil {
 		fail(err, "")
 		return
 	}

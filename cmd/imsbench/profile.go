@@ -70,6 +70,9 @@ func (b *bench) cpuProfile(ctx context.Context, n *node, scenario string) Profil
 		p.Error = err.Error()
 		return p
 	}
+	if n.token != "" {
+		req.Header.Set("Authorization", "Bearer "+n.token) // pprof: admin scope (internal/adminhttp)
+	}
 	client := &http.Client{Timeout: time.Duration(b.cfg.profileSeconds+30) * time.Second}
 	res, err := client.Do(req)
 	if err != nil {

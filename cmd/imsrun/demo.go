@@ -23,8 +23,8 @@ var demoSubscribers = [...]demoSubscriber{
 }
 
 // provisionDemo creates the demo subscribers that do not exist yet and prints all of them.
-func provisionDemo(ctx context.Context, apiURL string, out *lineWriter) error {
-	client, err := provision.NewClient(apiURL, &http.Client{Timeout: 10 * time.Second})
+func provisionDemo(ctx context.Context, apiURL, token string, out *lineWriter) error {
+	client, err := provision.NewClient(apiURL, &http.Client{Timeout: 10 * time.Second}, provision.WithToken(token))
 	if err != nil {
 		return err
 	}

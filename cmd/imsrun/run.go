@@ -32,6 +32,8 @@ type options struct {
 	readyTimeout time.Duration
 	stopTimeout  time.Duration
 	demo         bool
+	tokensFile   string // the HSS's api.tokens_file, made on first start
+	tokenFile    string // the admin token imsctl reads by default
 	nodes        []*node
 }
 
@@ -51,6 +53,8 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each node may take to start serving")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 15*time.Second, "how long each node may take to stop after SIGTERM before it is killed")
 	fs.BoolVar(&o.demo, "demo", true, "provision the two demo subscribers if they do not exist")
+	fs.StringVar(&o.tokensFile, "tokens-file", defaultTokensFile, "the HSS's API tokens file (hashes), made on first start")
+	fs.StringVar(&o.tokenFile, "token-file", defaultTokenFile, "the admin token for imsctl, made on first start (imsctl reads "+defaultTokenFile+" by default)")
 	for _, n := range o.nodes {
 		fs.StringVar(&n.ready, n.name+"-ready", n.ready, "URL that answers 200 once "+n.name+" is ready")
 		fs.Func(n.name+"-arg", "extra argument for "+n.name+" (repeatable), e.g. --"+n.name+"-arg=--log-level=debug", func(v string) error {
@@ -71,6 +75,11 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
+	for _, n := range o.nodes {
+		if n.name == "hss" { // flags given with --hss-arg come later and win
+			n.args = append([]string{"--api-tokens-file", o.tokensFile}, n.args...)
+		}
+	}
 	return o, nil
 }
 
@@ -88,6 +97,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	out := &lineWriter{w: stdout}
+	token, made, err := ensureToken(o.tokensFile, o.tokenFile)
+	if err != nil {
+		return fmt.Errorf("api token: %w", err)
+	}
+	if made {
+		out.printf("imsrun", "made an API token (admin scope) for imsctl: %s; its hash is in %s (both 0600)", o.tokenFile, o.tokensFile)
+	}
 	var started []*process
 	exited := make(chan *process, len(o.nodes))
 	defer func() { stopAll(started, o.stopTimeout, out) }()
@@ -104,11 +120,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		out.printf("imsrun", "%s is serving (%s)", n.name, n.ready)
 	}
 	if o.demo {
-		if err := provisionDemo(ctx, "http://"+o.apiAddr, out); err != nil {
+		if err := provisionDemo(ctx, "http://"+o.apiAddr, token, out); err != nil {
 			return fmt.Errorf("demo subscribers: %w", err)
 		}
 	}
-	out.printf("imsrun", "the core is up; Ctrl-C stops it")
+	out.printf("imsrun", "the core is up; Ctrl-C stops it. imsctl reads its API token from %s (or IMSCTL_TOKEN / --token-file)", o.tokenFile)
 	select {
 	case <-ctx.Done():
 		out.printf("imsrun", "stopping")

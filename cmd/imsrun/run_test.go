@@ -6,10 +6,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // waitReady waits for the node's /readyz to answer 200: 503 while the node cannot serve yet.
@@ -61,5 +65,56 @@ func TestParseOptionsReadyURLs(t *testing.T) {
 		if n.ready != want[n.name] {
 			t.Errorf("%s ready %q, want %q", n.name, n.ready, want[n.name])
 		}
+	}
+}
+
+// The first start makes the API token (0600, the tokens file holding only its hash); the next start reuses
+// it; a token that does not match the tokens file is an error, not a silent replacement.
+func TestEnsureToken(t *testing.T) {
+	t.Chdir(t.TempDir())
+	token, made, err := ensureToken(defaultTokensFile, defaultTokenFile)
+	if err != nil || !made {
+		t.Fatalf("first start: %v made %v", err, made)
+	}
+	for _, p := range []string{defaultTokensFile, defaultTokenFile} {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v %v, want mode 0600", p, fi, err)
+		}
+	}
+	if b, _ := os.ReadFile(defaultTokensFile); strings.Contains(string(b), token) {
+		t.Errorf("the tokens file holds the token itself")
+	}
+	tokens, err := httpauth.LoadTokens(defaultTokensFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, ok := tokens.Lookup(token); !ok || p.Name != "imsctl" || !p.Has(httpauth.ScopeAdmin) {
+		t.Errorf("token %+v %v, want imsctl with the admin scope", p, ok)
+	}
+	again, made, err := ensureToken(defaultTokensFile, defaultTokenFile)
+	if err != nil || made || again != token {
+		t.Fatalf("second start: %v made %v same %v", err, made, again == token)
+	}
+	if err := httpauth.WriteSecretFile(defaultTokenFile, []byte("imscore_other\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ensureToken(defaultTokensFile, defaultTokenFile); err == nil || !strings.Contains(err.Error(), "remove both") {
+		t.Fatalf("mismatch: %v", err)
+	}
+}
+
+// The HSS is told where the tokens file is; --hss-arg comes after, so an operator's own setting wins.
+func TestHSSGetsTokensFile(t *testing.T) {
+	o, err := parseOptions([]string{"--hss-arg=--log-level=debug"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.tokensFile != defaultTokensFile || o.tokenFile != defaultTokenFile {
+		t.Errorf("defaults %q %q", o.tokensFile, o.tokenFile)
+	}
+	want := []string{"--api-tokens-file", defaultTokensFile, "--log-level=debug"}
+	if hss := o.nodes[0]; hss.name != "hss" || !slices.Equal(hss.args, want) {
+		t.Errorf("%s args %q, want %q", hss.name, hss.args, want)
 	}
 }

@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/internal/version"
 	"github.com/imscore/imscore/sip/ipsec"
@@ -41,6 +42,7 @@ type loadFlags struct {
 	pcscf, transport, firstIMSI, domain      string
 	k, op, opc, amf                          string
 	provisionURL, scenario, mix, jsonPath    string
+	provisionTokenFile                       string
 	ues, maxSteps, setupConcurrency          int
 	rate, stepFactor, maxFailureRatio        float64
 	duration, hold, timeout, expires         time.Duration
@@ -62,6 +64,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fs.StringVar(&f.opc, "opc", "", "OPc, 32 hex digits (or --op)")
 	fs.StringVar(&f.amf, "amf", "8000", "AMF, 4 hex digits")
 	fs.StringVar(&f.provisionURL, "provision", "", "HSS provisioning API (e.g. http://127.0.0.1:8080): bulk-provision the UEs first (existing ones are kept)")
+	fs.StringVar(&f.provisionTokenFile, "provision-token-file", "", "file with the API token for --provision (provision scope); "+
+		"default $"+httpauth.EnvToken+", else "+httpauth.DefaultClientTokenFile+" as make run writes it")
 	fs.StringVar(&f.scenario, "scenario", string(load.ScenarioRegister), "register, reregister, deregister, message, call or mix")
 	fs.StringVar(&f.mix, "mix", load.DefaultMix().String(), "weights of the mix scenario, name=weight,…")
 	fs.Float64Var(&f.rate, "rate", load.DefaultRate, "target operations per second (of the first step)")
@@ -191,7 +195,11 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // loadRun provisions (when asked), builds the pool, runs it and de-registers what it registered.
 func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger, stderr io.Writer) (*load.Report, error) {
 	if f.provisionURL != "" {
-		client, err := provision.NewClient(f.provisionURL, &http.Client{})
+		token, err := httpauth.FindToken(f.provisionTokenFile, os.Getenv(httpauth.EnvToken))
+		if err != nil {
+			return nil, fmt.Errorf("--provision-token-file: %w", err)
+		}
+		client, err := provision.NewClient(f.provisionURL, &http.Client{}, provision.WithToken(token))
 		if err != nil {
 			return nil, err
 		}

@@ -22,24 +22,24 @@ func TestMain(m *testing.M) {
 }
 
 // startCore runs HSS, S-CSCF, I-CSCF and P-CSCF (IPsec off) and returns the P-CSCF's SIP
-// address and the HSS's provisioning API.
-func startCore(t *testing.T) (pcscf, api string) {
+// address, the HSS's provisioning API and a file with its token.
+func startCore(t *testing.T) (pcscf, api, tokenFile string) {
 	t.Helper()
 	c := e2e.StartCore(t, bins)
-	return c.PCSCF.SIP, c.HSS.API
+	return c.PCSCF.SIP, c.HSS.API, c.HSS.TokenFile
 }
 
 // TestLoadCommand runs imsue load against the real core: bulk provisioning and a step-up that
 // stops after --max-steps with a best rate (exit 0), then UEs the HSS does not know (exit 1,
 // failures of cause 403 in the JSON on stdout).
 func TestLoadCommand(t *testing.T) {
-	pcscf, api := startCore(t)
+	pcscf, api, tokenFile := startCore(t)
 	const k, opc = "465b5ce8b199b49faa5f0a2ee238a6bc", "cd63cb71954a9f4e48a5994e37a02baf"
 	common := []string{"--pcscf", pcscf, "--k", k, "--opc", opc, "--domain", e2e.Domain, "--rate", "4", "--duration", "1s"}
 
 	t.Run("provision and step up", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "report.json")
-		args := append([]string{"--provision", api, "--ues", "8", "--first-imsi", "001010000600000", "--scenario", "message",
+		args := append([]string{"--provision", api, "--provision-token-file", tokenFile, "--ues", "8", "--first-imsi", "001010000600000", "--scenario", "message",
 			"--step-up", "--step-factor", "2", "--max-steps", "2", "--json", path}, common...)
 		var out, errOut bytes.Buffer
 		if code := runLoad(context.Background(), args, &out, &errOut); code != 0 {
@@ -66,7 +66,7 @@ func TestLoadCommand(t *testing.T) {
 			t.Errorf("best rate %v, step 2 achieved %v", rep.BestRate, rep.Steps[1].AchievedRate)
 		}
 		// Provisioning again is fine: the subscribers exist.
-		args = append([]string{"--provision", api, "--ues", "8", "--first-imsi", "001010000600000"}, common...)
+		args = append([]string{"--provision", api, "--provision-token-file", tokenFile, "--ues", "8", "--first-imsi", "001010000600000"}, common...)
 		out.Reset()
 		errOut.Reset()
 		if code := runLoad(context.Background(), args, &out, &errOut); code != 0 || !strings.Contains(errOut.String(), "8 existed already") {

@@ -21,7 +21,6 @@ import (
 	"github.com/imscore/imscore/internal/adminhttp"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/peer"
@@ -121,20 +120,28 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	if n.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {
 		return nil, fmt.Errorf("hss: diameter listen %s: %w", cfg.Diameter.Listen, err)
 	}
-	if n.apiLn, err = net.Listen("tcp", cfg.API.Listen); err != nil {
+	admin, err := adminhttp.New(cfg.API.Security, log.Named("api"))
+	if err != nil {
+		return nil, fmt.Errorf("%w: api: %v", hss.ErrInvalidConfig, err)
+	}
+	if n.apiLn, err = admin.Listen(cfg.API.Listen); err != nil {
 		return nil, fmt.Errorf("hss: api listen %s: %w", cfg.API.Listen, err)
+	}
+	if admin.Tokens() == 0 {
+		log.Warn("provisioning API: no tokens (api.tokens_file), every /api/v1/ request is refused; imsctl token create makes one")
 	}
 	newAPI := opts.API
 	if newAPI == nil {
 		newAPI = func(store hss.Store, network provision.NetworkInitiated, log *zap.Logger) (http.Handler, error) {
-			return provision.NewHandler(provision.Options{Store: store, Network: network, Log: log, Domain: cfg.Diameter.Realm})
+			return provision.NewHandler(provision.Options{Store: store, Network: network, Log: log, Domain: cfg.Diameter.Realm,
+				Guard: admin.Guard()})
 		}
 	}
 	api, err := newAPI(n.db, n.srv, log)
 	if err != nil {
 		return nil, fmt.Errorf("hss: provisioning api: %w", err)
 	}
-	n.http = &http.Server{Handler: n.mux(api), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log.Named("http"))}
+	n.http = adminhttp.NewServer(n.mux(api, admin), log.Named("api"))
 	ok = true
 	go n.run(ctx)
 	log.Info("hss started", zap.Stringer("diameter", n.diamLn.Addr()), zap.Stringer("api", n.apiLn.Addr()),
@@ -175,17 +182,16 @@ func (n *Node) prepareStore(ctx context.Context, kind storage.Kind) error {
 	return nil
 }
 
-// mux is the HTTP side: the API, metrics, health and the runtime profiles.
-func (n *Node) mux(api http.Handler) http.Handler {
+// mux is the HTTP side: the API, metrics, health and (when enabled) the runtime profiles.
+func (n *Node) mux(api http.Handler, admin *adminhttp.Admin) http.Handler {
 	m := http.NewServeMux()
 	m.Handle("/api/v1/", api)
-	m.Handle("GET /metrics", promhttp.HandlerFor(n.registry, promhttp.HandlerOpts{Registry: n.registry}))
+	admin.Mount(m, n.registry)
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	m.HandleFunc("GET /readyz", n.ready)
-	adminhttp.HandlePprof(m)
 	return m
 }
 

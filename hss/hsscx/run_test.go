@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +23,9 @@ import (
 	"github.com/imscore/imscore/hss/hsscx"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/adminhttp"
+	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // TestRun starts a whole node on each store and drives it as operators and CSCFs do: health, readiness,
@@ -31,7 +36,10 @@ func TestRun(t *testing.T) {
 		ctx := context.Background()
 		runCtx, stop := context.WithCancel(ctx)
 		defer stop()
-		n, err := hsscx.Start(runCtx, testConfig(dsn), testLogger(t), hsscx.Options{})
+		cfg := testConfig(dsn)
+		tokensFile, tokens := adminhttptest.TokensFile(t)
+		cfg.API.Security.TokensFile, cfg.API.Security.Pprof = tokensFile, true
+		n, err := hsscx.Start(runCtx, cfg, testLogger(t), hsscx.Options{})
 		must(t, err)
 		base := "http://" + n.APIAddr().String()
 
@@ -47,7 +55,7 @@ func TestRun(t *testing.T) {
 			t.Errorf("/readyz %d %s", code, body)
 		}
 
-		api, err := provision.NewClient(base, nil)
+		api, err := provision.NewClient(base, nil, provision.WithToken(tokens[httpauth.ScopeAdmin]))
 		must(t, err)
 		scscfs, err := api.ListSCSCFs(ctx)
 		must(t, err)
@@ -88,15 +96,23 @@ func TestRun(t *testing.T) {
 				t.Errorf("%s= %q, want > 0", name, metric(t, n, name))
 			}
 		}
-		// The runtime profiles, on the node's own mux. A profile is gzip-compressed protobuf.
+		// The runtime profiles, on the node's own mux, for the admin scope only. A profile is gzip-compressed
+		// protobuf.
 		for path, want := range map[string]string{
 			"/debug/pprof/":                  "goroutine",
 			"/debug/pprof/heap":              "\x1f\x8b",
 			"/debug/pprof/goroutine?debug=1": "goroutine profile:",
 			"/debug/pprof/cmdline":           "hsscx",
 		} {
-			if code, body := httpGet(t, base+path); code != 200 || !strings.Contains(body, want) {
+			if code, _, body := adminhttptest.GetAuth(t, nil, base+path, tokens[httpauth.ScopeAdmin]); code != 200 ||
+				!strings.Contains(string(body), want) {
 				t.Errorf("%s: %d %.200q, want 200 with %q", path, code, body, want)
+			}
+			if code, _ := httpGet(t, base+path); code != http.StatusUnauthorized {
+				t.Errorf("%s without a token: %d, want 401", path, code)
+			}
+			if code, _, _ := adminhttptest.GetAuth(t, nil, base+path, tokens[httpauth.ScopeProvision]); code != http.StatusForbidden {
+				t.Errorf("%s with a provision token: %d, want 403", path, code)
 			}
 		}
 
@@ -148,6 +164,11 @@ func TestRefusesToStart(t *testing.T) {
 		{name: "schema not migrated", mutate: func(c *hss.Config) { c.Store.AutoMigrate = false }, want: "schema version 0"},
 		{name: "Diameter port in use", mutate: func(c *hss.Config) { c.Diameter.Listen = busy.Addr().String() }, want: "diameter listen"},
 		{name: "API port in use", mutate: func(c *hss.Config) { c.API.Listen = busy.Addr().String() }, want: "api listen"},
+		{name: "tokens file missing", mutate: func(c *hss.Config) { c.API.Security.TokensFile = "/nonexistent/tokens.yaml" },
+			want: "tokens_file", sentinel: hss.ErrInvalidConfig},
+		{name: "pprof without tokens", mutate: func(c *hss.Config) { c.API.Security.Pprof = true }, want: "pprof", sentinel: hss.ErrInvalidConfig},
+		{name: "TLS certificate without key", mutate: func(c *hss.Config) { c.API.Security.TLSCert = "/etc/ssl/cert.pem" },
+			want: "tls_key", sentinel: hss.ErrInvalidConfig},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -173,6 +194,78 @@ func TestRefusesToStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestTLS serves the API and the admin endpoints over HTTPS with a test certificate: a client that trusts it
+// provisions with its token; plain HTTP gets no service.
+func TestTLS(t *testing.T) {
+	cfg := testConfig("sqlite://" + t.TempDir() + "/hss.db")
+	certFile, keyFile, client := adminhttptest.TLSFiles(t)
+	tokensFile, tokens := adminhttptest.TokensFile(t)
+	cfg.API.Security = adminhttp.Config{TokensFile: tokensFile, TLSCert: certFile, TLSKey: keyFile, MetricsAuth: true}
+	n := start(t, cfg)
+	base := "https://" + n.APIAddr().String()
+	if code, _, body := adminhttptest.GetAuth(t, client, base+"/healthz", ""); code != 200 || string(body) != "ok\n" {
+		t.Fatalf("/healthz over TLS: %d %q", code, body)
+	}
+	// metrics_auth: the metrics token scrapes, no token does not.
+	if code, _, _ := adminhttptest.GetAuth(t, client, base+"/metrics", ""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a token: %d, want 401", code)
+	}
+	if code, _, body := adminhttptest.GetAuth(t, client, base+"/metrics", tokens[httpauth.ScopeMetrics]); code != 200 ||
+		!strings.Contains(string(body), "hss_diameter_peers_up") {
+		t.Errorf("/metrics with the metrics token: %d %.200s", code, body)
+	}
+	if code, _, _ := adminhttptest.GetAuth(t, client, base+"/api/v1/subscribers", tokens[httpauth.ScopeMetrics]); code != http.StatusForbidden {
+		t.Errorf("the metrics token read subscribers: %d, want 403", code)
+	}
+	// pprof is off unless enabled: 404 even for the admin token.
+	if code, _, _ := adminhttptest.GetAuth(t, client, base+"/debug/pprof/", tokens[httpauth.ScopeAdmin]); code != http.StatusNotFound {
+		t.Errorf("/debug/pprof/ with pprof off: %d, want 404", code)
+	}
+	api, err := provision.NewClient(base, client, provision.WithToken(tokens[httpauth.ScopeProvision]))
+	must(t, err)
+	ctx := context.Background()
+	if _, err := api.CreateSubscriber(ctx, provision.SubscriberRequest{IMSI: "001010000000002", MSISDN: "15550002",
+		K: hsstest.TestK, OP: hsstest.TestOP}); err != nil {
+		t.Fatalf("create over TLS: %v", err)
+	}
+	plain := &http.Client{Timeout: 5 * time.Second}
+	if res, err := plain.Get("http://" + n.APIAddr().String() + "/healthz"); err == nil {
+		res.Body.Close()
+		if res.StatusCode == 200 {
+			t.Errorf("plain HTTP served on the TLS listener")
+		}
+	}
+}
+
+// TestTokensFileFollowed: a token added to the running HSS's tokens file (imsctl token create) is accepted
+// without a restart, and one removed from it is refused again.
+func TestTokensFileFollowed(t *testing.T) {
+	cfg := testConfig("sqlite://" + t.TempDir() + "/hss.db")
+	tokensFile, _ := adminhttptest.TokensFile(t)
+	cfg.API.Security.TokensFile = tokensFile
+	n := start(t, cfg)
+	base := "http://" + n.APIAddr().String() + "/api/v1/subscribers"
+	before, err := os.ReadFile(tokensFile)
+	must(t, err)
+	added, err := httpauth.AddToken(tokensFile, "added-later", []httpauth.Scope{httpauth.ScopeRead})
+	must(t, err)
+	// The file is looked at again at most once per httpauth.ReloadInterval: poll, bounded.
+	waitFor := func(want int) {
+		t.Helper()
+		code := 0
+		for range 100 {
+			if code, _, _ = adminhttptest.GetAuth(t, nil, base, added); code == want {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		t.Fatalf("GET with the added token: %d, want %d", code, want)
+	}
+	waitFor(http.StatusOK)
+	must(t, httpauth.WriteSecretFile(tokensFile, before)) // revoked
+	waitFor(http.StatusUnauthorized)
 }
 
 // TestSQNRaceTwoNodes is the shared-database SQN race of TS 33.102 Annex C: two HSS nodes (separate pools)

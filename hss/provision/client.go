@@ -17,13 +17,21 @@ import (
 
 // Client calls the provisioning API. Methods return *Error when the server answered with an error.
 type Client struct {
-	base *url.URL
-	hc   *http.Client
+	base  *url.URL
+	hc    *http.Client
+	token string
 }
+
+// ClientOption changes a Client.
+type ClientOption func(*Client)
+
+// WithToken sends token as the bearer token of every request (`Authorization: Bearer`, RFC 6750 §2.1). The
+// API refuses requests without one (401).
+func WithToken(token string) ClientOption { return func(c *Client) { c.token = token } }
 
 // NewClient returns a client of the API at baseURL (e.g. http://127.0.0.1:8080); hc nil means
 // http.DefaultClient. Time limits come from the contexts passed to each call.
-func NewClient(baseURL string, hc *http.Client) (*Client, error) {
+func NewClient(baseURL string, hc *http.Client, opts ...ClientOption) (*Client, error) {
 	u, err := url.Parse(baseURL)
 	if err != nil {
 		return nil, fmt.Errorf("api url %q: %w", baseURL, err)
@@ -35,7 +43,11 @@ func NewClient(baseURL string, hc *http.Client) (*Client, error) {
 	if hc == nil {
 		hc = http.DefaultClient
 	}
-	return &Client{base: u, hc: hc}, nil
+	c := &Client{base: u, hc: hc}
+	for _, o := range opts {
+		o(c)
+	}
+	return c, nil
 }
 
 // seg escapes one path segment (an IMPI, an IMPU, a profile id).
@@ -72,6 +84,9 @@ func (c *Client) request(ctx context.Context, method, path string, query url.Val
 		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Accept", "application/json")
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", method, path, err)

@@ -7,8 +7,14 @@
 //
 // The HSS mounts the handler in its HTTP server:
 //
-//	api, err := provision.NewHandler(provision.Options{Store: store, Network: cxServer, Log: log})
+//	api, err := provision.NewHandler(provision.Options{Store: store, Network: cxServer, Log: log,
+//		Guard: httpauth.NewGuard(tokens, log)})
 //	mux.Handle("/api/v1/", api)
+//
+// Every route requires a bearer token with its scope (read, provision or admin; routes() declares them),
+// refuses state-changing requests a browser sends from another origin and bodies that are not JSON (NDJSON for
+// the import), and writes an audit line (logger "audit": token name, route, subscriber, outcome) for every
+// request that may change something.
 //
 // Every route, member and error is documented in docs/provisioning.md. In short:
 //

@@ -15,6 +15,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/internal/logging"
 )
 
@@ -39,6 +40,9 @@ type Options struct {
 	// Domain is the home domain of the conventional identities; default hss.DefaultDomain
 	// (ims.mnc001.mcc001.3gppnetwork.org).
 	Domain string
+	// Guard authorises every request (bearer token and scope, cross-origin check; internal/httpauth);
+	// required. A Guard without tokens refuses every request with 401.
+	Guard *httpauth.Guard
 }
 
 // handler serves the provisioning API. Routes are declared in routes, in one place.
@@ -46,7 +50,9 @@ type handler struct {
 	store   hss.Store
 	network NetworkInitiated
 	log     *zap.Logger
+	audit   *zap.Logger // one Info line per change: who, what, which subscriber
 	domain  string
+	guard   *httpauth.Guard
 	mux     *http.ServeMux
 }
 
@@ -65,64 +71,93 @@ func NewHandler(o Options) (http.Handler, error) {
 	if strings.ContainsAny(o.Domain, "@:/") {
 		return nil, fmt.Errorf("provision: domain %q: want a host name", o.Domain)
 	}
+	if o.Guard == nil {
+		return nil, errors.New("provision: Options.Guard is nil: the API is never served without authentication")
+	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
-	h := &handler{store: o.Store, network: o.Network, log: o.Log.Named("provision"), domain: o.Domain,
-		mux: http.NewServeMux()}
+	h := &handler{store: o.Store, network: o.Network, log: o.Log.Named("provision"), audit: o.Log.Named("audit"),
+		domain: o.Domain, guard: o.Guard, mux: http.NewServeMux()}
 	h.routes()
 	return h, nil
 }
 
-// routes declares every route of the API.
+// routes declares every route of the API with the scope it requires (internal/httpauth): reads need read;
+// changes to one subscriber, and the network-initiated procedures for one subscriber, provision; changes to
+// what many subscribers share (profiles, iFC sets, S-CSCFs, charging defaults) admin.
 func (h *handler) routes() {
-	h.route("POST /api/v1/subscribers", h.createSubscriber)
-	h.route("GET /api/v1/subscribers", h.listSubscribers)
-	h.route("POST /api/v1/subscribers:import", h.importSubscribers)
-	h.route("GET /api/v1/subscribers/{impi}", h.getSubscriber)
-	h.route("PATCH /api/v1/subscribers/{impi}", h.patchSubscriber)
-	h.route("DELETE /api/v1/subscribers/{impi}", h.deleteSubscriber)
-	h.route("PUT /api/v1/subscribers/{impi}/keys", h.putKeys)
-	h.route("POST /api/v1/subscribers/{impi}/impus", h.addIMPU)
-	h.route("PUT /api/v1/subscribers/{impi}/impus/{impu}", h.updateIMPU)
-	h.route("DELETE /api/v1/subscribers/{impi}/impus/{impu}", h.deleteIMPU)
-	h.route("POST /api/v1/subscribers/{impi}/links", h.linkIMPU)
-	h.route("DELETE /api/v1/subscribers/{impi}/links/{impu}", h.unlinkIMPU)
-	h.route("GET /api/v1/subscribers/{impi}/registration", h.getRegistration)
-	h.route("POST /api/v1/subscribers/{impi}/deregister", h.deregister)
-	h.route("POST /api/v1/subscribers/{impi}/push-profile", h.pushProfile)
+	const (
+		read      = httpauth.ScopeRead
+		provision = httpauth.ScopeProvision
+		admin     = httpauth.ScopeAdmin
+	)
+	h.route(provision, "POST /api/v1/subscribers", h.createSubscriber)
+	h.route(read, "GET /api/v1/subscribers", h.listSubscribers)
+	h.route(provision, "POST /api/v1/subscribers:import", h.importSubscribers)
+	h.route(read, "GET /api/v1/subscribers/{impi}", h.getSubscriber)
+	h.route(provision, "PATCH /api/v1/subscribers/{impi}", h.patchSubscriber)
+	h.route(provision, "DELETE /api/v1/subscribers/{impi}", h.deleteSubscriber)
+	h.route(provision, "PUT /api/v1/subscribers/{impi}/keys", h.putKeys)
+	h.route(provision, "POST /api/v1/subscribers/{impi}/impus", h.addIMPU)
+	h.route(provision, "PUT /api/v1/subscribers/{impi}/impus/{impu}", h.updateIMPU)
+	h.route(provision, "DELETE /api/v1/subscribers/{impi}/impus/{impu}", h.deleteIMPU)
+	h.route(provision, "POST /api/v1/subscribers/{impi}/links", h.linkIMPU)
+	h.route(provision, "DELETE /api/v1/subscribers/{impi}/links/{impu}", h.unlinkIMPU)
+	h.route(read, "GET /api/v1/subscribers/{impi}/registration", h.getRegistration)
+	h.route(provision, "POST /api/v1/subscribers/{impi}/deregister", h.deregister)
+	h.route(provision, "POST /api/v1/subscribers/{impi}/push-profile", h.pushProfile)
 
-	h.route("GET /api/v1/profiles", h.listProfiles)
-	h.route("POST /api/v1/profiles", h.createProfile)
-	h.route("GET /api/v1/profiles/{id}", h.getProfile)
-	h.route("PUT /api/v1/profiles/{id}", h.updateProfile)
-	h.route("DELETE /api/v1/profiles/{id}", h.deleteProfile)
+	h.route(read, "GET /api/v1/profiles", h.listProfiles)
+	h.route(admin, "POST /api/v1/profiles", h.createProfile)
+	h.route(read, "GET /api/v1/profiles/{id}", h.getProfile)
+	h.route(admin, "PUT /api/v1/profiles/{id}", h.updateProfile)
+	h.route(admin, "DELETE /api/v1/profiles/{id}", h.deleteProfile)
 
-	h.route("GET /api/v1/ifc-sets", h.listIFCSets)
-	h.route("POST /api/v1/ifc-sets", h.createIFCSet)
-	h.route("GET /api/v1/ifc-sets/{id}", h.getIFCSet)
-	h.route("PUT /api/v1/ifc-sets/{id}", h.updateIFCSet)
-	h.route("DELETE /api/v1/ifc-sets/{id}", h.deleteIFCSet)
+	h.route(read, "GET /api/v1/ifc-sets", h.listIFCSets)
+	h.route(admin, "POST /api/v1/ifc-sets", h.createIFCSet)
+	h.route(read, "GET /api/v1/ifc-sets/{id}", h.getIFCSet)
+	h.route(admin, "PUT /api/v1/ifc-sets/{id}", h.updateIFCSet)
+	h.route(admin, "DELETE /api/v1/ifc-sets/{id}", h.deleteIFCSet)
 
-	h.route("GET /api/v1/scscfs", h.listSCSCFs)
-	h.route("GET /api/v1/scscfs/{name}", h.getSCSCF)
-	h.route("PUT /api/v1/scscfs/{name}", h.putSCSCF)
-	h.route("DELETE /api/v1/scscfs/{name}", h.deleteSCSCF)
+	h.route(read, "GET /api/v1/scscfs", h.listSCSCFs)
+	h.route(read, "GET /api/v1/scscfs/{name}", h.getSCSCF)
+	h.route(admin, "PUT /api/v1/scscfs/{name}", h.putSCSCF)
+	h.route(admin, "DELETE /api/v1/scscfs/{name}", h.deleteSCSCF)
 
-	h.route("PUT /api/v1/charging/default", h.putDefaultCharging)
+	h.route(admin, "PUT /api/v1/charging/default", h.putDefaultCharging)
 }
 
 // apiFunc is a route: it writes a response and returns nil, or returns an error and writes nothing;
 // route turns the error into the JSON error body.
 type apiFunc func(w http.ResponseWriter, r *http.Request) error
 
-// route registers fn for pattern with the request flow of every route: recover a panic, run, answer
-// an error as JSON, log one Debug line with the IMPI (and an Error line for internal failures).
-func (h *handler) route(pattern string, fn apiFunc) {
+// route registers fn for pattern with the request flow of every route: authorise for scope (cross-origin
+// check, bearer token, scope: httpauth.Guard), check the body's media type, recover a panic, run, answer an
+// error as JSON, log one Debug line with the IMPI (and an Error line for internal failures), and write the
+// audit line of every request that may change something.
+func (h *handler) route(scope httpauth.Scope, pattern string, fn apiFunc) {
+	media := "application/json"
+	if strings.HasSuffix(pattern, ":import") {
+		media = "application/x-ndjson"
+	}
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		err := h.run(fn, sw, r)
+		who, ok := h.guard.Check(sw, r, scope)
+		if !ok {
+			if who.Name != "" && scope != httpauth.ScopeRead { // a known token tried a change beyond its scope
+				h.auditLine(pattern, scope, who, r, &auditNote{}, sw.status, &Error{Code: CodeInsufficientScope})
+			}
+			h.logRequest(r, sw, start)
+			return
+		}
+		note := &auditNote{}
+		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, note))
+		err := checkMedia(r, media)
+		if err == nil {
+			err = h.run(fn, sw, r)
+		}
 		impi := r.PathValue("impi")
 		if err != nil {
 			e := errorOf(err)
@@ -134,11 +169,78 @@ func (h *handler) route(pattern string, fn apiFunc) {
 					logging.IMPI(impi), zap.Error(err))
 			}
 		}
-		if ce := h.log.Check(zap.DebugLevel, "request"); ce != nil {
-			ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), logging.IMPI(impi),
-				zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
+		if scope != httpauth.ScopeRead {
+			h.auditLine(pattern, scope, who, r, note, sw.status, err)
 		}
+		h.logRequest(r, sw, start)
 	})
+}
+
+// logRequest writes the Debug line of a request.
+func (h *handler) logRequest(r *http.Request, sw *statusWriter, start time.Time) {
+	if ce := h.log.Check(zap.DebugLevel, "request"); ce != nil {
+		ce.Write(zap.String("method", r.Method), zap.String("path", r.URL.Path), logging.IMPI(r.PathValue("impi")),
+			zap.Int("status", sw.status), zap.Duration("duration", time.Since(start)))
+	}
+}
+
+// auditLine records a request that may change state, at Info on the "audit" logger: who (the token's name),
+// what (the route), which subscriber or object, the outcome. Never a body, so never a key.
+func (h *handler) auditLine(pattern string, scope httpauth.Scope, who httpauth.Principal, r *http.Request, note *auditNote,
+	status int, err error) {
+	fields := []zap.Field{zap.String("token", who.Name), zap.String("scope", string(scope)),
+		zap.String("action", pattern), zap.Int("status", status), zap.String("remote", r.RemoteAddr)}
+	if v := r.PathValue("impi"); v != "" {
+		fields = append(fields, logging.IMPI(v))
+	} else if note.impi != "" {
+		fields = append(fields, logging.IMPI(note.impi))
+	}
+	if v := r.PathValue("impu"); v != "" {
+		fields = append(fields, logging.IMPU(v))
+	}
+	for _, name := range []string{"id", "name"} {
+		if v := r.PathValue(name); v != "" {
+			fields = append(fields, zap.String("object", v))
+		}
+	}
+	if err != nil {
+		fields = append(fields, zap.String("code", string(errorOf(err).Code)))
+	}
+	if note.imported+note.failed > 0 {
+		fields = append(fields, zap.Int("imported", note.imported), zap.Int("failed", note.failed))
+	}
+	h.audit.Info("audit", fields...)
+}
+
+// auditKey carries an auditNote through a request, for what the route learns while it runs (the IMPI a
+// create made).
+type auditKey struct{}
+
+type auditNote struct {
+	impi             string // the subscriber a create made (its IMPI is not in the path)
+	imported, failed int    // an import's counts
+}
+
+// noteAudit lets a route add to its audit line.
+func noteAudit(r *http.Request, f func(*auditNote)) {
+	if n, ok := r.Context().Value(auditKey{}).(*auditNote); ok {
+		f(n)
+	}
+}
+
+// checkMedia refuses a request body that is not of the route's media type (415): a browser sends a
+// cross-origin "simple" request only as text/plain, form or multipart, never as JSON, so state cannot change
+// from one (docs/provisioning.md, Security). A request without a body has nothing to check.
+func checkMedia(r *http.Request, want string) error {
+	if r.ContentLength == 0 || r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return nil
+	}
+	got := httpauth.MediaType(r)
+	if got == want || want == "application/x-ndjson" && got == "application/json" {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedMedia,
+		Message: fmt.Sprintf("Content-Type %q: want %s", r.Header.Get("Content-Type"), want)}
 }
 
 // run calls fn, turning a panic into an internal error: malformed input must never take the HSS down.

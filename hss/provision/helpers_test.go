@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -23,6 +24,7 @@ import (
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsstest"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/storage"
 	"github.com/imscore/imscore/storage/postgres/pgtest"
 )
@@ -104,7 +106,8 @@ func (f *fakeNetwork) calls() ([]deregCall, []string) {
 	return slices.Clone(f.deregs), slices.Clone(f.pushes)
 }
 
-// env is the API over a real store, served on 127.0.0.1 by httptest, with every log line kept.
+// env is the API over a real store, served on 127.0.0.1 by httptest, with every log line kept. Requests
+// carry the token of the admin scope unless they say otherwise.
 type env struct {
 	t      testing.TB
 	store  hss.Store
@@ -112,6 +115,28 @@ type env struct {
 	srv    *httptest.Server
 	client *Client
 	logs   *observer.ObservedLogs
+	tokens map[httpauth.Scope]string // a token per scope, named "test-<scope>"
+}
+
+// testTokens makes one token per scope, named test-<scope>, and the Tokens that know them.
+func testTokens(t testing.TB) (*httpauth.Tokens, map[httpauth.Scope]string) {
+	t.Helper()
+	secrets := map[httpauth.Scope]string{}
+	var file strings.Builder
+	file.WriteString("tokens:\n")
+	for _, s := range httpauth.Scopes() {
+		secret, err := httpauth.NewSecret()
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[s] = secret
+		fmt.Fprintf(&file, "  - {name: test-%s, sha256: %s, scopes: [%s]}\n", s, httpauth.HashSecret(secret), s)
+	}
+	tokens, err := httpauth.ParseTokens([]byte(file.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tokens, secrets
 }
 
 // newEnv serves the API over store; net may be nil (no Cx server).
@@ -131,21 +156,47 @@ func newEnvOpts(t testing.TB, opts Options) *env {
 	opts.Log = zap.New(core)
 	net, _ := opts.Network.(*fakeNetwork)
 	store := opts.Store
+	tokens, secrets := testTokens(t)
+	if opts.Guard == nil {
+		opts.Guard = httpauth.NewGuard(tokens, opts.Log)
+	}
 	h, err := NewHandler(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(srv.URL, srv.Client())
+	c, err := NewClient(srv.URL, srv.Client(), WithToken(secrets[httpauth.ScopeAdmin]))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{t: t, store: store, net: net, srv: srv, client: c, logs: logs}
+	return &env{t: t, store: store, net: net, srv: srv, client: c, logs: logs, tokens: secrets}
 }
 
-// call sends a raw request and returns the status and body.
+// clientFor is a client of the API with the token of scope.
+func (e *env) clientFor(scope httpauth.Scope) *Client {
+	e.t.Helper()
+	c, err := NewClient(e.srv.URL, e.srv.Client(), WithToken(e.tokens[scope]))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return c
+}
+
+// call sends a raw request as the admin token, with a JSON body when body is not empty, and returns the
+// status and body.
 func (e *env) call(method, path, body string) (int, []byte) {
+	e.t.Helper()
+	h := http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeAdmin]}}
+	if body != "" {
+		h.Set("Content-Type", "application/json")
+	}
+	status, _, b := e.callHeader(method, path, body, h)
+	return status, b
+}
+
+// callHeader sends a raw request with exactly the headers h and returns the status, headers and body.
+func (e *env) callHeader(method, path, body string, h http.Header) (int, http.Header, []byte) {
 	e.t.Helper()
 	var rd io.Reader
 	if body != "" {
@@ -155,6 +206,7 @@ func (e *env) call(method, path, body string) (int, []byte) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	req.Header = h
 	resp, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
@@ -164,7 +216,7 @@ func (e *env) call(method, path, body string) (int, []byte) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return resp.StatusCode, b
+	return resp.StatusCode, resp.Header, b
 }
 
 // callJSON sends a request, checks the status and decodes the answer into out (when not nil).

@@ -134,6 +134,7 @@ func (h *handler) importSubscribers(w http.ResponseWriter, r *http.Request) erro
 		res.Errors = res.Errors[:MaxImportErrors]
 	}
 	res.ErrorsTruncated = res.Failed > len(res.Errors)
+	noteAudit(r, func(n *auditNote) { n.imported, n.failed = res.Imported, res.Failed })
 
 	status := http.StatusOK
 	switch {

@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // ndjsonLine is the import line of subscriber i of a generated population.
@@ -219,7 +220,8 @@ func (f *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestImportBodyCutShort(t *testing.T) {
-	h, err := NewHandler(Options{Store: sqliteStore(t), Log: zap.NewNop()})
+	tokens, secrets := testTokens(t)
+	h, err := NewHandler(Options{Store: sqliteStore(t), Log: zap.NewNop(), Guard: httpauth.NewGuard(tokens, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,6 +230,8 @@ func TestImportBodyCutShort(t *testing.T) {
 		body.WriteString(ndjsonLine(i) + "\n")
 	}
 	req := httptest.NewRequest("POST", "/api/v1/subscribers:import?batch=10", &failingReader{strings.NewReader(body.String())})
+	req.Header.Set("Authorization", "Bearer "+secrets[httpauth.ScopeProvision])
+	req.Header.Set("Content-Type", "application/x-ndjson")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	var res ImportResult

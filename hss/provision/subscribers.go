@@ -25,6 +25,7 @@ func (h *handler) createSubscriber(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	noteAudit(r, func(n *auditNote) { n.impi = sub.Private.IMPI })
 	if err := h.ensureDefaultProfile(r.Context(), []hss.Subscriber{sub}); err != nil {
 		return err
 	}

@@ -12,19 +12,22 @@ import (
 	"testing"
 
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 func TestNewHandlerOptions(t *testing.T) {
 	store := sqliteStore(t)
+	guard := httpauth.NewGuard(nil, nil)
 	tests := []struct {
 		name    string
 		opts    Options
 		wantErr string
 	}{
-		{name: "no store", opts: Options{}, wantErr: "Store is nil"},
-		{name: "domain with space", opts: Options{Store: store, Domain: "ims example"}, wantErr: "domain"},
-		{name: "domain with at", opts: Options{Store: store, Domain: "a@b"}, wantErr: "want a host name"},
-		{name: "defaults", opts: Options{Store: store}},
+		{name: "no store", opts: Options{Guard: guard}, wantErr: "Store is nil"},
+		{name: "no guard", opts: Options{Store: store}, wantErr: "Guard is nil"},
+		{name: "domain with space", opts: Options{Store: store, Guard: guard, Domain: "ims example"}, wantErr: "domain"},
+		{name: "domain with at", opts: Options{Store: store, Guard: guard, Domain: "a@b"}, wantErr: "want a host name"},
+		{name: "defaults", opts: Options{Store: store, Guard: guard}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

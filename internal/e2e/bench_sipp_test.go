@@ -121,11 +121,11 @@ func TestBenchSIPpScenarios(t *testing.T) {
 		// Each user authenticated with its own IMPI: the HSS generated vectors (advanced the SQN) for each of
 		// the three and not for the fourth, and none is left registered.
 		for i, u := range users {
-			sqn := subscriberSQN(t, c.hss.API, u)
+			sqn := subscriberSQN(t, c.hss, u)
 			if used := i < 3; used != (sqn > 0) {
 				t.Errorf("%s: SQN %d after register_dereg.xml (user in the injection file: %v)", u.IMSI, sqn, used)
 			}
-			if reg := Imsctl(t, bins, c.hss.API, "registration", "show", "--imsi", u.IMSI); !strings.Contains(reg, ": not registered") {
+			if reg := Imsctl(t, bins, c.hss, "registration", "show", "--imsi", u.IMSI); !strings.Contains(reg, ": not registered") {
 				t.Errorf("%s registered after register_dereg.xml:\n%s", u.IMSI, reg)
 			}
 		}
@@ -140,7 +140,7 @@ func TestBenchSIPpScenarios(t *testing.T) {
 		benchSIPp{scenario: "register.xml", remote: c.entry, port: calleePort, inf: callees, calls: 2, rate: 5}.start(t)()
 		benchSIPp{scenario: "register.xml", remote: c.entry, port: callerPort, inf: callers, calls: 2, rate: 5}.start(t)()
 		for _, u := range users {
-			reg := Imsctl(t, bins, c.hss.API, "registration", "show", "--imsi", u.IMSI)
+			reg := Imsctl(t, bins, c.hss, "registration", "show", "--imsi", u.IMSI)
 			if strings.Contains(reg, ": not registered") || !strings.Contains(reg, " REGISTERED ") {
 				t.Errorf("%s not registered:\n%s", u.IMSI, reg)
 			}
@@ -160,9 +160,14 @@ func TestBenchSIPpScenarios(t *testing.T) {
 }
 
 // subscriberSQN is the subscriber's current SQN from the provisioning API.
-func subscriberSQN(t *testing.T, api string, s Subscriber) uint64 {
+func subscriberSQN(t *testing.T, h *HSS, s Subscriber) uint64 {
 	t.Helper()
-	res, err := http.Get(api + "/api/v1/subscribers/" + url.PathEscape(s.IMPI()))
+	req, err := http.NewRequest(http.MethodGet, h.API+"/api/v1/subscribers/"+url.PathEscape(s.IMPI()), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.Token)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

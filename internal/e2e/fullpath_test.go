@@ -259,7 +259,7 @@ func TestSIPpRegisterFailsOverToSecondSCSCF(t *testing.T) {
 	if !strings.Contains(m, "icscf_scscf_failover_total") || strings.Contains(m, "icscf_scscf_failover_total 0") {
 		t.Errorf("no failover counted:\n%s", grepLines(m, "icscf_"))
 	}
-	if reg := Imsctl(t, bins, h.API, "registration", "show", "--imsi", alice.IMSI); !strings.Contains(reg, "scscf-b") {
+	if reg := Imsctl(t, bins, h, "registration", "show", "--imsi", alice.IMSI); !strings.Contains(reg, "scscf-b") {
 		t.Errorf("registration not at the second S-CSCF:\n%s", reg)
 	}
 }

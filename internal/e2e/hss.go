@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // HSS is a running cmd/hss.
@@ -14,6 +16,8 @@ type HSS struct {
 	Cx   string // Diameter address
 	Host string // Origin-Host
 	API  string // provisioning API base URL (imsctl --api)
+	// Token is an API token with the admin scope (named "e2e"); TokenFile holds it (imsctl --token-file).
+	Token, TokenFile string
 }
 
 // HSSOptions configure StartHSS.
@@ -51,8 +55,17 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	tokensFile := filepath.Join(dir, "api-tokens.yaml")
+	token, err := httpauth.AddToken(tokensFile, "e2e", []httpauth.Scope{httpauth.ScopeAdmin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Token, n.TokenFile = token, filepath.Join(dir, "imsctl.token")
+	if err := httpauth.WriteSecretFile(n.TokenFile, []byte(token+"\n")); err != nil {
+		t.Fatal(err)
+	}
 	n.Process = StartProcess(t, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
-		"--api-listen", apiAddr, "--log-level", "debug")
+		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug")
 	n.WaitHTTP(n.API + "/readyz")
 	return n
 }
@@ -60,12 +73,12 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 // Provision adds s with the SIPp key set (subscriber.go) through imsctl.
 func (h *HSS) Provision(t testing.TB, b *Builder, s Subscriber) {
 	t.Helper()
-	Imsctl(t, b, h.API, "subscriber", "add", "--imsi", s.IMSI, "--msisdn", s.MSISDN, "--k", AKAK, "--op", AKAOP,
+	Imsctl(t, b, h, "subscriber", "add", "--imsi", s.IMSI, "--msisdn", s.MSISDN, "--k", AKAK, "--op", AKAOP,
 		"--amf", AKAAMF)
 }
 
 // Deregister asks for a network-initiated de-registration of s (Cx RTR, TS 29.228 §6.1.3) through imsctl.
 func (h *HSS) Deregister(t testing.TB, b *Builder, s Subscriber) {
 	t.Helper()
-	Imsctl(t, b, h.API, "deregister", "--imsi", s.IMSI)
+	Imsctl(t, b, h, "deregister", "--imsi", s.IMSI)
 }

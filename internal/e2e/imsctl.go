@@ -6,11 +6,12 @@ import (
 	"time"
 )
 
-// Imsctl runs cmd/imsctl against the provisioning API at api and fails the test on a non-zero exit.
-func Imsctl(t testing.TB, b *Builder, api string, args ...string) string {
+// Imsctl runs cmd/imsctl against h's provisioning API, with h's token file, and fails the test on a non-zero
+// exit.
+func Imsctl(t testing.TB, b *Builder, h *HSS, args ...string) string {
 	t.Helper()
 	bin := b.MustPath(t, "imsctl")
-	out, err := Run(context.Background(), 30*time.Second, bin, append([]string{"--api", api}, args...)...)
+	out, err := Run(context.Background(), 30*time.Second, bin, append([]string{"--api", h.API, "--token-file", h.TokenFile}, args...)...)
 	if err != nil {
 		t.Fatalf("imsctl %v: %v\n%s", args, err, out)
 	}

@@ -45,7 +45,7 @@ func TestSIPpWrongResponseLeavesNoRegistration(t *testing.T) {
 	c := startCore(t, "", alice)
 	s := c.sipp("register_wrong_res.xml", alice, nil)
 	s.Run(t)
-	out := Imsctl(t, bins, c.hss.API, "--json", "registration", "show", "--imsi", alice.IMSI)
+	out := Imsctl(t, bins, c.hss, "--json", "registration", "show", "--imsi", alice.IMSI)
 	var st struct {
 		Registered bool `json:"registered"`
 		IMPUs      []struct {

@@ -11,6 +11,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
@@ -57,6 +58,10 @@ type Config struct {
 
 	// HTTPListen serves /metrics, /healthz and /readyz. Empty disables it.
 	HTTPListen string `yaml:"http_listen"`
+	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
+	// tokens_file, pprof (default false: /debug/pprof/ is 404), metrics_auth (default false: /metrics open),
+	// tls_cert and tls_key (default: plain HTTP). docs/operations.md.
+	Admin adminhttp.Config `yaml:"admin"`
 
 	// Log selects level and format (used by cmd/icscf).
 	Log logging.Config `yaml:"log"`
@@ -246,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Admin.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
 
 	"github.com/emiago/sipgo/sip"
@@ -43,7 +44,10 @@ func TestHTTPEndpoints(t *testing.T) {
 		}
 		return sip.NewResponseFromRequest(req, 200, "OK", nil)
 	}
-	n := startICSCF(t, hss, []SCSCF{s.config()})
+	tokensFile, tokens := adminhttptest.TokensFile(t)
+	n := startICSCF(t, hss, []SCSCF{s.config()}, func(c *Config) {
+		c.Admin = adminhttp.Config{TokensFile: tokensFile, Pprof: true}
+	})
 	to := sipAddr(n, "UDP")
 	u := newUE(t)
 	if res := u.send(to, u.request("REGISTER", "sip:"+testDomain, testIMPU)); res.StatusCode != 403 {
@@ -88,7 +92,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	})
 	adminhttptest.CheckRuntimeMetrics(t, fams)
 
-	adminhttptest.CheckEndpoints(t, "http://"+n.HTTPAddr(), "ready\n")
+	adminhttptest.CheckEndpoints(t, "http://"+n.HTTPAddr(), "ready\n", tokens)
 }
 
 // The Diameter listener (DESIGN.md §2) accepts a Cx peer; a request sent to the I-CSCF is refused with

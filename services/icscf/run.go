@@ -13,7 +13,6 @@ import (
 	"github.com/imscore/imscore/internal/adminhttp"
 
 	"github.com/fiorix/go-diameter/v4/diam"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter"
@@ -121,11 +120,15 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		}
 	}
 	if cfg.HTTPListen != "" {
-		n.httpLn, err = net.Listen("tcp", cfg.HTTPListen)
+		admin, err := adminhttp.New(cfg.Admin, log.Named("admin"))
+		if err != nil {
+			return nil, fmt.Errorf("icscf: admin: %w", err)
+		}
+		n.httpLn, err = admin.Listen(cfg.HTTPListen)
 		if err != nil {
 			return nil, fmt.Errorf("icscf: http listen: %w", err)
 		}
-		n.http = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		n.http = adminhttp.NewServer(n.httpHandler(admin), log.Named("admin"))
 	}
 	ok = true
 
@@ -248,10 +251,10 @@ func (n *Node) closeAll() {
 }
 
 // httpHandler is the admin listener's mux: /metrics (our own registry), /healthz (alive), /readyz (SIP
-// served and a Cx connection open) and the runtime profiles under /debug/pprof/ (metrics.go).
-func (n *Node) httpHandler() http.Handler {
+// served and a Cx connection open) and, when enabled, the runtime profiles under /debug/pprof/ (admin.Mount).
+func (n *Node) httpHandler(admin *adminhttp.Admin) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{Registry: n.metrics.reg}))
+	admin.Mount(mux, n.metrics.reg)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -262,7 +265,6 @@ func (n *Node) httpHandler() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	adminhttp.HandlePprof(mux)
 	return mux
 }
 

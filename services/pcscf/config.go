@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -92,6 +93,10 @@ type Config struct {
 	TrustedNetworks []string `yaml:"trusted_networks"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
+	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
+	// tokens_file, pprof (default false: /debug/pprof/ is 404), metrics_auth (default false: /metrics open),
+	// tls_cert and tls_key (default: plain HTTP). docs/operations.md.
+	Admin adminhttp.Config `yaml:"admin"`
 	// Log is the logging configuration (used by cmd/pcscf).
 	Log logging.Config `yaml:"log"`
 
@@ -192,6 +197,9 @@ func (c Config) Validate() error {
 	}
 	if c.InitialSALifetime <= 0 || c.SAGrace < 0 || c.DeregDelay < 0 {
 		errs = append(errs, errors.New("initial_sa_lifetime must be positive, sa_grace and dereg_delay not negative"))
+	}
+	if err := c.Admin.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
 
 	dto "github.com/prometheus/client_model/go"
@@ -32,7 +33,12 @@ func TestHTTP(t *testing.T) {
 	alice := newSubscriber(t, 1)
 	core := startFakeCore(t, "127.0.0.1:0", alice)
 	n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs(), func(c *Config) { c.IPsec = IPsecRequired })
-	srv := httptest.NewServer(n.httpHandler())
+	tokensFile, tokens := adminhttptest.TokensFile(t)
+	admin, err := adminhttp.New(adminhttp.Config{TokensFile: tokensFile, Pprof: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(n.httpHandler(admin))
 	defer srv.Close()
 
 	// A REGISTER without sec-agree is refused with 421 and counted.
@@ -76,5 +82,5 @@ func TestHTTP(t *testing.T) {
 		{"pcscf_sip_transactions_in_flight", nil, 0},
 	})
 
-	adminhttptest.CheckEndpoints(t, srv.URL, "ready\n")
+	adminhttptest.CheckEndpoints(t, srv.URL, "ready\n", tokens)
 }

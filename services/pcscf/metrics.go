@@ -7,7 +7,6 @@ import (
 	"github.com/imscore/imscore/internal/adminhttp"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imscore/imscore/sip/proxy"
 )
@@ -71,10 +70,10 @@ func (m *metrics) Response(dir proxy.Direction, method string, code int) {
 func (m *metrics) InFlight(delta int) { m.sipInFlight.Add(float64(delta)) }
 
 // httpHandler is the admin listener's mux: /metrics (our own registry), /healthz (alive), /readyz (SIP
-// served) and the runtime profiles under /debug/pprof/.
-func (n *Node) httpHandler() http.Handler {
+// served) and, when enabled, the runtime profiles under /debug/pprof/ (admin.Mount).
+func (n *Node) httpHandler(admin *adminhttp.Admin) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(n.metrics.reg, promhttp.HandlerOpts{Registry: n.metrics.reg}))
+	admin.Mount(mux, n.metrics.reg)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		select {
@@ -84,7 +83,6 @@ func (n *Node) httpHandler() http.Handler {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	})
-	adminhttp.HandlePprof(mux)
 	return mux
 }
 

@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -21,6 +20,7 @@ import (
 	"github.com/vishvananda/netns"
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
@@ -205,12 +205,17 @@ func (n *Node) Run(ctx context.Context) error {
 	defer n.cancel()
 	var httpSrv *http.Server
 	if n.cfg.HTTP != "" {
-		ln, err := net.Listen("tcp", n.cfg.HTTP)
+		admin, err := adminhttp.New(n.cfg.Admin, n.log.Named("admin"))
+		if err != nil {
+			_ = n.proxy.Close()
+			return fmt.Errorf("pcscf admin: %w", err)
+		}
+		ln, err := admin.Listen(n.cfg.HTTP)
 		if err != nil {
 			_ = n.proxy.Close()
 			return fmt.Errorf("pcscf http %s: %w", n.cfg.HTTP, err)
 		}
-		httpSrv = &http.Server{Handler: n.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = adminhttp.NewServer(n.httpHandler(admin), n.log.Named("admin"))
 		n.wg.Go(func() {
 			if err := httpSrv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				n.log.Error("http server", zap.Error(err))

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -57,6 +58,10 @@ type Config struct {
 	Diameter DiameterConfig `yaml:"diameter"`
 	// HTTPListen serves /metrics, /healthz and /readyz; "" disables.
 	HTTPListen string `yaml:"http_listen"`
+	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
+	// tokens_file, pprof (default false: /debug/pprof/ is 404), metrics_auth (default false: /metrics open),
+	// tls_cert and tls_key (default: plain HTTP). docs/operations.md.
+	Admin adminhttp.Config `yaml:"admin"`
 	// DB is the registrar's storage DSN: sqlite://PATH (embedded, default) or postgres://…; "memory"
 	// keeps registrations in process memory only.
 	DB string `yaml:"db"`
@@ -304,6 +309,9 @@ func (c Config) Validate() error {
 	}
 	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
 		errs = append(errs, err)
+	}
+	if err := c.Admin.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
 	return errors.Join(errs...)
 }

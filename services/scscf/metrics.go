@@ -10,7 +10,6 @@ import (
 	"github.com/imscore/imscore/internal/adminhttp"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
@@ -174,10 +173,10 @@ func (r countingRegistrar) DeleteRegistration(ctx context.Context, impu string) 
 }
 
 // httpHandler is the admin HTTP listener's mux: /metrics (our own registry), /healthz (alive), /readyz
-// (an HSS connection is open) and the runtime profiles under /debug/pprof/.
+// (an HSS connection is open) and, when enabled, the runtime profiles under /debug/pprof/ (admin.Mount).
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{Registry: s.metrics.registry}))
+	s.admin.Mount(mux, s.metrics.registry)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})
@@ -190,7 +189,6 @@ func (s *Server) httpHandler() http.Handler {
 		}
 		http.Error(w, "no open Diameter peer", http.StatusServiceUnavailable)
 	})
-	adminhttp.HandlePprof(mux)
 	return mux
 }
 

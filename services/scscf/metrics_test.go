@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/adminhttp/adminhttptest"
 
 	dto "github.com/prometheus/client_model/go"
@@ -38,7 +39,8 @@ func scrape(t *testing.T, s *Server) map[string]*dto.MetricFamily {
 func TestAdminHTTP(t *testing.T) {
 	hss := startFakeHSS(t)
 	sub := hss.addSubscriber(t, "001010000000061", "15550000061")
-	s := startSCSCF(t, hss, nil)
+	tokensFile, tokens := adminhttptest.TokensFile(t)
+	s := startSCSCF(t, hss, nil, func(c *Config) { c.Admin = adminhttp.Config{TokensFile: tokensFile, Pprof: true} })
 	base := "http://" + s.HTTPAddr().String()
 	ue := newUE(t, s, sub)
 	ue.registerFully(600)
@@ -81,7 +83,7 @@ func TestAdminHTTP(t *testing.T) {
 		{"scscf_diameter_request_duration_seconds", []string{"command", "SAR", "result", "2001"}, 3},
 	})
 
-	adminhttptest.CheckEndpoints(t, base, "ok\n")
+	adminhttptest.CheckEndpoints(t, base, "ok\n", tokens)
 
 	// The HSS goes: the next MAR has no peer to go to (counted as failed) and the node is not ready.
 	ctx, cancel := context.WithTimeout(context.Background(), waitLong)

@@ -27,6 +27,7 @@ import (
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/doic"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
@@ -58,6 +59,7 @@ type Server struct {
 	cx     *cxClient
 	diamLn net.Listener
 	httpLn net.Listener
+	admin  *adminhttp.Admin // the admin listener's tokens, profiles switch and TLS
 
 	iscMu sync.Mutex
 	isc   map[string]iscState
@@ -185,7 +187,10 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		}
 	}
 	if cfg.HTTPListen != "" {
-		if s.httpLn, err = net.Listen("tcp", cfg.HTTPListen); err != nil {
+		if s.admin, err = adminhttp.New(cfg.Admin, log.Named("admin")); err != nil {
+			return nil, fmt.Errorf("scscf admin: %w", err)
+		}
+		if s.httpLn, err = s.admin.Listen(cfg.HTTPListen); err != nil {
 			return nil, fmt.Errorf("scscf http listen: %w", err)
 		}
 	}
@@ -254,7 +259,7 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	var httpSrv *http.Server
 	if s.httpLn != nil {
-		httpSrv = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 5 * time.Second}
+		httpSrv = adminhttp.NewServer(s.httpHandler(), s.log.Named("admin"))
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -4,31 +4,36 @@ package adminhttptest
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // Get fetches url and returns the status code and body.
 func Get(t testing.TB, url string) (int, []byte) {
 	t.Helper()
-	c := http.Client{Timeout: 10 * time.Second}
-	res, err := c.Get(url)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("GET %s: %v", url, err)
-	}
-	return res.StatusCode, body
+	code, _, body := GetAuth(t, nil, url, "")
+	return code, body
 }
 
 // Scrape reads base+"/metrics" and parses the Prometheus text format; base is "http://host:port".
@@ -112,9 +117,10 @@ func CheckRuntimeMetrics(t *testing.T, fams map[string]*dto.MetricFamily) {
 	}
 }
 
-// CheckEndpoints checks a ready node's /healthz ("ok"), /readyz (readyBody) and the runtime profiles of
-// adminhttp.HandlePprof under base ("http://host:port").
-func CheckEndpoints(t *testing.T, base, readyBody string) {
+// CheckEndpoints checks a ready node's /healthz ("ok") and /readyz (readyBody), open to anyone, and the
+// runtime profiles of adminhttp.HandlePprof under base ("http://host:port"): 401 without a token, 403 with
+// the read-only metrics token, 200 with adminToken (a token of the admin scope).
+func CheckEndpoints(t *testing.T, base, readyBody string, tokens map[httpauth.Scope]string) {
 	t.Helper()
 	for _, tc := range []struct {
 		path  string
@@ -131,10 +137,108 @@ func CheckEndpoints(t *testing.T, base, readyBody string) {
 		{"/debug/pprof/cmdline", func(b []byte) bool { return len(b) > 0 }},
 	} {
 		t.Run(tc.path, func(t *testing.T) {
-			code, body := Get(t, base+tc.path)
+			token := ""
+			if strings.HasPrefix(tc.path, "/debug/pprof/") {
+				token = tokens[httpauth.ScopeAdmin]
+				if code, challenge, body := GetAuth(t, nil, base+tc.path, ""); code != http.StatusUnauthorized ||
+					!strings.HasPrefix(challenge, "Bearer ") {
+					t.Errorf("%s without a token: %d %q %.100s, want 401 with a Bearer challenge", tc.path, code, challenge, body)
+				}
+				if code, _, body := GetAuth(t, nil, base+tc.path, tokens[httpauth.ScopeMetrics]); code != http.StatusForbidden {
+					t.Errorf("%s with the metrics token: %d %.100s, want 403", tc.path, code, body)
+				}
+			}
+			code, _, body := GetAuth(t, nil, base+tc.path, token)
 			if code != 200 || !tc.check(body) {
 				t.Errorf("%s: %d, want 200\n%.300s", tc.path, code, body)
 			}
 		})
 	}
+}
+
+// TokensFile writes a tokens file (internal/httpauth) with one token per scope, named "test-<scope>", into a
+// temporary directory, and returns its path and the tokens by scope.
+func TokensFile(t testing.TB) (string, map[httpauth.Scope]string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "tokens.yaml")
+	secrets := map[httpauth.Scope]string{}
+	for _, s := range httpauth.Scopes() {
+		secret, err := httpauth.AddToken(path, "test-"+string(s), []httpauth.Scope{s})
+		if err != nil {
+			t.Fatal(err)
+		}
+		secrets[s] = secret
+	}
+	return path, secrets
+}
+
+// GetAuth fetches url with `Authorization: Bearer token` ("" sends none) through client (nil: a plain one)
+// and returns the status code, the WWW-Authenticate header and the body.
+func GetAuth(t testing.TB, client *http.Client, url, token string) (int, string, []byte) {
+	t.Helper()
+	if client == nil {
+		client = &http.Client{Timeout: 10 * time.Second}
+	}
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	return res.StatusCode, res.Header.Get("WWW-Authenticate"), body
+}
+
+// TLSFiles writes a self-signed certificate for 127.0.0.1 and localhost and its key (PEM) into a temporary
+// directory, and returns their paths and a client that trusts the certificate.
+func TLSFiles(t testing.TB) (certFile, keyFile string, client *http.Client) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "imscore test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		DNSNames:     []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client = &http.Client{Timeout: 10 * time.Second,
+		Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	return certFile, keyFile, client
 }

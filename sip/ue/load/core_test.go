@@ -40,7 +40,7 @@ type core struct {
 func startCore(t *testing.T) *core {
 	t.Helper()
 	c := e2e.StartCore(t, bins)
-	api, err := provision.NewClient(c.HSS.API, &http.Client{Timeout: 30 * time.Second})
+	api, err := provision.NewClient(c.HSS.API, &http.Client{Timeout: 30 * time.Second}, provision.WithToken(c.HSS.Token))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,8 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -18,6 +20,7 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 // DefaultAPI is where the HSS serves the provisioning API unless --api or IMSCTL_API says otherwise.
@@ -25,6 +28,20 @@ const DefaultAPI = "http://127.0.0.1:8080"
 
 // EnvAPI names the environment variable with the API's base URL.
 const EnvAPI = "IMSCTL_API"
+
+// EnvToken names the environment variable with the API's bearer token, EnvTokenFile the one with the path of
+// a file holding it (as --token-file), EnvCAFile the one with a PEM file of the CAs an https:// API's
+// certificate is checked against (as --ca-file).
+const (
+	EnvToken     = httpauth.EnvToken
+	EnvTokenFile = "IMSCTL_TOKEN_FILE"
+	EnvCAFile    = "IMSCTL_CA_FILE"
+)
+
+// DefaultTokenFile is where imsctl looks for its token when neither --token-file nor IMSCTL_TOKEN gives one:
+// the file `make run` (imsrun) writes on first start, relative to the working directory as the HSS's
+// ./var/hss.db is.
+const DefaultTokenFile = httpauth.DefaultClientTokenFile
 
 // Env is what a run of imsctl reads and writes.
 type Env struct {
@@ -54,9 +71,11 @@ func usageError(format string, args ...any) error {
 
 // globals are the options every command accepts, before or after the command words.
 type globals struct {
-	api     string
-	json    bool
-	timeout time.Duration
+	api       string
+	json      bool
+	timeout   time.Duration
+	tokenFile string // --token-file or IMSCTL_TOKEN_FILE; "" means IMSCTL_TOKEN, then DefaultTokenFile
+	caFile    string // --ca-file or IMSCTL_CA_FILE
 }
 
 // run is one invocation: the environment, the global options and the API client made from them.
@@ -109,6 +128,9 @@ func commands() []command {
 		{path: "scscf delete", args: "--name SIP-URI", help: "delete an S-CSCF", fn: scscfDelete},
 		{path: "charging set-default", args: "[--primary-ccf URI] [--secondary-ccf URI] [--primary-ecf URI] [--secondary-ecf URI]", help: "set the default charging addresses", fn: chargingSetDefault},
 		{path: "migrate", args: "--db DSN", help: "apply database migrations directly (no HSS needed)", fn: migrate, local: true},
+		{path: "token create", args: "--tokens-file FILE --name NAME --scopes read|provision|admin|metrics[,…] [--out FILE]",
+			help: "make an API token: its hash goes into the HSS's tokens file, the token to stdout or --out (0600)", fn: tokenCreate, local: true},
+		{path: "token hash", args: "< TOKEN", help: "print the SHA-256 of the token on stdin, as a tokens file holds it", fn: tokenHash, local: true},
 		{path: "version", help: "print the version of imsctl (also --version)", fn: versionCmd, local: true},
 	}
 }
@@ -125,6 +147,7 @@ func Main(ctx context.Context, args []string, env Env) int {
 	if v := env.Getenv(EnvAPI); v != "" {
 		r.g.api = v
 	}
+	r.g.tokenFile, r.g.caFile = env.Getenv(EnvTokenFile), env.Getenv(EnvCAFile)
 	// Global options may come first: imsctl --api URL --json subscriber show …
 	gfs := r.flagSet("imsctl")
 	showVersion := gfs.Bool("version", false, "print the version and exit")
@@ -154,6 +177,11 @@ func Main(ctx context.Context, args []string, env Env) int {
 		return ExitUsage
 	}
 	err := cmd.fn(ctx, r, args)
+	var apiErr *provision.Error
+	if errors.As(err, &apiErr) && apiErr.Status == http.StatusUnauthorized {
+		err = fmt.Errorf("%w (give a token: --token-file FILE, $%s, or %s as make run writes it; imsctl token create makes one)",
+			err, EnvToken, DefaultTokenFile)
+	}
 	switch {
 	case err == nil:
 		return ExitOK
@@ -190,7 +218,9 @@ func find(args []string) (command, []string, bool) {
 
 func (r *run) usage(w io.Writer) {
 	fmt.Fprintf(w, "imsctl: operator CLI of the imscore HSS (provisioning API at $%s or --api, default %s)\n\n", EnvAPI, DefaultAPI)
-	fmt.Fprintf(w, "usage: imsctl [--api URL] [--json] [--timeout D] COMMAND [FLAGS]\n       imsctl --version\n\ncommands:\n")
+	fmt.Fprintf(w, "usage: imsctl [--api URL] [--token-file FILE] [--ca-file PEM] [--json] [--timeout D] COMMAND [FLAGS]\n       imsctl --version\n\n")
+	fmt.Fprintf(w, "The API's bearer token comes from --token-file ($%s), else $%s, else %s (written by make run).\n\ncommands:\n",
+		EnvTokenFile, EnvToken, DefaultTokenFile)
 	for _, c := range commands() {
 		fmt.Fprintf(w, "  %-22s %s\n", c.path, c.help)
 		if c.args != "" {
@@ -207,6 +237,9 @@ func (r *run) flagSet(name string) *flag.FlagSet {
 	fs.StringVar(&r.g.api, "api", r.g.api, "base URL of the provisioning API (env "+EnvAPI+")")
 	fs.BoolVar(&r.g.json, "json", r.g.json, "print the API's JSON instead of text")
 	fs.DurationVar(&r.g.timeout, "timeout", r.g.timeout, "time limit of each API call (import: none unless given)")
+	fs.StringVar(&r.g.tokenFile, "token-file", r.g.tokenFile, "file holding the API's bearer token (env "+EnvTokenFile+
+		"; else env "+EnvToken+", else "+DefaultTokenFile+")")
+	fs.StringVar(&r.g.caFile, "ca-file", r.g.caFile, "PEM CA certificates that an https:// API's certificate must chain to (env "+EnvCAFile+")")
 	return fs
 }
 
@@ -246,11 +279,38 @@ func (r *run) client() (*provision.Client, error) {
 	if hc == nil {
 		hc = &http.Client{}
 	}
-	c, err := provision.NewClient(r.g.api, hc)
+	if r.g.caFile != "" {
+		pem, err := os.ReadFile(r.g.caFile)
+		if err != nil {
+			return nil, fmt.Errorf("--ca-file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", r.g.caFile)
+		}
+		hc = &http.Client{Timeout: hc.Timeout, Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	token, err := r.token()
+	if err != nil {
+		return nil, err
+	}
+	c, err := provision.NewClient(r.g.api, hc, provision.WithToken(token))
 	if err != nil {
 		return nil, usageError("--api: %v", err)
 	}
 	return c, nil
+}
+
+// token finds the API's bearer token: the file named by --token-file (or IMSCTL_TOKEN_FILE), else
+// IMSCTL_TOKEN, else DefaultTokenFile when it exists. There is no flag with the token itself: a command line
+// is visible to every user of the host (ps). "" (no token anywhere) lets the API answer 401.
+func (r *run) token() (string, error) {
+	t, err := httpauth.FindToken(r.g.tokenFile, r.env.Getenv(EnvToken))
+	if err != nil {
+		return "", fmt.Errorf("--token-file: %w", err)
+	}
+	return t, nil
 }
 
 // callCtx bounds one API call by --timeout.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -20,6 +21,7 @@ import (
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/storage"
 )
 
@@ -56,12 +58,16 @@ func (n *recordingNetwork) recorded() []string {
 	return append([]string(nil), n.calls...)
 }
 
-// api is the provisioning API over a real SQLite store on 127.0.0.1.
+// api is the provisioning API over a real SQLite store on 127.0.0.1, with a tokens file as the HSS reads it.
+// imsctl runs with the admin token in IMSCTL_TOKEN (env overrides that).
 type api struct {
-	t     *testing.T
-	url   string
-	store storage.DB
-	net   *recordingNetwork
+	t          *testing.T
+	url        string
+	store      storage.DB
+	net        *recordingNetwork
+	tokensFile string
+	token      string            // the admin token, "imsctl"
+	env        map[string]string // the environment of each run, beside IMSCTL_API
 }
 
 func newAPI(t *testing.T) *api {
@@ -74,13 +80,31 @@ func newAPI(t *testing.T) *api {
 	}
 	t.Cleanup(func() { db.Close() })
 	net := &recordingNetwork{}
-	h, err := provision.NewHandler(provision.Options{Store: db, Network: net, Log: zap.NewNop()})
+	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
+	token, err := httpauth.AddToken(tokensFile, "imsctl", []httpauth.Scope{httpauth.ScopeAdmin})
 	if err != nil {
 		t.Fatal(err)
 	}
+	a := &api{t: t, store: db, net: net, tokensFile: tokensFile, token: token, env: map[string]string{EnvToken: token}}
+	a.serve()
+	return a
+}
+
+// serve (re)starts the API over the store with the tokens file as it is now, as an HSS restart would.
+func (a *api) serve() {
+	a.t.Helper()
+	tokens, err := httpauth.LoadTokens(a.tokensFile)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	h, err := provision.NewHandler(provision.Options{Store: a.store, Network: a.net, Log: zap.NewNop(),
+		Guard: httpauth.NewGuard(tokens, nil)})
+	if err != nil {
+		a.t.Fatal(err)
+	}
 	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &api{t: t, url: srv.URL, store: db, net: net}
+	a.t.Cleanup(srv.Close)
+	a.url = srv.URL
 }
 
 // result is one run of imsctl.
@@ -98,7 +122,7 @@ func (a *api) imsctl(stdin string, args ...string) result {
 			if k == EnvAPI {
 				return a.url
 			}
-			return ""
+			return a.env[k]
 		}}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -489,12 +513,115 @@ func TestUsage(t *testing.T) {
 	if code := Main(context.Background(), []string{"help"}, Env{Stdout: &out, Stderr: &errOut}); code != ExitOK || out.Len() == 0 {
 		t.Errorf("help: exit %d", code)
 	}
-	// The API comes from --api before the command as well.
+	// The API comes from --api before the command as well, the token from --token-file.
 	a := newAPI(t)
+	tokenFile := filepath.Join(t.TempDir(), "imsctl.token")
+	if err := httpauth.WriteSecretFile(tokenFile, []byte(a.token+"\n")); err != nil {
+		t.Fatal(err)
+	}
 	var o2 bytes.Buffer
-	code := Main(context.Background(), append([]string{"--api", a.url}, addArgs("001010000000140", "15550000140")...),
+	code := Main(context.Background(), append([]string{"--api", a.url, "--token-file", tokenFile}, addArgs("001010000000140", "15550000140")...),
 		Env{Stdout: &o2, Stderr: &errOut})
 	if code != ExitOK || !strings.HasPrefix(o2.String(), "IMPI 001010000000140@") {
 		t.Errorf("--api first: exit %d %q %q", code, o2.String(), errOut.String())
+	}
+}
+
+// imsctl end to end with tokens: none gets the API's 401 with a hint; a read token cannot provision (403);
+// `token create` makes a provision token whose hash the (restarted) API accepts, read through --token-file,
+// and the default ./var/imsctl.token is used when nothing else names a token.
+func TestTokens(t *testing.T) {
+	a := newAPI(t)
+	a.env = map[string]string{}
+	r := a.imsctl("", addArgs("001010000000150", "15550000150")...)
+	if r.code != ExitError || !strings.Contains(r.stderr, "authentication required") || !strings.Contains(r.stderr, "IMSCTL_TOKEN") {
+		t.Fatalf("no token: exit %d %q", r.code, r.stderr)
+	}
+
+	dir := t.TempDir()
+	readFile, provFile := filepath.Join(dir, "read.token"), filepath.Join(dir, "prov.token")
+	for _, c := range [][]string{
+		{"token", "create", "--tokens-file", a.tokensFile, "--name", "auditor", "--scopes", "read", "--out", readFile},
+		{"token", "create", "--tokens-file", a.tokensFile, "--name", "crm", "--scopes", "provision", "--out", provFile},
+	} {
+		if r := a.imsctl("", c...); r.code != ExitOK || r.stdout != "" {
+			t.Fatalf("%v: exit %d %q %q", c, r.code, r.stdout, r.stderr)
+		}
+	}
+	if r := a.imsctl("", "token", "create", "--tokens-file", a.tokensFile, "--name", "x", "--scopes", "root"); r.code != ExitUsage {
+		t.Errorf("unknown scope: exit %d %q", r.code, r.stderr)
+	}
+	a.serve() // the HSS reads its tokens file at start
+	r = a.imsctl("", append([]string{"--token-file", readFile}, addArgs("001010000000150", "15550000150")...)...)
+	if r.code != ExitError || !strings.Contains(r.stderr, "lacks the provision scope") {
+		t.Fatalf("read token provisioning: exit %d %q", r.code, r.stderr)
+	}
+	a.env = map[string]string{EnvTokenFile: provFile}
+	if out := a.ok(addArgs("001010000000150", "15550000150")...); !strings.Contains(out, "001010000000150@") {
+		t.Fatalf("provision token: %q", out)
+	}
+	if out := a.ok("--token-file", readFile, "subscriber", "show", "--imsi", "001010000000150"); !strings.Contains(out, "001010000000150@") {
+		t.Fatalf("read token reading: %q", out)
+	}
+	// The token file must not be readable by others.
+	if err := os.Chmod(readFile, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := a.imsctl("", "--token-file", readFile, "subscriber", "list"); r.code == ExitOK || !strings.Contains(r.stderr, "chmod 600") {
+		t.Errorf("token file 0644: exit %d %q", r.code, r.stderr)
+	}
+	// token hash prints what the tokens file holds.
+	tok, err := httpauth.ReadSecretFile(provFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := a.imsctl(tok+"\n", "token", "hash"); r.code != ExitOK || strings.TrimSpace(r.stdout) != httpauth.HashSecret(tok) {
+		t.Errorf("token hash: %q", r.stdout)
+	}
+	// The default token file, as make run leaves it, relative to the working directory.
+	t.Chdir(t.TempDir())
+	a.env = map[string]string{}
+	if err := httpauth.WriteSecretFile(DefaultTokenFile, []byte(tok+"\n")); err != nil {
+		t.Fatal(err)
+	}
+	if out := a.ok("subscriber", "show", "--imsi", "001010000000150"); !strings.Contains(out, "001010000000150@") {
+		t.Fatalf("default token file: %q", out)
+	}
+	// IMSCTL_TOKEN wins over the default file.
+	a.env = map[string]string{EnvToken: "imscore_wrong"}
+	if r := a.imsctl("", "subscriber", "list"); r.code != ExitError || !strings.Contains(r.stderr, "invalid token") {
+		t.Errorf("IMSCTL_TOKEN wrong: exit %d %q", r.code, r.stderr)
+	}
+}
+
+// imsctl against an HTTPS API with a private CA: --ca-file makes the certificate trusted; without it the call
+// fails on the certificate and sends nothing.
+func TestTLSCAFile(t *testing.T) {
+	a := newAPI(t)
+	tokens, err := httpauth.LoadTokens(a.tokensFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := provision.NewHandler(provision.Options{Store: a.store, Network: a.net, Log: zap.NewNop(),
+		Guard: httpauth.NewGuard(tokens, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(h)
+	t.Cleanup(srv.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a.url = srv.URL
+	if r := a.imsctl("", "subscriber", "list"); r.code != ExitError || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("without --ca-file: exit %d %q", r.code, r.stderr)
+	}
+	if out := a.ok(append([]string{"--ca-file", ca}, addArgs("001010000000160", "15550000160")...)...); !strings.Contains(out, "001010000000160@") {
+		t.Fatalf("with --ca-file: %q", out)
+	}
+	a.env[EnvCAFile] = ca
+	if out := a.ok("subscriber", "show", "--imsi", "001010000000160"); !strings.Contains(out, "001010000000160@") {
+		t.Fatalf("with IMSCTL_CA_FILE: %q", out)
 	}
 }
