@@ -27,6 +27,12 @@ const (
 	EventProtocolError EventKind = 9
 	// EventUnknownAnswer: an answer matched no outstanding request and was dropped.
 	EventUnknownAnswer EventKind = 10
+	// EventPeerRefused: an incoming connection was refused: its CER named no configured peer
+	// (Result 3010; Peer is the claimed Origin-Host), or its TLS handshake failed (Result 0). Err says why.
+	EventPeerRefused EventKind = 11
+	// EventRequestRefused: a request from a peer whose roles may not send it was answered by the
+	// peer layer (Result 5003 or 3001, Config.Permissions).
+	EventRequestRefused EventKind = 12
 )
 
 func (k EventKind) String() string {
@@ -51,6 +57,10 @@ func (k EventKind) String() string {
 		return "protocol_error"
 	case EventUnknownAnswer:
 		return "unknown_answer"
+	case EventPeerRefused:
+		return "peer_refused"
+	case EventRequestRefused:
+		return "request_refused"
 	}
 	return "unknown"
 }
@@ -66,7 +76,7 @@ type Event struct {
 	Result uint32
 	// Latency is the request's round trip, for EventAnswerReceived.
 	Latency time.Duration
-	// Err is the cause, for EventPeerDown and EventRequestFailed.
+	// Err is the cause, for EventPeerDown, EventRequestFailed and EventPeerRefused.
 	Err error
 }
 

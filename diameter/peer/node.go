@@ -3,6 +3,7 @@ package peer
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -108,12 +109,15 @@ type PeerInfo struct {
 	Applications []Application
 	// OriginStateID is the peer's Origin-State-Id (RFC 6733 §8.16), 0 if it sent none.
 	OriginStateID uint32
+	// Roles are the peer's roles: those of the AllowedPeer its CER matched, or of its PeerConfig.
+	Roles []string
 }
 
 // Node is one Diameter node: its listeners, its dialled peers and every connection with a peer.
 // All methods are safe for concurrent use.
 type Node struct {
 	cfg     Config
+	peers   []allowedPeer // Config.Peers, sources parsed
 	handler Handler
 	log     *zap.Logger
 	obs     Observer
@@ -145,9 +149,14 @@ func New(cfg Config, h Handler) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	peers, err := compilePeers(cfg.Peers)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	n := &Node{
 		cfg:       cfg,
+		peers:     peers,
 		handler:   h,
 		log:       cfg.Log.Named("diameter"),
 		obs:       cfg.Observer,
@@ -207,6 +216,10 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("diameter accept on %s: %w", ln.Addr(), err)
 		}
 		delay = 0
+		if n.cfg.TLS != nil {
+			// The handshake runs in the connection's reader, never in this loop.
+			nc = tls.Server(nc, n.serverTLS())
+		}
 		if !n.start(newConn(n, nc, false, PeerConfig{}, ctx), nil) {
 			nc.Close()
 			return ErrClosed
@@ -224,6 +237,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 func (n *Node) Connect(ctx context.Context, p PeerConfig) error {
 	if err := p.validate(); err != nil {
 		return err
+	}
+	if n.cfg.TLS != nil && p.Host == "" {
+		return fmt.Errorf("%w: PeerConfig.Host is required over TLS: the server's certificate must name it", ErrInvalidConfig)
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	d := &dialer{cfg: p, cancel: cancel, host: p.Host, state: StateDown, since: time.Now()}
