@@ -178,4 +178,3 @@ func resultOf(t *testing.T, m *diam.Message) diameter.ResultCode {
 	t.Fatalf("no Result-Code in %s", m)
 	return 0
 }
-

@@ -21,7 +21,7 @@ func TestFlags(t *testing.T) {
 		absent   []string
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, contains: []string{
-			"addr: 127.0.0.1:4060", "- 127.0.0.1:3868", "listen: 127.0.0.1:3869", "name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060",
+			"addr: 127.0.0.1:4060", "- 127.0.0.1:3868", "listen: \"\"" /* the Diameter listener is off by default */, "name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060",
 			"address: 127.0.0.1:6060", "http_listen: 127.0.0.1:9102", "origin_host: icscf.ims.mnc001.mcc001.3gppnetwork.org"}},
 		{name: "flags", args: []string{"--dump-config", "--sip-listen", "127.0.0.1:14060", "--hss", "127.0.0.1:1,127.0.0.1:2",
 			"--scscf", "s1.example:6060=127.0.0.1:16060", "--scscf", "sip:s2.example=127.0.0.1:26060", "--attempt-timeout", "2s"},

@@ -21,7 +21,7 @@ func TestFlagsAndConfigFile(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:6060", "hss: 127.0.0.1:3868", "http_listen: 127.0.0.1:9103",
-				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: 127.0.0.1:3870"}},
+				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: \"\"" /* the Diameter listener is off by default */}},
 		{name: "file then flags", args: []string{"--config", file, "--hss", "127.0.0.1:13868", "--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:7060", "hss: 127.0.0.1:13868", "db: memory", "max_expires: 2h0m0s"}},
 		{name: "version", args: []string{"--version"}, code: 0, contains: []string{"scscf 0.1.0"}},

@@ -173,3 +173,44 @@ func (c *conn) remoteAddr() netip.Addr {
 	}
 	return netip.Addr{}
 }
+
+// WithRoles returns a copy of peers in which an entry that names no role has roles: a node whose peers can
+// have only one role (a CSCF's peer is an HSS) lets its configuration leave them out.
+func WithRoles(peers []AllowedPeer, roles ...string) []AllowedPeer {
+	out := make([]AllowedPeer, len(peers))
+	for i, p := range peers {
+		if len(p.Roles) == 0 {
+			p.Roles = roles
+		}
+		out[i] = p
+	}
+	return out
+}
+
+// CheckPeers reports what is wrong with the Diameter trust settings of a node's configuration file, each
+// error naming its key under diameter: a listener (listen) with no peer would refuse every CER; each peer
+// must be valid and name only roles among roles; TLS needs its three files and, for the peer this node
+// dials, the Origin-Host its certificate must name (dialHost, its key named by dialHostKey).
+func CheckPeers(listen string, peers []AllowedPeer, files TLSFiles, dialHost, dialHostKey string, roles ...string) []error {
+	var errs []error
+	if listen != "" && len(peers) == 0 {
+		errs = append(errs, fmt.Errorf("diameter.peers: empty with diameter.listen %s: every CER would be refused; list the peers that may connect", listen))
+	}
+	for i, p := range peers {
+		if err := p.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("diameter.peers[%d]: %w", i, err))
+		}
+		for _, r := range p.Roles {
+			if !slices.Contains(roles, r) {
+				errs = append(errs, fmt.Errorf("diameter.peers[%d].roles: %q: want one of %v", i, r, roles))
+			}
+		}
+	}
+	if err := files.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("diameter.tls: %w", err))
+	}
+	if files.Enabled() && dialHost == "" {
+		errs = append(errs, fmt.Errorf("diameter.%s: required with diameter.tls: the HSS's certificate must name it", dialHostKey))
+	}
+	return errs
+}
