@@ -2,18 +2,9 @@ package peer
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"math/big"
 	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -22,6 +13,7 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/imscore/imscore/diameter"
+	"github.com/imscore/imscore/diameter/peer/peertest"
 )
 
 // events collects the Observer's events.
@@ -236,63 +228,14 @@ func TestAllowedPeerValidate(t *testing.T) {
 
 // --- TLS ------------------------------------------------------------------------------------
 
-// pki is a CA and the PEM files of certificates it signed, in a test directory.
-type pki struct {
-	t    *testing.T
-	dir  string
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-	ca   string // CA certificate file
-}
+// pki is peertest's CA, its certificates as TLSFiles.
+type pki struct{ *peertest.PKI }
 
-func newPKI(t *testing.T, name string) *pki {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true,
-		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, _ := x509.ParseCertificate(der)
-	p := &pki{t: t, dir: t.TempDir(), cert: cert, key: key}
-	p.ca = p.write(name+"-ca.pem", "CERTIFICATE", der)
-	return p
-}
+func newPKI(t *testing.T, name string) pki { return pki{peertest.NewPKI(t, name)} }
 
-func (p *pki) write(name, typ string, der []byte) string {
-	path := filepath.Join(p.dir, name)
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-		p.t.Fatal(err)
-	}
-	return path
-}
-
-// issue signs a certificate naming dnsName (client and server use) and returns its files.
-func (p *pki) issue(dnsName string) TLSFiles {
-	p.t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: dnsName}, DNSNames: []string{dnsName},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return TLSFiles{CertFile: p.write(dnsName+".pem", "CERTIFICATE", der), KeyFile: p.write(dnsName+"-key.pem", "EC PRIVATE KEY", kder),
-		CAFile: p.ca}
+func (p pki) issue(dnsName string) TLSFiles {
+	cert, key := p.Issue(dnsName)
+	return TLSFiles{CertFile: cert, KeyFile: key, CAFile: p.CAFile}
 }
 
 func tlsNode(t *testing.T, host string, files TLSFiles) *Node {
@@ -339,7 +282,7 @@ func TestTLSPeers(t *testing.T) {
 	t.Run("certificate of another CA", func(t *testing.T) {
 		rogue := newPKI(t, "rogue")
 		files := rogue.issue("icscf.test.example")
-		files.CAFile = ca.ca // it trusts the server, the server does not trust it
+		files.CAFile = ca.CAFile // it trusts the server, the server does not trust it
 		cfg, err := files.Load()
 		if err != nil {
 			t.Fatal(err)

@@ -20,6 +20,12 @@ import (
 // subscriber whose profile has no iFC (the default profile names ASs by DNS name).
 func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 	t.Helper()
+	return realHSSWith(t, nil)
+}
+
+// realHSSWith is realHSS with its configuration changed by mutate.
+func realHSSWith(t *testing.T, mutate func(*hss.Config)) (*hss.Server, string, hss.Subscriber) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := storage.OpenAndMigrate(ctx, "sqlite://"+filepath.Join(t.TempDir(), "hss.db"), testLogger(t))
 	if err != nil {
@@ -30,6 +36,9 @@ func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 	cfg.Diameter.Listen = "127.0.0.1:0"
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Diameter.RequestTimeout = 2 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	media := int32(1)
 	if err := db.CreateServiceProfile(ctx, hss.ServiceProfile{ID: "plain", SubscribedMediaProfileID: &media}); err != nil {
 		t.Fatal(err)

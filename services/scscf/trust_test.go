@@ -13,6 +13,8 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/diameter/peer/peertest"
 	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/hss/aka"
 )
 
 // The issue's attacks at the S-CSCF. Its Diameter listener is off by default (RTR and PPR arrive over the
@@ -106,4 +108,42 @@ func TestCxOnlyFromTheHSS(t *testing.T) {
 	if rta := hss.deregister(t, sub.impi, nil, cx.ReasonPermanentTermination); func() bool { c, _ := rta.Result(); return c != 2001 }() {
 		t.Errorf("RTR from the HSS refused: %+v", rta)
 	}
+}
+
+// Cx over TLS (RFC 6733 §2.1, mutual authentication §13.1) between the S-CSCF and the real HSS, both
+// configured with diameter.tls files from one test CA: the AKA registration (MAR, SAR) and the HSS's RTR run
+// over it. (Without the S-CSCF's TLS files the HSS never opens the connection: checked by hand.)
+func TestCxOverTLSWithRealHSS(t *testing.T) {
+	ca := peertest.NewPKI(t, "operator")
+	hssCert, hssKey := ca.Issue(hss.DefaultOriginHost)
+	srv, addr, hsub := realHSSWith(t, func(c *hss.Config) {
+		c.Diameter.TLS = peer.TLSFiles{CertFile: hssCert, KeyFile: hssKey, CAFile: ca.CAFile}
+	})
+	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub := &subscriber{impi: hsub.Private.IMPI, keys: keys}
+	for _, p := range hsub.Public {
+		sub.impus = append(sub.impus, p.IMPU)
+	}
+	cert, key := ca.Issue(hss.DefaultSCSCFHost)
+	s, stop := runSCSCFWith(t, &fakeHSS{addr: addr}, nil, func(c *Config) {
+		c.ServerName = hss.DefaultSCSCFName
+		c.Diameter.OriginHost = hss.DefaultSCSCFHost
+		c.Diameter.HSSHost = hss.DefaultOriginHost
+		c.Diameter.TLS = peer.TLSFiles{CertFile: cert, KeyFile: key, CAFile: ca.CAFile}
+	})
+	t.Cleanup(stop)
+	ue := newUE(t, s, sub)
+	ue.registerFully(600)
+	if registered(t, s, ue.impu) == nil {
+		t.Fatal("not registered after the AKA exchange over TLS")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	if err := srv.Deregister(ctx, hsub.Private.IMPI, nil, cx.ReasonPermanentTermination, "tls test"); err != nil {
+		t.Fatalf("RTR over TLS: %v", err)
+	}
+	waitGone(t, s, ue.impu)
 }
