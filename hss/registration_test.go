@@ -76,7 +76,7 @@ func TestMalformedRequests(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db storage.DB) {
 		e := newEnv(t, db, nil)
 		scscf := e.connect(scscfHost)
-		icscf := e.connect(icscfHost) // UAR is the I-CSCF's (TS 29.228 §6.1.1)
+		icscf := e.icscf // UAR is the I-CSCF's (TS 29.228 §6.1.1)
 		sub := e.subscriber(nil)
 		impi, _, sip, _ := ids(sub)
 		d := scscf.d

@@ -20,7 +20,7 @@ func TestEmptyRequiredAVPsRefusedBeforeWork(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db storage.DB) {
 		e := newEnv(t, db, nil)
 		scscf := e.connect(scscfHost)
-		icscf := e.connect(icscfHost) // UAR comes from the I-CSCF role
+		icscf := e.icscf // UAR comes from the I-CSCF role
 		sub := e.subscriber(nil)
 		impi, _, sip, _ := ids(sub)
 		sqn := e.sqn(impi)
@@ -85,7 +85,7 @@ func TestEmptyRequiredAVPsRefusedBeforeWork(t *testing.T) {
 // command it serves.
 func TestHSSCommandsOnlyFromTheirRole(t *testing.T) {
 	e := newEnv(t, openSQLite(t), nil)
-	icscf := e.connect(icscfHost)
+	icscf := e.icscf
 	sub := e.subscriber(nil)
 	impi, _, sip, _ := ids(sub)
 	sqn := e.sqn(impi)

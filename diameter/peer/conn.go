@@ -441,9 +441,9 @@ func (c *conn) refuse(h header, req *diam.Message, de *diameter.Error) {
 	c.logger().Warn("diameter request refused: not permitted for the peer's roles", zap.Uint32("code", uint32(de.Code)),
 		zap.Uint32("command", h.code), zap.Uint32("app", h.app), zap.Strings("roles", from.Roles),
 		zap.String("origin_realm", from.OriginRealm), logging.SessionID(sessionIDOf(req)), zap.Error(de.Err))
-	if c.send(c.n.errorAnswer(h, req, nil, de, de.Err.Error())) == nil {
-		c.n.obs.Observe(Event{Kind: EventRequestRefused, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: uint32(de.Code)})
-	}
+	// Counted before the answer leaves: a refusal is one whether or not the answer can be written.
+	c.n.obs.Observe(Event{Kind: EventRequestRefused, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: uint32(de.Code)})
+	_ = c.send(c.n.errorAnswer(h, req, nil, de, de.Err.Error()))
 }
 
 // handleCER is the responder side of the capabilities exchange (RFC 6733 §5.3).
