@@ -13,9 +13,9 @@ import (
 )
 
 // AllowedPeer is a peer whose connections this node accepts (Config.Peers). RFC 6733 §5.6.1 makes
-// the Origin-Host of the CER the identity of an incoming connection; TS 33.210 §4 (and RFC 6733
-// §2.2, §13) leaves a node to talk only to the nodes of its security domain. The yaml tags are the
-// configuration file format every node uses under diameter.peers.
+// the Origin-Host of the CER the identity of an incoming connection; network domain security (TS
+// 33.210, and RFC 6733 §2.2, §13) has a node talk only to the nodes of its security domain. The yaml
+// tags are the configuration file format every node uses under diameter.peers.
 type AllowedPeer struct {
 	// Host is the Origin-Host the peer must announce in its CER (RFC 6733 §6.3), compared
 	// case-insensitively (a DiameterIdentity is an FQDN, §4.3.1). Over TLS its certificate must
