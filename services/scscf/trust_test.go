@@ -14,7 +14,6 @@ import (
 	"github.com/imscore/imscore/diameter/peer/peertest"
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/hss"
-	"github.com/imscore/imscore/hss/aka"
 )
 
 // The issue's attacks at the S-CSCF. Its Diameter listener is off by default (RTR and PPR arrive over the
@@ -119,14 +118,7 @@ func TestCxOverTLSWithRealHSS(t *testing.T) {
 	srv, addr, hsub := realHSSWith(t, func(c *hss.Config) {
 		c.Diameter.TLS = peer.TLSFiles{CertFile: hssCert, KeyFile: hssKey, CAFile: ca.CAFile}
 	})
-	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &subscriber{impi: hsub.Private.IMPI, keys: keys}
-	for _, p := range hsub.Public {
-		sub.impus = append(sub.impus, p.IMPU)
-	}
+	sub := ueSubscriber(t, hsub)
 	cert, key := ca.Issue(hss.DefaultSCSCFHost)
 	s, stop := runSCSCFWith(t, &fakeHSS{addr: addr}, nil, func(c *Config) {
 		c.ServerName = hss.DefaultSCSCFName
