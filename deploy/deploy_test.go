@@ -18,6 +18,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 	"gopkg.in/yaml.v3"
 
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/config"
@@ -259,6 +260,37 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 	for field, host := range map[string]string{"scscf diameter.hss_host": d.scscf.Diameter.HSSHost, "icscf diameter.hss_host": d.icscf.Diameter.HSSHost} {
 		if host != "" && host != d.hss.Diameter.OriginHost {
 			t.Errorf("%s %s: the HSS announces %s", field, host, d.hss.Diameter.OriginHost)
+		}
+	}
+	// HSS ← CSCFs: the HSS accepts each CSCF's CER (its Origin-Host and realm, from the host its SIP listener
+	// is on, with the role its Cx requests need), and nothing else.
+	icscfIP, _ := hostPort(t, "icscf sip.listen", d.icscf.SIP.Listen[0].Addr)
+	scscfIP, _ := hostPort(t, "scscf sip.listen", d.scscf.SIP.Listen)
+	for _, c := range []struct{ node, host, realm, ip, role string }{
+		{"icscf", d.icscf.Diameter.OriginHost, d.icscf.Diameter.OriginRealm, icscfIP, hss.RoleICSCF},
+		{"scscf", d.scscf.Diameter.OriginHost, d.scscf.Diameter.OriginRealm, scscfIP, hss.RoleSCSCF},
+	} {
+		ip, err := netip.ParseAddr(c.ip)
+		if err != nil {
+			t.Fatalf("%s: %v", c.node, err)
+		}
+		if c.realm == "" {
+			c.realm = d.icscf.Domain
+		}
+		ok := slices.ContainsFunc(d.hss.Diameter.Peers, func(p peer.AllowedPeer) bool {
+			return strings.EqualFold(p.Host, c.host) && strings.EqualFold(p.Realm, c.realm) && slices.Contains(p.Roles, c.role) &&
+				slices.ContainsFunc(p.Sources, func(src string) bool { pfx, err := peer.ParseSource(src); return err == nil && pfx.Contains(ip) })
+		})
+		if !ok {
+			t.Errorf("hss diameter.peers %+v: the %s (%s, realm %s, role %s) from %s is not allowed", d.hss.Diameter.Peers,
+				c.node, c.host, c.realm, c.role, ip)
+		}
+	}
+	for i, p := range d.hss.Diameter.Peers {
+		for _, src := range p.Sources {
+			if pfx, _ := peer.ParseSource(src); pfx.Bits() == 0 {
+				t.Errorf("hss diameter.peers[%d] (%s) accepts any address (%s)", i, p.Host, src)
+			}
 		}
 	}
 	// Both storing nodes on PostgreSQL, each in a database of its own (docs/operations.md explains why).

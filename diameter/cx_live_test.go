@@ -53,6 +53,7 @@ func TestCxLiveCapture(t *testing.T) {
 			Dictionary:       d,
 			WatchdogInterval: 300 * time.Millisecond, // short, so DWR/DWA show up in the capture
 			RequestTimeout:   5 * time.Second,
+			Peers:            []peer.AllowedPeer{{Host: liveSCSCF, Realm: liveRealm, Sources: []string{"127.0.0.1"}}},
 			Log:              zaptest.NewLogger(t),
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/internal/adminhttp"
@@ -39,8 +41,21 @@ const (
 	// DefaultMaxConcurrentRequests bounds the Cx requests served at once; beyond it the peer layer
 	// answers DIAMETER_TOO_BUSY rather than queue.
 	DefaultMaxConcurrentRequests = 256
+	// DefaultICSCFHost and DefaultSCSCFHost are the Origin-Hosts of the project's I-CSCF and S-CSCF by default:
+	// the peers DefaultConfig allows, from loopback only.
+	DefaultICSCFHost = "icscf." + DefaultDomain
+	DefaultSCSCFHost = "scscf." + DefaultDomain
 	// DefaultShutdownTimeout bounds the graceful part of shutdown (DPR exchanges, HTTP drain).
 	DefaultShutdownTimeout = 5 * time.Second
+)
+
+// Roles of the Diameter peers of an HSS (diameter.peers[].roles): what each may send, TS 29.228 §6.
+const (
+	// RoleICSCF may send UAR (§6.1.1) and LIR (§6.1.4).
+	RoleICSCF = cx.RoleICSCF
+	// RoleSCSCF may send MAR (§6.3), SAR (§6.1.2) and LIR (§6.1.4: the S-CSCF also queries the location of
+	// a user, TS 29.229 §6.1.5 "sent by a Diameter Multimedia client"). RTR and PPR are the HSS's own requests.
+	RoleSCSCF = cx.RoleSCSCF
 )
 
 // Config is the configuration of an HSS node: the Cx server, the provisioning API and the store. The yaml
@@ -69,6 +84,23 @@ type DiameterConfig struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// MaxConcurrentRequests bounds the Cx requests served at once.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// Peers are the CSCFs allowed to connect: Origin-Host, Origin-Realm, source addresses and roles
+	// (RoleICSCF, RoleSCSCF). A CER from anything else is answered DIAMETER_UNKNOWN_PEER (RFC 6733 §7.1.3);
+	// a request the peer's roles may not send, DIAMETER_AUTHORIZATION_REJECTED (§7.1.5). Default: the
+	// project's I-CSCF and S-CSCF (DefaultICSCFHost, DefaultSCSCFHost) in the realm, from 127.0.0.1 and ::1.
+	Peers []peer.AllowedPeer `yaml:"peers"`
+	// TLS, when its files are set, runs Cx over TLS from the start of every connection (RFC 6733 §2.1),
+	// peers' certificates verified against ca_file and required to name their Origin-Host. Default: TCP.
+	TLS peer.TLSFiles `yaml:"tls"`
+}
+
+// DefaultPeers are the peers DefaultConfig allows: the default I-CSCF and S-CSCF, on this host.
+func DefaultPeers() []peer.AllowedPeer {
+	loopback := []string{"127.0.0.1", "::1"}
+	return []peer.AllowedPeer{
+		{Host: DefaultICSCFHost, Realm: DefaultRealm, Sources: loopback, Roles: []string{RoleICSCF}},
+		{Host: DefaultSCSCFHost, Realm: DefaultRealm, Sources: loopback, Roles: []string{RoleSCSCF}},
+	}
 }
 
 // APIConfig is the HTTP side: provisioning, metrics and health.
@@ -152,6 +184,7 @@ func DefaultConfig() Config {
 			WatchdogInterval:      DefaultWatchdogInterval,
 			RequestTimeout:        DefaultRequestTimeout,
 			MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+			Peers:                 DefaultPeers(),
 		},
 		API:   APIConfig{Listen: DefaultAPIListen, ShutdownTimeout: DefaultShutdownTimeout},
 		Store: StoreConfig{DSN: DefaultDSN, AutoMigrate: true},
@@ -191,6 +224,26 @@ func (c *Config) Validate() error {
 	}
 	if c.Diameter.MaxConcurrentRequests < 1 {
 		return bad("diameter.max_concurrent_requests", "%d: want at least 1", c.Diameter.MaxConcurrentRequests)
+	}
+	if len(c.Diameter.Peers) == 0 {
+		return bad("diameter.peers", "empty: no I-CSCF or S-CSCF could connect")
+	}
+	for i, p := range c.Diameter.Peers {
+		field := fmt.Sprintf("diameter.peers[%d]", i)
+		if err := p.Validate(); err != nil {
+			return bad(field, "%v", err)
+		}
+		if len(p.Roles) == 0 {
+			return bad(field+".roles", "empty: want %s and/or %s", RoleICSCF, RoleSCSCF)
+		}
+		for _, r := range p.Roles {
+			if r != RoleICSCF && r != RoleSCSCF {
+				return bad(field+".roles", "%q: want %s or %s", r, RoleICSCF, RoleSCSCF)
+			}
+		}
+	}
+	if err := c.Diameter.TLS.Validate(); err != nil {
+		return bad("diameter.tls", "%v", err)
 	}
 	if err := validListen(c.API.Listen); err != nil {
 		return bad("api.listen", "%v", err)

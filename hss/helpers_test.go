@@ -91,6 +91,9 @@ func testConfig() hss.Config {
 	cfg.Diameter.Listen = "127.0.0.1:0"
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Diameter.RequestTimeout = 2 * time.Second
+	// The default I-CSCF and S-CSCF, and the second S-CSCF of the tests that move a user.
+	cfg.Diameter.Peers = append(cfg.Diameter.Peers, peer.AllowedPeer{Host: scscf2Host, Realm: realm,
+		Sources: []string{"127.0.0.1"}, Roles: []string{hss.RoleSCSCF}})
 	return cfg
 }
 

@@ -31,6 +31,7 @@ type Metrics struct {
 	resyncs        *prometheus.CounterVec   // outcome
 	peersUp        prometheus.Gauge
 	peerTransition *prometheus.CounterVec // event
+	peersRefused   prometheus.Counter
 }
 
 // NewMetrics creates the HSS metrics and registers them on reg.
@@ -70,9 +71,12 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		peerTransition: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace,
 			Name: "diameter_peer_transitions_total", Help: "Diameter peers coming up and going down."},
 			[]string{"event"}),
+		peersRefused: prometheus.NewCounter(prometheus.CounterOpts{Namespace: metricsNamespace,
+			Name: "diameter_peers_refused_total",
+			Help: "Incoming Diameter connections refused: CER from an unknown peer (3010) or failed TLS handshake."}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.answers, m.duration, m.sent, m.answered, m.requestFailed,
-		m.outDuration, m.vectors, m.resyncs, m.peersUp, m.peerTransition} {
+		m.outDuration, m.vectors, m.resyncs, m.peersUp, m.peerTransition, m.peersRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("hss metrics: %w", err)
 		}
@@ -122,8 +126,8 @@ func (m *Metrics) observeResync(accepted bool) {
 	m.resyncs.WithLabelValues(outcome).Inc()
 }
 
-// Observe implements peer.Observer: peers up and down, requests the peer layer answered itself (malformed,
-// too busy: counted with the answers the Server sends), and network-initiated requests that got no answer.
+// Observe implements peer.Observer: peers up and down, peers refused, requests the peer layer answered itself
+// (malformed, too busy, not permitted for the peer's roles: counted with the answers the Server sends), and network-initiated requests that got no answer.
 func (m *Metrics) Observe(e peer.Event) {
 	if m == nil {
 		return
@@ -135,7 +139,9 @@ func (m *Metrics) Observe(e peer.Event) {
 	case peer.EventPeerDown:
 		m.peersUp.Dec()
 		m.peerTransition.WithLabelValues("down").Inc()
-	case peer.EventProtocolError:
+	case peer.EventPeerRefused:
+		m.peersRefused.Inc()
+	case peer.EventProtocolError, peer.EventRequestRefused:
 		label := cx.Command(e.Command).Request()
 		m.requests.WithLabelValues(label).Inc()
 		m.answers.WithLabelValues(label, strconv.FormatUint(uint64(e.Result), 10), "0").Inc()

@@ -76,6 +76,7 @@ func TestMalformedRequests(t *testing.T) {
 	forEachStore(t, func(t *testing.T, db storage.DB) {
 		e := newEnv(t, db, nil)
 		scscf := e.connect(scscfHost)
+		icscf := e.icscf // UAR is the I-CSCF's (TS 29.228 §6.1.1)
 		sub := e.subscriber(nil)
 		impi, _, sip, _ := ids(sub)
 		d := scscf.d
@@ -88,7 +89,7 @@ func TestMalformedRequests(t *testing.T) {
 			return m
 		}
 		uar := func() *diam.Message {
-			m, err := (&cx.UAR{SessionID: scscf.session(), OriginHost: scscfHost, OriginRealm: realm, DestinationRealm: realm,
+			m, err := (&cx.UAR{SessionID: icscf.session(), OriginHost: icscfHost, OriginRealm: realm, DestinationRealm: realm,
 				UserName: impi, PublicIdentity: sip, VisitedNetworkIdentifier: []byte(realm)}).Marshal(d)
 			must(t, err)
 			return m
@@ -125,7 +126,11 @@ func TestMalformedRequests(t *testing.T) {
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {
-				ans := scscf.sendRaw(tc.msg)
+				from := scscf
+				if tc.msg.Header.CommandCode == uint32(cx.CmdUserAuthorization) {
+					from = icscf
+				}
+				ans := from.sendRaw(tc.msg)
 				code, vendor, failed := outcome(t, ans)
 				if code != tc.code || vendor != 0 {
 					t.Fatalf("result %d (vendor %d), want %d", code, vendor, tc.code)

@@ -5,11 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/avp"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -109,6 +112,11 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if opts.Metrics != nil {
 		obs = opts.Metrics
 	}
+	tlsCfg, err := cfg.Diameter.TLS.Load()
+	if err != nil {
+		s.bgCancel()
+		return nil, fmt.Errorf("hss: diameter.tls: %w", err)
+	}
 	node, err := peer.New(peer.Config{
 		OriginHost:            cfg.Diameter.OriginHost,
 		OriginRealm:           cfg.Diameter.Realm,
@@ -119,6 +127,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		WatchdogInterval:      cfg.Diameter.WatchdogInterval,
 		RequestTimeout:        cfg.Diameter.RequestTimeout,
 		MaxConcurrentRequests: cfg.Diameter.MaxConcurrentRequests,
+		Peers:                 cfg.Diameter.Peers,
+		Permissions:           Permissions(),
+		TLS:                   tlsCfg,
 		Log:                   log,
 		Observer:              obs,
 	}, s)
@@ -128,6 +139,16 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	}
 	s.node = node
 	return s, nil
+}
+
+// Permissions are the Cx requests each role may send to the HSS (TS 29.228 §6.1, §6.3). RTR and PPR go the
+// other way and are listed for no role: DIAMETER_COMMAND_UNSUPPORTED.
+func Permissions() map[string][]peer.Command {
+	cmd := func(c cx.Command) peer.Command { return peer.Command{App: cx.AppID, Code: uint32(c)} }
+	return map[string][]peer.Command{
+		RoleICSCF: {cmd(cx.CmdUserAuthorization), cmd(cx.CmdLocationInfo)},
+		RoleSCSCF: {cmd(cx.CmdMultimediaAuth), cmd(cx.CmdServerAssignment), cmd(cx.CmdLocationInfo)},
+	}
 }
 
 // Serve accepts Cx peers (I-CSCFs, S-CSCFs) on ln until ctx ends or Close is called; it closes ln. It returns
@@ -215,6 +236,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
 		if err == nil {
+			err = required("UAR", head(r.SessionID, r.OriginHost, r.OriginRealm),
+				field{cx.AVPUserName, 0, "User-Name", r.UserName}, field{cx.AVPPublicIdentity, cx.Vendor3GPP, "Public-Identity", r.PublicIdentity})
+		}
+		if err == nil {
 			err = s.uar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
@@ -227,6 +252,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 			t.impu = r.PublicIdentity[0]
 		}
 		if err == nil {
+			err = required("SAR", head(r.SessionID, r.OriginHost, r.OriginRealm),
+				field{cx.AVPServerName, cx.Vendor3GPP, "Server-Name", r.ServerName})
+		}
+		if err == nil {
 			err = s.sar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
@@ -235,6 +264,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 		a := cx.NewLIA(r)
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impu = r.SessionID, r.PublicIdentity
+		if err == nil {
+			err = required("LIR", head(r.SessionID, r.OriginHost, r.OriginRealm),
+				field{cx.AVPPublicIdentity, cx.Vendor3GPP, "Public-Identity", r.PublicIdentity})
+		}
 		if err == nil {
 			err = s.lir(ctx, t, r, a)
 		}
@@ -245,12 +278,52 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
 		if err == nil {
+			err = required("MAR", head(r.SessionID, r.OriginHost, r.OriginRealm),
+				field{cx.AVPUserName, 0, "User-Name", r.UserName}, field{cx.AVPPublicIdentity, cx.Vendor3GPP, "Public-Identity", r.PublicIdentity},
+				field{cx.AVPServerName, cx.Vendor3GPP, "Server-Name", r.ServerName})
+		}
+		if err == nil {
 			err = s.mar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
 	}
 	// RTR and PPR go from the HSS to the S-CSCF, never the other way (TS 29.228 §6.1.3, §6.2.2).
 	return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d is not served by the HSS", req.Header.CommandCode)
+}
+
+// field is a required string AVP of a Cx request as decoded.
+type field struct {
+	code   cx.AVPCode
+	vendor uint32
+	name   string
+	value  string
+}
+
+// head is the Session-Id, Origin-Host and Origin-Realm every Cx request carries (TS 29.229 §6.1).
+func head(sessionID, originHost, originRealm string) []field {
+	return []field{{cx.AVPSessionID, 0, "Session-Id", sessionID}, {cx.AVPOriginHost, 0, "Origin-Host", originHost},
+		{cx.AVPOriginRealm, 0, "Origin-Realm", originRealm}}
+}
+
+// required rejects a request whose required AVPs are present but empty, before its procedure runs (no SQN
+// advanced, no vector issued, no registration changed): DIAMETER_INVALID_AVP_VALUE with the AVP in Failed-AVP
+// (RFC 6733 §7.1.5, §7.5). The decoder has already answered the absent ones (DIAMETER_MISSING_AVP). An empty
+// Session-Id cannot identify the transaction (RFC 6733 §8.8: "globally and eternally unique"), an empty
+// Origin-Host could not be sent an RTR, and an empty identity or Server-Name names nobody.
+func required(cmd string, head []field, more ...field) error {
+	for _, f := range append(head, more...) {
+		if strings.TrimSpace(f.value) != "" {
+			continue
+		}
+		flags := uint8(avp.Mbit)
+		if f.vendor != 0 {
+			flags |= avp.Vbit
+		}
+		return &diameter.Error{Code: diameter.InvalidAVPValue,
+			FailedAVPs: []*diam.AVP{diam.NewAVP(uint32(f.code), flags, f.vendor, datatype.UTF8String(f.value))},
+			Err:        fmt.Errorf("%s: %s is empty", cmd, f.name)}
+	}
+	return nil
 }
 
 // head sets what every answer of this HSS carries whatever the request held.

@@ -14,12 +14,15 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 
 	"github.com/imscore/imscore/internal/version"
 
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsscx"
 	"github.com/imscore/imscore/internal/config"
@@ -44,11 +47,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		"bearer tokens of the provisioning API (hashes and scopes; imsctl token create); empty: every API request is refused")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host of the HSS")
 	fs.StringVar(&cfg.Diameter.Realm, "realm", cfg.Diameter.Realm, "Diameter Origin-Realm, the home network domain")
+	var peers peerFlag
+	fs.Var(&peers, "diameter-peer", "allowed Cx peer ROLE:ORIGIN-HOST@SOURCE[,SOURCE...] (role icscf or scscf, sources IPs or\n"+
+		"CIDR prefixes, realm the HSS's); repeatable, replaces diameter.peers (default: the loopback I-CSCF and S-CSCF)")
+	fs.StringVar(&cfg.Diameter.TLS.CertFile, "diameter-tls-cert", cfg.Diameter.TLS.CertFile, "Cx over TLS: this HSS's certificate (PEM)")
+	fs.StringVar(&cfg.Diameter.TLS.KeyFile, "diameter-tls-key", cfg.Diameter.TLS.KeyFile, "Cx over TLS: its private key (PEM)")
+	fs.StringVar(&cfg.Diameter.TLS.CAFile, "diameter-tls-ca", cfg.Diameter.TLS.CAFile, "Cx over TLS: the CA certificates of the peers (PEM)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")
 	fs.StringVar(&cfg.Log.Format, "log-format", cfg.Log.Format, "console or json")
 	fs.BoolVar(&dump, "dump-config", false, "print the effective configuration as YAML and exit")
 	fs.BoolVar(&showVersion, "version", false, "print the version and exit")
-	if err := config.Load(fs, args, &cfg); err != nil {
+	err := config.Load(fs, args, &cfg)
+	if err != nil {
 		if errors.Is(err, config.ErrHelp) {
 			return 0
 		}
@@ -58,6 +68,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hss: unexpected arguments %q\n", fs.Args())
 		return 2
+	}
+	if len(peers) > 0 {
+		if cfg.Diameter.Peers, err = peers.allowed(cfg.Diameter.Realm); err != nil {
+			fmt.Fprintln(stderr, "hss:", err)
+			return 2
+		}
 	}
 	if showVersion {
 		fmt.Fprintln(stdout, "hss", version.String())
@@ -89,4 +105,29 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// peerFlag collects --diameter-peer values; duplicates (config.Load parses the flags twice) are dropped.
+type peerFlag []string
+
+func (p *peerFlag) String() string { return strings.Join(*p, " ") }
+func (p *peerFlag) Set(v string) error {
+	if !slices.Contains(*p, v) {
+		*p = append(*p, v)
+	}
+	return nil
+}
+
+// allowed turns ROLE:ORIGIN-HOST@SOURCE[,SOURCE...] values into peers of realm.
+func (p peerFlag) allowed(realm string) ([]peer.AllowedPeer, error) {
+	var out []peer.AllowedPeer
+	for _, v := range p {
+		role, rest, ok1 := strings.Cut(v, ":")
+		host, sources, ok2 := strings.Cut(rest, "@")
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("--diameter-peer %q: want ROLE:ORIGIN-HOST@SOURCE[,SOURCE...]", v)
+		}
+		out = append(out, peer.AllowedPeer{Host: host, Realm: realm, Sources: strings.Split(sources, ","), Roles: []string{role}})
+	}
+	return out, nil
 }

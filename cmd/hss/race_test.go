@@ -38,13 +38,18 @@ func TestSQNRaceTwoProcesses(t *testing.T) {
 	}
 	dsn := pgtest.Start(t)
 	bin := buildHSS(t)
+	const workersPerProcess, marsPerWorker = 4, 10
 	type proc struct{ diam, api string }
 	var procs []proc
 	tokensFile, tokens := adminhttptest.TokensFile(t)
 	for i := 0; i < 2; i++ {
 		p := proc{diam: freePort(t), api: freePort(t)}
-		startHSS(t, bin, "--db", dsn, "--diameter-listen", p.diam, "--api-listen", p.api, "--log-format", "json",
-			"--api-tokens-file", tokensFile)
+		args := []string{"--db", dsn, "--diameter-listen", p.diam, "--api-listen", p.api, "--log-format", "json",
+			"--api-tokens-file", tokensFile}
+		for w := range workersPerProcess {
+			args = append(args, "--diameter-peer", fmt.Sprintf("scscf:scscf%d.%s@127.0.0.1", w, hss.DefaultDomain))
+		}
+		startHSS(t, bin, args...)
 		procs = append(procs, p)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -60,7 +65,6 @@ func TestSQNRaceTwoProcesses(t *testing.T) {
 	}
 	impu := "sip:15550777@" + hss.DefaultDomain
 
-	const workersPerProcess, marsPerWorker = 4, 10
 	var (
 		mu      sync.Mutex
 		vectors []cx.SIPAuthDataItem

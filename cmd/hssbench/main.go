@@ -153,6 +153,11 @@ func bench(ctx context.Context, o options, out io.Writer) error {
 	cfg.Diameter.Listen, cfg.API.Listen, cfg.Store.DSN = "127.0.0.1:0", "127.0.0.1:0", dsn
 	cfg.Diameter.MaxConcurrentRequests = max(cfg.Diameter.MaxConcurrentRequests, 2*slices.Max(o.concurrency))
 	cfg.Log.Level = o.logLevel
+	// The benchmark's S-CSCFs, from loopback (the HSS accepts only configured peers).
+	for i := range o.connections {
+		cfg.Diameter.Peers = append(cfg.Diameter.Peers, peer.AllowedPeer{Host: fmt.Sprintf("scscf%d.%s", i, hss.DefaultDomain),
+			Realm: hss.DefaultDomain, Sources: []string{"127.0.0.1"}, Roles: []string{hss.RoleSCSCF}})
+	}
 	log, err := logging.New(cfg.Log, "hss")
 	if err != nil {
 		return err

@@ -62,7 +62,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			strings.Join(trust.DefaultNetworks(), ",")+")")
 	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")
-	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen, "optional Diameter listen address")
+	fs.StringVar(&cfg.Diameter.Listen, "diameter-listen", cfg.Diameter.Listen,
+		"Diameter listen address, for the peers of diameter.peers only (default \"\": off)")
+	fs.StringVar(&cfg.Diameter.TLS.CertFile, "diameter-tls-cert", cfg.Diameter.TLS.CertFile, "Cx over TLS: this node's certificate (PEM)")
+	fs.StringVar(&cfg.Diameter.TLS.KeyFile, "diameter-tls-key", cfg.Diameter.TLS.KeyFile, "Cx over TLS: its private key (PEM)")
+	fs.StringVar(&cfg.Diameter.TLS.CAFile, "diameter-tls-ca", cfg.Diameter.TLS.CAFile, "Cx over TLS: the CA certificates of the HSS (PEM)")
 	fs.DurationVar(&cfg.AttemptTimeout, "attempt-timeout", cfg.AttemptTimeout, "wait for an S-CSCF's answer to a REGISTER before trying another")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")

@@ -21,7 +21,7 @@ func TestFlags(t *testing.T) {
 		absent   []string
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, contains: []string{
-			"addr: 127.0.0.1:4060", "- 127.0.0.1:3868", "listen: 127.0.0.1:3869", "name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060",
+			"addr: 127.0.0.1:4060", "- 127.0.0.1:3868", "listen: \"\"" /* the Diameter listener is off by default */, "name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060",
 			"address: 127.0.0.1:6060", "http_listen: 127.0.0.1:9102", "origin_host: icscf.ims.mnc001.mcc001.3gppnetwork.org",
 			"trusted_networks:\n  - 127.0.0.0/8\n  - ::1/128"}},
 		{name: "trusted networks", args: []string{"--dump-config", "--trusted-networks", "10.0.0.0/8, 192.0.2.7"},

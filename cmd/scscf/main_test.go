@@ -21,7 +21,7 @@ func TestFlagsAndConfigFile(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, code: 0,
 			contains: []string{"listen: 127.0.0.1:6060", "hss: 127.0.0.1:3868", "http_listen: 127.0.0.1:9103",
-				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: 127.0.0.1:3870",
+				"server_name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "db: sqlite://var/scscf.db", "listen: \"\"", /* the Diameter listener is off by default */
 				"trusted_networks:\n  - 127.0.0.0/8\n  - ::1/128"}},
 		{name: "trusted networks", args: []string{"--trusted-networks", "10.0.0.0/8, 192.0.2.7", "--dump-config"}, code: 0,
 			contains: []string{"trusted_networks:\n  - 10.0.0.0/8\n  - 192.0.2.7"}},

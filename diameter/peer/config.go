@@ -1,6 +1,7 @@
 package peer
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -104,6 +105,24 @@ type Config struct {
 	// (and watchdog answers) never stalls.
 	MaxConcurrentRequests int
 
+	// Peers are the peers whose connections Serve accepts. A CER is accepted only when its
+	// Origin-Host and Origin-Realm are those of an entry, the connection comes from one of the
+	// entry's Sources and, over TLS, the peer's certificate names the Origin-Host; any other CER is
+	// answered DIAMETER_UNKNOWN_PEER (3010, RFC 6733 §7.1.3) and the connection closed. Empty: no
+	// incoming connection is accepted. Connections this node dials (Connect) are not matched here:
+	// their PeerConfig says whom to expect.
+	Peers []AllowedPeer
+	// Permissions maps a role (AllowedPeer.Roles, PeerConfig.Roles) to the application requests a
+	// peer with that role may send. A request listed for none of the peer's roles is answered by
+	// the peer layer, never handed to the Handler: DIAMETER_AUTHORIZATION_REJECTED (5003) when
+	// another role may send it, DIAMETER_COMMAND_UNSUPPORTED (3001) when no role may. Nil: every
+	// request of a negotiated application reaches the Handler.
+	Permissions map[string][]Command
+	// TLS, when set, runs every connection, accepted and dialled, over TLS from its start (RFC 6733
+	// §2.1 TLS/TCP), with mutual authentication: see TLSFiles.Load. Dialled peers need a
+	// PeerConfig.Host, which the server's certificate must name. Nil: TCP.
+	TLS *tls.Config
+
 	// Log receives peer up/down at Info and every message at Debug. Nil: no logging.
 	Log *zap.Logger
 	// Observer, if set, receives an Event for every counted occurrence (for metrics).
@@ -119,6 +138,9 @@ type PeerConfig struct {
 	Host string
 	// Realm, if set, is the Origin-Realm the peer must announce in its CEA.
 	Realm string
+	// Roles say what the peer is to this node (Config.Permissions): the requests it may send over
+	// this connection.
+	Roles []string
 }
 
 // withDefaults returns c with zero fields set to the defaults.
@@ -217,7 +239,7 @@ func (c Config) validate() error {
 	case c.MaxConcurrentRequests < 0:
 		return fmt.Errorf("%w: MaxConcurrentRequests %d is negative", ErrInvalidConfig, c.MaxConcurrentRequests)
 	}
-	return nil
+	return validateTLS(c.TLS)
 }
 
 // validate reports what is wrong with a PeerConfig.

@@ -75,6 +75,7 @@ type conn struct {
 	since     time.Time
 	peer      capabilities  // set once, by admit
 	common    []Application // set once, by admit
+	roles     []string      // the peer's roles (Config.Permissions): PeerConfig.Roles or the AllowedPeer's
 	pending   map[uint32]*pending
 	peerCause disconnectCause // Disconnect-Cause of the peer's DPR
 	downCause error
@@ -104,6 +105,7 @@ func newConn(n *Node, nc net.Conn, dialled bool, expect PeerConfig, scope contex
 		since:     time.Now(),
 		pending:   make(map[uint32]*pending),
 		peerCause: causeNone,
+		roles:     expect.Roles,
 	}
 	if dialled {
 		c.state = StateWaitCEA
@@ -130,7 +132,7 @@ func (c *conn) Info() PeerInfo {
 	defer c.mu.Unlock()
 	info := PeerInfo{OriginHost: c.peer.host, OriginRealm: c.peer.realm, Address: c.remote, State: c.state,
 		Since: c.since, Dialled: c.dialled, Applications: slices.Clone(c.common), OriginStateID: c.peer.stateID,
-		Unresponsive: c.unresponsive}
+		Unresponsive: c.unresponsive, Roles: slices.Clone(c.roles)}
 	if info.OriginHost == "" {
 		info.OriginHost, info.OriginRealm = c.expect.Host, c.expect.Realm
 	}
@@ -241,9 +243,10 @@ func (c *conn) lingerClose(cause error) {
 	}
 	c.mu.Unlock()
 	c.n.refresh()
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		if tc.CloseWrite() == nil && tc.SetReadDeadline(time.Now().Add(min(time.Second, c.n.cfg.RequestTimeout))) == nil {
-			_, _ = io.Copy(io.Discard, io.LimitReader(tc, 1<<20))
+	// *net.TCPConn half-closes; *tls.Conn sends close_notify.
+	if hc, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		if hc.CloseWrite() == nil && c.nc.SetReadDeadline(time.Now().Add(min(time.Second, c.n.cfg.RequestTimeout))) == nil {
+			_, _ = io.Copy(io.Discard, io.LimitReader(c.nc, 1<<20))
 		}
 	}
 	c.shutdown(cause)
@@ -264,6 +267,10 @@ func (c *conn) lastRxTime() time.Time { return time.Unix(0, c.lastRx.Load()) }
 
 // readLoop reads frames until the connection ends.
 func (c *conn) readLoop() {
+	if err := c.handshakeAccepted(); err != nil {
+		c.shutdown(err)
+		return
+	}
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
 		frame, err := readFrame(br, c.n.cfg.MaxMessageSize)
@@ -404,6 +411,10 @@ func (c *conn) handleRequest(h header, frame []byte) {
 		return
 	}
 	c.debugMessage("diameter message in", h, sessionIDOf(req))
+	if de := c.n.authorize(c.info.Load().Roles, h.app, h.code); de != nil {
+		c.refuse(h, req, de)
+		return
+	}
 	if h.app == 0 {
 		switch h.code {
 		case cmdCapabilitiesExchange:
@@ -436,6 +447,17 @@ func (c *conn) reject(h header, req *diam.Message, frame []byte, de *diameter.Er
 	}
 }
 
+// refuse answers a request whose command the peer's roles may not send (Config.Permissions).
+func (c *conn) refuse(h header, req *diam.Message, de *diameter.Error) {
+	from := c.info.Load()
+	c.logger().Warn("diameter request refused: not permitted for the peer's roles", zap.Uint32("code", uint32(de.Code)),
+		zap.Uint32("command", h.code), zap.Uint32("app", h.app), zap.Strings("roles", from.Roles),
+		zap.String("origin_realm", from.OriginRealm), logging.SessionID(sessionIDOf(req)), zap.Error(de.Err))
+	// Counted before the answer leaves: a refusal is one whether or not the answer can be written.
+	c.n.obs.Observe(Event{Kind: EventRequestRefused, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: uint32(de.Code)})
+	_ = c.send(c.n.errorAnswer(h, req, nil, de, de.Err.Error()))
+}
+
 // handleCER is the responder side of the capabilities exchange (RFC 6733 §5.3).
 func (c *conn) handleCER(h header, frame []byte) {
 	n := c.n
@@ -448,6 +470,23 @@ func (c *conn) handleCER(h header, frame []byte) {
 	}
 	if derr == nil && caps.host == n.cfg.OriginHost {
 		derr = diameter.Errorf(diameter.UnableToComply, "peer announces our own Origin-Host %s", caps.host)
+	}
+	var roles []string
+	if derr == nil {
+		if roles, derr = n.acceptPeer(c, caps); derr != nil {
+			// RFC 6733 §5.6.1: the CER's Origin-Host is the identity of an incoming connection; one
+			// that is not configured gets DIAMETER_UNKNOWN_PEER (§7.1.3) and, as after
+			// DIAMETER_NO_COMMON_APPLICATION (§5.3), the connection is closed after the CEA.
+			c.logger().Warn("diameter CER from an unknown peer refused", zap.String("origin_host", caps.host),
+				zap.String("origin_realm", caps.realm), zap.Uint32("code", uint32(derr.Code)), zap.Error(derr.Err))
+			n.obs.Observe(Event{Kind: EventPeerRefused, Peer: caps.host, Result: uint32(derr.Code), Err: derr.Err})
+			_ = c.send(n.buildCEA(h, derr, local))
+			c.lingerClose(fmt.Errorf("capabilities exchange: %w", derr))
+			return
+		}
+		c.mu.Lock()
+		c.roles = roles
+		c.mu.Unlock()
 	}
 	if derr == nil {
 		if common = commonApplications(n.cfg.Applications, caps.apps); len(common) == 0 {

@@ -109,7 +109,12 @@ func (n *Node) dial(ctx context.Context, d *dialer) (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial %s: %w", d.cfg.Address, err)
 	}
-	c := newConn(n, nc, true, PeerConfig{Address: d.cfg.Address, Host: n.dialerHost(d), Realm: d.cfg.Realm}, ctx)
+	if n.cfg.TLS != nil {
+		if nc, err = n.clientTLS(dctx, nc, d.cfg.Host); err != nil {
+			return nil, err
+		}
+	}
+	c := newConn(n, nc, true, PeerConfig{Address: d.cfg.Address, Host: n.dialerHost(d), Realm: d.cfg.Realm, Roles: d.cfg.Roles}, ctx)
 	if !n.start(c, d) {
 		nc.Close()
 		return nil, ErrClosed

@@ -9,6 +9,13 @@
 // Request and hands incoming requests to one Handler. A connection is used in both directions:
 // the HSS reaches an S-CSCF over the connection the S-CSCF opened.
 //
+// Trust is configured, never assumed (RFC 6733 §5.6.1, TS 33.210): Serve accepts a connection only
+// when its CER names an AllowedPeer of Config.Peers from one of that peer's source addresses (else
+// CEA DIAMETER_UNKNOWN_PEER, then close); Config.Permissions lets each peer send only the requests of
+// its roles (else DIAMETER_AUTHORIZATION_REJECTED, before the Handler); Config.TLS runs every
+// connection over mutually authenticated TLS from its first byte (RFC 6733 §2.1 TLS/TCP), the peer's
+// certificate naming its Origin-Host.
+//
 // Everything read from the wire goes through one boundary: frames are read by length (never
 // by go-diameter's ReadMessage), AVPs are walked and checked before anything is decoded, and
 // decoding runs under recover. Bad input gets the answer RFC 6733 §7.1 prescribes, and the

@@ -63,8 +63,19 @@ func testConfig(t testing.TB, host string) Config {
 		RequestTimeout:   2 * time.Second,
 		ReconnectMin:     20 * time.Millisecond,
 		ReconnectMax:     200 * time.Millisecond,
+		Peers:            testPeers(),
 		Log:              testLogger(t).Named(host),
 	}
+}
+
+// testPeers allows every host the tests use, from loopback.
+func testPeers() []AllowedPeer {
+	var peers []AllowedPeer
+	for _, h := range []string{"a", "b", "fuzz", "hss", "hss1", "hss2", "hss9", "icscf", "m", "nobody", "ocs", "other",
+		"pcef", "raw", "scscf", "z"} {
+		peers = append(peers, AllowedPeer{Host: h + ".test.example", Realm: testRealm, Sources: []string{"127.0.0.0/8"}})
+	}
+	return peers
 }
 
 func testLogger(t testing.TB) *zap.Logger {

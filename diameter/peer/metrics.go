@@ -32,6 +32,12 @@ const (
 	EventPeerUnresponsive EventKind = 11
 	// EventPeerResponsive: an unresponsive connection answered a request and is routed to again.
 	EventPeerResponsive EventKind = 12
+	// EventPeerRefused: an incoming connection was refused: its CER named no configured peer
+	// (Result 3010; Peer is the claimed Origin-Host), or its TLS handshake failed (Result 0). Err says why.
+	EventPeerRefused EventKind = 13
+	// EventRequestRefused: a request from a peer whose roles may not send it was answered by the
+	// peer layer (Result 5003 or 3001, Config.Permissions).
+	EventRequestRefused EventKind = 14
 )
 
 func (k EventKind) String() string {
@@ -60,6 +66,10 @@ func (k EventKind) String() string {
 		return "peer_unresponsive"
 	case EventPeerResponsive:
 		return "peer_responsive"
+	case EventPeerRefused:
+		return "peer_refused"
+	case EventRequestRefused:
+		return "request_refused"
 	}
 	return "unknown"
 }
@@ -75,7 +85,7 @@ type Event struct {
 	Result uint32
 	// Latency is the request's round trip, for EventAnswerReceived.
 	Latency time.Duration
-	// Err is the cause, for EventPeerDown and EventRequestFailed.
+	// Err is the cause, for EventPeerDown, EventRequestFailed and EventPeerRefused.
 	Err error
 }
 

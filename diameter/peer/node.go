@@ -3,6 +3,7 @@ package peer
 import (
 	"cmp"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -111,12 +112,15 @@ type PeerInfo struct {
 	// Unresponsive is true while the connection is out of routing because its last
 	// Config.MaxConsecutiveTimeouts application requests timed out.
 	Unresponsive bool
+	// Roles are the peer's roles: those of the AllowedPeer its CER matched, or of its PeerConfig.
+	Roles []string
 }
 
 // Node is one Diameter node: its listeners, its dialled peers and every connection with a peer.
 // All methods are safe for concurrent use.
 type Node struct {
 	cfg     Config
+	peers   []allowedPeer // Config.Peers, sources parsed
 	handler Handler
 	log     *zap.Logger
 	obs     Observer
@@ -148,9 +152,14 @@ func New(cfg Config, h Handler) (*Node, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
+	peers, err := compilePeers(cfg.Peers)
+	if err != nil {
+		return nil, err
+	}
 	now := time.Now()
 	n := &Node{
 		cfg:       cfg,
+		peers:     peers,
 		handler:   h,
 		log:       cfg.Log.Named("diameter"),
 		obs:       cfg.Observer,
@@ -210,6 +219,10 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 			return fmt.Errorf("diameter accept on %s: %w", ln.Addr(), err)
 		}
 		delay = 0
+		if n.cfg.TLS != nil {
+			// The handshake runs in the connection's reader, never in this loop.
+			nc = tls.Server(nc, n.serverTLS())
+		}
 		if !n.start(newConn(n, nc, false, PeerConfig{}, ctx), nil) {
 			nc.Close()
 			return ErrClosed
@@ -227,6 +240,9 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 func (n *Node) Connect(ctx context.Context, p PeerConfig) error {
 	if err := p.validate(); err != nil {
 		return err
+	}
+	if n.cfg.TLS != nil && p.Host == "" {
+		return fmt.Errorf("%w: PeerConfig.Host is required over TLS: the server's certificate must name it", ErrInvalidConfig)
 	}
 	dctx, cancel := context.WithCancel(ctx)
 	d := &dialer{cfg: p, cancel: cancel, host: p.Host, state: StateDown, since: time.Now()}

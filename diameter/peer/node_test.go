@@ -426,7 +426,7 @@ func TestDefaultDictionaryCreditControl(t *testing.T) {
 	leakCheck(t)
 	cfg := func(host string) Config {
 		return Config{OriginHost: host, OriginRealm: testRealm, Dictionary: dict.Default,
-			Applications: []Application{{ID: 4}}, RequestTimeout: 2 * time.Second, Log: testLogger(t)}
+			Applications: []Application{{ID: 4}}, RequestTimeout: 2 * time.Second, Peers: testPeers(), Log: testLogger(t)}
 	}
 	ocs := newNode(t, cfg("ocs.test.example"), HandlerFunc(func(ctx context.Context, req *diam.Message, from PeerInfo) (*diam.Message, error) {
 		ans := req.Answer(uint32(diameter.Success))

@@ -62,6 +62,8 @@ func TestTsharkAcceptsWhatWeSend(t *testing.T) {
 		{"CEA success", enc(n.buildCEA(cerHdr, &diameter.Error{Code: diameter.Success}, local)), false, "-", false},
 		{"CEA 5010", enc(n.buildCEA(cerHdr, diameter.Errorf(diameter.NoCommonApplication, "no application in common"), local)), false, "-", false},
 		{"CEA 4003", enc(n.buildCEA(cerHdr, diameter.Errorf(diameter.ElectionLost, "kept another"), local)), false, "-", false},
+		// The refusal of a CER from an unknown peer (RFC 6733 §7.1.3): a protocol error, 'E' set.
+		{"CEA 3010", enc(n.buildCEA(cerHdr, diameter.Errorf(diameter.UnknownPeer, "Origin-Host evil.example.org is not a configured peer"), local)), false, "E", false},
 		{"DWR", enc(dwr), true, "R", false},
 		{"DWA", enc(n.baseAnswer(parseHeader(enc(dwr)), true)), false, "-", false},
 		{"DPR", dpr, true, "R", false},
@@ -71,6 +73,8 @@ func TestTsharkAcceptsWhatWeSend(t *testing.T) {
 			rawAVP(avpOriginHost, avpFlagMandatory|0x01, 0, []byte("x")), "reserved bits"), "reserved bits")), false, "PE", true},
 		{"5014 answer with Failed-AVP", enc(n.errorAnswer(marHdr, nil, mar, avpError(diameter.InvalidAVPLength,
 			rawAVP(avpOriginStateID, avpFlagMandatory, 0, u32(0)), "length"), "length")), false, "P", false},
+		// A request the peer's roles may not send (Config.Permissions): the command's answer shape.
+		{"5003 answer", enc(n.errorAnswer(marHdr, marReq, nil, diameter.Errorf(diameter.AuthorizationRejected, "not permitted"), "not permitted")), false, "P", false},
 		{"experimental result answer", enc(n.errorAnswer(marHdr, marReq, nil, &diameter.Error{Code: 5001, VendorID: 10415}, "")), false, "P", false},
 	}
 	var segments []tshark.Segment

@@ -57,6 +57,11 @@ func testConfig(dsn string) hss.Config {
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Store.DSN = dsn
 	cfg.Diameter.RequestTimeout = 2 * time.Second
+	// The default I-CSCF and S-CSCF, and the S-CSCFs the tests run beside them.
+	for _, h := range []string{"scscf-a", "scscf-b", "scscf-gone"} {
+		cfg.Diameter.Peers = append(cfg.Diameter.Peers, peer.AllowedPeer{Host: h + "." + realm, Realm: realm,
+			Sources: []string{"127.0.0.1"}, Roles: []string{hss.RoleSCSCF}})
+	}
 	return cfg
 }
 

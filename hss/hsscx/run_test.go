@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/diameter/peer/peertest"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/hss/hsscx"
@@ -379,4 +381,30 @@ func TestKeepsServingWhenAPeerGoes(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// The attack at the HSS node, over a real listener: a CER from evil.example.org is answered
+// DIAMETER_UNKNOWN_PEER (3010) and the connection closed; the configured S-CSCF from loopback still gets in.
+// Counted in hss_diameter_peers_refused_total.
+func TestForgedCERRefused(t *testing.T) {
+	n := start(t, testConfig("sqlite://"+filepath.Join(t.TempDir(), "hss.db")))
+	addr := n.DiameterAddr().String()
+	for _, tc := range []struct{ name, host, realm string }{
+		{"unknown host", "evil.example.org", "example.org"},
+		{"the S-CSCF's name in another realm", scscfHost, "evil.example.org"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, closed := peertest.CER(t, addr, tc.host, tc.realm)
+			if code != diameter.UnknownPeer {
+				t.Errorf("CEA Result-Code %d, want 3010", code)
+			}
+			if !closed {
+				t.Errorf("connection still open after the 3010 CEA")
+			}
+		})
+	}
+	if m := metric(t, n, "hss_diameter_peers_refused_total"); m != "2" {
+		t.Errorf("refusals not counted: %q", m)
+	}
+	connect(t, addr, scscfHost) // fails the test unless the HSS accepts it
 }

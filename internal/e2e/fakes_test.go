@@ -36,7 +36,9 @@ func startFakeHSS(t *testing.T, scscfName string) string {
 	node, err := peer.New(peer.Config{
 		OriginHost: "hss." + Domain, OriginRealm: Domain, VendorID: cx.Vendor3GPP, ProductName: "e2e-fake-hss",
 		Applications: []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}}, Dictionary: d,
-		Log: zap.NewNop(),
+		// The I-CSCF binary with its default Origin-Host, from loopback.
+		Peers: []peer.AllowedPeer{{Host: "icscf." + Domain, Realm: Domain, Sources: []string{"127.0.0.1"}}},
+		Log:   zap.NewNop(),
 	}, peer.HandlerFunc(func(_ context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
 		m, err := cx.Parse(req)
 		if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
@@ -24,7 +25,6 @@ const (
 	DefaultHSSAddress      = "127.0.0.1:3868"
 	DefaultOriginHost      = "icscf.ims.mnc001.mcc001.3gppnetwork.org"
 	DefaultHTTPListen      = "127.0.0.1:9102"
-	DefaultDiameterListen  = "127.0.0.1:3869"
 	DefaultSCSCFName       = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
 	DefaultSCSCFAddress    = "127.0.0.1:6060"
 	DefaultAttemptTimeout  = 4 * time.Second
@@ -83,9 +83,17 @@ type DiameterConfig struct {
 	HSS []string `yaml:"hss"`
 	// HSSHost, when set, is the Origin-Host the HSS must announce and the Destination-Host of requests.
 	HSSHost string `yaml:"hss_host"`
-	// Listen, when set, also accepts Diameter connections (DESIGN.md §2: 127.0.0.1:3869, the default). The
-	// I-CSCF serves no Cx request; the listener lets a DRA or HSS open the connection. Empty disables it.
+	// Listen, when set, also accepts Diameter connections (DESIGN.md §2 names 3869 for it), from Peers only.
+	// The I-CSCF serves no Cx request (every request is answered DIAMETER_COMMAND_UNSUPPORTED); the listener
+	// only lets a DRA or an HSS open the connection the UARs and LIRs then use. Default "": off.
 	Listen string `yaml:"listen"`
+	// Peers are the peers allowed to connect to Listen (Origin-Host, Origin-Realm, source addresses; roles
+	// default to hss). A CER from anything else is answered DIAMETER_UNKNOWN_PEER (RFC 6733 §7.1.3). Required
+	// with Listen; the HSS dialled through HSS needs no entry. Default: none.
+	Peers []peer.AllowedPeer `yaml:"peers"`
+	// TLS, when its files are set, runs Cx over TLS from the start of every connection (RFC 6733 §2.1), the
+	// HSS's certificate required to name HSSHost (then required). Default: TCP.
+	TLS peer.TLSFiles `yaml:"tls"`
 	// RequestTimeout bounds one UAR or LIR; past it the HSS is treated as unreachable.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// WatchdogInterval is Tw (RFC 3539 §3.4.1). Default 30 s.
@@ -127,7 +135,6 @@ func DefaultConfig() Config {
 			OriginHost:     DefaultOriginHost,
 			OriginRealm:    DefaultDomain,
 			HSS:            []string{DefaultHSSAddress},
-			Listen:         DefaultDiameterListen,
 			RequestTimeout: DefaultDiameterTimeout,
 			RetryAfter:     DefaultHSSRetryAfter,
 			DOIC:           true,
@@ -206,6 +213,8 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("diameter.listen %q: %w", c.Diameter.Listen, err))
 		}
 	}
+	errs = append(errs, peer.CheckPeers(c.Diameter.Listen, c.Diameter.Peers, c.Diameter.TLS, c.Diameter.HSSHost, "hss_host",
+		cx.RoleHSS)...)
 	if c.Diameter.RequestTimeout < 0 {
 		errs = append(errs, errors.New("diameter.request_timeout: must not be negative"))
 	}

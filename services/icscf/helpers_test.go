@@ -58,6 +58,7 @@ func startFakeHSSAt(t *testing.T, addr string) *fakeHSS {
 		OriginHost: "hss." + testDomain, OriginRealm: testDomain, VendorID: cx.Vendor3GPP, ProductName: "fake-hss",
 		Applications: []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}}, Dictionary: d,
 		RequestTimeout: 2 * time.Second, Log: testLogger(t).Named("fakehss"),
+		Peers: []peer.AllowedPeer{{Host: DefaultOriginHost, Realm: testDomain, Sources: []string{"127.0.0.1"}}},
 	}, peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
 		m, err := cx.Parse(req)
 		if err != nil {
@@ -233,6 +234,7 @@ func startICSCF(t *testing.T, hss *fakeHSS, scscfs []SCSCF, mutate ...func(*Conf
 	cfg.HTTPListen = "127.0.0.1:0"
 	cfg.Diameter.HSS = []string{hss.addr}
 	cfg.Diameter.Listen = "127.0.0.1:0"
+	cfg.Diameter.Peers = []peer.AllowedPeer{{Host: "dra." + testDomain, Realm: testDomain, Sources: []string{"127.0.0.1"}}}
 	cfg.Diameter.RequestTimeout = time.Second
 	cfg.SCSCFs = scscfs
 	cfg.AttemptTimeout = 700 * time.Millisecond

@@ -11,8 +11,10 @@ import (
 	"github.com/emiago/sipgo/sip"
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
+	"github.com/imscore/imscore/diameter/peer/peertest"
 )
 
 // The admin listener's helpers: internal/adminhttp/adminhttptest.
@@ -134,5 +136,26 @@ func TestDiameterListenerRefusesRequests(t *testing.T) {
 	uaa, _ := cx.ParseUAA(ans)
 	if code, _ := uaa.Result(); code != 3001 {
 		t.Fatalf("Result-Code %d, want 3001", code)
+	}
+}
+
+// The attack at the I-CSCF's listener (when one is configured): a CER from evil.example.org is answered
+// DIAMETER_UNKNOWN_PEER (3010) and the connection closed. By default there is no listener at all.
+func TestForgedCERRefused(t *testing.T) {
+	if l := DefaultConfig().Diameter.Listen; l != "" {
+		t.Errorf("the I-CSCF listens for Diameter by default on %s", l)
+	}
+	n := startICSCF(t, startFakeHSS(t), nil)
+	for _, host := range []string{"evil.example.org", DefaultOriginHost /* our own name */, "hss." + testDomain} {
+		code, closed := peertest.CER(t, n.DiameterAddr(), host, testDomain)
+		if code != diameter.UnknownPeer && !(host == DefaultOriginHost && code == diameter.UnableToComply) {
+			t.Errorf("CER from %s: CEA %d, want 3010", host, code)
+		}
+		if !closed {
+			t.Errorf("CER from %s: connection still open", host)
+		}
+	}
+	if v, _ := sample(scrape(t, n), "icscf_diameter_events_total", "kind", "peer_refused"); v != 2 {
+		t.Errorf("peer_refused counted %v, want 2", v)
 	}
 }

@@ -76,6 +76,10 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icscf: cx dictionary: %w", err)
 	}
+	tlsCfg, err := cfg.Diameter.TLS.Load()
+	if err != nil {
+		return nil, fmt.Errorf("icscf: diameter.tls: %w", err)
+	}
 	dcfg := peer.Config{
 		OriginHost:       cfg.Diameter.OriginHost,
 		OriginRealm:      cfg.Diameter.OriginRealm,
@@ -85,8 +89,12 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		Dictionary:       d,
 		WatchdogInterval: cfg.Diameter.WatchdogInterval,
 		RequestTimeout:   cfg.Diameter.RequestTimeout,
-		Log:              log,
-		Observer:         peer.ObserverFunc(n.metrics.observe),
+		Peers:            peer.WithRoles(cfg.Diameter.Peers, cx.RoleHSS),
+		// Cx has no request towards the I-CSCF (TS 29.228 §6): whoever sends one gets 3001.
+		Permissions: map[string][]peer.Command{cx.RoleHSS: nil},
+		TLS:         tlsCfg,
+		Log:         log,
+		Observer:    peer.ObserverFunc(n.metrics.observe),
 	}
 	cfg.Diameter.Resilience.Apply(&dcfg)
 	n.diam, err = peer.New(dcfg, peer.HandlerFunc(refuseCxRequests))
@@ -133,7 +141,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	ok = true
 
 	for _, a := range cfg.Diameter.HSS {
-		if err := n.diam.Connect(ctx, peer.PeerConfig{Address: a, Host: cfg.Diameter.HSSHost}); err != nil {
+		if err := n.diam.Connect(ctx, peer.PeerConfig{Address: a, Host: cfg.Diameter.HSSHost, Roles: []string{cx.RoleHSS}}); err != nil {
 			n.closeAll()
 			return nil, fmt.Errorf("icscf: connect hss %s: %w", a, err)
 		}

@@ -19,16 +19,15 @@ import (
 
 // Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
 const (
-	DefaultDomain         = "ims.mnc001.mcc001.3gppnetwork.org"
-	DefaultServerName     = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
-	DefaultSIPListen      = "127.0.0.1:6060"
-	DefaultOriginHost     = "scscf.ims.mnc001.mcc001.3gppnetwork.org"
-	DefaultHSSAddress     = "127.0.0.1:3868"
-	DefaultHSSHost        = "hss.ims.mnc001.mcc001.3gppnetwork.org"
-	DefaultDiameterListen = "127.0.0.1:3870"
-	DefaultHTTPListen     = "127.0.0.1:9103"
-	DefaultICSCF          = "sip:127.0.0.1:4060;lr"
-	DefaultDB             = "sqlite://var/scscf.db"
+	DefaultDomain     = "ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultServerName = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
+	DefaultSIPListen  = "127.0.0.1:6060"
+	DefaultOriginHost = "scscf.ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultHSSAddress = "127.0.0.1:3868"
+	DefaultHSSHost    = "hss.ims.mnc001.mcc001.3gppnetwork.org"
+	DefaultHTTPListen = "127.0.0.1:9103"
+	DefaultICSCF      = "sip:127.0.0.1:4060;lr"
+	DefaultDB         = "sqlite://var/scscf.db"
 	// ICSCFNone disables routing to an I-CSCF (Config.ICSCF).
 	ICSCFNone = "none"
 
@@ -122,9 +121,18 @@ type DiameterConfig struct {
 	HSS      string `yaml:"hss"`
 	HSSHost  string `yaml:"hss_host"`
 	HSSRealm string `yaml:"hss_realm"`
-	// Listen accepts Diameter peers (DESIGN.md §2: 3870); "" disables. RTR and PPR also arrive over the
-	// connection we open to the HSS.
+	// Listen accepts Diameter connections (DESIGN.md §2 names 3870 for it) from Peers only. RTR and PPR
+	// arrive over the connection the S-CSCF opens to the HSS: the listener is needed only by an HSS or DRA that
+	// dials S-CSCFs itself (imscore's HSS does not). Default "": off.
 	Listen string `yaml:"listen"`
+	// Peers are the peers allowed to connect to Listen (Origin-Host, Origin-Realm, source addresses; roles
+	// default to hss). A CER from anything else is answered DIAMETER_UNKNOWN_PEER (RFC 6733 §7.1.3); RTR and
+	// PPR are accepted only from a peer with the role hss (over this listener, or the dialled HSS connection),
+	// DIAMETER_AUTHORIZATION_REJECTED otherwise. Required with Listen. Default: none.
+	Peers []peer.AllowedPeer `yaml:"peers"`
+	// TLS, when its files are set, runs Cx over TLS from the start of every connection (RFC 6733 §2.1), the
+	// HSS's certificate required to name HSSHost. Default: TCP.
+	TLS peer.TLSFiles `yaml:"tls"`
 	// RequestTimeout bounds one Cx request. 0: the peer layer's default.
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	// WatchdogInterval is Tw (RFC 3539 §3.4.1). 0: the peer layer's default, 30 s.
@@ -174,7 +182,6 @@ func DefaultConfig() Config {
 			HSS:         DefaultHSSAddress,
 			HSSHost:     DefaultHSSHost,
 			HSSRealm:    DefaultDomain,
-			Listen:      DefaultDiameterListen,
 			RetryAfter:  DefaultHSSRetryAfter,
 			DOIC:        true,
 		},
@@ -277,6 +284,8 @@ func (c Config) Validate() error {
 	if c.Diameter.RetryAfter < 0 {
 		bad("diameter.retry_after", "must not be negative")
 	}
+	errs = append(errs, peer.CheckPeers(c.Diameter.Listen, c.Diameter.Peers, c.Diameter.TLS, c.Diameter.HSSHost, "hss_host",
+		cx.RoleHSS, cx.RoleICSCF, cx.RoleSCSCF)...)
 	if c.ICSCF != "" && c.ICSCF != ICSCFNone {
 		if err := sip.ParseUri(c.ICSCF, &u); err != nil {
 			bad("icscf", "%q is not a SIP URI", c.ICSCF)

@@ -151,6 +151,10 @@ func startFakeHSS(t *testing.T) *fakeHSS {
 	h := &fakeHSS{t: t, dict: d, subs: map[string]*subscriber{}}
 	h.node, err = peer.New(peer.Config{
 		OriginHost: testHSSHost, OriginRealm: testDomain, VendorID: cx.Vendor3GPP, ProductName: "fake-hss",
+		Peers: []peer.AllowedPeer{
+			{Host: testSCSCF, Realm: testDomain, Sources: []string{"127.0.0.1"}},
+			{Host: "scscf2.test." + testDomain, Realm: testDomain, Sources: []string{"127.0.0.1"}},
+		},
 		Applications: []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}}, Dictionary: d,
 		RequestTimeout: 2 * time.Second,
 	}, peer.HandlerFunc(h.serve))

@@ -20,6 +20,12 @@ import (
 // subscriber whose profile has no iFC (the default profile names ASs by DNS name).
 func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 	t.Helper()
+	return realHSSWith(t, nil)
+}
+
+// realHSSWith is realHSS with its configuration changed by mutate.
+func realHSSWith(t *testing.T, mutate func(*hss.Config)) (*hss.Server, string, hss.Subscriber) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := storage.OpenAndMigrate(ctx, "sqlite://"+filepath.Join(t.TempDir(), "hss.db"), testLogger(t))
 	if err != nil {
@@ -30,6 +36,9 @@ func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 	cfg.Diameter.Listen = "127.0.0.1:0"
 	cfg.API.Listen = "127.0.0.1:0"
 	cfg.Diameter.RequestTimeout = 2 * time.Second
+	if mutate != nil {
+		mutate(&cfg)
+	}
 	media := int32(1)
 	if err := db.CreateServiceProfile(ctx, hss.ServiceProfile{ID: "plain", SubscribedMediaProfileID: &media}); err != nil {
 		t.Fatal(err)
@@ -65,9 +74,9 @@ func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 	return srv, ln.Addr().String(), sub
 }
 
-// The S-CSCF against the real HSS: AKA registration, reg event, HSS-initiated de-registration (RTR).
-func TestWithRealHSS(t *testing.T) {
-	srv, addr, hsub := realHSS(t)
+// ueSubscriber is the UE side of a subscriber provisioned in the real HSS: its keys and identities.
+func ueSubscriber(t *testing.T, hsub hss.Subscriber) *subscriber {
+	t.Helper()
 	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
 	if err != nil {
 		t.Fatal(err)
@@ -76,6 +85,13 @@ func TestWithRealHSS(t *testing.T) {
 	for _, p := range hsub.Public {
 		sub.impus = append(sub.impus, p.IMPU)
 	}
+	return sub
+}
+
+// The S-CSCF against the real HSS: AKA registration, reg event, HSS-initiated de-registration (RTR).
+func TestWithRealHSS(t *testing.T) {
+	srv, addr, hsub := realHSS(t)
+	sub := ueSubscriber(t, hsub)
 	fake := &fakeHSS{addr: addr}
 	s, stop := runSCSCFWith(t, fake, nil, func(c *Config) {
 		c.ServerName = hss.DefaultSCSCFName
@@ -115,7 +131,7 @@ func TestWithRealHSS(t *testing.T) {
 		ue2 := newUE(t, s, sub)
 		cfg := aka.DefaultUSIMConfig()
 		cfg.SQN.L = 1
-		usim, err := aka.NewUSIM(keys, cfg)
+		usim, err := aka.NewUSIM(sub.keys, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,14 +172,7 @@ func TestWithRealHSS(t *testing.T) {
 // Expiry and user de-registration against the real HSS: its SAR handling accepts what we send.
 func TestWithRealHSSExpiryAndDeregistration(t *testing.T) {
 	_, addr, hsub := realHSS(t)
-	keys, err := aka.NewKeys(hsub.Private.K, hsub.Private.OP, hsub.Private.OPc, hsub.Private.AMF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub := &subscriber{impi: hsub.Private.IMPI, keys: keys}
-	for _, p := range hsub.Public {
-		sub.impus = append(sub.impus, p.IMPU)
-	}
+	sub := ueSubscriber(t, hsub)
 	s, stop := runSCSCFWith(t, &fakeHSS{addr: addr}, nil, func(c *Config) {
 		c.ServerName = hss.DefaultSCSCFName
 		c.Diameter.OriginHost = "scscf." + hss.DefaultDomain

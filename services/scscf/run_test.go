@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/storage/postgres/pgtest"
 )
 
@@ -52,6 +53,7 @@ func TestRun(t *testing.T) {
 			cfg.SIP.Listen = fmt.Sprintf("127.0.0.1:%d", sipPort)
 			cfg.HTTPListen = fmt.Sprintf("127.0.0.1:%d", httpPort)
 			cfg.Diameter.Listen = "127.0.0.1:0"
+			cfg.Diameter.Peers = []peer.AllowedPeer{{Host: testHSSHost, Realm: testDomain, Sources: []string{"127.0.0.1"}}}
 			cfg.Diameter.HSS = hss.addr
 			cfg.Diameter.HSSHost = testHSSHost
 			cfg.Diameter.OriginHost = testSCSCF

@@ -159,6 +159,10 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	if err != nil {
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
+	tlsCfg, err := cfg.Diameter.TLS.Load()
+	if err != nil {
+		return nil, fmt.Errorf("scscf diameter.tls: %w", err)
+	}
 	dcfg := peer.Config{
 		OriginHost:       cfg.Diameter.OriginHost,
 		OriginRealm:      cfg.Diameter.OriginRealm,
@@ -168,6 +172,9 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		Dictionary:       s.dict,
 		RequestTimeout:   cfg.Diameter.RequestTimeout,
 		WatchdogInterval: cfg.Diameter.WatchdogInterval,
+		Peers:            peer.WithRoles(cfg.Diameter.Peers, cx.RoleHSS),
+		Permissions:      Permissions(),
+		TLS:              tlsCfg,
 		Log:              log.Named("diameter"),
 		Observer:         s.metrics,
 	}
@@ -244,7 +251,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if err := s.initRegistrationGauges(ctx); err != nil {
 		s.log.Warn("registration gauges start from zero", zap.Error(err))
 	}
-	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost}); err != nil {
+	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost,
+		Roles: []string{cx.RoleHSS}}); err != nil {
 		s.closeListeners()
 		return fmt.Errorf("scscf: connect HSS: %w", err)
 	}
@@ -366,6 +374,15 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		runErr = fmt.Errorf("scscf: close store: %w", err)
 	}
 	return runErr
+}
+
+// Permissions are the Cx requests the S-CSCF serves and from whom: RTR (TS 29.228 §6.1.3) and PPR (§6.2.2),
+// from the HSS only. An I-CSCF or another S-CSCF allowed to connect gets DIAMETER_AUTHORIZATION_REJECTED.
+func Permissions() map[string][]peer.Command {
+	return map[string][]peer.Command{cx.RoleHSS: {
+		{App: cx.AppID, Code: uint32(cx.CmdRegistrationTermination)},
+		{App: cx.AppID, Code: uint32(cx.CmdPushProfile)},
+	}}
 }
 
 // Interface guards.
