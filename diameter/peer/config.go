@@ -38,6 +38,11 @@ const (
 	DefaultMaxMessageSize = 1 << 20
 	// DefaultMaxConcurrentRequests bounds incoming requests served at once, node-wide.
 	DefaultMaxConcurrentRequests = 256
+	// DefaultMaxConnections bounds the connections of a node, accepted and dialled together.
+	DefaultMaxConnections = 1024
+	// DefaultMaxStrangerConnections bounds the accepted connections, waiting for their CER, from
+	// addresses that are no configured peer's source.
+	DefaultMaxStrangerConnections = 16
 
 	// maxMessageLength is what the 24-bit Message Length field can carry (RFC 6733 §3).
 	maxMessageLength = 1<<24 - 1
@@ -104,6 +109,14 @@ type Config struct {
 	// it requests are answered DIAMETER_TOO_BUSY (3004) rather than queued, so that reading
 	// (and watchdog answers) never stalls.
 	MaxConcurrentRequests int
+	// MaxConnections bounds the connections open at once (default 1024); an accepted connection beyond
+	// it is closed before anything is read from it, so that a flood of connections cannot exhaust the
+	// process's file descriptors. Serve never stops on an accept error (EMFILE included): it backs off.
+	MaxConnections int
+	// MaxStrangerConnections bounds the accepted connections from addresses that are the source of no
+	// configured peer (Peers), while they wait for the CER that can only be refused (default 16). Beyond
+	// it they are closed at once; connections from configured sources are never counted against it.
+	MaxStrangerConnections int
 
 	// Peers are the peers whose connections Serve accepts. A CER is accepted only when its
 	// Origin-Host and Origin-Realm are those of an entry, the connection comes from one of the
@@ -172,6 +185,12 @@ func (c Config) withDefaults() Config {
 	if c.MaxConcurrentRequests == 0 {
 		c.MaxConcurrentRequests = DefaultMaxConcurrentRequests
 	}
+	if c.MaxConnections == 0 {
+		c.MaxConnections = DefaultMaxConnections
+	}
+	if c.MaxStrangerConnections == 0 {
+		c.MaxStrangerConnections = DefaultMaxStrangerConnections
+	}
 	if c.ProductName == "" {
 		c.ProductName = "imscore"
 	}
@@ -236,6 +255,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: DisconnectHoldoff %v is negative", ErrInvalidConfig, c.DisconnectHoldoff)
 	case c.MaxMessageSize < 4096 || c.MaxMessageSize > maxMessageLength:
 		return fmt.Errorf("%w: MaxMessageSize %d outside [4096, %d]", ErrInvalidConfig, c.MaxMessageSize, maxMessageLength)
+	case c.MaxConnections < 0 || c.MaxStrangerConnections < 0:
+		return fmt.Errorf("%w: MaxConnections %d or MaxStrangerConnections %d is negative", ErrInvalidConfig, c.MaxConnections, c.MaxStrangerConnections)
 	case c.MaxConcurrentRequests < 0:
 		return fmt.Errorf("%w: MaxConcurrentRequests %d is negative", ErrInvalidConfig, c.MaxConcurrentRequests)
 	}

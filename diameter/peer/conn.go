@@ -47,12 +47,14 @@ type conn struct {
 	n       *Node
 	nc      net.Conn
 	dialled bool
-	expect  PeerConfig      // dialled: what the peer must announce
-	remote  string          // remote transport address
-	scope   context.Context // the Serve or Connect call's context; its end disconnects
-	ctx     context.Context // handlers' context; ends at shutdown
-	cancel  context.CancelFunc
-	log     atomic.Pointer[zap.Logger]
+	// stranger: accepted from an address that is no configured peer's source (Node.admitConn).
+	stranger bool
+	expect   PeerConfig      // dialled: what the peer must announce
+	remote   string          // remote transport address
+	scope    context.Context // the Serve or Connect call's context; its end disconnects
+	ctx      context.Context // handlers' context; ends at shutdown
+	cancel   context.CancelFunc
+	log      atomic.Pointer[zap.Logger]
 	// info is the peer as handlers see it, fixed by admit.
 	info atomic.Pointer[PeerInfo]
 
@@ -787,8 +789,18 @@ func (c *conn) disconnect(ctx context.Context, cause disconnectCause) {
 	dpr.AddAVP(newAVP(avpOriginHost, avp.Mbit, datatype.DiameterIdentity(c.n.cfg.OriginHost)))
 	dpr.AddAVP(newAVP(avpOriginRealm, avp.Mbit, datatype.DiameterIdentity(c.n.cfg.OriginRealm)))
 	dpr.AddAVP(newAVP(avpDisconnectCause, avp.Mbit, datatype.Enumerated(cause)))
-	if _, err := c.exchange(ctx, dpr); err != nil {
-		c.logger().Info("diameter DPR not answered", zap.Error(err))
+	// RFC 6733 §5.4 sets no timer for the DPA. A peer that never answers (Kamailio 5.6 does not) must not
+	// turn a clean stop into a failed one: wait a request timeout at most, and never more than half of what
+	// is left of ctx, so that the connection is still closed in time.
+	wait := c.n.cfg.RequestTimeout
+	if dl, ok := ctx.Deadline(); ok {
+		wait = min(wait, time.Until(dl)/2)
+	}
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	_, err := c.exchange(dctx, dpr)
+	cancel()
+	if err != nil {
+		c.logger().Info("diameter DPR not answered, closing anyway", zap.Duration("waited", wait), zap.Error(err))
 	}
 	c.incoming.wait(ctx)
 	c.shutdown(fmt.Errorf("disconnected by this node (Disconnect-Cause %s)", cause))

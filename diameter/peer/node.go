@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -200,6 +201,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	n.log.Info("diameter listening", zap.Stringer("addr", ln.Addr()))
 	var delay time.Duration
+	var lastWarn time.Time
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -208,22 +210,42 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 				return ErrClosed
 			case ctx.Err() != nil:
 				return ctx.Err()
+			case errors.Is(err, net.ErrClosed):
+				return fmt.Errorf("diameter accept on %s: %w", ln.Addr(), err)
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				// Transient (e.g. out of file descriptors reported as timeout): back off as net/http does.
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				time.Sleep(delay)
-				continue
+			// Out of file descriptors (EMFILE, ENFILE), a connection aborted before it was accepted, or
+			// anything else a peer can cause: back off as net/http does and go on. A node never stops
+			// because of what its peers did.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			if time.Since(lastWarn) >= 10*time.Second {
+				lastWarn = time.Now()
+				n.log.Warn("diameter accept failing, backing off", zap.Stringer("addr", ln.Addr()),
+					zap.Duration("delay", delay), zap.Int("connections", n.connCount()), zap.Error(err))
 			}
-			return fmt.Errorf("diameter accept on %s: %w", ln.Addr(), err)
+			select {
+			case <-time.After(delay):
+			case <-ctx.Done():
+			}
+			continue
 		}
 		delay = 0
+		stranger, why := n.admitConn(nc)
+		if why != "" {
+			n.obs.Observe(Event{Kind: EventPeerRefused, Err: fmt.Errorf("connection from %s closed at once: %s", nc.RemoteAddr(), why)})
+			if time.Since(lastWarn) >= 10*time.Second {
+				lastWarn = time.Now()
+				n.log.Warn("diameter connection refused", zap.Stringer("remote", nc.RemoteAddr()), zap.String("reason", why))
+			}
+			nc.Close()
+			continue
+		}
 		if n.cfg.TLS != nil {
 			// The handshake runs in the connection's reader, never in this loop.
 			nc = tls.Server(nc, n.serverTLS())
 		}
-		if !n.start(newConn(n, nc, false, PeerConfig{}, ctx), nil) {
+		c := newConn(n, nc, false, PeerConfig{}, ctx)
+		c.stranger = stranger
+		if !n.start(c, nil) {
 			nc.Close()
 			return ErrClosed
 		}
@@ -377,6 +399,47 @@ func (n *Node) isClosing() bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return n.closing
+}
+
+// admitConn applies the connection limits to an accepted connection before anything is read from it:
+// at most MaxConnections in all, and at most MaxStrangerConnections from addresses that are no
+// configured peer's source (such a connection can only end in DIAMETER_UNKNOWN_PEER; the few admitted
+// get that answer and a log line, the rest are closed at once so that a flood cannot crowd out the peers).
+// It reports whether the connection comes from a stranger, and why it is refused ("" to admit it).
+func (n *Node) admitConn(nc net.Conn) (stranger bool, why string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.conns) >= n.cfg.MaxConnections {
+		return false, fmt.Sprintf("%d connections open (MaxConnections)", len(n.conns))
+	}
+	if len(n.peers) == 0 {
+		return false, ""
+	}
+	var src netip.Addr
+	if a, ok := nc.RemoteAddr().(*net.TCPAddr); ok {
+		src = a.AddrPort().Addr().Unmap()
+	}
+	for _, p := range n.peers {
+		if slices.ContainsFunc(p.sources, func(pfx netip.Prefix) bool { return pfx.Contains(src) }) {
+			return false, ""
+		}
+	}
+	strangers := 0
+	for c := range n.conns {
+		if c.stranger {
+			strangers++
+		}
+	}
+	if strangers >= n.cfg.MaxStrangerConnections {
+		return true, fmt.Sprintf("%d connections from addresses of no configured peer already wait for their CER", strangers)
+	}
+	return true, ""
+}
+
+func (n *Node) connCount() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.conns)
 }
 
 // start registers c and runs its reader and supervisor; false when the node is closing.
