@@ -10,9 +10,9 @@ var errMessageTooLarge = errors.New("sip message exceeds max_message_size")
 // empty line, the body is Content-Length bytes) without keeping the bytes: sipgo's stream parser assembles the
 // messages, the framer only tells the connection wrapper whether a message is under way (for its timeouts) and
 // stops a message that grows beyond the limit before sipgo buffers it. It agrees with sipgo's framing where
-// sipgo frames at all: lines end in LF (CR before it ignored), folded lines (RFC 3261 §7.3.1) continue a
+// sipgo frames at all (FuzzFramer checks it): lines end in CRLF, folded lines (RFC 3261 §7.3.1) continue a
 // header, the last Content-Length (or compact "l") wins, none means no body (sipgo then fails the stream and
-// closes the connection). CR and LF between messages are keep-alives (RFC 5626 §3.5.1).
+// closes the connection). CR and LF between messages are keep-alives (RFC 5626 §3.5.1, RFC 3261 §7.5).
 type framer struct {
 	max int // Limits.MaxMessageSize
 
@@ -25,6 +25,7 @@ type framer struct {
 	startLine bool   // still in the start line, which has no Content-Length
 	lineStart bool   // at the first byte of a physical line
 	lineCR    bool   // the physical line so far is a lone CR
+	cr        bool   // the last byte was a CR within a line
 	name      []byte // the header name read so far (up to nameMax bytes), until the colon
 	nameLong  bool   // the name is longer than any we look for
 	inValue   bool   // past the colon
@@ -98,8 +99,7 @@ func (f *framer) begin() {
 	f.head = 0
 	f.contentLength = -1
 	f.startLine = true
-	f.lineStart = false
-	f.lineCR = false
+	f.lineStart, f.lineCR, f.cr = false, false, false
 	f.resetLine()
 }
 
@@ -113,29 +113,42 @@ func (f *framer) resetLine() {
 	f.nameLong, f.inValue, f.isCL, f.clVal, f.clDigits, f.clBad = false, false, false, 0, false, false
 }
 
-// headByte takes one byte of the header section; true means it ended the section (the empty line's LF).
+// headByte takes one byte of the header section; true means it ended the section (the empty line's LF). As in
+// sipgo, a line ends with CRLF only (RFC 3261 §7: a bare LF is part of the line; a CR without LF fails the
+// stream there, and sipgo closes the connection).
 func (f *framer) headByte(c byte) bool {
 	if f.lineStart {
-		switch {
-		case c == ' ' || c == '\t':
-			if !f.startLine { // RFC 3261 §7.3.1: a folded line continues the header
+		if f.lineCR { // the line began with CR
+			f.lineCR = false
+			if c == '\n' {
+				f.finishLine()
+				return true // the empty line: end of the header section
+			}
+			f.cr = true // a CR and something else: sipgo stops here; count it as part of a line
+		} else {
+			switch {
+			case c == '\r':
+				f.lineCR = true
+				return false
+			case (c == ' ' || c == '\t') && !f.startLine: // RFC 3261 §7.3.1: a folded line continues the header
 				f.lineStart = false
 				return false
 			}
-		case c == '\r':
-			f.lineCR = true
-			return false
-		case c == '\n':
-			f.finishLine()
-			return true // an empty line (CRLF or a bare LF) ends the header section
 		}
-		f.finishLine() // a CR at the start of a line not followed by LF is dropped, as white space
-		f.lineStart, f.lineCR, f.startLine = false, false, false
+		f.finishLine()
+		f.lineStart, f.startLine = false, false
 	}
 	switch {
-	case c == '\n':
-		f.lineStart = true
 	case c == '\r':
+		f.cr = true
+		return false
+	case c == '\n' && f.cr:
+		f.cr = false
+		f.lineStart = true
+		return false
+	}
+	f.cr = false
+	switch {
 	case f.startLine:
 	case !f.inValue:
 		if c == ':' {
@@ -143,7 +156,7 @@ func (f *framer) headByte(c byte) bool {
 			f.isCL = !f.nameLong && isContentLengthName(f.name)
 			return false
 		}
-		if c == ' ' || c == '\t' {
+		if isSpace(c) {
 			return false // LWS before the colon (RFC 3261 §7.3.1 HCOLON)
 		}
 		if len(f.name) == nameMax {
@@ -158,7 +171,7 @@ func (f *framer) headByte(c byte) bool {
 				f.clVal = f.clVal*10 + int64(c-'0')
 			}
 			f.clDigits = true
-		case c == ' ' || c == '\t':
+		case isSpace(c): // sipgo trims these around the value
 		default:
 			f.clBad = true
 		}
@@ -213,4 +226,9 @@ func isContentLengthName(name []byte) bool {
 		}
 	}
 	return true
+}
+
+// isSpace is the ASCII white space sipgo trims around header names and values (bytes.TrimSpace).
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
 }
