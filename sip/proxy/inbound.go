@@ -442,11 +442,11 @@ func (p *Proxy) overloaded(req *sip.Request) bool {
 
 // shed answers req 503 Service Unavailable with Retry-After at once (RFC 3261 §21.5.4, §20.33), statelessly.
 func (p *Proxy) shed(req *sip.Request, in inbound) {
+	p.limited(LimitOverload, "shed request: too many transactions in flight", zap.String("method", string(req.Method)),
+		zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)), zap.Int("max_transactions", p.cfg.Limits.MaxTransactions))
 	secs := int(p.cfg.Limits.RetryAfter / time.Second)
 	p.replyStateless(req, in, &StatusError{Code: sip.StatusServiceUnavailable, Reason: reasonPhrase(sip.StatusServiceUnavailable),
 		Headers: []sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(secs))}, quiet: true})
-	p.limited(LimitOverload, "shed request: too many transactions in flight", zap.String("method", string(req.Method)),
-		zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)), zap.Int("max_transactions", p.cfg.Limits.MaxTransactions))
 }
 
 func firstOr(hs []sip.Header) sip.Header {

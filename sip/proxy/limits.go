@@ -149,18 +149,18 @@ func (cl *connLimiter) admit(conn net.Conn) *limitedConn {
 	cl.mu.Lock()
 	if n := cl.perSource[src.Addr()]; n >= cl.lim.MaxConnectionsPerSource {
 		cl.mu.Unlock()
-		_ = conn.Close()
 		cl.p.limited(LimitPerSource, "refused tcp connection: too many from its source", zap.Stringer("from", src),
 			zap.Int("max_connections_per_source", cl.lim.MaxConnectionsPerSource))
+		_ = conn.Close()
 		return nil
 	}
 	var victim *limitedConn
 	if cl.total >= cl.max {
 		if victim = cl.oldestIdleLocked(); victim == nil {
 			cl.mu.Unlock()
-			_ = conn.Close()
 			cl.p.limited(LimitTotal, "refused tcp connection: connection limit reached, none idle",
 				zap.Stringer("from", src), zap.Int("max_connections", cl.max))
+			_ = conn.Close()
 			return nil
 		}
 		cl.releaseLocked(victim)
@@ -414,18 +414,24 @@ func (c *limitedConn) kill(reason LimitReason, msg string, fields ...zap.Field) 
 	if !c.killed.CompareAndSwap(false, true) {
 		return
 	}
-	_ = c.Close()
 	c.cl.p.limited(reason, msg, append(fields, zap.Stringer("peer", c.src), zap.Bool("dialled", !c.accepted))...)
+	_ = c.Close()
 }
 
-// Close closes the connection and counts it out (once).
+// Close closes the connection and counts it out. Only the first call closes: sipgo closes a connection again
+// after its reader sees the close, and its pool once more when the proxy stops.
 func (c *limitedConn) Close() error {
+	err := net.ErrClosed
 	c.closeOnce.Do(func() {
 		c.cl.mu.Lock()
 		c.cl.releaseLocked(c)
 		c.cl.mu.Unlock()
+		err = c.Conn.Close()
 	})
-	return c.Conn.Close()
+	if errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
 }
 
 var (
