@@ -23,6 +23,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "bad HSS", yaml: "diameter:\n  hss: ['nocolon']\n", wantErr: "diameter.hss[0]"},
 		{name: "no listener", yaml: "sip:\n  listen: []\n", wantErr: "sip.listen"},
 		{name: "bad http", yaml: "http_listen: x\n", wantErr: "http_listen"},
+		{name: "sip limits", yaml: "sip:\n  limits: {max_connections: 5000, retry_after: 10s}\n"},
+		{name: "bad sip limits", yaml: "sip:\n  limits: {header_timeout: -1s}\n", wantErr: "sip: limits.header_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 // IPsecMode says whether the P-CSCF offers IMS-AKA sec-agree with kernel IPsec (TS 33.203 §7).
@@ -80,6 +81,8 @@ type Config struct {
 	// that the S-CSCF need not challenge it again. Sound only where the packet core binds the UE's address
 	// to its subscription (GIBA, TS 33.978); false has every such REGISTER challenged. Default true.
 	IPAssociation bool `yaml:"ip_association"`
+	// SIP holds the limits of every SIP listener, protected ports included.
+	SIP SIPConfig `yaml:"sip"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Log is the logging configuration (used by cmd/pcscf).
@@ -90,6 +93,13 @@ type Config struct {
 	// InNamespace, when set, runs the P-CSCF's outgoing TCP connects inside it: for tests that run
 	// the node in a network namespace of their own process (see proxy.Config.InNamespace).
 	InNamespace func(func() error) error `yaml:"-"`
+}
+
+// SIPConfig is the SIP transport side of the P-CSCF.
+type SIPConfig struct {
+	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
+	// default in docs/pcscf.md). Zero values take the defaults, sized for 100,000 UEs on one P-CSCF.
+	Limits proxy.Limits `yaml:"limits"`
 }
 
 // Defaults (DESIGN.md §2).
@@ -125,6 +135,7 @@ func DefaultConfig() Config {
 		StateFile:          DefaultStateFile,
 		StateFlushInterval: DefaultStateFlush,
 		IPAssociation:      true,
+		SIP:                SIPConfig{Limits: proxy.DefaultLimits()},
 		HTTP:               DefaultHTTP,
 		Log:                logging.Default(),
 	}
@@ -178,6 +189,9 @@ func (c Config) Validate() error {
 	}
 	if c.InitialSALifetime <= 0 || c.SAGrace < 0 || c.DeregDelay < 0 {
 		errs = append(errs, errors.New("initial_sa_lifetime must be positive, sa_grace and dereg_delay not negative"))
+	}
+	if err := c.SIP.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 // Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
@@ -95,6 +96,9 @@ type SIPConfig struct {
 	// Advertise is the host put in Via, Record-Route and Service-Route. Default: the bound IP (so nothing
 	// needs DNS on loopback).
 	Advertise string `yaml:"advertise"`
+	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
+	// default in docs/scscf.md). Zero values take the defaults.
+	Limits proxy.Limits `yaml:"limits"`
 }
 
 // DiameterConfig is the Cx side.
@@ -137,7 +141,7 @@ func DefaultConfig() Config {
 	return Config{
 		Domain:     DefaultDomain,
 		ServerName: DefaultServerName,
-		SIP:        SIPConfig{Listen: DefaultSIPListen},
+		SIP:        SIPConfig{Listen: DefaultSIPListen, Limits: proxy.DefaultLimits()},
 		Diameter: DiameterConfig{
 			OriginHost:  DefaultOriginHost,
 			OriginRealm: DefaultDomain,
@@ -183,6 +187,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Domain, d.Domain)
 	set(&c.ServerName, d.ServerName)
 	set(&c.SIP.Listen, d.SIP.Listen)
+	c.SIP.Limits = c.SIP.Limits.WithDefaults()
 	set(&c.Diameter.OriginHost, d.Diameter.OriginHost)
 	set(&c.Diameter.OriginRealm, c.Domain)
 	set(&c.Diameter.HSS, d.Diameter.HSS)
@@ -259,6 +264,9 @@ func (c Config) Validate() error {
 	}
 	if c.ASTimeout <= 0 {
 		bad("as_timeout", "must be positive")
+	}
+	if err := c.SIP.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -22,6 +24,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unknown scheme", mutate: func(c *Config) { c.Registration.Scheme = "Digest-SHA" }, wantErr: "registration.scheme"},
 		{name: "bad icscf", mutate: func(c *Config) { c.ICSCF = "::" }, wantErr: "icscf"},
 		{name: "icscf none", mutate: func(c *Config) { c.ICSCF = ICSCFNone }},
+		{name: "sip limits", mutate: func(c *Config) { c.SIP.Limits = proxy.Limits{MaxTransactions: 100} }},
+		{name: "bad sip limits", mutate: func(c *Config) { c.SIP.Limits.RetryAfter = time.Millisecond }, wantErr: "sip: limits.retry_after"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

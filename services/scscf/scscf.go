@@ -116,6 +116,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	pcfg.Router = s
 	pcfg.Resolver = cfg.Resolver
 	pcfg.Metrics = s.metrics
+	pcfg.Limits = cfg.SIP.Limits
 	if cfg.SIPTimerF > 0 {
 		pcfg.TimerF = cfg.SIPTimerF
 	}
