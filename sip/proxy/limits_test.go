@@ -37,8 +37,11 @@ func waitClosedByPeer(t testing.TB, c net.Conn) bool {
 	}
 }
 
-// readStatus reads one response without a body and returns its status line.
-func readStatus(r *bufio.Reader) (string, error) {
+// optionsOver sends an OPTIONS over c and returns the status line of its answer, read from r (over c).
+func optionsOver(c net.Conn, r *bufio.Reader, n string) (string, error) {
+	if _, err := c.Write([]byte(tcpOptions(c, n))); err != nil {
+		return "", err
+	}
 	status, err := r.ReadString('\n')
 	for err == nil {
 		var line string
@@ -57,21 +60,7 @@ func tcpOptions(c net.Conn, n string) string {
 // checkServes proves the proxy still answers a normal request over TCP (from src) and over UDP.
 func checkServes(t *testing.T, p *Proxy, src string) {
 	t.Helper()
-	c := dialFrom(t, src, p.addr(transportTCP))
-	ua := &rawUA{t: t, tcp: c, local: addrPortOf(c.LocalAddr()), msgs: make(chan sip.Message, 8), done: make(chan struct{})}
-	go func() {
-		defer close(ua.done)
-		stream := sip.NewParser().NewSIPStream()
-		buf := make([]byte, 65535)
-		for {
-			n, err := c.Read(buf)
-			if err != nil {
-				return
-			}
-			_ = stream.ParseSIPStream(buf[:n], func(m sip.Message) { ua.msgs <- m })
-		}
-	}()
-	t.Cleanup(ua.close)
+	ua := rawTCPOver(t, dialFrom(t, src, p.addr(transportTCP)))
 	ua.send(ua.request(reqOpts{method: sip.OPTIONS, ruri: "sip:bob@ims.mnc001.mcc001.3gppnetwork.org"}), p.addr(transportTCP))
 	if res := ua.final(); res.StatusCode != 200 {
 		t.Errorf("TCP OPTIONS after the flood: %s", res.StartLine())
@@ -96,11 +85,8 @@ func TestConnectionFlood(t *testing.T) {
 	})
 	// A client that has spoken: it must outlive the flood.
 	spoke := dialFrom(t, "127.0.0.9", p.addr(transportTCP))
-	if _, err := spoke.Write([]byte(tcpOptions(spoke, "spoke"))); err != nil {
-		t.Fatal(err)
-	}
 	r := bufio.NewReader(spoke)
-	if line, err := readStatus(r); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+	if line, err := optionsOver(spoke, r, "spoke"); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
 		t.Fatalf("first OPTIONS: %q %v", line, err)
 	}
 
@@ -124,10 +110,7 @@ func TestConnectionFlood(t *testing.T) {
 			dialFrom(t, fmt.Sprintf("127.0.0.%d", 11+i), p.addr(transportTCP))
 		}
 	}
-	if _, err := spoke.Write([]byte(tcpOptions(spoke, "spoke-again"))); err != nil {
-		t.Fatal(err)
-	}
-	if line, err := readStatus(r); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+	if line, err := optionsOver(spoke, r, "spoke-again"); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
 		t.Errorf("connection that had spoken was shed: %q %v", line, err)
 	}
 	if !waitClosedByPeer(t, one[0]) {
@@ -228,11 +211,8 @@ func TestIdleConnectionClosed(t *testing.T) {
 	checkLeaksAtEnd(t)
 	p := startProxy(t, localRouter{}, func(c *Config) { c.Limits.IdleTimeout = time.Second })
 	c := dialFrom(t, "127.0.0.1", p.addr(transportTCP))
-	if _, err := c.Write([]byte(tcpOptions(c, "idle"))); err != nil {
-		t.Fatal(err)
-	}
 	r := bufio.NewReader(c)
-	if line, err := readStatus(r); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
+	if line, err := optionsOver(c, r, "idle"); err != nil || !strings.HasPrefix(line, "SIP/2.0 200") {
 		t.Fatalf("OPTIONS: %q %v", line, err)
 	}
 	// Keep-alives for longer than the idle timeout: the connection stays.
