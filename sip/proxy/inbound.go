@@ -162,7 +162,12 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	}
 	via := req.Via() // == top
 	if se := p.checkEdge(req); se != nil {
-		// Rejected before any transaction or router sees it: no node does work for it (issue 10).
+		// Rejected before any transaction or router sees it: no node does work for it.
+		if req.IsAck() { // never answered (RFC 3261 §17.2.3)
+			p.log.Info("dropped ACK", zap.Stringer("from", in.remote), zap.String("reason", se.Reason),
+				logging.CallID(callIDOf(req)))
+			return
+		}
 		stampReceived(via, in.remote)
 		p.replyStateless(req, in, se)
 		return
