@@ -88,7 +88,8 @@ type Limits struct {
 	// header section (slow senders: slowloris). Default 5 s.
 	HeaderTimeout time.Duration `yaml:"header_timeout"`
 	// MessageTimeout bounds the time from the first byte of a message on a TCP connection to its last body
-	// byte. Default 30 s.
+	// byte, and the time an accepted connection may stay silent before its first message (a UE sends its
+	// REGISTER as soon as it connects; a connection opened only to hold a descriptor is closed). Default 30 s.
 	MessageTimeout time.Duration `yaml:"message_timeout"`
 	// WriteTimeout bounds one write to a TCP connection whose peer does not read. Default 10 s.
 	WriteTimeout time.Duration `yaml:"write_timeout"`

@@ -188,8 +188,9 @@ func (cl *connLimiter) dialled(conn net.Conn) *limitedConn {
 }
 
 func (cl *connLimiter) newConn(conn net.Conn, src netip.AddrPort, accepted bool) *limitedConn {
+	now := time.Now()
 	return &limitedConn{Conn: conn, cl: cl, src: src, accepted: accepted, fr: newFramer(cl.lim.MaxMessageSize),
-		lastRead: time.Now()}
+		opened: now, lastRead: now}
 }
 
 // oldestIdleLocked picks the connection to shed: the silent one idle the longest, else the idle one.
@@ -317,6 +318,7 @@ type limitedConn struct {
 
 	// Touched only by the reading goroutine (sipgo reads each connection from one goroutine).
 	fr       *framer
+	opened   time.Time
 	msgStart time.Time // when the message under way began
 	lastRead time.Time
 
@@ -363,6 +365,11 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 		if !errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err
 		}
+		if c.silent() {
+			c.kill(LimitIdle, "closed tcp connection: no message since it was opened",
+				zap.Duration("message_timeout", c.cl.lim.MessageTimeout))
+			return 0, io.EOF
+		}
 		if !c.fr.inMessage() {
 			if time.Since(c.lastActive()) < c.cl.lim.IdleTimeout {
 				continue // written to meanwhile
@@ -377,9 +384,13 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 	}
 }
 
-// readDeadline: between messages the idle timeout from the last traffic either way; within one, the header and
-// message timeouts from its first byte.
+// readDeadline: before the first message of an accepted connection the message timeout from its opening; between
+// messages the idle timeout from the last traffic either way; within one, the header and message timeouts from
+// its first byte.
 func (c *limitedConn) readDeadline() time.Time {
+	if c.silent() {
+		return c.opened.Add(c.cl.lim.MessageTimeout)
+	}
 	if !c.fr.inMessage() {
 		return c.lastActive().Add(c.cl.lim.IdleTimeout)
 	}
@@ -388,6 +399,13 @@ func (c *limitedConn) readDeadline() time.Time {
 		d = h
 	}
 	return d
+}
+
+// silent reports an accepted connection that has not begun a message yet. It gets message_timeout from its
+// opening, not idle_timeout: a UE sends its REGISTER as soon as it connects (RFC 5626 §4.2 flows, TS 33.203
+// §7.1 after the 401), so only a connection opened to hold a descriptor stays silent.
+func (c *limitedConn) silent() bool {
+	return c.accepted && c.fr.completed == 0 && !c.fr.inMessage()
 }
 
 func (c *limitedConn) lastActive() time.Time {

@@ -126,8 +126,9 @@ func TestConnectionFlood(t *testing.T) {
 	}
 }
 
-// TestSlowAndOversizedMessages: a message whose header section does not end within header_timeout (slowloris,
-// however it trickles), a body not complete within message_timeout, a header section longer than
+// TestSlowAndOversizedMessages: an accepted connection without a message within message_timeout (silent, or
+// keep-alives only), a message whose header section does not end within header_timeout (slowloris, however it
+// trickles), a body not complete within message_timeout, a header section longer than
 // max_message_size and a Content-Length beyond it each close their connection; an oversized datagram is dropped.
 // The proxy then still serves.
 func TestSlowAndOversizedMessages(t *testing.T) {
@@ -145,6 +146,19 @@ func TestSlowAndOversizedMessages(t *testing.T) {
 		send   func(c net.Conn, stop <-chan struct{})
 		reason LimitReason
 	}{
+		{"silent from the start", func(net.Conn, <-chan struct{}) {}, LimitIdle},
+		{"keep-alives only", func(c net.Conn, stop <-chan struct{}) {
+			for {
+				if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
+					return
+				}
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+		}, LimitIdle},
 		{"header never ends", func(c net.Conn, _ <-chan struct{}) {
 			_, _ = c.Write([]byte(strings.SplitAfter(full(c), "\r\n")[0]))
 		}, LimitSlow},
