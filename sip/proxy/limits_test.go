@@ -148,32 +148,14 @@ func TestSlowAndOversizedMessages(t *testing.T) {
 	}{
 		{"silent from the start", func(net.Conn, <-chan struct{}) {}, LimitIdle},
 		{"keep-alives only", func(c net.Conn, stop <-chan struct{}) {
-			for {
-				if _, err := c.Write([]byte("\r\n\r\n")); err != nil {
-					return
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
+			trickle(c, stop, func(int) ([]byte, bool) { return []byte("\r\n\r\n"), true })
 		}, LimitIdle},
 		{"header never ends", func(c net.Conn, _ <-chan struct{}) {
 			_, _ = c.Write([]byte(strings.SplitAfter(full(c), "\r\n")[0]))
 		}, LimitSlow},
 		{"header trickles", func(c net.Conn, stop <-chan struct{}) {
 			msg := full(c)
-			for i := 0; i < len(msg)-4; i++ {
-				if _, err := c.Write([]byte{msg[i]}); err != nil {
-					return
-				}
-				select {
-				case <-stop:
-					return
-				case <-time.After(50 * time.Millisecond):
-				}
-			}
+			trickle(c, stop, func(i int) ([]byte, bool) { return []byte{msg[i]}, i < len(msg)-4 })
 		}, LimitSlow},
 		{"body never ends", func(c net.Conn, _ <-chan struct{}) {
 			_, _ = c.Write([]byte(strings.Replace(full(c), "Content-Length: 0", "Content-Length: 100", 1) + "part"))
@@ -217,6 +199,24 @@ func TestSlowAndOversizedMessages(t *testing.T) {
 		}
 	})
 	checkServes(t, p, "127.0.0.1")
+}
+
+// trickle writes next(0), next(1), ... to c, 50 ms apart, until next says stop, a write fails or stop is closed.
+func trickle(c net.Conn, stop <-chan struct{}, next func(i int) ([]byte, bool)) {
+	for i := 0; ; i++ {
+		b, ok := next(i)
+		if !ok {
+			return
+		}
+		if _, err := c.Write(b); err != nil {
+			return
+		}
+		select {
+		case <-stop:
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // TestIdleConnectionClosed: a connection that carried nothing for idle_timeout is closed; one kept busy (CRLF
