@@ -197,6 +197,9 @@ func (c Config) Validate() error {
 	if len(c.SIP.Listen) == 0 {
 		errs = append(errs, errors.New("sip.listen: at least one address required"))
 	}
+	if err := c.SIP.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
+	}
 	if c.Diameter.OriginHost == "" {
 		errs = append(errs, errors.New("diameter.origin_host: required"))
 	}

@@ -27,6 +27,8 @@ func TestConfigValidate(t *testing.T) {
 		{name: "reconnect max below min", yaml: "diameter:\n  reconnect_min: 5s\n  reconnect_max: 1s\n", wantErr: "diameter.reconnect_max"},
 		{name: "negative probe", yaml: "diameter:\n  unresponsive_probe: -1s\n", wantErr: "diameter.unresponsive_probe"},
 		{name: "negative retry-after", yaml: "diameter:\n  retry_after: -1s\n", wantErr: "diameter.retry_after"},
+		{name: "sip limits", yaml: "sip:\n  limits: {max_connections: 5000, retry_after: 10s}\n"},
+		{name: "bad sip limits", yaml: "sip:\n  limits: {header_timeout: -1s}\n", wantErr: "sip: limits.header_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

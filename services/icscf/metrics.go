@@ -27,6 +27,7 @@ type metrics struct {
 	sipRequests  *prometheus.CounterVec
 	sipResponses *prometheus.CounterVec
 	sipInFlight  prometheus.Gauge
+	sipLimited   *prometheus.CounterVec
 	diamEvents   *prometheus.CounterVec
 	cxDuration   *prometheus.HistogramVec
 	cxFailed     *prometheus.CounterVec
@@ -50,6 +51,8 @@ func newMetrics() *metrics {
 			Help: "SIP responses by direction, method and status code."}, []string{"direction", "method", "code"}),
 		sipInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "icscf_sip_transactions_in_flight",
 			Help: "Server transactions without a final response."}),
+		sipLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icscf_sip_limited_total",
+			Help: "Transport and overload limits that acted (connections refused, shed or closed, datagrams dropped, accept errors retried, requests shed with 503), by reason; docs/security.md."}, []string{"reason"}),
 		diamEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "icscf_diameter_events_total",
 			Help: "Diameter peer layer events by kind."}, []string{"kind"}),
 		cxDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "icscf_diameter_request_duration_seconds",
@@ -59,7 +62,7 @@ func newMetrics() *metrics {
 			Help: "Cx requests that got no answer (no open peer, timeout, connection lost), by command."},
 			[]string{"command"}),
 	}
-	m.reg.MustRegister(m.registers, m.cxAnswers, m.failovers, m.sipRequests, m.sipResponses, m.sipInFlight,
+	m.reg.MustRegister(m.registers, m.cxAnswers, m.failovers, m.sipRequests, m.sipResponses, m.sipInFlight, m.sipLimited,
 		m.diamEvents, m.cxDuration, m.cxFailed)
 	m.edge = boundary.NewMetrics("icscf")
 	m.reg.MustRegister(m.edge.Collectors()...)
@@ -97,6 +100,11 @@ func (s sipMetrics) Response(dir proxy.Direction, method string, code int) {
 }
 
 func (s sipMetrics) InFlight(delta int) { s.m.sipInFlight.Add(float64(delta)) }
+
+// Limited implements proxy.Metrics.
+func (s sipMetrics) Limited(reason proxy.LimitReason) {
+	s.m.sipLimited.WithLabelValues(string(reason)).Inc()
+}
 
 // observe adapts metrics to peer.Observer: every event is counted by kind; answers feed the latency
 // histogram and requests without an answer the failure counter.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -91,6 +92,8 @@ type Config struct {
 	// one host every local process is inside; a deployment with UEs on networks of their own names its core
 	// networks here (docs/security.md).
 	TrustedNetworks []string `yaml:"trusted_networks"`
+	// SIP holds the limits of every SIP listener, protected ports included.
+	SIP SIPConfig `yaml:"sip"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
@@ -105,6 +108,13 @@ type Config struct {
 	// InNamespace, when set, runs the P-CSCF's outgoing TCP connects inside it: for tests that run
 	// the node in a network namespace of their own process (see proxy.Config.InNamespace).
 	InNamespace func(func() error) error `yaml:"-"`
+}
+
+// SIPConfig is the SIP transport side of the P-CSCF.
+type SIPConfig struct {
+	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
+	// default in docs/pcscf.md). Zero values take the defaults, sized for 100,000 UEs on one P-CSCF.
+	Limits proxy.Limits `yaml:"limits"`
 }
 
 // Defaults (DESIGN.md §2).
@@ -141,6 +151,7 @@ func DefaultConfig() Config {
 		StateFlushInterval: DefaultStateFlush,
 		IPAssociation:      true,
 		TrustedNetworks:    trust.DefaultNetworks(),
+		SIP:                SIPConfig{Limits: proxy.DefaultLimits()},
 		HTTP:               DefaultHTTP,
 		Log:                logging.Default(),
 	}
@@ -200,6 +211,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Admin.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("admin: %w", err))
+	}
+	if err := c.SIP.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
 	return errors.Join(errs...)
 }

@@ -28,6 +28,8 @@ func TestConfigValidate(t *testing.T) {
 		{"empty port range", "server_ports: {first: 6100, count: 0}", "server_ports"},
 		{"reserved SPIs", "spi_first: 10", "spi_first"},
 		{"bad transport", "icscf_transport: sctp", "icscf_transport"},
+		{"sip limits", "sip: {limits: {max_connections_per_source: 1000, idle_timeout: 2h, max_message_size: 16384}}", ""},
+		{"sip limits too small", "sip: {limits: {max_message_size: 100}}", "sip: limits.max_message_size"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := DefaultConfig()

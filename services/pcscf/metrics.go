@@ -26,6 +26,7 @@ type metrics struct {
 	sipRequests   *prometheus.CounterVec
 	sipResponses  *prometheus.CounterVec
 	sipInFlight   prometheus.Gauge
+	sipLimited    *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -49,9 +50,11 @@ func newMetrics() *metrics {
 			[]string{"direction", "method", "code"}),
 		sipInFlight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "pcscf_sip_transactions_in_flight",
 			Help: "Server transactions without a final response."}),
+		sipLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "pcscf_sip_limited_total",
+			Help: "Transport and overload limits that acted (connections refused, shed or closed, datagrams dropped, accept errors retried, requests shed with 503), by reason; docs/security.md."}, []string{"reason"}),
 	}
 	m.reg.MustRegister(m.registrations, m.saSets, m.saInstalled, m.saRemoved, m.rejected,
-		m.sipRequests, m.sipResponses, m.sipInFlight)
+		m.sipRequests, m.sipResponses, m.sipInFlight, m.sipLimited)
 	m.reg.MustRegister(adminhttp.RuntimeCollectors()...)
 	return m
 }
@@ -68,6 +71,11 @@ func (m *metrics) Response(dir proxy.Direction, method string, code int) {
 
 // InFlight implements proxy.Metrics.
 func (m *metrics) InFlight(delta int) { m.sipInFlight.Add(float64(delta)) }
+
+// Limited implements proxy.Metrics.
+func (m *metrics) Limited(reason proxy.LimitReason) {
+	m.sipLimited.WithLabelValues(string(reason)).Inc()
+}
 
 // httpHandler is the admin listener's mux: /metrics (our own registry), /healthz (alive), /readyz (SIP
 // served) and, when enabled, the runtime profiles under /debug/pprof/ (admin.Mount).

@@ -93,7 +93,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	if err := n.setupIPsec(); err != nil {
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace}
+	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits}
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)

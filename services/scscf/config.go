@@ -14,6 +14,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -110,6 +111,9 @@ type SIPConfig struct {
 	// Advertise is the host put in Via, Record-Route and Service-Route. Default: the bound IP (so nothing
 	// needs DNS on loopback).
 	Advertise string `yaml:"advertise"`
+	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
+	// default in docs/scscf.md). Zero values take the defaults.
+	Limits proxy.Limits `yaml:"limits"`
 }
 
 // DiameterConfig is the Cx side.
@@ -175,7 +179,7 @@ func DefaultConfig() Config {
 	return Config{
 		Domain:     DefaultDomain,
 		ServerName: DefaultServerName,
-		SIP:        SIPConfig{Listen: DefaultSIPListen},
+		SIP:        SIPConfig{Listen: DefaultSIPListen, Limits: proxy.DefaultLimits()},
 		Diameter: DiameterConfig{
 			OriginHost:  DefaultOriginHost,
 			OriginRealm: DefaultDomain,
@@ -224,6 +228,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Domain, d.Domain)
 	set(&c.ServerName, d.ServerName)
 	set(&c.SIP.Listen, d.SIP.Listen)
+	c.SIP.Limits = c.SIP.Limits.WithDefaults()
 	set(&c.Diameter.OriginHost, d.Diameter.OriginHost)
 	set(&c.Diameter.OriginRealm, c.Domain)
 	set(&c.Diameter.HSS, d.Diameter.HSS)
@@ -321,6 +326,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Admin.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("admin: %w", err))
+	}
+	if err := c.SIP.Limits.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
 	return errors.Join(errs...)
 }

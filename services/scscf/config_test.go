@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -27,6 +29,8 @@ func TestConfigValidate(t *testing.T) {
 		}, wantErr: "diameter.reconnect_max"},
 		{name: "negative retry-after", mutate: func(c *Config) { c.Diameter.RetryAfter = -time.Second }, wantErr: "diameter.retry_after"},
 		{name: "negative watchdog", mutate: func(c *Config) { c.Diameter.WatchdogInterval = -time.Second }, wantErr: "diameter.watchdog_interval"},
+		{name: "sip limits", mutate: func(c *Config) { c.SIP.Limits = proxy.Limits{MaxTransactions: 100} }},
+		{name: "bad sip limits", mutate: func(c *Config) { c.SIP.Limits.RetryAfter = time.Millisecond }, wantErr: "sip: limits.retry_after"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ type metrics struct {
 	sipRequests   *prometheus.CounterVec
 	sipResponses  *prometheus.CounterVec
 	inflight      prometheus.Gauge
+	sipLimited    *prometheus.CounterVec
 	registrations *prometheus.CounterVec
 	registered    prometheus.Gauge // registrations (IMPU records) in the registrar
 	contacts      prometheus.Gauge // contacts bound in those registrations
@@ -53,6 +54,8 @@ func newMetrics() *metrics {
 			[]string{"direction", "method", "code"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_sip_transactions_in_flight",
 			Help: "Server transactions without a final response."}),
+		sipLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_limited_total",
+			Help: "Transport and overload limits that acted (connections refused, shed or closed, datagrams dropped, accept errors retried, requests shed with 503), by reason; docs/security.md."}, []string{"reason"}),
 		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_registrations_total",
 			Help: "Registrar outcomes (registered, reregistered, deregistered, expired, network_deregistered, challenged, resync, auth_failed, auth_timeout)."},
 			[]string{"outcome"}),
@@ -72,7 +75,7 @@ func newMetrics() *metrics {
 			Help: "SIP requests answered 503 with Retry-After because the HSS was unavailable (no open or responsive peer, connection lost, too busy), by the Cx command that could not be sent (MAR, SAR)."},
 			[]string{"command"}),
 	}
-	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.registrations, m.registered, m.contacts,
+	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.sipLimited, m.registrations, m.registered, m.contacts,
 		m.diameter, m.cxDuration, m.cxFailed, m.hssUnavailable)
 	m.edge = boundary.NewMetrics("scscf")
 	m.registry.MustRegister(m.edge.Collectors()...)
@@ -92,6 +95,11 @@ func (m *metrics) Response(dir proxy.Direction, method string, code int) {
 
 // InFlight implements proxy.Metrics.
 func (m *metrics) InFlight(delta int) { m.inflight.Add(float64(delta)) }
+
+// Limited implements proxy.Metrics.
+func (m *metrics) Limited(reason proxy.LimitReason) {
+	m.sipLimited.WithLabelValues(string(reason)).Inc()
+}
 
 // Observe implements peer.Observer: every event is counted by kind; answers feed the latency histogram
 // and requests without an answer the failure counter.

@@ -129,6 +129,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	pcfg.Router = s.edge.Wrap(s) // TS 24.229 §4.4: nothing from outside the trust domain is read as asserted
 	pcfg.Resolver = cfg.Resolver
 	pcfg.Metrics = s.metrics
+	pcfg.Limits = cfg.SIP.Limits
 	if cfg.SIPTimerF > 0 {
 		pcfg.TimerF = cfg.SIPTimerF
 	}

@@ -39,6 +39,8 @@ type Config struct {
 	UDPMaxRequest int `yaml:"udp_max_request"`
 	// URISchemes are the Request-URI schemes accepted (RFC 3261 §16.3 step 2, else 416). Default sip, tel, urn.
 	URISchemes []string `yaml:"uri_schemes"`
+	// Limits bound what peers can make this proxy hold: connections, slow or large messages, transactions.
+	Limits Limits `yaml:"limits"`
 
 	// Router decides what happens to each request. Required.
 	Router Router `yaml:"-"`
@@ -63,6 +65,133 @@ type Listen struct {
 	Advertise string `yaml:"advertise"`
 }
 
+// Limits bound the resources a peer can make the proxy hold, so that no peer can stop a node (docs/security.md).
+// Zero values take the defaults below, sized for a P-CSCF facing 100,000 UEs that each keep one TCP connection.
+type Limits struct {
+	// MaxConnections bounds the TCP connections open at once, accepted and dialled together. At the bound, a
+	// new accepted connection sheds the accepted connection idle the longest (one that never carried a whole
+	// message first) or, when every one is busy, is closed at once. Connections the proxy dials itself count but
+	// are never refused nor shed: they carry requests the core sends, in-dialog ones included. The effective
+	// bound is never above the process's RLIMIT_NOFILE minus a reserve (a tenth of it, 64 to 4096 descriptors)
+	// for UDP sockets, Diameter, HTTP and storage; New logs it. Default 150,000.
+	MaxConnections int `yaml:"max_connections"`
+	// MaxConnectionsPerSource bounds the accepted TCP connections from one source IP address (loopback
+	// included: tests with many UEs on one address raise it). A connection beyond it is closed at once.
+	// Default 32; raise it where UEs sit behind a NAT that shares one address.
+	MaxConnectionsPerSource int `yaml:"max_connections_per_source"`
+	// IdleTimeout closes a TCP connection that carried no byte either way for that long. A UE keeps its
+	// connection between re-registrations (RFC 5626 §4.4; TS 24.229 §5.1.1.4.1 re-registers 600 s before the
+	// expiry) and CRLF keep-alives (RFC 5626 §3.5.1) count as traffic. Default 3605 s: a registration of one
+	// hour plus a margin, as Kamailio's IMS configurations use (tcp_connection_lifetime).
+	IdleTimeout time.Duration `yaml:"idle_timeout"`
+	// HeaderTimeout bounds the time from the first byte of a message on a TCP connection to the end of its
+	// header section (slow senders: slowloris). Default 5 s.
+	HeaderTimeout time.Duration `yaml:"header_timeout"`
+	// MessageTimeout bounds the time from the first byte of a message on a TCP connection to its last body
+	// byte, and the time an accepted connection may stay silent before its first message (a UE sends its
+	// REGISTER as soon as it connects; a connection opened only to hold a descriptor is closed). Default 30 s.
+	MessageTimeout time.Duration `yaml:"message_timeout"`
+	// WriteTimeout bounds one write to a TCP connection whose peer does not read. Default 10 s.
+	WriteTimeout time.Duration `yaml:"write_timeout"`
+	// MaxMessageSize bounds one message, header section and body (RFC 3261 §18.3 framing). A larger message
+	// closes its TCP connection (there is no boundary to resync on); a larger UDP datagram is dropped.
+	// Default 65,536 bytes; 1,024 to 16 MiB.
+	MaxMessageSize int `yaml:"max_message_size"`
+	// MaxTransactions bounds the server transactions in flight (no final response sent yet). Beyond it a new
+	// request outside a dialog is answered 503 Service Unavailable with Retry-After at once (RFC 3261 §21.5.4,
+	// the shedding of RFC 7339 §5.2), before the router runs; retransmissions, ACK, CANCEL, in-dialog
+	// requests and responses are still processed. Default 20,000.
+	MaxTransactions int `yaml:"max_transactions"`
+	// RetryAfter is the Retry-After of that 503 (RFC 3261 §20.33), in whole seconds. Default 5 s.
+	RetryAfter time.Duration `yaml:"retry_after"`
+}
+
+// Documented limits (see Limits).
+const (
+	DefaultMaxConnections          = 150_000
+	DefaultMaxConnectionsPerSource = 32
+	DefaultIdleTimeout             = 3605 * time.Second
+	DefaultHeaderTimeout           = 5 * time.Second
+	DefaultMessageTimeout          = 30 * time.Second
+	DefaultWriteTimeout            = 10 * time.Second
+	DefaultMaxMessageSize          = 64 << 10
+	DefaultMaxTransactions         = 20_000
+	DefaultRetryAfter              = 5 * time.Second
+
+	minMessageSize = 1 << 10
+	maxMessageSize = 16 << 20
+)
+
+// DefaultLimits returns Limits with every default filled in.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxConnections:          DefaultMaxConnections,
+		MaxConnectionsPerSource: DefaultMaxConnectionsPerSource,
+		IdleTimeout:             DefaultIdleTimeout,
+		HeaderTimeout:           DefaultHeaderTimeout,
+		MessageTimeout:          DefaultMessageTimeout,
+		WriteTimeout:            DefaultWriteTimeout,
+		MaxMessageSize:          DefaultMaxMessageSize,
+		MaxTransactions:         DefaultMaxTransactions,
+		RetryAfter:              DefaultRetryAfter,
+	}
+}
+
+// WithDefaults fills zero values with the defaults.
+func (l Limits) WithDefaults() Limits {
+	d := DefaultLimits()
+	set := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setD := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&l.MaxConnections, d.MaxConnections)
+	set(&l.MaxConnectionsPerSource, d.MaxConnectionsPerSource)
+	set(&l.MaxMessageSize, d.MaxMessageSize)
+	set(&l.MaxTransactions, d.MaxTransactions)
+	setD(&l.IdleTimeout, d.IdleTimeout)
+	setD(&l.HeaderTimeout, d.HeaderTimeout)
+	setD(&l.MessageTimeout, d.MessageTimeout)
+	setD(&l.WriteTimeout, d.WriteTimeout)
+	setD(&l.RetryAfter, d.RetryAfter)
+	return l
+}
+
+// Validate reports every invalid limit; names are the YAML keys under "limits".
+func (l Limits) Validate() error {
+	var errs []error
+	for _, f := range []struct {
+		name string
+		v    int
+	}{{"max_connections", l.MaxConnections}, {"max_connections_per_source", l.MaxConnectionsPerSource},
+		{"max_transactions", l.MaxTransactions}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("limits.%s %d: must not be negative", f.name, f.v))
+		}
+	}
+	if l.MaxMessageSize != 0 && (l.MaxMessageSize < minMessageSize || l.MaxMessageSize > maxMessageSize) {
+		errs = append(errs, fmt.Errorf("limits.max_message_size %d: want %d..%d", l.MaxMessageSize, minMessageSize, maxMessageSize))
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"idle_timeout", l.IdleTimeout}, {"header_timeout", l.HeaderTimeout}, {"message_timeout", l.MessageTimeout},
+		{"write_timeout", l.WriteTimeout}} {
+		if f.v < 0 {
+			errs = append(errs, fmt.Errorf("limits.%s %v: must not be negative", f.name, f.v))
+		}
+	}
+	if l.RetryAfter < 0 || (l.RetryAfter > 0 && l.RetryAfter < time.Second) {
+		errs = append(errs, fmt.Errorf("limits.retry_after %v: want whole seconds, at least 1 s", l.RetryAfter))
+	}
+	return errors.Join(errs...)
+}
+
 // Documented defaults.
 const (
 	DefaultTimerC            = 3*time.Minute + time.Second
@@ -83,6 +212,7 @@ func DefaultConfig() Config {
 		MaxForwards:       DefaultMaxForwards,
 		UDPMaxRequest:     DefaultUDPMaxRequest,
 		URISchemes:        []string{"sip", "tel", "urn"},
+		Limits:            DefaultLimits(),
 	}
 }
 
@@ -110,6 +240,7 @@ func (c Config) withDefaults() Config {
 	if len(c.URISchemes) == 0 {
 		c.URISchemes = d.URISchemes
 	}
+	c.Limits = c.Limits.WithDefaults()
 	if c.Metrics == nil {
 		c.Metrics = NopMetrics{}
 	}
@@ -146,6 +277,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxForwards < 0 || c.MaxForwards > 255 {
 		errs = append(errs, fmt.Errorf("max_forwards %d: want 1..255", c.MaxForwards))
+	}
+	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

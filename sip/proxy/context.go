@@ -88,6 +88,7 @@ func (p *Proxy) newProxyCtx(key string, req *sip.Request, in inbound) (*proxyCtx
 	}
 	pc.routeCtx, pc.routeCancel = context.WithCancel(p.base)
 	pc.inflight.Store(true)
+	p.inflight.Add(1)
 	stx.OnTerminate(func(string, error) {
 		// Runs inside sipgo's state machine, possibly under pc.mu: touch only what needs no lock.
 		p.servers.dropIf(key, pc)
@@ -111,6 +112,7 @@ func (pc *proxyCtx) Terminate() {
 
 func (pc *proxyCtx) markAnswered() {
 	if pc.inflight.CompareAndSwap(true, false) {
+		pc.p.inflight.Add(-1)
 		pc.p.metrics.InFlight(-1)
 	}
 }

@@ -33,20 +33,27 @@
 //  1. Read: UDP datagrams are read by the proxy (sipgo drops unparseable ones silently and refuses responses
 //     over 1300 bytes); TCP streams by sipgo's transport. An unparseable request with a usable Via is answered
 //     400 naming the problem; anything else unparseable is logged and dropped.
-//  2. Match: retransmissions and hop-by-hop ACKs go to their server transaction (§17.2.3); a CANCEL is answered
+//     Every TCP connection, accepted or dialled, is bounded by Config.Limits (limits.go): per-source and total
+//     counts, idle, header and message timeouts, a maximum message size followed by a framer of our own
+//     (frame.go); Accept errors (EMFILE) are retried after a back-off, never handed to sipgo.
+//  2. Edge (inbound.go checkEdge), before any transaction or router: 505 for another SIP-Version, 400 naming a
+//     repeated singleton header; received and rport of the top Via set from the packet's source only (RFC 3261
+//     §18.2.1, RFC 3581 §4); beyond Limits.MaxTransactions a new request outside a dialog gets 503 with
+//     Retry-After (§21.5.4).
+//  3. Match: retransmissions and hop-by-hop ACKs go to their server transaction (§17.2.3); a CANCEL is answered
 //     200 and cancels the INVITE's branches (§16.10); an ACK for a 2xx is routed and forwarded statelessly.
-//  3. Validate (§16.3): mandatory headers (400 naming the missing or malformed one), URI scheme (416),
+//  4. Validate (§16.3): mandatory headers (400 naming the missing or malformed one), URI scheme (416),
 //     Max-Forwards (483), loop detection with the branch hash of §16.6 step 8 (482), Proxy-Require and, when
 //     this node answers, Require (420 with Unsupported). INVITE gets 100 Trying at once.
-//  4. Route preprocessing (§16.4): strict-router Request-URI restored, our Route values removed.
-//  5. Router.Route, then either the Reply, or one branch per Target (§16.6): copy, Request-URI, Max-Forwards,
+//  5. Route preprocessing (§16.4): strict-router Request-URI restored, our Route values removed.
+//  6. Router.Route, then either the Reply, or one branch per Target (§16.6): copy, Request-URI, Max-Forwards,
 //     pre-loaded Route, headers, strict-route fix-up, next hop resolution (RFC 3263 without NAPTR), transport
 //     (over 1300 bytes: TCP, §18.1.1), Record-Route (double when interface or transport changes), Via with a
 //     branch carrying the loop hash, Timer C (INVITE) or Timer F.
-//  6. Responses (§16.7): provisional and 2xx forwarded at once, 6xx cancels the others, the best final response
+//  7. Responses (§16.7): provisional and 2xx forwarded at once, 6xx cancels the others, the best final response
 //     chosen when all branches are done (503 never relayed: 500 when nothing else came back), 401/407 challenges
 //     aggregated, pending branches cancelled after a final response.
-//  7. Serial forwarding (Decision.OnFailure): when every branch failed with 3xx–5xx, the router may name the next
+//  8. Serial forwarding (Decision.OnFailure): when every branch failed with 3xx–5xx, the router may name the next
 //     targets (an S-CSCF's next iFC after an AS failed, TS 24.229 §5.4.3.2); Target.NoResponseTimeout gives up on
 //     a silent next hop long before Timer F, as a generated 408.
 //
@@ -69,5 +76,8 @@
 // the downstream one); TCP connections are dialled by the proxy and handed to sipgo (its dialer looks
 // connections up by local address alone); Timer C, Timer F and Timer K are the proxy's own (sipgo's timers are
 // package globals); headers sipgo cannot parse are kept as text and judged by the proxy, and a response the
-// proxy generates never copies one that sipgo could not read back.
+// proxy generates never copies one that sipgo could not read back. The white space RFC 3261 §25.1 allows around
+// separators is removed before sipgo's header parsers see a value (they keep it inside parameter names and
+// values); sipgo's TCP accept loop is fed by a listener that never fails it, and each connection it reads is
+// wrapped to bound it in time and size (sipgo has no read timeout and reads with a 32 KiB buffer each).
 package proxy

@@ -39,6 +39,8 @@ type StatusError struct {
 	Headers []sip.Header
 	// Err is the underlying cause, if any (not sent on the wire).
 	Err error
+
+	quiet bool // the caller logs it (rate-limited): replyStateless does not
 }
 
 func (e *StatusError) Error() string {
@@ -79,6 +81,8 @@ func reasonPhrase(code int) string {
 		return "Service Unavailable"
 	case sip.StatusGatewayTimeout:
 		return "Server Time-out"
+	case sip.StatusVersionNotSupported:
+		return "Version Not Supported"
 	default:
 		return "Unknown"
 	}

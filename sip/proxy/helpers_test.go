@@ -164,6 +164,12 @@ func newRawTCP(t testing.TB, server netip.AddrPort) *rawUA {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
+	return rawTCPOver(t, c)
+}
+
+// rawTCPOver is a raw UA on a TCP connection already open.
+func rawTCPOver(t testing.TB, c net.Conn) *rawUA {
+	t.Helper()
 	ua := &rawUA{t: t, tcp: c, local: c.LocalAddr().(*net.TCPAddr).AddrPort(), msgs: make(chan sip.Message, 64), done: make(chan struct{})}
 	go func() {
 		defer close(ua.done)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/netip"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/imscore/imscore/sip/header"
 
@@ -36,6 +38,11 @@ func (p *Proxy) serveUDP(l *listener) {
 				return
 			}
 			p.log.Warn("udp read failed", zap.Stringer("addr", l.bound), zap.Error(err))
+			continue
+		}
+		if n > p.cfg.Limits.MaxMessageSize {
+			p.limited(LimitOversize, "dropped udp datagram: message too large", zap.Stringer("from", unmapAP(src)),
+				zap.Int("bytes", n), zap.Int("max_message_size", p.cfg.Limits.MaxMessageSize))
 			continue
 		}
 		p.receiveDatagram(buf[:n], l, unmapAP(src))
@@ -154,6 +161,17 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 		return
 	}
 	via := req.Via() // == top
+	if se := p.checkEdge(req); se != nil {
+		// Rejected before any transaction or router sees it: no node does work for it.
+		if req.IsAck() { // never answered (RFC 3261 §17.2.3)
+			p.log.Info("dropped ACK", zap.Stringer("from", in.remote), zap.String("reason", se.Reason),
+				logging.CallID(callIDOf(req)))
+			return
+		}
+		stampReceived(via, in.remote)
+		p.replyStateless(req, in, se)
+		return
+	}
 	if req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
 		// Without a sound Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
 		stampReceived(via, in.remote)
@@ -172,8 +190,17 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	}
 
 	key := serverTxKey(req, req.Method)
-	pc, created, err := p.servers.getOrCreate(key, func() (*proxyCtx, error) { return p.newProxyCtx(key, req, in) })
+	pc, created, err := p.servers.getOrCreate(key, func() (*proxyCtx, error) {
+		if p.overloaded(req) {
+			return nil, errOverload
+		}
+		return p.newProxyCtx(key, req, in)
+	})
 	if err != nil {
+		if errors.Is(err, errOverload) {
+			p.shed(req, in)
+			return
+		}
 		if !errors.Is(err, ErrClosed) {
 			p.log.Info("cannot create server transaction", logging.CallID(callIDOf(req)), zap.Error(err))
 		}
@@ -224,6 +251,12 @@ func (p *Proxy) receiveCancel(req *sip.Request, in inbound) {
 // is dropped: RFC 6026 §7.2 forbids forwarding stray responses to INVITE, and a stateful proxy has no other kind.
 func (p *Proxy) receiveResponse(res *sip.Response, in inbound) {
 	p.traceIn(res, in.transport, in.remote)
+	if !strings.EqualFold(res.SipVersion, sipVersion) {
+		// RFC 3261 §7.2, §8.1.3.1: we only ever send SIP/2.0 requests, so no other version can answer one.
+		p.log.Info("dropped response of another SIP version", zap.Stringer("from", in.remote),
+			zap.String("version", res.SipVersion), logging.CallID(callIDOf(res)))
+		return
+	}
 	via := res.Via()
 	if via == nil || res.CSeq() == nil {
 		p.log.Debug("dropped response without Via or CSeq", zap.Stringer("from", in.remote))
@@ -263,11 +296,14 @@ func (p *Proxy) replyStateless(req *sip.Request, in inbound, se *StatusError) {
 		return
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
+	res.SipVersion = sipVersion // RFC 3261 §7.2: ours, also when answering another version with 505
 	sanitizeRejection(res)
 	if se != nil {
 		for _, h := range se.Headers {
 			res.AppendHeader(h)
 		}
+	}
+	if se != nil && !se.quiet {
 		fields := []zap.Field{zap.String("method", string(req.Method)), zap.Int("code", code),
 			zap.String("reason", reason), zap.Stringer("from", in.remote)}
 		if id := callIDOf(req); id != "" {
@@ -329,18 +365,93 @@ func responseAddr(via *sip.ViaHeader, src netip.AddrPort) netip.AddrPort {
 }
 
 // stampReceived applies RFC 3261 §18.2.1 (received when sent-by is not the source address) and RFC 3581 §4
-// (rport filled in when the client asked for it).
+// (rport set to the source port when the client asked for it) from the packet's source alone. A received or
+// rport value the client wrote into its own Via is removed first: it would steer where responses go (§18.2.2)
+// and make this proxy reflect them at any address (RFC 3581 §4: the client MUST NOT give rport a value).
 func stampReceived(via *sip.ViaHeader, src netip.AddrPort) {
 	if !src.IsValid() {
 		return
 	}
-	host := via.Host
-	if a, err := netip.ParseAddr(host); err != nil || a.Unmap() != src.Addr() {
+	rport := false
+	kept := via.Params[:0]
+	for _, kv := range via.Params {
+		switch {
+		case strings.EqualFold(kv.K, "received"):
+			continue
+		case strings.EqualFold(kv.K, "rport"):
+			rport = true
+			continue
+		}
+		kept = append(kept, kv)
+	}
+	via.Params = kept
+	if a, err := netip.ParseAddr(strings.Trim(via.Host, "[]")); err != nil || a.Unmap() != src.Addr() {
 		via.Params.Add("received", src.Addr().String())
 	}
-	if v, ok := paramValue(via.Params, "rport"); ok && v == "" {
+	if rport {
 		via.Params.Add("rport", strconv.Itoa(int(src.Port())))
 	}
+}
+
+// sipVersion is the only SIP-Version this proxy speaks (RFC 3261 §7.1; compared case-insensitively).
+const sipVersion = "SIP/2.0"
+
+// singletons are the headers a request carries once (RFC 3261 §7.3.1: only comma-separated list headers may
+// repeat). A second one leaves the transaction, dialog or framing ambiguous.
+var singletons = [...]string{"call-id", "cseq", "from", "to", "content-length", "max-forwards"}
+
+// checkEdge rejects, before any transaction exists and before the router runs, a request this proxy must not
+// process: another SIP version (RFC 3261 §21.5.7 505; RFC 4475 §3.3.14) or a repeated singleton header, two
+// Content-Length values included (400 naming it, RFC 3261 §21.4.1; RFC 4475 §3.3.8, §3.3.12). A bad Content-Length
+// against the datagram size is answered in receiveDatagram (§18.3).
+func (p *Proxy) checkEdge(req *sip.Request) *StatusError {
+	if !strings.EqualFold(req.SipVersion, sipVersion) {
+		return &StatusError{Code: sip.StatusVersionNotSupported, Reason: reasonPhrase(sip.StatusVersionNotSupported)}
+	}
+	req.SipVersion = sipVersion // RFC 3261 §7.1: sent in upper case
+	for _, key := range singletons {
+		hs := header.Fields(req, key)
+		if len(hs) < 2 {
+			continue
+		}
+		reason := "Duplicate " + header.Canonical(key) + " Header"
+		if key == "content-length" {
+			for _, h := range hs[1:] {
+				if strings.TrimSpace(h.Value()) != strings.TrimSpace(hs[0].Value()) {
+					reason = "Conflicting Content-Length Values"
+				}
+			}
+		}
+		return &StatusError{Code: sip.StatusBadRequest, Reason: reason}
+	}
+	return nil
+}
+
+// errOverload: MaxTransactions are in flight.
+var errOverload = errors.New("sip proxy overloaded")
+
+// overloaded reports whether req, a new server transaction, is to be shed: a request outside a dialog (no To tag)
+// while MaxTransactions are in flight. In-dialog requests go on: they end calls already set up (RFC 7339 §5.2
+// lets a server choose what it sheds).
+func (p *Proxy) overloaded(req *sip.Request) bool {
+	if p.inflight.Load() < int64(p.cfg.Limits.MaxTransactions) {
+		return false
+	}
+	to := req.To()
+	if to == nil {
+		return true
+	}
+	tag, _ := to.Params.Get("tag")
+	return tag == ""
+}
+
+// shed answers req 503 Service Unavailable with Retry-After at once (RFC 3261 §21.5.4, §20.33), statelessly.
+func (p *Proxy) shed(req *sip.Request, in inbound) {
+	p.limited(LimitOverload, "shed request: too many transactions in flight", zap.String("method", string(req.Method)),
+		zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)), zap.Int("max_transactions", p.cfg.Limits.MaxTransactions))
+	secs := int(p.cfg.Limits.RetryAfter / time.Second)
+	p.replyStateless(req, in, &StatusError{Code: sip.StatusServiceUnavailable, Reason: reasonPhrase(sip.StatusServiceUnavailable),
+		Headers: []sip.Header{sip.NewHeader("Retry-After", strconv.Itoa(secs))}, quiet: true})
 }
 
 func firstOr(hs []sip.Header) sip.Header {

@@ -254,6 +254,7 @@ func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) er
 	if err != nil {
 		return fmt.Errorf("tcp connect %s: %w: %w", dst, ErrTransport, err)
 	}
+	conn = p.conns.dialled(conn) // counted in, never shed (Limits.MaxConnections)
 	if err := p.injector.inject(ctx, conn); err != nil {
 		_ = conn.Close()
 		return fmt.Errorf("tcp %s: hand connection to transport: %w", dst, err)

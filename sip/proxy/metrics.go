@@ -29,6 +29,9 @@ type Metrics interface {
 	Response(dir Direction, method string, code int)
 	// InFlight moves the gauge of server transactions that have not yet been given a final response.
 	InFlight(delta int)
+	// Limited counts one act of a transport or overload limit (Limits): a connection refused, shed or closed, a
+	// datagram dropped, an Accept retried, a request shed with 503.
+	Limited(reason LimitReason)
 }
 
 // NopMetrics discards everything.
@@ -42,5 +45,8 @@ func (NopMetrics) Response(Direction, string, int) {}
 
 // InFlight does nothing.
 func (NopMetrics) InFlight(int) {}
+
+// Limited does nothing.
+func (NopMetrics) Limited(LimitReason) {}
 
 var _ Metrics = NopMetrics{}

@@ -37,6 +37,19 @@ func (m *countingMetrics) InFlight(delta int) {
 	m.inflight += delta
 }
 
+func (m *countingMetrics) Limited(reason LimitReason) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.counts["limit "+string(reason)]++
+}
+
+// get returns one counter.
+func (m *countingMetrics) get(key string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts[key]
+}
+
 var _ Metrics = (*countingMetrics)(nil)
 
 // TestMetrics: one proxied MESSAGE and one rejected OPTIONS give exactly the expected counters, and the in-flight

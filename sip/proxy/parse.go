@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -33,12 +34,133 @@ func newParser() *sip.Parser {
 
 func lenientHeader(name string, parse sip.HeaderParser) sip.HeaderParser {
 	return func(raw []byte, text string) (sip.Header, error) {
-		h, err := parse(raw, text)
-		if err == nil || isCommaContinuation(err) {
-			return h, err
+		compact, idx := compactLWS(text)
+		h, err := parse(raw, compact)
+		if err == nil {
+			return h, nil
+		}
+		if isCommaContinuation(err) {
+			if idx == nil {
+				return h, err
+			}
+			// sipgo goes on after the comma in the text it passed us: point it at that comma in text.
+			if i, ok := commaIndex(err); ok && i >= 0 && i < len(idx) {
+				return h, commaAt(err, idx[i])
+			}
 		}
 		return sip.NewHeader(name, text), nil
 	}
+}
+
+// compactLWS removes the linear white space RFC 3261 §25.1 allows around separators (SWS in SEMI, EQUAL, SLASH,
+// COMMA, COLON, and HCOLON; RFC 4475 §3.1.1.1 shows each) and collapses every other run of it (folding already
+// undone, §7.3.1) to one space, outside quoted strings and <...>. sipgo's header parsers keep such white space
+// inside parameter names and values ("tag = x" gives the parameter "tag " with value " x"), so a valid message
+// would lose its tags and branches. idx maps each byte of the result to its index in s; nil when s is returned
+// as it was.
+func compactLWS(s string) (string, []int) {
+	if !needsCompacting(s) {
+		return s, nil
+	}
+	out := make([]byte, 0, len(s))
+	idx := make([]int, 0, len(s))
+	emit := func(c byte, at int) {
+		out = append(out, c)
+		idx = append(idx, at)
+	}
+	space, spaceAt := false, 0 // a run of white space is pending
+	afterSep := false          // the last byte written was a separator: white space after it is dropped
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case isLWSByte(c):
+			if !space {
+				space, spaceAt = true, i
+			}
+			continue
+		case isLWSSeparator(c):
+			emit(c, i)
+			space, afterSep = false, true
+			continue
+		}
+		if space && !afterSep && len(out) > 0 {
+			emit(' ', spaceAt)
+		}
+		space, afterSep = false, false
+		switch c {
+		case '"': // quoted-string, with its quoted-pairs, as it is
+			emit(c, i)
+			for i++; i < len(s); i++ {
+				emit(s[i], i)
+				if s[i] == '\\' && i+1 < len(s) {
+					i++
+					emit(s[i], i)
+				} else if s[i] == '"' {
+					break
+				}
+			}
+		case '<': // an addr-spec between angle brackets has no white space of its own
+			emit(c, i)
+			for i++; i < len(s); i++ {
+				emit(s[i], i)
+				if s[i] == '>' {
+					break
+				}
+			}
+		default:
+			emit(c, i)
+		}
+	}
+	return string(out), idx
+}
+
+// needsCompacting reports white space compactLWS would change: other than single spaces between two bytes that
+// are not separators.
+func needsCompacting(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !isLWSByte(c) {
+			continue
+		}
+		if c != ' ' || i == 0 || i == len(s)-1 {
+			return true
+		}
+		if p, n := s[i-1], s[i+1]; isLWSByte(p) || isLWSByte(n) || isLWSSeparator(p) || isLWSSeparator(n) {
+			return true
+		}
+	}
+	return false
+}
+
+func isLWSByte(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
+
+// isLWSSeparator: the separators around which RFC 3261 §25.1 allows SWS (SEMI, EQUAL, SLASH, COMMA, COLON).
+func isLWSSeparator(c byte) bool {
+	return c == ';' || c == '=' || c == '/' || c == ',' || c == ':'
+}
+
+// commaIndex reads the index out of sipgo's comma signal (an unexported integer type).
+func commaIndex(err error) (int, bool) {
+	v := reflect.ValueOf(err)
+	if !v.CanInt() {
+		return 0, false
+	}
+	return int(v.Int()), true
+}
+
+// commaAt returns sipgo's comma signal err moved to index i. Its type is unexported, so reflect makes the value;
+// TestCompactLWSKeepsMultiValueHeaders pins this to the sipgo version in go.mod.
+func commaAt(err error, i int) error {
+	v := reflect.New(reflect.TypeOf(err)).Elem()
+	if !v.CanInt() {
+		return err
+	}
+	v.SetInt(int64(i))
+	e, ok := v.Interface().(error)
+	if !ok {
+		return err
+	}
+	return e
 }
 
 // isCommaContinuation recognises sipgo's signal that a header line holds several comma-separated values
@@ -290,5 +412,6 @@ func (r *rawRequest) destination(src netip.AddrPort) netip.AddrPort {
 	if !ok {
 		return src
 	}
+	stampReceived(via, src) // never where the sender's own received or rport says
 	return responseAddr(via, src)
 }

@@ -31,6 +31,9 @@ type Proxy struct {
 	parser   *sip.Parser
 	tpl      *sip.TransportLayer // TCP only: framing, connection pool, per-connection readers
 	injector *tcpInjector
+	conns    *connLimiter // every TCP connection, accepted or dialled (Limits)
+	rate     *rateLog     // limit log lines, rate-limited per reason
+	inflight atomic.Int64 // server transactions without a final response (Limits.MaxTransactions)
 
 	udp     []*listener
 	tcp     []*listener
@@ -81,6 +84,17 @@ func New(cfg Config, log *zap.Logger) (*Proxy, error) {
 		done:     make(chan struct{}),
 	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
+	p.rate = newRateLog()
+	p.parser.MaxMessageLength = cfg.Limits.MaxMessageSize // RFC 3261 §18.3 framing in sipgo agrees with ours
+	nofile := fileLimit()
+	maxConns, reserve := effectiveMaxConns(cfg.Limits.MaxConnections, nofile)
+	p.conns = newConnLimiter(p, cfg.Limits, maxConns)
+	log.Info("sip limits", zap.Int("max_connections", maxConns), zap.Int("max_connections_configured", cfg.Limits.MaxConnections),
+		zap.Uint64("rlimit_nofile", nofile), zap.Uint64("fd_reserve", reserve),
+		zap.Int("max_connections_per_source", cfg.Limits.MaxConnectionsPerSource),
+		zap.Duration("idle_timeout", cfg.Limits.IdleTimeout), zap.Duration("header_timeout", cfg.Limits.HeaderTimeout),
+		zap.Duration("message_timeout", cfg.Limits.MessageTimeout), zap.Int("max_message_size", cfg.Limits.MaxMessageSize),
+		zap.Int("max_transactions", cfg.Limits.MaxTransactions))
 	if t, ok := cfg.Router.(OptionTagger); ok {
 		p.tagger = t
 	}
@@ -153,7 +167,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		p.wg.Add(1)
 		go func() {
 			defer p.wg.Done()
-			if err := p.tpl.ServeTCP(l.tcp); err != nil && !p.closing.Load() {
+			if err := p.tpl.ServeTCP(p.conns.listen(l.tcp)); err != nil && !p.closing.Load() {
 				errc <- fmt.Errorf("serve tcp %s: %w", l.bound, err)
 			}
 		}()
@@ -193,6 +207,7 @@ func (p *Proxy) Close() error {
 		p.closing.Store(true) // no goroutine is started after this point
 		p.mu.Unlock()
 		close(p.done)
+		p.conns.stop()
 		p.cancelBase()
 		p.closeSockets()
 		p.servers.close() // terminates every server transaction and stops branch timers

@@ -215,7 +215,14 @@ func TestResponseAddr(t *testing.T) {
 		{"SIP/2.0/UDP 192.0.2.7;branch=z9hG4bK1", "192.0.2.7:5060"},
 		{"SIP/2.0/UDP ue.example.com:5062;branch=z9hG4bK1", "192.0.2.7:5062"},
 		{"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport", "192.0.2.7:40000"},
-		{"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport=41000", "192.0.2.7:41000"},
+		// RFC 3581 §4: the server sets rport to the source port, whatever value the client wrote (it MUST NOT write
+		// one); a client-supplied received is replaced by the source address (RFC 3261 §18.2.1). Either would
+		// otherwise steer the response at an address of the sender's choosing (reflection).
+		{"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;rport=41000", "192.0.2.7:40000"},
+		{"SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK1;received=198.51.100.9", "192.0.2.7:5060"},
+		{"SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1;received=198.51.100.9;rport=9", "192.0.2.7:40000"},
+		{"SIP/2.0/UDP 192.0.2.7:5062;branch=z9hG4bK1;received=198.51.100.9", "192.0.2.7:5062"},
+		{"SIP/2.0/UDP 192.0.2.7:5060;branch=z9hG4bK1;RECEIVED=198.51.100.9;rport=9;rport", "192.0.2.7:40000"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.via, func(t *testing.T) {
