@@ -34,9 +34,7 @@ func TestKernelIPsecLoad(t *testing.T) {
 	const ues, firstIMSI = 4, "001010000900000"
 	dir := t.TempDir()
 	provisionLoadUEs(t, filepath.Join(dir, "hss.db"), firstIMSI, ues)
-	startCoreNode(t, link.PCSCF, "hss", "store: {dsn: "+filepath.Join(dir, "hss.db")+"}\n", "127.0.0.1:3868")
-	startCoreNode(t, link.PCSCF, "scscf", "db: sqlite://"+filepath.Join(dir, "scscf.db")+"\n", "127.0.0.1:6060")
-	startCoreNode(t, link.PCSCF, "icscf", "", "127.0.0.1:4060")
+	startCoreNodes(t, link, dir)
 
 	pcAddr := link.PCSCF4
 	n := startPCSCFInNamespace(t, link)

@@ -92,13 +92,7 @@ func TestKernelIPsecRealCore(t *testing.T) {
 	dir := t.TempDir()
 	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
 	provisionCore(t, filepath.Join(dir, "hss.db"), alice, bob)
-	// Order as imsrun: the HSS first, then the S-CSCF, then the I-CSCF; each ready before the next.
-	startCoreNode(t, link.PCSCF, "hss", "store: {dsn: "+filepath.Join(dir, "hss.db")+"}\n", "127.0.0.1:3868")
-	// The P-CSCF listens on link.PCSCF4, so its requests reach the I- and S-CSCF from that address: it is part of
-	// their trust domain (sip/trust), beside loopback.
-	trusted := "trusted_networks: [127.0.0.0/8, '::1/128', " + link.PCSCF4.String() + "/32]\n"
-	startCoreNode(t, link.PCSCF, "scscf", "db: sqlite://"+filepath.Join(dir, "scscf.db")+"\n"+trusted, "127.0.0.1:6060")
-	startCoreNode(t, link.PCSCF, "icscf", trusted, "127.0.0.1:4060")
+	startCoreNodes(t, link, dir)
 
 	pcAddr := link.PCSCF4
 	ue2 := addUENamespace(t, link.PCSCF, false, pcAddr)
@@ -248,6 +242,17 @@ func provisionCore(t *testing.T, path string, subs ...subscriber) {
 			t.Fatalf("provision %s: %v", imsi, err)
 		}
 	}
+}
+
+// startCoreNodes starts the HSS (on dir/hss.db), the S-CSCF and the I-CSCF in the P-CSCF's namespace on loopback,
+// in imsrun's order, each ready before the next.
+func startCoreNodes(t *testing.T, link *ipsectest.Link, dir string) {
+	startCoreNode(t, link.PCSCF, "hss", "store: {dsn: "+filepath.Join(dir, "hss.db")+"}\n", "127.0.0.1:3868")
+	// The P-CSCF listens on link.PCSCF4, so its requests reach the I- and S-CSCF from that address: it is part of
+	// their trust domain (sip/trust), beside loopback.
+	trusted := "trusted_networks: [127.0.0.0/8, '::1/128', " + link.PCSCF4.String() + "/32]\n"
+	startCoreNode(t, link.PCSCF, "scscf", "db: sqlite://"+filepath.Join(dir, "scscf.db")+"\n"+trusted, "127.0.0.1:6060")
+	startCoreNode(t, link.PCSCF, "icscf", trusted, "127.0.0.1:4060")
 }
 
 // startCoreNode forks the test binary as node from a thread inside ns, waits until ready accepts
