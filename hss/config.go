@@ -15,7 +15,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 )
 
-// Defaults of DefaultConfig. DESIGN.md §2 fixes the conventions (test PLMN 001/01, HSS Diameter on 3868 over
+// Defaults of DefaultConfig. docs/design.md §2 fixes the conventions (test PLMN 001/01, HSS Diameter on 3868 over
 // TCP); docs/hss.md has the same table.
 const (
 	// DefaultDiameterListen is where the HSS accepts Cx peers (TCP; SCTP is not in our kernels).
@@ -29,7 +29,7 @@ const (
 	// DefaultDSN is the embedded SQLite database, created under ./var on first start.
 	DefaultDSN = "./var/hss.db"
 	// DefaultSCSCFName is the S-CSCF seeded at start: the Server-Name the I-CSCF and S-CSCF of this
-	// project use by default (DESIGN.md §2: S-CSCF SIP on 6060).
+	// project use by default (docs/design.md §2: S-CSCF SIP on 6060).
 	DefaultSCSCFName = "sip:scscf." + DefaultDomain + ":6060"
 	// DefaultMaxAuthItems caps SIP-Number-Auth-Items: a MAR asking for more vectors gets this many
 	// (TS 29.228 §6.3.1 lets the HSS return fewer than requested).

@@ -33,7 +33,7 @@ var cluster = pgtest.NewShared()
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
-// Identities of the tests: test PLMN 001/01 (DESIGN.md §2).
+// Identities of the tests: test PLMN 001/01 (docs/design.md §2).
 const (
 	realm      = hss.DefaultDomain
 	hssHost    = hss.DefaultOriginHost

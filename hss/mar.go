@@ -34,7 +34,7 @@ const resyncLen = 16 + aka.AUTSLen
 // mar serves the Multimedia-Auth-Request: TS 29.228 §6.3.1 (vectors, resynchronisation, the S-CSCF name
 // stored as pending) and §8.1 (a MAR from another S-CSCF).
 //
-// DESIGN.md §4 step 4 (vectors for the 401) and the resync paragraph (RAND ‖ AUTS).
+// docs/design.md §4 step 4 (vectors for the 401) and the resync paragraph (RAND ‖ AUTS).
 func (s *Server) mar(ctx context.Context, t *txn, req *cx.MAR, ans *cx.MAA) error {
 	item := req.SIPAuthDataItem
 	t.add(zap.String("scheme", item.Scheme), zap.String("server_name", req.ServerName))

@@ -13,7 +13,7 @@ import (
 	"github.com/imscore/imscore/storage"
 )
 
-// TestRegistrationSequence is DESIGN.md §4 as the HSS sees it, with an I-CSCF and an S-CSCF over TCP:
+// TestRegistrationSequence is docs/design.md §4 as the HSS sees it, with an I-CSCF and an S-CSCF over TCP:
 // UAR → MAR → (401, UE answers) → UAR → SAR(REGISTRATION) → LIR → UAR(DE_REGISTRATION) →
 // SAR(USER_DEREGISTRATION) → LIR.
 func TestRegistrationSequence(t *testing.T) {

@@ -23,7 +23,7 @@ const (
 // sar serves the Server-Assignment-Request: TS 29.228 §6.1.2.1 for every Server-Assignment-Type, §6.6 for
 // the User-Data download, §8.1 for a request from an S-CSCF other than the assigned one.
 //
-// DESIGN.md §4 step 7 (REGISTRATION after authentication) and the de-registration paragraph (every way a
+// docs/design.md §4 step 7 (REGISTRATION after authentication) and the de-registration paragraph (every way a
 // registration ends goes through an SAR).
 func (s *Server) sar(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA) error {
 	sat := req.ServerAssignmentType

@@ -15,7 +15,7 @@ import (
 // uar serves the User-Authorization-Request: TS 29.228 §6.1.1.1, in the clause's order — the first failing
 // check gives the answer.
 //
-// DESIGN.md §4 step 3: the I-CSCF asks, for a REGISTER, whether the user may register and which S-CSCF
+// docs/design.md §4 step 3: the I-CSCF asks, for a REGISTER, whether the user may register and which S-CSCF
 // serves (or may serve) the identity.
 func (s *Server) uar(ctx context.Context, t *txn, req *cx.UAR, ans *cx.UAA) error {
 	uat := cx.UATRegistration // absent means REGISTRATION (TS 29.229 §6.3.24)

@@ -43,7 +43,7 @@ type node struct {
 	err   error
 }
 
-// corePorts are the addresses of one core. The defaults are the nodes' own (DESIGN.md §2).
+// corePorts are the addresses of one core. The defaults are the nodes' own (docs/design.md §2).
 type corePorts struct {
 	hssCx, hssAPI         string
 	scscfSIP, scscfHTTP   string
@@ -135,7 +135,7 @@ func (c *core) node(name string) *node {
 // apiURL is the HSS provisioning API.
 func (c *core) apiURL() string { return "http://" + c.ports.hssAPI }
 
-// startCore starts HSS, S-CSCF, I-CSCF and P-CSCF (no IPsec: the host kernel has no ESP, DESIGN.md §5)
+// startCore starts HSS, S-CSCF, I-CSCF and P-CSCF (no IPsec: the host kernel has no ESP, docs/design.md §5)
 // with the embedded store in dir, at log level warn, and waits for each /readyz.
 func (b *bench) startCore(ctx context.Context, dir string) (*core, error) {
 	ports := defaultPorts()

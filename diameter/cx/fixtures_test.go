@@ -12,7 +12,7 @@ import (
 	"github.com/imscore/imscore/diameter"
 )
 
-// Realistic identities: test PLMN 001/01 as in DESIGN.md §2.
+// Realistic identities: test PLMN 001/01 as in docs/design.md §2.
 const (
 	testRealm      = "ims.mnc001.mcc001.3gppnetwork.org"
 	testIMPI       = "001010000000101@ims.mnc001.mcc001.3gppnetwork.org"

@@ -30,7 +30,7 @@ func mustHex(s string) []byte {
 // IMPI returns the conventional private identity of imsi: `<IMSI>@ims.mnc001.mcc001.3gppnetwork.org`.
 func IMPI(imsi string) string { return imsi + "@" + hss.DefaultDomain }
 
-// Subscriber returns the conventional subscriber of DESIGN.md §2: IMPI `<IMSI>@<domain>`; IMPUs
+// Subscriber returns the conventional subscriber of docs/design.md §2: IMPI `<IMSI>@<domain>`; IMPUs
 // `sip:<IMSI>@<domain>` (barred), `sip:<MSISDN>@<domain>` and `tel:<MSISDN>` in one implicit registration
 // set (named after the IMPI) using DefaultProfileID; K and OP of TS 35.208 Test Set 1, AMF 8000, SQN 0,
 // AKAv1 and AKAv2 allowed. The profile itself is not included (see Profile).

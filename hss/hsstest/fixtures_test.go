@@ -34,7 +34,7 @@ func TestFixturesAreValid(t *testing.T) {
 	}
 }
 
-// DESIGN.md §2: IMPI <IMSI>@<domain>; sip:<IMSI>@<domain> barred, sip:<MSISDN>@<domain>, tel:<MSISDN>,
+// docs/design.md §2: IMPI <IMSI>@<domain>; sip:<IMSI>@<domain> barred, sip:<MSISDN>@<domain>, tel:<MSISDN>,
 // all in one implicit set.
 func TestSubscriberConvention(t *testing.T) {
 	s := Subscriber("001010123456789", "491701234567")

@@ -445,7 +445,7 @@ func (r *SubscriberRequest) subscriber(domain string) (hss.Subscriber, error) {
 	return sub, nil
 }
 
-// DefaultIMPUs returns the conventional public identities of a subscriber (DESIGN.md §2, TS 23.003
+// DefaultIMPUs returns the conventional public identities of a subscriber (docs/design.md §2, TS 23.003
 // §13.4): `sip:<imsi>@<domain>` barred — the temporary public identity is only for registration
 // (TS 23.003 §13.4B, TS 23.228 §4.3.3.4) — then `sip:<msisdn>@<domain>` and `tel:<msisdn>` (RFC 3966),
 // all of type PUBLIC_USER_IDENTITY. ImplicitSetID and ServiceProfileID are left to the caller.

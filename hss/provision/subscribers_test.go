@@ -45,7 +45,7 @@ func TestNewHandlerOptions(t *testing.T) {
 	}
 }
 
-// testCreateDefaults checks the conventional identities of DESIGN.md §2 / TS 23.003 §13.
+// testCreateDefaults checks the conventional identities of docs/design.md §2 / TS 23.003 §13.
 func testCreateDefaults(t *testing.T, e *env) {
 	status, body := e.call("POST", "/api/v1/subscribers",
 		`{"imsi":"001010000000101","msisdn":"15550000101","k":"`+testK+`","op":"`+testOP+`"}`)

@@ -1,5 +1,5 @@
 // Package e2e runs imscore's real binaries as processes on loopback and drives them with real SIP peers
-// (SIPp) — DESIGN.md §6 "End to end" and "Real peers".
+// (SIPp) — docs/design.md §6 "End to end" and "Real peers".
 //
 // The harness builds each cmd/ binary once per test binary run (Builder), starts nodes as processes on free
 // loopback ports with their own temporary directory (Process), waits until they are ready (/readyz or an open

@@ -15,7 +15,7 @@ const (
 	AKAAMF = "3030"
 )
 
-// Subscriber is one provisioned test user (DESIGN.md §2 identities).
+// Subscriber is one provisioned test user (docs/design.md §2 identities).
 type Subscriber struct {
 	IMSI   string
 	MSISDN string

@@ -1,6 +1,6 @@
 // Package vmtest runs Go test binaries inside a small QEMU VM booting Debian's cloud kernel,
 // which has the ESP, XFRM and crypto modules that the development and CI kernels lack
-// (DESIGN.md §5). It downloads the kernel and busybox-static with apt into a cache, builds a
+// (docs/design.md §5). It downloads the kernel and busybox-static with apt into a cache, builds a
 // busybox initramfs with the modules, iproute2's ip and the test binaries, boots it with the
 // serial console on our stdout, and reads the outcome from a result line the guest prints.
 //

@@ -18,7 +18,7 @@ import (
 	"github.com/imscore/imscore/sip/trust"
 )
 
-// Documented defaults (docs/icscf.md, DESIGN.md §2).
+// Documented defaults (docs/icscf.md, docs/design.md §2).
 const (
 	DefaultDomain          = "ims.mnc001.mcc001.3gppnetwork.org"
 	DefaultSIPListen       = "127.0.0.1:4060"
@@ -83,7 +83,7 @@ type DiameterConfig struct {
 	HSS []string `yaml:"hss"`
 	// HSSHost, when set, is the Origin-Host the HSS must announce and the Destination-Host of requests.
 	HSSHost string `yaml:"hss_host"`
-	// Listen, when set, also accepts Diameter connections (DESIGN.md §2 names 3869 for it), from Peers only.
+	// Listen, when set, also accepts Diameter connections (docs/design.md §2 names 3869 for it), from Peers only.
 	// The I-CSCF serves no Cx request (every request is answered DIAMETER_COMMAND_UNSUPPORTED); the listener
 	// only lets a DRA or an HSS open the connection the UARs and LIRs then use. Default "": off.
 	Listen string `yaml:"listen"`
@@ -122,7 +122,7 @@ type SCSCF struct {
 	Capabilities []uint32 `yaml:"capabilities"`
 }
 
-// DefaultConfig returns the documented defaults: loopback ports of DESIGN.md §2, one S-CSCF.
+// DefaultConfig returns the documented defaults: loopback ports of docs/design.md §2, one S-CSCF.
 func DefaultConfig() Config {
 	sipCfg := proxy.DefaultConfig()
 	sipCfg.Listen = []proxy.Listen{{Addr: DefaultSIPListen}}

@@ -1,5 +1,5 @@
 // Package icscf is the Interrogating-CSCF of imscore: the entry point of the home network that asks the HSS
-// which S-CSCF serves a user and forwards the request there (TS 24.229 §5.3, DESIGN.md §4 step 3).
+// which S-CSCF serves a user and forwards the request there (TS 24.229 §5.3, docs/design.md §4 step 3).
 //
 // REGISTER (TS 24.229 §5.3.1): User-Authorization-Request to the HSS (TS 29.228 §6.1.1), then the REGISTER
 // goes to the S-CSCF the answer names, or to one chosen from the Server-Capabilities among the configured

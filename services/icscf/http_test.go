@@ -97,7 +97,7 @@ func TestHTTPEndpoints(t *testing.T) {
 	adminhttptest.CheckEndpoints(t, "http://"+n.HTTPAddr(), "ready\n", tokens)
 }
 
-// The Diameter listener (DESIGN.md §2) accepts a Cx peer; a request sent to the I-CSCF is refused with
+// The Diameter listener (docs/design.md §2) accepts a Cx peer; a request sent to the I-CSCF is refused with
 // DIAMETER_COMMAND_UNSUPPORTED (3001): Cx defines no request towards it.
 func TestDiameterListenerRefusesRequests(t *testing.T) {
 	hss := startFakeHSS(t)

@@ -1,6 +1,6 @@
 package icscf
 
-// REGISTER at the I-CSCF: TS 24.229 §5.3.1 (DESIGN.md §4 step 3). The HSS is asked with a
+// REGISTER at the I-CSCF: TS 24.229 §5.3.1 (docs/design.md §4 step 3). The HSS is asked with a
 // User-Authorization-Request (TS 29.228 §6.1.1, TS 29.229 §6.1.1) and the REGISTER goes to the S-CSCF it names
 // or one chosen from the capabilities it returns.
 

@@ -10,7 +10,7 @@ import (
 	"github.com/imscore/imscore/internal/tshark"
 )
 
-// Wireshark's dissector judges the Cx the I-CSCF sends (DESIGN.md §6): UAR (REGISTRATION, DE_REGISTRATION,
+// Wireshark's dissector judges the Cx the I-CSCF sends (docs/design.md §6): UAR (REGISTRATION, DE_REGISTRATION,
 // REGISTRATION_AND_CAPABILITIES) and LIR over real TCP decode with no malformed packet, no expert error and
 // every AVP named.
 func TestTsharkDecodesTheICSCF(t *testing.T) {

@@ -117,7 +117,7 @@ type SIPConfig struct {
 	Limits proxy.Limits `yaml:"limits"`
 }
 
-// Defaults (DESIGN.md §2).
+// Defaults (docs/design.md §2).
 const (
 	DefaultListen            = "127.0.0.1:5060"
 	DefaultICSCF             = "127.0.0.1:4060"

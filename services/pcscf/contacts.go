@@ -70,7 +70,7 @@ func (r *Registration) Registered(now time.Time) bool {
 // SecAgree reports whether the UE uses IMS-AKA SAs.
 func (r *Registration) SecAgree() bool { return len(r.SAs) > 0 }
 
-// Store keeps registrations and their SA sets across restarts (DESIGN.md §1 storage: the
+// Store keeps registrations and their SA sets across restarts (docs/design.md §1 storage: the
 // P-CSCF's contacts + SAs). The P-CSCF saves the whole set on each change; it is small.
 type Store interface {
 	Load() ([]Registration, error)

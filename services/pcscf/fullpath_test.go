@@ -82,7 +82,7 @@ func TestFullPathSecAgree(t *testing.T) {
 	if len(after.SAs) == 0 || len(before.SAs) == 0 || !after.Expires.After(before.Expires.Add(-time.Second)) {
 		t.Errorf("after re-registration: %d SA sets, expiry %v (was %v)", len(after.SAs), after.Expires, before.Expires)
 	}
-	// The IMSI identity is barred (DESIGN.md §2): address the callee by its MSISDN one.
+	// The IMSI identity is barred (docs/design.md §2): address the callee by its MSISDN one.
 	target := "sip:" + subs[1].MSISDN + "@" + e2e.Domain
 	if _, err := ues[0].Message(ctx, target, "through the real core"); err != nil {
 		t.Fatalf("MESSAGE: %v", err)

@@ -3,7 +3,7 @@
 // through sip/ipsec, forwards REGISTER to the I-CSCF, asserts the UE's identity
 // (P-Asserted-Identity, RFC 3325) and routes its requests by the Service-Route (RFC 3608).
 //
-// The story of a registration (DESIGN.md §4) is in register.go; other requests in route.go; the
+// The story of a registration (docs/design.md §4) is in register.go; other requests in route.go; the
 // trust-domain edge (who may send what: core side, access side, dialogs) in edge.go; the reg event in
 // regevent.go; the protected ports and SPIs in sa.go; the registrations and their persistence in contacts.go.
 package pcscf
@@ -131,7 +131,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	return n, nil
 }
 
-// setupIPsec decides, once at start-up, whether sec-agree is offered (DESIGN.md §5).
+// setupIPsec decides, once at start-up, whether sec-agree is offered (docs/design.md §5).
 func (n *Node) setupIPsec() error {
 	if n.cfg.IPsec == IPsecOff {
 		n.log.Warn("IMS-AKA sec-agree disabled by configuration (--ipsec=off): UEs are served without IPsec")
@@ -359,7 +359,7 @@ func (n *Node) saveState() {
 }
 
 // restore clears stale kernel state of a previous run and installs the SA sets of the
-// registrations still in force (DESIGN.md §1: a restart re-installs SAs).
+// registrations still in force (docs/design.md §1: a restart re-installs SAs).
 func (n *Node) restore() error {
 	regs, err := n.store.Load()
 	if err != nil {
@@ -480,7 +480,7 @@ func (n *Node) removeSAs(sets []SASet) {
 }
 
 // removeLater removes SA sets after d, so that a final response sent through them leaves first
-// (DESIGN.md §4: "removes the SAs after the final response went out through them").
+// (docs/design.md §4: "removes the SAs after the final response went out through them").
 func (n *Node) removeLater(sets []SASet, d time.Duration) {
 	if len(sets) == 0 {
 		return

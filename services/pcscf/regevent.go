@@ -2,7 +2,7 @@ package pcscf
 
 // The P-CSCF's subscription to the reg event of each registered user (TS 24.229 §5.2.3,
 // RFC 3680): a network-initiated de-registration or an expiry the S-CSCF decides reaches us as
-// a NOTIFY, and the UE's SAs go with it (TS 33.203 §7.4 / DESIGN.md §4).
+// a NOTIFY, and the UE's SAs go with it (TS 33.203 §7.4 / docs/design.md §4).
 
 import (
 	"context"

@@ -1,7 +1,7 @@
 package pcscf
 
 // Registration at the P-CSCF, TS 24.229 §5.2.2 with the security agreement of TS 33.203 §7 and
-// RFC 3329: DESIGN.md §4 steps 1–2 (first REGISTER, forwarded to the I-CSCF), 5 (the 401: keys
+// RFC 3329: docs/design.md §4 steps 1–2 (first REGISTER, forwarded to the I-CSCF), 5 (the 401: keys
 // out, SAs in, Security-Server added) and 6–7 (the protected REGISTER and its 200).
 
 import (
@@ -180,7 +180,7 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	return d, nil
 }
 
-// onChallenge handles the 401 on its way to the UE (DESIGN.md §4 step 5, TS 24.229 §5.2.2.1):
+// onChallenge handles the 401 on its way to the UE (docs/design.md §4 step 5, TS 24.229 §5.2.2.1):
 // CK and IK come out of every challenge (the UE must never see them) and, when sec-agree was
 // negotiated, the four SAs go in and Security-Server is added.
 func (n *Node) onChallenge(res *sip.Response, src proxy.Source, impu string, offer *regOffer, log *zap.Logger) {
@@ -276,7 +276,7 @@ func (n *Node) installSet(src proxy.Source, impu string, offer *regOffer, ik, ck
 	return sa, nil
 }
 
-// onRegistered handles the 2xx to a REGISTER (DESIGN.md §4 step 7): the registration and its
+// onRegistered handles the 2xx to a REGISTER (docs/design.md §4 step 7): the registration and its
 // SA lifetime follow the expiry; a de-registration ends both once the 200 has gone out.
 func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Source, impu, impi, contactHost string,
 	contactPort uint16, dereg bool, over *SASet, log *zap.Logger) {
@@ -288,7 +288,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 			return false
 		})
 		n.dialogs.dropIMPU(impu)
-		// The 200 leaves through the SAs: remove them only after it has (DESIGN.md §4).
+		// The 200 leaves through the SAs: remove them only after it has (docs/design.md §4).
 		n.removeLater(gone, n.cfg.DeregDelay)
 		n.persist()
 		log.Info("de-registered")

@@ -183,7 +183,7 @@ func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, e
 // the S-CSCF listed them in P-Associated-URI (the implicit set, TS 24.229 §5.2.2.1), else the default public
 // identity, the first of them. The identity written is the registered one, never the UE's spelling of it.
 func assertedIdentity(req *sip.Request, reg Registration) string {
-	// The registered IMPU itself may be barred (DESIGN.md §2: sip:<IMSI>@domain), and barred
+	// The registered IMPU itself may be barred (docs/design.md §2: sip:<IMSI>@domain), and barred
 	// identities are not in P-Associated-URI (TS 24.229 §5.4.1.2.2): only the associated URIs
 	// count once the S-CSCF has sent them.
 	set := reg.Associated

@@ -18,7 +18,7 @@ import (
 	"github.com/imscore/imscore/sip/trust"
 )
 
-// Defaults (DESIGN.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
+// Defaults (docs/design.md §2: the Kamailio / docker_open5gs conventions). docs/scscf.md lists every one.
 const (
 	DefaultDomain     = "ims.mnc001.mcc001.3gppnetwork.org"
 	DefaultServerName = "sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060"
@@ -125,7 +125,7 @@ type DiameterConfig struct {
 	HSS      string `yaml:"hss"`
 	HSSHost  string `yaml:"hss_host"`
 	HSSRealm string `yaml:"hss_realm"`
-	// Listen accepts Diameter connections (DESIGN.md §2 names 3870 for it) from Peers only. RTR and PPR
+	// Listen accepts Diameter connections (docs/design.md §2 names 3870 for it) from Peers only. RTR and PPR
 	// arrive over the connection the S-CSCF opens to the HSS: the listener is needed only by an HSS or DRA that
 	// dials S-CSCFs itself (imscore's HSS does not). Default "": off.
 	Listen string `yaml:"listen"`

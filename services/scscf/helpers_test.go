@@ -80,7 +80,7 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // subscriber is one user of the fake HSS.
 type subscriber struct {
 	impi     string
-	impus    []string // first is barred (the IMSI one), as DESIGN.md §2
+	impus    []string // first is barred (the IMSI one), as docs/design.md §2
 	keys     aka.Keys
 	sqn      aka.SQN
 	userData []byte

@@ -1,6 +1,6 @@
 package scscf
 
-// REGISTER at the S-CSCF, TS 24.229 §5.4.1 (DESIGN.md §4 steps 4 and 7): MAR → 401 with the AKA
+// REGISTER at the S-CSCF, TS 24.229 §5.4.1 (docs/design.md §4 steps 4 and 7): MAR → 401 with the AKA
 // challenge, the response checked against XRES, SAR → 200 OK with Service-Route, P-Associated-URI, Path
 // and the bindings; re-registration, de-registration (§5.4.1.4) and authentication failures.
 
@@ -208,7 +208,7 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 	return s.challenge(ctx, log, impi, impu, cred, nil)
 }
 
-// challenge asks the HSS for a vector and answers 401 (TS 24.229 §5.4.1.2.1, DESIGN.md §4 step 4).
+// challenge asks the HSS for a vector and answers 401 (TS 24.229 §5.4.1.2.1, docs/design.md §4 step 4).
 func (s *Server) challenge(ctx context.Context, log *zap.Logger, impi, impu string, cred *digest.Credentials, resync []byte) (proxy.Decision, error) {
 	scheme := s.cfg.Registration.Scheme
 	if cred != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // SIPp (sip-tester) registers with SIP Digest and with AKAv1-MD5: it accepts our 401 and we its response,
-// so the wire format interoperates (DESIGN.md §6).
+// so the wire format interoperates (docs/design.md §6).
 func TestSIPpRegister(t *testing.T) {
 	bin, err := exec.LookPath("sipp")
 	if err != nil {

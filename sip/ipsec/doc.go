@@ -10,7 +10,7 @@
 // A Manager works on one network namespace. Everything it installs carries a reqid from its
 // range (Config), which is how Flush and Remove recognise their own SAs and never touch
 // another program's. Probe tells at start-up whether the kernel can do ESP at all: the
-// development and CI kernels cannot (DESIGN.md §5), so the tests that need ESP skip there and
+// development and CI kernels cannot (docs/design.md §5), so the tests that need ESP skip there and
 // run in a VM with Debian's kernel (internal/vmtest, make test-ipsec).
 //
 // Supported: integrity hmac-sha-1-96 and hmac-md5-96, encryption aes-cbc, des-ede3-cbc and null,

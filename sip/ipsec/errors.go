@@ -16,7 +16,7 @@ var (
 	// ErrUnknownAlgorithm: an alg/ealg name this package does not know.
 	ErrUnknownAlgorithm = errors.New("ipsec: unknown algorithm")
 	// ErrESPUnsupported: the kernel has XFRM but no ESP (netlink EPROTONOSUPPORT), as on the
-	// development and CI machines (DESIGN.md §5).
+	// development and CI machines (docs/design.md §5).
 	ErrESPUnsupported = errors.New("ipsec: kernel does not support ESP")
 	// ErrAlgorithmUnavailable: the kernel refused the algorithm (netlink ENOENT): a crypto module
 	// is missing, or the default RNG (drbg) that CBC IV generation needs.

@@ -69,7 +69,7 @@ const probeSPI uint32 = 0x494d0f00
 
 // Probe finds out whether the kernel behind h supports ESP with our algorithms, by adding and
 // deleting a throwaway SA per algorithm combination: EPROTONOSUPPORT means no ESP at all (as on
-// the development machines, DESIGN.md §5), ENOENT a missing algorithm. An error means Probe
+// the development machines, docs/design.md §5), ENOENT a missing algorithm. An error means Probe
 // could not tell, e.g. for lack of CAP_NET_ADMIN.
 func Probe(h *netlink.Handle) (Support, error) { return probe(h, DefaultReqIDBase) }
 
