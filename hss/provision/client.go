@@ -163,8 +163,18 @@ func (c *Client) PatchSubscriber(ctx context.Context, impi string, p SubscriberP
 
 // DeleteSubscriber deletes a subscriber (after an RTR when registered).
 func (c *Client) DeleteSubscriber(ctx context.Context, impi string) (*DeleteResult, error) {
+	return c.deleteSubscriber(ctx, impi, nil)
+}
+
+// ForceDeleteSubscriber deletes impi even when it is registered and its S-CSCF does not confirm the
+// de-registration (force=true); DeleteResult.Warning then says so.
+func (c *Client) ForceDeleteSubscriber(ctx context.Context, impi string) (*DeleteResult, error) {
+	return c.deleteSubscriber(ctx, impi, url.Values{"force": {"true"}})
+}
+
+func (c *Client) deleteSubscriber(ctx context.Context, impi string, q url.Values) (*DeleteResult, error) {
 	var out DeleteResult
-	return &out, c.do(ctx, http.MethodDelete, "/api/v1/subscribers/"+seg(impi), nil, &out)
+	return &out, c.request(ctx, http.MethodDelete, "/api/v1/subscribers/"+seg(impi), q, nil, &out, false)
 }
 
 // SetKeys replaces K, OP/OPc, AMF and optionally SQN.

@@ -30,6 +30,7 @@ const (
 	CodeMethodNotAllowed Code = "method_not_allowed"     // the route exists, not with this method (see Allow)
 	CodeUnavailable      Code = "unavailable"            // no Cx server attached (Options.Network is nil)
 	CodeCxFailed         Code = "cx_failed"              // the Cx server could not complete RTR or PPR
+	CodeDeregisterFailed Code = "deregister_failed"      // a registered user not deleted: its RTR failed (force=true deletes)
 	CodeInternal         Code = "internal"               // a storage failure or a bug; details are in the server log
 	CodeUnsupportedMedia Code = "unsupported_media_type" // a body that is not application/json (x-ndjson for import)
 	// Answers of the authorisation in front of every route (internal/httpauth).

@@ -142,18 +142,38 @@ func TestDeleteRegisteredSubscriberDeregistersFirst(t *testing.T) {
 		t.Errorf("delete = %+v, Deregister calls %+v, want %+v", res, deregs, want)
 	}
 
-	// Without a Cx server the subscriber is deleted and the answer says the RTR was not sent.
-	e2 := newEnv(t, sqliteStore(t), nil)
-	sub = e2.createDefault("001010000000153", "15550000153")
-	e2.register(sub.IMPI, "tel:15550000153")
-	if res, err = e2.client.DeleteSubscriber(ctx, sub.IMPI); err != nil {
-		t.Fatal(err)
-	}
-	if res.Deregistered || !strings.Contains(res.DeregisterError, "no Cx server") {
-		t.Errorf("delete without Cx = %+v", res)
-	}
-	if _, err := e2.client.GetSubscriber(ctx, sub.IMPI); !IsNotFound(err) {
-		t.Errorf("subscriber still there: %v", err)
+	// Issue 11: a registered subscriber whose RTR fails (no Cx server, or an S-CSCF that never answers, as
+	// Kamailio 5.6 does for some forms) is not deleted: it would stay reachable at its S-CSCF with nothing
+	// left in the HSS to end it. force=true deletes it anyway and says so.
+	failing := &fakeNetwork{}
+	for _, tc := range []struct {
+		name string
+		net  *fakeNetwork
+		why  string
+	}{{"without a Cx server", nil, "no Cx server"}, {"RTR failed", failing, "rta timeout"}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e2 := newEnv(t, sqliteStore(t), tc.net)
+			sub := e2.createDefault("001010000000153", "15550000153")
+			failing.failFor = map[string]error{sub.IMPI: errors.New("rta timeout")}
+			e2.register(sub.IMPI, "tel:15550000153")
+			_, err := e2.client.DeleteSubscriber(ctx, sub.IMPI)
+			if e := wantAPIError(t, err, 409, CodeDeregisterFailed, ""); !strings.Contains(e.Message, tc.why) {
+				t.Errorf("refusal %q does not say why (%s)", e.Message, tc.why)
+			}
+			if _, err := e2.client.GetSubscriber(ctx, sub.IMPI); err != nil {
+				t.Fatalf("subscriber deleted although its de-registration failed: %v", err)
+			}
+			res, err := e2.client.ForceDeleteSubscriber(ctx, sub.IMPI)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Deregistered || !strings.Contains(res.DeregisterError, tc.why) || res.Warning == "" {
+				t.Errorf("forced delete = %+v, want the RTR failure and a warning", res)
+			}
+			if _, err := e2.client.GetSubscriber(ctx, sub.IMPI); !IsNotFound(err) {
+				t.Errorf("subscriber still there after a forced delete: %v", err)
+			}
+		})
 	}
 }
 

@@ -321,19 +321,35 @@ func (h *handler) deleteSubscriber(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	force := false
+	if v := r.URL.Query().Get("force"); v != "" {
+		if force, err = strconv.ParseBool(v); err != nil {
+			return fieldError("force", "%q: want true or false", v)
+		}
+	}
 	res := DeleteResult{IMPI: impi}
 	if anyServed(impus) {
-		// The subscription is withdrawn: the S-CSCF must drop the registration (TS 29.228 §6.1.3,
-		// PERMANENT_TERMINATION). A failure does not stop the deletion; the answer reports it.
+		// The subscription is withdrawn: the S-CSCF must drop the registration first (TS 29.228 §6.1.3,
+		// PERMANENT_TERMINATION). Deleting a user whose S-CSCF did not confirm it would leave the user
+		// reachable there, with nothing left in the HSS to end it: refused, unless the operator forces it.
+		var cause error
 		switch {
 		case h.network == nil:
-			res.DeregisterError = errNoNetwork().Message
+			cause = errors.New(errNoNetwork().Message)
 		default:
-			if err := h.network.Deregister(ctx, impi, nil, cx.ReasonPermanentTermination, ""); err != nil {
-				res.DeregisterError = err.Error()
-			} else {
-				res.Deregistered = true
-			}
+			cause = h.network.Deregister(ctx, impi, nil, cx.ReasonPermanentTermination, "")
+		}
+		switch {
+		case cause == nil:
+			res.Deregistered = true
+		case !force:
+			return &Error{Status: http.StatusConflict, Code: CodeDeregisterFailed, cause: cause,
+				Message: fmt.Sprintf("%s is registered and its S-CSCF did not confirm the de-registration (%v); nothing "+
+					"was deleted. Retry, or delete with force=true: the S-CSCF then keeps serving the user until the "+
+					"registration expires", impi, cause)}
+		default:
+			res.DeregisterError = cause.Error()
+			res.Warning = "deleted while registered: the serving S-CSCF keeps the registration until it expires"
 		}
 	}
 	if err := h.store.DeleteSubscriber(ctx, impi); err != nil {

@@ -208,8 +208,11 @@ type PushFailure struct {
 type DeleteResult struct {
 	IMPI         string `json:"impi"`
 	Deregistered bool   `json:"deregistered"`
-	// DeregisterError says why the RTR was not sent or failed; the subscriber is deleted anyway.
+	// DeregisterError says why the RTR was not sent or failed, when the deletion was forced (force=true);
+	// without force such a deletion is refused with 409 deregister_failed.
 	DeregisterError string `json:"deregister_error,omitempty"`
+	// Warning is set when the subscriber was deleted while an S-CSCF may still serve it.
+	Warning string `json:"warning,omitempty"`
 }
 
 // Profile is a service profile (TS 29.228 Annex B.2.1) as sent and returned.

@@ -172,6 +172,7 @@ func subscriberDelete(ctx context.Context, r *run, args []string) error {
 	fs := r.flagSet("subscriber delete")
 	var id identity
 	id.bind(fs)
+	force := fs.Bool("force", false, "delete even when registered and the S-CSCF does not confirm the de-registration (it then keeps the registration until it expires)")
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -180,7 +181,11 @@ func subscriberDelete(ctx context.Context, r *run, args []string) error {
 		return err
 	}
 	defer cancel()
-	res, err := c.DeleteSubscriber(ctx, impi)
+	del := c.DeleteSubscriber
+	if *force {
+		del = c.ForceDeleteSubscriber
+	}
+	res, err := del(ctx, impi)
 	if err != nil {
 		return err
 	}
@@ -192,6 +197,9 @@ func subscriberDelete(ctx context.Context, r *run, args []string) error {
 	}
 	if res.DeregisterError != "" {
 		fmt.Fprintf(r.env.Stderr, "warning: %s was registered and the RTR failed: %s\n", res.IMPI, res.DeregisterError)
+	}
+	if res.Warning != "" {
+		fmt.Fprintf(r.env.Stderr, "warning: %s\n", res.Warning)
 	}
 	fmt.Fprintf(r.env.Stdout, "deleted %s\n", res.IMPI)
 	return nil
