@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Timeouts of the process lifecycle.
@@ -198,6 +200,16 @@ func dialIn(ns Namespace, network, addr string, timeout time.Duration) (net.Conn
 		return err
 	})
 	return c, err
+}
+
+// LimitFiles lowers the process's RLIMIT_NOFILE (soft and hard) to n with prlimit(2): a node then meets its
+// file-descriptor limit after n connections rather than after the tens of thousands a test could not open.
+func (p *Process) LimitFiles(n uint64) {
+	p.t.Helper()
+	lim := unix.Rlimit{Cur: n, Max: n}
+	if err := unix.Prlimit(p.cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		p.t.Fatalf("prlimit %s nofile=%d: %v", p.Name, n, err)
+	}
 }
 
 // Running tells whether the process is still running; a test that attacked a node checks it before its

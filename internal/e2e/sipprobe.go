@@ -195,6 +195,28 @@ func DialSIPStream(t testing.TB, ns Namespace, addr string) *SIPStream {
 	return &SIPStream{t: t, conn: c, r: bufio.NewReader(c)}
 }
 
+// DialSIPStreamFrom is DialSIPStream from the local address from (another loopback address than a flood's),
+// in the test's own network namespace, failing the test only if no attempt connects within wait.
+func DialSIPStreamFrom(t testing.TB, from netip.Addr, addr string, wait time.Duration) *SIPStream {
+	t.Helper()
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), Timeout: time.Second}
+	deadline := time.Now().Add(wait)
+	for {
+		c, err := d.Dial("tcp", addr)
+		if err == nil {
+			t.Cleanup(func() { _ = c.Close() })
+			return &SIPStream{t: t, conn: c, r: bufio.NewReader(c)}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sip stream from %s: no connection to %s within %v: %v", from, addr, wait, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// LocalAddr is the connection's local address (for the Via of what is sent on it).
+func (s *SIPStream) LocalAddr() netip.AddrPort { return s.conn.LocalAddr().(*net.TCPAddr).AddrPort() }
+
 // Conn is the underlying connection (to close it, or to write to it slowly).
 func (s *SIPStream) Conn() net.Conn { return s.conn }
 
@@ -303,15 +325,30 @@ func readStreamMessage(r *bufio.Reader) ([]byte, error) {
 // Options is a well-formed OPTIONS for the node at addr (RFC 3261 §11) from the probe, with a fresh branch,
 // tag and Call-ID: the ordinary request a test sends to see whether a node still serves.
 func (p *SIPProbe) Options(addr string) []byte {
+	return SIPRequest("OPTIONS", "sip:"+addr, "UDP", p.Addr, "<sip:"+addr+">")
+}
+
+// SIPRequest is a well-formed request without a body (RFC 3261 §8.1.1) sent over transport from the address
+// from: a fresh branch, tag and Call-ID, From the user "probe" at from's host, To the given value, and for a
+// REGISTER a Contact at from and an Expires.
+func SIPRequest(method, requestURI, transport string, from netip.AddrPort, to string) []byte {
 	id := strconv.FormatUint(rand.Uint64(), 36)
-	return []byte("OPTIONS sip:" + addr + " SIP/2.0\r\n" +
-		"Via: SIP/2.0/UDP " + p.Addr.String() + ";branch=z9hG4bK-probe-" + id + ";rport\r\n" +
-		"Max-Forwards: 70\r\n" +
-		"From: <sip:probe@" + p.Addr.Addr().String() + ">;tag=" + id + "\r\n" +
-		"To: <sip:" + addr + ">\r\n" +
-		"Call-ID: probe-" + id + "\r\n" +
-		"CSeq: 1 OPTIONS\r\n" +
-		"Content-Length: 0\r\n\r\n")
+	var b strings.Builder
+	b.WriteString(method + " " + requestURI + " SIP/2.0\r\n")
+	b.WriteString("Via: SIP/2.0/" + transport + " " + from.String() + ";branch=z9hG4bK-probe-" + id + ";rport\r\n")
+	b.WriteString("Max-Forwards: 70\r\n")
+	if method == "REGISTER" {
+		b.WriteString("From: " + to + ";tag=" + id + "\r\n")
+		b.WriteString("Contact: <sip:probe@" + from.String() + ";transport=" + strings.ToLower(transport) + ">\r\n")
+		b.WriteString("Expires: 600\r\n")
+	} else {
+		b.WriteString("From: <sip:probe@" + from.Addr().String() + ">;tag=" + id + "\r\n")
+	}
+	b.WriteString("To: " + to + "\r\n")
+	b.WriteString("Call-ID: probe-" + id + "\r\n")
+	b.WriteString("CSeq: 1 " + method + "\r\n")
+	b.WriteString("Content-Length: 0\r\n\r\n")
+	return []byte(b.String())
 }
 
 // CheckServing fails the test unless the node p, listening for SIP at addr, is still running, logged no
