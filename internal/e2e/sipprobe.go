@@ -183,11 +183,18 @@ type SIPStream struct {
 	r    *bufio.Reader
 }
 
-// DialSIPStream connects to addr over TCP from the network namespace ns (nil: the test's own); the connection
-// is closed when the test ends.
+// DialSIPStream connects to addr over TCP from the network namespace ns (nil: the test's own), from a random
+// 127.x.y.z of its own: each stream is a client of its own to the node, which a per-source connection limit
+// counts apart. The connection is closed when the test ends.
 func DialSIPStream(t testing.TB, ns Namespace, addr string) *SIPStream {
 	t.Helper()
-	c, err := dialIn(ns, "tcp", addr, 2*time.Second)
+	from := netip.AddrFrom4([4]byte{127, byte(1 + rand.IntN(254)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), Timeout: 2 * time.Second}
+	var c net.Conn
+	err := inNamespace(ns, func() (err error) {
+		c, err = d.Dial("tcp", addr)
+		return err
+	})
 	if err != nil {
 		t.Fatalf("sip stream: %v", err)
 	}
