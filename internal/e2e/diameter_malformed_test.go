@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,9 +85,9 @@ func startDiameterNodes(t *testing.T) []diameterNode {
 	theirs := StartHSS(t, bins, HSSOptions{})
 	scscfCx, icscfCx := Addr(FreePort(t)), Addr(FreePort(t))
 	sc := StartSCSCF(t, bins, SCSCFOptions{HSS: theirs.Cx, HSSHost: theirs.Host, ICSCF: "",
-		Args: []string{"--diameter-listen", scscfCx, "--log-level", "info"}})
+		Args: append(cscfListener(t, "scscf", scscfCx), "--log-level", "info")})
 	ic := StartICSCF(t, bins, ICSCFOptions{HSS: theirs.Cx, SCSCFs: []string{sc.Name + "=" + sc.SIP},
-		Args: []string{"--diameter-listen", icscfCx, "--log-level", "info"}})
+		Args: append(cscfListener(t, "icscf", icscfCx), "--log-level", "info")})
 	theirs.Stop()
 	uar := func(p *DiameterProbe) []byte {
 		m, err := (&cx.UAR{SessionID: p.Host + ";e2e;" + fmt.Sprint(time.Now().UnixNano()), OriginHost: p.Host,
@@ -109,6 +112,24 @@ func startDiameterNodes(t *testing.T) []diameterNode {
 		{name: "scscf", proc: sc.Process, addr: scscfCx, host: probeAtCSCFs, request: rtr},
 		{name: "icscf", proc: ic.Process, addr: icscfCx, host: probeAtCSCFs, request: uar},
 	}
+}
+
+// cscfListener are the flags that open the Diameter listener of cmd/<name> (an S-CSCF or I-CSCF) on listen to
+// the probe. A node that takes only configured peers on it (diameter.peers) gets a configuration file naming the
+// probe's identity from loopback in the HSS role; one without the setting accepts any peer.
+func cscfListener(t *testing.T, name, listen string) []string {
+	t.Helper()
+	args := []string{"--diameter-listen", listen}
+	if !strings.Contains(bins.DumpConfig(t, name), "\n  peers:") {
+		return args
+	}
+	path := filepath.Join(t.TempDir(), name+".yaml")
+	cfg := fmt.Sprintf("diameter:\n  peers:\n    - origin_host: %q\n      origin_realm: %q\n      sources: [\"127.0.0.1\"]\n"+
+		"      roles: [\"hss\"]\n", probeAtCSCFs, Domain)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return append(args, "--config", path)
 }
 
 // diameterCase is one malformed input. beforeCER cases run on a connection that has not exchanged capabilities;
