@@ -52,10 +52,16 @@ func NewSIPProbeFor(t testing.TB, ns Namespace, msg []byte) *SIPProbe {
 	return newSIPProbe(t, ns, viaPort(msg))
 }
 
+// randomLoopback is a random address of 127.0.0.0/8 other than 127.0.0.1 (Linux routes all of it to lo): a
+// source of its own for one test client.
+func randomLoopback() netip.Addr {
+	return netip.AddrFrom4([4]byte{127, byte(1 + rand.IntN(254)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
+}
+
 func newSIPProbe(t testing.TB, ns Namespace, port uint16) *SIPProbe {
 	t.Helper()
 	for range 100 {
-		ip := netip.AddrFrom4([4]byte{127, byte(1 + rand.IntN(254)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
+		ip := randomLoopback()
 		var c *net.UDPConn
 		err := inNamespace(ns, func() (err error) {
 			c, err = net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, port)))
@@ -188,8 +194,7 @@ type SIPStream struct {
 // counts apart. The connection is closed when the test ends.
 func DialSIPStream(t testing.TB, ns Namespace, addr string) *SIPStream {
 	t.Helper()
-	from := netip.AddrFrom4([4]byte{127, byte(1 + rand.IntN(254)), byte(rand.IntN(256)), byte(1 + rand.IntN(254))})
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(from, 0)), Timeout: 2 * time.Second}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(randomLoopback(), 0)), Timeout: 2 * time.Second}
 	var c net.Conn
 	err := inNamespace(ns, func() (err error) {
 		c, err = d.Dial("tcp", addr)
