@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 )
 
 // ErrNoModuleRoot means no go.mod was found above the working directory.
@@ -93,4 +95,15 @@ func (b *Builder) MustPath(t testing.TB, name string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// DumpConfig runs cmd/<name> --dump-config and returns the effective configuration it prints (YAML): a test
+// can see which settings the node in the tree knows before writing a configuration file for it.
+func (b *Builder) DumpConfig(t testing.TB, name string) string {
+	t.Helper()
+	out, err := Run(context.Background(), 30*time.Second, b.MustPath(t, name), "--dump-config")
+	if err != nil {
+		t.Fatalf("%s --dump-config: %v\n%s", name, err, out)
+	}
+	return out
 }

@@ -18,17 +18,25 @@ type Core struct {
 // CSCFs log at info. Tests skip when a node's cmd/ is not in the tree (failing under CI=true).
 func StartCore(t testing.TB, b *Builder) *Core {
 	t.Helper()
+	return StartCoreIn(t, b, nil)
+}
+
+// StartCoreIn is StartCore with every node in the network namespace ns (nil: the test's own).
+func StartCoreIn(t testing.TB, b *Builder, ns Namespace) *Core {
+	t.Helper()
 	for _, name := range []string{"hss", "scscf", "icscf", "pcscf"} {
 		Need(t, b.Has(name), "cmd/"+name+" not in the tree")
 	}
 	scscfPort, icscfPort := FreePort(t), FreePort(t)
 	name := fmt.Sprintf("sip:scscf.%s:%d", Domain, scscfPort)
-	h := StartHSS(t, b, HSSOptions{SCSCFs: []string{name}})
-	sc := StartSCSCF(t, b, SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: Addr(icscfPort),
+	h := StartHSS(t, b, HSSOptions{SCSCFs: []string{name}, NS: ns})
+	sc := StartSCSCF(t, b, SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: Addr(icscfPort), NS: ns,
 		Args: []string{"--sip-listen", Addr(scscfPort), "--server-name", name, "--log-level", "info"}})
-	ic := StartICSCF(t, b, ICSCFOptions{HSS: h.Cx, SCSCFs: []string{name + "=" + Addr(scscfPort)},
+	ic := StartICSCF(t, b, ICSCFOptions{HSS: h.Cx, SCSCFs: []string{name + "=" + Addr(scscfPort)}, NS: ns,
 		Args: []string{"--sip-listen", Addr(icscfPort), "--log-level", "info"}})
-	pc := StartPCSCF(t, b, PCSCFOptions{ICSCF: Addr(icscfPort)})
+	// The S-CSCF's and I-CSCF's listen flags above override the ones their Start functions chose.
+	sc.SIP, sc.Name, ic.SIP = Addr(scscfPort), name, Addr(icscfPort)
+	pc := StartPCSCF(t, b, PCSCFOptions{ICSCF: Addr(icscfPort), NS: ns})
 	return &Core{HSS: h, SCSCF: sc, ICSCF: ic, PCSCF: pc}
 }
 
@@ -49,4 +57,15 @@ func MainWithBuilder(m *testing.M, prefix string, use func(*Builder)) int {
 	}
 	use(b)
 	return m.Run()
+}
+
+// SIPNode is one SIP node of a Core: its process and its SIP address (UDP and TCP on one port).
+type SIPNode struct {
+	*Process
+	SIP string
+}
+
+// SIPNodes are the core's P-CSCF, I-CSCF and S-CSCF, in that order.
+func (c *Core) SIPNodes() []SIPNode {
+	return []SIPNode{{c.PCSCF.Process, c.PCSCF.SIP}, {c.ICSCF.Process, c.ICSCF.SIP}, {c.SCSCF.Process, c.SCSCF.SIP}}
 }

@@ -26,6 +26,8 @@ type HSSOptions struct {
 	DB string
 	// SCSCFs are the S-CSCF names seeded into the store (no capabilities), replacing the default one.
 	SCSCFs []string
+	// NS is the network namespace to run in (nil: the test's own).
+	NS Namespace
 }
 
 // DefaultHSSHost is cmd/hss's default Origin-Host.
@@ -64,7 +66,7 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 	if err := httpauth.WriteSecretFile(n.TokenFile, []byte(token+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	n.Process = StartProcess(t, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
+	n.Process = StartProcessIn(t, o.NS, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
 		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug")
 	n.WaitHTTP(n.API + "/readyz")
 	return n

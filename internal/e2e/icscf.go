@@ -20,6 +20,8 @@ type ICSCFOptions struct {
 	SCSCFs []string
 	// Args are further flags.
 	Args []string
+	// NS is the network namespace to run in (nil: the test's own).
+	NS Namespace
 }
 
 // StartICSCF starts cmd/icscf on free loopback ports and waits until /readyz says it has an open Cx connection.
@@ -34,7 +36,7 @@ func StartICSCF(t testing.TB, b *Builder, o ICSCFOptions) *ICSCF {
 		args = append(args, "--scscf", s)
 	}
 	args = append(args, o.Args...)
-	n.Process = StartProcess(t, "icscf", bin, args...)
+	n.Process = StartProcessIn(t, o.NS, "icscf", bin, args...)
 	n.WaitHTTP(fmt.Sprintf("http://%s/readyz", n.HTTP))
 	return n
 }

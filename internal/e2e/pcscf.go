@@ -16,7 +16,8 @@ type PCSCF struct {
 
 // PCSCFOptions configure StartPCSCF.
 type PCSCFOptions struct {
-	ICSCF string // the I-CSCF's SIP address, next hop of REGISTER
+	ICSCF string    // the I-CSCF's SIP address, next hop of REGISTER
+	NS    Namespace // network namespace to run in (nil: the test's own)
 }
 
 // StartPCSCF writes a configuration file (cmd/pcscf has no flags for the HTTP address and protected ports)
@@ -39,7 +40,7 @@ log: {level: debug}
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	n.Process = StartProcess(t, "pcscf", bin, "--config", path)
+	n.Process = StartProcessIn(t, o.NS, "pcscf", bin, "--config", path)
 	n.WaitHTTP(fmt.Sprintf("http://%s/readyz", n.HTTP))
 	return n
 }

@@ -9,10 +9,13 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Timeouts of the process lifecycle.
@@ -29,6 +32,7 @@ type Process struct {
 	Dir  string // its own temporary directory (working directory, database files)
 
 	t    testing.TB
+	ns   Namespace // nil: the test's own network namespace
 	cmd  *exec.Cmd
 	logs *lockedBuffer
 	done chan struct{}
@@ -61,15 +65,39 @@ func (b *lockedBuffer) String() string {
 	return b.buf.String()
 }
 
+// Namespace is a network namespace a test created (sip/ipsec/ipsectest.NS is one): Do runs fn on an OS thread
+// inside it. Sockets fn opens and processes fn starts belong to the namespace for good.
+type Namespace interface {
+	Do(fn func() error) error
+}
+
+// inNamespace runs fn in ns, or right here when ns is nil.
+func inNamespace(ns Namespace, fn func() error) error {
+	if ns == nil {
+		return fn()
+	}
+	return ns.Do(fn)
+}
+
 // StartProcess runs bin with args in a fresh temporary directory.
 func StartProcess(t testing.TB, name, bin string, args ...string) *Process {
 	t.Helper()
-	p := &Process{Name: name, Dir: t.TempDir(), t: t, logs: &lockedBuffer{}, done: make(chan struct{}), started: time.Now()}
+	return StartProcessIn(t, nil, name, bin, args...)
+}
+
+// StartProcessIn is StartProcess in the network namespace ns (nil: the test's own). A node in a namespace of
+// its own with nothing but loopback can reach nothing outside it, whatever a test makes it route to, and
+// its name lookups fail at once.
+func StartProcessIn(t testing.TB, ns Namespace, name, bin string, args ...string) *Process {
+	t.Helper()
+	p := &Process{Name: name, Dir: t.TempDir(), t: t, ns: ns, logs: &lockedBuffer{}, done: make(chan struct{}),
+		started: time.Now()}
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Dir = p.Dir
 	p.cmd.Stdout = p.logs
 	p.cmd.Stderr = p.logs
-	if err := p.cmd.Start(); err != nil {
+	// The child inherits the network namespace of the thread that forks it (Do locks the thread).
+	if err := inNamespace(ns, p.cmd.Start); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
 	go func() {
@@ -125,7 +153,7 @@ func (p *Process) Stop() {
 // WaitHTTP waits until GET url answers 200, failing the test after DefaultReadyTimeout or if the process exits.
 func (p *Process) WaitHTTP(url string) {
 	p.t.Helper()
-	client := &http.Client{Timeout: time.Second}
+	client := p.HTTPClient(time.Second)
 	p.waitFor("GET "+url+" = 200", func() bool {
 		res, err := client.Get(url)
 		if err != nil {
@@ -140,13 +168,64 @@ func (p *Process) WaitHTTP(url string) {
 func (p *Process) WaitTCP(addr string) {
 	p.t.Helper()
 	p.waitFor("tcp "+addr+" open", func() bool {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+		c, err := dialIn(p.ns, "tcp", addr, 200*time.Millisecond)
 		if err != nil {
 			return false
 		}
 		_ = c.Close()
 		return true
 	})
+}
+
+// HTTPClient is an HTTP client whose connections are made in the process's network namespace.
+func (p *Process) HTTPClient(timeout time.Duration) *http.Client {
+	if p.ns == nil {
+		return &http.Client{Timeout: timeout}
+	}
+	tr := &http.Transport{DisableKeepAlives: true, DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		wait := timeout
+		if d, ok := ctx.Deadline(); ok {
+			wait = time.Until(d)
+		}
+		return dialIn(p.ns, network, addr, wait)
+	}}
+	return &http.Client{Timeout: timeout, Transport: tr}
+}
+
+// dialIn connects to addr from inside ns (nil: here).
+func dialIn(ns Namespace, network, addr string, timeout time.Duration) (net.Conn, error) {
+	var c net.Conn
+	err := inNamespace(ns, func() (err error) {
+		c, err = net.DialTimeout(network, addr, timeout)
+		return err
+	})
+	return c, err
+}
+
+// LimitFiles lowers the process's RLIMIT_NOFILE (soft and hard) to n with prlimit(2): a node then meets its
+// file-descriptor limit after n connections rather than after the tens of thousands a test could not open.
+func (p *Process) LimitFiles(n uint64) {
+	p.t.Helper()
+	lim := unix.Rlimit{Cur: n, Max: n}
+	if err := unix.Prlimit(p.cmd.Process.Pid, unix.RLIMIT_NOFILE, &lim, nil); err != nil {
+		p.t.Fatalf("prlimit %s nofile=%d: %v", p.Name, n, err)
+	}
+}
+
+// Running tells whether the process is still running; a test that attacked a node checks it before its
+// cleanup stops the node (which would report an early exit too, but without saying what caused it).
+func (p *Process) Running() bool { return !p.Exited() }
+
+// CheckNoPanic fails the test when the process's log shows a recovered panic or a Go runtime crash: a node may
+// refuse what a peer sends, never panic on it.
+func (p *Process) CheckNoPanic(t testing.TB) {
+	t.Helper()
+	for _, line := range strings.Split(p.Logs(), "\n") {
+		if strings.Contains(line, "panic") || strings.HasPrefix(line, "fatal error:") {
+			t.Errorf("%s logged a panic: %s", p.Name, line)
+			return
+		}
+	}
 }
 
 // WaitLog waits until the process has written s to its log.

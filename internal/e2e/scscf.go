@@ -22,6 +22,7 @@ type SCSCFOptions struct {
 	ICSCF   string // I-CSCF SIP address for callees not registered here ("" serves the whole domain)
 	DB      string // registrar store DSN ("" : SQLite in the process's directory)
 	Args    []string
+	NS      Namespace // network namespace to run in (nil: the test's own)
 }
 
 // StartSCSCF starts cmd/scscf on free loopback ports (its name carries the port) and waits for /readyz.
@@ -43,7 +44,7 @@ func StartSCSCF(t testing.TB, b *Builder, o SCSCFOptions) *SCSCF {
 	args := []string{"--sip-listen", n.SIP, "--http-listen", n.HTTP, "--diameter-listen", "", "--hss", o.HSS,
 		"--hss-host", o.HSSHost, "--server-name", n.Name, "--db", db, "--icscf", icscf, "--log-level", "debug"}
 	args = append(args, o.Args...)
-	n.Process = StartProcess(t, "scscf", bin, args...)
+	n.Process = StartProcessIn(t, o.NS, "scscf", bin, args...)
 	n.WaitHTTP(fmt.Sprintf("http://%s/readyz", n.HTTP))
 	return n
 }

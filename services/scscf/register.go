@@ -122,10 +122,19 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 	var cred *digest.Credentials
 	if h := req.GetHeader("Authorization"); h != nil {
 		c, err := digest.ParseCredentials(h.Value())
-		if err != nil {
+		switch {
+		case errors.Is(err, digest.ErrNotDigest):
+			// Credentials of a scheme this registrar does not use carry nothing it can check: the REGISTER is
+			// handled as one without them and challenged (RFC 3261 §22.1, RFC 4475 §3.3.7; TS 24.229
+			// §5.4.1.2.1 challenges a REGISTER without usable credentials).
+			scheme, _, _ := strings.Cut(strings.TrimSpace(h.Value()), " ")
+			s.log.Info("REGISTER with credentials of another scheme: challenged as without",
+				logging.CallID(req.CallID().Value()), zap.String("scheme", scheme))
+		case err != nil:
 			return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad Authorization", Err: err}
+		default:
+			cred = &c
 		}
-		cred = &c
 	}
 	impi := ""
 	if cred != nil {

@@ -506,3 +506,18 @@ func TestRegistrationNetworkAuthFailure(t *testing.T) {
 		t.Fatalf("empty response to an unknown nonce: %d, want 401", res.StatusCode)
 	}
 }
+
+// RFC 4475 §3.3.7: an Authorization of a scheme the registrar does not use is no credentials, not a malformed
+// request: the REGISTER is handled as one without Authorization (TS 24.229 §5.4.1.2.1) and challenged. The UE
+// registers its IMSI-based public identity (TS 23.003 §13.4B), from which the private identity is derived.
+func TestRegisterUnknownAuthorizationScheme(t *testing.T) {
+	hss := startFakeHSS(t)
+	sub := hss.addSubscriber(t, "001010000000191", "15550000191")
+	s := startSCSCF(t, hss, nil)
+	ue := newUE(t, s, sub)
+	ue.impu = "sip:" + sub.impi
+	res := ue.register(600, "NoOneKnowsThisScheme opaque-data=here")
+	if res.StatusCode != 401 || res.GetHeader("WWW-Authenticate") == nil {
+		t.Fatalf("REGISTER with credentials of an unknown scheme: %d %s, want a 401 challenge", res.StatusCode, res.Reason)
+	}
+}

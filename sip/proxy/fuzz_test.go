@@ -22,12 +22,7 @@ import (
 // can call directly), and any 400 built from raw text must itself parse as a 400.
 // Seeds: testdata/*.sip; corpus: testdata/fuzz/FuzzHandleRaw.
 func FuzzHandleRaw(f *testing.F) {
-	seeds, _ := filepath.Glob("testdata/*.sip")
-	for _, s := range seeds {
-		data, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range fuzzSeeds(f) {
 		f.Add(data)
 	}
 	f.Add([]byte(rawOptions))
@@ -35,11 +30,7 @@ func FuzzHandleRaw(f *testing.F) {
 
 	// Answers go to a loopback socket whose reader checks that everything the proxy sends parses with sipgo's
 	// strict parser (a response a UA cannot parse is as good as none).
-	p, err := New(Config{Listen: []Listen{{Addr: "127.0.0.1:0"}}, Router: localRouter{tags: []string{"sec-agree"}, uas: true}}, zap.NewNop())
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer p.Close()
+	p := fuzzProxy(f)
 	sink := newStrictSink(f)
 	src := sink.addr
 	l := p.udp[0]
@@ -75,6 +66,31 @@ func FuzzHandleRaw(f *testing.F) {
 			_ = nextHopURI(req)
 		}
 	})
+}
+
+// fuzzSeeds are the messages of testdata/*.sip.
+func fuzzSeeds(f *testing.F) [][]byte {
+	files, _ := filepath.Glob("testdata/*.sip")
+	var seeds [][]byte
+	for _, name := range files {
+		data, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		seeds = append(seeds, data)
+	}
+	return seeds
+}
+
+// fuzzProxy is a proxy on loopback that answers as UAS and knows the sec-agree option tag, closed when the
+// fuzz target ends.
+func fuzzProxy(f *testing.F) *Proxy {
+	p, err := New(Config{Listen: []Listen{{Addr: "127.0.0.1:0"}}, Router: localRouter{tags: []string{"sec-agree"}, uas: true}}, zap.NewNop())
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Cleanup(func() { _ = p.Close() })
+	return p
 }
 
 // strictSink reads what the proxy sends and remembers the first message that does not parse.
