@@ -472,6 +472,9 @@ type testUE struct {
 	subContact string
 	// IntegrityProtected is sent in Authorization, as a P-CSCF would set it.
 	integrity string
+	// instance is the +sip.instance of the UE's Contact (RFC 5626 §4.1), regID its reg-id ("" for none).
+	instance string
+	regID    string
 }
 
 func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
@@ -493,6 +496,7 @@ func newUEAt(t *testing.T, s *Server, sub *subscriber, ip string) *testUE {
 	}
 	ue := &testUE{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), scscf: s.SIPAddr(), sub: sub,
 		impu: sub.impus[1], usim: usim, callID: randHex(8) + "@ue", tag: randHex(4), integrity: digest.IntegrityNo,
+		instance: testInstance,
 		reqs: make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
 	done := make(chan struct{})
 	go func() {
@@ -603,9 +607,16 @@ func (u *testUE) answer(req *sip.Request, code int, extra string) {
 // register sends one REGISTER; auth is the Authorization value.
 func (u *testUE) register(expires int, auth string, extra ...string) *sip.Response {
 	u.t.Helper()
-	return u.registerContact(fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<urn:gsma:imei:35209900-176148-0>"`, u.addr, expires),
-		auth, extra...)
+	contact := fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<%s>"`, u.addr, expires, u.instance)
+	if u.regID != "" {
+		contact += ";reg-id=" + u.regID
+	}
+	return u.registerContact(contact, auth, extra...)
 }
+
+// testInstance is the instance-id of a testUE's Contact unless the test sets another: UEs of one subscriber
+// sharing it are one device re-registering from another address.
+const testInstance = "urn:gsma:imei:35209900-176148-0"
 
 // registerContact sends one REGISTER with the given Contact value.
 func (u *testUE) registerContact(contact, auth string, extra ...string) *sip.Response {
