@@ -486,43 +486,59 @@ func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
 // domain of 127.0.0.1/32 (Linux answers the whole of 127.0.0.0/8 without setup).
 func newUEAt(t *testing.T, s *Server, sub *subscriber, ip string) *testUE {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	usim, err := aka.NewUSIM(sub.keys, aka.DefaultUSIMConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ue := &testUE{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), scscf: s.SIPAddr(), sub: sub,
+	conn, addr := listenUDP(t, ip)
+	ue := &testUE{t: t, conn: conn, addr: addr, scscf: s.SIPAddr(), sub: sub,
 		impu: sub.impus[1], usim: usim, callID: randHex(8) + "@ue", tag: randHex(4), integrity: digest.IntegrityNo,
 		instance: testInstance,
-		reqs: make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
+		reqs:     make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
+	serveUDP(t, conn, "UE", func(msg sip.Message, _ netip.AddrPort) {
+		switch m := msg.(type) {
+		case *sip.Request:
+			ue.reqs <- m
+		case *sip.Response:
+			ue.ress <- m
+		}
+	})
+	return ue
+}
+
+// listenUDP binds a UDP socket on ip, the port chosen by the kernel.
+func listenUDP(t *testing.T, ip string) (*net.UDPConn, netip.AddrPort) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// serveUDP hands every SIP message c receives, with its source, to handle, on a goroutine that ends when c is
+// closed at cleanup. A datagram that does not parse fails the test: name says whose socket it is.
+func serveUDP(t *testing.T, c *net.UDPConn, name string, handle func(msg sip.Message, src netip.AddrPort)) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 65535)
 		parser := sip.NewParser()
 		for {
-			n, _, err := c.ReadFromUDPAddrPort(buf)
+			n, src, err := c.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
 			msg, err := parser.ParseSIP(buf[:n])
 			if err != nil {
-				t.Errorf("UE: unparseable message: %v\n%s", err, buf[:n])
+				t.Errorf("%s: unparseable message: %v\n%s", name, err, buf[:n])
 				continue
 			}
-			switch m := msg.(type) {
-			case *sip.Request:
-				ue.reqs <- m
-			case *sip.Response:
-				ue.ress <- m
-			}
+			handle(msg, src)
 		}
 	}()
 	t.Cleanup(func() { c.Close(); <-done })
-	return ue
 }
 
 func randHex(n int) string {

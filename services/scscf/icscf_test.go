@@ -23,44 +23,26 @@ type fakeICSCF struct {
 
 func startFakeICSCF(t *testing.T) *fakeICSCF {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fakeICSCF{conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), got: make(chan *sip.Request, 8)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65535)
-		parser := sip.NewParser()
-		for {
-			n, src, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			msg, err := parser.ParseSIP(buf[:n])
-			if err != nil {
-				continue
-			}
-			req, ok := msg.(*sip.Request)
-			if !ok || req.Method == sip.ACK {
-				continue
-			}
-			f.got <- req
-			code := 200
-			for _, r := range header.Values(req, "Route") {
-				if strings.Contains(r, f.addr.String()) {
-					code = 604
-				}
-			}
-			res := sip.NewResponseFromRequest(req, code, "Whatever", nil)
-			if to := res.To(); to != nil && !to.Params.Has("tag") {
-				to.Params.Add("tag", "icscf")
-			}
-			_, _ = c.WriteToUDPAddrPort([]byte(res.String()), src)
+	c, addr := listenUDP(t, "127.0.0.1")
+	f := &fakeICSCF{conn: c, addr: addr, got: make(chan *sip.Request, 8)}
+	serveUDP(t, c, "I-CSCF", func(msg sip.Message, src netip.AddrPort) {
+		req, ok := msg.(*sip.Request)
+		if !ok || req.Method == sip.ACK {
+			return
 		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
+		f.got <- req
+		code := 200
+		for _, r := range header.Values(req, "Route") {
+			if strings.Contains(r, f.addr.String()) {
+				code = 604
+			}
+		}
+		res := sip.NewResponseFromRequest(req, code, "Whatever", nil)
+		if to := res.To(); to != nil && !to.Params.Has("tag") {
+			to.Params.Add("tag", "icscf")
+		}
+		_, _ = f.conn.WriteToUDPAddrPort([]byte(res.String()), src)
+	})
 	return f
 }
 
