@@ -87,6 +87,16 @@ func TestTowardsICSCF(t *testing.T) {
 		}
 	})
 
+	t.Run("next hop whose name does not resolve", func(t *testing.T) {
+		s := startSCSCF(t, hss, nil, func(c *Config) { c.ICSCF = "sip:icscf.invalid:4060" }) // noDNS: never resolves
+		alice := newUE(t, s, sub)
+		sr := header.Values(alice.registerFully(600), "Service-Route")[0]
+		alice.sendRequest(sip.MESSAGE, callee, "<"+callee+">", sr, "nx-"+randHex(4), 1, "", "hi")
+		if res := alice.response(); res.StatusCode != 503 {
+			t.Fatalf("MESSAGE towards an I-CSCF that does not resolve: %d, want 503", res.StatusCode)
+		}
+	})
+
 	t.Run("route", func(t *testing.T) {
 		s := startSCSCF(t, hss, nil, func(c *Config) {
 			c.ICSCF = "sip:" + icscf.addr.String()
