@@ -47,7 +47,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Diameter.TLS.KeyFile, "diameter-tls-key", cfg.Diameter.TLS.KeyFile, "Cx over TLS: its private key (PEM)")
 	fs.StringVar(&cfg.Diameter.TLS.CAFile, "diameter-tls-ca", cfg.Diameter.TLS.CAFile, "Cx over TLS: the CA certificates of the HSS (PEM)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
-	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF route for callees not served here (none: serve the whole domain)")
+	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF URI for callees not served here (none: serve the whole domain)")
+	fs.StringVar(&cfg.ICSCFRoute, "icscf-route", cfg.ICSCFRoute,
+		"how requests reach the I-CSCF: next_hop (sent to its address, no Route added) or route (a pre-loaded Route with ;lr)")
 	fs.Var(config.ListValue(func(l []string) { cfg.TrustedNetworks = l }), "trusted-networks",
 		"networks of the trust domain (CIDR or address), comma-separated; REGISTER and orig from outside get 403, "+
 			"P-Asserted-Identity and the other trust-domain header fields from outside are removed (default "+

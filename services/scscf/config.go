@@ -31,6 +31,12 @@ const (
 	DefaultDB         = "sqlite://var/scscf.db"
 	// ICSCFNone disables routing to an I-CSCF (Config.ICSCF).
 	ICSCFNone = "none"
+	// ICSCFRouteNextHop and ICSCFRouteRoute are the values of Config.ICSCFRoute.
+	ICSCFRouteNextHop = "next_hop"
+	ICSCFRouteRoute   = "route"
+	// DefaultICSCFRoute sends to the I-CSCF as the next hop, without a Route naming it: every I-CSCF handles
+	// that (stock Kamailio I-CSCF scripts do not remove a Route naming themselves and answer 604).
+	DefaultICSCFRoute = ICSCFRouteNextHop
 
 	DefaultMinExpires      = 60 * time.Second
 	DefaultMaxExpires      = 3600 * time.Second
@@ -71,6 +77,12 @@ type Config struct {
 	// "none": no I-CSCF; callees of the home domain not registered here get the terminating procedures
 	// of this node (a single-S-CSCF network).
 	ICSCF string `yaml:"icscf"`
+	// ICSCFRoute is how a request reaches the I-CSCF. "next_hop" (default): the request is sent to the
+	// address of the ICSCF URI (its host resolved by A/AAAA, its port, 5060 if none; its transport
+	// parameter) with the Request-URI unchanged and no Route added, as an RFC 3261 §16.6 step 7 next hop.
+	// "route": the ICSCF URI is pushed as a pre-loaded Route (with ;lr forced, §16.6 step 3), for an
+	// I-CSCF that removes a Route naming itself (RFC 3261 §16.4).
+	ICSCFRoute string `yaml:"icscf_route"`
 
 	Registration RegistrationConfig `yaml:"registration"`
 	// SubscribeMinExpires and SubscribeMaxExpires bound a reg event subscription (RFC 6665 §4.2.1.1).
@@ -192,6 +204,7 @@ func DefaultConfig() Config {
 		HTTPListen: DefaultHTTPListen,
 		DB:         DefaultDB,
 		ICSCF:      DefaultICSCF,
+		ICSCFRoute: DefaultICSCFRoute,
 		Registration: RegistrationConfig{
 			MinExpires:     DefaultMinExpires,
 			MaxExpires:     DefaultMaxExpires,
@@ -235,6 +248,7 @@ func (c Config) WithDefaults() Config {
 	set(&c.Diameter.HSSRealm, c.Diameter.OriginRealm)
 	set(&c.DB, d.DB)
 	set(&c.ICSCF, d.ICSCF)
+	set(&c.ICSCFRoute, d.ICSCFRoute)
 	set(&c.Registration.Scheme, d.Registration.Scheme)
 	setD(&c.Registration.MinExpires, d.Registration.MinExpires)
 	setD(&c.Registration.MaxExpires, d.Registration.MaxExpires)
@@ -294,7 +308,14 @@ func (c Config) Validate() error {
 	if c.ICSCF != "" && c.ICSCF != ICSCFNone {
 		if err := sip.ParseUri(c.ICSCF, &u); err != nil {
 			bad("icscf", "%q is not a SIP URI", c.ICSCF)
+		} else if t, ok := u.UriParams.Get("transport"); ok && !strings.EqualFold(t, "udp") && !strings.EqualFold(t, "tcp") {
+			bad("icscf", "%q: transport %q, want udp or tcp", c.ICSCF, t)
 		}
+	}
+	switch c.ICSCFRoute {
+	case ICSCFRouteNextHop, ICSCFRouteRoute:
+	default:
+		bad("icscf_route", "%q: want %s or %s", c.ICSCFRoute, ICSCFRouteNextHop, ICSCFRouteRoute)
 	}
 	r := c.Registration
 	if r.MinExpires <= 0 || r.MaxExpires < r.MinExpires {

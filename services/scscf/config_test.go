@@ -24,6 +24,9 @@ func TestConfigValidate(t *testing.T) {
 		{name: "unknown scheme", mutate: func(c *Config) { c.Registration.Scheme = "Digest-SHA" }, wantErr: "registration.scheme"},
 		{name: "bad icscf", mutate: func(c *Config) { c.ICSCF = "::" }, wantErr: "icscf"},
 		{name: "icscf none", mutate: func(c *Config) { c.ICSCF = ICSCFNone }},
+		{name: "icscf route", mutate: func(c *Config) { c.ICSCFRoute = ICSCFRouteRoute }},
+		{name: "bad icscf_route", mutate: func(c *Config) { c.ICSCFRoute = "loose" }, wantErr: "icscf_route"},
+		{name: "bad icscf transport", mutate: func(c *Config) { c.ICSCF = "sip:127.0.0.1:4060;transport=sctp" }, wantErr: "icscf"},
 		{name: "reconnect max below min", mutate: func(c *Config) {
 			c.Diameter.ReconnectMin, c.Diameter.ReconnectMax = 5*time.Second, time.Second
 		}, wantErr: "diameter.reconnect_max"},

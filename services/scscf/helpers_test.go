@@ -472,6 +472,9 @@ type testUE struct {
 	subContact string
 	// IntegrityProtected is sent in Authorization, as a P-CSCF would set it.
 	integrity string
+	// instance is the +sip.instance of the UE's Contact (RFC 5626 §4.1), regID its reg-id ("" for none).
+	instance string
+	regID    string
 }
 
 func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
@@ -483,42 +486,59 @@ func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
 // domain of 127.0.0.1/32 (Linux answers the whole of 127.0.0.0/8 without setup).
 func newUEAt(t *testing.T, s *Server, sub *subscriber, ip string) *testUE {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	usim, err := aka.NewUSIM(sub.keys, aka.DefaultUSIMConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ue := &testUE{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(), scscf: s.SIPAddr(), sub: sub,
+	conn, addr := listenUDP(t, ip)
+	ue := &testUE{t: t, conn: conn, addr: addr, scscf: s.SIPAddr(), sub: sub,
 		impu: sub.impus[1], usim: usim, callID: randHex(8) + "@ue", tag: randHex(4), integrity: digest.IntegrityNo,
-		reqs: make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
+		instance: testInstance,
+		reqs:     make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
+	serveUDP(t, conn, "UE", func(msg sip.Message, _ netip.AddrPort) {
+		switch m := msg.(type) {
+		case *sip.Request:
+			ue.reqs <- m
+		case *sip.Response:
+			ue.ress <- m
+		}
+	})
+	return ue
+}
+
+// listenUDP binds a UDP socket on ip, the port chosen by the kernel.
+func listenUDP(t *testing.T, ip string) (*net.UDPConn, netip.AddrPort) {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, c.LocalAddr().(*net.UDPAddr).AddrPort()
+}
+
+// serveUDP hands every SIP message c receives, with its source, to handle, on a goroutine that ends when c is
+// closed at cleanup. A datagram that does not parse fails the test: name says whose socket it is.
+func serveUDP(t *testing.T, c *net.UDPConn, name string, handle func(msg sip.Message, src netip.AddrPort)) {
+	t.Helper()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		buf := make([]byte, 65535)
 		parser := sip.NewParser()
 		for {
-			n, _, err := c.ReadFromUDPAddrPort(buf)
+			n, src, err := c.ReadFromUDPAddrPort(buf)
 			if err != nil {
 				return
 			}
 			msg, err := parser.ParseSIP(buf[:n])
 			if err != nil {
-				t.Errorf("UE: unparseable message: %v\n%s", err, buf[:n])
+				t.Errorf("%s: unparseable message: %v\n%s", name, err, buf[:n])
 				continue
 			}
-			switch m := msg.(type) {
-			case *sip.Request:
-				ue.reqs <- m
-			case *sip.Response:
-				ue.ress <- m
-			}
+			handle(msg, src)
 		}
 	}()
 	t.Cleanup(func() { c.Close(); <-done })
-	return ue
 }
 
 func randHex(n int) string {
@@ -603,9 +623,16 @@ func (u *testUE) answer(req *sip.Request, code int, extra string) {
 // register sends one REGISTER; auth is the Authorization value.
 func (u *testUE) register(expires int, auth string, extra ...string) *sip.Response {
 	u.t.Helper()
-	return u.registerContact(fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<urn:gsma:imei:35209900-176148-0>"`, u.addr, expires),
-		auth, extra...)
+	contact := fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<%s>"`, u.addr, expires, u.instance)
+	if u.regID != "" {
+		contact += ";reg-id=" + u.regID
+	}
+	return u.registerContact(contact, auth, extra...)
 }
+
+// testInstance is the instance-id of a testUE's Contact unless the test sets another: UEs of one subscriber
+// sharing it are one device re-registering from another address.
+const testInstance = "urn:gsma:imei:35209900-176148-0"
 
 // registerContact sends one REGISTER with the given Contact value.
 func (u *testUE) registerContact(contact, auth string, extra ...string) *sip.Response {

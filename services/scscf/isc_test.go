@@ -44,35 +44,16 @@ func startFakeAS(t *testing.T) *fakeAS {
 // startFakeASAt is startFakeAS bound to ip (127.0.0.2: an AS outside a trust domain of 127.0.0.1/32).
 func startFakeASAt(t *testing.T, ip string) *fakeAS {
 	t.Helper()
-	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(ip), 0)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	as := &fakeAS{t: t, conn: c, addr: c.LocalAddr().(*net.UDPAddr).AddrPort(),
-		seen: make(chan *sip.Request, 16), registers: make(chan *sip.Request, 16)}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65535)
-		parser := sip.NewParser()
-		for {
-			n, src, err := c.ReadFromUDPAddrPort(buf)
-			if err != nil {
-				return
-			}
-			msg, err := parser.ParseSIP(buf[:n])
-			if err != nil {
-				continue
-			}
-			switch m := msg.(type) {
-			case *sip.Request:
-				as.handleRequest(m, src)
-			case *sip.Response:
-				as.relayResponse(m)
-			}
+	c, addr := listenUDP(t, ip)
+	as := &fakeAS{t: t, conn: c, addr: addr, seen: make(chan *sip.Request, 16), registers: make(chan *sip.Request, 16)}
+	serveUDP(t, c, "AS", func(msg sip.Message, src netip.AddrPort) {
+		switch m := msg.(type) {
+		case *sip.Request:
+			as.handleRequest(m, src)
+		case *sip.Response:
+			as.relayResponse(m)
 		}
-	}()
-	t.Cleanup(func() { c.Close(); <-done })
+	})
 	return as
 }
 

@@ -348,6 +348,64 @@ type contactSpec struct {
 	uri     string
 	params  string
 	expires time.Duration
+	binding bindingID
+}
+
+// bindingID is what names a binding besides its Contact URI: the UA instance (RFC 5626 §4.1, the
+// "+sip.instance" Contact parameter) and its flow (§4.2, "reg-id"). Both empty: the URI names the binding
+// (RFC 3261 §10.3 step 7).
+type bindingID struct {
+	instance string
+	regID    string
+}
+
+// contactBinding reads the instance-id and reg-id of a Contact's parameters. The instance is a URN (RFC 5626
+// §4.1) compared by RFC 8141 §3: "urn" and the namespace case-insensitively, the rest exactly. A reg-id
+// without an instance-id names nothing (§6: the registrar ignores it). A reg-id that is not 1*10DIGIT
+// (§10 grammar) is an error.
+func contactBinding(ps header.Params) (bindingID, error) {
+	inst, ok := ps.Get("+sip.instance")
+	if !ok {
+		return bindingID{}, nil
+	}
+	inst = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(inst), "<"), ">")
+	if scheme, rest, ok := strings.Cut(inst, ":"); ok {
+		nid, nss, _ := strings.Cut(rest, ":")
+		inst = strings.ToLower(scheme) + ":" + strings.ToLower(nid) + ":" + nss
+	}
+	b := bindingID{instance: inst}
+	if v, ok := ps.Get("reg-id"); ok {
+		if n, err := strconv.ParseUint(v, 10, 31); err != nil || n == 0 || len(v) > 10 {
+			return bindingID{}, fmt.Errorf("%w: Contact reg-id %q", ErrBadRequest, v)
+		}
+		b.regID = v
+	}
+	return b, nil
+}
+
+// storedBinding is contactBinding of a registered contact ("" parts when its parameters do not parse).
+func storedBinding(c registrar.Contact) bindingID {
+	if c.Params == "" {
+		return bindingID{}
+	}
+	nas, err := header.ParseNameAddrs("Contact", "<"+c.URI+">;"+c.Params)
+	if err != nil || len(nas) != 1 {
+		return bindingID{}
+	}
+	b, _ := contactBinding(nas[0].Params)
+	return b
+}
+
+// sameBinding reports whether the REGISTER's Contact spec refreshes, replaces or removes the registered
+// contact c. Both with an instance-id: the same instance-id and reg-id (or both without a reg-id) are the same
+// binding whatever their URIs (RFC 5626 §6 and §4.2, TS 24.229 §5.4.1.2.2: a handset re-registering from another
+// address or port replaces its binding), and other instances are other bindings even with the same URI (two
+// flows of one UA, §4.2). Otherwise the Contact URIs decide (RFC 3261 §10.3 step 7, §19.1.4).
+func sameBinding(c registrar.Contact, spec contactSpec) bool {
+	if b := storedBinding(c); b.instance != "" && spec.binding.instance != "" {
+		return b == spec.binding
+	}
+	return sameContact(c.URI, spec.uri)
 }
 
 // requestedContacts reads the Contact headers: the URI, the other parameters and the expiry asked
@@ -382,6 +440,9 @@ func (s *Server) requestedContacts(req *sip.Request) (list []contactSpec, star b
 				params.Del("expires")
 			}
 			c.params = strings.TrimPrefix(params.String(), ";")
+			if c.binding, perr = contactBinding(params); perr != nil {
+				return nil, false, perr
+			}
 			list = append(list, c)
 		}
 	}
@@ -434,7 +495,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 	for _, spec := range specs {
 		idx := -1
 		for i, c := range reg.Contacts {
-			if sameContact(c.URI, spec.uri) {
+			if sameBinding(c, spec) {
 				idx = i
 				break
 			}
@@ -453,10 +514,18 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 		granted := min(spec.expires, s.cfg.Registration.MaxExpires)
 		c := registrar.Contact{URI: spec.uri, Params: spec.params, Path: path, Expires: now.Add(granted),
 			CallID: callID, CSeq: cseq, UserAgent: headerValue(req, "User-Agent")}
-		if idx >= 0 {
+		switch {
+		case idx >= 0 && sameContact(reg.Contacts[idx].URI, spec.uri):
 			c.ID = reg.Contacts[idx].ID
 			reg.Contacts[idx] = c
-		} else {
+		case idx >= 0:
+			// The same instance (and flow) from another address: the old contact ends (watchers see it
+			// terminated, RFC 3680 §5.3, so a P-CSCF drops it too) and the new one is a new contact.
+			gone = append(gone, reg.Contacts[idx])
+			c.ID = strconv.Itoa(nextID)
+			nextID++
+			reg.Contacts[idx] = c
+		default:
 			c.ID = strconv.Itoa(nextID)
 			nextID++
 			reg.Contacts = append(reg.Contacts, c)

@@ -9,6 +9,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -188,17 +190,67 @@ func (s *Server) afterOriginatingServices(ctx context.Context, req *sip.Request,
 		log.Debug("callee served here", zap.String("callee", callee))
 		return s.terminating(ctx, req, 0)
 	}
-	return s.towardsICSCF(req)
+	return s.towardsICSCF(ctx, req)
 }
 
-// towardsICSCF forwards a request for a callee this node does not serve.
-func (s *Server) towardsICSCF(req *sip.Request) (proxy.Decision, error) {
+// towardsICSCF forwards a request for a callee this node does not serve (TS 24.229 §5.4.3.2 step 10), by
+// Config.ICSCFRoute: as a pre-loaded Route, or to the I-CSCF's address as the next hop with the Request-URI
+// and the Route set left as they are.
+func (s *Server) towardsICSCF(ctx context.Context, req *sip.Request) (proxy.Decision, error) {
 	if s.icscf == nil {
 		return proxy.Respond(404, "Not Found"), nil
 	}
-	d := proxy.Forward(proxy.Target{Route: []sip.Uri{*s.icscf}})
+	t := proxy.Target{Route: []sip.Uri{*s.icscf}}
+	if s.cfg.ICSCFRoute == ICSCFRouteNextHop {
+		nh, err := s.icscfNextHop(ctx)
+		if err != nil {
+			s.log.Warn("I-CSCF address not resolved", logging.CallID(req.CallID().Value()),
+				zap.String("icscf", s.icscf.String()), zap.Error(err))
+			// RFC 3261 §16.9: no next hop to send to is a 503 for the caller.
+			return proxy.Decision{}, &proxy.StatusError{Code: 503, Reason: "Service Unavailable", Err: err}
+		}
+		t = proxy.Target{NextHop: nh}
+	}
+	d := proxy.Forward(t)
 	d.RecordRoute = true
 	return d, nil
+}
+
+// icscfNextHop is the address of the I-CSCF URI: its host (numeric, else A/AAAA with IPv4 first), its
+// port (5060 when none, RFC 3263 §4.2 without SRV) and its transport parameter (UDP when none, §4.1).
+func (s *Server) icscfNextHop(ctx context.Context) (*proxy.NextHop, error) {
+	u := s.icscf
+	transport := "UDP"
+	if t, ok := u.UriParams.Get("transport"); ok {
+		transport = strings.ToUpper(t)
+	}
+	port := u.Port
+	if port == 0 {
+		port = 5060
+	}
+	host := strings.Trim(u.Host, "[]")
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return &proxy.NextHop{Transport: transport, Addr: netip.AddrPortFrom(ip.Unmap(), uint16(port))}, nil
+	}
+	r := s.cfg.Resolver
+	if r == nil {
+		r = net.DefaultResolver
+	}
+	ips, err := r.LookupNetIP(ctx, "ip", host)
+	if err != nil {
+		return nil, fmt.Errorf("resolve I-CSCF %s: %w", host, err)
+	}
+	if len(ips) == 0 {
+		return nil, fmt.Errorf("resolve I-CSCF %s: no address", host)
+	}
+	ip := ips[0].Unmap()
+	for _, a := range ips {
+		if a.Unmap().Is4() {
+			ip = a.Unmap()
+			break
+		}
+	}
+	return &proxy.NextHop{Transport: transport, Addr: netip.AddrPortFrom(ip, uint16(port))}, nil
 }
 
 // terminating delivers a request to a served user (TS 24.229 §5.4.3.3).
@@ -254,7 +306,7 @@ func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (p
 // unregistered services through its iFCs; else 480 (TS 24.229 §5.4.3.3 step 1, TS 29.228 §6.1.2).
 func (s *Server) terminatingUnregistered(ctx context.Context, req *sip.Request, log *zap.Logger, callee string, next int) (proxy.Decision, error) {
 	if !s.isOurDomain(&req.Recipient) {
-		return s.towardsICSCF(req)
+		return s.towardsICSCF(ctx, req)
 	}
 	saa, err := s.cx.serverAssignment(ctx, "", []string{callee}, cx.SATUnregisteredUser, false, "")
 	switch {

@@ -143,6 +143,7 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		// A second device of Bob's registers its own contact; a request to Bob reaches both (TS 24.229
 		// §5.4.3.3: every registered contact; RFC 3261 §16.6 parallel forking).
 		bob2 := newUE(t, s, subB)
+		bob2.instance = "urn:gsma:imei:35209900-176148-9" // another device (RFC 5626 §4.1)
 		bob2.registerFully(600)
 		defer bob2.register(0, `Digest username="`+subB.impi+`",realm="`+testDomain+`",nonce="",uri="sip:`+testDomain+
 			`",response="",integrity-protected="yes"`)

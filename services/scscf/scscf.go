@@ -109,7 +109,8 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		if u.UriParams == nil {
 			u.UriParams = sip.NewParams()
 		}
-		if _, ok := u.UriParams.Get("lr"); !ok {
+		if _, ok := u.UriParams.Get("lr"); !ok && cfg.ICSCFRoute == ICSCFRouteRoute {
+			// RFC 3261 §16.6 step 3: a pre-loaded Route is a loose route.
 			u.UriParams.Add("lr", "")
 		}
 		s.icscf = &u
