@@ -54,7 +54,7 @@ func TestDeregister(t *testing.T) {
 	failing := e.createDefault("001010000000152", "15550000152")
 	e.register(reg.IMPI, "sip:15550000150@"+domain)
 	e.register(failing.IMPI, "tel:15550000152")
-	net.failFor[failing.IMPI] = errors.New("rta: DIAMETER_UNABLE_TO_DELIVER")
+	net.fail(failing.IMPI, errors.New("rta: DIAMETER_UNABLE_TO_DELIVER"))
 
 	tests := []struct {
 		name   string
@@ -87,7 +87,8 @@ func TestDeregister(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := net.calls()
-			status, body := e.call("POST", "/api/v1/subscribers/"+tt.impi+"/deregister", tt.body)
+			// wait=true: the synchronous form, answered with the RTR's outcome.
+			status, body := e.call("POST", "/api/v1/subscribers/"+tt.impi+"/deregister?wait=true", tt.body)
 			after, _ := net.calls()
 			if status != tt.status {
 				t.Fatalf("status %d %s, want %d", status, body, tt.status)
@@ -154,7 +155,7 @@ func TestDeleteRegisteredSubscriberDeregistersFirst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e2 := newEnv(t, sqliteStore(t), tc.net)
 			sub := e2.createDefault("001010000000153", "15550000153")
-			failing.failFor = map[string]error{sub.IMPI: errors.New("rta timeout")}
+			failing.fail(sub.IMPI, errors.New("rta timeout"))
 			e2.register(sub.IMPI, "tel:15550000153")
 			_, err := e2.client.DeleteSubscriber(ctx, sub.IMPI)
 			if e := wantAPIError(t, err, 409, CodeDeregisterFailed, ""); !strings.Contains(e.Message, tc.why) {
@@ -217,20 +218,21 @@ func TestPushProfileRoute(t *testing.T) {
 func testProfileChangePushes(t *testing.T, e *env) {
 	ctx := testCtx(t)
 	net := e.net
+	client := e.client.Waiting() // each change answers after its PPRs, reporting them pushed or failed
 	gold := goldProfile()
-	if _, err := e.client.CreateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs}); err != nil {
+	if _, err := client.CreateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs}); err != nil {
 		t.Fatal(err)
 	}
 	gold.SharedIFCSetIDs = []int32{7}
-	if _, err := e.client.CreateProfile(ctx, gold); err != nil {
+	if _, err := client.CreateProfile(ctx, gold); err != nil {
 		t.Fatal(err)
 	}
-	regGold, err := e.client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000160", MSISDN: "15550000160",
+	regGold, err := client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000160", MSISDN: "15550000160",
 		K: testK, OP: testOP, ProfileID: "gold"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idleGold, err := e.client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000161", MSISDN: "15550000161",
+	idleGold, err := client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000161", MSISDN: "15550000161",
 		K: testK, OP: testOP, ProfileID: "gold"})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +250,7 @@ func testProfileChangePushes(t *testing.T, e *env) {
 	// Profile update: only the registered user of "gold".
 	n := count()
 	gold.IFCs[0].ApplicationServer.ServerName = "sip:new-as.ims"
-	got, err := e.client.UpdateProfile(ctx, gold)
+	got, err := client.UpdateProfile(ctx, gold)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +264,7 @@ func testProfileChangePushes(t *testing.T, e *env) {
 
 	// Shared iFC set update: users of profiles referencing it.
 	n = count()
-	set, err := e.client.UpdateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs[:1]})
+	set, err := client.UpdateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,22 +280,22 @@ func testProfileChangePushes(t *testing.T, e *env) {
 		want []string
 	}{
 		{"impu update", func() (*Subscriber, error) {
-			return e.client.UpdateIMPU(ctx, regDefault.IMPI, "tel:15550000162", IMPURequest{DisplayName: "Carol"})
+			return client.UpdateIMPU(ctx, regDefault.IMPI, "tel:15550000162", IMPURequest{DisplayName: "Carol"})
 		}, []string{regDefault.IMPI}},
 		{"impu add", func() (*Subscriber, error) {
-			return e.client.AddIMPU(ctx, regDefault.IMPI, IMPURequest{IMPU: "sip:carol@" + domain})
+			return client.AddIMPU(ctx, regDefault.IMPI, IMPURequest{IMPU: "sip:carol@" + domain})
 		}, []string{regDefault.IMPI}},
 		{"impu delete", func() (*Subscriber, error) {
-			return e.client.DeleteIMPU(ctx, regDefault.IMPI, "sip:15550000162@"+domain)
+			return client.DeleteIMPU(ctx, regDefault.IMPI, "sip:15550000162@"+domain)
 		}, []string{regDefault.IMPI}},
 		{"charging patch", func() (*Subscriber, error) {
-			return e.client.PatchSubscriber(ctx, regDefault.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
+			return client.PatchSubscriber(ctx, regDefault.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
 		}, []string{regDefault.IMPI}},
 		{"idle user impu add", func() (*Subscriber, error) {
-			return e.client.AddIMPU(ctx, idleGold.IMPI, IMPURequest{IMPU: "sip:dave@" + domain})
+			return client.AddIMPU(ctx, idleGold.IMPI, IMPURequest{IMPU: "sip:dave@" + domain})
 		}, nil},
 		{"idle user charging patch", func() (*Subscriber, error) {
-			return e.client.PatchSubscriber(ctx, idleGold.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
+			return client.PatchSubscriber(ctx, idleGold.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
 		}, nil},
 	}
 	for _, s := range steps {
@@ -346,8 +348,8 @@ func TestPushFailureReported(t *testing.T) {
 	ctx := testCtx(t)
 	sub := e.createDefault("001010000000164", "15550000164")
 	e.register(sub.IMPI, "tel:15550000164")
-	net.failFor[sub.IMPI] = errors.New("ppa: DIAMETER_ERROR_USER_UNKNOWN")
-	got, err := e.client.UpdateIMPU(ctx, sub.IMPI, "tel:15550000164", IMPURequest{Barred: true})
+	net.fail(sub.IMPI, errors.New("ppa: DIAMETER_ERROR_USER_UNKNOWN"))
+	got, err := e.client.Waiting().UpdateIMPU(ctx, sub.IMPI, "tel:15550000164", IMPURequest{Barred: true})
 	if err != nil {
 		t.Fatal(err) // the change is stored; the failed PPR is reported
 	}
