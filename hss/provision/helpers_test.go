@@ -90,6 +90,7 @@ type fakeNetwork struct {
 	failFor map[string]error
 	hold    chan struct{}
 	timeout time.Duration
+	max     int // cx.operations.max; 0: the default
 
 	once sync.Once
 	ops  *hss.Operations
@@ -97,8 +98,12 @@ type fakeNetwork struct {
 
 func (f *fakeNetwork) Operations() *hss.Operations {
 	f.once.Do(func() {
+		cfg := hss.DefaultOperationsConfig()
+		if f.max > 0 {
+			cfg.Max = f.max
+		}
 		var err error
-		if f.ops, err = hss.NewOperations(hss.DefaultOperationsConfig(), nil, nil); err != nil {
+		if f.ops, err = hss.NewOperations(cfg, nil, nil); err != nil {
 			panic(err)
 		}
 	})

@@ -3,12 +3,15 @@ package provision
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 func TestRegistrationStatus(t *testing.T) {
@@ -387,5 +390,120 @@ func TestParseReasonCode(t *testing.T) {
 				t.Errorf("ParseReasonCode(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestNetworkInitiatedAsync: issue 11, the API no longer blocks for the Diameter timeout when the S-CSCF
+// does not answer. With an S-CSCF that holds every request, deregister and push-profile answer 202 Accepted
+// with the pending operation and its Location (RFC 9110 §15.3.3), a change to a registered user answers with
+// its PPR pending; the operations are read back (read scope) and end succeeded when the S-CSCF answers,
+// failed with outcome timeout when the Diameter timeout passes.
+func TestNetworkInitiatedAsync(t *testing.T) {
+	net := &fakeNetwork{}
+	e := newEnv(t, sqliteStore(t), net)
+	ctx := testCtx(t)
+	reader := e.clientFor(httpauth.ScopeRead)
+	sub := e.createDefault("001010000000170", "15550000170")
+	e.register(sub.IMPI, "tel:15550000170")
+	net.mute(0) // never answers until net.answer
+
+	status, hdr, body := e.callHeader("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister", `{"reason":"SERVER_CHANGE"}`,
+		http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeProvision]}, "Content-Type": {"application/json"}})
+	var rtr Operation
+	if err := json.Unmarshal(body, &rtr); err != nil || status != http.StatusAccepted {
+		t.Fatalf("deregister: %d %s, want 202 with the operation", status, body)
+	}
+	if hdr.Get("Location") != "/api/v1/operations/"+rtr.ID || rtr.Location != hdr.Get("Location") || rtr.State != "pending" ||
+		rtr.Command != "RTR" || rtr.IMPI != sub.IMPI || rtr.Reason != "SERVER_CHANGE" || rtr.CreatedAt.IsZero() || !rtr.FinishedAt.IsZero() {
+		t.Fatalf("deregister answer: Location %q, %+v", hdr.Get("Location"), rtr)
+	}
+	ppr, err := e.client.StartPushProfile(ctx, sub.IMPI)
+	if err != nil || ppr.State != "pending" || ppr.Command != "PPR" {
+		t.Fatalf("push-profile: %+v, %v", ppr, err)
+	}
+	changed, err := e.client.UpdateIMPU(ctx, sub.IMPI, "tel:15550000170", IMPURequest{DisplayName: "Eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := changed.ProfilePush
+	if rep == nil || len(rep.Operations) != 1 || rep.Operations[0].State != "pending" || rep.Operations[0].IMPI != sub.IMPI ||
+		len(rep.Pushed) != 0 || len(rep.Failed) != 0 {
+		t.Fatalf("change of a registered user: %+v, want its PPR pending", rep)
+	}
+	for _, id := range []string{rtr.ID, ppr.ID, rep.Operations[0].ID} {
+		got, err := reader.GetOperation(ctx, id)
+		if err != nil || got.State != "pending" || got.Outcome != "" {
+			t.Errorf("operation %s while the S-CSCF holds it: %+v, %v", id, got, err)
+		}
+	}
+	list, err := reader.ListOperations(ctx, OperationQuery{IMPI: sub.IMPI, State: "pending"})
+	if err != nil || len(list.Operations) != 3 || list.Operations[0].ID != rep.Operations[0].ID {
+		t.Errorf("pending operations: %+v, %v", list, err)
+	}
+
+	net.answer()
+	for _, id := range []string{rtr.ID, ppr.ID, rep.Operations[0].ID} {
+		got, err := reader.WaitOperation(ctx, id, 10*time.Millisecond)
+		if err != nil || got.State != "succeeded" || got.Outcome != "succeeded" || got.FinishedAt.IsZero() {
+			t.Errorf("operation %s once answered: %+v, %v", id, got, err)
+		}
+	}
+
+	// The Diameter timeout passes without an answer: failed, outcome timeout.
+	net.mute(time.Millisecond)
+	ppr, err = e.client.StartPushProfile(ctx, sub.IMPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reader.WaitOperation(ctx, ppr.ID, 10*time.Millisecond)
+	if err != nil || got.State != "failed" || got.Outcome != "timeout" || !strings.Contains(got.Error, "timed out") {
+		t.Errorf("unanswered PPR: %+v, %v", got, err)
+	}
+	// wait=true: the synchronous form reports the failure.
+	_, err = e.client.PushProfile(ctx, sub.IMPI)
+	wantAPIError(t, err, 502, CodeCxFailed, "")
+
+	for _, q := range []struct{ path, field string }{
+		{"/api/v1/subscribers/" + sub.IMPI + "/push-profile?wait=soon", "wait"},
+		{"/api/v1/operations?limit=0", "limit"},
+		{"/api/v1/operations?state=lost", "state"},
+	} {
+		method := "GET"
+		if strings.Contains(q.path, "push-profile") {
+			method = "POST"
+		}
+		var got Error
+		e.callJSON(method, q.path, "", 400, &got)
+		if got.Field != q.field {
+			t.Errorf("%s: %+v", q.path, got)
+		}
+	}
+	_, err = reader.GetOperation(ctx, "0123")
+	wantAPIError(t, err, 404, CodeNotFound, "")
+}
+
+// TestOperationsFull: when cx.operations.max operations are pending, a new RTR or PPR is refused with 503
+// too_many_operations and Retry-After, and a change's PPR is reported failed; nothing blocks.
+func TestOperationsFull(t *testing.T) {
+	net := &fakeNetwork{max: 1}
+	e := newEnv(t, sqliteStore(t), net)
+	ctx := testCtx(t)
+	sub := e.createDefault("001010000000171", "15550000171")
+	e.register(sub.IMPI, "tel:15550000171")
+	net.mute(0)
+	if _, err := e.client.StartPushProfile(ctx, sub.IMPI); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, body := e.callHeader("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister", "",
+		http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeProvision]}})
+	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(body), string(CodeTooManyOperations)) {
+		t.Errorf("deregister with the operations full: %d %q %s", status, hdr.Get("Retry-After"), body)
+	}
+	changed, err := e.client.PatchSubscriber(ctx, sub.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := changed.ProfilePush; rep == nil || len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0].Error, "too many") {
+		t.Errorf("change with the operations full: %+v", rep)
 	}
 }
