@@ -276,7 +276,7 @@ func (c *Config) Validate() error {
 		return bad("cx.max_user_data_bytes", "%d: want 512..%d", c.Cx.MaxUserDataBytes, userdata.MaxSize)
 	}
 	if err := c.Cx.Operations.Validate(); err != nil {
-		return bad("cx.operations", "%v", err)
+		return fmt.Errorf("%w: cx.operations.%v", ErrInvalidConfig, err)
 	}
 	seen := make(map[string]bool, len(c.SCSCFs))
 	for i, s := range c.SCSCFs {

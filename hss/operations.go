@@ -124,11 +124,11 @@ func DefaultOperationsConfig() OperationsConfig {
 func (c OperationsConfig) Validate() error {
 	switch {
 	case c.Max < 1:
-		return fmt.Errorf("max %d: want at least 1", c.Max)
+		return fmt.Errorf("max: %d: want at least 1", c.Max)
 	case c.Retention <= 0:
-		return fmt.Errorf("retention %v: want a positive duration", c.Retention)
+		return fmt.Errorf("retention: %v: want a positive duration", c.Retention)
 	case c.Concurrency < 1:
-		return fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
+		return fmt.Errorf("concurrency: %d: want at least 1", c.Concurrency)
 	}
 	return nil
 }
