@@ -157,6 +157,13 @@ type operation struct {
 	done chan struct{}
 }
 
+// snapshot is a copy of k for a caller, sharing nothing it could change. Called with mu held.
+func (k *operation) snapshot() Operation {
+	op := k.Operation
+	op.IMPUs = slices.Clone(op.IMPUs)
+	return op
+}
+
 // NewOperations returns an empty set of operations; metrics and log may be nil.
 func NewOperations(cfg OperationsConfig, metrics *Metrics, log *zap.Logger) (*Operations, error) {
 	if err := cfg.Validate(); err != nil {
@@ -196,7 +203,7 @@ func (o *Operations) Start(op Operation, run func(ctx context.Context) error) (O
 	o.byID[id] = k
 	o.order = append(o.order, k)
 	o.metrics.observeProcedureStarted(k.Command)
-	started := k.Operation
+	started := k.snapshot()
 	o.wg.Add(1)
 	go func() {
 		defer o.wg.Done()
@@ -224,7 +231,7 @@ func (o *Operations) finish(k *operation, err error) {
 	if err != nil {
 		k.State = OperationFailed
 	}
-	op := k.Operation
+	op := k.snapshot()
 	close(k.done)
 	o.mu.Unlock()
 	outcome := op.Outcome()
@@ -278,7 +285,7 @@ func (o *Operations) Get(id string) (Operation, error) {
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return k.Operation, nil
+	return k.snapshot(), nil
 }
 
 func (o *Operations) lookup(id string) (*operation, error) {
@@ -303,11 +310,11 @@ func (o *Operations) Wait(ctx context.Context, id string) (Operation, error) {
 	case <-ctx.Done():
 		o.mu.Lock()
 		defer o.mu.Unlock()
-		return k.Operation, fmt.Errorf("wait for operation %s: %w", id, ctx.Err())
+		return k.snapshot(), fmt.Errorf("wait for operation %s: %w", id, ctx.Err())
 	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return k.Operation, nil
+	return k.snapshot(), nil
 }
 
 // List returns the kept operations, newest first: those of impi, or all when impi is empty.
@@ -319,7 +326,7 @@ func (o *Operations) List(impi string) []Operation {
 	for i := len(o.order) - 1; i >= 0; i-- {
 		k := o.order[i]
 		if (impi == "" || k.IMPI == impi) && !o.expired(k, now) {
-			out = append(out, k.Operation)
+			out = append(out, k.snapshot())
 		}
 	}
 	return out
@@ -332,16 +339,24 @@ func (o *Operations) Close(ctx context.Context) error {
 	o.closed = true
 	o.mu.Unlock()
 	o.cancel()
+	if err := waitGroup(ctx, &o.wg); err != nil {
+		return fmt.Errorf("operations close: %w", err)
+	}
+	return nil
+}
+
+// waitGroup waits for wg until ctx ends (then returns ctx's error; the waiting goroutine ends with wg).
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() {
-		o.wg.Wait()
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("operations close: %w", ctx.Err())
+		return ctx.Err()
 	}
 }
 

@@ -181,17 +181,8 @@ func (s *Server) Close(ctx context.Context) error {
 	if err == nil {
 		err = opsErr
 	}
-	done := make(chan struct{})
-	go func() {
-		s.bg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		if err == nil {
-			err = fmt.Errorf("hss close: %w", ctx.Err())
-		}
+	if werr := waitGroup(ctx, &s.bg); werr != nil && err == nil {
+		err = fmt.Errorf("hss close: %w", werr)
 	}
 	return err
 }

@@ -137,18 +137,7 @@ func (h *handler) deregister(w http.ResponseWriter, r *http.Request) error {
 	}
 	h.log.Info("network-initiated de-registration started", logging.IMPI(impi), zap.Stringer("reason", reason),
 		zap.Strings("impus", req.IMPUs), zap.String("operation", op.ID))
-	if !wantWait(r) {
-		accepted(w, op)
-		return nil
-	}
-	if op, err = h.network.Operations().Wait(ctx, op.ID); err != nil {
-		return err
-	}
-	if op.Err != nil {
-		return cxError("RTR", impi, op.Err)
-	}
-	writeJSON(w, http.StatusOK, DeregisterResult{IMPI: impi, Reason: reason.String(), IMPUs: req.IMPUs, Operation: op.ID})
-	return nil
+	return h.answerOperation(w, r, "RTR", op, DeregisterResult{IMPI: impi, Reason: reason.String(), IMPUs: req.IMPUs, Operation: op.ID})
 }
 
 func (h *handler) pushProfile(w http.ResponseWriter, r *http.Request) error {
@@ -174,18 +163,7 @@ func (h *handler) pushProfile(w http.ResponseWriter, r *http.Request) error {
 		return startError(w, "PPR", impi, err)
 	}
 	h.log.Info("profile push started", logging.IMPI(impi), zap.String("operation", op.ID))
-	if !wantWait(r) {
-		accepted(w, op)
-		return nil
-	}
-	if op, err = h.network.Operations().Wait(ctx, op.ID); err != nil {
-		return err
-	}
-	if op.Err != nil {
-		return cxError("PPR", impi, op.Err)
-	}
-	writeJSON(w, http.StatusOK, PushResult{IMPI: impi, Operation: op.ID})
-	return nil
+	return h.answerOperation(w, r, "PPR", op, PushResult{IMPI: impi, Operation: op.ID})
 }
 
 // pushIfServed sends a PPR for impi when, before the change, an S-CSCF served one of its identities (sub).

@@ -76,6 +76,24 @@ func accepted(w http.ResponseWriter, op hss.Operation) {
 	writeJSON(w, http.StatusAccepted, operationOut(op))
 }
 
+// answerOperation answers a route that started op: 202 with it (RFC 9110 §15.3.3), or with wait=true once
+// it has finished: 200 with done, or its failure as an error (cxError: 502 cx_failed for a Cx failure).
+func (h *handler) answerOperation(w http.ResponseWriter, r *http.Request, procedure string, op hss.Operation, done any) error {
+	if !wantWait(r) {
+		accepted(w, op)
+		return nil
+	}
+	op, err := h.network.Operations().Wait(r.Context(), op.ID)
+	if err != nil {
+		return err
+	}
+	if op.Err != nil {
+		return cxError(procedure, op.IMPI, op.Err)
+	}
+	writeJSON(w, http.StatusOK, done)
+	return nil
+}
+
 // startError maps a failure to start an operation: a full operation table or a stopping HSS is a 503 the
 // client may retry (Retry-After, RFC 9110 §10.2.3); the rest as cxError.
 func startError(w http.ResponseWriter, procedure, impi string, err error) *Error {

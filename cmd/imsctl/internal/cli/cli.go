@@ -333,14 +333,23 @@ func (r *run) printJSON(v any) error {
 // identity flags: --imsi or --impi.
 type identity struct{ imsi, impi string }
 
+// forAPI is the API client and a context bounded by --timeout; on success the caller defers cancel.
+func (r *run) forAPI(ctx context.Context) (context.Context, context.CancelFunc, *provision.Client, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := r.callCtx(ctx)
+	return ctx, cancel, c, nil
+}
+
 // forSubscriber is how every command about one subscriber starts: the API client, a context bounded
 // by --timeout, and the IMPI named by --imsi or --impi. On success the caller defers cancel.
 func (r *run) forSubscriber(ctx context.Context, id *identity) (context.Context, context.CancelFunc, *provision.Client, string, error) {
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	impi, err := id.resolve(ctx, c)
 	if err != nil {
 		cancel()

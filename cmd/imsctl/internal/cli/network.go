@@ -43,11 +43,10 @@ func (r *run) impuCommand(name string, args []string, attrs bool) (*impuFlags, e
 // impuRun resolves the subscriber, calls fn and prints the subscriber's identities afterwards.
 func (r *run) impuRun(ctx context.Context, f *impuFlags, verb string,
 	fn func(context.Context, *provision.Client, string) (*provision.Subscriber, error)) error {
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	impi, err := f.id.resolve(ctx, c)
 	if err != nil {
@@ -246,11 +245,10 @@ func operationShow(ctx context.Context, r *run, args []string) error {
 	if *id == "" {
 		return usageError("--id is required")
 	}
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	var op *provision.Operation
 	if *wait {
@@ -280,11 +278,10 @@ func operationList(ctx context.Context, r *run, args []string) error {
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	list, err := c.ListOperations(ctx, q)
 	if err != nil {
