@@ -214,6 +214,9 @@ func (h *handler) auditLine(pattern string, scope httpauth.Scope, who httpauth.P
 	if err != nil {
 		fields = append(fields, zap.String("code", string(errorOf(err).Code)))
 	}
+	if note.operation != "" {
+		fields = append(fields, zap.String("operation", note.operation))
+	}
 	if note.imported+note.failed > 0 {
 		fields = append(fields, zap.Int("imported", note.imported), zap.Int("failed", note.failed))
 	}
@@ -226,6 +229,7 @@ type auditKey struct{}
 
 type auditNote struct {
 	impi             string // the subscriber a create made (its IMPI is not in the path)
+	operation        string // the RTR or PPR a route started
 	imported, failed int    // an import's counts
 }
 

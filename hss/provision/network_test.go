@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/internal/httpauth"
@@ -441,7 +443,25 @@ func TestNetworkInitiatedAsync(t *testing.T) {
 		t.Errorf("pending operations: %+v, %v", list, err)
 	}
 
+	// GET …?wait=true answers once the operation has finished.
+	waited := make(chan Operation, 1)
+	go func() {
+		var op Operation
+		status, _, body := e.callHeader("GET", "/api/v1/operations/"+rtr.ID+"?wait=true", "",
+			http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeRead]}})
+		if status != 200 || json.Unmarshal(body, &op) != nil {
+			t.Errorf("GET ?wait=true: %d %s", status, body)
+		}
+		waited <- op
+	}()
 	net.answer()
+	if op := <-waited; op.State != "succeeded" {
+		t.Errorf("GET ?wait=true answered %+v", op)
+	}
+	// The audit line of the route that started it names the operation.
+	if n := e.logs.FilterMessage("audit").FilterField(zap.String("operation", rtr.ID)).Len(); n != 1 {
+		t.Errorf("%d audit lines name operation %s, want 1", n, rtr.ID)
+	}
 	for _, id := range []string{rtr.ID, ppr.ID, rep.Operations[0].ID} {
 		got, err := reader.WaitOperation(ctx, id, 10*time.Millisecond)
 		if err != nil || got.State != "succeeded" || got.Outcome != "succeeded" || got.FinishedAt.IsZero() {

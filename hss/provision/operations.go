@@ -79,6 +79,7 @@ func accepted(w http.ResponseWriter, op hss.Operation) {
 // answerOperation answers a route that started op: 202 with it (RFC 9110 §15.3.3), or with wait=true once
 // it has finished: 200 with done, or its failure as an error (cxError: 502 cx_failed for a Cx failure).
 func (h *handler) answerOperation(w http.ResponseWriter, r *http.Request, procedure string, op hss.Operation, done any) error {
+	noteAudit(r, func(n *auditNote) { n.operation = op.ID })
 	if !wantWait(r) {
 		accepted(w, op)
 		return nil
@@ -113,9 +114,17 @@ func (h *handler) getOperation(w http.ResponseWriter, r *http.Request) error {
 	if h.network == nil {
 		return errNoNetwork()
 	}
-	op, err := h.network.Operations().Get(r.PathValue("id"))
+	id := r.PathValue("id")
+	op, err := h.network.Operations().Get(id)
 	if err != nil {
-		return notFound("operation %s: unknown, or finished longer ago than the HSS keeps operations", r.PathValue("id"))
+		return notFound("operation %s: unknown, or finished longer ago than the HSS keeps operations", id)
+	}
+	if wantWait(r) && op.State == hss.OperationPending {
+		// ?wait=true: answer once it has finished (at most the Diameter timeout after it starts), or as it is
+		// when the client gives up.
+		if done, err := h.network.Operations().Wait(r.Context(), id); err == nil {
+			op = done
+		}
 	}
 	writeJSON(w, http.StatusOK, operationOut(op))
 	return nil

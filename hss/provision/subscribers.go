@@ -345,6 +345,7 @@ func (h *handler) deleteSubscriber(w http.ResponseWriter, r *http.Request) error
 				break
 			}
 			res.Operation = op.ID
+			noteAudit(r, func(n *auditNote) { n.operation = op.ID })
 			if op, err = h.network.Operations().Wait(ctx, op.ID); err != nil {
 				return err // the client went away: nothing deleted
 			}
