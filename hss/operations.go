@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"time"
@@ -212,14 +213,21 @@ func (o *Operations) Start(op Operation, run func(ctx context.Context) error) (O
 	return started, nil
 }
 
-// run waits for a slot and runs fn.
-func (o *Operations) run(fn func(ctx context.Context) error) error {
+// run waits for a slot and runs fn. A panic in fn is the operation's error (logged with its stack), never
+// the end of the HSS.
+func (o *Operations) run(fn func(ctx context.Context) error) (err error) {
 	select {
 	case o.slots <- struct{}{}:
 	case <-o.ctx.Done():
 		return ErrServerClosed
 	}
 	defer func() { <-o.slots }()
+	defer func() {
+		if p := recover(); p != nil {
+			o.log.Error("network-initiated procedure panicked", zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			err = fmt.Errorf("internal error: %v", p)
+		}
+	}()
 	return fn(o.ctx)
 }
 

@@ -190,10 +190,17 @@ func TestOperationsBounded(t *testing.T) {
 		}
 	}
 
+	// A procedure that panics fails its operation; the HSS goes on.
+	op, err := ops.Start(hss.Operation{Command: cx.CmdPushProfile, IMPI: "p"}, func(context.Context) error { panic("bug") })
+	must(t, err)
+	if done, err := ops.Wait(ctx, op.ID); err != nil || done.State != hss.OperationFailed || done.Outcome() != hss.OutcomeError {
+		t.Errorf("panicking procedure: %+v, %v", done, err)
+	}
+
 	short, err := hss.NewOperations(hss.OperationsConfig{Max: 10, Retention: time.Nanosecond, Concurrency: 1}, nil, nil)
 	must(t, err)
 	t.Cleanup(func() { _ = short.Close(context.Background()) })
-	op, err := short.Start(hss.Operation{Command: cx.CmdPushProfile, IMPI: "a"}, quick)
+	op, err = short.Start(hss.Operation{Command: cx.CmdPushProfile, IMPI: "a"}, quick)
 	must(t, err)
 	<-waitDone(t, short, op.ID)
 	eventually(t, "finished operation forgotten after retention", func() bool {
