@@ -148,6 +148,9 @@ type CxConfig struct {
 	// SharedIFCSets lets the HSS send shared iFC set identifiers instead of their iFCs to S-CSCFs that
 	// announce the SiFC feature (TS 29.229 §7.1.1, TS 29.228 Annex E); false always expands them.
 	SharedIFCSets bool `yaml:"shared_ifc_sets"`
+	// Operations bounds the network-initiated procedures (RTR, PPR) the HSS runs in the background and
+	// keeps the outcome of: max kept, retention of a finished one, concurrency.
+	Operations OperationsConfig `yaml:"operations"`
 }
 
 // SQNConfig is aka.SQNConfig as configured: the length of IND and Δ (TS 33.102 Annex C.3).
@@ -194,6 +197,7 @@ func DefaultConfig() Config {
 			KeepServerName:   true,
 			MaxUserDataBytes: userdata.MaxSize,
 			SharedIFCSets:    true,
+			Operations:       DefaultOperationsConfig(),
 		},
 		// Capability numbers are operator-defined (TS 29.228 §6.7): 1 and 2 are examples, offered by the
 		// default S-CSCF so that subscribers requiring either still find it.
@@ -270,6 +274,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Cx.MaxUserDataBytes < 512 || c.Cx.MaxUserDataBytes > userdata.MaxSize {
 		return bad("cx.max_user_data_bytes", "%d: want 512..%d", c.Cx.MaxUserDataBytes, userdata.MaxSize)
+	}
+	if err := c.Cx.Operations.Validate(); err != nil {
+		return fmt.Errorf("%w: cx.operations.%v", ErrInvalidConfig, err)
 	}
 	seen := make(map[string]bool, len(c.SCSCFs))
 	for i, s := range c.SCSCFs {

@@ -21,6 +21,12 @@ var (
 	// ErrRefused: the S-CSCF answered an RTR or PPR with an error; the AnswerError in the chain has the
 	// code. The registration data is left as it was unless the answer says otherwise (TS 29.228 §6.2.2.1).
 	ErrRefused = errors.New("hss: S-CSCF refused the request")
+	// ErrTooManyOperations: cx.operations.max operations are kept and every one is still pending, so no
+	// new network-initiated procedure is started (Operations.Start).
+	ErrTooManyOperations = errors.New("hss: too many network-initiated procedures pending")
+	// ErrOperationNotFound: no operation has that id, or it finished longer than cx.operations.retention
+	// ago. It wraps ErrNotFound.
+	ErrOperationNotFound = fmt.Errorf("hss: no such operation (unknown, or finished and forgotten): %w", ErrNotFound)
 )
 
 // AnswerError is an error answer from the S-CSCF to an RTR or PPR. It wraps ErrRefused.

@@ -2,6 +2,7 @@ package hss_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
@@ -106,6 +108,7 @@ type env struct {
 	cfg   hss.Config
 	icscf *client
 	imsi  atomic.Int64
+	reg   *prometheus.Registry // the HSS's metrics
 }
 
 // newEnv starts an HSS on db; mutate, if given, changes the configuration first.
@@ -126,7 +129,12 @@ func newEnvLog(t testing.TB, db storage.DB, mutate func(*hss.Config), log *zap.L
 	for _, s := range cfg.SCSCFs {
 		must(t, db.PutSCSCF(ctx, hss.SCSCF{Name: s.Name, Capabilities: hss.Capabilities{Mandatory: s.Mandatory, Optional: s.Optional}}))
 	}
-	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: log})
+	reg := prometheus.NewRegistry()
+	metrics, err := hss.NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := hss.NewServer(hss.ServerOptions{Config: cfg, Store: db, Log: log, Metrics: metrics})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +154,7 @@ func newEnvLog(t testing.TB, db storage.DB, mutate func(*hss.Config), log *zap.L
 			t.Errorf("hss serve: %v", err)
 		}
 	})
-	e := &env{t: t, db: db, srv: srv, addr: ln.Addr().String(), cfg: cfg}
+	e := &env{t: t, db: db, srv: srv, addr: ln.Addr().String(), cfg: cfg, reg: reg}
 	e.icscf = e.connect(icscfHost)
 	return e
 }
@@ -183,6 +191,7 @@ type client struct {
 	rtaKeep   []cx.IdentityWithEmergencyRegistration
 	ppaResult diameter.ResultCode
 	ppaVendor uint32
+	silent    *gate // not nil: RTR and PPR are received but not answered until it opens
 	rtr       chan *cx.RTR
 	ppr       chan *cx.PPR
 }
@@ -236,6 +245,26 @@ func connectTo(t testing.TB, addr, host string) *client {
 
 // serve is the S-CSCF side of RTR and PPR.
 func (c *client) serve(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
+	c.mu.Lock()
+	silent := c.silent
+	c.mu.Unlock()
+	if silent != nil { // as Kamailio 5.6 does with a PPR: received, never answered
+		switch cx.Command(req.Header.CommandCode) {
+		case cx.CmdRegistrationTermination:
+			if r, err := cx.ParseRTR(req); err == nil {
+				c.rtr <- r
+			}
+		case cx.CmdPushProfile:
+			if r, err := cx.ParsePPR(req); err == nil {
+				c.ppr <- r
+			}
+		}
+		select {
+		case <-silent.ch:
+		case <-ctx.Done():
+		}
+		return nil, errors.New("test S-CSCF: not answering")
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var ans cx.Answer
@@ -518,6 +547,36 @@ func (c *client) waitPPR() *cx.PPR {
 	case <-time.After(5 * time.Second):
 		c.t.Fatal("no PPR received")
 		return nil
+	}
+}
+
+// gate holds requests until it opens, once.
+type gate struct {
+	ch   chan struct{}
+	once sync.Once
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.ch) }) }
+
+// mute makes c receive RTR and PPR without answering them, until unmute or the end of the test.
+func (c *client) mute() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.silent == nil {
+		g := &gate{ch: make(chan struct{})}
+		c.silent = g
+		c.t.Cleanup(g.open)
+	}
+}
+
+// unmute lets c answer again; the requests it held get no answer.
+func (c *client) unmute() {
+	c.mu.Lock()
+	g := c.silent
+	c.silent = nil
+	c.mu.Unlock()
+	if g != nil {
+		g.open()
 	}
 }
 

@@ -29,6 +29,8 @@ type Metrics struct {
 	outDuration    *prometheus.HistogramVec // command
 	vectors        *prometheus.CounterVec   // scheme
 	resyncs        *prometheus.CounterVec   // outcome
+	procedures     *prometheus.CounterVec   // command, outcome
+	inFlight       *prometheus.GaugeVec     // command
 	peersUp        prometheus.Gauge
 	peerTransition *prometheus.CounterVec // event
 	peersRefused   prometheus.Counter
@@ -66,6 +68,13 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		resyncs: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace,
 			Name: "aka_resyncs_total", Help: "AKA re-synchronisations (MAR with RAND||AUTS), by outcome: accepted or rejected."},
 			[]string{"outcome"}),
+		procedures: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace,
+			Name: "cx_procedures_total",
+			Help: "Network-initiated procedures (operations: RTR, PPR) finished, by command and outcome: succeeded, refused, timeout, unreachable, cancelled, error; rejected when too many were pending."},
+			[]string{"command", "outcome"}),
+		inFlight: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: metricsNamespace,
+			Name: "cx_procedures_in_flight", Help: "Network-initiated procedures (operations: RTR, PPR) pending, by command."},
+			[]string{"command"}),
 		peersUp: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: metricsNamespace,
 			Name: "diameter_peers_up", Help: "Diameter peers with an open connection."}),
 		peerTransition: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: metricsNamespace,
@@ -76,7 +85,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Help: "Incoming Diameter connections refused: CER from an unknown peer (3010) or failed TLS handshake."}),
 	}
 	for _, c := range []prometheus.Collector{m.requests, m.answers, m.duration, m.sent, m.answered, m.requestFailed,
-		m.outDuration, m.vectors, m.resyncs, m.peersUp, m.peerTransition, m.peersRefused} {
+		m.outDuration, m.vectors, m.resyncs, m.procedures, m.inFlight, m.peersUp, m.peerTransition, m.peersRefused} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("hss metrics: %w", err)
 		}
@@ -124,6 +133,26 @@ func (m *Metrics) observeResync(accepted bool) {
 		outcome = "accepted"
 	}
 	m.resyncs.WithLabelValues(outcome).Inc()
+}
+
+func (m *Metrics) observeProcedureStarted(cmd cx.Command) {
+	if m != nil {
+		m.inFlight.WithLabelValues(cmd.Request()).Inc()
+	}
+}
+
+func (m *Metrics) observeProcedureFinished(cmd cx.Command, outcome string) {
+	if m == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(cmd.Request()).Dec()
+	m.procedures.WithLabelValues(cmd.Request(), outcome).Inc()
+}
+
+func (m *Metrics) observeProcedureRejected(cmd cx.Command) {
+	if m != nil {
+		m.procedures.WithLabelValues(cmd.Request(), OutcomeRejected).Inc()
+	}
 }
 
 // Observe implements peer.Observer: peers up and down, peers refused, requests the peer layer answered itself

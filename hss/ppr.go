@@ -67,6 +67,16 @@ func (s *Server) PushProfile(ctx context.Context, impi string) error {
 	return firstErr
 }
 
+// StartPushProfile is PushProfile in the background: it returns at once the pending Operation (command
+// PPR), whose outcome Operations().Get and Wait read later; see StartDeregister.
+func (s *Server) StartPushProfile(impi string) (Operation, error) {
+	if s.isClosed() {
+		return Operation{}, ErrServerClosed
+	}
+	return s.ops.Start(Operation{Command: cx.CmdPushProfile, IMPI: impi},
+		func(ctx context.Context) error { return s.PushProfile(ctx, impi) })
+}
+
 // registeredIMPI returns a private identity holding the registration of impu's set.
 func (s *Server) registeredIMPI(ctx context.Context, impu string) (string, error) {
 	impis, err := s.store.IMPIsOfIMPU(ctx, impu)

@@ -101,6 +101,25 @@ func (s *Server) Deregister(ctx context.Context, impi string, impus []string, re
 	return firstErr
 }
 
+// StartDeregister is Deregister in the background: it returns at once the pending Operation (command
+// RTR), whose outcome Operations().Get and Wait read later. The procedure runs under the server's
+// operations (cx.operations: bounded number, concurrency and retention) and is cancelled by Close. An
+// invalid reason is refused at once (ErrInvalid); every other error of Deregister is the operation's.
+func (s *Server) StartDeregister(impi string, impus []string, reason cx.ReasonCode, info string) (Operation, error) {
+	if reason < cx.ReasonPermanentTermination || reason > cx.ReasonRemoveSCSCF {
+		return Operation{}, fmt.Errorf("deregister %s: reason %d: %w", impi, reason, ErrInvalid)
+	}
+	if s.isClosed() {
+		return Operation{}, ErrServerClosed
+	}
+	impus = slices.Clone(impus)
+	return s.ops.Start(Operation{Command: cx.CmdRegistrationTermination, IMPI: impi, IMPUs: impus, Reason: reason},
+		func(ctx context.Context) error { return s.Deregister(ctx, impi, impus, reason, info) })
+}
+
+// Operations are the network-initiated procedures started with StartDeregister and StartPushProfile.
+func (s *Server) Operations() *Operations { return s.ops }
+
 // deregisterAt sends one RTR to host for the sets of reps and clears them on success.
 func (s *Server) deregisterAt(ctx context.Context, host, impi string, reps []PublicIdentity, reason cx.ReasonCode, info string) error {
 	if host == "" {

@@ -67,6 +67,7 @@ type Server struct {
 	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
 	sessionLow  atomic.Uint32 // Session-Id low part: a counter
 
+	ops      *Operations        // the RTRs and PPRs started with StartDeregister and StartPushProfile
 	bgCtx    context.Context    // ends at Close: background procedures (RTR to a replaced S-CSCF)
 	bgCancel context.CancelFunc //
 	bg       sync.WaitGroup     // every background goroutine
@@ -97,6 +98,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if cfg.Cx.MaxUserDataBytes <= 0 {
 		return nil, fmt.Errorf("%w: cx.max_user_data_bytes %d", ErrInvalidConfig, cfg.Cx.MaxUserDataBytes)
 	}
+	if cfg.Cx.Operations == (OperationsConfig{}) {
+		cfg.Cx.Operations = DefaultOperationsConfig() // a Config built by hand before cx.operations existed
+	}
 	log := opts.Log
 	if log == nil {
 		log = zap.NewNop()
@@ -107,6 +111,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
 		sessionHigh: uint32(time.Now().Unix())}
+	if s.ops, err = NewOperations(cfg.Cx.Operations, opts.Metrics, s.log); err != nil {
+		return nil, err
+	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
 	var obs peer.Observer
 	if opts.Metrics != nil {
@@ -161,26 +168,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// Close stops the server: no new background procedure starts, the running ones are cancelled, every peer
-// gets a DPR (RFC 6733 §5.4) and every goroutine is waited for. When ctx ends first the rest is cut short
-// and ctx's error is returned.
+// Close stops the server: no new background procedure or operation starts, the running ones are cancelled
+// (a pending operation ends failed, outcome cancelled), every peer gets a DPR (RFC 6733 §5.4) and every
+// goroutine is waited for. When ctx ends first the rest is cut short and ctx's error is returned.
 func (s *Server) Close(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
 	s.mu.Unlock()
 	s.bgCancel()
+	opsErr := s.ops.Close(ctx) // before the DPRs: an RTR waiting for its answer ends now, not at the timeout
 	err := s.node.Close(ctx)
-	done := make(chan struct{})
-	go func() {
-		s.bg.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		if err == nil {
-			err = fmt.Errorf("hss close: %w", ctx.Err())
-		}
+	if err == nil {
+		err = opsErr
+	}
+	if werr := waitGroup(ctx, &s.bg); werr != nil && err == nil {
+		err = fmt.Errorf("hss close: %w", werr)
 	}
 	return err
 }

@@ -129,6 +129,25 @@ type client struct {
 	sess atomic.Int64
 	mu   sync.Mutex
 	rtrs []*cx.RTR
+	pprs int
+	hold chan struct{} // not nil: RTR and PPR are received but never answered, as Kamailio 5.6 does PPR
+}
+
+// mute makes the S-CSCF receive RTR and PPR without ever answering them, until the end of the test.
+func (c *client) mute() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.hold == nil {
+		c.hold = make(chan struct{})
+		c.t.Cleanup(func() { close(c.hold) })
+	}
+}
+
+// pushes is the number of PPRs received.
+func (c *client) pushes() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pprs
 }
 
 func connect(t testing.TB, addr, host string) *client {
@@ -156,6 +175,19 @@ func connect(t testing.TB, addr, host string) *client {
 }
 
 func (c *client) serve(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
+	c.mu.Lock()
+	hold := c.hold
+	if cx.Command(req.Header.CommandCode) == cx.CmdPushProfile {
+		c.pprs++
+	}
+	c.mu.Unlock()
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+		}
+		return nil, fmt.Errorf("test S-CSCF: not answering")
+	}
 	switch cx.Command(req.Header.CommandCode) {
 	case cx.CmdRegistrationTermination:
 	case cx.CmdPushProfile:

@@ -96,6 +96,8 @@ func TestScopes(t *testing.T) {
 			[]httpauth.Scope{httpauth.ScopeRead, httpauth.ScopeMetrics}},
 		{"POST", "/api/v1/subscribers/" + sub.IMPI + "/push-profile", "", httpauth.ScopeProvision, []httpauth.Scope{httpauth.ScopeRead}},
 		{"POST", "/api/v1/subscribers:import", "", httpauth.ScopeProvision, []httpauth.Scope{httpauth.ScopeRead}},
+		{"GET", "/api/v1/operations", "", httpauth.ScopeRead, []httpauth.Scope{httpauth.ScopeMetrics}},
+		{"GET", "/api/v1/operations/0123", "", httpauth.ScopeRead, []httpauth.Scope{httpauth.ScopeMetrics}},
 		{"PUT", "/api/v1/scscfs/sip:evil.example", `{}`, httpauth.ScopeAdmin,
 			[]httpauth.Scope{httpauth.ScopeRead, httpauth.ScopeProvision}},
 		{"POST", "/api/v1/profiles", `{"id":"p2"}`, httpauth.ScopeAdmin, []httpauth.Scope{httpauth.ScopeProvision}},

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/imscore/imscore/hss"
 )
@@ -20,6 +21,7 @@ type Client struct {
 	base  *url.URL
 	hc    *http.Client
 	token string
+	wait  bool // wait=true on every request: changes answer after the PPRs they cause (Waiting)
 }
 
 // ClientOption changes a Client.
@@ -50,6 +52,15 @@ func NewClient(baseURL string, hc *http.Client, opts ...ClientOption) (*Client, 
 	return c, nil
 }
 
+// Waiting returns a client whose requests ask the API to wait for the network-initiated procedures they
+// cause (wait=true): a change to a registered user answers once its PPRs are answered or timed out, with
+// PushReport.Pushed and Failed filled in.
+func (c *Client) Waiting() *Client {
+	w := *c
+	w.wait = true
+	return &w
+}
+
 // seg escapes one path segment (an IMPI, an IMPU, a profile id).
 func seg(v string) string { return url.PathEscape(v) }
 
@@ -58,6 +69,10 @@ func seg(v string) string { return url.PathEscape(v) }
 func (c *Client) request(ctx context.Context, method, path string, query url.Values, body any, out any,
 	decodeErrBody bool) error {
 	target := c.base.String() + path // path segments are escaped already (seg)
+	if c.wait && !query.Has("wait") {
+		query = cloneValues(query)
+		query.Set("wait", "true")
+	}
 	if len(query) > 0 {
 		target += "?" + query.Encode()
 	}
@@ -219,16 +234,85 @@ func (c *Client) Registration(ctx context.Context, impi string) (*RegistrationSt
 	return &out, c.do(ctx, http.MethodGet, "/api/v1/subscribers/"+seg(impi)+"/registration", nil, &out)
 }
 
-// Deregister asks the HSS to send an RTR.
+// Deregister asks the HSS to send an RTR and waits for the S-CSCF's answer (wait=true): at most the HSS's
+// Diameter timeout, or until ctx ends. A failed RTR is an *Error (cx_failed, 502).
 func (c *Client) Deregister(ctx context.Context, impi string, req DeregisterRequest) (*DeregisterResult, error) {
 	var out DeregisterResult
-	return &out, c.do(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/deregister", req, &out)
+	return &out, c.request(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/deregister", waitQuery, req, &out, false)
 }
 
-// PushProfile asks the HSS to send a PPR.
+// StartDeregister asks the HSS to send an RTR and returns at once the pending operation (202 Accepted);
+// GetOperation or WaitOperation read its outcome.
+func (c *Client) StartDeregister(ctx context.Context, impi string, req DeregisterRequest) (*Operation, error) {
+	var out Operation
+	return &out, c.request(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/deregister", noWaitQuery, req, &out, false)
+}
+
+// PushProfile asks the HSS to send a PPR and waits for the S-CSCF's answer (wait=true).
 func (c *Client) PushProfile(ctx context.Context, impi string) (*PushResult, error) {
 	var out PushResult
-	return &out, c.do(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/push-profile", nil, &out)
+	return &out, c.request(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/push-profile", waitQuery, nil, &out, false)
+}
+
+// StartPushProfile asks the HSS to send a PPR and returns at once the pending operation.
+func (c *Client) StartPushProfile(ctx context.Context, impi string) (*Operation, error) {
+	var out Operation
+	return &out, c.request(ctx, http.MethodPost, "/api/v1/subscribers/"+seg(impi)+"/push-profile", noWaitQuery, nil, &out, false)
+}
+
+var (
+	waitQuery   = url.Values{"wait": {"true"}}
+	noWaitQuery = url.Values{"wait": {"false"}}
+)
+
+// GetOperation reads a network-initiated procedure the API started (GET /api/v1/operations/{id}).
+func (c *Client) GetOperation(ctx context.Context, id string) (*Operation, error) {
+	var out Operation
+	return &out, c.do(ctx, http.MethodGet, "/api/v1/operations/"+seg(id), nil, &out)
+}
+
+// OperationQuery selects operations for ListOperations; empty members do not filter.
+type OperationQuery struct {
+	IMPI  string
+	State string // pending, succeeded or failed
+	Limit int
+}
+
+// ListOperations returns the operations the HSS keeps, newest first (GET /api/v1/operations).
+func (c *Client) ListOperations(ctx context.Context, q OperationQuery) (*OperationList, error) {
+	v := url.Values{}
+	if q.IMPI != "" {
+		v.Set("impi", q.IMPI)
+	}
+	if q.State != "" {
+		v.Set("state", q.State)
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out OperationList
+	return &out, c.request(ctx, http.MethodGet, "/api/v1/operations", v, nil, &out, false)
+}
+
+// WaitOperation reads operation id every interval (≤ 0: one second) until it has finished, and returns it;
+// when ctx ends first, the last state read with ctx's error.
+func (c *Client) WaitOperation(ctx context.Context, id string, interval time.Duration) (*Operation, error) {
+	if interval <= 0 {
+		interval = time.Second
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		op, err := c.GetOperation(ctx, id)
+		if err != nil || op.Done() {
+			return op, err
+		}
+		select {
+		case <-ctx.Done():
+			return op, fmt.Errorf("wait for operation %s: %w", id, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Import streams NDJSON from r (POST /subscribers:import); batch 0 uses the server's default. The
@@ -327,6 +411,14 @@ func (c *Client) DeleteSCSCF(ctx context.Context, name string) error {
 // SetDefaultCharging sets the default charging function addresses.
 func (c *Client) SetDefaultCharging(ctx context.Context, ci hss.ChargingInfo) error {
 	return c.do(ctx, http.MethodPut, "/api/v1/charging/default", ci, nil)
+}
+
+func cloneValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vs := range v {
+		out[k] = append([]string(nil), vs...)
+	}
+	return out
 }
 
 // IsNotFound reports whether err is the API's 404.

@@ -26,8 +26,9 @@
 //	POST   /api/v1/subscribers/{impi}/impus          PUT, DELETE …/impus/{impu}
 //	POST   /api/v1/subscribers/{impi}/links          DELETE …/links/{impu}
 //	GET    /api/v1/subscribers/{impi}/registration
-//	POST   /api/v1/subscribers/{impi}/deregister     RTR
-//	POST   /api/v1/subscribers/{impi}/push-profile   PPR
+//	POST   /api/v1/subscribers/{impi}/deregister     RTR: 202 and the operation (?wait=true: the outcome)
+//	POST   /api/v1/subscribers/{impi}/push-profile   PPR: 202 and the operation (?wait=true: the outcome)
+//	GET    /api/v1/operations[?impi=&state=&limit=]  RTRs and PPRs started, GET …/operations/{id}
 //	…      /api/v1/profiles[/{id}], /api/v1/ifc-sets[/{id}], /api/v1/scscfs[/{name}]
 //	PUT    /api/v1/charging/default
 //

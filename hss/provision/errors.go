@@ -18,21 +18,22 @@ type Code string
 
 // Error codes. They are part of the API: never rename one.
 const (
-	CodeInvalidJSON      Code = "invalid_json"           // the body is not the JSON the route expects
-	CodeUnknownField     Code = "unknown_field"          // the body has a member the route does not know (a typo?)
-	CodeInvalidField     Code = "invalid_field"          // one field has a bad value; "field" names it
-	CodeInvalid          Code = "invalid"                // the store rejected the data as a whole (ErrInvalid)
-	CodeNotFound         Code = "not_found"              // the subscriber, identity, profile, set or S-CSCF does not exist
-	CodeAlreadyExists    Code = "already_exists"         // a create would duplicate something
-	CodeConflict         Code = "conflict"               // a broken reference, or deleting something still in use
-	CodeNotRegistered    Code = "not_registered"         // a network-initiated procedure for a user no S-CSCF serves
-	CodeTooLarge         Code = "too_large"              // the body is over the route's limit
-	CodeMethodNotAllowed Code = "method_not_allowed"     // the route exists, not with this method (see Allow)
-	CodeUnavailable      Code = "unavailable"            // no Cx server attached (Options.Network is nil)
-	CodeCxFailed         Code = "cx_failed"              // the Cx server could not complete RTR or PPR
-	CodeDeregisterFailed Code = "deregister_failed"      // a registered user not deleted: its RTR failed (force=true deletes)
-	CodeInternal         Code = "internal"               // a storage failure or a bug; details are in the server log
-	CodeUnsupportedMedia Code = "unsupported_media_type" // a body that is not application/json (x-ndjson for import)
+	CodeInvalidJSON       Code = "invalid_json"           // the body is not the JSON the route expects
+	CodeUnknownField      Code = "unknown_field"          // the body has a member the route does not know (a typo?)
+	CodeInvalidField      Code = "invalid_field"          // one field has a bad value; "field" names it
+	CodeInvalid           Code = "invalid"                // the store rejected the data as a whole (ErrInvalid)
+	CodeNotFound          Code = "not_found"              // the subscriber, identity, profile, set or S-CSCF does not exist
+	CodeAlreadyExists     Code = "already_exists"         // a create would duplicate something
+	CodeConflict          Code = "conflict"               // a broken reference, or deleting something still in use
+	CodeNotRegistered     Code = "not_registered"         // a network-initiated procedure for a user no S-CSCF serves
+	CodeTooLarge          Code = "too_large"              // the body is over the route's limit
+	CodeMethodNotAllowed  Code = "method_not_allowed"     // the route exists, not with this method (see Allow)
+	CodeUnavailable       Code = "unavailable"            // no Cx server attached (Options.Network is nil)
+	CodeCxFailed          Code = "cx_failed"              // the Cx server could not complete RTR or PPR
+	CodeDeregisterFailed  Code = "deregister_failed"      // a registered user not deleted: its RTR failed (force=true deletes)
+	CodeTooManyOperations Code = "too_many_operations"    // RTR or PPR not started: cx.operations.max are pending (retry)
+	CodeInternal          Code = "internal"               // a storage failure or a bug; details are in the server log
+	CodeUnsupportedMedia  Code = "unsupported_media_type" // a body that is not application/json (x-ndjson for import)
 	// Answers of the authorisation in front of every route (internal/httpauth).
 	CodeUnauthorized      Code = httpauth.CodeUnauthorized   // 401: no bearer token, or an unknown one
 	CodeInsufficientScope Code = httpauth.CodeForbidden      // 403: the token lacks the route's scope

@@ -19,13 +19,16 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 )
 
-// NetworkInitiated is what the API needs from the Cx server for network-initiated procedures.
+// NetworkInitiated is what the API needs from the Cx server for network-initiated procedures. They run in
+// the background (an S-CSCF may never answer): the Start methods return the pending operation at once.
 type NetworkInitiated interface {
-	// Deregister sends a Registration-Termination-Request (TS 29.228 §6.1.3) for impi to the S-CSCF
+	// StartDeregister starts a Registration-Termination-Request (TS 29.228 §6.1.3) for impi to the S-CSCF
 	// serving it; impus empty means every IMPU of the IMPI.
-	Deregister(ctx context.Context, impi string, impus []string, reason cx.ReasonCode, info string) error
-	// PushProfile sends a Push-Profile-Request (TS 29.228 §6.2.2) with the current user profile of impi.
-	PushProfile(ctx context.Context, impi string) error
+	StartDeregister(impi string, impus []string, reason cx.ReasonCode, info string) (hss.Operation, error)
+	// StartPushProfile starts a Push-Profile-Request (TS 29.228 §6.2.2) with the current user profile of impi.
+	StartPushProfile(impi string) (hss.Operation, error)
+	// Operations are the operations started, read back by GET /api/v1/operations[/{id}] and waited for.
+	Operations() *hss.Operations
 }
 
 // Options configure NewHandler.
@@ -107,6 +110,8 @@ func (h *handler) routes() {
 	h.route(read, "GET /api/v1/subscribers/{impi}/registration", h.getRegistration)
 	h.route(provision, "POST /api/v1/subscribers/{impi}/deregister", h.deregister)
 	h.route(provision, "POST /api/v1/subscribers/{impi}/push-profile", h.pushProfile)
+	h.route(read, "GET /api/v1/operations", h.listOperations)
+	h.route(read, "GET /api/v1/operations/{id}", h.getOperation)
 
 	h.route(read, "GET /api/v1/profiles", h.listProfiles)
 	h.route(admin, "POST /api/v1/profiles", h.createProfile)
@@ -155,6 +160,9 @@ func (h *handler) route(scope httpauth.Scope, pattern string, fn apiFunc) {
 		note := &auditNote{}
 		r = r.WithContext(context.WithValue(r.Context(), auditKey{}, note))
 		err := checkMedia(r, media)
+		if err == nil {
+			err = checkWait(r)
+		}
 		if err == nil {
 			err = h.run(fn, sw, r)
 		}
@@ -206,6 +214,9 @@ func (h *handler) auditLine(pattern string, scope httpauth.Scope, who httpauth.P
 	if err != nil {
 		fields = append(fields, zap.String("code", string(errorOf(err).Code)))
 	}
+	if note.operation != "" {
+		fields = append(fields, zap.String("operation", note.operation))
+	}
 	if note.imported+note.failed > 0 {
 		fields = append(fields, zap.Int("imported", note.imported), zap.Int("failed", note.failed))
 	}
@@ -218,6 +229,7 @@ type auditKey struct{}
 
 type auditNote struct {
 	impi             string // the subscriber a create made (its IMPI is not in the path)
+	operation        string // the RTR or PPR a route started
 	imported, failed int    // an import's counts
 }
 

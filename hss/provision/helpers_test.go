@@ -22,6 +22,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/internal/httpauth"
@@ -78,26 +79,106 @@ type deregCall struct {
 	Info   string
 }
 
-// fakeNetwork records the network-initiated procedures asked for; err, when set, is what they return.
+// fakeNetwork runs the network-initiated procedures as the Cx server does, as hss.Operations, and
+// records what they were asked to do; failFor[impi], when set, is their outcome. hold, when set, keeps
+// every procedure waiting, as an S-CSCF that does not answer: until answer is called (failFor decides) or
+// until timeout passes, when it fails as an unanswered Diameter request does (peer.ErrTimeout).
 type fakeNetwork struct {
 	mu      sync.Mutex
 	deregs  []deregCall
 	pushes  []string
 	failFor map[string]error
+	hold    chan struct{}
+	timeout time.Duration
+	max     int // cx.operations.max; 0: the default
+
+	once sync.Once
+	ops  *hss.Operations
 }
 
-func (f *fakeNetwork) Deregister(_ context.Context, impi string, impus []string, reason cx.ReasonCode, info string) error {
+func (f *fakeNetwork) Operations() *hss.Operations {
+	f.once.Do(func() {
+		cfg := hss.DefaultOperationsConfig()
+		if f.max > 0 {
+			cfg.Max = f.max
+		}
+		var err error
+		if f.ops, err = hss.NewOperations(cfg, nil, nil); err != nil {
+			panic(err)
+		}
+	})
+	return f.ops
+}
+
+func (f *fakeNetwork) StartDeregister(impi string, impus []string, reason cx.ReasonCode, info string) (hss.Operation, error) {
+	call := deregCall{IMPI: impi, IMPUs: slices.Clone(impus), Reason: reason, Info: info}
+	return f.Operations().Start(hss.Operation{Command: cx.CmdRegistrationTermination, IMPI: impi, IMPUs: impus, Reason: reason},
+		func(ctx context.Context) error {
+			f.mu.Lock()
+			f.deregs = append(f.deregs, call)
+			f.mu.Unlock()
+			return f.answerOf(ctx, "RTR", impi)
+		})
+}
+
+func (f *fakeNetwork) StartPushProfile(impi string) (hss.Operation, error) {
+	return f.Operations().Start(hss.Operation{Command: cx.CmdPushProfile, IMPI: impi}, func(ctx context.Context) error {
+		f.mu.Lock()
+		f.pushes = append(f.pushes, impi)
+		f.mu.Unlock()
+		return f.answerOf(ctx, "PPR", impi)
+	})
+}
+
+// answerOf is the outcome of a procedure for impi, once the S-CSCF answers (or never does).
+func (f *fakeNetwork) answerOf(ctx context.Context, cmd, impi string) error {
+	f.mu.Lock()
+	hold, timeout := f.hold, f.timeout
+	f.mu.Unlock()
+	if hold != nil {
+		var expire <-chan time.Time
+		if timeout > 0 {
+			t := time.NewTimer(timeout)
+			defer t.Stop()
+			expire = t.C
+		}
+		select {
+		case <-hold:
+		case <-expire:
+			return fmt.Errorf("%s to scscf.ims: %w", cmd, peer.ErrTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.deregs = append(f.deregs, deregCall{IMPI: impi, IMPUs: slices.Clone(impus), Reason: reason, Info: info})
 	return f.failFor[impi]
 }
 
-func (f *fakeNetwork) PushProfile(_ context.Context, impi string) error {
+// mute makes the S-CSCF stop answering; procedures fail after timeout (0: they wait for answer).
+func (f *fakeNetwork) mute(timeout time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.pushes = append(f.pushes, impi)
-	return f.failFor[impi]
+	f.hold, f.timeout = make(chan struct{}), timeout
+}
+
+// answer lets the held procedures end (with failFor) and the next ones run at once.
+func (f *fakeNetwork) answer() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hold != nil {
+		close(f.hold)
+		f.hold = nil
+	}
+}
+
+func (f *fakeNetwork) fail(impi string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.failFor == nil {
+		f.failFor = map[string]error{}
+	}
+	f.failFor[impi] = err
 }
 
 func (f *fakeNetwork) calls() ([]deregCall, []string) {
@@ -155,6 +236,16 @@ func newEnvOpts(t testing.TB, opts Options) *env {
 	core, logs := observer.New(zapcore.DebugLevel)
 	opts.Log = zap.New(core)
 	net, _ := opts.Network.(*fakeNetwork)
+	if net != nil {
+		t.Cleanup(func() {
+			net.answer()
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			if err := net.Operations().Close(ctx); err != nil {
+				t.Errorf("operations close: %v", err)
+			}
+		})
+	}
 	store := opts.Store
 	tokens, secrets := testTokens(t)
 	if opts.Guard == nil {

@@ -131,13 +131,13 @@ func (h *handler) deregister(w http.ResponseWriter, r *http.Request) error {
 			Message: fmt.Sprintf("%s: no S-CSCF serves these identities: nothing to de-register", impi)}
 	}
 	reason := cx.ReasonCode(req.Reason)
-	if err := h.network.Deregister(ctx, impi, req.IMPUs, reason, req.Info); err != nil {
-		return cxError("RTR", impi, err)
+	op, err := h.network.StartDeregister(impi, req.IMPUs, reason, req.Info)
+	if err != nil {
+		return startError(w, "RTR", impi, err)
 	}
-	h.log.Info("network-initiated de-registration", logging.IMPI(impi), zap.Stringer("reason", reason),
-		zap.Strings("impus", req.IMPUs))
-	writeJSON(w, http.StatusOK, DeregisterResult{IMPI: impi, Reason: reason.String(), IMPUs: req.IMPUs})
-	return nil
+	h.log.Info("network-initiated de-registration started", logging.IMPI(impi), zap.Stringer("reason", reason),
+		zap.Strings("impus", req.IMPUs), zap.String("operation", op.ID))
+	return h.answerOperation(w, r, "RTR", op, DeregisterResult{IMPI: impi, Reason: reason.String(), IMPUs: req.IMPUs, Operation: op.ID})
 }
 
 func (h *handler) pushProfile(w http.ResponseWriter, r *http.Request) error {
@@ -158,25 +158,26 @@ func (h *handler) pushProfile(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusConflict, Code: CodeNotRegistered,
 			Message: fmt.Sprintf("%s: no S-CSCF serves this user: nowhere to push the profile", impi)}
 	}
-	if err := h.network.PushProfile(ctx, impi); err != nil {
-		return cxError("PPR", impi, err)
+	op, err := h.network.StartPushProfile(impi)
+	if err != nil {
+		return startError(w, "PPR", impi, err)
 	}
-	h.log.Info("profile pushed", logging.IMPI(impi))
-	writeJSON(w, http.StatusOK, PushResult{IMPI: impi})
-	return nil
+	h.log.Info("profile push started", logging.IMPI(impi), zap.String("operation", op.ID))
+	return h.answerOperation(w, r, "PPR", op, PushResult{IMPI: impi, Operation: op.ID})
 }
 
 // pushIfServed sends a PPR for impi when, before the change, an S-CSCF served one of its identities (sub).
-func (h *handler) pushIfServed(ctx context.Context, sub *hss.Subscriber, impi string) *PushReport {
+func (h *handler) pushIfServed(r *http.Request, sub *hss.Subscriber, impi string) *PushReport {
 	if !anyServed(sub.Public) {
 		return nil
 	}
-	return h.push(ctx, []string{impi})
+	return h.push(r, []string{impi})
 }
 
-// push sends a PPR (TS 29.228 §6.2.2) for each IMPI, one after the other, and reports the outcome. The
-// provisioning change is already stored: a failed PPR is reported, not undone. nil when impis is empty.
-func (h *handler) push(ctx context.Context, impis []string) *PushReport {
+// push starts a PPR (TS 29.228 §6.2.2) for each IMPI and reports them as operations; with wait=true it waits
+// for them and reports the outcome. The provisioning change is already stored: a failed PPR is reported, not
+// undone. nil when impis is empty.
+func (h *handler) push(r *http.Request, impis []string) *PushReport {
 	if len(impis) == 0 {
 		return nil
 	}
@@ -186,15 +187,36 @@ func (h *handler) push(ctx context.Context, impis []string) *PushReport {
 		return &PushReport{Skipped: errNoNetwork().Message}
 	}
 	rep := &PushReport{}
+	var started []hss.Operation
 	for _, impi := range impis {
-		if err := h.network.PushProfile(ctx, impi); err != nil {
-			h.log.Warn("PPR after a profile change failed", logging.IMPI(impi), zap.Error(err))
+		op, err := h.network.StartPushProfile(impi)
+		if err != nil {
+			h.log.Warn("PPR after a profile change not started", logging.IMPI(impi), zap.Error(err))
 			rep.Failed = append(rep.Failed, PushFailure{IMPI: impi, Error: err.Error()})
 			continue
 		}
-		h.log.Debug("PPR after a profile change", logging.IMPI(impi))
-		rep.Pushed = append(rep.Pushed, impi)
+		started = append(started, op)
 	}
+	wait := wantWait(r)
+	for _, op := range started {
+		if wait {
+			done, err := h.network.Operations().Wait(r.Context(), op.ID)
+			if err == nil {
+				op = done
+			}
+			switch {
+			case err != nil:
+				rep.Failed = append(rep.Failed, PushFailure{IMPI: op.IMPI, Error: err.Error()})
+			case op.Err != nil:
+				h.log.Warn("PPR after a profile change failed", logging.IMPI(op.IMPI), zap.Error(op.Err))
+				rep.Failed = append(rep.Failed, PushFailure{IMPI: op.IMPI, Error: op.Err.Error()})
+			default:
+				rep.Pushed = append(rep.Pushed, op.IMPI)
+			}
+		}
+		rep.Operations = append(rep.Operations, operationOut(op))
+	}
+	h.log.Debug("PPRs after a profile change", zap.Int("started", len(started)), zap.Int("not_started", len(impis)-len(started)))
 	return rep
 }
 

@@ -3,12 +3,17 @@ package provision
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/httpauth"
 )
 
 func TestRegistrationStatus(t *testing.T) {
@@ -54,7 +59,7 @@ func TestDeregister(t *testing.T) {
 	failing := e.createDefault("001010000000152", "15550000152")
 	e.register(reg.IMPI, "sip:15550000150@"+domain)
 	e.register(failing.IMPI, "tel:15550000152")
-	net.failFor[failing.IMPI] = errors.New("rta: DIAMETER_UNABLE_TO_DELIVER")
+	net.fail(failing.IMPI, errors.New("rta: DIAMETER_UNABLE_TO_DELIVER"))
 
 	tests := []struct {
 		name   string
@@ -87,7 +92,8 @@ func TestDeregister(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before, _ := net.calls()
-			status, body := e.call("POST", "/api/v1/subscribers/"+tt.impi+"/deregister", tt.body)
+			// wait=true: the synchronous form, answered with the RTR's outcome.
+			status, body := e.call("POST", "/api/v1/subscribers/"+tt.impi+"/deregister?wait=true", tt.body)
 			after, _ := net.calls()
 			if status != tt.status {
 				t.Fatalf("status %d %s, want %d", status, body, tt.status)
@@ -154,7 +160,7 @@ func TestDeleteRegisteredSubscriberDeregistersFirst(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e2 := newEnv(t, sqliteStore(t), tc.net)
 			sub := e2.createDefault("001010000000153", "15550000153")
-			failing.failFor = map[string]error{sub.IMPI: errors.New("rta timeout")}
+			failing.fail(sub.IMPI, errors.New("rta timeout"))
 			e2.register(sub.IMPI, "tel:15550000153")
 			_, err := e2.client.DeleteSubscriber(ctx, sub.IMPI)
 			if e := wantAPIError(t, err, 409, CodeDeregisterFailed, ""); !strings.Contains(e.Message, tc.why) {
@@ -217,20 +223,21 @@ func TestPushProfileRoute(t *testing.T) {
 func testProfileChangePushes(t *testing.T, e *env) {
 	ctx := testCtx(t)
 	net := e.net
+	client := e.client.Waiting() // each change answers after its PPRs, reporting them pushed or failed
 	gold := goldProfile()
-	if _, err := e.client.CreateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs}); err != nil {
+	if _, err := client.CreateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs}); err != nil {
 		t.Fatal(err)
 	}
 	gold.SharedIFCSetIDs = []int32{7}
-	if _, err := e.client.CreateProfile(ctx, gold); err != nil {
+	if _, err := client.CreateProfile(ctx, gold); err != nil {
 		t.Fatal(err)
 	}
-	regGold, err := e.client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000160", MSISDN: "15550000160",
+	regGold, err := client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000160", MSISDN: "15550000160",
 		K: testK, OP: testOP, ProfileID: "gold"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	idleGold, err := e.client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000161", MSISDN: "15550000161",
+	idleGold, err := client.CreateSubscriber(ctx, SubscriberRequest{IMSI: "001010000000161", MSISDN: "15550000161",
 		K: testK, OP: testOP, ProfileID: "gold"})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +255,7 @@ func testProfileChangePushes(t *testing.T, e *env) {
 	// Profile update: only the registered user of "gold".
 	n := count()
 	gold.IFCs[0].ApplicationServer.ServerName = "sip:new-as.ims"
-	got, err := e.client.UpdateProfile(ctx, gold)
+	got, err := client.UpdateProfile(ctx, gold)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +269,7 @@ func testProfileChangePushes(t *testing.T, e *env) {
 
 	// Shared iFC set update: users of profiles referencing it.
 	n = count()
-	set, err := e.client.UpdateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs[:1]})
+	set, err := client.UpdateIFCSet(ctx, IFCSet{ID: 7, IFCs: gold.IFCs[:1]})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,22 +285,22 @@ func testProfileChangePushes(t *testing.T, e *env) {
 		want []string
 	}{
 		{"impu update", func() (*Subscriber, error) {
-			return e.client.UpdateIMPU(ctx, regDefault.IMPI, "tel:15550000162", IMPURequest{DisplayName: "Carol"})
+			return client.UpdateIMPU(ctx, regDefault.IMPI, "tel:15550000162", IMPURequest{DisplayName: "Carol"})
 		}, []string{regDefault.IMPI}},
 		{"impu add", func() (*Subscriber, error) {
-			return e.client.AddIMPU(ctx, regDefault.IMPI, IMPURequest{IMPU: "sip:carol@" + domain})
+			return client.AddIMPU(ctx, regDefault.IMPI, IMPURequest{IMPU: "sip:carol@" + domain})
 		}, []string{regDefault.IMPI}},
 		{"impu delete", func() (*Subscriber, error) {
-			return e.client.DeleteIMPU(ctx, regDefault.IMPI, "sip:15550000162@"+domain)
+			return client.DeleteIMPU(ctx, regDefault.IMPI, "sip:15550000162@"+domain)
 		}, []string{regDefault.IMPI}},
 		{"charging patch", func() (*Subscriber, error) {
-			return e.client.PatchSubscriber(ctx, regDefault.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
+			return client.PatchSubscriber(ctx, regDefault.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
 		}, []string{regDefault.IMPI}},
 		{"idle user impu add", func() (*Subscriber, error) {
-			return e.client.AddIMPU(ctx, idleGold.IMPI, IMPURequest{IMPU: "sip:dave@" + domain})
+			return client.AddIMPU(ctx, idleGold.IMPI, IMPURequest{IMPU: "sip:dave@" + domain})
 		}, nil},
 		{"idle user charging patch", func() (*Subscriber, error) {
-			return e.client.PatchSubscriber(ctx, idleGold.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
+			return client.PatchSubscriber(ctx, idleGold.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf2"}})
 		}, nil},
 	}
 	for _, s := range steps {
@@ -346,8 +353,8 @@ func TestPushFailureReported(t *testing.T) {
 	ctx := testCtx(t)
 	sub := e.createDefault("001010000000164", "15550000164")
 	e.register(sub.IMPI, "tel:15550000164")
-	net.failFor[sub.IMPI] = errors.New("ppa: DIAMETER_ERROR_USER_UNKNOWN")
-	got, err := e.client.UpdateIMPU(ctx, sub.IMPI, "tel:15550000164", IMPURequest{Barred: true})
+	net.fail(sub.IMPI, errors.New("ppa: DIAMETER_ERROR_USER_UNKNOWN"))
+	got, err := e.client.Waiting().UpdateIMPU(ctx, sub.IMPI, "tel:15550000164", IMPURequest{Barred: true})
 	if err != nil {
 		t.Fatal(err) // the change is stored; the failed PPR is reported
 	}
@@ -385,5 +392,138 @@ func TestParseReasonCode(t *testing.T) {
 				t.Errorf("ParseReasonCode(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
 			}
 		})
+	}
+}
+
+// TestNetworkInitiatedAsync: issue 11, the API no longer blocks for the Diameter timeout when the S-CSCF
+// does not answer. With an S-CSCF that holds every request, deregister and push-profile answer 202 Accepted
+// with the pending operation and its Location (RFC 9110 §15.3.3), a change to a registered user answers with
+// its PPR pending; the operations are read back (read scope) and end succeeded when the S-CSCF answers,
+// failed with outcome timeout when the Diameter timeout passes.
+func TestNetworkInitiatedAsync(t *testing.T) {
+	net := &fakeNetwork{}
+	e := newEnv(t, sqliteStore(t), net)
+	ctx := testCtx(t)
+	reader := e.clientFor(httpauth.ScopeRead)
+	sub := e.createDefault("001010000000170", "15550000170")
+	e.register(sub.IMPI, "tel:15550000170")
+	net.mute(0) // never answers until net.answer
+
+	status, hdr, body := e.callHeader("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister", `{"reason":"SERVER_CHANGE"}`,
+		http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeProvision]}, "Content-Type": {"application/json"}})
+	var rtr Operation
+	if err := json.Unmarshal(body, &rtr); err != nil || status != http.StatusAccepted {
+		t.Fatalf("deregister: %d %s, want 202 with the operation", status, body)
+	}
+	if hdr.Get("Location") != "/api/v1/operations/"+rtr.ID || rtr.Location != hdr.Get("Location") || rtr.State != "pending" ||
+		rtr.Command != "RTR" || rtr.IMPI != sub.IMPI || rtr.Reason != "SERVER_CHANGE" || rtr.CreatedAt.IsZero() || !rtr.FinishedAt.IsZero() {
+		t.Fatalf("deregister answer: Location %q, %+v", hdr.Get("Location"), rtr)
+	}
+	ppr, err := e.client.StartPushProfile(ctx, sub.IMPI)
+	if err != nil || ppr.State != "pending" || ppr.Command != "PPR" {
+		t.Fatalf("push-profile: %+v, %v", ppr, err)
+	}
+	changed, err := e.client.UpdateIMPU(ctx, sub.IMPI, "tel:15550000170", IMPURequest{DisplayName: "Eve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := changed.ProfilePush
+	if rep == nil || len(rep.Operations) != 1 || rep.Operations[0].State != "pending" || rep.Operations[0].IMPI != sub.IMPI ||
+		len(rep.Pushed) != 0 || len(rep.Failed) != 0 {
+		t.Fatalf("change of a registered user: %+v, want its PPR pending", rep)
+	}
+	for _, id := range []string{rtr.ID, ppr.ID, rep.Operations[0].ID} {
+		got, err := reader.GetOperation(ctx, id)
+		if err != nil || got.State != "pending" || got.Outcome != "" {
+			t.Errorf("operation %s while the S-CSCF holds it: %+v, %v", id, got, err)
+		}
+	}
+	list, err := reader.ListOperations(ctx, OperationQuery{IMPI: sub.IMPI, State: "pending"})
+	if err != nil || len(list.Operations) != 3 || list.Operations[0].ID != rep.Operations[0].ID {
+		t.Errorf("pending operations: %+v, %v", list, err)
+	}
+
+	// GET …?wait=true answers once the operation has finished.
+	waited := make(chan Operation, 1)
+	go func() {
+		var op Operation
+		status, _, body := e.callHeader("GET", "/api/v1/operations/"+rtr.ID+"?wait=true", "",
+			http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeRead]}})
+		if status != 200 || json.Unmarshal(body, &op) != nil {
+			t.Errorf("GET ?wait=true: %d %s", status, body)
+		}
+		waited <- op
+	}()
+	net.answer()
+	if op := <-waited; op.State != "succeeded" {
+		t.Errorf("GET ?wait=true answered %+v", op)
+	}
+	// The audit line of the route that started it names the operation.
+	if n := e.logs.FilterMessage("audit").FilterField(zap.String("operation", rtr.ID)).Len(); n != 1 {
+		t.Errorf("%d audit lines name operation %s, want 1", n, rtr.ID)
+	}
+	for _, id := range []string{rtr.ID, ppr.ID, rep.Operations[0].ID} {
+		got, err := reader.WaitOperation(ctx, id, 10*time.Millisecond)
+		if err != nil || got.State != "succeeded" || got.Outcome != "succeeded" || got.FinishedAt.IsZero() {
+			t.Errorf("operation %s once answered: %+v, %v", id, got, err)
+		}
+	}
+
+	// The Diameter timeout passes without an answer: failed, outcome timeout.
+	net.mute(time.Millisecond)
+	ppr, err = e.client.StartPushProfile(ctx, sub.IMPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := reader.WaitOperation(ctx, ppr.ID, 10*time.Millisecond)
+	if err != nil || got.State != "failed" || got.Outcome != "timeout" || !strings.Contains(got.Error, "timed out") {
+		t.Errorf("unanswered PPR: %+v, %v", got, err)
+	}
+	// wait=true: the synchronous form reports the failure.
+	_, err = e.client.PushProfile(ctx, sub.IMPI)
+	wantAPIError(t, err, 502, CodeCxFailed, "")
+
+	for _, q := range []struct{ path, field string }{
+		{"/api/v1/subscribers/" + sub.IMPI + "/push-profile?wait=soon", "wait"},
+		{"/api/v1/operations?limit=0", "limit"},
+		{"/api/v1/operations?state=lost", "state"},
+	} {
+		method := "GET"
+		if strings.Contains(q.path, "push-profile") {
+			method = "POST"
+		}
+		var got Error
+		e.callJSON(method, q.path, "", 400, &got)
+		if got.Field != q.field {
+			t.Errorf("%s: %+v", q.path, got)
+		}
+	}
+	_, err = reader.GetOperation(ctx, "0123")
+	wantAPIError(t, err, 404, CodeNotFound, "")
+}
+
+// TestOperationsFull: when cx.operations.max operations are pending, a new RTR or PPR is refused with 503
+// too_many_operations and Retry-After, and a change's PPR is reported failed; nothing blocks.
+func TestOperationsFull(t *testing.T) {
+	net := &fakeNetwork{max: 1}
+	e := newEnv(t, sqliteStore(t), net)
+	ctx := testCtx(t)
+	sub := e.createDefault("001010000000171", "15550000171")
+	e.register(sub.IMPI, "tel:15550000171")
+	net.mute(0)
+	if _, err := e.client.StartPushProfile(ctx, sub.IMPI); err != nil {
+		t.Fatal(err)
+	}
+	status, hdr, body := e.callHeader("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister", "",
+		http.Header{"Authorization": {"Bearer " + e.tokens[httpauth.ScopeProvision]}})
+	if status != 503 || hdr.Get("Retry-After") == "" || !strings.Contains(string(body), string(CodeTooManyOperations)) {
+		t.Errorf("deregister with the operations full: %d %q %s", status, hdr.Get("Retry-After"), body)
+	}
+	changed, err := e.client.PatchSubscriber(ctx, sub.IMPI, SubscriberPatch{Charging: &hss.ChargingInfo{PrimaryCCF: "aaa://ccf9"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := changed.ProfilePush; rep == nil || len(rep.Failed) != 1 || !strings.Contains(rep.Failed[0].Error, "too many") {
+		t.Errorf("change with the operations full: %+v", rep)
 	}
 }

@@ -27,7 +27,7 @@ func TestPostgresDeregister(t *testing.T) {
 	sub := e.createDefault("001010000000190", "15550000190")
 	e.register(sub.IMPI, "tel:15550000190")
 	var res DeregisterResult
-	e.callJSON("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister", `{"reason":"NEW_SERVER_ASSIGNED","impus":["tel:15550000190"]}`, 200, &res)
+	e.callJSON("POST", "/api/v1/subscribers/"+sub.IMPI+"/deregister?wait=true", `{"reason":"NEW_SERVER_ASSIGNED","impus":["tel:15550000190"]}`, 200, &res)
 	deregs, _ := net.calls()
 	if len(deregs) != 1 || deregs[0].IMPI != sub.IMPI || deregs[0].Reason.String() != "NEW_SERVER_ASSIGNED" ||
 		strings.Join(deregs[0].IMPUs, ",") != "tel:15550000190" {

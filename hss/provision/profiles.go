@@ -95,7 +95,7 @@ func (h *handler) updateProfile(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := profileOut(got)
-	out.ProfilePush = h.push(ctx, impis)
+	out.ProfilePush = h.push(r, impis)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
@@ -216,7 +216,7 @@ func (h *handler) updateIFCSet(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	out := ifcSetOut(got)
-	out.ProfilePush = h.push(ctx, impis)
+	out.ProfilePush = h.push(r, impis)
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }

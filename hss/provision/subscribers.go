@@ -297,7 +297,7 @@ func (h *handler) patchSubscriber(w http.ResponseWriter, r *http.Request) error 
 	var push *PushReport
 	if chargingChanged {
 		// PPR carries Charging-Information too (TS 29.228 §6.2.2): the S-CSCF must learn the new addresses.
-		push = h.pushIfServed(ctx, cur, impi)
+		push = h.pushIfServed(r, cur, impi)
 	}
 	return h.writeSubscriber(ctx, w, impi, push)
 }
@@ -337,7 +337,19 @@ func (h *handler) deleteSubscriber(w http.ResponseWriter, r *http.Request) error
 		case h.network == nil:
 			cause = errors.New(errNoNetwork().Message)
 		default:
-			cause = h.network.Deregister(ctx, impi, nil, cx.ReasonPermanentTermination, "")
+			// The deletion needs the outcome: the RTR runs as an operation (visible in /api/v1/operations and
+			// the metrics) and this request waits for it, at most the Diameter timeout.
+			op, err := h.network.StartDeregister(impi, nil, cx.ReasonPermanentTermination, "")
+			if err != nil {
+				cause = err
+				break
+			}
+			res.Operation = op.ID
+			noteAudit(r, func(n *auditNote) { n.operation = op.ID })
+			if op, err = h.network.Operations().Wait(ctx, op.ID); err != nil {
+				return err // the client went away: nothing deleted
+			}
+			cause = op.Err
 		}
 		switch {
 		case cause == nil:
@@ -429,7 +441,7 @@ func (h *handler) addIMPU(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A new identity in a registered implicit set changes the user profile the S-CSCF holds.
 	out := subscriberOut(sub)
-	out.ProfilePush = h.pushIfServed(ctx, cur, impi)
+	out.ProfilePush = h.pushIfServed(r, cur, impi)
 	w.Header().Set("Location", "/api/v1/subscribers/"+url.PathEscape(impi)+"/impus/"+url.PathEscape(p.IMPU))
 	writeJSON(w, http.StatusCreated, out)
 	return nil
@@ -481,7 +493,7 @@ func (h *handler) updateIMPU(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		push = h.push(ctx, impis)
+		push = h.push(r, impis)
 	}
 	return h.writeSubscriber(ctx, w, impi, push)
 }
@@ -503,7 +515,7 @@ func (h *handler) deleteIMPU(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The implicit set of a served user lost an identity: the S-CSCF gets the new profile.
-	return h.writeSubscriber(ctx, w, impi, h.push(ctx, impis))
+	return h.writeSubscriber(ctx, w, impi, h.push(r, impis))
 }
 
 func (h *handler) linkIMPU(w http.ResponseWriter, r *http.Request) error {
@@ -523,7 +535,7 @@ func (h *handler) linkIMPU(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.LinkIMPU(ctx, impi, req.IMPU); err != nil {
 		return err
 	}
-	return h.writeSubscriber(ctx, w, impi, h.pushIfServed(ctx, cur, impi))
+	return h.writeSubscriber(ctx, w, impi, h.pushIfServed(r, cur, impi))
 }
 
 func (h *handler) unlinkIMPU(w http.ResponseWriter, r *http.Request) error {
@@ -536,5 +548,5 @@ func (h *handler) unlinkIMPU(w http.ResponseWriter, r *http.Request) error {
 	if err := h.store.UnlinkIMPU(ctx, impi, impu); err != nil {
 		return err
 	}
-	return h.writeSubscriber(ctx, w, impi, h.pushIfServed(ctx, cur, impi))
+	return h.writeSubscriber(ctx, w, impi, h.pushIfServed(r, cur, impi))
 }

@@ -174,24 +174,80 @@ type DeregisterRequest struct {
 	IMPUs []string `json:"impus,omitempty"`
 }
 
-// DeregisterResult is the answer of a successful deregister.
+// DeregisterResult is the answer of a successful deregister with wait=true.
 type DeregisterResult struct {
 	IMPI   string   `json:"impi"`
 	Reason string   `json:"reason"`
 	IMPUs  []string `json:"impus,omitempty"`
+	// Operation is the id of the RTR's operation (GET /api/v1/operations/{id}).
+	Operation string `json:"operation,omitempty"`
 }
 
-// PushResult is the answer of POST /api/v1/subscribers/{impi}/push-profile.
+// PushResult is the answer of POST /api/v1/subscribers/{impi}/push-profile with wait=true.
 type PushResult struct {
 	IMPI string `json:"impi"`
+	// Operation is the id of the PPR's operation.
+	Operation string `json:"operation,omitempty"`
+}
+
+// Operation is a network-initiated procedure (RTR or PPR) the API started: the 202 answer of the route
+// that started it, and GET /api/v1/operations/{id}. Operations are kept for cx.operations.retention after
+// they finish (at most cx.operations.max of them).
+type Operation struct {
+	ID string `json:"id"`
+	// Location is where to read it again: /api/v1/operations/{id}.
+	Location string `json:"location"`
+	// Command is RTR (TS 29.228 §6.1.3) or PPR (§6.2.2).
+	Command string `json:"command"`
+	IMPI    string `json:"impi"`
+	// IMPUs are the identities an RTR was asked for (empty: every one of the IMPI).
+	IMPUs []string `json:"impus,omitempty"`
+	// Reason is the Deregistration-Reason of an RTR.
+	Reason string `json:"reason,omitempty"`
+	// State is pending, succeeded or failed.
+	State string `json:"state"`
+	// Outcome, once finished: succeeded, refused (the S-CSCF answered an error: see Answer), timeout (no
+	// answer within diameter.request_timeout), unreachable (the S-CSCF is not connected), cancelled (the HSS
+	// stopped) or error.
+	Outcome string `json:"outcome,omitempty"`
+	// Error says why a failed operation failed.
+	Error string `json:"error,omitempty"`
+	// Answer is the S-CSCF's error answer of a refused operation.
+	Answer     *DiameterAnswer `json:"answer,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt time.Time       `json:"finished_at,omitzero"`
+}
+
+// Done reports whether the operation has finished (succeeded or failed).
+func (o *Operation) Done() bool { return o.State != "" && o.State != string(hss.OperationPending) }
+
+// DiameterAnswer is an S-CSCF's error answer to an RTR or PPR.
+type DiameterAnswer struct {
+	// Peer is the S-CSCF's Origin-Host.
+	Peer string `json:"peer"`
+	// ResultCode is the Result-Code, or the Experimental-Result-Code when VendorID is 10415 (3GPP; Name
+	// then names it, TS 29.229 §6.2).
+	ResultCode uint32 `json:"result_code"`
+	VendorID   uint32 `json:"vendor_id,omitempty"`
+	Name       string `json:"name,omitempty"`
+}
+
+// OperationList is GET /api/v1/operations: the kept operations, newest first.
+type OperationList struct {
+	Operations []Operation `json:"operations"`
+	// Truncated is set when more operations matched than limit.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // PushReport lists the Push-Profile-Requests (TS 29.228 §6.2.2) a change caused: one per IMPI of a
-// registered user whose profile, identities or charging addresses changed.
+// registered user whose profile, identities or charging addresses changed. The change answers at once with
+// the PPRs as pending Operations; with wait=true it waits for them and fills Pushed and Failed.
 type PushReport struct {
-	// Pushed are the IMPIs whose PPR succeeded.
+	// Operations are the PPRs started, one per IMPI, as they were when the change answered.
+	Operations []Operation `json:"operations,omitempty"`
+	// Pushed are the IMPIs whose PPR succeeded (wait=true).
 	Pushed []string `json:"pushed,omitempty"`
-	// Failed are the IMPIs whose PPR failed, with the reason.
+	// Failed are the IMPIs whose PPR failed or could not be started, with the reason.
 	Failed []PushFailure `json:"failed,omitempty"`
 	// Skipped says why no PPR was sent although one was due (no Cx server attached).
 	Skipped string `json:"skipped,omitempty"`
@@ -213,6 +269,8 @@ type DeleteResult struct {
 	DeregisterError string `json:"deregister_error,omitempty"`
 	// Warning is set when the subscriber was deleted while an S-CSCF may still serve it.
 	Warning string `json:"warning,omitempty"`
+	// Operation is the id of the RTR's operation, when one was sent.
+	Operation string `json:"operation,omitempty"`
 }
 
 // Profile is a service profile (TS 29.228 Annex B.2.1) as sent and returned.

@@ -111,8 +111,10 @@ func commands() []command {
 		{path: "impu link", args: "(--imsi | --impi) --impu URI", help: "share an existing public identity with a subscriber", fn: impuLink},
 		{path: "impu unlink", args: "(--imsi | --impi) --impu URI", help: "remove a shared identity from a subscriber", fn: impuUnlink},
 		{path: "registration show", args: "(--imsi | --impi)", help: "registration state of each IMPU and the S-CSCF", fn: registrationShow},
-		{path: "deregister", args: "(--imsi | --impi) [--reason PERMANENT_TERMINATION] [--info TEXT] [--impu URI]...", help: "network-initiated de-registration (Cx RTR)", fn: deregister},
-		{path: "profile push", args: "(--imsi | --impi)", help: "push the user profile to the S-CSCF (Cx PPR)", fn: profilePush},
+		{path: "deregister", args: "(--imsi | --impi) [--reason PERMANENT_TERMINATION] [--info TEXT] [--impu URI]... [--wait=false]", help: "network-initiated de-registration (Cx RTR); waits for the S-CSCF unless --wait=false", fn: deregister},
+		{path: "profile push", args: "(--imsi | --impi) [--wait=false]", help: "push the user profile to the S-CSCF (Cx PPR); waits for the S-CSCF unless --wait=false", fn: profilePush},
+		{path: "operation show", args: "--id ID [--wait]", help: "state and outcome of an RTR or PPR the API started", fn: operationShow},
+		{path: "operation list", args: "[--impi IMPI] [--state pending|succeeded|failed] [--limit N]", help: "the RTRs and PPRs the HSS keeps, newest first", fn: operationList},
 		{path: "profile list", help: "list service profiles", fn: profileList},
 		{path: "profile show", args: "--id ID", help: "show a service profile and its iFCs", fn: profileShow},
 		{path: "profile create", args: "--file PROFILE.json|-", help: "create a service profile", fn: profileCreate},
@@ -331,14 +333,23 @@ func (r *run) printJSON(v any) error {
 // identity flags: --imsi or --impi.
 type identity struct{ imsi, impi string }
 
+// forAPI is the API client and a context bounded by --timeout; on success the caller defers cancel.
+func (r *run) forAPI(ctx context.Context) (context.Context, context.CancelFunc, *provision.Client, error) {
+	c, err := r.client()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	ctx, cancel := r.callCtx(ctx)
+	return ctx, cancel, c, nil
+}
+
 // forSubscriber is how every command about one subscriber starts: the API client, a context bounded
 // by --timeout, and the IMPI named by --imsi or --impi. On success the caller defers cancel.
 func (r *run) forSubscriber(ctx context.Context, id *identity) (context.Context, context.CancelFunc, *provision.Client, string, error) {
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return nil, nil, nil, "", err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	impi, err := id.resolve(ctx, c)
 	if err != nil {
 		cancel()

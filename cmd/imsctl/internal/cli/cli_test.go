@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -31,25 +32,83 @@ const (
 	testOP = hsstest.TestOP
 )
 
-// recordingNetwork records the RTRs and PPRs imsctl causes.
+// recordingNetwork records the RTRs and PPRs imsctl causes. They run as the Cx server runs them, as
+// hss.Operations; failed is their outcome. hold, when set, keeps them waiting for release, as an S-CSCF that
+// has not answered yet.
 type recordingNetwork struct {
-	mu     sync.Mutex
-	calls  []string
-	failed error
+	mu      sync.Mutex
+	calls   []string
+	failed  error
+	hold    chan struct{}
+	arrived chan string // each call as it reaches the "S-CSCF"
+	ops     *hss.Operations
 }
 
-func (n *recordingNetwork) Deregister(_ context.Context, impi string, impus []string, reason cx.ReasonCode, info string) error {
+func newRecordingNetwork(t *testing.T) *recordingNetwork {
+	ops, err := hss.NewOperations(hss.DefaultOperationsConfig(), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &recordingNetwork{ops: ops, arrived: make(chan string, 16)}
+	t.Cleanup(func() {
+		n.release(nil)
+		if err := ops.Close(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+	return n
+}
+
+func (n *recordingNetwork) Operations() *hss.Operations { return n.ops }
+
+func (n *recordingNetwork) StartDeregister(impi string, impus []string, reason cx.ReasonCode, info string) (hss.Operation, error) {
+	call := fmt.Sprintf("RTR %s %v %s %q", impi, impus, reason, info)
+	return n.ops.Start(hss.Operation{Command: cx.CmdRegistrationTermination, IMPI: impi, IMPUs: impus, Reason: reason},
+		func(ctx context.Context) error { return n.run(ctx, call) })
+}
+
+func (n *recordingNetwork) StartPushProfile(impi string) (hss.Operation, error) {
+	return n.ops.Start(hss.Operation{Command: cx.CmdPushProfile, IMPI: impi},
+		func(ctx context.Context) error { return n.run(ctx, "PPR "+impi) })
+}
+
+func (n *recordingNetwork) run(ctx context.Context, call string) error {
+	n.mu.Lock()
+	n.calls = append(n.calls, call)
+	hold := n.hold
+	n.mu.Unlock()
+	select {
+	case n.arrived <- call:
+	default:
+	}
+	if hold != nil {
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.calls = append(n.calls, fmt.Sprintf("RTR %s %v %s %q", impi, impus, reason, info))
 	return n.failed
 }
 
-func (n *recordingNetwork) PushProfile(_ context.Context, impi string) error {
+// holdAnswers keeps the next procedures waiting until release.
+func (n *recordingNetwork) holdAnswers() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.calls = append(n.calls, "PPR "+impi)
-	return n.failed
+	n.hold = make(chan struct{})
+}
+
+// release answers the held procedures with err.
+func (n *recordingNetwork) release(err error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.failed = err
+	if n.hold != nil {
+		close(n.hold)
+		n.hold = nil
+	}
 }
 
 func (n *recordingNetwork) recorded() []string {
@@ -79,7 +138,7 @@ func newAPI(t *testing.T) *api {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	net := &recordingNetwork{}
+	net := newRecordingNetwork(t)
 	tokensFile := filepath.Join(t.TempDir(), "tokens.yaml")
 	token, err := httpauth.AddToken(tokensFile, "imsctl", []httpauth.Scope{httpauth.ScopeAdmin})
 	if err != nil {
@@ -623,5 +682,60 @@ func TestTLSCAFile(t *testing.T) {
 	a.env[EnvCAFile] = ca
 	if out := a.ok("subscriber", "show", "--imsi", "001010000000160"); !strings.Contains(out, "001010000000160@") {
 		t.Fatalf("with IMSCTL_CA_FILE: %q", out)
+	}
+}
+
+// TestWaitForTheOutcome: deregister and profile push wait for the S-CSCF's answer by default and report it
+// (a failed RTR is a failed command); with --wait=false they return at once with the pending operation,
+// which operation show reads, and waits for with --wait (issue 11: the RTR and PPR are operations now).
+func TestWaitForTheOutcome(t *testing.T) {
+	a := newAPI(t)
+	a.ok(addArgs("001010000000135", "15550000135")...)
+	impi := "001010000000135@" + domain
+	err := a.store.UpdateRegistration(context.Background(), impi, "tel:15550000135", func(hss.ImplicitSetState) (hss.RegistrationChange, error) {
+		return hss.RegistrationChange{IMPIRegistered: true, Registration: hss.Registration{State: hss.Registered,
+			SCSCFName: "sip:scscf.ims:6060", SCSCFOriginHost: "scscf.ims"}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Waiting: imsctl reports the outcome, which exists only once the S-CSCF has answered.
+	a.net.holdAnswers()
+	done := make(chan result, 1)
+	go func() { done <- a.imsctl("", "deregister", "--imsi", "001010000000135") }()
+	<-a.net.arrived
+	a.net.release(errors.New("RTR to scscf.ims: diameter peer: request timed out"))
+	r := <-done
+	if r.code != ExitError || !strings.Contains(r.stderr, "RTR for "+impi+" failed (error): RTR to scscf.ims: diameter peer: request timed out") {
+		t.Errorf("deregister while the RTR fails: %+v", r)
+	}
+
+	// Not waiting: the command returns while the PPR is still held, naming the operation.
+	a.net.holdAnswers()
+	out := a.ok("profile", "push", "--imsi", "001010000000135", "--wait=false")
+	<-a.net.arrived
+	m := regexp.MustCompile(`^PPR for ` + regexp.QuoteMeta(impi) + ` started: operation ([0-9a-f]{32}) \(imsctl operation show --id [0-9a-f]{32} --wait\)\n$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("profile push --wait=false printed %q", out)
+	}
+	id := m[1]
+	if got := a.ok("operation", "show", "--id", id); !regexp.MustCompile(id + `\s+PPR\s+` + regexp.QuoteMeta(impi) + `\s+pending\s+-`).MatchString(got) {
+		t.Errorf("operation show while pending:\n%s", got)
+	}
+	go func() { done <- a.imsctl("", "operation", "show", "--id", id, "--wait") }()
+	a.net.release(nil)
+	if r := <-done; r.code != ExitOK || !regexp.MustCompile(id+`\s+PPR\s+\S+\s+succeeded\s+succeeded`).MatchString(r.stdout) {
+		t.Errorf("operation show --wait: %+v", r)
+	}
+	if got := a.ok("operation", "list", "--impi", impi, "--state", "failed"); strings.Count(got, "\n") != 2 || !strings.Contains(got, "RTR") {
+		t.Errorf("operation list of failed ones:\n%s", got)
+	}
+	if got := a.ok("profile", "push", "--imsi", "001010000000135"); got != "profile pushed for "+impi+" (PPR)\n" {
+		t.Errorf("profile push printed %q", got)
+	}
+	r = a.imsctl("", "operation", "show", "--id", "nope")
+	if r.code != ExitError || !strings.Contains(r.stderr, "unknown") {
+		t.Errorf("unknown operation: %+v", r)
 	}
 }

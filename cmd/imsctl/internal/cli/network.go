@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/imscore/imscore/hss/provision"
 )
@@ -40,11 +43,10 @@ func (r *run) impuCommand(name string, args []string, attrs bool) (*impuFlags, e
 // impuRun resolves the subscriber, calls fn and prints the subscriber's identities afterwards.
 func (r *run) impuRun(ctx context.Context, f *impuFlags, verb string,
 	fn func(context.Context, *provision.Client, string) (*provision.Subscriber, error)) error {
-	c, err := r.client()
+	ctx, cancel, c, err := r.forAPI(ctx)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := r.callCtx(ctx)
 	defer cancel()
 	impi, err := f.id.resolve(ctx, c)
 	if err != nil {
@@ -155,6 +157,7 @@ func deregister(ctx context.Context, r *run, args []string) error {
 		"Reason-Code: PERMANENT_TERMINATION, NEW_SERVER_ASSIGNED, SERVER_CHANGE, REMOVE_S-CSCF or 0-3")
 	fs.StringVar(&req.Info, "info", "", "Reason-Info text for the user")
 	fs.Var(&impus, "impu", "public identity to de-register (repeatable; default all)")
+	wait := waitFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -168,21 +171,18 @@ func deregister(ctx context.Context, r *run, args []string) error {
 		return err
 	}
 	defer cancel()
-	res, err := c.Deregister(ctx, impi, req)
+	op, err := c.StartDeregister(ctx, impi, req)
 	if err != nil {
 		return err
 	}
-	if r.g.json {
-		return r.printJSON(res)
-	}
-	fmt.Fprintf(r.env.Stdout, "de-registered %s (RTR %s)\n", res.IMPI, res.Reason)
-	return nil
+	return r.operationOutcome(ctx, c, op, *wait, fmt.Sprintf("de-registered %s (RTR %s)", op.IMPI, op.Reason))
 }
 
 func profilePush(ctx context.Context, r *run, args []string) error {
 	fs := r.flagSet("profile push")
 	var id identity
 	id.bind(fs)
+	wait := waitFlag(fs)
 	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
@@ -191,13 +191,129 @@ func profilePush(ctx context.Context, r *run, args []string) error {
 		return err
 	}
 	defer cancel()
-	res, err := c.PushProfile(ctx, impi)
+	op, err := c.StartPushProfile(ctx, impi)
+	if err != nil {
+		return err
+	}
+	return r.operationOutcome(ctx, c, op, *wait, fmt.Sprintf("profile pushed for %s (PPR)", op.IMPI))
+}
+
+// waitFlag is the --wait of the commands that start an RTR or PPR.
+func waitFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("wait", true, "wait for the S-CSCF's answer (at most the HSS's Diameter timeout, and --timeout); "+
+		"--wait=false prints the operation to read later (imsctl operation show)")
+}
+
+// operationPoll is how often a waiting command reads the operation.
+const operationPoll = 100 * time.Millisecond
+
+// operationOutcome prints an operation the API started: at once when not waiting (the command succeeds, the
+// procedure is pending), else once it has finished: success prints done, a failure is the command's error.
+func (r *run) operationOutcome(ctx context.Context, c *provision.Client, op *provision.Operation, wait bool, done string) error {
+	if wait && !op.Done() {
+		var err error
+		if op, err = c.WaitOperation(ctx, op.ID, operationPoll); err != nil {
+			if ctx.Err() != nil {
+				return fmt.Errorf("%s for %s still pending: operation %s (imsctl operation show --id %s): %w",
+					op.Command, op.IMPI, op.ID, op.ID, err)
+			}
+			return err
+		}
+	}
+	if r.g.json {
+		return r.printJSON(op)
+	}
+	switch op.State {
+	case "succeeded":
+		fmt.Fprintln(r.env.Stdout, done)
+		return nil
+	case "failed":
+		return fmt.Errorf("%s for %s failed (%s): %s", op.Command, op.IMPI, op.Outcome, op.Error)
+	}
+	fmt.Fprintf(r.env.Stdout, "%s for %s started: operation %s (imsctl operation show --id %s --wait)\n",
+		op.Command, op.IMPI, op.ID, op.ID)
+	return nil
+}
+
+func operationShow(ctx context.Context, r *run, args []string) error {
+	fs := r.flagSet("operation show")
+	id := fs.String("id", "", "operation id (from deregister --wait=false, profile push --wait=false, or a change's PPRs)")
+	wait := fs.Bool("wait", false, "wait until it has finished (bounded by --timeout)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	if *id == "" {
+		return usageError("--id is required")
+	}
+	ctx, cancel, c, err := r.forAPI(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	var op *provision.Operation
+	if *wait {
+		op, err = c.WaitOperation(ctx, *id, operationPoll)
+	} else {
+		op, err = c.GetOperation(ctx, *id)
+	}
 	if err != nil {
 		return err
 	}
 	if r.g.json {
-		return r.printJSON(res)
+		return r.printJSON(op)
 	}
-	fmt.Fprintf(r.env.Stdout, "profile pushed for %s (PPR)\n", res.IMPI)
+	printOperations(r.env.Stdout, []provision.Operation{*op})
+	if op.Error != "" {
+		fmt.Fprintf(r.env.Stdout, "error: %s\n", op.Error)
+	}
 	return nil
+}
+
+func operationList(ctx context.Context, r *run, args []string) error {
+	fs := r.flagSet("operation list")
+	var q provision.OperationQuery
+	fs.StringVar(&q.IMPI, "impi", "", "only the operations of this IMPI")
+	fs.StringVar(&q.State, "state", "", "only pending, succeeded or failed operations")
+	fs.IntVar(&q.Limit, "limit", 0, "at most this many (default: the server's, 100)")
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
+	}
+	ctx, cancel, c, err := r.forAPI(ctx)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	list, err := c.ListOperations(ctx, q)
+	if err != nil {
+		return err
+	}
+	if r.g.json {
+		return r.printJSON(list)
+	}
+	printOperations(r.env.Stdout, list.Operations)
+	if list.Truncated {
+		fmt.Fprintln(r.env.Stdout, "(more: raise --limit)")
+	}
+	return nil
+}
+
+// printOperations prints operations as a table.
+func printOperations(w io.Writer, ops []provision.Operation) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "ID\tCOMMAND\tIMPI\tSTATE\tOUTCOME\tCREATED\tFINISHED\tANSWER\n")
+	for _, op := range ops {
+		finished, answer := "-", "-"
+		if !op.FinishedAt.IsZero() {
+			finished = op.FinishedAt.Format(time.RFC3339)
+		}
+		if a := op.Answer; a != nil {
+			answer = fmt.Sprintf("%s %d", a.Peer, a.ResultCode)
+			if a.Name != "" {
+				answer += " " + a.Name
+			}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op.ID, op.Command, op.IMPI, op.State, dash(op.Outcome),
+			op.CreatedAt.Format(time.RFC3339), finished, answer)
+	}
+	_ = tw.Flush()
 }

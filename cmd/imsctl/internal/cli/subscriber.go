@@ -367,6 +367,11 @@ func printPush(w io.Writer, p *provision.PushReport) {
 	for _, impi := range p.Pushed {
 		fmt.Fprintf(w, "profile pushed to the S-CSCF of %s (PPR)\n", impi)
 	}
+	for _, op := range p.Operations {
+		if !op.Done() {
+			fmt.Fprintf(w, "PPR for %s started: operation %s (imsctl operation show --id %s --wait)\n", op.IMPI, op.ID, op.ID)
+		}
+	}
 	for _, f := range p.Failed {
 		fmt.Fprintf(w, "warning: PPR for %s failed: %s\n", f.IMPI, f.Error)
 	}
