@@ -26,6 +26,8 @@ type HSSOptions struct {
 	DB string
 	// SCSCFs are the S-CSCF names seeded into the store (no capabilities), replacing the default one.
 	SCSCFs []string
+	// Args are further flags (e.g. --diameter-peer for CSCFs other than imscore's own).
+	Args []string
 }
 
 // DefaultHSSHost is cmd/hss's default Origin-Host.
@@ -64,8 +66,9 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 	if err := httpauth.WriteSecretFile(n.TokenFile, []byte(token+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	n.Process = StartProcess(t, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
-		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug")
+	args := []string{"--config", path, "--db", db, "--diameter-listen", n.Cx,
+		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug"}
+	n.Process = StartProcess(t, "hss", bin, append(args, o.Args...)...)
 	n.WaitHTTP(n.API + "/readyz")
 	return n
 }
