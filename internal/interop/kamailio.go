@@ -91,8 +91,11 @@ func (n kamailioNode) render(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	if n.Role == "icscf" {
+	switch n.Role {
+	case "icscf":
 		n.writeICSCFTables(t)
+	case "pcscf":
+		n.copyPUATables(t)
 	}
 	return filepath.Join(n.Dir, n.Role+".cfg")
 }
@@ -118,6 +121,29 @@ func (n kamailioNode) writeICSCFTables(t *testing.T) {
 	}
 	for name, body := range tables {
 		if err := os.WriteFile(filepath.Join(db, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// dbtextSchema is where Debian's kamailio package keeps the empty db_text tables of every module.
+const dbtextSchema = "/usr/share/kamailio/dbtext/kamailio"
+
+// copyPUATables gives the P-CSCF's pua module (its reg-event subscription) its db_text tables: pua refuses to
+// start without a database even though it keeps its state in memory. The tables come from the installed
+// package, so their version matches the module's.
+func (n kamailioNode) copyPUATables(t *testing.T) {
+	t.Helper()
+	db := filepath.Join(n.Dir, "db")
+	if err := os.MkdirAll(db, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"pua", "version"} {
+		b, err := os.ReadFile(filepath.Join(dbtextSchema, name))
+		if err != nil {
+			t.Fatalf("the pua module's db_text tables (kamailio package): %v", err)
+		}
+		if err := os.WriteFile(filepath.Join(db, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}

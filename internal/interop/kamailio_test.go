@@ -22,6 +22,8 @@ type lab struct {
 	// pcscf is imscore's P-CSCF when the mix has one: the network de-registration must then also remove the
 	// UE's registration there (its own reg-event subscription, TS 24.229 §5.2.3).
 	pcscf *e2e.PCSCF
+	// kpcscf is the Kamailio P-CSCF when the mix has one: the same, seen by its refusing the UE's next request.
+	kpcscf *kamailio
 }
 
 func (l *lab) sipp(scenario string, s e2e.Subscriber, extra map[string]string) e2e.SIPp {
@@ -131,7 +133,24 @@ func (l *lab) exercise(t *testing.T, alice, bob e2e.Subscriber) {
 		if l.pcscf != nil {
 			l.pcscfForgets(t, 1)
 		}
+		if l.kpcscf != nil {
+			l.kamailioPCSCFForgets(t, alice, bob, alicePort)
+		}
 	})
+}
+
+// kamailioPCSCFForgets checks that the Kamailio P-CSCF applied the S-CSCF's NOTIFY of alice's network
+// de-registration: a MESSAGE from her old contact is refused by the P-CSCF itself (403, its log says so), not
+// forwarded to the S-CSCF.
+func (l *lab) kamailioPCSCFForgets(t *testing.T, alice, bob e2e.Subscriber, port int) {
+	t.Helper()
+	m := l.sipp("message_forbidden.xml", alice, map[string]string{"callee": bob.MSISDN})
+	m.LocalPort = port
+	m.Run(t)
+	if !strings.Contains(l.kpcscf.Logs(), "P-CSCF refused MESSAGE from an unregistered UE") {
+		t.Fatalf("the Kamailio P-CSCF still serves the de-registered UE (the 403 came from further on): it did " +
+			"not apply the reg-event NOTIFY")
+	}
 }
 
 // pcscfForgets waits (bounded) until imscore's P-CSCF counts left registrations: it applied the S-CSCF's
@@ -153,4 +172,30 @@ func (l *lab) pcscfForgets(t *testing.T, left int) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("the P-CSCF still shows the UE registered 10 s after the network de-registration (want %q)", want)
+}
+
+// Mix 3: the Kamailio P-CSCF (no IPsec) in front of imscore's I-CSCF, S-CSCF and HSS. The same flows: the
+// Kamailio P-CSCF puts its Path, keeps the Service-Route, subscribes to the reg event itself, and must apply
+// the imscore S-CSCF's NOTIFY of the network de-registration.
+func TestKamailioPCSCFWithImscoreIS(t *testing.T) {
+	e2e.NeedSIPp(t)
+	bin, modules := needKamailio(t)
+	for _, name := range []string{"hss", "scscf", "icscf", "imsctl"} {
+		e2e.Need(t, bins.Has(name), "cmd/"+name+" not in the tree")
+	}
+	t.Logf("peer: %s", kamailioVersion(bin))
+	alice, bob := e2e.NthSubscriber(301), e2e.NthSubscriber(302)
+	scscfPort, icscfPort := e2e.FreePort(t), e2e.FreePort(t)
+	name := fmt.Sprintf("sip:scscf.%s:%d", Realm, scscfPort)
+	hss := e2e.StartHSS(t, bins, e2e.HSSOptions{SCSCFs: []string{name}})
+	for _, s := range []e2e.Subscriber{alice, bob} {
+		hss.Provision(t, bins, s)
+	}
+	e2e.StartSCSCF(t, bins, e2e.SCSCFOptions{HSS: hss.Cx, HSSHost: hss.Host, ICSCF: e2e.Addr(icscfPort),
+		Args: []string{"--sip-listen", e2e.Addr(scscfPort), "--server-name", name}})
+	e2e.StartICSCF(t, bins, e2e.ICSCFOptions{HSS: hss.Cx, SCSCFs: []string{name + "=" + e2e.Addr(scscfPort)},
+		Args: []string{"--sip-listen", e2e.Addr(icscfPort)}})
+	pcscf := startKamailio(t, bin, kamailioNode{Role: "pcscf", Port: e2e.FreePort(t), Alias: "pcscf." + Realm,
+		ModulePath: modules, ICSCF: e2e.Addr(icscfPort)})
+	(&lab{hss: hss, entry: pcscf.SIP, kpcscf: pcscf}).exercise(t, alice, bob)
 }
