@@ -116,12 +116,9 @@ func (l *lab) exercise(t *testing.T, alice, bob e2e.Subscriber) {
 	t.Run("call", func(t *testing.T) {
 		uas := l.sipp("call_uas.xml", bob, nil)
 		uas.LocalPort = bobPort
-		bobRun := uas.Start(t)
-		bobRun.WaitBound(5 * time.Second)
 		uac := l.sipp("call_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
 		uac.LocalPort = alicePort
-		uac.Run(t)
-		bobRun.MustPass()
+		e2e.RunPair(t, uas, uac)
 	})
 	t.Run("network de-registration", func(t *testing.T) {
 		sub := l.sipp("subscribe_reg.xml", alice, nil)
