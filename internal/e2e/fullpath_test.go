@@ -109,13 +109,9 @@ func TestSIPpMessage(t *testing.T) {
 
 	uas := c.sipp("message_uas.xml", bob, nil)
 	uas.LocalPort = bobPort
-	bobRun := uas.Start(t)
-	bobRun.WaitBound(5 * time.Second)
-
 	uac := c.sipp("message_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
 	uac.LocalPort = alicePort
-	uac.Run(t)
-	bobRun.MustPass()
+	RunPair(t, uas, uac)
 	c.icscfRouted(t, "MESSAGE")
 }
 
@@ -142,13 +138,9 @@ func TestSIPpCall(t *testing.T) {
 
 	uas := c.sipp("call_uas.xml", bob, nil)
 	uas.LocalPort = bobPort
-	bobRun := uas.Start(t)
-	bobRun.WaitBound(5 * time.Second)
-
 	uac := c.sipp("call_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
 	uac.LocalPort = alicePort
-	uac.Run(t)
-	bobRun.MustPass()
+	RunPair(t, uas, uac)
 	c.icscfRouted(t, "INVITE")
 }
 
@@ -189,22 +181,16 @@ func TestSIPpThroughPCSCF(t *testing.T) {
 	t.Run("MESSAGE", func(t *testing.T) {
 		uas := c.sipp("message_uas.xml", bob, nil)
 		uas.LocalPort = bobPort
-		bobRun := uas.Start(t)
-		bobRun.WaitBound(5 * time.Second)
 		uac := c.sipp("message_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
 		uac.LocalPort = alicePort
-		uac.Run(t)
-		bobRun.MustPass()
+		RunPair(t, uas, uac)
 	})
 	t.Run("call", func(t *testing.T) {
 		uas := c.sipp("call_uas.xml", bob, nil)
 		uas.LocalPort = bobPort
-		bobRun := uas.Start(t)
-		bobRun.WaitBound(5 * time.Second)
 		uac := c.sipp("call_uac.xml", alice, map[string]string{"callee": bob.MSISDN})
 		uac.LocalPort = alicePort
-		uac.Run(t)
-		bobRun.MustPass()
+		RunPair(t, uas, uac)
 	})
 	t.Run("reg event and network de-registration", func(t *testing.T) {
 		sub := c.sipp("subscribe_reg.xml", alice, nil)

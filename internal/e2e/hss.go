@@ -28,6 +28,8 @@ type HSSOptions struct {
 	SCSCFs []string
 	// NS is the network namespace to run in (nil: the test's own).
 	NS Namespace
+	// Args are further flags (e.g. --diameter-peer for CSCFs other than imscore's own).
+	Args []string
 }
 
 // DefaultHSSHost is cmd/hss's default Origin-Host.
@@ -66,8 +68,9 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 	if err := httpauth.WriteSecretFile(n.TokenFile, []byte(token+"\n")); err != nil {
 		t.Fatal(err)
 	}
-	n.Process = StartProcessIn(t, o.NS, "hss", bin, "--config", path, "--db", db, "--diameter-listen", n.Cx,
-		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug")
+	args := []string{"--config", path, "--db", db, "--diameter-listen", n.Cx,
+		"--api-listen", apiAddr, "--api-tokens-file", tokensFile, "--log-level", "debug"}
+	n.Process = StartProcessIn(t, o.NS, "hss", bin, append(args, o.Args...)...)
 	n.WaitHTTP(n.API + "/readyz")
 	return n
 }

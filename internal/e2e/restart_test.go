@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 )
 
 // A restarted S-CSCF still knows its registrations: two users register with SIPp, the S-CSCF
@@ -25,12 +24,9 @@ func TestSIPpSCSCFRestartKeepsRegistrations(t *testing.T) {
 
 	uas := c.sipp("message_uas.xml", alice, nil)
 	uas.LocalPort = alicePort
-	aliceRun := uas.Start(t)
-	aliceRun.WaitBound(5 * time.Second)
 	uac := c.sipp("message_uac.xml", bob, map[string]string{"callee": alice.MSISDN})
 	uac.LocalPort = bobPort
-	uac.Run(t)
-	aliceRun.MustPass()
+	RunPair(t, uas, uac)
 	if m := Metrics(t, restarted.HTTP); !strings.Contains(m, `method="MESSAGE"`) {
 		t.Errorf("the restarted S-CSCF did not route the MESSAGE:\n%s", m)
 	}

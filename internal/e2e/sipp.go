@@ -249,6 +249,16 @@ func (s SIPp) Run(t testing.TB) SIPpResult {
 	return s.Start(t).MustPass()
 }
 
+// RunPair plays a UAS scenario and a UAC scenario against it: uas is started and must have bound its port
+// (LocalPort, the registered contact) before uac runs; both must pass.
+func RunPair(t testing.TB, uas, uac SIPp) {
+	t.Helper()
+	r := uas.Start(t)
+	r.WaitBound(5 * time.Second)
+	uac.Run(t)
+	r.MustPass()
+}
+
 // Report is the run's diagnostics: errors first, then the message trace (last 8 KiB).
 func (res SIPpResult) Report() string {
 	msgs := res.Messages
