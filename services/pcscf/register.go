@@ -32,11 +32,13 @@ const defaultExpires = 3600 * time.Second
 
 // OptionTags declares sec-agree (when offered) and path: the proxy answers 420 to a
 // Proxy-Require it does not list, which is exactly RFC 3329 §2.3.1 for a P-CSCF without IPsec.
-func (n *Node) OptionTags(*sip.Request) ([]string, bool) {
+// Require is for the UAS (RFC 3261 §16.3: a proxy does not check it): it is checked only on a reg event
+// NOTIFY addressed to us, which we answer ourselves (§8.2.2.3).
+func (n *Node) OptionTags(req *sip.Request) ([]string, bool) {
 	if n.sas != nil {
-		return []string{optionSecAgree, "path"}, false
+		return []string{optionSecAgree, "path"}, n.isRegNotify(req)
 	}
-	return []string{"path"}, false
+	return []string{"path"}, n.isRegNotify(req)
 }
 
 // regOffer is what the unprotected REGISTER negotiated: the mechanism chosen from the UE's
@@ -95,8 +97,7 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 	// RFC 3329 §2.3.1 step 5 and TS 24.229 §5.2.2: Security-Verify must be what we sent;
 	// otherwise a man in the middle may have bid the mechanism down.
 	if !secagree.Equal(verify, sent) {
-		return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Verify Mismatch",
-			fmt.Errorf("security-verify %q does not match security-server %q", secagree.Format(verify), sa.SecurityServer))
+		return n.verifyMismatch(verify, sa.SecurityServer)
 	}
 	offers, err := secagree.FromMessage(req, header.SecurityClient)
 	if err != nil {
@@ -130,14 +131,14 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	d := proxy.Decision{
 		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes,
 		// and so does any Route the UE wrote beyond us: the REGISTER goes to the I-CSCF, never where the UE says.
-		RemoveHeaders: append(accessStrip(), header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
-			header.PVisitedNetworkID, header.Authorization, header.Route),
+		RemoveHeaders: append(accessStrip(), header.PVisitedNetworkID, header.Authorization, header.Route),
 	}
-	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
-	for _, name := range []string{header.Require, header.ProxyRequire} {
-		if tags := tagsWithout(req, name, optionSecAgree); tags != "" {
-			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(name, tags))
-		}
+	withoutSecAgree(req, &d)
+	// RFC 3327 §5: a proxy that adds Path to a REGISTER whose UA did not list "path" in Supported adds the
+	// option-tag itself, so that the registrar knows Path is to be used (else a registrar requiring it, e.g.
+	// Kamailio's S-CSCF, answers 420).
+	if !hasTag(req, header.Supported, "path") {
+		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Supported, "path"))
 	}
 	// TS 24.229 §5.2.2.1: integrity-protected in Authorization tells the S-CSCF how the
 	// REGISTER reached us (§7.2A.2 values).
@@ -156,7 +157,7 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	d.AddHeaders = append(d.AddHeaders,
 		sip.NewHeader(header.Path, fmt.Sprintf("<sip:term@%s;lr>", hostPort(core))),
 		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
-		sip.NewHeader(header.PChargingVector, header.ChargingVector{ICIDValue: newICID(), ICIDGeneratedAt: n.chargingHost()}.String()),
+		n.chargingVector(),
 	)
 	d.Targets = []proxy.Target{{NextHop: &proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}}}
 	contactHost, contactPort := firstContact(req)
@@ -349,6 +350,47 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
 }
 
+// withoutSecAgree removes from a request the P-CSCF forwards what belongs to the security agreement
+// between the UE and itself (RFC 3329 §2.3.1; TS 24.229 §5.2.2.1 for REGISTER, §5.2.6.3 for every other
+// request from the UE): Security-Client, Security-Verify and the sec-agree option-tag of Require and
+// Proxy-Require, other option-tags staying. Left in, the next hop answers 420 (RFC 3261 §16.3 step 5).
+func withoutSecAgree(req *sip.Request, d *proxy.Decision) {
+	d.RemoveHeaders = append(d.RemoveHeaders, header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire)
+	for _, name := range []string{header.Require, header.ProxyRequire} {
+		if tags := tagsWithout(req, name, optionSecAgree); tags != "" {
+			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(name, tags))
+		}
+	}
+}
+
+// checkVerify applies RFC 3329 §2.3.1 step 5 (TS 33.203 §7.2) to a request other than REGISTER that came
+// over one of reg's SA sets: a Security-Verify must list what we sent in a Security-Server of this
+// registration, else a man in the middle may have bid the mechanism down and the request is answered 494.
+// Any of the registration's sets counts: during a re-registration (TS 33.203 §7.4) the UE may already name
+// the new set in a request sent over the old. A request without Security-Verify is served: it came over
+// the SAs, which authenticate it (TS 24.229 §5.1.1 asks the UE for it only on REGISTER).
+func (n *Node) checkVerify(req *sip.Request, reg Registration) (proxy.Decision, error) {
+	if !header.Has(req, header.SecurityVerify) {
+		return proxy.Decision{}, nil
+	}
+	verify, err := secagree.FromMessage(req, header.SecurityVerify)
+	if err != nil {
+		return n.reject(400, "Bad Security-Verify", err)
+	}
+	for _, sa := range reg.SAs {
+		if sent, err := secagree.Parse(sa.SecurityServer); err == nil && secagree.Equal(verify, sent) {
+			return proxy.Decision{}, nil
+		}
+	}
+	return n.verifyMismatch(verify, reg.SAs[0].SecurityServer)
+}
+
+// verifyMismatch answers a Security-Verify that is not what we sent: 494 (RFC 3329 §2.3.1 step 5).
+func (n *Node) verifyMismatch(verify []secagree.Mechanism, sent string) (proxy.Decision, error) {
+	return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Verify Mismatch",
+		fmt.Errorf("security-verify %q does not match security-server %q", secagree.Format(verify), sent))
+}
+
 // reject answers with code and counts it.
 func (n *Node) reject(code int, reason string, err error) (proxy.Decision, error) {
 	n.metrics.rejected.WithLabelValues(strconv.Itoa(code)).Inc()
@@ -370,6 +412,12 @@ func (n *Node) chargingHost() string {
 		return n.cfg.ChargingHost
 	}
 	return n.core[0].Addr().String()
+}
+
+// chargingVector is a new P-Charging-Vector for an initial request or a REGISTER: a fresh icid-value generated
+// here (RFC 7315 §4.6, TS 24.229 §5.2.2.1 and §5.2.6.3.1).
+func (n *Node) chargingVector() sip.Header {
+	return sip.NewHeader(header.PChargingVector, header.ChargingVector{ICIDValue: newICID(), ICIDGeneratedAt: n.chargingHost()}.String())
 }
 
 func hostPort(ap netip.AddrPort) string {

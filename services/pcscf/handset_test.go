@@ -1,0 +1,116 @@
+package pcscf
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/secagree"
+	"github.com/imscore/imscore/sip/ue"
+)
+
+// TestHandsetSecAgreeHeaders: over its SAs a handset puts Security-Verify, Require: sec-agree and
+// Proxy-Require: sec-agree in every request. The P-CSCF checks Security-Verify against what it sent (RFC 3329
+// §2.3.1 step 5: 494 on a mismatch, never forwarded) and removes the sec-agree headers and option-tags from
+// what it forwards (TS 24.229 §5.2.6.3), other option-tags kept; every initial request gets a P-Charging-Vector
+// with an icid of ours (RFC 7315 §4.6), whatever the UE wrote.
+func TestHandsetSecAgreeHeaders(t *testing.T) {
+	for _, transport := range []string{"udp", "tcp"} {
+		t.Run(transport, func(t *testing.T) {
+			alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
+			core := startFakeCore(t, "127.0.0.1:0", alice, bob)
+			n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs())
+			ua := newUE(t, alice, n.CoreAddr(), transport, true)
+			ub := newUE(t, bob, n.CoreAddr(), transport, true)
+			ctx := ctxT(t)
+			for _, u := range []*ue.UE{ua, ub} {
+				if _, err := u.Register(ctx); err != nil {
+					t.Fatalf("register: %v", err)
+				}
+			}
+			reg, ok := n.Registration(alice.impu)
+			if !ok || len(reg.SAs) == 0 {
+				t.Fatalf("alice's registration at the P-CSCF: %+v", reg)
+			}
+			verify := reg.SAs[0].SecurityServer
+			res, err := ua.Message(ctx, bob.impu, "hello",
+				sip.NewHeader(header.SecurityVerify, verify),
+				sip.NewHeader(header.Require, "sec-agree"),
+				sip.NewHeader(header.ProxyRequire, "sec-agree"),
+				sip.NewHeader(header.Require, "foo"),
+				sip.NewHeader(header.PChargingVector, "icid-value=forged;icid-generated-at=ue"))
+			if err != nil || res.StatusCode != 200 {
+				t.Fatalf("MESSAGE with handset headers: %v %v", res, err)
+			}
+			<-ub.Incoming()
+			msgs := core.requests(sip.MESSAGE)
+			if len(msgs) != 1 {
+				t.Fatalf("core got %d MESSAGEs", len(msgs))
+			}
+			got := msgs[0]
+			for _, h := range []string{header.SecurityVerify, header.SecurityClient, header.ProxyRequire} {
+				if header.Has(got, h) {
+					t.Errorf("forwarded MESSAGE still has %s: %q", h, lastValue(got, h))
+				}
+			}
+			if r := lastValue(got, header.Require); r != "foo" {
+				t.Errorf("forwarded Require = %q, want foo (sec-agree removed, the rest kept)", r)
+			}
+			cvs := header.Values(got, header.PChargingVector)
+			if len(cvs) != 1 {
+				t.Fatalf("forwarded P-Charging-Vector: %q", cvs)
+			}
+			cv, err := header.ParseChargingVector(cvs[0])
+			if err != nil || len(cv.ICIDValue) != 32 || cv.ICIDGeneratedAt != n.chargingHost() {
+				t.Errorf("P-Charging-Vector %q: %v", cvs[0], err)
+			}
+
+			// A Security-Verify that is not what we sent: 494, not forwarded.
+			bad, err := secagree.Parse(verify)
+			if err != nil {
+				t.Fatal(err)
+			}
+			bad[0].SPIC++
+			_, err = ua.Message(ctx, bob.impu, "bid down", sip.NewHeader(header.SecurityVerify, secagree.Format(bad)),
+				sip.NewHeader(header.ProxyRequire, "sec-agree"))
+			var se *ue.StatusError
+			if !errors.As(err, &se) || se.Code != secagree.StatusSecurityAgreementRequired {
+				t.Errorf("MESSAGE with a changed Security-Verify: %v, want 494", err)
+			}
+			if got := len(core.requests(sip.MESSAGE)); got != 1 {
+				t.Errorf("core got %d MESSAGEs, want the first only", got)
+			}
+		})
+	}
+}
+
+// TestRegisterSupportedPath: a REGISTER forwarded with our Path carries "path" in Supported whether the UE
+// listed it or not, once (RFC 3327 §5).
+func TestRegisterSupportedPath(t *testing.T) {
+	alice := newSubscriber(t, 1)
+	core := startFakeCore(t, "127.0.0.1:0", alice)
+	n := startPCSCF(t, "127.0.0.1", core.addr, nil)
+	for i, extra := range []string{"", "Supported: path, gruu\n", "Supported: gruu\n"} {
+		ua := newRawUA(t, n.CoreAddr(), "127.0.0.1:0")
+		if res := ua.do(register(alice, extra)); statusOf(res) != 401 {
+			t.Fatalf("REGISTER %d: %q", i, res)
+		}
+		regs := core.requests(sip.REGISTER)
+		got := regs[len(regs)-1]
+		paths := 0
+		for _, v := range header.Values(got, header.Supported) {
+			if strings.EqualFold(strings.TrimSpace(v), "path") {
+				paths++
+			}
+		}
+		if paths != 1 {
+			t.Errorf("REGISTER with %q forwarded with Supported %q, want path once", extra, header.Values(got, header.Supported))
+		}
+		if strings.Contains(extra, "gruu") && !hasTag(got, header.Supported, "gruu") {
+			t.Errorf("the UE's gruu went: %q", header.Values(got, header.Supported))
+		}
+	}
+}
