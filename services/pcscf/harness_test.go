@@ -105,6 +105,10 @@ type fakeCore struct {
 	got      []*sip.Request
 	stale    bool // next challenge uses an old SQN, to provoke auts
 	akav2    bool // challenge with AKAv2-MD5 (RFC 4169)
+	// associated, when set, is the P-Associated-URI of the 200 for a subscriber (default: its IMPU and tel URI);
+	// srHostPort, when set, replaces the core's address in Service-Route (another node, or a host name).
+	associated func(subscriber) string
+	srHostPort string
 }
 
 type binding struct {
@@ -227,10 +231,19 @@ func (f *fakeCore) register(req *sip.Request) (proxy.Decision, error) {
 	c := contact.Clone()
 	c.Params = sip.NewParams()
 	c.Params.Add("expires", expires)
+	f.mu.Lock()
+	assoc, sr := "<"+sub.impu+">, <"+sub.tel+">", fmt.Sprintf("<sip:orig@%s;lr>", f.addr)
+	if f.associated != nil {
+		assoc = f.associated(sub)
+	}
+	if f.srHostPort != "" {
+		sr = fmt.Sprintf("<sip:orig@%s;lr>", f.srHostPort)
+	}
+	f.mu.Unlock()
 	hs := []sip.Header{
 		c,
-		sip.NewHeader(header.ServiceRoute, fmt.Sprintf("<sip:orig@%s;lr>", f.addr)),
-		sip.NewHeader(header.PAssociatedURI, "<"+sub.impu+">, <"+sub.tel+">"),
+		sip.NewHeader(header.ServiceRoute, sr),
+		sip.NewHeader(header.PAssociatedURI, assoc),
 	}
 	for _, p := range header.Values(req, header.Path) {
 		hs = append(hs, sip.NewHeader(header.Path, p))

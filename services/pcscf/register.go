@@ -151,11 +151,10 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		cred.IntegrityProtected = integrity
 		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, cred.String()))
 	}
-	core := n.coreFor(n.icscf.Addr())
 	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back
-	// through us. The user part "term" marks them (Kamailio's P-CSCF writes the same).
+	// through us.
 	d.AddHeaders = append(d.AddHeaders,
-		sip.NewHeader(header.Path, fmt.Sprintf("<sip:term@%s;lr>", hostPort(core))),
+		sip.NewHeader(header.Path, "<"+n.pathURI(n.coreFor(n.icscf.Addr()))+";lr>"),
 		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
 		n.chargingVector(),
 	)
@@ -283,15 +282,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	contactPort uint16, dereg bool, over *SASet, log *zap.Logger) {
 	expires := responseExpires(res, req, contactHost, contactPort)
 	if dereg || expires == 0 {
-		var gone []SASet
-		n.regs.update(impu, func(r *Registration) bool {
-			gone = r.SAs
-			return false
-		})
-		n.dialogs.dropIMPU(impu)
-		// The 200 leaves through the SAs: remove them only after it has (docs/design.md §4).
-		n.removeLater(gone, n.cfg.DeregDelay)
-		n.persist()
+		n.endRegistration(impu)
 		log.Info("de-registered")
 		return
 	}
@@ -412,6 +403,26 @@ func (n *Node) chargingHost() string {
 		return n.cfg.ChargingHost
 	}
 	return n.core[0].Addr().String()
+}
+
+// pathURI is the SIP URI of this P-CSCF at core as it goes in Path (without lr) and asserts it elsewhere (the reg
+// event SUBSCRIBE, TS 24.229 §5.2.3). The user part "term" marks requests routed along it (Kamailio's P-CSCF
+// writes the same).
+func (n *Node) pathURI(core netip.AddrPort) string {
+	return "sip:" + pathUser + "@" + hostPort(core)
+}
+
+// endRegistration removes impu's registration and its dialogs; its SAs go DeregDelay later, so that a final
+// response sent through them leaves first (docs/design.md §4).
+func (n *Node) endRegistration(impu string) {
+	var gone []SASet
+	n.regs.update(impu, func(r *Registration) bool {
+		gone = r.SAs
+		return false
+	})
+	n.dialogs.dropIMPU(impu)
+	n.removeLater(gone, n.cfg.DeregDelay)
+	n.persist()
 }
 
 // chargingVector is a new P-Charging-Vector for an initial request or a REGISTER: a fresh icid-value generated

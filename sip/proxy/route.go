@@ -250,3 +250,14 @@ func (p *Proxy) pickListener(transport string, dst netip.Addr, local netip.AddrP
 	}
 	return nil, fmt.Errorf("%s to %s: %w", transport, dst, ErrNoListener)
 }
+
+// Resolve finds where a request to u goes, as the proxy routes by a URI (RFC 3263: the transport parameter,
+// else UDP; an IP address, else SRV when there is no port, then A/AAAA): for a router or a caller of Send that
+// must also choose the local address (NextHop.Local) towards a URI that may name a host.
+func (p *Proxy) Resolve(ctx context.Context, u sip.Uri) (NextHop, error) {
+	h, err := p.resolveHop(ctx, u, nil)
+	if err != nil {
+		return NextHop{}, err
+	}
+	return NextHop{Transport: h.transport, Addr: h.dst}, nil
+}
