@@ -109,6 +109,8 @@ type fakeCore struct {
 	// srHostPort, when set, replaces the core's address in Service-Route (another node, or a host name).
 	associated func(subscriber) string
 	srHostPort string
+	// beforeDereg, when set, runs before the 200 to a de-REGISTER is sent.
+	beforeDereg func()
 }
 
 type binding struct {
@@ -218,6 +220,12 @@ func (f *fakeCore) register(req *sip.Request) (proxy.Decision, error) {
 		if u, err := p.ParsedURI(); err == nil {
 			path = append(path, u)
 		}
+	}
+	f.mu.Lock()
+	hook := f.beforeDereg
+	f.mu.Unlock()
+	if expires == "0" && hook != nil {
+		hook()
 	}
 	f.mu.Lock()
 	if expires == "0" {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +203,52 @@ func TestRegEventServiceRouteHost(t *testing.T) {
 	}
 	if got := len(icscf.requests(sip.SUBSCRIBE)); got != 0 {
 		t.Errorf("the I-CSCF got %d SUBSCRIBEs", got)
+	}
+}
+
+// TestDeregisterNotifyOvertakes: the S-CSCF's NOTIFY "terminated" overtakes the 200 to the UE's own
+// de-REGISTER by far more than dereg_delay. The SAs stay until that 200 has gone out through them (docs/design.md
+// §4), then go.
+func TestDeregisterNotifyOvertakes(t *testing.T) {
+	alice := newSubscriber(t, 1)
+	core := startFakeCore(t, "127.0.0.1:0", alice)
+	sas := newFakeSAs()
+	n := startPCSCF(t, "127.0.0.1", core.addr, sas, func(c *Config) { c.DeregDelay = time.Millisecond })
+	u := newUE(t, alice, n.CoreAddr(), "udp", true)
+	if _, err := u.Register(ctxT(t)); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	sub := waitSubscribe(t, core)
+	reg, _ := n.Registration(alice.impu)
+	var saStillThere atomic.Int32 // written by the core's goroutine; the sockets order it, the race detector cannot see that
+	saStillThere.Store(-1)
+	core.mu.Lock()
+	core.beforeDereg = func() {
+		notify := regNotify(sub, alice.impu, "terminated", fmt.Sprintf("sip:%s:%d", reg.ContactHost, reg.ContactPort), "terminated")
+		sctx, cancel := context.WithTimeout(context.Background(), waitLong)
+		defer cancel()
+		res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
+		if err != nil || res.StatusCode != 200 {
+			t.Errorf("NOTIFY: %v %v", res, err)
+		}
+		// Far longer than dereg_delay; bounded: on the fixed code the SAs are never removed before the 200.
+		for deadline := time.Now().Add(time.Second); sas.count() != 0 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		}
+		saStillThere.Store(int32(sas.count()))
+	}
+	core.mu.Unlock()
+	if err := u.Deregister(ctxT(t)); err != nil {
+		t.Fatalf("de-register: %v", err)
+	}
+	if got := saStillThere.Load(); got != 1 {
+		t.Errorf("SA sets when the 200 to the de-REGISTER was sent: %d, want 1 (it must leave through them)", got)
+	}
+	for deadline := time.Now().Add(waitLong); sas.count() != 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	}
+	if got := sas.count(); got != 0 {
+		t.Errorf("%d SA sets left after the 200", got)
+	}
+	if spis, ports := n.alloc.inUse(); spis+ports != 0 {
+		t.Errorf("allocator still holds %d SPIs and %d ports", spis, ports)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -166,7 +167,16 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		impi = cred.Username
 	}
 	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi))
+	if dereg {
+		// The final response to a de-REGISTER leaves through the UE's SAs, whatever ends the registration first
+		// (the S-CSCF's NOTIFY "terminated" may overtake it): they wait for it (docs/design.md §4).
+		n.deregs.begin(impu)
+	}
 	d.OnResponse = func(res *sip.Response, generated bool) {
+		if dereg && res.StatusCode >= 200 {
+			// Runs as the response is sent (generated ones too: 408, 503); the sets go DeregDelay later.
+			defer func() { n.removeLater(n.deregs.end(impu), n.cfg.DeregDelay) }()
+		}
 		if generated {
 			return
 		}
@@ -178,6 +188,85 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		}
 	}
 	return d, nil
+}
+
+// deregWaits are the de-REGISTERs in flight by registration, with the SA sets of their registration that
+// ended before their final response was sent. The zero value is ready.
+type deregWaits struct {
+	mu sync.Mutex
+	m  map[string]*deregWait
+}
+
+type deregWait struct {
+	inFlight int
+	since    time.Time // the last begin
+	parked   []SASet
+}
+
+// deregWaitMax bounds how long sets wait for a de-REGISTER's final response: past Timer F (64*T1, RFC 3261
+// §17.1.2.2) with a margin, the transaction has ended whatever happened to its response, and an entry this old
+// is not waited for.
+const deregWaitMax = 64*500*time.Millisecond + 8*time.Second
+
+// begin records a de-REGISTER of impu forwarded.
+func (w *deregWaits) begin(impu string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[string]*deregWait)
+	}
+	k := impuKey(impu)
+	if w.m[k] == nil {
+		w.m[k] = &deregWait{}
+	}
+	w.m[k].inFlight++
+	w.m[k].since = time.Now()
+}
+
+// park keeps sets until the de-REGISTERs of impu in flight have their final responses. With none in flight
+// it returns the sets to remove now: sets, and those of a wait past deregWaitMax.
+func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := impuKey(impu)
+	d := w.m[k]
+	if d == nil {
+		return sets
+	}
+	if time.Since(d.since) > deregWaitMax {
+		delete(w.m, k) // its responses went unseen: nothing waits any more
+		return append(d.parked, sets...)
+	}
+	d.parked = append(d.parked, sets...)
+	return nil
+}
+
+// end records a final response to a de-REGISTER of impu; the parked sets are returned with the last one.
+func (w *deregWaits) end(impu string) []SASet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := impuKey(impu)
+	d := w.m[k]
+	if d == nil {
+		return nil
+	}
+	if d.inFlight--; d.inFlight > 0 {
+		return nil
+	}
+	delete(w.m, k)
+	return d.parked
+}
+
+// drain returns every parked set and forgets them (at stop).
+func (w *deregWaits) drain() []SASet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []SASet
+	for k, d := range w.m {
+		out = append(out, d.parked...)
+		delete(w.m, k)
+	}
+	return out
 }
 
 // onChallenge handles the 401 on its way to the UE (docs/design.md §4 step 5, TS 24.229 §5.2.2.1):
@@ -412,8 +501,9 @@ func (n *Node) pathURI(core netip.AddrPort) string {
 	return "sip:" + pathUser + "@" + hostPort(core)
 }
 
-// endRegistration removes impu's registration and its dialogs; its SAs go DeregDelay later, so that a final
-// response sent through them leaves first (docs/design.md §4).
+// endRegistration removes impu's registration and its dialogs; its SAs go DeregDelay after the final response to
+// a de-REGISTER of impu in flight, or DeregDelay from now, so that a final response sent through them leaves
+// first (docs/design.md §4).
 func (n *Node) endRegistration(impu string) {
 	var gone []SASet
 	n.regs.update(impu, func(r *Registration) bool {
@@ -421,7 +511,7 @@ func (n *Node) endRegistration(impu string) {
 		return false
 	})
 	n.dialogs.dropIMPU(impu)
-	n.removeLater(gone, n.cfg.DeregDelay)
+	n.removeLater(n.deregs.park(impu, gone), n.cfg.DeregDelay)
 	n.persist()
 }
 
