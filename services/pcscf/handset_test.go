@@ -114,3 +114,39 @@ func TestRegisterSupportedPath(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeRequestToUDPUE: a request larger than 1300 bytes towards a UE that registered over UDP with IPsec
+// goes over TCP, from our protected client port to the UE's protected server port (RFC 3261 §18.1.1, TS 24.229
+// §5.2.2, TS 33.203 §7.1): the SAs cover both transports. A small one stays on UDP.
+func TestLargeRequestToUDPUE(t *testing.T) {
+	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
+	core := startFakeCore(t, "127.0.0.1:0", alice, bob)
+	n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs())
+	ua := newUE(t, alice, n.CoreAddr(), "udp", true)
+	ub := newUE(t, bob, n.CoreAddr(), "udp", true)
+	ctx := ctxT(t)
+	for _, u := range []*ue.UE{ua, ub} {
+		if _, err := u.Register(ctx); err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	reg, _ := n.Registration(bob.impu)
+	sa := reg.SAs[0].Pair
+	for _, tc := range []struct {
+		size      int
+		transport string
+	}{{100, "UDP"}, {2048, "TCP"}} {
+		text := strings.Repeat("x", tc.size)
+		if res, err := ua.Message(ctx, bob.impu, text); err != nil || res.StatusCode != 200 {
+			t.Fatalf("MESSAGE of %d bytes: %v %v", tc.size, res, err)
+		}
+		got := <-ub.Incoming()
+		if string(got.Body()) != text {
+			t.Fatalf("bob got %d bytes, want %d", len(got.Body()), tc.size)
+		}
+		via := got.Via()
+		if via == nil || !strings.EqualFold(via.Transport, tc.transport) || via.Port != int(sa.PCSCF.PortC) {
+			t.Errorf("MESSAGE of %d bytes reached bob with Via %v, want %s from our protected client port %d", tc.size, via, tc.transport, sa.PCSCF.PortC)
+		}
+	}
+}
