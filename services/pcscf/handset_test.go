@@ -149,4 +149,6 @@ func TestLargeRequestToUDPUE(t *testing.T) {
 			t.Errorf("MESSAGE of %d bytes reached bob with Via %v, want %s from our protected client port %d", tc.size, via, tc.transport, sa.PCSCF.PortC)
 		}
 	}
+	// The VM test's exchange, here over the fake SAs: a 2 kB MESSAGE and INVITE both ways.
+	largeRequests(t, ctx, core, []largeLeg{{ua, ub, bob.impu}, {ub, ua, alice.impu}})
 }

@@ -111,6 +111,8 @@ type fakeCore struct {
 	srHostPort string
 	// beforeDereg, when set, runs before the 200 to a de-REGISTER is sent.
 	beforeDereg func()
+	// pad, when positive, adds a header field of this many bytes to each INVITE routed to a callee.
+	pad int
 }
 
 type binding struct {
@@ -165,7 +167,13 @@ func (f *fakeCore) Route(_ context.Context, req *sip.Request, src proxy.Source) 
 		if !ok {
 			return proxy.Respond(404, "Not Found"), nil
 		}
-		return proxy.Decision{RecordRoute: true, Targets: []proxy.Target{{URI: &b.contact, Route: b.path}}}, nil
+		d := proxy.Decision{RecordRoute: true, Targets: []proxy.Target{{URI: &b.contact, Route: b.path}}}
+		f.mu.Lock()
+		if f.pad > 0 && req.Method == sip.INVITE {
+			d.AddHeaders = []sip.Header{sip.NewHeader("X-Pad", strings.Repeat("p", f.pad))}
+		}
+		f.mu.Unlock()
+		return d, nil
 	}
 	return proxy.Forward(), nil
 }
