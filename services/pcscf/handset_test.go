@@ -1,7 +1,7 @@
 package pcscf
 
 import (
-	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -16,74 +16,62 @@ import (
 // Proxy-Require: sec-agree in every request. The P-CSCF checks Security-Verify against what it sent (RFC 3329
 // §2.3.1 step 5: 494 on a mismatch, never forwarded) and removes the sec-agree headers and option-tags from
 // what it forwards (TS 24.229 §5.2.6.3), other option-tags kept; every initial request gets a P-Charging-Vector
-// with an icid of ours (RFC 7315 §4.6), whatever the UE wrote.
+// with an icid of ours (RFC 7315 §4.6), whatever the UE wrote. The requests are written by hand over a
+// registered UE's SA flow (fake kernel), so that the test says exactly what the UE sent.
 func TestHandsetSecAgreeHeaders(t *testing.T) {
-	for _, transport := range []string{"udp", "tcp"} {
-		t.Run(transport, func(t *testing.T) {
-			alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
-			core := startFakeCore(t, "127.0.0.1:0", alice, bob)
-			n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs())
-			ua := newUE(t, alice, n.CoreAddr(), transport, true)
-			ub := newUE(t, bob, n.CoreAddr(), transport, true)
-			ctx := ctxT(t)
-			for _, u := range []*ue.UE{ua, ub} {
-				if _, err := u.Register(ctx); err != nil {
-					t.Fatalf("register: %v", err)
-				}
-			}
-			reg, ok := n.Registration(alice.impu)
-			if !ok || len(reg.SAs) == 0 {
-				t.Fatalf("alice's registration at the P-CSCF: %+v", reg)
-			}
-			verify := reg.SAs[0].SecurityServer
-			res, err := ua.Message(ctx, bob.impu, "hello",
-				sip.NewHeader(header.SecurityVerify, verify),
-				sip.NewHeader(header.Require, "sec-agree"),
-				sip.NewHeader(header.ProxyRequire, "sec-agree"),
-				sip.NewHeader(header.Require, "foo"),
-				sip.NewHeader(header.PChargingVector, "icid-value=forged;icid-generated-at=ue"))
-			if err != nil || res.StatusCode != 200 {
-				t.Fatalf("MESSAGE with handset headers: %v %v", res, err)
-			}
-			<-ub.Incoming()
-			msgs := core.requests(sip.MESSAGE)
-			if len(msgs) != 1 {
-				t.Fatalf("core got %d MESSAGEs", len(msgs))
-			}
-			got := msgs[0]
-			for _, h := range []string{header.SecurityVerify, header.SecurityClient, header.ProxyRequire} {
-				if header.Has(got, h) {
-					t.Errorf("forwarded MESSAGE still has %s: %q", h, lastValue(got, h))
-				}
-			}
-			if r := lastValue(got, header.Require); r != "foo" {
-				t.Errorf("forwarded Require = %q, want foo (sec-agree removed, the rest kept)", r)
-			}
-			cvs := header.Values(got, header.PChargingVector)
-			if len(cvs) != 1 {
-				t.Fatalf("forwarded P-Charging-Vector: %q", cvs)
-			}
-			cv, err := header.ParseChargingVector(cvs[0])
-			if err != nil || len(cv.ICIDValue) != 32 || cv.ICIDGeneratedAt != n.chargingHost() {
-				t.Errorf("P-Charging-Vector %q: %v", cvs[0], err)
-			}
+	e := startEdge(t)
+	mal := e.registeredRaw(t)
+	reg, _ := e.n.Registration(e.mal.impu)
+	verify := reg.SAs[0].SecurityServer
+	message := func(callID string, extra ...string) string {
+		h := append([]string{"From: <" + e.mal.impu + ">;tag=h1", "To: <" + e.bob.impu + ">", "Call-ID: " + callID}, extra...)
+		return mal.send(rawRequest("MESSAGE", e.bob.impu, h...))
+	}
+	handset := []string{"Security-Verify: " + verify, "Require: sec-agree", "Proxy-Require: sec-agree", "Require: foo",
+		"P-Charging-Vector: icid-value=forged;icid-generated-at=ue"}
+	if res := message("handset-1", handset...); statusOf(res) != 200 {
+		t.Fatalf("MESSAGE with handset headers: %s", res)
+	}
+	recv(t, e.ub, sip.MESSAGE)
+	msgs := e.core.requests(sip.MESSAGE)
+	if len(msgs) != 1 {
+		t.Fatalf("core got %d MESSAGEs", len(msgs))
+	}
+	got := msgs[0]
+	for _, h := range []string{header.SecurityVerify, header.SecurityClient, header.ProxyRequire} {
+		if header.Has(got, h) {
+			t.Errorf("forwarded MESSAGE still has %s: %q", h, lastValue(got, h))
+		}
+	}
+	if r := lastValue(got, header.Require); r != "foo" {
+		t.Errorf("forwarded Require = %q, want foo (sec-agree removed, the rest kept)", r)
+	}
+	cvs := header.Values(got, header.PChargingVector)
+	if len(cvs) != 1 {
+		t.Fatalf("forwarded P-Charging-Vector: %q", cvs)
+	}
+	if cv, err := header.ParseChargingVector(cvs[0]); err != nil || len(cv.ICIDValue) != 32 || cv.ICIDGeneratedAt != e.n.chargingHost() {
+		t.Errorf("P-Charging-Vector %q: %v", cvs[0], err)
+	}
 
-			// A Security-Verify that is not what we sent: 494, not forwarded.
-			bad, err := secagree.Parse(verify)
-			if err != nil {
-				t.Fatal(err)
-			}
-			bad[0].SPIC++
-			_, err = ua.Message(ctx, bob.impu, "bid down", sip.NewHeader(header.SecurityVerify, secagree.Format(bad)),
-				sip.NewHeader(header.ProxyRequire, "sec-agree"))
-			var se *ue.StatusError
-			if !errors.As(err, &se) || se.Code != secagree.StatusSecurityAgreementRequired {
-				t.Errorf("MESSAGE with a changed Security-Verify: %v, want 494", err)
-			}
-			if got := len(core.requests(sip.MESSAGE)); got != 1 {
-				t.Errorf("core got %d MESSAGEs, want the first only", got)
-			}
-		})
+	// A Security-Verify that is not what we sent (another SPI, or one mechanism more): 494, not forwarded.
+	bad, err := secagree.Parse(verify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bad[0].SPIC++
+	for i, sv := range [][]string{{"Security-Verify: " + secagree.Format(bad)}, {"Security-Verify: " + verify, "Security-Verify: " + secagree.Format(bad)}} {
+		if res := message(fmt.Sprintf("handset-bad-%d", i), append(sv, "Proxy-Require: sec-agree")...); statusOf(res) != secagree.StatusSecurityAgreementRequired {
+			t.Errorf("MESSAGE with Security-Verify %q: %s, want 494", sv, res)
+		}
+	}
+	// Without Security-Verify: served (the SAs authenticate the request).
+	if res := message("handset-none", "Proxy-Require: sec-agree"); statusOf(res) != 200 {
+		t.Errorf("MESSAGE without Security-Verify: %s", res)
+	}
+	recv(t, e.ub, sip.MESSAGE)
+	if got := len(e.core.requests(sip.MESSAGE)); got != 2 {
+		t.Errorf("core got %d MESSAGEs, want 2 (none with a wrong Security-Verify)", got)
 	}
 }
 
