@@ -9,7 +9,6 @@ import (
 
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/secagree"
-	"github.com/imscore/imscore/sip/ue"
 )
 
 // TestHandsetSecAgreeHeaders: over its SAs a handset puts Security-Verify, Require: sec-agree and
@@ -107,17 +106,9 @@ func TestRegisterSupportedPath(t *testing.T) {
 // goes over TCP, from our protected client port to the UE's protected server port (RFC 3261 §18.1.1, TS 24.229
 // §5.2.2, TS 33.203 §7.1): the SAs cover both transports. A small one stays on UDP.
 func TestLargeRequestToUDPUE(t *testing.T) {
-	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
-	core := startFakeCore(t, "127.0.0.1:0", alice, bob)
-	n := startPCSCF(t, "127.0.0.1", core.addr, newFakeSAs())
-	ua := newUE(t, alice, n.CoreAddr(), "udp", true)
-	ub := newUE(t, bob, n.CoreAddr(), "udp", true)
+	w := startTwoUEs(t, newFakeSAs())
+	core, n, alice, bob, ua, ub := w.core, w.n, w.alice, w.bob, w.ua, w.ub
 	ctx := ctxT(t)
-	for _, u := range []*ue.UE{ua, ub} {
-		if _, err := u.Register(ctx); err != nil {
-			t.Fatalf("register: %v", err)
-		}
-	}
 	reg, _ := n.Registration(bob.impu)
 	sa := reg.SAs[0].Pair
 	for _, tc := range []struct {

@@ -471,3 +471,26 @@ func lastValue(r *sip.Request, name string) string {
 	}
 	return strings.Join(v, ", ")
 }
+
+// twoUEs is a fake core, a P-CSCF with fake SAs and alice and bob registered through it over UDP with sec-agree.
+type twoUEs struct {
+	core       *fakeCore
+	n          *Node
+	alice, bob subscriber
+	ua, ub     *ue.UE
+}
+
+func startTwoUEs(t *testing.T, sas *fakeSAs) twoUEs {
+	t.Helper()
+	w := twoUEs{alice: newSubscriber(t, 1), bob: newSubscriber(t, 2)}
+	w.core = startFakeCore(t, "127.0.0.1:0", w.alice, w.bob)
+	w.n = startPCSCF(t, "127.0.0.1", w.core.addr, sas)
+	w.ua = newUE(t, w.alice, w.n.CoreAddr(), "udp", true)
+	w.ub = newUE(t, w.bob, w.n.CoreAddr(), "udp", true)
+	for _, u := range []*ue.UE{w.ua, w.ub} {
+		if _, err := u.Register(ctxT(t)); err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	return w
+}

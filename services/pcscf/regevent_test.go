@@ -26,15 +26,7 @@ func TestRegEvent(t *testing.T) {
 	if _, err := u.Register(ctx); err != nil {
 		t.Fatalf("register: %v", err)
 	}
-	var sub *sip.Request
-	for deadline := time.Now().Add(waitLong); sub == nil && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if subs := core.requests(sip.SUBSCRIBE); len(subs) > 0 {
-			sub = subs[0]
-		}
-	}
-	if sub == nil {
-		t.Fatal("no reg event SUBSCRIBE from the P-CSCF")
-	}
+	sub := waitSubscribe(t, core)
 	if got := sub.Recipient.String(); got != alice.impu {
 		t.Errorf("SUBSCRIBE Request-URI %s, want %s", got, alice.impu)
 	}
@@ -46,35 +38,12 @@ func TestRegEvent(t *testing.T) {
 		t.Fatal("SUBSCRIBE without Contact")
 	}
 	reg, _ := n.Registration(alice.impu)
-	body := fmt.Sprintf(`<?xml version="1.0"?>
-<reginfo xmlns="urn:ietf:params:xml:ns:reginfo" version="1" state="partial">
- <registration aor="%s" id="a" state="terminated">
-  <contact id="c" state="terminated" event="deactivated"><uri>sip:x@%s:%d</uri></contact>
- </registration>
-</reginfo>`, alice.impu, reg.ContactHost, reg.ContactPort)
-	notify := sip.NewRequest(sip.NOTIFY, *contact.Address.Clone())
-	notify.AppendHeader(sip.NewHeader("From", "<"+alice.impu+">;tag=s1"))
-	notify.AppendHeader(sip.NewHeader("To", lastValue(sub, "From")))
-	notify.AppendHeader(sip.NewHeader("Call-ID", sub.CallID().Value()))
-	notify.AppendHeader(sip.NewHeader("CSeq", "1 NOTIFY"))
-	notify.AppendHeader(sip.NewHeader(header.Event, "reg"))
-	notify.AppendHeader(sip.NewHeader("Subscription-State", "terminated;reason=deactivated"))
-	notify.AppendHeader(sip.NewHeader("Content-Type", "application/reginfo+xml"))
-	notify.SetBody([]byte(body))
-	sctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("NOTIFY: %v %v", res, err)
-	}
+	notify := regNotify(sub, alice.impu, "terminated", fmt.Sprintf("sip:x@%s:%d", reg.ContactHost, reg.ContactPort), "terminated")
+	sendNotify(t, core, n, notify)
 	if _, ok := n.Registration(alice.impu); ok {
 		t.Error("registration still there after a terminated NOTIFY")
 	}
-	for deadline := time.Now().Add(waitLong); sas.count() != 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-	}
-	if got := sas.count(); got != 0 {
-		t.Errorf("%d SA sets left", got)
-	}
+	waitNoFakeSAs(t, sas)
 }
 
 // waitSubscribe returns the first reg event SUBSCRIBE the core received.
@@ -141,20 +110,11 @@ func TestRegEventBarredIdentity(t *testing.T) {
 	}
 	reg, _ := n.Registration(alice.impu)
 	notify := regNotify(sub, msisdn, "terminated", fmt.Sprintf("sip:%s:%d", reg.ContactHost, reg.ContactPort), "terminated")
-	sctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("NOTIFY: %v %v", res, err)
-	}
+	sendNotify(t, core, n, notify)
 	if _, ok := n.Registration(alice.impu); ok {
 		t.Error("registration still there after a NOTIFY terminating the default public identity")
 	}
-	for deadline := time.Now().Add(waitLong); sas.count() != 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-	}
-	if got := sas.count(); got != 0 {
-		t.Errorf("%d SA sets left", got)
-	}
+	waitNoFakeSAs(t, sas)
 }
 
 // TestRegEventNotOtherUsers: a NOTIFY of one user's subscription that names another registered user changes
@@ -174,12 +134,7 @@ func TestRegEventNotOtherUsers(t *testing.T) {
 	}
 	reg, _ := n.Registration(bob.impu)
 	notify := regNotify(sub, bob.impu, "terminated", fmt.Sprintf("sip:%s:%d", reg.ContactHost, reg.ContactPort), "terminated")
-	sctx, cancel := context.WithTimeout(context.Background(), waitLong)
-	defer cancel()
-	res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("NOTIFY: %v %v", res, err)
-	}
+	sendNotify(t, core, n, notify)
 	if _, ok := n.Registration(bob.impu); !ok {
 		t.Error("bob's registration ended by a NOTIFY of alice's subscription")
 	}
@@ -243,12 +198,29 @@ func TestDeregisterNotifyOvertakes(t *testing.T) {
 	if got := saStillThere.Load(); got != 1 {
 		t.Errorf("SA sets when the 200 to the de-REGISTER was sent: %d, want 1 (it must leave through them)", got)
 	}
+	waitNoFakeSAs(t, sas)
+	if spis, ports := n.alloc.inUse(); spis+ports != 0 {
+		t.Errorf("allocator still holds %d SPIs and %d ports", spis, ports)
+	}
+}
+
+// sendNotify sends the core's NOTIFY to the P-CSCF, which must answer 200.
+func sendNotify(t *testing.T, core *fakeCore, n *Node, notify *sip.Request) {
+	t.Helper()
+	sctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("NOTIFY: %v %v", res, err)
+	}
+}
+
+// waitNoFakeSAs waits, bounded, until no SA set is left.
+func waitNoFakeSAs(t *testing.T, sas *fakeSAs) {
+	t.Helper()
 	for deadline := time.Now().Add(waitLong); sas.count() != 0 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 	}
 	if got := sas.count(); got != 0 {
-		t.Errorf("%d SA sets left after the 200", got)
-	}
-	if spis, ports := n.alloc.inUse(); spis+ports != 0 {
-		t.Errorf("allocator still holds %d SPIs and %d ports", spis, ports)
+		t.Errorf("%d SA sets left", got)
 	}
 }
