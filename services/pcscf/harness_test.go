@@ -464,7 +464,7 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func lastValue(r *sip.Request, name string) string {
+func lastValue(r sip.Message, name string) string {
 	v := header.Values(r, name)
 	if len(v) == 0 {
 		return ""

@@ -224,3 +224,30 @@ func waitNoFakeSAs(t *testing.T, sas *fakeSAs) {
 		t.Errorf("%d SA sets left", got)
 	}
 }
+
+// TestRegNotifyRequire: the reg event NOTIFY is the one request the P-CSCF answers itself, so it checks its
+// Require (RFC 3261 §8.2.2.3): an option-tag it does not know is 420 with Unsupported, and the NOTIFY changes
+// nothing. Requests it proxies keep their Require for the far UAS (§16.3, TestHandsetSecAgreeHeaders).
+func TestRegNotifyRequire(t *testing.T) {
+	alice := newSubscriber(t, 1)
+	core := startFakeCore(t, "127.0.0.1:0", alice)
+	n := startPCSCF(t, "127.0.0.1", core.addr, nil)
+	u := newUE(t, alice, n.CoreAddr(), "udp", false)
+	if _, err := u.Register(ctxT(t)); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	sub := waitSubscribe(t, core)
+	reg, _ := n.Registration(alice.impu)
+	notify := regNotify(sub, alice.impu, "terminated", fmt.Sprintf("sip:%s:%d", reg.ContactHost, reg.ContactPort), "terminated")
+	notify.AppendHeader(sip.NewHeader(header.Require, "x-unknown"))
+	sctx, cancel := context.WithTimeout(context.Background(), waitLong)
+	defer cancel()
+	res, err := core.p.Send(sctx, notify, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: n.CoreAddr()}))
+	if err != nil || res.StatusCode != 420 || lastValue(res, "Unsupported") != "x-unknown" {
+		t.Fatalf("NOTIFY with Require: x-unknown: %v %v, want 420 with Unsupported: x-unknown", res, err)
+	}
+	if _, ok := n.Registration(alice.impu); !ok {
+		t.Error("a refused NOTIFY ended the registration")
+	}
+}
+
