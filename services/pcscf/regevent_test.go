@@ -250,4 +250,3 @@ func TestRegNotifyRequire(t *testing.T) {
 		t.Error("a refused NOTIFY ended the registration")
 	}
 }
-
