@@ -81,7 +81,9 @@ type Config struct {
 	// IPAssociation marks a REGISTER without sec-agree that comes from the address of an existing
 	// registration of the same IMPU as integrity-protected="ip-assoc-yes" (TS 24.229 §5.2.2.1, §7.2A.2), so
 	// that the S-CSCF need not challenge it again. Sound only where the packet core binds the UE's address
-	// to its subscription (GIBA, TS 33.978); false has every such REGISTER challenged. Default true.
+	// to its subscription (GIBA-like deployments, TS 33.978): otherwise a host behind the same NAT as a
+	// registered UE could take over its binding without a challenge. Default false: every such REGISTER is
+	// challenged.
 	IPAssociation bool `yaml:"ip_association"`
 	// TrustedNetworks are the networks of the trust domain (RFC 3325 §2.3, TS 24.229 §4.4): CIDR prefixes or
 	// addresses of the core nodes (the S-CSCF, the I-CSCF, application servers). A request is from the core side
@@ -149,7 +151,6 @@ func DefaultConfig() Config {
 		VisitedNetworkID:   DefaultDomain,
 		StateFile:          DefaultStateFile,
 		StateFlushInterval: DefaultStateFlush,
-		IPAssociation:      true,
 		TrustedNetworks:    trust.DefaultNetworks(),
 		SIP:                SIPConfig{Limits: proxy.DefaultLimits()},
 		HTTP:               DefaultHTTP,

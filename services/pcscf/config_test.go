@@ -93,7 +93,7 @@ func FuzzRegInfo(f *testing.F) {
 		})
 		req := sip.NewRequest(sip.NOTIFY, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: 5060})
 		req.SetBody(body)
-		d, err := n.handleRegNotify(req)
+		d, err := n.handleRegNotify(req, RegEventSubscription{IMPU: "sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org"})
 		if err != nil || d.Reply == nil {
 			t.Fatalf("no answer: %v", err)
 		}

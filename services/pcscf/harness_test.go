@@ -105,6 +105,14 @@ type fakeCore struct {
 	got      []*sip.Request
 	stale    bool // next challenge uses an old SQN, to provoke auts
 	akav2    bool // challenge with AKAv2-MD5 (RFC 4169)
+	// associated, when set, is the P-Associated-URI of the 200 for a subscriber (default: its IMPU and tel URI);
+	// srHostPort, when set, replaces the core's address in Service-Route (another node, or a host name).
+	associated func(subscriber) string
+	srHostPort string
+	// beforeDereg, when set, runs before the 200 to a de-REGISTER is sent.
+	beforeDereg func()
+	// pad, when positive, adds a header field of this many bytes to each INVITE routed to a callee.
+	pad int
 }
 
 type binding struct {
@@ -159,7 +167,13 @@ func (f *fakeCore) Route(_ context.Context, req *sip.Request, src proxy.Source) 
 		if !ok {
 			return proxy.Respond(404, "Not Found"), nil
 		}
-		return proxy.Decision{RecordRoute: true, Targets: []proxy.Target{{URI: &b.contact, Route: b.path}}}, nil
+		d := proxy.Decision{RecordRoute: true, Targets: []proxy.Target{{URI: &b.contact, Route: b.path}}}
+		f.mu.Lock()
+		if f.pad > 0 && req.Method == sip.INVITE {
+			d.AddHeaders = []sip.Header{sip.NewHeader("X-Pad", strings.Repeat("p", f.pad))}
+		}
+		f.mu.Unlock()
+		return d, nil
 	}
 	return proxy.Forward(), nil
 }
@@ -216,6 +230,12 @@ func (f *fakeCore) register(req *sip.Request) (proxy.Decision, error) {
 		}
 	}
 	f.mu.Lock()
+	hook := f.beforeDereg
+	f.mu.Unlock()
+	if expires == "0" && hook != nil {
+		hook()
+	}
+	f.mu.Lock()
 	if expires == "0" {
 		delete(f.bindings, sub.impu)
 		delete(f.bindings, sub.tel)
@@ -227,10 +247,19 @@ func (f *fakeCore) register(req *sip.Request) (proxy.Decision, error) {
 	c := contact.Clone()
 	c.Params = sip.NewParams()
 	c.Params.Add("expires", expires)
+	f.mu.Lock()
+	assoc, sr := "<"+sub.impu+">, <"+sub.tel+">", fmt.Sprintf("<sip:orig@%s;lr>", f.addr)
+	if f.associated != nil {
+		assoc = f.associated(sub)
+	}
+	if f.srHostPort != "" {
+		sr = fmt.Sprintf("<sip:orig@%s;lr>", f.srHostPort)
+	}
+	f.mu.Unlock()
 	hs := []sip.Header{
 		c,
-		sip.NewHeader(header.ServiceRoute, fmt.Sprintf("<sip:orig@%s;lr>", f.addr)),
-		sip.NewHeader(header.PAssociatedURI, "<"+sub.impu+">, <"+sub.tel+">"),
+		sip.NewHeader(header.ServiceRoute, sr),
+		sip.NewHeader(header.PAssociatedURI, assoc),
 	}
 	for _, p := range header.Values(req, header.Path) {
 		hs = append(hs, sip.NewHeader(header.Path, p))
@@ -435,10 +464,33 @@ func ctxT(t testing.TB) context.Context {
 	return ctx
 }
 
-func lastValue(r *sip.Request, name string) string {
+func lastValue(r sip.Message, name string) string {
 	v := header.Values(r, name)
 	if len(v) == 0 {
 		return ""
 	}
 	return strings.Join(v, ", ")
+}
+
+// twoUEs is a fake core, a P-CSCF with fake SAs and alice and bob registered through it over UDP with sec-agree.
+type twoUEs struct {
+	core       *fakeCore
+	n          *Node
+	alice, bob subscriber
+	ua, ub     *ue.UE
+}
+
+func startTwoUEs(t *testing.T, sas *fakeSAs) twoUEs {
+	t.Helper()
+	w := twoUEs{alice: newSubscriber(t, 1), bob: newSubscriber(t, 2)}
+	w.core = startFakeCore(t, "127.0.0.1:0", w.alice, w.bob)
+	w.n = startPCSCF(t, "127.0.0.1", w.core.addr, sas)
+	w.ua = newUE(t, w.alice, w.n.CoreAddr(), "udp", true)
+	w.ub = newUE(t, w.bob, w.n.CoreAddr(), "udp", true)
+	for _, u := range []*ue.UE{w.ua, w.ub} {
+		if _, err := u.Register(ctxT(t)); err != nil {
+			t.Fatalf("register: %v", err)
+		}
+	}
+	return w
 }

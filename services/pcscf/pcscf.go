@@ -50,7 +50,10 @@ type Node struct {
 	// dialogs are the dialogs record-routed for UEs, subs our reg event subscriptions (edge.go, regevent.go).
 	dialogs dialogs
 	subs    regSubs
-	ready   chan struct{}
+	// deregs are the de-REGISTERs in flight: SAs of their registrations ended meanwhile wait for their final
+	// response (register.go).
+	deregs deregWaits
+	ready  chan struct{}
 	// stateDirty holds a token when the registry changed since the state file was last written.
 	stateDirty chan struct{}
 
@@ -250,6 +253,10 @@ func (n *Node) Run(ctx context.Context) error {
 			for _, sa := range reg.SAs {
 				_ = n.sas.Remove(sa.Pair)
 			}
+		}
+		// Sets of ended registrations still waiting for a de-REGISTER's response that never came.
+		for _, sa := range n.deregs.drain() {
+			_ = n.sas.Remove(sa.Pair)
 		}
 	}
 	return err

@@ -87,17 +87,49 @@ func (s *regSubs) expire(now time.Time) {
 	}
 }
 
-// subscribeReg sends the SUBSCRIBE for impu's reg event along its Service-Route, from our
-// core address (the one in our Path, which the S-CSCF uses to recognise us, TS 24.229 §5.4.2.1.1).
+// subscribeReg sends the SUBSCRIBE for the reg event of reg's user along its Service-Route (TS 24.229 §5.2.3): to
+// the default public identity, from our core address, asserting the SIP URI we put in Path, which is how the
+// S-CSCF recognises the P-CSCF of the registration (TS 24.229 §5.4.2.1.1; Kamailio's S-CSCF looks the asserted
+// URI up in the stored Path and answers 403 when it is not there).
 func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 	log := n.log.With(logging.IMPU(reg.IMPU))
-	core := n.coreFor(n.icscf.Addr())
+	// TS 24.229 §5.2.3: the Request-URI and To are the default public identity, the first SIP URI of
+	// P-Associated-URI (TS 24.229 §5.2.2.1): the registered IMPU may be a barred one (sip:<IMSI>@, docs/design.md
+	// §2), which the S-CSCF does not list in its NOTIFYs.
+	target := defaultIdentity(reg)
 	var ruri sip.Uri
-	if err := sip.ParseUri(reg.IMPU, &ruri); err != nil {
+	if err := sip.ParseUri(target, &ruri); err != nil {
+		log.Warn("reg event SUBSCRIBE not sent: default public identity unusable", zap.String("identity", target), zap.Error(err))
 		return
 	}
-	next := n.nextHopOf(reg)
-	sub := RegEventSubscription{CallID: newICID(), LocalTag: newICID()[:12], Peer: next.Addr().Unmap(), IMPU: reg.IMPU,
+	var routes []sip.Uri
+	for _, sr := range reg.ServiceRoute {
+		nas, err := header.ParseNameAddrs(header.ServiceRoute, sr)
+		if err != nil || len(nas) == 0 {
+			continue
+		}
+		if u, err := nas[0].ParsedURI(); err == nil {
+			routes = append(routes, u)
+		}
+	}
+	ctx, cancel := context.WithTimeout(n.base, 35*time.Second)
+	defer cancel()
+	// The top Service-Route (the S-CSCF), an address or a host name (RFC 3263); the I-CSCF when there is none.
+	next := proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}
+	if len(routes) > 0 {
+		hop, err := n.proxy.Resolve(ctx, routes[0])
+		if err != nil {
+			log.Warn("reg event SUBSCRIBE not sent: Service-Route unresolvable", zap.Stringer("route", &routes[0]), zap.Error(err))
+			return
+		}
+		next = hop
+	}
+	core := n.coreFor(n.icscf.Addr()) // the address of our Path
+	if core.Addr().Is4() != next.Addr.Addr().Unmap().Is4() {
+		core = n.coreFor(next.Addr.Addr())
+	}
+	next.Local = core
+	sub := RegEventSubscription{CallID: newICID(), LocalTag: newICID()[:12], Peer: next.Addr.Addr().Unmap(), IMPU: reg.IMPU,
 		Expires: time.Now().Add(expires)}
 	// Known before the SUBSCRIBE leaves: the first NOTIFY may overtake the 200 (RFC 6665 §4.1.2.4).
 	n.subs.put(sub)
@@ -110,28 +142,21 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 		return true
 	})
 	req := sip.NewRequest(sip.SUBSCRIBE, ruri)
-	self := fmt.Sprintf("sip:pcscf@%s", hostPort(core))
+	self := n.pathURI(core)
 	req.AppendHeader(sip.NewHeader("From", "<"+self+">;tag="+sub.LocalTag))
-	req.AppendHeader(sip.NewHeader("To", "<"+reg.IMPU+">"))
+	req.AppendHeader(sip.NewHeader("To", "<"+target+">"))
 	req.AppendHeader(sip.NewHeader("Call-ID", sub.CallID))
 	req.AppendHeader(sip.NewHeader("CSeq", "1 SUBSCRIBE"))
-	for _, sr := range reg.ServiceRoute {
-		nas, err := header.ParseNameAddrs(header.ServiceRoute, sr)
-		if err != nil || len(nas) == 0 {
-			continue
-		}
-		if u, err := nas[0].ParsedURI(); err == nil {
-			req.AppendHeader(&sip.RouteHeader{Address: u})
-		}
+	for i := range routes {
+		req.AppendHeader(&sip.RouteHeader{Address: routes[i]})
 	}
 	req.AppendHeader(sip.NewHeader("Contact", "<sip:"+hostPort(core)+">"))
 	req.AppendHeader(sip.NewHeader(header.Event, "reg"))
 	req.AppendHeader(sip.NewHeader(header.Expires, strconv.Itoa(int(expires/time.Second))))
 	req.AppendHeader(sip.NewHeader("Accept", "application/reginfo+xml"))
 	req.AppendHeader(sip.NewHeader(header.PAssertedIdentity, "<"+self+">"))
-	ctx, cancel := context.WithTimeout(n.base, 35*time.Second)
-	defer cancel()
-	res, err := n.proxy.Send(ctx, req, proxy.WithNextHop(proxy.NextHop{Transport: "UDP", Addr: next, Local: core}))
+	req.AppendHeader(n.chargingVector())
+	res, err := n.proxy.Send(ctx, req, proxy.WithNextHop(next))
 	if err != nil {
 		n.subs.remove(sub.CallID)
 		log.Warn("reg event SUBSCRIBE failed", zap.Error(err))
@@ -156,29 +181,18 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 			})
 		}
 	}
-	log.Debug("subscribed to the reg event")
+	log.Debug("subscribed to the reg event", zap.String("identity", target))
 }
 
-// nextHopOf is the address of the top Service-Route (the S-CSCF); the I-CSCF when there is none.
-func (n *Node) nextHopOf(reg Registration) netip.AddrPort {
-	for _, sr := range reg.ServiceRoute {
-		nas, err := header.ParseNameAddrs(header.ServiceRoute, sr)
-		if err != nil || len(nas) == 0 {
-			continue
-		}
-		u, err := nas[0].ParsedURI()
-		if err != nil {
-			continue
-		}
-		port := u.Port
-		if port == 0 {
-			port = 5060
-		}
-		if ap, err := parseAddrPort(u.Host, port); err == nil {
-			return ap
+// defaultIdentity is the default public identity of a registration: the first SIP URI of P-Associated-URI
+// (TS 24.229 §5.2.3, RFC 7315 §4.1), else the registered IMPU.
+func defaultIdentity(reg Registration) string {
+	for _, a := range reg.Associated {
+		if s := strings.ToLower(strings.TrimSpace(a)); strings.HasPrefix(s, "sip:") || strings.HasPrefix(s, "sips:") {
+			return strings.TrimSpace(a)
 		}
 	}
-	return n.icscf
+	return reg.IMPU
 }
 
 // isRegNotify reports a NOTIFY for the reg event addressed to us.
@@ -227,7 +241,7 @@ func (n *Node) regNotify(req *sip.Request, src proxy.Source, core bool) (proxy.D
 		n.log.Info("reg event NOTIFY from another core address than the SUBSCRIBE went to", logging.CallID(sub.CallID),
 			logging.IMPU(sub.IMPU), logging.Peer(src.Remote.String()), zap.Stringer("subscribed_at", sub.Peer))
 	}
-	d, err := n.handleRegNotify(req)
+	d, err := n.handleRegNotify(req, sub)
 	if state := strings.TrimSpace(strings.SplitN(strings.Join(header.Values(req, "Subscription-State"), ","), ";", 2)[0]); strings.EqualFold(state, "terminated") {
 		// RFC 6665 §4.1.3: the subscription is over.
 		n.subs.remove(sub.CallID)
@@ -253,21 +267,35 @@ func hasEventID(req *sip.Request) bool {
 	return false
 }
 
-// handleRegNotify applies a reg event NOTIFY: a registration or our UE's contact that is
-// terminated ends the registration and, after DeregDelay, its SAs (TS 24.229 §5.2.5.1).
-func (n *Node) handleRegNotify(req *sip.Request) (proxy.Decision, error) {
+// handleRegNotify applies a reg event NOTIFY of subscription sub: a registration element of the user's implicit
+// set (TS 24.229 §5.2.5.1: the registered IMPU and its P-Associated-URI, the S-CSCF listing only the non-barred
+// ones) that is terminated, or our UE's contact in one that is, ends the registration and, after DeregDelay, its
+// SAs. A NOTIFY acts only on the registration of its own subscription.
+func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (proxy.Decision, error) {
 	var doc reginfo
 	if body := req.Body(); len(body) > 0 {
 		if err := xml.Unmarshal(body, &doc); err != nil {
 			return proxy.Respond(400, "Bad reginfo"), nil
 		}
 	}
+	reg, ok := n.regs.get(sub.IMPU)
+	if !ok || reg.RegEvent != nil && reg.RegEvent.CallID != sub.CallID {
+		return proxy.Respond(200, "OK"), nil // the registration ended, or is another one with its own subscription
+	}
+	set := map[string]bool{}
+	for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
+		if k, ok := identityKey(id); ok {
+			set[k] = true
+		}
+	}
+	ended := false
 	for _, r := range doc.Registrations {
-		reg, ok := n.regs.get(r.AOR)
-		if !ok {
+		if k, ok := identityKey(r.AOR); !ok || !set[k] {
 			continue
 		}
-		ended := strings.EqualFold(r.State, "terminated")
+		if strings.EqualFold(r.State, "terminated") {
+			ended = true
+		}
 		for _, c := range r.Contacts {
 			var u sip.Uri
 			if sip.ParseUri(strings.TrimSpace(c.URI), &u) != nil {
@@ -282,23 +310,10 @@ func (n *Node) handleRegNotify(req *sip.Request) (proxy.Decision, error) {
 				ended = true
 			}
 		}
-		if !ended {
-			continue
-		}
-		var gone []SASet
-		n.regs.update(reg.IMPU, func(r *Registration) bool { gone = r.SAs; return false })
-		n.dialogs.dropIMPU(reg.IMPU)
-		n.removeLater(gone, n.cfg.DeregDelay)
-		n.persist()
-		n.log.Info("registration ended by the network (reg event)", logging.IMPU(reg.IMPU))
+	}
+	if ended {
+		n.endRegistration(reg.IMPU)
+		n.log.Info("registration ended by the network (reg event)", logging.IMPU(reg.IMPU), logging.CallID(sub.CallID))
 	}
 	return proxy.Respond(200, "OK"), nil
-}
-
-func parseAddrPort(host string, port int) (netip.AddrPort, error) {
-	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
-	if err != nil {
-		return netip.AddrPort{}, err
-	}
-	return netip.AddrPortFrom(a.Unmap(), uint16(port)), nil
 }

@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -32,11 +33,13 @@ const defaultExpires = 3600 * time.Second
 
 // OptionTags declares sec-agree (when offered) and path: the proxy answers 420 to a
 // Proxy-Require it does not list, which is exactly RFC 3329 §2.3.1 for a P-CSCF without IPsec.
-func (n *Node) OptionTags(*sip.Request) ([]string, bool) {
+// Require is for the UAS (RFC 3261 §16.3: a proxy does not check it): it is checked only on a reg event
+// NOTIFY addressed to us, which we answer ourselves (§8.2.2.3).
+func (n *Node) OptionTags(req *sip.Request) ([]string, bool) {
 	if n.sas != nil {
-		return []string{optionSecAgree, "path"}, false
+		return []string{optionSecAgree, "path"}, n.isRegNotify(req)
 	}
-	return []string{"path"}, false
+	return []string{"path"}, n.isRegNotify(req)
 }
 
 // regOffer is what the unprotected REGISTER negotiated: the mechanism chosen from the UE's
@@ -95,8 +98,7 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 	// RFC 3329 §2.3.1 step 5 and TS 24.229 §5.2.2: Security-Verify must be what we sent;
 	// otherwise a man in the middle may have bid the mechanism down.
 	if !secagree.Equal(verify, sent) {
-		return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Verify Mismatch",
-			fmt.Errorf("security-verify %q does not match security-server %q", secagree.Format(verify), sa.SecurityServer))
+		return n.verifyMismatch(verify, sa.SecurityServer)
 	}
 	offers, err := secagree.FromMessage(req, header.SecurityClient)
 	if err != nil {
@@ -130,14 +132,14 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	d := proxy.Decision{
 		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes,
 		// and so does any Route the UE wrote beyond us: the REGISTER goes to the I-CSCF, never where the UE says.
-		RemoveHeaders: append(accessStrip(), header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire,
-			header.PVisitedNetworkID, header.Authorization, header.Route),
+		RemoveHeaders: append(accessStrip(), header.PVisitedNetworkID, header.Authorization, header.Route),
 	}
-	// RFC 3329 §2.3.1: sec-agree is between the UE and us; other option-tags stay.
-	for _, name := range []string{header.Require, header.ProxyRequire} {
-		if tags := tagsWithout(req, name, optionSecAgree); tags != "" {
-			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(name, tags))
-		}
+	withoutSecAgree(req, &d)
+	// RFC 3327 §5: a proxy that adds Path to a REGISTER whose UA did not list "path" in Supported adds the
+	// option-tag itself, so that the registrar knows Path is to be used (else a registrar requiring it, e.g.
+	// Kamailio's S-CSCF, answers 420).
+	if !hasTag(req, header.Supported, "path") {
+		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Supported, "path"))
 	}
 	// TS 24.229 §5.2.2.1: integrity-protected in Authorization tells the S-CSCF how the
 	// REGISTER reached us (§7.2A.2 values).
@@ -150,13 +152,12 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		cred.IntegrityProtected = integrity
 		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, cred.String()))
 	}
-	core := n.coreFor(n.icscf.Addr())
 	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back
-	// through us. The user part "term" marks them (Kamailio's P-CSCF writes the same).
+	// through us.
 	d.AddHeaders = append(d.AddHeaders,
-		sip.NewHeader(header.Path, fmt.Sprintf("<sip:term@%s;lr>", hostPort(core))),
+		sip.NewHeader(header.Path, "<"+n.pathURI(n.coreFor(n.icscf.Addr()))+";lr>"),
 		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
-		sip.NewHeader(header.PChargingVector, header.ChargingVector{ICIDValue: newICID(), ICIDGeneratedAt: n.chargingHost()}.String()),
+		n.chargingVector(),
 	)
 	d.Targets = []proxy.Target{{NextHop: &proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}}}
 	contactHost, contactPort := firstContact(req)
@@ -166,7 +167,16 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		impi = cred.Username
 	}
 	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi))
+	if dereg {
+		// The final response to a de-REGISTER leaves through the UE's SAs, whatever ends the registration first
+		// (the S-CSCF's NOTIFY "terminated" may overtake it): they wait for it (docs/design.md §4).
+		n.deregs.begin(impu)
+	}
 	d.OnResponse = func(res *sip.Response, generated bool) {
+		if dereg && res.StatusCode >= 200 {
+			// Runs as the response is sent (generated ones too: 408, 503); the sets go DeregDelay later.
+			defer func() { n.removeLater(n.deregs.end(impu), n.cfg.DeregDelay) }()
+		}
 		if generated {
 			return
 		}
@@ -178,6 +188,85 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 		}
 	}
 	return d, nil
+}
+
+// deregWaits are the de-REGISTERs in flight by registration, with the SA sets of their registration that
+// ended before their final response was sent. The zero value is ready.
+type deregWaits struct {
+	mu sync.Mutex
+	m  map[string]*deregWait
+}
+
+type deregWait struct {
+	inFlight int
+	since    time.Time // the last begin
+	parked   []SASet
+}
+
+// deregWaitMax bounds how long sets wait for a de-REGISTER's final response: past Timer F (64*T1, RFC 3261
+// §17.1.2.2) with a margin, the transaction has ended whatever happened to its response, and an entry this old
+// is not waited for.
+const deregWaitMax = 64*500*time.Millisecond + 8*time.Second
+
+// begin records a de-REGISTER of impu forwarded.
+func (w *deregWaits) begin(impu string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m == nil {
+		w.m = make(map[string]*deregWait)
+	}
+	k := impuKey(impu)
+	if w.m[k] == nil {
+		w.m[k] = &deregWait{}
+	}
+	w.m[k].inFlight++
+	w.m[k].since = time.Now()
+}
+
+// park keeps sets until the de-REGISTERs of impu in flight have their final responses. With none in flight
+// it returns the sets to remove now: sets, and those of a wait past deregWaitMax.
+func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := impuKey(impu)
+	d := w.m[k]
+	if d == nil {
+		return sets
+	}
+	if time.Since(d.since) > deregWaitMax {
+		delete(w.m, k) // its responses went unseen: nothing waits any more
+		return append(d.parked, sets...)
+	}
+	d.parked = append(d.parked, sets...)
+	return nil
+}
+
+// end records a final response to a de-REGISTER of impu; the parked sets are returned with the last one.
+func (w *deregWaits) end(impu string) []SASet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	k := impuKey(impu)
+	d := w.m[k]
+	if d == nil {
+		return nil
+	}
+	if d.inFlight--; d.inFlight > 0 {
+		return nil
+	}
+	delete(w.m, k)
+	return d.parked
+}
+
+// drain returns every parked set and forgets them (at stop).
+func (w *deregWaits) drain() []SASet {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []SASet
+	for k, d := range w.m {
+		out = append(out, d.parked...)
+		delete(w.m, k)
+	}
+	return out
 }
 
 // onChallenge handles the 401 on its way to the UE (docs/design.md §4 step 5, TS 24.229 §5.2.2.1):
@@ -282,15 +371,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	contactPort uint16, dereg bool, over *SASet, log *zap.Logger) {
 	expires := responseExpires(res, req, contactHost, contactPort)
 	if dereg || expires == 0 {
-		var gone []SASet
-		n.regs.update(impu, func(r *Registration) bool {
-			gone = r.SAs
-			return false
-		})
-		n.dialogs.dropIMPU(impu)
-		// The 200 leaves through the SAs: remove them only after it has (docs/design.md §4).
-		n.removeLater(gone, n.cfg.DeregDelay)
-		n.persist()
+		n.endRegistration(impu)
 		log.Info("de-registered")
 		return
 	}
@@ -349,6 +430,47 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
 }
 
+// withoutSecAgree removes from a request the P-CSCF forwards what belongs to the security agreement
+// between the UE and itself (RFC 3329 §2.3.1; TS 24.229 §5.2.2.1 for REGISTER, §5.2.6.3 for every other
+// request from the UE): Security-Client, Security-Verify and the sec-agree option-tag of Require and
+// Proxy-Require, other option-tags staying. Left in, the next hop answers 420 (RFC 3261 §16.3 step 5).
+func withoutSecAgree(req *sip.Request, d *proxy.Decision) {
+	d.RemoveHeaders = append(d.RemoveHeaders, header.SecurityClient, header.SecurityVerify, header.Require, header.ProxyRequire)
+	for _, name := range []string{header.Require, header.ProxyRequire} {
+		if tags := tagsWithout(req, name, optionSecAgree); tags != "" {
+			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(name, tags))
+		}
+	}
+}
+
+// checkVerify applies RFC 3329 §2.3.1 step 5 (TS 33.203 §7.2) to a request other than REGISTER that came
+// over one of reg's SA sets: a Security-Verify must list what we sent in a Security-Server of this
+// registration, else a man in the middle may have bid the mechanism down and the request is answered 494.
+// Any of the registration's sets counts: during a re-registration (TS 33.203 §7.4) the UE may already name
+// the new set in a request sent over the old. A request without Security-Verify is served: it came over
+// the SAs, which authenticate it (TS 24.229 §5.1.1 asks the UE for it only on REGISTER).
+func (n *Node) checkVerify(req *sip.Request, reg Registration) (proxy.Decision, error) {
+	if !header.Has(req, header.SecurityVerify) {
+		return proxy.Decision{}, nil
+	}
+	verify, err := secagree.FromMessage(req, header.SecurityVerify)
+	if err != nil {
+		return n.reject(400, "Bad Security-Verify", err)
+	}
+	for _, sa := range reg.SAs {
+		if sent, err := secagree.Parse(sa.SecurityServer); err == nil && secagree.Equal(verify, sent) {
+			return proxy.Decision{}, nil
+		}
+	}
+	return n.verifyMismatch(verify, reg.SAs[0].SecurityServer)
+}
+
+// verifyMismatch answers a Security-Verify that is not what we sent: 494 (RFC 3329 §2.3.1 step 5).
+func (n *Node) verifyMismatch(verify []secagree.Mechanism, sent string) (proxy.Decision, error) {
+	return n.reject(secagree.StatusSecurityAgreementRequired, "Security-Verify Mismatch",
+		fmt.Errorf("security-verify %q does not match security-server %q", secagree.Format(verify), sent))
+}
+
 // reject answers with code and counts it.
 func (n *Node) reject(code int, reason string, err error) (proxy.Decision, error) {
 	n.metrics.rejected.WithLabelValues(strconv.Itoa(code)).Inc()
@@ -370,6 +492,33 @@ func (n *Node) chargingHost() string {
 		return n.cfg.ChargingHost
 	}
 	return n.core[0].Addr().String()
+}
+
+// pathURI is the SIP URI of this P-CSCF at core as it goes in Path (without lr) and asserts it elsewhere (the reg
+// event SUBSCRIBE, TS 24.229 §5.2.3). The user part "term" marks requests routed along it (Kamailio's P-CSCF
+// writes the same).
+func (n *Node) pathURI(core netip.AddrPort) string {
+	return "sip:" + pathUser + "@" + hostPort(core)
+}
+
+// endRegistration removes impu's registration and its dialogs; its SAs go DeregDelay after the final response to
+// a de-REGISTER of impu in flight, or DeregDelay from now, so that a final response sent through them leaves
+// first (docs/design.md §4).
+func (n *Node) endRegistration(impu string) {
+	var gone []SASet
+	n.regs.update(impu, func(r *Registration) bool {
+		gone = r.SAs
+		return false
+	})
+	n.dialogs.dropIMPU(impu)
+	n.removeLater(n.deregs.park(impu, gone), n.cfg.DeregDelay)
+	n.persist()
+}
+
+// chargingVector is a new P-Charging-Vector for an initial request or a REGISTER: a fresh icid-value generated
+// here (RFC 7315 §4.6, TS 24.229 §5.2.2.1 and §5.2.6.3.1).
+func (n *Node) chargingVector() sip.Header {
+	return sip.NewHeader(header.PChargingVector, header.ChargingVector{ICIDValue: newICID(), ICIDGeneratedAt: n.chargingHost()}.String())
 }
 
 func hostPort(ap netip.AddrPort) string {

@@ -40,6 +40,9 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 		if !reg.Registered(now) || !sa.Confirmed {
 			return n.reject(403, "Forbidden", fmt.Errorf("%s over an SA set of an unregistered UE: %w", req.Method, ErrNotRegistered))
 		}
+		if _, err := n.checkVerify(req, reg); err != nil {
+			return proxy.Decision{}, err
+		}
 		if idx == 0 && len(reg.SAs) > 1 {
 			n.dropOlderSets(reg.IMPU, sa)
 		}
@@ -108,7 +111,11 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 	// in P-Asserted-Identity or P-Preferred-Identity goes (RFC 3325 §5: never trust the UE), with every
 	// other field only the trust domain may send.
 	d.RemoveHeaders = append(accessStrip(), header.PPreferredIdentity, header.Route)
-	d.AddHeaders = []sip.Header{sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">")}
+	withoutSecAgree(req, &d)
+	d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">"),
+		// TS 24.229 §5.2.6.3.1 (RFC 7315 §4.6): every initial request from the UE gets a P-Charging-Vector with an
+		// icid we generate; whatever the UE wrote went with the trust-domain fields.
+		n.chargingVector())
 	// TS 24.229 §5.2.6.3.2 (RFC 3608): the route is the stored Service-Route, whatever the UE wrote.
 	var routes []sip.Uri
 	for _, sr := range reg.ServiceRoute {
@@ -167,7 +174,8 @@ func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, e
 	}
 	d := proxy.Forward()
 	d.RemoveHeaders = append(accessStrip(), header.PPreferredIdentity)
-	d.AddHeaders = []sip.Header{sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">")}
+	withoutSecAgree(req, &d)
+	d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.PAssertedIdentity, "<"+assertedIdentity(req, reg)+">"))
 	if req.Method == sip.BYE {
 		d.OnResponse = func(res *sip.Response, generated bool) {
 			if !generated {

@@ -265,18 +265,10 @@ func TestTCPConnectionPerUE(t *testing.T) {
 // TestReregistrationNewSAs: a re-registration challenged again sets up a new SA set; the old
 // one goes once the new one carried the 200 and the UE uses it (TS 33.203 §7.4).
 func TestReregistrationNewSAs(t *testing.T) {
-	alice, bob := newSubscriber(t, 1), newSubscriber(t, 2)
-	core := startFakeCore(t, "127.0.0.1:0", alice, bob)
 	sas := newFakeSAs()
-	n := startPCSCF(t, "127.0.0.1", core.addr, sas)
-	ua := newUE(t, alice, n.CoreAddr(), "udp", true)
-	ub := newUE(t, bob, n.CoreAddr(), "udp", true)
+	w := startTwoUEs(t, sas)
+	n, alice, bob, ua := w.n, w.alice, w.bob, w.ua
 	ctx := ctxT(t)
-	for _, u := range []*ue.UE{ua, ub} {
-		if _, err := u.Register(ctx); err != nil {
-			t.Fatalf("register: %v", err)
-		}
-	}
 	first, _ := n.Registration(alice.impu)
 	if _, err := ua.Register(ctx); err != nil {
 		t.Fatalf("re-register: %v", err)

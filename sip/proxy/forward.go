@@ -76,12 +76,15 @@ func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI si
 	}
 	stamp(req, l, in, recordRoute, branch)
 
-	if h.transport == transportUDP && p.cfg.UDPMaxRequest > 0 && !h.local.IsValid() {
+	if h.transport == transportUDP && p.cfg.UDPMaxRequest > 0 {
+		// With a pinned local address (a P-CSCF's protected client port towards a UE's protected server port) the
+		// TCP connection is dialled from that same address and port: the SAs cover both transports (TS 33.203
+		// §7.1), and TS 24.229 §5.2.2 has the P-CSCF send a large request to a UE that registered over UDP so.
 		if size := p.size(req); size > p.cfg.UDPMaxRequest {
-			if tl, err := p.pickListener(transportTCP, h.dst.Addr(), netip.AddrPort{}); err == nil {
+			if tl, err := p.pickListener(transportTCP, h.dst.Addr(), h.local); err == nil {
 				unstamp(req, l, in, recordRoute)
 				stamp(req, tl, in, recordRoute, branch)
-				conn, err := p.tcpConnTo(ctx, h.dst, netip.AddrPort{})
+				conn, err := p.tcpConnTo(ctx, h.dst, h.local)
 				if err == nil {
 					p.log.Debug("request over MTU limit sent over tcp (RFC 3261 §18.1.1)", zap.Int("bytes", size),
 						zap.Stringer("to", h.dst))

@@ -226,27 +226,41 @@ func uriTransport(u sip.Uri) (string, bool) {
 	return strings.ToUpper(v), true
 }
 
-// pickListener returns the listener to send from: the one bound to local when asked (UDP), else the first of the
+// pickListener returns the listener to send from: the one bound to local when asked (required for UDP), else the first of the
 // transport and the destination's address family.
 func (p *Proxy) pickListener(transport string, dst netip.Addr, local netip.AddrPort) (*listener, error) {
 	ls := p.udp
 	if transport == transportTCP {
 		ls = p.tcp
 	}
-	is4 := dst.Unmap().Is4()
-	for _, l := range ls {
-		if local.IsValid() && transport == transportUDP {
+	if local.IsValid() {
+		// The listener of the local address when there is one (for TCP, Via then names the port the
+		// connection is dialled from); UDP can send from nothing else.
+		for _, l := range ls {
 			if l.bound == unmapAP(local) {
 				return l, nil
 			}
-			continue
 		}
+		if transport == transportUDP {
+			return nil, fmt.Errorf("udp from %s: %w", local, ErrNoListener)
+		}
+	}
+	is4 := dst.Unmap().Is4()
+	for _, l := range ls {
 		if l.is4() == is4 {
 			return l, nil
 		}
 	}
-	if local.IsValid() && transport == transportUDP {
-		return nil, fmt.Errorf("udp from %s: %w", local, ErrNoListener)
-	}
 	return nil, fmt.Errorf("%s to %s: %w", transport, dst, ErrNoListener)
+}
+
+// Resolve finds where a request to u goes, as the proxy routes by a URI (RFC 3263: the transport parameter,
+// else UDP; an IP address, else SRV when there is no port, then A/AAAA): for a router or a caller of Send that
+// must also choose the local address (NextHop.Local) towards a URI that may name a host.
+func (p *Proxy) Resolve(ctx context.Context, u sip.Uri) (NextHop, error) {
+	h, err := p.resolveHop(ctx, u, nil)
+	if err != nil {
+		return NextHop{}, err
+	}
+	return NextHop{Transport: h.transport, Addr: h.dst}, nil
 }
