@@ -336,6 +336,9 @@ func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur 
 		}
 	}
 	reg := &Registration{Expires: granted}
+	for _, h := range res.GetHeaders("Contact") {
+		reg.Contacts = append(reg.Contacts, h.Value())
+	}
 	for _, na := range mustNameAddrs(res, header.ServiceRoute) {
 		reg.ServiceRoute = append(reg.ServiceRoute, na.String())
 	}

@@ -154,6 +154,9 @@ type Registration struct {
 	Expires      time.Duration
 	ServiceRoute []string // Service-Route values, top first
 	Associated   []string // P-Associated-URI values
+	// Contacts are the bindings the registrar listed in the 200, each a Contact value with its
+	// parameters (RFC 3261 §10.3 step 8: all current bindings of the AOR).
+	Contacts []string
 	SecAgree     bool
 	Algorithms   ipsec.Algorithms // when SecAgree
 	Pair         ipsec.Pair       // when SecAgree (keys included)
