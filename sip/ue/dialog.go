@@ -418,6 +418,7 @@ func (u *UE) handleRequest(req *sip.Request, w wire) {
 			signal(c.cancel, struct{}{})
 		} else if rseq, ok := rack(req); ok {
 			signal(c.prack, rseq)
+			return // PRACK is the reliability of the 183 (RFC 3262), not a request for Incoming
 		}
 	case req.Method == sip.UPDATE || req.Method == sip.INVITE:
 		// RFC 3311 §5.2, RFC 3261 §14.2: the answer to the new offer.
