@@ -19,7 +19,8 @@ import (
 // host there is no ESP, so the UEs register without sec-agree (the P-CSCF has IPsec off); they send
 // the other handset headers: +sip.instance, reg-id, Supported path, gruu, outbound, 100rel, timer.
 
-// newUE makes a UE of s towards the core's entry (the P-CSCF) and registers it.
+// newUE makes a UE of s towards the core's entry (the P-CSCF) and registers its MSISDN IMPU (the IMSI-based one
+// is barred, as with SIPp).
 func (c *core) newUE(t *testing.T, s Subscriber, mutate ...func(*ue.Config)) (*ue.UE, *ue.Registration) {
 	t.Helper()
 	k, _ := hex.DecodeString(AKAK)
@@ -28,7 +29,7 @@ func (c *core) newUE(t *testing.T, s Subscriber, mutate ...func(*ue.Config)) (*u
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := ue.Config{IMPI: s.IMPI(), IMPU: s.IMPU(), PCSCF: netip.MustParseAddrPort(c.entry), Keys: keys,
+	cfg := ue.Config{IMPI: s.IMPI(), IMPU: number(s), PCSCF: netip.MustParseAddrPort(c.entry), Keys: keys,
 		Timeout: 10 * time.Second}
 	for _, m := range mutate {
 		m(&cfg)
