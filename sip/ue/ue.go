@@ -156,10 +156,10 @@ type Registration struct {
 	Associated   []string // P-Associated-URI values
 	// Contacts are the bindings the registrar listed in the 200, each a Contact value with its
 	// parameters (RFC 3261 §10.3 step 8: all current bindings of the AOR).
-	Contacts []string
-	SecAgree     bool
-	Algorithms   ipsec.Algorithms // when SecAgree
-	Pair         ipsec.Pair       // when SecAgree (keys included)
+	Contacts   []string
+	SecAgree   bool
+	Algorithms ipsec.Algorithms // when SecAgree
+	Pair       ipsec.Pair       // when SecAgree (keys included)
 }
 
 // UE is one simulated user equipment. Methods are safe for concurrent use, but a UE registers
