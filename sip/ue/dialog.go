@@ -310,18 +310,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 // cancelInvite cancels inv (RFC 3261 §9.1): same Request-URI, Call-ID, From, To, CSeq number
 // and Route, and one Via, the INVITE's top one, so that it reaches the same transaction.
 func (u *UE) cancelInvite(ctx context.Context, inv *sip.Request, o origin) error {
-	req := sip.NewRequest(sip.CANCEL, inv.Recipient)
-	req.AppendHeader(sip.HeaderClone(inv.Via()))
-	for _, h := range inv.GetHeaders("Route") {
-		req.AppendHeader(sip.HeaderClone(h))
-	}
-	req.AppendHeader(sip.HeaderClone(inv.From()))
-	req.AppendHeader(sip.HeaderClone(inv.To()))
-	cid := sip.CallIDHeader(inv.CallID().Value())
-	req.AppendHeader(&cid)
-	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.CANCEL})
-	mf := sip.MaxForwardsHeader(70)
-	req.AppendHeader(&mf)
+	req := sameTransaction(inv, sip.CANCEL, inv.To())
 	secAgreeHeaders(req, o.st)
 	_, err := u.finalOK(u.exchange(ctx, req, o.w, false, nil))
 	return err

@@ -64,6 +64,8 @@ func (u *UE) Deregister(ctx context.Context) error {
 // §5.1.1.4.1), and a 305 drops the registration and its SAs (TS 24.229 §5.1.1.2.1: the UE has
 // to register afresh, with a P-CSCF it would select again).
 func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration, error) {
+	u.regMu.Lock()
+	defer u.regMu.Unlock()
 	u.mu.Lock()
 	registered := u.reg != nil
 	if expires > 0 && expires < u.minExpires {

@@ -137,25 +137,32 @@ func (u *UE) send(ctx context.Context, build func(o origin) *sip.Request, onProv
 }
 
 // ackFailure sends the ACK of a non-2xx final response to INVITE, part of the INVITE client
-// transaction (RFC 3261 §17.1.1.3): same Request-URI, Call-ID, From, top Via and Route as the
-// INVITE, the response's To, CSeq method ACK.
+// transaction (RFC 3261 §17.1.1.3): the response's To, the rest as in the INVITE.
 func (u *UE) ackFailure(inv *sip.Request, res *sip.Response, w wire) {
-	ack := sip.NewRequest(sip.ACK, inv.Recipient)
-	ack.AppendHeader(sip.HeaderClone(inv.Via()))
-	for _, h := range inv.GetHeaders("Route") {
-		ack.AppendHeader(sip.HeaderClone(h))
-	}
-	ack.AppendHeader(sip.HeaderClone(inv.From()))
-	ack.AppendHeader(sip.HeaderClone(res.To()))
-	cid := sip.CallIDHeader(inv.CallID().Value())
-	ack.AppendHeader(&cid)
-	ack.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: sip.ACK})
-	mf := sip.MaxForwardsHeader(70)
-	ack.AppendHeader(&mf)
-	ack.SetBody(nil)
+	ack := sameTransaction(inv, sip.ACK, res.To())
 	if err := w.write([]byte(ack.String())); err != nil {
-		u.log.Warn("ACK of a failure", zap.Error(err), zap.String("call_id", cid.Value()))
+		u.log.Warn("ACK of a failure", zap.Error(err), zap.String("call_id", inv.CallID().Value()))
 	}
+}
+
+// sameTransaction builds the ACK of a non-2xx (RFC 3261 §17.1.1.3) or the CANCEL (§9.1) of inv:
+// its Request-URI, its top Via only (the same branch), Route, From, Call-ID and CSeq number, with
+// the given To and method.
+func sameTransaction(inv *sip.Request, method sip.RequestMethod, to *sip.ToHeader) *sip.Request {
+	req := sip.NewRequest(method, inv.Recipient)
+	req.AppendHeader(sip.HeaderClone(inv.Via()))
+	for _, h := range inv.GetHeaders("Route") {
+		req.AppendHeader(sip.HeaderClone(h))
+	}
+	req.AppendHeader(sip.HeaderClone(inv.From()))
+	req.AppendHeader(sip.HeaderClone(to))
+	cid := sip.CallIDHeader(inv.CallID().Value())
+	req.AppendHeader(&cid)
+	req.AppendHeader(&sip.CSeqHeader{SeqNo: inv.CSeq().SeqNo, MethodName: method})
+	mf := sip.MaxForwardsHeader(70)
+	req.AppendHeader(&mf)
+	req.SetBody(nil)
+	return req
 }
 
 // Message sends a MESSAGE with a text/plain body to target (a SIP or tel URI) and returns the

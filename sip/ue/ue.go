@@ -185,6 +185,9 @@ type UE struct {
 	incoming chan *sip.Request
 	uas      map[string]*uasCall // incoming INVITEs being answered, by Call-ID
 	regSet   chan struct{}       // a registration was made or changed: the refresher re-arms
+	// regMu makes registration procedures (the caller's, the refresher's, a restoration's) run
+	// one at a time.
+	regMu sync.Mutex
 	// minExpires is the last 423's Min-Expires (RFC 3261 §10.2.8), the least expiry asked for.
 	minExpires time.Duration
 
