@@ -198,3 +198,19 @@ func containsStr(list []string, v string) bool {
 	}
 	return false
 }
+
+// TestUEMinExpires: a UE asking for less than the S-CSCF's Min-Expires (60 s by default) gets 423 through
+// the P- and I-CSCF and registers again with the Min-Expires (RFC 3261 §10.2.8); its REGISTER carried the
+// handset headers, which the S-CSCF keeps in the binding.
+func TestUEMinExpires(t *testing.T) {
+	alice := NthSubscriber(95)
+	c := startCoreWith(t, coreOptions{pcscf: true}, alice)
+	const imei = "urn:gsma:imei:35209900-176148-1"
+	_, reg := c.newUE(t, alice, func(cfg *ue.Config) { cfg.Expires = 20 * time.Second; cfg.Instance = imei })
+	if reg.Expires != 60*time.Second {
+		t.Errorf("registered for %v, want the S-CSCF's Min-Expires 60s", reg.Expires)
+	}
+	if got := instances(reg); len(got) != 1 || got[0] != imei {
+		t.Errorf("bindings %v, want one with +sip.instance %s", reg.Contacts, imei)
+	}
+}
