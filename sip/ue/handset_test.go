@@ -250,3 +250,25 @@ func TestRestorationOnRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestRegister305: a 305 to a re-registration drops the registration and its SAs; the next
+// Register is an initial one on the unprotected port.
+func TestRegister305(t *testing.T) {
+	p := newPeer(t)
+	u := newTestUE(t, p, func(c *Config) { c.SecAgree = true })
+	p.registerSecAgree(t, u)
+	wait := async(func() error { _, err := u.Register(ctx(t)); return err })
+	req, g := p.request(sip.REGISTER)
+	p.respond(g, req, 305, "Use Proxy")
+	var se *StatusError
+	if err := wait(t); !errors.As(err, &se) || se.Code != 305 {
+		t.Fatalf("Register = %v, want 305", err)
+	}
+	if u.Registration() != nil {
+		t.Error("still registered after the 305")
+	}
+	if c, s := u.ProtectedPorts(); c != 0 || s != 0 {
+		t.Errorf("protected ports %d/%d still open after the 305", c, s)
+	}
+	p.registerSecAgree(t, u)
+}

@@ -96,12 +96,19 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 	return reg, err
 }
 
-// dropRegistration forgets the registration: the next REGISTER is an initial one, unprotected,
-// with a fresh set of ports and SAs (TS 33.203 §7.1), the old set is removed then.
+// dropRegistration forgets the registration and removes its SAs: the next REGISTER is an
+// initial one, unprotected, with a fresh set of ports and SAs (TS 33.203 §7.1).
 func (u *UE) dropRegistration() {
 	u.mu.Lock()
 	u.reg = nil
+	st := u.sa
+	u.sa = nil
 	u.mu.Unlock()
+	if st != nil {
+		// TS 24.229 §5.1.1.2.1, TS 33.203 §7.4: the SAs of a registration that is gone go with it.
+		u.closeSet(st)
+		st.closeSockets(true)
+	}
 	u.signalReg()
 }
 
