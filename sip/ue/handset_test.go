@@ -44,8 +44,8 @@ func TestRegisterHandsetHeaders(t *testing.T) {
 	}
 }
 
-// TestSecAgreeOnEveryRequest: over the SAs, every request (MESSAGE, INVITE, PRACK, ACK aside,
-// BYE) carries Security-Verify with the P-CSCF's Security-Server and sec-agree in Require and
+// TestSecAgreeOnEveryRequest: over the SAs, every request (here MESSAGE, INVITE and BYE; PRACK,
+// UPDATE and CANCEL are built the same way) carries Security-Verify with the P-CSCF's Security-Server and sec-agree in Require and
 // Proxy-Require (RFC 3329 §2.3.1, TS 24.229 §5.1.2A.1.1).
 func TestSecAgreeOnEveryRequest(t *testing.T) {
 	p := newPeer(t)

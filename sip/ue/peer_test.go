@@ -78,8 +78,7 @@ func (p *peer) addr() netip.AddrPort { return p.unprot.LocalAddr().(*net.UDPAddr
 
 func port(c *net.UDPConn) uint16 { return uint16(c.LocalAddr().(*net.UDPAddr).Port) }
 
-// next returns the next message of the UE (retransmissions of requests already seen skipped
-// when skip says so); it fails the test after 10 s without one.
+// next returns the next message of the UE; it fails the test after 10 s without one.
 func (p *peer) next() got {
 	p.t.Helper()
 	select {
@@ -91,8 +90,7 @@ func (p *peer) next() got {
 	}
 }
 
-// request waits for the next request of method (other methods' retransmissions and ACKs of
-// earlier transactions are skipped only when they are of another method).
+// request waits for the next request of method, skipping (at most 20) other messages.
 func (p *peer) request(method sip.RequestMethod) (*sip.Request, got) {
 	p.t.Helper()
 	for range 20 {
@@ -150,7 +148,7 @@ func (p *peer) challenge(g got, req *sip.Request) {
 		withHeader(header.SecurityServer, secagree.Format([]secagree.Mechanism{srv})))
 }
 
-// newUE makes a UE towards the peer.
+// newTestUE makes a UE towards the peer.
 func newTestUE(t *testing.T, p *peer, mutate ...func(*Config)) *UE {
 	t.Helper()
 	cfg := Config{IMPI: "001010000000001@ims.test", IMPU: "sip:001010000000001@ims.test", PCSCF: p.addr(),
@@ -166,7 +164,7 @@ func newTestUE(t *testing.T, p *peer, mutate ...func(*Config)) *UE {
 	return u
 }
 
-// registerAsync runs fn (a UE operation) in the background; wait returns its error.
+// async runs fn (a UE operation) in the background; wait returns its error.
 func async(fn func() error) (wait func(t *testing.T) error) {
 	done := make(chan error, 1)
 	go func() { done <- fn() }()
