@@ -5,6 +5,11 @@
 //	imsue message  ... --to sip:001010000000002@ims.mnc001.mcc001.3gppnetwork.org --text hello
 //	imsue call     ... --to sip:001010000000002@ims.mnc001.mcc001.3gppnetwork.org --hold 5s
 //
+// It sends what a handset sends (TS 24.229 §5.1): +sip.instance and reg-id, Supported path, gruu,
+// outbound, 100rel and timer, and, over the SAs, Security-Verify with sec-agree in Require and
+// Proxy-Require on every request; it refreshes its registration, PRACKs reliable provisional
+// responses, and reacts to 305, 408, 423, 500, 503 and 504 (sip/ue).
+//
 // Without --sec-agree the UE registers without IPsec (as SIPp does); with it, it offers
 // ipsec-3gpp and, with --ipsec, installs its SAs in the current network namespace (root).
 package main
@@ -75,6 +80,13 @@ func run(args []string) int {
 	text := fs.String("text", "hello from imsue", "MESSAGE body")
 	hold := fs.Duration("hold", 3*time.Second, "how long a call stays up")
 	once := fs.Bool("once", false, "register: de-register right away instead of waiting for Ctrl-C")
+	instance := fs.String("instance", "", "+sip.instance of the Contact, urn:gsma:imei:… or urn:uuid:… (default: a random urn:uuid)")
+	regID := fs.Int("reg-id", 1, "reg-id of the Contact (RFC 5626); -1: none")
+	refresh := fs.Bool("refresh", true, "re-register before the registration expires (TS 24.229 §5.1.1.4.1)")
+	noAnswer := fs.Bool("no-answer", false, "ring on an incoming INVITE and never answer it (the caller cancels)")
+	maxRetryAfter := fs.Duration("max-retry-after", 32*time.Second, "longest Retry-After of a 500 or 503 waited out before trying again")
+	precondition := fs.Bool("precondition", false, "call: offer precondition and send an UPDATE after the PRACK of the 183")
+	cancelRinging := fs.Bool("cancel-on-ringing", false, "call: CANCEL the INVITE when the callee rings (180)")
 	level := fs.String("log-level", "info", "log level")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
@@ -99,6 +111,11 @@ func run(args []string) int {
 		fmt.Fprintln(os.Stderr, "imsue:", err)
 		return 2
 	}
+	cfg.Instance, cfg.RegID, cfg.Refresh, cfg.NoAnswer, cfg.MaxRetryAfter = *instance, *regID, *refresh, *noAnswer, *maxRetryAfter
+	if *regID == 0 || *maxRetryAfter <= 0 {
+		fmt.Fprintln(os.Stderr, "imsue: --reg-id must not be 0 and --max-retry-after must be positive")
+		return 2
+	}
 	if *withIPsec {
 		m, err := ipsec.NewManager(netns.None(), ipsec.Config{ReqIDBase: 0x55450000, ReqIDCount: 0x1000}, log)
 		if err != nil {
@@ -110,7 +127,11 @@ func run(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := do(ctx, cmd, cfg, log, *to, *text, *hold, *once); err != nil {
+	opts := ue.InviteOptions{Precondition: *precondition}
+	if *cancelRinging {
+		opts.CancelOn = 180
+	}
+	if err := do(ctx, cmd, cfg, log, *to, *text, *hold, *once, opts); err != nil {
 		fmt.Fprintln(os.Stderr, "imsue:", err)
 		return 1
 	}
@@ -151,7 +172,7 @@ func buildConfig(impi, impu, pcscf, local, transport, k, op, opc string, secAgre
 		SecAgree: secAgree, Expires: expires}, nil
 }
 
-func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, text string, hold time.Duration, once bool) error {
+func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, text string, hold time.Duration, once bool, opts ue.InviteOptions) error {
 	switch cmd {
 	case "register", "message", "call":
 	default:
@@ -193,10 +214,12 @@ func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, tex
 		}
 		log.Info("MESSAGE answered", zap.Int("code", res.StatusCode), zap.String("reason", res.Reason))
 	case "call":
-		call, err := u.Invite(ctx, to)
+		call, err := u.InviteWith(ctx, to, opts)
 		if err != nil {
 			return fmt.Errorf("call: %w", err)
 		}
+		log.Info("call set up", zap.Ints("provisional", call.Provisionals()), zap.Any("pracked", call.PRACKed()),
+			zap.Bool("updated", call.Updated()))
 		log.Info("call answered; holding", zap.Duration("hold", hold))
 		select {
 		case <-time.After(hold):

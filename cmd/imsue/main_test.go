@@ -44,6 +44,9 @@ func TestRunUsage(t *testing.T) {
 	if code := run([]string{"dance", "--k", "465b5ce8b199b49faa5f0a2ee238a6bc", "--opc", "cd63cb71954a9f4e48a5994e37a02baf"}); code != 1 {
 		t.Errorf("unknown command: exit %d, want 1", code)
 	}
+	if code := run([]string{"register", "--k", "465b5ce8b199b49faa5f0a2ee238a6bc", "--opc", "cd63cb71954a9f4e48a5994e37a02baf", "--reg-id", "0"}); code != 2 {
+		t.Errorf("--reg-id 0: exit %d, want 2", code)
+	}
 }
 
 // TestVersion: imsue version, --version and load --version print the nodes' version line.

@@ -59,7 +59,60 @@ func (u *UE) Deregister(ctx context.Context) error {
 	return err
 }
 
+// register runs one registration procedure and reacts to its failures: a re-registration that
+// times out or gets 408, 500, 503 or 504 is followed by an initial registration (TS 24.229
+// §5.1.1.4.1), and a 305 drops the registration and its SAs (TS 24.229 §5.1.1.2.1: the UE has
+// to register afresh, with a P-CSCF it would select again).
 func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration, error) {
+	u.regMu.Lock()
+	defer u.regMu.Unlock()
+	u.mu.Lock()
+	registered := u.reg != nil
+	if expires > 0 && expires < u.minExpires {
+		expires = u.minExpires // RFC 3261 §10.2.8: the registrar's Min-Expires is remembered
+	}
+	u.mu.Unlock()
+	reg, err := u.registerOnce(ctx, expires)
+	if err == nil || expires == 0 || ctx.Err() != nil || errors.Is(err, ErrClosed) {
+		return reg, err
+	}
+	var se *StatusError
+	code := 0
+	if errors.As(err, &se) {
+		code = se.Code
+	} else if errors.Is(err, context.DeadlineExceeded) {
+		code = 408 // the transaction timed out (RFC 3261 §8.1.3.1)
+	}
+	switch {
+	case code == 305:
+		u.log.Warn("REGISTER answered 305 (Use Proxy): registration and SAs dropped")
+		u.dropRegistration()
+	case registered && (code == 408 || code == 500 || code == 503 || code == 504):
+		// TS 24.229 §5.1.1.4.1: a failed re-registration is followed by an initial one.
+		u.log.Info("re-registration failed: registering afresh", zap.Int("code", code))
+		u.dropRegistration()
+		return u.registerOnce(ctx, expires)
+	}
+	return reg, err
+}
+
+// dropRegistration forgets the registration and removes its SAs: the next REGISTER is an
+// initial one, unprotected, with a fresh set of ports and SAs (TS 33.203 §7.1).
+func (u *UE) dropRegistration() {
+	u.mu.Lock()
+	u.reg = nil
+	st := u.sa
+	u.sa = nil
+	u.mu.Unlock()
+	if st != nil {
+		// TS 24.229 §5.1.1.2.1, TS 33.203 §7.4: the SAs of a registration that is gone go with it.
+		u.closeSet(st)
+		st.closeSockets(true)
+	}
+	u.signalReg()
+}
+
+func (u *UE) registerOnce(ctx context.Context, expires time.Duration) (*Registration, error) {
 	u.mu.Lock()
 	registered := u.reg != nil
 	cur := u.sa
@@ -103,7 +156,8 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 	if cur != nil && registered {
 		verify = cur.server
 	}
-	for attempt := 0; attempt < 4; attempt++ {
+	waited, raised := false, false
+	for attempt := 0; attempt < 6; attempt++ {
 		req := u.registerRequest(expires, offerSet, verify, cred)
 		res, err := u.transact(ctx, req, sendWire)
 		if err != nil {
@@ -159,6 +213,21 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 			}
 		case res.StatusCode >= 200 && res.StatusCode < 300:
 			return u.registered(res, expires, offerSet, cur), nil
+		case res.StatusCode == 423 && !raised && expires > 0:
+			// RFC 3261 §10.2.8: the interval was too brief; try again with the Min-Expires.
+			m, ok := minExpires(res)
+			if !ok || m <= expires {
+				u.discard(offerSet, cur)
+				return nil, &StatusError{Code: res.StatusCode, Reason: res.Reason, Res: res}
+			}
+			u.log.Info("REGISTER 423: retrying with Min-Expires", zap.Duration("min_expires", m))
+			expires, raised = m, true
+			u.mu.Lock()
+			u.minExpires = m
+			u.mu.Unlock()
+		case (res.StatusCode == 500 || res.StatusCode == 503) && !waited && u.waitRetryAfter(ctx, res):
+			// RFC 3261 §21.5.4, §21.5.2: not before the Retry-After has passed, then once more.
+			waited = true
 		default:
 			u.discard(offerSet, cur)
 			return nil, &StatusError{Code: res.StatusCode, Reason: res.Reason, Res: res}
@@ -166,6 +235,56 @@ func (u *UE) register(ctx context.Context, expires time.Duration) (*Registration
 	}
 	u.discard(offerSet, cur)
 	return nil, fmt.Errorf("%w: challenged too many times", ErrAuth)
+}
+
+// minExpires reads a 423's Min-Expires (RFC 3261 §20.23).
+func minExpires(res *sip.Response) (time.Duration, bool) {
+	v := header.Values(res, "Min-Expires")
+	if len(v) == 0 {
+		return 0, false
+	}
+	s, err := strconv.ParseUint(strings.TrimSpace(v[0]), 10, 31)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(s) * time.Second, true
+}
+
+// retryAfter reads a Retry-After's delta-seconds (RFC 3261 §20.33), comment and parameters aside.
+func retryAfter(res *sip.Response) (time.Duration, bool) {
+	v := header.Values(res, "Retry-After")
+	if len(v) == 0 {
+		return 0, false
+	}
+	f := strings.FieldsFunc(v[0], func(r rune) bool { return r == ' ' || r == '(' || r == ';' || r == '\t' })
+	if len(f) == 0 {
+		return 0, false
+	}
+	s, err := strconv.ParseUint(f[0], 10, 31)
+	if err != nil {
+		return 0, false
+	}
+	return time.Duration(s) * time.Second, true
+}
+
+// waitRetryAfter waits out res's Retry-After when it has one no longer than MaxRetryAfter and
+// reports whether the request may be sent again (false: none, too long, or ctx ended).
+func (u *UE) waitRetryAfter(ctx context.Context, res *sip.Response) bool {
+	d, ok := retryAfter(res)
+	if !ok || d > u.cfg.MaxRetryAfter {
+		return false
+	}
+	u.log.Info("waiting out Retry-After", zap.Int("code", res.StatusCode), zap.Duration("retry_after", d))
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-u.ctx.Done():
+		return false
+	}
 }
 
 // freshSet replaces stale, the current set of an unregistered UE (nil after a de-registration),
@@ -202,6 +321,7 @@ func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur 
 	defer u.mu.Unlock()
 	if expires == 0 {
 		u.reg = nil
+		u.signalReg()
 		if cur != nil {
 			// The 200 came through the SAs; now they can go.
 			u.sa = nil
@@ -225,6 +345,9 @@ func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur 
 		}
 	}
 	reg := &Registration{Expires: granted}
+	for _, h := range res.GetHeaders("Contact") {
+		reg.Contacts = append(reg.Contacts, h.Value())
+	}
 	for _, na := range mustNameAddrs(res, header.ServiceRoute) {
 		reg.ServiceRoute = append(reg.ServiceRoute, na.String())
 	}
@@ -255,6 +378,7 @@ func (u *UE) registered(res *sip.Response, expires time.Duration, offerSet, cur 
 		u.closeSet(st)
 	}
 	u.reg = reg
+	u.signalReg()
 	return reg
 }
 
@@ -348,6 +472,12 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 	}
 	params := sip.NewParams()
 	params.Add("expires", strconv.Itoa(int(expires/time.Second)))
+	// RFC 5626 §4.1, §4.2 and TS 24.229 §5.1.1.2.1: the instance ID and, with multiple
+	// registrations, the reg-id.
+	params.Add("+sip.instance", `"<`+u.cfg.Instance+`>"`)
+	if u.cfg.RegID > 0 {
+		params.Add("reg-id", strconv.Itoa(u.cfg.RegID))
+	}
 	cu := sip.Uri{Scheme: "sip", User: user, Host: hostOf(contact.Addr()), Port: int(contact.Port())}
 	if u.cfg.Transport == "TCP" {
 		cu.UriParams = sip.NewParams()
@@ -355,7 +485,7 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 	}
 	req.AppendHeader(&sip.ContactHeader{Address: cu, Params: params})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
-	req.AppendHeader(sip.NewHeader("Supported", "path, sec-agree"))
+	req.AppendHeader(sip.NewHeader("Supported", u.supported(sip.REGISTER)))
 	if cred == nil {
 		// TS 24.229 §5.1.1.2.1: the first REGISTER carries an Authorization with the private
 		// identity and empty nonce and response.
@@ -375,6 +505,26 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 		req.AppendHeader(sip.NewHeader(header.ProxyRequire, "sec-agree"))
 	}
 	return req
+}
+
+// supported is the Supported header field of a request (TS 24.229 §5.1.1.2.1: path and gruu
+// on REGISTER, outbound with a reg-id, sec-agree when the UE offers it, RFC 3329 §2.3.1; 100rel
+// and timer on INVITE, RFC 3262 §3, RFC 4028 §7.1).
+func (u *UE) supported(m sip.RequestMethod) string {
+	var tags []string
+	switch m {
+	case sip.REGISTER:
+		tags = append(tags, "path", "gruu")
+		if u.cfg.RegID > 0 {
+			tags = append(tags, "outbound")
+		}
+	case sip.INVITE, sip.UPDATE:
+		tags = append(tags, "100rel", "timer")
+	}
+	if u.cfg.SecAgree {
+		tags = append(tags, "sec-agree")
+	}
+	return strings.Join(tags, ", ")
 }
 
 // securityClient lists one ipsec-3gpp mechanism per offered alg/ealg pair, all with the same
@@ -428,25 +578,35 @@ func (u *UE) fromTag(callID string) string {
 // transact sends req on w and waits for its final response; over UDP it retransmits with
 // Timer A until a response arrives (RFC 3261 §17.1.2.2).
 func (u *UE) transact(ctx context.Context, req *sip.Request, w wire) (*sip.Response, error) {
+	return u.exchange(ctx, req, w, true, nil)
+}
+
+// exchange is transact with a choice: newVia false sends req with the Via it has (a CANCEL
+// shares its INVITE's branch, RFC 3261 §9.1), and onProv sees every provisional response.
+// Responses are matched by branch and CSeq method (RFC 3261 §17.1.3).
+func (u *UE) exchange(ctx context.Context, req *sip.Request, w wire, newVia bool, onProv func(*sip.Response)) (*sip.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
-	branch := "z9hG4bK" + randHex(8)
 	local := w.local()
-	vp := sip.NewParams()
-	vp.Add("branch", branch)
-	vp.Add("rport", "")
-	req.PrependHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: w.transport(),
-		Host: hostOf(local.Addr()), Port: int(local.Port()), Params: vp})
+	if newVia {
+		vp := sip.NewParams()
+		vp.Add("branch", "z9hG4bK"+randHex(8))
+		vp.Add("rport", "")
+		req.PrependHeader(&sip.ViaHeader{ProtocolName: "SIP", ProtocolVersion: "2.0", Transport: w.transport(),
+			Host: hostOf(local.Addr()), Port: int(local.Port()), Params: vp})
+	}
 	if req.Body() == nil {
 		req.SetBody(nil)
 	}
+	branch, _ := req.Via().Params.Get("branch")
+	key := branch + " " + string(req.Method)
 	ch := make(chan *sip.Response, 8)
 	u.mu.Lock()
-	u.pending[branch] = ch
+	u.pending[key] = ch
 	u.mu.Unlock()
 	defer func() {
 		u.mu.Lock()
-		delete(u.pending, branch)
+		delete(u.pending, key)
 		u.mu.Unlock()
 	}()
 	data := []byte(req.String())
@@ -465,7 +625,12 @@ func (u *UE) transact(ctx context.Context, req *sip.Request, w wire) (*sip.Respo
 			if res.StatusCode >= 200 {
 				return res, nil
 			}
-			timer = nil // a provisional stops retransmissions (RFC 3261 §17.1.1.2)
+			if req.Method == sip.INVITE {
+				timer = nil // a provisional stops INVITE retransmissions (RFC 3261 §17.1.1.2)
+			}
+			if onProv != nil {
+				onProv(res)
+			}
 		case <-timer:
 			if err := w.write(data); err != nil {
 				return nil, fmt.Errorf("ue: resend %s: %w", req.Method, err)

@@ -5,7 +5,9 @@
 // SUBSCRIBE to the reg event, over UDP or TCP.
 //
 // It is a library first (tests of the P-CSCF and the end-to-end suite use it) and the engine of
-// cmd/imsue. A UE is not a full user agent: one registration, non-forking calls, no PRACK.
+// cmd/imsue. A UE is not a full user agent: one registration and non-forking calls, but it
+// sends what a handset sends (sec-agree headers on every request over the SAs, +sip.instance,
+// 100rel) and reacts to failures as TS 24.229 §5.1 says.
 package ue
 
 import (
@@ -75,6 +77,22 @@ type Config struct {
 	Expires time.Duration
 	// Timeout bounds one transaction. Default 10 s.
 	Timeout time.Duration
+	// Instance is the instance ID put in the REGISTER's Contact as +sip.instance (RFC 5626 §4.1,
+	// TS 24.229 §5.1.1.2.1): "urn:gsma:imei:…" (TS 24.229 §5.1.1.2.1, RFC 7254) or "urn:uuid:…".
+	// Default: a random urn:uuid (RFC 4122 §4.4), kept for the UE's life.
+	Instance string
+	// RegID is the Contact's reg-id (RFC 5626 §4.2), sent with Supported: outbound. Default 1;
+	// negative: no reg-id (a UE without multiple registrations, TS 24.229 §5.1.1.2.1).
+	RegID int
+	// Refresh re-registers before the registration expires (TS 24.229 §5.1.1.4.1: 600 s before
+	// when it lasts more than 1200 s, else half way) until Close or Deregister.
+	Refresh bool
+	// NoAnswer makes the UE ring (180) on an incoming INVITE and never answer it: the caller
+	// cancels (RFC 3261 §9), the UE then answers 487. Default false: answered at once.
+	NoAnswer bool
+	// MaxRetryAfter is the longest Retry-After (RFC 3261 §20.33) of a 500 or 503 the UE waits
+	// out before it tries again; longer, the request fails. Default 32 s (RFC 3261 Timer B).
+	MaxRetryAfter time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -116,6 +134,15 @@ func (c *Config) defaults() error {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
+	if c.Instance == "" {
+		c.Instance = newUUIDURN()
+	}
+	if c.RegID == 0 {
+		c.RegID = 1
+	}
+	if c.MaxRetryAfter == 0 {
+		c.MaxRetryAfter = 32 * time.Second
+	}
 	if c.InNamespace == nil {
 		c.InNamespace = func(fn func() error) error { return fn() }
 	}
@@ -127,9 +154,12 @@ type Registration struct {
 	Expires      time.Duration
 	ServiceRoute []string // Service-Route values, top first
 	Associated   []string // P-Associated-URI values
-	SecAgree     bool
-	Algorithms   ipsec.Algorithms // when SecAgree
-	Pair         ipsec.Pair       // when SecAgree (keys included)
+	// Contacts are the bindings the registrar listed in the 200, each a Contact value with its
+	// parameters (RFC 3261 §10.3 step 8: all current bindings of the AOR).
+	Contacts   []string
+	SecAgree   bool
+	Algorithms ipsec.Algorithms // when SecAgree
+	Pair       ipsec.Pair       // when SecAgree (keys included)
 }
 
 // UE is one simulated user equipment. Methods are safe for concurrent use, but a UE registers
@@ -153,6 +183,13 @@ type UE struct {
 	tcpMuWrite sync.Mutex
 
 	incoming chan *sip.Request
+	uas      map[string]*uasCall // incoming INVITEs being answered, by Call-ID
+	regSet   chan struct{}       // a registration was made or changed: the refresher re-arms
+	// regMu makes registration procedures (the caller's, the refresher's, a restoration's) run
+	// one at a time.
+	regMu sync.Mutex
+	// minExpires is the last 423's Min-Expires (RFC 3261 §10.2.8), the least expiry asked for.
+	minExpires time.Duration
 
 	wg     sync.WaitGroup
 	ctx    context.Context
@@ -197,6 +234,8 @@ func New(cfg Config, log *zap.Logger) (*UE, error) {
 		cfg: cfg, log: log.With(zap.String("impu", cfg.IMPU)), usim: usim, parser: sip.NewParser(),
 		pending:  make(map[string]chan *sip.Response),
 		incoming: make(chan *sip.Request, 64),
+		uas:      make(map[string]*uasCall),
+		regSet:   make(chan struct{}, 1),
 		callID:   randHex(12),
 	}
 	u.ctx, u.cancel = context.WithCancel(context.Background())
@@ -212,6 +251,9 @@ func New(cfg Config, log *zap.Logger) (*UE, error) {
 		return nil, fmt.Errorf("ue: unprotected socket: %w", err)
 	}
 	u.wg.Go(func() { u.readUDP(u.unprot) })
+	if cfg.Refresh {
+		u.wg.Go(u.refreshLoop)
+	}
 	if cfg.SecAgree {
 		st, err := u.openSet(cfg.PortC, cfg.PortS, cfg.SPIC, cfg.SPIS)
 		if err != nil {
@@ -444,8 +486,12 @@ func (u *UE) dispatch(msg sip.Message, w wire) {
 			return
 		}
 		branch, _ := via.Params.Get("branch")
+		cseq := m.CSeq()
+		if cseq == nil {
+			return
+		}
 		u.mu.Lock()
-		ch := u.pending[branch]
+		ch := u.pending[branch+" "+string(cseq.MethodName)]
 		u.mu.Unlock()
 		if ch != nil {
 			select {
@@ -456,6 +502,16 @@ func (u *UE) dispatch(msg sip.Message, w wire) {
 	case *sip.Request:
 		u.handleRequest(m, w)
 	}
+}
+
+// newUUIDURN is a random urn:uuid (RFC 4122 §4.4, version 4).
+func newUUIDURN() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "urn:uuid:" + h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
 func randHex(n int) string {
