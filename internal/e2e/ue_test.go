@@ -173,9 +173,6 @@ func TestUETwoDevicesOneIMPU(t *testing.T) {
 		t.Errorf("BYE: %v", err)
 	}
 	t.Run("a device back with its instance ID replaces its binding", func(t *testing.T) {
-		if !scscfMatchesInstance {
-			t.Skip("the S-CSCF does not match bindings by +sip.instance yet (RFC 5626 §6); set scscfMatchesInstance once it does")
-		}
 		// The phone restarts: a new socket, the same instance ID.
 		_, reg := c.newUE(t, alice, func(cfg *ue.Config) { cfg.Instance = phone })
 		if got := instances(reg); len(got) != 2 || !containsStr(got, phone) || !containsStr(got, tablet) {
@@ -183,12 +180,6 @@ func TestUETwoDevicesOneIMPU(t *testing.T) {
 		}
 	})
 }
-
-// scscfMatchesInstance enables the assertion that a REGISTER with a known +sip.instance replaces that
-// device's binding (RFC 5626 §6, TS 24.229 §5.4.1.2.2): the S-CSCF of this branch adds a third binding;
-// the change that matches by instance ID is another helper's (issue 11). Seen failing with it false→true
-// on this branch: "bindings [… a1 … a2 … a1 …], want its new one and the tablet's".
-const scscfMatchesInstance = false
 
 func containsStr(list []string, v string) bool {
 	for _, x := range list {

@@ -155,11 +155,10 @@ func (l *lab) kamailioPCSCFForgets(t *testing.T, alice, bob e2e.Subscriber, port
 func (l *lab) pcscfForgets(t *testing.T, left int) {
 	t.Helper()
 	if strings.Contains(l.pcscf.Logs(), "reg event SUBSCRIBE refused") {
-		// docs/interop.md "imscore bugs": the P-CSCF's reg-event SUBSCRIBE asserts sip:pcscf@<addr>, which a
-		// Kamailio S-CSCF cannot match against the stored Path sip:term@<addr> (can_subscribe_to_reg → 403), so
-		// the P-CSCF never hears of network de-registrations (issue 11).
-		t.Skip("imscore bug (issue 11): the Kamailio S-CSCF refused the P-CSCF's reg-event SUBSCRIBE (403, " +
-			"P-Asserted-Identity differs from the Path entry); the P-CSCF keeps the de-registered UE")
+		// The P-CSCF's reg-event SUBSCRIBE must assert the URI of its Path entry (TS 24.229 §5.2.3), the only
+		// identity a Kamailio S-CSCF matches against the stored Path (can_subscribe_to_reg); a refusal leaves
+		// the P-CSCF serving a de-registered UE.
+		t.Fatal("the Kamailio S-CSCF refused the P-CSCF's reg-event SUBSCRIBE")
 	}
 	want := fmt.Sprintf("pcscf_registrations %d\n", left)
 	for range 100 {
