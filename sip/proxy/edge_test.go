@@ -50,6 +50,22 @@ func TestEdgeConformance(t *testing.T) {
 			return strings.Replace(s, "Content-Length: 0\r\n\r\n", "Content-Length: 4\r\nl: 0\r\n\r\n", 1)
 		}, 400, "Conflicting Content-Length Values"},
 		{"lower-case version accepted", replace(" SIP/2.0\r\n", " sip/2.0\r\n"), 200, "OK"},
+		// RFC 4475 §3.1.2.16: the Via says SIP/7.0 too; the version is answered, along that Via.
+		{"SIP/7.0 in the Via too", func(s string) string {
+			return strings.NewReplacer(" SIP/2.0\r\n", " SIP/7.0\r\n", "Via: SIP/2.0/", "Via: SIP/7.0/").Replace(s)
+		}, 505, "Version Not Supported"},
+		// RFC 3261 §25.1 quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): RFC 4475 §3.1.1.2 escapes NUL, BEL, DEL.
+		{"quoted-pairs of control characters", replace("To: <sip:bob@", "To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:bob@"), 200, "OK"},
+		// RFC 4475 §3.1.2.1: an unsound top Via still names where the answer goes (RFC 3261 §18.2.2).
+		{"unsound top Via", replace(";branch=z9hG4bK-raw-", ";;,;,,;branch=z9hG4bK-raw-"), 400, "Malformed Via Header"},
+		// RFC 4475 §3.1.2.8: LWS within the Request-URI.
+		{"LWS in the Request-URI", replace("3gppnetwork.org SIP/2.0", "3gppnetwork.org; lr SIP/2.0"), 400, "Malformed Request-URI"},
+		// RFC 4475 §3.1.2.7: angle brackets around the Request-URI.
+		{"Request-URI in angle brackets", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP", "OPTIONS <sip:bob@ims.mnc001.mcc001.3gppnetwork.org> SIP"), 400, "Malformed Request-URI"},
+		// RFC 4475 §3.1.2.9, §3.1.2.10: extra white space in the Request-Line.
+		{"white space in the Request-Line", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP/2.0\r\n", "OPTIONS  sip:bob@ims.mnc001.mcc001.3gppnetwork.org  SIP/2.0  \r\n"), 400, "Malformed Request-Line"},
+		// RFC 4475 §3.3.3, RFC 3261 §16.3 step 2: a scheme sipgo cannot parse is unsupported, not malformed.
+		{"novel URI scheme", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP", "OPTIONS soap.beep://192.0.2.103:3002 SIP"), 416, "Unsupported URI Scheme"},
 	}
 	for _, transport := range []string{transportUDP, transportTCP} {
 		t.Run(transport, func(t *testing.T) {

@@ -97,7 +97,7 @@ func (p *Proxy) rejectUnparseable(data []byte, l *listener, src netip.AddrPort, 
 		fields = append(fields, zap.Error(err))
 	}
 	p.metrics.Request(DirectionIn, raw.method)
-	p.metrics.Response(DirectionOut, raw.method, sip.StatusBadRequest)
+	p.metrics.Response(DirectionOut, raw.method, raw.code)
 	p.log.Info("rejected malformed request", fields...)
 }
 
@@ -155,9 +155,8 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
 	vias := header.Fields(req, "via")
 	top, _ := firstOr(vias).(*sip.ViaHeader)
-	if !viaOK(top) {
-		// No usable top Via: nowhere to send an answer (RFC 3261 §18.2.2 routes responses by it).
-		p.log.Info("dropped request without a usable Via", zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)))
+	if !viaSyntaxOK(top) {
+		p.rejectUnsoundVia(req, in, vias)
 		return
 	}
 	via := req.Via() // == top
@@ -217,6 +216,33 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	if !p.spawn(func() { pc.process() }) {
 		pc.stx.Terminate()
 	}
+}
+
+// rejectUnsoundVia answers a request whose top Via is not sound (RFC 4475 §3.1.2.1) with 400 when what RFC 3261
+// §18.2.2 routes a response by can still be read from it: the same connection over TCP; over UDP the packet's
+// source address (received, §18.2.1) and the sent-by port. The answer carries that Via, cleaned of what does not
+// parse (§8.2.6.2 copies the Via; a copy of the broken text would make the answer unreadable in turn). An ACK is
+// never answered (§17.2.3), and a Via without a readable sent-by leaves nowhere to answer.
+func (p *Proxy) rejectUnsoundVia(req *sip.Request, in inbound, vias []sip.Header) {
+	var top *sip.ViaHeader
+	if len(vias) > 0 {
+		top = salvageVia(vias[0].Value())
+	}
+	if top == nil || req.IsAck() {
+		p.log.Info("dropped request without a usable Via", zap.Stringer("from", in.remote),
+			zap.String("method", string(req.Method)), logging.CallID(callIDOf(req)))
+		return
+	}
+	header.Remove(req, "via")
+	keep := []sip.Header{top}
+	for _, h := range vias[1:] {
+		if v, ok := h.(*sip.ViaHeader); ok && viaSyntaxOK(v) {
+			keep = append(keep, h)
+		}
+	}
+	req.PrependHeader(keep...)
+	stampReceived(top, in.remote)
+	p.replyStateless(req, in, &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed Via Header"})
 }
 
 // receiveAck absorbs the ACK for a non-2xx response this proxy sent (it belongs to the INVITE server
@@ -469,7 +495,8 @@ func sanitizeRejection(res *sip.Response) {
 		all := header.Fields(res, key)
 		var keep []sip.Header
 		for _, h := range all {
-			if typedHeadersOK([]sip.Header{h}) {
+			// Any SIP-Version in a Via: the one of a 505 is copied as it came (RFC 3261 §8.2.6.2).
+			if typedHeadersSound([]sip.Header{h}, viaSyntaxOK) {
 				keep = append(keep, h)
 			}
 		}
