@@ -56,6 +56,12 @@ func TestEdgeConformance(t *testing.T) {
 		}, 505, "Version Not Supported"},
 		// RFC 3261 §25.1 quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): RFC 4475 §3.1.1.2 escapes NUL, BEL, DEL.
 		{"quoted-pairs of control characters", replace("To: <sip:bob@", "To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:bob@"), 200, "OK"},
+		// RFC 3261 §7.1: method names are case-sensitive; the CSeq matches the Request-Line as written (RFC 4475
+		// §3.1.1.2), not as sipgo upper-cases it.
+		{"mixed-case extension method", func(s string) string {
+			const m = "!interesting-Method0123456789_*+`.%indeed'~"
+			return strings.NewReplacer("OPTIONS sip:", m+" sip:", "CSeq: 7 OPTIONS", "CSeq: 7 "+m).Replace(s)
+		}, 200, "OK"},
 		// RFC 4475 §3.1.2.1: an unsound top Via still names where the answer goes (RFC 3261 §18.2.2).
 		{"unsound top Via", replace(";branch=z9hG4bK-raw-", ";;,;,,;branch=z9hG4bK-raw-"), 400, "Malformed Via Header"},
 		// RFC 4475 §3.1.2.8: LWS within the Request-URI.
@@ -312,4 +318,56 @@ func dialFrom(t testing.TB, src string, dst netip.AddrPort) net.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestStreamRefusalAnswered: over TCP, a request sipgo's stream parser would refuse (RFC 4475 §3.1.2.8: LWS in the
+// Request-URI) is answered 400 on its connection (RFC 3261 §18.2.2), and the stream goes on: the valid request
+// pipelined before it and the one sent after it are answered too. A refused ACK is passed over without an answer
+// (§17.2.3).
+func TestStreamRefusalAnswered(t *testing.T) {
+	checkLeaksAtEnd(t)
+	p := startProxy(t, &countingRouter{})
+	ua := newRawTCP(t, p.addr(transportTCP))
+	msg := func(n string, edit func(string) string) string {
+		return edit(strings.NewReplacer("{VIA}", ua.local.String(), "{N}", n, "SIP/2.0/UDP", "SIP/2.0/TCP").Replace(rawOptions))
+	}
+	same := func(s string) string { return s }
+	lws := replace("3gppnetwork.org SIP/2.0", "3gppnetwork.org; lr SIP/2.0")
+	toACK := func(s string) string { return strings.ReplaceAll(lws(s), "OPTIONS", "ACK") }
+	ua.sendRaw([]byte(msg("before", same)+msg("bad", lws)+msg("ack", toACK)), p.addr(transportTCP))
+	got := map[string]string{}
+	for range 2 {
+		res := ua.final()
+		got[res.CallID().Value()] = strconv.Itoa(res.StatusCode) + " " + res.Reason
+	}
+	if got["raw-before@test"] != "200 OK" || got["raw-bad@test"] != "400 Malformed Request-URI" {
+		t.Fatalf("answers %v, want 200 OK for the valid request and 400 Malformed Request-URI for the other", got)
+	}
+	ua.sendRaw([]byte(msg("after", same)), p.addr(transportTCP))
+	if res := ua.final(); res.CallID().Value() != "raw-after@test" || res.StatusCode != 200 {
+		t.Fatalf("answer %q for %s, want 200 for the request after: the stream did not go on, or the ACK was answered",
+			res.StartLine(), res.CallID().Value())
+	}
+}
+
+// TestUnsoundViaACKNotAnswered: an ACK whose top Via is unsound (RFC 4475 §3.1.2.1) is dropped, never answered
+// (RFC 3261 §17.2.3); the OPTIONS sent after it is the first thing answered.
+func TestUnsoundViaACKNotAnswered(t *testing.T) {
+	checkLeaksAtEnd(t)
+	p := startProxy(t, &countingRouter{})
+	for _, transport := range []string{transportUDP, transportTCP} {
+		t.Run(transport, func(t *testing.T) {
+			ua := newRawUDP(t, "127.0.0.1:0")
+			if transport == transportTCP {
+				ua = newRawTCP(t, p.addr(transportTCP))
+			}
+			r := strings.NewReplacer("{VIA}", ua.local.String(), "SIP/2.0/UDP", "SIP/2.0/"+transport)
+			ack := strings.NewReplacer("{N}", "ack-"+transport, "OPTIONS", "ACK", ";branch=", ";;,;,,;branch=").Replace(r.Replace(rawOptions))
+			ua.sendRaw([]byte(ack), p.addr(transport))
+			ua.sendRaw([]byte(strings.ReplaceAll(r.Replace(rawOptions), "{N}", "after-"+transport)), p.addr(transport))
+			if res := ua.final(); res.CallID().Value() != "raw-after-"+transport+"@test" {
+				t.Fatalf("answered %q for %s: the ACK was answered", res.StartLine(), res.CallID().Value())
+			}
+		})
+	}
 }

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"strconv"
@@ -66,9 +67,13 @@ func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
 			p.replyStateless(req, in, &StatusError{Code: sip.StatusBadRequest, Reason: "Content-Length Exceeds Body", Err: err})
 			return
 		}
-		p.rejectUnparseable(data, l, src, err)
+		p.rejectUnparseable(data, transportUDP, src, err, func(raw *rawRequest) error {
+			_, err := l.udp.WriteToUDPAddrPort(raw.response(), raw.destination(src))
+			return err
+		})
 		return
 	}
+	restoreMethod(msg, data)
 	msg.SetTransport(transportUDP)
 	msg.SetSource(src.String())
 	p.receive(msg, in)
@@ -76,15 +81,16 @@ func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
 
 // rejectUnparseable answers a request sipgo could not parse with 400 when enough of it can be read to know
 // where to send the answer (a start line and a Via); anything else is dropped (RFC 3261 §18.2.2 needs a Via).
-func (p *Proxy) rejectUnparseable(data []byte, l *listener, src netip.AddrPort, perr error) {
+// send writes the answer: over UDP to where the Via says, over TCP on the connection.
+func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrPort, perr error, send func(*rawRequest) error) {
 	raw, err := readRawRequest(data)
 	if err != nil {
-		p.log.Info("dropped unparseable datagram", zap.Stringer("from", src), zap.Int("bytes", len(data)),
-			zap.NamedError("parse_error", perr))
+		p.log.Info("dropped unparseable message", zap.String("transport", transport), zap.Stringer("from", src),
+			zap.Int("bytes", len(data)), zap.NamedError("parse_error", perr))
 		return
 	}
-	fields := []zap.Field{zap.Stringer("from", src), zap.String("method", raw.method), zap.String("reason", raw.reason),
-		zap.NamedError("parse_error", perr)}
+	fields := []zap.Field{zap.String("transport", transport), zap.Stringer("from", src), zap.String("method", raw.method),
+		zap.Int("code", raw.code), zap.String("reason", raw.reason), zap.NamedError("parse_error", perr)}
 	if raw.callID != "" {
 		fields = append(fields, logging.CallID(raw.callID))
 	}
@@ -92,13 +98,26 @@ func (p *Proxy) rejectUnparseable(data []byte, l *listener, src netip.AddrPort, 
 		p.log.Info("dropped malformed ACK", fields...)
 		return
 	}
-	dst := raw.destination(src)
-	if _, err := l.udp.WriteToUDPAddrPort(raw.response(), dst); err != nil {
+	if err := send(raw); err != nil {
 		fields = append(fields, zap.Error(err))
 	}
 	p.metrics.Request(DirectionIn, raw.method)
 	p.metrics.Response(DirectionOut, raw.method, raw.code)
 	p.log.Info("rejected malformed request", fields...)
+}
+
+// restoreMethod gives a request the method as its Request-Line spells it: sipgo upper-cases it, but method names
+// are case-sensitive (RFC 3261 §7.1; RFC 4475 §3.1.1.2), and the CSeq method must match it as written (§8.1.1.5)
+// and is forwarded so.
+func restoreMethod(msg sip.Message, raw []byte) {
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return
+	}
+	raw = bytes.TrimLeft(raw, "\r\n")
+	if i := bytes.IndexByte(raw, ' '); i > 0 && string(raw[:i]) != string(req.Method) && strings.EqualFold(string(raw[:i]), string(req.Method)) {
+		req.Method = sip.RequestMethod(raw[:i])
+	}
 }
 
 // receiveStream is sipgo's callback for every message read from a TCP connection.
@@ -107,6 +126,14 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 	remote := parseHostPort(msg.Source())
 	in := inbound{transport: transportTCP, remote: remote}
 	if c, err := p.tpl.GetConnection("tcp", msg.Source()); err == nil && c != nil {
+		if tc, ok := c.(*sip.TCPConnection); ok {
+			if lc, ok := tc.Conn.(*limitedConn); ok {
+				// sipgo parsed the message it was handed: nothing for Close to answer.
+				if raw := lc.cur.Swap(nil); raw != nil {
+					restoreMethod(msg, *raw)
+				}
+			}
+		}
 		in.local = addrPortOf(c.LocalAddr())
 		_, _ = c.TryClose()
 	}
