@@ -323,7 +323,7 @@ func dialFrom(t testing.TB, src string, dst netip.AddrPort) net.Conn {
 // TestStreamRefusalAnswered: over TCP, a request sipgo's stream parser would refuse (RFC 4475 §3.1.2.8: LWS in the
 // Request-URI) is answered 400 on its connection (RFC 3261 §18.2.2), and the stream goes on: the valid request
 // pipelined before it and the one sent after it are answered too. A refused ACK is passed over without an answer
-// (§17.2.3).
+// (§17.2.3). A message that is not SIP at all still closes the connection.
 func TestStreamRefusalAnswered(t *testing.T) {
 	checkLeaksAtEnd(t)
 	p := startProxy(t, &countingRouter{})
@@ -348,6 +348,9 @@ func TestStreamRefusalAnswered(t *testing.T) {
 		t.Fatalf("answer %q for %s, want 200 for the request after: the stream did not go on, or the ACK was answered",
 			res.StartLine(), res.CallID().Value())
 	}
+	// Not SIP at all: nothing to answer, and the stream is not followed further (sipgo closes it).
+	ua.sendRaw([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), p.addr(transportTCP))
+	waitClosed(t, ua.done, "connection after a message that is not SIP")
 }
 
 // TestUnsoundViaACKNotAnswered: an ACK whose top Via is unsound (RFC 4475 §3.1.2.1) is dropped, never answered

@@ -81,13 +81,14 @@ func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
 
 // rejectUnparseable answers a request sipgo could not parse with 400 when enough of it can be read to know
 // where to send the answer (a start line and a Via); anything else is dropped (RFC 3261 §18.2.2 needs a Via).
-// send writes the answer: over UDP to where the Via says, over TCP on the connection.
-func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrPort, perr error, send func(*rawRequest) error) {
+// send writes the answer: over UDP to where the Via says, over TCP on the connection. It reports whether the
+// message was read as a request (answered, or an ACK dropped).
+func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrPort, perr error, send func(*rawRequest) error) bool {
 	raw, err := readRawRequest(data)
 	if err != nil {
 		p.log.Info("dropped unparseable message", zap.String("transport", transport), zap.Stringer("from", src),
 			zap.Int("bytes", len(data)), zap.NamedError("parse_error", perr))
-		return
+		return false
 	}
 	fields := []zap.Field{zap.String("transport", transport), zap.Stringer("from", src), zap.String("method", raw.method),
 		zap.Int("code", raw.code), zap.String("reason", raw.reason), zap.NamedError("parse_error", perr)}
@@ -96,7 +97,7 @@ func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrP
 	}
 	if raw.method == string(sip.ACK) { // an ACK is never answered (RFC 3261 §17.2.3)
 		p.log.Info("dropped malformed ACK", fields...)
-		return
+		return true
 	}
 	if err := send(raw); err != nil {
 		fields = append(fields, zap.Error(err))
@@ -104,6 +105,7 @@ func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrP
 	p.metrics.Request(DirectionIn, raw.method)
 	p.metrics.Response(DirectionOut, raw.method, raw.code)
 	p.log.Info("rejected malformed request", fields...)
+	return true
 }
 
 // restoreMethod gives a request the method as its Request-Line spells it: sipgo upper-cases it, but method names

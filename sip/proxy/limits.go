@@ -422,15 +422,18 @@ func (c *limitedConn) handOut(b []byte) int {
 		case len(c.ends) > 0:
 			msg := c.pend[:c.ends[0]:c.ends[0]]
 			c.ends = c.ends[1:]
+			c.curLeft = len(msg)
 			if err := startLineRefused(c.cl.p.parser, msg); err != nil {
-				// sipgo would close the connection on it, and every answer still owed on it would be lost:
-				// answered here and passed over, the stream goes on at the next message (RFC 3261 §18.3).
-				c.cl.p.rejectUnparseable(msg, transportTCP, c.src, err, c.writeRejection)
-				c.advance(len(msg))
+				// sipgo would close the connection on it, and every answer still owed on it would be lost: a
+				// request is answered here and passed over, the stream goes on at the next message (RFC 3261
+				// §18.3 frames it). Anything else (not SIP at all) goes to sipgo, which closes the connection.
+				if c.cl.p.rejectUnparseable(msg, transportTCP, c.src, err, c.writeRejection) {
+					c.curLeft = 0
+					c.advance(len(msg))
+				}
 				continue
 			}
 			c.cur.Store(&msg)
-			c.curLeft = len(msg)
 		case len(c.pend) > 0 && !c.fr.inMessage():
 			n := copy(b, c.pend) // keep-alives only (RFC 5626 §3.5.1): sipgo answers a CRLFCRLF ping
 			c.advance(n)
