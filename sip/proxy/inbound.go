@@ -258,8 +258,12 @@ func (p *Proxy) rejectUnsoundVia(req *sip.Request, in inbound, vias []sip.Header
 		top = salvageVia(vias[0].Value())
 	}
 	if top == nil || req.IsAck() {
-		p.log.Info("dropped request without a usable Via", zap.Stringer("from", in.remote),
-			zap.String("method", string(req.Method)), logging.CallID(callIDOf(req)))
+		msg := "dropped request without a usable Via"
+		if top != nil {
+			msg = "dropped ACK with an unsound Via"
+		}
+		p.log.Info(msg, zap.Stringer("from", in.remote), zap.String("method", string(req.Method)),
+			logging.CallID(callIDOf(req)))
 		return
 	}
 	header.Remove(req, "via")
