@@ -31,12 +31,18 @@
 // # What the proxy does for every request
 //
 //  1. Read: UDP datagrams are read by the proxy (sipgo drops unparseable ones silently and refuses responses
-//     over 1300 bytes); TCP streams by sipgo's transport. An unparseable request with a usable Via is answered
-//     400 naming the problem; anything else unparseable is logged and dropped.
+//     over 1300 bytes); TCP streams by sipgo's transport, handed whole messages one at a time by the framer. An
+//     unparseable request with a readable start line and top Via is answered 400 naming the problem (416 for a
+//     Request-URI of an unknown scheme), over UDP where the Via says, over TCP on its connection: one whose start
+//     line sipgo would refuse is passed over and the stream goes on, one sipgo refuses otherwise is answered as
+//     sipgo closes the connection. Anything else unparseable is logged and dropped; an ACK is never answered. A
+//     request whose top Via is unsound but names a sent-by is answered 400 along what can be read of it.
+//     Methods keep the case the Request-Line gives them (sipgo upper-cases them; RFC 3261 §7.1).
 //     Every TCP connection, accepted or dialled, is bounded by Config.Limits (limits.go): per-source and total
 //     counts, idle, header and message timeouts, a maximum message size followed by a framer of our own
 //     (frame.go); Accept errors (EMFILE) are retried after a back-off, never handed to sipgo.
-//  2. Edge (inbound.go checkEdge), before any transaction or router: 505 for another SIP-Version, 400 naming a
+//  2. Edge (inbound.go checkEdge), before any transaction or router: 505 for another SIP-Version (also when the
+//     Via carries that version), 400 naming a
 //     repeated singleton header; received and rport of the top Via set from the packet's source only (RFC 3261
 //     §18.2.1, RFC 3581 §4); beyond Limits.MaxTransactions a new request outside a dialog gets 503 with
 //     Retry-After (§21.5.4).

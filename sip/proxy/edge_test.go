@@ -50,6 +50,28 @@ func TestEdgeConformance(t *testing.T) {
 			return strings.Replace(s, "Content-Length: 0\r\n\r\n", "Content-Length: 4\r\nl: 0\r\n\r\n", 1)
 		}, 400, "Conflicting Content-Length Values"},
 		{"lower-case version accepted", replace(" SIP/2.0\r\n", " sip/2.0\r\n"), 200, "OK"},
+		// RFC 4475 §3.1.2.16: the Via says SIP/7.0 too; the version is answered, along that Via.
+		{"SIP/7.0 in the Via too", func(s string) string {
+			return strings.NewReplacer(" SIP/2.0\r\n", " SIP/7.0\r\n", "Via: SIP/2.0/", "Via: SIP/7.0/").Replace(s)
+		}, 505, "Version Not Supported"},
+		// RFC 3261 §25.1 quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): RFC 4475 §3.1.1.2 escapes NUL, BEL, DEL.
+		{"quoted-pairs of control characters", replace("To: <sip:bob@", "To: \"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:bob@"), 200, "OK"},
+		// RFC 3261 §7.1: method names are case-sensitive; the CSeq matches the Request-Line as written (RFC 4475
+		// §3.1.1.2), not as sipgo upper-cases it.
+		{"mixed-case extension method", func(s string) string {
+			const m = "!interesting-Method0123456789_*+`.%indeed'~"
+			return strings.NewReplacer("OPTIONS sip:", m+" sip:", "CSeq: 7 OPTIONS", "CSeq: 7 "+m).Replace(s)
+		}, 200, "OK"},
+		// RFC 4475 §3.1.2.1: an unsound top Via still names where the answer goes (RFC 3261 §18.2.2).
+		{"unsound top Via", replace(";branch=z9hG4bK-raw-", ";;,;,,;branch=z9hG4bK-raw-"), 400, "Malformed Via Header"},
+		// RFC 4475 §3.1.2.8: LWS within the Request-URI.
+		{"LWS in the Request-URI", replace("3gppnetwork.org SIP/2.0", "3gppnetwork.org; lr SIP/2.0"), 400, "Malformed Request-URI"},
+		// RFC 4475 §3.1.2.7: angle brackets around the Request-URI.
+		{"Request-URI in angle brackets", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP", "OPTIONS <sip:bob@ims.mnc001.mcc001.3gppnetwork.org> SIP"), 400, "Malformed Request-URI"},
+		// RFC 4475 §3.1.2.9, §3.1.2.10: extra white space in the Request-Line.
+		{"white space in the Request-Line", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP/2.0\r\n", "OPTIONS  sip:bob@ims.mnc001.mcc001.3gppnetwork.org  SIP/2.0  \r\n"), 400, "Malformed Request-Line"},
+		// RFC 4475 §3.3.3, RFC 3261 §16.3 step 2: a scheme sipgo cannot parse is unsupported, not malformed.
+		{"novel URI scheme", replace("OPTIONS sip:bob@ims.mnc001.mcc001.3gppnetwork.org SIP", "OPTIONS soap.beep://192.0.2.103:3002 SIP"), 416, "Unsupported URI Scheme"},
 	}
 	for _, transport := range []string{transportUDP, transportTCP} {
 		t.Run(transport, func(t *testing.T) {
@@ -296,4 +318,59 @@ func dialFrom(t testing.TB, src string, dst netip.AddrPort) net.Conn {
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
+}
+
+// TestStreamRefusalAnswered: over TCP, a request sipgo's stream parser would refuse (RFC 4475 §3.1.2.8: LWS in the
+// Request-URI) is answered 400 on its connection (RFC 3261 §18.2.2), and the stream goes on: the valid request
+// pipelined before it and the one sent after it are answered too. A refused ACK is passed over without an answer
+// (§17.2.3). A message that is not SIP at all still closes the connection.
+func TestStreamRefusalAnswered(t *testing.T) {
+	checkLeaksAtEnd(t)
+	p := startProxy(t, &countingRouter{})
+	ua := newRawTCP(t, p.addr(transportTCP))
+	msg := func(n string, edit func(string) string) string {
+		return edit(strings.NewReplacer("{VIA}", ua.local.String(), "{N}", n, "SIP/2.0/UDP", "SIP/2.0/TCP").Replace(rawOptions))
+	}
+	same := func(s string) string { return s }
+	lws := replace("3gppnetwork.org SIP/2.0", "3gppnetwork.org; lr SIP/2.0")
+	toACK := func(s string) string { return strings.ReplaceAll(lws(s), "OPTIONS", "ACK") }
+	ua.sendRaw([]byte(msg("before", same)+msg("bad", lws)+msg("ack", toACK)), p.addr(transportTCP))
+	got := map[string]string{}
+	for range 2 {
+		res := ua.final()
+		got[res.CallID().Value()] = strconv.Itoa(res.StatusCode) + " " + res.Reason
+	}
+	if got["raw-before@test"] != "200 OK" || got["raw-bad@test"] != "400 Malformed Request-URI" {
+		t.Fatalf("answers %v, want 200 OK for the valid request and 400 Malformed Request-URI for the other", got)
+	}
+	ua.sendRaw([]byte(msg("after", same)), p.addr(transportTCP))
+	if res := ua.final(); res.CallID().Value() != "raw-after@test" || res.StatusCode != 200 {
+		t.Fatalf("answer %q for %s, want 200 for the request after: the stream did not go on, or the ACK was answered",
+			res.StartLine(), res.CallID().Value())
+	}
+	// Not SIP at all: nothing to answer, and the stream is not followed further (sipgo closes it).
+	ua.sendRaw([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"), p.addr(transportTCP))
+	waitClosed(t, ua.done, "connection after a message that is not SIP")
+}
+
+// TestUnsoundViaACKNotAnswered: an ACK whose top Via is unsound (RFC 4475 §3.1.2.1) is dropped, never answered
+// (RFC 3261 §17.2.3); the OPTIONS sent after it is the first thing answered.
+func TestUnsoundViaACKNotAnswered(t *testing.T) {
+	checkLeaksAtEnd(t)
+	p := startProxy(t, &countingRouter{})
+	for _, transport := range []string{transportUDP, transportTCP} {
+		t.Run(transport, func(t *testing.T) {
+			ua := newRawUDP(t, "127.0.0.1:0")
+			if transport == transportTCP {
+				ua = newRawTCP(t, p.addr(transportTCP))
+			}
+			r := strings.NewReplacer("{VIA}", ua.local.String(), "SIP/2.0/UDP", "SIP/2.0/"+transport)
+			ack := strings.NewReplacer("{N}", "ack-"+transport, "OPTIONS", "ACK", ";branch=", ";;,;,,;branch=").Replace(r.Replace(rawOptions))
+			ua.sendRaw([]byte(ack), p.addr(transport))
+			ua.sendRaw([]byte(strings.ReplaceAll(r.Replace(rawOptions), "{N}", "after-"+transport)), p.addr(transport))
+			if res := ua.final(); res.CallID().Value() != "raw-after-"+transport+"@test" {
+				t.Fatalf("answered %q for %s: the ACK was answered", res.StartLine(), res.CallID().Value())
+			}
+		})
+	}
 }

@@ -60,6 +60,19 @@ func (f *framer) inHead() bool { return f.state == frameHead }
 // feed follows data through the stream. It returns errMessageTooLarge as soon as the current message is known to
 // exceed the limit; the stream cannot be followed after that.
 func (f *framer) feed(data []byte) error {
+	for len(data) > 0 {
+		n, _, err := f.step(data)
+		if err != nil {
+			return err
+		}
+		data = data[n:]
+	}
+	return nil
+}
+
+// step follows data up to the end of the first message that ends in it: n is how many bytes it took (all of data
+// when no message ended), ended whether a message ended with the last of them.
+func (f *framer) step(data []byte) (n int, ended bool, err error) {
 	for i := 0; i < len(data); i++ {
 		switch f.state {
 		case frameIdle:
@@ -72,11 +85,14 @@ func (f *framer) feed(data []byte) error {
 		case frameHead:
 			f.head++
 			if f.head > f.max {
-				return errMessageTooLarge
+				return i, false, errMessageTooLarge
 			}
 			if f.headByte(data[i]) {
 				if err := f.endHead(); err != nil {
-					return err
+					return i, false, err
+				}
+				if f.state == frameIdle {
+					return i + 1, true, nil
 				}
 			}
 		case frameBody:
@@ -88,10 +104,11 @@ func (f *framer) feed(data []byte) error {
 			i += int(n) - 1
 			if f.bodyLeft == 0 {
 				f.end()
+				return i + 1, true, nil
 			}
 		}
 	}
-	return nil
+	return len(data), false, nil
 }
 
 func (f *framer) begin() {

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bytes"
 	"errors"
 	"net/netip"
 	"strconv"
@@ -66,9 +67,13 @@ func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
 			p.replyStateless(req, in, &StatusError{Code: sip.StatusBadRequest, Reason: "Content-Length Exceeds Body", Err: err})
 			return
 		}
-		p.rejectUnparseable(data, l, src, err)
+		p.rejectUnparseable(data, transportUDP, src, err, func(raw *rawRequest) error {
+			_, err := l.udp.WriteToUDPAddrPort(raw.response(), raw.destination(src))
+			return err
+		})
 		return
 	}
+	restoreMethod(msg, data)
 	msg.SetTransport(transportUDP)
 	msg.SetSource(src.String())
 	p.receive(msg, in)
@@ -76,29 +81,45 @@ func (p *Proxy) receiveDatagram(data []byte, l *listener, src netip.AddrPort) {
 
 // rejectUnparseable answers a request sipgo could not parse with 400 when enough of it can be read to know
 // where to send the answer (a start line and a Via); anything else is dropped (RFC 3261 §18.2.2 needs a Via).
-func (p *Proxy) rejectUnparseable(data []byte, l *listener, src netip.AddrPort, perr error) {
+// send writes the answer: over UDP to where the Via says, over TCP on the connection. It reports whether the
+// message was read as a request (answered, or an ACK dropped).
+func (p *Proxy) rejectUnparseable(data []byte, transport string, src netip.AddrPort, perr error, send func(*rawRequest) error) bool {
 	raw, err := readRawRequest(data)
 	if err != nil {
-		p.log.Info("dropped unparseable datagram", zap.Stringer("from", src), zap.Int("bytes", len(data)),
-			zap.NamedError("parse_error", perr))
-		return
+		p.log.Info("dropped unparseable message", zap.String("transport", transport), zap.Stringer("from", src),
+			zap.Int("bytes", len(data)), zap.NamedError("parse_error", perr))
+		return false
 	}
-	fields := []zap.Field{zap.Stringer("from", src), zap.String("method", raw.method), zap.String("reason", raw.reason),
-		zap.NamedError("parse_error", perr)}
+	fields := []zap.Field{zap.String("transport", transport), zap.Stringer("from", src), zap.String("method", raw.method),
+		zap.Int("code", raw.code), zap.String("reason", raw.reason), zap.NamedError("parse_error", perr)}
 	if raw.callID != "" {
 		fields = append(fields, logging.CallID(raw.callID))
 	}
 	if raw.method == string(sip.ACK) { // an ACK is never answered (RFC 3261 §17.2.3)
 		p.log.Info("dropped malformed ACK", fields...)
-		return
+		return true
 	}
-	dst := raw.destination(src)
-	if _, err := l.udp.WriteToUDPAddrPort(raw.response(), dst); err != nil {
+	if err := send(raw); err != nil {
 		fields = append(fields, zap.Error(err))
 	}
 	p.metrics.Request(DirectionIn, raw.method)
-	p.metrics.Response(DirectionOut, raw.method, sip.StatusBadRequest)
+	p.metrics.Response(DirectionOut, raw.method, raw.code)
 	p.log.Info("rejected malformed request", fields...)
+	return true
+}
+
+// restoreMethod gives a request the method as its Request-Line spells it: sipgo upper-cases it, but method names
+// are case-sensitive (RFC 3261 §7.1; RFC 4475 §3.1.1.2), and the CSeq method must match it as written (§8.1.1.5)
+// and is forwarded so.
+func restoreMethod(msg sip.Message, raw []byte) {
+	req, ok := msg.(*sip.Request)
+	if !ok {
+		return
+	}
+	raw = bytes.TrimLeft(raw, "\r\n")
+	if i := bytes.IndexByte(raw, ' '); i > 0 && string(raw[:i]) != string(req.Method) && strings.EqualFold(string(raw[:i]), string(req.Method)) {
+		req.Method = sip.RequestMethod(raw[:i])
+	}
 }
 
 // receiveStream is sipgo's callback for every message read from a TCP connection.
@@ -107,6 +128,14 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 	remote := parseHostPort(msg.Source())
 	in := inbound{transport: transportTCP, remote: remote}
 	if c, err := p.tpl.GetConnection("tcp", msg.Source()); err == nil && c != nil {
+		if tc, ok := c.(*sip.TCPConnection); ok {
+			if lc, ok := tc.Conn.(*limitedConn); ok {
+				// sipgo parsed the message it was handed: nothing for Close to answer.
+				if raw := lc.cur.Swap(nil); raw != nil {
+					restoreMethod(msg, *raw)
+				}
+			}
+		}
 		in.local = addrPortOf(c.LocalAddr())
 		_, _ = c.TryClose()
 	}
@@ -155,9 +184,8 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
 	vias := header.Fields(req, "via")
 	top, _ := firstOr(vias).(*sip.ViaHeader)
-	if !viaOK(top) {
-		// No usable top Via: nowhere to send an answer (RFC 3261 §18.2.2 routes responses by it).
-		p.log.Info("dropped request without a usable Via", zap.Stringer("from", in.remote), logging.CallID(callIDOf(req)))
+	if !viaSyntaxOK(top) {
+		p.rejectUnsoundVia(req, in, vias)
 		return
 	}
 	via := req.Via() // == top
@@ -217,6 +245,37 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	if !p.spawn(func() { pc.process() }) {
 		pc.stx.Terminate()
 	}
+}
+
+// rejectUnsoundVia answers a request whose top Via is not sound (RFC 4475 §3.1.2.1) with 400 when what RFC 3261
+// §18.2.2 routes a response by can still be read from it: the same connection over TCP; over UDP the packet's
+// source address (received, §18.2.1) and the sent-by port. The answer carries that Via, cleaned of what does not
+// parse (§8.2.6.2 copies the Via; a copy of the broken text would make the answer unreadable in turn). An ACK is
+// never answered (§17.2.3), and a Via without a readable sent-by leaves nowhere to answer.
+func (p *Proxy) rejectUnsoundVia(req *sip.Request, in inbound, vias []sip.Header) {
+	var top *sip.ViaHeader
+	if len(vias) > 0 {
+		top = salvageVia(vias[0].Value())
+	}
+	if top == nil || req.IsAck() {
+		msg := "dropped request without a usable Via"
+		if top != nil {
+			msg = "dropped ACK with an unsound Via"
+		}
+		p.log.Info(msg, zap.Stringer("from", in.remote), zap.String("method", string(req.Method)),
+			logging.CallID(callIDOf(req)))
+		return
+	}
+	header.Remove(req, "via")
+	keep := []sip.Header{top}
+	for _, h := range vias[1:] {
+		if v, ok := h.(*sip.ViaHeader); ok && viaSyntaxOK(v) {
+			keep = append(keep, h)
+		}
+	}
+	req.PrependHeader(keep...)
+	stampReceived(top, in.remote)
+	p.replyStateless(req, in, &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed Via Header"})
 }
 
 // receiveAck absorbs the ACK for a non-2xx response this proxy sent (it belongs to the INVITE server
@@ -469,7 +528,8 @@ func sanitizeRejection(res *sip.Response) {
 		all := header.Fields(res, key)
 		var keep []sip.Header
 		for _, h := range all {
-			if typedHeadersOK([]sip.Header{h}) {
+			// Any SIP-Version in a Via: the one of a 505 is copied as it came (RFC 3261 §8.2.6.2).
+			if typedHeadersSound([]sip.Header{h}, viaSyntaxOK) {
 				keep = append(keep, h)
 			}
 		}

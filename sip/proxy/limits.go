@@ -6,8 +6,10 @@ package proxy
 // it is given so that it never sees an Accept error and every connection is bounded in time and size.
 
 import (
+	"bytes"
 	"container/list"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -17,6 +19,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 )
 
@@ -321,6 +324,13 @@ type limitedConn struct {
 	opened   time.Time
 	msgStart time.Time // when the message under way began
 	lastRead time.Time
+	pend     []byte // read from the connection, not yet handed to sipgo
+	ends     []int  // where in pend the messages framed in full end
+	curLeft  int    // bytes of the message in cur still to hand to sipgo
+
+	// cur is the message last handed to sipgo (whole messages only, one per Read) until sipgo reads again: if it
+	// closes the connection instead, its stream parser refused cur, which Close then answers.
+	cur atomic.Pointer[[]byte]
 
 	lastWrite atomic.Int64 // unix nanoseconds; writes keep a connection from being idle
 	killed    atomic.Bool
@@ -334,10 +344,20 @@ type limitedConn struct {
 
 // Read reads from the connection within the deadline its state allows. A limit that acts closes the connection
 // and reads as io.EOF, which sipgo takes as the peer's close.
+//
+// sipgo is handed whole messages, one per Read (and CR/LF keep-alives between them as they come): when its stream
+// parser refuses one, it closes the connection without a word, and Close then knows which message to answer with
+// 400 (RFC 4475 §3.1.2.7 to §3.1.2.10: a 400 on the connection, not a silent close).
 func (c *limitedConn) Read(b []byte) (int, error) {
+	if c.curLeft == 0 {
+		c.cur.Store(nil) // sipgo read on: it took the last message
+	}
 	for {
 		if c.killed.Load() {
 			return 0, io.EOF
+		}
+		if n := c.handOut(b); n > 0 {
+			return n, nil
 		}
 		_ = c.Conn.SetReadDeadline(c.readDeadline())
 		n, err := c.Conn.Read(b)
@@ -345,16 +365,26 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 			now := time.Now()
 			c.lastRead = now
 			wasIn, done := c.fr.inMessage(), c.fr.completed
-			if ferr := c.fr.feed(b[:n]); ferr != nil {
-				c.kill(LimitOversize, "closed tcp connection: message too large",
-					zap.Int("max_message_size", c.cl.lim.MaxMessageSize))
-				return 0, io.EOF
+			at := len(c.pend)
+			c.pend = append(c.pend, b[:n]...)
+			for data := b[:n]; len(data) > 0; {
+				k, ended, ferr := c.fr.step(data)
+				if ferr != nil {
+					c.kill(LimitOversize, "closed tcp connection: message too large",
+						zap.Int("max_message_size", c.cl.lim.MaxMessageSize))
+					return 0, io.EOF
+				}
+				at += k
+				if ended {
+					c.ends = append(c.ends, at)
+				}
+				data = data[k:]
 			}
 			if c.fr.inMessage() && (!wasIn || c.fr.completed != done) {
 				c.msgStart = now // a message began in this read
 			}
 			c.cl.activity(c, c.fr.inMessage(), c.fr.completed > 0)
-			return n, nil
+			continue
 		}
 		if err == nil {
 			return 0, nil
@@ -382,6 +412,79 @@ func (c *limitedConn) Read(b []byte) (int, error) {
 			zap.Duration("message_timeout", c.cl.lim.MessageTimeout))
 		return 0, io.EOF
 	}
+}
+
+// handOut copies into b what sipgo may read next: the rest of the message under way to it, else the next message
+// framed in full (and the keep-alives before it), else keep-alives alone. 0: nothing is ready.
+func (c *limitedConn) handOut(b []byte) int {
+	for c.curLeft == 0 {
+		switch {
+		case len(c.ends) > 0:
+			msg := c.pend[:c.ends[0]:c.ends[0]]
+			c.ends = c.ends[1:]
+			c.curLeft = len(msg)
+			if err := startLineRefused(c.cl.p.parser, msg); err != nil {
+				// sipgo would close the connection on it, and every answer still owed on it would be lost: a
+				// request is answered here and passed over, the stream goes on at the next message (RFC 3261
+				// §18.3 frames it). Anything else (not SIP at all) goes to sipgo, which closes the connection.
+				if c.cl.p.rejectUnparseable(msg, transportTCP, c.src, err, c.writeRejection) {
+					c.curLeft = 0
+					c.advance(len(msg))
+				}
+				continue
+			}
+			c.cur.Store(&msg)
+		case len(c.pend) > 0 && !c.fr.inMessage():
+			n := copy(b, c.pend) // keep-alives only (RFC 5626 §3.5.1): sipgo answers a CRLFCRLF ping
+			c.advance(n)
+			return n
+		default:
+			return 0
+		}
+	}
+	n := copy(b, c.pend[:c.curLeft])
+	c.curLeft -= n
+	c.advance(n)
+	return n
+}
+
+// advance drops n handed-out bytes from pend.
+func (c *limitedConn) advance(n int) {
+	c.pend = c.pend[n:]
+	for i := range c.ends {
+		c.ends[i] -= n
+	}
+	if len(c.pend) == 0 {
+		c.pend, c.ends = nil, nil // an idle connection holds no buffer
+	}
+}
+
+// refused answers the message sipgo's stream parser refused (it is closing the connection) with 400, on the
+// connection (RFC 3261 §18.2.2), when its start line and top Via can be read, as UDP's rejectUnparseable does.
+func (c *limitedConn) refused() {
+	msg := c.cur.Swap(nil)
+	if msg == nil || c.killed.Load() || c.cl.p.closing.Load() {
+		return
+	}
+	c.cl.p.rejectUnparseable(*msg, transportTCP, c.src, errors.New("sip stream parser refused the message"),
+		c.writeRejection)
+}
+
+// writeRejection sends the answer to a message read from this connection on it (RFC 3261 §18.2.2).
+func (c *limitedConn) writeRejection(raw *rawRequest) error {
+	_, err := c.Write(raw.response())
+	return err
+}
+
+// startLineRefused reports why sipgo's stream parser would refuse msg's start line (RFC 3261 §7.5: CRLFs before
+// it are ignored), nil if it would not.
+func startLineRefused(parser *sip.Parser, msg []byte) error {
+	msg = bytes.TrimLeft(msg, "\r\n")
+	line, _, _ := bytes.Cut(msg, []byte("\r\n"))
+	if _, err := parser.ParseSIP(append(line[:len(line):len(line)], "\r\n\r\n"...)); err != nil {
+		return fmt.Errorf("start line: %w", err)
+	}
+	return nil
 }
 
 // readDeadline: before the first message of an accepted connection the message timeout from its opening; between
@@ -441,6 +544,7 @@ func (c *limitedConn) kill(reason LimitReason, msg string, fields ...zap.Field) 
 func (c *limitedConn) Close() error {
 	err := net.ErrClosed
 	c.closeOnce.Do(func() {
+		c.refused()
 		c.cl.mu.Lock()
 		c.cl.releaseLocked(c)
 		c.cl.mu.Unlock()

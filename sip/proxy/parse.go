@@ -173,7 +173,13 @@ func isCommaContinuation(err error) bool {
 // it accepts some broken values (an IPv6 host without its closing bracket) that its own serializer then writes
 // back in a form no parser reads, so every Via this proxy copies into a message passes this first.
 func viaOK(v *sip.ViaHeader) bool {
-	if v == nil || !strings.EqualFold(v.ProtocolName, "SIP") || v.ProtocolVersion != "2.0" || !isToken(v.Transport) {
+	return viaSyntaxOK(v) && v.ProtocolVersion == "2.0"
+}
+
+// viaSyntaxOK is viaOK with any protocol-version (RFC 3261 §25.1: protocol-version = token): the Via of a request
+// of another SIP version, which is answered 505 along it (§8.2.6.2 copies it as it is).
+func viaSyntaxOK(v *sip.ViaHeader) bool {
+	if v == nil || !strings.EqualFold(v.ProtocolName, "SIP") || !isToken(v.ProtocolVersion) || !isToken(v.Transport) {
 		return false
 	}
 	if v.Port < 0 || v.Port > 65535 || !hostOK(v.Host) {
@@ -223,11 +229,14 @@ func roundTrips(h sip.Header) bool {
 func typedHeaderOK(m sip.Message, key string) bool { return typedHeadersOK(header.Fields(m, key)) }
 
 // typedHeadersOK is typedHeaderOK for header lines already picked out.
-func typedHeadersOK(hs []sip.Header) bool {
+func typedHeadersOK(hs []sip.Header) bool { return typedHeadersSound(hs, viaOK) }
+
+// typedHeadersSound is typedHeadersOK with the Via check given.
+func typedHeadersSound(hs []sip.Header, via func(*sip.ViaHeader) bool) bool {
 	for _, h := range hs {
 		switch v := h.(type) {
 		case *sip.ViaHeader:
-			if !viaOK(v) || !roundTrips(v) {
+			if !via(v) || !roundTrips(v) {
 				return false
 			}
 		case *sip.FromHeader, *sip.ToHeader, *sip.CallIDHeader, *sip.CSeqHeader:
@@ -251,6 +260,7 @@ func isKeepAlive(data []byte) bool {
 // Only header lines sipgo's strict header parser accepts are kept, so that the answer itself parses.
 type rawRequest struct {
 	method string
+	code   int      // 400, or 416 for a Request-URI of a scheme this node does not know
 	vias   []string // raw values, top first
 	echo   []string // From, To, Call-ID, CSeq lines ("Name: value"), each known to parse
 	callID string
@@ -268,14 +278,9 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 		head = data[:i]
 	}
 	lines := strings.Split(strings.ReplaceAll(string(head), "\r\n", "\n"), "\n")
-	start := strings.Fields(lines[0])
-	if hasControl(lines[0]) || len(start) != 3 || !strings.EqualFold(start[2], "SIP/2.0") || !isToken(start[0]) {
-		return nil, errNotARequest
-	}
-	r := &rawRequest{method: strings.ToUpper(start[0])}
-	var uri sip.Uri
-	if err := sip.ParseUri(start[1], &uri); err != nil {
-		r.reason = "Malformed Request-URI"
+	r, err := readRequestLine(lines[0])
+	if err != nil {
+		return nil, err
 	}
 	var unfolded []string
 	for _, line := range lines[1:] {
@@ -301,7 +306,7 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 		}
 		return hs, true
 	}
-	topViaOK := false
+	topVia := false // the top Via line was read
 	for _, line := range unfolded {
 		if strings.TrimSpace(line) == "" {
 			continue
@@ -317,17 +322,25 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 		switch key := header.Key(line[:colon]); key {
 		case "via":
 			hs, ok := parses("Via: " + value)
-			if !ok {
-				if len(r.vias) == 0 {
-					return nil, fmt.Errorf("%w: top Via does not parse", errNotARequest)
+			if !topVia {
+				topVia = true
+				if top, isVia := firstOr(hs).(*sip.ViaHeader); !ok || !isVia || !viaOK(top) {
+					// RFC 3261 §8.2.6.2 copies the Via; of an unsound one, what §18.2.2 routes by is kept.
+					v := salvageVia(value)
+					if v == nil || !viaOK(v) {
+						return nil, fmt.Errorf("%w: top Via does not parse", errNotARequest)
+					}
+					hs, ok = []sip.Header{v}, true
+					if r.reason == "" {
+						r.reason = "Malformed Via Header"
+					}
 				}
+			}
+			if !ok {
 				continue
 			}
 			for _, h := range hs {
 				if v, ok := h.(*sip.ViaHeader); ok && viaOK(v) {
-					if len(r.vias) == 0 {
-						topViaOK = true
-					}
 					r.vias = append(r.vias, v.Value())
 				}
 			}
@@ -349,7 +362,7 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 			}
 		}
 	}
-	if !topViaOK {
+	if len(r.vias) == 0 {
 		return nil, fmt.Errorf("%w: no Via to answer to", errNotARequest)
 	}
 	if r.reason == "" {
@@ -358,14 +371,112 @@ func readRawRequest(data []byte) (*rawRequest, error) {
 	return r, nil
 }
 
-// hasControl reports characters a header line may not contain (RFC 3261 §25.1: TEXT-UTF8 and LWS only).
+// hasControl reports characters a header line may not contain (RFC 3261 §25.1: TEXT-UTF8 and LWS only), with
+// one exception the grammar makes: within a quoted-string, a quoted-pair may escape any byte but CR and LF
+// ("quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F)"; RFC 4475 §3.1.1.2 escapes NUL, BEL and DEL so). Such a
+// line re-serialises as it came: no CR or LF splits it.
 func hasControl(s string) bool {
+	quoted := false
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+		c := s[i]
+		switch {
+		case quoted && c == '\\' && i+1 < len(s) && s[i+1] != '\r' && s[i+1] != '\n':
+			i++ // quoted-pair
+			continue
+		case c == '"':
+			quoted = !quoted
+			continue
+		}
+		if (c < 0x20 && c != '\t') || c == 0x7f {
 			return true
 		}
 	}
 	return false
+}
+
+// readRequestLine reads the method and Request-URI of a Request-Line sipgo refused (RFC 3261 §25.1: Method SP
+// Request-URI SP SIP-Version CRLF). White space where the grammar has none (RFC 4475 §3.1.2.8 to §3.1.2.10) makes
+// it malformed, not unanswerable: the method is up to the first space, the version after the last.
+func readRequestLine(line string) (*rawRequest, error) {
+	if hasControl(line) {
+		return nil, errNotARequest
+	}
+	trimmed := strings.TrimRight(line, " \t")
+	first, last := strings.IndexAny(trimmed, " \t"), strings.LastIndexAny(trimmed, " \t")
+	if first <= 0 || last <= first {
+		return nil, errNotARequest
+	}
+	method, target, version := trimmed[:first], trimmed[first+1:last], trimmed[last+1:]
+	if !isToken(method) || !strings.EqualFold(version, sipVersion) {
+		return nil, errNotARequest
+	}
+	r := &rawRequest{method: strings.ToUpper(method), code: sip.StatusBadRequest}
+	var uri sip.Uri
+	switch {
+	case strings.ContainsAny(strings.TrimSpace(target), " \t"):
+		r.reason = "Malformed Request-URI" // RFC 4475 §3.1.2.8: LWS within it
+	case sip.ParseUri(strings.TrimSpace(target), &uri) != nil:
+		if scheme, ok := uriSchemeOf(strings.TrimSpace(target)); ok && !knownScheme(scheme) {
+			// RFC 3261 §16.3 step 2, §8.2.2.1: a scheme this node does not understand (RFC 4475 §3.3.3).
+			r.code, r.reason = 416, reasonPhrase(416)
+		} else {
+			r.reason = "Malformed Request-URI"
+		}
+	case target != strings.TrimSpace(target) || len(trimmed) != len(line):
+		r.reason = "Malformed Request-Line" // RFC 4475 §3.1.2.9, §3.1.2.10: extra white space
+	}
+	return r, nil
+}
+
+// uriSchemeOf reads the scheme of an absoluteURI (RFC 3261 §25.1: scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" /
+// "." ), then ":").
+func uriSchemeOf(s string) (string, bool) {
+	colon := strings.IndexByte(s, ':')
+	if colon <= 0 {
+		return "", false
+	}
+	for i := 0; i < colon; i++ {
+		c := s[i]
+		alpha := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !alpha && (i == 0 || !(c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", false
+		}
+	}
+	return strings.ToLower(s[:colon]), true
+}
+
+// knownScheme: the schemes sipgo's URI parser reads; one of them that fails to parse is malformed, not unknown.
+func knownScheme(scheme string) bool { return scheme == "sip" || scheme == "sips" || scheme == "tel" }
+
+// salvageVia reads, from a Via value that does not parse or is not sound, what a response is routed by (RFC 3261
+// §18.2.2): sent-protocol and sent-by, and those of its parameters that are well formed (the branch, so that the
+// client can match the answer). nil when not even sent-protocol and sent-by can be read.
+func salvageVia(value string) *sip.ViaHeader {
+	value = strings.TrimSpace(value)
+	if i := strings.IndexByte(value, ','); i >= 0 {
+		value = value[:i] // the first via-parm only
+	}
+	parts := strings.Split(value, ";")
+	hs, err := sip.HeadersParser(sip.DefaultHeadersParser()).ParseHeader(nil, []byte("Via: "+strings.TrimSpace(parts[0])))
+	if err != nil || len(hs) != 1 {
+		return nil
+	}
+	v, ok := hs[0].(*sip.ViaHeader)
+	if !ok || len(v.Params) > 0 || !viaSyntaxOK(v) || !roundTrips(v) {
+		return nil
+	}
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(strings.TrimSpace(p), "=")
+		k, val = strings.TrimSpace(k), strings.TrimSpace(val)
+		if !isToken(k) || hasControl(val) || strings.ContainsAny(val, " \t\"<>") {
+			continue
+		}
+		v.Params.Add(k, val)
+	}
+	if !viaSyntaxOK(v) || !roundTrips(v) {
+		return nil
+	}
+	return v
 }
 
 func isToken(s string) bool {
@@ -381,10 +492,10 @@ func isToken(s string) bool {
 	return true
 }
 
-// response renders the 400 for r (RFC 3261 §8.2.6: Via, From, To, Call-ID and CSeq copied; a To tag added).
+// response renders the 400 (or 416) for r (RFC 3261 §8.2.6: Via, From, To, Call-ID and CSeq copied; a To tag added).
 func (r *rawRequest) response() []byte {
 	var b strings.Builder
-	b.WriteString("SIP/2.0 400 ")
+	b.WriteString("SIP/2.0 " + strconv.Itoa(r.code) + " ")
 	b.WriteString(r.reason)
 	b.WriteString("\r\n")
 	for _, v := range r.vias {
