@@ -13,7 +13,7 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
 
 	"github.com/imscore/imscore/diameter"
-	"github.com/imscore/imscore/diameter/peer/peertest"
+	"github.com/imscore/imscore/internal/testpki"
 )
 
 // events collects the Observer's events.
@@ -229,9 +229,9 @@ func TestAllowedPeerValidate(t *testing.T) {
 // --- TLS ------------------------------------------------------------------------------------
 
 // pki is peertest's CA, its certificates as TLSFiles.
-type pki struct{ *peertest.PKI }
+type pki struct{ *testpki.PKI }
 
-func newPKI(t *testing.T, name string) pki { return pki{peertest.NewPKI(t, name)} }
+func newPKI(t *testing.T, name string) pki { return pki{testpki.New(t, name)} }
 
 func (p pki) issue(dnsName string) TLSFiles {
 	cert, key := p.Issue(dnsName)

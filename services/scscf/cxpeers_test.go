@@ -14,6 +14,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer/peertest"
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/testpki"
 )
 
 // The issue's attacks at the S-CSCF. Its Diameter listener is off by default (RTR and PPR arrive over the
@@ -113,7 +114,7 @@ func TestCxOnlyFromTheHSS(t *testing.T) {
 // configured with diameter.tls files from one test CA: the AKA registration (MAR, SAR) and the HSS's RTR run
 // over it. (Without the S-CSCF's TLS files the HSS never opens the connection: checked by hand.)
 func TestCxOverTLSWithRealHSS(t *testing.T) {
-	ca := peertest.NewPKI(t, "operator")
+	ca := testpki.New(t, "operator")
 	hssCert, hssKey := ca.Issue(hss.DefaultOriginHost)
 	srv, addr, hsub := realHSSWith(t, func(c *hss.Config) {
 		c.Diameter.TLS = peer.TLSFiles{CertFile: hssCert, KeyFile: hssKey, CAFile: ca.CAFile}

@@ -1,4 +1,7 @@
-package peertest
+// Package testpki is a certificate authority for tests: it writes PEM files into a test directory, so that the
+// TLS tests of every listener (Diameter, RFC 6733 §13.1; the HTTP API and admin listeners) make their
+// certificates in the test rather than check them in.
+package testpki
 
 import (
 	"crypto/ecdsa"
@@ -8,14 +11,14 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 )
 
-// PKI is a test certificate authority writing PEM files into a test directory: the certificates Diameter over
-// TLS needs (RFC 6733 §13.1), made in the test rather than checked in.
+// PKI is a test certificate authority writing PEM files into a test directory.
 type PKI struct {
 	t    testing.TB
 	dir  string
@@ -25,8 +28,8 @@ type PKI struct {
 	CAFile string
 }
 
-// NewPKI makes a CA called name.
-func NewPKI(t testing.TB, name string) *PKI {
+// New makes a CA called name.
+func New(t testing.TB, name string) *PKI {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -56,9 +59,10 @@ func (p *PKI) write(name, typ string, der []byte) string {
 	return path
 }
 
-// Issue signs a certificate for client and server use naming dnsName (a DNS subjectAltName: a node's
-// Origin-Host) and returns the certificate and key files.
-func (p *PKI) Issue(dnsName string) (certFile, keyFile string) {
+// Issue signs a certificate for client and server use naming each of names as a subjectAltName (an IP
+// address as an IP SAN, anything else as a DNS name: a node's Origin-Host, "localhost") and returns the
+// certificate and key files.
+func (p *PKI) Issue(names ...string) (certFile, keyFile string) {
 	p.t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -68,9 +72,16 @@ func (p *PKI) Issue(dnsName string) (certFile, keyFile string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: dnsName}, DNSNames: []string{dnsName},
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: names[0]},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, n)
+		}
+	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.cert, &key.PublicKey, p.key)
 	if err != nil {
 		p.t.Fatal(err)
@@ -79,5 +90,12 @@ func (p *PKI) Issue(dnsName string) (certFile, keyFile string) {
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	return p.write(dnsName+".pem", "CERTIFICATE", der), p.write(dnsName+"-key.pem", "EC PRIVATE KEY", kder)
+	return p.write(names[0]+".pem", "CERTIFICATE", der), p.write(names[0]+"-key.pem", "EC PRIVATE KEY", kder)
+}
+
+// Pool is a certificate pool holding the CA, for a client that trusts it.
+func (p *PKI) Pool() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(p.cert)
+	return pool
 }
