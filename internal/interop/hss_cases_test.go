@@ -27,7 +27,7 @@ func (l *lab) hssCases(t *testing.T, alice, bob, carol e2e.Subscriber) {
 		// RE_REGISTRATION for an identity the HSS holds as not registered. Before issue 11: "SAR
 		// RE_REGISTRATION for an identity the HSS holds as not registered gets 5007, so a UE that re-registers
 		// within ~2 minutes of de-registering (or of an operator RTR) is locked out behind a Kamailio S-CSCF"
-		// (the S-CSCF then answers the REGISTER with an error and SIPp fails).
+		// (seen: SAR answered 5007, the S-CSCF challenges the authenticated REGISTER again, SIPp fails).
 		mark := len(l.hss.Logs())
 		l.registerAt(t, alice, alicePort)
 		sar := l.hssLogLines(mark, "cx SAR", alice.IMPI())
