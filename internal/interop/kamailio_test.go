@@ -78,7 +78,9 @@ func TestKamailioISWithImscoreHSS(t *testing.T) {
 	e2e.NeedSIPp(t)
 	alice, bob := e2e.NthSubscriber(101), e2e.NthSubscriber(102)
 	hss, icscf, _ := kamailioIS(t, alice, bob)
-	(&lab{hss: hss, entry: icscf.SIP}).exercise(t, alice, bob)
+	l := &lab{hss: hss, entry: icscf.SIP}
+	l.exercise(t, alice, bob)
+	l.hssCases(t, alice, bob, e2e.NthSubscriber(103))
 }
 
 // Mix 2: imscore's P-CSCF (no sec-agree) in front of the Kamailio I-CSCF and S-CSCF, with imscore's HSS. The
