@@ -421,7 +421,7 @@ func largeInvitesFromUE(t *testing.T, ctx context.Context, legs []largeLeg, size
 		if err != nil {
 			t.Fatalf("2 kB INVITE from the UE to %s: %v", l.target, err)
 		}
-		got := nextRequest(t, ctx, l.to, sip.INVITE)
+		got := nextOfCall(t, ctx, l.to, sip.INVITE, call.CallID())
 		if h := got.GetHeader("X-UE-Pad"); h == nil || h.Value() != pad {
 			t.Errorf("2 kB INVITE from the UE to %s arrived without its %d-byte X-UE-Pad", l.target, size)
 		}
@@ -441,7 +441,17 @@ func largeInvitesFromUE(t *testing.T, ctx context.Context, legs []largeLeg, size
 		if err := call.Hangup(ctx); err != nil {
 			t.Fatalf("BYE to %s: %v", l.target, err)
 		}
-		nextRequest(t, ctx, l.to, sip.BYE)
+		nextOfCall(t, ctx, l.to, sip.BYE, call.CallID())
+	}
+}
+
+// nextOfCall is nextRequest of the dialog callID: what earlier calls left at the UE is skipped.
+func nextOfCall(t *testing.T, ctx context.Context, u *ue.UE, method sip.RequestMethod, callID string) *sip.Request {
+	t.Helper()
+	for {
+		if r := nextRequest(t, ctx, u, method); r.CallID() != nil && r.CallID().Value() == callID {
+			return r
+		}
 	}
 }
 
