@@ -169,6 +169,8 @@ func runRealCore(t *testing.T, link *ipsectest.Link, ue2 ueNS, pcMgr *ipsec.Mana
 	if err := call.Hangup(tctx); err != nil {
 		t.Fatalf("BYE: %v", err)
 	}
+	// A 2 kB INVITE from each UE through the real core (issue 11).
+	largeInvitesFromUE(t, tctx, []largeLeg{{ua, ub, msisdnURI(bob)}, {ub, ua, msisdnURI(alice)}}, 2048)
 
 	// Every one of each UE's four SAs at the P-CSCF carried bytes, none failed integrity.
 	for _, sub := range []subscriber{alice, bob} {
