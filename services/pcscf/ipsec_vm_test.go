@@ -431,10 +431,6 @@ func largeInvitesFromUE(t *testing.T, ctx context.Context, legs []largeLeg, size
 		vias := got.GetHeaders("Via")
 		t.Run("the UE sends it over TCP", func(t *testing.T) {
 			if last := lastVia(vias); !strings.EqualFold(last, "TCP") {
-				if !ueLargeOverTCP {
-					t.Skipf("sip/ue bug (RFC 3261 §18.1.1): the UE sent a %d-byte INVITE over %s through its SAs, want TCP; Via %v",
-						len(got.String()), last, vias)
-				}
 				t.Errorf("the UE sent a %d-byte INVITE over %s, want TCP (RFC 3261 §18.1.1); Via %v", len(got.String()), last, vias)
 			}
 		})
@@ -454,11 +450,6 @@ func nextOfCall(t *testing.T, ctx context.Context, u *ue.UE, method sip.RequestM
 		}
 	}
 }
-
-// ueLargeOverTCP says whether sip/ue moves a request over 1300 bytes to TCP through its protected ports when it
-// registered over UDP (RFC 3261 §18.1.1). It does not yet: every request leaves on the transport of the
-// registration (sip/ue protWire). Set it to true with the fix: the check then fails the test.
-const ueLargeOverTCP = false
 
 // lastVia is the transport of the last Via (the UA's own, RFC 3261 §8.1.1.7) of a request's Via header fields.
 func lastVia(vias []sip.Header) string {

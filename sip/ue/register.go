@@ -581,12 +581,26 @@ func (u *UE) transact(ctx context.Context, req *sip.Request, w wire) (*sip.Respo
 	return u.exchange(ctx, req, w, true, nil)
 }
 
+// viaSize is about what exchange's Via adds to a request, for the RFC 3261 §18.1.1 size rule.
+const viaSize = 100
+
 // exchange is transact with a choice: newVia false sends req with the Via it has (a CANCEL
 // shares its INVITE's branch, RFC 3261 §9.1), and onProv sees every provisional response.
-// Responses are matched by branch and CSeq method (RFC 3261 §17.1.3).
+// Responses are matched by branch and CSeq method (RFC 3261 §17.1.3). A request over 1300 bytes
+// meant for UDP goes over TCP between the same ends (RFC 3261 §18.1.1).
 func (u *UE) exchange(ctx context.Context, req *sip.Request, w wire, newVia bool, onProv func(*sip.Response)) (*sip.Response, error) {
 	ctx, cancel := context.WithTimeout(ctx, u.cfg.Timeout)
 	defer cancel()
+	if uw, ok := w.(udpWire); ok && newVia && uw.tcp != nil && req.Method != sip.REGISTER && len(req.String())+viaSize > udpMaxRequest {
+		// RFC 3261 §18.1.1: a request over 1300 bytes (with the Via about to be added) goes over TCP. A REGISTER
+		// stays on the registration's transport: the P-CSCF reaches the UE by the transport its REGISTER came
+		// over, so moving a large REGISTER to TCP would change how the UE is reached, not just how it sends.
+		tw, err := uw.tcp()
+		if err != nil {
+			return nil, fmt.Errorf("ue: %s of %d bytes over tcp (RFC 3261 §18.1.1): %w", req.Method, len(req.String()), err)
+		}
+		w = tw
+	}
 	local := w.local()
 	if newVia {
 		vp := sip.NewParams()
@@ -648,8 +662,13 @@ func (u *UE) exchange(ctx context.Context, req *sip.Request, w wire, newVia bool
 // unprotWire is the unprotected way to the P-CSCF (TS 24.229 §5.1.1.2: the initial REGISTER).
 func (u *UE) unprotWire(ctx context.Context) (wire, error) {
 	if u.cfg.Transport == "UDP" {
-		return udpWire{c: u.unprot, dst: u.cfg.PCSCF}, nil
+		return udpWire{c: u.unprot, dst: u.cfg.PCSCF, tcp: func() (wire, error) { return u.unprotTCP(ctx) }}, nil
 	}
+	return u.unprotTCP(ctx)
+}
+
+// unprotTCP is the unprotected TCP connection to the P-CSCF, dialled on first use.
+func (u *UE) unprotTCP(ctx context.Context) (wire, error) {
 	u.tcpMu.Lock()
 	defer u.tcpMu.Unlock()
 	if u.unprotT == nil {
@@ -681,8 +700,13 @@ func (u *UE) protWire(st *saState) (wire, error) {
 		return nil, fmt.Errorf("ue: no SAs yet")
 	}
 	if u.cfg.Transport == "UDP" {
-		return udpWire{c: st.udpC, dst: st.pcscf}, nil
+		return udpWire{c: st.udpC, dst: st.pcscf, tcp: func() (wire, error) { return u.protTCP(st) }}, nil
 	}
+	return u.protTCP(st)
+}
+
+// protTCP is the protected TCP connection from port-c to the P-CSCF's port-s, dialled on first use.
+func (u *UE) protTCP(st *saState) (wire, error) {
 	st.tcpMu.Lock()
 	defer st.tcpMu.Unlock()
 	if st.tcpC == nil {

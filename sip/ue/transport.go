@@ -28,9 +28,16 @@ type wire interface {
 	local() netip.AddrPort
 }
 
+// udpMaxRequest is the size above which a request meant for UDP goes over TCP instead: RFC 3261 §18.1.1,
+// "larger than 1300 bytes" with the path MTU unknown. Over IPsec the SAs carry TCP between the same
+// protected ports (TS 33.203 §7.1, TS 24.229 §5.1.1.2.1), so the switch keeps the request protected.
+const udpMaxRequest = 1300
+
 type udpWire struct {
 	c   *net.UDPConn
 	dst netip.AddrPort
+	// tcp gives the TCP way between the same ends, for a request too large for UDP; nil: none.
+	tcp func() (wire, error)
 }
 
 func (w udpWire) write(b []byte) error {
