@@ -28,10 +28,11 @@ test: lint
 test-ipsec:
 	./scripts/vmtest.sh $(IPSEC_PKGS)
 
-## lint: gofmt and go vet
+## lint: gofmt, go vet and go mod tidy -diff
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	@$(GO) mod tidy -diff || { echo "go.mod/go.sum are not tidy: run go mod tidy"; exit 1; }
 
 vet:
 	$(GO) vet $(PKGS)
