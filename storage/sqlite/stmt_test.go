@@ -17,10 +17,7 @@ import (
 func TestStatementCacheWithTransactions(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	db := openAt(t, filepath.Join(t.TempDir(), "stmt.db"))
-	if _, err := db.write().ExecContext(ctx, `CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
+	db := kvDB(ctx, t)
 	const upsert = `INSERT INTO kv (k, v) VALUES (?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v`
 	if _, err := db.write().ExecContext(ctx, upsert, "a", 1); err != nil { // prepared and cached
 		t.Fatal(err)
@@ -65,10 +62,7 @@ func TestStatementCacheWithTransactions(t *testing.T) {
 func TestStatementsOfTransactionsArePrepared(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	db := openAt(t, filepath.Join(t.TempDir(), "stmt.db"))
-	if _, err := db.write().ExecContext(ctx, `CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
-		t.Fatal(err)
-	}
+	db := kvDB(ctx, t)
 	const upsert = `INSERT INTO kv (k, v) VALUES ($1, $2) ON CONFLICT (k) DO UPDATE SET v = excluded.v`
 	const read = `SELECT v FROM kv WHERE k = $1`
 	b := backend{db}
@@ -110,4 +104,14 @@ func TestStatementsOfTransactionsArePrepared(t *testing.T) {
 	if err := db.read().QueryRowContext(ctx, `SELECT v FROM kv WHERE k = ?`, "a").Scan(&v); err != nil || v != 2 {
 		t.Fatalf("after rollback: %d, %v", v, err)
 	}
+}
+
+// kvDB is a new database with one table, kv (k TEXT PRIMARY KEY, v INTEGER).
+func kvDB(ctx context.Context, t *testing.T) *DB {
+	t.Helper()
+	db := openAt(t, filepath.Join(t.TempDir(), "stmt.db"))
+	if _, err := db.write().ExecContext(ctx, `CREATE TABLE kv (k TEXT PRIMARY KEY, v INTEGER NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }
