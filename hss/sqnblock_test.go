@@ -1,6 +1,7 @@
 package hss_test
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"sync"
@@ -112,6 +113,18 @@ func TestSQNBlocks(t *testing.T) {
 			if len(issued) != 4*n {
 				t.Fatalf("%d SQNs, want %d", len(issued), 4*n)
 			}
+		})
+		t.Run("a new SIM's SQN reset drops the block", func(t *testing.T) {
+			authenticate(a, ca) // a holds a block now
+			zero := uint64(0)
+			must(t, db.UpdateKeys(context.Background(), impi, hss.KeyUpdate{K: sub.Private.K, OP: sub.Private.OP, AMF: sub.Private.AMF, SQN: &zero}))
+			m := ca.mar(impi, sip, cx.SchemeAKAv1MD5, 1, nil)
+			wantSuccess(t, m)
+			if got := decodeSQN(t, m.SIPAuthDataItems[0]); aka.DefaultSQNConfig().SEQ(got) != 1 {
+				t.Errorf("first SQN after the reset %s, want SEQ 1: the old block was used", got)
+			}
+			usim = newUSIM(t) // the new SIM
+			clear(seen)
 		})
 		t.Run("resync discards the block and restarts from SQN_MS", func(t *testing.T) {
 			authenticate(a, ca) // a holds a block now
