@@ -237,7 +237,7 @@ func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, keys aka.K
 			if sqns, err = aka.NextSQNs(cur, n, s.sqn); err != nil {
 				return 0, err
 			}
-			// The store records the end of the reservation (Annex C.1.2: SQN_HE is the highest SQN
+			// The store records the end of the reservation as SQN_HE (every reserved SQN counts as
 			// generated); near the end of the SEQ space the block shrinks to the n issued now.
 			if end, err = aka.SQNAfter(cur, max(uint64(n), s.blocks.size), s.sqn); err != nil {
 				end = sqns[len(sqns)-1]

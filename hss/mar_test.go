@@ -92,7 +92,7 @@ func TestMAR(t *testing.T) {
 				}
 				last = res.SQN
 			}
-			// The store holds the end of the block reserved for them (TS 33.102 Annex C.1.2, hss/sqnblock.go).
+			// The store holds the end of the block reserved for them (hss/sqnblock.go).
 			end, err := aka.SQNAfter(aka.SQN(before), hss.DefaultSQNBlock, aka.DefaultSQNConfig())
 			must(t, err)
 			if got := e.sqn(impi); got != uint64(end) || got < uint64(last) {

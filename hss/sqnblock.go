@@ -6,8 +6,9 @@ import (
 	"github.com/imscore/imscore/hss/aka"
 )
 
-// SQN blocks (TS 33.102 Annex C.1.2, C.2): a MAR takes its SQNs from a range this HSS reserved in the store
-// earlier, so most MARs write nothing. The store's SQN_HE is the END of the newest reservation by any HSS,
+// SQN blocks (TS 33.102 Annex C.1 generation, C.2 USIM checks): a MAR takes its SQNs from a range this HSS
+// reserved in the store earlier, so most MARs write nothing. The store's SQN_HE is the END of the newest
+// reservation by any HSS,
 // so neither a restarted HSS nor a second replica on the same store ever issues an SQN twice: they start
 // after that end, skipping what was reserved and not issued. A skip is what Annex C.2.1 tolerates (the USIM
 // accepts SEQ − SEQ_MS ≤ Δ, Δ = 2^28 by Annex C.3, and a block is at most Δ); Annex C.2.2 (SEQ > SEQ_MS(IND),

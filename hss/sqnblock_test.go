@@ -13,7 +13,7 @@ import (
 	"github.com/imscore/imscore/storage"
 )
 
-// TestSQNBlocks covers SQNs reserved in blocks (TS 33.102 Annex C.1.2, C.2, hss/sqnblock.go) on each store:
+// TestSQNBlocks covers SQNs reserved in blocks (TS 33.102 Annex C.2, hss/sqnblock.go) on each store:
 // many registrations in a row write SQN_HE once per block and the USIM accepts every AUTN; after a crash (a
 // new Server on the same store, nothing in memory) the rest of the old block is skipped and the USIM still
 // accepts every AUTN (Annex C.2.1: within Δ); two replicas taking turns, and two replicas issuing at once,

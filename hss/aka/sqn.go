@@ -146,8 +146,9 @@ func NextSQNs(current SQN, n int, cfg SQNConfig) ([]SQN, error) {
 
 // SQNAfter returns the SQN NextSQNs would allocate n-th after current, without allocating the n before it:
 // SEQ + n with IND + n mod a (Annex C.1.1, C.1.2). The HSS uses it to reserve a block of n SQNs in one
-// store write (the store records the block's end, Annex C.1.2: SQN_HE is the highest SQN the HE has
-// generated, whether or not every one was sent). 1 ≤ n; SEQ + n over MaxSEQ is ErrSQNExhausted.
+// store write: the store records the block's end as SQN_HE, so a reserved SQN counts as generated whether
+// or not it is ever sent, and the USIM tolerates the gap (Annex C.2.1). 1 ≤ n; SEQ + n over MaxSEQ is
+// ErrSQNExhausted.
 func SQNAfter(current SQN, n uint64, cfg SQNConfig) (SQN, error) {
 	if err := cfg.Validate(); err != nil {
 		return 0, err
