@@ -159,6 +159,25 @@ type SQNConfig struct {
 	IndBits uint8 `yaml:"ind_bits"`
 	// Delta is Δ, the freshness window a resync compares against (TS 33.102 §6.3.5, Annex C.2.1).
 	Delta uint64 `yaml:"delta"`
+	// Block is the number of SQNs reserved per store write (hss/sqnblock.go): a MAR issues from the
+	// reserved block without writing; a restart skips the rest of each block. 1 reserves only what a MAR
+	// issues. 1..min(Delta, 65536).
+	Block uint64 `yaml:"block"`
+	// BlockCache is the number of private identities whose unused block is kept in memory; beyond it an
+	// arbitrary one is dropped (its SQNs are skipped). ≥ 1.
+	BlockCache int `yaml:"block_cache"`
+}
+
+// validateBlock checks Block and BlockCache: a block larger than Δ could make the USIM refuse the first
+// SQN after a restart (TS 33.102 Annex C.2.1: SEQ − SEQ_MS ≤ Δ).
+func (c SQNConfig) validateBlock() error {
+	if c.Block < 1 || c.Block > min(c.Delta, MaxSQNBlock) {
+		return fmt.Errorf("block %d: want 1..%d (≤ delta and ≤ %d)", c.Block, min(c.Delta, MaxSQNBlock), MaxSQNBlock)
+	}
+	if c.BlockCache < 1 {
+		return fmt.Errorf("block_cache %d: want ≥ 1", c.BlockCache)
+	}
+	return nil
 }
 
 // AKA returns the configuration as the aka package takes it.
@@ -193,7 +212,7 @@ func DefaultConfig() Config {
 		Store: StoreConfig{DSN: DefaultDSN, AutoMigrate: true},
 		Cx: CxConfig{
 			MaxAuthItems:     DefaultMaxAuthItems,
-			SQN:              SQNConfig{IndBits: sqn.IndBits, Delta: sqn.Delta},
+			SQN:              SQNConfig{IndBits: sqn.IndBits, Delta: sqn.Delta, Block: DefaultSQNBlock, BlockCache: DefaultSQNBlockCache},
 			KeepServerName:   true,
 			MaxUserDataBytes: userdata.MaxSize,
 			SharedIFCSets:    true,
@@ -270,6 +289,9 @@ func (c *Config) Validate() error {
 		return bad("cx.max_auth_items", "%d: want 1..%d", c.Cx.MaxAuthItems, aka.MaxSQNBatch)
 	}
 	if err := c.Cx.SQN.AKA().Validate(); err != nil {
+		return bad("cx.sqn", "%v", err)
+	}
+	if err := c.Cx.SQN.validateBlock(); err != nil {
 		return bad("cx.sqn", "%v", err)
 	}
 	if c.Cx.MaxUserDataBytes < 512 || c.Cx.MaxUserDataBytes > userdata.MaxSize {

@@ -129,6 +129,19 @@ func newEnvLog(t testing.TB, db storage.DB, mutate func(*hss.Config), log *zap.L
 	for _, s := range cfg.SCSCFs {
 		must(t, db.PutSCSCF(ctx, hss.SCSCF{Name: s.Name, Capabilities: hss.Capabilities{Mandatory: s.Mandatory, Optional: s.Optional}}))
 	}
+	return startEnv(t, db, cfg, log)
+}
+
+// replica starts another HSS Server on e's store with e's configuration (nothing is seeded again): a
+// second replica, or the HSS after a crash (it starts with no SQN reserved in memory).
+func (e *env) replica() *env {
+	e.t.Helper()
+	return startEnv(e.t, e.db, e.cfg, testLogger(e.t))
+}
+
+// startEnv starts an HSS Server with cfg on db, already seeded, and connects an I-CSCF to it.
+func startEnv(t testing.TB, db storage.DB, cfg hss.Config, log *zap.Logger) *env {
+	t.Helper()
 	reg := prometheus.NewRegistry()
 	metrics, err := hss.NewMetrics(reg)
 	if err != nil {

@@ -96,7 +96,7 @@ func (s *Server) mar(ctx context.Context, t *txn, req *cx.MAR, ans *cx.MAA) erro
 			n = 1
 		}
 		n = min(n, s.cfg.Cx.MaxAuthItems)
-		items, err = s.akaItems(ctx, priv.IMPI, keys, scheme, int(n), resync, sqnMS)
+		items, err = s.akaItems(ctx, priv, keys, scheme, int(n), resync, sqnMS)
 	}
 	if err != nil {
 		return err
@@ -208,29 +208,46 @@ func (s *Server) marAssign(ctx context.Context, t *txn, req *cx.MAR, pub *Public
 	return nil
 }
 
-// akaItems allocates n SQNs in one store transaction (after moving SQN_HE for a verified resync) and
-// computes the vectors outside it (hss/aka package doc): RAND ‖ AUTN, XRES, CK, IK per item, numbered in
-// the order the S-CSCF is to use them (TS 29.229 §6.3.14).
-func (s *Server) akaItems(ctx context.Context, impi string, keys aka.Keys, scheme string, n int, resync bool, sqnMS aka.SQN) ([]cx.SIPAuthDataItem, error) {
+// akaItems takes n SQNs from the identity's reserved block (sqnblock.go) or, when it has none left, reserves
+// the next block in one store transaction (after moving SQN_HE for a verified resync), and computes the
+// vectors outside it (hss/aka package doc): RAND ‖ AUTN, XRES, CK, IK per item, numbered in the order the
+// S-CSCF is to use them (TS 29.229 §6.3.14).
+func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, keys aka.Keys, scheme string, n int, resync bool, sqnMS aka.SQN) ([]cx.SIPAuthDataItem, error) {
+	impi := priv.IMPI
 	var sqns []aka.SQN
-	err := s.store.UpdateSQN(ctx, impi, func(current uint64) (uint64, error) {
-		cur := aka.SQN(current)
-		if resync {
-			next, err := aka.SQNAfterResync(cur, sqnMS, s.sqn)
-			if err != nil {
+	if resync {
+		// TS 33.102 §6.3.5: SQN_HE is decided from SQN_MS in the store; what this HSS reserved before is
+		// discarded (its SQNs are skipped).
+		s.blocks.drop(impi)
+	} else {
+		sqns = s.blocks.take(impi, priv.SQN, n, s.sqn)
+	}
+	if sqns == nil {
+		var end aka.SQN
+		err := s.store.UpdateSQN(ctx, impi, func(current uint64) (uint64, error) {
+			cur := aka.SQN(current)
+			if resync {
+				next, err := aka.SQNAfterResync(cur, sqnMS, s.sqn)
+				if err != nil {
+					return 0, err
+				}
+				cur = next
+			}
+			var err error
+			if sqns, err = aka.NextSQNs(cur, n, s.sqn); err != nil {
 				return 0, err
 			}
-			cur = next
-		}
-		var err error
-		sqns, err = aka.NextSQNs(cur, n, s.sqn)
+			// The store records the end of the reservation as SQN_HE (every reserved SQN counts as
+			// generated); near the end of the SEQ space the block shrinks to the n issued now.
+			if end, err = aka.SQNAfter(cur, max(uint64(n), s.blocks.size), s.sqn); err != nil {
+				end = sqns[len(sqns)-1]
+			}
+			return uint64(end), nil
+		})
 		if err != nil {
-			return 0, err
+			return nil, fmt.Errorf("mar %s: allocate %d SQNs: %w", impi, n, err)
 		}
-		return uint64(sqns[len(sqns)-1]), nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mar %s: allocate %d SQNs: %w", impi, n, err)
+		s.blocks.put(impi, sqns[len(sqns)-1], end)
 	}
 	items := make([]cx.SIPAuthDataItem, len(sqns))
 	for i, sqn := range sqns {

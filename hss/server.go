@@ -63,6 +63,7 @@ type Server struct {
 	dict    *dict.Parser
 	node    *peer.Node
 	sqn     aka.SQNConfig
+	blocks  *sqnBlocks // SQNs reserved in the store and not yet issued, per IMPI
 
 	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
 	sessionLow  atomic.Uint32 // Session-Id low part: a counter
@@ -95,6 +96,15 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if err := sqn.Validate(); err != nil {
 		return nil, fmt.Errorf("%w: cx.sqn: %v", ErrInvalidConfig, err)
 	}
+	if cfg.Cx.SQN.Block == 0 {
+		cfg.Cx.SQN.Block = DefaultSQNBlock // a Config built by hand before cx.sqn.block existed
+	}
+	if cfg.Cx.SQN.BlockCache == 0 {
+		cfg.Cx.SQN.BlockCache = DefaultSQNBlockCache
+	}
+	if err := cfg.Cx.SQN.validateBlock(); err != nil {
+		return nil, fmt.Errorf("%w: cx.sqn: %v", ErrInvalidConfig, err)
+	}
 	if cfg.Cx.MaxUserDataBytes <= 0 {
 		return nil, fmt.Errorf("%w: cx.max_user_data_bytes %d", ErrInvalidConfig, cfg.Cx.MaxUserDataBytes)
 	}
@@ -110,6 +120,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
+		blocks:      newSQNBlocks(cfg.Cx.SQN.Block, cfg.Cx.SQN.BlockCache),
 		sessionHigh: uint32(time.Now().Unix())}
 	if s.ops, err = NewOperations(cfg.Cx.Operations, opts.Metrics, s.log); err != nil {
 		return nil, err

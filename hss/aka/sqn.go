@@ -144,6 +144,29 @@ func NextSQNs(current SQN, n int, cfg SQNConfig) ([]SQN, error) {
 	return sqns, nil
 }
 
+// SQNAfter returns the SQN NextSQNs would allocate n-th after current, without allocating the n before it:
+// SEQ + n with IND + n mod a (Annex C.1.1, C.1.2). The HSS uses it to reserve a block of n SQNs in one
+// store write: the store records the block's end as SQN_HE, so a reserved SQN counts as generated whether
+// or not it is ever sent, and the USIM tolerates the gap (Annex C.2.1). 1 ≤ n; SEQ + n over MaxSEQ is
+// ErrSQNExhausted.
+func SQNAfter(current SQN, n uint64, cfg SQNConfig) (SQN, error) {
+	if err := cfg.Validate(); err != nil {
+		return 0, err
+	}
+	if !current.Valid() {
+		return 0, fmt.Errorf("%w: current SQN %#x", ErrInvalidSQN, uint64(current))
+	}
+	if n < 1 {
+		return 0, fmt.Errorf("%w: %d, want ≥ 1", ErrInvalidCount, n)
+	}
+	seq, ind := cfg.SEQ(current), cfg.IND(current)
+	if n > cfg.MaxSEQ()-seq {
+		return 0, fmt.Errorf("reserving %d SQNs after %s (SEQ %d of %d): %w", n, current, seq, cfg.MaxSEQ(), ErrSQNExhausted)
+	}
+	mask := uint64(cfg.IndCount() - 1)
+	return SQN((seq+n)<<cfg.IndBits | (uint64(ind)+n)&mask), nil
+}
+
 // SQNAfterResync returns the SQN_HE to store after a verified AUTS carrying sqnMS (TS 33.102 §6.3.5).
 //
 // Step 2: if the next SEQ the HSS would issue, SEQ_HE + 1, is above SEQ_MS and within Δ of it, the USIM

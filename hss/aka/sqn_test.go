@@ -251,3 +251,26 @@ func TestSQNAfterResync(t *testing.T) {
 		})
 	}
 }
+
+// SQNAfter(cur, n) is the last of NextSQNs(cur, n): a reserved block ends where issuing one by one would.
+func TestSQNAfterMatchesNextSQNs(t *testing.T) {
+	cfg := DefaultSQNConfig()
+	for _, cur := range []SQN{0, 0x1f, 0x20, 0x3ff, 0x123456789a} {
+		for _, n := range []int{1, 2, 16, 31, 32, 33, 1000} {
+			sqns, err := NextSQNs(cur, n, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			end, err := SQNAfter(cur, uint64(n), cfg)
+			if err != nil || end != sqns[n-1] {
+				t.Errorf("SQNAfter(%s, %d) = %s, %v; want %s", cur, n, end, err, sqns[n-1])
+			}
+		}
+	}
+	if _, err := SQNAfter(SQN(cfg.MaxSEQ()<<cfg.IndBits), 1, cfg); !errors.Is(err, ErrSQNExhausted) {
+		t.Errorf("SQNAfter at MaxSEQ: %v, want ErrSQNExhausted", err)
+	}
+	if _, err := SQNAfter(0, 0, cfg); !errors.Is(err, ErrInvalidCount) {
+		t.Errorf("SQNAfter(0, 0): %v, want ErrInvalidCount", err)
+	}
+}

@@ -28,7 +28,8 @@ func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) e
 	if err != nil {
 		return fmt.Errorf("sqlite: save registration %s: begin: %w", r.IMPU, err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	defer db.writeStmts.prepareMissed(context.WithoutCancel(ctx)) // after the rollback below: needs the connection
+	defer tx.Rollback()                                           //nolint:errcheck // no-op after Commit
 	txc := db.inTx(tx)
 	if _, err := txc.ExecContext(ctx, `INSERT INTO scscf_registration (impu, impi, expires_ms, data) VALUES (?, ?, ?, ?)
 		ON CONFLICT (impu) DO UPDATE SET impi = excluded.impi, expires_ms = excluded.expires_ms, data = excluded.data`,

@@ -173,6 +173,8 @@ func (b backend) Tx(ctx context.Context, fn func(q hsssql.Querier) error) error 
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
+	// The statements fn ran unprepared are prepared once the writer connection is free again (stmtCache).
+	defer b.db.writeStmts.prepareMissed(context.WithoutCancel(ctx))
 	if err := fn(querier{b.db.inTx(tx), b.db.rw}); err != nil {
 		_ = tx.Rollback()
 		return err

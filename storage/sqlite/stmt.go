@@ -13,13 +13,52 @@ import (
 //
 // Preparing takes a connection of the pool, and the writer pool has one, which a transaction holds: the
 // mutex is never held while preparing, and a transaction only uses statements already cached (see conn).
+// A statement a transaction had to run unprepared is remembered (miss) and prepared on the pool once the
+// transaction has ended (prepareMissed), so from the next transaction on it runs prepared too: statements
+// that only ever run inside transactions (SQN, registration updates) are no longer compiled each time.
 type stmtCache struct {
-	db *sql.DB
-	mu sync.Mutex
-	m  map[string]*sql.Stmt
+	db     *sql.DB
+	mu     sync.Mutex
+	m      map[string]*sql.Stmt
+	missed map[string]struct{} // run unprepared in a transaction, to prepare after it
 }
 
-func newStmtCache(db *sql.DB) *stmtCache { return &stmtCache{db: db, m: map[string]*sql.Stmt{}} }
+// maxMissed bounds the statements remembered by miss: query texts are constants, the bound only guards
+// against a caller building texts from data.
+const maxMissed = 4096
+
+func newStmtCache(db *sql.DB) *stmtCache {
+	return &stmtCache{db: db, m: map[string]*sql.Stmt{}, missed: map[string]struct{}{}}
+}
+
+// miss records that a transaction ran query unprepared.
+func (c *stmtCache) miss(query string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m)+len(c.missed) < maxMissed {
+		c.missed[query] = struct{}{}
+	}
+}
+
+// prepareMissed prepares on the pool the statements transactions ran unprepared. Call it after the
+// transaction ended (it needs the pool's connection). A statement that fails to prepare keeps running
+// unprepared; it is tried again after a later transaction that runs it.
+func (c *stmtCache) prepareMissed(ctx context.Context) {
+	c.mu.Lock()
+	if len(c.missed) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	queries := make([]string, 0, len(c.missed))
+	for q := range c.missed {
+		queries = append(queries, q)
+	}
+	clear(c.missed)
+	c.mu.Unlock()
+	for _, q := range queries {
+		_, _ = c.get(ctx, q)
+	}
+}
 
 // cached returns the statement for query if it was prepared already.
 func (c *stmtCache) cached(query string) (*sql.Stmt, bool) {
@@ -77,6 +116,7 @@ func (c conn) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	if st, ok := c.stmts.cached(query); ok {
 		return c.tx.StmtContext(ctx, st), nil // closed with the transaction
 	}
+	c.stmts.miss(query)
 	return nil, nil
 }
 
