@@ -1,22 +1,31 @@
 package scscf
 
-import "testing"
+import (
+	"testing"
 
-func TestCanonicalString(t *testing.T) {
-	tests := []struct {
-		name, in, want string
-	}{
-		{name: "sip with params and port", in: "<sip:Alice@IMS.Example:5060;transport=tcp>", want: "sip:Alice@ims.example"},
-		{name: "tel", in: "tel:+1-555-0100", want: "tel:+15550100"},
-		{name: "tel with parameters", in: "tel:+15550100;phone-context=ims.example", want: "tel:+15550100"},
-		{name: "sip user=phone is tel", in: "sip:+15550100@ims.example;user=phone", want: "tel:+15550100"},
-		{name: "no user", in: "sip:ims.example", want: "sip:ims.example"},
-		{name: "not a URI", in: "garbage", want: "garbage"},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := canonicalString(tc.in); got != tc.want {
-				t.Fatalf("canonicalString(%q) = %q, want %q", tc.in, got, tc.want)
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/identity/identitytest"
+)
+
+// TestCanonicalVectors: the S-CSCF keys registrations and matches identities with the keys of package
+// identity, the same vectors the I-CSCF's and P-CSCF's tests run (tel:+1-555-0100 is tel:+15550100 at
+// every node). A URI that names no identity keeps its text, which equals no key.
+func TestCanonicalVectors(t *testing.T) {
+	for _, v := range identitytest.Vectors() {
+		t.Run(v.Name, func(t *testing.T) {
+			got := canonicalString(v.URI)
+			if v.Key != "" && got != v.Key {
+				t.Fatalf("canonicalString(%q) = %q, want %q", v.URI, got, v.Key)
+			}
+			if v.Key == "" && got != v.URI {
+				t.Fatalf("canonicalString(%q) = %q, want the text itself", v.URI, got)
+			}
+			var u sip.Uri
+			if v.Key != "" && sip.ParseUri(v.URI, &u) == nil {
+				if got := canonicalURI(&u); got != v.Key {
+					t.Fatalf("canonicalURI(%q) = %q, want %q", v.URI, got, v.Key)
+				}
 			}
 		})
 	}
