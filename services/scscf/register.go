@@ -54,30 +54,6 @@ func schemeOf(algorithm, fallback string) string {
 	return fallback
 }
 
-// canonicalURI is the key of the public identity u (package identity: the one rule every node keys and
-// compares identities by), or the URI's text when u is none; such text equals no key, since a key is its own
-// key.
-func canonicalURI(u *sip.Uri) string {
-	if u == nil {
-		return ""
-	}
-	k, err := identity.Public(u)
-	if err != nil {
-		return u.String()
-	}
-	return k
-}
-
-// canonicalString is canonicalURI for a URI or name-addr written as text: its key, or the trimmed text when
-// it names no public identity.
-func canonicalString(s string) string {
-	k, err := identity.String(s)
-	if err != nil {
-		return strings.TrimSpace(s)
-	}
-	return k
-}
-
 // integrityProtected reports whether the P-CSCF said the REGISTER came over a protected channel
 // (TS 24.229 §5.4.1.2.1, §7.2A.2).
 func integrityProtected(v string) bool {
@@ -643,7 +619,7 @@ func applyProfile(reg *registrar.Registration, data []byte) error {
 	var ids []registrar.Identity
 	for _, sp := range sub.ServiceProfiles {
 		for _, pi := range sp.PublicIdentities {
-			id := registrar.Identity{URI: canonicalString(pi.Identity), Barred: pi.Barred()}
+			id := registrar.Identity{URI: identity.Key(pi.Identity), Barred: pi.Barred()}
 			if pi.Extension != nil && pi.Extension.Extension != nil {
 				id.DisplayName = pi.Extension.Extension.DisplayName
 			}

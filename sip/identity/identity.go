@@ -91,6 +91,29 @@ func String(s string) (string, error) {
 	return Public(&u)
 }
 
+// Key is the key of the identity written in s (String), or s without surrounding space when s names no public
+// identity. A node uses it to key or compare text it must keep even when it is no identity: such text equals
+// no key, since a key is its own key, so it only ever matches itself.
+func Key(s string) string {
+	k, err := String(s)
+	if err != nil {
+		return strings.TrimSpace(s)
+	}
+	return k
+}
+
+// URIKey is Key for a parsed URI: its key (Public), or its text when it names no public identity; "" for nil.
+func URIKey(u *sip.Uri) string {
+	if u == nil {
+		return ""
+	}
+	k, err := Public(u)
+	if err != nil {
+		return u.String()
+	}
+	return k
+}
+
 // Equal reports whether a and b are the same public identity: both are identities and their keys are equal.
 func Equal(a, b string) bool {
 	ka, err := String(a)

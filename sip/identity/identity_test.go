@@ -53,6 +53,35 @@ func TestPublic(t *testing.T) {
 	}
 }
 
+// TestKey: Key and URIKey give the key of an identity, and keep the text of anything else, which then equals
+// no key.
+func TestKey(t *testing.T) {
+	if URIKey(nil) != "" {
+		t.Fatal("URIKey(nil) is not empty")
+	}
+	for _, v := range identitytest.Vectors() {
+		want := v.Key
+		if want == "" {
+			want = v.URI
+		}
+		if got := Key(" " + v.URI + " "); got != want {
+			t.Errorf("Key(%q) = %q, want %q", v.URI, got, want)
+		}
+		var u sip.Uri
+		if sip.ParseUri(v.URI, &u) != nil {
+			continue
+		}
+		if got := URIKey(&u); v.Key != "" && got != v.Key {
+			t.Errorf("URIKey(%q) = %q, want %q", v.URI, got, v.Key)
+		}
+		if got := URIKey(&u); v.Key == "" {
+			if _, err := String(got); err == nil {
+				t.Errorf("URIKey(%q) = %q, which is a key", v.URI, got)
+			}
+		}
+	}
+}
+
 func TestEqual(t *testing.T) {
 	for _, tc := range []struct {
 		a, b string
