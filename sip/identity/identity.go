@@ -16,7 +16,8 @@
 // separators ("-", ".", "(", ")", §3, compared without them per §4), without parameters (the identity is the
 // number); for a local number (§5.1.5), its digits and hex digits in lower case without visual separators,
 // with ";phone-context=" and the context (a domain in lower case, or a global number without visual
-// separators), since a local number names nothing without it (§5.1.5: the context is mandatory).
+// separators), since a local number names nothing without it (§5.1.5: the context is mandatory). A local
+// number without phone-context, as subscriber data writes tel:<MSISDN>, is keyed by its digits alone.
 package identity
 
 import (
@@ -153,16 +154,23 @@ func Tel(ts string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: tel number %q", ErrNotIdentity, number)
 	}
-	ctx, ok := phoneContext(params)
+	ctx, found, ok := phoneContext(params)
 	if !ok {
-		return "", fmt.Errorf("%w: local number %q without a valid phone-context (RFC 3966 §5.1.5)", ErrNotIdentity, number)
+		return "", fmt.Errorf("%w: local number %q: phone-context %q (RFC 3966 §5.1.5)", ErrNotIdentity, number, params)
+	}
+	if !found {
+		// RFC 3966 §5.1.5 makes phone-context mandatory for a local number, but subscriber data provisions
+		// tel:<MSISDN> without it (the HSS seed, Kamailio-style User-Data): the number alone is then the key,
+		// in the one implicit context of the home network, and differs from the same digits with a context.
+		return "tel:" + digits, nil
 	}
 	return "tel:" + digits + ";phone-context=" + ctx, nil
 }
 
 // phoneContext is the normalised phone-context of a tel URI's parameters (RFC 3966 §5.1.5: a domain name,
-// compared case-insensitively, or a global number, compared without visual separators, §4).
-func phoneContext(params string) (string, bool) {
+// compared case-insensitively, or a global number, compared without visual separators, §4); found false when
+// there is none, ok false when it is not valid.
+func phoneContext(params string) (ctx string, found, ok bool) {
 	for params != "" {
 		var p string
 		p, params, _ = strings.Cut(params, ";")
@@ -172,20 +180,20 @@ func phoneContext(params string) (string, bool) {
 		}
 		if strings.HasPrefix(value, "+") {
 			digits, ok := phoneDigits(value[1:], false)
-			return "+" + digits, ok
+			return "+" + digits, true, ok
 		}
 		if value == "" {
-			return "", false
+			return "", true, false
 		}
 		for i := 0; i < len(value); i++ {
 			c := value[i]
 			if !isAlnum(c) && c != '-' && c != '.' {
-				return "", false // RFC 3966 §3: domainname = *( domainlabel "." ) toplabel [ "." ]
+				return "", true, false // RFC 3966 §3: domainname = *( domainlabel "." ) toplabel [ "." ]
 			}
 		}
-		return strings.ToLower(value), true
+		return strings.ToLower(value), true, true
 	}
-	return "", false
+	return "", false, true
 }
 
 // phoneDigits removes the visual separators of RFC 3966 §3 ("-", ".", "(", ")") from s and reports whether
