@@ -9,7 +9,7 @@
 // decoded and the other escapes' hex digits in upper case (RFC 3261 §19.1.4: a character other than a
 // reserved one equals its escape), without password, port, parameters or headers (TS 23.003 §13.4); with no
 // user part it is scheme:host. A SIP URI with user=phone carries a telephone-subscriber in its user part
-// (RFC 3261 §19.1.6), so its key is that of the tel URI (TS 24.229 §5.4.3.2 treats it as the tel URI);
+// (RFC 3261 §19.1.6), so its key is that of the tel URI with that telephone-subscriber;
 // a user part that is no valid telephone-subscriber keeps the SIP form.
 //
 // The key of a tel URI (RFC 3966) is, for a global number (§5.1.4), "tel:+" and its digits without visual
