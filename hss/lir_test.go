@@ -2,6 +2,7 @@ package hss_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/imscore/imscore/diameter/cx"
@@ -42,6 +43,19 @@ func TestLIR(t *testing.T) {
 		})
 		t.Run("not registered, no unregistered services", func(t *testing.T) {
 			wantExperimental(t, e.icscf.lir(plain.Public[1].IMPU, nil), cx.ErrorIdentityNotRegistered)
+		})
+		// The HSS looks a Public-Identity up by its key (package identity), as the CSCFs compute it: another
+		// spelling names the same identity, and is no wildcard match.
+		t.Run("another spelling of the identity", func(t *testing.T) {
+			sipURI := strings.Replace(plain.Public[1].IMPU, "@"+realm, "@"+strings.ToUpper(realm)+":5060", 1)
+			wantExperimental(t, e.icscf.lir(sipURI, nil), cx.ErrorIdentityNotRegistered)
+			tel := vm.Public[2].IMPU
+			dashed := tel[:5] + "-" + tel[5:8] + "-" + tel[8:]
+			a := e.icscf.lir(dashed, nil)
+			wantExperimental(t, a, cx.UnregisteredService)
+			if a.WildcardedPublicIdentity != "" {
+				t.Errorf("%s matched as a wildcard: %q", dashed, a.WildcardedPublicIdentity)
+			}
 		})
 		t.Run("not registered, originating request", func(t *testing.T) {
 			a := e.icscf.lir(plain.Public[1].IMPU, originating)

@@ -22,6 +22,7 @@ import (
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/identity"
 )
 
 // The Cx server: the HSS side of TS 29.228 §6 over TS 29.229. One file per procedure:
@@ -235,7 +236,10 @@ type txn struct {
 func (t *txn) add(f ...zap.Field) { t.fields = append(t.fields, f...) }
 
 // ServeDiameter implements peer.Handler: it decodes the Cx request, runs its procedure and returns the
-// answer. Every answer carries Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State
+// answer. canonicalIdentity: a Public-Identity is looked up by its key (package identity, TS 23.003 §13.4,
+// RFC 3966 §3), the form every public identity is provisioned in (PublicIdentity.Validate) and our CSCFs
+// send, so that a peer's other spelling of it (tel:+1-555-0100 for tel:+15550100, an upper-case host) finds
+// the same identity; the Wildcarded-Public-Identity, a pattern, is left as it is. Every answer carries Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State
 // NO_STATE_MAINTAINED (Cx is stateless, TS 29.229 §6.1).
 func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
 	if req.Header.ApplicationID != cx.AppID {
@@ -253,6 +257,7 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 				field{cx.AVPUserName, 0, "User-Name", r.UserName}, field{cx.AVPPublicIdentity, cx.Vendor3GPP, "Public-Identity", r.PublicIdentity})
 		}
 		if err == nil {
+			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.uar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
@@ -269,6 +274,9 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 				field{cx.AVPServerName, cx.Vendor3GPP, "Server-Name", r.ServerName})
 		}
 		if err == nil {
+			for i := range r.PublicIdentity {
+				r.PublicIdentity[i] = identity.Key(r.PublicIdentity[i]) // canonicalIdentity
+			}
 			err = s.sar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
@@ -282,6 +290,7 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 				field{cx.AVPPublicIdentity, cx.Vendor3GPP, "Public-Identity", r.PublicIdentity})
 		}
 		if err == nil {
+			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.lir(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)
@@ -296,6 +305,7 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 				field{cx.AVPServerName, cx.Vendor3GPP, "Server-Name", r.ServerName})
 		}
 		if err == nil {
+			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.mar(ctx, t, r, a)
 		}
 		return s.finish(t, a, err)

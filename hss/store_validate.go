@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+
+	"github.com/imscore/imscore/sip/identity"
 )
 
 // Validation of the provisioned data. Stores call these before writing and wrap the result; the errors
@@ -147,6 +149,13 @@ func (p *PublicIdentity) Validate() error {
 		if _, err := CompileWildcard(p.IMPU); err != nil {
 			return err
 		}
+	} else if k, err := identity.String(p.IMPU); err != nil {
+		return invalid("impu %q: %v", p.IMPU, err)
+	} else if k != p.IMPU {
+		// The store matches byte for byte, and every CSCF asks about an identity by its key (package identity:
+		// TS 23.003 §13.4, RFC 3966 §3 for tel); an identity stored in another spelling would never be found.
+		return invalid("impu %q: write it as %q (scheme and host in lower case, no port or parameters, a tel "+
+			"number without visual separators)", p.IMPU, k)
 	}
 	if p.ImplicitSetID != "" {
 		if err := validIdentityText("impu "+p.IMPU+": implicit set", p.ImplicitSetID); err != nil {

@@ -95,6 +95,16 @@ func TestPublicIdentityValidate(t *testing.T) {
 		{name: "no profile", p: PublicIdentity{IMPU: "sip:a@x"}},
 		{name: "bad type", p: PublicIdentity{IMPU: "sip:a@x", Type: 9, ServiceProfileID: "p"}},
 		{name: "bad state", p: PublicIdentity{IMPU: "sip:a@x", ServiceProfileID: "p", Registration: Registration{State: 7}}},
+		// The store matches byte for byte and the CSCFs ask by the key of package identity: another spelling
+		// would never be found.
+		{name: "tel with visual separators", p: PublicIdentity{IMPU: "tel:+1-555-0001", ServiceProfileID: "p"}},
+		{name: "tel with parameters", p: PublicIdentity{IMPU: "tel:+15550001;phone-context=x", ServiceProfileID: "p"}},
+		{name: "host in upper case", p: PublicIdentity{IMPU: "sip:alice@IMS.example", ServiceProfileID: "p"}},
+		{name: "sip with port", p: PublicIdentity{IMPU: "sip:alice@x:5060", ServiceProfileID: "p"}},
+		{name: "sip user=phone", p: PublicIdentity{IMPU: "sip:+15550001@x;user=phone", ServiceProfileID: "p"}},
+		{name: "user case is the identity's", p: PublicIdentity{IMPU: "sip:Alice@x", ServiceProfileID: "p"}, ok: true},
+		{name: "tel local number as provisioned", p: PublicIdentity{IMPU: "tel:15550001", ServiceProfileID: "p"}, ok: true},
+		{name: "tel local number with context", p: PublicIdentity{IMPU: "tel:0001;phone-context=x", ServiceProfileID: "p"}, ok: true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -121,6 +122,24 @@ func TestUECalls(t *testing.T) {
 	t.Run("MESSAGE", func(t *testing.T) {
 		if _, err := ua.Message(uctx(t), "tel:"+bob.MSISDN, "hello"); err != nil {
 			t.Fatal(err)
+		}
+	})
+	// Every node keys an identity by package identity: visual separators (RFC 3966 §3), user=phone
+	// (RFC 3261 §19.1.6), host case and escaped unreserved characters (RFC 3261 §19.1.4) name the same user.
+	t.Run("MESSAGE to other spellings of a number", func(t *testing.T) {
+		m := bob.MSISDN
+		escaped := ""
+		for i := 0; i < len(m); i++ {
+			escaped += fmt.Sprintf("%%%02X", m[i])
+		}
+		for _, to := range []string{
+			"tel:" + m[:1] + "-" + m[1:4] + "-" + m[4:],
+			"sip:" + m[:1] + "(" + m[1:4] + ")" + m[4:] + "@" + Domain + ";user=phone",
+			"sip:" + escaped + "@" + strings.ToUpper(Domain),
+		} {
+			if _, err := ua.Message(uctx(t), to, "hello"); err != nil {
+				t.Errorf("MESSAGE to %s: %v", to, err)
+			}
 		}
 	})
 }

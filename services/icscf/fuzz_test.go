@@ -31,7 +31,7 @@ func FuzzRequestIdentities(f *testing.F) {
 		if !ok {
 			return
 		}
-		if id, err := requestIdentity(&req.Recipient); err == nil && id == "" {
+		if id, err := publicIdentity(&req.Recipient); err == nil && id == "" {
 			t.Fatal("empty identity without error")
 		}
 		if id, err := originatingIdentity(req); err == nil && id == "" {
@@ -70,11 +70,11 @@ func TestSeedRequests(t *testing.T) {
 				t.Fatal(err)
 			}
 			req := parseRequest(t, string(b))
-			id, err := requestIdentity(&req.Recipient)
+			id, err := publicIdentity(&req.Recipient)
 			if err != nil || id != tt.identity {
 				t.Errorf("Request-URI identity %q %v, want %q", id, err, tt.identity)
 			}
-			impu, err := requestIdentity(&req.To().Address)
+			impu, err := publicIdentity(&req.To().Address)
 			if err != nil {
 				t.Fatal(err)
 			}

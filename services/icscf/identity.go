@@ -8,35 +8,19 @@ import (
 
 	"github.com/imscore/imscore/sip/digest"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 )
 
-// publicIdentity is the IMPU a SIP or tel URI stands for, in the form the HSS stores it (TS 23.003 §13.4:
-// "sip:user@domain" without parameters, port or headers; "tel:+number" without parameters).
+// publicIdentity is the IMPU a SIP or tel URI stands for, as every node keys it (package identity: TS 23.003
+// §13.4 "sip:user@domain" without parameters, port or headers; "tel:+number" without visual separators or
+// parameters, RFC 3966; a SIP URI with user=phone is the tel URI of its user part, RFC 3261 §19.1.6), which is
+// the form the HSS is asked about and stores.
 func publicIdentity(u *sip.Uri) (string, error) {
-	if u == nil {
-		return "", ErrNoIdentity
+	k, err := identity.Public(u)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoIdentity, err)
 	}
-	switch strings.ToLower(u.Scheme) {
-	case "sip", "sips":
-		if u.Host == "" {
-			return "", fmt.Errorf("%w: SIP URI without host", ErrNoIdentity)
-		}
-		if u.User == "" {
-			return strings.ToLower(u.Scheme) + ":" + strings.ToLower(u.Host), nil
-		}
-		return strings.ToLower(u.Scheme) + ":" + u.User + "@" + strings.ToLower(u.Host), nil
-	case "tel":
-		raw := u.Raw()
-		if raw == "" {
-			raw = u.User + u.Host
-		}
-		num, _, _ := strings.Cut(raw, ";") // RFC 3966: parameters follow the number
-		if num == "" {
-			return "", fmt.Errorf("%w: empty tel URI", ErrNoIdentity)
-		}
-		return "tel:" + num, nil
-	}
-	return "", fmt.Errorf("%w: scheme %q", ErrNoIdentity, u.Scheme)
+	return k, nil
 }
 
 // privateIdentity is the IMPI of a REGISTER: the Authorization username when the UE sent one (TS 24.229

@@ -1,9 +1,12 @@
 package icscf
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/identity/identitytest"
 )
 
 func parseRequest(t *testing.T, text string) *sip.Request {
@@ -26,30 +29,30 @@ func register(extra string) string {
 		extra + "Content-Length: 0\r\n\r\n"
 }
 
+// TestPublicIdentity: the I-CSCF asks the HSS about the key package identity gives, the same vectors the
+// S-CSCF's and P-CSCF's tests run (tel:+1-555-0100 is tel:+15550100 at every node).
 func TestPublicIdentity(t *testing.T) {
-	tests := []struct {
-		name, uri, want string
-		wantErr         bool
-	}{
-		{name: "sip with params and port", uri: "sip:alice@IMS.Example.org:5060;transport=udp", want: "sip:alice@ims.example.org"},
-		{name: "sips", uri: "sips:alice@example.org", want: "sips:alice@example.org"},
-		{name: "tel with context", uri: "tel:+15551234;phone-context=example.org", want: "tel:+15551234"},
-		{name: "tel", uri: "tel:+15551234", want: "tel:+15551234"},
-		{name: "domain only", uri: "sip:example.org", want: "sip:example.org"},
-		{name: "urn refused", uri: "urn:service:sos", wantErr: true},
+	if _, err := publicIdentity(nil); !errors.Is(err, ErrNoIdentity) {
+		t.Fatalf("publicIdentity(nil) = %v, want ErrNoIdentity", err)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, v := range identitytest.Vectors() {
+		t.Run(v.Name, func(t *testing.T) {
 			var u sip.Uri
-			if err := sip.ParseUri(tt.uri, &u); err != nil {
-				t.Fatal(err)
+			if err := sip.ParseUri(v.URI, &u); err != nil {
+				if v.Key != "" {
+					t.Fatal(err)
+				}
+				return
 			}
 			got, err := publicIdentity(&u)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("err %v, wantErr %v", err, tt.wantErr)
+			if v.Key == "" {
+				if !errors.Is(err, ErrNoIdentity) {
+					t.Fatalf("publicIdentity(%q) = %q, %v; want ErrNoIdentity", v.URI, got, err)
+				}
+				return
 			}
-			if got != tt.want {
-				t.Fatalf("got %q, want %q", got, tt.want)
+			if err != nil || got != v.Key {
+				t.Fatalf("publicIdentity(%q) = %q, %v; want %q", v.URI, got, err, v.Key)
 			}
 		})
 	}

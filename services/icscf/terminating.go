@@ -6,7 +6,6 @@ package icscf
 
 import (
 	"context"
-	"strings"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -43,7 +42,7 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 		if impu, err = originatingIdentity(req); err != nil {
 			return proxy.Decision{}, withCause(statusNoServedUser, err)
 		}
-	} else if impu, err = requestIdentity(&req.Recipient); err != nil {
+	} else if impu, err = publicIdentity(&req.Recipient); err != nil {
 		return proxy.Decision{}, withCause(statusLIAUnknown, err)
 	}
 	log = log.With(logging.IMPU(impu))
@@ -92,18 +91,6 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 	return proxy.Forward(proxy.Target{Route: []sip.Uri{routeTo(target, originating)}, NextHop: nextHop(target)}), nil
 }
 
-// requestIdentity is the public identity a Request-URI addresses. A SIP URI with user=phone stands for the tel
-// URI of its user part (RFC 3261 §19.1.6), which is how the HSS stores a number (TS 23.003 §13.4).
-func requestIdentity(u *sip.Uri) (string, error) {
-	if (u.Scheme == "sip" || u.Scheme == "sips") && u.User != "" {
-		if v, ok := u.UriParams.Get("user"); ok && strings.EqualFold(v, "phone") {
-			num, _, _ := strings.Cut(u.User, ";") // visual separators and parameters of a telephone-subscriber
-			return "tel:" + num, nil
-		}
-	}
-	return publicIdentity(u)
-}
-
 // originatingIdentity is the served user of an originating request: the P-Asserted-Identity the S-CSCF
 // passed on (RFC 3325 §9.1, TS 24.229 §5.3.2.1; its first entry). It is only ever an asserted identity
 // from inside the trust domain (the boundary removed any other); the From URI is the sender's word and
@@ -112,7 +99,7 @@ func originatingIdentity(req *sip.Request) (string, error) {
 	if pai, err := header.NameAddrs(req, header.PAssertedIdentity); err == nil && len(pai) > 0 {
 		var u sip.Uri
 		if err := sip.ParseUri(pai[0].URI, &u); err == nil {
-			return requestIdentity(&u)
+			return publicIdentity(&u)
 		}
 	}
 	return "", ErrNoIdentity

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/ipsec"
 )
 
@@ -183,8 +184,6 @@ func newRegistry() *registry {
 		bySrcID: make(map[srcIdentity]string), byFlow: make(map[netip.AddrPort]map[string]bool)}
 }
 
-func impuKey(s string) string { return strings.ToLower(s) }
-
 // index adds (add true) or removes reg's index entries.
 func (r *registry) index(k string, reg *Registration, add bool) {
 	for _, sa := range reg.SAs {
@@ -215,7 +214,7 @@ func (r *registry) index(k string, reg *Registration, add bool) {
 	}
 	if a := reg.Source.Addr().Unmap(); a.IsValid() {
 		for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
-			sk := srcIdentity{a, strings.ToLower(id)}
+			sk := srcIdentity{a, identity.Key(id)}
 			if add {
 				r.bySrcID[sk] = k
 			} else if r.bySrcID[sk] == k {
@@ -285,8 +284,9 @@ func (r *registry) byContact(host string, port uint16, now time.Time) (Registrat
 }
 
 // bySource finds a registered UE without sec-agree by the source address and port of a request, over UDP or
-// TCP alike; when several share them (UEs behind one NAT port, one SIPp socket), identity picks among them.
-func (r *registry) bySource(src netip.AddrPort, identity string, now time.Time) (Registration, bool) {
+// TCP alike; when several share them (UEs behind one NAT port, one SIPp socket), the identity id picks among
+// them (compared by its key, package identity).
+func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	usable := func(reg *Registration) bool {
@@ -297,8 +297,8 @@ func (r *registry) bySource(src netip.AddrPort, identity string, now time.Time) 
 		// tells a UE from another process at its address (a NAT, the same host), over TCP too.
 		return reg.Source.Port() == src.Port()
 	}
-	if identity != "" {
-		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]]; usable(reg) {
+	if id != "" {
+		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), identity.Key(id)}]]; usable(reg) {
 			return copyReg(reg), true
 		}
 	}
@@ -334,7 +334,7 @@ func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
 func (r *registry) get(impu string) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg, ok := r.regs[impuKey(impu)]
+	reg, ok := r.regs[identity.Key(impu)]
 	if !ok {
 		return Registration{}, false
 	}
@@ -346,7 +346,7 @@ func (r *registry) get(impu string) (Registration, bool) {
 func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := impuKey(impu)
+	k := identity.Key(impu)
 	reg, ok := r.regs[k]
 	if !ok {
 		reg = &Registration{IMPU: impu}

@@ -22,6 +22,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -90,7 +91,7 @@ func (d *dialogs) add(k dialogKey, rec dialogRec) {
 	if d.m == nil {
 		d.m, d.byIMPU = make(map[dialogKey]dialogRec), make(map[string]map[dialogKey]struct{})
 	}
-	rec.impu = impuKey(rec.impu)
+	rec.impu = identity.Key(rec.impu)
 	set := d.byIMPU[rec.impu]
 	if set == nil {
 		set = make(map[dialogKey]struct{})
@@ -138,7 +139,7 @@ func (d *dialogs) remove(k dialogKey) {
 func (d *dialogs) dropIMPU(impu string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	k := impuKey(impu)
+	k := identity.Key(impu)
 	for dk := range d.byIMPU[k] {
 		delete(d.m, dk)
 	}

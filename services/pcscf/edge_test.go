@@ -13,6 +13,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity/identitytest"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/ue"
 )
@@ -410,26 +411,34 @@ func (e *edge) coreSend(t *testing.T) func(string) string {
 	}
 }
 
-// TestIdentityKey: public identities compare as scheme:user@host (host and scheme in any case, no port or
-// parameters) and tel URIs by number without visual separators (RFC 3966 §5.1.1).
-func TestIdentityKey(t *testing.T) {
-	for _, tc := range []struct {
-		a, b string
-		same bool
-	}{
-		{"sip:alice@IMS.example", "SIP:alice@ims.example:5060;user=phone", true},
-		{"sip:alice@ims.example", "sip:bob@ims.example", false},
-		{"tel:+1-555-0100", "TEL:+15550100;phone-context=x", true},
-		{"tel:+15550100", "tel:+15550101", false},
-	} {
-		ka, okA := identityKey(tc.a)
-		kb, okB := identityKey(tc.b)
-		if !okA || !okB || (ka == kb) != tc.same {
-			t.Errorf("%s (%q) vs %s (%q): same %v, want %v", tc.a, ka, tc.b, kb, ka == kb, tc.same)
+// TestIdentityVectors: the P-CSCF keys its registrations, and finds the asserted identity in the implicit set,
+// by the key of package identity, the same vectors the I-CSCF's and S-CSCF's tests run: a registration made
+// under any spelling of an identity is found under its key and under every other spelling (tel:+1-555-0100
+// is tel:+15550100 and sip:+15550100@…;user=phone, RFC 3966 §3, RFC 3261 §19.1.6), and a UE's
+// P-Preferred-Identity in any spelling selects the registered identity.
+func TestIdentityVectors(t *testing.T) {
+	for _, v := range identitytest.Vectors() {
+		if v.Key == "" {
+			continue
 		}
-	}
-	if _, ok := identityKey("tel:"); ok {
-		t.Error("an empty tel URI is an identity")
+		t.Run(v.Name, func(t *testing.T) {
+			r := newRegistry()
+			r.update(v.URI, func(*Registration) bool { return true })
+			if _, ok := r.get(v.Key); !ok {
+				t.Fatalf("registered as %q, not found as %q", v.URI, v.Key)
+			}
+			for _, o := range identitytest.Vectors() {
+				if _, ok := r.get(o.URI); ok != (o.Key == v.Key) {
+					t.Errorf("registered as %q: found as %q %v, want %v", v.URI, o.URI, ok, o.Key == v.Key)
+				}
+			}
+			reg := Registration{IMPU: "sip:default@ims.example", Associated: []string{"sip:default@ims.example", v.Key}}
+			req := sip.NewRequest(sip.MESSAGE, sip.Uri{Scheme: "sip", Host: "ims.example"})
+			req.AppendHeader(sip.NewHeader(header.PPreferredIdentity, "<"+v.URI+">"))
+			if got := assertedIdentity(req, reg); got != v.Key {
+				t.Errorf("P-Preferred-Identity %q: asserted %q, want %q", v.URI, got, v.Key)
+			}
+		})
 	}
 }
 

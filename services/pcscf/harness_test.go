@@ -19,6 +19,7 @@ import (
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/sip/digest"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/ue"
@@ -162,7 +163,7 @@ func (f *fakeCore) Route(_ context.Context, req *sip.Request, src proxy.Source) 
 	}
 	if src.ConsumedRoute != nil && src.ConsumedRoute.User == "orig" {
 		f.mu.Lock()
-		b, ok := f.bindings[addrOfURI(req.Recipient)]
+		b, ok := f.bindings[identity.URIKey(&req.Recipient)]
 		f.mu.Unlock()
 		if !ok {
 			return proxy.Respond(404, "Not Found"), nil

@@ -19,6 +19,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -284,13 +285,13 @@ func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (prox
 	}
 	set := map[string]bool{}
 	for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
-		if k, ok := identityKey(id); ok {
+		if k, err := identity.String(id); err == nil {
 			set[k] = true
 		}
 	}
 	ended := false
 	for _, r := range doc.Registrations {
-		if k, ok := identityKey(r.AOR); !ok || !set[k] {
+		if k, err := identity.String(r.AOR); err != nil || !set[k] {
 			continue
 		}
 		if strings.EqualFold(r.State, "terminated") {

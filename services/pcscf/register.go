@@ -20,6 +20,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/digest"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/secagree"
@@ -215,7 +216,7 @@ func (w *deregWaits) begin(impu string) {
 	if w.m == nil {
 		w.m = make(map[string]*deregWait)
 	}
-	k := impuKey(impu)
+	k := identity.Key(impu)
 	if w.m[k] == nil {
 		w.m[k] = &deregWait{}
 	}
@@ -228,7 +229,7 @@ func (w *deregWaits) begin(impu string) {
 func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := impuKey(impu)
+	k := identity.Key(impu)
 	d := w.m[k]
 	if d == nil {
 		return sets
@@ -245,7 +246,7 @@ func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
 func (w *deregWaits) end(impu string) []SASet {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := impuKey(impu)
+	k := identity.Key(impu)
 	d := w.m[k]
 	if d == nil {
 		return nil
@@ -541,31 +542,7 @@ func toIMPU(req *sip.Request) string {
 	if to == nil {
 		return ""
 	}
-	return addrOfURI(to.Address)
-}
-
-// addrOfURI writes scheme:user@host of a URI (no port, no parameters), the form identities
-// are compared in.
-func addrOfURI(u sip.Uri) string {
-	scheme := u.Scheme
-	if scheme == "" {
-		scheme = "sip"
-	}
-	if strings.EqualFold(scheme, "tel") {
-		// sipgo keeps a tel URI's number to itself (User is empty): take it from the text, without parameters
-		// and visual separators (RFC 3966 §3, §5.1.1).
-		num, _, _ := strings.Cut(strings.TrimPrefix(strings.ToLower(u.String()), "tel:"), ";")
-		return "tel:" + strings.Map(func(r rune) rune {
-			if strings.ContainsRune("-.()", r) {
-				return -1
-			}
-			return r
-		}, num)
-	}
-	if u.User == "" {
-		return scheme + ":" + u.Host
-	}
-	return scheme + ":" + u.User + "@" + u.Host
+	return identity.URIKey(&to.Address)
 }
 
 func callID(m sip.Message) string {

@@ -16,6 +16,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -162,7 +163,7 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, error) {
 	key := dialogKey{callID(req), fromTag(req), toTag(req)}
 	rec, ok := n.dialogs.get(key)
-	if !ok || rec.impu != impuKey(reg.IMPU) {
+	if !ok || rec.impu != identity.Key(reg.IMPU) {
 		return n.reject(403, "Forbidden", fmt.Errorf("%s from %s: %w", req.Method, reg.IMPU, ErrNoDialog))
 	}
 	route, err := routeSet(req, header.Route)
@@ -203,29 +204,17 @@ func assertedIdentity(req *sip.Request, reg Registration) string {
 		return set[0]
 	}
 	for _, p := range ppis {
-		want, ok := identityKey(p.URI)
-		if !ok {
+		want, err := identity.String(p.URI)
+		if err != nil {
 			continue
 		}
 		for _, id := range set {
-			if k, ok := identityKey(id); ok && k == want {
+			if k, err := identity.String(id); err == nil && k == want {
 				return id
 			}
 		}
 	}
 	return set[0]
-}
-
-// identityKey is the form public identities are compared in: scheme:user@host, host and scheme in lower
-// case, without port or parameters; a tel URI by its number.
-func identityKey(uri string) (string, bool) {
-	u, err := header.NameAddr{URI: strings.TrimSpace(uri)}.ParsedURI()
-	if err != nil {
-		return "", false
-	}
-	u.Scheme, u.Host = strings.ToLower(u.Scheme), strings.ToLower(u.Host)
-	id := addrOfURI(u)
-	return id, id != "tel:"
 }
 
 // terminating handles a request towards a UE (TS 24.229 §5.2.7): it leaves over the UE's SAs
@@ -362,7 +351,7 @@ func identityOf(req *sip.Request) string {
 		return ppis[0].URI
 	}
 	if f := req.From(); f != nil {
-		return addrOfURI(f.Address)
+		return identity.URIKey(&f.Address)
 	}
 	return ""
 }

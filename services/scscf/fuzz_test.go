@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/identity"
 )
 
 // FuzzRequestedContacts feeds the REGISTER binding parser (Contact, Expires) and the identity
@@ -33,7 +35,7 @@ func FuzzRequestedContacts(f *testing.F) {
 			return
 		}
 		for _, c := range list {
-			_ = canonicalString(c.uri)
+			_ = identity.Key(c.uri)
 			_ = sameContact(c.uri, c.uri)
 		}
 	})

@@ -13,6 +13,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/userdata"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 )
 
 // RegistrationType is the REGISTER kind an SPT extension can select (TS 29.228 Annex B.2.2,
@@ -43,7 +44,7 @@ func ProfileFor(sub *userdata.IMSSubscription, impu string) *userdata.ServicePro
 	}
 	for i := range sub.ServiceProfiles {
 		for _, pi := range sub.ServiceProfiles[i].PublicIdentities {
-			if canonicalString(pi.Identity) == impu {
+			if identity.Key(pi.Identity) == impu {
 				return &sub.ServiceProfiles[i]
 			}
 		}

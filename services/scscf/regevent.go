@@ -20,6 +20,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -94,7 +95,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request, src prox
 			return proxy.Decision{}, fmt.Errorf("subscribe: %w", err)
 		}
 	} else {
-		impu := canonicalURI(&req.Recipient)
+		impu := identity.URIKey(&req.Recipient)
 		var err error
 		reg, err = s.reg.Registration(ctx, impu)
 		if errors.Is(err, registrar.ErrNotFound) {
@@ -117,7 +118,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request, src prox
 		}
 		watcher := from.Address.String()
 		if ids := header.Values(req, "P-Asserted-Identity"); len(ids) > 0 {
-			watcher = canonicalString(header.SplitList(ids[0])[0])
+			watcher = identity.Key(header.SplitList(ids[0])[0])
 		}
 		var routeSet []string
 		for _, v := range header.Values(req, "Record-Route") {
@@ -390,7 +391,7 @@ func mayWatch(req *sip.Request, reg *registrar.Registration, from netip.AddrPort
 	}
 	set := reg.IdentityURIs()
 	for _, id := range ids {
-		c := canonicalString(id)
+		c := identity.Key(id)
 		for _, u := range set {
 			if c == u {
 				return true

@@ -26,6 +26,7 @@ import (
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/digest"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -53,55 +54,6 @@ func schemeOf(algorithm, fallback string) string {
 	return fallback
 }
 
-// canonicalURI is an identity as the registrar keys it: scheme, user and host, no parameters or port
-// for sip: (TS 23.003 §13.4), the number for tel:.
-func canonicalURI(u *sip.Uri) string {
-	if u == nil {
-		return ""
-	}
-	scheme := strings.ToLower(u.Scheme)
-	if scheme == "" {
-		scheme = "sip"
-	}
-	if scheme == "tel" {
-		// sipgo keeps a tel: URI opaque. RFC 3966 §4: compare the number without visual separators or
-		// parameters.
-		num, _, _ := strings.Cut(strings.TrimPrefix(u.String(), u.Scheme+":"), ";")
-		return "tel:" + strings.Map(func(r rune) rune {
-			if r == '-' || r == '.' || r == '(' || r == ')' {
-				return -1
-			}
-			return r
-		}, num)
-	}
-	if u.User == "" {
-		return scheme + ":" + strings.ToLower(u.Host)
-	}
-	if u.UriParams != nil {
-		if v, ok := u.UriParams.Get("user"); ok && strings.EqualFold(v, "phone") {
-			// RFC 3261 §19.1.6, TS 24.229 §5.4.3.2: a telephone number in a SIP URI is the tel: URI.
-			user, _, _ := strings.Cut(u.User, ";")
-			return canonicalString("tel:" + user)
-		}
-	}
-	return scheme + ":" + u.User + "@" + strings.ToLower(u.Host)
-}
-
-// canonicalString parses s (a URI, with or without angle brackets) and canonicalises it.
-func canonicalString(s string) string {
-	s = strings.TrimSpace(s)
-	if i := strings.IndexByte(s, '<'); i >= 0 {
-		if j := strings.IndexByte(s[i:], '>'); j > 0 {
-			s = s[i+1 : i+j]
-		}
-	}
-	var u sip.Uri
-	if err := sip.ParseUri(s, &u); err != nil {
-		return s
-	}
-	return canonicalURI(&u)
-}
-
 // integrityProtected reports whether the P-CSCF said the REGISTER came over a protected channel
 // (TS 24.229 §5.4.1.2.1, §7.2A.2).
 func integrityProtected(v string) bool {
@@ -118,7 +70,13 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 	if to == nil {
 		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Missing To"}
 	}
-	impu := canonicalURI(&to.Address)
+	impu, err := identity.Public(&to.Address)
+	if err != nil {
+		// RFC 3261 §10.3 step 3: the To names the address-of-record; one that is no public identity
+		// (TS 23.003 §13.4) cannot be registered.
+		s.log.Info("REGISTER for no public identity", logging.CallID(req.CallID().Value()), zap.Error(err))
+		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad To", Err: err}
+	}
 	var cred *digest.Credentials
 	if h := req.GetHeader("Authorization"); h != nil {
 		c, err := digest.ParseCredentials(h.Value())
@@ -661,7 +619,7 @@ func applyProfile(reg *registrar.Registration, data []byte) error {
 	var ids []registrar.Identity
 	for _, sp := range sub.ServiceProfiles {
 		for _, pi := range sp.PublicIdentities {
-			id := registrar.Identity{URI: canonicalString(pi.Identity), Barred: pi.Barred()}
+			id := registrar.Identity{URI: identity.Key(pi.Identity), Barred: pi.Barred()}
 			if pi.Extension != nil && pi.Extension.Extension != nil {
 				id.DisplayName = pi.Extension.Extension.DisplayName
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/header"
+	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -123,7 +124,7 @@ func (s *Server) isRegEventTarget(ctx context.Context, req *sip.Request) bool {
 		_, err := s.reg.Subscription(ctx, subscriptionID(req.CallID().Value(), from, tag))
 		return err == nil
 	}
-	_, err := s.reg.Registration(ctx, canonicalURI(&req.Recipient))
+	_, err := s.reg.Registration(ctx, identity.URIKey(&req.Recipient))
 	return err == nil
 }
 
@@ -134,7 +135,7 @@ func (s *Server) isRegEventTarget(ctx context.Context, req *sip.Request) bool {
 func servedUser(req *sip.Request) string {
 	for _, v := range header.Values(req, header.PAssertedIdentity) {
 		for _, id := range header.SplitList(v) {
-			return canonicalString(id)
+			return identity.Key(id)
 		}
 	}
 	return ""
@@ -185,7 +186,7 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 // afterOriginatingServices routes an originating request once every iFC has been applied.
 func (s *Server) afterOriginatingServices(ctx context.Context, req *sip.Request, log *zap.Logger) (proxy.Decision, error) {
 	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; else the I-CSCF.
-	callee := canonicalURI(&req.Recipient)
+	callee := identity.URIKey(&req.Recipient)
 	if _, err := s.reg.Registration(ctx, callee); err == nil || s.icscf == nil && s.isOurDomain(&req.Recipient) {
 		log.Debug("callee served here", zap.String("callee", callee))
 		return s.terminating(ctx, req, 0)
@@ -255,7 +256,7 @@ func (s *Server) icscfNextHop(ctx context.Context) (*proxy.NextHop, error) {
 
 // terminating delivers a request to a served user (TS 24.229 §5.4.3.3).
 func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (proxy.Decision, error) {
-	callee := canonicalURI(&req.Recipient)
+	callee := identity.URIKey(&req.Recipient)
 	log := s.log.With(logging.IMPU(callee), logging.CallID(req.CallID().Value()))
 	reg, err := s.reg.Registration(ctx, callee)
 	if err != nil && !errors.Is(err, registrar.ErrNotFound) {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -87,6 +88,36 @@ func TestRoutingBetweenUsers(t *testing.T) {
 		bob.answer(got, 200, "")
 		if res := alice.response(); res.StatusCode != 200 {
 			t.Fatalf("MESSAGE answer: %d", res.StatusCode)
+		}
+	})
+
+	// Every spelling of Bob's identities reaches him: the S-CSCF finds the registration by the key of
+	// package identity, the one the I-CSCF asks the HSS with (visual separators, RFC 3966 §3; user=phone,
+	// RFC 3261 §19.1.6; host case and escaped unreserved characters, RFC 3261 §19.1.4).
+	t.Run("MESSAGE to other spellings of the callee", func(t *testing.T) {
+		for _, ruri := range []string{
+			"tel:1-555-000-0022",
+			"sip:1(555)000-0022@" + strings.ToUpper(testDomain) + ";user=phone",
+			"sip:%31%35%35%35%30%30%30%30%30%32%32@" + strings.ToUpper(testDomain) + ":5060;transport=udp",
+		} {
+			alice.sendRequest(sip.MESSAGE, ruri, "<"+ruri+">", sr, "msg-"+randHex(4), 1, "", "hi")
+			deadline := time.After(waitLong)
+			for delivered := false; !delivered; {
+				select {
+				case got := <-bob.reqs:
+					bob.answer(got, 200, "")
+					delivered = got.Method == sip.MESSAGE
+				case res := <-alice.ress:
+					if res.StatusCode != 100 {
+						t.Fatalf("MESSAGE to %s: %d, not delivered to Bob", ruri, res.StatusCode)
+					}
+				case <-deadline:
+					t.Fatalf("MESSAGE to %s: neither delivered nor answered", ruri)
+				}
+			}
+			if res := alice.response(); res.StatusCode != 200 {
+				t.Fatalf("MESSAGE to %s: answer %d", ruri, res.StatusCode)
+			}
 		}
 	})
 

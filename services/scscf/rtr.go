@@ -13,6 +13,7 @@ import (
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/sip/identity"
 )
 
 // registrationTermination removes what the RTR names: every registration of the IMPI, or those holding
@@ -29,7 +30,7 @@ func (s *Server) registrationTermination(ctx context.Context, rtr *cx.RTR) error
 	} else {
 		seen := map[string]bool{}
 		for _, impu := range rtr.PublicIdentity {
-			r, err := s.reg.Registration(ctx, canonicalString(impu))
+			r, err := s.reg.Registration(ctx, identity.Key(impu))
 			if errors.Is(err, registrar.ErrNotFound) {
 				continue
 			}
