@@ -1,6 +1,7 @@
 package pcscf
 
 import (
+	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -146,10 +147,12 @@ func (memStore) Load() ([]Registration, error) { return nil, nil }
 func (memStore) Save([]Registration) error     { return nil }
 
 // registry holds the registrations in memory, keyed by IMPU, with indexes for the lookups
-// every request makes: by SA flow 1, by contact address and by source address.
+// every request makes: by SA flow 1, by contact address and by source address. Its bookkeeping does not grow
+// with the number of registrations (issue 12): counters kept on every change answer count, and a min-heap of
+// each registration's next expiry (due) gives the expiry sweep only what has expired.
 type registry struct {
 	mu        sync.Mutex
-	regs      map[string]*Registration
+	regs      map[string]*regEntry
 	bySAKey   map[saKey]string               // → IMPU key
 	byContKey map[contactKey]string          // → IMPU key
 	bySrcAddr map[netip.Addr]map[string]bool // → IMPU keys (UEs without sec-agree)
@@ -159,6 +162,78 @@ type registry struct {
 	// byFlow finds the registrations whose UE sends from an address and port: its registered source and the
 	// UE's ends of its SA sets. A request from one of them is from the access side whatever its address.
 	byFlow map[netip.AddrPort]map[string]bool // → IMPU keys
+	// due orders every registration by the earliest of its expiry and its SA sets' (dueOf).
+	due dueHeap
+	// timed counts the registrations with an expiry (Expires not zero), saSets their SA sets: count derives
+	// the registrations in force from them without a scan.
+	timed, saSets int
+}
+
+// regEntry is a registration with its place in the expiry heap.
+type regEntry struct {
+	Registration
+	key string    // impuKey of the IMPU: the map key
+	due time.Time // dueOf(&Registration) as it was last indexed, without a monotonic reading
+	idx int       // position in registry.due; -1 while the sweep holds it out
+}
+
+// dueOf is when the expiry sweep must next look at reg: the earliest of its expiry and its SA sets' expiries.
+// A registration with neither an expiry nor an SA set (a record left without a registration) is due at once,
+// as the per-registration sweep removed it at its next tick. The monotonic reading is dropped so that the heap
+// is ordered by one clock (a restored registration has only the wall clock).
+func dueOf(reg *Registration) time.Time {
+	var due time.Time
+	set := false
+	if !reg.Expires.IsZero() {
+		due, set = reg.Expires, true
+	}
+	for _, sa := range reg.SAs {
+		if !set || sa.Expires.Before(due) {
+			due, set = sa.Expires, true
+		}
+	}
+	return due.Round(0)
+}
+
+// dueHeap is a container/heap of registrations by due, earliest first.
+type dueHeap []*regEntry
+
+func (h dueHeap) Len() int           { return len(h) }
+func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h dueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+
+func (h *dueHeap) Push(x any) {
+	e := x.(*regEntry)
+	e.idx = len(*h)
+	*h = append(*h, e)
+}
+
+func (h *dueHeap) Pop() any {
+	old := *h
+	e := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	e.idx = -1
+	return e
+}
+
+// visitDue calls fn for every entry due at or before now (wall clock), in no particular order, touching
+// only those and their children in the heap: O(k) for k due.
+func (h dueHeap) visitDue(now time.Time, fn func(*regEntry)) {
+	now = now.Round(0)
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if i >= len(h) || now.Before(h[i].due) {
+			continue // nothing under an entry not yet due is due either
+		}
+		fn(h[i])
+		stack = append(stack, 2*i+1, 2*i+2)
+	}
 }
 
 type srcIdentity struct {
@@ -178,15 +253,23 @@ type contactKey struct {
 }
 
 func newRegistry() *registry {
-	return &registry{regs: make(map[string]*Registration), bySAKey: make(map[saKey]string),
+	return &registry{regs: make(map[string]*regEntry), bySAKey: make(map[saKey]string),
 		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool),
 		bySrcID: make(map[srcIdentity]string), byFlow: make(map[netip.AddrPort]map[string]bool)}
 }
 
 func impuKey(s string) string { return strings.ToLower(s) }
 
-// index adds (add true) or removes reg's index entries.
+// index adds (add true) or removes reg's index entries and its share of the counters.
 func (r *registry) index(k string, reg *Registration, add bool) {
+	d := 1
+	if !add {
+		d = -1
+	}
+	if !reg.Expires.IsZero() {
+		r.timed += d
+	}
+	r.saSets += d * len(reg.SAs)
 	for _, sa := range reg.SAs {
 		sk := saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS}
 		if add {
@@ -248,9 +331,9 @@ func (r *registry) snapshot() []Registration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Registration, 0, len(r.regs))
-	for _, reg := range r.regs {
-		c := *reg
-		c.SAs = append([]SASet(nil), reg.SAs...)
+	for _, e := range r.regs {
+		c := e.Registration
+		c.SAs = append([]SASet(nil), e.SAs...)
 		out = append(out, c)
 	}
 	return out
@@ -261,7 +344,7 @@ func (r *registry) snapshot() []Registration {
 func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASet, int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.regs[r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}]]
+	reg := r.lookup(r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}])
 	if reg == nil {
 		return Registration{}, SASet{}, 0, false
 	}
@@ -277,7 +360,7 @@ func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASe
 func (r *registry) byContact(host string, port uint16, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.regs[r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}]]
+	reg := r.lookup(r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}])
 	if reg == nil || !reg.Registered(now) {
 		return Registration{}, false
 	}
@@ -298,14 +381,14 @@ func (r *registry) bySource(src netip.AddrPort, identity string, now time.Time) 
 		return reg.Source.Port() == src.Port()
 	}
 	if identity != "" {
-		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]]; usable(reg) {
+		if reg := r.lookup(r.bySrcID[srcIdentity{src.Addr().Unmap(), strings.ToLower(identity)}]); usable(reg) {
 			return copyReg(reg), true
 		}
 	}
 	// No identity of a registration at this address: the UE is known when it is the only one there.
 	var only *Registration
 	for k := range r.bySrcAddr[src.Addr().Unmap()] {
-		if reg := r.regs[k]; usable(reg) {
+		if reg := r.lookup(k); usable(reg) {
 			if only != nil {
 				return Registration{}, false
 			}
@@ -324,18 +407,26 @@ func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())] {
-		if reg := r.regs[k]; reg != nil && reg.Registered(now) {
+		if reg := r.lookup(k); reg != nil && reg.Registered(now) {
 			return true
 		}
 	}
 	return false
 }
 
+// lookup is the registration under the IMPU key k, nil when none.
+func (r *registry) lookup(k string) *Registration {
+	if e := r.regs[k]; e != nil {
+		return &e.Registration
+	}
+	return nil
+}
+
 func (r *registry) get(impu string) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg, ok := r.regs[impuKey(impu)]
-	if !ok {
+	reg := r.lookup(impuKey(impu))
+	if reg == nil {
 		return Registration{}, false
 	}
 	return copyReg(reg), true
@@ -347,30 +438,85 @@ func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := impuKey(impu)
-	reg, ok := r.regs[k]
+	e, ok := r.regs[k]
 	if !ok {
-		reg = &Registration{IMPU: impu}
+		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, idx: -1}
 	} else {
-		r.index(k, reg, false)
+		r.index(k, &e.Registration, false)
 	}
-	if fn(reg) {
-		r.regs[k] = reg
-		r.index(k, reg, true)
-	} else {
+	if fn(&e.Registration) {
+		r.regs[k] = e
+		r.index(k, &e.Registration, true)
+		r.schedule(e)
+	} else if ok {
 		delete(r.regs, k)
+		heap.Remove(&r.due, e.idx)
 	}
 }
 
+// schedule puts e, kept in r.regs, at its place in the expiry heap after a change.
+func (r *registry) schedule(e *regEntry) {
+	due := dueOf(&e.Registration)
+	switch {
+	case e.idx < 0:
+		e.due = due
+		heap.Push(&r.due, e)
+	case !due.Equal(e.due):
+		e.due = due
+		heap.Fix(&r.due, e.idx)
+	}
+}
+
+// count is the number of registrations in force at now and of SA sets held, from the counters: the
+// registrations with an expiry, less those whose expiry has passed and the sweep has not yet removed (found
+// through the heap, O(their number)).
 func (r *registry) count(now time.Time) (regs, sas int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, reg := range r.regs {
-		if reg.Registered(now) {
-			regs++
+	regs = r.timed
+	r.due.visitDue(now, func(e *regEntry) {
+		if !e.Expires.IsZero() && !e.Registered(now) {
+			regs--
 		}
-		sas += len(reg.SAs)
+	})
+	return regs, r.saSets
+}
+
+// expire removes the SA sets whose expiry has passed at now, and the registrations whose expiry has passed or
+// that hold neither an expiry nor an SA set; it returns the SA sets removed (for the kernel and the allocator),
+// the IMPUs of the registrations removed, and whether anything changed. Only the registrations due are
+// touched: O(k log N) for k due among N.
+func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var due []*regEntry
+	for wall := now.Round(0); len(r.due) > 0 && !wall.Before(r.due[0].due); {
+		due = append(due, heap.Pop(&r.due).(*regEntry))
 	}
-	return regs, sas
+	for _, e := range due {
+		reg := &e.Registration
+		r.index(e.key, reg, false)
+		var keep []SASet
+		for _, sa := range reg.SAs {
+			if now.Before(sa.Expires) {
+				keep = append(keep, sa)
+			} else {
+				gone = append(gone, sa)
+				changed = true
+			}
+		}
+		reg.SAs = keep
+		if (!reg.Expires.IsZero() && !now.Before(reg.Expires)) || (reg.Expires.IsZero() && len(reg.SAs) == 0) {
+			changed = true
+			gone = append(gone, reg.SAs...)
+			ended = append(ended, reg.IMPU)
+			delete(r.regs, e.key)
+			continue
+		}
+		r.index(e.key, reg, true)
+		r.schedule(e) // all due were popped first: each is looked at once per sweep
+	}
+	return gone, ended, changed
 }
 
 func copyReg(reg *Registration) Registration {
@@ -395,6 +541,7 @@ func containsFold(list []string, v string) bool {
 }
 
 var (
-	_ Store = (*FileStore)(nil)
-	_ Store = memStore{}
+	_ Store          = (*FileStore)(nil)
+	_ Store          = memStore{}
+	_ heap.Interface = (*dueHeap)(nil)
 )
