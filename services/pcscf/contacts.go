@@ -1,7 +1,6 @@
 package pcscf
 
 import (
-	"container/heap"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -163,7 +162,7 @@ type registry struct {
 	// UE's ends of its SA sets. A request from one of them is from the access side whatever its address.
 	byFlow map[netip.AddrPort]map[string]bool // → IMPU keys
 	// due orders every registration by the earliest of its expiry and its SA sets' (dueOf).
-	due dueHeap
+	due dueHeap[*regEntry]
 	// timed counts the registrations with an expiry (Expires not zero), saSets their SA sets: count derives
 	// the registrations in force from them without a scan.
 	timed, saSets int
@@ -172,15 +171,13 @@ type registry struct {
 // regEntry is a registration with its place in the expiry heap.
 type regEntry struct {
 	Registration
-	key string    // impuKey of the IMPU: the map key
-	due time.Time // dueOf(&Registration) as it was last indexed, without a monotonic reading
-	idx int       // position in registry.due; -1 while the sweep holds it out
+	key string // impuKey of the IMPU: the map key
+	dueSlot
 }
 
 // dueOf is when the expiry sweep must next look at reg: the earliest of its expiry and its SA sets' expiries.
 // A registration with neither an expiry nor an SA set (a record left without a registration) is due at once,
-// as the per-registration sweep removed it at its next tick. The monotonic reading is dropped so that the heap
-// is ordered by one clock (a restored registration has only the wall clock).
+// as the per-registration sweep removed it at its next tick.
 func dueOf(reg *Registration) time.Time {
 	var due time.Time
 	set := false
@@ -192,48 +189,7 @@ func dueOf(reg *Registration) time.Time {
 			due, set = sa.Expires, true
 		}
 	}
-	return due.Round(0)
-}
-
-// dueHeap is a container/heap of registrations by due, earliest first.
-type dueHeap []*regEntry
-
-func (h dueHeap) Len() int           { return len(h) }
-func (h dueHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h dueHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].idx, h[j].idx = i, j
-}
-
-func (h *dueHeap) Push(x any) {
-	e := x.(*regEntry)
-	e.idx = len(*h)
-	*h = append(*h, e)
-}
-
-func (h *dueHeap) Pop() any {
-	old := *h
-	e := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	e.idx = -1
-	return e
-}
-
-// visitDue calls fn for every entry due at or before now (wall clock), in no particular order, touching
-// only those and their children in the heap: O(k) for k due.
-func (h dueHeap) visitDue(now time.Time, fn func(*regEntry)) {
-	now = now.Round(0)
-	stack := []int{0}
-	for len(stack) > 0 {
-		i := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if i >= len(h) || now.Before(h[i].due) {
-			continue // nothing under an entry not yet due is due either
-		}
-		fn(h[i])
-		stack = append(stack, 2*i+1, 2*i+2)
-	}
+	return due
 }
 
 type srcIdentity struct {
@@ -440,30 +396,17 @@ func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	k := impuKey(impu)
 	e, ok := r.regs[k]
 	if !ok {
-		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, idx: -1}
+		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, dueSlot: dueSlot{idx: -1}}
 	} else {
 		r.index(k, &e.Registration, false)
 	}
 	if fn(&e.Registration) {
 		r.regs[k] = e
 		r.index(k, &e.Registration, true)
-		r.schedule(e)
+		r.due.set(e, dueOf(&e.Registration))
 	} else if ok {
 		delete(r.regs, k)
-		heap.Remove(&r.due, e.idx)
-	}
-}
-
-// schedule puts e, kept in r.regs, at its place in the expiry heap after a change.
-func (r *registry) schedule(e *regEntry) {
-	due := dueOf(&e.Registration)
-	switch {
-	case e.idx < 0:
-		e.due = due
-		heap.Push(&r.due, e)
-	case !due.Equal(e.due):
-		e.due = due
-		heap.Fix(&r.due, e.idx)
+		r.due.remove(e)
 	}
 }
 
@@ -489,11 +432,7 @@ func (r *registry) count(now time.Time) (regs, sas int) {
 func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var due []*regEntry
-	for wall := now.Round(0); len(r.due) > 0 && !wall.Before(r.due[0].due); {
-		due = append(due, heap.Pop(&r.due).(*regEntry))
-	}
-	for _, e := range due {
+	for _, e := range r.due.popDue(now) {
 		reg := &e.Registration
 		r.index(e.key, reg, false)
 		var keep []SASet
@@ -514,7 +453,7 @@ func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed 
 			continue
 		}
 		r.index(e.key, reg, true)
-		r.schedule(e) // all due were popped first: each is looked at once per sweep
+		r.due.set(e, dueOf(reg)) // all due were popped first: each is looked at once per sweep
 	}
 	return gone, ended, changed
 }
@@ -541,7 +480,6 @@ func containsFold(list []string, v string) bool {
 }
 
 var (
-	_ Store          = (*FileStore)(nil)
-	_ Store          = memStore{}
-	_ heap.Interface = (*dueHeap)(nil)
+	_ Store = (*FileStore)(nil)
+	_ Store = memStore{}
 )

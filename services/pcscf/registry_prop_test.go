@@ -233,3 +233,44 @@ func TestExpirySweepTouchesOnlyDue(t *testing.T) {
 		t.Errorf("count = %d, %d; want 9990, 9990", regs, sas)
 	}
 }
+
+// TestRegSubsExpiryProperty: reg event subscriptions put (new or renewed), removed and expired in a random
+// sequence (fixed seed, bounded) are what a plain map swept in full each tick holds, and the expiry heap holds
+// each once at its expiry.
+func TestRegSubsExpiryProperty(t *testing.T) {
+	rng := rand.New(rand.NewPCG(12, 6665))
+	now := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	var s regSubs
+	m := map[string]RegEventSubscription{}
+	for step := range 20000 {
+		id := fmt.Sprintf("call-%d", rng.IntN(50))
+		switch rng.IntN(5) {
+		case 0, 1:
+			sub := RegEventSubscription{CallID: id, IMPU: "sip:" + id, Expires: now.Add(time.Duration(rng.IntN(90)-10) * time.Second)}
+			s.put(sub)
+			m[id] = sub
+		case 2:
+			s.remove(id)
+			delete(m, id)
+		case 3:
+			now = now.Add(time.Duration(rng.IntN(15)) * time.Second)
+		default:
+			s.expire(now)
+			for k, sub := range m {
+				if !now.Before(sub.Expires) {
+					delete(m, k)
+				}
+			}
+		}
+		s.mu.Lock()
+		if len(s.m) != len(m) || len(s.due) != len(m) {
+			t.Fatalf("step %d: %d subscriptions, %d in the heap; the model has %d", step, len(s.m), len(s.due), len(m))
+		}
+		for k, e := range s.m {
+			if want, ok := m[k]; !ok || want != e.RegEventSubscription || s.due[e.idx] != e || !e.due.Equal(e.Expires) {
+				t.Fatalf("step %d: %s is %+v (heap slot %d), the model has %+v", step, k, e.RegEventSubscription, e.idx, want)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
