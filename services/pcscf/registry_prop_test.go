@@ -90,9 +90,56 @@ func checkRegistry(t *testing.T, step int, r *registry, m map[string]Registratio
 			t.Fatalf("step %d: %s misplaced in the expiry heap (idx %d, due %v, want %v)", step, k, e.idx, e.due, dueOf(&e.Registration))
 		}
 	}
+	checkIndexes(t, step, r)
 	for i := 1; i < len(r.due); i++ {
 		if r.due[i].due.Before(r.due[(i-1)/2].due) {
 			t.Fatalf("step %d: expiry heap out of order at %d", step, i)
+		}
+	}
+}
+
+// checkIndexes: every entry of the single-owner indexes names a registration that has that key (nothing
+// stale; a key two registrations claimed is the last writer's, and gone when it goes, as it always was), and
+// the indexes of sets are exactly what the registrations give.
+func checkIndexes(t *testing.T, step int, r *registry) {
+	t.Helper()
+	want := newRegistry()
+	saClaims, contClaims, idClaims := map[saKey]map[string]bool{}, map[contactKey]map[string]bool{}, map[srcIdentity]map[string]bool{}
+	for k, e := range r.regs {
+		want.index(k, &e.Registration, true)
+		own := newRegistry()
+		own.index(k, &e.Registration, true)
+		claim(saClaims, own.bySAKey)
+		claim(contClaims, own.byContKey)
+		claim(idClaims, own.bySrcID)
+	}
+	checkOwned(t, step, "SA", r.bySAKey, saClaims)
+	checkOwned(t, step, "contact", r.byContKey, contClaims)
+	checkOwned(t, step, "source identity", r.bySrcID, idClaims)
+	if !maps.EqualFunc(r.bySrcAddr, want.bySrcAddr, maps.Equal) {
+		t.Fatalf("step %d: source address index %v, the registrations give %v", step, r.bySrcAddr, want.bySrcAddr)
+	}
+	if !maps.EqualFunc(r.byFlow, want.byFlow, maps.Equal) {
+		t.Fatalf("step %d: flow index %v, the registrations give %v", step, r.byFlow, want.byFlow)
+	}
+}
+
+// claim adds the entries of one registration's single-owner index to the claims on each key.
+func claim[K comparable](claims map[K]map[string]bool, index map[K]string) {
+	for key, k := range index {
+		if claims[key] == nil {
+			claims[key] = map[string]bool{}
+		}
+		claims[key][k] = true
+	}
+}
+
+// checkOwned: every entry of a single-owner index names a registration that claims the key.
+func checkOwned[K comparable](t *testing.T, step int, name string, index map[K]string, claims map[K]map[string]bool) {
+	t.Helper()
+	for key, k := range index {
+		if !claims[key][k] {
+			t.Fatalf("step %d: %s index holds %v → %s, which that registration does not have", step, name, key, k)
 		}
 	}
 }
