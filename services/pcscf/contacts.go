@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -216,52 +217,95 @@ func newRegistry() *registry {
 
 func impuKey(s string) string { return strings.ToLower(s) }
 
-// index adds (add true) or removes reg's index entries and its share of the counters.
-func (r *registry) index(k string, reg *Registration, add bool) {
-	d := 1
-	if !add {
-		d = -1
-	}
+// tally adds (d 1) or takes away (d -1) reg's share of the counters.
+func (r *registry) tally(reg *Registration, d int) {
 	if !reg.Expires.IsZero() {
 		r.timed += d
 	}
 	r.saSets += d * len(reg.SAs)
+}
+
+// indexKeys are the entries one registration has in the indexes.
+type indexKeys struct {
+	sas     []saKey
+	flows   []netip.AddrPort
+	cont    contactKey
+	hasCont bool
+	src     netip.Addr // invalid when the registration has no source
+	ids     []srcIdentity
+}
+
+// keysOf lists reg's index entries.
+func keysOf(reg *Registration) indexKeys {
+	var x indexKeys
 	for _, sa := range reg.SAs {
-		sk := saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS}
-		if add {
-			r.bySAKey[sk] = k
-		} else if r.bySAKey[sk] == k {
+		x.sas = append(x.sas, saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS})
+	}
+	if reg.Source.IsValid() {
+		x.flows = append(x.flows, netip.AddrPortFrom(reg.Source.Addr().Unmap(), reg.Source.Port()))
+	}
+	for _, sa := range reg.SAs {
+		x.flows = append(x.flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
+	}
+	if reg.ContactHost != "" {
+		x.cont, x.hasCont = contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}, true
+	}
+	if a := reg.Source.Addr().Unmap(); a.IsValid() {
+		x.src = a
+		x.ids = append(x.ids, srcIdentity{a, strings.ToLower(reg.IMPU)})
+		for _, id := range reg.Associated {
+			x.ids = append(x.ids, srcIdentity{a, strings.ToLower(id)})
+		}
+	}
+	return x
+}
+
+// reindex moves the index entries of the registration under k from old to cur (either nil for none): the
+// entries only old has go (a single-owner entry only while it is still k's), every entry of cur is k's. That is
+// the state removing all of old and adding all of cur gives, without deleting and re-creating the entries both
+// have (a re-registration keeps most).
+func (r *registry) reindex(k string, old, cur *indexKeys) {
+	if old == nil {
+		old = &indexKeys{}
+	}
+	if cur == nil {
+		cur = &indexKeys{}
+	}
+	for _, sk := range old.sas {
+		if !slices.Contains(cur.sas, sk) && r.bySAKey[sk] == k {
 			delete(r.bySAKey, sk)
 		}
 	}
-	var flows []netip.AddrPort
-	if reg.Source.IsValid() {
-		flows = append(flows, netip.AddrPortFrom(reg.Source.Addr().Unmap(), reg.Source.Port()))
-	}
-	for _, sa := range reg.SAs {
-		flows = append(flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
-	}
-	for _, f := range flows {
-		indexSet(r.byFlow, f, k, add)
-	}
-	if reg.ContactHost != "" {
-		ck := contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}
-		if add {
-			r.byContKey[ck] = k
-		} else if r.byContKey[ck] == k {
-			delete(r.byContKey, ck)
+	for _, f := range old.flows {
+		if !slices.Contains(cur.flows, f) {
+			indexSet(r.byFlow, f, k, false)
 		}
 	}
-	if a := reg.Source.Addr().Unmap(); a.IsValid() {
-		for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
-			sk := srcIdentity{a, strings.ToLower(id)}
-			if add {
-				r.bySrcID[sk] = k
-			} else if r.bySrcID[sk] == k {
-				delete(r.bySrcID, sk)
-			}
+	if old.hasCont && (!cur.hasCont || cur.cont != old.cont) && r.byContKey[old.cont] == k {
+		delete(r.byContKey, old.cont)
+	}
+	for _, id := range old.ids {
+		if !slices.Contains(cur.ids, id) && r.bySrcID[id] == k {
+			delete(r.bySrcID, id)
 		}
-		indexSet(r.bySrcAddr, a, k, add)
+	}
+	if old.src.IsValid() && old.src != cur.src {
+		indexSet(r.bySrcAddr, old.src, k, false)
+	}
+	for _, sk := range cur.sas {
+		r.bySAKey[sk] = k
+	}
+	for _, f := range cur.flows {
+		indexSet(r.byFlow, f, k, true)
+	}
+	if cur.hasCont {
+		r.byContKey[cur.cont] = k
+	}
+	for _, id := range cur.ids {
+		r.bySrcID[id] = k
+	}
+	if cur.src.IsValid() {
+		indexSet(r.bySrcAddr, cur.src, k, true)
 	}
 }
 
@@ -395,17 +439,22 @@ func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	defer r.mu.Unlock()
 	k := impuKey(impu)
 	e, ok := r.regs[k]
+	var old indexKeys
 	if !ok {
 		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, dueSlot: dueSlot{idx: -1}}
 	} else {
-		r.index(k, &e.Registration, false)
+		old = keysOf(&e.Registration)
+		r.tally(&e.Registration, -1)
 	}
 	if fn(&e.Registration) {
 		r.regs[k] = e
-		r.index(k, &e.Registration, true)
+		cur := keysOf(&e.Registration)
+		r.reindex(k, &old, &cur)
+		r.tally(&e.Registration, 1)
 		r.due.set(e, dueOf(&e.Registration))
 	} else if ok {
 		delete(r.regs, k)
+		r.reindex(k, &old, nil)
 		r.due.remove(e)
 	}
 }
@@ -434,7 +483,8 @@ func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed 
 	defer r.mu.Unlock()
 	for _, e := range r.due.popDue(now) {
 		reg := &e.Registration
-		r.index(e.key, reg, false)
+		old := keysOf(reg)
+		r.tally(reg, -1)
 		var keep []SASet
 		for _, sa := range reg.SAs {
 			if now.Before(sa.Expires) {
@@ -450,9 +500,12 @@ func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed 
 			gone = append(gone, reg.SAs...)
 			ended = append(ended, reg.IMPU)
 			delete(r.regs, e.key)
+			r.reindex(e.key, &old, nil)
 			continue
 		}
-		r.index(e.key, reg, true)
+		cur := keysOf(reg)
+		r.reindex(e.key, &old, &cur)
+		r.tally(reg, 1)
 		r.due.set(e, dueOf(reg)) // all due were popped first: each is looked at once per sweep
 	}
 	return gone, ended, changed

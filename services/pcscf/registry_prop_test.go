@@ -106,9 +106,10 @@ func checkIndexes(t *testing.T, step int, r *registry) {
 	want := newRegistry()
 	saClaims, contClaims, idClaims := map[saKey]map[string]bool{}, map[contactKey]map[string]bool{}, map[srcIdentity]map[string]bool{}
 	for k, e := range r.regs {
-		want.index(k, &e.Registration, true)
+		keys := keysOf(&e.Registration)
+		want.reindex(k, nil, &keys)
 		own := newRegistry()
-		own.index(k, &e.Registration, true)
+		own.reindex(k, nil, &keys)
 		claim(saClaims, own.bySAKey)
 		claim(contClaims, own.byContKey)
 		claim(idClaims, own.bySrcID)
