@@ -237,7 +237,7 @@ type indexKeys struct {
 
 // keysOf lists reg's index entries.
 func keysOf(reg *Registration) indexKeys {
-	var x indexKeys
+	x := indexKeys{sas: make([]saKey, 0, len(reg.SAs)), flows: make([]netip.AddrPort, 0, 1+2*len(reg.SAs))}
 	for _, sa := range reg.SAs {
 		x.sas = append(x.sas, saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS})
 	}
@@ -252,6 +252,7 @@ func keysOf(reg *Registration) indexKeys {
 	}
 	if a := reg.Source.Addr().Unmap(); a.IsValid() {
 		x.src = a
+		x.ids = make([]srcIdentity, 0, 1+len(reg.Associated))
 		x.ids = append(x.ids, srcIdentity{a, strings.ToLower(reg.IMPU)})
 		for _, id := range reg.Associated {
 			x.ids = append(x.ids, srcIdentity{a, strings.ToLower(id)})
