@@ -104,7 +104,7 @@ func (s *regSubs) expire(now time.Time) {
 			delete(s.m, e.CallID)
 			continue
 		}
-		s.due.set(e, e.Expires) // the wall clock said due, the monotonic one not yet: the next tick
+		s.due.set(e, e.Expires) // a restored expiry placed before a wall clock step: looked at again next tick
 	}
 }
 

@@ -82,17 +82,17 @@ func checkRegistry(t *testing.T, step int, r *registry, m map[string]Registratio
 	if r.timed != timed || r.saSets != wantSAs {
 		t.Fatalf("step %d: counters timed %d, SA sets %d; recounted %d, %d", step, r.timed, r.saSets, timed, wantSAs)
 	}
-	if len(r.due) != len(r.regs) {
-		t.Fatalf("step %d: %d in the expiry heap, %d registrations", step, len(r.due), len(r.regs))
+	if len(r.due.items) != len(r.regs) {
+		t.Fatalf("step %d: %d in the expiry heap, %d registrations", step, len(r.due.items), len(r.regs))
 	}
 	for k, e := range r.regs {
-		if e.idx < 0 || e.idx >= len(r.due) || r.due[e.idx] != e || e.key != k || !e.due.Equal(dueOf(&e.Registration)) {
-			t.Fatalf("step %d: %s misplaced in the expiry heap (idx %d, due %v, want %v)", step, k, e.idx, e.due, dueOf(&e.Registration))
+		if e.idx < 0 || e.idx >= len(r.due.items) || r.due.items[e.idx] != e || e.key != k || e.due != r.due.at(dueOf(&e.Registration)) {
+			t.Fatalf("step %d: %s misplaced in the expiry heap (idx %d, due %v, want %v)", step, k, e.idx, e.due, r.due.at(dueOf(&e.Registration)))
 		}
 	}
 	checkIndexes(t, step, r)
-	for i := 1; i < len(r.due); i++ {
-		if r.due[i].due.Before(r.due[(i-1)/2].due) {
+	for i := 1; i < len(r.due.items); i++ {
+		if r.due.items[i].due < r.due.items[(i-1)/2].due {
 			t.Fatalf("step %d: expiry heap out of order at %d", step, i)
 		}
 	}
@@ -311,11 +311,11 @@ func TestRegSubsExpiryProperty(t *testing.T) {
 			}
 		}
 		s.mu.Lock()
-		if len(s.m) != len(m) || len(s.due) != len(m) {
-			t.Fatalf("step %d: %d subscriptions, %d in the heap; the model has %d", step, len(s.m), len(s.due), len(m))
+		if len(s.m) != len(m) || len(s.due.items) != len(m) {
+			t.Fatalf("step %d: %d subscriptions, %d in the heap; the model has %d", step, len(s.m), len(s.due.items), len(m))
 		}
 		for k, e := range s.m {
-			if want, ok := m[k]; !ok || want != e.RegEventSubscription || s.due[e.idx] != e || !e.due.Equal(e.Expires) {
+			if want, ok := m[k]; !ok || want != e.RegEventSubscription || s.due.items[e.idx] != e || e.due != s.due.at(e.Expires) {
 				t.Fatalf("step %d: %s is %+v (heap slot %d), the model has %+v", step, k, e.RegEventSubscription, e.idx, want)
 			}
 		}
