@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -147,10 +148,12 @@ func (memStore) Load() ([]Registration, error) { return nil, nil }
 func (memStore) Save([]Registration) error     { return nil }
 
 // registry holds the registrations in memory, keyed by IMPU, with indexes for the lookups
-// every request makes: by SA flow 1, by contact address and by source address.
+// every request makes: by SA flow 1, by contact address and by source address. Its bookkeeping does not grow
+// with the number of registrations (issue 12): counters kept on every change answer count, and a min-heap of
+// each registration's next expiry (due) gives the expiry sweep only what has expired.
 type registry struct {
 	mu        sync.Mutex
-	regs      map[string]*Registration
+	regs      map[string]*regEntry
 	bySAKey   map[saKey]string               // → IMPU key
 	byContKey map[contactKey]string          // → IMPU key
 	bySrcAddr map[netip.Addr]map[string]bool // → IMPU keys (UEs without sec-agree)
@@ -160,6 +163,35 @@ type registry struct {
 	// byFlow finds the registrations whose UE sends from an address and port: its registered source and the
 	// UE's ends of its SA sets. A request from one of them is from the access side whatever its address.
 	byFlow map[netip.AddrPort]map[string]bool // → IMPU keys
+	// due orders every registration by the earliest of its expiry and its SA sets' (dueOf).
+	due dueHeap[*regEntry]
+	// timed counts the registrations with an expiry (Expires not zero), saSets their SA sets: count derives
+	// the registrations in force from them without a scan.
+	timed, saSets int
+}
+
+// regEntry is a registration with its place in the expiry heap.
+type regEntry struct {
+	Registration
+	key string // impuKey of the IMPU: the map key
+	dueSlot
+}
+
+// dueOf is when the expiry sweep must next look at reg: the earliest of its expiry and its SA sets' expiries.
+// A registration with neither an expiry nor an SA set (a record left without a registration) is due at once,
+// as the per-registration sweep removed it at its next tick.
+func dueOf(reg *Registration) time.Time {
+	var due time.Time
+	set := false
+	if !reg.Expires.IsZero() {
+		due, set = reg.Expires, true
+	}
+	for _, sa := range reg.SAs {
+		if !set || sa.Expires.Before(due) {
+			due, set = sa.Expires, true
+		}
+	}
+	return due
 }
 
 type srcIdentity struct {
@@ -179,49 +211,101 @@ type contactKey struct {
 }
 
 func newRegistry() *registry {
-	return &registry{regs: make(map[string]*Registration), bySAKey: make(map[saKey]string),
+	return &registry{regs: make(map[string]*regEntry), bySAKey: make(map[saKey]string),
 		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool),
 		bySrcID: make(map[srcIdentity]string), byFlow: make(map[netip.AddrPort]map[string]bool)}
 }
 
-// index adds (add true) or removes reg's index entries.
-func (r *registry) index(k string, reg *Registration, add bool) {
+// tally adds (d 1) or takes away (d -1) reg's share of the counters.
+func (r *registry) tally(reg *Registration, d int) {
+	if !reg.Expires.IsZero() {
+		r.timed += d
+	}
+	r.saSets += d * len(reg.SAs)
+}
+
+// indexKeys are the entries one registration has in the indexes.
+type indexKeys struct {
+	sas     []saKey
+	flows   []netip.AddrPort
+	cont    contactKey
+	hasCont bool
+	src     netip.Addr // invalid when the registration has no source
+	ids     []srcIdentity
+}
+
+// keysOf lists reg's index entries.
+func keysOf(reg *Registration) indexKeys {
+	x := indexKeys{sas: make([]saKey, 0, len(reg.SAs)), flows: make([]netip.AddrPort, 0, 1+2*len(reg.SAs))}
 	for _, sa := range reg.SAs {
-		sk := saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS}
-		if add {
-			r.bySAKey[sk] = k
-		} else if r.bySAKey[sk] == k {
+		x.sas = append(x.sas, saKey{sa.Pair.UE.Addr.Unmap(), sa.Pair.UE.PortC, sa.Pair.PCSCF.PortS})
+	}
+	if reg.Source.IsValid() {
+		x.flows = append(x.flows, netip.AddrPortFrom(reg.Source.Addr().Unmap(), reg.Source.Port()))
+	}
+	for _, sa := range reg.SAs {
+		x.flows = append(x.flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
+	}
+	if reg.ContactHost != "" {
+		x.cont, x.hasCont = contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}, true
+	}
+	if a := reg.Source.Addr().Unmap(); a.IsValid() {
+		x.src = a
+		x.ids = make([]srcIdentity, 0, 1+len(reg.Associated))
+		x.ids = append(x.ids, srcIdentity{a, identity.Key(reg.IMPU)})
+		for _, id := range reg.Associated {
+			x.ids = append(x.ids, srcIdentity{a, identity.Key(id)})
+		}
+	}
+	return x
+}
+
+// reindex moves the index entries of the registration under k from old to cur (either nil for none): the
+// entries only old has go (a single-owner entry only while it is still k's), every entry of cur is k's. That is
+// the state removing all of old and adding all of cur gives, without deleting and re-creating the entries both
+// have (a re-registration keeps most).
+func (r *registry) reindex(k string, old, cur *indexKeys) {
+	if old == nil {
+		old = &indexKeys{}
+	}
+	if cur == nil {
+		cur = &indexKeys{}
+	}
+	for _, sk := range old.sas {
+		if !slices.Contains(cur.sas, sk) && r.bySAKey[sk] == k {
 			delete(r.bySAKey, sk)
 		}
 	}
-	var flows []netip.AddrPort
-	if reg.Source.IsValid() {
-		flows = append(flows, netip.AddrPortFrom(reg.Source.Addr().Unmap(), reg.Source.Port()))
-	}
-	for _, sa := range reg.SAs {
-		flows = append(flows, addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortC), addrPort(sa.Pair.UE.Addr, sa.Pair.UE.PortS))
-	}
-	for _, f := range flows {
-		indexSet(r.byFlow, f, k, add)
-	}
-	if reg.ContactHost != "" {
-		ck := contactKey{strings.ToLower(reg.ContactHost), reg.ContactPort}
-		if add {
-			r.byContKey[ck] = k
-		} else if r.byContKey[ck] == k {
-			delete(r.byContKey, ck)
+	for _, f := range old.flows {
+		if !slices.Contains(cur.flows, f) {
+			indexSet(r.byFlow, f, k, false)
 		}
 	}
-	if a := reg.Source.Addr().Unmap(); a.IsValid() {
-		for _, id := range append([]string{reg.IMPU}, reg.Associated...) {
-			sk := srcIdentity{a, identity.Key(id)}
-			if add {
-				r.bySrcID[sk] = k
-			} else if r.bySrcID[sk] == k {
-				delete(r.bySrcID, sk)
-			}
+	if old.hasCont && (!cur.hasCont || cur.cont != old.cont) && r.byContKey[old.cont] == k {
+		delete(r.byContKey, old.cont)
+	}
+	for _, id := range old.ids {
+		if !slices.Contains(cur.ids, id) && r.bySrcID[id] == k {
+			delete(r.bySrcID, id)
 		}
-		indexSet(r.bySrcAddr, a, k, add)
+	}
+	if old.src.IsValid() && old.src != cur.src {
+		indexSet(r.bySrcAddr, old.src, k, false)
+	}
+	for _, sk := range cur.sas {
+		r.bySAKey[sk] = k
+	}
+	for _, f := range cur.flows {
+		indexSet(r.byFlow, f, k, true)
+	}
+	if cur.hasCont {
+		r.byContKey[cur.cont] = k
+	}
+	for _, id := range cur.ids {
+		r.bySrcID[id] = k
+	}
+	if cur.src.IsValid() {
+		indexSet(r.bySrcAddr, cur.src, k, true)
 	}
 }
 
@@ -247,9 +331,9 @@ func (r *registry) snapshot() []Registration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Registration, 0, len(r.regs))
-	for _, reg := range r.regs {
-		c := *reg
-		c.SAs = append([]SASet(nil), reg.SAs...)
+	for _, e := range r.regs {
+		c := e.Registration
+		c.SAs = append([]SASet(nil), e.SAs...)
 		out = append(out, c)
 	}
 	return out
@@ -260,7 +344,7 @@ func (r *registry) snapshot() []Registration {
 func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASet, int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.regs[r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}]]
+	reg := r.lookup(r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}])
 	if reg == nil {
 		return Registration{}, SASet{}, 0, false
 	}
@@ -276,7 +360,7 @@ func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASe
 func (r *registry) byContact(host string, port uint16, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.regs[r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}]]
+	reg := r.lookup(r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}])
 	if reg == nil || !reg.Registered(now) {
 		return Registration{}, false
 	}
@@ -298,14 +382,14 @@ func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Regis
 		return reg.Source.Port() == src.Port()
 	}
 	if id != "" {
-		if reg := r.regs[r.bySrcID[srcIdentity{src.Addr().Unmap(), identity.Key(id)}]]; usable(reg) {
+		if reg := r.lookup(r.bySrcID[srcIdentity{src.Addr().Unmap(), identity.Key(id)}]); usable(reg) {
 			return copyReg(reg), true
 		}
 	}
 	// No identity of a registration at this address: the UE is known when it is the only one there.
 	var only *Registration
 	for k := range r.bySrcAddr[src.Addr().Unmap()] {
-		if reg := r.regs[k]; usable(reg) {
+		if reg := r.lookup(k); usable(reg) {
 			if only != nil {
 				return Registration{}, false
 			}
@@ -324,18 +408,26 @@ func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for k := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())] {
-		if reg := r.regs[k]; reg != nil && reg.Registered(now) {
+		if reg := r.lookup(k); reg != nil && reg.Registered(now) {
 			return true
 		}
 	}
 	return false
 }
 
+// lookup is the registration under the IMPU key k, nil when none.
+func (r *registry) lookup(k string) *Registration {
+	if e := r.regs[k]; e != nil {
+		return &e.Registration
+	}
+	return nil
+}
+
 func (r *registry) get(impu string) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg, ok := r.regs[identity.Key(impu)]
-	if !ok {
+	reg := r.lookup(identity.Key(impu))
+	if reg == nil {
 		return Registration{}, false
 	}
 	return copyReg(reg), true
@@ -347,30 +439,77 @@ func (r *registry) update(impu string, fn func(reg *Registration) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := identity.Key(impu)
-	reg, ok := r.regs[k]
+	e, ok := r.regs[k]
+	var old indexKeys
 	if !ok {
-		reg = &Registration{IMPU: impu}
+		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, dueSlot: dueSlot{idx: -1}}
 	} else {
-		r.index(k, reg, false)
+		old = keysOf(&e.Registration)
+		r.tally(&e.Registration, -1)
 	}
-	if fn(reg) {
-		r.regs[k] = reg
-		r.index(k, reg, true)
-	} else {
+	if fn(&e.Registration) {
+		r.regs[k] = e
+		cur := keysOf(&e.Registration)
+		r.reindex(k, &old, &cur)
+		r.tally(&e.Registration, 1)
+		r.due.set(e, dueOf(&e.Registration))
+	} else if ok {
 		delete(r.regs, k)
+		r.reindex(k, &old, nil)
+		r.due.remove(e)
 	}
 }
 
+// count is the number of registrations in force at now and of SA sets held, from the counters: the
+// registrations with an expiry, less those whose expiry has passed and the sweep has not yet removed (found
+// through the heap, O(their number)).
 func (r *registry) count(now time.Time) (regs, sas int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, reg := range r.regs {
-		if reg.Registered(now) {
-			regs++
+	regs = r.timed
+	r.due.visitDue(now, func(e *regEntry) {
+		if !e.Expires.IsZero() && !e.Registered(now) {
+			regs--
 		}
-		sas += len(reg.SAs)
+	})
+	return regs, r.saSets
+}
+
+// expire removes the SA sets whose expiry has passed at now, and the registrations whose expiry has passed or
+// that hold neither an expiry nor an SA set; it returns the SA sets removed (for the kernel and the allocator),
+// the IMPUs of the registrations removed, and whether anything changed. Only the registrations due are
+// touched: O(k log N) for k due among N.
+func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.due.popDue(now) {
+		reg := &e.Registration
+		old := keysOf(reg)
+		r.tally(reg, -1)
+		var keep []SASet
+		for _, sa := range reg.SAs {
+			if now.Before(sa.Expires) {
+				keep = append(keep, sa)
+			} else {
+				gone = append(gone, sa)
+				changed = true
+			}
+		}
+		reg.SAs = keep
+		if (!reg.Expires.IsZero() && !now.Before(reg.Expires)) || (reg.Expires.IsZero() && len(reg.SAs) == 0) {
+			changed = true
+			gone = append(gone, reg.SAs...)
+			ended = append(ended, reg.IMPU)
+			delete(r.regs, e.key)
+			r.reindex(e.key, &old, nil)
+			continue
+		}
+		cur := keysOf(reg)
+		r.reindex(e.key, &old, &cur)
+		r.tally(reg, 1)
+		r.due.set(e, dueOf(reg)) // all due were popped first: each is looked at once per sweep
 	}
-	return regs, sas
+	return gone, ended, changed
 }
 
 func copyReg(reg *Registration) Registration {

@@ -434,35 +434,7 @@ func (n *Node) expiryLoop() {
 }
 
 func (n *Node) expire(now time.Time) {
-	var gone []SASet
-	var ended []string
-	changed := false
-	for _, reg := range n.regs.snapshot() {
-		n.regs.update(reg.IMPU, func(r *Registration) bool {
-			var keep []SASet
-			for _, sa := range r.SAs {
-				if now.Before(sa.Expires) {
-					keep = append(keep, sa)
-				} else {
-					gone = append(gone, sa)
-					changed = true
-				}
-			}
-			r.SAs = keep
-			if !r.Expires.IsZero() && !now.Before(r.Expires) {
-				changed = true
-				gone = append(gone, r.SAs...)
-				ended = append(ended, r.IMPU)
-				return false
-			}
-			if r.Expires.IsZero() && len(r.SAs) == 0 {
-				changed = true
-				ended = append(ended, r.IMPU)
-				return false
-			}
-			return true
-		})
-	}
+	gone, ended, changed := n.regs.expire(now)
 	for _, impu := range ended {
 		n.dialogs.dropIMPU(impu)
 	}

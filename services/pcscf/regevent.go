@@ -49,42 +49,63 @@ type RegEventSubscription struct {
 	Expires time.Time  `json:"expires"`
 }
 
-// regSubs are the live reg event subscriptions by Call-ID. The zero value is ready.
+// regSubs are the live reg event subscriptions by Call-ID, with a heap of their expiries so that the expiry
+// tick looks only at those that ended. The zero value is ready.
 type regSubs struct {
-	mu sync.Mutex
-	m  map[string]RegEventSubscription
+	mu  sync.Mutex
+	m   map[string]*subEntry
+	due dueHeap[*subEntry]
+}
+
+// subEntry is a subscription with its place in the expiry heap.
+type subEntry struct {
+	RegEventSubscription
+	dueSlot
 }
 
 func (s *regSubs) put(sub RegEventSubscription) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
-		s.m = make(map[string]RegEventSubscription)
+		s.m = make(map[string]*subEntry)
 	}
-	s.m[sub.CallID] = sub
+	e := s.m[sub.CallID]
+	if e == nil {
+		e = &subEntry{dueSlot: dueSlot{idx: -1}}
+		s.m[sub.CallID] = e
+	}
+	e.RegEventSubscription = sub
+	s.due.set(e, sub.Expires)
 }
 
 func (s *regSubs) get(callID string) (RegEventSubscription, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	sub, ok := s.m[callID]
-	return sub, ok
+	if e := s.m[callID]; e != nil {
+		return e.RegEventSubscription, true
+	}
+	return RegEventSubscription{}, false
 }
 
 func (s *regSubs) remove(callID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.m, callID)
+	if e := s.m[callID]; e != nil {
+		delete(s.m, callID)
+		s.due.remove(e)
+	}
 }
 
 // expire forgets the subscriptions past their expiry (the S-CSCF ends them then, RFC 6665 §4.2.2).
 func (s *regSubs) expire(now time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for id, sub := range s.m {
-		if !now.Before(sub.Expires) {
-			delete(s.m, id)
+	for _, e := range s.due.popDue(now) {
+		if !now.Before(e.Expires) {
+			delete(s.m, e.CallID)
+			continue
 		}
+		s.due.set(e, e.Expires) // a restored expiry placed before a wall clock step: looked at again next tick
 	}
 }
 
