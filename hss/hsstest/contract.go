@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,7 +320,12 @@ func testCreateSubscriberIsAtomic(t *testing.T, s hss.Store) {
 			s := Subscriber("001010000000001", "15550009")
 			s.Private.IMPI = "other@" + hss.DefaultDomain
 			for i := range s.Public {
-				s.Public[i].IMPU += "x"
+				// Other identities, still valid public identities (a tel number takes a digit).
+				if strings.HasPrefix(s.Public[i].IMPU, "tel:") {
+					s.Public[i].IMPU += "9"
+				} else {
+					s.Public[i].IMPU += "x"
+				}
 			}
 			return s
 		}},

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"sync"
 	"testing"
 )
 
@@ -16,12 +17,26 @@ const (
 	portRangeSize  = 12000
 )
 
+// handedOut holds every port FreePort returned in this test binary. A port is never handed out twice: the
+// probe below cannot see a port that a node inside a test's network namespace has bound, nor one handed out but
+// not yet bound, and two nodes given one port fail at start ("address already in use"). It is the harness's
+// one piece of process-wide state, as the ports themselves are process-wide.
+var handedOut = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: make(map[int]bool)}
+
 // FreePort returns a loopback port that is free for both UDP and TCP at the time of the call (a SIP node binds
-// both on one port).
+// both on one port), and that no earlier call of this test binary returned.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	handedOut.Lock()
+	defer handedOut.Unlock()
 	for range 200 {
 		port := portRangeFirst + rand.IntN(portRangeSize)
+		if handedOut.ports[port] {
+			continue
+		}
 		tl, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -32,6 +47,7 @@ func FreePort(t testing.TB) int {
 			continue
 		}
 		_ = ul.Close()
+		handedOut.ports[port] = true
 		return port
 	}
 	t.Fatal("no free loopback port for both UDP and TCP")
