@@ -31,7 +31,7 @@ func lines(msg sip.Message, name string) []sip.Header {
 	if hl, ok := msg.(headerLister); ok {
 		var out []sip.Header
 		for _, h := range hl.Headers() {
-			if h != nil && key(h.Name()) == k {
+			if h != nil && hasKey(h.Name(), k) {
 				out = append(out, h)
 			}
 		}
@@ -92,7 +92,7 @@ func Remove(msg sip.Message, name string) int {
 	// Collect the exact spellings first: RemoveHeader edits the slice Headers returns.
 	var spellings []string
 	for _, h := range hr.Headers() {
-		if h != nil && key(h.Name()) == k {
+		if h != nil && hasKey(h.Name(), k) {
 			n := h.Name()
 			found := false
 			for _, s := range spellings {

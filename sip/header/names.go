@@ -99,7 +99,25 @@ func key(name string) string {
 }
 
 // SameName reports whether a and b name the same header field, in any case or compact form.
-func SameName(a, b string) bool { return key(a) == key(b) }
+func SameName(a, b string) bool { return hasKey(a, key(b)) }
+
+// hasKey reports whether key(name) == k for a k that is already a key, without allocating: it is
+// asked for every header line of a message at every lookup, where key(name) cost an allocation
+// per line for the usual mixed-case names.
+func hasKey(name, k string) bool {
+	name = strings.TrimSpace(name)
+	if len(name) == 1 {
+		c := name[0]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if long := expandCompact(string(c)); long != "" {
+			return long == k
+		}
+		return len(k) == 1 && k[0] == c
+	}
+	return len(name) == len(k) && strings.EqualFold(name, k)
+}
 
 // Canonical returns the registered spelling of a header name given in any case or compact form
 // ("k" and "SUPPORTED" give "Supported"); a name it does not know comes back trimmed, as given.
