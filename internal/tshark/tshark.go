@@ -109,6 +109,56 @@ func tcpFrame(conv Conversation, s Segment, seq, ack uint32) []byte {
 	return frame
 }
 
+// WritePcapUDP writes datagrams as a classic libpcap file: one Ethernet/IPv4/UDP frame per datagram
+// between the conversation's two ports on 127.0.0.1, with correct lengths and checksums (RFC 768, RFC 1071).
+func WritePcapUDP(path string, conv Conversation, datagrams []Segment) error {
+	le := binary.LittleEndian
+	be := binary.BigEndian
+	out := make([]byte, 24)
+	le.PutUint32(out[0:], 0xa1b2c3d4)
+	le.PutUint16(out[4:], 2)
+	le.PutUint16(out[6:], 4)
+	le.PutUint32(out[16:], 262144)
+	le.PutUint32(out[20:], 1)
+	for i, d := range datagrams {
+		frame := make([]byte, 14+20+8, 14+20+8+len(d.Payload))
+		copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
+		copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
+		be.PutUint16(frame[12:], 0x0800)
+		ip := frame[14:34]
+		ip[0] = 0x45
+		be.PutUint16(ip[2:], uint16(20+8+len(d.Payload)))
+		ip[8], ip[9] = 64, 17 // TTL, UDP
+		copy(ip[12:16], []byte{127, 0, 0, 1})
+		copy(ip[16:20], []byte{127, 0, 0, 1})
+		be.PutUint16(ip[10:], checksum(ip, 0))
+		udp := frame[34:42]
+		src, dst := conv.ServerPort, conv.ClientPort
+		if d.FromClient {
+			src, dst = dst, src
+		}
+		be.PutUint16(udp[0:], src)
+		be.PutUint16(udp[2:], dst)
+		be.PutUint16(udp[4:], uint16(8+len(d.Payload)))
+		frame = append(frame, d.Payload...)
+		pseudo := uint32(0x7f00+0x0001)*2 + 17 + uint32(8+len(d.Payload))
+		if c := checksum(frame[34:], pseudo); c != 0 {
+			be.PutUint16(udp[6:], c)
+		} else {
+			be.PutUint16(udp[6:], 0xffff) // RFC 768: a computed zero is sent as all ones
+		}
+		rec := make([]byte, 16)
+		le.PutUint32(rec[0:], 1700000000+uint32(i))
+		le.PutUint32(rec[8:], uint32(len(frame)))
+		le.PutUint32(rec[12:], uint32(len(frame)))
+		out = append(append(out, rec...), frame...)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return fmt.Errorf("write pcap: %w", err)
+	}
+	return nil
+}
+
 // checksum is the Internet checksum (RFC 1071) of b, starting from sum.
 func checksum(b []byte, sum uint32) uint16 {
 	for i := 0; i+1 < len(b); i += 2 {
