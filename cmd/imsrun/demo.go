@@ -17,6 +17,9 @@ type demoSubscriber struct {
 	IMSI, MSISDN, K, OP, AMF string
 }
 
+// demoDomain is the home domain of the demo subscribers' IMSIs (MCC 001, MNC 01; TS 23.003 §13.2).
+const demoDomain = "ims.mnc001.mcc001.3gppnetwork.org"
+
 var demoSubscribers = [...]demoSubscriber{
 	{IMSI: "001010000000001", MSISDN: "15550000001", K: "a1b2c3d4e5f60718293a4b6c7e8f9012", OP: "c1d2e3f4a5b69788122334455667789f", AMF: "8000"},
 	{IMSI: "001010000000002", MSISDN: "15550000002", K: "b2c3d4e5f60718293a4b6c7e8f9012a1", OP: "c1d2e3f4a5b69788122334455667789f", AMF: "8000"},

@@ -8,9 +8,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -18,11 +21,31 @@ import (
 
 var errHelp = errors.New("help requested")
 
-// node is one binary of the core and how to tell it is ready.
+// node is one binary of the core, the sockets it binds and how to tell it is ready.
 type node struct {
 	name  string
 	args  []string
 	ready string // URL answering 200 once the node is ready (its /readyz)
+	// ports are the sockets the node binds with its defaults: checked free before anything starts.
+	ports []portSpec
+	// what is one line for the summary: what the node serves where.
+	what string
+}
+
+// sockets lists a node's sockets: "tcp+udp:ADDR" stands for both.
+func sockets(specs ...string) []portSpec {
+	var out []portSpec
+	for _, s := range specs {
+		nets, addr, _ := strings.Cut(s, ":")
+		for _, n := range strings.Split(nets, "+") {
+			p, err := parsePortSpec(n + ":" + addr)
+			if err != nil {
+				panic(err) // the defaults below are constants
+			}
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // options are imsrun's flags; every default is what the nodes themselves default to.
@@ -41,10 +64,15 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	exe, _ := os.Executable()
 	o := &options{nodes: []*node{
 		// Each node's /readyz: 200 once it serves and reaches what it depends on (the HSS for the CSCFs).
-		{name: "hss", ready: "http://127.0.0.1:8080/readyz"},
-		{name: "scscf", ready: "http://127.0.0.1:9103/readyz"},
-		{name: "icscf", ready: "http://127.0.0.1:9102/readyz"},
-		{name: "pcscf", ready: "http://127.0.0.1:9101/readyz"},
+		// The ports are the nodes' defaults (hss/config.go, services/*/config.go).
+		{name: "hss", ready: "http://127.0.0.1:8080/readyz", ports: sockets("tcp:127.0.0.1:3868", "tcp:127.0.0.1:8080"),
+			what: "Diameter Cx 127.0.0.1:3868, provisioning API http://127.0.0.1:8080"},
+		{name: "scscf", ready: "http://127.0.0.1:9103/readyz", ports: sockets("tcp+udp:127.0.0.1:6060", "tcp:127.0.0.1:9103"),
+			what: "SIP 127.0.0.1:6060, metrics http://127.0.0.1:9103"},
+		{name: "icscf", ready: "http://127.0.0.1:9102/readyz", ports: sockets("tcp+udp:127.0.0.1:4060", "tcp:127.0.0.1:9102"),
+			what: "SIP 127.0.0.1:4060, metrics http://127.0.0.1:9102"},
+		{name: "pcscf", ready: "http://127.0.0.1:9101/readyz", ports: sockets("tcp+udp:127.0.0.1:5060", "tcp:127.0.0.1:9101"),
+			what: "SIP 127.0.0.1:5060 (UEs register here), metrics http://127.0.0.1:9101"},
 	}}
 	fs := flag.NewFlagSet("imsrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -57,6 +85,20 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tokenFile, "token-file", defaultTokenFile, "the admin token for imsctl, made on first start (imsctl reads "+defaultTokenFile+" by default)")
 	for _, n := range o.nodes {
 		fs.StringVar(&n.ready, n.name+"-ready", n.ready, "URL that answers 200 once "+n.name+" is ready")
+		fs.Func(n.name+"-ports", "sockets "+n.name+" binds, checked free before start (comma-separated tcp:ADDR:PORT or udp:ADDR:PORT; default "+joinPorts(n.ports)+")", func(v string) error {
+			n.ports = nil
+			for _, s := range strings.Split(v, ",") {
+				if s = strings.TrimSpace(s); s == "" {
+					continue
+				}
+				p, err := parsePortSpec(s)
+				if err != nil {
+					return err
+				}
+				n.ports = append(n.ports, p)
+			}
+			return nil
+		})
 		fs.Func(n.name+"-arg", "extra argument for "+n.name+" (repeatable), e.g. --"+n.name+"-arg=--log-level=debug", func(v string) error {
 			n.args = append(n.args, v)
 			return nil
@@ -104,6 +146,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if made {
 		out.printf("imsrun", "made an API token (admin scope) for imsctl: %s; its hash is in %s (both 0600)", o.tokenFile, o.tokensFile)
 	}
+	// Every port first: a node that cannot bind must not leave the others half started, and a busy port
+	// must never make another instance's node pass for ours.
+	for _, n := range o.nodes {
+		if err := checkFree(n.name, n.ports); err != nil {
+			return err
+		}
+	}
 	var started []*process
 	exited := make(chan *process, len(o.nodes))
 	defer func() { stopAll(started, o.stopTimeout, out) }()
@@ -117,6 +166,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err := waitReady(ctx, n, o.readyTimeout, exited); err != nil {
 			return err
 		}
+		if err := checkIdentity(n, p.cmd.Process.Pid); err != nil {
+			return err
+		}
 		out.printf("imsrun", "%s is serving (%s)", n.name, n.ready)
 	}
 	if o.demo {
@@ -124,7 +176,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("demo subscribers: %w", err)
 		}
 	}
-	out.printf("imsrun", "the core is up; Ctrl-C stops it. imsctl reads its API token from %s (or IMSCTL_TOKEN / --token-file)", o.tokenFile)
+	out.printf("imsrun", "the core is up:")
+	for _, n := range o.nodes {
+		out.printf("imsrun", "  %-6s %s", n.name, n.what)
+	}
+	d := demoSubscribers[0]
+	out.printf("imsrun", "next: register the first demo subscriber from another terminal:")
+	out.printf("imsrun", "  bin/imsue register --impi %s@%s --impu sip:%s@%s --k %s --op %s", d.IMSI, demoDomain, d.MSISDN, demoDomain, d.K, d.OP)
+	out.printf("imsrun", "  bin/imsctl subscriber list   (token from %s, or IMSCTL_TOKEN / --token-file)", o.tokenFile)
+	out.printf("imsrun", "Ctrl-C (or closing this terminal) stops every node")
 	select {
 	case <-ctx.Done():
 		out.printf("imsrun", "stopping")
@@ -140,7 +200,10 @@ func start(binDir string, n *node, out *lineWriter, exited chan<- *process) (*pr
 		return nil, fmt.Errorf("%s binary: %w (run `make build` first)", n.name, err)
 	}
 	cmd := exec.Command(path, n.args...)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // Ctrl-C reaches imsrun only; it stops the nodes in order
+	// Setpgid: Ctrl-C and the terminal's SIGHUP reach imsrun only, which stops the nodes in order.
+	// Pdeathsig: if imsrun itself dies (kill -9), the kernel sends each node SIGTERM, so no orphaned P-CSCF
+	// keeps 5060. It fires when the thread that started the node exits; the Go runtime keeps its threads.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -165,6 +228,34 @@ func start(binDir string, n *node, out *lineWriter, exited chan<- *process) (*pr
 		exited <- p
 	}()
 	return p, nil
+}
+
+// checkIdentity makes sure the node answering the readiness URL is the process imsrun started: the
+// listener on the URL's port must belong to pid.
+func checkIdentity(n *node, pid int) error {
+	u, err := url.Parse(n.ready)
+	if err != nil {
+		return fmt.Errorf("%s ready URL %q: %w", n.name, n.ready, err)
+	}
+	port, err := strconv.ParseUint(u.Port(), 10, 16)
+	if err != nil {
+		return nil // no explicit port: nothing to check against
+	}
+	if ok, why := ownedBy(uint16(port), pid); !ok {
+		if why == "no visible process holds it" {
+			return nil // /proc hides other users' sockets; the port was free before the start
+		}
+		return fmt.Errorf("%s answered %s, but not from the process imsrun started (pid %d): %s", n.name, n.ready, pid, why)
+	}
+	return nil
+}
+
+func joinPorts(ps []portSpec) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
 }
 
 // waitReady polls the node's readiness URL until it answers 200.

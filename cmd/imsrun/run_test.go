@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -116,5 +118,73 @@ func TestHSSGetsTokensFile(t *testing.T) {
 	want := []string{"--api-tokens-file", defaultTokensFile, "--log-level=debug"}
 	if hss := o.nodes[0]; hss.name != "hss" || !slices.Equal(hss.args, want) {
 		t.Errorf("%s args %q, want %q", hss.name, hss.args, want)
+	}
+}
+
+// A busy port stops imsrun before it starts anything, and the message names the process holding it.
+func TestBusyPortRefusedAndNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	busy := l.Addr().String()
+	err = checkFree("pcscf", sockets("tcp:"+busy))
+	if !errors.Is(err, errPortBusy) {
+		t.Fatalf("checkFree on a held port: %v", err)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) || !strings.Contains(err.Error(), "--pcscf-ports") {
+		t.Fatalf("the error does not name the holder (this test, pid %d) and the way out: %v", os.Getpid(), err)
+	}
+	u, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	if err := checkFree("pcscf", sockets("udp:"+u.LocalAddr().String())); !errors.Is(err, errPortBusy) {
+		t.Fatalf("checkFree on a held UDP port: %v", err)
+	}
+	free := freePort(t)
+	if err := checkFree("pcscf", sockets("tcp+udp:127.0.0.1:"+free)); err != nil {
+		t.Fatalf("checkFree on a free port: %v", err)
+	}
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	l.Close()
+	return port
+}
+
+// A /readyz answered by a process other than the one imsrun started is refused.
+func TestIdentityChecked(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {}))
+	defer srv.Close()
+	n := &node{name: "hss", ready: srv.URL + "/readyz"}
+	if err := checkIdentity(n, os.Getpid()); err != nil {
+		t.Fatalf("our own listener: %v", err)
+	}
+	err := checkIdentity(n, os.Getpid()+1)
+	if err == nil || !strings.Contains(err.Error(), "not from the process imsrun started") {
+		t.Fatalf("another process's listener: %v; want it refused", err)
+	}
+}
+
+// The ports flag replaces a node's default sockets.
+func TestPortsFlag(t *testing.T) {
+	o, err := parseOptions([]string{"--pcscf-ports=tcp:127.0.0.1:15060, udp:[::1]:15060"}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := joinPorts(o.nodes[3].ports); got != "tcp:127.0.0.1:15060,udp:[::1]:15060" {
+		t.Fatalf("pcscf ports %q", got)
+	}
+	if _, err := parseOptions([]string{"--hss-ports=sctp:127.0.0.1:3868"}, io.Discard); err == nil {
+		t.Fatal("an sctp port accepted")
 	}
 }
