@@ -171,3 +171,21 @@ type ProvisioningStore interface {
 	// SetDefaultChargingInfo sets the charging function addresses of subscribers without their own.
 	SetDefaultChargingInfo(ctx context.Context, c ChargingInfo) error
 }
+
+// StoreStats counts the work a store did since it was opened: SQL statements run (reads and writes, in or
+// out of transactions) and write transactions begun. The per-procedure budgets (docs/hss.md, "Store work
+// per Cx procedure") are checked with it.
+type StoreStats struct {
+	Statements   uint64
+	Transactions uint64
+}
+
+// Sub returns s − o: the work done between two readings.
+func (s StoreStats) Sub(o StoreStats) StoreStats {
+	return StoreStats{Statements: s.Statements - o.Statements, Transactions: s.Transactions - o.Transactions}
+}
+
+// StatsStore is implemented by stores that count their work (storage/sqlite, storage/postgres).
+type StatsStore interface {
+	StoreStats() StoreStats
+}

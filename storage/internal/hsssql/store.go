@@ -15,8 +15,9 @@ import (
 
 // Store implements hss.Store over a Backend. Backends embed it in their DB type.
 type Store struct {
-	b   Backend
-	log *zap.Logger
+	b     Backend
+	count *counting // b counted: hss.StoreStats
+	log   *zap.Logger
 }
 
 // New returns the HSS store of backend b.
@@ -24,7 +25,8 @@ func New(b Backend, log *zap.Logger) *Store {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Store{b: b, log: log}
+	c := newCounting(b)
+	return &Store{b: c, count: c, log: log}
 }
 
 // now is the timestamp written by a change: UTC, microseconds (what PostgreSQL keeps), so that both

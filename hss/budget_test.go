@@ -1,0 +1,85 @@
+package hss_test
+
+import (
+	"testing"
+
+	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/storage"
+)
+
+// budgetStep is one Cx procedure of a registration's life and the most store work it may cost.
+type budgetStep struct {
+	name   string
+	budget hss.StoreStats
+	run    func(e *env, scscf *client, impi, sip string)
+}
+
+// budgetSteps is a registration's life at the HSS, in order: the I-CSCF's UAR, the S-CSCF's MAR (the
+// first reserves an SQN block, the second issues from it), SAR REGISTRATION, a terminating LIR, the UAR and
+// SAR of a re-registration, and SAR USER_DEREGISTRATION. The budgets are the counts this code reaches
+// (docs/hss.md, "Store work per Cx procedure"): a change that makes a procedure run more statements or
+// transactions fails TestStoreBudget.
+func budgetSteps() []budgetStep {
+	return []budgetStep{
+		{"UAR", hss.StoreStats{Statements: 7, Transactions: 0}, func(e *env, _ *client, impi, sip string) {
+			wantExperimental(e.t, e.icscf.uar(impi, sip, nil), cx.FirstRegistration)
+		}},
+		{"MAR first", hss.StoreStats{Statements: 12, Transactions: 2}, func(e *env, c *client, impi, sip string) {
+			wantSuccess(e.t, c.mar(impi, sip, cx.SchemeAKAv1MD5, 1, nil))
+		}},
+		{"MAR", hss.StoreStats{Statements: 5, Transactions: 0}, func(e *env, c *client, impi, sip string) {
+			wantSuccess(e.t, c.mar(impi, sip, cx.SchemeAKAv1MD5, 1, nil))
+		}},
+		{"SAR REGISTRATION", hss.StoreStats{Statements: 21, Transactions: 1}, func(e *env, c *client, impi, sip string) {
+			wantSuccess(e.t, c.sar(impi, []string{sip}, cx.SATRegistration, nil))
+		}},
+		{"LIR", hss.StoreStats{Statements: 1, Transactions: 0}, func(e *env, _ *client, _, sip string) {
+			wantSuccess(e.t, e.icscf.lir(sip, nil))
+		}},
+		{"UAR re-registration", hss.StoreStats{Statements: 5, Transactions: 0}, func(e *env, _ *client, impi, sip string) {
+			wantExperimental(e.t, e.icscf.uar(impi, sip, nil), cx.SubsequentRegistration)
+		}},
+		{"SAR RE_REGISTRATION", hss.StoreStats{Statements: 21, Transactions: 1}, func(e *env, c *client, impi, sip string) {
+			wantSuccess(e.t, c.sar(impi, []string{sip}, cx.SATReRegistration, nil))
+		}},
+		{"SAR USER_DEREGISTRATION", hss.StoreStats{Statements: 10, Transactions: 1}, func(e *env, c *client, impi, sip string) {
+			wantSuccess(e.t, c.sar(impi, []string{sip}, cx.SATUserDeregistration, nil))
+		}},
+	}
+}
+
+// TestStoreBudget runs a registration's life on each backend and checks the SQL statements and write
+// transactions of each Cx procedure against its budget, as allocation budgets are checked. A second
+// subscriber runs the same steps after the first, so that what is cached or prepared once per process is
+// not counted against the procedures (the first subscriber's counts are logged, not checked).
+func TestStoreBudget(t *testing.T) {
+	forEachStore(t, func(t *testing.T, db storage.DB) {
+		st, ok := db.(hss.StatsStore)
+		if !ok {
+			t.Fatalf("%T does not count its work (hss.StatsStore)", db)
+		}
+		e := newEnv(t, db, nil)
+		scscf := e.connect(scscfHost)
+		var total hss.StoreStats
+		for round := 0; round < 2; round++ {
+			sub := e.subscriber(nil)
+			impi, _, sip, _ := ids(sub)
+			total = hss.StoreStats{}
+			for _, step := range budgetSteps() {
+				before := st.StoreStats()
+				step.run(e, scscf, impi, sip)
+				got := st.StoreStats().Sub(before)
+				total.Statements += got.Statements
+				total.Transactions += got.Transactions
+				t.Logf("round %d %-24s %3d statements %d transactions (budget %d, %d)", round, step.name,
+					got.Statements, got.Transactions, step.budget.Statements, step.budget.Transactions)
+				if round == 1 && (got.Statements > step.budget.Statements || got.Transactions > step.budget.Transactions) {
+					t.Errorf("%s: %d statements and %d transactions, over the budget of %d and %d", step.name,
+						got.Statements, got.Transactions, step.budget.Statements, step.budget.Transactions)
+				}
+			}
+		}
+		t.Logf("registration life: %d statements, %d transactions", total.Statements, total.Transactions)
+	})
+}
