@@ -99,6 +99,11 @@ type CxStore interface {
 	// default (zero when none is set; cached as UserProfile's profiles are). ErrNotFound when impi does not
 	// exist.
 	ChargingInfo(ctx context.Context, impi string) (ChargingInfo, error)
+
+	// DefaultChargingInfo returns the charging function addresses of subscribers without their own (zero
+	// when none is set); cached as UserProfile's profiles are. With PrivateIdentity.Charging it answers
+	// what ChargingInfo does without reading the private identity again.
+	DefaultChargingInfo(ctx context.Context) (ChargingInfo, error)
 }
 
 // ProvisioningStore is what operators change through imsctl and the provisioning API.

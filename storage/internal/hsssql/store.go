@@ -415,6 +415,19 @@ func (s *Store) ChargingInfo(ctx context.Context, impi string) (hss.ChargingInfo
 	return c, nil
 }
 
+// DefaultChargingInfo implements hss.CxStore.
+func (s *Store) DefaultChargingInfo(ctx context.Context) (hss.ChargingInfo, error) {
+	def, err := s.defaultCharging(ctx, s.b.Read())
+	if err != nil || def == nil {
+		return hss.ChargingInfo{}, err
+	}
+	var c hss.ChargingInfo
+	if err := decodeJSON(def, &c); err != nil {
+		return hss.ChargingInfo{}, fmt.Errorf("default charging info: %w", err)
+	}
+	return c, nil
+}
+
 // ---- Cx changes --------------------------------------------------------------------------------------
 
 // UpdateRegistration implements hss.CxStore. Two reads and at most two writes: the identity with impi's
