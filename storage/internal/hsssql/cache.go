@@ -35,9 +35,9 @@ type cache struct {
 }
 
 type cached[T any] struct {
-	v       T
-	expires time.Time
-	ok      bool
+	v  T
+	at time.Time // when it was read from the database
+	ok bool
 }
 
 func newCache(ttl time.Duration) *cache {
@@ -58,10 +58,6 @@ func (c *cache) setTTL(ttl time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.ttl = ttl
-	c.epoch++
-	clear(c.profiles)
-	clear(c.sets)
-	c.scscfs, c.charging = cached[[]hss.SCSCF]{}, cached[[]byte]{}
 }
 
 // through returns the value of key in m when fresh, else loads it and keeps it unless a flush happened
@@ -72,7 +68,7 @@ func through[K comparable, V any](ctx context.Context, c *cache, m map[K]cached[
 	e, ok := m[key]
 	epoch, ttl := c.epoch, c.ttl
 	c.mu.Unlock()
-	if ok && now.Before(e.expires) {
+	if ok && now.Sub(e.at) < ttl {
 		return e.v, nil
 	}
 	v, err := load(ctx)
@@ -84,7 +80,7 @@ func through[K comparable, V any](ctx context.Context, c *cache, m map[K]cached[
 		if len(m) >= maxCached {
 			clear(m)
 		}
-		m[key] = cached[V]{v: v, expires: now.Add(ttl), ok: true}
+		m[key] = cached[V]{v: v, at: now, ok: true}
 	}
 	c.mu.Unlock()
 	return v, nil
@@ -97,7 +93,7 @@ func single[V any](ctx context.Context, c *cache, slot *cached[V], load func(ctx
 	e := *slot
 	epoch, ttl := c.epoch, c.ttl
 	c.mu.Unlock()
-	if e.ok && now.Before(e.expires) {
+	if e.ok && now.Sub(e.at) < ttl {
 		return e.v, nil
 	}
 	v, err := load(ctx)
@@ -106,14 +102,14 @@ func single[V any](ctx context.Context, c *cache, slot *cached[V], load func(ctx
 	}
 	c.mu.Lock()
 	if c.epoch == epoch {
-		*slot = cached[V]{v: v, expires: now.Add(ttl), ok: true}
+		*slot = cached[V]{v: v, at: now, ok: true}
 	}
 	c.mu.Unlock()
 	return v, nil
 }
 
-// SetCacheTTL changes how long shared provisioned data is served from memory (DefaultCacheTTL); 0 or less
-// reads it from the database every time. The cache is emptied.
+// SetCacheTTL changes how long shared provisioned data is served from memory (DefaultCacheTTL), for what
+// is cached already too; 0 or less reads it from the database every time.
 func (s *Store) SetCacheTTL(ttl time.Duration) { s.cache.setTTL(ttl) }
 
 // serviceProfile is getServiceProfile through the cache.

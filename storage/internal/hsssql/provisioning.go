@@ -345,7 +345,9 @@ func (t tailScanner) Scan(dest ...any) error {
 
 // then returns a scanner whose Scan hands the destinations after the caller's to next: two scan functions
 // reading one row (Identities: an IMPI's columns, then an IMPU's).
-func (t tailScanner) then(next func(r scanner) error) scanner { return chainScanner{r: t.r, next: next} }
+func (t tailScanner) then(next func(r scanner) error) scanner {
+	return chainScanner{r: t.r, next: next}
+}
 
 type chainScanner struct {
 	r    scanner
