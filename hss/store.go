@@ -91,6 +91,13 @@ type CxStore interface {
 	// transaction: keep it short and do not call the Store from it.
 	UpdateSQN(ctx context.Context, impi string, fn func(current uint64) (next uint64, err error)) error
 
+	// UpdateRegistrationAndSQN is UpdateRegistration(regIMPI, impu, reg) then UpdateSQN(impi, sqn) in one
+	// transaction: the first MAR of an authentication stores the pending S-CSCF and reserves SQNs with one
+	// write (TS 29.228 §6.3.1 step 5, TS 33.102 Annex C). Either error leaves both unchanged.
+	UpdateRegistrationAndSQN(ctx context.Context, regIMPI, impu string,
+		reg func(cur ImplicitSetState) (RegistrationChange, error),
+		impi string, sqn func(current uint64) (next uint64, err error)) error
+
 	// SCSCFs returns the known S-CSCFs with their capabilities, sorted by name (UAA Server-Capabilities,
 	// TS 29.228 §6.7). Cached as UserProfile's profiles are.
 	SCSCFs(ctx context.Context) ([]SCSCF, error)

@@ -436,106 +436,126 @@ func (s *Store) DefaultChargingInfo(ctx context.Context) (hss.ChargingInfo, erro
 // written only when it changes.
 func (s *Store) UpdateRegistration(ctx context.Context, impi, impu string,
 	fn func(cur hss.ImplicitSetState) (hss.RegistrationChange, error)) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
-		setID, err := registrationTarget(ctx, q, impi, impu)
-		if err != nil {
-			return err
-		}
-		// Lock every identity of the set, always in IMPU order so that two updates cannot deadlock, reading
-		// with each the private identities that hold its registration, and impi's links whatever their flag.
-		forUpdate := s.b.ForUpdate()
-		if forUpdate != "" {
-			forUpdate += " OF u" // PostgreSQL cannot lock the nullable side of the outer join
-		}
-		rows, err := q.Query(ctx, "SELECT u.impu, u.reg_state, u.scscf_name, u.scscf_origin_host, u.pending_scscf,"+
-			" l.impi, l.registered FROM hss_impu u"+
-			" LEFT JOIN hss_impi_impu l ON l.impu = u.impu AND (l.registered OR l.impi = $2)"+
-			" WHERE u.implicit_set = $1 ORDER BY u.impu, l.impi"+forUpdate, setID, impi)
-		if err != nil {
-			return err
-		}
-		cur := hss.ImplicitSetState{SetID: setID}
-		registered := map[string]bool{}
-		impiLinks, impiRegisteredLinks := 0, 0
-		for rows.Next() {
-			var (
-				u        string
-				state    int64
-				reg      hss.Registration
-				linkIMPI sql.NullString
-				linkFlag sql.NullBool
-			)
-			if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag); err != nil {
-				rows.Close()
-				return err
-			}
-			reg.State = hss.RegistrationState(state)
-			if len(cur.IMPUs) == 0 {
-				cur.Registration = reg // the set's identities are always written together
-			}
-			if n := len(cur.IMPUs); n == 0 || cur.IMPUs[n-1] != u {
-				cur.IMPUs = append(cur.IMPUs, u)
-			}
-			if !linkIMPI.Valid {
-				continue
-			}
-			if linkFlag.Bool {
-				registered[linkIMPI.String] = true
-			}
-			if linkIMPI.String == impi {
-				impiLinks++
-				if linkFlag.Bool {
-					impiRegisteredLinks++
-				}
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		for r := range registered {
-			cur.RegisteredIMPIs = append(cur.RegisteredIMPIs, r)
-		}
-		sort.Strings(cur.RegisteredIMPIs)
-		cur.IMPIRegistered = registered[impi] && impi != ""
-		change, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		reg := change.Registration
-		if reg.State > hss.Unregistered {
-			return fmt.Errorf("registration state %d: %w", reg.State, hss.ErrInvalid)
-		}
-		if reg != cur.Registration {
-			if _, err := q.Exec(ctx, "UPDATE hss_impu SET reg_state = $2, scscf_name = $3, scscf_origin_host = $4,"+
-				" pending_scscf = $5, updated_at = $6 WHERE implicit_set = $1",
-				setID, int64(reg.State), reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF, now()); err != nil {
-				return err
-			}
-		}
-		switch {
-		case reg.State != hss.Registered:
-			// A set that is not registered is registered by no private identity.
-			if len(registered) > 0 {
-				_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
-					" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false)
-			}
-		case impi != "":
-			want := 0
-			if change.IMPIRegistered {
-				want = impiLinks
-			}
-			if impiRegisteredLinks != want {
-				_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
-					" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered)
-			}
-		}
-		return err
-	})
+	err := s.b.Tx(ctx, func(q Querier) error { return s.updateRegistration(ctx, q, impi, impu, fn) })
 	if err != nil {
 		return fmt.Errorf("update registration %s %s: %w", impi, impu, err)
 	}
 	return nil
+}
+
+// UpdateRegistrationAndSQN implements hss.CxStore: UpdateRegistration(regIMPI, impu, reg) and
+// UpdateSQN(impi, sqn) in one transaction, the registration first.
+func (s *Store) UpdateRegistrationAndSQN(ctx context.Context, regIMPI, impu string,
+	reg func(cur hss.ImplicitSetState) (hss.RegistrationChange, error),
+	impi string, sqn func(current uint64) (uint64, error)) error {
+	err := s.b.Tx(ctx, func(q Querier) error {
+		if err := s.updateRegistration(ctx, q, regIMPI, impu, reg); err != nil {
+			return err
+		}
+		return s.updateSQN(ctx, q, impi, sqn)
+	})
+	if err != nil {
+		return fmt.Errorf("update registration %s and sqn %s: %w", impu, impi, err)
+	}
+	return nil
+}
+
+func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu string,
+	fn func(cur hss.ImplicitSetState) (hss.RegistrationChange, error)) error {
+	setID, err := registrationTarget(ctx, q, impi, impu)
+	if err != nil {
+		return err
+	}
+	// Lock every identity of the set, always in IMPU order so that two updates cannot deadlock, reading
+	// with each the private identities that hold its registration, and impi's links whatever their flag.
+	forUpdate := s.b.ForUpdate()
+	if forUpdate != "" {
+		forUpdate += " OF u" // PostgreSQL cannot lock the nullable side of the outer join
+	}
+	rows, err := q.Query(ctx, "SELECT u.impu, u.reg_state, u.scscf_name, u.scscf_origin_host, u.pending_scscf,"+
+		" l.impi, l.registered FROM hss_impu u"+
+		" LEFT JOIN hss_impi_impu l ON l.impu = u.impu AND (l.registered OR l.impi = $2)"+
+		" WHERE u.implicit_set = $1 ORDER BY u.impu, l.impi"+forUpdate, setID, impi)
+	if err != nil {
+		return err
+	}
+	cur := hss.ImplicitSetState{SetID: setID}
+	registered := map[string]bool{}
+	impiLinks, impiRegisteredLinks := 0, 0
+	for rows.Next() {
+		var (
+			u        string
+			state    int64
+			reg      hss.Registration
+			linkIMPI sql.NullString
+			linkFlag sql.NullBool
+		)
+		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag); err != nil {
+			rows.Close()
+			return err
+		}
+		reg.State = hss.RegistrationState(state)
+		if len(cur.IMPUs) == 0 {
+			cur.Registration = reg // the set's identities are always written together
+		}
+		if n := len(cur.IMPUs); n == 0 || cur.IMPUs[n-1] != u {
+			cur.IMPUs = append(cur.IMPUs, u)
+		}
+		if !linkIMPI.Valid {
+			continue
+		}
+		if linkFlag.Bool {
+			registered[linkIMPI.String] = true
+		}
+		if linkIMPI.String == impi {
+			impiLinks++
+			if linkFlag.Bool {
+				impiRegisteredLinks++
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for r := range registered {
+		cur.RegisteredIMPIs = append(cur.RegisteredIMPIs, r)
+	}
+	sort.Strings(cur.RegisteredIMPIs)
+	cur.IMPIRegistered = registered[impi] && impi != ""
+	change, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	reg := change.Registration
+	if reg.State > hss.Unregistered {
+		return fmt.Errorf("registration state %d: %w", reg.State, hss.ErrInvalid)
+	}
+	if reg != cur.Registration {
+		if _, err := q.Exec(ctx, "UPDATE hss_impu SET reg_state = $2, scscf_name = $3, scscf_origin_host = $4,"+
+			" pending_scscf = $5, updated_at = $6 WHERE implicit_set = $1",
+			setID, int64(reg.State), reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF, now()); err != nil {
+			return err
+		}
+	}
+	switch {
+	case reg.State != hss.Registered:
+		// A set that is not registered is registered by no private identity.
+		if len(registered) > 0 {
+			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false)
+		}
+	case impi != "":
+		want := 0
+		if change.IMPIRegistered {
+			want = impiLinks
+		}
+		if impiRegisteredLinks != want {
+			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered)
+		}
+	}
+	return err
 }
 
 // registrationTarget returns the implicit set of impu (resolved as GetIMPU does) after checking that impi,
@@ -594,27 +614,29 @@ func (s *Store) RegisteredIMPUs(ctx context.Context, impi, serverName string) ([
 
 // UpdateSQN implements hss.CxStore.
 func (s *Store) UpdateSQN(ctx context.Context, impi string, fn func(current uint64) (uint64, error)) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
-		var cur int64
-		err := q.QueryRow(ctx, "SELECT sqn FROM hss_impi WHERE impi = $1"+s.b.ForUpdate(), impi).Scan(&cur)
-		if isNoRows(err) {
-			return hss.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		next, err := fn(uint64(cur))
-		if err != nil {
-			return err
-		}
-		if next > hss.MaxSQN {
-			return fmt.Errorf("sqn %d over 48 bits: %w", next, hss.ErrInvalid)
-		}
-		_, err = q.Exec(ctx, "UPDATE hss_impi SET sqn = $2 WHERE impi = $1", impi, int64(next))
-		return err
-	})
+	err := s.b.Tx(ctx, func(q Querier) error { return s.updateSQN(ctx, q, impi, fn) })
 	if err != nil {
 		return fmt.Errorf("update sqn %s: %w", impi, err)
 	}
 	return nil
+}
+
+func (s *Store) updateSQN(ctx context.Context, q Querier, impi string, fn func(current uint64) (uint64, error)) error {
+	var cur int64
+	err := q.QueryRow(ctx, "SELECT sqn FROM hss_impi WHERE impi = $1"+s.b.ForUpdate(), impi).Scan(&cur)
+	if isNoRows(err) {
+		return hss.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	next, err := fn(uint64(cur))
+	if err != nil {
+		return err
+	}
+	if next > hss.MaxSQN {
+		return fmt.Errorf("sqn %d over 48 bits: %w", next, hss.ErrInvalid)
+	}
+	_, err = q.Exec(ctx, "UPDATE hss_impi SET sqn = $2 WHERE impi = $1", impi, int64(next))
+	return err
 }
