@@ -123,7 +123,14 @@ type StoreConfig struct {
 	// AutoMigrate applies the schema migrations at start. When false, a store whose schema is not current
 	// is refused.
 	AutoMigrate bool `yaml:"auto_migrate"`
+	// CacheTTL bounds how long provisioned data shared by subscribers (service profiles, shared iFC sets, the
+	// S-CSCF list, the default charging addresses) is served from memory after another process changed it
+	// (docs/hss.md, "Read cache"); changes made through this node are seen at once. 0 reads it every time.
+	CacheTTL time.Duration `yaml:"cache_ttl"`
 }
+
+// DefaultCacheTTL is store.cache_ttl (the value of storage/internal/hsssql.DefaultCacheTTL).
+const DefaultCacheTTL = time.Second
 
 // CxConfig holds the policies the Cx procedures leave to the HSS.
 type CxConfig struct {
@@ -209,7 +216,7 @@ func DefaultConfig() Config {
 			Peers:                 DefaultPeers(),
 		},
 		API:   APIConfig{Listen: DefaultAPIListen, ShutdownTimeout: DefaultShutdownTimeout},
-		Store: StoreConfig{DSN: DefaultDSN, AutoMigrate: true},
+		Store: StoreConfig{DSN: DefaultDSN, AutoMigrate: true, CacheTTL: DefaultCacheTTL},
 		Cx: CxConfig{
 			MaxAuthItems:     DefaultMaxAuthItems,
 			SQN:              SQNConfig{IndBits: sqn.IndBits, Delta: sqn.Delta, Block: DefaultSQNBlock, BlockCache: DefaultSQNBlockCache},

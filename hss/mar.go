@@ -82,25 +82,33 @@ func (s *Server) mar(ctx context.Context, t *txn, req *cx.MAR, ans *cx.MAA) erro
 		t.add(zap.Bool("resync", true))
 	}
 
-	// Step 5: the S-CSCF name.
-	if err := s.marAssign(ctx, t, req, pub, resync); err != nil {
-		return err
+	// Step 5: the S-CSCF name, written with the SQN reservation when both change (one transaction).
+	assign := &marAssignment{name: req.ServerName, host: req.OriginHost, resync: resync}
+	var regFn func(ImplicitSetState) (RegistrationChange, error)
+	if _, changed, _ := assign.decide(pub.Registration); changed {
+		regFn = assign.update // else decided without a write; a race only delays the write to the next MAR
 	}
 
 	var items []cx.SIPAuthDataItem
 	if bit == AuthSIPDigest {
+		if regFn != nil {
+			if err := s.store.UpdateRegistration(ctx, "", pub.IMPU, regFn); err != nil {
+				return storeError("mar assignment", err)
+			}
+		}
 		items, err = s.digestItems(priv, scheme)
 	} else {
 		n := req.SIPNumberAuthItems
 		if n < 1 {
 			n = 1
 		}
-		n = min(n, s.cfg.Cx.MaxAuthItems)
-		items, err = s.akaItems(ctx, priv, keys, scheme, int(n), resync, sqnMS)
+		n = min(n, s.cfg.Cx.MaxAuthItems) // TS 29.228 §6.3.1: the HSS may return fewer than requested
+		items, err = s.akaItems(ctx, priv, pub, keys, scheme, int(n), resync, sqnMS, regFn)
 	}
 	if err != nil {
 		return err
 	}
+	s.marReplaced(t, req, assign)
 	if resync {
 		s.metrics.observeResync(true)
 	}
@@ -152,67 +160,76 @@ func authorizationAVP(v []byte) *diam.AVP {
 	return diam.NewAVP(uint32(cx.AVPSIPAuthDataItem), avp.Mbit|avp.Vbit, cx.Vendor3GPP, &diam.GroupedAVP{AVP: []*diam.AVP{inner}})
 }
 
-// marAssign records the requesting S-CSCF (TS 29.228 §6.3.1 step 5, §8.1):
+// marAssignment records the requesting S-CSCF (TS 29.228 §6.3.1 step 5, §8.1):
 //   - no S-CSCF assigned: its name is stored as pending (authentication pending), replacing another
 //     pending name unless the MAR is a resynchronisation;
 //   - another S-CSCF assigned: the name is overwritten (§8.1, not for a resynchronisation), and the old
 //     S-CSCF is sent an RTR with NEW_SERVER_ASSIGNED for the set unless it is the same Diameter node
-//     (§8.1.1 compares the Diameter addresses);
+//     (§8.1.1 compares the Diameter addresses; marReplaced);
 //   - the same S-CSCF assigned: nothing changes.
-func (s *Server) marAssign(ctx context.Context, t *txn, req *cx.MAR, pub *PublicIdentity, resync bool) error {
-	name, host := req.ServerName, req.OriginHost
-	decide := func(reg Registration) (Registration, bool, bool) { // new, changed, replaced
-		switch {
-		case reg.SCSCFName == "":
-			if reg.PendingSCSCF == name || (resync && reg.PendingSCSCF != "") {
-				return reg, false, false
-			}
-			reg.PendingSCSCF = name
-			return reg, true, false
-		case reg.SCSCFName == name || resync:
+type marAssignment struct {
+	name, host string
+	resync     bool
+	old        ImplicitSetState // the state update found
+	replaced   bool             // update overwrote another S-CSCF's name
+}
+
+// decide returns the new registration data and whether it changed and replaced another S-CSCF.
+func (a *marAssignment) decide(reg Registration) (Registration, bool, bool) {
+	switch {
+	case reg.SCSCFName == "":
+		if reg.PendingSCSCF == a.name || (a.resync && reg.PendingSCSCF != "") {
 			return reg, false, false
 		}
-		reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF = name, host, ""
-		return reg, true, true
+		reg.PendingSCSCF = a.name
+		return reg, true, false
+	case reg.SCSCFName == a.name || a.resync:
+		return reg, false, false
 	}
-	if _, changed, _ := decide(pub.Registration); !changed {
-		return nil // the common case, decided without a write; a race only delays the write to the next MAR
+	reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF = a.name, a.host, ""
+	return reg, true, true
+}
+
+// update is the Store.UpdateRegistration function of the assignment.
+func (a *marAssignment) update(cur ImplicitSetState) (RegistrationChange, error) {
+	reg, _, rep := a.decide(cur.Registration)
+	a.old, a.replaced = cur, rep
+	return RegistrationChange{Registration: reg}, nil
+}
+
+// marReplaced sends the RTR of §8.1.1 to the S-CSCF an assignment replaced, in the background.
+func (s *Server) marReplaced(t *txn, req *cx.MAR, a *marAssignment) {
+	if !a.replaced {
+		return
 	}
-	var old ImplicitSetState
-	var replaced bool
-	err := s.store.UpdateRegistration(ctx, "", pub.IMPU, func(cur ImplicitSetState) (RegistrationChange, error) {
-		reg, _, rep := decide(cur.Registration)
-		old, replaced = cur, rep
-		return RegistrationChange{Registration: reg}, nil
-	})
-	if err != nil {
-		return storeError("mar assignment", err)
+	old := a.old
+	t.add(zap.String("replaced_scscf", old.Registration.SCSCFName))
+	oldHost := old.Registration.SCSCFOriginHost
+	if oldHost == "" || oldHost == a.host {
+		return
 	}
-	if replaced {
-		t.add(zap.String("replaced_scscf", old.Registration.SCSCFName))
-		oldHost := old.Registration.SCSCFOriginHost
-		if oldHost != "" && oldHost != host {
-			impis := old.RegisteredIMPIs
-			if len(impis) == 0 {
-				impis = []string{req.UserName}
-			}
-			s.background(func(ctx context.Context) {
-				for _, impi := range impis {
-					// The registrations in the old S-CSCF end there; its answer changes nothing here.
-					_, _ = s.sendRTR(ctx, oldHost, impi, old.IMPUs, cx.ReasonNewServerAssigned,
-						"a new S-CSCF has been assigned")
-				}
-			})
+	impis := old.RegisteredIMPIs
+	if len(impis) == 0 {
+		impis = []string{req.UserName}
+	}
+	s.background(func(ctx context.Context) {
+		for _, impi := range impis {
+			// The registrations in the old S-CSCF end there; its answer changes nothing here.
+			_, _ = s.sendRTR(ctx, oldHost, impi, old.IMPUs, cx.ReasonNewServerAssigned,
+				"a new S-CSCF has been assigned")
 		}
-	}
-	return nil
+	})
 }
 
 // akaItems takes n SQNs from the identity's reserved block (sqnblock.go) or, when it has none left, reserves
 // the next block in one store transaction (after moving SQN_HE for a verified resync), and computes the
 // vectors outside it (hss/aka package doc): RAND ‖ AUTN, XRES, CK, IK per item, numbered in the order the
 // S-CSCF is to use them (TS 29.229 §6.3.14).
-func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, keys aka.Keys, scheme string, n int, resync bool, sqnMS aka.SQN) ([]cx.SIPAuthDataItem, error) {
+//
+// regFn, when not nil, is the S-CSCF assignment to store (marAssignment): in the transaction that reserves
+// SQNs when one is needed, else alone.
+func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, pub *PublicIdentity, keys aka.Keys, scheme string, n int,
+	resync bool, sqnMS aka.SQN, regFn func(ImplicitSetState) (RegistrationChange, error)) ([]cx.SIPAuthDataItem, error) {
 	impi := priv.IMPI
 	var sqns []aka.SQN
 	if resync {
@@ -222,9 +239,14 @@ func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, keys aka.K
 	} else {
 		sqns = s.blocks.take(impi, priv.SQN, n, s.sqn)
 	}
+	if sqns != nil && regFn != nil {
+		if err := s.store.UpdateRegistration(ctx, "", pub.IMPU, regFn); err != nil {
+			return nil, storeError("mar assignment", err)
+		}
+	}
 	if sqns == nil {
 		var end aka.SQN
-		err := s.store.UpdateSQN(ctx, impi, func(current uint64) (uint64, error) {
+		reserve := func(current uint64) (uint64, error) {
 			cur := aka.SQN(current)
 			if resync {
 				next, err := aka.SQNAfterResync(cur, sqnMS, s.sqn)
@@ -243,8 +265,12 @@ func (s *Server) akaItems(ctx context.Context, priv *PrivateIdentity, keys aka.K
 				end = sqns[len(sqns)-1]
 			}
 			return uint64(end), nil
-		})
-		if err != nil {
+		}
+		if regFn != nil {
+			if err := s.store.UpdateRegistrationAndSQN(ctx, "", pub.IMPU, regFn, impi, reserve); err != nil {
+				return nil, storeError(fmt.Sprintf("mar %s: assignment and %d SQNs", impi, n), err)
+			}
+		} else if err := s.store.UpdateSQN(ctx, impi, reserve); err != nil {
 			return nil, fmt.Errorf("mar %s: allocate %d SQNs: %w", impi, n, err)
 		}
 		s.blocks.put(impi, sqns[len(sqns)-1], end)

@@ -106,7 +106,7 @@ func (s *Server) pushSet(ctx context.Context, impi string, p PublicIdentity) err
 	if err != nil {
 		return err
 	}
-	charging, err := s.chargingInformation(ctx, impi)
+	charging, err := s.chargingInformation(ctx, impi, nil)
 	if err != nil {
 		return err
 	}

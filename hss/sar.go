@@ -2,6 +2,7 @@ package hss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -80,14 +81,34 @@ func missingAVP(code cx.AVPCode, err error) error {
 // UNREGISTERED_USER, NO_ASSIGNMENT, AUTHENTICATION_FAILURE and AUTHENTICATION_TIMEOUT.
 func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA, identity string) error {
 	sat, name, host := req.ServerAssignmentType, req.ServerName, req.OriginHost
-	pub, err := s.store.GetIMPU(ctx, identity)
-	if err != nil {
-		return storeError("sar public identity "+identity, err)
-	}
 	impi := req.UserName
+	var (
+		pub  *PublicIdentity
+		priv *PrivateIdentity // read when the request names it: its own charging addresses
+		err  error
+	)
+	if impi != "" {
+		// The common case in one store read: both identities exist exactly and are associated.
+		var ok bool
+		priv, pub, ok, err = s.store.Identities(ctx, impi, identity)
+		switch {
+		case err == nil && !ok:
+			return cx.Errorf(cx.ErrorIdentitiesDontMatch, "sar: %s is not associated with %s", pub.IMPU, impi)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return storeError("sar identities", err)
+		}
+	}
+	if pub == nil {
+		if pub, err = s.store.GetIMPU(ctx, identity); err != nil {
+			return storeError("sar public identity "+identity, err)
+		}
+	}
 	switch {
 	case impi != "":
-		if _, err := s.store.GetIMPI(ctx, impi); err != nil {
+		if priv != nil {
+			break // checked above
+		}
+		if priv, err = s.store.GetIMPI(ctx, impi); err != nil {
 			return storeError("sar private identity "+impi, err)
 		}
 		ok, err := s.store.IsAssociated(ctx, impi, pub.IMPU)
@@ -204,7 +225,7 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 		if data != nil {
 			ans.UserData = data
 			if impi != "" {
-				if ans.ChargingInformation, err = s.chargingInformation(ctx, impi); err != nil {
+				if ans.ChargingInformation, err = s.chargingInformation(ctx, impi, priv); err != nil {
 					return err
 				}
 			}

@@ -39,6 +39,12 @@ type CxStore interface {
 	// (false, nil) when both exist but are not associated (DIAMETER_ERROR_IDENTITIES_DONT_MATCH).
 	IsAssociated(ctx context.Context, impi, impu string) (bool, error)
 
+	// Identities returns, in one read, the private identity impi, the public identity matching impu exactly
+	// (never through a wildcard) and whether the two are associated: the checks UAR, MAR and SAR start with
+	// (TS 29.228 §6.1.1.1, §6.3.1, §6.1.2.1). ErrNotFound when either has no exact match; the caller then
+	// tells the cases apart with GetIMPI and GetIMPU (a wildcard match, which one is missing).
+	Identities(ctx context.Context, impi, impu string) (*PrivateIdentity, *PublicIdentity, bool, error)
+
 	// ImplicitSet returns the identities of impu's implicit registration set (impu's own included), sorted
 	// by IMPU (TS 29.228 §6.5: they are registered, de-registered and authenticated together).
 	ImplicitSet(ctx context.Context, impu string) ([]PublicIdentity, error)
@@ -53,7 +59,10 @@ type CxStore interface {
 
 	// UserProfile returns the implicit registration set of impu with the service profiles and shared iFC
 	// sets it references: the content of User-Data (TS 29.228 §6.6, Annex B). Shared iFC sets are
-	// returned as sets; the HSS decides whether to expand them (TS 29.228 Annex E).
+	// returned as sets; the HSS decides whether to expand them (TS 29.228 Annex E). Service profiles and
+	// shared iFC sets may come from a cache: a change made through this Store is seen at once, one made by
+	// another process within the store's documented bound (docs/hss.md, "Read cache"). The returned
+	// profiles and sets share memory with the cache: do not modify them.
 	UserProfile(ctx context.Context, impu string) (*UserProfile, error)
 
 	// UpdateRegistration changes the registration data of impu's implicit registration set atomically:
@@ -82,13 +91,26 @@ type CxStore interface {
 	// transaction: keep it short and do not call the Store from it.
 	UpdateSQN(ctx context.Context, impi string, fn func(current uint64) (next uint64, err error)) error
 
+	// UpdateRegistrationAndSQN is UpdateRegistration(regIMPI, impu, reg) then UpdateSQN(impi, sqn) in one
+	// transaction: the first MAR of an authentication stores the pending S-CSCF and reserves SQNs with one
+	// write (TS 29.228 §6.3.1 step 5, TS 33.102 Annex C). Either error leaves both unchanged.
+	UpdateRegistrationAndSQN(ctx context.Context, regIMPI, impu string,
+		reg func(cur ImplicitSetState) (RegistrationChange, error),
+		impi string, sqn func(current uint64) (next uint64, err error)) error
+
 	// SCSCFs returns the known S-CSCFs with their capabilities, sorted by name (UAA Server-Capabilities,
-	// TS 29.228 §6.7).
+	// TS 29.228 §6.7). Cached as UserProfile's profiles are.
 	SCSCFs(ctx context.Context) ([]SCSCF, error)
 
 	// ChargingInfo returns the charging function addresses for impi: its own when provisioned, else the
-	// default (zero when none is set). ErrNotFound when impi does not exist.
+	// default (zero when none is set; cached as UserProfile's profiles are). ErrNotFound when impi does not
+	// exist.
 	ChargingInfo(ctx context.Context, impi string) (ChargingInfo, error)
+
+	// DefaultChargingInfo returns the charging function addresses of subscribers without their own (zero
+	// when none is set); cached as UserProfile's profiles are. With PrivateIdentity.Charging it answers
+	// what ChargingInfo does without reading the private identity again.
+	DefaultChargingInfo(ctx context.Context) (ChargingInfo, error)
 }
 
 // ProvisioningStore is what operators change through imsctl and the provisioning API.
@@ -170,4 +192,22 @@ type ProvisioningStore interface {
 
 	// SetDefaultChargingInfo sets the charging function addresses of subscribers without their own.
 	SetDefaultChargingInfo(ctx context.Context, c ChargingInfo) error
+}
+
+// StoreStats counts the work a store did since it was opened: SQL statements run (reads and writes, in or
+// out of transactions) and write transactions begun. The per-procedure budgets (docs/hss.md, "Store work
+// per Cx procedure") are checked with it.
+type StoreStats struct {
+	Statements   uint64
+	Transactions uint64
+}
+
+// Sub returns s − o: the work done between two readings.
+func (s StoreStats) Sub(o StoreStats) StoreStats {
+	return StoreStats{Statements: s.Statements - o.Statements, Transactions: s.Transactions - o.Transactions}
+}
+
+// StatsStore is implemented by stores that count their work (storage/sqlite, storage/postgres).
+type StatsStore interface {
+	StoreStats() StoreStats
 }

@@ -2,6 +2,7 @@ package hss
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -113,20 +114,29 @@ func (s *Server) uar(ctx context.Context, t *txn, req *cx.UAR, ans *cx.UAA) erro
 // distinct Public User Identity — not a PSI, not matched through a wildcard — (DIAMETER_ERROR_USER_UNKNOWN),
 // and they are associated (DIAMETER_ERROR_IDENTITIES_DONT_MATCH).
 func (s *Server) userIdentities(ctx context.Context, impi, impu string) (*PrivateIdentity, *PublicIdentity, error) {
-	priv, err := s.store.GetIMPI(ctx, impi)
-	if err != nil {
+	// The common case in one store read: both identities exist exactly and are associated.
+	priv, pub, ok, err := s.store.Identities(ctx, impi, impu)
+	switch {
+	case err == nil && pub.Type == IdentityPublicUser:
+		if !ok {
+			return nil, nil, cx.Errorf(cx.ErrorIdentitiesDontMatch, "%s is not associated with %s", impu, impi)
+		}
+		return priv, pub, nil
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, nil, storeError("identities", err)
+	}
+	// Which check fails, in the clause's order.
+	if priv, err = s.store.GetIMPI(ctx, impi); err != nil {
 		return nil, nil, storeError("private identity "+impi, err)
 	}
-	pub, err := s.store.GetIMPU(ctx, impu)
-	if err != nil {
+	if pub, err = s.store.GetIMPU(ctx, impu); err != nil {
 		return nil, nil, storeError("public identity "+impu, err)
 	}
 	if pub.Type != IdentityPublicUser || pub.IMPU != impu {
 		return nil, nil, cx.Errorf(cx.ErrorUserUnknown, "%s is a %s (matched %s), not a distinct public user identity",
 			impu, pub.Type, pub.IMPU)
 	}
-	ok, err := s.store.IsAssociated(ctx, impi, impu)
-	if err != nil {
+	if ok, err = s.store.IsAssociated(ctx, impi, impu); err != nil {
 		return nil, nil, storeError("association", err)
 	}
 	if !ok {

@@ -192,9 +192,20 @@ func servicePointTrigger(in ServicePointTrigger) userdata.SPT {
 }
 
 // chargingInformation is the SAA/PPR Charging-Information for impi (TS 29.229 §6.3.19), nil when no
-// charging function is configured.
-func (s *Server) chargingInformation(ctx context.Context, impi string) (*cx.ChargingInformation, error) {
-	c, err := s.store.ChargingInfo(ctx, impi)
+// charging function is configured. priv, when the caller has read it already, saves a store read.
+func (s *Server) chargingInformation(ctx context.Context, impi string, priv *PrivateIdentity) (*cx.ChargingInformation, error) {
+	var (
+		c   ChargingInfo
+		err error
+	)
+	switch {
+	case priv != nil && priv.Charging != nil:
+		c = *priv.Charging
+	case priv != nil:
+		c, err = s.store.DefaultChargingInfo(ctx)
+	default:
+		c, err = s.store.ChargingInfo(ctx, impi)
+	}
 	if err != nil {
 		return nil, storeError("charging information "+impi, err)
 	}

@@ -46,7 +46,7 @@ func TestFlagsAndConfigFile(t *testing.T) {
 	}{
 		{name: "defaults", args: []string{"--dump-config"}, code: 0, contains: []string{
 			"listen: 127.0.0.1:3868", "listen: 127.0.0.1:8080", "origin_host: hss.ims.mnc001.mcc001.3gppnetwork.org",
-			"realm: ims.mnc001.mcc001.3gppnetwork.org", "dsn: ./var/hss.db", "auto_migrate: true", "max_auth_items: 5",
+			"realm: ims.mnc001.mcc001.3gppnetwork.org", "dsn: ./var/hss.db", "auto_migrate: true", "cache_ttl: 1s", "max_auth_items: 5",
 			"name: sip:scscf.ims.mnc001.mcc001.3gppnetwork.org:6060", "watchdog_interval: 30s", "level: info"}},
 		{name: "file then flags", args: []string{"--config", file, "--db", "postgres://db/hss", "--log-format", "json", "--dump-config"},
 			code: 0, contains: []string{"listen: 127.0.0.1:13868", "max_auth_items: 3", "dsn: postgres://db/hss", "format: json"}},

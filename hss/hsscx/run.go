@@ -103,6 +103,9 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	if n.db, err = storage.Open(ctx, cfg.Store.DSN, log); err != nil {
 		return nil, fmt.Errorf("hss: cannot open the subscriber store %s: %w", target, err)
 	}
+	if c, ok := n.db.(interface{ SetCacheTTL(time.Duration) }); ok {
+		c.SetCacheTTL(cfg.Store.CacheTTL)
+	}
 	if err := n.prepareStore(ctx, kind); err != nil {
 		return nil, fmt.Errorf("hss: subscriber store %s: %w", target, err)
 	}

@@ -68,7 +68,7 @@ func (s *Store) CreateSubscriber(ctx context.Context, sub hss.Subscriber) error 
 		return fmt.Errorf("create subscriber: %w", err)
 	}
 	t := now()
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		for i := range sub.ServiceProfiles {
 			if err := insertServiceProfile(ctx, q, &sub.ServiceProfiles[i], t); err != nil {
 				return fmt.Errorf("service profile %s: %w", sub.ServiceProfiles[i].ID, err)
@@ -136,7 +136,7 @@ func (s *Store) BulkCreate(ctx context.Context, subs []hss.Subscriber) error {
 		}
 	}
 	t := now()
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		for _, p := range profiles {
 			if err := insertServiceProfile(ctx, q, p, t); err != nil {
 				return fmt.Errorf("service profile %s: %w", p.ID, err)
@@ -194,7 +194,7 @@ func (s *Store) GetSubscriber(ctx context.Context, impi string) (*hss.Subscriber
 	if sub.Public, err = impusOfIMPI(ctx, q, impi); err != nil {
 		return nil, fmt.Errorf("get subscriber %s: %w", impi, err)
 	}
-	if sub.ServiceProfiles, err = profilesOf(ctx, q, sub.Public); err != nil {
+	if sub.ServiceProfiles, err = profilesOf(ctx, q, sub.Public, getServiceProfile); err != nil {
 		return nil, fmt.Errorf("get subscriber %s: %w", impi, err)
 	}
 	return sub, nil
@@ -202,7 +202,7 @@ func (s *Store) GetSubscriber(ctx context.Context, impi string) (*hss.Subscriber
 
 // DeleteSubscriber implements hss.ProvisioningStore.
 func (s *Store) DeleteSubscriber(ctx context.Context, impi string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		impus, err := queryStrings(ctx, q, "SELECT impu FROM hss_impi_impu WHERE impi = $1", impi)
 		if err != nil {
 			return err
@@ -343,9 +343,35 @@ func (t tailScanner) Scan(dest ...any) error {
 	return t.r.Scan(append(append(all, dest...), t.more...)...)
 }
 
+// then returns a scanner whose Scan hands the destinations after the caller's to next: two scan functions
+// reading one row (Identities: an IMPI's columns, then an IMPU's).
+func (t tailScanner) then(next func(r scanner) error) scanner {
+	return chainScanner{r: t.r, next: next}
+}
+
+type chainScanner struct {
+	r    scanner
+	next func(r scanner) error
+}
+
+func (c chainScanner) Scan(dest ...any) error {
+	return c.next(collect{r: c.r, head: dest})
+}
+
+// collect is the scanner chainScanner gives next: its Scan scans the row into head followed by its dest.
+type collect struct {
+	r    scanner
+	head []any
+}
+
+func (c collect) Scan(dest ...any) error {
+	all := make([]any, 0, len(c.head)+len(dest))
+	return c.r.Scan(append(append(all, c.head...), dest...)...)
+}
+
 // UpdatePrivateIdentity implements hss.ProvisioningStore.
 func (s *Store) UpdatePrivateIdentity(ctx context.Context, p hss.PrivateIdentity) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		cur, err := scanIMPI(q.QueryRow(ctx, "SELECT "+cols("", impiColumns)+" FROM hss_impi WHERE impi = $1"+
 			s.b.ForUpdate(), p.IMPI))
 		if isNoRows(err) {
@@ -385,7 +411,7 @@ func (s *Store) UpdateKeys(ctx context.Context, impi string, k hss.KeyUpdate) er
 	if k.SQN != nil {
 		sqn = int64(*k.SQN)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "UPDATE hss_impi SET k = $2, op = $3, opc = $4, amf = $5, sqn = COALESCE($6, sqn),"+
 			" updated_at = $7 WHERE impi = $1",
 			impi, nullBytes(k.K), nullBytes(k.OP), nullBytes(k.OPc), k.AMF[:], sqn, now())
@@ -409,7 +435,7 @@ func (s *Store) AddIMPU(ctx context.Context, impi string, p hss.PublicIdentity) 
 		return fmt.Errorf("add impu: %w", err)
 	}
 	t := now()
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		if err := impiExists(ctx, q, impi); err != nil {
 			return err
 		}
@@ -429,7 +455,7 @@ func (s *Store) UpdateIMPU(ctx context.Context, p hss.PublicIdentity) error {
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("update impu: %w", err)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "UPDATE hss_impu SET identity_type = $2, wildcard_prefix = $3, barred = $4,"+
 			" display_name = $5, implicit_set = COALESCE(NULLIF(CAST($6 AS TEXT), ''), implicit_set),"+
 			" service_profile_id = $7, updated_at = $8 WHERE impu = $1",
@@ -447,7 +473,7 @@ func (s *Store) UpdateIMPU(ctx context.Context, p hss.PublicIdentity) error {
 
 // DeleteIMPU implements hss.ProvisioningStore.
 func (s *Store) DeleteIMPU(ctx context.Context, impu string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "DELETE FROM hss_impu WHERE impu = $1", impu)
 		if err == nil && n == 0 {
 			err = hss.ErrNotFound
@@ -462,7 +488,7 @@ func (s *Store) DeleteIMPU(ctx context.Context, impu string) error {
 
 // LinkIMPU implements hss.ProvisioningStore.
 func (s *Store) LinkIMPU(ctx context.Context, impi, impu string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		if err := impiExists(ctx, q, impi); err != nil {
 			return err
 		}
@@ -481,7 +507,7 @@ func (s *Store) LinkIMPU(ctx context.Context, impi, impu string) error {
 
 // UnlinkIMPU implements hss.ProvisioningStore.
 func (s *Store) UnlinkIMPU(ctx context.Context, impi, impu string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "DELETE FROM hss_impi_impu WHERE impi = $1 AND impu = $2", impi, impu)
 		if err == nil && n == 0 {
 			err = hss.ErrNotFound
@@ -530,7 +556,7 @@ func (s *Store) CreateServiceProfile(ctx context.Context, p hss.ServiceProfile) 
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("create service profile: %w", err)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error { return insertServiceProfile(ctx, q, &p, now()) })
+	err := s.provTx(ctx, func(q Querier) error { return insertServiceProfile(ctx, q, &p, now()) })
 	if err != nil {
 		return fmt.Errorf("create service profile %s: %w", p.ID, s.b.Classify(err))
 	}
@@ -542,7 +568,7 @@ func (s *Store) UpdateServiceProfile(ctx context.Context, p hss.ServiceProfile) 
 	if err := p.Validate(); err != nil {
 		return fmt.Errorf("update service profile: %w", err)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		ifcs, err := ifcsJSON(p.IFCs)
 		if err != nil {
 			return err
@@ -622,7 +648,7 @@ func getServiceProfile(ctx context.Context, q Querier, id string) (*hss.ServiceP
 
 // DeleteServiceProfile implements hss.ProvisioningStore.
 func (s *Store) DeleteServiceProfile(ctx context.Context, id string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "DELETE FROM hss_service_profile WHERE id = $1", id)
 		if err == nil && n == 0 {
 			err = hss.ErrNotFound
@@ -685,7 +711,7 @@ func (s *Store) CreateSharedIFCSet(ctx context.Context, set hss.SharedIFCSet) er
 	if err := set.Validate(); err != nil {
 		return fmt.Errorf("create shared iFC set: %w", err)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		ifcs, err := ifcsJSON(set.IFCs)
 		if err != nil {
 			return err
@@ -705,7 +731,7 @@ func (s *Store) UpdateSharedIFCSet(ctx context.Context, set hss.SharedIFCSet) er
 	if err := set.Validate(); err != nil {
 		return fmt.Errorf("update shared iFC set: %w", err)
 	}
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		ifcs, err := ifcsJSON(set.IFCs)
 		if err != nil {
 			return err
@@ -760,7 +786,7 @@ func getSharedIFCSet(ctx context.Context, q Querier, id int32) (*hss.SharedIFCSe
 
 // DeleteSharedIFCSet implements hss.ProvisioningStore.
 func (s *Store) DeleteSharedIFCSet(ctx context.Context, id int32) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "DELETE FROM hss_shared_ifc_set WHERE id = $1", int64(id))
 		if err == nil && n == 0 {
 			err = hss.ErrNotFound
@@ -809,7 +835,7 @@ func (s *Store) PutSCSCF(ctx context.Context, c hss.SCSCF) error {
 	if err != nil {
 		return fmt.Errorf("put s-cscf %s: %w", c.Name, err)
 	}
-	err = s.b.Tx(ctx, func(q Querier) error {
+	err = s.provTx(ctx, func(q Querier) error {
 		_, err := q.Exec(ctx, "INSERT INTO hss_scscf (name, mandatory, optional, updated_at) VALUES ($1, $2, $3, $4)"+
 			" ON CONFLICT (name) DO UPDATE SET mandatory = excluded.mandatory, optional = excluded.optional,"+
 			" updated_at = excluded.updated_at", c.Name, mandatory, optional, now())
@@ -830,7 +856,7 @@ func nonNilUint32s(v []uint32) []uint32 {
 
 // DeleteSCSCF implements hss.ProvisioningStore.
 func (s *Store) DeleteSCSCF(ctx context.Context, name string) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
+	err := s.provTx(ctx, func(q Querier) error {
 		n, err := q.Exec(ctx, "DELETE FROM hss_scscf WHERE name = $1", name)
 		if err == nil && n == 0 {
 			err = hss.ErrNotFound
@@ -849,7 +875,7 @@ func (s *Store) SetDefaultChargingInfo(ctx context.Context, c hss.ChargingInfo) 
 	if err != nil {
 		return fmt.Errorf("set default charging info: %w", err)
 	}
-	err = s.b.Tx(ctx, func(q Querier) error {
+	err = s.provTx(ctx, func(q Querier) error {
 		_, err := q.Exec(ctx, "INSERT INTO hss_default_charging (id, charging, updated_at) VALUES (1, $1, $2)"+
 			" ON CONFLICT (id) DO UPDATE SET charging = excluded.charging, updated_at = excluded.updated_at", v, now())
 		return err

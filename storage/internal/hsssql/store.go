@@ -15,8 +15,10 @@ import (
 
 // Store implements hss.Store over a Backend. Backends embed it in their DB type.
 type Store struct {
-	b   Backend
-	log *zap.Logger
+	b     Backend
+	count *counting // b counted: hss.StoreStats
+	cache *cache    // shared provisioned data (cache.go)
+	log   *zap.Logger
 }
 
 // New returns the HSS store of backend b.
@@ -24,7 +26,8 @@ func New(b Backend, log *zap.Logger) *Store {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	return &Store{b: b, log: log}
+	c := newCounting(b)
+	return &Store{b: c, count: c, cache: newCache(DefaultCacheTTL), log: log}
 }
 
 // now is the timestamp written by a change: UTC, microseconds (what PostgreSQL keeps), so that both
@@ -148,6 +151,30 @@ func impuExists(ctx context.Context, q Querier, impu string) error {
 	return err
 }
 
+// Identities implements hss.CxStore: one statement, both primary keys and the association's.
+func (s *Store) Identities(ctx context.Context, impi, impu string) (*hss.PrivateIdentity, *hss.PublicIdentity, bool, error) {
+	var (
+		assoc bool
+		pub   *hss.PublicIdentity
+	)
+	priv, err := scanIMPI(tailScanner{s.b.Read().QueryRow(ctx, identitiesQuery, impi, impu), nil}.then(func(r scanner) error {
+		var err error
+		pub, err = scanIMPUThen(r, &assoc)
+		return err
+	}))
+	if isNoRows(err) {
+		return nil, nil, false, fmt.Errorf("identities %s %s: %w", impi, impu, hss.ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, false, fmt.Errorf("identities %s %s: %w", impi, impu, err)
+	}
+	return priv, pub, assoc, nil
+}
+
+var identitiesQuery = "SELECT " + cols("i.", impiColumns) + ", " + cols("u.", impuColumns) +
+	", EXISTS (SELECT 1 FROM hss_impi_impu l WHERE l.impi = i.impi AND l.impu = u.impu)" +
+	" FROM hss_impi i, hss_impu u WHERE i.impi = $1 AND u.impu = $2"
+
 // ImplicitSet implements hss.CxStore.
 func (s *Store) ImplicitSet(ctx context.Context, impu string) ([]hss.PublicIdentity, error) {
 	q := s.b.Read()
@@ -210,11 +237,23 @@ func impusOfIMPI(ctx context.Context, q Querier, impi string) ([]hss.PublicIdent
 // IMPIsOfIMPU implements hss.CxStore.
 func (s *Store) IMPIsOfIMPU(ctx context.Context, impu string) ([]string, error) {
 	q := s.b.Read()
+	// Every provisioned identity has a private identity (TS 23.228 §4.3.3.1), except an orphaned shared one:
+	// an exact match in one statement, the wildcard rule and the not-found case only when it finds none.
+	out, err := queryStrings(ctx, q, "SELECT impi FROM hss_impi_impu WHERE impu = $1 ORDER BY impi", impu)
+	if err != nil {
+		return nil, fmt.Errorf("impis of %s: %w", impu, err)
+	}
+	if len(out) > 0 {
+		return out, nil
+	}
 	pub, err := resolveIMPU(ctx, q, impu)
 	if err != nil {
 		return nil, fmt.Errorf("impis of %s: %w", impu, err)
 	}
-	out, err := queryStrings(ctx, q, "SELECT impi FROM hss_impi_impu WHERE impu = $1 ORDER BY impi", pub.IMPU)
+	if pub.IMPU == impu {
+		return nil, nil
+	}
+	out, err = queryStrings(ctx, q, "SELECT impi FROM hss_impi_impu WHERE impu = $1 ORDER BY impi", pub.IMPU)
 	if err != nil {
 		return nil, fmt.Errorf("impis of %s: %w", impu, err)
 	}
@@ -241,15 +280,22 @@ func queryStrings(ctx context.Context, q Querier, query string, args ...any) ([]
 // UserProfile implements hss.CxStore.
 func (s *Store) UserProfile(ctx context.Context, impu string) (*hss.UserProfile, error) {
 	q := s.b.Read()
-	pub, err := resolveIMPU(ctx, q, impu)
+	// The set of an exact match in one statement; the wildcard rule only when there is none.
+	set, err := queryIMPUs(ctx, q, "SELECT "+cols("", impuColumns)+" FROM hss_impu"+
+		" WHERE implicit_set = (SELECT implicit_set FROM hss_impu WHERE impu = $1) ORDER BY impu", impu)
 	if err != nil {
 		return nil, fmt.Errorf("user profile %s: %w", impu, err)
 	}
-	set, err := implicitSet(ctx, q, pub.ImplicitSetID)
-	if err != nil {
-		return nil, fmt.Errorf("user profile %s: %w", impu, err)
+	if len(set) == 0 {
+		pub, err := resolveIMPU(ctx, q, impu)
+		if err != nil {
+			return nil, fmt.Errorf("user profile %s: %w", impu, err)
+		}
+		if set, err = implicitSet(ctx, q, pub.ImplicitSetID); err != nil {
+			return nil, fmt.Errorf("user profile %s: %w", impu, err)
+		}
 	}
-	profiles, err := profilesOf(ctx, q, set)
+	profiles, err := profilesOf(ctx, q, set, s.serviceProfile)
 	if err != nil {
 		return nil, fmt.Errorf("user profile %s: %w", impu, err)
 	}
@@ -261,7 +307,7 @@ func (s *Store) UserProfile(ctx context.Context, impu string) (*hss.UserProfile,
 				continue
 			}
 			seen[id] = true
-			set, err := getSharedIFCSet(ctx, q, id)
+			set, err := s.sharedIFCSet(ctx, q, id)
 			if err != nil {
 				return nil, fmt.Errorf("user profile %s: shared iFC set %d: %w", impu, id, err)
 			}
@@ -272,8 +318,10 @@ func (s *Store) UserProfile(ctx context.Context, impu string) (*hss.UserProfile,
 	return up, nil
 }
 
-// profilesOf returns the distinct service profiles the identities reference, sorted by ID.
-func profilesOf(ctx context.Context, q Querier, impus []hss.PublicIdentity) ([]hss.ServiceProfile, error) {
+// profilesOf returns the distinct service profiles the identities reference, sorted by ID, each read with
+// get (getServiceProfile, or Store.serviceProfile through the cache).
+func profilesOf(ctx context.Context, q Querier, impus []hss.PublicIdentity,
+	get func(ctx context.Context, q Querier, id string) (*hss.ServiceProfile, error)) ([]hss.ServiceProfile, error) {
 	ids := map[string]bool{}
 	var out []hss.ServiceProfile
 	for _, u := range impus {
@@ -281,7 +329,7 @@ func profilesOf(ctx context.Context, q Querier, impus []hss.PublicIdentity) ([]h
 			continue
 		}
 		ids[u.ServiceProfileID] = true
-		p, err := getServiceProfile(ctx, q, u.ServiceProfileID)
+		p, err := get(ctx, q, u.ServiceProfileID)
 		if err != nil {
 			return nil, fmt.Errorf("service profile %s: %w", u.ServiceProfileID, err)
 		}
@@ -291,8 +339,16 @@ func profilesOf(ctx context.Context, q Querier, impus []hss.PublicIdentity) ([]h
 	return out, nil
 }
 
-// SCSCFs implements hss.CxStore.
+// SCSCFs implements hss.CxStore. The list is cached (cache.go).
 func (s *Store) SCSCFs(ctx context.Context) ([]hss.SCSCF, error) {
+	list, err := single(ctx, s.cache, &s.cache.scscfs, s.listSCSCFs)
+	if err != nil {
+		return nil, err
+	}
+	return append([]hss.SCSCF(nil), list...), nil
+}
+
+func (s *Store) listSCSCFs(ctx context.Context) ([]hss.SCSCF, error) {
 	rows, err := s.b.Read().Query(ctx, "SELECT name, mandatory, optional, updated_at FROM hss_scscf ORDER BY name")
 	if err != nil {
 		return nil, fmt.Errorf("list s-cscfs: %w", err)
@@ -345,12 +401,11 @@ func (s *Store) ChargingInfo(ctx context.Context, impi string) (hss.ChargingInfo
 		return hss.ChargingInfo{}, fmt.Errorf("charging info %s: %w", impi, err)
 	}
 	if len(own) == 0 {
-		err = q.QueryRow(ctx, "SELECT charging FROM hss_default_charging WHERE id = 1").Scan(&own)
-		if isNoRows(err) {
-			return hss.ChargingInfo{}, nil
+		if own, err = s.defaultCharging(ctx, q); err != nil {
+			return hss.ChargingInfo{}, err
 		}
-		if err != nil {
-			return hss.ChargingInfo{}, fmt.Errorf("default charging info: %w", err)
+		if own == nil {
+			return hss.ChargingInfo{}, nil
 		}
 	}
 	var c hss.ChargingInfo
@@ -360,91 +415,186 @@ func (s *Store) ChargingInfo(ctx context.Context, impi string) (hss.ChargingInfo
 	return c, nil
 }
 
+// DefaultChargingInfo implements hss.CxStore.
+func (s *Store) DefaultChargingInfo(ctx context.Context) (hss.ChargingInfo, error) {
+	def, err := s.defaultCharging(ctx, s.b.Read())
+	if err != nil || def == nil {
+		return hss.ChargingInfo{}, err
+	}
+	var c hss.ChargingInfo
+	if err := decodeJSON(def, &c); err != nil {
+		return hss.ChargingInfo{}, fmt.Errorf("default charging info: %w", err)
+	}
+	return c, nil
+}
+
 // ---- Cx changes --------------------------------------------------------------------------------------
 
-// UpdateRegistration implements hss.CxStore.
+// UpdateRegistration implements hss.CxStore. Two reads and at most two writes: the identity with impi's
+// existence and association (one statement on an exact match), the set locked with every private identity's
+// registration of it (one statement), then the set's registration and the private identities' flags, each
+// written only when it changes.
 func (s *Store) UpdateRegistration(ctx context.Context, impi, impu string,
 	fn func(cur hss.ImplicitSetState) (hss.RegistrationChange, error)) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
-		pub, err := resolveIMPU(ctx, q, impu)
-		if err != nil {
-			return err
-		}
-		if impi != "" {
-			ok, err := isAssociated(ctx, q, impi, pub.IMPU)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return hss.ErrNotAssociated
-			}
-		}
-		// Lock every identity of the set, always in IMPU order so that two updates cannot deadlock.
-		cur := hss.ImplicitSetState{SetID: pub.ImplicitSetID}
-		rows, err := q.Query(ctx, "SELECT impu, reg_state, scscf_name, scscf_origin_host, pending_scscf FROM hss_impu"+
-			" WHERE implicit_set = $1 ORDER BY impu"+s.b.ForUpdate(), pub.ImplicitSetID)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var (
-				u     string
-				state int64
-				reg   hss.Registration
-			)
-			if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF); err != nil {
-				rows.Close()
-				return err
-			}
-			reg.State = hss.RegistrationState(state)
-			if len(cur.IMPUs) == 0 {
-				cur.Registration = reg // the set's identities are always written together
-			}
-			cur.IMPUs = append(cur.IMPUs, u)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		cur.RegisteredIMPIs, err = queryStrings(ctx, q, "SELECT DISTINCT l.impi FROM hss_impi_impu l"+
-			" JOIN hss_impu u ON u.impu = l.impu WHERE u.implicit_set = $1 AND l.registered ORDER BY l.impi",
-			pub.ImplicitSetID)
-		if err != nil {
-			return err
-		}
-		for _, r := range cur.RegisteredIMPIs {
-			if r == impi {
-				cur.IMPIRegistered = true
-			}
-		}
-		change, err := fn(cur)
-		if err != nil {
-			return err
-		}
-		reg := change.Registration
-		if reg.State > hss.Unregistered {
-			return fmt.Errorf("registration state %d: %w", reg.State, hss.ErrInvalid)
-		}
-		if _, err := q.Exec(ctx, "UPDATE hss_impu SET reg_state = $2, scscf_name = $3, scscf_origin_host = $4,"+
-			" pending_scscf = $5, updated_at = $6 WHERE implicit_set = $1",
-			pub.ImplicitSetID, int64(reg.State), reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF, now()); err != nil {
-			return err
-		}
-		switch {
-		case reg.State != hss.Registered:
-			// A set that is not registered is registered by no private identity.
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", pub.ImplicitSetID, false)
-		case impi != "":
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, pub.ImplicitSetID, change.IMPIRegistered)
-		}
-		return err
-	})
+	err := s.b.Tx(ctx, func(q Querier) error { return s.updateRegistration(ctx, q, impi, impu, fn) })
 	if err != nil {
 		return fmt.Errorf("update registration %s %s: %w", impi, impu, err)
 	}
 	return nil
+}
+
+// UpdateRegistrationAndSQN implements hss.CxStore: UpdateRegistration(regIMPI, impu, reg) and
+// UpdateSQN(impi, sqn) in one transaction, the registration first.
+func (s *Store) UpdateRegistrationAndSQN(ctx context.Context, regIMPI, impu string,
+	reg func(cur hss.ImplicitSetState) (hss.RegistrationChange, error),
+	impi string, sqn func(current uint64) (uint64, error)) error {
+	err := s.b.Tx(ctx, func(q Querier) error {
+		if err := s.updateRegistration(ctx, q, regIMPI, impu, reg); err != nil {
+			return err
+		}
+		return s.updateSQN(ctx, q, impi, sqn)
+	})
+	if err != nil {
+		return fmt.Errorf("update registration %s and sqn %s: %w", impu, impi, err)
+	}
+	return nil
+}
+
+func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu string,
+	fn func(cur hss.ImplicitSetState) (hss.RegistrationChange, error)) error {
+	setID, err := registrationTarget(ctx, q, impi, impu)
+	if err != nil {
+		return err
+	}
+	// Lock every identity of the set, always in IMPU order so that two updates cannot deadlock, reading
+	// with each the private identities that hold its registration, and impi's links whatever their flag.
+	forUpdate := s.b.ForUpdate()
+	if forUpdate != "" {
+		forUpdate += " OF u" // PostgreSQL cannot lock the nullable side of the outer join
+	}
+	rows, err := q.Query(ctx, "SELECT u.impu, u.reg_state, u.scscf_name, u.scscf_origin_host, u.pending_scscf,"+
+		" l.impi, l.registered FROM hss_impu u"+
+		" LEFT JOIN hss_impi_impu l ON l.impu = u.impu AND (l.registered OR l.impi = $2)"+
+		" WHERE u.implicit_set = $1 ORDER BY u.impu, l.impi"+forUpdate, setID, impi)
+	if err != nil {
+		return err
+	}
+	cur := hss.ImplicitSetState{SetID: setID}
+	registered := map[string]bool{}
+	impiLinks, impiRegisteredLinks := 0, 0
+	for rows.Next() {
+		var (
+			u        string
+			state    int64
+			reg      hss.Registration
+			linkIMPI sql.NullString
+			linkFlag sql.NullBool
+		)
+		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag); err != nil {
+			rows.Close()
+			return err
+		}
+		reg.State = hss.RegistrationState(state)
+		if len(cur.IMPUs) == 0 {
+			cur.Registration = reg // the set's identities are always written together
+		}
+		if n := len(cur.IMPUs); n == 0 || cur.IMPUs[n-1] != u {
+			cur.IMPUs = append(cur.IMPUs, u)
+		}
+		if !linkIMPI.Valid {
+			continue
+		}
+		if linkFlag.Bool {
+			registered[linkIMPI.String] = true
+		}
+		if linkIMPI.String == impi {
+			impiLinks++
+			if linkFlag.Bool {
+				impiRegisteredLinks++
+			}
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for r := range registered {
+		cur.RegisteredIMPIs = append(cur.RegisteredIMPIs, r)
+	}
+	sort.Strings(cur.RegisteredIMPIs)
+	cur.IMPIRegistered = registered[impi] && impi != ""
+	change, err := fn(cur)
+	if err != nil {
+		return err
+	}
+	reg := change.Registration
+	if reg.State > hss.Unregistered {
+		return fmt.Errorf("registration state %d: %w", reg.State, hss.ErrInvalid)
+	}
+	if reg != cur.Registration {
+		if _, err := q.Exec(ctx, "UPDATE hss_impu SET reg_state = $2, scscf_name = $3, scscf_origin_host = $4,"+
+			" pending_scscf = $5, updated_at = $6 WHERE implicit_set = $1",
+			setID, int64(reg.State), reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF, now()); err != nil {
+			return err
+		}
+	}
+	switch {
+	case reg.State != hss.Registered:
+		// A set that is not registered is registered by no private identity.
+		if len(registered) > 0 {
+			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false)
+		}
+	case impi != "":
+		want := 0
+		if change.IMPIRegistered {
+			want = impiLinks
+		}
+		if impiRegisteredLinks != want {
+			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered)
+		}
+	}
+	return err
+}
+
+// registrationTarget returns the implicit set of impu (resolved as GetIMPU does) after checking that impi,
+// when given, exists and is associated with it: one statement when impu matches exactly.
+func registrationTarget(ctx context.Context, q Querier, impi, impu string) (string, error) {
+	var (
+		setID                  string
+		impiExists, associated bool
+	)
+	err := q.QueryRow(ctx, "SELECT implicit_set, EXISTS (SELECT 1 FROM hss_impi WHERE impi = $2),"+
+		" EXISTS (SELECT 1 FROM hss_impi_impu WHERE impi = $2 AND impu = $1) FROM hss_impu WHERE impu = $1",
+		impu, impi).Scan(&setID, &impiExists, &associated)
+	switch {
+	case isNoRows(err):
+		// No exact match: the wildcard rule.
+		pub, err := resolveIMPU(ctx, q, impu)
+		if err != nil {
+			return "", err
+		}
+		if impi != "" {
+			ok, err := isAssociated(ctx, q, impi, pub.IMPU)
+			if err != nil {
+				return "", err
+			}
+			if !ok {
+				return "", hss.ErrNotAssociated
+			}
+		}
+		return pub.ImplicitSetID, nil
+	case err != nil:
+		return "", err
+	case impi == "":
+		return setID, nil
+	case !impiExists:
+		return "", fmt.Errorf("impi %s: %w", impi, hss.ErrNotFound)
+	case !associated:
+		return "", hss.ErrNotAssociated
+	}
+	return setID, nil
 }
 
 // RegisteredIMPUs implements hss.CxStore.
@@ -464,27 +614,29 @@ func (s *Store) RegisteredIMPUs(ctx context.Context, impi, serverName string) ([
 
 // UpdateSQN implements hss.CxStore.
 func (s *Store) UpdateSQN(ctx context.Context, impi string, fn func(current uint64) (uint64, error)) error {
-	err := s.b.Tx(ctx, func(q Querier) error {
-		var cur int64
-		err := q.QueryRow(ctx, "SELECT sqn FROM hss_impi WHERE impi = $1"+s.b.ForUpdate(), impi).Scan(&cur)
-		if isNoRows(err) {
-			return hss.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		next, err := fn(uint64(cur))
-		if err != nil {
-			return err
-		}
-		if next > hss.MaxSQN {
-			return fmt.Errorf("sqn %d over 48 bits: %w", next, hss.ErrInvalid)
-		}
-		_, err = q.Exec(ctx, "UPDATE hss_impi SET sqn = $2 WHERE impi = $1", impi, int64(next))
-		return err
-	})
+	err := s.b.Tx(ctx, func(q Querier) error { return s.updateSQN(ctx, q, impi, fn) })
 	if err != nil {
 		return fmt.Errorf("update sqn %s: %w", impi, err)
 	}
 	return nil
+}
+
+func (s *Store) updateSQN(ctx context.Context, q Querier, impi string, fn func(current uint64) (uint64, error)) error {
+	var cur int64
+	err := q.QueryRow(ctx, "SELECT sqn FROM hss_impi WHERE impi = $1"+s.b.ForUpdate(), impi).Scan(&cur)
+	if isNoRows(err) {
+		return hss.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	next, err := fn(uint64(cur))
+	if err != nil {
+		return err
+	}
+	if next > hss.MaxSQN {
+		return fmt.Errorf("sqn %d over 48 bits: %w", next, hss.ErrInvalid)
+	}
+	_, err = q.Exec(ctx, "UPDATE hss_impi SET sqn = $2 WHERE impi = $1", impi, int64(next))
+	return err
 }
