@@ -184,6 +184,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "sipp-csv" {
 		return runSIPpCSV(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "allocs" {
+		return runAllocs(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, os.LookupEnv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
