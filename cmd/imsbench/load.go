@@ -110,7 +110,7 @@ func (b *bench) runLoad(ctx context.Context) {
 		c.ports.scscfHTTP, c.ports.icscfHTTP, c.ports.pcscfHTTP)
 
 	hasImsue := b.imsueHasLoad(ctx)
-	b.runSIPpLoad(ctx, c, dir, !hasImsue)
+	b.imscoreSIPp = b.runSIPpLoad(ctx, c, dir, c.ports.pcscfSIP, "", !hasImsue)
 	if !hasImsue {
 		for _, s := range b.cfg.loadScenarios {
 			m := loadMetric[s]
@@ -241,12 +241,21 @@ func stepUp(ctx context.Context, first float64, maxSteps int, duration time.Dura
 	return steps, best, nil
 }
 
-// runSIPpLoad measures the same flows with SIPp and the bench/sipp scenarios: the numbers another stack
-// can be compared with (run the same commands against it). profile: take the CPU profiles during the
-// registration run at its best rate (when imsue load is missing).
-func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bool) {
-	names := []string{"AKA registration + de-registration/s (SIPp register_dereg.xml)", "calls/s (SIPp call_uac.xml)",
-		"MESSAGEs/s (SIPp message_uac.xml)"}
+// sippBest is the best rate of each SIPp flow under 0.1 % failures (0: not measured).
+type sippBest struct{ register, call, message float64 }
+
+// sippMetricNames are the rows of the SIPp flows; suffix names the stack when it is not imscore's CSCFs.
+func sippMetricNames(suffix string) []string {
+	return []string{"AKA registration + de-registration/s (SIPp register_dereg.xml)" + suffix, "calls/s (SIPp call_uac.xml)" + suffix,
+		"MESSAGEs/s (SIPp message_uac.xml)" + suffix}
+}
+
+// runSIPpLoad measures the same flows with SIPp and the bench/sipp scenarios, sent to the P-CSCF at entry,
+// with c's HSS provisioning the users: the numbers another stack is compared with (the kamailio step runs
+// them against Kamailio's CSCFs). suffix is appended to the row names. profile: take the CPU profiles
+// during the registration run at its best rate (when imsue load is missing).
+func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir, entry, suffix string, profile bool) (best sippBest) {
+	names := sippMetricNames(suffix)
 	sippBin, err := lookSIPp()
 	if err != nil {
 		b.res.failed(err, "", names...)
@@ -266,6 +275,10 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 	}
 	scen := b.scenarioDir()
 	maxSteps := b.cfg.maxSteps
+	fileTag := ""
+	if suffix != "" {
+		fileTag = "_kamailio"
+	}
 	record := func(name, unit, file string, steps []sippStep, best float64, cmd string, err error) {
 		var parts []string
 		for _, s := range steps {
@@ -287,7 +300,7 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 		b.res.failed(err, "", names...)
 		return
 	}
-	reg := sippRun{scenario: "register_dereg.xml", remote: c.ports.pcscfSIP, port: regPort, inf: filepath.Join(dir, "users.csv"),
+	reg := sippRun{scenario: "register_dereg.xml", remote: entry, port: regPort, inf: filepath.Join(dir, "users.csv"),
 		timeout: b.cfg.loadDuration + 60*time.Second}
 	steps, regBest, err := stepUp(ctx, float64(b.cfg.loadRate), maxSteps, b.cfg.loadDuration,
 		func(ctx context.Context, rate float64, calls int) (SIPpStats, error) {
@@ -297,7 +310,8 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 			return st, err
 		})
 	reg.rate, reg.calls = float64(b.cfg.loadRate), int(float64(b.cfg.loadRate)*b.cfg.loadDuration.Seconds())
-	record(names[0], "registrations/s (each with its de-registration)", "sipp_register.txt", steps, regBest, reg.command()+"  # then ×1.5 per step", err)
+	record(names[0], "registrations/s (each with its de-registration)", "sipp_register"+fileTag+".txt", steps, regBest, reg.command()+"  # then ×1.5 per step", err)
+	best.register = regBest
 	if profile && regBest > 0 {
 		r := reg
 		r.rate = math.Floor(regBest)
@@ -319,8 +333,8 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 		return
 	}
 	for _, r := range []sippRun{
-		{scenario: "register.xml", remote: c.ports.pcscfSIP, port: uasPort, inf: filepath.Join(dir, "callees.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
-		{scenario: "register.xml", remote: c.ports.pcscfSIP, port: uacPort, inf: filepath.Join(dir, "callers.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
+		{scenario: "register.xml", remote: entry, port: uasPort, inf: filepath.Join(dir, "callees.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
+		{scenario: "register.xml", remote: entry, port: uacPort, inf: filepath.Join(dir, "callers.csv"), rate: 100, calls: len(users) / 2, limit: 200, timeout: 2 * time.Minute},
 	} {
 		st, _, err := r.run(ctx, sippBin, scen, dir)
 		if err != nil || st.Failed > 0 {
@@ -331,20 +345,20 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 	flows := []struct {
 		name, unit, uac, uas, file string
 	}{
-		{names[1], "calls/s", "call_uac.xml", "call_uas.xml", "sipp_call.txt"},
-		{names[2], "MESSAGE/s", "message_uac.xml", "message_uas.xml", "sipp_message.txt"},
+		{names[1], "calls/s", "call_uac.xml", "call_uas.xml", "sipp_call" + fileTag + ".txt"},
+		{names[2], "MESSAGE/s", "message_uac.xml", "message_uas.xml", "sipp_message" + fileTag + ".txt"},
 	}
 	for _, f := range flows {
-		uas := sippRun{scenario: f.uas, remote: c.ports.pcscfSIP, port: uasPort}
+		uas := sippRun{scenario: f.uas, remote: entry, port: uasPort}
 		cmd, _, err := uas.start(sippBin, scen, dir)
 		if err != nil {
 			b.res.failed(err, uas.command(), f.name)
 			continue
 		}
 		time.Sleep(500 * time.Millisecond) // let it bind
-		uac := sippRun{scenario: f.uac, remote: c.ports.pcscfSIP, port: uacPort, inf: filepath.Join(dir, "pairs.csv"),
+		uac := sippRun{scenario: f.uac, remote: entry, port: uacPort, inf: filepath.Join(dir, "pairs.csv"),
 			timeout: b.cfg.loadDuration + 60*time.Second}
-		steps, best, err := stepUp(ctx, float64(b.cfg.loadRate), maxSteps, b.cfg.loadDuration,
+		steps, rate, err := stepUp(ctx, float64(b.cfg.loadRate), maxSteps, b.cfg.loadDuration,
 			func(ctx context.Context, rate float64, calls int) (SIPpStats, error) {
 				r := uac
 				r.rate, r.calls = rate, calls
@@ -354,6 +368,12 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir string, profile bo
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		_ = cmd.Wait()
 		uac.rate, uac.calls = float64(b.cfg.loadRate), int(float64(b.cfg.loadRate)*b.cfg.loadDuration.Seconds())
-		record(f.name, f.unit, f.file, steps, best, uas.command()+" &  "+uac.command()+"  # then ×1.5 per step", err)
+		record(f.name, f.unit, f.file, steps, rate, uas.command()+" &  "+uac.command()+"  # then ×1.5 per step", err)
+		if f.uac == "call_uac.xml" {
+			best.call = rate
+		} else {
+			best.message = rate
+		}
 	}
+	return best
 }

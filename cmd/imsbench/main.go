@@ -8,12 +8,14 @@
 //  4. the time to bulk-provision BENCH_SUBSCRIBERS subscribers through the real HSS (imsctl generate | import);
 //  5. the whole core as real processes: `imsue load --step-up` for registration, call and MESSAGE (the best
 //     rate under 0.1 % failures) and CPU profiles of every node during a run at that rate;
-//  6. memory per registered UE in every node: heap in use (after a forced GC) and RSS, before and after
+//  6. Debian's Kamailio 5.6 IMS P-, I- and S-CSCF with imscore's HSS under the same SIPp flows, the ratios,
+//     and the Kamailio nodes' resident memory per registered UE (kamailio.go);
+//  7. memory per registered UE in every node: heap in use (after a forced GC) and RSS, before and after
 //     registering BENCH_UES UEs with SIPp (bench/sipp/register.xml).
 //
 // Environment (flags of the same name in lower case with dashes win): BENCH_QUICK=1 small counts and short
 // runs (about 2 minutes), BENCH_SUBSCRIBERS (default 1000000), BENCH_UES (default 5000), BENCH_STEPS (a comma
-// list of machine,gobench,hss,provision,load,memory; default all), BENCH_OUT (default bench/results).
+// list of machine,gobench,hss,provision,load,kamailio,memory; default all), BENCH_OUT (default bench/results).
 package main
 
 import (
@@ -55,7 +57,7 @@ type config struct {
 }
 
 // allSteps in the order they run.
-var allSteps = []string{"machine", "gobench", "hss", "provision", "load", "memory"}
+var allSteps = []string{"machine", "gobench", "hss", "provision", "load", "kamailio", "memory"}
 
 func defaults(quick bool) config {
 	c := config{quick: quick, subscribers: 1000000, hssSubscribers: 100000, hssDuration: 20 * time.Second,
@@ -236,6 +238,8 @@ type bench struct {
 	dir  string // results directory of this run
 	bin  string // binaries built for this run
 	res  Results
+	// imscoreSIPp is the load step's SIPp rates through imscore's CSCFs, for the kamailio step's ratios.
+	imscoreSIPp sippBest
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -275,7 +279,7 @@ func (b *bench) run(ctx context.Context) error {
 	if b.cfg.steps["gobench"] {
 		b.runGoBench(ctx)
 	}
-	needBins := b.cfg.steps["hss"] || b.cfg.steps["provision"] || b.cfg.steps["load"] || b.cfg.steps["memory"]
+	needBins := b.cfg.steps["hss"] || b.cfg.steps["provision"] || b.cfg.steps["load"] || b.cfg.steps["kamailio"] || b.cfg.steps["memory"]
 	if needBins {
 		if err := b.build(ctx, "hss", "scscf", "icscf", "pcscf", "imsctl", "imsue", "hssbench"); err != nil {
 			return err
@@ -288,6 +292,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"hss", b.runHSSBench},
 		{"provision", b.runProvision},
 		{"load", b.runLoad},
+		{"kamailio", b.runKamailio},
 		{"memory", b.runMemory},
 	}
 	for _, s := range steps {
