@@ -303,6 +303,7 @@ func (b *bench) run(ctx context.Context) error {
 		s.fn(ctx)
 	}
 	b.res.Finished = time.Now().UTC()
+	b.res.computeTargets()
 	if err := b.res.Save(b.dir); err != nil {
 		return err
 	}
