@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,6 +55,15 @@ type config struct {
 	outDir         string
 	goBin          string
 	defaultPorts   bool
+}
+
+// stepBinaries are the commands each step runs.
+var stepBinaries = map[string][]string{
+	"hss":       {"hssbench"},
+	"provision": {"hss", "imsctl"},
+	"load":      {"hss", "scscf", "icscf", "pcscf", "imsctl", "imsue"},
+	"kamailio":  {"hss", "imsctl"},
+	"memory":    {"hss", "scscf", "icscf", "pcscf", "imsctl"},
 }
 
 // allSteps in the order they run.
@@ -279,9 +289,20 @@ func (b *bench) run(ctx context.Context) error {
 	if b.cfg.steps["gobench"] {
 		b.runGoBench(ctx)
 	}
-	needBins := b.cfg.steps["hss"] || b.cfg.steps["provision"] || b.cfg.steps["load"] || b.cfg.steps["kamailio"] || b.cfg.steps["memory"]
-	if needBins {
-		if err := b.build(ctx, "hss", "scscf", "icscf", "pcscf", "imsctl", "imsue", "hssbench"); err != nil {
+	// Only the commands the chosen steps run (a build on a busy 2-core machine takes minutes).
+	var bins []string
+	for _, st := range allSteps {
+		if !b.cfg.steps[st] {
+			continue
+		}
+		for _, n := range stepBinaries[st] {
+			if !slices.Contains(bins, n) {
+				bins = append(bins, n)
+			}
+		}
+	}
+	if len(bins) > 0 {
+		if err := b.build(ctx, bins...); err != nil {
 			return err
 		}
 	}
