@@ -115,7 +115,7 @@ func (b *bench) startKamailioLab(ctx context.Context, dir string) (*kamailioLab,
 			c.nodes = append(c.nodes, k)
 			err = waitTCP(ctx, fmt.Sprintf("127.0.0.1:%d", n.Port), 30*time.Second)
 			if err != nil {
-				err = fmt.Errorf("%w; its log: %s", err, k.tailLog(2000))
+				err = fmt.Errorf("%w; its log: %s", err, errorLines(k.tailLog(20000)))
 			}
 		}
 		if err != nil {
@@ -131,9 +131,11 @@ func (b *bench) startKamailioLab(ctx context.Context, dir string) (*kamailioLab,
 			l.pcscf = k
 		}
 	}
-	if err := waitMetric(ctx, c.ports.hssAPI, "diameter_peers_up 2", 30*time.Second); err != nil {
+	if err := waitMetric(ctx, c.ports.hssAPI, c.token, "diameter_peers_up 2", 30*time.Second); err != nil {
+		err = fmt.Errorf("the Kamailio I- and S-CSCF did not connect to the HSS: %w; S-CSCF log: %s; HSS log: %s", err,
+			errorLines(l.scscf.tailLog(20000)), lastLine(c.node("hss").tailLog(600)))
 		c.stop()
-		return nil, fmt.Errorf("the Kamailio I- and S-CSCF did not connect to the HSS: %w; S-CSCF log: %s", err, l.scscf.tailLog(2000))
+		return nil, err
 	}
 	return l, nil
 }
@@ -154,23 +156,56 @@ func waitTCP(ctx context.Context, addr string, timeout time.Duration) error {
 	}
 }
 
-// waitMetric waits (bounded) until the /metrics of the HTTP server at addr holds the line want.
-func waitMetric(ctx context.Context, addr, want string, timeout time.Duration) error {
+// errorLines keeps the ERROR and CRITICAL lines of a Kamailio log, on one line, at most 600 bytes: what a
+// "not measured" reason can carry.
+func errorLines(log string) string {
+	var keep []string
+	for _, l := range strings.Split(log, "\n") {
+		if strings.Contains(l, "ERROR") || (strings.Contains(l, "CRITICAL") && !strings.Contains(l, "Bye Bye")) {
+			keep = append(keep, strings.TrimSpace(l))
+		}
+	}
+	s := strings.Join(keep, " | ")
+	if s == "" {
+		s = "no ERROR line"
+	}
+	if len(s) > 600 {
+		s = s[:600] + "…"
+	}
+	return s
+}
+
+// waitMetric waits (bounded) until the /metrics of the HTTP server at addr (bearer token, if any) holds the
+// sample want ("name value"; the name with or without the node's namespace prefix).
+func waitMetric(ctx context.Context, addr, token, want string, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	client := &http.Client{Timeout: time.Second}
 	for {
-		res, err := client.Get("http://" + addr + "/metrics")
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+		if err != nil {
+			return err
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := client.Do(req)
+		last := ""
 		if err == nil {
 			body, _ := io.ReadAll(res.Body)
 			res.Body.Close()
+			name, value, _ := strings.Cut(want, " ")
 			for _, l := range strings.Split(string(body), "\n") {
-				if l == want {
-					return nil
+				// The node's namespace prefixes the name (imscore_hss_diameter_peers_up).
+				if f := strings.Fields(l); len(f) == 2 && (f[0] == name || strings.HasSuffix(f[0], "_"+name)) {
+					if f[1] == value {
+						return nil
+					}
+					last = l
 				}
 			}
 		}
 		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("no %q on http://%s/metrics after %v", want, addr, timeout)
+			return fmt.Errorf("no %q on http://%s/metrics after %v (last: %q, %v)", want, addr, timeout, last, err)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}

@@ -2,8 +2,14 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestComputeTargets(t *testing.T) {
@@ -71,5 +77,37 @@ func TestSmapsPssAndStatPPID(t *testing.T) {
 	}
 	if _, ok := statPPID("garbage"); ok {
 		t.Fatal("garbage parsed")
+	}
+}
+
+func TestWaitMetric(t *testing.T) {
+	var body atomic.Value
+	body.Store("# HELP imscore_hss_diameter_peers_up x\nimscore_hss_diameter_peers_up 1\n")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		io.WriteString(w, body.Load().(string))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "http://")
+	err := waitMetric(context.Background(), addr, "tok", "diameter_peers_up 2", 300*time.Millisecond)
+	if err == nil || !strings.Contains(err.Error(), "imscore_hss_diameter_peers_up 1") {
+		t.Fatalf("one peer up: %v", err)
+	}
+	body.Store("imscore_hss_diameter_peers_up 2\nimscore_hss_other_diameter_peers_up_total 9\n")
+	if err := waitMetric(context.Background(), addr, "tok", "diameter_peers_up 2", 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrorLines(t *testing.T) {
+	log := " 0(1) INFO: core started\n 9(2) ERROR: cdp [peerstatemachine.c:634]: I_Snd_CER(): failed\n 0(1) CRITICAL: cdp: Bye Bye from C Diameter Peer test\n"
+	if got := errorLines(log); got != "9(2) ERROR: cdp [peerstatemachine.c:634]: I_Snd_CER(): failed" {
+		t.Fatalf("errorLines = %q", got)
+	}
+	if got := errorLines(" 0(1) INFO: fine\n"); got != "no ERROR line" {
+		t.Fatalf("errorLines = %q", got)
 	}
 }
