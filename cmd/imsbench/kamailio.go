@@ -241,9 +241,9 @@ func (b *bench) kamailioRatios(k sippBest) {
 		name := kamailioRatioNames()[i]
 		switch {
 		case p[0] == 0 && !b.cfg.steps["load"]:
-			b.res.failed(errors.New("not measured: the load step (imscore's CSCFs) did not run (BENCH_STEPS)"), cmd, name)
+			b.res.failed(errors.New("the load step (imscore's CSCFs) did not run (BENCH_STEPS)"), cmd, name)
 		case p[0] == 0 || p[1] == 0:
-			b.res.failed(errors.New("not measured: one of the two rates is missing (see its row)"), cmd, name)
+			b.res.failed(errors.New("one of the two rates is missing (see its row)"), cmd, name)
 		default:
 			b.res.add(Metric{Name: name, Value: p[0] / p[1], Unit: "×", Command: cmd,
 				Note: fmt.Sprintf("imscore %.0f/s, Kamailio %.0f/s; the issue's target is ≥ 3×", p[0], p[1])})

@@ -344,6 +344,11 @@ func (b *bench) runSIPpLoad(ctx context.Context, c *core, dir, entry, suffix str
 		}
 		raw := fmt.Sprintf("%s\n%s\n", cmd, strings.Join(parts, "\n"))
 		b.keep(file, []byte(raw))
+		if err == nil && len(steps) > 0 && best == 0 {
+			// Not a rate of 0: the flow does not work through this stack (or not under 0.1 % failures at the
+			// first rate); the steps in the raw file say which.
+			err = fmt.Errorf("no step under 0.1 %% failures (%s); see %s", strings.Join(parts, ", "), file)
+		}
 		if err != nil {
 			b.res.failed(err, cmd, name)
 			return
