@@ -231,6 +231,10 @@ func (b *bench) runKamailio(ctx context.Context) {
 	best := b.runSIPpLoad(ctx, l.core, dir, l.pcscfSIP, kamailioSuffix, false)
 	b.kamailioRatios(best)
 	b.kamailioMemory(ctx, l, dir)
+	// The Kamailio nodes' logs (their ends), for a flow that failed.
+	for _, n := range []*node{l.pcscf, l.icscf, l.scscf} {
+		b.keep(n.name+".log", []byte(n.tailLog(256<<10)))
+	}
 }
 
 // kamailioRatios adds imscore's SIPp rate over Kamailio's, per flow, from the same run.

@@ -13,6 +13,9 @@
 //  7. memory per registered UE in every node: heap in use (after a forced GC) and RSS, before and after
 //     registering BENCH_UES UEs with SIPp (bench/sipp/register.xml).
 //
+// `imsbench allocs [--update [--runs N]]` is the allocation regression check instead (allocs.go, make
+// bench-allocs): the hot-path benchmarks once each against bench/allocs.txt.
+//
 // Environment (flags of the same name in lower case with dashes win): BENCH_QUICK=1 small counts and short
 // runs (about 2 minutes), BENCH_SUBSCRIBERS (default 1000000), BENCH_UES (default 5000), BENCH_STEPS (a comma
 // list of machine,gobench,hss,provision,load,kamailio,memory; default all), BENCH_OUT (default bench/results).
