@@ -8,7 +8,7 @@ IPSEC_PKGS ?= ./sip/ipsec ./services/pcscf
 # Every main under cmd/ except the shared internal packages.
 CMDS     := $(notdir $(patsubst %/,%,$(dir $(wildcard cmd/*/main.go))))
 
-.PHONY: all build test test-ipsec lint fmt vet run bench fuzz clean
+.PHONY: all build test test-ipsec lint fmt vet run bench bench-allocs bench-allocs-update fuzz clean
 
 all: build
 
@@ -50,6 +50,15 @@ run: build
 ## BENCH_QUICK=1 is a ~3 min smoke run. BENCH_SUBSCRIBERS, BENCH_UES, BENCH_STEPS: see docs/benchmarks.md.
 bench:
 	$(GO) run ./cmd/imsbench --go "$(GO)"
+
+## bench-allocs: fails when a hot-path benchmark allocates more than 10 % per operation over bench/allocs.txt
+## or a baselined benchmark is gone (each runs once, -benchtime 100x; about a minute; docs/benchmarks.md)
+bench-allocs:
+	$(GO) run ./cmd/imsbench allocs --go "$(GO)"
+
+## bench-allocs-update: rewrites bench/allocs.txt from two runs (the higher count; names those that vary)
+bench-allocs-update:
+	$(GO) run ./cmd/imsbench allocs --update --runs 2 --go "$(GO)"
 
 ## fuzz: a short run of every fuzz target (FUZZTIME each)
 fuzz:

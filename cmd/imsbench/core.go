@@ -135,9 +135,20 @@ func (c *core) node(name string) *node {
 // apiURL is the HSS provisioning API.
 func (c *core) apiURL() string { return "http://" + c.ports.hssAPI }
 
+// coreOptions change what startCoreWith starts.
+type coreOptions struct {
+	hssOnly   bool     // only the HSS (the Kamailio CSCFs take the others' places)
+	scscfName string   // the S-CSCF name the HSS assigns ("": imscore's S-CSCF)
+	hssArgs   []string // more HSS flags (--diameter-peer for other CSCFs)
+}
+
 // startCore starts HSS, S-CSCF, I-CSCF and P-CSCF (no IPsec: the host kernel has no ESP, docs/design.md §5)
 // with the embedded store in dir, at log level warn, and waits for each /readyz.
 func (b *bench) startCore(ctx context.Context, dir string) (*core, error) {
+	return b.startCoreWith(ctx, dir, coreOptions{})
+}
+
+func (b *bench) startCoreWith(ctx context.Context, dir string, o coreOptions) (*core, error) {
 	ports := defaultPorts()
 	if !b.cfg.defaultPorts {
 		var err error
@@ -150,6 +161,9 @@ func (b *bench) startCore(ctx context.Context, dir string) (*core, error) {
 		return nil, err
 	}
 	scscfName := fmt.Sprintf("sip:scscf.%s:%s", domain, portOf(ports.scscfSIP))
+	if o.scscfName != "" {
+		scscfName = o.scscfName
+	}
 	hssCfg := filepath.Join(dir, "hss.yaml")
 	// The runtime profiles (CPU profiles, forced GC before memory samples) are on, for the admin token.
 	if err := os.WriteFile(hssCfg, fmt.Appendf(nil, "scscfs:\n  - name: %q\napi: {tokens_file: %q, pprof: true}\n", scscfName,
@@ -177,14 +191,17 @@ admin: {tokens_file: %q, pprof: true}
 		name, admin string
 		args        []string
 	}{
-		{"hss", ports.hssAPI, []string{"--config", hssCfg, "--db", "sqlite://" + filepath.Join(dir, "hss.db"),
-			"--diameter-listen", ports.hssCx, "--api-listen", ports.hssAPI, "--log-level", "warn"}},
+		{"hss", ports.hssAPI, append([]string{"--config", hssCfg, "--db", "sqlite://" + filepath.Join(dir, "hss.db"),
+			"--diameter-listen", ports.hssCx, "--api-listen", ports.hssAPI, "--log-level", "warn"}, o.hssArgs...)},
 		{"scscf", ports.scscfHTTP, []string{"--config", adminCfg, "--sip-listen", ports.scscfSIP, "--http-listen", ports.scscfHTTP,
 			"--diameter-listen", "", "--hss", ports.hssCx, "--server-name", scscfName,
 			"--db", "sqlite://" + filepath.Join(dir, "scscf.db"), "--icscf", "sip:" + ports.icscfSIP + ";lr", "--log-level", "warn"}},
 		{"icscf", ports.icscfHTTP, []string{"--config", adminCfg, "--sip-listen", ports.icscfSIP, "--http-listen", ports.icscfHTTP,
 			"--diameter-listen", "", "--hss", ports.hssCx, "--scscf", scscfName + "=" + ports.scscfSIP, "--log-level", "warn"}},
 		{"pcscf", ports.pcscfHTTP, []string{"--config", pcscfCfg}},
+	}
+	if o.hssOnly {
+		specs = specs[:1]
 	}
 	for _, s := range specs {
 		n, err := startNode(b.binPath(s.name), s.name, s.admin, dir, s.args)

@@ -8,12 +8,17 @@
 //  4. the time to bulk-provision BENCH_SUBSCRIBERS subscribers through the real HSS (imsctl generate | import);
 //  5. the whole core as real processes: `imsue load --step-up` for registration, call and MESSAGE (the best
 //     rate under 0.1 % failures) and CPU profiles of every node during a run at that rate;
-//  6. memory per registered UE in every node: heap in use (after a forced GC) and RSS, before and after
+//  6. Debian's Kamailio 5.6 IMS P-, I- and S-CSCF with imscore's HSS under the same SIPp flows, the ratios,
+//     and the Kamailio nodes' resident memory per registered UE (kamailio.go);
+//  7. memory per registered UE in every node: heap in use (after a forced GC) and RSS, before and after
 //     registering BENCH_UES UEs with SIPp (bench/sipp/register.xml).
+//
+// `imsbench allocs [--update [--runs N]]` is the allocation regression check instead (allocs.go, make
+// bench-allocs): the hot-path benchmarks once each against bench/allocs.txt.
 //
 // Environment (flags of the same name in lower case with dashes win): BENCH_QUICK=1 small counts and short
 // runs (about 2 minutes), BENCH_SUBSCRIBERS (default 1000000), BENCH_UES (default 5000), BENCH_STEPS (a comma
-// list of machine,gobench,hss,provision,load,memory; default all), BENCH_OUT (default bench/results).
+// list of machine,gobench,hss,provision,load,kamailio,memory; default all), BENCH_OUT (default bench/results).
 package main
 
 import (
@@ -26,6 +31,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -54,8 +60,17 @@ type config struct {
 	defaultPorts   bool
 }
 
+// stepBinaries are the commands each step runs.
+var stepBinaries = map[string][]string{
+	"hss":       {"hssbench"},
+	"provision": {"hss", "imsctl"},
+	"load":      {"hss", "scscf", "icscf", "pcscf", "imsctl", "imsue"},
+	"kamailio":  {"hss", "imsctl"},
+	"memory":    {"hss", "scscf", "icscf", "pcscf", "imsctl"},
+}
+
 // allSteps in the order they run.
-var allSteps = []string{"machine", "gobench", "hss", "provision", "load", "memory"}
+var allSteps = []string{"machine", "gobench", "hss", "provision", "load", "kamailio", "memory"}
 
 func defaults(quick bool) config {
 	c := config{quick: quick, subscribers: 1000000, hssSubscribers: 100000, hssDuration: 20 * time.Second,
@@ -184,6 +199,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "sipp-csv" {
 		return runSIPpCSV(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "allocs" {
+		return runAllocs(ctx, args[1:], stdout, stderr)
+	}
 	cfg, err := parseConfig(args, os.LookupEnv, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -233,6 +251,8 @@ type bench struct {
 	dir  string // results directory of this run
 	bin  string // binaries built for this run
 	res  Results
+	// imscoreSIPp is the load step's SIPp rates through imscore's CSCFs, for the kamailio step's ratios.
+	imscoreSIPp sippBest
 }
 
 func (b *bench) logf(format string, args ...any) {
@@ -272,9 +292,20 @@ func (b *bench) run(ctx context.Context) error {
 	if b.cfg.steps["gobench"] {
 		b.runGoBench(ctx)
 	}
-	needBins := b.cfg.steps["hss"] || b.cfg.steps["provision"] || b.cfg.steps["load"] || b.cfg.steps["memory"]
-	if needBins {
-		if err := b.build(ctx, "hss", "scscf", "icscf", "pcscf", "imsctl", "imsue", "hssbench"); err != nil {
+	// Only the commands the chosen steps run (a build on a busy 2-core machine takes minutes).
+	var bins []string
+	for _, st := range allSteps {
+		if !b.cfg.steps[st] {
+			continue
+		}
+		for _, n := range stepBinaries[st] {
+			if !slices.Contains(bins, n) {
+				bins = append(bins, n)
+			}
+		}
+	}
+	if len(bins) > 0 {
+		if err := b.build(ctx, bins...); err != nil {
 			return err
 		}
 	}
@@ -285,6 +316,7 @@ func (b *bench) run(ctx context.Context) error {
 		{"hss", b.runHSSBench},
 		{"provision", b.runProvision},
 		{"load", b.runLoad},
+		{"kamailio", b.runKamailio},
 		{"memory", b.runMemory},
 	}
 	for _, s := range steps {
@@ -295,6 +327,7 @@ func (b *bench) run(ctx context.Context) error {
 		s.fn(ctx)
 	}
 	b.res.Finished = time.Now().UTC()
+	b.res.computeTargets()
 	if err := b.res.Save(b.dir); err != nil {
 		return err
 	}

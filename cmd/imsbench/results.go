@@ -46,7 +46,8 @@ type Results struct {
 	Metrics  []Metric      `json:"metrics"`
 	GoBench  []GoBenchmark `json:"go_benchmarks"`
 	Profiles []Profile     `json:"profiles"`
-	Files    []string      `json:"files"` // raw outputs kept beside the table, relative names
+	Targets  []Target      `json:"targets"` // issue 12's table, read from Metrics (computeTargets)
+	Files    []string      `json:"files"`   // raw outputs kept beside the table, relative names
 }
 
 // add appends a metric.
@@ -125,6 +126,18 @@ func (r *Results) WriteMarkdown(w io.Writer) error {
 	fmt.Fprintf(&b, "- mode: %s; took %v\n", mode, r.Finished.Sub(r.Started).Round(time.Second))
 	b.WriteString("- everything (load generator, nodes, database) shares the machine's cores; loopback only\n\n")
 
+	if len(r.Targets) > 0 {
+		b.WriteString("## Issue 12 targets\n\nEach row of the issue's table, read from the metrics below (the commands are theirs).\n\n")
+		b.WriteString("| metric | target | measured | command |\n|---|---|---|---|\n")
+		for _, t := range r.Targets {
+			command := ""
+			if t.Command != "" {
+				command = "`" + mdCell(t.Command) + "`"
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(t.Metric), mdCell(t.Target), mdCell(t.Measured), command)
+		}
+		b.WriteString("\n## All metrics\n\n")
+	}
 	b.WriteString("| metric | value | unit | command | notes |\n|---|---:|---|---|---|\n")
 	for _, m := range r.Metrics {
 		value := formatValue(m.Value)
@@ -191,6 +204,12 @@ func (r *Results) WriteText(w io.Writer) {
 			continue
 		}
 		fmt.Fprintf(w, "  %-*s  %12s  %s\n", width, m.Name, formatValue(m.Value), m.Unit)
+	}
+	if len(r.Targets) > 0 {
+		fmt.Fprintln(w, "issue 12 targets:")
+		for _, t := range r.Targets {
+			fmt.Fprintf(w, "  %s (target %s): %s\n", t.Metric, t.Target, t.Measured)
+		}
 	}
 }
 
