@@ -133,12 +133,15 @@ type TokenEntry struct {
 // TokenFile is the YAML document of a tokens file.
 type TokenFile struct {
 	Tokens []TokenEntry `yaml:"tokens"`
+	// Accounts are the web console's accounts (accounts.go); the API itself takes tokens only.
+	Accounts []AccountEntry `yaml:"accounts,omitempty"`
 }
 
 // Tokens authenticates bearer tokens against the hashes of a tokens file. The zero value (and nil) knows no
 // token: every request is refused.
 type Tokens struct {
-	entries []tokenEntry
+	entries  []tokenEntry
+	accounts []account
 }
 
 type tokenEntry struct {
@@ -182,6 +185,10 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		te := tokenEntry{name: e.Name, scopes: slices.Clone(e.Scopes)}
 		copy(te.hash[:], raw)
 		t.entries = append(t.entries, te)
+	}
+	var err error
+	if t.accounts, err = parseAccounts(f.Accounts); err != nil {
+		return nil, err
 	}
 	return t, nil
 }
@@ -323,6 +330,7 @@ func AddToken(path, name string, scopes []Scope) (string, error) {
 
 const tokensFileHeader = `# imscore API tokens: the SHA-256 of each token, never the token itself (imsctl token create adds one).
 # Scopes: read, provision (implies read), admin (implies everything), metrics (/metrics only). docs/provisioning.md.
+# accounts: the web console's logins (PBKDF2 hashes, roles read-only, operator, admin; imsconsole account add). docs/console.md.
 `
 
 // WriteSecretFile writes data to path with mode 0600 (its directory created 0700 when missing), through a
