@@ -217,10 +217,6 @@ func AddAccount(path, name string, role Role, password string, replace bool) err
 	if len(password) < MinPasswordLength {
 		return fmt.Errorf("password: want %d characters or more", MinPasswordLength)
 	}
-	hash, err := HashPassword(password)
-	if err != nil {
-		return err
-	}
 	var f TokenFile
 	b, err := os.ReadFile(path)
 	switch {
@@ -235,11 +231,16 @@ func AddAccount(path, name string, role Role, password string, replace bool) err
 			return fmt.Errorf("tokens file %s: %w", path, err)
 		}
 	}
-	entry := AccountEntry{Name: name, Password: hash, Role: role}
 	i := slices.IndexFunc(f.Accounts, func(a AccountEntry) bool { return a.Name == name })
-	switch {
-	case i >= 0 && !replace:
+	if i >= 0 && !replace {
 		return fmt.Errorf("tokens file %s: an account named %q exists already", path, name)
+	}
+	hash, err := HashPassword(password)
+	if err != nil {
+		return err
+	}
+	entry := AccountEntry{Name: name, Password: hash, Role: role}
+	switch {
 	case i >= 0:
 		f.Accounts[i] = entry
 	default:
