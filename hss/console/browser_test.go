@@ -286,6 +286,10 @@ func (w *web) checkAccessible(where string, final bool) bool {
 		.filter(e => e.type !== "hidden" && !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby"))
 		.map(e => e.outerHTML.slice(0, 120))`))
 	if err != nil {
+		if !final { // the page reloaded under the check
+			time.Sleep(500 * time.Millisecond)
+			return false
+		}
 		w.t.Fatalf("%s: label check: %v", where, err)
 	}
 	for _, u := range unlabelled {
@@ -298,18 +302,31 @@ func (w *web) checkAccessible(where string, final bool) bool {
 		.filter(e => !e.disabled && !e.closest("[hidden]") && e.getClientRects().length > 0)
 		.map((e, i) => { e.dataset.kb = "c" + i; return e.dataset.kb; })`))
 	if err != nil {
+		if !final { // the page reloaded under the check
+			time.Sleep(500 * time.Millisecond)
+			return false
+		}
 		w.t.Fatalf("%s: controls: %v", where, err)
 	}
 	if err := chromedp.Do(w.ctx, chromedp.Evaluate[chromedp.Void](`document.activeElement && document.activeElement.blur && document.activeElement.blur(); window.focus()`)); err != nil {
+		if !final {
+			return false
+		}
 		w.t.Fatalf("%s: %v", where, err)
 	}
 	reached := map[string]bool{}
 	for range len(controls) + 3 {
 		if err := chromedp.Do(w.ctx, chromedp.KeyEvent(kb.Tab)); err != nil {
+			if !final {
+				return false
+			}
 			w.t.Fatalf("%s: Tab: %v", where, err)
 		}
 		id, err := chromedp.Run(w.ctx, chromedp.Evaluate[string](`(document.activeElement && document.activeElement.dataset && document.activeElement.dataset.kb) || ""`))
 		if err != nil {
+			if !final {
+				return false
+			}
 			w.t.Fatalf("%s: focus: %v", where, err)
 		}
 		reached[id] = true

@@ -135,6 +135,12 @@ func (b *browser) keep(body string) {
 func (b *browser) get(path string) (int, string) {
 	b.f.t.Helper()
 	resp, err := b.hc.Get(b.f.URL + path)
+	return b.read(resp, err)
+}
+
+// read returns the status and body of an answer and keeps its CSRF token.
+func (b *browser) read(resp *http.Response, err error) (int, string) {
+	b.f.t.Helper()
 	if err != nil {
 		b.f.t.Fatal(err)
 	}
@@ -150,14 +156,7 @@ func (b *browser) post(path string, form url.Values) (int, string) {
 	if _, ok := form["csrf"]; !ok && b.csrf != "" {
 		form.Set("csrf", b.csrf)
 	}
-	resp, err := b.hc.PostForm(b.f.URL+path, form)
-	if err != nil {
-		b.f.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	b.keep(string(body))
-	return resp.StatusCode, string(body)
+	return b.read(b.hc.PostForm(b.f.URL+path, form))
 }
 
 func appendFile(t testing.TB, path, text string) {

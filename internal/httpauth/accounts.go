@@ -143,13 +143,9 @@ func parseAccounts(entries []AccountEntry) ([]account, error) {
 	names := map[string]bool{}
 	for i, e := range entries {
 		where := fmt.Sprintf("accounts[%d]", i)
-		if strings.TrimSpace(e.Name) == "" || strings.ContainsAny(e.Name, "\r\n\t") {
-			return nil, fmt.Errorf("%s.name %q: want a non-empty name on one line", where, e.Name)
+		if err := uniqueName(where, e.Name, names); err != nil {
+			return nil, err
 		}
-		if names[e.Name] {
-			return nil, fmt.Errorf("%s.name %q: listed twice", where, e.Name)
-		}
-		names[e.Name] = true
 		h, err := parsePasswordHash(e.Password)
 		if err != nil {
 			return nil, fmt.Errorf("%s.password (%s): %w", where, e.Name, err)

@@ -163,13 +163,9 @@ func ParseTokens(data []byte) (*Tokens, error) {
 	names := map[string]bool{}
 	for i, e := range f.Tokens {
 		where := fmt.Sprintf("tokens[%d]", i)
-		if strings.TrimSpace(e.Name) == "" || strings.ContainsAny(e.Name, "\r\n\t") {
-			return nil, fmt.Errorf("%s.name %q: want a non-empty name on one line", where, e.Name)
+		if err := uniqueName(where, e.Name, names); err != nil {
+			return nil, err
 		}
-		if names[e.Name] {
-			return nil, fmt.Errorf("%s.name %q: listed twice", where, e.Name)
-		}
-		names[e.Name] = true
 		raw, err := hex.DecodeString(e.SHA256)
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("%s.sha256 (%s): want 64 hex digits, the SHA-256 of the token (imsctl token create writes it)", where, e.Name)
@@ -191,6 +187,18 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		return nil, err
 	}
 	return t, nil
+}
+
+// uniqueName checks the name of a tokens file entry: not empty, on one line, not listed before (names).
+func uniqueName(where, name string, names map[string]bool) error {
+	if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "\r\n\t") {
+		return fmt.Errorf("%s.name %q: want a non-empty name on one line", where, name)
+	}
+	if names[name] {
+		return fmt.Errorf("%s.name %q: listed twice", where, name)
+	}
+	names[name] = true
+	return nil
 }
 
 // LoadTokens reads the tokens file at path.

@@ -7,14 +7,16 @@ document.addEventListener("submit", function (ev) {
   if (msg && !window.confirm(msg)) { ev.preventDefault(); }
 });
 
-// An element with data-refresh="N" reloads the page every N seconds, unless the user is typing in a form.
+// An element with data-refresh="N" reloads the page every N seconds, but never while a control has the
+// focus: someone moving through the page with the keyboard, or typing, is not thrown back to the top
+// (WCAG 2.2.2, pause moving content).
 (function () {
   var el = document.querySelector("[data-refresh]");
   if (!el) { return; }
   var secs = parseInt(el.getAttribute("data-refresh"), 10) || 5;
   setInterval(function () {
     var a = document.activeElement;
-    if (a && (a.tagName === "INPUT" || a.tagName === "SELECT" || a.tagName === "TEXTAREA") && a.value) { return; }
+    if (a && a !== document.body && a !== document.documentElement) { return; }
     window.location.reload();
   }, secs * 1000);
 })();
