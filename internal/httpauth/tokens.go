@@ -133,12 +133,15 @@ type TokenEntry struct {
 // TokenFile is the YAML document of a tokens file.
 type TokenFile struct {
 	Tokens []TokenEntry `yaml:"tokens"`
+	// Accounts are the web console's accounts (accounts.go); the API itself takes tokens only.
+	Accounts []AccountEntry `yaml:"accounts,omitempty"`
 }
 
 // Tokens authenticates bearer tokens against the hashes of a tokens file. The zero value (and nil) knows no
 // token: every request is refused.
 type Tokens struct {
-	entries []tokenEntry
+	entries  []tokenEntry
+	accounts []account
 }
 
 type tokenEntry struct {
@@ -160,13 +163,9 @@ func ParseTokens(data []byte) (*Tokens, error) {
 	names := map[string]bool{}
 	for i, e := range f.Tokens {
 		where := fmt.Sprintf("tokens[%d]", i)
-		if strings.TrimSpace(e.Name) == "" || strings.ContainsAny(e.Name, "\r\n\t") {
-			return nil, fmt.Errorf("%s.name %q: want a non-empty name on one line", where, e.Name)
+		if err := uniqueName(where, e.Name, names); err != nil {
+			return nil, err
 		}
-		if names[e.Name] {
-			return nil, fmt.Errorf("%s.name %q: listed twice", where, e.Name)
-		}
-		names[e.Name] = true
 		raw, err := hex.DecodeString(e.SHA256)
 		if err != nil || len(raw) != sha256.Size {
 			return nil, fmt.Errorf("%s.sha256 (%s): want 64 hex digits, the SHA-256 of the token (imsctl token create writes it)", where, e.Name)
@@ -183,7 +182,23 @@ func ParseTokens(data []byte) (*Tokens, error) {
 		copy(te.hash[:], raw)
 		t.entries = append(t.entries, te)
 	}
+	var err error
+	if t.accounts, err = parseAccounts(f.Accounts); err != nil {
+		return nil, err
+	}
 	return t, nil
+}
+
+// uniqueName checks the name of a tokens file entry: not empty, on one line, not listed before (names).
+func uniqueName(where, name string, names map[string]bool) error {
+	if strings.TrimSpace(name) == "" || strings.ContainsAny(name, "\r\n\t") {
+		return fmt.Errorf("%s.name %q: want a non-empty name on one line", where, name)
+	}
+	if names[name] {
+		return fmt.Errorf("%s.name %q: listed twice", where, name)
+	}
+	names[name] = true
+	return nil
 }
 
 // LoadTokens reads the tokens file at path.
@@ -323,6 +338,7 @@ func AddToken(path, name string, scopes []Scope) (string, error) {
 
 const tokensFileHeader = `# imscore API tokens: the SHA-256 of each token, never the token itself (imsctl token create adds one).
 # Scopes: read, provision (implies read), admin (implies everything), metrics (/metrics only). docs/provisioning.md.
+# accounts: the web console's logins (PBKDF2 hashes, roles read-only, operator, admin; imsconsole account add). docs/console.md.
 `
 
 // WriteSecretFile writes data to path with mode 0600 (its directory created 0700 when missing), through a
