@@ -468,14 +468,14 @@ func (p *Proxy) parseValidate(data []byte) error {
 	if err != nil {
 		return err
 	}
-	req := msg.(*sip.Request)
-	if se := p.checkEdge(req); se != nil {
+	v := newView(msg.(*sip.Request))
+	if se := p.checkEdge(v); se != nil {
 		return se
 	}
-	if !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
+	if !v.typedOK("via") || !v.typedOK("cseq") {
 		return errors.New("malformed via or cseq")
 	}
-	if se := p.checkRequest(req); se != nil {
+	if se := p.checkView(v); se != nil {
 		return se
 	}
 	return nil
