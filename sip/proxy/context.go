@@ -377,6 +377,9 @@ func (b *branch) run() {
 		case res := <-b.tx.Responses():
 			b.pc.onBranchResponse(b, res)
 			if res.StatusCode >= 200 {
+				if u, ok := b.out.conn.(*udpConn); ok {
+					u.release() // the request is not retransmitted after a final response (RFC 3261 §17.1)
+				}
 				if !b.pc.invite && b.out.transport == transportUDP {
 					time.AfterFunc(timerK, b.tx.Terminate)
 				}
