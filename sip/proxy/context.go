@@ -23,6 +23,7 @@ type proxyCtx struct {
 	p      *Proxy
 	key    string
 	req    *sip.Request // as received; §16.4 preprocessing is applied to it before routing
+	view   *view        // req's header index and verdicts, made when it arrived
 	stx    *sip.ServerTx
 	in     inbound
 	log    *zap.Logger
@@ -67,7 +68,8 @@ type branch struct {
 }
 
 // newProxyCtx creates the server transaction for a new request. It runs under the server store's lock.
-func (p *Proxy) newProxyCtx(key string, req *sip.Request, in inbound) (*proxyCtx, error) {
+func (p *Proxy) newProxyCtx(key string, v *view, in inbound) (*proxyCtx, error) {
+	req := v.req
 	conn, err := p.replyConn(req, in)
 	if err != nil {
 		return nil, err
@@ -81,6 +83,7 @@ func (p *Proxy) newProxyCtx(key string, req *sip.Request, in inbound) (*proxyCtx
 		p:      p,
 		key:    key,
 		req:    req,
+		view:   v,
 		stx:    stx,
 		in:     in,
 		log:    p.log.With(logging.CallID(callIDOf(req)), zap.String("method", string(req.Method))),
@@ -132,7 +135,7 @@ func (pc *proxyCtx) process() {
 			pc.reject(&StatusError{Code: sip.StatusInternalServerError})
 		}
 	}()
-	if se := p.checkRequest(pc.req); se != nil {
+	if se := p.checkView(pc.view); se != nil {
 		pc.reject(se)
 		return
 	}
@@ -143,9 +146,13 @@ func (pc *proxyCtx) process() {
 			pc.log.Debug("sending 100 failed", zap.Error(err))
 		}
 	}
-	hash := loopHash(pc.req, pc.req.Via()) // over the request as received, before §16.4 changes it
+	hash := loopHashOf(pc.view, pc.req.Via()) // over the request as received, before §16.4 changes it
 	src := pc.in.source()
 	src.ConsumedRoute = p.preprocessRoute(pc.req)
+	src.Headers = pc.view.ix
+	if src.ConsumedRoute != nil {
+		src.Headers = header.NewIndex(pc.req) // §16.4 removed a Route line: index the request the router sees
+	}
 	pc.hash = hash
 
 	ctx, cancel := context.WithTimeout(pc.routeCtx, p.cfg.RouteTimeout)
@@ -370,6 +377,9 @@ func (b *branch) run() {
 		case res := <-b.tx.Responses():
 			b.pc.onBranchResponse(b, res)
 			if res.StatusCode >= 200 {
+				if u, ok := b.out.conn.(*udpConn); ok {
+					u.release() // the request is not retransmitted after a final response (RFC 3261 §17.1)
+				}
 				if !b.pc.invite && b.out.transport == transportUDP {
 					time.AfterFunc(timerK, b.tx.Terminate)
 				}

@@ -75,13 +75,20 @@ func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI si
 		return nil, err
 	}
 	stamp(req, l, in, recordRoute, branch)
+	ensureContentLength(req)
 
+	var udp *udpConn
+	if h.transport == transportUDP {
+		udp = &udpConn{p: p, l: l, dst: h.dst}
+	}
 	if h.transport == transportUDP && p.cfg.UDPMaxRequest > 0 {
 		// With a pinned local address (a P-CSCF's protected client port towards a UE's protected server port) the
 		// TCP connection is dialled from that same address and port: the SAs cover both transports (TS 33.203
 		// §7.1), and TS 24.229 §5.2.2 has the P-CSCF send a large request to a UE that registered over UDP so.
-		if size := p.size(req); size > p.cfg.UDPMaxRequest {
+		// Serialized once: the bytes measured are the bytes sent, and re-sent by Timer A or E.
+		if size := udp.prepare(req); size > p.cfg.UDPMaxRequest {
 			if tl, err := p.pickListener(transportTCP, h.dst.Addr(), h.local); err == nil {
+				udp.release()
 				unstamp(req, l, in, recordRoute)
 				stamp(req, tl, in, recordRoute, branch)
 				conn, err := p.tcpConnTo(ctx, h.dst, h.local)
@@ -104,23 +111,22 @@ func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI si
 		}
 		return p.finishOutbound(req, transportTCP, h.dst, conn), nil
 	}
-	return p.finishOutbound(req, transportUDP, h.dst, &udpConn{p: p, l: l, dst: h.dst}), nil
+	return p.finishOutbound(req, transportUDP, h.dst, udp), nil
 }
 
 func (p *Proxy) finishOutbound(req *sip.Request, transport string, dst netip.AddrPort, conn sip.Connection) *outbound {
 	req.SetTransport(transport)
 	req.SetDestination(dst.String())
-	if req.Body() == nil {
-		req.SetBody(nil) // RFC 3261 §16.6 step 9 / §20.14: Content-Length always present (0)
-	}
+	ensureContentLength(req)
 	return &outbound{transport: transport, dst: dst, conn: conn}
 }
 
-func (p *Proxy) size(req *sip.Request) int {
-	buf := p.getBuf()
-	defer p.putBuf(buf)
-	req.StringWrite(buf)
-	return buf.Len()
+// ensureContentLength gives req a Content-Length (RFC 3261 §16.6 step 9 / §20.14: always present, 0 without a
+// body) before it is serialized.
+func ensureContentLength(req *sip.Request) {
+	if req.Body() == nil {
+		req.SetBody(nil) // no edit when it already says 0
+	}
 }
 
 // stamp adds our Record-Route (RFC 3261 §16.6 step 4) and Via (step 8) for sending from out.

@@ -6,16 +6,14 @@ package proxy
 import (
 	"strings"
 
-	"github.com/imscore/imscore/sip/header"
-
 	"github.com/emiago/sipgo/sip"
 )
 
-// optionTags returns the comma-separated option-tags of every header named name, lower-cased
+// optionTagsOf returns the comma-separated option-tags of the header lines hs, lower-cased
 // (option-tags compare case-insensitively, RFC 3261 §19.2).
-func optionTags(m sip.Message, name string) []string {
+func optionTagsOf(hs []sip.Header) []string {
 	var tags []string
-	for _, h := range header.Fields(m, name) {
+	for _, h := range hs {
 		for _, t := range strings.Split(h.Value(), ",") {
 			if t = strings.ToLower(strings.TrimSpace(t)); t != "" {
 				tags = append(tags, t)

@@ -182,14 +182,15 @@ func (p *Proxy) receive(msg sip.Message, in inbound) {
 // CANCEL or ACK read after its INVITE on one connection always finds the INVITE's transaction.
 func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 	p.traceIn(req, in.transport, in.remote)
-	vias := header.Fields(req, "via")
+	v := newView(req) // the header index and verdicts every check below shares
+	vias := v.ix.Fields("via")
 	top, _ := firstOr(vias).(*sip.ViaHeader)
 	if !viaSyntaxOK(top) {
 		p.rejectUnsoundVia(req, in, vias)
 		return
 	}
 	via := req.Via() // == top
-	if se := p.checkEdge(req); se != nil {
+	if se := p.checkEdge(v); se != nil {
 		// Rejected before any transaction or router sees it: no node does work for it.
 		if req.IsAck() { // never answered (RFC 3261 §17.2.3)
 			p.log.Info("dropped ACK", zap.Stringer("from", in.remote), zap.String("reason", se.Reason),
@@ -200,17 +201,17 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 		p.replyStateless(req, in, se)
 		return
 	}
-	if req.CSeq() == nil || !typedHeaderOK(req, "via") || !typedHeaderOK(req, "cseq") {
+	if req.CSeq() == nil || !v.typedOK("via") || !v.typedOK("cseq") {
 		// Without a sound Via and CSeq there is no transaction to match (RFC 3261 §17.2.3): answer statelessly.
 		stampReceived(via, in.remote)
-		p.replyStateless(req, in, missingOrMalformed(req))
+		p.replyStateless(req, in, v.missingOrMalformed())
 		return
 	}
 	stampReceived(via, in.remote)
 
 	switch req.Method {
 	case sip.ACK:
-		p.receiveAck(req, in)
+		p.receiveAck(v, in)
 		return
 	case sip.CANCEL:
 		p.receiveCancel(req, in)
@@ -222,7 +223,7 @@ func (p *Proxy) receiveRequest(req *sip.Request, in inbound) {
 		if p.overloaded(req) {
 			return nil, errOverload
 		}
-		return p.newProxyCtx(key, req, in)
+		return p.newProxyCtx(key, v, in)
 	})
 	if err != nil {
 		if errors.Is(err, errOverload) {
@@ -280,14 +281,15 @@ func (p *Proxy) rejectUnsoundVia(req *sip.Request, in inbound, vias []sip.Header
 
 // receiveAck absorbs the ACK for a non-2xx response this proxy sent (it belongs to the INVITE server
 // transaction, RFC 3261 §17.2.1) and forwards any other ACK, the end-to-end ACK for a 2xx, statelessly.
-func (p *Proxy) receiveAck(req *sip.Request, in inbound) {
+func (p *Proxy) receiveAck(v *view, in inbound) {
+	req := v.req
 	if pc, ok := p.servers.get(serverTxKey(req, sip.INVITE)); ok && !pc.answered2xx() {
 		if err := pc.stx.Receive(req); err != nil {
 			pc.log.Debug("ack not matched", zap.Error(err))
 		}
 		return
 	}
-	p.spawn(func() { p.forwardAck(req, in) })
+	p.spawn(func() { p.forwardAck(v, in) })
 }
 
 // receiveCancel applies RFC 3261 §16.10: answer 200 at once, then cancel every pending branch; the 487 comes
@@ -463,13 +465,14 @@ var singletons = [...]string{"call-id", "cseq", "from", "to", "content-length", 
 // process: another SIP version (RFC 3261 §21.5.7 505; RFC 4475 §3.3.14) or a repeated singleton header, two
 // Content-Length values included (400 naming it, RFC 3261 §21.4.1; RFC 4475 §3.3.8, §3.3.12). A bad Content-Length
 // against the datagram size is answered in receiveDatagram (§18.3).
-func (p *Proxy) checkEdge(req *sip.Request) *StatusError {
+func (p *Proxy) checkEdge(v *view) *StatusError {
+	req := v.req
 	if !strings.EqualFold(req.SipVersion, sipVersion) {
 		return &StatusError{Code: sip.StatusVersionNotSupported, Reason: reasonPhrase(sip.StatusVersionNotSupported)}
 	}
 	req.SipVersion = sipVersion // RFC 3261 §7.1: sent in upper case
 	for _, key := range singletons {
-		hs := header.Fields(req, key)
+		hs := v.ix.Fields(key)
 		if len(hs) < 2 {
 			continue
 		}

@@ -96,24 +96,65 @@ type udpConn struct {
 	p   *Proxy
 	l   *listener
 	dst netip.AddrPort
+
+	// The last message written, serialized once into a pooled buffer: a retransmission (Timer A, E or G,
+	// RFC 3261 §17.1.1.2, §17.1.2.2, §17.2.1) and the first send after prepare write the same bytes again. A
+	// message is not edited once handed to a transaction, so its pointer identifies its bytes.
+	mu     sync.Mutex
+	wire   *bytes.Buffer
+	wireOf sip.Message
 }
 
 func (c *udpConn) LocalAddr() net.Addr { return c.l.udp.LocalAddr() }
 
+// serializeLocked returns msg's bytes, serializing it only if it is not the message last serialized (c.mu held).
+func (c *udpConn) serializeLocked(msg sip.Message) []byte {
+	if c.wire == nil {
+		c.wire = c.p.getBuf()
+	} else if c.wireOf == msg {
+		return c.wire.Bytes()
+	} else {
+		c.wire.Reset()
+	}
+	msg.StringWrite(c.wire)
+	c.wireOf = msg
+	return c.wire.Bytes()
+}
+
+// prepare serializes msg ahead of its first write and returns its size (RFC 3261 §18.1.1 decides on it).
+func (c *udpConn) prepare(msg sip.Message) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.serializeLocked(msg))
+}
+
 func (c *udpConn) WriteMsg(msg sip.Message) error {
-	buf := c.p.getBuf()
-	defer c.p.putBuf(buf)
-	msg.StringWrite(buf)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b := c.serializeLocked(msg)
 	c.p.traceOut(msg, transportUDP, c.dst) // before the write: the peer may act on it at once
-	if _, err := c.l.udp.WriteToUDPAddrPort(buf.Bytes(), c.dst); err != nil {
+	if _, err := c.l.udp.WriteToUDPAddrPort(b, c.dst); err != nil {
 		return fmt.Errorf("udp send to %s: %w", c.dst, err)
 	}
 	return nil
 }
 
-func (c *udpConn) Ref(int) int            { return 1 }
-func (c *udpConn) TryClose() (int, error) { return 1, nil }
-func (c *udpConn) Close() error           { return nil }
+// release returns the buffer to the pool; a later write serializes again.
+func (c *udpConn) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.wire != nil {
+		c.p.putBuf(c.wire)
+		c.wire, c.wireOf = nil, nil
+	}
+}
+
+func (c *udpConn) Ref(int) int { return 1 }
+
+// TryClose is called when the transaction using the connection ends (or after a one-off write): the bytes
+// kept for retransmissions are no longer needed.
+func (c *udpConn) TryClose() (int, error) { c.release(); return 1, nil }
+func (c *udpConn) Close() error           { c.release(); return nil }
 func (c *udpConn) String() string         { return "udp " + c.l.bound.String() + "->" + c.dst.String() }
 
 // tcpConn wraps a sipgo TCP connection from its pool so that every message written is traced and counted.

@@ -236,11 +236,11 @@ func typedHeadersSound(hs []sip.Header, via func(*sip.ViaHeader) bool) bool {
 	for _, h := range hs {
 		switch v := h.(type) {
 		case *sip.ViaHeader:
-			if !via(v) || !roundTrips(v) {
+			if !via(v) || !(plainlySound(v) || roundTrips(v)) {
 				return false
 			}
 		case *sip.FromHeader, *sip.ToHeader, *sip.CallIDHeader, *sip.CSeqHeader:
-			if !roundTrips(v) {
+			if !(plainlySound(v) || roundTrips(v)) {
 				return false
 			}
 		case *sip.MaxForwardsHeader, *sip.RouteHeader, *sip.RecordRouteHeader, *sip.ContactHeader:

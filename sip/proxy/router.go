@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/sip/header"
 )
 
 // Router is the routing logic a CSCF plugs into the proxy: the proxy validates a request (RFC 3261 §16.3),
@@ -57,6 +59,19 @@ type Source struct {
 	// request is following a route set this node is on (a dialog's Record-Route, a Service-Route or Path), and
 	// its parameters (e.g. an S-CSCF's "orig") tell the router which case it is.
 	ConsumedRoute *sip.Uri
+	// Headers indexes the request the router is given, after §16.4 preprocessing, and caches what the IMS
+	// header parsers make of it (header.Parsed: digest.CredentialsOf, secagree.Of, header.NameAddrsOf), so
+	// that each is parsed once per request however many steps read it. nil when the Source was not made by
+	// the proxy (a test's): use Index.
+	Headers *header.Index
+}
+
+// Index returns s.Headers, or a new index of req when the proxy did not make one.
+func (s Source) Index(req *sip.Request) *header.Index {
+	if s.Headers != nil && s.Headers.Message() == sip.Message(req) {
+		return s.Headers
+	}
+	return header.NewIndex(req)
 }
 
 // Decision is what a Router wants done with one request. Either Reply is set (answer locally) or the request

@@ -14,9 +14,10 @@ import (
 
 // forwardAck forwards an ACK that matched no server transaction: the ACK for a 2xx, a transaction of its own that
 // follows the route set (RFC 3261 §13.2.2.4, §16.4, §16.12). It is forwarded statelessly: ACK has no response.
-func (p *Proxy) forwardAck(req *sip.Request, in inbound) {
+func (p *Proxy) forwardAck(v *view, in inbound) {
+	req := v.req
 	log := p.log.With(logging.CallID(callIDOf(req)))
-	if missingOrMalformed(req) != nil || !typedHeaderOK(req, "route") || !typedHeaderOK(req, "max-forwards") {
+	if v.missingOrMalformed() != nil || !v.typedOK("route") || !v.typedOK("max-forwards") {
 		log.Info("dropped malformed ACK")
 		return
 	}

@@ -14,22 +14,57 @@ import (
 	"github.com/emiago/sipgo/sip"
 )
 
+// view is the proxy's reading of one received request, made once when it arrives (issue 12: the checks below
+// used to look every header up again and re-serialize and re-parse each mandatory header at every step): a
+// header index (sip/header.Index, each line under its canonical name) and, per header the proxy copies into
+// what it sends, the verdict of typedHeadersOK, computed at most once. It describes the request as received:
+// §16.4 preprocessing builds a new index for the router.
+type view struct {
+	req      *sip.Request
+	ix       *header.Index
+	verdicts [len(verdictKeys)]int8 // 0 not yet judged, 1 sound, -1 malformed
+}
+
+// verdictKeys are the headers whose verdict the view keeps.
+var verdictKeys = [...]string{"via", "from", "to", "call-id", "cseq", "max-forwards", "route"}
+
+func newView(req *sip.Request) *view { return &view{req: req, ix: header.NewIndex(req)} }
+
+// typedOK is typedHeaderOK(req, key), judged once per request.
+func (v *view) typedOK(key string) bool {
+	for i, k := range verdictKeys {
+		if k != key {
+			continue
+		}
+		if v.verdicts[i] == 0 {
+			v.verdicts[i] = -1
+			if typedHeadersOK(v.ix.Fields(key)) {
+				v.verdicts[i] = 1
+			}
+		}
+		return v.verdicts[i] > 0
+	}
+	return typedHeadersOK(v.ix.Fields(key))
+}
+
 // missingOrMalformed names the first mandatory header that is absent or could not be parsed, as a 400
 // (RFC 3261 §16.3 step 1: "reasonable syntax"). nil when all are fine.
 //
 // The mandatory headers are those of RFC 3261 §8.1.1 but Max-Forwards: a proxy forwards a request without it,
 // adding one (§16.3 step 3, §16.6 step 3); only a malformed Max-Forwards is rejected (checkRequest).
-func missingOrMalformed(req *sip.Request) *StatusError {
+func missingOrMalformed(req *sip.Request) *StatusError { return newView(req).missingOrMalformed() }
+
+func (v *view) missingOrMalformed() *StatusError {
+	req := v.req
 	for _, key := range [...]string{"via", "from", "to", "call-id", "cseq"} {
-		present := len(header.Fields(req, key)) > 0
 		switch {
-		case !present:
+		case !v.ix.Has(key):
 			return &StatusError{Code: sip.StatusBadRequest, Reason: "Missing " + header.Canonical(key) + " Header"}
-		case !typedHeaderOK(req, key):
+		case !v.typedOK(key):
 			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + header.Canonical(key) + " Header"}
 		}
 	}
-	if v := req.Via(); v == nil || v.Host == "" {
+	if via := req.Via(); via == nil || via.Host == "" {
 		return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed Via Header"}
 	}
 	if req.From() == nil || req.To() == nil || req.CallID() == nil || req.CSeq() == nil {
@@ -40,13 +75,17 @@ func missingOrMalformed(req *sip.Request) *StatusError {
 
 // checkRequest applies RFC 3261 §16.3 to a new request (not ACK, not CANCEL) in the order the RFC gives, and
 // §8.2.2.3 when this node answers the request itself. It returns the rejection to send, or nil.
-func (p *Proxy) checkRequest(req *sip.Request) *StatusError {
+func (p *Proxy) checkRequest(req *sip.Request) *StatusError { return p.checkView(newView(req)) }
+
+// checkView is checkRequest on the view of the request made when it arrived.
+func (p *Proxy) checkView(v *view) *StatusError {
+	req := v.req
 	// Step 1: reasonable syntax.
-	if se := missingOrMalformed(req); se != nil {
+	if se := v.missingOrMalformed(); se != nil {
 		return se
 	}
-	for _, key := range []string{"max-forwards", "route"} {
-		if !typedHeaderOK(req, key) {
+	for _, key := range [...]string{"max-forwards", "route"} {
+		if !v.typedOK(key) {
 			return &StatusError{Code: sip.StatusBadRequest, Reason: "Malformed " + header.Canonical(key) + " Header"}
 		}
 	}
@@ -55,7 +94,7 @@ func (p *Proxy) checkRequest(req *sip.Request) *StatusError {
 		return &StatusError{Code: sip.StatusBadRequest, Reason: "CSeq Method Does Not Match"}
 	}
 	// Step 2: URI scheme.
-	if !slices.Contains(p.cfg.URISchemes, strings.ToLower(uriScheme(req.Recipient))) {
+	if !slices.ContainsFunc(p.cfg.URISchemes, func(s string) bool { return strings.EqualFold(s, uriScheme(req.Recipient)) }) {
 		return &StatusError{Code: 416, Reason: reasonPhrase(416)}
 	}
 	// Step 3: Max-Forwards. (An OPTIONS with 0 MAY be answered as final recipient; this proxy keeps the rule
@@ -64,18 +103,22 @@ func (p *Proxy) checkRequest(req *sip.Request) *StatusError {
 		return &StatusError{Code: sip.StatusTooManyHops, Reason: reasonPhrase(sip.StatusTooManyHops)}
 	}
 	// Step 4: loop detection.
-	if p.looped(req) {
+	if p.loopedView(v) {
 		return &StatusError{Code: sip.StatusLoopDetected, Reason: reasonPhrase(sip.StatusLoopDetected)}
 	}
 	// Step 5: Proxy-Require (and Require when answering as UAS, §8.2.2.3).
+	proxyRequire, require := v.ix.Fields("proxy-require"), v.ix.Fields("require")
+	if len(proxyRequire) == 0 && len(require) == 0 {
+		return nil // nothing required: the router is not asked for its option-tags
+	}
 	var known []string
 	uas := false
 	if p.tagger != nil {
 		known, uas = p.tagger.OptionTags(req)
 	}
-	unsupported := unknownTags(optionTags(req, "proxy-require"), known)
+	unsupported := unknownTags(optionTagsOf(proxyRequire), known)
 	if uas {
-		unsupported = append(unsupported, unknownTags(optionTags(req, "require"), known)...)
+		unsupported = append(unsupported, unknownTags(optionTagsOf(require), known)...)
 	}
 	if len(unsupported) > 0 {
 		slices.Sort(unsupported)
@@ -138,6 +181,12 @@ func branchLoopHash(branch string) (string, bool) {
 // arrived with on top, and the Route, Proxy-Require and Proxy-Authorization values. A request that comes back
 // with all of them unchanged has looped; one that changed any of them (an AS re-targeting, a new Route) spirals.
 func loopHash(req *sip.Request, topVia *sip.ViaHeader) string {
+	return loopHashOf(newView(req), topVia)
+}
+
+// loopHashOf is loopHash on the view of the request made when it arrived.
+func loopHashOf(v *view, topVia *sip.ViaHeader) string {
+	req := v.req
 	h := md5.New() // §16.6 step 8 names MD5 as a reasonable choice; this is not a security use
 	w := func(s string) { h.Write([]byte(s)); h.Write([]byte{0}) }
 	if to := req.To(); to != nil {
@@ -159,8 +208,8 @@ func loopHash(req *sip.Request, topVia *sip.ViaHeader) string {
 		w(strconv.Itoa(topVia.Port))
 		w(branch)
 	}
-	for _, key := range []string{"route", "proxy-require", "proxy-authorization"} {
-		for _, hdr := range header.Fields(req, key) {
+	for _, key := range [...]string{"route", "proxy-require", "proxy-authorization"} {
+		for _, hdr := range v.ix.Fields(key) {
 			w(hdr.Value())
 		}
 	}
@@ -170,8 +219,10 @@ func loopHash(req *sip.Request, topVia *sip.ViaHeader) string {
 // looped applies RFC 3261 §16.3 step 4. For every Via this proxy wrote, the hash is recomputed over the request
 // as it is now, taking as "topmost Via" the one just below ours (the one that was on top when we forwarded it);
 // equal means nothing that matters changed since: a loop.
-func (p *Proxy) looped(req *sip.Request) bool {
-	vias := header.Fields(req, "via")
+func (p *Proxy) looped(req *sip.Request) bool { return p.loopedView(newView(req)) }
+
+func (p *Proxy) loopedView(v *view) bool {
+	vias := v.ix.Fields("via")
 	for i, h := range vias {
 		via, ok := h.(*sip.ViaHeader)
 		if !ok || !p.isOurSentBy(via) {
@@ -186,7 +237,7 @@ func (p *Proxy) looped(req *sip.Request) bool {
 		if i+1 < len(vias) {
 			below, _ = vias[i+1].(*sip.ViaHeader)
 		}
-		if loopHash(req, below) == want {
+		if loopHashOf(v, below) == want {
 			return true
 		}
 	}
