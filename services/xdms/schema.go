@@ -9,6 +9,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+
+	"github.com/imscore/imscore/services/presence/pidf"
 )
 
 // Namespaces of the documents.
@@ -56,7 +58,7 @@ func checkPresRules(root *elem) error {
 			return schemaErr("<%s> in <ruleset>", r.Local)
 		}
 		id, _ := r.attr("id")
-		if !isNCName(id) || ids[id] {
+		if !pidf.IsNCName(id) || ids[id] {
 			return schemaErr("rule id %q missing, not an ID or repeated", id)
 		}
 		ids[id] = true

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/imscore/imscore/services/presence/pidf"
 )
 
 // ErrSelector: the node selector is not one this server parses (answered 400).
@@ -160,22 +162,9 @@ func predicateEnd(s string) int {
 func isQName(s string) bool {
 	pre, loc, ok := strings.Cut(s, ":")
 	if ok {
-		return isNCName(pre) && isNCName(loc)
+		return pidf.IsNCName(pre) && pidf.IsNCName(loc)
 	}
-	return isNCName(s)
-}
-
-func isNCName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i, c := range s {
-		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c > 0x7f
-		if !letter && (i == 0 || !(c >= '0' && c <= '9' || c == '.' || c == '-')) {
-			return false
-		}
-	}
-	return true
+	return pidf.IsNCName(s)
 }
 
 // matches reports whether e passes st's name test. An unprefixed step names the application usage's

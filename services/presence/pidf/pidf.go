@@ -173,7 +173,7 @@ func child(d *xml.Decoder, t xml.StartElement, b []byte, off int64) (Element, er
 		if err := d.DecodeElement(&tu, &t); err != nil {
 			return el, invalid("tuple: %v", err)
 		}
-		if !isNCName(tu.ID) {
+		if !IsNCName(tu.ID) {
 			return el, invalid("tuple id %q is not an XML ID", tu.ID)
 		}
 		if tu.Status == nil {
@@ -207,7 +207,7 @@ func child(d *xml.Decoder, t xml.StartElement, b []byte, off int64) (Element, er
 		if err := d.DecodeElement(&e, &t); err != nil {
 			return el, invalid("%s: %v", t.Name.Local, err)
 		}
-		if !isNCName(e.ID) {
+		if !IsNCName(e.ID) {
 			return el, invalid("%s id %q is not an XML ID", t.Name.Local, e.ID)
 		}
 		if e.Timestamp != nil && !isDateTime(*e.Timestamp) {
@@ -291,8 +291,9 @@ func isURI(s string) bool {
 	return true
 }
 
-// isNCName approximates an XML NCName (xs:ID): a letter or _ first, then letters, digits, . - _.
-func isNCName(s string) bool {
+// IsNCName approximates an XML NCName (xs:ID, and the names of XCAP node selectors): a letter or _
+// first, then letters, digits, . - _.
+func IsNCName(s string) bool {
 	if s == "" {
 		return false
 	}
