@@ -56,7 +56,9 @@ func (s *Server) notifyAllLocked(ctx context.Context, presentity string) {
 		return
 	}
 	for i := range subs {
-		s.notifyLocked(ctx, &subs[i], subs[i].State, "")
+		if subs[i].Event == EventPresence {
+			s.notifyLocked(ctx, &subs[i], subs[i].State, "")
+		}
 	}
 }
 
@@ -66,6 +68,15 @@ func (s *Server) notifyAllLocked(ctx context.Context, presentity string) {
 func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, state, reason string) {
 	var body []byte
 	switch {
+	case sub.Event == EventWinfo:
+		if state == stateTerminated {
+			break
+		}
+		var err error
+		if body, err = s.watcherinfo(ctx, sub.Presentity, sub.CSeq); err != nil { // version: NOTIFYs sent before
+			s.log.Error("watcherinfo document", logging.IMPU(sub.Presentity), zap.Error(err))
+			return
+		}
 	case state == statePending:
 	case Handling(sub.Handling) == HandlingPoliteBlock:
 		body = pidf.Neutral(sub.Presentity)
@@ -148,7 +159,11 @@ func (s *Server) buildNotify(sub *store.Subscription, state, reason string, body
 	}
 	req.AppendHeader(sip.NewHeader("Subscription-State", ss))
 	if body != nil {
-		req.AppendHeader(sip.NewHeader("Content-Type", pidf.ContentType))
+		ctype := pidf.ContentType
+		if sub.Event == EventWinfo {
+			ctype = ContentTypeWinfo
+		}
+		req.AppendHeader(sip.NewHeader("Content-Type", ctype))
 		req.SetBody(body)
 	}
 	return req, nil
@@ -177,6 +192,9 @@ func (s *Server) expire(ctx context.Context, now time.Time) {
 	for i := range subs {
 		unlock := s.lock(subs[i].Presentity)
 		s.notifyLocked(ctx, &subs[i], stateTerminated, "timeout")
+		if subs[i].Event == EventPresence {
+			s.notifyWinfoLocked(ctx, subs[i].Presentity)
+		}
 		unlock()
 	}
 }
@@ -192,8 +210,17 @@ func (s *Server) RulesChanged(ctx context.Context, user string) {
 		s.log.Error("pres-rules change not applied", logging.IMPU(user), zap.Error(err))
 		return
 	}
+	changed := false
+	defer func() {
+		if changed {
+			s.notifyWinfoLocked(ctx, user)
+		}
+	}()
 	for i := range subs {
 		sub := &subs[i]
+		if sub.Event != EventPresence {
+			continue
+		}
 		h, err := s.handling(ctx, user, sub.Watcher)
 		if err != nil {
 			s.log.Error("pres-rules", logging.IMPU(user), zap.Error(err))
@@ -202,6 +229,7 @@ func (s *Server) RulesChanged(ctx context.Context, user string) {
 		if string(h) == sub.Handling {
 			continue
 		}
+		changed = true
 		sub.Handling = string(h)
 		switch h {
 		case HandlingBlock:

@@ -134,11 +134,15 @@ const allow = "PUBLISH, SUBSCRIBE, REGISTER, OPTIONS"
 // OptionTags implements proxy.OptionTagger: this node is the UAS of everything it is sent.
 func (s *Server) OptionTags(*sip.Request) ([]string, bool) { return nil, true }
 
+func fnv32(s string) uint32 {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(s))
+	return h.Sum32()
+}
+
 // lock serialises the changes of one presentity.
 func (s *Server) lock(presentity string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(presentity))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m := &s.locks[fnv32(presentity)%uint32(len(s.locks))]
 	m.Lock()
 	return m.Unlock
 }

@@ -270,3 +270,38 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("after restart: %v\n%s", err, n.Body())
 	}
 }
+
+// waitEvent waits for a NOTIFY of the event package ev.
+func (pe *peer) waitEvent(t *testing.T, ev string) *sip.Request {
+	t.Helper()
+	for {
+		n := pe.waitNotify(t)
+		if h := n.GetHeader("Event"); h != nil && h.Value() == ev {
+			return n
+		}
+	}
+}
+
+// TestWatcherInfo: the presentity learns its watchers and their states (RFC 3857, RFC 3858); another user
+// may not subscribe to them.
+func TestWatcherInfo(t *testing.T) {
+	s := startServer(t, store.NewMemory())
+	pe := newPeer(t, "127.0.0.1")
+	contact := fmt.Sprintf("Contact: <sip:%s>", pe.addr)
+	if res := send(t, pe, request(s, sip.SUBSCRIBE, alice, bob, "Event: presence.winfo", contact)); res.StatusCode != 403 {
+		t.Errorf("bob's winfo subscription to alice: %d, want 403", res.StatusCode)
+	}
+	if res := send(t, pe, request(s, sip.SUBSCRIBE, alice, alice, "Event: presence.winfo", "Accept: application/watcherinfo+xml", contact)); res.StatusCode != 200 {
+		t.Fatalf("winfo SUBSCRIBE: %s", res.StartLine())
+	}
+	n := pe.waitEvent(t, "presence.winfo")
+	if ct := n.GetHeader("Content-Type"); ct == nil || ct.Value() != presence.ContentTypeWinfo || !strings.Contains(string(n.Body()), `version="0"`) ||
+		strings.Contains(string(n.Body()), "<watcher ") {
+		t.Fatalf("first winfo NOTIFY:\n%s", n.Body())
+	}
+	send(t, pe, request(s, sip.SUBSCRIBE, alice, bob, "Event: presence", contact))
+	n = pe.waitEvent(t, "presence.winfo")
+	if body := string(n.Body()); !strings.Contains(body, `status="pending">`+bob+`</watcher>`) || !strings.Contains(body, `version="1"`) {
+		t.Fatalf("winfo after bob subscribed:\n%s", body)
+	}
+}

@@ -32,9 +32,9 @@ func subscriptionID(callID, remoteTag, localTag string) string {
 	return callID + ";" + remoteTag + ";" + localTag
 }
 
-// acceptsPIDF reports whether the Accept header allows application/pidf+xml (RFC 3856 §6.7: the default
-// when there is none).
-func acceptsPIDF(req *sip.Request) bool {
+// accepts reports whether the Accept header allows ctype (RFC 3856 §6.7, RFC 3857 §4.4: the package's
+// type is the default when there is none).
+func accepts(req *sip.Request, ctype string) bool {
 	vals := header.Values(req, "Accept")
 	if len(vals) == 0 {
 		return true
@@ -42,7 +42,7 @@ func acceptsPIDF(req *sip.Request) bool {
 	for _, v := range vals {
 		for _, t := range strings.Split(v, ",") {
 			t = strings.ToLower(strings.TrimSpace(strings.Split(t, ";")[0]))
-			if t == pidf.ContentType || t == "application/*" || t == "*/*" {
+			if t == ctype || t == "application/*" || t == "*/*" {
 				return true
 			}
 		}
@@ -51,11 +51,17 @@ func acceptsPIDF(req *sip.Request) bool {
 }
 
 func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.Decision, error) {
-	if ev := eventPackage(req); ev != EventPresence {
-		return proxy.Respond(489, "Bad Event", sip.NewHeader(header.AllowEvents, EventPresence)), nil // RFC 6665 §4.2.1.1
+	ev := eventPackage(req)
+	ctype := pidf.ContentType
+	switch ev {
+	case EventPresence:
+	case EventWinfo:
+		ctype = ContentTypeWinfo
+	default:
+		return proxy.Respond(489, "Bad Event", sip.NewHeader(header.AllowEvents, EventPresence+", "+EventWinfo)), nil // RFC 6665 §4.2.1.1
 	}
-	if !acceptsPIDF(req) {
-		return proxy.Respond(406, "Not Acceptable", sip.NewHeader("Accept", pidf.ContentType)), nil
+	if !accepts(req, ctype) {
+		return proxy.Respond(406, "Not Acceptable", sip.NewHeader("Accept", ctype)), nil
 	}
 	exp, ok := expires(req, s.cfg.SubscribeExpires)
 	if !ok {
@@ -99,7 +105,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 			routeSet = append(routeSet, header.SplitList(v)...) // RFC 3261 §12.1.1: the UAS keeps the order
 		}
 		sub = &store.Subscription{
-			ID: subscriptionID(req.CallID().Value(), remoteTag, localTag), Presentity: servedUser(req), Event: EventPresence,
+			ID: subscriptionID(req.CallID().Value(), remoteTag, localTag), Presentity: servedUser(req), Event: ev,
 			Watcher: watcher, CallID: req.CallID().Value(), LocalTag: localTag, RemoteTag: remoteTag,
 			LocalURI: to.Address.String(), RemoteURI: from.Address.String(), RemoteTarget: contact.Address.String(),
 			RouteSet: routeSet,
@@ -114,6 +120,13 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 	h, err := s.handling(ctx, sub.Presentity, sub.Watcher)
 	if err != nil {
 		return proxy.Decision{}, fmt.Errorf("subscribe: %w", err)
+	}
+	if sub.Event == EventWinfo {
+		// RFC 3857 §5.2: the watchers of a presentity are the presentity's business only.
+		h = HandlingAllow
+		if sub.Watcher != sub.Presentity {
+			h = HandlingBlock
+		}
 	}
 	sub.Handling = string(h)
 	if h == HandlingBlock {
@@ -139,7 +152,10 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 		log.Debug("unsubscribed")
 	} else {
 		s.notifyLocked(ctx, sub, sub.State, "") // RFC 6665 §4.2.1.2: a NOTIFY at once; it also saves sub
-		log.Debug("subscribed", zap.String("state", sub.State), zap.Duration("expires", exp))
+		log.Debug("subscribed", zap.String("event", sub.Event), zap.String("state", sub.State), zap.Duration("expires", exp))
+	}
+	if sub.Event == EventPresence && !inDialog || exp == 0 {
+		s.notifyWinfoLocked(ctx, sub.Presentity) // RFC 3857 §5.3: a watcher came or went
 	}
 	return proxy.Respond(200, "OK", sip.NewHeader(header.Expires, strconv.Itoa(int(exp/time.Second))),
 		sip.NewHeader(header.Contact, "<"+s.contact+">")), nil
