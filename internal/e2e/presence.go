@@ -40,12 +40,13 @@ func StartPresence(t testing.TB, b *Builder, o PresenceOptions) *PresenceAS {
 	return n
 }
 
-// PresenceEvent matches the Event header of the presence package only (not presence.winfo).
-const PresenceEvent = `^\s*presence\s*(;.*)?$`
+// PresenceEvent matches the Event header of the presence package and its watcher information
+// (presence.winfo, RFC 3857), not other packages whose names start alike.
+const PresenceEvent = `^\s*presence(\.winfo)?\s*(;.*)?$`
 
 // PresenceProfile is the "default" service profile with the iFCs of the presence service
 // (docs/presence.md): REGISTER of every kind to the AS (third-party registration, TS 24.229 §5.4.1.7),
-// and PUBLISH or SUBSCRIBE with Event: presence, for the served user as the terminating party, to the AS
+// and PUBLISH or SUBSCRIBE with Event: presence or presence.winfo, for the served user as the terminating party, to the AS
 // (TS 24.141 §5.5: the presentity's S-CSCF hands them to its presence server).
 func PresenceProfile(as string) string {
 	return fmt.Sprintf(`{"id": "default", "ifcs": [

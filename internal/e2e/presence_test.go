@@ -18,14 +18,20 @@ import (
 // presence AS (cmd/presence), NOTIFYs back along the dialog's route set; the XDMS (same process) takes the
 // presentity's pres-rules over XCAP.
 
-// waitNotify reads u's NOTIFYs until one whose Subscription-State starts with state.
+// waitNotify reads u's presence NOTIFYs until one whose Subscription-State starts with state.
 func waitNotify(t *testing.T, u *ue.UE, state string) *sip.Request {
+	t.Helper()
+	return waitEventNotify(t, u, "presence", state)
+}
+
+// waitEventNotify reads u's NOTIFYs of package event until one whose Subscription-State starts with state.
+func waitEventNotify(t *testing.T, u *ue.UE, event, state string) *sip.Request {
 	t.Helper()
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
 		case req := <-u.Incoming():
-			if req.Method != sip.NOTIFY {
+			if ev := req.GetHeader("Event"); req.Method != sip.NOTIFY || ev == nil || ev.Value() != event {
 				continue
 			}
 			ss := ""
@@ -77,12 +83,20 @@ func TestPresenceThroughCore(t *testing.T) {
 	if err != nil || etag == "" {
 		t.Fatalf("PUBLISH: %v (etag %q)\n%s", err, etag, as.Logs())
 	}
+	// Alice watches her watchers (RFC 3857).
+	if _, err := ua.Subscribe(uctx(t), a, "presence.winfo", "application/watcherinfo+xml", 10*time.Minute); err != nil {
+		t.Fatalf("SUBSCRIBE presence.winfo: %v\n%s", err, as.Logs())
+	}
+	waitEventNotify(t, ua, "presence.winfo", "active")
 	if _, err := ub.SubscribePresence(uctx(t), a, 10*time.Minute); err != nil {
 		t.Fatalf("SUBSCRIBE: %v\n%s", err, as.Logs())
 	}
-	// No rule for bob: confirm (the default) keeps him pending, without state.
+	// No rule for bob: confirm (the default) keeps him pending, without state; alice learns of him.
 	if n := waitNotify(t, ub, "pending"); len(n.Body()) != 0 {
 		t.Errorf("pending NOTIFY carries a body:\n%s", n.Body())
+	}
+	if n := waitEventNotify(t, ua, "presence.winfo", "active"); !strings.Contains(string(n.Body()), `status="pending">`+b+`</watcher>`) {
+		t.Errorf("alice's watcher information does not show bob pending:\n%s", n.Body())
 	}
 	// Alice allows bob through XCAP: the pending subscription becomes active with her PIDF.
 	putRules(t, as, a, b, "allow")

@@ -72,6 +72,13 @@ func (u *UE) Publish(ctx context.Context, body []byte, etag string, expires time
 // SubscribePresence subscribes to target's presence (RFC 3856 §6) for expires, accepting PIDF; the
 // NOTIFYs arrive on Incoming. A failure response is a *StatusError.
 func (u *UE) SubscribePresence(ctx context.Context, target string, expires time.Duration) (*sip.Response, error) {
+	return u.Subscribe(ctx, target, "presence", "application/pidf+xml", expires)
+}
+
+// Subscribe subscribes to the event package event of target (RFC 6665 §4.1), accepting accept: e.g.
+// presence.winfo of the UE's own IMPU with application/watcherinfo+xml (RFC 3857). The NOTIFYs arrive on
+// Incoming. A failure response is a *StatusError.
+func (u *UE) Subscribe(ctx context.Context, target, event, accept string, expires time.Duration) (*sip.Response, error) {
 	var ruri sip.Uri
 	if err := sip.ParseUri(target, &ruri); err != nil {
 		return nil, fmt.Errorf("ue: target %q: %w", target, err)
@@ -81,9 +88,9 @@ func (u *UE) SubscribePresence(ctx context.Context, target string, expires time.
 		req := u.baseRequest(sip.SUBSCRIBE, ruri, target, callID, "")
 		u.addRoutes(req, o)
 		req.AppendHeader(sip.NewHeader("Contact", u.contactValue()))
-		req.AppendHeader(sip.NewHeader(header.Event, "presence"))
+		req.AppendHeader(sip.NewHeader(header.Event, event))
 		req.AppendHeader(sip.NewHeader(header.Expires, strconv.Itoa(int(expires/time.Second))))
-		req.AppendHeader(sip.NewHeader("Accept", "application/pidf+xml"))
+		req.AppendHeader(sip.NewHeader("Accept", accept))
 		req.AppendHeader(sip.NewHeader(header.PPreferredIdentity, "<"+u.cfg.IMPU+">"))
 		return req
 	}, nil)
