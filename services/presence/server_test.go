@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/imscore/imscore/services/presence"
@@ -33,8 +34,12 @@ type peer struct {
 	addr    netip.AddrPort
 }
 
-func newPeer(t *testing.T, bind string) *peer {
-	pe := &peer{got: make(chan struct{}, 100)}
+func newPeer(t testing.TB, bind string) *peer {
+	return newPeerLog(t, bind, zaptest.NewLogger(t).Named("peer"))
+}
+
+func newPeerLog(t testing.TB, bind string, log *zap.Logger) *peer {
+	pe := &peer{got: make(chan struct{}, 1000)}
 	p, err := proxy.New(proxy.Config{Listen: []proxy.Listen{{Addr: bind + ":0"}}, TimerF: 2 * time.Second,
 		Router: proxy.RouterFunc(func(_ context.Context, req *sip.Request, _ proxy.Source) (proxy.Decision, error) {
 			pe.mu.Lock()
@@ -42,7 +47,7 @@ func newPeer(t *testing.T, bind string) *peer {
 			pe.mu.Unlock()
 			pe.got <- struct{}{}
 			return proxy.Respond(200, "OK"), nil
-		})}, zaptest.NewLogger(t).Named("peer"))
+		})}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,7 +59,7 @@ func newPeer(t *testing.T, bind string) *peer {
 	return pe
 }
 
-func (pe *peer) waitNotify(t *testing.T) *sip.Request {
+func (pe *peer) waitNotify(t testing.TB) *sip.Request {
 	t.Helper()
 	select {
 	case <-pe.got:
@@ -66,14 +71,18 @@ func (pe *peer) waitNotify(t *testing.T) *sip.Request {
 	return pe.notifys[len(pe.notifys)-1]
 }
 
-func startServer(t *testing.T, st store.Store, mutate ...func(*presence.Config)) *presence.Server {
+func startServer(t testing.TB, st store.Store, mutate ...func(*presence.Config)) *presence.Server {
+	return startServerLog(t, st, zaptest.NewLogger(t).Named("presence"), mutate...)
+}
+
+func startServerLog(t testing.TB, st store.Store, log *zap.Logger, mutate ...func(*presence.Config)) *presence.Server {
 	cfg := presence.DefaultConfig()
 	cfg.SIP.Listen = "127.0.0.1:0"
 	cfg.TrustedNetworks = []string{"127.0.0.1/32"}
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	s, err := presence.New(cfg, st, zaptest.NewLogger(t).Named("presence"))
+	s, err := presence.New(cfg, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +116,7 @@ func request(s *presence.Server, method sip.RequestMethod, ruri, pai string, hdr
 	return req
 }
 
-func send(t *testing.T, pe *peer, req *sip.Request) *sip.Response {
+func send(t testing.TB, pe *peer, req *sip.Request) *sip.Response {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
