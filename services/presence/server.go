@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -189,8 +190,8 @@ func expires(req *sip.Request, def time.Duration) (time.Duration, bool) {
 	if len(v) == 0 {
 		return def, true
 	}
-	var n uint64
-	if _, err := fmt.Sscanf(strings.TrimSpace(v[0]), "%d", &n); err != nil || n > 1<<31 {
+	n, err := strconv.ParseUint(strings.TrimSpace(v[0]), 10, 32) // RFC 3261 §20.19: delta-seconds
+	if err != nil {
 		return 0, false
 	}
 	return time.Duration(n) * time.Second, true

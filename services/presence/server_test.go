@@ -186,6 +186,12 @@ func TestPublishSubscribeNotify(t *testing.T) {
 	if res := send(t, pe, req); res.StatusCode != 403 {
 		t.Errorf("PUBLISH by another user: %d, want 403", res.StatusCode)
 	}
+	if res := publish(t, s, pe, alice, pidfDoc(alice, "open", "x"), "Expires: 60x"); res.StatusCode != 400 {
+		t.Errorf("Expires 60x: %d, want 400", res.StatusCode)
+	}
+	if res := publish(t, s, pe, alice, pidfDoc(alice, "open", "x"), "Expires: 5"); res.StatusCode != 423 {
+		t.Errorf("Expires 5: %d, want 423", res.StatusCode)
+	}
 	if res := publish(t, s, pe, alice, []byte("<presence")); res.StatusCode != 400 {
 		t.Errorf("bad PIDF: %d, want 400", res.StatusCode)
 	}
