@@ -19,7 +19,7 @@ import (
 )
 
 // The test binary plays two parts when re-executed with IMSRUN_TEST_MAIN=1: imsrun itself (as imsrun.test)
-// and, through symlinks named hss, scscf, icscf and pcscf, a fake node that serves /readyz on the address after --fake-listen, writes its pid into
+// and, through symlinks named after each node (hss, scscf, …), a fake node that serves /readyz on the address after --fake-listen, writes its pid into
 // --pid-file and exits on SIGTERM.
 func TestMain(m *testing.M) {
 	switch {
@@ -64,7 +64,7 @@ type fakeCore struct {
 	lines chan string
 }
 
-// startFakeCore runs imsrun (the test binary as main) over four fake nodes on free ports, and waits for
+// startFakeCore runs imsrun (the test binary as main) over a fake node for each of its nodes on free ports, and waits for
 // "the core is up".
 func startFakeCore(t *testing.T) *fakeCore {
 	t.Helper()
@@ -80,7 +80,12 @@ func startFakeCore(t *testing.T) *fakeCore {
 	fc := &fakeCore{pids: map[string]string{}, lines: make(chan string, 256)}
 	args := []string{"--bin", bin, "--demo=false", "--tokens-file", filepath.Join(dir, "tokens.yaml"),
 		"--token-file", filepath.Join(dir, "token")}
-	for _, n := range []string{"hss", "scscf", "icscf", "pcscf"} {
+	defaults, err := parseOptions(nil, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, node := range defaults.nodes {
+		n := node.name
 		if err := os.Symlink(exe, filepath.Join(bin, n)); err != nil {
 			t.Fatal(err)
 		}

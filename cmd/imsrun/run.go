@@ -73,10 +73,13 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 			what: "SIP 127.0.0.1:4060, metrics http://127.0.0.1:9102"},
 		{name: "pcscf", ready: "http://127.0.0.1:9101/readyz", ports: sockets("tcp+udp:127.0.0.1:5060", "tcp:127.0.0.1:9101"),
 			what: "SIP 127.0.0.1:5060 (UEs register here), metrics http://127.0.0.1:9101"},
+		// The presence server and its XDMS (docs/presence.md); users reach it once their profile has its iFCs.
+		{name: "presence", ready: "http://127.0.0.1:8090/healthz", ports: sockets("tcp+udp:127.0.0.1:5065", "tcp:127.0.0.1:8090"),
+			what: "presence server SIP 127.0.0.1:5065 (ISC), XDMS (XCAP) http://127.0.0.1:8090"},
 	}}
 	fs := flag.NewFlagSet("imsrun", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.binDir, "bin", filepath.Dir(exe), "directory holding the hss, scscf, icscf and pcscf binaries")
+	fs.StringVar(&o.binDir, "bin", filepath.Dir(exe), "directory holding the hss, scscf, icscf, pcscf and presence binaries")
 	fs.StringVar(&o.apiAddr, "api", "127.0.0.1:8080", "HSS provisioning API address, used to provision the demo subscribers")
 	fs.DurationVar(&o.readyTimeout, "ready-timeout", 30*time.Second, "how long each node may take to start serving")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", 15*time.Second, "how long each node may take to stop after SIGTERM before it is killed")
@@ -105,7 +108,7 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		})
 	}
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: imsrun [flags]\n\nRuns hss, scscf, icscf and pcscf on this host with their defaults.\n\n")
+		fmt.Fprintf(stderr, "usage: imsrun [flags]\n\nRuns hss, scscf, icscf, pcscf and presence on this host with their defaults.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -120,6 +123,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 	for _, n := range o.nodes {
 		if n.name == "hss" { // flags given with --hss-arg come later and win
 			n.args = append([]string{"--api-tokens-file", o.tokensFile}, n.args...)
+		}
+		if n.name == "presence" { // the XDMS is off by default
+			n.args = append([]string{"--http-listen", "127.0.0.1:8090"}, n.args...)
 		}
 	}
 	return o, nil

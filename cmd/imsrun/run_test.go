@@ -62,7 +62,8 @@ func TestParseOptionsReadyURLs(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]string{"hss": "http://127.0.0.1:8080/readyz", "scscf": "http://127.0.0.1:9103/readyz",
-		"icscf": "http://127.0.0.1:9102/readyz", "pcscf": "http://127.0.0.1:19101/readyz"}
+		"icscf": "http://127.0.0.1:9102/readyz", "pcscf": "http://127.0.0.1:19101/readyz",
+		"presence": "http://127.0.0.1:8090/healthz"}
 	for _, n := range o.nodes {
 		if n.ready != want[n.name] {
 			t.Errorf("%s ready %q, want %q", n.name, n.ready, want[n.name])

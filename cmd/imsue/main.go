@@ -42,6 +42,9 @@ const usage = `usage: imsue register|message|call|load|version [flags]
   message    register, send one MESSAGE (--to, --text), de-register
   call       register, INVITE --to, hold --hold, BYE, de-register
   load       N UEs at a target rate (imsue load --help)
+  presence publish  register, PUBLISH --basic and --text as presence, hold --hold, remove it, de-register
+  presence watch    register, SUBSCRIBE to --to's presence, print each NOTIFY for --hold, de-register
+  presence rules    PUT the pres-rules letting --to watch (--handling) to the XDMS at --xcap (no SIP)
   version    print the version (also --version)
 flags:`
 
@@ -62,6 +65,9 @@ func run(args []string) int {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 		fmt.Fprintln(os.Stderr, usage)
 		return 2
+	}
+	if args[0] == "presence" && len(args) > 1 {
+		args = append([]string{"presence-" + args[1]}, args[2:]...)
 	}
 	cmd := args[0]
 	fs := flag.NewFlagSet("imsue "+cmd, flag.ContinueOnError)
@@ -87,6 +93,7 @@ func run(args []string) int {
 	maxRetryAfter := fs.Duration("max-retry-after", 32*time.Second, "longest Retry-After of a 500 or 503 waited out before trying again")
 	precondition := fs.Bool("precondition", false, "call: offer precondition and send an UPDATE after the PRACK of the 183")
 	cancelRinging := fs.Bool("cancel-on-ringing", false, "call: CANCEL the INVITE when the callee rings (180)")
+	pf := presenceFlags(fs)
 	level := fs.String("log-level", "info", "log level")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
@@ -98,6 +105,17 @@ func run(args []string) int {
 	}
 	if *showVersion {
 		fmt.Println("imsue", version.String())
+		return 0
+	}
+	if cmd == "presence-rules" { // XCAP only: no registration, no keys
+		owner := *impu
+		if owner == "" {
+			owner = "sip:" + *impi
+		}
+		if err := putRules(context.Background(), owner, *to, pf); err != nil {
+			fmt.Fprintln(os.Stderr, "imsue:", err)
+			return 1
+		}
 		return 0
 	}
 	log, err := logging.New(logging.Config{Level: *level, Format: "console"}, "imsue")
@@ -131,7 +149,7 @@ func run(args []string) int {
 	if *cancelRinging {
 		opts.CancelOn = 180
 	}
-	if err := do(ctx, cmd, cfg, log, *to, *text, *hold, *once, opts); err != nil {
+	if err := do(ctx, cmd, cfg, log, *to, *text, *hold, *once, opts, pf); err != nil {
 		fmt.Fprintln(os.Stderr, "imsue:", err)
 		return 1
 	}
@@ -172,13 +190,13 @@ func buildConfig(impi, impu, pcscf, local, transport, k, op, opc string, secAgre
 		SecAgree: secAgree, Expires: expires}, nil
 }
 
-func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, text string, hold time.Duration, once bool, opts ue.InviteOptions) error {
+func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, text string, hold time.Duration, once bool, opts ue.InviteOptions, pf *presenceOptions) error {
 	switch cmd {
-	case "register", "message", "call":
+	case "register", "message", "call", "presence-publish", "presence-watch":
 	default:
-		return fmt.Errorf("unknown command %q (register, message, call)", cmd)
+		return fmt.Errorf("unknown command %q (register, message, call, presence publish|watch|rules)", cmd)
 	}
-	if cmd != "register" && to == "" {
+	if cmd != "register" && cmd != "presence-publish" && to == "" {
 		return errors.New("--to is required")
 	}
 	u, err := ue.New(cfg, log)
@@ -231,6 +249,10 @@ func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, tex
 			return fmt.Errorf("hangup: %w", err)
 		}
 		log.Info("call ended")
+	case "presence-publish":
+		return publish(ctx, u, log, cfg.IMPU, pf.basic, text, hold)
+	case "presence-watch":
+		return watch(ctx, u, log, to, hold)
 	}
 	return nil
 }
