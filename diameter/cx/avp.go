@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 )
 
@@ -252,7 +251,6 @@ type avpKey struct {
 	vendor uint32
 }
 
-func keyOf(a *diam.AVP) avpKey { return avpKey{AVPCode(a.Code), a.VendorID} }
 
 // avpRules reports whether k is an AVP our dictionary defines and whether the sender sets its
 // 'M' bit (the "MUST" column of RFC 6733 §4.5, TS 29.229 Table 6.3.1 and the RFCs named on the
