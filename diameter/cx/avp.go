@@ -251,7 +251,6 @@ type avpKey struct {
 	vendor uint32
 }
 
-
 // avpRules reports whether k is an AVP our dictionary defines and whether the sender sets its
 // 'M' bit (the "MUST" column of RFC 6733 §4.5, TS 29.229 Table 6.3.1 and the RFCs named on the
 // constants). The dictionary test checks this against dict/*.xml entry by entry.
