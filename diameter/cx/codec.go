@@ -68,10 +68,13 @@ func (e *encoder) end(start int) {
 		return
 	}
 	e.buf[start+5], e.buf[start+6], e.buf[start+7] = byte(n>>16), byte(n>>8), byte(n)
-	for len(e.buf)%4 != 0 {
-		e.buf = append(e.buf, 0)
-	}
+	e.buf = append(e.buf, zeros[:pad(n)]...)
 }
+
+// pad is the number of zero bytes that bring n to a 32-bit boundary.
+func pad(n int) int { return -n & 3 }
+
+var zeros [3]byte
 
 // maxAVPLength is the largest AVP Length the 24-bit field holds (RFC 6733 §4.1).
 const maxAVPLength = 1<<24 - 1
@@ -255,9 +258,7 @@ func (e *encoder) extra(avps []*diam.AVP) {
 			e.invalid("AVP %d: %v", a.Code, err)
 			return
 		}
-		for len(e.buf)%4 != 0 { // a Data type that miscounts its padding
-			e.buf = append(e.buf, 0)
-		}
+		e.buf = append(e.buf, zeros[:pad(n)]...) // a Data type that miscounts its padding
 	}
 }
 
