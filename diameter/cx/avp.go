@@ -225,7 +225,7 @@ const (
 	AVPAssociatedRegisteredIdentities          AVPCode = 647 // §6.3.50, Grouped
 	AVPMultipleRegistrationIndication          AVPCode = 648 // §6.3.51, Enumerated
 	AVPRestorationInfo                         AVPCode = 649 // §6.3.52, Grouped
-	AVPSessionPriority                         AVPCode = 650 // Table 6.3.1, Enumerated
+	AVPSessionPriority                         AVPCode = 650 // §6.3.56, Enumerated
 	AVPIdentityWithEmergencyRegistration       AVPCode = 651 // §6.3.57, Grouped
 	AVPPriviledgedSenderIndication             AVPCode = 652 // §6.3.58, Enumerated (spelling as in the spec)
 	AVPLIAFlags                                AVPCode = 653 // Table 6.3.1, Unsigned32
