@@ -98,9 +98,13 @@ func (n *Node) RequestBinary(ctx context.Context, req []byte) ([]byte, error) {
 // the Observer. check, when set, judges the answer before it counts as received.
 func (n *Node) exchange(ctx context.Context, frame []byte, rt route, check func([]byte) error) ([]byte, error) {
 	h := parseHeader(frame)
-	ctx, cancel := context.WithTimeoutCause(ctx, n.cfg.RequestTimeout, ErrTimeout)
-	defer cancel()
 	start := time.Now()
+	// A caller whose own deadline comes first needs no timer of ours (one per request otherwise).
+	if dl, ok := ctx.Deadline(); !ok || dl.Sub(start) > n.cfg.RequestTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, n.cfg.RequestTimeout, ErrTimeout)
+		defer cancel()
+	}
 	ans, peer, err := n.send(ctx, frame, h, rt)
 	if err == nil && check != nil {
 		err = check(ans)
