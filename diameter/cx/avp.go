@@ -296,6 +296,29 @@ func avpRules(k avpKey) (known, mandatory bool) {
 	return false, false
 }
 
+// isGrouped reports whether our dictionary defines k as Grouped (RFC 6733 §4.4); the dictionary
+// test checks this against dict/*.xml.
+func isGrouped(k avpKey) bool {
+	switch k.vendor {
+	case 0:
+		switch k.code {
+		case AVPVendorSpecificApplicationID, AVPFailedAVP, AVPProxyInfo, AVPExperimentalResult,
+			AVPOCSupportedFeatures, AVPOCOLR, AVPLoad:
+			return true
+		}
+	case Vendor3GPP:
+		switch k.code {
+		case AVPServerCapabilities, AVPSIPAuthDataItem, AVPDeregistrationReason, AVPChargingInformation,
+			AVPSupportedFeatures, AVPSupportedApplications, AVPAssociatedIdentities, AVPSIPDigestAuthenticate,
+			AVPSCSCFRestorationInfo, AVPSubscriptionInfo, AVPAssociatedRegisteredIdentities, AVPRestorationInfo,
+			AVPIdentityWithEmergencyRegistration, AVPAllowedWAFWWSFIdentities, AVPPCSCFSubscriptionInfo,
+			AVPFailedPCSCF:
+			return true
+		}
+	}
+	return false
+}
+
 // avpFlags returns the header flags we send for k: 'V' when it has a vendor, 'M' per avpRules.
 func avpFlags(k avpKey) uint8 {
 	var f uint8

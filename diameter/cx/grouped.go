@@ -924,9 +924,29 @@ func putFailedAVP(e *encoder, avps []*diam.AVP) {
 	e.group(base(AVPFailedAVP), func(g *encoder) { g.extra(avps) })
 }
 
-// decodeFailedAVP returns the AVPs inside Failed-AVP, their data opaque.
+// decodeFailedAVP returns the AVPs inside Failed-AVP as go-diameter AVPs: those our model knows
+// as Grouped with their children split (so that a receiver can see which child failed, §7.5),
+// the others with their data opaque.
 func decodeFailedAVP(d *decoder, a wireAVP) []*diam.AVP {
 	var out []*diam.AVP
-	d.each(a.data, func(c wireAVP) { out = append(out, c.toDiam()) })
+	d.each(a.data, func(c wireAVP) { out = append(out, c.toDiamTree(0)) })
 	return out
+}
+
+// toDiamTree is toDiam with Grouped AVPs (isGrouped) split into their children, when they frame.
+func (a wireAVP) toDiamTree(depth int) *diam.AVP {
+	if !isGrouped(keyOf(a)) || depth >= maxGroupDepth {
+		return a.toDiam()
+	}
+	var kids []*diam.AVP
+	for b := a.data; len(b) > 0; {
+		h, err := parseAVPHeader(b)
+		if err != nil {
+			return a.toDiam()
+		}
+		kids = append(kids, wireAVP{h.code, h.flags, h.vendor, h.payload}.toDiamTree(depth+1))
+		b = b[h.padded:]
+	}
+	return &diam.AVP{Code: a.code, Flags: a.flags, VendorID: a.vendor, Length: a.headerLen() + len(a.data),
+		Data: &diam.GroupedAVP{AVP: kids}}
 }
