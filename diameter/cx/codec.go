@@ -297,9 +297,6 @@ func (a wireAVP) headerLen() int {
 // scopeStart on, its own error) and closes it when its children are done.
 type decoder struct {
 	request bool // unknown AVPs with the 'M' bit are rejected in requests (RFC 6733 §4.1)
-	// alias: decoded strings and byte slices may point into the input, which the decoder owns
-	// (a copy made for this message); else they are copied.
-	alias      bool
 	err        *diameter.Error
 	seen       []avpKey
 	scopeStart int
@@ -307,8 +304,10 @@ type decoder struct {
 	seenArr    [32]avpKey
 }
 
-func newDecoder(request, alias bool) *decoder {
-	d := &decoder{request: request, alias: alias}
+// newDecoder starts decoding a message body the decoder owns: decoded strings and byte slices
+// point into it (unmarshalBinary copies the caller's bytes once for that).
+func newDecoder(request bool) *decoder {
+	d := &decoder{request: request}
 	d.seen = d.seenArr[:0]
 	return d
 }
@@ -427,18 +426,12 @@ func (d *decoder) str(a wireAVP) (string, bool) {
 	if len(a.data) == 0 {
 		return "", true
 	}
-	if d.alias {
-		return unsafe.String(&a.data[0], len(a.data)), true
-	}
-	return string(a.data), true
+	return unsafe.String(&a.data[0], len(a.data)), true
 }
 
 func (d *decoder) octets(a wireAVP) ([]byte, bool) {
-	if d.alias {
-		// Capacity capped so that an append by the caller never writes over the next AVP.
-		return a.data[:len(a.data):len(a.data)], true
-	}
-	return append([]byte{}, a.data...), true
+	// Capacity capped so that an append by the caller never writes over the next AVP.
+	return a.data[:len(a.data):len(a.data)], true
 }
 
 func (d *decoder) u32(a wireAVP) (uint32, bool) {
@@ -651,7 +644,7 @@ func setFlags[T ~uint32](d *decoder, a wireAVP, dst **T) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw AVP framing (RFC 6733 §4.1), used where go-diameter has not split the bytes for us.
+// AVP framing (RFC 6733 §4.1), read in place.
 
 var errAVPFraming = errors.New("bad AVP framing")
 

@@ -151,7 +151,7 @@ func parseMsgHeader(b []byte) msgHeader {
 
 // bodyDecoder is a typed message as unmarshalBinary and unmarshalDiam fill it.
 type bodyDecoder interface {
-	decodeBody(h msgHeader, body []byte, alias bool) error
+	decodeBody(h msgHeader, body []byte) error
 }
 
 // unmarshalBinary checks the header of b (RFC 6733 §3: version, a length that is b's) and decodes
@@ -162,7 +162,7 @@ func unmarshalBinary(m bodyDecoder, b []byte) error {
 		return err
 	}
 	own := append([]byte(nil), b...)
-	return m.decodeBody(parseMsgHeader(own), own[diam.HeaderLength:], true)
+	return m.decodeBody(parseMsgHeader(own), own[diam.HeaderLength:])
 }
 
 // unmarshalDiam decodes a go-diameter message: serialized again, then decoded from its bytes.
@@ -175,7 +175,7 @@ func unmarshalDiam(m bodyDecoder, msg *diam.Message) (err error) {
 	if err != nil {
 		return &diameter.Error{Code: diameter.InvalidAVPValue, Err: fmt.Errorf("serialize: %w", err)}
 	}
-	return m.decodeBody(parseMsgHeader(b), b[diam.HeaderLength:], true)
+	return m.decodeBody(parseMsgHeader(b), b[diam.HeaderLength:])
 }
 
 // marshalDiam builds the go-diameter message of m: its wire form decoded with dictionary d.

@@ -90,8 +90,8 @@ func (a *LIA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *LIA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body; alias tells whether fields may point into it.
-func (a *LIA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
+// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+func (a *LIA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("LIA", &err)
 	if err := checkHeader(h, CmdLocationInfo, false); err != nil {
 		return err
@@ -102,7 +102,7 @@ func (a *LIA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := newDecoder(false, alias)
+	d := newDecoder(false)
 	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return

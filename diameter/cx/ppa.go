@@ -75,8 +75,8 @@ func (a *PPA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *PPA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body; alias tells whether fields may point into it.
-func (a *PPA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
+// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+func (a *PPA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("PPA", &err)
 	if err := checkHeader(h, CmdPushProfile, false); err != nil {
 		return err
@@ -86,7 +86,7 @@ func (a *PPA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
 		authSessionState: &a.AuthSessionState, originHost: &a.OriginHost, originRealm: &a.OriginRealm,
 		supportedFeatures: &a.SupportedFeatures, proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord,
 		resultCode: &a.ResultCode, experimental: &a.ExperimentalResult, failedAVP: &a.FailedAVP}
-	d := newDecoder(false, alias)
+	d := newDecoder(false)
 	d.each(body, func(v wireAVP) {
 		if !c.visit(d, v) {
 			d.unknown(v, &a.Unknown)

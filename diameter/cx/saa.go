@@ -116,8 +116,8 @@ func (a *SAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *SAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body; alias tells whether fields may point into it.
-func (a *SAA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
+// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+func (a *SAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAA", &err)
 	if err := checkHeader(h, CmdServerAssignment, false); err != nil {
 		return err
@@ -128,7 +128,7 @@ func (a *SAA) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := newDecoder(false, alias)
+	d := newDecoder(false)
 	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return

@@ -83,8 +83,8 @@ func (m *SAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *SAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body; alias tells whether fields may point into it.
-func (m *SAR) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
+// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+func (m *SAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAR", &err)
 	if err := checkHeader(h, CmdServerAssignment, true); err != nil {
 		return err
@@ -95,7 +95,7 @@ func (m *SAR) decodeBody(h msgHeader, body []byte, alias bool) (err error) {
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
 		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := newDecoder(true, alias)
+	d := newDecoder(true)
 	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
