@@ -296,7 +296,7 @@ func (a wireAVP) headerLen() int {
 // Grouped AVPs are decoded with the same decoder: group opens a scope (the AVPs seen from
 // scopeStart on, its own error) and closes it when its children are done.
 type decoder struct {
-	request bool // unknown AVPs with the 'M' bit are rejected in requests (RFC 6733 §4.1)
+	request    bool // unknown AVPs with the 'M' bit are rejected in requests (RFC 6733 §4.1)
 	err        *diameter.Error
 	seen       []avpKey
 	scopeStart int
