@@ -1,10 +1,6 @@
 package cx
 
-import (
-	"testing"
-
-	"github.com/fiorix/go-diameter/v4/diam/dict"
-)
+import "testing"
 
 // hotSamples are the messages of a registration that the benchmarks and allocation budgets
 // cover: MAR, MAA with 1 and 5 vectors, SAR, SAA with User-Data.
@@ -102,5 +98,3 @@ func BenchmarkHotDecode(b *testing.B) {
 		})
 	}
 }
-
-var _ = (*dict.Parser)(nil)
