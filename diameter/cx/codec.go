@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
@@ -304,8 +303,8 @@ type decoder struct {
 	seenArr    [32]avpKey
 }
 
-// newDecoder starts decoding a message body the decoder owns: decoded strings and byte slices
-// point into it (unmarshalBinary copies the caller's bytes once for that).
+// newDecoder starts decoding a message body the decoder owns: decoded byte slices point into it
+// (unmarshalBinary copies the caller's bytes once for that); strings are copied.
 func newDecoder(request bool) *decoder {
 	d := &decoder{request: request}
 	d.seen = d.seenArr[:0]
@@ -423,10 +422,9 @@ func (d *decoder) str(a wireAVP) (string, bool) {
 		d.fail(diameter.InvalidAVPValue, a.toDiam(), "AVP %d (vendor %d) is not UTF-8", a.code, a.vendor)
 		return "", false
 	}
-	if len(a.data) == 0 {
-		return "", true
-	}
-	return unsafe.String(&a.data[0], len(a.data)), true
+	// A copy: strings are what callers keep as keys (identities, hosts), and one pointing into
+	// the message would keep all of it alive.
+	return string(a.data), true
 }
 
 func (d *decoder) octets(a wireAVP) ([]byte, bool) {

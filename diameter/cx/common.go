@@ -155,8 +155,8 @@ type bodyDecoder interface {
 }
 
 // unmarshalBinary checks the header of b (RFC 6733 §3: version, a length that is b's) and decodes
-// the AVPs from one private copy of b, which the decoded strings and byte slices then share: one
-// allocation for the bytes of the whole message.
+// the AVPs from one private copy of b, which the decoded byte slices then share: one allocation
+// for all the OctetString values of the message.
 func unmarshalBinary(m bodyDecoder, b []byte) error {
 	if err := validateHeader(b, len(b)); err != nil {
 		return err

@@ -90,7 +90,7 @@ func (a *LIA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *LIA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *LIA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("LIA", &err)
 	if err := checkHeader(h, CmdLocationInfo, false); err != nil {

@@ -63,7 +63,7 @@ func (m *LIR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *LIR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *LIR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("LIR", &err)
 	if err := checkHeader(h, CmdLocationInfo, true); err != nil {

@@ -93,7 +93,7 @@ func (a *MAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *MAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *MAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("MAA", &err)
 	if err := checkHeader(h, CmdMultimediaAuth, false); err != nil {

@@ -66,7 +66,7 @@ func (m *MAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *MAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *MAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("MAR", &err)
 	if err := checkHeader(h, CmdMultimediaAuth, true); err != nil {

@@ -75,7 +75,7 @@ func (a *PPA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *PPA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *PPA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("PPA", &err)
 	if err := checkHeader(h, CmdPushProfile, false); err != nil {

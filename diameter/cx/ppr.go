@@ -68,7 +68,7 @@ func (m *PPR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *PPR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *PPR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("PPR", &err)
 	if err := checkHeader(h, CmdPushProfile, true); err != nil {

@@ -83,7 +83,7 @@ func (a *RTA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *RTA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *RTA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("RTA", &err)
 	if err := checkHeader(h, CmdRegistrationTermination, false); err != nil {

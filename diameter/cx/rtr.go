@@ -67,7 +67,7 @@ func (m *RTR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *RTR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *RTR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("RTR", &err)
 	if err := checkHeader(h, CmdRegistrationTermination, true); err != nil {

@@ -116,7 +116,7 @@ func (a *SAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *SAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *SAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAA", &err)
 	if err := checkHeader(h, CmdServerAssignment, false); err != nil {

@@ -83,7 +83,7 @@ func (m *SAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *SAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *SAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAR", &err)
 	if err := checkHeader(h, CmdServerAssignment, true); err != nil {

@@ -87,7 +87,7 @@ func (a *UAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
 // Unmarshal fills a from a go-diameter message; see Message.
 func (a *UAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
 
-// decodeBody fills a from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
 func (a *UAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("UAA", &err)
 	if err := checkHeader(h, CmdUserAuthorization, false); err != nil {

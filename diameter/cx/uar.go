@@ -65,7 +65,7 @@ func (m *UAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
 // Unmarshal fills m from a go-diameter message; see Message.
 func (m *UAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
 
-// decodeBody fills m from the AVPs of body, which it owns: decoded fields point into it.
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
 func (m *UAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("UAR", &err)
 	if err := checkHeader(h, CmdUserAuthorization, true); err != nil {
