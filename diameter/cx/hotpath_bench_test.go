@@ -3,7 +3,8 @@ package cx
 import "testing"
 
 // hotSamples are the messages of a registration that the benchmarks and allocation budgets
-// cover: MAR, MAA with 1 and 5 vectors, SAR, SAA with User-Data.
+// cover: MAR, MAA with 1 and 5 vectors, SAR, SAA with User-Data. BenchmarkMarshal and
+// BenchmarkUnmarshal run them through go-diameter, the path before the codec.
 func hotSamples() []sample {
 	maa5 := sampleMAA()
 	for i := 2; i <= 5; i++ {
@@ -20,47 +21,6 @@ func hotSamples() []sample {
 		{"MAA5", maa5, func() Message { return new(MAA) }},
 		{"SAR", sampleSAR(), func() Message { return new(SAR) }},
 		{"SAA", saa, func() Message { return new(SAA) }},
-	}
-}
-
-// BenchmarkHotLegacyEncode is the go-diameter path: Marshal to an AVP tree, then Serialize.
-func BenchmarkHotLegacyEncode(b *testing.B) {
-	d := newTestDictionary(b)
-	for _, s := range hotSamples() {
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				msg, err := s.msg.Marshal(d)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if _, err := msg.Serialize(); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
-	}
-}
-
-// BenchmarkHotLegacyDecode is the go-diameter path: DecodeMessage to an AVP tree, then Unmarshal.
-func BenchmarkHotLegacyDecode(b *testing.B) {
-	d := newTestDictionary(b)
-	for _, s := range hotSamples() {
-		wire := encode(b, d, s.msg)
-		b.Run(s.name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(wire)))
-			m := s.fresh()
-			for b.Loop() {
-				msg, err := DecodeMessage(wire, d)
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := m.Unmarshal(msg); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
 	}
 }
 
