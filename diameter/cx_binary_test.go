@@ -2,16 +2,10 @@ package diameter_test
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"testing"
-	"time"
-
-	"github.com/fiorix/go-diameter/v4/diam"
-	"go.uber.org/zap/zaptest"
 
 	"github.com/imscore/imscore/diameter/cx"
-	"github.com/imscore/imscore/diameter/peer"
 )
 
 // TestCxBinaryPath runs an S-CSCF and an HSS peer over TCP on loopback and sends MAR, SAR, UAR
@@ -27,39 +21,9 @@ func TestCxBinaryPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(host string) peer.Config {
-		return peer.Config{
-			OriginHost: host, OriginRealm: liveRealm, VendorID: cx.Vendor3GPP, ProductName: "imscore-test",
-			Applications:   []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
-			Dictionary:     d,
-			RequestTimeout: 5 * time.Second,
-			Peers:          []peer.AllowedPeer{{Host: liveSCSCF, Realm: liveRealm, Sources: []string{"127.0.0.1"}}},
-			Log:            zaptest.NewLogger(t),
-		}
-	}
 	userData := liveUserData(t)
-	hss, err := peer.New(cfg(liveHSS), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
-		return answerAsHSS(d, req, userData)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	scscf, err := peer.New(cfg(liveSCSCF), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
-		return answerAsSCSCF(d, req)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- hss.Serve(ctx, ln) }()
-	if err := scscf.Connect(ctx, peer.PeerConfig{Address: ln.Addr().String(), Host: liveHSS, Realm: liveRealm}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scscf.WaitPeer(ctx, liveHSS); err != nil {
-		t.Fatal(err)
-	}
+	_, scscf, ctx, stop := startPeers(t, ln, d, 0)
+	defer stop()
 
 	var buf []byte
 	send := func(req cx.Message, ans cx.Answer) {
@@ -105,12 +69,4 @@ func TestCxBinaryPath(t *testing.T) {
 		t.Errorf("LIA %+v", lia)
 	}
 
-	if err := scscf.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := hss.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-served
 }
