@@ -46,42 +46,7 @@ func TestCxLiveCapture(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := func(host string) peer.Config {
-		return peer.Config{
-			OriginHost: host, OriginRealm: liveRealm, VendorID: cx.Vendor3GPP, ProductName: "imscore-test",
-			Applications:     []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
-			Dictionary:       d,
-			WatchdogInterval: 300 * time.Millisecond, // short, so DWR/DWA show up in the capture
-			RequestTimeout:   5 * time.Second,
-			Peers:            []peer.AllowedPeer{{Host: liveSCSCF, Realm: liveRealm, Sources: []string{"127.0.0.1"}}},
-			Log:              zaptest.NewLogger(t),
-		}
-	}
-	hss, err := peer.New(cfg(liveHSS), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
-		return answerAsHSS(d, req, liveUserData(t))
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	scscf, err := peer.New(cfg(liveSCSCF), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
-		return answerAsSCSCF(d, req)
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	served := make(chan error, 1)
-	go func() { served <- hss.Serve(ctx, ln) }()
-	if err := scscf.Connect(ctx, peer.PeerConfig{Address: ln.Addr().String(), Host: liveHSS, Realm: liveRealm}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := scscf.WaitPeer(ctx, liveHSS); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := hss.WaitPeer(ctx, liveSCSCF); err != nil {
-		t.Fatal(err)
-	}
+	hss, scscf, ctx, stop := startPeers(t, ln, d, 300*time.Millisecond) // short watchdog: DWR/DWA in the capture
 
 	uat := cx.UATRegistration
 	requests := []struct {
@@ -121,14 +86,7 @@ func TestCxLiveCapture(t *testing.T) {
 		}
 	}
 	time.Sleep(700 * time.Millisecond) // at least two watchdog intervals: DWR/DWA on the wire
-	if err := scscf.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if err := hss.Close(ctx); err != nil {
-		t.Fatal(err)
-	}
-	cancel()
-	<-served
+	stop()
 	path := capture.Stop(t)
 
 	// Decode-as: the capture is on an ephemeral port, not Diameter's registered 3868.
@@ -158,6 +116,62 @@ func TestCxLiveCapture(t *testing.T) {
 	if n := strings.Count(verbose, "Diameter Protocol"); n < 18 {
 		t.Errorf("only %d Diameter messages decoded", n)
 	}
+}
+
+// startPeers runs an HSS serving on ln and an S-CSCF connected to it, both answering with
+// answerAsHSS and answerAsSCSCF; stop closes both (S-CSCF first: DPR on the wire) and ends Serve.
+func startPeers(t *testing.T, ln net.Listener, d *dict.Parser, watchdog time.Duration) (hss, scscf *peer.Node, ctx context.Context, stop func()) {
+	t.Helper()
+	cfg := func(host string) peer.Config {
+		return peer.Config{
+			OriginHost: host, OriginRealm: liveRealm, VendorID: cx.Vendor3GPP, ProductName: "imscore-test",
+			Applications:     []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+			Dictionary:       d,
+			WatchdogInterval: watchdog,
+			RequestTimeout:   5 * time.Second,
+			Peers:            []peer.AllowedPeer{{Host: liveSCSCF, Realm: liveRealm, Sources: []string{"127.0.0.1"}}},
+			Log:              zaptest.NewLogger(t),
+		}
+	}
+	userData := liveUserData(t)
+	hss, err := peer.New(cfg(liveHSS), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+		return answerAsHSS(d, req, userData)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scscf, err = peer.New(cfg(liveSCSCF), peer.HandlerFunc(func(ctx context.Context, req *diam.Message, _ peer.PeerInfo) (*diam.Message, error) {
+		return answerAsSCSCF(d, req)
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	served := make(chan error, 1)
+	go func() { served <- hss.Serve(ctx, ln) }()
+	stop = func() {
+		if err := scscf.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		if err := hss.Close(ctx); err != nil {
+			t.Error(err)
+		}
+		cancel()
+		<-served
+	}
+	if err := scscf.Connect(ctx, peer.PeerConfig{Address: ln.Addr().String(), Host: liveHSS, Realm: liveRealm}); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	if _, err := scscf.WaitPeer(ctx, liveHSS); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	if _, err := hss.WaitPeer(ctx, liveSCSCF); err != nil {
+		stop()
+		t.Fatal(err)
+	}
+	return hss, scscf, ctx, stop
 }
 
 // answerAsHSS answers each Cx request the way an HSS would on success.

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 )
 
@@ -226,7 +225,7 @@ const (
 	AVPAssociatedRegisteredIdentities          AVPCode = 647 // §6.3.50, Grouped
 	AVPMultipleRegistrationIndication          AVPCode = 648 // §6.3.51, Enumerated
 	AVPRestorationInfo                         AVPCode = 649 // §6.3.52, Grouped
-	AVPSessionPriority                         AVPCode = 650 // Table 6.3.1, Enumerated
+	AVPSessionPriority                         AVPCode = 650 // §6.3.56, Enumerated
 	AVPIdentityWithEmergencyRegistration       AVPCode = 651 // §6.3.57, Grouped
 	AVPPriviledgedSenderIndication             AVPCode = 652 // §6.3.58, Enumerated (spelling as in the spec)
 	AVPLIAFlags                                AVPCode = 653 // Table 6.3.1, Unsigned32
@@ -251,8 +250,6 @@ type avpKey struct {
 	code   AVPCode
 	vendor uint32
 }
-
-func keyOf(a *diam.AVP) avpKey { return avpKey{AVPCode(a.Code), a.VendorID} }
 
 // avpRules reports whether k is an AVP our dictionary defines and whether the sender sets its
 // 'M' bit (the "MUST" column of RFC 6733 §4.5, TS 29.229 Table 6.3.1 and the RFCs named on the
@@ -297,6 +294,29 @@ func avpRules(k avpKey) (known, mandatory bool) {
 		}
 	}
 	return false, false
+}
+
+// isGrouped reports whether our dictionary defines k as Grouped (RFC 6733 §4.4); the dictionary
+// test checks this against dict/*.xml.
+func isGrouped(k avpKey) bool {
+	switch k.vendor {
+	case 0:
+		switch k.code {
+		case AVPVendorSpecificApplicationID, AVPFailedAVP, AVPProxyInfo, AVPExperimentalResult,
+			AVPOCSupportedFeatures, AVPOCOLR, AVPLoad:
+			return true
+		}
+	case Vendor3GPP:
+		switch k.code {
+		case AVPServerCapabilities, AVPSIPAuthDataItem, AVPDeregistrationReason, AVPChargingInformation,
+			AVPSupportedFeatures, AVPSupportedApplications, AVPAssociatedIdentities, AVPSIPDigestAuthenticate,
+			AVPSCSCFRestorationInfo, AVPSubscriptionInfo, AVPAssociatedRegisteredIdentities, AVPRestorationInfo,
+			AVPIdentityWithEmergencyRegistration, AVPAllowedWAFWWSFIdentities, AVPPCSCFSubscriptionInfo,
+			AVPFailedPCSCF:
+			return true
+		}
+	}
+	return false
 }
 
 // avpFlags returns the header flags we send for k: 'V' when it has a vendor, 'M' per avpRules.

@@ -10,7 +10,7 @@ import (
 // BenchmarkMarshal encodes each fixture: Marshal and Serialize, as a sender does.
 func BenchmarkMarshal(b *testing.B) {
 	d := newTestDictionary(b)
-	for _, s := range allSamples() {
+	for _, s := range append(allSamples(), hotSamples()...) {
 		b.Run(s.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -30,7 +30,7 @@ func BenchmarkMarshal(b *testing.B) {
 // receiver does.
 func BenchmarkUnmarshal(b *testing.B) {
 	d := newTestDictionary(b)
-	for _, s := range allSamples() {
+	for _, s := range append(allSamples(), hotSamples()...) {
 		wire := encode(b, d, s.msg)
 		b.Run(s.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -52,7 +52,7 @@ func BenchmarkUnmarshal(b *testing.B) {
 // BenchmarkUnmarshalOnly measures our part alone: Unmarshal of an already decoded message.
 func BenchmarkUnmarshalOnly(b *testing.B) {
 	d := newTestDictionary(b)
-	for _, s := range allSamples() {
+	for _, s := range append(allSamples(), hotSamples()...) {
 		msg, err := diam.ReadMessage(bytes.NewReader(encode(b, d, s.msg)), d)
 		if err != nil {
 			b.Fatal(err)

@@ -11,7 +11,6 @@ import (
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/avp"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
-	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"github.com/imscore/imscore/diameter"
 )
 
@@ -26,13 +25,13 @@ const rfc868Offset = 2208988800
 // ---------------------------------------------------------------------------------------------
 // Encoding
 
-// encoder collects the AVPs of a message or of a grouped AVP for Marshal. Each AVP is checked
-// against the dictionary (defined for that vendor, with that type), so that we never send what
-// we could not decode; the first problem sticks in err and later calls do nothing.
+// encoder appends the AVPs of a message to buf, in wire form (RFC 6733 §4.1): header, flags,
+// vendor, value, padding to 32 bits. A grouped AVP is written in place and its length patched
+// when its children are done, so encoding allocates nothing beyond growing buf. The first
+// problem sticks in err and later calls do nothing.
 type encoder struct {
-	dict *dict.Parser
-	avps []*diam.AVP
-	err  error
+	buf []byte
+	err error
 }
 
 func (e *encoder) fail(err error) {
@@ -45,21 +44,56 @@ func (e *encoder) invalid(format string, args ...any) {
 	e.fail(fmt.Errorf("%w: %s", ErrInvalidField, fmt.Sprintf(format, args...)))
 }
 
-// put appends one AVP with the flags of its definition (avpFlags).
-func (e *encoder) put(k avpKey, want datatype.TypeID, data datatype.Type) {
+// begin appends the header of AVP k with its flags (avpFlags) and a zero length, and returns
+// where it starts; end patches the length and pads.
+func (e *encoder) begin(k avpKey) int {
+	start := len(e.buf)
+	flags := avpFlags(k)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, uint32(k.code))
+	e.buf = append(e.buf, flags, 0, 0, 0)
+	if flags&avp.Vbit != 0 {
+		e.buf = binary.BigEndian.AppendUint32(e.buf, k.vendor)
+	}
+	return start
+}
+
+// end sets the AVP Length of the AVP begun at start (header and data, not the padding, RFC 6733
+// §4.1) and pads it with zeros to a 32-bit boundary.
+func (e *encoder) end(start int) {
+	n := len(e.buf) - start
+	if n > maxAVPLength {
+		e.invalid("AVP %d is %d bytes long, more than its 24-bit length field holds",
+			binary.BigEndian.Uint32(e.buf[start:]), n)
+		return
+	}
+	e.buf[start+5], e.buf[start+6], e.buf[start+7] = byte(n>>16), byte(n>>8), byte(n)
+	e.buf = append(e.buf, zeros[:pad(n)]...)
+}
+
+// pad is the number of zero bytes that bring n to a 32-bit boundary.
+func pad(n int) int { return -n & 3 }
+
+var zeros [3]byte
+
+// maxAVPLength is the largest AVP Length the 24-bit field holds (RFC 6733 §4.1).
+const maxAVPLength = 1<<24 - 1
+
+func (e *encoder) putBytes(k avpKey, v []byte) {
 	if e.err != nil {
 		return
 	}
-	def, err := e.dict.FindAVPByCode(AppID, uint32(k.code), k.vendor)
-	if err != nil || def.Code != uint32(k.code) || def.VendorID != k.vendor {
-		e.fail(fmt.Errorf("%w: code %d vendor %d", ErrNotInDictionary, k.code, k.vendor))
+	start := e.begin(k)
+	e.buf = append(e.buf, v...)
+	e.end(start)
+}
+
+func (e *encoder) putString(k avpKey, v string) {
+	if e.err != nil {
 		return
 	}
-	if def.Data.Type != want {
-		e.fail(fmt.Errorf("%w: %s (%d) is %s in the dictionary", ErrNotInDictionary, def.Name, def.Code, def.Data.TypeName))
-		return
-	}
-	e.avps = append(e.avps, diam.NewAVP(uint32(k.code), avpFlags(k), k.vendor, data))
+	start := e.begin(k)
+	e.buf = append(e.buf, v...)
+	e.end(start)
 }
 
 // str writes a UTF8String (RFC 6733 §4.3.1: must be valid UTF-8). An empty value is an error:
@@ -80,40 +114,16 @@ func (e *encoder) optStr(k avpKey, name, v string) {
 		e.invalid("%s is not UTF-8", name)
 		return
 	}
-	e.put(k, datatype.UTF8StringType, datatype.UTF8String(v))
+	e.putString(k, v)
 }
 
 // ident writes a DiameterIdentity (an FQDN or realm, RFC 6733 §4.3.1).
-func (e *encoder) ident(k avpKey, name, v string) {
-	if v == "" {
-		e.invalid("%s is empty", name)
-		return
-	}
-	e.optIdent(k, name, v)
-}
+func (e *encoder) ident(k avpKey, name, v string) { e.str(k, name, v) }
 
-func (e *encoder) optIdent(k avpKey, name, v string) {
-	if v == "" {
-		return
-	}
-	if !utf8.ValidString(v) {
-		e.invalid("%s is not UTF-8", name)
-		return
-	}
-	e.put(k, datatype.DiameterIdentityType, datatype.DiameterIdentity(v))
-}
+func (e *encoder) optIdent(k avpKey, name, v string) { e.optStr(k, name, v) }
 
 // optURI writes a DiameterURI (RFC 6733 §4.3.1) unless v is empty.
-func (e *encoder) optURI(k avpKey, name, v string) {
-	if v == "" {
-		return
-	}
-	if !utf8.ValidString(v) {
-		e.invalid("%s is not UTF-8", name)
-		return
-	}
-	e.put(k, datatype.DiameterURIType, datatype.DiameterURI(v))
-}
+func (e *encoder) optURI(k avpKey, name, v string) { e.optStr(k, name, v) }
 
 // octets writes an OctetString; nil is an error (use optOctets for optional AVPs), an empty
 // non-nil slice is sent as a zero-length value.
@@ -122,17 +132,22 @@ func (e *encoder) octets(k avpKey, name string, v []byte) {
 		e.invalid("%s is missing", name)
 		return
 	}
-	e.put(k, datatype.OctetStringType, datatype.OctetString(v))
+	e.putBytes(k, v)
 }
 
 func (e *encoder) optOctets(k avpKey, v []byte) {
 	if v != nil {
-		e.put(k, datatype.OctetStringType, datatype.OctetString(v))
+		e.putBytes(k, v)
 	}
 }
 
 func (e *encoder) u32(k avpKey, v uint32) {
-	e.put(k, datatype.Unsigned32Type, datatype.Unsigned32(v))
+	if e.err != nil {
+		return
+	}
+	start := e.begin(k)
+	e.buf = binary.BigEndian.AppendUint32(e.buf, v)
+	e.end(start)
 }
 
 func (e *encoder) optU32(k avpKey, v *uint32) {
@@ -142,7 +157,12 @@ func (e *encoder) optU32(k avpKey, v *uint32) {
 }
 
 func (e *encoder) u64(k avpKey, v uint64) {
-	e.put(k, datatype.Unsigned64Type, datatype.Unsigned64(v))
+	if e.err != nil {
+		return
+	}
+	start := e.begin(k)
+	e.buf = binary.BigEndian.AppendUint64(e.buf, v)
+	e.end(start)
 }
 
 func (e *encoder) optU64(k avpKey, v *uint64) {
@@ -153,28 +173,36 @@ func (e *encoder) optU64(k avpKey, v *uint64) {
 
 // optTime writes a Time (RFC 6733 §4.3.1: NTP seconds since 1900, wrapping in 2036) unless nil.
 func (e *encoder) optTime(k avpKey, v *time.Time) {
-	if v == nil {
-		return
+	if v != nil {
+		e.u32(k, uint32(v.Unix()+rfc868Offset))
 	}
-	b := make([]byte, 4)
-	binary.BigEndian.PutUint32(b, uint32(v.Unix()+rfc868Offset))
-	e.put(k, datatype.TimeType, datatype.OctetString(b))
 }
 
 // addr writes an Address (RFC 6733 §4.3.1: 2-byte IANA address family, then the address).
 func (e *encoder) addr(k avpKey, name string, v netip.Addr) {
-	var b []byte
+	if e.err != nil {
+		return
+	}
+	var fam byte
 	switch {
 	case v.Is4():
-		b = append([]byte{0, 1}, v.AsSlice()...)
+		fam = 1
 	case v.Is6():
-		b = append([]byte{0, 2}, v.AsSlice()...)
+		fam = 2
 	default:
 		e.invalid("%s is not an IP address", name)
 		return
 	}
-	// A family-prefixed slice serializes verbatim in go-diameter's Address type.
-	e.put(k, datatype.AddressType, datatype.Address(b))
+	start := e.begin(k)
+	e.buf = append(e.buf, 0, fam)
+	if fam == 1 {
+		a4 := v.As4()
+		e.buf = append(e.buf, a4[:]...)
+	} else {
+		a16 := v.As16()
+		e.buf = append(e.buf, a16[:]...)
+	}
+	e.end(start)
 }
 
 func encodeEnum[T enum](e *encoder, k avpKey, v T) {
@@ -182,7 +210,7 @@ func encodeEnum[T enum](e *encoder, k avpKey, v T) {
 		e.invalid("%s is not defined", v)
 		return
 	}
-	e.put(k, datatype.EnumeratedType, datatype.Enumerated(int32(v)))
+	e.u32(k, uint32(int32(v)))
 }
 
 func encodeOptEnum[T enum](e *encoder, k avpKey, v *T) {
@@ -197,41 +225,90 @@ func encodeFlags[T ~uint32](e *encoder, k avpKey, v *T) {
 	}
 }
 
-// group writes a Grouped AVP whose children fill adds.
+// group writes a Grouped AVP whose children fill adds, in place.
 func (e *encoder) group(k avpKey, fill func(g *encoder)) {
 	if e.err != nil {
 		return
 	}
-	g := &encoder{dict: e.dict}
-	fill(g)
-	if g.err != nil {
-		e.fail(g.err)
-		return
+	start := e.begin(k)
+	fill(e)
+	if e.err == nil {
+		e.end(start)
 	}
-	e.put(k, datatype.GroupedType, &diam.GroupedAVP{AVP: g.avps})
 }
 
 // extra appends AVPs kept from a decoded message (the Unknown fields) unchanged.
 func (e *encoder) extra(avps []*diam.AVP) {
 	for _, a := range avps {
+		if e.err != nil {
+			return
+		}
 		if a == nil || a.Data == nil {
 			e.invalid("unknown AVP without data")
 			return
 		}
-		e.avps = append(e.avps, a)
+		n := a.Len()
+		if n > maxAVPLength {
+			e.invalid("AVP %d is %d bytes long", a.Code, n)
+			return
+		}
+		e.buf = append(e.buf, make([]byte, n)...)
+		if err := a.SerializeTo(e.buf[len(e.buf)-n:]); err != nil {
+			e.invalid("AVP %d: %v", a.Code, err)
+			return
+		}
+		e.buf = append(e.buf, zeros[:pad(n)]...) // a Data type that miscounts its padding
 	}
 }
 
 // ---------------------------------------------------------------------------------------------
 // Decoding
 
-// decoder reads the AVPs of one message or grouped AVP into struct fields. The first problem
-// found becomes err, a *diameter.Error carrying the RFC 6733 §7.1.5 code and Failed-AVP;
-// later AVPs are skipped once it is set.
+// wireAVP is one AVP read in place (RFC 6733 §4.1): data aliases the message being decoded.
+type wireAVP struct {
+	code   uint32
+	flags  uint8
+	vendor uint32
+	data   []byte
+}
+
+func keyOf(a wireAVP) avpKey { return avpKey{AVPCode(a.code), a.vendor} }
+
+// toDiam copies a into a go-diameter AVP with opaque data, for Unknown and Failed-AVP.
+func (a wireAVP) toDiam() *diam.AVP {
+	return &diam.AVP{Code: a.code, Flags: a.flags, VendorID: a.vendor, Length: a.headerLen() + len(a.data),
+		Data: datatype.OctetString(append([]byte{}, a.data...))}
+}
+
+func (a wireAVP) headerLen() int {
+	if a.flags&avp.Vbit != 0 {
+		return 12
+	}
+	return 8
+}
+
+// decoder reads the AVPs of one message into struct fields, walking the bytes once. The first
+// problem found becomes err, a *diameter.Error carrying the RFC 6733 §7.1.5 code and Failed-AVP;
+// decoding goes on after it (only the first is reported), so that a failed request still yields
+// the Session-Id and Proxy-Info its error answer needs.
+//
+// Grouped AVPs are decoded with the same decoder: group opens a scope (the AVPs seen from
+// scopeStart on, its own error) and closes it when its children are done.
 type decoder struct {
-	request bool // unknown AVPs with the 'M' bit are rejected in requests (RFC 6733 §4.1)
-	err     *diameter.Error
-	seen    []avpKey
+	request    bool // unknown AVPs with the 'M' bit are rejected in requests (RFC 6733 §4.1)
+	err        *diameter.Error
+	seen       []avpKey
+	scopeStart int
+	depth      int
+	seenArr    [32]avpKey
+}
+
+// newDecoder starts decoding a message body the decoder owns: decoded byte slices point into it
+// (unmarshalBinary copies the caller's bytes once for that); strings are copied.
+func newDecoder(request bool) *decoder {
+	d := &decoder{request: request}
+	d.seen = d.seenArr[:0]
+	return d
 }
 
 func (d *decoder) ok() bool { return d.err == nil }
@@ -247,7 +324,7 @@ func (d *decoder) fail(code diameter.ResultCode, failed *diam.AVP, format string
 }
 
 func (d *decoder) has(k avpKey) bool {
-	for _, s := range d.seen {
+	for _, s := range d.seen[d.scopeStart:] {
 		if s == k {
 			return true
 		}
@@ -257,12 +334,10 @@ func (d *decoder) has(k avpKey) bool {
 
 // once records a and reports whether it is its first occurrence; a second one is
 // DIAMETER_AVP_OCCURS_TOO_MANY_TIMES with that second AVP as Failed-AVP (RFC 6733 §7.1.5).
-// Decoding goes on after an error (only the first is reported), so that a failed request still
-// yields the Session-Id and Proxy-Info its error answer needs.
-func (d *decoder) once(a *diam.AVP) bool {
+func (d *decoder) once(a wireAVP) bool {
 	k := keyOf(a)
 	if d.has(k) {
-		d.fail(diameter.AVPOccursTooManyTimes, a, "AVP %d (vendor %d) occurs more than once", a.Code, a.VendorID)
+		d.fail(diameter.AVPOccursTooManyTimes, a.toDiam(), "AVP %d (vendor %d) occurs more than once", a.code, a.vendor)
 		return false
 	}
 	d.seen = append(d.seen, k)
@@ -270,23 +345,37 @@ func (d *decoder) once(a *diam.AVP) bool {
 }
 
 // many records a repeatable AVP.
-func (d *decoder) many(a *diam.AVP) bool {
+func (d *decoder) many(a wireAVP) bool {
 	if k := keyOf(a); !d.has(k) {
 		d.seen = append(d.seen, k)
 	}
 	return true
 }
 
-// each calls f for every AVP of avps; a nil entry is an error.
-func (d *decoder) each(avps []*diam.AVP, f func(a *diam.AVP)) {
-	for _, a := range avps {
-		if a == nil {
-			d.fail(diameter.InvalidAVPValue, nil, "nil AVP")
-			continue
+// each calls f for every AVP of b (a message body or a grouped AVP's data). An AVP whose
+// header or length does not fit in b is DIAMETER_INVALID_AVP_LENGTH with its header as
+// Failed-AVP (RFC 6733 §7.1.5) and ends the walk; nothing is allocated from a length field.
+func (d *decoder) each(b []byte, f func(a wireAVP)) {
+	for len(b) > 0 {
+		h, err := parseAVPHeader(b)
+		if err != nil {
+			d.fail(diameter.InvalidAVPLength, headerOnly(b), "%v", err)
+			return
 		}
-		f(a)
+		if d.request && h.flags&avpFlagsReserved != 0 {
+			d.fail(diameter.InvalidAVPBits, wireAVP{h.code, h.flags, h.vendor, h.payload}.toDiam(),
+				"AVP %d: reserved flag bits 0x%02x set", h.code, h.flags&avpFlagsReserved)
+		}
+		f(wireAVP{code: h.code, flags: h.flags, vendor: h.vendor, data: h.payload})
+		if h.padded > len(b) { // the last AVP may lack its padding
+			return
+		}
+		b = b[h.padded:]
 	}
 }
+
+// avpFlagsReserved are the AVP flag bits RFC 6733 §4.1 reserves ("r"); 'P' is tolerated.
+const avpFlagsReserved uint8 = 0x1f
 
 // result returns the first problem as a *diameter.Error (its cause prefixed with op), or nil.
 func (d *decoder) result(op string) error {
@@ -307,145 +396,71 @@ func (d *decoder) need(k avpKey, name string, zero datatype.Type) {
 
 // unknown keeps an AVP no field takes. In a request an AVP we do not know with the 'M' bit set
 // is DIAMETER_AVP_UNSUPPORTED (RFC 6733 §4.1, §7.1.5).
-func (d *decoder) unknown(a *diam.AVP, dst *[]*diam.AVP) {
-	if a == nil || a.Data == nil {
-		d.fail(diameter.InvalidAVPValue, nil, "AVP without data")
-		return
-	}
-	if d.request && a.Flags&avp.Mbit != 0 {
+func (d *decoder) unknown(a wireAVP, dst *[]*diam.AVP) {
+	if d.request && a.flags&avp.Mbit != 0 {
 		if known, _ := avpRules(keyOf(a)); !known {
-			d.fail(diameter.AVPUnsupported, a, "AVP %d (vendor %d) with the M bit is not supported", a.Code, a.VendorID)
+			d.fail(diameter.AVPUnsupported, a.toDiam(), "AVP %d (vendor %d) with the M bit is not supported", a.code, a.vendor)
 			return
 		}
 	}
-	*dst = append(*dst, a)
+	*dst = append(*dst, a.toDiam())
 }
 
-func headerLen(a *diam.AVP) int {
-	if a.Flags&avp.Vbit != 0 {
-		return 12
-	}
-	return 8
-}
-
-// framed checks that a holds data and that its length on the wire matches the data go-diameter
-// decoded. go-diameter v4.3.0 decodes an Unsigned32, Integer32 or Enumerated of the wrong size
-// as 0 without an error; the AVP Length it read still tells the truth.
-func (d *decoder) framed(a *diam.AVP, zero datatype.Type) bool {
-	if a == nil || a.Data == nil {
-		d.fail(diameter.InvalidAVPValue, nil, "AVP without data")
-		return false
-	}
-	if a.Length != 0 && a.Length != headerLen(a)+a.Data.Len() {
-		d.fail(diameter.InvalidAVPLength, diam.NewAVP(a.Code, a.Flags, a.VendorID, zero),
-			"AVP %d (vendor %d) has length %d", a.Code, a.VendorID, a.Length)
-		return false
-	}
-	return true
-}
-
-// raw returns the payload bytes of a, whatever type the dictionary that decoded it chose.
-func raw(a *diam.AVP) []byte {
-	switch v := a.Data.(type) {
-	case datatype.OctetString:
-		return []byte(v)
-	case datatype.UTF8String:
-		return []byte(v)
-	case datatype.DiameterIdentity:
-		return []byte(v)
-	case datatype.DiameterURI:
-		return []byte(v)
-	case datatype.Unknown:
-		return []byte(v)
-	}
-	return a.Data.Serialize()
-}
-
-// sized returns the payload of a fixed-size AVP, or reports DIAMETER_INVALID_AVP_LENGTH.
-func (d *decoder) sized(a *diam.AVP, size int, zero datatype.Type) ([]byte, bool) {
-	if !d.framed(a, zero) {
+// sized returns the data of a fixed-size AVP, or reports DIAMETER_INVALID_AVP_LENGTH.
+func (d *decoder) sized(a wireAVP, size int) ([]byte, bool) {
+	if len(a.data) != size {
+		// RFC 6733 §7.1.5: the AVP header and a zero-filled value of the minimum length.
+		d.fail(diameter.InvalidAVPLength, diam.NewAVP(a.code, a.flags, a.vendor, datatype.OctetString(make([]byte, size))),
+			"AVP %d (vendor %d) has %d bytes of data, want %d", a.code, a.vendor, len(a.data), size)
 		return nil, false
 	}
-	b := raw(a)
-	if len(b) != size {
-		d.fail(diameter.InvalidAVPLength, diam.NewAVP(a.Code, a.Flags, a.VendorID, zero),
-			"AVP %d (vendor %d) has %d bytes of data, want %d", a.Code, a.VendorID, len(b), size)
-		return nil, false
-	}
-	return b, true
+	return a.data, true
 }
 
-func (d *decoder) str(a *diam.AVP) (string, bool) {
-	if !d.framed(a, datatype.UTF8String("")) {
+func (d *decoder) str(a wireAVP) (string, bool) {
+	if !utf8.Valid(a.data) {
+		d.fail(diameter.InvalidAVPValue, a.toDiam(), "AVP %d (vendor %d) is not UTF-8", a.code, a.vendor)
 		return "", false
 	}
-	var s string
-	switch v := a.Data.(type) {
-	case datatype.UTF8String:
-		s = string(v)
-	case datatype.DiameterIdentity:
-		s = string(v)
-	default:
-		s = string(raw(a))
-	}
-	if !utf8.ValidString(s) {
-		d.fail(diameter.InvalidAVPValue, a, "AVP %d (vendor %d) is not UTF-8", a.Code, a.VendorID)
-		return "", false
-	}
-	return s, true
+	// A copy: strings are what callers keep as keys (identities, hosts), and one pointing into
+	// the message would keep all of it alive.
+	return string(a.data), true
 }
 
-func (d *decoder) octets(a *diam.AVP) ([]byte, bool) {
-	if !d.framed(a, datatype.OctetString("")) {
-		return nil, false
-	}
-	if v, ok := a.Data.(datatype.OctetString); ok {
-		return []byte(v), true
-	}
-	return append([]byte{}, raw(a)...), true
+func (d *decoder) octets(a wireAVP) ([]byte, bool) {
+	// Capacity capped so that an append by the caller never writes over the next AVP.
+	return a.data[:len(a.data):len(a.data)], true
 }
 
-func (d *decoder) u32(a *diam.AVP) (uint32, bool) {
-	if v, ok := a.Data.(datatype.Unsigned32); ok && d.framed(a, datatype.Unsigned32(0)) {
-		return uint32(v), true
-	}
-	b, ok := d.sized(a, 4, datatype.Unsigned32(0))
+func (d *decoder) u32(a wireAVP) (uint32, bool) {
+	b, ok := d.sized(a, 4)
 	if !ok {
 		return 0, false
 	}
 	return binary.BigEndian.Uint32(b), true
 }
 
-func (d *decoder) u64(a *diam.AVP) (uint64, bool) {
-	if v, ok := a.Data.(datatype.Unsigned64); ok && d.framed(a, datatype.Unsigned64(0)) {
-		return uint64(v), true
-	}
-	b, ok := d.sized(a, 8, datatype.Unsigned64(0))
+func (d *decoder) u64(a wireAVP) (uint64, bool) {
+	b, ok := d.sized(a, 8)
 	if !ok {
 		return 0, false
 	}
 	return binary.BigEndian.Uint64(b), true
 }
 
-func (d *decoder) i32(a *diam.AVP) (int32, bool) {
-	if v, ok := a.Data.(datatype.Enumerated); ok && d.framed(a, datatype.Enumerated(0)) {
-		return int32(v), true
-	}
-	b, ok := d.sized(a, 4, datatype.Enumerated(0))
-	if !ok {
-		return 0, false
-	}
-	return int32(binary.BigEndian.Uint32(b)), true
+func (d *decoder) i32(a wireAVP) (int32, bool) {
+	v, ok := d.u32(a)
+	return int32(v), ok
 }
 
 // time decodes a Time: NTP seconds; values with the top bit clear are after the 2036 wrap
 // (RFC 6733 §4.3.1 refers to RFC 5905 for the era).
-func (d *decoder) time(a *diam.AVP) (time.Time, bool) {
-	b, ok := d.sized(a, 4, datatype.OctetString(make([]byte, 4)))
+func (d *decoder) time(a wireAVP) (time.Time, bool) {
+	v, ok := d.u32(a)
 	if !ok {
 		return time.Time{}, false
 	}
-	sec := int64(binary.BigEndian.Uint32(b))
+	sec := int64(v)
 	if sec&0x80000000 == 0 {
 		sec += 1 << 32
 	}
@@ -453,81 +468,63 @@ func (d *decoder) time(a *diam.AVP) (time.Time, bool) {
 }
 
 // addr decodes an Address holding an IPv4 (family 1) or IPv6 (family 2) address.
-func (d *decoder) addr(a *diam.AVP) (netip.Addr, bool) {
-	if !d.framed(a, datatype.Address(net4zero())) {
+func (d *decoder) addr(a wireAVP) (netip.Addr, bool) {
+	b := a.data
+	if len(b) < 2 {
+		d.fail(diameter.InvalidAVPLength, diam.NewAVP(a.code, a.flags, a.vendor, datatype.OctetString(net4zero())),
+			"AVP %d (vendor %d): Address of %d bytes", a.code, a.vendor, len(b))
 		return netip.Addr{}, false
 	}
-	b := raw(a)
-	if len(b) >= 2 {
-		switch fam := binary.BigEndian.Uint16(b); {
-		case fam == 1 && len(b) == 6:
-			return netip.AddrFrom4([4]byte(b[2:])), true
-		case fam == 2 && len(b) == 18:
-			return netip.AddrFrom16([16]byte(b[2:])), true
-		}
+	switch fam := binary.BigEndian.Uint16(b); {
+	case fam == 1 && len(b) == 6:
+		return netip.AddrFrom4([4]byte(b[2:])), true
+	case fam == 2 && len(b) == 18:
+		return netip.AddrFrom16([16]byte(b[2:])), true
 	}
-	d.fail(diameter.InvalidAVPValue, a, "AVP %d (vendor %d) is not an IP address", a.Code, a.VendorID)
+	d.fail(diameter.InvalidAVPValue, a.toDiam(), "AVP %d (vendor %d) is not an IP address", a.code, a.vendor)
 	return netip.Addr{}, false
 }
 
 func net4zero() []byte { return []byte{0, 1, 0, 0, 0, 0} }
 
-// children returns the AVPs inside grouped AVP a. go-diameter has already split them when its
-// dictionary knew a as Grouped; otherwise (an AVP decoded as opaque bytes) we split them here.
-func (d *decoder) children(a *diam.AVP) ([]*diam.AVP, bool) {
-	if !d.framed(a, &diam.GroupedAVP{}) {
-		return nil, false
-	}
-	if g, ok := a.Data.(*diam.GroupedAVP); ok {
-		for _, c := range g.AVP {
-			if c == nil || c.Data == nil {
-				d.fail(diameter.InvalidAVPValue, a, "grouped AVP %d (vendor %d) holds an undecodable AVP", a.Code, a.VendorID)
-				return nil, false
-			}
-		}
-		return g.AVP, true
-	}
-	kids, err := splitAVPs(raw(a))
-	if err != nil {
-		d.fail(diameter.InvalidAVPValue, a, "grouped AVP %d (vendor %d): %v", a.Code, a.VendorID, err)
-		return nil, false
-	}
-	return kids, true
-}
-
 // group decodes grouped AVP a: visit is called for each child and returns false for those it
 // does not take, which go to *unknown; check then looks for required children. A problem inside
 // is reported through the parent as RFC 6733 §7.5 allows: the Failed-AVP is the grouped AVP
 // holding only the offending (or example missing) child.
-func (d *decoder) group(a *diam.AVP, unknown *[]*diam.AVP, visit func(g *decoder, c *diam.AVP) bool, check func(g *decoder)) {
-	kids, ok := d.children(a)
-	if !ok {
+func (d *decoder) group(a wireAVP, unknown *[]*diam.AVP, visit func(g *decoder, c wireAVP) bool, check func(g *decoder)) {
+	if d.depth >= maxGroupDepth {
+		d.fail(diameter.InvalidAVPValue, a.toDiam(), "AVP %d (vendor %d): grouped AVPs nested too deep", a.code, a.vendor)
 		return
 	}
-	g := &decoder{request: d.request}
-	g.each(kids, func(c *diam.AVP) {
-		if !visit(g, c) {
-			g.unknown(c, unknown)
+	outerErr, outerStart, outerLen := d.err, d.scopeStart, len(d.seen)
+	d.err, d.scopeStart = nil, len(d.seen)
+	d.depth++
+	d.each(a.data, func(c wireAVP) {
+		if !visit(d, c) {
+			d.unknown(c, unknown)
 		}
 	})
-	if g.ok() && check != nil {
-		check(g)
+	if d.ok() && check != nil {
+		check(d)
 	}
-	if g.ok() || !d.ok() {
+	d.depth--
+	inner := d.err
+	d.err, d.scopeStart, d.seen = outerErr, outerStart, d.seen[:outerLen]
+	if inner == nil || !d.ok() {
 		return
 	}
-	wrapped := make([]*diam.AVP, len(g.err.FailedAVPs))
-	for i, f := range g.err.FailedAVPs {
-		wrapped[i] = diam.NewAVP(a.Code, a.Flags, a.VendorID, &diam.GroupedAVP{AVP: []*diam.AVP{f}})
+	wrapped := make([]*diam.AVP, len(inner.FailedAVPs))
+	for i, f := range inner.FailedAVPs {
+		wrapped[i] = diam.NewAVP(a.code, a.flags, a.vendor, &diam.GroupedAVP{AVP: []*diam.AVP{f}})
 	}
-	d.err = &diameter.Error{Code: g.err.Code, FailedAVPs: wrapped,
-		Err: fmt.Errorf("in AVP %d (vendor %d): %w", a.Code, a.VendorID, g.err.Err)}
+	d.err = &diameter.Error{Code: inner.Code, FailedAVPs: wrapped,
+		Err: fmt.Errorf("in AVP %d (vendor %d): %w", a.code, a.vendor, inner.Err)}
 }
 
 // Setters: each records the occurrence (once for [ X ] and { X }, many for *[ X ]) and stores
 // the decoded value.
 
-func (d *decoder) setStr(a *diam.AVP, dst *string) {
+func (d *decoder) setStr(a wireAVP, dst *string) {
 	if d.once(a) {
 		if v, ok := d.str(a); ok {
 			*dst = v
@@ -535,7 +532,7 @@ func (d *decoder) setStr(a *diam.AVP, dst *string) {
 	}
 }
 
-func (d *decoder) addStr(a *diam.AVP, dst *[]string) {
+func (d *decoder) addStr(a wireAVP, dst *[]string) {
 	if d.many(a) {
 		if v, ok := d.str(a); ok {
 			*dst = append(*dst, v)
@@ -543,7 +540,7 @@ func (d *decoder) addStr(a *diam.AVP, dst *[]string) {
 	}
 }
 
-func (d *decoder) setOctets(a *diam.AVP, dst *[]byte) {
+func (d *decoder) setOctets(a wireAVP, dst *[]byte) {
 	if d.once(a) {
 		if v, ok := d.octets(a); ok {
 			*dst = v
@@ -551,7 +548,7 @@ func (d *decoder) setOctets(a *diam.AVP, dst *[]byte) {
 	}
 }
 
-func (d *decoder) addOctets(a *diam.AVP, dst *[][]byte) {
+func (d *decoder) addOctets(a wireAVP, dst *[][]byte) {
 	if d.many(a) {
 		if v, ok := d.octets(a); ok {
 			*dst = append(*dst, v)
@@ -559,7 +556,7 @@ func (d *decoder) addOctets(a *diam.AVP, dst *[][]byte) {
 	}
 }
 
-func (d *decoder) setU32(a *diam.AVP, dst *uint32) {
+func (d *decoder) setU32(a wireAVP, dst *uint32) {
 	if d.once(a) {
 		if v, ok := d.u32(a); ok {
 			*dst = v
@@ -567,7 +564,7 @@ func (d *decoder) setU32(a *diam.AVP, dst *uint32) {
 	}
 }
 
-func (d *decoder) setOptU32(a *diam.AVP, dst **uint32) {
+func (d *decoder) setOptU32(a wireAVP, dst **uint32) {
 	if d.once(a) {
 		if v, ok := d.u32(a); ok {
 			*dst = &v
@@ -575,7 +572,7 @@ func (d *decoder) setOptU32(a *diam.AVP, dst **uint32) {
 	}
 }
 
-func (d *decoder) addU32(a *diam.AVP, dst *[]uint32) {
+func (d *decoder) addU32(a wireAVP, dst *[]uint32) {
 	if d.many(a) {
 		if v, ok := d.u32(a); ok {
 			*dst = append(*dst, v)
@@ -583,7 +580,7 @@ func (d *decoder) addU32(a *diam.AVP, dst *[]uint32) {
 	}
 }
 
-func (d *decoder) setU64(a *diam.AVP, dst *uint64) {
+func (d *decoder) setU64(a wireAVP, dst *uint64) {
 	if d.once(a) {
 		if v, ok := d.u64(a); ok {
 			*dst = v
@@ -591,7 +588,7 @@ func (d *decoder) setU64(a *diam.AVP, dst *uint64) {
 	}
 }
 
-func (d *decoder) setOptU64(a *diam.AVP, dst **uint64) {
+func (d *decoder) setOptU64(a wireAVP, dst **uint64) {
 	if d.once(a) {
 		if v, ok := d.u64(a); ok {
 			*dst = &v
@@ -599,7 +596,7 @@ func (d *decoder) setOptU64(a *diam.AVP, dst **uint64) {
 	}
 }
 
-func (d *decoder) setOptTime(a *diam.AVP, dst **time.Time) {
+func (d *decoder) setOptTime(a wireAVP, dst **time.Time) {
 	if d.once(a) {
 		if v, ok := d.time(a); ok {
 			*dst = &v
@@ -607,7 +604,7 @@ func (d *decoder) setOptTime(a *diam.AVP, dst **time.Time) {
 	}
 }
 
-func decodeEnum[T enum](d *decoder, a *diam.AVP) (T, bool) {
+func decodeEnum[T enum](d *decoder, a wireAVP) (T, bool) {
 	n, ok := d.i32(a)
 	if !ok {
 		return 0, false
@@ -615,11 +612,11 @@ func decodeEnum[T enum](d *decoder, a *diam.AVP) (T, bool) {
 	if v := T(n); v.valid() {
 		return v, true
 	}
-	d.fail(diameter.InvalidAVPValue, a, "AVP %d (vendor %d): %d is not a defined value", a.Code, a.VendorID, n)
+	d.fail(diameter.InvalidAVPValue, a.toDiam(), "AVP %d (vendor %d): %d is not a defined value", a.code, a.vendor, n)
 	return 0, false
 }
 
-func setEnum[T enum](d *decoder, a *diam.AVP, dst *T) {
+func setEnum[T enum](d *decoder, a wireAVP, dst *T) {
 	if d.once(a) {
 		if v, ok := decodeEnum[T](d, a); ok {
 			*dst = v
@@ -627,7 +624,7 @@ func setEnum[T enum](d *decoder, a *diam.AVP, dst *T) {
 	}
 }
 
-func setOptEnum[T enum](d *decoder, a *diam.AVP, dst **T) {
+func setOptEnum[T enum](d *decoder, a wireAVP, dst **T) {
 	if d.once(a) {
 		if v, ok := decodeEnum[T](d, a); ok {
 			*dst = &v
@@ -635,7 +632,7 @@ func setOptEnum[T enum](d *decoder, a *diam.AVP, dst **T) {
 	}
 }
 
-func setFlags[T ~uint32](d *decoder, a *diam.AVP, dst **T) {
+func setFlags[T ~uint32](d *decoder, a wireAVP, dst **T) {
 	if d.once(a) {
 		if v, ok := d.u32(a); ok {
 			f := T(v)
@@ -645,37 +642,9 @@ func setFlags[T ~uint32](d *decoder, a *diam.AVP, dst **T) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Raw AVP framing (RFC 6733 §4.1), used where go-diameter has not split the bytes for us.
+// AVP framing (RFC 6733 §4.1), read in place.
 
 var errAVPFraming = errors.New("bad AVP framing")
-
-// splitAVPs splits b into AVPs whose data stay opaque bytes. Every AVP must be complete and
-// padded to 32 bits (RFC 6733 §4.1: "AVP Length ... does not include any bytes used for padding",
-// and the next AVP starts on a 32-bit boundary).
-func splitAVPs(b []byte) ([]*diam.AVP, error) {
-	var out []*diam.AVP
-	for len(b) > 0 {
-		a, n, err := nextAVP(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-		b = b[n:]
-	}
-	return out, nil
-}
-
-// nextAVP reads the AVP at the start of b: it returns the AVP (opaque data), and how many bytes
-// it takes with its padding.
-func nextAVP(b []byte) (*diam.AVP, int, error) {
-	h, err := parseAVPHeader(b)
-	if err != nil {
-		return nil, 0, err
-	}
-	a := &diam.AVP{Code: h.code, Flags: h.flags, Length: h.length, VendorID: h.vendor}
-	a.Data = datatype.OctetString(append([]byte{}, h.payload...))
-	return a, h.padded, nil
-}
 
 // avpHeader is an AVP header read in place (RFC 6733 §4.1), with the payload it frames.
 type avpHeader struct {

@@ -1,6 +1,7 @@
 package cx
 
 import (
+	"encoding/binary"
 	"fmt"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -14,13 +15,11 @@ import (
 // Destination-*, Supported-Features, OC-*, Proxy-Info, Route-Record, and in answers Result-Code,
 // Experimental-Result, Load, Failed-AVP), and the message framing.
 
-// newEncoder starts a Marshal with dictionary d.
-func newEncoder(d *dict.Parser) *encoder {
-	e := &encoder{dict: d}
-	if d == nil {
-		e.fail(fmt.Errorf("%w: nil dictionary", ErrNotInDictionary))
-	}
-	return e
+// newEncoder starts a message at the end of b: it reserves the 20-byte header (RFC 6733 §3)
+// that request or answer fills in, and returns where the message starts.
+func newEncoder(b []byte) (*encoder, int) {
+	start := len(b)
+	return &encoder{buf: append(b, make([]byte, diam.HeaderLength)...)}, start
 }
 
 // requestHead writes the AVPs every Cx request starts with, in ABNF order:
@@ -102,33 +101,101 @@ func (e *encoder) tail(unknown, failed []*diam.AVP, proxy []ProxyInfo, route []s
 	}
 }
 
-// request builds the request message: 'R' and 'P' set (TS 29.229 §6.1: every Cx command is
-// proxiable), Hop-by-Hop and End-to-End identifiers 0 for the peer layer to assign.
-func (e *encoder) request(cmd Command) (*diam.Message, error) {
-	return e.message(cmd, diam.RequestFlag|diam.ProxiableFlag)
+// request finishes the request begun at start: 'R' and 'P' set (TS 29.229 §6.1: every Cx
+// command is proxiable), Hop-by-Hop and End-to-End identifiers 0 for the peer layer to assign.
+func (e *encoder) request(start int, cmd Command) ([]byte, error) {
+	return e.message(start, cmd, diam.RequestFlag|diam.ProxiableFlag)
 }
 
-// answer builds the answer message: 'R' clear, 'P' as in the request; 'E' set when rc is a
-// protocol error (RFC 6733 §7.1.3, §7.2).
-func (e *encoder) answer(cmd Command, rc diameter.ResultCode) (*diam.Message, error) {
+// answer finishes the answer begun at start: 'R' clear, 'P' as in the request; 'E' set when rc
+// is a protocol error (RFC 6733 §7.1.3, §7.2).
+func (e *encoder) answer(start int, cmd Command, rc diameter.ResultCode) ([]byte, error) {
 	flags := uint8(diam.ProxiableFlag)
 	if rc.IsProtocolError() {
 		flags |= diam.ErrorFlag
 	}
-	return e.message(cmd, flags)
+	return e.message(start, cmd, flags)
 }
 
-func (e *encoder) message(cmd Command, flags uint8) (*diam.Message, error) {
+// message writes the header (RFC 6733 §3) of the message begun at start. On error the buffer
+// is returned as it was before the message.
+func (e *encoder) message(start int, cmd Command, flags uint8) ([]byte, error) {
+	n := len(e.buf) - start
+	if e.err == nil && n > maxAVPLength {
+		e.invalid("message of %d bytes exceeds the 24-bit Message Length", n)
+	}
 	if e.err != nil {
-		return nil, e.err
+		return e.buf[:start], e.err
 	}
-	m := diam.NewMessage(uint32(cmd), flags, AppID, 0, 0, e.dict)
-	// diam.NewMessage draws random identifiers for 0; the peer layer owns them (RFC 6733 §3).
-	m.Header.HopByHopID, m.Header.EndToEndID = 0, 0
-	for _, a := range e.avps {
-		m.AddAVP(a)
+	h := e.buf[start : start+diam.HeaderLength]
+	h[0] = 1 // Version, §3
+	h[1], h[2], h[3] = byte(n>>16), byte(n>>8), byte(n)
+	h[4] = flags
+	h[5], h[6], h[7] = byte(cmd>>16), byte(cmd>>8), byte(cmd)
+	binary.BigEndian.PutUint32(h[8:12], AppID)
+	clear(h[12:20]) // Hop-by-Hop and End-to-End: the peer layer's
+	return e.buf, nil
+}
+
+// msgHeader is the part of a message header (RFC 6733 §3) Unmarshal checks.
+type msgHeader struct {
+	flags uint8
+	code  uint32
+	app   uint32
+}
+
+func parseMsgHeader(b []byte) msgHeader {
+	return msgHeader{flags: b[4], code: uint32(b[5])<<16 | uint32(b[6])<<8 | uint32(b[7]),
+		app: binary.BigEndian.Uint32(b[8:12])}
+}
+
+// bodyDecoder is a typed message as unmarshalBinary and unmarshalDiam fill it.
+type bodyDecoder interface {
+	decodeBody(h msgHeader, body []byte) error
+}
+
+// unmarshalBinary checks the header of b (RFC 6733 §3: version, a length that is b's) and decodes
+// the AVPs from one private copy of b, which the decoded byte slices then share: one allocation
+// for all the OctetString values of the message.
+func unmarshalBinary(m bodyDecoder, b []byte) error {
+	if err := validateHeader(b, len(b)); err != nil {
+		return err
 	}
-	return m, nil
+	own := append([]byte(nil), b...)
+	return m.decodeBody(parseMsgHeader(own), own[diam.HeaderLength:])
+}
+
+// unmarshalDiam decodes a go-diameter message: serialized again, then decoded from its bytes.
+func unmarshalDiam(m bodyDecoder, msg *diam.Message) (err error) {
+	if msg == nil || msg.Header == nil {
+		return fmt.Errorf("%w: no message", ErrUnexpectedMessage)
+	}
+	defer recoverDecode("unmarshal", &err)
+	b, err := msg.Serialize()
+	if err != nil {
+		return &diameter.Error{Code: diameter.InvalidAVPValue, Err: fmt.Errorf("serialize: %w", err)}
+	}
+	return m.decodeBody(parseMsgHeader(b), b[diam.HeaderLength:])
+}
+
+// marshalDiam builds the go-diameter message of m: its wire form decoded with dictionary d.
+// The command must be in d (ErrNotInDictionary otherwise).
+func marshalDiam(m Message, d *dict.Parser) (*diam.Message, error) {
+	if d == nil {
+		return nil, fmt.Errorf("%w: nil dictionary", ErrNotInDictionary)
+	}
+	if _, err := d.FindCommand(AppID, uint32(m.Command())); err != nil {
+		return nil, fmt.Errorf("%w: command %s: %v", ErrNotInDictionary, m.Command(), err)
+	}
+	b, err := m.AppendBinary(nil)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := DecodeMessage(b, d)
+	if err != nil {
+		return nil, fmt.Errorf("marshal %s: %w: %w", m.Command().Request(), ErrNotInDictionary, err)
+	}
+	return msg, nil
 }
 
 // common points at the fields of one message that every Cx message shares, so that one function
@@ -154,7 +221,7 @@ type common struct {
 }
 
 // visit decodes a if it is one of the shared AVPs and reports whether it was.
-func (c *common) visit(d *decoder, a *diam.AVP) bool {
+func (c *common) visit(d *decoder, a wireAVP) bool {
 	switch keyOf(a) {
 	case base(AVPSessionID):
 		d.setStr(a, c.sessionID)
@@ -242,8 +309,8 @@ func (c *common) visit(d *decoder, a *diam.AVP) bool {
 
 // check reports the shared required AVPs that are missing. An answer with the 'E' bit follows
 // RFC 6733 §7.2 (answer-message): only Origin-Host, Origin-Realm and Result-Code are required.
-func (c *common) check(d *decoder, h *diam.Header) {
-	errorAnswer := c.resultCode != nil && h.CommandFlags&diam.ErrorFlag != 0
+func (c *common) check(d *decoder, h msgHeader) {
+	errorAnswer := c.resultCode != nil && h.flags&diam.ErrorFlag != 0
 	if !errorAnswer {
 		d.need(base(AVPSessionID), "Session-Id", datatype.UTF8String(""))
 		d.need(base(AVPVendorSpecificApplicationID), "Vendor-Specific-Application-Id", &diam.GroupedAVP{})
@@ -260,18 +327,14 @@ func (c *common) check(d *decoder, h *diam.Header) {
 	}
 }
 
-// checkHeader verifies that msg is the command this Unmarshal handles.
-func checkHeader(msg *diam.Message, cmd Command, request bool) error {
-	if msg == nil || msg.Header == nil {
-		return fmt.Errorf("%w: no message", ErrUnexpectedMessage)
-	}
-	h := msg.Header
-	isRequest := h.CommandFlags&diam.RequestFlag != 0
-	if h.ApplicationID != AppID || h.CommandCode != uint32(cmd) || isRequest != request {
+// checkHeader verifies that h is the command this Unmarshal handles.
+func checkHeader(h msgHeader, cmd Command, request bool) error {
+	isRequest := h.flags&diam.RequestFlag != 0
+	if h.app != AppID || h.code != uint32(cmd) || isRequest != request {
 		return fmt.Errorf("%w: application %d command %d request=%t, want %s (%d) request=%t",
-			ErrUnexpectedMessage, h.ApplicationID, h.CommandCode, isRequest, cmd, AppID, request)
+			ErrUnexpectedMessage, h.app, h.code, isRequest, cmd, AppID, request)
 	}
-	if request && h.CommandFlags&diam.ErrorFlag != 0 {
+	if request && h.flags&diam.ErrorFlag != 0 {
 		// RFC 6733 §3: the 'E' bit is only set in answers.
 		return &diameter.Error{Code: diameter.InvalidHdrBits, Err: fmt.Errorf("%s request with the E bit", cmd)}
 	}
@@ -287,16 +350,16 @@ func recoverDecode(op string, err *error) {
 }
 
 // recoverEncode turns a panic below a Marshal into an error.
-func recoverEncode(op string, msg **diam.Message, err *error) {
+func recoverEncode(op string, out *[]byte, err *error) {
 	if r := recover(); r != nil {
-		*msg, *err = nil, fmt.Errorf("%s: %w: encoder panic: %v", op, ErrInvalidField, r)
+		*out, *err = nil, fmt.Errorf("%s: %w: encoder panic: %v", op, ErrInvalidField, r)
 	}
 }
 
 // marshalled wraps a Marshal error with the message name.
-func marshalled(op string, m *diam.Message, err error) (*diam.Message, error) {
+func marshalled(op string, m []byte, err error) ([]byte, error) {
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", op, err)
+		return m, fmt.Errorf("%s: %w", op, err)
 	}
 	return m, nil
 }

@@ -246,6 +246,24 @@ func TestFlagRulesMatchDictionary(t *testing.T) {
 	}
 }
 
+// TestGroupedMatchesDictionary: isGrouped (how Failed-AVP contents are split) and the Grouped
+// types of dict/*.xml agree in both directions.
+func TestGroupedMatchesDictionary(t *testing.T) {
+	defs := ourAVPs(t)
+	for k, a := range defs {
+		if xmlG := a.Data.TypeName == "Grouped"; xmlG != isGrouped(k) {
+			t.Errorf("%s (%d/%d): XML type %s, isGrouped %t", a.Name, k.code, k.vendor, a.Data.TypeName, isGrouped(k))
+		}
+	}
+	for _, vendor := range []uint32{0, Vendor3GPP, VendorETSI} {
+		for code := AVPCode(0); code < 1000; code++ {
+			if k := (avpKey{code, vendor}); isGrouped(k) && defs[k] == nil {
+				t.Errorf("isGrouped knows %d/%d, the XML does not", code, vendor)
+			}
+		}
+	}
+}
+
 // TestEnumsMatchDictionary: the Go enumerations and the XML items have the same values and names.
 func TestEnumsMatchDictionary(t *testing.T) {
 	defs := ourAVPs(t)

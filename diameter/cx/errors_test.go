@@ -32,7 +32,7 @@ func drop(code AVPCode, vendor uint32) func(*diam.Message) {
 func filter(avps []*diam.AVP, k avpKey) []*diam.AVP {
 	var out []*diam.AVP
 	for _, a := range avps {
-		if keyOf(a) != k {
+		if diamKey(a) != k {
 			out = append(out, a)
 		}
 	}
@@ -41,7 +41,7 @@ func filter(avps []*diam.AVP, k avpKey) []*diam.AVP {
 
 func find(avps []*diam.AVP, k avpKey) *diam.AVP {
 	for _, a := range avps {
-		if keyOf(a) == k {
+		if diamKey(a) == k {
 			return a
 		}
 	}
@@ -55,7 +55,7 @@ func add(a *diam.AVP) func(*diam.Message) {
 func replace(k avpKey, a *diam.AVP) func(*diam.Message) {
 	return func(m *diam.Message) {
 		for i, old := range m.AVP {
-			if keyOf(old) == k {
+			if diamKey(old) == k {
 				m.AVP[i] = a
 			}
 		}
@@ -86,7 +86,7 @@ func checkFailed(t *testing.T, got []*diam.AVP, want wantFailed) {
 	}
 	a := got[0]
 	for _, k := range want.path {
-		if keyOf(a) != k {
+		if diamKey(a) != k {
 			t.Fatalf("Failed-AVP level is %d/%d, want group %d/%d", a.Code, a.VendorID, k.code, k.vendor)
 		}
 		g, ok := a.Data.(*diam.GroupedAVP)
@@ -95,7 +95,7 @@ func checkFailed(t *testing.T, got []*diam.AVP, want wantFailed) {
 		}
 		a = g.AVP[0]
 	}
-	if keyOf(a) != want.key || a.Flags != want.flags || !bytes.Equal(raw(a), want.payload) {
+	if diamKey(a) != want.key || a.Flags != want.flags || !bytes.Equal(raw(a), want.payload) {
 		t.Fatalf("Failed-AVP = code %d vendor %d flags %#x payload %x, want %d/%d %#x %x",
 			a.Code, a.VendorID, a.Flags, raw(a), want.key.code, want.key.vendor, want.flags, want.payload)
 	}
@@ -317,7 +317,7 @@ func TestPartialDecodeOnError(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the error answer does not parse: %v", err)
 	}
-	if len(back.FailedAVP) != 1 || keyOf(back.FailedAVP[0]) != tgpp(AVPPublicIdentity) {
+	if len(back.FailedAVP) != 1 || diamKey(back.FailedAVP[0]) != tgpp(AVPPublicIdentity) {
 		t.Fatalf("Failed-AVP on the wire: %v", back.FailedAVP)
 	}
 }
@@ -588,4 +588,31 @@ func TestDecodeMessageMalformed(t *testing.T) {
 	if m, err := ReadMessage(bytes.NewReader(append(good, good...)), d); err != nil || m.Header.CommandCode != 303 {
 		t.Fatalf("ReadMessage of a stream: %v", err)
 	}
+}
+
+// diamKey is the code and vendor of a go-diameter AVP.
+func diamKey(a *diam.AVP) avpKey { return avpKey{AVPCode(a.Code), a.VendorID} }
+
+// raw returns the payload bytes of a, whatever type the dictionary that decoded it chose.
+func raw(a *diam.AVP) []byte {
+	switch v := a.Data.(type) {
+	case datatype.OctetString:
+		return []byte(v)
+	case datatype.UTF8String:
+		return []byte(v)
+	case datatype.DiameterIdentity:
+		return []byte(v)
+	case datatype.DiameterURI:
+		return []byte(v)
+	case datatype.Unknown:
+		return []byte(v)
+	}
+	return a.Data.Serialize()
+}
+
+func headerLen(a *diam.AVP) int {
+	if a.Flags&avp.Vbit != 0 {
+		return 12
+	}
+	return 8
 }

@@ -53,9 +53,9 @@ func (x *VendorSpecificApplicationID) put(e *encoder) {
 	})
 }
 
-func decodeVendorSpecificApplicationID(d *decoder, a *diam.AVP) *VendorSpecificApplicationID {
+func decodeVendorSpecificApplicationID(d *decoder, a wireAVP) *VendorSpecificApplicationID {
 	x := &VendorSpecificApplicationID{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPVendorID):
 			g.setU32(c, &x.VendorID)
@@ -89,9 +89,9 @@ func (x *ProxyInfo) put(e *encoder) {
 	})
 }
 
-func decodeProxyInfo(d *decoder, a *diam.AVP) ProxyInfo {
+func decodeProxyInfo(d *decoder, a wireAVP) ProxyInfo {
 	var x ProxyInfo
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPProxyHost):
 			g.setStr(c, &x.ProxyHost)
@@ -125,9 +125,9 @@ func (x *SupportedFeatures) put(e *encoder) {
 	})
 }
 
-func decodeSupportedFeatures(d *decoder, a *diam.AVP) SupportedFeatures {
+func decodeSupportedFeatures(d *decoder, a wireAVP) SupportedFeatures {
 	var x SupportedFeatures
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPVendorID):
 			g.setU32(c, &x.VendorID)
@@ -164,9 +164,9 @@ func (x *OCSupportedFeatures) put(e *encoder) {
 	})
 }
 
-func decodeOCSupportedFeatures(d *decoder, a *diam.AVP) *OCSupportedFeatures {
+func decodeOCSupportedFeatures(d *decoder, a wireAVP) *OCSupportedFeatures {
 	x := &OCSupportedFeatures{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPOCFeatureVector):
 			g.setOptU64(c, &x.FeatureVector)
@@ -205,9 +205,9 @@ func (x *OCOLR) put(e *encoder) {
 	})
 }
 
-func decodeOCOLR(d *decoder, a *diam.AVP) *OCOLR {
+func decodeOCOLR(d *decoder, a wireAVP) *OCOLR {
 	x := &OCOLR{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPOCSequenceNumber):
 			g.setU64(c, &x.SequenceNumber)
@@ -249,9 +249,9 @@ func (x *Load) put(e *encoder) {
 	})
 }
 
-func decodeLoad(d *decoder, a *diam.AVP) Load {
+func decodeLoad(d *decoder, a wireAVP) Load {
 	var x Load
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPLoadType):
 			setOptEnum(g, c, &x.Type)
@@ -291,9 +291,9 @@ func (x *ServerCapabilities) put(e *encoder) {
 	})
 }
 
-func decodeServerCapabilities(d *decoder, a *diam.AVP) *ServerCapabilities {
+func decodeServerCapabilities(d *decoder, a wireAVP) *ServerCapabilities {
 	x := &ServerCapabilities{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPMandatoryCapability):
 			g.addU32(c, &x.MandatoryCapabilities)
@@ -333,9 +333,9 @@ func (x *SIPDigestAuthenticate) put(e *encoder) {
 	})
 }
 
-func decodeSIPDigestAuthenticate(d *decoder, a *diam.AVP) *SIPDigestAuthenticate {
+func decodeSIPDigestAuthenticate(d *decoder, a wireAVP) *SIPDigestAuthenticate {
 	x := &SIPDigestAuthenticate{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPDigestRealm):
 			g.setStr(c, &x.Realm)
@@ -401,9 +401,9 @@ func (x *SIPAuthDataItem) put(e *encoder) {
 	})
 }
 
-func decodeSIPAuthDataItem(d *decoder, a *diam.AVP) SIPAuthDataItem {
+func decodeSIPAuthDataItem(d *decoder, a wireAVP) SIPAuthDataItem {
 	var x SIPAuthDataItem
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPSIPItemNumber):
 			g.setOptU32(c, &x.ItemNumber)
@@ -454,9 +454,9 @@ func (x *DeregistrationReason) put(e *encoder) {
 	})
 }
 
-func decodeDeregistrationReason(d *decoder, a *diam.AVP) DeregistrationReason {
+func decodeDeregistrationReason(d *decoder, a wireAVP) DeregistrationReason {
 	var x DeregistrationReason
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPReasonCode):
 			setEnum(g, c, &x.Code)
@@ -492,9 +492,9 @@ func (x *ChargingInformation) put(e *encoder) {
 	})
 }
 
-func decodeChargingInformation(d *decoder, a *diam.AVP) *ChargingInformation {
+func decodeChargingInformation(d *decoder, a wireAVP) *ChargingInformation {
 	x := &ChargingInformation{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPPrimaryEventChargingFunctionName):
 			g.setStr(c, &x.PrimaryEventChargingFunctionName)
@@ -523,7 +523,7 @@ func (x *AssociatedIdentities) put(e *encoder) {
 	putUserNames(e, tgpp(AVPAssociatedIdentities), x.UserNames, x.Unknown)
 }
 
-func decodeAssociatedIdentities(d *decoder, a *diam.AVP) *AssociatedIdentities {
+func decodeAssociatedIdentities(d *decoder, a wireAVP) *AssociatedIdentities {
 	x := &AssociatedIdentities{}
 	x.UserNames = decodeUserNames(d, a, &x.Unknown)
 	return x
@@ -540,7 +540,7 @@ func (x *AssociatedRegisteredIdentities) put(e *encoder) {
 	putUserNames(e, tgpp(AVPAssociatedRegisteredIdentities), x.UserNames, x.Unknown)
 }
 
-func decodeAssociatedRegisteredIdentities(d *decoder, a *diam.AVP) *AssociatedRegisteredIdentities {
+func decodeAssociatedRegisteredIdentities(d *decoder, a wireAVP) *AssociatedRegisteredIdentities {
 	x := &AssociatedRegisteredIdentities{}
 	x.UserNames = decodeUserNames(d, a, &x.Unknown)
 	return x
@@ -558,9 +558,9 @@ func putUserNames(e *encoder, k avpKey, names []string, unknown []*diam.AVP) {
 }
 
 // decodeUserNames reads the User-Names of such a grouped AVP; other AVPs go to unknown.
-func decodeUserNames(d *decoder, a *diam.AVP, unknown *[]*diam.AVP) []string {
+func decodeUserNames(d *decoder, a wireAVP, unknown *[]*diam.AVP) []string {
 	var names []string
-	d.group(a, unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, unknown, func(g *decoder, c wireAVP) bool {
 		if keyOf(c) != base(AVPUserName) {
 			return false
 		}
@@ -592,9 +592,9 @@ func (x *SubscriptionInfo) put(e *encoder) {
 	})
 }
 
-func decodeSubscriptionInfo(d *decoder, a *diam.AVP) *SubscriptionInfo {
+func decodeSubscriptionInfo(d *decoder, a wireAVP) *SubscriptionInfo {
 	x := &SubscriptionInfo{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPCallIDSIPHeader):
 			g.setOctets(c, &x.CallIDSIPHeader)
@@ -640,9 +640,9 @@ func (x *PCSCFSubscriptionInfo) put(e *encoder) {
 	})
 }
 
-func decodePCSCFSubscriptionInfo(d *decoder, a *diam.AVP) *PCSCFSubscriptionInfo {
+func decodePCSCFSubscriptionInfo(d *decoder, a wireAVP) *PCSCFSubscriptionInfo {
 	x := &PCSCFSubscriptionInfo{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPCallIDSIPHeader):
 			g.setOctets(c, &x.CallIDSIPHeader)
@@ -692,9 +692,9 @@ func (x *RestorationInfo) put(e *encoder) {
 	})
 }
 
-func decodeRestorationInfo(d *decoder, a *diam.AVP) RestorationInfo {
+func decodeRestorationInfo(d *decoder, a wireAVP) RestorationInfo {
 	var x RestorationInfo
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPPath):
 			g.setOctets(c, &x.Path)
@@ -748,9 +748,9 @@ func (x *SCSCFRestorationInfo) put(e *encoder) {
 	})
 }
 
-func decodeSCSCFRestorationInfo(d *decoder, a *diam.AVP) SCSCFRestorationInfo {
+func decodeSCSCFRestorationInfo(d *decoder, a wireAVP) SCSCFRestorationInfo {
 	var x SCSCFRestorationInfo
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPUserName):
 			g.setStr(c, &x.UserName)
@@ -789,9 +789,9 @@ func (x *IdentityWithEmergencyRegistration) put(e *encoder) {
 	})
 }
 
-func decodeIdentityWithEmergencyRegistration(d *decoder, a *diam.AVP) IdentityWithEmergencyRegistration {
+func decodeIdentityWithEmergencyRegistration(d *decoder, a wireAVP) IdentityWithEmergencyRegistration {
 	var x IdentityWithEmergencyRegistration
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPUserName):
 			g.setStr(c, &x.UserName)
@@ -828,9 +828,9 @@ func (x *AllowedWAFWWSFIdentities) put(e *encoder) {
 	})
 }
 
-func decodeAllowedWAFWWSFIdentities(d *decoder, a *diam.AVP) *AllowedWAFWWSFIdentities {
+func decodeAllowedWAFWWSFIdentities(d *decoder, a wireAVP) *AllowedWAFWWSFIdentities {
 	x := &AllowedWAFWWSFIdentities{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPWebRTCAuthenticationFunctionName):
 			g.addStr(c, &x.WebRTCAuthenticationFunctionNames)
@@ -862,9 +862,9 @@ func (x *FailedPCSCF) put(e *encoder) {
 	})
 }
 
-func decodeFailedPCSCF(d *decoder, a *diam.AVP) *FailedPCSCF {
+func decodeFailedPCSCF(d *decoder, a wireAVP) *FailedPCSCF {
 	x := &FailedPCSCF{}
-	d.group(a, &x.Unknown, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &x.Unknown, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case tgpp(AVPPCSCFFQDN):
 			g.setStr(c, &x.PCSCFFQDN)
@@ -891,10 +891,10 @@ func (x *ExperimentalResult) put(e *encoder) {
 	})
 }
 
-func decodeExperimentalResult(d *decoder, a *diam.AVP) *ExperimentalResult {
+func decodeExperimentalResult(d *decoder, a wireAVP) *ExperimentalResult {
 	x := &ExperimentalResult{}
 	var ignored []*diam.AVP // RFC 6733 §7.6 allows no other AVPs; extra ones are dropped
-	d.group(a, &ignored, func(g *decoder, c *diam.AVP) bool {
+	d.group(a, &ignored, func(g *decoder, c wireAVP) bool {
 		switch keyOf(c) {
 		case base(AVPVendorID):
 			g.setU32(c, &x.VendorID)
@@ -915,25 +915,38 @@ func decodeExperimentalResult(d *decoder, a *diam.AVP) *ExperimentalResult {
 	return x
 }
 
-// failedAVP encodes Failed-AVP (RFC 6733 §7.5): a grouped AVP holding the offending AVPs as they
-// were, so it bypasses the dictionary check of its children.
+// putFailedAVP encodes Failed-AVP (RFC 6733 §7.5): a grouped AVP holding the offending AVPs
+// as they were.
 func putFailedAVP(e *encoder, avps []*diam.AVP) {
-	if len(avps) == 0 || e.err != nil {
+	if len(avps) == 0 {
 		return
 	}
-	for _, a := range avps {
-		if a == nil || a.Data == nil {
-			e.invalid("Failed-AVP holds an AVP without data")
-			return
-		}
-	}
-	e.put(base(AVPFailedAVP), datatype.GroupedType, &diam.GroupedAVP{AVP: avps})
+	e.group(base(AVPFailedAVP), func(g *encoder) { g.extra(avps) })
 }
 
-func decodeFailedAVP(d *decoder, a *diam.AVP) []*diam.AVP {
-	kids, ok := d.children(a)
-	if !ok {
-		return nil
+// decodeFailedAVP returns the AVPs inside Failed-AVP as go-diameter AVPs: those our model knows
+// as Grouped with their children split (so that a receiver can see which child failed, §7.5),
+// the others with their data opaque.
+func decodeFailedAVP(d *decoder, a wireAVP) []*diam.AVP {
+	var out []*diam.AVP
+	d.each(a.data, func(c wireAVP) { out = append(out, c.toDiamTree(0)) })
+	return out
+}
+
+// toDiamTree is toDiam with Grouped AVPs (isGrouped) split into their children, when they frame.
+func (a wireAVP) toDiamTree(depth int) *diam.AVP {
+	if !isGrouped(keyOf(a)) || depth >= maxGroupDepth {
+		return a.toDiam()
 	}
-	return kids
+	var kids []*diam.AVP
+	for b := a.data; len(b) > 0; {
+		h, err := parseAVPHeader(b)
+		if err != nil {
+			return a.toDiam()
+		}
+		kids = append(kids, wireAVP{h.code, h.flags, h.vendor, h.payload}.toDiamTree(depth+1))
+		b = b[h.padded:]
+	}
+	return &diam.AVP{Code: a.code, Flags: a.flags, VendorID: a.vendor, Length: a.headerLen() + len(a.data),
+		Data: &diam.GroupedAVP{AVP: kids}}
 }

@@ -60,10 +60,11 @@ func (a *LIA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *LIA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the LIA; see Message.
-func (a *LIA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal LIA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the LIA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *LIA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal LIA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	e.ocSupportedFeatures(a.OCSupportedFeatures)
@@ -76,14 +77,23 @@ func (a *LIA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 	e.optStr(tgpp(AVPWildcardedPublicIdentity), "Wildcarded-Public-Identity", a.WildcardedPublicIdentity)
 	encodeFlags(e, tgpp(AVPLIAFlags), a.LIAFlags)
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdLocationInfo, a.ResultCode)
-	return marshalled("marshal LIA", msg, err)
+	out, err = e.answer(start, CmdLocationInfo, a.ResultCode)
+	return marshalled("marshal LIA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *LIA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the LIA as a go-diameter message with dictionary d; see Message.
+func (a *LIA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one LIA in wire form; see Message. a keeps no reference to b.
+func (a *LIA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *LIA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *LIA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("LIA", &err)
-	if err := checkHeader(msg, CmdLocationInfo, false); err != nil {
+	if err := checkHeader(h, CmdLocationInfo, false); err != nil {
 		return err
 	}
 	*a = LIA{}
@@ -92,8 +102,8 @@ func (a *LIA) Unmarshal(msg *diam.Message) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return
 		}
@@ -112,7 +122,7 @@ func (a *LIA) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("LIA")
 }
 

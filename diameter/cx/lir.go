@@ -35,10 +35,11 @@ func (m *LIR) Command() Command { return CmdLocationInfo }
 // IsRequest returns true.
 func (m *LIR) IsRequest() bool { return true }
 
-// Marshal builds the LIR; see Message.
-func (m *LIR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal LIR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the LIR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *LIR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal LIR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	e.optIdent(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -49,14 +50,23 @@ func (m *LIR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 	encodeOptEnum(e, tgpp(AVPUserAuthorizationType), m.UserAuthorizationType)
 	encodeOptEnum(e, tgpp(AVPSessionPriority), m.SessionPriority)
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdLocationInfo)
-	return marshalled("marshal LIR", msg, err)
+	out, err = e.request(start, CmdLocationInfo)
+	return marshalled("marshal LIR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *LIR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the LIR as a go-diameter message with dictionary d; see Message.
+func (m *LIR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one LIR in wire form; see Message. m keeps no reference to b.
+func (m *LIR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *LIR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *LIR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("LIR", &err)
-	if err := checkHeader(msg, CmdLocationInfo, true); err != nil {
+	if err := checkHeader(h, CmdLocationInfo, true); err != nil {
 		return err
 	}
 	*m = LIR{}
@@ -65,8 +75,8 @@ func (m *LIR) Unmarshal(msg *diam.Message) (err error) {
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
 		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -83,7 +93,7 @@ func (m *LIR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(tgpp(AVPPublicIdentity), "Public-Identity", datatype.UTF8String(""))
 	return d.result("LIR")
 }

@@ -63,10 +63,11 @@ func (a *MAA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *MAA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the MAA; see Message.
-func (a *MAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal MAA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the MAA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *MAA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal MAA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	e.optStr(base(AVPUserName), "User-Name", a.UserName)
@@ -79,14 +80,23 @@ func (a *MAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		a.SIPAuthDataItems[i].put(e)
 	}
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdMultimediaAuth, a.ResultCode)
-	return marshalled("marshal MAA", msg, err)
+	out, err = e.answer(start, CmdMultimediaAuth, a.ResultCode)
+	return marshalled("marshal MAA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *MAA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the MAA as a go-diameter message with dictionary d; see Message.
+func (a *MAA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one MAA in wire form; see Message. a keeps no reference to b.
+func (a *MAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *MAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *MAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("MAA", &err)
-	if err := checkHeader(msg, CmdMultimediaAuth, false); err != nil {
+	if err := checkHeader(h, CmdMultimediaAuth, false); err != nil {
 		return err
 	}
 	*a = MAA{}
@@ -95,8 +105,8 @@ func (a *MAA) Unmarshal(msg *diam.Message) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return
 		}
@@ -115,7 +125,7 @@ func (a *MAA) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("MAA")
 }
 

@@ -36,10 +36,11 @@ func (m *MAR) Command() Command { return CmdMultimediaAuth }
 // IsRequest returns true.
 func (m *MAR) IsRequest() bool { return true }
 
-// Marshal builds the MAR; see Message.
-func (m *MAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal MAR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the MAR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *MAR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal MAR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	// §6.1.7 puts Destination-Realm before Destination-Host in the MAR.
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -52,14 +53,23 @@ func (m *MAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 	e.u32(tgpp(AVPSIPNumberAuthItems), m.SIPNumberAuthItems)
 	e.str(tgpp(AVPServerName), "Server-Name", m.ServerName)
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdMultimediaAuth)
-	return marshalled("marshal MAR", msg, err)
+	out, err = e.request(start, CmdMultimediaAuth)
+	return marshalled("marshal MAR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *MAR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the MAR as a go-diameter message with dictionary d; see Message.
+func (m *MAR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one MAR in wire form; see Message. m keeps no reference to b.
+func (m *MAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *MAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *MAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("MAR", &err)
-	if err := checkHeader(msg, CmdMultimediaAuth, true); err != nil {
+	if err := checkHeader(h, CmdMultimediaAuth, true); err != nil {
 		return err
 	}
 	*m = MAR{}
@@ -68,8 +78,8 @@ func (m *MAR) Unmarshal(msg *diam.Message) (err error) {
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
 		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -90,7 +100,7 @@ func (m *MAR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(base(AVPUserName), "User-Name", datatype.UTF8String(""))
 	d.need(tgpp(AVPPublicIdentity), "Public-Identity", datatype.UTF8String(""))
 	d.need(tgpp(AVPSIPAuthDataItem), "SIP-Auth-Data-Item", &diam.GroupedAVP{})

@@ -23,6 +23,10 @@ import (
 // A message of another command, application or direction gives ErrUnexpectedMessage.
 // Unmarshal never panics.
 type Message interface {
+	// AppendBinary and UnmarshalBinary are the codec: wire bytes straight to and from the struct.
+	AppendBinary(b []byte) ([]byte, error)
+	UnmarshalBinary(b []byte) error
+	// Marshal and Unmarshal go through go-diameter's message type, for code that has one.
 	Marshal(d *dict.Parser) (*diam.Message, error)
 	Unmarshal(msg *diam.Message) error
 	Command() Command

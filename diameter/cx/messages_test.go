@@ -352,3 +352,14 @@ func TestWireVectors(t *testing.T) {
 		})
 	}
 }
+
+// nextAVP reads the AVP at the start of b as a go-diameter AVP with opaque data, and how many
+// bytes it takes with its padding.
+func nextAVP(b []byte) (*diam.AVP, int, error) {
+	h, err := parseAVPHeader(b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return &diam.AVP{Code: h.code, Flags: h.flags, Length: h.length, VendorID: h.vendor,
+		Data: datatype.OctetString(append([]byte{}, h.payload...))}, h.padded, nil
+}

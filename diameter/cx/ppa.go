@@ -53,22 +53,32 @@ func (a *PPA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *PPA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the PPA; see Message.
-func (a *PPA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal PPA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the PPA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *PPA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal PPA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	e.supportedFeatures(a.SupportedFeatures)
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdPushProfile, a.ResultCode)
-	return marshalled("marshal PPA", msg, err)
+	out, err = e.answer(start, CmdPushProfile, a.ResultCode)
+	return marshalled("marshal PPA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *PPA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the PPA as a go-diameter message with dictionary d; see Message.
+func (a *PPA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one PPA in wire form; see Message. a keeps no reference to b.
+func (a *PPA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *PPA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *PPA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("PPA", &err)
-	if err := checkHeader(msg, CmdPushProfile, false); err != nil {
+	if err := checkHeader(h, CmdPushProfile, false); err != nil {
 		return err
 	}
 	*a = PPA{}
@@ -76,13 +86,13 @@ func (a *PPA) Unmarshal(msg *diam.Message) (err error) {
 		authSessionState: &a.AuthSessionState, originHost: &a.OriginHost, originRealm: &a.OriginRealm,
 		supportedFeatures: &a.SupportedFeatures, proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord,
 		resultCode: &a.ResultCode, experimental: &a.ExperimentalResult, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if !c.visit(d, v) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("PPA")
 }
 

@@ -34,10 +34,11 @@ func (m *PPR) Command() Command { return CmdPushProfile }
 // IsRequest returns true.
 func (m *PPR) IsRequest() bool { return true }
 
-// Marshal builds the PPR; see Message.
-func (m *PPR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal PPR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the PPR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *PPR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal PPR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	e.ident(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -54,14 +55,23 @@ func (m *PPR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		m.AllowedWAFWWSFIdentities.put(e)
 	}
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdPushProfile)
-	return marshalled("marshal PPR", msg, err)
+	out, err = e.request(start, CmdPushProfile)
+	return marshalled("marshal PPR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *PPR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the PPR as a go-diameter message with dictionary d; see Message.
+func (m *PPR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one PPR in wire form; see Message. m keeps no reference to b.
+func (m *PPR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *PPR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *PPR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("PPR", &err)
-	if err := checkHeader(msg, CmdPushProfile, true); err != nil {
+	if err := checkHeader(h, CmdPushProfile, true); err != nil {
 		return err
 	}
 	*m = PPR{}
@@ -69,8 +79,8 @@ func (m *PPR) Unmarshal(msg *diam.Message) (err error) {
 		authSessionState: &m.AuthSessionState, originHost: &m.OriginHost, originRealm: &m.OriginRealm,
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		supportedFeatures: &m.SupportedFeatures, proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -96,7 +106,7 @@ func (m *PPR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(base(AVPDestinationHost), "Destination-Host", datatype.DiameterIdentity(""))
 	d.need(base(AVPUserName), "User-Name", datatype.UTF8String(""))
 	return d.result("PPR")

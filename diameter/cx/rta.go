@@ -55,10 +55,11 @@ func (a *RTA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *RTA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the RTA; see Message.
-func (a *RTA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal RTA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the RTA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *RTA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal RTA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	if a.AssociatedIdentities != nil {
@@ -69,14 +70,23 @@ func (a *RTA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		a.IdentityWithEmergencyRegistration[i].put(e)
 	}
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdRegistrationTermination, a.ResultCode)
-	return marshalled("marshal RTA", msg, err)
+	out, err = e.answer(start, CmdRegistrationTermination, a.ResultCode)
+	return marshalled("marshal RTA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *RTA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the RTA as a go-diameter message with dictionary d; see Message.
+func (a *RTA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one RTA in wire form; see Message. a keeps no reference to b.
+func (a *RTA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *RTA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *RTA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("RTA", &err)
-	if err := checkHeader(msg, CmdRegistrationTermination, false); err != nil {
+	if err := checkHeader(h, CmdRegistrationTermination, false); err != nil {
 		return err
 	}
 	*a = RTA{}
@@ -84,8 +94,8 @@ func (a *RTA) Unmarshal(msg *diam.Message) (err error) {
 		authSessionState: &a.AuthSessionState, originHost: &a.OriginHost, originRealm: &a.OriginRealm,
 		supportedFeatures: &a.SupportedFeatures, proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord,
 		resultCode: &a.ResultCode, experimental: &a.ExperimentalResult, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return
 		}
@@ -103,7 +113,7 @@ func (a *RTA) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("RTA")
 }
 

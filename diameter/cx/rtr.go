@@ -35,10 +35,11 @@ func (m *RTR) Command() Command { return CmdRegistrationTermination }
 // IsRequest returns true.
 func (m *RTR) IsRequest() bool { return true }
 
-// Marshal builds the RTR; see Message.
-func (m *RTR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal RTR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the RTR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *RTR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal RTR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	e.ident(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -53,14 +54,23 @@ func (m *RTR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 	m.DeregistrationReason.put(e)
 	encodeFlags(e, tgpp(AVPRTRFlags), m.RTRFlags)
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdRegistrationTermination)
-	return marshalled("marshal RTR", msg, err)
+	out, err = e.request(start, CmdRegistrationTermination)
+	return marshalled("marshal RTR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *RTR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the RTR as a go-diameter message with dictionary d; see Message.
+func (m *RTR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one RTR in wire form; see Message. m keeps no reference to b.
+func (m *RTR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *RTR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *RTR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("RTR", &err)
-	if err := checkHeader(msg, CmdRegistrationTermination, true); err != nil {
+	if err := checkHeader(h, CmdRegistrationTermination, true); err != nil {
 		return err
 	}
 	*m = RTR{}
@@ -68,8 +78,8 @@ func (m *RTR) Unmarshal(msg *diam.Message) (err error) {
 		authSessionState: &m.AuthSessionState, originHost: &m.OriginHost, originRealm: &m.OriginRealm,
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		supportedFeatures: &m.SupportedFeatures, proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -92,7 +102,7 @@ func (m *RTR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(base(AVPDestinationHost), "Destination-Host", datatype.DiameterIdentity(""))
 	d.need(base(AVPUserName), "User-Name", datatype.UTF8String(""))
 	d.need(tgpp(AVPDeregistrationReason), "Deregistration-Reason", &diam.GroupedAVP{})

@@ -71,10 +71,11 @@ func (a *SAA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *SAA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the SAA; see Message.
-func (a *SAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal SAA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the SAA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *SAA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal SAA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	e.optStr(base(AVPUserName), "User-Name", a.UserName)
@@ -102,14 +103,23 @@ func (a *SAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		a.AllowedWAFWWSFIdentities.put(e)
 	}
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdServerAssignment, a.ResultCode)
-	return marshalled("marshal SAA", msg, err)
+	out, err = e.answer(start, CmdServerAssignment, a.ResultCode)
+	return marshalled("marshal SAA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *SAA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the SAA as a go-diameter message with dictionary d; see Message.
+func (a *SAA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one SAA in wire form; see Message. a keeps no reference to b.
+func (a *SAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *SAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *SAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAA", &err)
-	if err := checkHeader(msg, CmdServerAssignment, false); err != nil {
+	if err := checkHeader(h, CmdServerAssignment, false); err != nil {
 		return err
 	}
 	*a = SAA{}
@@ -118,8 +128,8 @@ func (a *SAA) Unmarshal(msg *diam.Message) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return
 		}
@@ -160,7 +170,7 @@ func (a *SAA) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("SAA")
 }
 

@@ -42,10 +42,11 @@ func (m *SAR) Command() Command { return CmdServerAssignment }
 // IsRequest returns true.
 func (m *SAR) IsRequest() bool { return true }
 
-// Marshal builds the SAR; see Message.
-func (m *SAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal SAR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the SAR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *SAR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal SAR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	e.optIdent(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -69,14 +70,23 @@ func (m *SAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		m.FailedPCSCF.put(e)
 	}
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdServerAssignment)
-	return marshalled("marshal SAR", msg, err)
+	out, err = e.request(start, CmdServerAssignment)
+	return marshalled("marshal SAR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *SAR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the SAR as a go-diameter message with dictionary d; see Message.
+func (m *SAR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one SAR in wire form; see Message. m keeps no reference to b.
+func (m *SAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *SAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *SAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("SAR", &err)
-	if err := checkHeader(msg, CmdServerAssignment, true); err != nil {
+	if err := checkHeader(h, CmdServerAssignment, true); err != nil {
 		return err
 	}
 	*m = SAR{}
@@ -85,8 +95,8 @@ func (m *SAR) Unmarshal(msg *diam.Message) (err error) {
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
 		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -122,7 +132,7 @@ func (m *SAR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(tgpp(AVPServerName), "Server-Name", datatype.UTF8String(""))
 	d.need(tgpp(AVPServerAssignmentType), "Server-Assignment-Type", datatype.Enumerated(0))
 	d.need(tgpp(AVPUserDataAlreadyAvailable), "User-Data-Already-Available", datatype.Enumerated(0))

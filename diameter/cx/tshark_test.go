@@ -161,6 +161,25 @@ func TestTshark(t *testing.T) {
 			t.Errorf("tshark does not know AVP %d, which its dictionary should define:\n%s", code, grepContext(verbose, m[0]))
 		}
 	}
+	// The S-CSCF restoration AVPs (TS 23.380; TS 29.229 §6.3.46–§6.3.52, §6.3.56, §6.3.62): Wireshark
+	// names each by the code we send, with 'V' set and 'M' clear as Table 6.3.1 has it.
+	for _, r := range []struct {
+		name string
+		code AVPCode
+	}{
+		{"SCSCF-Restoration-Info", AVPSCSCFRestorationInfo}, {"Restoration-Info", AVPRestorationInfo},
+		{"Path", AVPPath}, {"Contact", AVPContact}, {"Subscription-Info", AVPSubscriptionInfo},
+		{"Call-ID-SIP-Header", AVPCallIDSIPHeader}, {"From-SIP-Header", AVPFromSIPHeader},
+		{"To-SIP-Header", AVPToSIPHeader}, {"Record-Route", AVPRecordRoute},
+		{"Initial-CSeq-Sequence-Number", AVPInitialCSeqSequenceNumber},
+		{"Multiple-Registration-Indication", AVPMultipleRegistrationIndication},
+		{"Session-Priority", AVPSessionPriority},
+	} {
+		re := regexp.MustCompile(`AVP: ` + regexp.QuoteMeta(r.name) + `\(` + strconv.Itoa(int(r.code)) + `\) l=\d+ f=V-- vnd=TGPP`)
+		if !re.MatchString(verbose) {
+			t.Errorf("tshark does not show %s(%d) with flags V--", r.name, r.code)
+		}
+	}
 	var missing []uint32
 	for c := range allowedUnknown {
 		missing = append(missing, c)

@@ -59,10 +59,11 @@ func (a *UAA) SetExperimentalResult(vendorID uint32, code diameter.ResultCode) {
 // SetError sets the outcome from err; see Answer.
 func (a *UAA) SetError(err error) { a.outcome().setError(err) }
 
-// Marshal builds the UAA; see Message.
-func (a *UAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal UAA", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the UAA in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (a *UAA) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal UAA", &out, &err)
+	e, start := newEncoder(b)
 	e.answerHead(a.SessionID, a.DRMP, a.VendorSpecificApplicationID, a.ResultCode, a.ExperimentalResult,
 		a.AuthSessionState, a.OriginHost, a.OriginRealm)
 	e.ocSupportedFeatures(a.OCSupportedFeatures)
@@ -73,14 +74,23 @@ func (a *UAA) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 		a.ServerCapabilities.put(e)
 	}
 	e.tail(a.Unknown, a.FailedAVP, a.ProxyInfo, a.RouteRecord)
-	msg, err = e.answer(CmdUserAuthorization, a.ResultCode)
-	return marshalled("marshal UAA", msg, err)
+	out, err = e.answer(start, CmdUserAuthorization, a.ResultCode)
+	return marshalled("marshal UAA", out, err)
 }
 
-// Unmarshal fills a from msg; see Message.
-func (a *UAA) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the UAA as a go-diameter message with dictionary d; see Message.
+func (a *UAA) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(a, d) }
+
+// UnmarshalBinary fills a from one UAA in wire form; see Message. a keeps no reference to b.
+func (a *UAA) UnmarshalBinary(b []byte) error { return unmarshalBinary(a, b) }
+
+// Unmarshal fills a from a go-diameter message; see Message.
+func (a *UAA) Unmarshal(msg *diam.Message) error { return unmarshalDiam(a, msg) }
+
+// decodeBody fills a from the AVPs of body, which it owns: decoded byte slices point into it.
+func (a *UAA) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("UAA", &err)
-	if err := checkHeader(msg, CmdUserAuthorization, false); err != nil {
+	if err := checkHeader(h, CmdUserAuthorization, false); err != nil {
 		return err
 	}
 	*a = UAA{}
@@ -89,8 +99,8 @@ func (a *UAA) Unmarshal(msg *diam.Message) (err error) {
 		ocSupported: &a.OCSupportedFeatures, supportedFeatures: &a.SupportedFeatures,
 		proxyInfo: &a.ProxyInfo, routeRecord: &a.RouteRecord, resultCode: &a.ResultCode,
 		experimental: &a.ExperimentalResult, ocOLR: &a.OCOLR, load: &a.Load, failedAVP: &a.FailedAVP}
-	d := &decoder{}
-	d.each(msg.AVP, func(v *diam.AVP) {
+	d := newDecoder(false)
+	d.each(body, func(v wireAVP) {
 		if c.visit(d, v) {
 			return
 		}
@@ -105,7 +115,7 @@ func (a *UAA) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(v, &a.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	return d.result("UAA")
 }
 

@@ -36,10 +36,11 @@ func (m *UAR) Command() Command { return CmdUserAuthorization }
 // IsRequest returns true.
 func (m *UAR) IsRequest() bool { return true }
 
-// Marshal builds the UAR; see Message.
-func (m *UAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
-	defer recoverEncode("marshal UAR", &msg, &err)
-	e := newEncoder(d)
+// AppendBinary appends the UAR in wire form to b (RFC 6733 §3, §4), Hop-by-Hop and End-to-End
+// identifiers 0 for the peer layer to set; see Message.
+func (m *UAR) AppendBinary(b []byte) (out []byte, err error) {
+	defer recoverEncode("marshal UAR", &out, &err)
+	e, start := newEncoder(b)
 	e.requestHead(m.SessionID, m.DRMP, m.VendorSpecificApplicationID, m.AuthSessionState, m.OriginHost, m.OriginRealm)
 	e.optIdent(base(AVPDestinationHost), "Destination-Host", m.DestinationHost)
 	e.ident(base(AVPDestinationRealm), "Destination-Realm", m.DestinationRealm)
@@ -51,14 +52,23 @@ func (m *UAR) Marshal(d *dict.Parser) (msg *diam.Message, err error) {
 	encodeOptEnum(e, tgpp(AVPUserAuthorizationType), m.UserAuthorizationType)
 	encodeFlags(e, tgpp(AVPUARFlags), m.UARFlags)
 	e.tail(m.Unknown, nil, m.ProxyInfo, m.RouteRecord)
-	msg, err = e.request(CmdUserAuthorization)
-	return marshalled("marshal UAR", msg, err)
+	out, err = e.request(start, CmdUserAuthorization)
+	return marshalled("marshal UAR", out, err)
 }
 
-// Unmarshal fills m from msg; see Message.
-func (m *UAR) Unmarshal(msg *diam.Message) (err error) {
+// Marshal builds the UAR as a go-diameter message with dictionary d; see Message.
+func (m *UAR) Marshal(d *dict.Parser) (*diam.Message, error) { return marshalDiam(m, d) }
+
+// UnmarshalBinary fills m from one UAR in wire form; see Message. m keeps no reference to b.
+func (m *UAR) UnmarshalBinary(b []byte) error { return unmarshalBinary(m, b) }
+
+// Unmarshal fills m from a go-diameter message; see Message.
+func (m *UAR) Unmarshal(msg *diam.Message) error { return unmarshalDiam(m, msg) }
+
+// decodeBody fills m from the AVPs of body, which it owns: decoded byte slices point into it.
+func (m *UAR) decodeBody(h msgHeader, body []byte) (err error) {
 	defer recoverDecode("UAR", &err)
-	if err := checkHeader(msg, CmdUserAuthorization, true); err != nil {
+	if err := checkHeader(h, CmdUserAuthorization, true); err != nil {
 		return err
 	}
 	*m = UAR{}
@@ -67,8 +77,8 @@ func (m *UAR) Unmarshal(msg *diam.Message) (err error) {
 		destinationHost: &m.DestinationHost, destinationRealm: &m.DestinationRealm,
 		ocSupported: &m.OCSupportedFeatures, supportedFeatures: &m.SupportedFeatures,
 		proxyInfo: &m.ProxyInfo, routeRecord: &m.RouteRecord}
-	d := &decoder{request: true}
-	d.each(msg.AVP, func(a *diam.AVP) {
+	d := newDecoder(true)
+	d.each(body, func(a wireAVP) {
 		if c.visit(d, a) {
 			return
 		}
@@ -87,7 +97,7 @@ func (m *UAR) Unmarshal(msg *diam.Message) (err error) {
 			d.unknown(a, &m.Unknown)
 		}
 	})
-	c.check(d, msg.Header)
+	c.check(d, h)
 	d.need(base(AVPUserName), "User-Name", datatype.UTF8String(""))
 	d.need(tgpp(AVPPublicIdentity), "Public-Identity", datatype.UTF8String(""))
 	d.need(tgpp(AVPVisitedNetworkIdentifier), "Visited-Network-Identifier", datatype.OctetString(""))

@@ -13,12 +13,31 @@ import (
 // encode, route, write, the peer's decode, handler, answer, correlation, decode. It reports
 // requests per second with 1 and 64 concurrent callers sharing one connection.
 func BenchmarkRequest(b *testing.B) {
+	benchmarkRoundTrips(b, func(client *Node) func(context.Context) error {
+		req := newEcho(client.cfg.Dictionary, "scscf.test.example;bench;1", "", "payload of a typical size for a Cx request")
+		return func(ctx context.Context) error { _, err := client.Request(ctx, req); return err }
+	})
+}
+
+// BenchmarkRequestBinary is BenchmarkRequest with the request and answer in wire form
+// (RequestBinary): no go-diameter message on the client side.
+func BenchmarkRequestBinary(b *testing.B) {
+	benchmarkRoundTrips(b, func(client *Node) func(context.Context) error {
+		req, err := encode(newEcho(client.cfg.Dictionary, "scscf.test.example;bench;1", "", "payload of a typical size for a Cx request"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func(ctx context.Context) error { _, err := client.RequestBinary(ctx, req); return err }
+	})
+}
+
+func benchmarkRoundTrips(b *testing.B, op func(client *Node) func(context.Context) error) {
 	for _, callers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("callers=%d", callers), func(b *testing.B) {
 			server := newNode(b, testConfig(b, "hss.test.example"), echoHandler())
 			client := newNode(b, testConfig(b, "scscf.test.example"), echoHandler())
 			connectPair(b, client, server)
-			req := newEcho(client.cfg.Dictionary, "scscf.test.example;bench;1", "", "payload of a typical size for a Cx request")
+			do := op(client)
 			ctx := context.Background()
 			var next atomic.Int64
 			var wg sync.WaitGroup
@@ -28,7 +47,7 @@ func BenchmarkRequest(b *testing.B) {
 			for range callers {
 				wg.Go(func() {
 					for next.Add(1) <= int64(b.N) {
-						if _, err := client.Request(ctx, req); err != nil {
+						if err := do(ctx); err != nil {
 							b.Error(err)
 							return
 						}

@@ -23,10 +23,12 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 )
 
-// result is what a pending request gets: an answer or the reason there is none.
+// result is what a pending request gets: the answer frame as received (its header checked,
+// its AVPs not yet decoded: the waiter decodes them, off the reader goroutine) or the reason
+// there is none.
 type result struct {
-	ans *diam.Message
-	err error
+	frame []byte
+	err   error
 }
 
 // pending is a request waiting for its answer, keyed by Hop-by-Hop Identifier.
@@ -196,6 +198,14 @@ func (c *conn) send(m *diam.Message) error {
 	return nil
 }
 
+// debugFrame is debugMessage for a frame: the Session-Id is only looked for when debug is on.
+func (c *conn) debugFrame(msg string, h header, frame []byte) {
+	if ce := c.logger().Check(zap.DebugLevel, msg); ce != nil {
+		ce.Write(zap.Uint32("command", h.code), zap.Uint32("app", h.app), zap.Bool("request", h.isRequest()),
+			zap.Uint8("flags", h.flags), zap.Uint32("hbh", h.hbh), zap.Uint32("e2e", h.e2e), logging.SessionID(rawSessionID(frame)))
+	}
+}
+
 func (c *conn) debugMessage(msg string, h header, sessionID string) {
 	if ce := c.logger().Check(zap.DebugLevel, msg); ce != nil {
 		ce.Write(zap.Uint32("command", h.code), zap.Uint32("app", h.app), zap.Bool("request", h.isRequest()),
@@ -337,14 +347,9 @@ func (c *conn) handleAnswer(h header, frame []byte) {
 		p.ch <- result{err: fmt.Errorf("%w: version %d", ErrMalformedAnswer, h.version)}
 		return
 	}
-	m, derr := decodeMessage(frame, c.n.cfg.Dictionary)
-	if derr != nil {
-		c.logger().Warn("diameter answer does not decode", zap.Uint32("command", h.code), zap.Error(derr))
-		p.ch <- result{err: fmt.Errorf("%w: %w", ErrMalformedAnswer, derr)}
-		return
-	}
-	c.debugMessage("diameter message in", h, sessionIDOf(m))
-	p.ch <- result{ans: m}
+	c.debugFrame("diameter message in", h, frame)
+	// The frame is this answer's alone (readFrame allocates one per message): it is handed over.
+	p.ch <- result{frame: frame}
 	if p.processed != nil {
 		select {
 		case <-p.processed:
@@ -641,11 +646,24 @@ func (c *conn) exchangeThen(ctx context.Context, m *diam.Message, processed chan
 	}
 	select {
 	case r := <-ch:
-		return r.ans, r.err
+		return c.decodeAnswer(r)
 	case <-ctx.Done():
 		c.remove(hbh)
 		return nil, ctx.Err()
 	}
+}
+
+// decodeAnswer decodes the answer frame a waiter got, in the waiter's goroutine.
+func (c *conn) decodeAnswer(r result) (*diam.Message, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	m, derr := decodeMessage(r.frame, c.n.cfg.Dictionary)
+	if derr != nil {
+		c.logger().Warn("diameter answer does not decode", zap.Uint32("command", parseHeader(r.frame).code), zap.Error(derr))
+		return nil, fmt.Errorf("%w: %w", ErrMalformedAnswer, derr)
+	}
+	return m, nil
 }
 
 // errNotOpen: the connection left StateOpen between routing and sending; nothing was sent.
@@ -653,7 +671,7 @@ var errNotOpen = fmt.Errorf("%w: connection no longer open", ErrConnectionLost)
 
 // roundTrip sends an application request frame with a fresh Hop-by-Hop Identifier and waits
 // for the answer; on ctx's end the pending entry is removed.
-func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) (*diam.Message, error) {
+func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) ([]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err // out of time before a (re)transmission: send nothing
 	}
@@ -681,12 +699,12 @@ func (c *conn) roundTrip(ctx context.Context, frame []byte, e2e uint32) (*diam.M
 	}
 	select {
 	case r := <-p.ch:
-		return r.ans, r.err
+		return r.frame, r.err
 	case <-ctx.Done():
 		c.remove(hbh)
 		select {
 		case r := <-p.ch: // delivered while we were giving up
-			return r.ans, r.err
+			return r.frame, r.err
 		default:
 		}
 		// From here on an answer with this Hop-by-Hop Identifier finds nothing pending and is dropped

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-	"unicode/utf8"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 	"github.com/fiorix/go-diameter/v4/diam/datatype"
@@ -263,22 +262,6 @@ func rawSessionID(frame []byte) string {
 	if len(frame) < headerLength {
 		return ""
 	}
-	b := frame[headerLength:]
-	for off := 0; off+avpHeaderLength <= len(b); {
-		code := binary.BigEndian.Uint32(b[off : off+4])
-		flags := b[off+4]
-		length := int(uint24(b[off+5 : off+8]))
-		if length < avpHeaderLength || off+length > len(b) {
-			return ""
-		}
-		if code == avpSessionID && flags&avpFlagVendor == 0 {
-			v := b[off+avpHeaderLength : off+length]
-			if utf8.Valid(v) {
-				return string(v)
-			}
-			return ""
-		}
-		off += pad4(length)
-	}
-	return ""
+	s, _ := rawString(frame[headerLength:], avpSessionID)
+	return s
 }

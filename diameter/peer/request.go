@@ -19,7 +19,7 @@ import (
 
 // route is what a request is routed by.
 type route struct {
-	app         uint32
+	app, code   uint32
 	host, realm string // Destination-Host, Destination-Realm
 }
 
@@ -57,26 +57,73 @@ func (n *Node) Request(ctx context.Context, req *diam.Message) (*diam.Message, e
 	if err != nil {
 		return nil, fmt.Errorf("diameter request %d: %w", req.Header.CommandCode, err)
 	}
+	var ans *diam.Message
+	_, err = n.exchange(ctx, frame, rt, func(b []byte) error {
+		m, derr := decodeMessage(b, n.cfg.Dictionary)
+		if derr != nil {
+			n.log.Warn("diameter answer does not decode", zap.Uint32("command", req.Header.CommandCode), zap.Error(derr))
+			return fmt.Errorf("%w: %w", ErrMalformedAnswer, derr)
+		}
+		ans = m
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ans, nil
+}
+
+// RequestBinary is Request for a request already in wire form (RFC 6733 §3), as cx's
+// AppendBinary writes it, and returns the answer frame as received for the caller to decode
+// (cx's UnmarshalBinary checks every bound and AVP rule itself): no go-diameter message is built
+// either way. req must be a whole request ('R' set, Message Length its length); it is copied, so
+// the caller may reuse it at once. Hop-by-Hop and End-to-End Identifiers are set here; an
+// Origin-Host or Origin-Realm req lacks is added. The answer's header has been checked (a frame,
+// version 1, matching identifiers); its AVPs have not.
+func (n *Node) RequestBinary(ctx context.Context, req []byte) ([]byte, error) {
+	if n.isClosing() {
+		return nil, ErrClosed
+	}
+	frame, rt, err := n.prepareBinary(req)
+	if err != nil {
+		return nil, fmt.Errorf("diameter request: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("diameter request %d: %w", rt.code, err)
+	}
+	return n.exchange(ctx, frame, rt, nil)
+}
+
+// exchange sends an encoded request and waits for its answer frame, reporting the outcome to
+// the Observer. check, when set, judges the answer before it counts as received.
+func (n *Node) exchange(ctx context.Context, frame []byte, rt route, check func([]byte) error) ([]byte, error) {
 	h := parseHeader(frame)
-	ctx, cancel := context.WithTimeoutCause(ctx, n.cfg.RequestTimeout, ErrTimeout)
-	defer cancel()
 	start := time.Now()
+	// A caller whose own deadline comes first needs no timer of ours (one per request otherwise).
+	if dl, ok := ctx.Deadline(); !ok || dl.Sub(start) > n.cfg.RequestTimeout {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, n.cfg.RequestTimeout, ErrTimeout)
+		defer cancel()
+	}
 	ans, peer, err := n.send(ctx, frame, h, rt)
+	if err == nil && check != nil {
+		err = check(ans)
+	}
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
 			err = ctxError(ctx, n.cfg.RequestTimeout)
 		}
-		err = fmt.Errorf("diameter request %d (session %q): %w", h.code, sessionIDOf(req), err)
+		err = fmt.Errorf("diameter request %d (session %q): %w", h.code, rawSessionID(frame), err)
 		n.obs.Observe(Event{Kind: EventRequestFailed, Peer: peer, AppID: h.app, Command: h.code, Err: err})
 		return nil, err
 	}
-	code, _, _ := resultOf(ans)
+	code, _, _ := rawResult(ans)
 	n.obs.Observe(Event{Kind: EventAnswerReceived, Peer: peer, AppID: h.app, Command: h.code, Result: code, Latency: time.Since(start)})
 	return ans, nil
 }
 
 // send transmits frame on the chosen peer, failing over once. It returns the peer last used.
-func (n *Node) send(ctx context.Context, frame []byte, h header, rt route) (*diam.Message, string, error) {
+func (n *Node) send(ctx context.Context, frame []byte, h header, rt route) ([]byte, string, error) {
 	var tried []*conn
 	var lost error
 	for {
@@ -140,7 +187,7 @@ func (n *Node) prepare(req *diam.Message) ([]byte, route, error) {
 	if err != nil {
 		return nil, route{}, err
 	}
-	rt := route{app: h.ApplicationID}
+	rt := route{app: h.ApplicationID, code: h.CommandCode}
 	rt.host, _ = avpString(findAVP(req.AVP, avpDestinationHost))
 	rt.realm, _ = avpString(findAVP(req.AVP, avpDestinationRealm))
 	return frame, rt, nil
