@@ -17,13 +17,12 @@ import (
 func benchNode(b *testing.B, n int) *Node {
 	b.Helper()
 	cfg := DefaultConfig()
-	cfg.StateFlushInterval = time.Hour // persist only flags a write (none is taken here): the gauges are measured
-	node := &Node{regs: newRegistry(), store: memStore{}, metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
+	node := &Node{regs: newRegistry(), metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
 	node.base, node.cancel = context.WithCancel(context.Background())
 	b.Cleanup(node.cancel)
 	exp := time.Now().Add(time.Hour)
 	for i := range n {
-		node.regs.update(benchIMPU(i), func(r *Registration) bool {
+		node.regs.update(keyOf(benchIMPU(i), "c"), benchIMPU(i), func(r *Registration) bool {
 			benchFill(r, i, exp)
 			return true
 		})
@@ -65,7 +64,7 @@ func BenchmarkRegisterBookkeeping(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				k := i % c.hot
-				node.regs.update(benchIMPU(k), func(r *Registration) bool {
+				node.regs.update(keyOf(benchIMPU(k), "c"), benchIMPU(k), func(r *Registration) bool {
 					benchFill(r, k, exp)
 					return true
 				})
