@@ -42,7 +42,9 @@ func Binding(i int, c string) bindings.Binding {
 	}
 }
 
-func key(b bindings.Binding) bindings.Key { return bindings.Key{IMPU: "sip:alice@ims.example", Contact: b.Contact} }
+func key(b bindings.Binding) bindings.Key {
+	return bindings.Key{IMPU: "sip:alice@ims.example", Contact: b.Contact}
+}
 
 func must(t *testing.T, s bindings.Store, owner string, cs ...bindings.Change) []bindings.Outcome {
 	t.Helper()
