@@ -59,13 +59,13 @@ type registry struct {
 	byIMPU    map[string][]*regEntry // identity.Key of the IMPU → its bindings, oldest first
 	bySAKey   map[saKey]*regEntry
 	byContKey map[contactKey]*regEntry
-	bySrcAddr map[netip.Addr]map[*regEntry]bool // UEs without sec-agree
+	bySrcAddr map[netip.Addr]entrySet // UEs without sec-agree
 	// bySrcID finds the binding of a UE without sec-agree by its source address and an identity of its
 	// implicit set in one step, where the address alone may be shared by many (a NAT, SIPp, loopback).
 	bySrcID map[srcIdentity]*regEntry
 	// byFlow finds the bindings whose UE sends from an address and port: its registered source and the UE's
 	// ends of its SA sets. A request from one of them is from the access side whatever its address.
-	byFlow map[netip.AddrPort]map[*regEntry]bool
+	byFlow map[netip.AddrPort]entrySet
 	// due orders every binding by the earliest of its expiry and its SA sets' (dueOf).
 	due dueHeap[*regEntry]
 	// timed counts the bindings with an expiry (Expires not zero), saSets their SA sets: count derives the
@@ -119,8 +119,8 @@ type contactKey struct {
 func newRegistry() *registry {
 	return &registry{regs: make(map[bindingKey]*regEntry), byIMPU: make(map[string][]*regEntry),
 		bySAKey: make(map[saKey]*regEntry), byContKey: make(map[contactKey]*regEntry),
-		bySrcAddr: make(map[netip.Addr]map[*regEntry]bool), bySrcID: make(map[srcIdentity]*regEntry),
-		byFlow: make(map[netip.AddrPort]map[*regEntry]bool), dirty: make(map[bindingKey]struct{}),
+		bySrcAddr: make(map[netip.Addr]entrySet), bySrcID: make(map[srcIdentity]*regEntry),
+		byFlow: make(map[netip.AddrPort]entrySet), dirty: make(map[bindingKey]struct{}),
 		tomb: make(map[bindingKey]int64)}
 }
 
@@ -216,21 +216,65 @@ func (r *registry) reindex(e *regEntry, old, cur *indexKeys) {
 	}
 }
 
-// indexSet adds (add true) or removes e in the set of index m under key.
-func indexSet[K comparable](m map[K]map[*regEntry]bool, key K, e *regEntry, add bool) {
-	set := m[key]
-	if add {
-		if set == nil {
-			set = make(map[*regEntry]bool, 1)
-			m[key] = set
+// entrySet is a set of bindings held by value in an index: one binding (the common case: one UE per flow)
+// costs no allocation of its own; more go to a map.
+type entrySet struct {
+	one  *regEntry
+	more map[*regEntry]struct{}
+}
+
+func (s entrySet) len() int {
+	if s.more != nil {
+		return len(s.more)
+	}
+	if s.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// all ranges over the set.
+func (s entrySet) all(yield func(*regEntry) bool) {
+	if s.more == nil {
+		if s.one != nil {
+			yield(s.one)
 		}
-		set[e] = true
-	} else if set != nil {
-		delete(set, e)
-		if len(set) == 0 {
-			delete(m, key)
+		return
+	}
+	for e := range s.more {
+		if !yield(e) {
+			return
 		}
 	}
+}
+
+// indexSet adds (add true) or removes e in the set of index m under key.
+func indexSet[K comparable](m map[K]entrySet, key K, e *regEntry, add bool) {
+	s := m[key]
+	switch {
+	case add && s.more != nil:
+		s.more[e] = struct{}{}
+	case add && (s.one == nil || s.one == e):
+		s.one = e
+	case add:
+		s.more = map[*regEntry]struct{}{s.one: {}, e: {}}
+		s.one = nil
+	case s.more != nil:
+		delete(s.more, e)
+		if len(s.more) == 1 {
+			for o := range s.more {
+				s.one = o
+			}
+			s.more = nil
+		}
+	case s.one == e:
+		s.one = nil
+	}
+	if s.len() == 0 {
+		delete(m, key)
+		return
+	}
+	m[key] = s
 }
 
 // snapshot copies every binding (the clean stop reads their SA sets' counters).
@@ -294,7 +338,7 @@ func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Regis
 	}
 	// No identity of a binding at this address: the UE is known when it is the only one there.
 	var only *regEntry
-	for e := range r.bySrcAddr[src.Addr().Unmap()] {
+	for e := range r.bySrcAddr[src.Addr().Unmap()].all {
 		if usable(e) {
 			if only != nil {
 				return Registration{}, false
@@ -313,7 +357,7 @@ func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Regis
 func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for e := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())] {
+	for e := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())].all {
 		if e.Registered(now) {
 			return true
 		}
