@@ -423,18 +423,23 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 		}
 		return true
 	})
-	n.removeSAs(older)
 	if !wasRegistered {
 		// TS 24.229 §5.2.3: subscribe to the reg event of a newly registered user.
 		if reg, ok := n.regs.get(bk); ok && len(reg.ServiceRoute) > 0 {
 			n.wg.Go(func() { n.subscribeReg(reg, expires+n.cfg.SAGrace) })
 		}
 	}
-	if confirmed != nil {
-		// TS 33.203 §7.1: the SA lifetime follows the registration.
-		if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {
-			log.Warn("extending SA lifetime failed", zap.Error(err))
-		}
+	if confirmed != nil || len(older) > 0 {
+		// Netlink after the 200 has gone, off the transaction's callback: nothing the UE waits for needs it.
+		n.wg.Go(func() {
+			n.removeSAs(older)
+			if confirmed != nil {
+				// TS 33.203 §7.1: the SA lifetime follows the registration.
+				if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {
+					log.Warn("extending SA lifetime failed", zap.Error(err))
+				}
+			}
+		})
 	}
 	n.persist()
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
