@@ -283,8 +283,8 @@ func hasEventID(req *sip.Request) bool {
 
 // handleRegNotify applies a reg event NOTIFY of subscription sub: a registration element of the user's implicit
 // set (TS 24.229 §5.2.5.1: the registered IMPU and its P-Associated-URI, the S-CSCF listing only the non-barred
-// ones) that is terminated, or our UE's contact in one that is, ends the registration and, after DeregDelay, its
-// SAs. A NOTIFY acts only on the registration of its own subscription.
+// ones) that is terminated, or this binding's contact in one that is, ends the binding and, after DeregDelay, its
+// SAs. A NOTIFY acts only on the binding of its own subscription: the user's other devices have their own.
 func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (proxy.Decision, error) {
 	var doc reginfo
 	if body := req.Body(); len(body) > 0 {
