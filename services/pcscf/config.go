@@ -4,12 +4,16 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
+	"github.com/imscore/imscore/storage"
 )
 
 // IPsecMode says whether the P-CSCF offers IMS-AKA sec-agree with kernel IPsec (TS 33.203 §7).
@@ -70,14 +74,23 @@ type Config struct {
 	VisitedNetworkID string `yaml:"visited_network_id"`
 	// ChargingHost is the icid-generated-at of P-Charging-Vector; default the first listen IP.
 	ChargingHost string `yaml:"charging_host"`
-	// StateFile is where registrations and SAs are kept across restarts (JSON). Empty: in memory
-	// only. Default ./var/pcscf-state.json.
+	// DB is the bindings' store (the journal of the registry, docs/pcscf.md "State"): sqlite://PATH,
+	// postgres://… (pools: several P-CSCFs on one database), or "memory" for none. Empty (the default): SQLite
+	// file pcscf.db in the directory of StateFile, or memory when StateFile is empty too.
+	DB string `yaml:"db"`
+	// DBFlushInterval is the loss window: a changed binding is written to the store at most this long after
+	// the change, a burst of changes in one transaction. A crash (kill -9, power) loses at most this much
+	// (those UEs register again); a clean stop loses nothing. 0 writes each change as soon as the writer gets
+	// to it (still never on a request's path). Default 1 s.
+	DBFlushInterval time.Duration `yaml:"db_flush_interval"`
+	// NodeID names this P-CSCF in the store: the owner of the rows it writes, the rows it loads at start. Two
+	// P-CSCFs on one database need different ones, and a P-CSCF must keep its own across restarts. Empty (the
+	// default): the first listen address.
+	NodeID string `yaml:"node_id"`
+	// StateFile is the JSON state file of an earlier P-CSCF version: when it exists at start, its registrations
+	// are imported into the store once and it is renamed <file>.imported. It also places the default DB.
+	// Default ./var/pcscf-state.json; empty: nothing imported, and DB empty means memory only.
 	StateFile string `yaml:"state_file"`
-	// StateFlushInterval is how long changes wait before the state file is rewritten, so that a burst of
-	// registrations costs one write, not one each (the file holds every registration). A crash, not a
-	// clean stop, loses at most this much: those UEs register again when their requests are refused. 0 saves
-	// every change before the P-CSCF goes on (write-through). Default 1 s.
-	StateFlushInterval time.Duration `yaml:"state_flush_interval"`
 	// IPAssociation marks a REGISTER without sec-agree that comes from the address of an existing
 	// registration of the same IMPU as integrity-protected="ip-assoc-yes" (TS 24.229 §5.2.2.1, §7.2A.2), so
 	// that the S-CSCF need not challenge it again. Sound only where the packet core binds the UE's address
@@ -105,6 +118,8 @@ type Config struct {
 	// Log is the logging configuration (used by cmd/pcscf).
 	Log logging.Config `yaml:"log"`
 
+	// Store, when set, replaces DB (tests). Not configurable.
+	Store bindings.Store `yaml:"-"`
 	// SAs, when set, replaces the kernel (tests on a host without ESP). Not configurable.
 	SAs SAManager `yaml:"-"`
 	// InNamespace, when set, runs the P-CSCF's outgoing TCP connects inside it: for tests that run
@@ -129,7 +144,7 @@ const (
 	DefaultInitialSALifetime = 4 * time.Minute
 	DefaultSAGrace           = 30 * time.Second
 	DefaultDeregDelay        = 500 * time.Millisecond
-	DefaultStateFlush        = time.Second
+	DefaultDBFlush           = time.Second
 	DefaultSPIFirst          = 0x10000
 	DefaultSPICount          = 0x10000
 )
@@ -137,24 +152,24 @@ const (
 // DefaultConfig returns the documented defaults.
 func DefaultConfig() Config {
 	return Config{
-		Listen:             []string{DefaultListen},
-		ICSCF:              DefaultICSCF,
-		ICSCFTransport:     "udp",
-		IPsec:              IPsecAuto,
-		ClientPorts:        PortRange{First: 5100, Count: 8},
-		ServerPorts:        PortRange{First: 6100, Count: 8},
-		SPIFirst:           DefaultSPIFirst,
-		SPICount:           DefaultSPICount,
-		InitialSALifetime:  DefaultInitialSALifetime,
-		SAGrace:            DefaultSAGrace,
-		DeregDelay:         DefaultDeregDelay,
-		VisitedNetworkID:   DefaultDomain,
-		StateFile:          DefaultStateFile,
-		StateFlushInterval: DefaultStateFlush,
-		TrustedNetworks:    trust.DefaultNetworks(),
-		SIP:                SIPConfig{Limits: proxy.DefaultLimits()},
-		HTTP:               DefaultHTTP,
-		Log:                logging.Default(),
+		Listen:            []string{DefaultListen},
+		ICSCF:             DefaultICSCF,
+		ICSCFTransport:    "udp",
+		IPsec:             IPsecAuto,
+		ClientPorts:       PortRange{First: 5100, Count: 8},
+		ServerPorts:       PortRange{First: 6100, Count: 8},
+		SPIFirst:          DefaultSPIFirst,
+		SPICount:          DefaultSPICount,
+		InitialSALifetime: DefaultInitialSALifetime,
+		SAGrace:           DefaultSAGrace,
+		DeregDelay:        DefaultDeregDelay,
+		VisitedNetworkID:  DefaultDomain,
+		StateFile:         DefaultStateFile,
+		DBFlushInterval:   DefaultDBFlush,
+		TrustedNetworks:   trust.DefaultNetworks(),
+		SIP:               SIPConfig{Limits: proxy.DefaultLimits()},
+		HTTP:              DefaultHTTP,
+		Log:               logging.Default(),
 	}
 }
 
@@ -204,8 +219,13 @@ func (c Config) Validate() error {
 	if _, err := trust.ParseDomain(c.TrustedNetworks); err != nil {
 		errs = append(errs, err)
 	}
-	if c.StateFlushInterval < 0 {
-		errs = append(errs, fmt.Errorf("state_flush_interval: %v is negative", c.StateFlushInterval))
+	if c.DBFlushInterval < 0 {
+		errs = append(errs, fmt.Errorf("db_flush_interval: %v is negative", c.DBFlushInterval))
+	}
+	if c.DB != "" && !strings.EqualFold(c.DB, dbMemory) {
+		if _, _, err := storage.ParseDSN(c.DB); err != nil {
+			errs = append(errs, fmt.Errorf("db: %w", err))
+		}
 	}
 	if c.InitialSALifetime <= 0 || c.SAGrace < 0 || c.DeregDelay < 0 {
 		errs = append(errs, errors.New("initial_sa_lifetime must be positive, sa_grace and dereg_delay not negative"))
@@ -217,6 +237,33 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("sip: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// dbMemory as DB keeps the bindings in memory only.
+const dbMemory = "memory"
+
+// dsn is the store's DSN, "" for memory only.
+func (c Config) dsn() string {
+	switch {
+	case strings.EqualFold(c.DB, dbMemory):
+		return ""
+	case c.DB != "":
+		return c.DB
+	case c.StateFile != "":
+		return "sqlite://" + filepath.Join(filepath.Dir(c.StateFile), "pcscf.db")
+	}
+	return ""
+}
+
+// nodeID is NodeID, else the first listen address.
+func (c Config) nodeID() string {
+	if c.NodeID != "" {
+		return c.NodeID
+	}
+	if len(c.Listen) > 0 {
+		return c.Listen[0]
+	}
+	return "pcscf"
 }
 
 func overlap(a, b PortRange) bool {

@@ -84,16 +84,17 @@ func FuzzRegInfo(f *testing.F) {
 	f.Add(seed)
 	f.Fuzz(func(t *testing.T, body []byte) {
 		cfg := DefaultConfig()
-		n := &Node{regs: newRegistry(), store: memStore{}, metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
+		n := &Node{regs: newRegistry(), metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
 		n.base, n.cancel = context.WithCancel(context.Background())
 		defer n.cancel()
-		n.regs.update("sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org", func(r *Registration) bool {
+		impu := "sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org"
+		n.regs.update(keyOf(impu, "c"), impu, func(r *Registration) bool {
 			r.Expires, r.ContactHost, r.ContactPort = time.Now().Add(time.Hour), "127.0.0.1", 6100
 			return true
 		})
 		req := sip.NewRequest(sip.NOTIFY, sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: 5060})
 		req.SetBody(body)
-		d, err := n.handleRegNotify(req, RegEventSubscription{IMPU: "sip:001010000000001@ims.mnc001.mcc001.3gppnetwork.org"})
+		d, err := n.handleRegNotify(req, RegEventSubscription{IMPU: impu, Contact: "c"})
 		if err != nil || d.Reply == nil {
 			t.Fatalf("no answer: %v", err)
 		}

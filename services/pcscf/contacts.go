@@ -7,179 +7,85 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/identity"
-	"github.com/imscore/imscore/sip/ipsec"
 )
 
-// Registration is one UE registration as the P-CSCF keeps it (TS 24.229 §5.2.2): who, where,
-// the identities the S-CSCF associated with it, its Service-Route, and its SA sets.
-type Registration struct {
-	// IMPU is the public identity registered (To of the REGISTER), the key.
-	IMPU string `json:"impu"`
-	// IMPI is the private identity (Authorization username).
-	IMPI string `json:"impi"`
-	// ContactHost and ContactPort are the registered contact's address: a request whose
-	// Request-URI names them goes to this UE.
-	ContactHost string `json:"contact_host"`
-	ContactPort uint16 `json:"contact_port"`
-	// Transport is UDP or TCP, as the UE's REGISTER came.
-	Transport string `json:"transport"`
-	// Source is where the unprotected REGISTER came from; for a UE without sec-agree, where its
-	// requests come from and where requests to it go.
-	Source netip.AddrPort `json:"source"`
-	// Associated are the P-Associated-URI values of the 200 (RFC 7315 §4.1), the first being
-	// the default public identity (TS 24.229 §5.2.6.3.1).
-	Associated []string `json:"associated,omitempty"`
-	// ServiceRoute are the Service-Route values of the 200 (RFC 3608), top first.
-	ServiceRoute []string `json:"service_route,omitempty"`
-	// Expires is when the registration ends; zero while not yet registered.
-	Expires time.Time `json:"expires"`
-	// RegEvent is the P-CSCF's subscription to this user's reg event (TS 24.229 §5.2.3): only NOTIFYs within it
-	// are accepted (RFC 6665 §4.1.3). Kept here so that a restart still knows it.
-	RegEvent *RegEventSubscription `json:"reg_event,omitempty"`
-	// SAs are the IMS-AKA SA sets towards this UE, newest first. More than one exists only
-	// during a re-registration: the old set stays until the UE uses the new (TS 33.203 §7.4).
-	SAs []SASet `json:"sas,omitempty"`
-}
+// Registration is one binding as the P-CSCF keeps it (package bindings): a registered contact of a public
+// identity, with the UE's address, transport and SA sets. An IMPU has one per device (contact identity).
+type Registration = bindings.Binding
 
 // SASet is one set of four SAs and what was negotiated for it.
-type SASet struct {
-	Pair ipsec.Pair `json:"pair"` // holds CK and IK: the state file is written 0600
-	// SecurityServer is the Security-Server value sent in the 401, which Security-Verify must
-	// equal (TS 24.229 §5.2.2); SecurityClient the UE's offer, which a later Security-Client
-	// must equal.
-	SecurityServer string    `json:"security_server"`
-	SecurityClient string    `json:"security_client"`
-	Expires        time.Time `json:"expires"`
-	// Confirmed: a REGISTER came over this set and was answered 200.
-	Confirmed bool `json:"confirmed"`
-	// OutboundSeq is the highest ESP sequence number the P-CSCF had sent over this set when it last stopped
-	// cleanly; a restart installs the set again with numbers after it (plus restoreSeqMargin).
-	OutboundSeq uint32 `json:"outbound_seq,omitempty"`
+type SASet = bindings.SASet
+
+// bindingKey names a binding: the IMPU's identity.Key and the contact identity.
+type bindingKey = bindings.Key
+
+// keyOf is the key of the binding of impu with contact identity contact.
+func keyOf(impu, contact string) bindingKey {
+	return bindingKey{IMPU: identity.Key(impu), Contact: contact}
 }
 
-// Registered reports whether the registration is in force at now.
-func (r *Registration) Registered(now time.Time) bool {
-	return !r.Expires.IsZero() && now.Before(r.Expires)
-}
-
-// SecAgree reports whether the UE uses IMS-AKA SAs.
-func (r *Registration) SecAgree() bool { return len(r.SAs) > 0 }
-
-// Store keeps registrations and their SA sets across restarts (docs/design.md §1 storage: the
-// P-CSCF's contacts + SAs). The P-CSCF saves the whole set on each change; it is small.
-type Store interface {
-	Load() ([]Registration, error)
-	Save(regs []Registration) error
-}
-
-// FileStore is the embedded Store: one JSON file, replaced atomically (write, fsync, rename),
-// mode 0600 because it holds SA keys.
-type FileStore struct {
-	Path string
-	mu   sync.Mutex
-}
-
-// Load reads the file; a missing file is an empty state.
-func (s *FileStore) Load() ([]Registration, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := os.ReadFile(s.Path)
+// legacyFile reads the JSON state file of an earlier P-CSCF (one registration per IMPU), imported once into the
+// store at start (restore) and then renamed: the store has replaced it.
+func legacyFile(path string) ([]Registration, error) {
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("pcscf state %s: %w", s.Path, err)
+		return nil, fmt.Errorf("pcscf state %s: %w", path, err)
 	}
 	var regs []Registration
 	if err := json.Unmarshal(b, &regs); err != nil {
-		return nil, fmt.Errorf("pcscf state %s: %w", s.Path, err)
+		return nil, fmt.Errorf("pcscf state %s: %w", path, err)
 	}
 	return regs, nil
 }
 
-// Save replaces the file with regs.
-func (s *FileStore) Save(regs []Registration) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	b, err := json.MarshalIndent(regs, "", "  ")
-	if err != nil {
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
-		return fmt.Errorf("pcscf state dir: %w", err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".pcscf-state-*")
-	if err != nil {
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	if err := os.Rename(tmp.Name(), s.Path); err != nil {
-		return fmt.Errorf("pcscf state: %w", err)
-	}
-	return nil
-}
-
-// memStore is the Store when no file is configured.
-type memStore struct{}
-
-func (memStore) Load() ([]Registration, error) { return nil, nil }
-func (memStore) Save([]Registration) error     { return nil }
-
-// registry holds the registrations in memory, keyed by IMPU, with indexes for the lookups
-// every request makes: by SA flow 1, by contact address and by source address. Its bookkeeping does not grow
-// with the number of registrations (issue 12): counters kept on every change answer count, and a min-heap of
-// each registration's next expiry (due) gives the expiry sweep only what has expired.
+// registry holds the bindings in memory, the authoritative copy (the store is its journal), with indexes for
+// the lookups every request makes: by SA flow 1, by contact address, by source address and by IMPU. Its
+// bookkeeping does not grow with the number of bindings (issue 12): counters kept on every change answer count,
+// a min-heap of each binding's next expiry (due) gives the expiry sweep only what has expired, and the changes
+// since the last write to the store are a set of keys (dirty), not a copy of everything.
 type registry struct {
 	mu        sync.Mutex
-	regs      map[string]*regEntry
-	bySAKey   map[saKey]string               // → IMPU key
-	byContKey map[contactKey]string          // → IMPU key
-	bySrcAddr map[netip.Addr]map[string]bool // → IMPU keys (UEs without sec-agree)
-	// bySrcID finds the registration of a UE without sec-agree by its source address and an identity of its
+	regs      map[bindingKey]*regEntry
+	byIMPU    map[string][]*regEntry // identity.Key of the IMPU → its bindings, oldest first
+	bySAKey   map[saKey]*regEntry
+	byContKey map[contactKey]*regEntry
+	bySrcAddr map[netip.Addr]entrySet // UEs without sec-agree
+	// bySrcID finds the binding of a UE without sec-agree by its source address and an identity of its
 	// implicit set in one step, where the address alone may be shared by many (a NAT, SIPp, loopback).
-	bySrcID map[srcIdentity]string // → IMPU key
-	// byFlow finds the registrations whose UE sends from an address and port: its registered source and the
-	// UE's ends of its SA sets. A request from one of them is from the access side whatever its address.
-	byFlow map[netip.AddrPort]map[string]bool // → IMPU keys
-	// due orders every registration by the earliest of its expiry and its SA sets' (dueOf).
+	bySrcID map[srcIdentity]*regEntry
+	// byFlow finds the bindings whose UE sends from an address and port: its registered source and the UE's
+	// ends of its SA sets. A request from one of them is from the access side whatever its address.
+	byFlow map[netip.AddrPort]entrySet
+	// due orders every binding by the earliest of its expiry and its SA sets' (dueOf).
 	due dueHeap[*regEntry]
-	// timed counts the registrations with an expiry (Expires not zero), saSets their SA sets: count derives
-	// the registrations in force from them without a scan.
+	// timed counts the bindings with an expiry (Expires not zero), saSets their SA sets: count derives the
+	// bindings in force from them without a scan.
 	timed, saSets int
+	// dirty are the bindings changed since the journal last took them; tomb the row versions of those removed.
+	dirty map[bindingKey]struct{}
+	tomb  map[bindingKey]int64
 }
 
-// regEntry is a registration with its place in the expiry heap.
+// regEntry is a binding with its key, the store row's version and its place in the expiry heap.
 type regEntry struct {
 	Registration
-	key string // impuKey of the IMPU: the map key
+	key     bindingKey
+	version int64 // of the store row this node last wrote or loaded; 0: none
 	dueSlot
 }
 
 // dueOf is when the expiry sweep must next look at reg: the earliest of its expiry and its SA sets' expiries.
-// A registration with neither an expiry nor an SA set (a record left without a registration) is due at once,
-// as the per-registration sweep removed it at its next tick.
+// A binding with neither an expiry nor an SA set (a record left without a registration) is due at once.
 func dueOf(reg *Registration) time.Time {
 	var due time.Time
 	set := false
@@ -211,9 +117,11 @@ type contactKey struct {
 }
 
 func newRegistry() *registry {
-	return &registry{regs: make(map[string]*regEntry), bySAKey: make(map[saKey]string),
-		byContKey: make(map[contactKey]string), bySrcAddr: make(map[netip.Addr]map[string]bool),
-		bySrcID: make(map[srcIdentity]string), byFlow: make(map[netip.AddrPort]map[string]bool)}
+	return &registry{regs: make(map[bindingKey]*regEntry), byIMPU: make(map[string][]*regEntry),
+		bySAKey: make(map[saKey]*regEntry), byContKey: make(map[contactKey]*regEntry),
+		bySrcAddr: make(map[netip.Addr]entrySet), bySrcID: make(map[srcIdentity]*regEntry),
+		byFlow: make(map[netip.AddrPort]entrySet), dirty: make(map[bindingKey]struct{}),
+		tomb: make(map[bindingKey]int64)}
 }
 
 // tally adds (d 1) or takes away (d -1) reg's share of the counters.
@@ -224,13 +132,13 @@ func (r *registry) tally(reg *Registration, d int) {
 	r.saSets += d * len(reg.SAs)
 }
 
-// indexKeys are the entries one registration has in the indexes.
+// indexKeys are the entries one binding has in the indexes.
 type indexKeys struct {
 	sas     []saKey
 	flows   []netip.AddrPort
 	cont    contactKey
 	hasCont bool
-	src     netip.Addr // invalid when the registration has no source
+	src     netip.Addr // invalid when the binding has no source
 	ids     []srcIdentity
 }
 
@@ -260,11 +168,10 @@ func keysOf(reg *Registration) indexKeys {
 	return x
 }
 
-// reindex moves the index entries of the registration under k from old to cur (either nil for none): the
-// entries only old has go (a single-owner entry only while it is still k's), every entry of cur is k's. That is
-// the state removing all of old and adding all of cur gives, without deleting and re-creating the entries both
-// have (a re-registration keeps most).
-func (r *registry) reindex(k string, old, cur *indexKeys) {
+// reindex moves the index entries of binding e from old to cur (either nil for none): the entries only old has
+// go (a single-owner entry only while it is still e's), every entry of cur is e's. That is the state removing
+// all of old and adding all of cur gives, without deleting and re-creating the entries both have.
+func (r *registry) reindex(e *regEntry, old, cur *indexKeys) {
 	if old == nil {
 		old = &indexKeys{}
 	}
@@ -272,99 +179,142 @@ func (r *registry) reindex(k string, old, cur *indexKeys) {
 		cur = &indexKeys{}
 	}
 	for _, sk := range old.sas {
-		if !slices.Contains(cur.sas, sk) && r.bySAKey[sk] == k {
+		if !slices.Contains(cur.sas, sk) && r.bySAKey[sk] == e {
 			delete(r.bySAKey, sk)
 		}
 	}
 	for _, f := range old.flows {
 		if !slices.Contains(cur.flows, f) {
-			indexSet(r.byFlow, f, k, false)
+			indexSet(r.byFlow, f, e, false)
 		}
 	}
-	if old.hasCont && (!cur.hasCont || cur.cont != old.cont) && r.byContKey[old.cont] == k {
+	if old.hasCont && (!cur.hasCont || cur.cont != old.cont) && r.byContKey[old.cont] == e {
 		delete(r.byContKey, old.cont)
 	}
 	for _, id := range old.ids {
-		if !slices.Contains(cur.ids, id) && r.bySrcID[id] == k {
+		if !slices.Contains(cur.ids, id) && r.bySrcID[id] == e {
 			delete(r.bySrcID, id)
 		}
 	}
 	if old.src.IsValid() && old.src != cur.src {
-		indexSet(r.bySrcAddr, old.src, k, false)
+		indexSet(r.bySrcAddr, old.src, e, false)
 	}
 	for _, sk := range cur.sas {
-		r.bySAKey[sk] = k
+		r.bySAKey[sk] = e
 	}
 	for _, f := range cur.flows {
-		indexSet(r.byFlow, f, k, true)
+		indexSet(r.byFlow, f, e, true)
 	}
 	if cur.hasCont {
-		r.byContKey[cur.cont] = k
+		r.byContKey[cur.cont] = e
 	}
 	for _, id := range cur.ids {
-		r.bySrcID[id] = k
+		r.bySrcID[id] = e
 	}
 	if cur.src.IsValid() {
-		indexSet(r.bySrcAddr, cur.src, k, true)
+		indexSet(r.bySrcAddr, cur.src, e, true)
 	}
 }
 
-// indexSet adds (add true) or removes the IMPU key k in the set of index m under key.
-func indexSet[K comparable](m map[K]map[string]bool, key K, k string, add bool) {
-	set := m[key]
-	if add {
-		if set == nil {
-			set = make(map[string]bool)
-			m[key] = set
+// entrySet is a set of bindings held by value in an index: one binding (the common case: one UE per flow)
+// costs no allocation of its own; more go to a map.
+type entrySet struct {
+	one  *regEntry
+	more map[*regEntry]struct{}
+}
+
+func (s entrySet) len() int {
+	if s.more != nil {
+		return len(s.more)
+	}
+	if s.one != nil {
+		return 1
+	}
+	return 0
+}
+
+// all ranges over the set.
+func (s entrySet) all(yield func(*regEntry) bool) {
+	if s.more == nil {
+		if s.one != nil {
+			yield(s.one)
 		}
-		set[k] = true
-	} else if set != nil {
-		delete(set, k)
-		if len(set) == 0 {
-			delete(m, key)
+		return
+	}
+	for e := range s.more {
+		if !yield(e) {
+			return
 		}
 	}
 }
 
-// snapshot copies every registration (for Save).
+// indexSet adds (add true) or removes e in the set of index m under key.
+func indexSet[K comparable](m map[K]entrySet, key K, e *regEntry, add bool) {
+	s := m[key]
+	switch {
+	case add && s.more != nil:
+		s.more[e] = struct{}{}
+	case add && (s.one == nil || s.one == e):
+		s.one = e
+	case add:
+		s.more = map[*regEntry]struct{}{s.one: {}, e: {}}
+		s.one = nil
+	case s.more != nil:
+		delete(s.more, e)
+		if len(s.more) == 1 {
+			for o := range s.more {
+				s.one = o
+			}
+			s.more = nil
+		}
+	case s.one == e:
+		s.one = nil
+	}
+	if s.len() == 0 {
+		delete(m, key)
+		return
+	}
+	m[key] = s
+}
+
+// snapshot copies every binding (the clean stop reads their SA sets' counters).
 func (r *registry) snapshot() []Registration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make([]Registration, 0, len(r.regs))
 	for _, e := range r.regs {
-		c := e.Registration
-		c.SAs = append([]SASet(nil), e.SAs...)
-		out = append(out, c)
+		out = append(out, copyReg(&e.Registration))
 	}
 	return out
 }
 
-// bySA finds the registration and SA set whose flow 1 (UE port-c → our port-s) is src → our
-// port-s: the only way a request may reach the protected server port (TS 33.203 §7.1).
+// bySA finds the binding and SA set whose flow 1 (UE port-c → our port-s) is src → our port-s: the only way a
+// request may reach the protected server port (TS 33.203 §7.1).
 func (r *registry) bySA(src netip.AddrPort, ourPortS uint16) (Registration, SASet, int, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.lookup(r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}])
-	if reg == nil {
+	e := r.bySAKey[saKey{src.Addr().Unmap(), src.Port(), ourPortS}]
+	if e == nil {
 		return Registration{}, SASet{}, 0, false
 	}
-	for i, sa := range reg.SAs {
+	for i, sa := range e.SAs {
 		if sa.Pair.UE.Addr.Unmap() == src.Addr().Unmap() && sa.Pair.UE.PortC == src.Port() && sa.Pair.PCSCF.PortS == ourPortS {
-			return copyReg(reg), sa, i, true
+			return copyReg(&e.Registration), sa, i, true
 		}
 	}
 	return Registration{}, SASet{}, 0, false
 }
 
-// byContact finds a registered UE by the host and port of a Request-URI.
+// byContact finds a registered binding by the host and port of a Request-URI (TS 24.229 §5.2.7: the contact
+// the S-CSCF forked to names the device).
 func (r *registry) byContact(host string, port uint16, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.lookup(r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}])
-	if reg == nil || !reg.Registered(now) {
+	e := r.byContKey[contactKey{strings.Trim(strings.ToLower(host), "[]"), port}]
+	if e == nil || !e.Registered(now) {
 		return Registration{}, false
 	}
-	return copyReg(reg), true
+	return copyReg(&e.Registration), true
 }
 
 // bySource finds a registered UE without sec-agree by the source address and port of a request, over UDP or
@@ -373,31 +323,31 @@ func (r *registry) byContact(host string, port uint16, now time.Time) (Registrat
 func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Registration, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	usable := func(reg *Registration) bool {
-		if reg == nil || !reg.Registered(now) || reg.SecAgree() {
+	usable := func(e *regEntry) bool {
+		if e == nil || !e.Registered(now) || e.SecAgree() {
 			return false
 		}
 		// TS 24.229 §5.2.6.3.1 with TS 33.203 §7: without sec-agree, the registered address and port are all that
 		// tells a UE from another process at its address (a NAT, the same host), over TCP too.
-		return reg.Source.Port() == src.Port()
+		return e.Source.Port() == src.Port()
 	}
 	if id != "" {
-		if reg := r.lookup(r.bySrcID[srcIdentity{src.Addr().Unmap(), identity.Key(id)}]); usable(reg) {
-			return copyReg(reg), true
+		if e := r.bySrcID[srcIdentity{src.Addr().Unmap(), identity.Key(id)}]; usable(e) {
+			return copyReg(&e.Registration), true
 		}
 	}
-	// No identity of a registration at this address: the UE is known when it is the only one there.
-	var only *Registration
-	for k := range r.bySrcAddr[src.Addr().Unmap()] {
-		if reg := r.lookup(k); usable(reg) {
+	// No identity of a binding at this address: the UE is known when it is the only one there.
+	var only *regEntry
+	for e := range r.bySrcAddr[src.Addr().Unmap()].all {
+		if usable(e) {
 			if only != nil {
 				return Registration{}, false
 			}
-			only = reg
+			only = e
 		}
 	}
 	if only != nil {
-		return copyReg(only), true
+		return copyReg(&only.Registration), true
 	}
 	return Registration{}, false
 }
@@ -407,62 +357,95 @@ func (r *registry) bySource(src netip.AddrPort, id string, now time.Time) (Regis
 func (r *registry) isUEFlow(src netip.AddrPort, now time.Time) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for k := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())] {
-		if reg := r.lookup(k); reg != nil && reg.Registered(now) {
+	for e := range r.byFlow[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())].all {
+		if e.Registered(now) {
 			return true
 		}
 	}
 	return false
 }
 
-// lookup is the registration under the IMPU key k, nil when none.
-func (r *registry) lookup(k string) *Registration {
+// get is the binding under k.
+func (r *registry) get(k bindingKey) (Registration, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	if e := r.regs[k]; e != nil {
-		return &e.Registration
+		return copyReg(&e.Registration), true
 	}
-	return nil
+	return Registration{}, false
 }
 
-func (r *registry) get(impu string) (Registration, bool) {
+// ofIMPU copies the bindings of impu, oldest first.
+func (r *registry) ofIMPU(impu string) []Registration {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	reg := r.lookup(identity.Key(impu))
-	if reg == nil {
-		return Registration{}, false
+	var out []Registration
+	for _, e := range r.byIMPU[identity.Key(impu)] {
+		out = append(out, copyReg(&e.Registration))
 	}
-	return copyReg(reg), true
+	return out
 }
 
-// update runs fn on the registration of impu (created empty when missing) under the lock;
-// fn returning false deletes it.
-func (r *registry) update(impu string, fn func(reg *Registration) bool) {
+// update runs fn on the binding under k (created empty for impu when missing) under the lock; fn returning
+// false deletes it. The change is marked for the journal.
+func (r *registry) update(k bindingKey, impu string, fn func(reg *Registration) bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	k := identity.Key(impu)
 	e, ok := r.regs[k]
 	var old indexKeys
+	if !ok && impu == "" {
+		return // only a change that names the IMPU creates a binding
+	}
 	if !ok {
-		e = &regEntry{Registration: Registration{IMPU: impu}, key: k, dueSlot: dueSlot{idx: -1}}
+		e = &regEntry{Registration: Registration{IMPU: impu, Contact: k.Contact}, key: k, dueSlot: dueSlot{idx: -1}}
 	} else {
 		old = keysOf(&e.Registration)
 		r.tally(&e.Registration, -1)
 	}
 	if fn(&e.Registration) {
-		r.regs[k] = e
+		if !ok {
+			r.add(e)
+		}
 		cur := keysOf(&e.Registration)
-		r.reindex(k, &old, &cur)
+		r.reindex(e, &old, &cur)
 		r.tally(&e.Registration, 1)
 		r.due.set(e, dueOf(&e.Registration))
+		r.dirty[k] = struct{}{}
 	} else if ok {
-		delete(r.regs, k)
-		r.reindex(k, &old, nil)
-		r.due.remove(e)
+		r.drop(e, &old)
 	}
 }
 
-// count is the number of registrations in force at now and of SA sets held, from the counters: the
-// registrations with an expiry, less those whose expiry has passed and the sweep has not yet removed (found
-// through the heap, O(their number)).
+// add puts a new entry in the map and the IMPU index; a row of the store removed since the last write keeps its
+// version, so that the next write is a compare-and-set on it.
+func (r *registry) add(e *regEntry) {
+	r.regs[e.key] = e
+	r.byIMPU[e.key.IMPU] = append(r.byIMPU[e.key.IMPU], e)
+	if v, ok := r.tomb[e.key]; ok {
+		e.version = v
+		delete(r.tomb, e.key)
+	}
+}
+
+// drop removes e (its indexes were old) and marks the removal for the journal.
+func (r *registry) drop(e *regEntry, old *indexKeys) {
+	delete(r.regs, e.key)
+	if list := slices.DeleteFunc(r.byIMPU[e.key.IMPU], func(x *regEntry) bool { return x == e }); len(list) > 0 {
+		r.byIMPU[e.key.IMPU] = list
+	} else {
+		delete(r.byIMPU, e.key.IMPU)
+	}
+	r.reindex(e, old, nil)
+	r.due.remove(e)
+	r.dirty[e.key] = struct{}{}
+	if e.version > 0 {
+		r.tomb[e.key] = e.version
+	}
+}
+
+// count is the number of bindings in force at now and of SA sets held, from the counters: the bindings with an
+// expiry, less those whose expiry has passed and the sweep has not yet removed (found through the heap,
+// O(their number)).
 func (r *registry) count(now time.Time) (regs, sas int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -475,11 +458,10 @@ func (r *registry) count(now time.Time) (regs, sas int) {
 	return regs, r.saSets
 }
 
-// expire removes the SA sets whose expiry has passed at now, and the registrations whose expiry has passed or
-// that hold neither an expiry nor an SA set; it returns the SA sets removed (for the kernel and the allocator),
-// the IMPUs of the registrations removed, and whether anything changed. Only the registrations due are
-// touched: O(k log N) for k due among N.
-func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed bool) {
+// expire removes the SA sets whose expiry has passed at now, and the bindings whose expiry has passed or that
+// hold neither an expiry nor an SA set; it returns the SA sets removed (for the kernel and the allocator), the
+// bindings removed, and whether anything changed. Only the bindings due are touched: O(k log N) for k due.
+func (r *registry) expire(now time.Time) (gone []SASet, ended []bindingKey, changed bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, e := range r.due.popDue(now) {
@@ -499,17 +481,110 @@ func (r *registry) expire(now time.Time) (gone []SASet, ended []string, changed 
 		if (!reg.Expires.IsZero() && !now.Before(reg.Expires)) || (reg.Expires.IsZero() && len(reg.SAs) == 0) {
 			changed = true
 			gone = append(gone, reg.SAs...)
-			ended = append(ended, reg.IMPU)
-			delete(r.regs, e.key)
-			r.reindex(e.key, &old, nil)
+			ended = append(ended, e.key)
+			r.drop(e, &old)
 			continue
 		}
+		if len(keep) != len(old.sas) {
+			r.dirty[e.key] = struct{}{}
+		}
 		cur := keysOf(reg)
-		r.reindex(e.key, &old, &cur)
+		r.reindex(e, &old, &cur)
 		r.tally(reg, 1)
 		r.due.set(e, dueOf(reg)) // all due were popped first: each is looked at once per sweep
 	}
 	return gone, ended, changed
+}
+
+// takeChanges hands the journal what changed since it last took: a copy of each binding changed, a removal
+// (at its row version) for each removed.
+func (r *registry) takeChanges() []bindings.Change {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.dirty) == 0 {
+		return nil
+	}
+	out := make([]bindings.Change, 0, len(r.dirty))
+	for k := range r.dirty {
+		if e := r.regs[k]; e != nil {
+			b := copyReg(&e.Registration)
+			out = append(out, bindings.Change{Key: k, Binding: &b, Version: e.version})
+		} else if v, ok := r.tomb[k]; ok {
+			out = append(out, bindings.Change{Key: k, Version: v})
+			delete(r.tomb, k)
+		}
+	}
+	clear(r.dirty)
+	return out
+}
+
+// giveBack marks changes the store did not take as changed again (the next write retries them).
+func (r *registry) giveBack(changes []bindings.Change) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, c := range changes {
+		r.dirty[c.Key] = struct{}{}
+		if c.Binding == nil && r.regs[c.Key] == nil && c.Version > 0 {
+			r.tomb[c.Key] = c.Version
+		}
+	}
+}
+
+// settle records what the store did with changes: the new row versions, and the bindings lost to another
+// P-CSCF of the pool (the row moved on without us: the UE registered again through the other), which are
+// removed here and returned so that their SAs go too.
+func (r *registry) settle(changes []bindings.Change, outs []bindings.Outcome) (lost []Registration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, c := range changes {
+		o := outs[i]
+		e := r.regs[c.Key]
+		if e == nil {
+			if v, ok := r.tomb[c.Key]; ok && v == c.Version && !o.Lost && c.Binding != nil {
+				r.tomb[c.Key] = o.Version // removed while this write was in flight: remove at the new version
+			}
+			continue
+		}
+		if e.version != c.Version {
+			continue // re-created meanwhile: its own write follows
+		}
+		if !o.Lost {
+			e.version = o.Version
+			continue
+		}
+		old := keysOf(&e.Registration)
+		r.tally(&e.Registration, -1)
+		r.drop(e, &old)
+		delete(r.dirty, c.Key) // the row is the other node's now: nothing to write, nothing to remove
+		delete(r.tomb, c.Key)
+		lost = append(lost, copyReg(&e.Registration))
+	}
+	return lost
+}
+
+// restore puts a binding loaded from the store, at its row version; changed marks it for the next write (its SA
+// sets changed as they were installed again).
+func (r *registry) restore(reg Registration, version int64, changed bool) {
+	k := keyOf(reg.IMPU, reg.Contact)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if old := r.regs[k]; old != nil {
+		oldKeys := keysOf(&old.Registration)
+		r.tally(&old.Registration, -1)
+		r.drop(old, &oldKeys)
+	}
+	delete(r.tomb, k)
+	e := &regEntry{Registration: reg, key: k, version: version, dueSlot: dueSlot{idx: -1}}
+	r.add(e)
+	cur := keysOf(&e.Registration)
+	r.reindex(e, nil, &cur)
+	r.tally(&e.Registration, 1)
+	r.due.set(e, dueOf(&e.Registration))
+	if changed {
+		r.dirty[k] = struct{}{}
+	} else {
+		delete(r.dirty, k)
+	}
 }
 
 func copyReg(reg *Registration) Registration {
@@ -532,8 +607,3 @@ func containsFold(list []string, v string) bool {
 	}
 	return false
 }
-
-var (
-	_ Store = (*FileStore)(nil)
-	_ Store = memStore{}
-)

@@ -22,7 +22,6 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/sip/header"
-	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -73,29 +72,28 @@ type dialogKey struct {
 // dialogRec is what the P-CSCF keeps of a dialog it record-routed for a UE (TS 24.229 §5.2.6.3.4, §5.2.7.2:
 // the Record-Route of the dialog): the route the UE's requests in it must carry beyond this P-CSCF.
 type dialogRec struct {
-	impu    string // registration key
+	binding bindingKey // the UE's binding
 	route   []sip.Uri
 	created time.Time
 }
 
-// dialogs are the dialog records, by key and by registration. The zero value is ready.
+// dialogs are the dialog records, by key and by binding. The zero value is ready.
 type dialogs struct {
-	mu     sync.Mutex
-	m      map[dialogKey]dialogRec
-	byIMPU map[string]map[dialogKey]struct{}
+	mu        sync.Mutex
+	m         map[dialogKey]dialogRec
+	byBinding map[bindingKey]map[dialogKey]struct{}
 }
 
 func (d *dialogs) add(k dialogKey, rec dialogRec) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.m == nil {
-		d.m, d.byIMPU = make(map[dialogKey]dialogRec), make(map[string]map[dialogKey]struct{})
+		d.m, d.byBinding = make(map[dialogKey]dialogRec), make(map[bindingKey]map[dialogKey]struct{})
 	}
-	rec.impu = identity.Key(rec.impu)
-	set := d.byIMPU[rec.impu]
+	set := d.byBinding[rec.binding]
 	if set == nil {
 		set = make(map[dialogKey]struct{})
-		d.byIMPU[rec.impu] = set
+		d.byBinding[rec.binding] = set
 	}
 	if _, ok := set[k]; !ok && len(set) >= maxDialogsPerUE {
 		var oldest dialogKey
@@ -127,23 +125,22 @@ func (d *dialogs) remove(k dialogKey) {
 		return
 	}
 	delete(d.m, k)
-	if set := d.byIMPU[rec.impu]; set != nil {
+	if set := d.byBinding[rec.binding]; set != nil {
 		delete(set, k)
 		if len(set) == 0 {
-			delete(d.byIMPU, rec.impu)
+			delete(d.byBinding, rec.binding)
 		}
 	}
 }
 
-// dropIMPU forgets the dialogs of a registration that ended.
-func (d *dialogs) dropIMPU(impu string) {
+// dropBinding forgets the dialogs of a binding that ended (the UE's other devices keep theirs).
+func (d *dialogs) dropBinding(k bindingKey) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	k := identity.Key(impu)
-	for dk := range d.byIMPU[k] {
+	for dk := range d.byBinding[k] {
 		delete(d.m, dk)
 	}
-	delete(d.byIMPU, k)
+	delete(d.byBinding, k)
 }
 
 func (d *dialogs) count() int {
@@ -160,14 +157,14 @@ func createsDialog(m sip.RequestMethod) bool {
 
 // dialogResponse records or ends the dialog a response to a dialog-creating request concerns, and ends one on
 // the 2xx to a BYE. key is the dialog as the UE's requests will name it; route the route set beyond us.
-func (n *Node) dialogResponse(method sip.RequestMethod, res *sip.Response, key dialogKey, impu string, route []sip.Uri) {
+func (n *Node) dialogResponse(method sip.RequestMethod, res *sip.Response, key dialogKey, binding bindingKey, route []sip.Uri) {
 	switch {
 	case key.ueTag == "" || key.peerTag == "":
 	case method == sip.BYE && res.StatusCode >= 200 && res.StatusCode < 300:
 		n.dialogs.remove(key)
 	case !createsDialog(method):
 	case res.StatusCode > 100 && res.StatusCode < 300:
-		n.dialogs.add(key, dialogRec{impu: impu, route: route, created: time.Now()})
+		n.dialogs.add(key, dialogRec{binding: binding, route: route, created: time.Now()})
 	case res.StatusCode >= 300:
 		n.dialogs.remove(key) // an early dialog that ends with the transaction (RFC 3261 §12.3)
 	}

@@ -423,12 +423,12 @@ func TestIdentityVectors(t *testing.T) {
 		}
 		t.Run(v.Name, func(t *testing.T) {
 			r := newRegistry()
-			r.update(v.URI, func(*Registration) bool { return true })
-			if _, ok := r.get(v.Key); !ok {
+			r.update(keyOf(v.URI, "c"), v.URI, func(*Registration) bool { return true })
+			if len(r.ofIMPU(v.Key)) != 1 {
 				t.Fatalf("registered as %q, not found as %q", v.URI, v.Key)
 			}
 			for _, o := range identitytest.Vectors() {
-				if _, ok := r.get(o.URI); ok != (o.Key == v.Key) {
+				if ok := len(r.ofIMPU(o.URI)) == 1; ok != (o.Key == v.Key) {
 					t.Errorf("registered as %q: found as %q %v, want %v", v.URI, o.URI, ok, o.Key == v.Key)
 				}
 			}
@@ -448,7 +448,7 @@ func TestDialogCap(t *testing.T) {
 	var d dialogs
 	base := time.Now()
 	for i := range maxDialogsPerUE + 1 {
-		d.add(dialogKey{callID: fmt.Sprint(i), ueTag: "u", peerTag: "p"}, dialogRec{impu: "sip:a@x", created: base.Add(time.Duration(i))})
+		d.add(dialogKey{callID: fmt.Sprint(i), ueTag: "u", peerTag: "p"}, dialogRec{binding: keyOf("sip:a@x", "c"), created: base.Add(time.Duration(i))})
 	}
 	if got := d.count(); got != maxDialogsPerUE {
 		t.Fatalf("%d records, want %d", got, maxDialogsPerUE)
@@ -456,7 +456,7 @@ func TestDialogCap(t *testing.T) {
 	if _, ok := d.get(dialogKey{callID: "0", ueTag: "u", peerTag: "p"}); ok {
 		t.Error("the oldest record stayed")
 	}
-	d.dropIMPU("SIP:a@x")
+	d.dropBinding(keyOf("SIP:a@x", "c"))
 	if got := d.count(); got != 0 {
 		t.Errorf("%d records after the registration ended", got)
 	}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/netip"
 	"sync"
@@ -22,6 +23,7 @@ import (
 
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/secagree"
@@ -37,9 +39,12 @@ type Node struct {
 	closeSAs func()
 	alloc    *allocator
 	regs     *registry
-	store    Store
-	prefs    secagree.Preference
-	icscf    netip.AddrPort
+	// store is the journal of the bindings (nil: memory only), db what holds it when this node opened it.
+	store  bindings.Store
+	db     io.Closer
+	nodeID string
+	prefs  secagree.Preference
+	icscf  netip.AddrPort
 	// core are the unprotected listeners, protected the client and server port listeners, by IP.
 	core      []netip.AddrPort
 	protected map[netip.Addr]bool
@@ -54,8 +59,8 @@ type Node struct {
 	// response (register.go).
 	deregs deregWaits
 	ready  chan struct{}
-	// stateDirty holds a token when the registry changed since the state file was last written.
-	stateDirty chan struct{}
+	// journalKick holds a token when the registry changed since the journal last wrote.
+	journalKick chan struct{}
 
 	wg        sync.WaitGroup
 	base      context.Context
@@ -72,16 +77,16 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		log = zap.NewNop()
 	}
 	n := &Node{
-		cfg:        cfg,
-		log:        log,
-		alloc:      newAllocator(cfg),
-		regs:       newRegistry(),
-		prefs:      secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
-		icscf:      netip.MustParseAddrPort(cfg.ICSCF),
-		protected:  make(map[netip.Addr]bool),
-		metrics:    newMetrics(),
-		stateDirty: make(chan struct{}, 1),
-		ready:      make(chan struct{}),
+		cfg:         cfg,
+		log:         log,
+		alloc:       newAllocator(cfg),
+		regs:        newRegistry(),
+		prefs:       secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
+		icscf:       netip.MustParseAddrPort(cfg.ICSCF),
+		protected:   make(map[netip.Addr]bool),
+		metrics:     newMetrics(),
+		journalKick: make(chan struct{}, 1),
+		ready:       make(chan struct{}),
 	}
 	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
 	if err != nil {
@@ -89,11 +94,11 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.trusted = trusted
 	n.base, n.cancel = context.WithCancel(context.Background())
-	n.store = memStore{}
-	if cfg.StateFile != "" {
-		n.store = &FileStore{Path: cfg.StateFile}
+	if err := n.openStore(); err != nil {
+		return nil, err
 	}
 	if err := n.setupIPsec(); err != nil {
+		n.closeStore()
 		return nil, err
 	}
 	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits}
@@ -114,6 +119,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	p, err := proxy.New(pcfg, log)
 	if err != nil {
 		n.closeIPsec()
+		n.closeStore()
 		return nil, fmt.Errorf("pcscf: %w", err)
 	}
 	n.proxy = p
@@ -129,6 +135,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	if err := n.restore(); err != nil {
 		_ = p.Close()
 		n.closeIPsec()
+		n.closeStore()
 		return nil, err
 	}
 	return n, nil
@@ -178,6 +185,7 @@ func (n *Node) closeIPsec() {
 		if n.closeSAs != nil {
 			n.closeSAs()
 		}
+		n.closeStore()
 	})
 }
 
@@ -202,8 +210,8 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 
 // Run serves until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
-	defer n.closeIPsec()
-	defer n.saveState() // after every goroutine stopped: the last changes are in the file
+	defer n.closeIPsec() // closes the store too
+	defer n.flush()      // after every goroutine stopped: a clean stop loses nothing
 	defer n.wg.Wait()
 	defer n.cancel()
 	var httpSrv *http.Server
@@ -226,8 +234,8 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	n.wg.Go(n.expiryLoop)
-	if n.cfg.StateFlushInterval > 0 {
-		n.wg.Go(n.stateWriter)
+	if n.store != nil {
+		n.wg.Go(n.journalWriter)
 	}
 	errc := make(chan error, 1)
 	n.wg.Go(func() { errc <- n.proxy.Run(ctx) })
@@ -289,7 +297,7 @@ func (n *Node) recordOutboundSeq() {
 		if len(seqs) == 0 {
 			continue
 		}
-		n.regs.update(reg.IMPU, func(r *Registration) bool {
+		n.regs.update(keyOf(reg.IMPU, reg.Contact), "", func(r *Registration) bool {
 			for i := range r.SAs {
 				if s, ok := seqs[r.SAs[i].Pair.PCSCF.SPIS]; ok && s > r.SAs[i].OutboundSeq {
 					r.SAs[i].OutboundSeq = s
@@ -309,8 +317,16 @@ func (n *Node) CoreAddr() netip.AddrPort { return n.core[0] }
 // Ready is closed once Run serves.
 func (n *Node) Ready() <-chan struct{} { return n.ready }
 
-// Registration returns the state kept for impu (tests, diagnostics).
-func (n *Node) Registration(impu string) (Registration, bool) { return n.regs.get(impu) }
+// Registration returns the binding of impu registered first (tests, diagnostics); Bindings has them all.
+func (n *Node) Registration(impu string) (Registration, bool) {
+	if b := n.regs.ofIMPU(impu); len(b) > 0 {
+		return b[0], true
+	}
+	return Registration{}, false
+}
+
+// Bindings returns every binding of impu, one per contact, oldest first (tests, diagnostics).
+func (n *Node) Bindings(impu string) []Registration { return n.regs.ofIMPU(impu) }
 
 func (n *Node) isProtectedPort(port uint16) bool {
 	if n.sas == nil {
@@ -325,98 +341,16 @@ func (n *Node) isProtectedServer(local netip.AddrPort) bool {
 
 func inRange(r PortRange, p uint16) bool { return p >= r.First && int(p) < int(r.First)+int(r.Count) }
 
-// persist records a change of the registry: the gauges at once, the state file now (write-through) or
-// within StateFlushInterval (stateWriter).
+// persist records a change of the registry: the gauges at once, the journal within DBFlushInterval
+// (journalWriter, never on the caller's goroutine: no request waits for the store).
 func (n *Node) persist() {
 	regs, sas := n.regs.count(time.Now())
 	n.metrics.registrations.Set(float64(regs))
 	n.metrics.saSets.Set(float64(sas))
-	if n.cfg.StateFlushInterval <= 0 {
-		n.saveState()
-		return
-	}
 	select {
-	case n.stateDirty <- struct{}{}:
+	case n.journalKick <- struct{}{}:
 	default: // a write is already due
 	}
-}
-
-// stateWriter rewrites the state file at most once per StateFlushInterval while changes come in.
-func (n *Node) stateWriter() {
-	for {
-		select {
-		case <-n.base.Done():
-			return
-		case <-n.stateDirty:
-		}
-		select {
-		case <-n.base.Done():
-			return // Run saves once more after every goroutine stopped
-		case <-time.After(n.cfg.StateFlushInterval):
-		}
-		n.saveState()
-	}
-}
-
-// saveState writes the registrations to the store; a failure is logged, the node goes on.
-func (n *Node) saveState() {
-	if err := n.store.Save(n.regs.snapshot()); err != nil {
-		n.log.Error("saving P-CSCF state failed", zap.Error(err))
-	}
-}
-
-// restore clears stale kernel state of a previous run and installs the SA sets of the
-// registrations still in force (docs/design.md §1: a restart re-installs SAs).
-func (n *Node) restore() error {
-	regs, err := n.store.Load()
-	if err != nil {
-		return err
-	}
-	if n.sas != nil {
-		for _, ap := range n.core {
-			if f, err := n.sas.Flush(ipsec.Filter{Addr: ap.Addr()}); err != nil {
-				n.log.Warn("flushing stale SAs failed", zap.Error(err))
-			} else if f.States+f.Policies > 0 {
-				n.log.Info("removed stale SAs of a previous run", zap.Int("states", f.States), zap.Int("policies", f.Policies))
-			}
-		}
-	}
-	now := time.Now()
-	restored := 0
-	for _, reg := range regs {
-		var keep []SASet
-		for _, sa := range reg.SAs {
-			if n.sas == nil || !now.Before(sa.Expires) {
-				continue
-			}
-			// Continue the outbound sequence numbers: the UE's SAs still hold their anti-replay windows.
-			seq := uint32(min(uint64(sa.OutboundSeq)+restoreSeqMargin, 1<<32-1))
-			if err := n.sas.Install(n.base, ipsec.SidePCSCF, sa.Pair, sa.Expires.Sub(now), ipsec.WithOutboundSeq(seq)); err != nil {
-				n.log.Warn("re-installing SAs failed", zap.String("impu", reg.IMPU), zap.Error(err))
-				continue
-			}
-			n.alloc.reserve(sa.Pair.UE.Addr, sa.Pair.PCSCF.PortC, sa.Pair.PCSCF.SPIC, sa.Pair.PCSCF.SPIS)
-			sa.OutboundSeq = seq // a crash before the next clean stop restarts from here, plus the margin again
-			keep = append(keep, sa)
-			restored++
-		}
-		if reg.SecAgree() && len(keep) == 0 {
-			continue // its SAs are gone: the UE must register again
-		}
-		if !reg.Registered(now) && len(keep) == 0 {
-			continue
-		}
-		reg.SAs = keep
-		if reg.RegEvent != nil && now.Before(reg.RegEvent.Expires) {
-			n.subs.put(*reg.RegEvent)
-		}
-		n.regs.update(reg.IMPU, func(r *Registration) bool { *r = reg; return true })
-	}
-	if len(regs) > 0 {
-		n.log.Info("restored registrations", zap.Int("stored", len(regs)), zap.Int("sa_sets", restored))
-	}
-	n.persist()
-	return nil
 }
 
 // expiryLoop removes expired registrations and SA sets.
@@ -435,8 +369,8 @@ func (n *Node) expiryLoop() {
 
 func (n *Node) expire(now time.Time) {
 	gone, ended, changed := n.regs.expire(now)
-	for _, impu := range ended {
-		n.dialogs.dropIMPU(impu)
+	for _, k := range ended {
+		n.dialogs.dropBinding(k)
 	}
 	n.subs.expire(now)
 	n.removeSAs(gone)

@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/xml"
 	"fmt"
-	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/proxy"
@@ -36,18 +36,9 @@ type reginfo struct {
 	} `xml:"registration"`
 }
 
-// RegEventSubscription is a reg event subscription the P-CSCF created: the dialog its NOTIFYs must name and
-// the S-CSCF they must come from.
-type RegEventSubscription struct {
-	// CallID and LocalTag (our From tag) identify the subscription's dialogs (RFC 6665 §4.1.2.4: NOTIFYs of
-	// forks carry other From tags, so the notifier's tag is not part of the match).
-	CallID   string `json:"call_id"`
-	LocalTag string `json:"local_tag"`
-	// Peer is the address the SUBSCRIBE was sent to (the S-CSCF, top of the Service-Route).
-	Peer    netip.Addr `json:"peer"`
-	IMPU    string     `json:"impu"`
-	Expires time.Time  `json:"expires"`
-}
+// RegEventSubscription is a reg event subscription the P-CSCF created for one binding: the dialog its NOTIFYs
+// must name and the S-CSCF they must come from.
+type RegEventSubscription = bindings.RegEvent
 
 // regSubs are the live reg event subscriptions by Call-ID, with a heap of their expiries so that the expiry
 // tick looks only at those that ended. The zero value is ready.
@@ -152,10 +143,11 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 	}
 	next.Local = core
 	sub := RegEventSubscription{CallID: newICID(), LocalTag: newICID()[:12], Peer: next.Addr.Addr().Unmap(), IMPU: reg.IMPU,
-		Expires: time.Now().Add(expires)}
+		Contact: reg.Contact, Expires: time.Now().Add(expires)}
+	bk := keyOf(reg.IMPU, reg.Contact)
 	// Known before the SUBSCRIBE leaves: the first NOTIFY may overtake the 200 (RFC 6665 §4.1.2.4).
 	n.subs.put(sub)
-	n.regs.update(reg.IMPU, func(r *Registration) bool {
+	n.regs.update(bk, reg.IMPU, func(r *Registration) bool {
 		if !r.Registered(time.Now()) {
 			return len(r.SAs) > 0 // ended meanwhile: nothing to record (and nothing created)
 		}
@@ -194,7 +186,7 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 		if secs, err := strconv.Atoi(strings.TrimSpace(v[0])); err == nil && secs >= 0 && time.Duration(secs)*time.Second < expires {
 			sub.Expires = time.Now().Add(time.Duration(secs) * time.Second)
 			n.subs.put(sub)
-			n.regs.update(reg.IMPU, func(r *Registration) bool {
+			n.regs.update(bk, reg.IMPU, func(r *Registration) bool {
 				if r.RegEvent != nil && r.RegEvent.CallID == sub.CallID {
 					rec := sub // the registration's own copy
 					r.RegEvent = &rec
@@ -267,7 +259,7 @@ func (n *Node) regNotify(req *sip.Request, src proxy.Source, core bool) (proxy.D
 	if state := strings.TrimSpace(strings.SplitN(strings.Join(header.Values(req, "Subscription-State"), ","), ";", 2)[0]); strings.EqualFold(state, "terminated") {
 		// RFC 6665 §4.1.3: the subscription is over.
 		n.subs.remove(sub.CallID)
-		n.regs.update(sub.IMPU, func(r *Registration) bool {
+		n.regs.update(keyOf(sub.IMPU, sub.Contact), sub.IMPU, func(r *Registration) bool {
 			if r.RegEvent != nil && r.RegEvent.CallID == sub.CallID {
 				r.RegEvent = nil
 			}
@@ -291,8 +283,8 @@ func hasEventID(req *sip.Request) bool {
 
 // handleRegNotify applies a reg event NOTIFY of subscription sub: a registration element of the user's implicit
 // set (TS 24.229 §5.2.5.1: the registered IMPU and its P-Associated-URI, the S-CSCF listing only the non-barred
-// ones) that is terminated, or our UE's contact in one that is, ends the registration and, after DeregDelay, its
-// SAs. A NOTIFY acts only on the registration of its own subscription.
+// ones) that is terminated, or this binding's contact in one that is, ends the binding and, after DeregDelay, its
+// SAs. A NOTIFY acts only on the binding of its own subscription: the user's other devices have their own.
 func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (proxy.Decision, error) {
 	var doc reginfo
 	if body := req.Body(); len(body) > 0 {
@@ -300,7 +292,7 @@ func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (prox
 			return proxy.Respond(400, "Bad reginfo"), nil
 		}
 	}
-	reg, ok := n.regs.get(sub.IMPU)
+	reg, ok := n.regs.get(keyOf(sub.IMPU, sub.Contact))
 	if !ok || reg.RegEvent != nil && reg.RegEvent.CallID != sub.CallID {
 		return proxy.Respond(200, "OK"), nil // the registration ended, or is another one with its own subscription
 	}
@@ -334,8 +326,9 @@ func (n *Node) handleRegNotify(req *sip.Request, sub RegEventSubscription) (prox
 		}
 	}
 	if ended {
-		n.endRegistration(reg.IMPU)
-		n.log.Info("registration ended by the network (reg event)", logging.IMPU(reg.IMPU), logging.CallID(sub.CallID))
+		n.endRegistration(keyOf(reg.IMPU, reg.Contact))
+		n.log.Info("binding ended by the network (reg event)", logging.IMPU(reg.IMPU), zap.String("contact", reg.Contact),
+			logging.CallID(sub.CallID))
 	}
 	return proxy.Respond(200, "OK"), nil
 }

@@ -64,7 +64,7 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 			// RFC 3329 §2.3.1: nothing acceptable is 494 Security Agreement Required.
 			return n.reject(secagree.StatusSecurityAgreementRequired, "Security Agreement Required", err)
 		}
-		return n.forwardRegister(req, src, &regOffer{chosen: chosen, offered: offers}, nil, digest.IntegrityNo)
+		return n.forwardRegister(req, src, keyOf(toIMPU(req), contactIdentity(req)), &regOffer{chosen: chosen, offered: offers}, nil, digest.IntegrityNo)
 	case n.sas == nil && requires:
 		// Never downgrade a UE that requires sec-agree (RFC 3329 §2.3.1): 420 with Unsupported.
 		return proxy.Decision{}, &proxy.StatusError{Code: 420, Reason: "Bad Extension",
@@ -78,11 +78,12 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 	// No sec-agree: the IP association is what protects a registered UE (TS 24.229 §5.2.2,
 	// "ip-assoc-yes" when the REGISTER comes from the address the registration came from).
 	integrity := digest.IntegrityNo
-	if reg, ok := n.regs.get(toIMPU(req)); ok && n.cfg.IPAssociation && !reg.SecAgree() && reg.Registered(time.Now()) &&
+	bk := keyOf(toIMPU(req), contactIdentity(req))
+	if reg, ok := n.regs.get(bk); ok && n.cfg.IPAssociation && !reg.SecAgree() && reg.Registered(time.Now()) &&
 		reg.Source.Addr() == src.Remote.Addr() {
 		integrity = digest.IntegrityIPAssocYes
 	}
-	return n.forwardRegister(req, src, nil, nil, integrity)
+	return n.forwardRegister(req, src, bk, nil, nil, integrity)
 }
 
 // registerProtected handles a REGISTER that came over SA set sa (TS 24.229 §5.2.2.1 protected
@@ -122,12 +123,14 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 		}
 		offer = &regOffer{chosen: chosen, offered: offers}
 	}
-	return n.forwardRegister(req, src, offer, &sa, digest.IntegrityYes)
+	// The binding is the one whose SAs the REGISTER came over (TS 33.203 §7.4: a re-registration of that UE).
+	return n.forwardRegister(req, src, keyOf(reg.IMPU, reg.Contact), offer, &sa, digest.IntegrityYes)
 }
 
 // forwardRegister strips what the UE must not send on, adds the P-CSCF's headers and forwards
-// to the I-CSCF (TS 24.229 §5.2.2.1). over is the SA set the REGISTER came through, if any.
-func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
+// to the I-CSCF (TS 24.229 §5.2.2.1). bk is the binding the REGISTER is for, over the SA set it came through, if
+// any.
+func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, bk bindingKey, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
 	impu := toIMPU(req)
 	n.logAccessFields(req, src)
 	d := proxy.Decision{
@@ -167,35 +170,35 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, offer *regOff
 	if cred, err := credentialsOf(req); err == nil {
 		impi = cred.Username
 	}
-	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi))
+	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi), zap.String("contact", bk.Contact))
 	if dereg {
 		// The final response to a de-REGISTER leaves through the UE's SAs, whatever ends the registration first
 		// (the S-CSCF's NOTIFY "terminated" may overtake it): they wait for it (docs/design.md §4).
-		n.deregs.begin(impu)
+		n.deregs.begin(bk)
 	}
 	d.OnResponse = func(res *sip.Response, generated bool) {
 		if dereg && res.StatusCode >= 200 {
 			// Runs as the response is sent (generated ones too: 408, 503); the sets go DeregDelay later.
-			defer func() { n.removeLater(n.deregs.end(impu), n.cfg.DeregDelay) }()
+			defer func() { n.removeLater(n.deregs.end(bk), n.cfg.DeregDelay) }()
 		}
 		if generated {
 			return
 		}
 		switch {
 		case res.StatusCode == 401 || res.StatusCode == 407:
-			n.onChallenge(res, src, impu, offer, log)
+			n.onChallenge(res, src, bk, impu, offer, log)
 		case res.StatusCode >= 200 && res.StatusCode < 300:
-			n.onRegistered(req, res, src, impu, impi, contactHost, contactPort, dereg, over, log)
+			n.onRegistered(req, res, src, bk, impu, impi, contactHost, contactPort, dereg, over, log)
 		}
 	}
 	return d, nil
 }
 
-// deregWaits are the de-REGISTERs in flight by registration, with the SA sets of their registration that
+// deregWaits are the de-REGISTERs in flight by binding, with the SA sets of their registration that
 // ended before their final response was sent. The zero value is ready.
 type deregWaits struct {
 	mu sync.Mutex
-	m  map[string]*deregWait
+	m  map[bindingKey]*deregWait
 }
 
 type deregWait struct {
@@ -209,14 +212,13 @@ type deregWait struct {
 // is not waited for.
 const deregWaitMax = 64*500*time.Millisecond + 8*time.Second
 
-// begin records a de-REGISTER of impu forwarded.
-func (w *deregWaits) begin(impu string) {
+// begin records a de-REGISTER of binding k forwarded.
+func (w *deregWaits) begin(k bindingKey) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.m == nil {
-		w.m = make(map[string]*deregWait)
+		w.m = make(map[bindingKey]*deregWait)
 	}
-	k := identity.Key(impu)
 	if w.m[k] == nil {
 		w.m[k] = &deregWait{}
 	}
@@ -224,12 +226,11 @@ func (w *deregWaits) begin(impu string) {
 	w.m[k].since = time.Now()
 }
 
-// park keeps sets until the de-REGISTERs of impu in flight have their final responses. With none in flight
+// park keeps sets until the de-REGISTERs of binding k in flight have their final responses. With none in flight
 // it returns the sets to remove now: sets, and those of a wait past deregWaitMax.
-func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
+func (w *deregWaits) park(k bindingKey, sets []SASet) (now []SASet) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := identity.Key(impu)
 	d := w.m[k]
 	if d == nil {
 		return sets
@@ -242,11 +243,10 @@ func (w *deregWaits) park(impu string, sets []SASet) (now []SASet) {
 	return nil
 }
 
-// end records a final response to a de-REGISTER of impu; the parked sets are returned with the last one.
-func (w *deregWaits) end(impu string) []SASet {
+// end records a final response to a de-REGISTER of binding k; the parked sets are returned with the last one.
+func (w *deregWaits) end(k bindingKey) []SASet {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	k := identity.Key(impu)
 	d := w.m[k]
 	if d == nil {
 		return nil
@@ -273,7 +273,7 @@ func (w *deregWaits) drain() []SASet {
 // onChallenge handles the 401 on its way to the UE (docs/design.md §4 step 5, TS 24.229 §5.2.2.1):
 // CK and IK come out of every challenge (the UE must never see them) and, when sec-agree was
 // negotiated, the four SAs go in and Security-Server is added.
-func (n *Node) onChallenge(res *sip.Response, src proxy.Source, impu string, offer *regOffer, log *zap.Logger) {
+func (n *Node) onChallenge(res *sip.Response, src proxy.Source, bk bindingKey, impu string, offer *regOffer, log *zap.Logger) {
 	var ik, ck []byte
 	for _, name := range []string{header.WWWAuthenticate, header.ProxyAuthenticate} {
 		vals := header.Values(res, name)
@@ -303,7 +303,7 @@ func (n *Node) onChallenge(res *sip.Response, src proxy.Source, impu string, off
 		n.failChallenge(res)
 		return
 	}
-	sa, err := n.installSet(src, impu, offer, ik, ck)
+	sa, err := n.installSet(src, bk, impu, offer, ik, ck)
 	if err != nil {
 		log.Error("installing SAs failed", zap.Error(err))
 		n.failChallenge(res)
@@ -324,7 +324,7 @@ func (n *Node) failChallenge(res *sip.Response) {
 
 // installSet allocates our ports and SPIs, installs the four SAs with the short initial lifetime
 // and records the set as unconfirmed.
-func (n *Node) installSet(src proxy.Source, impu string, offer *regOffer, ik, ck []byte) (SASet, error) {
+func (n *Node) installSet(src proxy.Source, bk bindingKey, impu string, offer *regOffer, ik, ck []byte) (SASet, error) {
 	ueAddr := src.Remote.Addr().Unmap()
 	ours := src.Local.Addr().Unmap()
 	if !n.protected[ours] {
@@ -355,7 +355,7 @@ func (n *Node) installSet(src proxy.Source, impu string, offer *regOffer, ik, ck
 		SecurityClient: secagree.Format(offer.offered),
 		Expires:        time.Now().Add(n.cfg.InitialSALifetime),
 	}
-	n.regs.update(impu, func(r *Registration) bool {
+	n.regs.update(bk, impu, func(r *Registration) bool {
 		r.SAs = append([]SASet{sa}, r.SAs...)
 		if r.Transport == "" {
 			r.Transport = strings.ToUpper(src.Transport)
@@ -368,11 +368,20 @@ func (n *Node) installSet(src proxy.Source, impu string, offer *regOffer, ik, ck
 
 // onRegistered handles the 2xx to a REGISTER (docs/design.md §4 step 7): the registration and its
 // SA lifetime follow the expiry; a de-registration ends both once the 200 has gone out.
-func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Source, impu, impi, contactHost string,
+func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Source, bk bindingKey, impu, impi, contactHost string,
 	contactPort uint16, dereg bool, over *SASet, log *zap.Logger) {
 	expires := responseExpires(res, req, contactHost, contactPort)
 	if dereg || expires == 0 {
-		n.endRegistration(impu)
+		if bk.Contact == wildcardContact && over == nil {
+			// RFC 3261 §10.2.2 "Contact: *" without SAs: every binding of this IMPU registered from this source.
+			for _, b := range n.regs.ofIMPU(impu) {
+				if b.Source.Addr() == src.Remote.Addr().Unmap() {
+					n.endRegistration(keyOf(b.IMPU, b.Contact))
+				}
+			}
+		} else {
+			n.endRegistration(bk)
+		}
 		log.Info("de-registered")
 		return
 	}
@@ -382,7 +391,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 	var older []SASet
 	var confirmed *SASet
 	wasRegistered := false
-	n.regs.update(impu, func(r *Registration) bool {
+	n.regs.update(bk, impu, func(r *Registration) bool {
 		wasRegistered = r.Registered(now)
 		r.IMPI = impi
 		r.ContactHost, r.ContactPort = strings.Trim(strings.ToLower(contactHost), "[]"), contactPort
@@ -414,18 +423,23 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 		}
 		return true
 	})
-	n.removeSAs(older)
 	if !wasRegistered {
 		// TS 24.229 §5.2.3: subscribe to the reg event of a newly registered user.
-		if reg, ok := n.regs.get(impu); ok && len(reg.ServiceRoute) > 0 {
+		if reg, ok := n.regs.get(bk); ok && len(reg.ServiceRoute) > 0 {
 			n.wg.Go(func() { n.subscribeReg(reg, expires+n.cfg.SAGrace) })
 		}
 	}
-	if confirmed != nil {
-		// TS 33.203 §7.1: the SA lifetime follows the registration.
-		if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {
-			log.Warn("extending SA lifetime failed", zap.Error(err))
-		}
+	if confirmed != nil || len(older) > 0 {
+		// Netlink after the 200 has gone, off the transaction's callback: nothing the UE waits for needs it.
+		n.wg.Go(func() {
+			n.removeSAs(older)
+			if confirmed != nil {
+				// TS 33.203 §7.1: the SA lifetime follows the registration.
+				if err := n.sas.UpdateLifetime(n.base, confirmed.Pair, expires+n.cfg.SAGrace); err != nil {
+					log.Warn("extending SA lifetime failed", zap.Error(err))
+				}
+			}
+		})
 	}
 	n.persist()
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
@@ -502,17 +516,17 @@ func (n *Node) pathURI(core netip.AddrPort) string {
 	return "sip:" + pathUser + "@" + hostPort(core)
 }
 
-// endRegistration removes impu's registration and its dialogs; its SAs go DeregDelay after the final response to
-// a de-REGISTER of impu in flight, or DeregDelay from now, so that a final response sent through them leaves
-// first (docs/design.md §4).
-func (n *Node) endRegistration(impu string) {
+// endRegistration removes the binding under bk and its dialogs, the other bindings of its IMPU staying; its SAs go
+// DeregDelay after the final response to a de-REGISTER of it in flight, or DeregDelay from now, so that a final
+// response sent through them leaves first (docs/design.md §4).
+func (n *Node) endRegistration(bk bindingKey) {
 	var gone []SASet
-	n.regs.update(impu, func(r *Registration) bool {
+	n.regs.update(bk, "", func(r *Registration) bool {
 		gone = r.SAs
 		return false
 	})
-	n.dialogs.dropIMPU(impu)
-	n.removeLater(n.deregs.park(impu, gone), n.cfg.DeregDelay)
+	n.dialogs.dropBinding(bk)
+	n.removeLater(n.deregs.park(bk, gone), n.cfg.DeregDelay)
 	n.persist()
 }
 
@@ -591,6 +605,32 @@ func firstContact(req *sip.Request) (string, uint16) {
 		port = 5060
 	}
 	return strings.Trim(c.Address.Host, "[]"), uint16(port)
+}
+
+// wildcardContact is the contact identity of "Contact: *" (RFC 3261 §10.2.2).
+const wildcardContact = "*"
+
+// contactIdentity names the binding a REGISTER is for (TS 24.229 §5.2.2; RFC 5626 §4.2, RFC 5627 §4.2): the
+// first Contact's +sip.instance with its reg-id, the instance alone without one, else the contact URI as
+// user@host:port; all lower case.
+func contactIdentity(req *sip.Request) string {
+	c := req.Contact()
+	if c == nil {
+		return ""
+	}
+	if c.Address.Wildcard || c.Address.Host == "*" {
+		return wildcardContact
+	}
+	if inst, ok := c.Params.Get("+sip.instance"); ok {
+		if inst = strings.Trim(strings.TrimSpace(inst), `"`); inst != "" {
+			if id, ok := c.Params.Get("reg-id"); ok && strings.TrimSpace(id) != "" {
+				return strings.ToLower(inst) + ";reg-id=" + strings.TrimSpace(id)
+			}
+			return strings.ToLower(inst)
+		}
+	}
+	host, port := firstContact(req)
+	return strings.ToLower(c.Address.User + "@" + host + ":" + strconv.Itoa(int(port)))
 }
 
 // isDeregistration: Expires: 0, every Contact with expires=0, or Contact: * (RFC 3261 §10.2.2).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
@@ -17,13 +18,12 @@ import (
 func benchNode(b *testing.B, n int) *Node {
 	b.Helper()
 	cfg := DefaultConfig()
-	cfg.StateFlushInterval = time.Hour // persist only flags a write (none is taken here): the gauges are measured
-	node := &Node{regs: newRegistry(), store: memStore{}, metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
+	node := &Node{regs: newRegistry(), metrics: newMetrics(), cfg: cfg, alloc: newAllocator(cfg), log: zap.NewNop()}
 	node.base, node.cancel = context.WithCancel(context.Background())
 	b.Cleanup(node.cancel)
 	exp := time.Now().Add(time.Hour)
 	for i := range n {
-		node.regs.update(benchIMPU(i), func(r *Registration) bool {
+		node.regs.update(keyOf(benchIMPU(i), "c"), benchIMPU(i), func(r *Registration) bool {
 			benchFill(r, i, exp)
 			return true
 		})
@@ -65,7 +65,7 @@ func BenchmarkRegisterBookkeeping(b *testing.B) {
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				k := i % c.hot
-				node.regs.update(benchIMPU(k), func(r *Registration) bool {
+				node.regs.update(keyOf(benchIMPU(k), "c"), benchIMPU(k), func(r *Registration) bool {
 					benchFill(r, k, exp)
 					return true
 				})
@@ -89,4 +89,39 @@ func BenchmarkExpirySweep(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkHeapPerBinding: the live heap the registry holds per binding (sec-agree, one SA set, two associated
+// identities, indexes, expiry heap, journal bookkeeping), with 10,000 and 100,000 bindings; reported as
+// heap-B/binding (issue 12 target: ≤ 2 KiB). Two devices per IMPU, as the per-contact model allows.
+func BenchmarkHeapPerBinding(b *testing.B) {
+	for _, n := range []int{10000, 100000} {
+		b.Run(fmt.Sprintf("bindings=%d", n), func(b *testing.B) {
+			var perBinding float64
+			for range b.N {
+				before := liveHeap()
+				r := newRegistry()
+				exp := time.Now().Add(time.Hour)
+				for i := range n {
+					impu := benchIMPU(i / 2)
+					r.update(keyOf(impu, fmt.Sprintf("<urn:uuid:%036d>;reg-id=1", i)), impu, func(reg *Registration) bool {
+						benchFill(reg, i, exp)
+						return true
+					})
+				}
+				r.takeChanges() // what the journal leaves once it has written
+				perBinding = float64(liveHeap()-before) / float64(n)
+				runtime.KeepAlive(r)
+			}
+			b.ReportMetric(perBinding, "heap-B/binding")
+		})
+	}
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }

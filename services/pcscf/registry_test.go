@@ -9,7 +9,7 @@ import (
 
 // registerAt puts a registration without sec-agree from src into r.
 func registerAt(r *registry, impu string, src netip.AddrPort, associated ...string) {
-	r.update(impu, func(reg *Registration) bool {
+	r.update(keyOf(impu, "c"), impu, func(reg *Registration) bool {
 		reg.Transport, reg.Source, reg.Expires = "UDP", src, time.Now().Add(time.Hour)
 		reg.Associated = associated
 		return true
@@ -53,7 +53,7 @@ func TestBySource(t *testing.T) {
 		})
 	}
 	// A de-registered UE is found no more, by either index.
-	r.update("sip:user42@ims.example", func(*Registration) bool { return false })
+	r.update(keyOf("sip:user42@ims.example", "c"), "", func(*Registration) bool { return false })
 	if reg, ok := r.bySource(shared, "sip:user42@ims.example", now); ok {
 		t.Errorf("removed registration still found: %+v", reg)
 	}

@@ -45,7 +45,7 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 			return proxy.Decision{}, err
 		}
 		if idx == 0 && len(reg.SAs) > 1 {
-			n.dropOlderSets(reg.IMPU, sa)
+			n.dropOlderSets(keyOf(reg.IMPU, reg.Contact), sa)
 		}
 		if src.ConsumedRoute != nil && src.ConsumedRoute.User == pathUser {
 			return n.reject(403, "Forbidden", fmt.Errorf("%s from UE %s to our Path address: %w", req.Method, reg.IMPU, ErrAccessSide))
@@ -141,7 +141,7 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 	if createsDialog(req.Method) {
 		// TS 24.229 §5.2.6.3.4: the Record-Route of the responses is the dialog's route set; the UE's later
 		// requests must carry it (reversed, RFC 3261 §12.1.2), beyond our own entries.
-		impu, method, cid, ueTag := reg.IMPU, req.Method, callID(req), fromTag(req)
+		bk, method, cid, ueTag := keyOf(reg.IMPU, reg.Contact), req.Method, callID(req), fromTag(req)
 		d.OnResponse = func(res *sip.Response, generated bool) {
 			if generated {
 				return
@@ -151,7 +151,7 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 				return
 			}
 			slices.Reverse(rr)
-			n.dialogResponse(method, res, dialogKey{cid, ueTag, toTag(res)}, impu, n.dropOwn(rr))
+			n.dialogResponse(method, res, dialogKey{cid, ueTag, toTag(res)}, bk, n.dropOwn(rr))
 		}
 	}
 	return d, nil
@@ -163,7 +163,7 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, error) {
 	key := dialogKey{callID(req), fromTag(req), toTag(req)}
 	rec, ok := n.dialogs.get(key)
-	if !ok || rec.impu != identity.Key(reg.IMPU) {
+	if !ok || rec.binding != keyOf(reg.IMPU, reg.Contact) {
 		return n.reject(403, "Forbidden", fmt.Errorf("%s from %s: %w", req.Method, reg.IMPU, ErrNoDialog))
 	}
 	route, err := routeSet(req, header.Route)
@@ -180,7 +180,7 @@ func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, e
 	if req.Method == sip.BYE {
 		d.OnResponse = func(res *sip.Response, generated bool) {
 			if !generated {
-				n.dialogResponse(sip.BYE, res, key, reg.IMPU, nil)
+				n.dialogResponse(sip.BYE, res, key, keyOf(reg.IMPU, reg.Contact), nil)
 			}
 		}
 	}
@@ -241,7 +241,7 @@ func (n *Node) terminating(req *sip.Request, now time.Time) (proxy.Decision, err
 			return
 		}
 		n.stripAccessResponse(res)
-		n.dialogResponse(method, res, dialogKey{cid, toTag(res), peerTag}, reg.IMPU, received)
+		n.dialogResponse(method, res, dialogKey{cid, toTag(res), peerTag}, keyOf(reg.IMPU, reg.Contact), received)
 	}
 	if !hasToTag(req) {
 		if reg.SecAgree() {
@@ -278,7 +278,7 @@ func (n *Node) towardsTarget(req *sip.Request, now time.Time) (proxy.Decision, e
 					return
 				}
 				n.stripAccessResponse(res)
-				n.dialogResponse(method, res, key, reg.IMPU, nil)
+				n.dialogResponse(method, res, key, keyOf(reg.IMPU, reg.Contact), nil)
 			}
 			return d, nil
 		}
@@ -318,9 +318,9 @@ func (n *Node) contactOf(req *sip.Request, now time.Time) (Registration, bool) {
 }
 
 // dropOlderSets removes the SA sets older than the one the UE now uses (TS 33.203 §7.4.1).
-func (n *Node) dropOlderSets(impu string, current SASet) {
+func (n *Node) dropOlderSets(bk bindingKey, current SASet) {
 	var gone []SASet
-	n.regs.update(impu, func(r *Registration) bool {
+	n.regs.update(bk, "", func(r *Registration) bool {
 		var keep []SASet
 		for _, s := range r.SAs {
 			if s.Pair.PCSCF.SPIS == current.Pair.PCSCF.SPIS {

@@ -14,9 +14,12 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/ue"
+	"github.com/imscore/imscore/storage"
+	"go.uber.org/zap"
 )
 
 // rawUA sends hand-written requests over UDP and returns the raw response: assertions are
@@ -382,50 +385,60 @@ func hasChallengeKey(t *testing.T, res, param string) bool {
 	return false
 }
 
-// TestStateFlush: with a flush interval the state file is written behind the registrations, and always on a
-// clean stop; with 0 every change is in the file before the UE has its answer.
-func TestStateFlush(t *testing.T) {
+// TestJournal: the bindings are written behind to the store: with a long flush interval not while the node runs,
+// always on a clean stop; with 0 soon after the change, without a stop. Rows, not a file: the store is read as the
+// next start reads it.
+func TestJournal(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		interval  time.Duration
-		wantEarly bool // the registration is in the file as soon as the UE is registered
+		wantEarly bool // the binding reaches the store while the node runs
 	}{
 		{"write-behind", time.Hour, false},
-		{"write-through", 0, true},
+		{"asap", 0, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			alice := newSubscriber(t, 1)
 			core := startFakeCore(t, "127.0.0.1:0", alice)
-			state := t.TempDir() + "/state.json"
+			dir := t.TempDir()
 			ctx, cancel := context.WithCancel(context.Background())
 			n := startPCSCFManual(t, ctx, core.addr, newFakeSAs(), func(c *Config) {
-				c.StateFile, c.StateFlushInterval = state, tc.interval
+				c.StateFile, c.DBFlushInterval = dir+"/state.json", tc.interval
 			})
 			u := newUE(t, alice, n.node.CoreAddr(), "udp", true)
 			if _, err := u.Register(ctxT(t)); err != nil {
 				t.Fatalf("register: %v", err)
 			}
-			inFile := func() bool {
-				regs, err := (&FileStore{Path: state}).Load()
+			db, err := storage.OpenAndMigrate(context.Background(), "sqlite://"+dir+"/pcscf.db", zap.NewNop())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			inStore := func() bool {
+				got, err := db.(bindings.Store).LoadBindings(context.Background(), n.node.nodeID)
 				if err != nil {
 					t.Fatal(err)
 				}
-				for _, r := range regs {
-					if r.IMPU == alice.impu && len(r.SAs) > 0 {
+				for _, b := range got {
+					if b.IMPU == alice.impu && len(b.SAs) > 0 && b.Registered(time.Now()) {
 						return true
 					}
 				}
 				return false
 			}
-			if got := inFile(); got != tc.wantEarly {
-				t.Errorf("registration in the state file while running: %v, want %v", got, tc.wantEarly)
+			early := inStore()
+			for deadline := time.Now().Add(10 * time.Second); tc.wantEarly && !early && time.Now().Before(deadline); early = inStore() {
+				time.Sleep(20 * time.Millisecond)
+			}
+			if early != tc.wantEarly {
+				t.Errorf("binding in the store while running: %v, want %v", early, tc.wantEarly)
 			}
 			cancel()
 			if err := <-n.done; err != nil {
 				t.Fatalf("run: %v", err)
 			}
-			if !inFile() {
-				t.Error("registration not in the state file after a clean stop")
+			if !inStore() {
+				t.Error("binding not in the store after a clean stop")
 			}
 		})
 	}
