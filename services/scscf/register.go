@@ -616,6 +616,7 @@ func applyProfile(reg *registrar.Registration, data []byte) error {
 		return fmt.Errorf("user data: %w", err)
 	}
 	reg.Profile = append([]byte(nil), data...)
+	reg.Parsed = sub // parsed once here, kept with the registration
 	var ids []registrar.Identity
 	for _, sp := range sub.ServiceProfiles {
 		for _, pi := range sp.PublicIdentities {

@@ -46,6 +46,8 @@ type Server struct {
 	cfg Config
 	log *zap.Logger
 	reg registrar.Registrar
+	// table is reg: the registrations in memory, authoritative, written behind to the store.
+	table *registrar.Table
 
 	proxy      *proxy.Proxy
 	advertise  netip.AddrPort
@@ -94,8 +96,23 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		metrics: newMetrics(),
 		runCtx:  context.Background(),
 	}
-	// Every registrar change moves the registration gauges (metrics.go).
-	s.reg = countingRegistrar{Registrar: reg, m: s.metrics}
+	// Memory is authoritative, the store is the journal (registrar.Table); every change moves the
+	// registration gauges (metrics.go).
+	if t, ok := reg.(*registrar.Table); ok {
+		s.table = t
+	} else {
+		shared, _ := reg.(interface{ Shared() bool })
+		s.table = registrar.NewTable(registrar.TableConfig{
+			Store:   reg,
+			Shared:  cfg.StoreShared || shared != nil && shared.Shared(),
+			OnCount: s.metrics.registrationDelta,
+			OnError: func(op, key string, err error) {
+				s.metrics.storeErrors.WithLabelValues(op).Inc()
+				log.Warn("registrar store write failed", zap.String("op", op), zap.String("key", key), zap.Error(err))
+			},
+		})
+	}
+	s.reg = s.table
 	defer func() {
 		if err != nil {
 			s.closeListeners()
@@ -249,10 +266,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	errc := make(chan error, 4)
 
-	// Before the HSS can send RTR or PPR: the gauges must hold the store's count before changes move them.
-	if err := s.initRegistrationGauges(ctx); err != nil {
-		s.log.Warn("registration gauges start from zero", zap.Error(err))
+	// Before the HSS can send RTR or PPR and before the first request: the table holds the store's state.
+	if err := s.table.Load(ctx); err != nil {
+		s.closeListeners()
+		return fmt.Errorf("scscf: load registrar: %w", err)
 	}
+	s.initRegistrationGauges(ctx)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.table.Run(ctx, s.cfg.StoreFlushInterval) }()
 	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost,
 		Roles: []string{cx.RoleHSS}}); err != nil {
 		s.closeListeners()
@@ -310,6 +331,15 @@ func (s *Server) Run(ctx context.Context) error {
 		first = fmt.Errorf("diameter close: %w", err)
 	}
 	s.wg.Wait()
+	// A clean stop loses nothing: every change still in memory only goes to the store now.
+	flushCtx, flushDone := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer flushDone()
+	if err := s.table.Flush(flushCtx); err != nil {
+		s.log.Error("registrar: final flush failed", zap.Int("pending", s.table.Pending()), zap.Error(err))
+		if first == nil {
+			first = fmt.Errorf("scscf: final flush: %w", err)
+		}
+	}
 	s.log.Info("stopped")
 	return first
 }
