@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/http"
 	"net/netip"
@@ -34,9 +33,6 @@ import (
 	"github.com/imscore/imscore/sip/trust/boundary"
 	"github.com/imscore/imscore/storage"
 )
-
-// lockStripes is the number of registration locks; identities hash onto them.
-const lockStripes = 64
 
 // notifyQueueSize bounds the NOTIFY work queue.
 const notifyQueueSize = 1024
@@ -65,8 +61,6 @@ type Server struct {
 
 	iscMu sync.Mutex
 	isc   map[string]iscState
-
-	locks [lockStripes]sync.Mutex
 
 	notifyQ chan notification
 	metrics *metrics
@@ -359,15 +353,6 @@ func (s *Server) runSweeper(ctx context.Context) {
 			s.expireISC(now)
 		}
 	}
-}
-
-// lockIdentity serialises the changes to one registration in this process.
-func (s *Server) lockIdentity(impu string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(impu))
-	m := &s.locks[h.Sum32()%lockStripes]
-	m.Lock()
-	return m.Unlock
 }
 
 // Run opens the registrar named by cfg.DB (migrating it), runs an S-CSCF until ctx ends and closes the

@@ -267,13 +267,51 @@ func (t *Table) writeThrough(ctx context.Context, k dirtyKey) error {
 	return nil
 }
 
-func (t *Table) saveRegistration(r *Registration) error {
+// Absent is the version SaveRegistrationIf expects when no registration is stored under the key.
+const Absent uint64 = 0
+
+// SaveRegistrationIf is SaveRegistration when the registration stored under r.IMPU still has version (Absent:
+// none), else ErrConflict and nothing changes: the S-CSCF reads, talks to the HSS without any lock held, and
+// applies the result only if nobody changed the registration meanwhile (it reads again and re-evaluates
+// otherwise).
+func (t *Table) SaveRegistrationIf(ctx context.Context, r *Registration, version uint64) error {
+	if err := t.saveRegistrationIf(r, &version); err != nil {
+		return err
+	}
+	if t.cfg.Shared {
+		return t.writeThrough(ctx, dirtyKey{dirtyRegistration, r.IMPU})
+	}
+	return nil
+}
+
+// DeleteRegistrationIf is DeleteRegistration when the registration stored under impu has version, else
+// ErrConflict (ErrNotFound when there is none).
+func (t *Table) DeleteRegistrationIf(ctx context.Context, impu string, version uint64) error {
+	return t.deleteRegistration(ctx, impu, &version)
+}
+
+// versionLocked is the version of the registration stored under key, Absent when none.
+func (t *Table) versionLocked(key string) uint64 {
+	if e := t.regs[key]; e != nil {
+		return e.reg.Version
+	}
+	return Absent
+}
+
+func (t *Table) saveRegistration(r *Registration) error { return t.saveRegistrationIf(r, nil) }
+
+func (t *Table) saveRegistrationIf(r *Registration, version *uint64) error {
 	if r.IMPU == "" {
 		return fmt.Errorf("save registration: empty IMPU")
 	}
 	own := r.Clone()
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if version != nil {
+		if got := t.versionLocked(own.IMPU); got != *version {
+			return fmt.Errorf("registration %s: version %d, expected %d: %w", own.IMPU, got, *version, ErrConflict)
+		}
+	}
 	e := t.regs[own.IMPU]
 	if e == nil {
 		e = &regEntry{hidx: -1}
@@ -351,8 +389,16 @@ func (t *Table) RegistrationsByIMPI(ctx context.Context, impi string) ([]*Regist
 
 // DeleteRegistration implements Registrar.
 func (t *Table) DeleteRegistration(ctx context.Context, impu string) error {
+	return t.deleteRegistration(ctx, impu, nil)
+}
+
+func (t *Table) deleteRegistration(ctx context.Context, impu string, version *uint64) error {
 	t.mu.Lock()
 	e := t.regs[impu]
+	if e != nil && version != nil && e.reg.Version != *version {
+		t.mu.Unlock()
+		return fmt.Errorf("delete registration %s: version %d, expected %d: %w", impu, e.reg.Version, *version, ErrConflict)
+	}
 	if e == nil {
 		t.mu.Unlock()
 		if t.cfg.Shared {
