@@ -57,7 +57,7 @@ type Table struct {
 	mu      sync.Mutex
 	regs    map[string]*regEntry            // key IMPU
 	ids     map[string]*regEntry            // every identity of an implicit set
-	byIMPI  map[string]map[string]*regEntry // IMPI → key IMPU → entry
+	byIMPI  map[string][]*regEntry // IMPI → its registrations (mostly one: a slice, not a map, per IMPI)
 	regHeap deadlineHeap[*regEntry]
 	deleted map[string]uint64 // key IMPU removed here, not yet journalled → version stored
 
@@ -115,7 +115,7 @@ func (e *chalEntry) heapIndex() *int     { return &e.hidx }
 // NewTable returns an empty table journalling to cfg.Store.
 func NewTable(cfg TableConfig) *Table {
 	return &Table{cfg: cfg,
-		regs: map[string]*regEntry{}, ids: map[string]*regEntry{}, byIMPI: map[string]map[string]*regEntry{},
+		regs: map[string]*regEntry{}, ids: map[string]*regEntry{}, byIMPI: map[string][]*regEntry{},
 		deleted: map[string]uint64{}, subs: map[string]*subEntry{}, subsBy: map[string]map[string]*subEntry{},
 		chals: map[string]*chalEntry{}, chalStored: map[string]string{}, dirty: map[dirtyKey]struct{}{}}
 }
@@ -142,6 +142,7 @@ func (t *Table) Load(ctx context.Context) error {
 	}
 	for _, r := range regs {
 		parseStored(r)
+		shareIdentityStrings(r)
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -163,6 +164,26 @@ func parseStored(r *Registration) {
 	if r.Parsed == nil && len(r.Profile) > 0 {
 		if sub, err := userdata.Parse(r.Profile); err == nil {
 			r.Parsed = sub
+		}
+	}
+}
+
+// shareIdentityStrings points the implicit set's URIs at the same strings of the parsed profile, so that the
+// table holds each identity once (heap per UE).
+func shareIdentityStrings(r *Registration) {
+	if r.Parsed == nil {
+		return
+	}
+	for i := range r.Identities {
+		for _, sp := range r.Parsed.ServiceProfiles {
+			for _, pi := range sp.PublicIdentities {
+				if pi.Identity == r.Identities[i].URI {
+					r.Identities[i].URI = pi.Identity
+				}
+			}
+		}
+		if r.Identities[i].URI == r.IMPU {
+			r.IMPU = r.Identities[i].URI
 		}
 	}
 }
@@ -193,12 +214,7 @@ func (t *Table) insertLocked(e *regEntry) {
 	r := e.reg
 	t.regs[r.IMPU] = e
 	t.indexLocked(e)
-	m := t.byIMPI[r.IMPI]
-	if m == nil {
-		m = map[string]*regEntry{}
-		t.byIMPI[r.IMPI] = m
-	}
-	m[r.IMPU] = e
+	t.byIMPI[r.IMPI] = append(t.byIMPI[r.IMPI], e)
 	t.regHeap.set(e)
 }
 
@@ -227,11 +243,17 @@ func (t *Table) removeLocked(e *regEntry) {
 	r := e.reg
 	delete(t.regs, r.IMPU)
 	t.unindexLocked(e)
-	if m := t.byIMPI[r.IMPI]; m != nil {
-		delete(m, r.IMPU)
-		if len(m) == 0 {
-			delete(t.byIMPI, r.IMPI)
+	list := t.byIMPI[r.IMPI]
+	for i, x := range list {
+		if x == e {
+			list = append(list[:i], list[i+1:]...)
+			break
 		}
+	}
+	if len(list) == 0 {
+		delete(t.byIMPI, r.IMPI)
+	} else {
+		t.byIMPI[r.IMPI] = list
 	}
 	t.regHeap.remove(e)
 }
@@ -305,6 +327,7 @@ func (t *Table) saveRegistrationIf(r *Registration, version *uint64) error {
 		return fmt.Errorf("save registration: empty IMPU")
 	}
 	own := r.Clone()
+	shareIdentityStrings(own)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if version != nil {
