@@ -55,8 +55,8 @@ type Table struct {
 	flushMu sync.Mutex // one Flush at a time
 
 	mu      sync.Mutex
-	regs    map[string]*regEntry            // key IMPU
-	ids     map[string]*regEntry            // every identity of an implicit set
+	regs    map[string]*regEntry   // key IMPU
+	ids     map[string]*regEntry   // every identity of an implicit set
 	byIMPI  map[string][]*regEntry // IMPI → its registrations (mostly one: a slice, not a map, per IMPI)
 	regHeap deadlineHeap[*regEntry]
 	deleted map[string]uint64 // key IMPU removed here, not yet journalled → version stored
