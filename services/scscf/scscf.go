@@ -4,8 +4,8 @@
 //
 // Files follow the procedures: register.go (§5.4.1), regevent.go and reginfo.go (§5.4.2, RFC 3680),
 // route.go (§5.4.3), ifc.go (TS 29.228 Annex B/F), cx.go (TS 29.228 §6), rtr.go (§5.4.1.5, RTR/PPR).
-// Registration state lives behind registrar.Registrar (services/scscf/registrar), stored in SQLite or
-// PostgreSQL by storage/.
+// Registration state lives in memory in a registrar.Table (services/scscf/registrar), authoritative, written
+// behind as rows to the store (SQLite or PostgreSQL, storage/); docs/scscf.md#state.
 package scscf
 
 import (
