@@ -44,6 +44,7 @@ type Server struct {
 	reg registrar.Registrar
 	// table is reg: the registrations in memory, authoritative, written behind to the store.
 	table *registrar.Table
+	store registrar.Registrar // the store New was given
 
 	proxy      *proxy.Proxy
 	advertise  netip.AddrPort
@@ -92,6 +93,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	}
 	// Memory is authoritative, the store is the journal (registrar.Table); every change moves the
 	// registration gauges (metrics.go).
+	s.store = reg
 	if t, ok := reg.(*registrar.Table); ok {
 		s.table = t
 	} else {
@@ -268,6 +270,14 @@ func (s *Server) Run(ctx context.Context) error {
 	s.initRegistrationGauges(ctx)
 	s.wg.Add(1)
 	go func() { defer s.wg.Done(); s.table.Run(ctx, s.cfg.StoreFlushInterval) }()
+	if w, ok := s.store.(registrar.Watcher); ok && s.table.Shared() {
+		// A pool: a copy another S-CSCF changed is dropped, the next request reads the store's.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = w.WatchRegistrations(ctx, s.table.Invalidate)
+		}()
+	}
 	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost,
 		Roles: []string{cx.RoleHSS}}); err != nil {
 		s.closeListeners()

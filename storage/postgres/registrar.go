@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/storage/internal/registrarsql"
@@ -27,14 +30,77 @@ func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) e
 	return db.rows().SaveRegistration(ctx, r)
 }
 
-// SaveRegistrationVersion implements registrar.VersionedStore.
+// SaveRegistrationVersion implements registrar.VersionedStore; the other S-CSCFs of the pool are told
+// (registrationChannel).
 func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registration, base uint64) error {
-	return db.rows().SaveRegistrationVersion(ctx, r, base)
+	if err := db.rows().SaveRegistrationVersion(ctx, r, base); err != nil {
+		return err
+	}
+	db.notifyRegistration(ctx, r.IMPU, r.Version)
+	return nil
 }
 
-// DeleteRegistrationVersion implements registrar.VersionedStore.
+// DeleteRegistrationVersion implements registrar.VersionedStore; the other S-CSCFs of the pool are told.
 func (db *DB) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
-	return db.rows().DeleteRegistrationVersion(ctx, impu, base)
+	if err := db.rows().DeleteRegistrationVersion(ctx, impu, base); err != nil {
+		return err
+	}
+	db.notifyRegistration(ctx, impu, base+1)
+	return nil
+}
+
+// registrationChannel is the LISTEN/NOTIFY channel of registration changes: "<version> <key IMPU>".
+const registrationChannel = "scscf_reg"
+
+// notifyRegistration tells the S-CSCFs listening (WatchRegistrations) that the registration stored under impu
+// is now at version (or gone): they drop an older copy. A lost notification leaves a stale copy until its
+// next write conflicts (compare-and-set), so a failure is only logged.
+func (db *DB) notifyRegistration(ctx context.Context, impu string, version uint64) {
+	if _, err := db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, registrationChannel,
+		strconv.FormatUint(version, 10)+" "+impu); err != nil {
+		db.log.Warn("notify registration change", zap.String("impu", impu), zap.Error(err))
+	}
+}
+
+// WatchRegistrations implements registrar.Watcher: it LISTENs on a connection of its own and calls changed
+// for every registration change another S-CSCF (or this one) made, until ctx ends; a lost connection is
+// opened again after a pause.
+func (db *DB) WatchRegistrations(ctx context.Context, changed func(impu string, version uint64)) error {
+	for {
+		err := db.listen(ctx, changed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		db.log.Warn("registration change listener lost; listening again", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (db *DB) listen(ctx context.Context, changed func(impu string, version uint64)) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN `+registrationChannel); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: listen: %w", err)
+		}
+		v, impu, ok := strings.Cut(n.Payload, " ")
+		version, perr := strconv.ParseUint(v, 10, 64)
+		if !ok || perr != nil {
+			continue
+		}
+		changed(impu, version)
+	}
 }
 
 // Registration implements registrar.Registrar.
@@ -147,6 +213,7 @@ var (
 	_ registrar.Registrar       = (*DB)(nil)
 	_ registrar.VersionedStore  = (*DB)(nil)
 	_ registrar.ChallengeLister = (*DB)(nil)
+	_ registrar.Watcher         = (*DB)(nil)
 )
 
 // SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).

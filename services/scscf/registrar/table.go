@@ -26,6 +26,12 @@ type VersionedStore interface {
 	DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error
 }
 
+// Watcher is a shared store that reports the registration changes of every S-CSCF using it (PostgreSQL
+// LISTEN/NOTIFY), so that a table drops a copy another S-CSCF has changed (Table.Invalidate).
+type Watcher interface {
+	WatchRegistrations(ctx context.Context, changed func(impu string, version uint64)) error
+}
+
 // ChallengeLister lists the stored challenges, for Table.Load.
 type ChallengeLister interface {
 	Challenges(ctx context.Context) ([]*Challenge, error)
@@ -623,6 +629,9 @@ type journalOp struct {
 	chal     *Challenge
 	takeChal string // nonce of a challenge to remove from the store
 }
+
+// Shared says whether other S-CSCFs use the store (TableConfig.Shared).
+func (t *Table) Shared() bool { return t.cfg.Shared }
 
 // Pending is the number of changes not written to the store yet.
 func (t *Table) Pending() int {
