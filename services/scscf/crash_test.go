@@ -17,6 +17,7 @@ import (
 	"github.com/imscore/imscore/internal/e2e"
 	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/digest"
+	"github.com/imscore/imscore/storage/postgres/pgtest"
 	"github.com/imscore/imscore/storage/sqlite"
 )
 
@@ -32,11 +33,17 @@ type scscfProcess struct {
 
 func startSCSCFProcess(t *testing.T, bin string, hss *fakeHSS, sipAddr, db string) *scscfProcess {
 	t.Helper()
+	return startSCSCFProcessAs(t, bin, hss, sipAddr, "sqlite://"+db, testSCSCF)
+}
+
+// startSCSCFProcessAs is startSCSCFProcess on the store dsn with the Diameter Origin-Host originHost.
+func startSCSCFProcessAs(t *testing.T, bin string, hss *fakeHSS, sipAddr, dsn, originHost string) *scscfProcess {
+	t.Helper()
 	p := &scscfProcess{logs: &bytes.Buffer{}, done: make(chan struct{})}
 	httpAddr := e2e.Addr(e2e.FreePort(t))
 	p.cmd = exec.Command(bin, "--sip-listen", sipAddr, "--http-listen", httpAddr, "--diameter-listen", "",
-		"--hss", hss.addr, "--hss-host", testHSSHost, "--origin-host", testSCSCF, "--icscf", "none",
-		"--db", "sqlite://"+db, "--store-flush-interval", crashFlushInterval.String(), "--log-level", "info")
+		"--hss", hss.addr, "--hss-host", testHSSHost, "--origin-host", originHost, "--icscf", "none",
+		"--db", dsn, "--store-flush-interval", crashFlushInterval.String(), "--log-level", "info")
 	p.cmd.Stdout, p.cmd.Stderr = p.logs, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -160,5 +167,44 @@ func TestKilledSCSCFLosesNothingOlderThanTheWindow(t *testing.T) {
 		if res := u.register(600, u.emptyAuth()); res.StatusCode != 200 {
 			t.Fatalf("protected re-REGISTER of %s after the restart: %d, want 200 (still registered)", u.impu, res.StatusCode)
 		}
+	}
+}
+
+// Two S-CSCF processes on one PostgreSQL serve one population: UEs registered at the first are served by the
+// second after the first is killed with SIGKILL (the second reads each registration from the store on its
+// first request and applies the re-registration by compare-and-set on its version).
+func TestPoolOfTwoSCSCFProcessesOnPostgreSQL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs cmd/scscf")
+	}
+	b, err := e2e.NewBuilder(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := b.MustPath(t, "scscf")
+	dsn := pgtest.Start(t)
+	hss := startFakeHSS(t)
+	sip1, sip2 := e2e.Addr(e2e.FreePort(t)), e2e.Addr(e2e.FreePort(t))
+	first := startSCSCFProcessAs(t, bin, hss, sip1, dsn, testSCSCF)
+	startSCSCFProcessAs(t, bin, hss, sip2, dsn, "scscf2.test."+testDomain)
+
+	const ues = 10
+	var registeredUEs []*testUE
+	for i := range ues {
+		sub := hss.addSubscriber(t, fmt.Sprintf("0010100000023%02d", i), fmt.Sprintf("155500023%02d", i))
+		u := newUEFor(t, netip.MustParseAddrPort(sip1), sub, "127.0.0.1")
+		u.registerFully(600)
+		registeredUEs = append(registeredUEs, u)
+	}
+	first.kill(syscall.SIGKILL)
+	for _, u := range registeredUEs {
+		u.scscf = netip.MustParseAddrPort(sip2)
+		if res := u.register(600, u.emptyAuth()); res.StatusCode != 200 {
+			t.Fatalf("protected re-REGISTER of %s at the second S-CSCF: %d, want 200 (registered)", u.impu, res.StatusCode)
+		}
+	}
+	// And a de-registration there ends it.
+	if res := registeredUEs[0].register(0, registeredUEs[0].emptyAuth()); res.StatusCode != 200 {
+		t.Fatalf("de-REGISTER at the second S-CSCF: %d", res.StatusCode)
 	}
 }
