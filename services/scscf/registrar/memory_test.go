@@ -17,3 +17,10 @@ func TestTableContract(t *testing.T) {
 		return registrar.NewTable(registrar.TableConfig{Store: registrar.NewMemory()})
 	})
 }
+
+// The table of a pool (write-through, load on miss, subscriptions and challenges in the store) too.
+func TestSharedTableContract(t *testing.T) {
+	registrartest.Run(t, func(t *testing.T) registrar.Registrar {
+		return registrar.NewTable(registrar.TableConfig{Store: registrar.NewMemory(), Shared: true})
+	})
+}

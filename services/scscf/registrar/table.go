@@ -136,9 +136,11 @@ func (t *Table) Load(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("load registrations: %w", err)
 	}
-	subs, err := t.cfg.Store.ExpiredSubscriptions(ctx, farFuture)
-	if err != nil {
-		return fmt.Errorf("load subscriptions: %w", err)
+	var subs []*Subscription
+	if !t.cfg.Shared { // in a pool they stay in the store
+		if subs, err = t.cfg.Store.ExpiredSubscriptions(ctx, farFuture); err != nil {
+			return fmt.Errorf("load subscriptions: %w", err)
+		}
 	}
 	var chals []*Challenge
 	if l, ok := t.cfg.Store.(ChallengeLister); ok && !t.cfg.Shared {
@@ -492,10 +494,14 @@ func (t *Table) dropSubLocked(e *subEntry) {
 	t.subHeap.remove(e)
 }
 
-// SaveSubscription implements Registrar.
-func (t *Table) SaveSubscription(_ context.Context, s *Subscription) error {
+// SaveSubscription implements Registrar. In a pool subscriptions live in the store alone (any S-CSCF of it
+// notifies the watchers of a registration it changes).
+func (t *Table) SaveSubscription(ctx context.Context, s *Subscription) error {
 	if s.ID == "" {
 		return fmt.Errorf("save subscription: empty ID")
+	}
+	if t.cfg.Shared {
+		return t.cfg.Store.SaveSubscription(ctx, s)
 	}
 	own := s.Clone()
 	t.mu.Lock()
@@ -507,6 +513,9 @@ func (t *Table) SaveSubscription(_ context.Context, s *Subscription) error {
 
 // Subscription implements Registrar.
 func (t *Table) Subscription(ctx context.Context, id string) (*Subscription, error) {
+	if t.cfg.Shared {
+		return t.cfg.Store.Subscription(ctx, id)
+	}
 	t.mu.Lock()
 	if e := t.subs[id]; e != nil {
 		s := e.sub.Clone()
@@ -514,14 +523,14 @@ func (t *Table) Subscription(ctx context.Context, id string) (*Subscription, err
 		return s, nil
 	}
 	t.mu.Unlock()
-	if t.cfg.Shared {
-		return t.cfg.Store.Subscription(ctx, id)
-	}
 	return nil, fmt.Errorf("subscription %s: %w", id, ErrNotFound)
 }
 
 // Subscriptions implements Registrar.
-func (t *Table) Subscriptions(_ context.Context, impu string) ([]*Subscription, error) {
+func (t *Table) Subscriptions(ctx context.Context, impu string) ([]*Subscription, error) {
+	if t.cfg.Shared {
+		return t.cfg.Store.Subscriptions(ctx, impu)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*Subscription
@@ -533,7 +542,10 @@ func (t *Table) Subscriptions(_ context.Context, impu string) ([]*Subscription, 
 }
 
 // DeleteSubscription implements Registrar.
-func (t *Table) DeleteSubscription(_ context.Context, id string) error {
+func (t *Table) DeleteSubscription(ctx context.Context, id string) error {
+	if t.cfg.Shared {
+		return t.cfg.Store.DeleteSubscription(ctx, id)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	e := t.subs[id]
@@ -546,7 +558,10 @@ func (t *Table) DeleteSubscription(_ context.Context, id string) error {
 }
 
 // ExpiredSubscriptions implements Registrar.
-func (t *Table) ExpiredSubscriptions(_ context.Context, now time.Time) ([]*Subscription, error) {
+func (t *Table) ExpiredSubscriptions(ctx context.Context, now time.Time) ([]*Subscription, error) {
+	if t.cfg.Shared {
+		return t.cfg.Store.ExpiredSubscriptions(ctx, now)
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var out []*Subscription
