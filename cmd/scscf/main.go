@@ -37,6 +37,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Diameter.HSS, "hss", cfg.Diameter.HSS, "HSS Diameter address")
 	fs.StringVar(&cfg.Diameter.HSSHost, "hss-host", cfg.Diameter.HSSHost, "HSS Origin-Host expected in its CEA (empty: any; required over TLS)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "registrar storage: sqlite://PATH, postgres://... or memory")
+	fs.DurationVar(&cfg.StoreFlushInterval, "store-flush-interval", cfg.StoreFlushInterval,
+		"how often registrar changes are written behind to the store: the most a crash loses")
 	fs.StringVar(&cfg.Domain, "domain", cfg.Domain, "home network domain")
 	fs.StringVar(&cfg.ServerName, "server-name", cfg.ServerName, "this S-CSCF's SIP URI (Server-Name in MAR/SAR)")
 	fs.StringVar(&cfg.Diameter.OriginHost, "origin-host", cfg.Diameter.OriginHost, "Diameter Origin-Host")

@@ -46,8 +46,11 @@ const (
 	DefaultSubscribeMin    = 60 * time.Second
 	DefaultExpiryInterval  = time.Second
 	DefaultShutdownTimeout = 5 * time.Second
-	DefaultISCTokenTTL     = 5 * time.Minute
-	DefaultASTimeout       = 5 * time.Second
+	// DefaultStoreFlushInterval is the loss window of the registrar on a crash: changes are written behind
+	// to the store this often.
+	DefaultStoreFlushInterval = 200 * time.Millisecond
+	DefaultISCTokenTTL        = 5 * time.Minute
+	DefaultASTimeout          = 5 * time.Second
 	// DefaultHSSRetryAfter is the Retry-After of the 503 answered while the HSS is unavailable.
 	DefaultHSSRetryAfter = 5 * time.Second
 )
@@ -92,6 +95,13 @@ type Config struct {
 	ExpiryInterval time.Duration `yaml:"expiry_interval"`
 	// ShutdownTimeout bounds the drain at shutdown (DPR, SIP transactions).
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// StoreFlushInterval is how often the in-memory registrar writes its changes behind to the store (db):
+	// the most a crash (kill -9) loses. A clean stop flushes everything.
+	StoreFlushInterval time.Duration `yaml:"store_flush_interval"`
+	// StoreShared says that other S-CSCFs use the same store (a pool): a registration not in memory is looked
+	// up in the store, challenges are written through, and writes are compare-and-set. Always on with
+	// PostgreSQL; set it for several processes on one SQLite file.
+	StoreShared bool `yaml:"store_shared"`
 	// ISCTokenTTL is how long an original-dialog token handed to an AS stays valid (TS 24.229 §5.4.3.3).
 	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
 	// ASTimeout is how long an application server may stay silent before the S-CSCF applies the iFC's
@@ -216,6 +226,7 @@ func DefaultConfig() Config {
 		SubscribeMaxExpires: DefaultSubscribeMax,
 		ExpiryInterval:      DefaultExpiryInterval,
 		ShutdownTimeout:     DefaultShutdownTimeout,
+		StoreFlushInterval:  DefaultStoreFlushInterval,
 		ISCTokenTTL:         DefaultISCTokenTTL,
 		ASTimeout:           DefaultASTimeout,
 		Log:                 logging.Default(),
@@ -263,6 +274,7 @@ func (c Config) WithDefaults() Config {
 	setD(&c.SubscribeMaxExpires, d.SubscribeMaxExpires)
 	setD(&c.ExpiryInterval, d.ExpiryInterval)
 	setD(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setD(&c.StoreFlushInterval, d.StoreFlushInterval)
 	setD(&c.ISCTokenTTL, d.ISCTokenTTL)
 	setD(&c.ASTimeout, d.ASTimeout)
 	setD(&c.Diameter.RetryAfter, DefaultHSSRetryAfter)
@@ -338,6 +350,9 @@ func (c Config) Validate() error {
 	}
 	if c.ExpiryInterval <= 0 {
 		bad("expiry_interval", "must be positive")
+	}
+	if c.StoreFlushInterval <= 0 {
+		bad("store_flush_interval", "must be positive")
 	}
 	if c.ASTimeout <= 0 {
 		bad("as_timeout", "must be positive")

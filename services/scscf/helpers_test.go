@@ -111,6 +111,23 @@ type fakeHSS struct {
 
 	holdMu sync.Mutex
 	hold   map[cx.Command]chan struct{} // requests of these commands wait for the channel to close
+	held   map[cx.Command]int           // requests waiting in hold now
+}
+
+// waitHeld waits until n requests of cmd are held.
+func (h *fakeHSS) waitHeld(t *testing.T, cmd cx.Command, n int) {
+	t.Helper()
+	deadline := time.Now().Add(waitLong)
+	for time.Now().Before(deadline) {
+		h.holdMu.Lock()
+		got := h.held[cmd]
+		h.holdMu.Unlock()
+		if got >= n {
+			return
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	t.Fatalf("fewer than %d %v requests held", n, cmd)
 }
 
 // holdCommand makes the HSS sit on every cmd request (its answer is sent late, or never) until release.
@@ -130,10 +147,21 @@ func (h *fakeHSS) holdCommand(cmd cx.Command) (release func()) {
 func (h *fakeHSS) wait(ctx context.Context, cmd cx.Command) error {
 	h.holdMu.Lock()
 	ch := h.hold[cmd]
+	if ch != nil {
+		if h.held == nil {
+			h.held = map[cx.Command]int{}
+		}
+		h.held[cmd]++
+	}
 	h.holdMu.Unlock()
 	if ch == nil {
 		return nil
 	}
+	defer func() {
+		h.holdMu.Lock()
+		h.held[cmd]--
+		h.holdMu.Unlock()
+	}()
 	select {
 	case <-ch:
 		return nil
@@ -486,12 +514,18 @@ func newUE(t *testing.T, s *Server, sub *subscriber) *testUE {
 // domain of 127.0.0.1/32 (Linux answers the whole of 127.0.0.0/8 without setup).
 func newUEAt(t *testing.T, s *Server, sub *subscriber, ip string) *testUE {
 	t.Helper()
+	return newUEFor(t, s.SIPAddr(), sub, ip)
+}
+
+// newUEFor is newUEAt towards an S-CSCF at scscf (one this test runs as a process, say).
+func newUEFor(t *testing.T, scscf netip.AddrPort, sub *subscriber, ip string) *testUE {
+	t.Helper()
 	usim, err := aka.NewUSIM(sub.keys, aka.DefaultUSIMConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
 	conn, addr := listenUDP(t, ip)
-	ue := &testUE{t: t, conn: conn, addr: addr, scscf: s.SIPAddr(), sub: sub,
+	ue := &testUE{t: t, conn: conn, addr: addr, scscf: scscf, sub: sub,
 		impu: sub.impus[1], usim: usim, callID: randHex(8) + "@ue", tag: randHex(4), integrity: digest.IntegrityNo,
 		instance: testInstance,
 		reqs:     make(chan *sip.Request, 32), ress: make(chan *sip.Response, 32)}
@@ -623,11 +657,18 @@ func (u *testUE) answer(req *sip.Request, code int, extra string) {
 // register sends one REGISTER; auth is the Authorization value.
 func (u *testUE) register(expires int, auth string, extra ...string) *sip.Response {
 	u.t.Helper()
+	u.sendRegister(expires, auth, extra...)
+	return u.response()
+}
+
+// sendRegister sends the REGISTER of register without waiting for its response.
+func (u *testUE) sendRegister(expires int, auth string, extra ...string) {
+	u.t.Helper()
 	contact := fmt.Sprintf(`<sip:ue@%s>;expires=%d;+sip.instance="<%s>"`, u.addr, expires, u.instance)
 	if u.regID != "" {
 		contact += ";reg-id=" + u.regID
 	}
-	return u.registerContact(contact, auth, extra...)
+	u.sendRegisterContact(contact, auth, extra...)
 }
 
 // testInstance is the instance-id of a testUE's Contact unless the test sets another: UEs of one subscriber
@@ -636,6 +677,13 @@ const testInstance = "urn:gsma:imei:35209900-176148-0"
 
 // registerContact sends one REGISTER with the given Contact value.
 func (u *testUE) registerContact(contact, auth string, extra ...string) *sip.Response {
+	u.t.Helper()
+	u.sendRegisterContact(contact, auth, extra...)
+	return u.response()
+}
+
+// sendRegisterContact sends the REGISTER of registerContact without waiting for its response.
+func (u *testUE) sendRegisterContact(contact, auth string, extra ...string) {
 	u.t.Helper()
 	u.cseq++
 	hs := ""
@@ -657,7 +705,6 @@ Authorization: %[9]s
 %[10]sContent-Length: 0
 
 `, testDomain, u.addr, randHex(8), u.impu, u.tag, u.callID, u.cseq, contact, auth, hs))
-	return u.response()
 }
 
 func (u *testUE) emptyAuth() string {

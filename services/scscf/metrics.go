@@ -2,10 +2,8 @@ package scscf
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/imscore/imscore/internal/adminhttp"
 
@@ -13,7 +11,6 @@ import (
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/peer"
-	"github.com/imscore/imscore/services/scscf/registrar"
 	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust/boundary"
 )
@@ -39,6 +36,8 @@ type metrics struct {
 	cxFailed      *prometheus.CounterVec
 	// hssUnavailable counts SIP requests answered 503 at once because the HSS could not be used.
 	hssUnavailable *prometheus.CounterVec
+	// storeErrors counts registrar journal writes that failed (retried at the next flush) or conflicted.
+	storeErrors *prometheus.CounterVec
 	// edge counts the work of the trust domain boundary (sip/trust/boundary).
 	edge *boundary.Metrics
 }
@@ -74,9 +73,12 @@ func newMetrics() *metrics {
 		hssUnavailable: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_hss_unavailable_total",
 			Help: "SIP requests answered 503 with Retry-After because the HSS was unavailable (no open or responsive peer, connection lost, too busy), by the Cx command that could not be sent (MAR, SAR)."},
 			[]string{"command"}),
+		storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_store_write_errors_total",
+			Help: "Registrar changes the store refused when written behind, by operation: retried at the next flush, or (a version conflict with another S-CSCF of the pool) the local copy dropped."},
+			[]string{"op"}),
 	}
 	m.registry.MustRegister(m.sipRequests, m.sipResponses, m.inflight, m.sipLimited, m.registrations, m.registered, m.contacts,
-		m.diameter, m.cxDuration, m.cxFailed, m.hssUnavailable)
+		m.diameter, m.cxDuration, m.cxFailed, m.hssUnavailable, m.storeErrors)
 	m.edge = boundary.NewMetrics("scscf")
 	m.registry.MustRegister(m.edge.Collectors()...)
 	m.registry.MustRegister(adminhttp.RuntimeCollectors()...)
@@ -120,64 +122,12 @@ func (m *metrics) registrationDelta(registrations, contacts int) {
 	m.contacts.Add(float64(contacts))
 }
 
-// countStartTimeout bounds the start-up count.
-const countStartTimeout = 10 * time.Second
-
-// initRegistrationGauges sets the registration gauges from the store's count; afterwards they follow this
-// process's changes (countingRegistrar).
-func (s *Server) initRegistrationGauges(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, countStartTimeout)
-	defer cancel()
-	regs, contacts, err := s.reg.CountRegistrations(ctx)
-	if err != nil {
-		return fmt.Errorf("count registrations: %w", err)
-	}
+// initRegistrationGauges sets the registration gauges from the table's counts (after Load); afterwards the
+// table moves them on every change (TableConfig.OnCount).
+func (s *Server) initRegistrationGauges(ctx context.Context) {
+	regs, contacts, _ := s.table.CountRegistrations(ctx)
 	s.metrics.registered.Set(float64(regs))
 	s.metrics.contacts.Set(float64(contacts))
-	return nil
-}
-
-// countingRegistrar keeps the registration gauges in step with the registrar: each save and delete reads
-// the record it replaces (one indexed lookup) and moves the gauges by the difference. Several S-CSCFs on
-// one shared registrar each count the changes they make.
-type countingRegistrar struct {
-	registrar.Registrar
-	m *metrics
-}
-
-// stored returns how many contacts the record stored under impu binds, and whether there is one.
-func (r countingRegistrar) stored(ctx context.Context, impu string) (int, bool) {
-	old, err := r.Registrar.Registration(ctx, impu)
-	if err != nil || old.IMPU != impu { // another key's implicit set: not the record replaced
-		return 0, false
-	}
-	return len(old.Contacts), true
-}
-
-// SaveRegistration implements registrar.Registrar.
-func (r countingRegistrar) SaveRegistration(ctx context.Context, reg *registrar.Registration) error {
-	before, existed := r.stored(ctx, reg.IMPU)
-	if err := r.Registrar.SaveRegistration(ctx, reg); err != nil {
-		return err
-	}
-	d := 1
-	if existed {
-		d = 0
-	}
-	r.m.registrationDelta(d, len(reg.Contacts)-before)
-	return nil
-}
-
-// DeleteRegistration implements registrar.Registrar.
-func (r countingRegistrar) DeleteRegistration(ctx context.Context, impu string) error {
-	before, existed := r.stored(ctx, impu)
-	if err := r.Registrar.DeleteRegistration(ctx, impu); err != nil {
-		return err
-	}
-	if existed {
-		r.m.registrationDelta(-1, -before)
-	}
-	return nil
 }
 
 // httpHandler is the admin HTTP listener's mux: /metrics (our own registry), /healthz (alive), /readyz
@@ -202,7 +152,6 @@ func (s *Server) httpHandler() http.Handler {
 
 // Interface guards.
 var (
-	_ proxy.Metrics       = (*metrics)(nil)
-	_ peer.Observer       = (*metrics)(nil)
-	_ registrar.Registrar = countingRegistrar{}
+	_ proxy.Metrics = (*metrics)(nil)
+	_ peer.Observer = (*metrics)(nil)
 )

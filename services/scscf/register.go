@@ -104,22 +104,17 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 	}
 	log := s.log.With(logging.IMPI(impi), logging.IMPU(impu), logging.CallID(req.CallID().Value()))
 
-	unlock := s.lockIdentity(impu)
-	defer unlock()
-
-	existing, err := s.reg.Registration(ctx, impu)
-	if err != nil && !errors.Is(err, registrar.ErrNotFound) {
-		return proxy.Decision{}, fmt.Errorf("register %s: %w", impu, err)
-	}
-	if existing != nil && existing.IMPI != impi {
-		existing = nil // another private identity's registration: this one authenticates on its own
+	// No lock: the state read here is applied after the MAR/SAR only if nobody changed it meanwhile (accept).
+	existing, base, err := s.currentRegistration(ctx, impu, impi)
+	if err != nil {
+		return proxy.Decision{}, err
 	}
 
 	// §5.4.1.2.1: a registered UE whose REGISTER arrives integrity protected need not be challenged again.
 	if existing != nil && cred != nil && integrityProtected(cred.IntegrityProtected) && !s.cfg.Registration.ReauthProtected &&
 		cred.Response == "" {
 		log.Debug("protected re-registration, authentication skipped")
-		return s.accept(ctx, req, log, impi, impu, existing)
+		return s.accept(ctx, req, log, impi, impu, existing, base)
 	}
 	if cred != nil && cred.Nonce != "" && cred.Response == "" && cred.AUTS == "" {
 		// TS 24.229 §5.1.1.5.3, TS 33.203 §6.1.2: a UE that finds the challenge's MAC invalid answers it with an
@@ -166,10 +161,10 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 				}
 				return proxy.Respond(403, "Forbidden"), nil
 			}
-			return s.accept(ctx, req, log, impi, impu, existing)
+			return s.accept(ctx, req, log, impi, impu, existing, base)
 		}
 		if existing != nil && integrityProtected(cred.IntegrityProtected) && !s.cfg.Registration.ReauthProtected {
-			return s.accept(ctx, req, log, impi, impu, existing)
+			return s.accept(ctx, req, log, impi, impu, existing, base)
 		}
 	}
 	return s.challenge(ctx, log, impi, impu, cred, nil)
@@ -411,9 +406,48 @@ func (s *Server) requestedContacts(req *sip.Request) (list []contactSpec, star b
 	return list, star, nil
 }
 
+// currentRegistration reads the registration of impu: the one of impi (nil when there is none, or when it is
+// another private identity's, which this one authenticates apart from) and the version stored under the key
+// impu, which a change applies against (registrar.Table.SaveRegistrationIf).
+func (s *Server) currentRegistration(ctx context.Context, impu, impi string) (*registrar.Registration, uint64, error) {
+	existing, err := s.reg.Registration(ctx, impu)
+	if errors.Is(err, registrar.ErrNotFound) {
+		return nil, registrar.Absent, nil
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("register %s: %w", impu, err)
+	}
+	base := registrar.Absent
+	if existing.IMPU == impu {
+		base = existing.Version
+	}
+	if existing.IMPI != impi {
+		existing = nil // another private identity's registration: this one authenticates on its own
+	}
+	return existing, base, nil
+}
+
+// maxApplyAttempts bounds how often a REGISTER is re-evaluated when its registration changed during its SAR.
+const maxApplyAttempts = 3
+
 // accept applies the REGISTER's bindings after successful (or skipped) authentication: SAR and 200 OK,
-// or de-registration (TS 24.229 §5.4.1.2.2, §5.4.1.4).
-func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, impi, impu string, existing *registrar.Registration) (proxy.Decision, error) {
+// or de-registration (TS 24.229 §5.4.1.2.2, §5.4.1.4). The SAR runs without any lock; the result is applied
+// when the registration still has the version read before (base), else the REGISTER is re-evaluated against
+// the registration as it is now (two REGISTERs of one user at once; another S-CSCF of the pool).
+func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, impi, impu string, existing *registrar.Registration, base uint64) (proxy.Decision, error) {
+	for attempt := 1; ; attempt++ {
+		d, err := s.acceptOnce(ctx, req, log, impi, impu, existing, base)
+		if !errors.Is(err, registrar.ErrConflict) || attempt == maxApplyAttempts {
+			return d, err
+		}
+		log.Debug("registration changed during the SAR: re-evaluated", zap.Int("attempt", attempt))
+		if existing, base, err = s.currentRegistration(ctx, impu, impi); err != nil {
+			return proxy.Decision{}, err
+		}
+	}
+}
+
+func (s *Server) acceptOnce(ctx context.Context, req *sip.Request, log *zap.Logger, impi, impu string, existing *registrar.Registration, base uint64) (proxy.Decision, error) {
 	specs, star, err := s.requestedContacts(req)
 	if err != nil {
 		return proxy.Decision{}, &proxy.StatusError{Code: 400, Reason: "Bad Request", Err: err}
@@ -496,7 +530,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 			if _, err := s.cx.serverAssignment(ctx, impi, []string{impu}, cx.SATUserDeregistration, false, reg.HSS.Host); err != nil {
 				log.Warn("SAR USER_DEREGISTRATION", zap.Error(err))
 			}
-			if err := s.reg.DeleteRegistration(ctx, reg.IMPU); err != nil && !errors.Is(err, registrar.ErrNotFound) {
+			if err := s.table.DeleteRegistrationIf(ctx, reg.IMPU, base); err != nil && !errors.Is(err, registrar.ErrNotFound) {
 				return proxy.Decision{}, fmt.Errorf("deregister %s: %w", impu, err)
 			}
 			s.notifyTerminated(existing, EventUnregistered)
@@ -527,7 +561,7 @@ func (s *Server) accept(ctx context.Context, req *sip.Request, log *zap.Logger, 
 	}
 	reg.HSS = registrar.HSSSession{Host: saa.OriginHost, Realm: saa.OriginRealm, ServerName: s.cfg.ServerName}
 	reg.Expires = earliestExpiry(reg.Contacts)
-	if err := s.reg.SaveRegistration(ctx, reg); err != nil {
+	if err := s.table.SaveRegistrationIf(ctx, reg, base); err != nil {
 		return proxy.Decision{}, fmt.Errorf("register %s: %w", impu, err)
 	}
 	event := EventRefreshed
@@ -616,6 +650,7 @@ func applyProfile(reg *registrar.Registration, data []byte) error {
 		return fmt.Errorf("user data: %w", err)
 	}
 	reg.Profile = append([]byte(nil), data...)
+	reg.Parsed = sub // parsed once here, kept with the registration
 	var ids []registrar.Identity
 	for _, sp := range sub.ServiceProfiles {
 		for _, pi := range sp.PublicIdentities {
@@ -722,8 +757,6 @@ func (s *Server) expireRegistrations(ctx context.Context, now time.Time) {
 }
 
 func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
-	unlock := s.lockIdentity(impu)
-	defer unlock()
 	r, err := s.reg.Registration(ctx, impu)
 	if err != nil || r.IMPU != impu || r.Expires.After(now) {
 		return // refreshed or removed meanwhile
@@ -741,8 +774,10 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 	if len(kept) > 0 {
 		r.Contacts = kept
 		r.Expires = earliestExpiry(kept)
-		if err := s.reg.SaveRegistration(ctx, r); err != nil {
-			log.Warn("expire contacts", zap.Error(err))
+		if err := s.table.SaveRegistrationIf(ctx, r, old.Version); err != nil {
+			if !errors.Is(err, registrar.ErrConflict) { // a conflict: refreshed meanwhile
+				log.Warn("expire contacts", zap.Error(err))
+			}
 			return
 		}
 		s.notifyContactsGone(r, expired, EventExpired)
@@ -750,8 +785,8 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 	}
 	// Delete first: of several S-CSCFs sweeping one shared registrar, only the one whose delete succeeds
 	// tells the HSS and the watchers.
-	if err := s.reg.DeleteRegistration(ctx, r.IMPU); err != nil {
-		if !errors.Is(err, registrar.ErrNotFound) {
+	if err := s.table.DeleteRegistrationIf(ctx, r.IMPU, old.Version); err != nil {
+		if !errors.Is(err, registrar.ErrNotFound) && !errors.Is(err, registrar.ErrConflict) {
 			log.Warn("expire registration", zap.Error(err))
 		}
 		return

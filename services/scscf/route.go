@@ -141,9 +141,14 @@ func servedUser(req *sip.Request) string {
 	return ""
 }
 
+// parseProfile is the registration's parsed User-Data: parsed once per SAA or PPR (applyProfile) or at load
+// (registrar.Table), parsed here only for a registration that is not in the table (unregistered user).
 func parseProfile(reg *registrar.Registration) *userdata.IMSSubscription {
 	if reg == nil || len(reg.Profile) == 0 {
 		return nil
+	}
+	if reg.Parsed != nil {
+		return reg.Parsed
 	}
 	sub, err := userdata.Parse(reg.Profile)
 	if err != nil {

@@ -51,9 +51,7 @@ func (s *Server) registrationTermination(ctx context.Context, rtr *cx.RTR) error
 		event = EventRejected
 	}
 	for _, r := range regs {
-		unlock := s.lockIdentity(r.IMPU)
 		err := s.reg.DeleteRegistration(ctx, r.IMPU)
-		unlock()
 		if err != nil && !errors.Is(err, registrar.ErrNotFound) {
 			return fmt.Errorf("rtr %s: %w", r.IMPU, err)
 		}
@@ -78,12 +76,7 @@ func (s *Server) pushProfile(ctx context.Context, ppr *cx.PPR) error {
 		return nil // charging information only: nothing the registrar keeps
 	}
 	for _, r := range regs {
-		unlock := s.lockIdentity(r.IMPU)
-		err := applyProfile(r, ppr.UserData)
-		if err == nil {
-			err = s.reg.SaveRegistration(ctx, r)
-		}
-		unlock()
+		r, err := s.applyPushedProfile(ctx, r, ppr.UserData)
 		if err != nil {
 			return fmt.Errorf("ppr %s: %w", r.IMPU, err)
 		}
@@ -91,4 +84,23 @@ func (s *Server) pushProfile(ctx context.Context, ppr *cx.PPR) error {
 		s.notifyAsync(r, EventRegistered)
 	}
 	return nil
+}
+
+// applyPushedProfile stores the User-Data in r, applied against r's version: when a REGISTER changed the
+// registration meanwhile, it is read again and the profile applied to it.
+func (s *Server) applyPushedProfile(ctx context.Context, r *registrar.Registration, data []byte) (*registrar.Registration, error) {
+	for attempt := 1; ; attempt++ {
+		if err := applyProfile(r, data); err != nil {
+			return r, err
+		}
+		err := s.table.SaveRegistrationIf(ctx, r, r.Version)
+		if !errors.Is(err, registrar.ErrConflict) || attempt == maxApplyAttempts {
+			return r, err
+		}
+		fresh, rerr := s.reg.Registration(ctx, r.IMPU)
+		if rerr != nil {
+			return r, rerr
+		}
+		r = fresh
+	}
 }

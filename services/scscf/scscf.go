@@ -4,15 +4,14 @@
 //
 // Files follow the procedures: register.go (§5.4.1), regevent.go and reginfo.go (§5.4.2, RFC 3680),
 // route.go (§5.4.3), ifc.go (TS 29.228 Annex B/F), cx.go (TS 29.228 §6), rtr.go (§5.4.1.5, RTR/PPR).
-// Registration state lives behind registrar.Registrar (services/scscf/registrar), stored in SQLite or
-// PostgreSQL by storage/.
+// Registration state lives in memory in a registrar.Table (services/scscf/registrar), authoritative, written
+// behind as rows to the store (SQLite or PostgreSQL, storage/); docs/scscf.md#state.
 package scscf
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/http"
 	"net/netip"
@@ -35,9 +34,6 @@ import (
 	"github.com/imscore/imscore/storage"
 )
 
-// lockStripes is the number of registration locks; identities hash onto them.
-const lockStripes = 64
-
 // notifyQueueSize bounds the NOTIFY work queue.
 const notifyQueueSize = 1024
 
@@ -46,6 +42,9 @@ type Server struct {
 	cfg Config
 	log *zap.Logger
 	reg registrar.Registrar
+	// table is reg: the registrations in memory, authoritative, written behind to the store.
+	table *registrar.Table
+	store registrar.Registrar // the store New was given
 
 	proxy      *proxy.Proxy
 	advertise  netip.AddrPort
@@ -63,8 +62,6 @@ type Server struct {
 
 	iscMu sync.Mutex
 	isc   map[string]iscState
-
-	locks [lockStripes]sync.Mutex
 
 	notifyQ chan notification
 	metrics *metrics
@@ -94,8 +91,24 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		metrics: newMetrics(),
 		runCtx:  context.Background(),
 	}
-	// Every registrar change moves the registration gauges (metrics.go).
-	s.reg = countingRegistrar{Registrar: reg, m: s.metrics}
+	// Memory is authoritative, the store is the journal (registrar.Table); every change moves the
+	// registration gauges (metrics.go).
+	s.store = reg
+	if t, ok := reg.(*registrar.Table); ok {
+		s.table = t
+	} else {
+		shared, _ := reg.(interface{ Shared() bool })
+		s.table = registrar.NewTable(registrar.TableConfig{
+			Store:   reg,
+			Shared:  cfg.StoreShared || shared != nil && shared.Shared(),
+			OnCount: s.metrics.registrationDelta,
+			OnError: func(op, key string, err error) {
+				s.metrics.storeErrors.WithLabelValues(op).Inc()
+				log.Warn("registrar store write failed", zap.String("op", op), zap.String("key", key), zap.Error(err))
+			},
+		})
+	}
+	s.reg = s.table
 	defer func() {
 		if err != nil {
 			s.closeListeners()
@@ -249,9 +262,21 @@ func (s *Server) Run(ctx context.Context) error {
 	s.runCtx = ctx
 	errc := make(chan error, 4)
 
-	// Before the HSS can send RTR or PPR: the gauges must hold the store's count before changes move them.
-	if err := s.initRegistrationGauges(ctx); err != nil {
-		s.log.Warn("registration gauges start from zero", zap.Error(err))
+	// Before the HSS can send RTR or PPR and before the first request: the table holds the store's state.
+	if err := s.table.Load(ctx); err != nil {
+		s.closeListeners()
+		return fmt.Errorf("scscf: load registrar: %w", err)
+	}
+	s.initRegistrationGauges(ctx)
+	s.wg.Add(1)
+	go func() { defer s.wg.Done(); s.table.Run(ctx, s.cfg.StoreFlushInterval) }()
+	if w, ok := s.store.(registrar.Watcher); ok && s.table.Shared() {
+		// A pool: a copy another S-CSCF changed is dropped, the next request reads the store's.
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			_ = w.WatchRegistrations(ctx, s.table.Invalidate)
+		}()
 	}
 	if err := s.node.Connect(ctx, peer.PeerConfig{Address: s.cfg.Diameter.HSS, Host: s.cfg.Diameter.HSSHost,
 		Roles: []string{cx.RoleHSS}}); err != nil {
@@ -310,6 +335,15 @@ func (s *Server) Run(ctx context.Context) error {
 		first = fmt.Errorf("diameter close: %w", err)
 	}
 	s.wg.Wait()
+	// A clean stop loses nothing: every change still in memory only goes to the store now.
+	flushCtx, flushDone := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer flushDone()
+	if err := s.table.Flush(flushCtx); err != nil {
+		s.log.Error("registrar: final flush failed", zap.Int("pending", s.table.Pending()), zap.Error(err))
+		if first == nil {
+			first = fmt.Errorf("scscf: final flush: %w", err)
+		}
+	}
 	s.log.Info("stopped")
 	return first
 }
@@ -329,15 +363,6 @@ func (s *Server) runSweeper(ctx context.Context) {
 			s.expireISC(now)
 		}
 	}
-}
-
-// lockIdentity serialises the changes to one registration in this process.
-func (s *Server) lockIdentity(impu string) func() {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(impu))
-	m := &s.locks[h.Sum32()%lockStripes]
-	m.Lock()
-	return m.Unlock
 }
 
 // Run opens the registrar named by cfg.DB (migrating it), runs an S-CSCF until ctx ends and closes the

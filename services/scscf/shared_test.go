@@ -15,8 +15,9 @@ func TestSharedRegistrar(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "shared.db")
 	db1, db2 := openSQLite(t, path), openSQLite(t, path)
 	t.Cleanup(func() { db1.Close(); db2.Close() })
-	s1 := startSCSCF(t, hss, db1)
-	s2 := startSCSCF(t, hss, db2, func(c *Config) { c.Diameter.OriginHost = "scscf2.test." + testDomain })
+	shared := func(c *Config) { c.StoreShared = true }
+	s1 := startSCSCF(t, hss, db1, shared)
+	s2 := startSCSCF(t, hss, db2, shared, func(c *Config) { c.Diameter.OriginHost = "scscf2.test." + testDomain })
 	alice, bob := newUE(t, s1, subA), newUE(t, s2, subB)
 	alice.registerFully(600)
 	bob.registerFully(600)

@@ -81,8 +81,6 @@ func (s *Server) thirdPartyRegister(orig *sip.Request, reg *registrar.Registrati
 // administrativeDeregister ends a registration on this node's own decision: SAR
 // ADMINISTRATIVE_DEREGISTRATION, removal, NOTIFY with event "deactivated" (TS 24.229 §5.4.1.5).
 func (s *Server) administrativeDeregister(ctx context.Context, impu string, log *zap.Logger) {
-	unlock := s.lockIdentity(impu)
-	defer unlock()
 	reg, err := s.reg.Registration(ctx, impu)
 	if err != nil {
 		return
@@ -90,7 +88,8 @@ func (s *Server) administrativeDeregister(ctx context.Context, impu string, log 
 	if _, err := s.cx.serverAssignment(ctx, reg.IMPI, []string{reg.IMPU}, cx.SATAdministrativeDeregistration, false, reg.HSS.Host); err != nil {
 		log.Warn("SAR ADMINISTRATIVE_DEREGISTRATION", zap.Error(err))
 	}
-	if err := s.reg.DeleteRegistration(ctx, reg.IMPU); err != nil {
+	// Applied only to the registration the SAR was about (no lock is held across the SAR).
+	if err := s.table.DeleteRegistrationIf(ctx, reg.IMPU, reg.Version); err != nil {
 		log.Warn("administrative de-registration", zap.Error(err))
 		return
 	}

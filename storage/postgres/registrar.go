@@ -6,113 +6,126 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/storage/internal/registrarsql"
 )
 
-// This file implements registrar.Registrar, the S-CSCF's registration store (migration 0002_scscf).
-// Records are JSON in the data column; impu, impi and expires_ms are what lookups use.
+// This file implements registrar.Registrar, the S-CSCF's registration store: registrations as rows
+// (migration 0004_scscf_contacts, storage/internal/registrarsql), subscriptions and challenges one row each
+// (0002, 0003) with the record as JSON in the data column.
+
+// rows is the registration part of the store: rows of migration 0004_scscf_contacts, shared with the other
+// SQL backend (storage/internal/registrarsql).
+func (db *DB) rows() registrarsql.Store { return registrarsql.Store{B: backend{db}, Name: "postgres"} }
 
 // SaveRegistration implements registrar.Registrar.
 func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) error {
-	if r.IMPU == "" {
-		return fmt.Errorf("postgres: save registration: empty IMPU")
+	return db.rows().SaveRegistration(ctx, r)
+}
+
+// SaveRegistrationVersion implements registrar.VersionedStore; the other S-CSCFs of the pool are told
+// (registrationChannel).
+func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registration, base uint64) error {
+	if err := db.rows().SaveRegistrationVersion(ctx, r, base); err != nil {
+		return err
 	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("postgres: save registration %s: %w", r.IMPU, err)
+	db.notifyRegistration(ctx, r.IMPU, r.Version)
+	return nil
+}
+
+// DeleteRegistrationVersion implements registrar.VersionedStore; the other S-CSCFs of the pool are told.
+func (db *DB) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
+	if err := db.rows().DeleteRegistrationVersion(ctx, impu, base); err != nil {
+		return err
 	}
-	tx, err := db.pool.Begin(ctx)
-	if err != nil {
-		return fmt.Errorf("postgres: save registration %s: begin: %w", r.IMPU, err)
+	db.notifyRegistration(ctx, impu, base+1)
+	return nil
+}
+
+// registrationChannel is the LISTEN/NOTIFY channel of registration changes: "<version> <key IMPU>".
+const registrationChannel = "scscf_reg"
+
+// notifyRegistration tells the S-CSCFs listening (WatchRegistrations) that the registration stored under impu
+// is now at version (or gone): they drop an older copy. A lost notification leaves a stale copy until its
+// next write conflicts (compare-and-set), so a failure is only logged.
+func (db *DB) notifyRegistration(ctx context.Context, impu string, version uint64) {
+	if _, err := db.pool.Exec(ctx, `SELECT pg_notify($1, $2)`, registrationChannel,
+		strconv.FormatUint(version, 10)+" "+impu); err != nil {
+		db.log.Warn("notify registration change", zap.String("impu", impu), zap.Error(err))
 	}
-	defer tx.Rollback(ctx) //nolint:errcheck // no-op after Commit
-	if _, err := tx.Exec(ctx, `INSERT INTO scscf_registration (impu, impi, expires_ms, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (impu) DO UPDATE SET impi = excluded.impi, expires_ms = excluded.expires_ms, data = excluded.data`,
-		r.IMPU, r.IMPI, r.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("postgres: save registration %s: %w", r.IMPU, err)
-	}
-	if _, err := tx.Exec(ctx, `DELETE FROM scscf_registration_identity WHERE impu = $1`, r.IMPU); err != nil {
-		return fmt.Errorf("postgres: save registration %s: %w", r.IMPU, err)
-	}
-	for _, id := range r.IdentityURIs() {
-		// An identity belongs to one registration: the latest to claim it wins.
-		if _, err := tx.Exec(ctx, `INSERT INTO scscf_registration_identity (identity, impu) VALUES ($1, $2)
-			ON CONFLICT (identity) DO UPDATE SET impu = excluded.impu`, id, r.IMPU); err != nil {
-			return fmt.Errorf("postgres: save registration %s: identity %s: %w", r.IMPU, id, err)
+}
+
+// WatchRegistrations implements registrar.Watcher: it LISTENs on a connection of its own and calls changed
+// for every registration change another S-CSCF (or this one) made, until ctx ends; a lost connection is
+// opened again after a pause.
+func (db *DB) WatchRegistrations(ctx context.Context, changed func(impu string, version uint64)) error {
+	for {
+		err := db.listen(ctx, changed)
+		if ctx.Err() != nil {
+			return nil
+		}
+		db.log.Warn("registration change listener lost; listening again", zap.Error(err))
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
 		}
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return fmt.Errorf("postgres: save registration %s: commit: %w", r.IMPU, err)
+}
+
+func (db *DB) listen(ctx context.Context, changed func(impu string, version uint64)) error {
+	conn, err := db.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
 	}
-	return nil
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, `LISTEN `+registrationChannel); err != nil {
+		return fmt.Errorf("postgres: listen: %w", err)
+	}
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			return fmt.Errorf("postgres: listen: %w", err)
+		}
+		v, impu, ok := strings.Cut(n.Payload, " ")
+		version, perr := strconv.ParseUint(v, 10, 64)
+		if !ok || perr != nil {
+			continue
+		}
+		changed(impu, version)
+	}
 }
 
 // Registration implements registrar.Registrar.
 func (db *DB) Registration(ctx context.Context, impu string) (*registrar.Registration, error) {
-	var data string
-	err := db.pool.QueryRow(ctx, `SELECT r.data FROM scscf_registration_identity i
-		JOIN scscf_registration r ON r.impu = i.impu WHERE i.identity = $1`, impu).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: registration %s: %w", impu, registrar.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: registration %s: %w", impu, err)
-	}
-	var r registrar.Registration
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return nil, fmt.Errorf("postgres: registration %s: %w", impu, err)
-	}
-	return &r, nil
+	return db.rows().Registration(ctx, impu)
 }
 
 // RegistrationsByIMPI implements registrar.Registrar.
 func (db *DB) RegistrationsByIMPI(ctx context.Context, impi string) ([]*registrar.Registration, error) {
-	return db.queryRegistrations(ctx, `SELECT data FROM scscf_registration WHERE impi = $1 ORDER BY impu`, impi)
+	return db.rows().RegistrationsByIMPI(ctx, impi)
 }
 
 // ExpiredRegistrations implements registrar.Registrar.
 func (db *DB) ExpiredRegistrations(ctx context.Context, now time.Time) ([]*registrar.Registration, error) {
-	return db.queryRegistrations(ctx, `SELECT data FROM scscf_registration WHERE expires_ms <= $1 ORDER BY impu`, now.UnixMilli())
+	return db.rows().ExpiredRegistrations(ctx, now)
 }
 
-func (db *DB) queryRegistrations(ctx context.Context, query string, arg any) ([]*registrar.Registration, error) {
-	rows, err := db.pool.Query(ctx, query, arg)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: registrations: %w", err)
-	}
-	defer rows.Close()
-	var out []*registrar.Registration
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("postgres: registrations: %w", err)
-		}
-		var r registrar.Registration
-		if err := json.Unmarshal([]byte(data), &r); err != nil {
-			return nil, fmt.Errorf("postgres: registrations: %w", err)
-		}
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: registrations: %w", err)
-	}
-	return out, nil
-}
-
-// DeleteRegistration implements registrar.Registrar. Its identity index goes with it (ON DELETE CASCADE).
+// DeleteRegistration implements registrar.Registrar. Its contact, identity and index rows go with it.
 func (db *DB) DeleteRegistration(ctx context.Context, impu string) error {
-	res, err := db.pool.Exec(ctx, `DELETE FROM scscf_registration WHERE impu = $1`, impu)
-	if err != nil {
-		return fmt.Errorf("postgres: delete registration %s: %w", impu, err)
-	}
-	if res.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete registration %s: %w", impu, registrar.ErrNotFound)
-	}
-	return nil
+	return db.rows().DeleteRegistration(ctx, impu)
+}
+
+// CountRegistrations implements registrar.Registrar.
+func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
+	return db.rows().CountRegistrations(ctx)
 }
 
 // SaveSubscription implements registrar.Registrar.
@@ -196,7 +209,12 @@ func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
 }
 
 // Interface guard.
-var _ registrar.Registrar = (*DB)(nil)
+var (
+	_ registrar.Registrar       = (*DB)(nil)
+	_ registrar.VersionedStore  = (*DB)(nil)
+	_ registrar.ChallengeLister = (*DB)(nil)
+	_ registrar.Watcher         = (*DB)(nil)
+)
 
 // SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).
 func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
@@ -239,33 +257,40 @@ func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*regi
 	if err != nil {
 		return nil, fmt.Errorf("postgres: expired challenges: %w", err)
 	}
+	return scanChallenges(rows, "expired challenges")
+}
+
+// Challenges implements registrar.ChallengeLister (the S-CSCF's table loads them at start).
+func (db *DB) Challenges(ctx context.Context) ([]*registrar.Challenge, error) {
+	rows, err := db.pool.Query(ctx, `SELECT data FROM scscf_challenge`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: challenges: %w", err)
+	}
+	return scanChallenges(rows, "challenges")
+}
+
+// scanChallenges decodes rows of one data column, ordered by IMPI, and closes them.
+func scanChallenges(rows pgx.Rows, what string) ([]*registrar.Challenge, error) {
 	defer rows.Close()
 	var out []*registrar.Challenge
 	for rows.Next() {
 		var data string
 		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+			return nil, fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		var c registrar.Challenge
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+			return nil, fmt.Errorf("postgres: %s: %w", what, err)
 		}
 		out = append(out, &c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: expired challenges: %w", err)
+		return nil, fmt.Errorf("postgres: %s: %w", what, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
 	return out, nil
 }
 
-// CountRegistrations implements registrar.Registrar: one scan of scscf_registration, contacts counted in the
-// JSON record.
-func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
-	var regs, conts int64
-	if err := db.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(CASE WHEN jsonb_typeof(data::jsonb->'contacts') = 'array'
-		THEN jsonb_array_length(data::jsonb->'contacts') ELSE 0 END), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
-		return 0, 0, fmt.Errorf("postgres: count registrations: %w", err)
-	}
-	return int(regs), int(conts), nil
-}
+// Shared reports that several S-CSCFs may use this store at once (a pool): their registrar tables load on a
+// miss, write challenges through and write registrations by compare-and-set (registrar.TableConfig.Shared).
+func (db *DB) Shared() bool { return true }

@@ -10,110 +10,55 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/services/scscf/registrar"
+	"github.com/imscore/imscore/storage/internal/registrarsql"
 )
 
-// This file implements registrar.Registrar, the S-CSCF's registration store (migration 0002_scscf).
-// Records are JSON in the data column; impu, impi and expires_ms are what lookups use.
+// This file implements registrar.Registrar, the S-CSCF's registration store: registrations as rows
+// (migration 0004_scscf_contacts, storage/internal/registrarsql), subscriptions and challenges one row each
+// (0002, 0003) with the record as JSON in the data column.
+
+// rows is the registration part of the store: rows of migration 0004_scscf_contacts, shared with the other
+// SQL backend (storage/internal/registrarsql).
+func (db *DB) rows() registrarsql.Store { return registrarsql.Store{B: backend{db}, Name: "sqlite"} }
 
 // SaveRegistration implements registrar.Registrar.
 func (db *DB) SaveRegistration(ctx context.Context, r *registrar.Registration) error {
-	if r.IMPU == "" {
-		return fmt.Errorf("sqlite: save registration: empty IMPU")
-	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		return fmt.Errorf("sqlite: save registration %s: %w", r.IMPU, err)
-	}
-	tx, err := db.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: save registration %s: begin: %w", r.IMPU, err)
-	}
-	defer db.writeStmts.prepareMissed(context.WithoutCancel(ctx)) // after the rollback below: needs the connection
-	defer tx.Rollback()                                           //nolint:errcheck // no-op after Commit
-	txc := db.inTx(tx)
-	if _, err := txc.ExecContext(ctx, `INSERT INTO scscf_registration (impu, impi, expires_ms, data) VALUES (?, ?, ?, ?)
-		ON CONFLICT (impu) DO UPDATE SET impi = excluded.impi, expires_ms = excluded.expires_ms, data = excluded.data`,
-		r.IMPU, r.IMPI, r.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("sqlite: save registration %s: %w", r.IMPU, err)
-	}
-	if _, err := txc.ExecContext(ctx, `DELETE FROM scscf_registration_identity WHERE impu = ?`, r.IMPU); err != nil {
-		return fmt.Errorf("sqlite: save registration %s: %w", r.IMPU, err)
-	}
-	for _, id := range r.IdentityURIs() {
-		// An identity belongs to one registration: the latest to claim it wins.
-		if _, err := txc.ExecContext(ctx, `INSERT INTO scscf_registration_identity (identity, impu) VALUES (?, ?)
-			ON CONFLICT (identity) DO UPDATE SET impu = excluded.impu`, id, r.IMPU); err != nil {
-			return fmt.Errorf("sqlite: save registration %s: identity %s: %w", r.IMPU, id, err)
-		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: save registration %s: commit: %w", r.IMPU, err)
-	}
-	return nil
+	return db.rows().SaveRegistration(ctx, r)
+}
+
+// SaveRegistrationVersion implements registrar.VersionedStore.
+func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registration, base uint64) error {
+	return db.rows().SaveRegistrationVersion(ctx, r, base)
+}
+
+// DeleteRegistrationVersion implements registrar.VersionedStore.
+func (db *DB) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
+	return db.rows().DeleteRegistrationVersion(ctx, impu, base)
 }
 
 // Registration implements registrar.Registrar.
 func (db *DB) Registration(ctx context.Context, impu string) (*registrar.Registration, error) {
-	var data string
-	err := db.read().QueryRowContext(ctx, `SELECT r.data FROM scscf_registration_identity i
-		JOIN scscf_registration r ON r.impu = i.impu WHERE i.identity = ?`, impu).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: registration %s: %w", impu, registrar.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: registration %s: %w", impu, err)
-	}
-	var r registrar.Registration
-	if err := json.Unmarshal([]byte(data), &r); err != nil {
-		return nil, fmt.Errorf("sqlite: registration %s: %w", impu, err)
-	}
-	return &r, nil
+	return db.rows().Registration(ctx, impu)
 }
 
 // RegistrationsByIMPI implements registrar.Registrar.
 func (db *DB) RegistrationsByIMPI(ctx context.Context, impi string) ([]*registrar.Registration, error) {
-	return db.queryRegistrations(ctx, `SELECT data FROM scscf_registration WHERE impi = ? ORDER BY impu`, impi)
+	return db.rows().RegistrationsByIMPI(ctx, impi)
 }
 
 // ExpiredRegistrations implements registrar.Registrar.
 func (db *DB) ExpiredRegistrations(ctx context.Context, now time.Time) ([]*registrar.Registration, error) {
-	return db.queryRegistrations(ctx, `SELECT data FROM scscf_registration WHERE expires_ms <= ? ORDER BY impu`, now.UnixMilli())
+	return db.rows().ExpiredRegistrations(ctx, now)
 }
 
-func (db *DB) queryRegistrations(ctx context.Context, query string, arg any) ([]*registrar.Registration, error) {
-	rows, err := db.read().QueryContext(ctx, query, arg)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: registrations: %w", err)
-	}
-	defer rows.Close()
-	var out []*registrar.Registration
-	for rows.Next() {
-		var data string
-		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("sqlite: registrations: %w", err)
-		}
-		var r registrar.Registration
-		if err := json.Unmarshal([]byte(data), &r); err != nil {
-			return nil, fmt.Errorf("sqlite: registrations: %w", err)
-		}
-		out = append(out, &r)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: registrations: %w", err)
-	}
-	return out, nil
-}
-
-// DeleteRegistration implements registrar.Registrar. Its identity index goes with it (ON DELETE CASCADE).
+// DeleteRegistration implements registrar.Registrar. Its contact, identity and index rows go with it.
 func (db *DB) DeleteRegistration(ctx context.Context, impu string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM scscf_registration WHERE impu = ?`, impu)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete registration %s: %w", impu, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: delete registration %s: %w", impu, registrar.ErrNotFound)
-	}
-	return nil
+	return db.rows().DeleteRegistration(ctx, impu)
+}
+
+// CountRegistrations implements registrar.Registrar.
+func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
+	return db.rows().CountRegistrations(ctx)
 }
 
 // SaveSubscription implements registrar.Registrar.
@@ -197,7 +142,11 @@ func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
 }
 
 // Interface guard.
-var _ registrar.Registrar = (*DB)(nil)
+var (
+	_ registrar.Registrar       = (*DB)(nil)
+	_ registrar.VersionedStore  = (*DB)(nil)
+	_ registrar.ChallengeLister = (*DB)(nil)
+)
 
 // SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).
 func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
@@ -240,32 +189,36 @@ func (db *DB) TakeExpiredChallenges(ctx context.Context, now time.Time) ([]*regi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: expired challenges: %w", err)
 	}
+	return scanChallenges(rows, "expired challenges")
+}
+
+// Challenges implements registrar.ChallengeLister (the S-CSCF's table loads them at start).
+func (db *DB) Challenges(ctx context.Context) ([]*registrar.Challenge, error) {
+	rows, err := db.read().QueryContext(ctx, `SELECT data FROM scscf_challenge`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: challenges: %w", err)
+	}
+	return scanChallenges(rows, "challenges")
+}
+
+// scanChallenges decodes rows of one data column, ordered by IMPI, and closes them.
+func scanChallenges(rows *sql.Rows, what string) ([]*registrar.Challenge, error) {
 	defer rows.Close()
 	var out []*registrar.Challenge
 	for rows.Next() {
 		var data string
 		if err := rows.Scan(&data); err != nil {
-			return nil, fmt.Errorf("sqlite: expired challenges: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		var c registrar.Challenge
 		if err := json.Unmarshal([]byte(data), &c); err != nil {
-			return nil, fmt.Errorf("sqlite: expired challenges: %w", err)
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 		}
 		out = append(out, &c)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: expired challenges: %w", err)
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].IMPI < out[j].IMPI })
 	return out, nil
-}
-
-// CountRegistrations implements registrar.Registrar: one scan of scscf_registration, contacts counted in the
-// JSON record.
-func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts int, err error) {
-	var regs, conts int64
-	if err := db.read().QueryRowContext(ctx, `SELECT count(*), coalesce(sum(json_array_length(data, '$.contacts')), 0) FROM scscf_registration`).Scan(&regs, &conts); err != nil {
-		return 0, 0, fmt.Errorf("sqlite: count registrations: %w", err)
-	}
-	return int(regs), int(conts), nil
 }

@@ -10,3 +10,17 @@ import (
 func TestMemoryContract(t *testing.T) {
 	registrartest.Run(t, func(*testing.T) registrar.Registrar { return registrar.NewMemory() })
 }
+
+// The in-memory table, as the S-CSCF uses it, keeps the same contract as the stores it journals to.
+func TestTableContract(t *testing.T) {
+	registrartest.Run(t, func(t *testing.T) registrar.Registrar {
+		return registrar.NewTable(registrar.TableConfig{Store: registrar.NewMemory()})
+	})
+}
+
+// The table of a pool (write-through, load on miss, subscriptions and challenges in the store) too.
+func TestSharedTableContract(t *testing.T) {
+	registrartest.Run(t, func(t *testing.T) registrar.Registrar {
+		return registrar.NewTable(registrar.TableConfig{Store: registrar.NewMemory(), Shared: true})
+	})
+}

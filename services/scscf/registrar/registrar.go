@@ -9,7 +9,10 @@ package registrar
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
+
+	"github.com/imscore/imscore/diameter/userdata"
 )
 
 // ErrNotFound means no registration or subscription matches.
@@ -93,6 +96,11 @@ type Registration struct {
 	HSS HSSSession `json:"hss"`
 	// Expires is the earliest expiry among Contacts: the registrar sweeps the registration then.
 	Expires time.Time `json:"expires"`
+	// Version counts the changes of the registration: Table bumps it on every save, the SQL stores keep it
+	// in the registration row and write by compare-and-set on it (VersionedStore).
+	Version uint64 `json:"version,omitempty"`
+	// Parsed is Profile parsed (once per SAA or PPR, or at load). Shared by clones: never modified.
+	Parsed *userdata.IMSSubscription `json:"-"`
 }
 
 // Identity is one public identity of the implicit set.
@@ -168,10 +176,7 @@ func (r *Registration) Clone() *Registration {
 		ct.Path = append([]string(nil), ct.Path...)
 		c.Contacts[i] = ct
 	}
-	c.Profile = append([]byte(nil), r.Profile...)
-	if r.Profile == nil {
-		c.Profile = nil
-	}
+	// Profile is shared: it is replaced, never modified in place.
 	return &c
 }
 
@@ -194,4 +199,47 @@ func (r *Registration) IdentityURIs() []string {
 		}
 	}
 	return out
+}
+
+// BindingKey names the binding a contact is (RFC 5626 §4.1, §4.2; TS 24.229 §5.4.1.2.2): its instance-id and
+// reg-id when it has a "+sip.instance" parameter, else its URI. The stores key contact rows by it. The S-CSCF
+// matches a REGISTER's Contact to a binding by the same rule (services/scscf sameBinding), URNs compared as
+// RFC 8141 §3 says.
+func BindingKey(c Contact) string {
+	inst, regID := "", ""
+	for p := range splitParams(c.Params) {
+		name, value, _ := strings.Cut(p, "=")
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "+sip.instance":
+			inst = strings.TrimSuffix(strings.TrimPrefix(strings.Trim(strings.TrimSpace(value), `"`), "<"), ">")
+			if scheme, rest, ok := strings.Cut(inst, ":"); ok {
+				nid, nss, _ := strings.Cut(rest, ":")
+				inst = strings.ToLower(scheme) + ":" + strings.ToLower(nid) + ":" + nss
+			}
+		case "reg-id":
+			regID = strings.TrimSpace(value)
+		}
+	}
+	if inst == "" {
+		return "uri " + c.URI
+	}
+	return "instance " + inst + " " + regID
+}
+
+// splitParams yields the ;-separated parameters of a Contact, a ; inside quotes kept.
+func splitParams(s string) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		start, quoted := 0, false
+		for i := 0; i <= len(s); i++ {
+			if i < len(s) && s[i] == '"' {
+				quoted = !quoted
+			}
+			if i == len(s) || s[i] == ';' && !quoted {
+				if p := strings.TrimSpace(s[start:i]); p != "" && !yield(p) {
+					return
+				}
+				start = i + 1
+			}
+		}
+	}
 }
