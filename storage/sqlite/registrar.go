@@ -14,10 +14,10 @@ import (
 )
 
 // This file implements registrar.Registrar, the S-CSCF's registration store: registrations as rows
-// (migration 0004_scscf_contacts, storage/internal/registrarsql), subscriptions and challenges one row each
+// (migration 0006_scscf_contacts, storage/internal/registrarsql), subscriptions and challenges one row each
 // (0002, 0003) with the record as JSON in the data column.
 
-// rows is the registration part of the store: rows of migration 0004_scscf_contacts, shared with the other
+// rows is the registration part of the store: rows of migration 0006_scscf_contacts, shared with the other
 // SQL backend (storage/internal/registrarsql).
 func (db *DB) rows() registrarsql.Store { return registrarsql.Store{B: backend{db}, Name: "sqlite"} }
 

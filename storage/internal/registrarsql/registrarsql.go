@@ -1,4 +1,4 @@
-// Package registrarsql is the S-CSCF's registration rows (migration 0004_scscf_contacts) written and read
+// Package registrarsql is the S-CSCF's registration rows (migration 0006_scscf_contacts) written and read
 // through an hsssql.Backend, so that SQLite and PostgreSQL share one implementation: a registration row
 // (versioned), one row per contact binding, the implicit set in order, and the identity index. A save writes
 // the registration's rows in one transaction: the registration row by compare-and-set on its version, each
