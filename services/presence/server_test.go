@@ -30,6 +30,7 @@ type peer struct {
 	p       *proxy.Proxy
 	mu      sync.Mutex
 	notifys []*sip.Request
+	taken   int // NOTIFYs waitNotify has returned: each is returned once, in arrival order
 	got     chan struct{}
 	addr    netip.AddrPort
 }
@@ -68,7 +69,11 @@ func (pe *peer) waitNotify(t testing.TB) *sip.Request {
 	}
 	pe.mu.Lock()
 	defer pe.mu.Unlock()
-	return pe.notifys[len(pe.notifys)-1]
+	// One signal per NOTIFY: return the next one not returned yet, not the latest, or two NOTIFYs arriving
+	// together (a watcher's presence NOTIFY and the presentity's winfo NOTIFY) hide the first.
+	n := pe.notifys[pe.taken]
+	pe.taken++
+	return n
 }
 
 func startServer(t testing.TB, st store.Store, mutate ...func(*presence.Config)) *presence.Server {
