@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
-	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter"
@@ -60,7 +59,6 @@ type cxClient struct {
 	sessionHi  uint32
 	sessionLo  atomic.Uint64
 	log        *zap.Logger
-	dict       *dict.Parser
 	// overload, when set, is DOIC (RFC 7683): OC-Supported-Features in every request, the HSS's OC-OLR
 	// taken from every answer, and the share of requests it asks for throttled before they are sent.
 	overload *doic.Reactor
@@ -127,16 +125,17 @@ func (c *cxClient) multimediaAuth(ctx context.Context, impi, impu, scheme string
 		SIPNumberAuthItems:  1,
 		ServerName:          c.serverName,
 	}
-	msg, err := mar.Marshal(c.dict)
+	// The byte path (docs/diameter.md): the struct straight to bytes and the answer straight back.
+	req, err := mar.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("mar %s: %w", impi, err)
 	}
-	ans, err := c.node.Request(ctx, msg)
+	ans, err := c.node.RequestBinary(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("mar %s: %w: %w", impi, ErrHSS, err)
 	}
-	maa, err := cx.ParseMAA(ans)
-	if err != nil {
+	maa := new(cx.MAA)
+	if err := maa.UnmarshalBinary(ans); err != nil {
 		return nil, fmt.Errorf("mar %s: %w: %w", impi, ErrHSS, err)
 	}
 	c.observe("MAA", maa.OriginHost, maa.OriginRealm, maa.OCOLR)
@@ -174,16 +173,16 @@ func (c *cxClient) serverAssignment(ctx context.Context, impi string, impus []st
 	if dataAvailable {
 		sar.UserDataAlreadyAvailable = cx.UserDataAvailable // §6.3.26
 	}
-	msg, err := sar.Marshal(c.dict)
+	req, err := sar.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("sar %s %v: %w", impi, sat, err)
 	}
-	ans, err := c.node.Request(ctx, msg)
+	ans, err := c.node.RequestBinary(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("sar %s %v: %w: %w", impi, sat, ErrHSS, err)
 	}
-	saa, err := cx.ParseSAA(ans)
-	if err != nil {
+	saa := new(cx.SAA)
+	if err := saa.UnmarshalBinary(ans); err != nil {
 		return nil, fmt.Errorf("sar %s %v: %w: %w", impi, sat, ErrHSS, err)
 	}
 	c.observe("SAA", saa.OriginHost, saa.OriginRealm, saa.OCOLR)

@@ -199,7 +199,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		return nil, fmt.Errorf("scscf diameter: %w", err)
 	}
 	s.cx = &cxClient{node: s.node, cfg: cfg.Diameter, serverName: cfg.ServerName, sessionHi: randomUint32(),
-		log: log, dict: s.dict}
+		log: log}
 	if cfg.Diameter.DOIC {
 		s.cx.overload = doic.New(log.Named("diameter"))
 	}
