@@ -52,6 +52,21 @@ type Conversation struct {
 // frame per segment, with correct lengths, IPv4 and TCP checksums (RFC 1071) and continuous
 // sequence numbers per direction, so that tshark reassembles and dissects exactly our bytes.
 func WritePcap(path string, conv Conversation, segments []Segment) error {
+	out := pcapHeader()
+	seq := map[bool]uint32{true: 1000, false: 5000}
+	for i, s := range segments {
+		frame := tcpFrame(conv, s, seq[s.FromClient], seq[!s.FromClient])
+		seq[s.FromClient] += uint32(len(s.Payload))
+		out = appendRecord(out, i, frame)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		return fmt.Errorf("write pcap: %w", err)
+	}
+	return nil
+}
+
+// pcapHeader is a classic libpcap file header: microsecond timestamps, version 2.4, LINKTYPE_ETHERNET.
+func pcapHeader() []byte {
 	le := binary.LittleEndian
 	out := make([]byte, 24)
 	le.PutUint32(out[0:], 0xa1b2c3d4) // magic, microsecond timestamps
@@ -59,20 +74,17 @@ func WritePcap(path string, conv Conversation, segments []Segment) error {
 	le.PutUint16(out[6:], 4)
 	le.PutUint32(out[16:], 262144) // snaplen
 	le.PutUint32(out[20:], 1)      // LINKTYPE_ETHERNET
-	seq := map[bool]uint32{true: 1000, false: 5000}
-	for i, s := range segments {
-		frame := tcpFrame(conv, s, seq[s.FromClient], seq[!s.FromClient])
-		seq[s.FromClient] += uint32(len(s.Payload))
-		rec := make([]byte, 16)
-		le.PutUint32(rec[0:], 1700000000+uint32(i))
-		le.PutUint32(rec[8:], uint32(len(frame)))
-		le.PutUint32(rec[12:], uint32(len(frame)))
-		out = append(append(out, rec...), frame...)
-	}
-	if err := os.WriteFile(path, out, 0o644); err != nil {
-		return fmt.Errorf("write pcap: %w", err)
-	}
-	return nil
+	return out
+}
+
+// appendRecord appends frame as the i-th packet record, one second after the previous one.
+func appendRecord(out []byte, i int, frame []byte) []byte {
+	le := binary.LittleEndian
+	rec := make([]byte, 16)
+	le.PutUint32(rec[0:], 1700000000+uint32(i))
+	le.PutUint32(rec[8:], uint32(len(frame)))
+	le.PutUint32(rec[12:], uint32(len(frame)))
+	return append(append(out, rec...), frame...)
 }
 
 func tcpFrame(conv Conversation, s Segment, seq, ack uint32) []byte {
@@ -112,14 +124,8 @@ func tcpFrame(conv Conversation, s Segment, seq, ack uint32) []byte {
 // WritePcapUDP writes datagrams as a classic libpcap file: one Ethernet/IPv4/UDP frame per datagram
 // between the conversation's two ports on 127.0.0.1, with correct lengths and checksums (RFC 768, RFC 1071).
 func WritePcapUDP(path string, conv Conversation, datagrams []Segment) error {
-	le := binary.LittleEndian
 	be := binary.BigEndian
-	out := make([]byte, 24)
-	le.PutUint32(out[0:], 0xa1b2c3d4)
-	le.PutUint16(out[4:], 2)
-	le.PutUint16(out[6:], 4)
-	le.PutUint32(out[16:], 262144)
-	le.PutUint32(out[20:], 1)
+	out := pcapHeader()
 	for i, d := range datagrams {
 		frame := make([]byte, 14+20+8, 14+20+8+len(d.Payload))
 		copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
@@ -147,11 +153,7 @@ func WritePcapUDP(path string, conv Conversation, datagrams []Segment) error {
 		} else {
 			be.PutUint16(udp[6:], 0xffff) // RFC 768: a computed zero is sent as all ones
 		}
-		rec := make([]byte, 16)
-		le.PutUint32(rec[0:], 1700000000+uint32(i))
-		le.PutUint32(rec[8:], uint32(len(frame)))
-		le.PutUint32(rec[12:], uint32(len(frame)))
-		out = append(append(out, rec...), frame...)
+		out = appendRecord(out, i, frame)
 	}
 	if err := os.WriteFile(path, out, 0o644); err != nil {
 		return fmt.Errorf("write pcap: %w", err)
