@@ -522,14 +522,19 @@ func orderSRV(srvs []*dns.SRV, rnd func(int) int) []*dns.SRV {
 			j++
 		}
 		group := slices.Clone(srvs[i:j])
+		// Weight 0 first (RFC 2782); otherwise by target and port, so that the selection depends on the
+		// random numbers alone and not on the order a server returns the RRset in (bind9 rotates it).
 		slices.SortStableFunc(group, func(a, b *dns.SRV) int {
-			if (a.Weight == 0) == (b.Weight == 0) {
-				return 0
+			if (a.Weight == 0) != (b.Weight == 0) {
+				if a.Weight == 0 {
+					return -1
+				}
+				return 1
 			}
-			if a.Weight == 0 {
-				return -1
+			if c := strings.Compare(strings.ToLower(a.Target), strings.ToLower(b.Target)); c != 0 {
+				return c
 			}
-			return 1
+			return int(a.Port) - int(b.Port)
 		})
 		for len(group) > 0 {
 			sum := 0
