@@ -7,16 +7,27 @@ document.addEventListener("submit", function (ev) {
   if (msg && !window.confirm(msg)) { ev.preventDefault(); }
 });
 
-// An element with data-refresh="N" reloads the page every N seconds, but never while a control has the
-// focus: someone moving through the page with the keyboard, or typing, is not thrown back to the top
-// (WCAG 2.2.2, pause moving content).
+// An element with data-refresh="N" reloads the page every N seconds, but not while someone types in a
+// field, nor within 15 s of a key press: someone moving through the page with the keyboard, or typing, is
+// not thrown back to the top (WCAG 2.2.2, pause moving content). A button or link that merely kept the
+// focus after a click does not stop it, or a pending operation's page would never show its outcome.
 (function () {
   var el = document.querySelector("[data-refresh]");
   if (!el) { return; }
   var secs = parseInt(el.getAttribute("data-refresh"), 10) || 5;
-  setInterval(function () {
+  var lastKey = 0;
+  document.addEventListener("keydown", function () { lastKey = Date.now(); });
+  function typing() {
     var a = document.activeElement;
-    if (a && a !== document.body && a !== document.documentElement) { return; }
+    if (!a) { return false; }
+    var tag = a.tagName;
+    if (tag === "TEXTAREA" || tag === "SELECT" || a.isContentEditable) { return true; }
+    if (tag !== "INPUT") { return false; }
+    var t = (a.getAttribute("type") || "text").toLowerCase();
+    return ["button", "submit", "reset", "checkbox", "radio", "hidden", "image"].indexOf(t) < 0;
+  }
+  setInterval(function () {
+    if (typing() || Date.now() - lastKey < 15000) { return; }
     window.location.reload();
   }, secs * 1000);
 })();
