@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fiorix/go-diameter/v4/diam"
-	"github.com/fiorix/go-diameter/v4/diam/dict"
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter"
@@ -25,15 +23,15 @@ type HSS interface {
 	LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, error)
 }
 
-// requester is the part of diameter/peer.Node the Cx client uses.
+// requester is the part of diameter/peer.Node the Cx client uses: the byte path (docs/diameter.md), the
+// request encoded straight from its struct and the answer decoded straight into one.
 type requester interface {
-	Request(ctx context.Context, req *diam.Message) (*diam.Message, error)
+	RequestBinary(ctx context.Context, req []byte) ([]byte, error)
 }
 
 // cxClient is the HSS over a diameter/peer Node.
 type cxClient struct {
 	node        requester
-	dict        *dict.Parser
 	originHost  string
 	originRealm string
 	destRealm   string
@@ -46,10 +44,10 @@ type cxClient struct {
 	overload *doic.Reactor
 }
 
-func newCxClient(node requester, d *dict.Parser, dc DiameterConfig, destRealm string, log *zap.Logger) *cxClient {
+func newCxClient(node requester, dc DiameterConfig, destRealm string, log *zap.Logger) *cxClient {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
-	c := &cxClient{node: node, dict: d, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
+	c := &cxClient{node: node, originHost: dc.OriginHost, originRealm: dc.OriginRealm,
 		destRealm: destRealm, destHost: dc.HSSHost, timeout: dc.RequestTimeout,
 		sessionBase: dc.OriginHost + ";" + strconv.FormatInt(time.Now().Unix(), 10) + ";" + hex.EncodeToString(b[:])}
 	if dc.DOIC {
@@ -90,16 +88,16 @@ func (c *cxClient) UserAuthorization(ctx context.Context, uar *cx.UAR) (*cx.UAA,
 	}
 	uar.SessionID, uar.OriginHost, uar.OriginRealm = c.sessionID(), c.originHost, c.originRealm
 	uar.DestinationRealm, uar.DestinationHost, uar.OCSupportedFeatures = c.destRealm, c.destHost, oc
-	msg, err := uar.Marshal(c.dict)
+	req, err := uar.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("uar %s: %w", uar.PublicIdentity, err)
 	}
-	ans, err := c.request(ctx, msg)
+	ans, err := c.request(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("uar %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
 	}
-	uaa, err := cx.ParseUAA(ans)
-	if err != nil {
+	uaa := new(cx.UAA)
+	if err := uaa.UnmarshalBinary(ans); err != nil {
 		return nil, fmt.Errorf("uaa %s: %w: %w", uar.PublicIdentity, ErrHSSUnavailable, err)
 	}
 	c.observe("UAA", uaa.OriginHost, uaa.OriginRealm, uaa.OCOLR)
@@ -114,29 +112,29 @@ func (c *cxClient) LocationInfo(ctx context.Context, lir *cx.LIR) (*cx.LIA, erro
 	}
 	lir.SessionID, lir.OriginHost, lir.OriginRealm = c.sessionID(), c.originHost, c.originRealm
 	lir.DestinationRealm, lir.DestinationHost, lir.OCSupportedFeatures = c.destRealm, c.destHost, oc
-	msg, err := lir.Marshal(c.dict)
+	req, err := lir.AppendBinary(nil)
 	if err != nil {
 		return nil, fmt.Errorf("lir %s: %w", lir.PublicIdentity, err)
 	}
-	ans, err := c.request(ctx, msg)
+	ans, err := c.request(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("lir %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
 	}
-	lia, err := cx.ParseLIA(ans)
-	if err != nil {
+	lia := new(cx.LIA)
+	if err := lia.UnmarshalBinary(ans); err != nil {
 		return nil, fmt.Errorf("lia %s: %w: %w", lir.PublicIdentity, ErrHSSUnavailable, err)
 	}
 	c.observe("LIA", lia.OriginHost, lia.OriginRealm, lia.OCOLR)
 	return lia, nil
 }
 
-func (c *cxClient) request(ctx context.Context, msg *diam.Message) (*diam.Message, error) {
+func (c *cxClient) request(ctx context.Context, req []byte) ([]byte, error) {
 	if c.timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.timeout)
 		defer cancel()
 	}
-	return c.node.Request(ctx, msg)
+	return c.node.RequestBinary(ctx, req)
 }
 
 // outcome classifies a Cx answer's result (TS 29.229 §6.2, RFC 6733 §7.1).

@@ -101,7 +101,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("icscf: diameter: %w", err)
 	}
-	hss := newCxClient(n.diam, d, cfg.Diameter, cfg.Domain, log.Named("cx"))
+	hss := newCxClient(n.diam, cfg.Diameter, cfg.Domain, log.Named("cx"))
 	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
 	if err != nil {
 		return nil, fmt.Errorf("icscf: %w", err)
