@@ -64,7 +64,7 @@ func (db *DB) notifyRegistration(ctx context.Context, impu string, version uint6
 
 // WatchRegistrations implements registrar.Watcher: it LISTENs on a connection of its own and calls changed
 // for every registration change another S-CSCF (or this one) made, until ctx ends; a lost connection is
-// opened again after a pause.
+// opened again after a pause. Each time LISTEN takes effect it calls changed("", 0): drop every copy.
 func (db *DB) WatchRegistrations(ctx context.Context, changed func(impu string, version uint64)) error {
 	for {
 		err := db.listen(ctx, changed)
@@ -89,6 +89,9 @@ func (db *DB) listen(ctx context.Context, changed func(impu string, version uint
 	if _, err := conn.Exec(ctx, `LISTEN `+registrationChannel); err != nil {
 		return fmt.Errorf("postgres: listen: %w", err)
 	}
+	// Changes made before LISTEN took effect (at start, or while the connection was lost) were announced to
+	// nobody: every copy cached until now may be stale.
+	changed("", 0)
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {

@@ -27,7 +27,8 @@ type VersionedStore interface {
 }
 
 // Watcher is a shared store that reports the registration changes of every S-CSCF using it (PostgreSQL
-// LISTEN/NOTIFY), so that a table drops a copy another S-CSCF has changed (Table.Invalidate).
+// LISTEN/NOTIFY), so that a table drops a copy another S-CSCF has changed (Table.Invalidate). It reports an
+// empty IMPU each time it starts listening: changes from before were announced to nobody, every copy may be stale.
 type Watcher interface {
 	WatchRegistrations(ctx context.Context, changed func(impu string, version uint64)) error
 }
@@ -833,10 +834,22 @@ func (t *Table) invalidate(op journalOp) {
 	}
 }
 
-// Invalidate drops the local copy of the registration stored under impu (another S-CSCF changed it).
+// Invalidate drops the local copy of the registration stored under impu (another S-CSCF changed it). An empty
+// impu drops every copy not waiting to be journalled: the watcher has just started (or restarted) listening, so
+// changes made before it listened were never announced.
 func (t *Table) Invalidate(impu string, version uint64) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if impu == "" {
+		for key, e := range t.regs {
+			if _, dirty := t.dirty[dirtyKey{dirtyRegistration, key}]; dirty {
+				continue
+			}
+			t.removeLocked(e)
+			t.count(-1, -len(e.reg.Contacts))
+		}
+		return
+	}
 	e := t.regs[impu]
 	if e == nil || e.reg.Version >= version {
 		return
