@@ -89,25 +89,8 @@ func appendRecord(out []byte, i int, frame []byte) []byte {
 
 func tcpFrame(conv Conversation, s Segment, seq, ack uint32) []byte {
 	be := binary.BigEndian
-	frame := make([]byte, 14+20+20, 14+20+20+len(s.Payload))
-	copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
-	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
-	be.PutUint16(frame[12:], 0x0800)
-	ip := frame[14:34]
-	ip[0] = 0x45
-	be.PutUint16(ip[2:], uint16(20+20+len(s.Payload)))
-	be.PutUint16(ip[6:], 0x4000) // DF
-	ip[8], ip[9] = 64, 6         // TTL, TCP
-	copy(ip[12:16], []byte{127, 0, 0, 1})
-	copy(ip[16:20], []byte{127, 0, 0, 1})
-	be.PutUint16(ip[10:], checksum(ip, 0))
+	frame := loopbackFrame(conv, s, 6, 20, 0x4000) // TCP, DF
 	tcp := frame[34:54]
-	src, dst := conv.ServerPort, conv.ClientPort
-	if s.FromClient {
-		src, dst = dst, src
-	}
-	be.PutUint16(tcp[0:], src)
-	be.PutUint16(tcp[2:], dst)
 	be.PutUint32(tcp[4:], seq)
 	be.PutUint32(tcp[8:], ack)
 	tcp[12] = 5 << 4 // data offset
@@ -121,30 +104,40 @@ func tcpFrame(conv Conversation, s Segment, seq, ack uint32) []byte {
 	return frame
 }
 
+// loopbackFrame starts one Ethernet/IPv4 frame from 127.0.0.1 to 127.0.0.1 carrying protocol proto: the
+// Ethernet and IPv4 headers (with its checksum, RFC 1071), the transport header's ports in the direction of
+// s, and room for the rest of a transport header of l4Len bytes; the payload is for the caller to append.
+func loopbackFrame(conv Conversation, s Segment, proto byte, l4Len int, ipFlags uint16) []byte {
+	be := binary.BigEndian
+	frame := make([]byte, 14+20+l4Len, 14+20+l4Len+len(s.Payload))
+	copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
+	copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
+	be.PutUint16(frame[12:], 0x0800)
+	ip := frame[14:34]
+	ip[0] = 0x45
+	be.PutUint16(ip[2:], uint16(20+l4Len+len(s.Payload)))
+	be.PutUint16(ip[6:], ipFlags)
+	ip[8], ip[9] = 64, proto // TTL, protocol
+	copy(ip[12:16], []byte{127, 0, 0, 1})
+	copy(ip[16:20], []byte{127, 0, 0, 1})
+	be.PutUint16(ip[10:], checksum(ip, 0))
+	src, dst := conv.ServerPort, conv.ClientPort
+	if s.FromClient {
+		src, dst = dst, src
+	}
+	be.PutUint16(frame[34:], src)
+	be.PutUint16(frame[36:], dst)
+	return frame
+}
+
 // WritePcapUDP writes datagrams as a classic libpcap file: one Ethernet/IPv4/UDP frame per datagram
 // between the conversation's two ports on 127.0.0.1, with correct lengths and checksums (RFC 768, RFC 1071).
 func WritePcapUDP(path string, conv Conversation, datagrams []Segment) error {
 	be := binary.BigEndian
 	out := pcapHeader()
 	for i, d := range datagrams {
-		frame := make([]byte, 14+20+8, 14+20+8+len(d.Payload))
-		copy(frame[0:6], []byte{0x02, 0, 0, 0, 0, 0x02})
-		copy(frame[6:12], []byte{0x02, 0, 0, 0, 0, 0x01})
-		be.PutUint16(frame[12:], 0x0800)
-		ip := frame[14:34]
-		ip[0] = 0x45
-		be.PutUint16(ip[2:], uint16(20+8+len(d.Payload)))
-		ip[8], ip[9] = 64, 17 // TTL, UDP
-		copy(ip[12:16], []byte{127, 0, 0, 1})
-		copy(ip[16:20], []byte{127, 0, 0, 1})
-		be.PutUint16(ip[10:], checksum(ip, 0))
+		frame := loopbackFrame(conv, d, 17, 8, 0) // UDP
 		udp := frame[34:42]
-		src, dst := conv.ServerPort, conv.ClientPort
-		if d.FromClient {
-			src, dst = dst, src
-		}
-		be.PutUint16(udp[0:], src)
-		be.PutUint16(udp[2:], dst)
 		be.PutUint16(udp[4:], uint16(8+len(d.Payload)))
 		frame = append(frame, d.Payload...)
 		pseudo := uint32(0x7f00+0x0001)*2 + 17 + uint32(8+len(d.Payload))
