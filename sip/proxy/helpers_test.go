@@ -365,14 +365,19 @@ type testUAS struct {
 	uri  sip.Uri
 	reqs chan *sip.Request // every request handed to a handler, in order
 	stop func()
+
+	// Handlers in flight. sipgo runs each request on an untracked goroutine that opens a new socket (and a
+	// reader goroutine nobody closes) when it answers after the listener closed — a sipgo shutdown race that
+	// made TestSerialForwarding fail its leak check in CI; stop waits for them and closes the transport again.
+	mu       sync.Mutex
+	closed   bool
+	inflight sync.WaitGroup
 }
 
 type uasHandlers map[sip.RequestMethod]func(u *testUAS, req *sip.Request, tx sip.ServerTransaction)
 
 // startUAS serves UDP (and TCP on the same port when withTCP) on 127.0.0.1:0. Methods without a handler get
-// 200 OK. Tests must let the UAS handle every request sent to it before the test ends: sipgo's server runs each
-// request on an untracked goroutine that opens a new socket if it runs after the listener closed (a sipgo
-// shutdown race, seen as a leaked readUDPConnection goroutine).
+// 200 OK. A request that arrives while the UAS stops is not handled; one being handled is finished first.
 func startUAS(t testing.TB, withTCP bool, handlers uasHandlers) *testUAS {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -406,6 +411,14 @@ func startUAS(t testing.TB, withTCP bool, handlers uasHandlers) *testUAS {
 	u.addr = udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	u.uri = sip.Uri{Scheme: "sip", User: "bob", Host: "127.0.0.1", Port: int(u.addr.Port())}
 	handle := func(req *sip.Request, tx sip.ServerTransaction) {
+		u.mu.Lock()
+		if u.closed {
+			u.mu.Unlock()
+			return
+		}
+		u.inflight.Add(1)
+		u.mu.Unlock()
+		defer u.inflight.Done()
 		u.reqs <- req
 		if h, ok := handlers[req.Method]; ok {
 			h(u, req, tx)
@@ -427,15 +440,30 @@ func startUAS(t testing.TB, withTCP bool, handlers uasHandlers) *testUAS {
 		go func() { defer wg.Done(); _ = srv.ServeTCP(tcp) }()
 	}
 	u.stop = sync.OnceFunc(func() {
+		u.mu.Lock()
+		u.closed = true
+		u.mu.Unlock()
 		_ = udp.Close()
 		if tcp != nil {
 			_ = tcp.Close()
 		}
-		_ = ua.Close()
+		_ = ua.Close() // ends every transaction, so handlers waiting on tx.Done return
 		wg.Wait()
+		// A handler that answered after the listener closed made sipgo open a socket the Close above may have
+		// missed; once every handler has returned, closing the transport again closes that one too.
+		waitGroupOrTimeout(t, &u.inflight, "the UAS's handlers to return")
+		_ = ua.TransportLayer().Close()
 	})
 	t.Cleanup(u.stop)
 	return u
+}
+
+// waitGroupOrTimeout waits for wg, failing the test (instead of hanging it) after waitLong.
+func waitGroupOrTimeout(t testing.TB, wg *sync.WaitGroup, what string) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	waitClosed(t, done, what)
 }
 
 // respond answers req with a response carrying our Contact (a dialog needs one, RFC 3261 §12.1.1).
