@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -109,6 +110,9 @@ type core struct {
 	ports corePorts
 	nodes []*node // start order: hss, scscf, icscf, pcscf
 	dir   string
+	// keepLogs is where stop copies each node's log (the results directory's logs/<step>), so that a failure
+	// measured in a run can be explained after the run's temporary directory is gone.
+	keepLogs string
 	// tokensFile is every node's tokens file; token (in tokenFile, for imsctl and imsue) has the admin scope.
 	tokensFile, tokenFile, token string
 }
@@ -156,7 +160,7 @@ func (b *bench) startCoreWith(ctx context.Context, dir string, o coreOptions) (*
 			return nil, err
 		}
 	}
-	c := &core{ports: ports, dir: dir}
+	c := &core{ports: ports, dir: dir, keepLogs: filepath.Join(b.dir, "logs", stepOfTempDir(dir))}
 	if err := c.makeTokens(); err != nil {
 		return nil, err
 	}
@@ -284,7 +288,48 @@ func (c *core) stop() {
 			}
 		}
 		n.logf.Close()
+		if c.keepLogs != "" {
+			_ = keepLog(n.logf.Name(), filepath.Join(c.keepLogs, n.name+".log"), maxKeptLog)
+		}
 	}
+}
+
+// maxKeptLog bounds each node log copied into the results: the end of the log is kept.
+const maxKeptLog = 4 << 20
+
+// stepOfTempDir names the step a core's temporary directory belongs to: /tmp/imsbench-load-123 → "load".
+func stepOfTempDir(dir string) string {
+	base := strings.TrimPrefix(filepath.Base(dir), "imsbench-")
+	if i := strings.LastIndexByte(base, '-'); i > 0 {
+		base = base[:i]
+	}
+	return base
+}
+
+// keepLog copies the last max bytes of the log at src to dst.
+func keepLog(src, dst string, max int64) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("keep log: %w", err)
+	}
+	defer in.Close()
+	if st, err := in.Stat(); err == nil && st.Size() > max {
+		if _, err := in.Seek(st.Size()-max, io.SeekStart); err != nil {
+			return fmt.Errorf("keep log %s: %w", src, err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return fmt.Errorf("keep log: %w", err)
+	}
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("keep log: %w", err)
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("keep log %s: %w", src, err)
+	}
+	return out.Close()
 }
 
 // tailLog is the end of a node's log, for an error message.

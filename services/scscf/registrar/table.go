@@ -67,6 +67,9 @@ type Table struct {
 	byIMPI  map[string][]*regEntry // IMPI → its registrations (mostly one: a slice, not a map, per IMPI)
 	regHeap deadlineHeap[*regEntry]
 	deleted map[string]uint64 // key IMPU removed here, not yet journalled → version stored
+	// inflight is the version a Flush is writing (or, for a removal, the version it removes) per key IMPU,
+	// outside the lock: a change made meanwhile is based on it once the write is settled (settleLocked).
+	inflight map[string]uint64
 
 	subs    map[string]*subEntry
 	subsBy  map[string]map[string]*subEntry // key IMPU → ID → entry
@@ -123,7 +126,7 @@ func (e *chalEntry) heapIndex() *int     { return &e.hidx }
 func NewTable(cfg TableConfig) *Table {
 	return &Table{cfg: cfg,
 		regs: map[string]*regEntry{}, ids: map[string]*regEntry{}, byIMPI: map[string][]*regEntry{},
-		deleted: map[string]uint64{}, subs: map[string]*subEntry{}, subsBy: map[string]map[string]*subEntry{},
+		deleted: map[string]uint64{}, inflight: map[string]uint64{}, subs: map[string]*subEntry{}, subsBy: map[string]map[string]*subEntry{},
 		chals: map[string]*chalEntry{}, chalStored: map[string]string{}, dirty: map[dirtyKey]struct{}{}}
 }
 
@@ -286,7 +289,9 @@ func (t *Table) writeThrough(ctx context.Context, k dirtyKey) error {
 	defer t.flushMu.Unlock()
 	ops := t.takeDirtyKeys([]dirtyKey{k})
 	for _, op := range ops {
-		if err := t.apply(ctx, op); err != nil {
+		err := t.apply(ctx, op)
+		t.settle(op, err)
+		if err != nil {
 			if errors.Is(err, ErrConflict) {
 				t.invalidate(op)
 			} else {
@@ -351,7 +356,8 @@ func (t *Table) saveRegistrationIf(r *Registration, version *uint64) error {
 			e.stored = base
 			delete(t.deleted, own.IMPU)
 		}
-		own.Version = max(own.Version, e.stored) + 1
+		// Above a version being written or removed by a Flush right now, so versions only grow in the store.
+		own.Version = max(own.Version, e.stored, t.inflight[own.IMPU]) + 1
 		e.reg = own
 		t.insertLocked(e)
 		t.count(1, len(own.Contacts))
@@ -666,6 +672,7 @@ func (t *Table) Flush(ctx context.Context) error {
 	var first error
 	for _, op := range ops {
 		err := t.apply(ctx, op)
+		t.settle(op, err)
 		if err == nil {
 			continue
 		}
@@ -725,9 +732,11 @@ func (t *Table) takeDirtyKeys(keys []dirtyKey) []journalOp {
 		case dirtyRegistration:
 			if e := t.regs[k.key]; e != nil {
 				op.reg, op.base = e.reg.Clone(), e.stored
+				t.inflight[k.key] = op.reg.Version
 			} else if base, ok := t.deleted[k.key]; ok {
 				op.base = base
 				delete(t.deleted, k.key)
+				t.inflight[k.key] = base
 			} else {
 				continue // created and removed between two flushes: nothing stored
 			}
@@ -764,13 +773,6 @@ func (t *Table) apply(ctx context.Context, op journalOp) error {
 			} else {
 				err = st.SaveRegistration(ctx, op.reg)
 			}
-			if err == nil {
-				t.mu.Lock()
-				if e := t.regs[op.reg.IMPU]; e != nil && e.stored < op.reg.Version {
-					e.stored = op.reg.Version
-				}
-				t.mu.Unlock()
-			}
 			return err
 		}
 		var err error
@@ -802,14 +804,49 @@ func (t *Table) apply(ctx context.Context, op journalOp) error {
 	}
 }
 
+// settle records what a registration write did to the store, under the lock: the version it wrote becomes
+// the base of the next write of that key, whether the table still has the registration, removed it while the
+// write ran (the removal is journalled against that version), or removed and added it again. Failures are
+// left to requeue and invalidate.
+func (t *Table) settle(op journalOp, err error) {
+	if op.key.kind != dirtyRegistration {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.inflight, op.key.key)
+	if err != nil || op.reg == nil {
+		return
+	}
+	v := op.reg.Version
+	if e := t.regs[op.key.key]; e != nil {
+		e.stored = max(e.stored, v)
+		return
+	}
+	if _, removed := t.dirty[op.key]; removed {
+		t.deleted[op.key.key] = max(t.deleted[op.key.key], v)
+	}
+}
+
 // requeue marks a failed write dirty again, unless a newer change did already.
 func (t *Table) requeue(op journalOp) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch {
 	case op.key.kind == dirtyRegistration && op.reg == nil:
-		if _, back := t.regs[op.key.key]; !back {
+		// The removal failed: the store still holds base, whether the registration is back here or not.
+		if e, back := t.regs[op.key.key]; !back {
 			t.deleted[op.key.key] = op.base
+		} else if e.stored < op.base {
+			e.stored = op.base
+		}
+	case op.key.kind == dirtyRegistration:
+		// The save failed: the store still holds base; if the registration was removed meanwhile, that removal
+		// must be journalled against base.
+		if _, back := t.regs[op.key.key]; !back && op.base > 0 {
+			if _, ok := t.deleted[op.key.key]; !ok {
+				t.deleted[op.key.key] = op.base
+			}
 		}
 	case op.key.kind == dirtyChallenge && op.chal != nil:
 		delete(t.chalStored, op.key.key)
