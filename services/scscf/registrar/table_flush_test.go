@@ -69,7 +69,7 @@ func testRegistration(impu string) *registrar.Registration {
 func TestFlushRacesWithChanges(t *testing.T) {
 	const impu = "sip:alice@ims.example"
 	for _, tc := range []struct {
-		name    string
+		name       string
 		reAdd      bool // register again after the removal, during the write
 		reAddAfter bool // register again after the write, before the next Flush
 		wantReg    bool
