@@ -259,6 +259,7 @@ func (b *bench) runImsueLoad(ctx context.Context, c *core, dir string) {
 			b.logf("profile run of %s: %v", s, err)
 		}
 	}
+	b.idleCPU(ctx, c)
 }
 
 // sippStep is one rate step of a SIPp step-up.

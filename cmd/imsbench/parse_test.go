@@ -457,3 +457,18 @@ func TestSIPpCSVCommand(t *testing.T) {
 		t.Errorf("--count 1: exit %d, want 2", code)
 	}
 }
+
+func TestParseProcStatCPU(t *testing.T) {
+	// A real line of /proc/<pid>/stat (a command name with a space and a parenthesis), utime 1234, stime 56.
+	line := "4242 (pc) scf) S 1 4242 4242 0 -1 4194560 2331 0 0 0 1234 56 0 0 20 0 9 0 1000 1263730688 5000 18446744073709551615 1 1 0 0 0 0 0 0 2143420159 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 0\n"
+	got, err := parseProcStatCPU(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := 12900 * time.Millisecond; got != want {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	if _, err := parseProcStatCPU("4242 (x) S 1 2"); err == nil {
+		t.Fatal("a short line parsed")
+	}
+}

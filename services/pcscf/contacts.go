@@ -540,8 +540,12 @@ func (r *registry) settle(changes []bindings.Change, outs []bindings.Outcome) (l
 		o := outs[i]
 		e := r.regs[c.Key]
 		if e == nil {
-			if v, ok := r.tomb[c.Key]; ok && v == c.Version && !o.Lost && c.Binding != nil {
-				r.tomb[c.Key] = o.Version // removed while this write was in flight: remove at the new version
+			// Removed while this write was in flight: remove at the version it left. A new binding (Version 0)
+			// had no tomb when it was dropped; its removal is the dirty mark.
+			v, tombed := r.tomb[c.Key]
+			_, removed := r.dirty[c.Key]
+			if c.Binding != nil && !o.Lost && (tombed && v == c.Version || !tombed && removed) {
+				r.tomb[c.Key] = o.Version
 			}
 			continue
 		}
