@@ -63,14 +63,17 @@ func vmRSS(r io.Reader) (float64, bool) {
 
 // memSample is one node's memory at one moment.
 type memSample struct {
-	heap      float64 // go_memstats_heap_inuse_bytes
+	heap      float64 // go_memstats_heap_inuse_bytes: spans in use, free slots of partly used spans included
+	live      float64 // go_memstats_heap_alloc_bytes after the forced GC: the bytes of live objects
+	liveOK    bool
+	profile   []byte  // the heap profile the forced GC came with (pprof format)
 	rss       float64 // process_resident_memory_bytes, else /proc VmRSS
 	heapOK    bool
 	gcForced  bool
 	rssSource string
 }
 
-// sampleMemory forces a GC through /debug/pprof/heap?gc=1 (net/http/pprof runs runtime.GC before it writes
+// sampleMemory forces two GCs through /debug/pprof/heap?gc=1 (net/http/pprof runs runtime.GC before it writes
 // the profile), then reads the node's /metrics; RSS comes from /proc when the node has no process collector.
 func sampleMemory(ctx context.Context, n *node) (memSample, error) {
 	var s memSample
@@ -91,8 +94,12 @@ func sampleMemory(ctx context.Context, n *node) (memSample, error) {
 		b, err := io.ReadAll(res.Body)
 		return string(b), res.StatusCode, err
 	}
-	if _, code, err := get("/debug/pprof/heap?gc=1"); err == nil && code == http.StatusOK {
-		s.gcForced = true
+	// Twice: objects in a sync.Pool survive one GC in its victim cache (free buffers, not state), the second
+	// GC frees them.
+	for range 2 {
+		if body, code, err := get("/debug/pprof/heap?gc=1"); err == nil && code == http.StatusOK {
+			s.gcForced, s.profile = true, []byte(body)
+		}
 	}
 	text, code, err := get("/metrics")
 	if err != nil {
@@ -102,6 +109,7 @@ func sampleMemory(ctx context.Context, n *node) (memSample, error) {
 		return s, fmt.Errorf("%s /metrics: HTTP %d", n.name, code)
 	}
 	s.heap, s.heapOK = promValue(text, "go_memstats_heap_inuse_bytes")
+	s.live, s.liveOK = promValue(text, "go_memstats_heap_alloc_bytes")
 	if v, ok := promValue(text, "process_resident_memory_bytes"); ok {
 		s.rss, s.rssSource = v, "process_resident_memory_bytes"
 	} else if f, err := os.Open(fmt.Sprintf("/proc/%d/status", n.cmd.Process.Pid)); err == nil {
@@ -213,6 +221,15 @@ func (b *bench) runMemory(ctx context.Context) {
 				Command: cmdline + "; GET /debug/pprof/heap?gc=1, /metrics go_memstats_heap_inuse_bytes before and after", Note: heapNote})
 		} else {
 			b.res.failed(errors.New(n.name+" exposes no go_memstats_heap_inuse_bytes"), cmdline, name)
+		}
+		if after.liveOK && pre.liveOK && after.gcForced {
+			b.res.add(Metric{Name: fmt.Sprintf("memory per registered UE, %s, live heap", label), Value: (after.live - pre.live) / float64(registered),
+				Unit: "bytes/UE", Command: cmdline + "; GET /debug/pprof/heap?gc=1, /metrics go_memstats_heap_alloc_bytes before and after",
+				Note: note + "; live objects only (heap in use also counts the free slots of partly used spans); what holds them: profiles/memory-" + n.name + ".heap"})
+		}
+		if len(after.profile) > 0 {
+			_ = os.MkdirAll(filepath.Join(b.dir, "profiles"), 0o755)
+			b.keep("profiles/memory-"+n.name+".heap", after.profile)
 		}
 		b.res.add(Metric{Name: fmt.Sprintf("memory per registered UE, %s, RSS", label), Value: (after.rss - pre.rss) / float64(registered),
 			Unit: "bytes/UE", Command: cmdline + "; " + after.rssSource + " before and after", Note: note})

@@ -396,7 +396,7 @@ func (p *Proxy) replyConn(req *sip.Request, in inbound) (sip.Connection, error) 
 		}
 		return &tcpConn{Connection: c, p: p, remote: in.remote}, nil
 	}
-	return &udpConn{p: p, l: in.l, dst: responseAddr(req.Via(), in.remote)}, nil
+	return &udpConn{p: p, l: in.l, dst: responseAddr(req.Via(), in.remote), noKeep: !req.IsInvite()}, nil
 }
 
 // responseAddr is where an unreliable-transport response goes (RFC 3261 §18.2.2, RFC 3581 §4): the received

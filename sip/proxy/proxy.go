@@ -43,6 +43,9 @@ type Proxy struct {
 	clients *txStore[*clientEntry]
 
 	bufs sync.Pool
+	// wireBufs counts the serialized-message buffers taken from bufs and not yet given back (tests check that
+	// none is held once the transactions that needed them are over).
+	wireBufs atomic.Int64
 
 	dialMu  sync.Mutex
 	dialing map[string]chan struct{}
