@@ -2,10 +2,12 @@ package hss_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 
 	"github.com/fiorix/go-diameter/v4/diam"
 
+	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/diameter/cx/cxtest"
 	"github.com/imscore/imscore/diameter/peer"
@@ -56,5 +58,21 @@ func FuzzServeDiameter(f *testing.F) {
 			return // the peer layer answers these itself
 		}
 		cxtest.Serve(t, ctx, srv, req, from, d, b)
+		// The wire-form path (peer.BinaryHandler) holds to the same: a *diameter.Error or an answer that
+		// decodes.
+		if !srv.ServesBinary(req.Header.ApplicationID, req.Header.CommandCode) {
+			return
+		}
+		wire, err := srv.ServeDiameterBinary(ctx, b, from)
+		if err != nil {
+			var de *diameter.Error
+			if !errors.As(err, &de) {
+				t.Fatalf("ServeDiameterBinary returned a bare error for the peer layer to map: %v", err)
+			}
+			return
+		}
+		if _, err := cx.DecodeMessage(wire, d); err != nil {
+			t.Fatalf("binary answer does not decode: %v\n%x", err, wire)
+		}
 	})
 }

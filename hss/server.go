@@ -245,10 +245,51 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 	if req.Header.ApplicationID != cx.AppID {
 		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d", req.Header.ApplicationID)
 	}
-	t := &txn{cmd: cx.Command(req.Header.CommandCode), start: time.Now(), peer: from.OriginHost}
-	switch t.cmd {
+	t, ans, err := s.serveCx(ctx, cx.Command(req.Header.CommandCode), from, func(m cx.Message) error { return m.Unmarshal(req) })
+	if t == nil {
+		return nil, err
+	}
+	return s.finish(t, ans, err)
+}
+
+// ServesBinary implements peer.BinaryHandler: the Cx requests the HSS serves go through ServeDiameterBinary.
+func (s *Server) ServesBinary(app, command uint32) bool {
+	switch cx.Command(command) {
+	case cx.CmdUserAuthorization, cx.CmdServerAssignment, cx.CmdLocationInfo, cx.CmdMultimediaAuth:
+		return app == cx.AppID
+	}
+	return false
+}
+
+// ServeDiameterBinary implements peer.BinaryHandler: ServeDiameter from and to wire form, the typed Cx
+// messages decoded from the request frame and the answer encoded straight to bytes (issue 12: no go-diameter
+// message on the hot path; the wire vectors and tshark tests of diameter/cx prove the bytes are the same).
+func (s *Server) ServeDiameterBinary(ctx context.Context, frame []byte, from peer.PeerInfo) ([]byte, error) {
+	if len(frame) < diam.HeaderLength {
+		return nil, diameter.Errorf(diameter.UnableToComply, "request frame of %d bytes", len(frame))
+	}
+	code := uint32(frame[5])<<16 | uint32(frame[6])<<8 | uint32(frame[7])
+	t, ans, err := s.serveCx(ctx, cx.Command(code), from, func(m cx.Message) error { return m.UnmarshalBinary(frame) })
+	if t == nil {
+		return nil, err
+	}
+	return s.finishBinary(t, ans, err)
+}
+
+// serveCx decodes the Cx request of cmd with decode, runs its procedure and returns the answer and the
+// outcome; t is nil (and err the answer) for a command the HSS does not serve. canonicalIdentity: a
+// Public-Identity is looked up by its key (package identity, TS 23.003 §13.4, RFC 3966 §3), the form every
+// public identity is provisioned in (PublicIdentity.Validate) and our CSCFs send, so that a peer's other
+// spelling of it (tel:+1-555-0100 for tel:+15550100, an upper-case host) finds the same identity; the
+// Wildcarded-Public-Identity, a pattern, is left as it is. Every answer carries
+// Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State NO_STATE_MAINTAINED (Cx is
+// stateless, TS 29.229 §6.1).
+func (s *Server) serveCx(ctx context.Context, cmd cx.Command, from peer.PeerInfo, decode func(cx.Message) error) (*txn, cx.Answer, error) {
+	t := &txn{cmd: cmd, start: time.Now(), peer: from.OriginHost}
+	switch cmd {
 	case cx.CmdUserAuthorization:
-		r, err := cx.ParseUAR(req)
+		r := new(cx.UAR)
+		err := decode(r)
 		a := cx.NewUAA(r)
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
@@ -260,9 +301,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.uar(ctx, t, r, a)
 		}
-		return s.finish(t, a, err)
+		return t, a, err
 	case cx.CmdServerAssignment:
-		r, err := cx.ParseSAR(req)
+		r := new(cx.SAR)
+		err := decode(r)
 		a := cx.NewSAA(r)
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impi = r.SessionID, r.UserName
@@ -279,9 +321,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 			}
 			err = s.sar(ctx, t, r, a)
 		}
-		return s.finish(t, a, err)
+		return t, a, err
 	case cx.CmdLocationInfo:
-		r, err := cx.ParseLIR(req)
+		r := new(cx.LIR)
+		err := decode(r)
 		a := cx.NewLIA(r)
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impu = r.SessionID, r.PublicIdentity
@@ -293,9 +336,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.lir(ctx, t, r, a)
 		}
-		return s.finish(t, a, err)
+		return t, a, err
 	case cx.CmdMultimediaAuth:
-		r, err := cx.ParseMAR(req)
+		r := new(cx.MAR)
+		err := decode(r)
 		a := cx.NewMAA(r)
 		s.head(&a.VendorSpecificApplicationID, &a.AuthSessionState, &a.OriginHost, &a.OriginRealm)
 		t.sessionID, t.impi, t.impu = r.SessionID, r.UserName, r.PublicIdentity
@@ -308,10 +352,10 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 			r.PublicIdentity = identity.Key(r.PublicIdentity) // canonicalIdentity
 			err = s.mar(ctx, t, r, a)
 		}
-		return s.finish(t, a, err)
+		return t, a, err
 	}
 	// RTR and PPR go from the HSS to the S-CSCF, never the other way (TS 29.228 §6.1.3, §6.2.2).
-	return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d is not served by the HSS", req.Header.CommandCode)
+	return nil, nil, diameter.Errorf(diameter.CommandUnsupported, "command %d is not served by the HSS", cmd)
 }
 
 // field is a required string AVP of a Cx request as decoded.
@@ -357,14 +401,34 @@ func (s *Server) head(vsai **cx.VendorSpecificApplicationID, state **cx.AuthSess
 	*host, *realm = s.cfg.Diameter.OriginHost, s.cfg.Diameter.Realm
 }
 
-// finish makes the answer from the procedure's outcome, encodes it, and records the transaction. A 3xxx
-// protocol error is left to the peer layer, which answers it with the 'E' bit (RFC 6733 §7.2).
+// finish makes the answer from the procedure's outcome, encodes it as a go-diameter message, and records the
+// transaction (complete).
 func (s *Server) finish(t *txn, ans cx.Answer, err error) (*diam.Message, error) {
+	var msg *diam.Message
+	if err := s.complete(t, ans, err, func() (e error) { msg, e = ans.Marshal(s.dict); return e }); err != nil {
+		return nil, err
+	}
+	return msg, nil
+}
+
+// finishBinary is finish in wire form: the answer encoded straight to bytes (ServeDiameterBinary).
+func (s *Server) finishBinary(t *txn, ans cx.Answer, err error) ([]byte, error) {
+	var b []byte
+	if err := s.complete(t, ans, err, func() (e error) { b, e = ans.AppendBinary(nil); return e }); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// complete puts the procedure's outcome (err) in the answer, encodes it with encode and records the
+// transaction. The error returned is for the peer layer to answer: a 3xxx protocol error (with the 'E' bit,
+// RFC 6733 §7.2), or the outcome itself when the answer could not be encoded.
+func (s *Server) complete(t *txn, ans cx.Answer, err error, encode func() error) error {
 	var de *diameter.Error
 	isDiameter := errors.As(err, &de)
 	if isDiameter && de.VendorID == 0 && de.Code.IsProtocolError() {
 		s.record(t, de.Code, 0, err)
-		return nil, err
+		return err
 	}
 	if err != nil {
 		ans.SetError(err)
@@ -372,19 +436,18 @@ func (s *Server) finish(t *txn, ans cx.Answer, err error) (*diam.Message, error)
 		ans.SetResultCode(diameter.Success)
 	}
 	code, vendor := ans.Result()
-	msg, merr := ans.Marshal(s.dict)
-	if merr != nil {
+	if merr := encode(); merr != nil {
 		s.log.Error("cx answer cannot be encoded", zap.Stringer("command", t.cmd), logging.SessionID(t.sessionID),
 			logging.IMPI(t.impi), logging.IMPU(t.impu), zap.Error(merr))
 		if isDiameter {
 			s.record(t, de.Code, de.VendorID, err)
-			return nil, err // the peer layer builds the error answer from the request
+			return err // the peer layer builds the error answer from the request
 		}
 		s.record(t, diameter.UnableToComply, 0, merr)
-		return nil, fmt.Errorf("encode %s answer: %w", t.cmd, merr)
+		return fmt.Errorf("encode %s answer: %w", t.cmd, merr)
 	}
 	s.record(t, code, vendor, err)
-	return msg, nil
+	return nil
 }
 
 // record logs the transaction once and counts it.
@@ -437,3 +500,4 @@ func storeError(op string, err error) error {
 
 // Interface guard.
 var _ peer.Handler = (*Server)(nil)
+var _ peer.BinaryHandler = (*Server)(nil)

@@ -26,12 +26,22 @@ func openRaw(t *testing.T, cfg Config, h Handler) (*Node, string, *rawPeer) {
 
 // TestBadRequests sends hand-built malformed requests over a raw TCP connection. Each gets the
 // RFC 6733 §7.1 answer, and the connection keeps working: a good Echo follows each one.
+// Both ways of serving: a Handler gets the decoded request, a BinaryHandler its frame, checked the same way.
 func TestBadRequests(t *testing.T) {
+	for _, hc := range []struct {
+		name string
+		h    Handler
+	}{{"decoded", echoHandler()}, {"binary", &binaryEcho{}}} {
+		t.Run(hc.name, func(t *testing.T) { testBadRequests(t, hc.h) })
+	}
+}
+
+func testBadRequests(t *testing.T, handler Handler) {
 	leakCheck(t)
 	obs, protoErrs := observe(EventProtocolError)
 	cfg := testConfig(t, "hss.test.example")
 	cfg.Observer = obs
-	_, _, raw := openRaw(t, cfg, echoHandler())
+	_, _, raw := openRaw(t, cfg, handler)
 	counter := func(flags uint8, v []byte) []byte { return avpRaw(avpEchoCount, flags, echoVendor, v) }
 	tests := []struct {
 		name       string

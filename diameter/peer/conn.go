@@ -412,6 +412,10 @@ func (c *conn) handleRequest(h header, frame []byte) {
 	case StateClosed:
 		return
 	}
+	if bh := c.n.binaryHandler(h); bh != nil {
+		c.handleBinary(h, frame, bh)
+		return
+	}
 	req, derr := decodeRequest(frame, c.n.cfg.Dictionary, c.supports)
 	if derr != nil {
 		c.reject(h, nil, frame, derr)

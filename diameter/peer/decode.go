@@ -38,17 +38,33 @@ func checkRequestHeader(h header, n int) *diameter.Error {
 // The checks run in the order of the header: version, length, flags, application, command,
 // then each AVP.
 func decodeRequest(frame []byte, d *dict.Parser, supports func(app uint32) bool) (*diam.Message, *diameter.Error) {
-	h := parseHeader(frame)
-	if derr := checkRequestHeader(h, len(frame)); derr != nil {
+	if derr := checkCommand(frame, d, supports); derr != nil {
 		return nil, derr
 	}
+	return decodeMessage(frame, d)
+}
+
+// checkRequest holds a request frame to every rule decodeRequest does, decoding nothing (BinaryHandler).
+func checkRequest(frame []byte, d *dict.Parser, supports func(app uint32) bool) *diameter.Error {
+	if derr := checkCommand(frame, d, supports); derr != nil {
+		return derr
+	}
+	return checkRequestAVPs(frame[headerLength:], parseHeader(frame).app, d)
+}
+
+// checkCommand checks a request's header, application and command.
+func checkCommand(frame []byte, d *dict.Parser, supports func(app uint32) bool) *diameter.Error {
+	h := parseHeader(frame)
+	if derr := checkRequestHeader(h, len(frame)); derr != nil {
+		return derr
+	}
 	if h.app != 0 && !supports(h.app) {
-		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d was not advertised by both peers", h.app)
+		return diameter.Errorf(diameter.ApplicationUnsupported, "application %d was not advertised by both peers", h.app)
 	}
 	if _, err := d.FindCommand(h.app, h.code); err != nil {
-		return nil, diameter.Errorf(diameter.CommandUnsupported, "command %d of application %d is not supported", h.code, h.app)
+		return diameter.Errorf(diameter.CommandUnsupported, "command %d of application %d is not supported", h.code, h.app)
 	}
-	return decodeMessage(frame, d)
+	return nil
 }
 
 // decodeMessage decodes a complete frame whose framing readFrame has checked. Malformed AVPs
@@ -84,6 +100,19 @@ func decodeMessage(frame []byte, d *dict.Parser) (m *diam.Message, derr *diamete
 // type and Grouped values that do not parse are kept as raw octets, because a correct error answer carries exactly such an AVP in its
 // Failed-AVP (RFC 6733 §7.5), and the requester must get that answer.
 func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) ([]*diam.AVP, *diameter.Error) {
+	return scanAVPs(b, app, d, request, true, depth)
+}
+
+// checkRequestAVPs holds a request's AVPs to every rule decodeAVPs does, building nothing: the check of a
+// request served in wire form (BinaryHandler). Values are checked by length and, for Address, by
+// go-diameter's decoder too: the other decoders accept any value of the right length.
+func checkRequestAVPs(b []byte, app uint32, d *dict.Parser) *diameter.Error {
+	_, derr := scanAVPs(b, app, d, true, false, 0)
+	return derr
+}
+
+// scanAVPs is decodeAVPs; with build false it only checks, and returns no AVPs.
+func scanAVPs(b []byte, app uint32, d *dict.Parser, request, build bool, depth int) ([]*diam.AVP, *diameter.Error) {
 	var avps []*diam.AVP
 	for off := 0; off < len(b); {
 		rest := b[off:]
@@ -131,16 +160,20 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 				return nil, avpError(diameter.AVPUnsupported, rawAVP(code, flags, vendor, payload),
 					"AVP %d (vendor %d) with the 'M' bit is not in the dictionary", code, vendor)
 			}
-			a.Data = datatype.Unknown(slices.Clone(payload))
+			if build {
+				a.Data = datatype.Unknown(slices.Clone(payload))
+			}
 		case typ == datatype.GroupedType:
 			if depth >= maxGroupDepth {
 				return nil, avpError(diameter.InvalidAVPValue, rawAVP(code, flags, vendor, nil),
 					"AVP %d: Grouped AVPs nested deeper than %d", code, maxGroupDepth)
 			}
-			inner, derr := decodeAVPs(payload, app, d, request, depth+1)
+			inner, derr := scanAVPs(payload, app, d, request, build, depth+1)
 			switch {
 			case derr == nil:
-				a.Data = &diam.GroupedAVP{AVP: inner}
+				if build {
+					a.Data = &diam.GroupedAVP{AVP: inner}
+				}
 			case !request:
 				// An answer's Failed-AVP carries the offending AVP as received, content and all.
 				a.Data = datatype.Unknown(slices.Clone(payload))
@@ -158,6 +191,9 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 				derr.FailedAVPs = []*diam.AVP{rawAVP(code, flags, vendor, payload)}
 				return nil, derr
 			}
+			if !build && typ != datatype.AddressType {
+				break
+			}
 			data, err := datatype.Decode(typ, payload)
 			if err != nil || data == nil {
 				if !request {
@@ -168,7 +204,9 @@ func decodeAVPs(b []byte, app uint32, d *dict.Parser, request bool, depth int) (
 			}
 			a.Data = data
 		}
-		avps = append(avps, a)
+		if build {
+			avps = append(avps, a)
+		}
 		// The last AVP may lack its padding; the loop then ends without reading past b.
 		off += pad4(length)
 	}

@@ -62,6 +62,10 @@ func FuzzFrame(f *testing.F) {
 				continue
 			}
 			req, derr := decodeRequest(frame, d, supports)
+			// A request served in wire form (BinaryHandler) is checked without being decoded: the same verdict.
+			if cerr := checkRequest(frame, d, supports); (cerr == nil) != (derr == nil) || cerr != nil && cerr.Code != derr.Code {
+				t.Fatalf("checkRequest %v, decodeRequest %v", cerr, derr)
+			}
 			if derr != nil {
 				if derr.Err == nil {
 					t.Fatalf("error %d without a cause", derr.Code)

@@ -245,15 +245,21 @@ func (n *Node) handle(ctx context.Context, req *diam.Message, from PeerInfo, log
 	h := header{version: diameterVersion, flags: req.Header.CommandFlags, code: req.Header.CommandCode,
 		app: req.Header.ApplicationID, hbh: req.Header.HopByHopID, e2e: req.Header.EndToEndID}
 	sid := sessionIDOf(req)
-	ans := n.callHandler(ctx, req, from, h, log.With(logging.SessionID(sid)))
-	frame, err := encode(ans)
+	log = log.With(logging.SessionID(sid))
+	return n.encodeAnswer(h, req, nil, n.callHandler(ctx, req, from, h, log), log)
+}
+
+// encodeAnswer serialises an answer to req (or, when req did not decode, to frame); one that cannot be is
+// answered DIAMETER_UNABLE_TO_COMPLY. It returns the frame and its Result-Code.
+func (n *Node) encodeAnswer(h header, req *diam.Message, frame []byte, ans *diam.Message, log *zap.Logger) ([]byte, uint32) {
+	out, err := encode(ans)
 	if err != nil {
-		log.Error("diameter handler answer cannot be encoded", zap.Uint32("command", h.code), logging.SessionID(sid), zap.Error(err))
-		ans = n.errorAnswer(h, req, nil, &diameter.Error{Code: diameter.UnableToComply}, "")
-		frame, _ = encode(ans) // built from known-good parts
+		log.Error("diameter handler answer cannot be encoded", zap.Uint32("command", h.code), zap.Error(err))
+		ans = n.errorAnswer(h, req, frame, &diameter.Error{Code: diameter.UnableToComply}, "")
+		out, _ = encode(ans) // built from known-good parts
 	}
 	code, _, _ := resultOf(ans)
-	return frame, code
+	return out, code
 }
 
 func (n *Node) callHandler(ctx context.Context, req *diam.Message, from PeerInfo, h header, log *zap.Logger) (ans *diam.Message) {
@@ -265,14 +271,7 @@ func (n *Node) callHandler(ctx context.Context, req *diam.Message, from PeerInfo
 	}()
 	a, err := n.handler.ServeDiameter(ctx, req, from)
 	if err != nil {
-		de := asDiameterError(err)
-		if de.Code == diameter.UnableToComply && de.VendorID == 0 {
-			log.Warn("diameter handler failed", zap.Uint32("command", h.code), zap.Error(err))
-		} else {
-			log.Debug("diameter handler answered an error", zap.Uint32("command", h.code),
-				zap.Uint32("code", uint32(de.Code)), zap.Uint32("vendor", de.VendorID), zap.Error(err))
-		}
-		return n.errorAnswer(h, req, nil, de, "")
+		return n.answerError(h, req, nil, err, log)
 	}
 	if a == nil {
 		log.Warn("diameter handler returned neither answer nor error", zap.Uint32("command", h.code))
@@ -280,6 +279,19 @@ func (n *Node) callHandler(ctx context.Context, req *diam.Message, from PeerInfo
 	}
 	n.finishAnswer(req, a)
 	return a
+}
+
+// answerError logs a handler's error once and answers it: its *diameter.Error, else
+// DIAMETER_UNABLE_TO_COMPLY.
+func (n *Node) answerError(h header, req *diam.Message, frame []byte, err error, log *zap.Logger) *diam.Message {
+	de := asDiameterError(err)
+	if de.Code == diameter.UnableToComply && de.VendorID == 0 {
+		log.Warn("diameter handler failed", zap.Uint32("command", h.code), zap.Error(err))
+	} else {
+		log.Debug("diameter handler answered an error", zap.Uint32("command", h.code),
+			zap.Uint32("code", uint32(de.Code)), zap.Uint32("vendor", de.VendorID), zap.Error(err))
+	}
+	return n.errorAnswer(h, req, frame, de, "")
 }
 
 // buildDWR is the Device-Watchdog-Request, RFC 6733 §5.5.1.
