@@ -283,7 +283,7 @@ func TestComposeStack(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := &composeStack{t: t, ctx: ctx, bin: composeBin, docker: docker, env: env,
-		args: []string{"--no-ansi", "--project-directory", root, "-p", stackProject, "-f", filepath.Join(root, "docker-compose.yml"), "-f", override}}
+		args: []string{"--ansi", "never", "--project-directory", root, "-p", stackProject, "-f", filepath.Join(root, "docker-compose.yml"), "-f", override}}
 	t.Cleanup(func() {
 		// A context of its own: the test's may have expired.
 		dctx, dcancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -334,8 +334,10 @@ func TestComposeStack(t *testing.T) {
 		t.Helper()
 		cctx, ccancel := context.WithTimeout(ctx, 90*time.Second)
 		defer ccancel()
-		out, err := run(cctx, nil, imsue, append([]string{"call", "--to", "sip:15550000902@" + stackDomain, "--hold", "1s"}, ueArgs(caller, 1)...)...)
-		if err != nil || !strings.Contains(out, "call ended") {
+		// imsue logs to stderr.
+		out, err := exec.CommandContext(cctx, imsue, append([]string{"call", "--to", "sip:15550000902@" + stackDomain, "--hold", "1s"},
+			ueArgs(caller, 1)...)...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "call ended") {
 			t.Fatalf("call %s: %v\n%s", when, err, out)
 		}
 	}
