@@ -284,11 +284,7 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 		if c.realm == "" {
 			c.realm = d.icscf.Domain
 		}
-		ok := slices.ContainsFunc(d.hss.Diameter.Peers, func(p peer.AllowedPeer) bool {
-			return strings.EqualFold(p.Host, c.host) && strings.EqualFold(p.Realm, c.realm) && slices.Contains(p.Roles, c.role) &&
-				slices.ContainsFunc(p.Sources, func(src string) bool { pfx, err := peer.ParseSource(src); return err == nil && pfx.Contains(ip) })
-		})
-		if !ok {
+		if !hssAllows(d.hss, c.host, c.realm, c.role, ip) {
 			t.Errorf("hss diameter.peers %+v: the %s (%s, realm %s, role %s) from %s is not allowed", d.hss.Diameter.Peers,
 				c.node, c.host, c.realm, c.role, ip)
 		}
@@ -317,6 +313,14 @@ func checkPostgres(t *testing.T, d deployment) {
 			}
 		}
 	}
+}
+
+// hssAllows reports whether the HSS accepts the CER of a peer with this Origin-Host and realm from ip, in role.
+func hssAllows(h hss.Config, host, realm, role string, ip netip.Addr) bool {
+	return slices.ContainsFunc(h.Diameter.Peers, func(p peer.AllowedPeer) bool {
+		return strings.EqualFold(p.Host, host) && strings.EqualFold(p.Realm, realm) && slices.Contains(p.Roles, role) &&
+			slices.ContainsFunc(p.Sources, func(src string) bool { pfx, err := peer.ParseSource(src); return err == nil && pfx.Contains(ip) })
+	})
 }
 
 // pgDatabase returns the database a postgres:// DSN names.

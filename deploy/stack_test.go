@@ -69,17 +69,6 @@ func buildContext(t *testing.T, ctx context.Context, goBin, ctxDir string) {
 	}
 }
 
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // checkStatic fails for a binary that needs a dynamic loader: it would not start in the FROM scratch image.
 func checkStatic(t *testing.T, dir string, bins []string) {
 	t.Helper()
