@@ -26,6 +26,7 @@ import (
 	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/services/pcscf"
+	"github.com/imscore/imscore/services/presence"
 	"github.com/imscore/imscore/services/scscf"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -45,10 +46,11 @@ func nodes() []string { return []string{"hss", "icscf", "scscf", "pcscf"} }
 
 // deployment is the four node configurations of one deployment directory, each loaded as its binary loads it.
 type deployment struct {
-	hss   hss.Config
-	icscf icscf.Config
-	scscf scscf.Config
-	pcscf pcscf.Config
+	hss      hss.Config
+	icscf    icscf.Config
+	scscf    scscf.Config
+	pcscf    pcscf.Config
+	presence presence.Config // compose only
 }
 
 // loadNode decodes path over the node's defaults with the strict loader the binaries use (config.DecodeFile:
@@ -80,8 +82,14 @@ func loadNode(node, path string, d *deployment) error {
 			return err
 		}
 		return d.pcscf.Validate()
+	case "presence":
+		d.presence = presence.DefaultConfig()
+		if err := config.DecodeFile(path, &d.presence); err != nil {
+			return err
+		}
+		return d.presence.WithDefaults().Validate()
 	}
-	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, nodes())
+	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, append(nodes(), "presence"))
 }
 
 // loadDeployment loads dir/<node>.yaml for the four nodes.
@@ -495,13 +503,16 @@ func TestComposeFile(t *testing.T) {
 	c := readCompose(t)
 	d := loadDeployment(t, "compose")
 	checkTopology(t, d, "hss")
+	if err := loadNode("presence", filepath.Join("compose", "presence.yaml"), &d); err != nil {
+		t.Fatal(err)
+	}
 
 	var names []string
 	for n := range c.Services {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if want := []string{"hss", "icscf", "pcscf", "scscf"}; !slices.Equal(names, want) {
+	if want := []string{"hss", "icscf", "pcscf", "presence", "scscf"}; !slices.Equal(names, want) {
 		t.Fatalf("services %v, want %v (PostgreSQL is in %s only: it needs a registry)", names, want, composePostgresFile)
 	}
 	if !slices.Contains(c.Services["pcscf"].CapAdd, "NET_ADMIN") {
@@ -547,7 +558,7 @@ func TestComposeFile(t *testing.T) {
 	}
 	// Every store in SQLite on the node's own named volume, mounted on the image's data directory: what
 	// survives `docker-compose restart` and a recreated container, and goes with `down -v`.
-	for node, dsn := range map[string]string{"hss": d.hss.Store.DSN, "scscf": d.scscf.DB, "pcscf": d.pcscf.DB} {
+	for node, dsn := range map[string]string{"hss": d.hss.Store.DSN, "scscf": d.scscf.DB, "pcscf": d.pcscf.DB, "presence": d.presence.DB} {
 		p := sqlitePath(dsn)
 		if !strings.HasPrefix(p, dataDir+"/") {
 			t.Errorf("%s: store %q: want an SQLite file under %s", node, dsn, dataDir)
@@ -569,12 +580,13 @@ func TestComposeFile(t *testing.T) {
 	}
 	// For each node: the address its SIP listener binds (none for the HSS), its admin address.
 	nodeAddrs := map[string]struct{ sip, admin string }{
-		"hss":   {"", d.hss.API.Listen},
-		"icscf": {d.icscf.SIP.Listen[0].Addr, d.icscf.HTTPListen},
-		"scscf": {d.scscf.SIP.Listen, d.scscf.HTTPListen},
-		"pcscf": {d.pcscf.Listen[0], d.pcscf.HTTP},
+		"hss":      {"", d.hss.API.Listen},
+		"icscf":    {d.icscf.SIP.Listen[0].Addr, d.icscf.HTTPListen},
+		"scscf":    {d.scscf.SIP.Listen, d.scscf.HTTPListen},
+		"pcscf":    {d.pcscf.Listen[0], d.pcscf.HTTP},
+		"presence": {d.presence.SIP.Listen, d.presence.HTTPListen},
 	}
-	for _, n := range nodes() {
+	for _, n := range append(nodes(), "presence") {
 		s := c.Services[n]
 		t.Run(n, func(t *testing.T) {
 			// The node runs its binary with the configuration mounted at the path it names.
@@ -594,16 +606,34 @@ func TestComposeFile(t *testing.T) {
 					t.Errorf("the configuration listens on %s, the container's address is %s", a, ip)
 				}
 			}
-			// The health check asks /readyz on the port the node's admin server listens on.
+			// The health check asks /readyz on the port the node's admin server listens on (the presence server
+			// has /healthz only).
 			_, port := hostPort(t, "admin listen", nodeAddrs[n].admin)
 			probe := "http://127.0.0.1:" + port + "/readyz"
+			if n == "presence" {
+				probe = "http://127.0.0.1:" + port + "/healthz"
+			}
 			if s.Healthcheck == nil || !slices.Contains(s.Healthcheck.Test, probe) {
 				t.Errorf("health check %v: want a probe of %s", s.Healthcheck, probe)
 			}
 		})
 	}
+	// The presence server is an AS the S-CSCF trusts, and it trusts the S-CSCF alone.
+	scscfDomain, err := trust.ParseDomain(d.scscf.TrustedNetworks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presenceDomain, err := trust.ParseDomain(d.presence.TrustedNetworks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	presenceAP, _ := netip.ParseAddrPort(d.presence.SIP.Listen)
+	scscfAP, _ := netip.ParseAddrPort(d.scscf.SIP.Listen)
+	if !scscfDomain.Contains(presenceAP.Addr()) || !presenceDomain.Contains(scscfAP.Addr()) {
+		t.Errorf("scscf trusted_networks %v, presence trusted_networks %v: each must hold the other", d.scscf.TrustedNetworks, d.presence.TrustedNetworks)
+	}
 	// The image holds every binary the services and their health checks run.
-	for _, n := range append(nodes(), "imsctl") {
+	for _, n := range append(nodes(), "presence", "imsctl") {
 		if !slices.Contains(imageBinaries(t), n) {
 			t.Errorf("the Dockerfile does not copy bin/%s", n)
 		}

@@ -290,7 +290,7 @@ func TestComposeStack(t *testing.T) {
 
 	c := readCompose(t)
 	dep := loadDeployment(t, "compose")
-	services := []string{"hss", "scscf", "icscf", "pcscf"}
+	services := []string{"hss", "scscf", "icscf", "pcscf", "presence"}
 	start = time.Now()
 	s.must("up", "-d", "--no-build")
 	s.waitHealthy(services...)
