@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/services/icscf"
 	"github.com/imscore/imscore/services/pcscf"
+	"github.com/imscore/imscore/services/presence"
 	"github.com/imscore/imscore/services/scscf"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -32,8 +34,11 @@ import (
 // repoRoot is the repository root seen from this package's directory (go test runs in deploy/).
 const repoRoot = ".."
 
-// composeFile is the compose file at the repository root.
-const composeFile = repoRoot + "/docker-compose.yml"
+// k8sDir holds the Kubernetes manifests (k8s_test.go checks them; they are not node configurations).
+const k8sDir = "k8s"
+
+// k8sConfigDir holds the node configurations of the Kubernetes ConfigMaps.
+const k8sConfigDir = k8sDir + "/config"
 
 // nodes returns the four node names: the file names under deploy/compose and deploy/hosts, the compose services
 // and the binaries.
@@ -41,10 +46,11 @@ func nodes() []string { return []string{"hss", "icscf", "scscf", "pcscf"} }
 
 // deployment is the four node configurations of one deployment directory, each loaded as its binary loads it.
 type deployment struct {
-	hss   hss.Config
-	icscf icscf.Config
-	scscf scscf.Config
-	pcscf pcscf.Config
+	hss      hss.Config
+	icscf    icscf.Config
+	scscf    scscf.Config
+	pcscf    pcscf.Config
+	presence presence.Config // compose only
 }
 
 // loadNode decodes path over the node's defaults with the strict loader the binaries use (config.DecodeFile:
@@ -76,8 +82,14 @@ func loadNode(node, path string, d *deployment) error {
 			return err
 		}
 		return d.pcscf.Validate()
+	case "presence":
+		d.presence = presence.DefaultConfig()
+		if err := config.DecodeFile(path, &d.presence); err != nil {
+			return err
+		}
+		return d.presence.WithDefaults().Validate()
 	}
-	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, nodes())
+	return fmt.Errorf("%s: no node is called %q: name a node configuration <node>.yaml after one of %v", path, node, append(nodes(), "presence"))
 }
 
 // loadDeployment loads dir/<node>.yaml for the four nodes.
@@ -101,6 +113,9 @@ func TestEveryConfigLoads(t *testing.T) {
 		if err != nil {
 			return err
 		}
+		if filepath.Dir(p) == k8sDir {
+			return nil // Kubernetes manifests (k8s_test.go); their node configurations are in k8s/config
+		}
 		if ext := filepath.Ext(p); !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
 			files = append(files, p)
 		}
@@ -109,7 +124,7 @@ func TestEveryConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{"compose", "hosts"} {
+	for _, dir := range []string{"compose", "hosts", k8sConfigDir} {
 		for _, n := range nodes() {
 			if p := filepath.Join(dir, n+".yaml"); !slices.Contains(files, p) {
 				t.Errorf("%s is missing", p)
@@ -144,7 +159,7 @@ func TestLoaderCatchesMistakes(t *testing.T) {
 	}{
 		{"hss misspelt key", "hss", appendText("\nstore_dsn: x\n"), "store_dsn"},
 		{"hss misspelt nested key", "hss", replaceOnce("  listen: 0.0.0.0:3868", "  lisen: 0.0.0.0:3868"), "lisen"},
-		{"hss bad value", "hss", replaceOnce("dsn: postgres://hss@postgres:5432/hss?sslmode=disable", `dsn: ""`), "store.dsn"},
+		{"hss bad value", "hss", replaceOnce("dsn: sqlite:///var/lib/imscore/hss.db", `dsn: ""`), "store.dsn"},
 		{"icscf misspelt key", "icscf", replaceOnce("http_listen:", "http-listen:"), "http-listen"},
 		{"icscf S-CSCF address by name", "icscf", replaceOnce("address: 172.22.0.12:6060", "address: scscf:6060"), "scscfs[0].address"},
 		{"scscf misspelt key", "scscf", replaceOnce("db:", "dsn:"), "dsn"},
@@ -277,11 +292,7 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 		if c.realm == "" {
 			c.realm = d.icscf.Domain
 		}
-		ok := slices.ContainsFunc(d.hss.Diameter.Peers, func(p peer.AllowedPeer) bool {
-			return strings.EqualFold(p.Host, c.host) && strings.EqualFold(p.Realm, c.realm) && slices.Contains(p.Roles, c.role) &&
-				slices.ContainsFunc(p.Sources, func(src string) bool { pfx, err := peer.ParseSource(src); return err == nil && pfx.Contains(ip) })
-		})
-		if !ok {
+		if !hssAllows(d.hss, c.host, c.realm, c.role, ip) {
 			t.Errorf("hss diameter.peers %+v: the %s (%s, realm %s, role %s) from %s is not allowed", d.hss.Diameter.Peers,
 				c.node, c.host, c.realm, c.role, ip)
 		}
@@ -293,7 +304,12 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 			}
 		}
 	}
-	// Both storing nodes on PostgreSQL, each in a database of its own (docs/operations.md explains why).
+}
+
+// checkPostgres: both storing nodes on PostgreSQL, each in a database of its own (docs/operations.md explains
+// why), no password in a file.
+func checkPostgres(t *testing.T, d deployment) {
+	t.Helper()
 	hssDB, scscfDB := pgDatabase(t, "hss store.dsn", d.hss.Store.DSN), pgDatabase(t, "scscf db", d.scscf.DB)
 	if hssDB == scscfDB {
 		t.Errorf("the HSS and the S-CSCF share the database %q: each needs its own", hssDB)
@@ -305,6 +321,14 @@ func checkTopology(t *testing.T, d deployment, hssHost string) {
 			}
 		}
 	}
+}
+
+// hssAllows reports whether the HSS accepts the CER of a peer with this Origin-Host and realm from ip, in role.
+func hssAllows(h hss.Config, host, realm, role string, ip netip.Addr) bool {
+	return slices.ContainsFunc(h.Diameter.Peers, func(p peer.AllowedPeer) bool {
+		return strings.EqualFold(p.Host, host) && strings.EqualFold(p.Realm, realm) && slices.Contains(p.Roles, role) &&
+			slices.ContainsFunc(p.Sources, func(src string) bool { pfx, err := peer.ParseSource(src); return err == nil && pfx.Contains(ip) })
+	})
 }
 
 // pgDatabase returns the database a postgres:// DSN names.
@@ -321,6 +345,7 @@ func TestHostsTopology(t *testing.T) {
 	d := loadDeployment(t, "hosts")
 	hssHost, _ := hostPort(t, "hss diameter.listen", d.hss.Diameter.Listen)
 	checkTopology(t, d, hssHost)
+	checkPostgres(t, d)
 	// Every address is a documentation address (RFC 5737 TEST-NET-1): an example never points at a real host.
 	testNet := netip.MustParsePrefix("192.0.2.0/24")
 	addrs := map[string]string{
@@ -391,14 +416,17 @@ type compose struct {
 			} `yaml:"config"`
 		} `yaml:"ipam"`
 	} `yaml:"networks"`
+	Volumes map[string]any `yaml:"volumes"`
 }
 
 type composeService struct {
-	Image       string   `yaml:"image"`
-	Command     []string `yaml:"command"`
-	CapAdd      []string `yaml:"cap_add"`
-	Ports       []string `yaml:"ports"`
-	Volumes     []string `yaml:"volumes"`
+	Image       string            `yaml:"image"`
+	User        string            `yaml:"user"`
+	Command     []string          `yaml:"command"`
+	CapAdd      []string          `yaml:"cap_add"`
+	Ports       []string          `yaml:"ports"`
+	Volumes     []string          `yaml:"volumes"`
+	Environment map[string]string `yaml:"environment"`
 	Healthcheck *struct {
 		Test []string `yaml:"test"`
 	} `yaml:"healthcheck"`
@@ -410,54 +438,109 @@ type composeService struct {
 	} `yaml:"depends_on"`
 }
 
-func readCompose(t *testing.T) compose {
+// The compose files at the repository root: the stack, and the override that moves the HSS and the S-CSCF to
+// PostgreSQL.
+const (
+	composeFile         = repoRoot + "/docker-compose.yml"
+	composePostgresFile = repoRoot + "/docker-compose.postgres.yml"
+)
+
+func readCompose(t *testing.T) compose { return readComposeFile(t, composeFile) }
+
+func readComposeFile(t *testing.T, path string) compose {
 	t.Helper()
-	b, err := os.ReadFile(composeFile)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c compose
 	if err := yaml.Unmarshal(b, &c); err != nil {
-		t.Fatalf("%s: %v", composeFile, err)
+		t.Fatalf("%s: %v", path, err)
 	}
 	return c
 }
 
-// TestComposeFile checks docker-compose.yml against the configurations it mounts: the services, NET_ADMIN for
-// the P-CSCF, a health check on each node's own admin port, the mounted files, the fixed addresses and the
-// published ports.
+// dataDir is the image's data directory (Dockerfile: owned by the nodes' user), where each storing node's
+// named volume is mounted.
+const dataDir = "/var/lib/imscore"
+
+// publishPrefix is how every published port starts: the host's loopback unless IMSCORE_PUBLISH_IP says otherwise.
+const publishPrefix = "${IMSCORE_PUBLISH_IP:-127.0.0.1}:"
+
+// imageBinaries returns the binaries the Dockerfile copies from bin/ (its `COPY bin/… /usr/local/bin/` line).
+func imageBinaries(t *testing.T) []string {
+	t.Helper()
+	df, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^COPY ((?:bin/[a-z]+ )+)/usr/local/bin/$`).FindSubmatch(df)
+	if m == nil {
+		t.Fatal("Dockerfile: no `COPY bin/… /usr/local/bin/` line")
+	}
+	var bins []string
+	for _, f := range strings.Fields(string(m[1])) {
+		bins = append(bins, strings.TrimPrefix(f, "bin/"))
+	}
+	return bins
+}
+
+// sqlitePath returns the file of a sqlite:// DSN (or of a bare path, as the HSS accepts), "" for anything else.
+func sqlitePath(dsn string) string {
+	if p, ok := strings.CutPrefix(dsn, "sqlite://"); ok {
+		return p
+	}
+	if strings.Contains(dsn, "://") || dsn == "memory" {
+		return ""
+	}
+	return dsn
+}
+
+// TestComposeFile checks docker-compose.yml against the configurations it mounts and the image: the services,
+// NET_ADMIN for the P-CSCF, a health check with the image's own `imsctl health` on each node's admin port, the
+// mounted files, the fixed addresses, the published ports, and every store on a named volume.
 func TestComposeFile(t *testing.T) {
 	c := readCompose(t)
 	d := loadDeployment(t, "compose")
 	checkTopology(t, d, "hss")
+	if err := loadNode("presence", filepath.Join("compose", "presence.yaml"), &d); err != nil {
+		t.Fatal(err)
+	}
 
 	var names []string
 	for n := range c.Services {
 		names = append(names, n)
 	}
 	slices.Sort(names)
-	if want := []string{"hss", "icscf", "pcscf", "postgres", "scscf"}; !slices.Equal(names, want) {
-		t.Fatalf("services %v, want %v", names, want)
+	if want := []string{"hss", "icscf", "pcscf", "presence", "scscf"}; !slices.Equal(names, want) {
+		t.Fatalf("services %v, want %v (PostgreSQL is in %s only: it needs a registry)", names, want, composePostgresFile)
 	}
 	if !slices.Contains(c.Services["pcscf"].CapAdd, "NET_ADMIN") {
 		t.Errorf("pcscf cap_add %v: NET_ADMIN is needed for XFRM", c.Services["pcscf"].CapAdd)
 	}
 	for n, s := range c.Services {
-		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 2 {
-			t.Errorf("%s: no health check", n)
+		if s.Healthcheck == nil || len(s.Healthcheck.Test) < 3 || s.Healthcheck.Test[0] != "CMD" || s.Healthcheck.Test[1] != "imsctl" ||
+			s.Healthcheck.Test[2] != "health" {
+			t.Errorf("%s: health check %v: want [CMD imsctl health …] (the image has no shell, wget or curl)", n, s.Healthcheck)
+		}
+		if s.Image != "${IMSCORE_IMAGE:-imscore:latest}" {
+			t.Errorf("%s: image %q: want the locally built ${IMSCORE_IMAGE:-imscore:latest}", n, s.Image)
 		}
 		for _, v := range s.Volumes {
 			src, _, _ := strings.Cut(v, ":")
 			if !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") {
-				continue // a named volume
+				if _, ok := c.Volumes[src]; !ok {
+					t.Errorf("%s: volume %s is not declared", n, src)
+				}
+				continue
 			}
 			if _, err := os.Stat(filepath.Join(repoRoot, src)); err != nil {
 				t.Errorf("%s: mounted %s does not exist: %v", n, src, err)
 			}
 		}
 		for _, p := range s.Ports {
-			if !strings.HasPrefix(p, "127.0.0.1:") {
-				t.Errorf("%s: port %s is published beyond the host's loopback", n, p)
+			if !strings.HasPrefix(p, publishPrefix) {
+				t.Errorf("%s: port %s: want it published on %s…", n, p, publishPrefix)
 			}
 		}
 	}
@@ -473,8 +556,19 @@ func TestComposeFile(t *testing.T) {
 			t.Errorf("%s: pprof on in compose: enable it only while profiling", a.node)
 		}
 	}
-	if dep, ok := c.Services["hss"].DependsOn["postgres"]; !ok || dep.Condition != "service_healthy" {
-		t.Errorf("hss depends_on: want postgres service_healthy (it migrates at start)")
+	// Every store in SQLite on the node's own named volume, mounted on the image's data directory: what
+	// survives `docker-compose restart` and a recreated container, and goes with `down -v`.
+	for node, dsn := range map[string]string{"hss": d.hss.Store.DSN, "scscf": d.scscf.DB, "pcscf": d.pcscf.DB, "presence": d.presence.DB} {
+		p := sqlitePath(dsn)
+		if !strings.HasPrefix(p, dataDir+"/") {
+			t.Errorf("%s: store %q: want an SQLite file under %s", node, dsn, dataDir)
+		}
+		if !slices.ContainsFunc(c.Services[node].Volumes, func(v string) bool {
+			src, dst, _ := strings.Cut(v, ":")
+			return !strings.HasPrefix(src, ".") && !strings.HasPrefix(src, "/") && dst == dataDir
+		}) {
+			t.Errorf("%s: no named volume on %s (volumes %v): its store would go with the container", node, dataDir, c.Services[node].Volumes)
+		}
 	}
 
 	var subnet netip.Prefix
@@ -486,12 +580,13 @@ func TestComposeFile(t *testing.T) {
 	}
 	// For each node: the address its SIP listener binds (none for the HSS), its admin address.
 	nodeAddrs := map[string]struct{ sip, admin string }{
-		"hss":   {"", d.hss.API.Listen},
-		"icscf": {d.icscf.SIP.Listen[0].Addr, d.icscf.HTTPListen},
-		"scscf": {d.scscf.SIP.Listen, d.scscf.HTTPListen},
-		"pcscf": {d.pcscf.Listen[0], d.pcscf.HTTP},
+		"hss":      {"", d.hss.API.Listen},
+		"icscf":    {d.icscf.SIP.Listen[0].Addr, d.icscf.HTTPListen},
+		"scscf":    {d.scscf.SIP.Listen, d.scscf.HTTPListen},
+		"pcscf":    {d.pcscf.Listen[0], d.pcscf.HTTP},
+		"presence": {d.presence.SIP.Listen, d.presence.HTTPListen},
 	}
-	for _, n := range nodes() {
+	for _, n := range append(nodes(), "presence") {
 		s := c.Services[n]
 		t.Run(n, func(t *testing.T) {
 			// The node runs its binary with the configuration mounted at the path it names.
@@ -511,27 +606,89 @@ func TestComposeFile(t *testing.T) {
 					t.Errorf("the configuration listens on %s, the container's address is %s", a, ip)
 				}
 			}
-			// The health check asks /readyz on the port the node's admin server listens on.
+			// The health check asks /readyz on the port the node's admin server listens on (the presence server
+			// has /healthz only).
 			_, port := hostPort(t, "admin listen", nodeAddrs[n].admin)
 			probe := "http://127.0.0.1:" + port + "/readyz"
+			if n == "presence" {
+				probe = "http://127.0.0.1:" + port + "/healthz"
+			}
 			if s.Healthcheck == nil || !slices.Contains(s.Healthcheck.Test, probe) {
 				t.Errorf("health check %v: want a probe of %s", s.Healthcheck, probe)
 			}
 		})
 	}
-	// The image builds every binary the services run.
-	df, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	// The presence server is an AS the S-CSCF trusts, and it trusts the S-CSCF alone.
+	scscfDomain, err := trust.ParseDomain(d.scscf.TrustedNetworks)
 	if err != nil {
 		t.Fatal(err)
 	}
-	built := regexp.MustCompile(`for c in ([a-z ]+); do`).FindSubmatch(df)
-	if built == nil {
-		t.Fatal("Dockerfile: no `for c in …; do` build loop")
+	presenceDomain, err := trust.ParseDomain(d.presence.TrustedNetworks)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, n := range append(nodes(), "imsctl") {
-		if !slices.Contains(strings.Fields(string(built[1])), n) {
-			t.Errorf("Dockerfile does not build %s", n)
+	presenceAP, _ := netip.ParseAddrPort(d.presence.SIP.Listen)
+	scscfAP, _ := netip.ParseAddrPort(d.scscf.SIP.Listen)
+	if !scscfDomain.Contains(presenceAP.Addr()) || !presenceDomain.Contains(scscfAP.Addr()) {
+		t.Errorf("scscf trusted_networks %v, presence trusted_networks %v: each must hold the other", d.scscf.TrustedNetworks, d.presence.TrustedNetworks)
+	}
+	// The image holds every binary the services and their health checks run.
+	for _, n := range append(nodes(), "presence", "imsctl") {
+		if !slices.Contains(imageBinaries(t), n) {
+			t.Errorf("the Dockerfile does not copy bin/%s", n)
 		}
+	}
+}
+
+// TestComposePostgres checks the PostgreSQL override: it replaces the configurations of the HSS and the S-CSCF
+// (same container path) with copies of the SQLite ones that differ in the store only, and makes both wait for a
+// healthy PostgreSQL.
+func TestComposePostgres(t *testing.T) {
+	c := readComposeFile(t, composePostgresFile)
+	d := loadDeployment(t, "compose")
+	var pg deployment
+	for _, n := range []string{"hss", "scscf"} {
+		if err := loadNode(n, filepath.Join("compose", "postgres", n+".yaml"), &pg); err != nil {
+			t.Fatal(err)
+		}
+		mount := "./deploy/compose/postgres/" + n + ".yaml:/etc/imscore/" + n + ".yaml:ro"
+		if !slices.Contains(c.Services[n].Volumes, mount) {
+			t.Errorf("%s volumes %v: want %s", n, c.Services[n].Volumes, mount)
+		}
+		if dep, ok := c.Services[n].DependsOn["postgres"]; !ok || dep.Condition != "service_healthy" {
+			t.Errorf("%s depends_on: want postgres service_healthy (it migrates at start)", n)
+		}
+		if c.Services[n].Environment["PGPASSWORD"] == "" {
+			t.Errorf("%s: no PGPASSWORD: the DSN has no password", n)
+		}
+	}
+	pg.icscf, pg.pcscf = d.icscf, d.pcscf
+	checkTopology(t, pg, "hss")
+	checkPostgres(t, pg)
+	// Only the store differs from the SQLite files.
+	sameHSS, sameSCSCF := pg.hss, pg.scscf
+	sameHSS.Store.DSN, sameSCSCF.DB = d.hss.Store.DSN, d.scscf.DB
+	if !reflect.DeepEqual(sameHSS, d.hss) {
+		t.Error("compose/postgres/hss.yaml differs from compose/hss.yaml beyond store.dsn")
+	}
+	if !reflect.DeepEqual(sameSCSCF, d.scscf) {
+		t.Error("compose/postgres/scscf.yaml differs from compose/scscf.yaml beyond db")
+	}
+	if _, err := os.Stat(filepath.Join("compose", "postgres", "init.sh")); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestMakeBuildIsStatic: the image is FROM scratch, so `make build` must link without cgo (no libc, no loader
+// there). The compose stack test checks the binaries themselves.
+func TestMakeBuildIsStatic(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe := regexp.MustCompile(`(?m)^build:\n((?:\t.*\n)+)`).FindSubmatch(mk)
+	if recipe == nil || !strings.Contains(string(recipe[1]), "CGO_ENABLED=0 $(GO) build") {
+		t.Fatalf("Makefile: the build recipe does not build with CGO_ENABLED=0:\n%s", recipe)
 	}
 }
 
@@ -557,13 +714,15 @@ func TestDockerComposeConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name    string
-		text    string
-		wantErr bool
+		name         string
+		text         string
+		wantErr      bool
+		withPostgres bool // -f docker-compose.postgres.yml too
 	}{
-		{"docker-compose.yml", string(good), false},
-		{"misspelt service key", strings.Replace(string(good), "    cap_add:", "    cap_addd:", 1), true},
-		{"healthcheck without test", strings.Replace(string(good), `      test: ["CMD", "wget"`, `      tset: ["CMD", "wget"`, 1), true},
+		{"docker-compose.yml", string(good), false, false},
+		{"with docker-compose.postgres.yml", string(good), false, true},
+		{"misspelt service key", strings.Replace(string(good), "    cap_add:", "    cap_addd:", 1), true, false},
+		{"healthcheck without test", strings.Replace(string(good), `      test: ["CMD", "imsctl"`, `      tset: ["CMD", "imsctl"`, 1), true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -578,6 +737,9 @@ func TestDockerComposeConfig(t *testing.T) {
 				}
 			}
 			cmd := exec.Command(bin, "--project-directory", repoRoot, "-f", path, "config", "-q")
+			if tt.withPostgres {
+				cmd.Args = append(cmd.Args[:len(cmd.Args)-2], "-f", composePostgresFile, "config", "-q")
+			}
 			out, err := cmd.CombinedOutput()
 			var exit *exec.ExitError
 			switch {

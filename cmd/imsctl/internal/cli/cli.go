@@ -133,6 +133,8 @@ func commands() []command {
 		{path: "token create", args: "--tokens-file FILE --name NAME --scopes read|provision|admin|metrics[,…] [--out FILE]",
 			help: "make an API token: its hash goes into the HSS's tokens file, the token to stdout or --out (0600)", fn: tokenCreate, local: true},
 		{path: "token hash", args: "< TOKEN", help: "print the SHA-256 of the token on stdin, as a tokens file holds it", fn: tokenHash, local: true},
+		{path: "health", args: "URL...", help: "probe a node's /healthz or /readyz: exit 0 when each URL answers 2xx, else 1 (container health checks)",
+			fn: healthCmd, local: true},
 		{path: "version", help: "print the version of imsctl (also --version)", fn: versionCmd, local: true},
 	}
 }
@@ -276,7 +278,9 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-func (r *run) client() (*provision.Client, error) {
+// httpClient is the HTTP client of the API calls and health probes: env.HTTP (or a default one), trusting the
+// CAs of --ca-file instead of the system's when it is given.
+func (r *run) httpClient() (*http.Client, error) {
 	hc := r.env.HTTP
 	if hc == nil {
 		hc = &http.Client{}
@@ -292,6 +296,14 @@ func (r *run) client() (*provision.Client, error) {
 		}
 		hc = &http.Client{Timeout: hc.Timeout, Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	}
+	return hc, nil
+}
+
+func (r *run) client() (*provision.Client, error) {
+	hc, err := r.httpClient()
+	if err != nil {
+		return nil, err
 	}
 	token, err := r.token()
 	if err != nil {
