@@ -52,7 +52,7 @@ type regOffer struct {
 
 // registerUnprotected handles a REGISTER on the unprotected port (TS 24.229 §5.2.2.1).
 func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.Decision, error) {
-	offers, err := secagree.FromMessage(req, header.SecurityClient)
+	offers, err := secagree.Of(src.Index(req), header.SecurityClient)
 	if err != nil {
 		return n.reject(400, "Bad Security-Client", err)
 	}
@@ -89,7 +89,8 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 // registerProtected handles a REGISTER that came over SA set sa (TS 24.229 §5.2.2.1 protected
 // REGISTER, TS 33.203 §7.2 and §7.4).
 func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registration, sa SASet) (proxy.Decision, error) {
-	verify, err := secagree.FromMessage(req, header.SecurityVerify)
+	ix := src.Index(req)
+	verify, err := secagree.Of(ix, header.SecurityVerify)
 	if err != nil {
 		return n.reject(400, "Bad Security-Verify", err)
 	}
@@ -102,7 +103,7 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 	if !secagree.Equal(verify, sent) {
 		return n.verifyMismatch(verify, sa.SecurityServer)
 	}
-	offers, err := secagree.FromMessage(req, header.SecurityClient)
+	offers, err := secagree.Of(ix, header.SecurityClient)
 	if err != nil {
 		return n.reject(400, "Bad Security-Client", err)
 	}
@@ -147,12 +148,13 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, bk bindingKey
 	}
 	// TS 24.229 §5.2.2.1: integrity-protected in Authorization tells the S-CSCF how the
 	// REGISTER reached us (§7.2A.2 values).
-	for _, v := range header.Values(req, header.Authorization) {
-		cred, err := digest.ParseCredentials(v)
-		if err != nil {
-			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, v))
+	creds := digest.CredentialsOf(src.Index(req), header.Authorization) // parsed once per request, shared
+	for _, l := range creds {
+		if l.Err != nil {
+			d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, l.Value))
 			continue
 		}
+		cred := l.Credentials // a copy: the parsed lines are the index's
 		cred.IntegrityProtected = integrity
 		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, cred.String()))
 	}
@@ -167,8 +169,8 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, bk bindingKey
 	contactHost, contactPort := firstContact(req)
 	dereg := isDeregistration(req)
 	impi := ""
-	if cred, err := credentialsOf(req); err == nil {
-		impi = cred.Username
+	if len(creds) > 0 && creds[0].Err == nil {
+		impi = creds[0].Credentials.Username
 	}
 	log := n.log.With(logging.CallID(callID(req)), logging.IMPU(impu), logging.IMPI(impi), zap.String("contact", bk.Contact))
 	if dereg {
@@ -564,13 +566,6 @@ func callID(m sip.Message) string {
 		return c.Value()
 	}
 	return ""
-}
-
-func credentialsOf(req *sip.Request) (digest.Credentials, error) {
-	for _, v := range header.Values(req, header.Authorization) {
-		return digest.ParseCredentials(v)
-	}
-	return digest.Credentials{}, fmt.Errorf("no Authorization")
 }
 
 // hasTag reports whether the named option-tag header lists tag.

@@ -87,16 +87,63 @@ func expandCompact(c string) string {
 // "SUPPORTED" give "supported"). Two names mean the same header when their keys are equal.
 func Key(name string) string { return key(name) }
 
-// key is the comparison form of a header name: lower case, compact forms expanded.
+// key is the comparison form of a header name: lower case, compact forms expanded. The names code asks for
+// (Path, Security-Verify, …) are mixed case: lowering them allocated on every lookup of every message, a
+// twentieth of a P-CSCF's allocations per registration. A known name is lowered into a stack buffer and
+// found in knownKeys instead, without allocating.
 func key(name string) string {
-	l := strings.ToLower(strings.TrimSpace(name))
-	if len(l) == 1 {
-		if long := expandCompact(l); long != "" {
-			return long
+	name = strings.TrimSpace(name)
+	var buf [maxKnownKey]byte
+	if len(name) <= len(buf) {
+		b := buf[:len(name)]
+		for i := 0; i < len(name); i++ {
+			c := name[i]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			b[i] = c
+		}
+		if len(b) == 1 {
+			if long := expandCompact(string(b)); long != "" {
+				return long
+			}
+		}
+		if k, ok := knownKeys[string(b)]; ok {
+			return k
 		}
 	}
-	return l
+	return strings.ToLower(name)
 }
+
+// maxKnownKey bounds the names key looks up in knownKeys (the longest is p-charging-function-addresses).
+const maxKnownKey = 32
+
+// knownKeys holds the keys of the header fields SIP and IMS code asks for, each mapped to itself: a lookup
+// with a lowered name returns the key without allocating. Read only.
+var knownKeys = func() map[string]string {
+	names := []string{Path, ServiceRoute, PAssertedIdentity, PPreferredIdentity, PAssociatedURI, PCalledPartyID,
+		PVisitedNetworkID, PAccessNetworkInfo, PChargingFunctionAddresses, PChargingVector, SecurityClient,
+		SecurityServer, SecurityVerify, Supported, Require, ProxyRequire, Authorization, ProxyAuthorization,
+		WWWAuthenticate, ProxyAuthenticate, AuthenticationInfo, Contact, Route, RecordRoute, Via, Expires, Event,
+		AllowEvents, SessionExpires,
+		// RFC 3261 §20 and the IMS extensions the nodes read or write.
+		"From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Type", "Content-Length", "Content-Disposition",
+		"Content-Encoding", "User-Agent", "Server", "Allow", "Accept", "Min-Expires", "Retry-After", "Unsupported",
+		"Warning", "Reason", "Privacy", "RSeq", "RAck", "Subscription-State", "Refer-To", "Referred-By", "Min-SE",
+		"Timestamp", "Date", "Priority", "Subject", "Accept-Contact", "Reject-Contact", "Request-Disposition",
+		"History-Info", "Feature-Caps", "P-Served-User", "P-Early-Media", "P-Preferred-Service",
+		"P-Asserted-Service", "P-Profile-Key", "SIP-ETag", "SIP-If-Match", "Identity", "Geolocation",
+		"Recv-Info", "Info-Package", "Organization"}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		k := strings.ToLower(n)
+		if len(k) > maxKnownKey {
+			panic("header: known name longer than maxKnownKey: " + n) // a programming error, caught by any test
+		}
+		m[k] = k
+	}
+	return m
+}()
 
 // SameName reports whether a and b name the same header field, in any case or compact form.
 func SameName(a, b string) bool { return hasKey(a, key(b)) }

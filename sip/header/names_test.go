@@ -56,3 +56,21 @@ func BenchmarkFields(b *testing.B) {
 		_ = Fields(req, "Authorization")
 	}
 }
+
+// Key of a known name in any case allocates nothing, and gives what strings.ToLower (with compact forms
+// expanded) gives for every name, known or not.
+func TestKeyKnownNamesDoNotAllocate(t *testing.T) {
+	for _, n := range []string{SecurityVerify, "Security-Verify", "SECURITY-VERIFY", " Path ", "P-Charging-Function-Addresses", "m", "K"} {
+		n := n
+		if allocs := testing.AllocsPerRun(100, func() { _ = Key(n) }); allocs != 0 {
+			t.Errorf("Key(%q): %.0f allocations", n, allocs)
+		}
+	}
+	for in, want := range map[string]string{"Security-Verify": "security-verify", " Path ": "path", "K": "supported",
+		"X-Custom-Header": "x-custom-header", "X-A-Very-Long-Header-Name-Nobody-Registered": "x-a-very-long-header-name-nobody-registered",
+		"P-Charging-Function-Addresses": "p-charging-function-addresses", "": ""} {
+		if got := Key(in); got != want {
+			t.Errorf("Key(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
