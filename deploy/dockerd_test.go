@@ -81,8 +81,13 @@ func startDockerd(t *testing.T, ctx context.Context, bin, docker, dir string) *d
 	}
 	// --bridge=none: no docker0 (the compose network is a bridge of its own). The exec root holds containerd's
 	// socket, whose path must stay under the 108 bytes of a Unix socket address: dir is short (/tmp/…).
+	// --iptables=false, --ip6tables=false, --ip-forward=false: the daemon leaves the host's firewall and
+	// forwarding alone. It runs beside the other packages' tests, whose network namespaces route through this
+	// host (sip/ipsec failed while a dockerd had set the FORWARD policy to DROP); the stack needs none of it: the
+	// host reaches the containers on their bridge, and docker-proxy serves the published ports.
 	cmd := exec.Command(bin, "--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "exec"),
-		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--host", d.host, "--bridge", "none", "--log-level", "warn")
+		"--pidfile", filepath.Join(dir, "dockerd.pid"), "--host", d.host, "--bridge", "none", "--log-level", "warn",
+		"--iptables=false", "--ip6tables=false", "--ip-forward=false")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	// Its own process group; SIGTERM to it if the test binary dies first.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
