@@ -52,8 +52,8 @@ func bindingView(b *Registration, now time.Time) regstate.Binding {
 	for _, sa := range b.SAs {
 		p := sa.Pair
 		v.SAs = append(v.SAs, regstate.SASet{
-			UE:    regstate.Endpoint{Addr: p.UE.Addr.String(), PortC: p.UE.PortC, PortS: p.UE.PortS, SPIC: p.UE.SPIC, SPIS: p.UE.SPIS},
-			PCSCF: regstate.Endpoint{Addr: p.PCSCF.Addr.String(), PortC: p.PCSCF.PortC, PortS: p.PCSCF.PortS, SPIC: p.PCSCF.SPIC, SPIS: p.PCSCF.SPIS},
+			UE:        regstate.Endpoint{Addr: p.UE.Addr.String(), PortC: p.UE.PortC, PortS: p.UE.PortS, SPIC: p.UE.SPIC, SPIS: p.UE.SPIS},
+			PCSCF:     regstate.Endpoint{Addr: p.PCSCF.Addr.String(), PortC: p.PCSCF.PortC, PortS: p.PCSCF.PortS, SPIC: p.PCSCF.SPIC, SPIS: p.PCSCF.SPIS},
 			Integrity: string(p.Algs.Integrity), Encryption: string(p.Algs.Encryption), Proto: p.Proto.String(),
 			Expires: sa.Expires, Confirmed: sa.Confirmed})
 	}
