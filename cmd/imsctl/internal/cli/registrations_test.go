@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -149,5 +151,42 @@ func TestContacts(t *testing.T) {
 	}
 	if r := a.imsctl("", "contacts", "--impu", "sip:nobody@"+domain); r.code != ExitError || !strings.Contains(r.stderr, "no subscriber") {
 		t.Errorf("unknown IMPU: %+v", r)
+	}
+}
+
+// An import of nothing says so and fails; a file's import shows its progress on stderr by tenths.
+func TestImportEmptyAndProgress(t *testing.T) {
+	a := newAPI(t)
+	for _, in := range []string{"", "\n\n"} {
+		r := a.imsctl(in, "subscriber", "import", "-")
+		if r.code != ExitError || !strings.Contains(r.stderr, "nothing imported") {
+			t.Errorf("import of %q: %+v", in, r)
+		}
+	}
+	gen := a.imsctl("", "subscriber", "generate", "--count", "50", "--imsi-start", "001010000002000",
+		"--msisdn-start", "15550002000", "--k", testK, "--op", testOP)
+	file := filepath.Join(t.TempDir(), "subs.ndjson")
+	if err := os.WriteFile(file, []byte(gen.stdout), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := a.imsctl("", "subscriber", "import", file)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "import [==============================] 100% 50 lines sent\n") ||
+		!strings.HasSuffix(r.stderr, "import [==============================] 100% 50 lines sent, 50 imported, 0 failed\n") {
+		t.Errorf("import of a file: %+v", r)
+	}
+}
+
+// Every listing prints JSON with --json.
+func TestListingsJSON(t *testing.T) {
+	a := newAPI(t)
+	a.ok(addArgs("001010000000160", "15550000160")...)
+	for _, c := range commands() {
+		if !strings.HasSuffix(c.path, " list") {
+			continue
+		}
+		out := a.ok(append(strings.Fields(c.path), "--json")...)
+		if !json.Valid([]byte(out)) {
+			t.Errorf("imsctl %s --json: not JSON: %.200s", c.path, out)
+		}
 	}
 }
