@@ -207,6 +207,7 @@ func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger
 		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(stderr, "imsue load: provisioning %d subscribers from IMSI %s through %s\n", cfg.UEs, cfg.FirstIMSI, f.provisionURL)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		res, err := load.Provision(pctx, client, load.Population{FirstIMSI: cfg.FirstIMSI, Count: cfg.UEs, Domain: cfg.Domain,
 			K: strings.ToLower(f.k), OP: strings.ToLower(f.op), OPc: strings.ToLower(f.opc), AMF: f.amf})
@@ -249,7 +250,10 @@ func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger
 			fmt.Fprintf(stderr, "imsue load: %d UEs could not be de-registered\n", n)
 		}
 	}()
-	return eng.Run(ctx)
+	stop := showProgress(stderr, eng)
+	rep, err := eng.Run(ctx)
+	stop()
+	return rep, err
 }
 
 func writeJSON(path string, rep *load.Report, stdout io.Writer) error {
