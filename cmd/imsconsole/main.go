@@ -181,7 +181,8 @@ func serve(ctx context.Context, log *zap.Logger, listen, api, accountsFile, toke
 	if err != nil {
 		return err
 	}
-	c, err := console.New(console.Options{API: client, Accounts: accounts, Nodes: nodes.nodes(), Secure: tlsCert != "",
+	// The same token reads the S-CSCF's and the P-CSCF's registration state (admin.tokens_file, read scope).
+	c, err := console.New(console.Options{API: client, Accounts: accounts, Nodes: nodes.nodes(), NodeToken: token, Secure: tlsCert != "",
 		SessionTTL: ttl, Log: log})
 	if err != nil {
 		return err

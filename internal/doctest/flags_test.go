@@ -32,7 +32,8 @@ func TestFlagsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bins, err := e2e.NewBuilder(t.TempDir())
+	binDir := t.TempDir()
+	bins, err := e2e.NewBuilder(binDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +54,9 @@ func TestFlagsDoc(t *testing.T) {
 		if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() > 2) {
 			t.Fatalf("%s: %v\n%s", strings.Join(run, " "), err, out)
 		}
-		fmt.Fprintf(&doc, "\n## `%s`\n\n```text\n%s\n```\n", strings.Join(run, " "), strings.TrimRight(string(out), "\n"))
+		// A default naming where the binary is (imsrun --bin) reads as such, wherever the test built it.
+		text := strings.ReplaceAll(strings.TrimRight(string(out), "\n"), binDir, "<directory of the binary>")
+		fmt.Fprintf(&doc, "\n## `%s`\n\n```text\n%s\n```\n", strings.Join(run, " "), text)
 	}
 	path := filepath.Join(root, "docs", "flags.md")
 	if os.Getenv(EnvUpdateFlags) != "" {
