@@ -119,7 +119,8 @@ func TestHSSGetsTokensFile(t *testing.T) {
 	want := []string{"--api-tokens-file", defaultTokensFile, "--log-level=debug"}
 	if hss := o.nodes[0]; hss.name != "hss" || !slices.Equal(hss.args, want) {
 		t.Errorf("%s args %q, want %q", hss.name, hss.args, want)
-	} // The S-CSCF and P-CSCF read imsctl's token on their admin routes (imsctl contacts).
+	}
+	// The S-CSCF and P-CSCF read imsctl's token on their admin routes (imsctl contacts).
 	for _, n := range o.nodes {
 		if (n.name == "scscf" || n.name == "pcscf") && !slices.Equal(n.args, []string{"--admin-tokens-file", defaultTokensFile}) {
 			t.Errorf("%s args %q, want --admin-tokens-file %s", n.name, n.args, defaultTokensFile)
