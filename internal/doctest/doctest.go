@@ -40,7 +40,7 @@ var (
 	marker    = regexp.MustCompile(`^<!--\s*doc-test:\s*(.*?)\s*-->$`)
 	skipRe    = regexp.MustCompile(`^skip:\s*(\S.*)$`)
 	untilRe   = regexp.MustCompile(`^background until "([^"]+)"$`)
-	anyMarker = regexp.MustCompile(`doc-test:`)
+	anyMarker = regexp.MustCompile(`^\s*<!--.*doc-test:`)
 )
 
 // Blocks returns the shell blocks of the Markdown text md, in order. A doc-test comment that does not parse,

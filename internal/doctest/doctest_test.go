@@ -6,7 +6,7 @@ import (
 )
 
 func TestBlocks(t *testing.T) {
-	md := "# t\n\n```sh\necho one\n```\n\n" +
+	md := "# t\n\nProse may name `doc-test: skip` comments.\n\n```sh\necho one\n```\n\n" +
 		"<!-- doc-test: skip: needs root -->\n```sh\nsudo x\n```\n" +
 		"```\nnot shell\n```\n" +
 		"<!-- doc-test: background until \"ready now\" -->\n```bash\nserve\n```\n"
@@ -17,7 +17,7 @@ func TestBlocks(t *testing.T) {
 	if len(bs) != 3 {
 		t.Fatalf("%d blocks: %+v", len(bs), bs)
 	}
-	if bs[0].Mode != ModeRun || bs[0].Script != "echo one\n" || bs[0].Line != 3 {
+	if bs[0].Mode != ModeRun || bs[0].Script != "echo one\n" || bs[0].Line != 5 {
 		t.Errorf("block 0 %+v", bs[0])
 	}
 	if bs[1].Mode != ModeSkip || bs[1].Reason != "needs root" || bs[1].Script != "sudo x\n" {
