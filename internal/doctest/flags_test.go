@@ -32,11 +32,11 @@ func TestFlagsDoc(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	binDir := t.TempDir()
-	bins, err := e2e.NewBuilder(binDir)
-	if err != nil {
-		t.Fatal(err)
+	var names []string
+	for _, run := range helpRuns {
+		names = append(names, run[0])
 	}
+	binDir := build(t, names...)
 	var doc bytes.Buffer
 	doc.WriteString("# Flags of every binary\n\n" +
 		"Generated from each binary's help (`IMSCORE_UPDATE_FLAGS_DOC=1 go test ./internal/doctest -run TestFlagsDoc`);\n" +
