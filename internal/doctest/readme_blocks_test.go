@@ -9,8 +9,9 @@ import (
 	"github.com/imscore/imscore/internal/e2e"
 )
 
-// README.md's doc-test comments parse, as a non-root run of the tests checks too (TestREADME needs root).
-func TestREADMEBlocksParse(t *testing.T) {
+// readmeBlocks are the shell blocks of the module's README.md.
+func readmeBlocks(t *testing.T) []doctest.Block {
+	t.Helper()
 	root, err := e2e.ModuleRoot()
 	if err != nil {
 		t.Fatal(err)
@@ -23,6 +24,12 @@ func TestREADMEBlocksParse(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README.md: %v", err)
 	}
+	return blocks
+}
+
+// README.md's doc-test comments parse, as a non-root run of the tests checks too (TestREADME needs root).
+func TestREADMEBlocksParse(t *testing.T) {
+	blocks := readmeBlocks(t)
 	run := 0
 	for _, b := range blocks {
 		if b.Mode != doctest.ModeSkip {

@@ -39,18 +39,7 @@ var binaries = []string{"imsrun", "hss", "icscf", "scscf", "pcscf", "presence", 
 func TestREADME(t *testing.T) {
 	e2e.Need(t, os.Geteuid() == 0, "the README's commands use the default ports: they run in a network namespace of their own (root)")
 	bash := e2e.NeedBinary(t, "bash", "apt-get install bash")
-	root, err := e2e.ModuleRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	md, err := os.ReadFile(filepath.Join(root, "README.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks, err := doctest.Blocks(string(md))
-	if err != nil {
-		t.Fatalf("README.md: %v", err)
-	}
+	blocks := readmeBlocks(t)
 	work := t.TempDir()
 	built := build(t, binaries...)
 	if err := os.Mkdir(filepath.Join(work, "bin"), 0o755); err != nil {
