@@ -23,7 +23,7 @@ test: lint
 	@if command -v qemu-system-x86_64 >/dev/null || [ "$$CI" = true ]; then $(MAKE) --no-print-directory test-ipsec; \
 	else echo "SKIP test-ipsec: qemu-system-x86_64 not installed (apt-get install qemu-system-x86)"; fi
 
-## test-ipsec: the kernel IPsec tests in a QEMU VM whose kernel has ESP (the host's has none); ~10 s
+## test-ipsec: the kernel IPsec tests in a QEMU VM whose kernel has ESP (the host's has none); minutes (the VM has 5 min at most)
 ## (the script exits 0 pass, 1 fail, 2 setup error, 3 no result from the VM)
 test-ipsec:
 	./scripts/vmtest.sh $(IPSEC_PKGS)

@@ -1,7 +1,7 @@
 // Command imsconsole serves imscore's web console (hss/console) beside the HSS: it calls the HSS's
 // provisioning API with its own token and logs people in with the accounts of the API's tokens file.
 //
-//	imsconsole [--listen 127.0.0.1:8081] [--api http://127.0.0.1:8080] [--accounts-file ./var/api-tokens.yaml]
+//	imsconsole [--config FILE] [--dump-config] [--version] [--listen 127.0.0.1:8081] [--api http://127.0.0.1:8080] [--accounts-file ./var/api-tokens.yaml]
 //	           [--token-file FILE] [--node NAME=URL ...] [--tls-cert FILE --tls-key FILE]
 //	imsconsole account add --name NAME --role read-only|operator|admin [--accounts-file FILE] [--replace]
 //	           (the password is read from the first line of standard input)
@@ -31,8 +31,10 @@ import (
 	"github.com/imscore/imscore/hss/console"
 	"github.com/imscore/imscore/hss/provision"
 	"github.com/imscore/imscore/internal/adminhttp"
+	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/httpauth"
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/internal/version"
 )
 
 // Defaults.
@@ -55,55 +57,101 @@ func main() {
 	os.Exit(code)
 }
 
+// Config is the console's configuration: --config FILE (YAML, unknown keys refused), then the flags.
+type Config struct {
+	Listen       string        `yaml:"listen"`
+	API          string        `yaml:"api"` // "": $IMSCTL_API, else DefaultAPI
+	AccountsFile string        `yaml:"accounts_file"`
+	TokenFile    string        `yaml:"token_file"`
+	TLSCert      string        `yaml:"tls_cert"`
+	TLSKey       string        `yaml:"tls_key"`
+	SessionTTL   time.Duration `yaml:"session_ttl"`
+	LogLevel     string        `yaml:"log_level"`
+	// Nodes are the health page's nodes, NAME=URL of each admin listener.
+	Nodes []string `yaml:"nodes"`
+}
+
+// DefaultConfig is the configuration without a file or flags.
+func DefaultConfig() Config {
+	return Config{Listen: DefaultListen, AccountsFile: DefaultAccountsFile, SessionTTL: httpauth.DefaultSessionTTL,
+		LogLevel: "info", Nodes: slices.Clone(defaultNodes)}
+}
+
 // run is main without the process: 0 on a clean stop, 1 on a failure, 2 on a usage error.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) int {
 	if len(args) >= 2 && args[0] == "account" && args[1] == "add" {
 		return accountAdd(args[2:], stdin, stdout, stderr)
 	}
+	cfg := DefaultConfig()
 	fs := flag.NewFlagSet("imsconsole", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", DefaultListen, "address of the console (HTTP, or HTTPS with --tls-cert and --tls-key)")
-	api := fs.String("api", "", "base URL of the HSS provisioning API (default $"+EnvAPI+", else "+DefaultAPI+")")
-	accounts := fs.String("accounts-file", DefaultAccountsFile, "the tokens file with the console's accounts (the HSS's api.tokens_file)")
-	tokenFile := fs.String("token-file", "", "file with the console's API token (default $"+httpauth.EnvToken+", else "+httpauth.DefaultClientTokenFile+")")
-	tlsCert := fs.String("tls-cert", "", "HTTPS certificate chain (PEM); the session cookie is then Secure")
-	tlsKey := fs.String("tls-key", "", "HTTPS private key (PEM)")
-	ttl := fs.Duration("session-ttl", httpauth.DefaultSessionTTL, "an idle session ends after this long")
-	logLevel := fs.String("log-level", "info", "debug, info, warn or error")
-	var nodes nodeFlag
-	fs.Var(&nodes, "node", "a node of the health page, NAME=URL of its admin listener; repeatable (default "+strings.Join(defaultNodes, " ")+")")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	fs.StringVar(&cfg.Listen, "listen", cfg.Listen, "address of the console (HTTP, or HTTPS with --tls-cert and --tls-key)")
+	fs.StringVar(&cfg.API, "api", cfg.API, "base URL of the HSS provisioning API (default $"+EnvAPI+", else "+DefaultAPI+")")
+	fs.StringVar(&cfg.AccountsFile, "accounts-file", cfg.AccountsFile, "the tokens file with the console's accounts (the HSS's api.tokens_file)")
+	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file with the console's API token (default $"+httpauth.EnvToken+", else "+httpauth.DefaultClientTokenFile+")")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "HTTPS certificate chain (PEM); the session cookie is then Secure")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "HTTPS private key (PEM)")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", cfg.SessionTTL, "an idle session ends after this long")
+	fs.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	var flagNodes []string
+	fs.Func("node", "a node of the health page, NAME=URL of its admin listener; repeatable, replaces the configured list (default "+
+		strings.Join(defaultNodes, " ")+")", func(v string) error {
+		if !slices.Contains(flagNodes, v) { // config.Load parses the flags twice
+			flagNodes = append(flagNodes, v)
+		}
+		return nil
+	})
+	dump := fs.Bool("dump-config", false, "print the effective configuration as YAML and exit")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := config.Load(fs, args, &cfg); err != nil {
+		if errors.Is(err, config.ErrHelp) {
 			return 0
 		}
+		fmt.Fprintln(stderr, "imsconsole:", err)
 		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, "imsconsole", version.String())
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "imsconsole: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
-	if (*tlsCert == "") != (*tlsKey == "") {
+	if len(flagNodes) > 0 {
+		cfg.Nodes = flagNodes
+	}
+	var nodes nodeFlag
+	for _, n := range cfg.Nodes {
+		if err := nodes.Set(n); err != nil {
+			fmt.Fprintln(stderr, "imsconsole: node", err)
+			return 2
+		}
+	}
+	if *dump {
+		if err := config.Dump(stdout, cfg); err != nil {
+			fmt.Fprintln(stderr, "imsconsole:", err)
+			return 1
+		}
+		return 0
+	}
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
 		fmt.Fprintln(stderr, "imsconsole: --tls-cert and --tls-key: set both or neither")
 		return 2
 	}
-	if *api == "" {
-		*api = getenv(EnvAPI)
+	if cfg.API == "" {
+		cfg.API = getenv(EnvAPI)
 	}
-	if *api == "" {
-		*api = DefaultAPI
+	if cfg.API == "" {
+		cfg.API = DefaultAPI
 	}
-	if len(nodes) == 0 {
-		for _, n := range defaultNodes {
-			_ = nodes.Set(n)
-		}
-	}
-	log, err := logging.New(logging.Config{Level: *logLevel, Format: "console"}, "imsconsole")
+	log, err := logging.New(logging.Config{Level: cfg.LogLevel, Format: "console"}, "imsconsole")
 	if err != nil {
 		fmt.Fprintln(stderr, "imsconsole:", err)
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
-	if err := serve(ctx, log, *listen, *api, *accounts, *tokenFile, *tlsCert, *tlsKey, *ttl, nodes, getenv); err != nil {
+	if err := serve(ctx, log, cfg.Listen, cfg.API, cfg.AccountsFile, cfg.TokenFile, cfg.TLSCert, cfg.TLSKey, cfg.SessionTTL, nodes, getenv); err != nil {
 		log.Error("imsconsole stopped with an error", zap.Error(err))
 		fmt.Fprintln(stderr, "imsconsole:", err)
 		return 1
@@ -133,7 +181,8 @@ func serve(ctx context.Context, log *zap.Logger, listen, api, accountsFile, toke
 	if err != nil {
 		return err
 	}
-	c, err := console.New(console.Options{API: client, Accounts: accounts, Nodes: nodes.nodes(), Secure: tlsCert != "",
+	// The same token reads the S-CSCF's and the P-CSCF's registration state (admin.tokens_file, read scope).
+	c, err := console.New(console.Options{API: client, Accounts: accounts, Nodes: nodes.nodes(), NodeToken: token, Secure: tlsCert != "",
 		SessionTTL: ttl, Log: log})
 	if err != nil {
 		return err

@@ -7,8 +7,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/httpauth"
+	"github.com/imscore/imscore/internal/version"
 )
 
 func noEnv(string) string { return "" }
@@ -74,5 +77,43 @@ func TestServeRefuses(t *testing.T) {
 		if code := run(context.Background(), args, nil, &out, &errb, noEnv); code != 2 {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+// --version, and --config under flags: the file's keys apply, a flag wins, an unknown key is refused;
+// --dump-config prints the result.
+func TestConfigAndVersion(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run(context.Background(), []string{"--version"}, nil, &out, &errb, noEnv); code != 0 ||
+		out.String() != "imsconsole "+version.String()+"\n" {
+		t.Errorf("--version: exit %d, %q", code, out.String())
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "console.yaml")
+	if err := os.WriteFile(file, []byte("listen: 127.0.0.1:18081\nsession_ttl: 5m\nnodes: [\"hss=http://10.0.0.1:8080\"]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"--config", file, "--session-ttl", "7m", "--dump-config"}, nil, &out, &errb, noEnv); code != 0 {
+		t.Fatalf("--dump-config: exit %d: %s", code, errb.String())
+	}
+	var got Config
+	if err := config.Decode(out.Bytes(), &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Listen != "127.0.0.1:18081" || got.SessionTTL != 7*time.Minute || len(got.Nodes) != 1 || got.AccountsFile != DefaultAccountsFile {
+		t.Errorf("effective configuration %+v", got)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"--config", file, "--node", "pcscf=http://10.0.0.2:9101", "--dump-config"}, nil, &out, &errb, noEnv); code != 0 ||
+		!strings.Contains(out.String(), "pcscf=http://10.0.0.2:9101") || strings.Contains(out.String(), "10.0.0.1") {
+		t.Errorf("--node replaces the file's nodes: exit %d\n%s", code, out.String())
+	}
+	if err := os.WriteFile(file, []byte("listne: x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"--config", file}, nil, &out, &errb, noEnv); code != 2 || !strings.Contains(errb.String(), "listne") {
+		t.Errorf("unknown key: exit %d: %s", code, errb.String())
 	}
 }

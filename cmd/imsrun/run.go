@@ -124,6 +124,9 @@ func parseOptions(args []string, stderr io.Writer) (*options, error) {
 		if n.name == "hss" { // flags given with --hss-arg come later and win
 			n.args = append([]string{"--api-tokens-file", o.tokensFile}, n.args...)
 		}
+		if n.name == "scscf" || n.name == "pcscf" { // imsctl contacts reads their admin routes with imsctl's token
+			n.args = append([]string{"--admin-tokens-file", o.tokensFile}, n.args...)
+		}
 		if n.name == "presence" { // the XDMS is off by default
 			n.args = append([]string{"--http-listen", "127.0.0.1:8090"}, n.args...)
 		}

@@ -120,6 +120,12 @@ func TestHSSGetsTokensFile(t *testing.T) {
 	if hss := o.nodes[0]; hss.name != "hss" || !slices.Equal(hss.args, want) {
 		t.Errorf("%s args %q, want %q", hss.name, hss.args, want)
 	}
+	// The S-CSCF and P-CSCF read imsctl's token on their admin routes (imsctl contacts).
+	for _, n := range o.nodes {
+		if (n.name == "scscf" || n.name == "pcscf") && !slices.Equal(n.args, []string{"--admin-tokens-file", defaultTokensFile}) {
+			t.Errorf("%s args %q, want --admin-tokens-file %s", n.name, n.args, defaultTokensFile)
+		}
+	}
 }
 
 // A busy port stops imsrun before it starts anything, and the message names the process holding it.

@@ -194,15 +194,20 @@ func runLoad(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // loadRun provisions (when asked), builds the pool, runs it and de-registers what it registered.
 func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger, stderr io.Writer) (*load.Report, error) {
+	var (
+		client   *provision.Client
+		existing int
+	)
 	if f.provisionURL != "" {
 		token, err := httpauth.FindToken(f.provisionTokenFile, os.Getenv(httpauth.EnvToken))
 		if err != nil {
 			return nil, fmt.Errorf("--provision-token-file: %w", err)
 		}
-		client, err := provision.NewClient(f.provisionURL, &http.Client{}, provision.WithToken(token))
+		client, err = provision.NewClient(f.provisionURL, &http.Client{}, provision.WithToken(token))
 		if err != nil {
 			return nil, err
 		}
+		fmt.Fprintf(stderr, "imsue load: provisioning %d subscribers from IMSI %s through %s\n", cfg.UEs, cfg.FirstIMSI, f.provisionURL)
 		pctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 		res, err := load.Provision(pctx, client, load.Population{FirstIMSI: cfg.FirstIMSI, Count: cfg.UEs, Domain: cfg.Domain,
 			K: strings.ToLower(f.k), OP: strings.ToLower(f.op), OPc: strings.ToLower(f.opc), AMF: f.amf})
@@ -211,6 +216,7 @@ func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger
 			return nil, err
 		}
 		fmt.Fprintf(stderr, "imsue load: provisioned %d subscribers (%d existed already)\n", res.Imported, res.Existing)
+		existing = res.Existing
 	}
 	perUE := uint64(2)
 	if cfg.UE.SecAgree {
@@ -227,6 +233,14 @@ func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger
 		defer m.Close()
 		cfg.UE.SAs = m
 	}
+	if existing > 0 {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		err := checkPopulation(cctx, client, cfg, f.amf, log)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+	}
 	eng, err := load.New(cfg, log)
 	if err != nil {
 		return nil, err
@@ -236,7 +250,10 @@ func loadRun(ctx context.Context, f *loadFlags, cfg load.Config, log *zap.Logger
 			fmt.Fprintf(stderr, "imsue load: %d UEs could not be de-registered\n", n)
 		}
 	}()
-	return eng.Run(ctx)
+	stop := showProgress(stderr, eng)
+	rep, err := eng.Run(ctx)
+	stop()
+	return rep, err
 }
 
 func writeJSON(path string, rep *load.Report, stdout io.Writer) error {

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/imscore/imscore/hss/provision"
 	"github.com/imscore/imscore/internal/e2e"
 	"github.com/imscore/imscore/sip/ue/load"
 )
@@ -74,6 +76,39 @@ func TestLoadCommand(t *testing.T) {
 		}
 	})
 
+	// Subscribers of the range made by someone else: the load refuses to start, naming the first.
+	client, err := provision.NewClient(api, &http.Client{}, provision.WithToken(readToken(t, tokenFile)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("conventional layout refused", func(t *testing.T) {
+		for _, imsi := range []string{"001010000800000", "001010000800001"} {
+			if _, err := client.CreateSubscriber(context.Background(), provision.SubscriberRequest{IMSI: imsi, MSISDN: "1555" + imsi[8:],
+				K: k, OPc: opc}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		args := append([]string{"--provision", api, "--provision-token-file", tokenFile, "--ues", "4", "--first-imsi", "001010000800000"}, common...)
+		var out, errOut bytes.Buffer
+		if code := runLoad(context.Background(), args, &out, &errOut); code != 1 ||
+			!strings.Contains(errOut.String(), "2 of the 4 subscribers of 001010000800000…001010000800003 differ, the first IMSI 001010000800000: sip:001010000800000@"+e2e.Domain+" is barred") ||
+			strings.Contains(out.String(), "PASS") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+		}
+	})
+	t.Run("other keys refused", func(t *testing.T) {
+		if _, err := load.Provision(context.Background(), client, load.Population{FirstIMSI: "001010000900000", Count: 2, Domain: e2e.Domain,
+			K: "000102030405060708090a0b0c0d0e0f", OPc: opc, AMF: "8000"}); err != nil {
+			t.Fatal(err)
+		}
+		args := append([]string{"--provision", api, "--provision-token-file", tokenFile, "--ues", "2", "--first-imsi", "001010000900000"}, common...)
+		var out, errOut bytes.Buffer
+		if code := runLoad(context.Background(), args, &out, &errOut); code != 1 ||
+			!strings.Contains(errOut.String(), "IMSI 001010000900000 exists with other keys") {
+			t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+		}
+	})
+
 	t.Run("unknown subscribers fail", func(t *testing.T) {
 		args := append([]string{"--ues", "4", "--first-imsi", "001010000700000", "--json", "-"}, common...)
 		var out, errOut bytes.Buffer
@@ -91,6 +126,16 @@ func TestLoadCommand(t *testing.T) {
 			t.Errorf("text report (stderr with --json -):\n%s", errOut.String())
 		}
 	})
+}
+
+// readToken reads the API token file the harness wrote.
+func readToken(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // TestLoadCommandUnreachable: nothing answers at the P-CSCF address: every registration times

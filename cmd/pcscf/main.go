@@ -34,6 +34,8 @@ func run(args []string) int {
 	trusted := fs.String("trusted-networks", strings.Join(cfg.TrustedNetworks, ","), "the core's networks, comma-separated CIDR prefixes or addresses (trusted_networks)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "bindings store: sqlite://PATH, postgres://... or memory (default: pcscf.db next to state_file)")
 	fs.DurationVar(&cfg.DBFlushInterval, "db-flush-interval", cfg.DBFlushInterval, "loss window: changed bindings reach the store at most this long after the change")
+	fs.StringVar(&cfg.Admin.TokensFile, "admin-tokens-file", cfg.Admin.TokensFile,
+		"bearer tokens file of the admin listener (admin.tokens_file): read scope for /admin/v1/bindings, admin for pprof")
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "this P-CSCF's name in the store (pools: one per P-CSCF; default the first listen address)")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "log level: debug, info, warn, error")
 	dump := fs.Bool("dump-config", false, "print the effective configuration as YAML and exit")

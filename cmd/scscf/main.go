@@ -49,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.Diameter.TLS.KeyFile, "diameter-tls-key", cfg.Diameter.TLS.KeyFile, "Cx over TLS: its private key (PEM)")
 	fs.StringVar(&cfg.Diameter.TLS.CAFile, "diameter-tls-ca", cfg.Diameter.TLS.CAFile, "Cx over TLS: the CA certificates of the HSS (PEM)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "address of /metrics, /healthz, /readyz (empty: off)")
+	fs.StringVar(&cfg.Admin.TokensFile, "admin-tokens-file", cfg.Admin.TokensFile,
+		"bearer tokens file of the admin listener (admin.tokens_file): read scope for /admin/v1/registrations, admin for pprof")
 	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF URI for callees not served here (none: serve the whole domain)")
 	fs.StringVar(&cfg.ICSCFRoute, "icscf-route", cfg.ICSCFRoute,
 		"how requests reach the I-CSCF: next_hop (sent to its address, no Route added) or route (a pre-loaded Route with ;lr)")

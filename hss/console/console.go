@@ -88,6 +88,9 @@ type Options struct {
 	Accounts Accounts
 	// Nodes are the nodes of the health page, in order.
 	Nodes []Node
+	// NodeToken is the bearer token (read scope) the per-subscriber page shows the S-CSCF's contacts and the
+	// P-CSCF's bindings with: the admin routes of the nodes named scscf… and pcscf…; "": not asked.
+	NodeToken string
 	// HTTPClient fetches the nodes' /readyz and /metrics; nil: a client with a 3 s timeout.
 	HTTPClient *http.Client
 	// Secure marks the session cookie Secure (serve the console over TLS beyond loopback).
@@ -104,6 +107,7 @@ type Console struct {
 	api      API
 	accounts Accounts
 	nodes    []Node
+	nodeTok  string // Options.NodeToken
 	hc       *http.Client
 	sessions *httpauth.Sessions
 	limiter  *httpauth.LoginLimiter
@@ -129,7 +133,7 @@ func New(o Options) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{api: o.API, accounts: o.Accounts, nodes: o.Nodes, hc: o.HTTPClient,
+	c := &Console{api: o.API, accounts: o.Accounts, nodes: o.Nodes, nodeTok: o.NodeToken, hc: o.HTTPClient,
 		sessions: httpauth.NewSessions(o.SessionTTL, o.Secure), limiter: httpauth.NewLoginLimiter(0, 0),
 		log: o.Log.Named("console"), audit: o.Log.Named("audit"), pages: pages, mux: http.NewServeMux()}
 	c.imports = newImports(o.API, c.log)

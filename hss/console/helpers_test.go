@@ -35,6 +35,7 @@ type fixture struct {
 	Client  *provision.Client
 	Console *console.Console
 	Audit   *observer.ObservedLogs
+	Store   storage.DB // the HSS's store: tests mark registrations in it as a SAR would
 }
 
 // accountsFile writes a tokens file with an admin token for the console and the three accounts (hashed
@@ -59,7 +60,10 @@ func accountsFile(t testing.TB, dir string) (path, token string) {
 	return path, token
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T) *fixture { t.Helper(); return newFixtureWith(t, nil) }
+
+// newFixtureWith is newFixture with the console's options changed by opt (nil: none).
+func newFixtureWith(t *testing.T, opt func(*console.Options)) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -90,15 +94,19 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	core, logs := observer.New(zap.InfoLevel)
-	c, err := console.New(console.Options{API: client, Accounts: tokens, Log: zap.New(core),
-		Nodes: []console.Node{{Name: "hss", URL: apiSrv.URL}, {Name: "pcscf", URL: "http://127.0.0.1:1"}}})
+	o := console.Options{API: client, Accounts: tokens, Log: zap.New(core),
+		Nodes: []console.Node{{Name: "hss", URL: apiSrv.URL}, {Name: "pcscf", URL: "http://127.0.0.1:1"}}}
+	if opt != nil {
+		opt(&o)
+	}
+	c, err := console.New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(c.Close)
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
-	return &fixture{t: t, API: apiSrv.URL, URL: srv.URL, Client: client, Console: c, Audit: logs}
+	return &fixture{t: t, API: apiSrv.URL, URL: srv.URL, Client: client, Console: c, Audit: logs, Store: db}
 }
 
 // browser is one logged-in (or not) user agent with its cookies.

@@ -94,6 +94,8 @@ type subscriberData struct {
 	Types      []string
 	Reasons    []string
 	Registered bool
+	// Live is what the S-CSCF and the P-CSCF hold of the registration (nil: not registered).
+	Live *liveData
 }
 
 // identityTypes are the IMPU types of TS 29.228 Annex B tIdentityType, as the API names them.
@@ -116,6 +118,9 @@ func (c *Console) subscriber(r *http.Request, v *view) (string, error) {
 		if u.Registration.State != "NOT_REGISTERED" && u.Registration.State != "" {
 			d.Registered = true
 		}
+	}
+	if d.Registered {
+		d.Live = c.liveBindings(r.Context(), s)
 	}
 	ops, err := c.api.ListOperations(r.Context(), provision.OperationQuery{IMPI: impi, Limit: 10})
 	if unavailable(err) {

@@ -82,6 +82,7 @@ func (m *metrics) Limited(reason proxy.LimitReason) {
 func (n *Node) httpHandler(admin *adminhttp.Admin) http.Handler {
 	mux := http.NewServeMux()
 	admin.Mount(mux, n.metrics.reg)
+	n.mountBindings(mux, admin)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		select {

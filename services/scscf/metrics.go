@@ -135,6 +135,7 @@ func (s *Server) initRegistrationGauges(ctx context.Context) {
 func (s *Server) httpHandler() http.Handler {
 	mux := http.NewServeMux()
 	s.admin.Mount(mux, s.metrics.registry)
+	s.mountRegistrations(mux)
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -194,6 +194,7 @@ type Engine struct {
 	setup     *Setup
 	setupErr  error
 	closeOnce sync.Once
+	meter     meter // Progress
 }
 
 // New creates the pool: cfg.UEs UEs with their sockets bound, none registered yet.
@@ -257,8 +258,10 @@ func (e *Engine) prepare(ctx context.Context) (*Setup, error) {
 		}
 		s := &Setup{FailuresByCause: map[string]int{}}
 		var mu sync.Mutex
+		e.meter.begin(PhaseSetup, 0, len(e.members), 0)
 		e.eachMember(ctx, func(ctx context.Context, i int, m *member) {
 			_, err := m.u.Register(ctx)
+			e.meter.tick(err)
 			m.registered.Store(m.u.Registration() != nil)
 			mu.Lock()
 			defer mu.Unlock()

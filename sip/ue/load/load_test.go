@@ -35,6 +35,13 @@ func run(t *testing.T, cfg load.Config) *load.Report {
 	if rep == nil {
 		t.Fatal("no report")
 	}
+	// The progress imsue load shows ends where the report does.
+	if n := len(rep.Steps); n > 0 {
+		last, p := rep.Steps[n-1], eng.Progress()
+		if p.Phase != load.PhaseStep || p.Step != n || p.Done != last.Attempts || p.Failures != last.Failures || p.Total == 0 {
+			t.Errorf("progress %+v after %d steps, the last with %d attempts and %d failures", p, n, last.Attempts, last.Failures)
+		}
+	}
 	var text strings.Builder
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)

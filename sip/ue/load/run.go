@@ -55,9 +55,13 @@ type stepStats struct {
 	causes    map[string]int
 	ops       map[Scenario]int
 	latency   Histogram
+	meter     *meter // the Engine's Progress; nil in tests of stepStats alone
 }
 
 func (s *stepStats) record(sc Scenario, latency time.Duration, err error) {
+	if s.meter != nil {
+		s.meter.tick(err)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.attempts++
@@ -73,12 +77,13 @@ func (s *stepStats) record(sc Scenario, latency time.Duration, err error) {
 // step offers rate operations per second for the configured duration, open-loop (Pacer), then
 // waits for the operations still in flight.
 func (e *Engine) step(ctx context.Context, rate float64) Step {
-	stats := &stepStats{causes: map[string]int{}, ops: map[Scenario]int{}}
+	stats := &stepStats{causes: map[string]int{}, ops: map[Scenario]int{}, meter: &e.meter}
 	opCtx, cancelOps := context.WithCancel(ctx)
 	defer cancelOps()
 	var ops sync.WaitGroup
 	start := time.Now()
 	p := NewPacer(start, rate, e.cfg.Duration)
+	e.meter.begin(PhaseStep, rate, p.Total(), e.cfg.Duration)
 	ticker := time.NewTicker(p.tick())
 	defer ticker.Stop()
 	started, interrupted := 0, false

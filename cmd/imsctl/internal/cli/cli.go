@@ -111,6 +111,10 @@ func commands() []command {
 		{path: "impu link", args: "(--imsi | --impi) --impu URI", help: "share an existing public identity with a subscriber", fn: impuLink},
 		{path: "impu unlink", args: "(--imsi | --impi) --impu URI", help: "remove a shared identity from a subscriber", fn: impuUnlink},
 		{path: "registration show", args: "(--imsi | --impi)", help: "registration state of each IMPU and the S-CSCF", fn: registrationShow},
+		{path: "registration list", args: "[--impu S] [--impi S] [--scscf S] [--state REGISTERED|UNREGISTERED|NOT_REGISTERED|any] [--prefix IMSI-PREFIX]",
+			help: "every registered identity (the HSS's state), filtered", fn: registrationList},
+		{path: "contacts", args: "--impu URI [--scscf-admin URL]... [--pcscf-admin URL]...",
+			help: "the bindings of an IMPU: contacts at the S-CSCF, UE address and SA sets at the P-CSCF", fn: contacts},
 		{path: "deregister", args: "(--imsi | --impi) [--reason PERMANENT_TERMINATION] [--info TEXT] [--impu URI]... [--wait=false]", help: "network-initiated de-registration (Cx RTR); waits for the S-CSCF unless --wait=false", fn: deregister},
 		{path: "profile push", args: "(--imsi | --impi) [--wait=false]", help: "push the user profile to the S-CSCF (Cx PPR); waits for the S-CSCF unless --wait=false", fn: profilePush},
 		{path: "operation show", args: "--id ID [--wait]", help: "state and outcome of an RTR or PPR the API started", fn: operationShow},
@@ -278,8 +282,8 @@ func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
-// httpClient is the HTTP client of the API calls and health probes: env.HTTP (or a default one), trusting the
-// CAs of --ca-file instead of the system's when it is given.
+// httpClient is the HTTP client of the API calls, the health probes and the nodes' admin listeners: env.HTTP
+// (or a default one), trusting the CAs of --ca-file instead of the system's when it is given.
 func (r *run) httpClient() (*http.Client, error) {
 	hc := r.env.HTTP
 	if hc == nil {

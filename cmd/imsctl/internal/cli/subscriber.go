@@ -410,7 +410,9 @@ func subscriberImport(ctx context.Context, r *run, args []string) error {
 		ctx, cancel = r.callCtx(ctx)
 		defer cancel()
 	}
-	res, err := c.Import(ctx, in, *batch)
+	sent := newImportProgress(r.env.Stderr, in)
+	res, err := c.Import(ctx, sent, *batch)
+	sent.finish(res)
 	if res != nil && (res.Lines > 0 || res.Imported > 0 || res.Failed > 0) {
 		if r.g.json {
 			if jerr := r.printJSON(res); jerr != nil {
@@ -431,6 +433,9 @@ func subscriberImport(ctx context.Context, r *run, args []string) error {
 	}
 	if res.Failed > 0 {
 		return fmt.Errorf("%d of %d lines not imported", res.Failed, res.Lines)
+	}
+	if res.Imported == 0 {
+		return fmt.Errorf("nothing imported: the input (%s) holds no subscriber (%d lines)", pos[0], res.Lines)
 	}
 	return nil
 }
