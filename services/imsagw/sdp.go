@@ -112,7 +112,7 @@ func parseSDP(sdp string) (media, error) {
 		return m, fmt.Errorf("%w: transport %q is not TCP (TCP/MSRP, TCP/TLS/MSRP, TCP, TCP/TLS)", errSDP, m.Proto)
 	}
 	switch m.Setup {
-	case "", SetupActive, SetupPassive, SetupActPass:
+	case "", SetupActive, SetupPassive, SetupActPass, h248.Choose: // "$": the AGW picks (passive)
 	default:
 		return m, fmt.Errorf("%w: a=setup:%s", errSDP, m.Setup)
 	}
