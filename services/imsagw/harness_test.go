@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -46,11 +47,26 @@ func startAGW(t *testing.T, mutate func(*Config)) *Node {
 	}
 	t.Cleanup(func() {
 		cancel()
-		if err := n.Wait(); err != nil {
-			t.Errorf("AGW stopped with %v", err)
-		}
+		waitStopped(t, n)
 	})
 	return n
+}
+
+// waitStopped waits for n's Run to return; a goroutine that does not stop fails the test with the stacks.
+func waitStopped(t *testing.T, n *Node) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- n.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("AGW stopped with %v", err)
+		}
+	case <-time.After(wait):
+		buf := make([]byte, 1<<20)
+		k := runtime.Stack(buf, true)
+		t.Fatalf("the AGW did not stop:\n%s", stacksOf(string(buf[:k])))
+	}
 }
 
 // controller is the IMS-ALG side of Iq in tests: an H.248 endpoint that sends commands and answers Notify.
@@ -339,3 +355,5 @@ func counterValue(c prometheus.Counter) float64 {
 	}
 	return m.GetCounter().GetValue()
 }
+
+func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, wait) }
