@@ -303,6 +303,9 @@ func (cx *agwContext) tryDial(t *termination, triggered bool) {
 		t.log.Warn("no remote address to connect to", zap.String("address", t.remote.Addr))
 		return
 	}
+	if cx.n.dialAllowed != nil && !cx.n.dialAllowed(to) {
+		return
+	}
 	var port uint16
 	if _, err := fmt.Sscan(t.remote.Port, &port); err != nil || port == 0 {
 		t.log.Warn("no remote port to connect to", zap.String("port", t.remote.Port))

@@ -51,6 +51,8 @@ type Node struct {
 	http        *http.Server
 	httpLn      net.Listener
 	ctx         context.Context // the node's lifetime: Notify and contexts stop with it
+	// dialAllowed, when set (tests only), limits where the AGW opens connections.
+	dialAllowed func(netip.Addr) bool
 
 	mu       sync.Mutex
 	contexts map[uint32]*agwContext

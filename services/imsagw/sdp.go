@@ -62,6 +62,7 @@ func parseSDP(sdp string) (media, error) {
 		return m, fmt.Errorf("%w: %d lines, limit %d", errSDP, len(lines), maxSDPLines)
 	}
 	seenM := false
+lines:
 	for _, l := range lines {
 		l = strings.TrimSpace(l)
 		if l == "" {
@@ -80,7 +81,7 @@ func parseSDP(sdp string) (media, error) {
 			m.Addr = f[2] // a media-level c= follows the session-level one and wins
 		case 'm': // m=message 7394 TCP/TLS/MSRP * (RFC 4566 §5.14)
 			if seenM {
-				return m, nil // one stream per descriptor: the first media description is ours
+				break lines // one stream per descriptor: the first media description is ours
 			}
 			f := strings.Fields(v)
 			if len(f) < 4 {
@@ -105,6 +106,9 @@ func parseSDP(sdp string) (media, error) {
 	}
 	if !seenM {
 		return m, fmt.Errorf("%w: no m= line", errSDP)
+	}
+	if m.Addr == "" {
+		return m, fmt.Errorf("%w: no c= line (RFC 4566 §5.7)", errSDP)
 	}
 	switch m.Proto {
 	case ProtoTCPMSRP, ProtoTCPTLSMSRP, ProtoTCP, ProtoTCPTLS:
