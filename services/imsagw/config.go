@@ -51,7 +51,7 @@ type Config struct {
 	// TLS is the AGW's certificate towards the UEs (TS 33.328 e2ae: the UE checks it against the fingerprint
 	// the P-CSCF put in the SDP). Both empty: a self-signed ECDSA P-256 certificate made at start.
 	TLS TLSFiles `yaml:"tls"`
-	// MaxContexts bounds the contexts at once; an Add beyond it gets error 510.
+	// MaxContexts bounds the contexts at once; a new context beyond it gets error 412 (No ContextIDs available).
 	MaxContexts int `yaml:"max_contexts"`
 	// SetupTimeout, IdleTimeout, ConfigHold, HandshakeTimeout, DialTimeout: see the defaults.
 	SetupTimeout     time.Duration `yaml:"setup_timeout"`
