@@ -336,7 +336,7 @@ func TestIqErrors(t *testing.T) {
 		{"unknown context", "4711", h248.Subtract("ip/1/core/1"), "411"},
 		{"unknown termination", ctxID, h248.Subtract("ip/9/core/9"), "430"},
 		{"named termination in Add", h248.Choose, h248.Command("Add", "ip/1/core/77", stream(localT2(SetupPassive), "")), "430"},
-		{"not TCP", h248.Choose, h248.Command("Add", h248.Choose, stream("v=0\r\nc=IN IP4 $\r\nm=audio $ RTP/AVP 0\r\n", "")), "449"},
+		{"neither TCP nor RTP", h248.Choose, h248.Command("Add", h248.Choose, stream("v=0\r\nc=IN IP4 $\r\nm=audio $ UDP/TLS/RTP/SAVP 0\r\n", "")), "449"},
 		{"unknown realm", h248.Choose, h248.Command("Add", h248.Choose, stream(localT2(SetupPassive), "", h248.Prop(PropRealm, `"mars"`))), "449"},
 		{"TLS without fingerprint", h248.Choose, h248.Command("Add", h248.Choose, stream(localT1(SetupPassive),
 			remoteSDP(ProtoTCPTLSMSRP, "127.0.0.1", 9, SetupActive, ""), h248.Prop(PropRealm, `"access"`))), "449"},

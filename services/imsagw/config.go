@@ -35,6 +35,9 @@ const (
 	// connection.
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultDialTimeout      = 5 * time.Second
+	// DefaultRTPIdleTimeout releases an anchored RTP bearer that carried no packet either way for this long
+	// (media inactivity; RTCP alone keeps it up, as it does every few seconds while a call is on hold).
+	DefaultRTPIdleTimeout = 30 * time.Second
 )
 
 // Config is everything Run needs. Zero values take the defaults above.
@@ -59,6 +62,7 @@ type Config struct {
 	ConfigHold       time.Duration `yaml:"config_hold"`
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	DialTimeout      time.Duration `yaml:"dial_timeout"`
+	RTPIdleTimeout   time.Duration `yaml:"rtp_idle_timeout"`
 
 	// HTTPListen serves /metrics, /healthz, /readyz (and /debug/pprof/ with admin.pprof). Empty disables it.
 	HTTPListen string           `yaml:"http_listen"`
@@ -91,6 +95,7 @@ func DefaultConfig() Config {
 		AccessRealm: DefaultAccessRealm, CoreRealm: DefaultCoreRealm,
 		MaxContexts: DefaultMaxContexts, SetupTimeout: DefaultSetupTimeout, IdleTimeout: DefaultIdleTimeout,
 		ConfigHold: DefaultConfigHold, HandshakeTimeout: DefaultHandshakeTimeout, DialTimeout: DefaultDialTimeout,
+		RTPIdleTimeout: DefaultRTPIdleTimeout,
 		HTTPListen: DefaultHTTPListen, Log: logging.Default(),
 	}
 }
@@ -120,6 +125,7 @@ func (c Config) withDefaults() Config {
 	dur(&c.ConfigHold, d.ConfigHold)
 	dur(&c.HandshakeTimeout, d.HandshakeTimeout)
 	dur(&c.DialTimeout, d.DialTimeout)
+	dur(&c.RTPIdleTimeout, d.RTPIdleTimeout)
 	if c.MaxContexts <= 0 {
 		c.MaxContexts = d.MaxContexts
 	}

@@ -38,7 +38,9 @@ type termination struct {
 	realm  string
 	access bool
 	cx     *agwContext
-	ln     *net.TCPListener
+	ln     *net.TCPListener // TCP terminations
+	udp    *net.UDPConn     // RTP terminations: RTP and RTCP sockets
+	rtcp   *net.UDPConn
 	log    *zap.Logger
 
 	// Guarded by cx.mu.
@@ -51,6 +53,8 @@ type termination struct {
 	busy       bool     // a connection is being set up (handshake or dial)
 	held       []heldConn
 	subtracted bool
+	// RTP terminations: the sources latched onto (TS 23.334 §6.2.5).
+	latched, latchedRTCP netip.AddrPort
 }
 
 type heldConn struct {
@@ -81,6 +85,7 @@ type agwContext struct {
 	relaying bool
 	released bool
 	closed   bool
+	lastRTP  time.Time
 }
 
 func (cx *agwContext) find(id string) *termination {
@@ -292,7 +297,7 @@ func (cx *agwContext) legUp(t *termination, c net.Conn) {
 // tryDial opens the AGW's connection of t if it is the active side, its Remote is known and nothing is up yet
 // (under cx.mu). triggered says the other termination's connection is up (interlinkage).
 func (cx *agwContext) tryDial(t *termination, triggered bool) {
-	if cx.closed || cx.released || t.subtracted || t.conn != nil || t.busy || t.remote == nil || !t.agwActive() {
+	if t.ln == nil || cx.closed || cx.released || t.subtracted || t.conn != nil || t.busy || t.remote == nil || !t.agwActive() {
 		return
 	}
 	if t.props.estab == estabInterlinked && !triggered {
@@ -413,7 +418,13 @@ func (cx *agwContext) relayEnded(why error) {
 
 // closeTermination closes what t owns (under cx.mu).
 func (t *termination) close() {
-	_ = t.ln.Close()
+	if t.ln != nil {
+		_ = t.ln.Close()
+	}
+	if t.udp != nil {
+		_ = t.udp.Close()
+		_ = t.rtcp.Close()
+	}
 	if t.conn != nil {
 		_ = t.conn.Close()
 		t.conn = nil

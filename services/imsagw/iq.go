@@ -180,36 +180,48 @@ func (n *Node) add(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	if err != nil {
 		return nil, iqError(errBadValue, "Local: %v", err)
 	}
-	ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(addr), 0)))
-	if err != nil {
-		return nil, iqError(errResources, "Insufficient resources: %v", err)
-	}
 	id := fmt.Sprintf("ip/%d/%s/%d", cx.id, realm, n.seq.Add(1))
-	t := &termination{id: id, realm: realm, access: realm == n.cfg.AccessRealm, cx: cx, ln: ln, props: props,
-		log: cx.log.With(zap.String("termination", id))}
-	local.Addr = addr
-	local.Port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	if local.Setup == h248.Choose {
-		local.Setup = SetupPassive
-	}
-	if local.tls() {
-		local.Fingerprint = n.fingerprint // TS 23.334 §6.2.10.3.1: the ALG puts it in the SDP towards the UE
+	t := &termination{id: id, realm: realm, access: realm == n.cfg.AccessRealm, cx: cx, props: props,
+		log: cx.log.With(zap.String("termination", id)), local: local}
+	if local.rtp() {
+		if err := t.bindRTP(addr); err != nil {
+			return nil, iqError(errResources, "Insufficient resources: %v", err)
+		}
 	} else {
-		local.Fingerprint = ""
+		ln, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(addr), 0)))
+		if err != nil {
+			return nil, iqError(errResources, "Insufficient resources: %v", err)
+		}
+		t.ln = ln
+		t.local.Addr = addr
+		t.local.Port = strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		if t.local.Setup == h248.Choose {
+			t.local.Setup = SetupPassive
+		}
+		if t.local.tls() {
+			t.local.Fingerprint = n.fingerprint // TS 23.334 §6.2.10.3.1: the ALG puts it in the SDP towards the UE
+		} else {
+			t.local.Fingerprint = ""
+		}
 	}
-	t.local = local
+	local = t.local
 	t.eventsID, t.notify, _ = readEvents(cmd)
 	if s.Remote != "" {
 		if err := t.setRemote(s.Remote); err != nil {
-			_ = ln.Close()
+			t.close()
 			return nil, err
 		}
 	}
 	cx.terms = append(cx.terms, t)
 	n.metrics.terms.Inc()
-	n.wg.Go(t.acceptLoop)
-	cx.tryDial(t, false)
-	t.log.Info("termination added", zap.String("realm", realm), zap.Stringer("local", ln.Addr()),
+	if t.udp != nil {
+		n.wg.Go(func() { t.rtpLoop(t.udp, false) })
+		n.wg.Go(func() { t.rtpLoop(t.rtcp, true) })
+	} else {
+		n.wg.Go(t.acceptLoop)
+		cx.tryDial(t, false)
+	}
+	t.log.Info("termination added", zap.String("realm", realm), zap.String("local", net.JoinHostPort(local.Addr, local.Port)),
 		zap.String("proto", local.Proto), zap.String("setup", local.Setup), zap.Bool("remote", t.remote != nil))
 	return []*h248.Node{h248.Assign("Add", id, h248.Token("Media",
 		h248.Assign("Stream", strconv.Itoa(int(s.ID)), h248.Octets("Local", local.render()))))}, nil

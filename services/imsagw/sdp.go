@@ -3,6 +3,7 @@ package imsagw
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/imscore/imscore/services/imsagw/h248"
@@ -16,6 +17,10 @@ const (
 	ProtoTCPTLSMSRP = "TCP/TLS/MSRP"
 	ProtoTCP        = "TCP"
 	ProtoTCPTLS     = "TCP/TLS"
+	// ProtoRTPAVP and ProtoRTPAVPF are RTP over UDP (RFC 3551, RFC 4585): the anchored audio and video of
+	// hosted NAT traversal (TS 23.334 §5.x), relayed with latching.
+	ProtoRTPAVP  = "RTP/AVP"
+	ProtoRTPAVPF = "RTP/AVPF"
 )
 
 // Setup roles of RFC 4145 §4: who opens the TCP connection.
@@ -48,6 +53,25 @@ type media struct {
 	Setup       string
 	Fingerprint string   // "sha-256 AB:CD:…" or "$"
 	Attrs       []string // other a= lines, without "a="
+}
+
+// rtp tells whether the stream is RTP over UDP.
+func (m media) rtp() bool { return strings.HasPrefix(m.Proto, "RTP/") }
+
+// rtcpPort is the RTCP port of the description: a=rtcp (RFC 3605 §2.1) or the RTP port + 1 (RFC 3550 §11).
+func (m media) rtcpPort() (uint16, bool) {
+	for _, a := range m.Attrs {
+		if v, ok := strings.CutPrefix(a, "rtcp:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				return 0, false
+			}
+			p, err := strconv.ParseUint(f[0], 10, 16)
+			return uint16(p), err == nil && p != 0
+		}
+	}
+	p, err := strconv.ParseUint(m.Port, 10, 16)
+	return uint16(p + 1), err == nil && p != 0 && p < 65535
 }
 
 // tls tells whether the stream is carried over TLS.
@@ -111,9 +135,9 @@ lines:
 		return m, fmt.Errorf("%w: no c= line (RFC 4566 §5.7)", errSDP)
 	}
 	switch m.Proto {
-	case ProtoTCPMSRP, ProtoTCPTLSMSRP, ProtoTCP, ProtoTCPTLS:
+	case ProtoTCPMSRP, ProtoTCPTLSMSRP, ProtoTCP, ProtoTCPTLS, ProtoRTPAVP, ProtoRTPAVPF:
 	default:
-		return m, fmt.Errorf("%w: transport %q is not TCP (TCP/MSRP, TCP/TLS/MSRP, TCP, TCP/TLS)", errSDP, m.Proto)
+		return m, fmt.Errorf("%w: transport %q is neither TCP (TCP/MSRP, TCP/TLS/MSRP, TCP, TCP/TLS) nor RTP/AVP(F)", errSDP, m.Proto)
 	}
 	switch m.Setup {
 	case "", SetupActive, SetupPassive, SetupActPass, h248.Choose: // "$": the AGW picks (passive)
