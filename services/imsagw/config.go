@@ -96,7 +96,7 @@ func DefaultConfig() Config {
 		MaxContexts: DefaultMaxContexts, SetupTimeout: DefaultSetupTimeout, IdleTimeout: DefaultIdleTimeout,
 		ConfigHold: DefaultConfigHold, HandshakeTimeout: DefaultHandshakeTimeout, DialTimeout: DefaultDialTimeout,
 		RTPIdleTimeout: DefaultRTPIdleTimeout,
-		HTTPListen: DefaultHTTPListen, Log: logging.Default(),
+		HTTPListen:     DefaultHTTPListen, Log: logging.Default(),
 	}
 }
 
