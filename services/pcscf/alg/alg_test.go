@@ -262,8 +262,8 @@ func TestTerminating(t *testing.T) {
 func TestNotE2AE(t *testing.T) {
 	l := newLab(t)
 	for name, offer := range map[string][]byte{
-		"plain MSRP": coreSDP(9, "active"),
-		"audio only": []byte("v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"),
+		"plain MSRP":         coreSDP(9, "active"),
+		"audio only":         []byte("v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n"),
 		"TLS without 3ge2ae": bytes.ReplaceAll(ueOffer(newUE(t), "active"), []byte("a=3ge2ae:requested\r\n"), nil),
 	} {
 		st, out, err := l.alg.OriginatingOffer(ctx(t), offer, Interlinked)
