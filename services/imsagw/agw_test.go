@@ -255,17 +255,7 @@ func TestControllerRestart(t *testing.T) {
 	n := startAGW(t, nil)
 	alg := startController(t, n.IqAddr(), "127.0.0.1:0")
 	algAddr := alg.ep.Addr().String()
-	u, cr := newUE(t), newCore(t)
-	c := reserveOriginating(t, alg, u, "127.0.0.1",
-		remoteSDP(ProtoTCPMSRP, "127.0.0.1", cr.port(), SetupPassive, ""), h248.Prop(PropEstab, estabInterlinked))
-	ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
-	if err != nil {
-		t.Fatal(err)
-	}
-	coreConn := cr.accept(t, wait)
-	if coreConn == nil {
-		t.Fatal("no core connection")
-	}
+	c, ueConn, coreConn := connectedCall(t, alg)
 	exchange(t, ueConn, coreConn, "before the restart")
 	alg.close()
 	exchange(t, ueConn, coreConn, "while the P-CSCF is down")

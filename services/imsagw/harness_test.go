@@ -2,15 +2,10 @@ package imsagw
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"runtime"
@@ -234,17 +229,11 @@ type ue struct {
 
 func newUE(t *testing.T) ue {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := SelfSigned("ue")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "ue"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ue{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, fingerprint: Fingerprint(der)}
+	return ue{cert: cert, fingerprint: Fingerprint(cert.Certificate[0])}
 }
 
 // dial opens the UE's TLS connection to T1 from source (":0" style, "" for any) and checks the AGW's
@@ -357,3 +346,20 @@ func counterValue(c prometheus.Counter) float64 {
 }
 
 func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, wait) }
+
+// connectedCall sets up an interlinked originating call and connects the UE (TLS) and the core through it.
+func connectedCall(t *testing.T, alg *controller) (call, net.Conn, net.Conn) {
+	t.Helper()
+	u, cr := newUE(t), newCore(t)
+	c := reserveOriginating(t, alg, u, "127.0.0.1",
+		remoteSDP(ProtoTCPMSRP, "127.0.0.1", cr.port(), SetupPassive, ""), h248.Prop(PropEstab, estabInterlinked))
+	ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreConn := cr.accept(t, wait)
+	if coreConn == nil {
+		t.Fatal("no core connection")
+	}
+	return c, ueConn, coreConn
+}

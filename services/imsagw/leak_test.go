@@ -26,14 +26,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 		}
 		alg := startController(t, n.IqAddr(), "127.0.0.1:0")
 		for i := range 3 {
-			u, cr := newUE(t), newCore(t)
-			c := reserveOriginating(t, alg, u, "127.0.0.1",
-				remoteSDP(ProtoTCPMSRP, "127.0.0.1", cr.port(), SetupPassive, ""), h248.Prop(PropEstab, estabInterlinked))
-			ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
-			if err != nil {
-				t.Fatal(err)
-			}
-			coreConn := cr.accept(t, wait)
+			c, ueConn, coreConn := connectedCall(t, alg)
 			exchange(t, ueConn, coreConn, "leak check")
 			switch i {
 			case 0: // the UE ends the bearer, the ALG subtracts

@@ -313,12 +313,18 @@ func (n *Node) httpHandler(admin *adminhttp.Admin) http.Handler {
 	return mux
 }
 
-// loadCertificate reads the configured certificate, or makes a self-signed one (ECDSA P-256, a year): the UE
-// authenticates it by its fingerprint in the SDP (TS 33.328 §7.3), not by a CA.
+// loadCertificate reads the configured certificate, or makes a self-signed one: the UE authenticates it by its
+// fingerprint in the SDP (TS 33.328 §7.3), not by a CA.
 func loadCertificate(f TLSFiles) (tls.Certificate, error) {
 	if f.CertFile != "" {
 		return tls.LoadX509KeyPair(f.CertFile, f.KeyFile)
 	}
+	return SelfSigned("imscore IMS-AGW")
+}
+
+// SelfSigned makes a self-signed certificate (ECDSA P-256, valid a year) named cn, the kind MSRP endpoints
+// present and authenticate by fingerprint (RFC 4975 §14.1, RFC 8122).
+func SelfSigned(cn string) (tls.Certificate, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return tls.Certificate{}, err
@@ -327,7 +333,7 @@ func loadCertificate(f TLSFiles) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: "imscore IMS-AGW"},
+	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

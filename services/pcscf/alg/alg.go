@@ -132,15 +132,7 @@ func (c *Client) OriginatingOffer(ctx context.Context, offer []byte, est Establi
 // OnAnswer the AGW connects now), and the UE gets TCP/TLS/MSRP at T1 with the AGW's fingerprint and
 // a=3ge2ae:applied.
 func (c *Client) OriginatingAnswer(ctx context.Context, st *Stream, answer []byte) ([]byte, error) {
-	s, err := parseSession(answer)
-	if err != nil {
-		return answer, err
-	}
-	i := s.msrpIndex()
-	if i < 0 {
-		return answer, fmt.Errorf("%w: the answer has no MSRP stream", ErrSDP)
-	}
-	b, err := s.read(i)
+	s, i, b, err := answerStream(answer)
 	if err != nil {
 		return answer, err
 	}
@@ -183,15 +175,7 @@ func (c *Client) TerminatingOffer(ctx context.Context, offer []byte) (*Stream, [
 // TerminatingAnswer handles the UE's answer: T1 gets the UE's address, a=setup and fingerprint, and the core
 // gets TCP/MSRP at T2 with T2's role.
 func (c *Client) TerminatingAnswer(ctx context.Context, st *Stream, answer []byte, coreOfferSetup string) ([]byte, error) {
-	s, err := parseSession(answer)
-	if err != nil {
-		return answer, err
-	}
-	i := s.msrpIndex()
-	if i < 0 {
-		return answer, fmt.Errorf("%w: the answer has no MSRP stream", ErrSDP)
-	}
-	u, err := s.read(i)
+	s, i, u, err := answerStream(answer)
 	if err != nil {
 		return answer, err
 	}
@@ -277,6 +261,20 @@ func e2aeStream(offer []byte, ue bool) (*session, int, stream, error) {
 		return nil, 0, stream{}, ErrNotE2AE
 	}
 	return s, i, st, nil
+}
+
+// answerStream finds the MSRP stream of an answer.
+func answerStream(answer []byte) (*session, int, stream, error) {
+	s, err := parseSession(answer)
+	if err != nil {
+		return nil, 0, stream{}, err
+	}
+	i := s.msrpIndex()
+	if i < 0 {
+		return nil, 0, stream{}, fmt.Errorf("%w: the answer has no MSRP stream", ErrSDP)
+	}
+	st, err := s.read(i)
+	return s, i, st, err
 }
 
 // streamOf reads the two Add replies of a reservation.

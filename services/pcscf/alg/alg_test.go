@@ -3,15 +3,10 @@ package alg
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"fmt"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -78,17 +73,11 @@ type ue struct {
 
 func newUE(t *testing.T) ue {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cert, err := imsagw.SelfSigned("ue")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "ue"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ue{cert: tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, fingerprint: imsagw.Fingerprint(der)}
+	return ue{cert: cert, fingerprint: imsagw.Fingerprint(cert.Certificate[0])}
 }
 
 // dial connects to the MSRP stream of sdp (what the UE received) and checks the certificate against its
