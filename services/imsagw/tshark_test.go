@@ -54,3 +54,43 @@ func TestIqWireshark(t *testing.T) {
 		t.Errorf("%d Iq frames captured, want the whole session:\n%s", frames, fields)
 	}
 }
+
+// TestMediaWireshark captures the media path of an e2ae session (the UE's TLS at T1, MSRP between T2 and the
+// core) and has Wireshark decode it: the TLS handshake at T1, MSRP SEND and 200 towards the core, nothing
+// malformed.
+func TestMediaWireshark(t *testing.T) {
+	bin := tshark.Find(t)
+	n := startAGW(t, nil)
+	alg := startController(t, n.IqAddr(), "127.0.0.1:0")
+	u, cr := newUE(t), newCore(t)
+	c := reserveOriginating(t, alg, u, "127.0.0.1",
+		remoteSDP(ProtoTCPMSRP, "127.0.0.1", cr.port(), SetupPassive, ""), h248.Prop(PropEstab, estabInterlinked))
+	capture := tshark.StartCapture(t, bin, "lo", fmt.Sprintf("tcp port %s or tcp port %d", c.t1.local.Port, cr.port()))
+	ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreConn := cr.accept(t, wait)
+	exchange(t, ueConn, coreConn, "seen by Wireshark")
+	exchange(t, coreConn, ueConn, "and back")
+	_ = ueConn.Close()
+	alg.waitNotify(c.t1.id)
+	path := capture.Stop(t)
+	decode := []string{"-r", path, "-d", "tcp.port==" + c.t1.local.Port + ",tls", "-d", fmt.Sprintf("tcp.port==%d,msrp", cr.port())}
+	out := tshark.Run(t, bin, append(decode, "-V")...)
+	for _, bad := range []string{"Malformed", "[Expert Info (Error"} {
+		if strings.Contains(out, bad) {
+			t.Fatalf("tshark reports %q:\n%s", bad, tshark.Around(out, bad))
+		}
+	}
+	fields := tshark.Run(t, bin, append(decode, "-T", "fields", "-e", "tls.handshake.type", "-e", "msrp.method", "-e", "msrp.status.code")...)
+	seen := map[string]bool{}
+	for _, f := range strings.FieldsFunc(fields, func(r rune) bool { return r == '\t' || r == ',' || r == '\n' }) {
+		seen[f] = true
+	}
+	for _, want := range []string{"1", "2", "SEND", "200"} { // TLS ClientHello and ServerHello, MSRP both ways
+		if !seen[want] {
+			t.Errorf("tshark did not see %q:\n%s", want, fields)
+		}
+	}
+}
