@@ -370,3 +370,25 @@ func nodeText(nodes []*h248.Node) string {
 	}
 	return b.String()
 }
+
+// Both realms on IPv6: the Local descriptors say IN IP6, and the relay works as on IPv4.
+func TestIPv6(t *testing.T) {
+	n := startAGW(t, func(c *Config) { c.AccessAddress, c.CoreAddress = "::1", "::1" })
+	alg := startController(t, n.IqAddr(), "127.0.0.1:0")
+	u, cr := newUE(t), newCoreOn(t, "::1")
+	c := reserveOriginating(t, alg, u, "::1", remoteSDP(ProtoTCPMSRP, "::1", cr.port(), SetupPassive, ""),
+		h248.Prop(PropEstab, estabInterlinked))
+	if c.t1.local.Addr != "::1" || !strings.Contains(c.t1.local.render(), "c=IN IP6 ::1") {
+		t.Fatalf("T1 Local %+v", c.t1.local)
+	}
+	ueConn, err := u.dial(t, c.t1.addr(t), "::1", c.t1.local.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreConn := cr.accept(t, wait)
+	if coreConn == nil {
+		t.Fatal("no core connection over IPv6")
+	}
+	exchange(t, ueConn, coreConn, "over IPv6")
+	exchange(t, coreConn, ueConn, "and back")
+}

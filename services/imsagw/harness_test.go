@@ -207,8 +207,12 @@ func localT2(setup string) string {
 }
 
 func remoteSDP(proto, addr string, port int, setup, fingerprint string) string {
-	s := fmt.Sprintf("v=0\r\nc=IN IP4 %s\r\nm=message %d %s *\r\na=accept-types:message/cpim\r\na=path:msrp://%s:%d/s%d;tcp\r\na=setup:%s\r\n",
-		addr, port, proto, addr, port, port, setup)
+	ipv, host := "IP4", addr
+	if strings.Contains(addr, ":") {
+		ipv, host = "IP6", "["+addr+"]"
+	}
+	s := fmt.Sprintf("v=0\r\nc=IN %s %s\r\nm=message %d %s *\r\na=accept-types:message/cpim\r\na=path:msrp://%s:%d/s%d;tcp\r\na=setup:%s\r\n",
+		ipv, addr, port, proto, host, port, port, setup)
 	if fingerprint != "" {
 		s += "a=fingerprint:" + fingerprint + "\r\n"
 	}
@@ -270,9 +274,11 @@ type core struct {
 	ln *net.TCPListener
 }
 
-func newCore(t *testing.T) *core {
+func newCore(t *testing.T) *core { return newCoreOn(t, "127.0.0.1") }
+
+func newCoreOn(t *testing.T, ip string) *core {
 	t.Helper()
-	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
 		t.Fatal(err)
 	}
