@@ -309,6 +309,21 @@ func TestSetupTimeout(t *testing.T) {
 	if _, err := alg.request(a.context, h248.Subtract(a.id)); err == nil || !strings.Contains(err.Error(), "411") {
 		t.Fatalf("Subtract on the removed context: %v, want error 411", err)
 	}
+
+	// Half a bearer: the UE is connected, the core side never configured; the UE's connection goes too.
+	u := newUE(t)
+	c := reserveOriginating(t, alg, u, "127.0.0.1", "")
+	ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = ueConn.SetReadDeadline(time.Now().Add(wait))
+	if _, err := ueConn.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the UE's connection outlived setup_timeout without a core side")
+	}
+	if n.Contexts() != 0 {
+		t.Fatalf("%d contexts left", n.Contexts())
+	}
 }
 
 // Refused commands get the H.248.8 code and leave nothing behind.

@@ -118,18 +118,9 @@ func (t *termination) agwActive() bool {
 	return t.remote != nil && t.remote.Setup == SetupPassive
 }
 
-// bearerUp tells whether a connection is relayed or being set up on some termination (under cx.mu).
-func (cx *agwContext) bearerUp() bool {
-	if cx.relaying {
-		return true
-	}
-	for _, t := range cx.terms {
-		if t.conn != nil || t.busy {
-			return true
-		}
-	}
-	return false
-}
+// bearerUp tells whether the context relays (under cx.mu). A leg that is up while the other never comes does
+// not count: setup_timeout removes such a context like one that never saw a connection.
+func (cx *agwContext) bearerUp() bool { return cx.relaying }
 
 // acceptLoop serves the termination's listener until it is closed.
 func (t *termination) acceptLoop() {
