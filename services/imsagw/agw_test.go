@@ -196,8 +196,10 @@ func TestConnectionBeforeConfiguration(t *testing.T) {
 		done <- result{c, err}
 	}()
 	// The TCP connection is up and held; configure T1 with the UE's answer now.
-	for counterValue(n.metrics.refused.WithLabelValues(refusedUnconfigured)) == 0 && heldCount(n, t1) == 0 {
-		time.Sleep(10 * time.Millisecond)
+	for deadline := time.Now().Add(wait); heldCount(n, t1) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the UE's connection was not held")
+		}
 	}
 	alg.must(t1.context, h248.Command("Modify", t1.id, stream("", remoteSDP(ProtoTCPTLSMSRP, "127.0.0.1", 9, SetupActive, u.fingerprint))))
 	r := <-done

@@ -14,6 +14,7 @@ import (
 // error reply) and has Wireshark's MEGACO dissector decode every message: no malformed packet, no expert
 // error.
 func TestIqWireshark(t *testing.T) {
+	t.Parallel() // tshark takes seconds to start; the two captures filter on their own ports
 	bin := tshark.Find(t)
 	n := startAGW(t, nil)
 	port := n.IqAddr().Port()
@@ -59,6 +60,7 @@ func TestIqWireshark(t *testing.T) {
 // core) and has Wireshark decode it: the TLS handshake at T1, MSRP SEND and 200 towards the core, nothing
 // malformed.
 func TestMediaWireshark(t *testing.T) {
+	t.Parallel()
 	bin := tshark.Find(t)
 	n := startAGW(t, nil)
 	alg := startController(t, n.IqAddr(), "127.0.0.1:0")
