@@ -146,7 +146,7 @@ func (n *Node) command(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	return nil, iqError(errUnknownCommand, "Unsupported command %s", cmd.Name)
 }
 
-// add is Reserve AGW Connection Point (TS 23.334 §8.3; only Local) and Reserve and Configure AGW Connection
+// add is Reserve AGW Connection Point (TS 23.334 §8, only Local) and Reserve and Configure AGW Connection
 // Point (§8.2; Local and Remote): a new termination with its listener, answered with the Local descriptor
 // filled in (address, port, a=setup, and for TLS the AGW's a=fingerprint, "Local certificate fingerprint").
 func (n *Node) add(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
@@ -246,7 +246,7 @@ func (t *termination) setRemote(sdp string) error {
 	return nil
 }
 
-// modify is Configure AGW Connection Point (TS 23.334 §8.4): new Remote (the answer's address, port, a=setup
+// modify is Configure AGW Connection Point (TS 23.334 §8): new Remote (the answer's address, port, a=setup
 // and fingerprint), new LocalControl properties, a new Local a=setup, a new Events descriptor.
 func (n *Node) modify(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	t := cx.find(cmd.Value)
@@ -287,7 +287,7 @@ func (n *Node) modify(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	return []*h248.Node{h248.Assign("Modify", t.id)}, nil
 }
 
-// subtract is Release AGW Termination (TS 23.334 §8.5): the termination's sockets are closed; "*" releases
+// subtract is Release AGW Termination (TS 23.334 §8): the termination's sockets are closed; "*" releases
 // every termination of the context.
 func (n *Node) subtract(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	var gone []*termination
