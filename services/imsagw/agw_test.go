@@ -19,7 +19,7 @@ type call struct {
 
 // reserveOriginating is TS 23.334 §6.2.10.3.1.1: the UE's offer (a=setup:active, its fingerprint) gives
 // T1's Remote; T2 towards the core offers actpass. remoteT2 is the core's answer, "" when it comes later.
-func reserveOriginating(t *testing.T, alg *controller, u ue, ueSource string, remoteT2 string, t2Props ...*h248.Node) call {
+func reserveOriginating(t testing.TB, alg *controller, u ue, ueSource string, remoteT2 string, t2Props ...*h248.Node) call {
 	t.Helper()
 	tr := alg.must(h248.Choose,
 		h248.Command("Add", h248.Choose, stream(localT1(h248.Choose),

@@ -26,7 +26,7 @@ import (
 const wait = 20 * time.Second
 
 // startAGW runs an AGW on loopback with mutate applied to its configuration; it stops at cleanup.
-func startAGW(t *testing.T, mutate func(*Config)) *Node {
+func startAGW(t testing.TB, mutate func(*Config)) *Node {
 	t.Helper()
 	cfg := DefaultConfig()
 	cfg.Iq.Listen = "127.0.0.1:0"
@@ -48,7 +48,7 @@ func startAGW(t *testing.T, mutate func(*Config)) *Node {
 }
 
 // waitStopped waits for n's Run to return; a goroutine that does not stop fails the test with the stacks.
-func waitStopped(t *testing.T, n *Node) {
+func waitStopped(t testing.TB, n *Node) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- n.Wait() }()
@@ -66,7 +66,7 @@ func waitStopped(t *testing.T, n *Node) {
 
 // controller is the IMS-ALG side of Iq in tests: an H.248 endpoint that sends commands and answers Notify.
 type controller struct {
-	t        *testing.T
+	t        testing.TB
 	ep       *h248.Endpoint
 	agw      netip.AddrPort
 	stop     context.CancelFunc
@@ -79,7 +79,7 @@ type notified struct {
 	context, termination, cause string
 }
 
-func startController(t *testing.T, agw netip.AddrPort, listen string) *controller {
+func startController(t testing.TB, agw netip.AddrPort, listen string) *controller {
 	t.Helper()
 	c := &controller{t: t, agw: agw, done: make(chan struct{}), notifies: make(chan notified, 16)}
 	ep, err := h248.Listen(h248.EndpointConfig{Listen: netip.MustParseAddrPort(listen),
@@ -170,7 +170,7 @@ type added struct {
 	local   media
 }
 
-func addsOf(t *testing.T, tr h248.Transaction) []added {
+func addsOf(t testing.TB, tr h248.Transaction) []added {
 	t.Helper()
 	var out []added
 	for _, a := range tr.Actions {
@@ -192,7 +192,7 @@ func addsOf(t *testing.T, tr h248.Transaction) []added {
 	return out
 }
 
-func (a added) addr(t *testing.T) string {
+func (a added) addr(t testing.TB) string {
 	t.Helper()
 	return net.JoinHostPort(a.local.Addr, a.local.Port)
 }
@@ -231,7 +231,7 @@ type ue struct {
 	fingerprint string
 }
 
-func newUE(t *testing.T) ue {
+func newUE(t testing.TB) ue {
 	t.Helper()
 	cert, err := SelfSigned("ue")
 	if err != nil {
@@ -242,7 +242,7 @@ func newUE(t *testing.T) ue {
 
 // dial opens the UE's TLS connection to T1 from source (":0" style, "" for any) and checks the AGW's
 // certificate against the fingerprint the AGW gave the ALG (what the UE finds in the SDP).
-func (u ue) dial(t *testing.T, to, source, agwFingerprint string) (*tls.Conn, error) {
+func (u ue) dial(t testing.TB, to, source, agwFingerprint string) (*tls.Conn, error) {
 	t.Helper()
 	d := net.Dialer{Timeout: wait}
 	if source != "" {
@@ -274,9 +274,9 @@ type core struct {
 	ln *net.TCPListener
 }
 
-func newCore(t *testing.T) *core { return newCoreOn(t, "127.0.0.1") }
+func newCore(t testing.TB) *core { return newCoreOn(t, "127.0.0.1") }
 
-func newCoreOn(t *testing.T, ip string) *core {
+func newCoreOn(t testing.TB, ip string) *core {
 	t.Helper()
 	ln, err := net.ListenTCP("tcp", &net.TCPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
@@ -289,7 +289,7 @@ func newCoreOn(t *testing.T, ip string) *core {
 func (c *core) port() int { return c.ln.Addr().(*net.TCPAddr).Port }
 
 // accept waits up to d for the AGW's connection; nil when none came.
-func (c *core) accept(t *testing.T, d time.Duration) net.Conn {
+func (c *core) accept(t testing.TB, d time.Duration) net.Conn {
 	t.Helper()
 	_ = c.ln.SetDeadline(time.Now().Add(d))
 	conn, err := c.ln.Accept()
@@ -314,7 +314,7 @@ func newTID() string {
 }
 
 // exchange sends an MSRP SEND from one side and its 200 back, and checks both arrive whole.
-func exchange(t *testing.T, from, to net.Conn, text string) {
+func exchange(t testing.TB, from, to net.Conn, text string) {
 	t.Helper()
 	tid := newTID()
 	send := &msrp.Message{TransactionID: tid, Method: "SEND", Headers: []msrp.Header{
@@ -354,7 +354,7 @@ func counterValue(c prometheus.Counter) float64 {
 func dialTCP(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, wait) }
 
 // connectedCall sets up an interlinked originating call and connects the UE (TLS) and the core through it.
-func connectedCall(t *testing.T, alg *controller) (call, net.Conn, net.Conn) {
+func connectedCall(t testing.TB, alg *controller) (call, net.Conn, net.Conn) {
 	t.Helper()
 	u, cr := newUE(t), newCore(t)
 	c := reserveOriginating(t, alg, u, "127.0.0.1",

@@ -11,7 +11,7 @@ import (
 	"github.com/imscore/imscore/services/imsagw/h248"
 )
 
-func udpSocket(t *testing.T, ip string) *net.UDPConn {
+func udpSocket(t testing.TB, ip string) *net.UDPConn {
 	t.Helper()
 	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.ParseIP(ip)})
 	if err != nil {
