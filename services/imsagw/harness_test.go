@@ -260,6 +260,7 @@ func (u ue) dial(t testing.TB, to, source, agwFingerprint string) (*tls.Conn, er
 			return nil
 		}}
 	c := tls.Client(raw, cfg)
+	t.Cleanup(func() { _ = raw.Close() })
 	_ = c.SetDeadline(time.Now().Add(wait))
 	if err := c.Handshake(); err != nil {
 		_ = raw.Close()

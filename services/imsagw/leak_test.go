@@ -2,6 +2,8 @@ package imsagw
 
 import (
 	"context"
+	"net"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -15,7 +17,10 @@ import (
 // Every goroutine and socket of a context goes with it, and every goroutine of the node with Run: calls set
 // up, relayed, released by the UE, subtracted, left to the AGW's shutdown, and refused.
 func TestNoGoroutineLeak(t *testing.T) {
-	before := runtime.NumGoroutine()
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil { // the runtime's poller opens its descriptors once
+		_ = ln.Close()
+	}
+	before, fdsBefore := runtime.NumGoroutine(), openFiles(t)
 	t.Run("lifecycle", func(t *testing.T) {
 		cfg := DefaultConfig()
 		cfg.Iq.Listen, cfg.HTTPListen, cfg.ConfigHold = "127.0.0.1:0", "127.0.0.1:0", 50*time.Millisecond
@@ -57,6 +62,19 @@ func TestNoGoroutineLeak(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	if after := openFiles(t); after > fdsBefore {
+		t.Fatalf("%d open files before, %d after: a socket was not closed", fdsBefore, after)
+	}
+}
+
+// openFiles counts this process's open file descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	es, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("no /proc/self/fd: %v", err)
+	}
+	return len(es)
 }
 
 // stacksOf keeps the goroutine dumps that mention this module.
