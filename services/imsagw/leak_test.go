@@ -44,6 +44,20 @@ func TestNoGoroutineLeak(t *testing.T) {
 			case 2: // left running for the shutdown
 			}
 		}
+		// A bounded run of sessions, each set up, relayed, released by the UE and subtracted: the AGW ends
+		// where it started (no context, no termination), which the goroutine and descriptor counts below check
+		// for what it owns.
+		for range 100 {
+			c, ueConn, coreConn := connectedCall(t, alg)
+			exchange(t, ueConn, coreConn, "one of many")
+			_ = ueConn.Close()
+			alg.waitNotify(c.t2.id)
+			alg.must(c.ctx, h248.Subtract(h248.All))
+			_ = coreConn.Close()
+		}
+		if got := n.Contexts(); got != 1 { // the call left for the shutdown
+			t.Fatalf("%d contexts after the sessions, want 1", got)
+		}
 		// A termination whose held connection expires, and one that is never used.
 		tr := alg.must(h248.Choose, h248.Command("Add", h248.Choose, stream(localT1(SetupPassive), "", h248.Prop(PropRealm, `"access"`))))
 		if conn, err := dialTCP(addsOf(t, tr)[0].addr(t)); err == nil {
