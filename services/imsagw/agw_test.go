@@ -409,3 +409,27 @@ func TestIPv6(t *testing.T) {
 	exchange(t, ueConn, coreConn, "over IPv6")
 	exchange(t, coreConn, ueConn, "and back")
 }
+
+// A peer that opens a TCP connection to T1 and says nothing does not hold the UE off: handshakes run side by
+// side and the first to complete is the bearer.
+func TestSilentPeerDoesNotBlockUE(t *testing.T) {
+	n := startAGW(t, nil)
+	alg := startController(t, n.IqAddr(), "127.0.0.1:0")
+	u, cr := newUE(t), newCore(t)
+	c := reserveOriginating(t, alg, u, "127.0.0.1",
+		remoteSDP(ProtoTCPMSRP, "127.0.0.1", cr.port(), SetupPassive, ""), h248.Prop(PropEstab, estabInterlinked))
+	silent, err := dialTCP(c.t1.addr(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	ueConn, err := u.dial(t, c.t1.addr(t), "", c.t1.local.Fingerprint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreConn := cr.accept(t, wait)
+	if coreConn == nil {
+		t.Fatal("the UE did not get through while a silent connection was open")
+	}
+	exchange(t, ueConn, coreConn, "past the silent one")
+}

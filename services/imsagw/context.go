@@ -50,7 +50,8 @@ type termination struct {
 	eventsID   uint32 // request id of the Events descriptor asking for g/cause
 	notify     bool
 	conn       net.Conn // the established leg (TLS done on T1)
-	busy       bool     // a connection is being set up (handshake or dial)
+	busy       bool     // the AGW's own connection is being set up (dial, then handshake)
+	handshakes int      // accepted connections in their TLS handshake (at most maxHeld)
 	held       []heldConn
 	subtracted bool
 	// RTP terminations: the sources latched onto (TS 23.334 §6.2.5).
@@ -148,9 +149,10 @@ func (cx *agwContext) accepted(t *termination, c *net.TCPConn) {
 		_ = c.Close()
 	case cx.released:
 		cx.refuse(t, c, refusedReleased)
-	case t.conn != nil || t.busy:
-		// TS 23.334 §6.2.10.3.1.1.1 step 10': a further SYN while the bearer is up or being set up is not
-		// relayed; the connection in place stays.
+	case t.conn != nil || t.busy || t.handshakes >= maxHeld:
+		// TS 23.334 §6.2.10.3.1.1.1 step 10': a further SYN while the bearer is up is not relayed; the
+		// connection in place stays. Up to maxHeld handshakes run side by side, so that a peer that connects
+		// and says nothing does not hold the UE off; the first to complete wins.
 		cx.refuse(t, c, refusedRepeated)
 	case t.remote == nil:
 		// A SYN before the Remote descriptor (the UE may connect as soon as it sent its answer): held for
@@ -188,7 +190,7 @@ func (cx *agwContext) releaseHeld(t *termination) {
 	for _, h := range held {
 		h.timer.Stop()
 		switch {
-		case t.conn != nil || t.busy:
+		case t.conn != nil || t.busy || t.handshakes >= maxHeld:
 			cx.refuse(t, h.conn, refusedRepeated)
 		case t.agwActive():
 			cx.refuse(t, h.conn, refusedUnexpected)
@@ -207,7 +209,7 @@ func (cx *agwContext) admit(t *termination, c *net.TCPConn) {
 		cx.refuse(t, c, refusedSource)
 		return
 	}
-	t.busy = true
+	t.handshakes++
 	t.log.Info("connection accepted", zap.Stringer("from", from))
 	cx.n.wg.Go(func() { cx.establish(t, c, false) })
 }
@@ -248,7 +250,7 @@ func (cx *agwContext) establish(t *termination, c net.Conn, dialled bool) {
 			t.log.Warn("TLS refused", zap.Stringer("peer", c.RemoteAddr()), zap.Error(err))
 			_ = c.Close()
 			cx.mu.Lock()
-			t.busy = false
+			t.settled(dialled)
 			cx.mu.Unlock()
 			if dialled {
 				cx.setupFailed(t, "TLS session establishment failed")
@@ -257,17 +259,30 @@ func (cx *agwContext) establish(t *termination, c net.Conn, dialled bool) {
 		}
 		c = tc
 	}
-	cx.legUp(t, c)
+	cx.legUp(t, c, dialled)
+}
+
+// settled ends the setup of one connection (under cx.mu).
+func (t *termination) settled(dialled bool) {
+	if dialled {
+		t.busy = false
+	} else {
+		t.handshakes--
+	}
 }
 
 // legUp records an established connection; with both up the relay starts, and an interlinked termination
 // whose AGW side is active dials now (H.248.89 §8 interlinkage, TS 23.334 §6.2.10.3.1.1.1).
-func (cx *agwContext) legUp(t *termination, c net.Conn) {
+func (cx *agwContext) legUp(t *termination, c net.Conn, dialled bool) {
 	cx.mu.Lock()
 	defer cx.mu.Unlock()
-	t.busy = false
+	t.settled(dialled)
 	if cx.closed || t.subtracted || cx.released {
 		_ = c.Close()
+		return
+	}
+	if t.conn != nil { // another handshake of this termination completed first
+		cx.refuse(t, c, refusedRepeated)
 		return
 	}
 	t.conn = c
