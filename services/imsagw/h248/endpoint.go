@@ -120,6 +120,9 @@ func Listen(cfg EndpointConfig, h Handler, log *zap.Logger) (*Endpoint, error) {
 // Addr is the local address.
 func (e *Endpoint) Addr() netip.AddrPort { return netip.MustParseAddrPort(e.conn.LocalAddr().String()) }
 
+// Close releases the socket of an endpoint whose Run was never called (Run closes it when ctx ends).
+func (e *Endpoint) Close() { _ = e.conn.Close() }
+
 // Run receives until ctx ends, then closes the socket. Request handlers it started are waited for.
 func (e *Endpoint) Run(ctx context.Context) error {
 	var wg sync.WaitGroup

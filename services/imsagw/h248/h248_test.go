@@ -30,7 +30,8 @@ func sampleMessages() []*Message {
 			ErrorReply(4, 411, `The transaction refers to an unknown ContextId`), Pending(5),
 		}},
 		{Version: Version, MID: "<agw.ims.example.net>:2944", Body: []*Node{
-			Request(6, "17", Notify("ip/1/access/5", 2222, Token("g/sc", Prop("meth", "RelBearer")))),
+			Request(6, "17", Notify("ip/1/access/5", 2222, Token("g/cause", Prop("Generalcause", "NR"),
+				Prop("Failurecause", `"bearer released"`)))),
 		}},
 	}
 }
