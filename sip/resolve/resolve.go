@@ -563,7 +563,14 @@ func orderSRV(srvs []*dns.SRV, rnd func(int) int) []*dns.SRV {
 
 // MarkFailed reports that t did not answer, failed at the transport or answered 503 (RFC 3263 §4.3): later
 // answers list it after the others until BlacklistFor has passed.
-func (r *Resolver) MarkFailed(t Target) {
+func (r *Resolver) MarkFailed(t Target) { r.MarkFailedFor(t, 0) }
+
+// MarkFailedFor is MarkFailed for a given time: a 503's Retry-After (RFC 3261 §21.5.4, RFC 3263 §4.3: the
+// server is unavailable for that long). d <= 0 means BlacklistFor.
+func (r *Resolver) MarkFailedFor(t Target, d time.Duration) {
+	if d <= 0 {
+		d = r.cfg.BlacklistFor
+	}
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -577,9 +584,9 @@ func (r *Resolver) MarkFailed(t Target) {
 			return // every entry is live: keep the older reports rather than grow without bound
 		}
 	}
-	r.blacklist[t] = now.Add(r.cfg.BlacklistFor)
+	r.blacklist[t] = now.Add(d)
 	r.log.Info("SIP target marked failed", zap.Stringer("target", t), zap.String("name", t.Name),
-		zap.Duration("for", r.cfg.BlacklistFor))
+		zap.Duration("for", d))
 }
 
 // order moves blacklisted targets behind the others, keeping the relative order of each part.

@@ -1,0 +1,43 @@
+package resolve
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/imscore/imscore/sip/proxy"
+)
+
+// TestInto checks the hand-over to sip/proxy: RFC 3263 order kept, TLS left out, a failed hop reported with its
+// Retry-After moves behind the others.
+func TestInto(t *testing.T) {
+	z := startZoneServer(t)
+	r, clk := newTestResolver(t, z.addr, nil)
+	res, err := r.Resolve(context.Background(), Query{Host: "icscf.example.com"})
+	if err != nil || len(res) != 2 {
+		t.Fatalf("Resolve: %v, %v", res, err)
+	}
+	tcp := res[1]
+	tcp.Transport = TCP
+	ts := []Target{res[0], tg(TLS, "192.0.2.13:5061"), tcp}
+	var pt proxy.Target
+	if !r.Into(&pt, ts) {
+		t.Fatal("Into: no hop")
+	}
+	if pt.NextHop == nil || pt.NextHop.Addr != ts[0].Addr || len(pt.Failover) != 1 || pt.Failover[0].Addr != ts[2].Addr ||
+		pt.Failover[0].Transport != "TCP" {
+		t.Fatalf("hops %+v then %+v; want %v then %v", pt.NextHop, pt.Failover, ts[0], ts[2])
+	}
+	pt.HopFailed(*pt.NextHop, time.Minute)
+	got, err := r.Resolve(context.Background(), Query{Host: "icscf.example.com"})
+	if err != nil || !sameTargets(got, []Target{tg(UDP, "192.0.2.12:5060"), tg(UDP, "192.0.2.11:5060")}) {
+		t.Fatalf("after HopFailed: %v, %v; want 192.0.2.11 last", got, err)
+	}
+	clk.Add(61 * time.Second)
+	if got, _ = r.Resolve(context.Background(), Query{Host: "icscf.example.com"}); got[0].Addr != ts[0].Addr {
+		t.Fatalf("after the Retry-After: %v", got)
+	}
+	if r.Into(&pt, []Target{tg(TLS, "192.0.2.13:5061")}) {
+		t.Error("Into with TLS targets only: want false (the proxy has no TLS)")
+	}
+}
