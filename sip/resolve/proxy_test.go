@@ -41,3 +41,19 @@ func TestInto(t *testing.T) {
 		t.Error("Into with TLS targets only: want false (the proxy has no TLS)")
 	}
 }
+
+// TestTransportsFromConfigFile: "udp" as a YAML file writes it is UDP (the lookups compare the constants).
+func TestTransportsFromConfigFile(t *testing.T) {
+	z := startZoneServer(t)
+	r, err := New(Config{Servers: []string{z.addr}, Transports: []Transport{"udp"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.Resolve(context.Background(), Query{Host: "icscf.example.com"})
+	if err != nil || len(got) == 0 || got[0].Transport != UDP {
+		t.Fatalf("Resolve with transports [udp]: %v, %v", got, err)
+	}
+	if err := (Config{Transports: []Transport{"sctp"}, Static: map[string][]string{"x": {"nope"}}}).Validate(); err == nil {
+		t.Error("Validate accepted sctp and a bad static entry")
+	}
+}

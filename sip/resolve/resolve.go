@@ -187,6 +187,30 @@ type Resolver struct {
 	blacklist map[Target]time.Time
 }
 
+// Validate reports every bad field: servers that are no addresses, unknown transports, unreadable static
+// entries.
+func (c Config) Validate() error {
+	var errs []error
+	for _, s := range c.Servers {
+		if _, err := serverAddr(s); err != nil {
+			errs = append(errs, fmt.Errorf("resolve: servers: %w", err))
+		}
+	}
+	for _, t := range c.Transports {
+		if _, err := ParseTransport(string(t)); err != nil {
+			errs = append(errs, fmt.Errorf("resolve: transports: %w", err))
+		}
+	}
+	for domain, list := range c.Static {
+		for _, s := range list {
+			if _, err := parseStatic(s); err != nil {
+				errs = append(errs, fmt.Errorf("resolve: static %s: %w", domain, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New checks cfg and returns a Resolver.
 func New(cfg Config, log *zap.Logger) (*Resolver, error) {
 	if log == nil {
@@ -198,14 +222,17 @@ func New(cfg Config, log *zap.Logger) (*Resolver, error) {
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = DefaultAttempts
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if len(cfg.Transports) == 0 {
 		cfg.Transports = []Transport{UDP, TCP}
 	}
-	for _, t := range cfg.Transports {
-		if _, err := ParseTransport(string(t)); err != nil {
-			return nil, fmt.Errorf("resolve: transports: %w", err)
-		}
+	ts := make([]Transport, len(cfg.Transports))
+	for i, t := range cfg.Transports {
+		ts[i], _ = ParseTransport(string(t)) // "udp" from a config file is UDP
 	}
+	cfg.Transports = ts
 	if !cfg.IPv4 && !cfg.IPv6 {
 		cfg.IPv4, cfg.IPv6 = true, true
 	}
