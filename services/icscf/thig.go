@@ -29,6 +29,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -97,6 +98,10 @@ func (c THIGConfig) codec(domain string) (*thig.Codec, error) {
 	return thig.New(domain, byte(c.CurrentKey), keys)
 }
 
+// kindContact is the token kind of a hidden Contact: a home node's or a home UE's address, which the other
+// network then uses as the Request-URI of its requests in the dialog (RFC 3261 §12.2.1.1).
+const kindContact thig.Kind = "contact"
+
 // viaBranchPrefix starts the branch of a Via holding a token (RFC 3261 §8.1.1.7 magic cookie, then ours).
 const viaBranchPrefix = "z9hG4bK-thig-"
 
@@ -140,18 +145,35 @@ func (h *hider) Route(ctx context.Context, req *sip.Request, src proxy.Source) (
 		log.Info("THIG token refused", zap.Stringer("from", src.Remote), zap.Error(err))
 		return proxy.Decision{}, withCause(statusBadToken, err)
 	}
+	if es, ok, err := h.codec.RestoreURI(kindContact, req.Recipient.String()); ok {
+		// A Request-URI that is a hidden Contact of ours (a request in a dialog the other network has with a
+		// home node or UE): the address it stands for.
+		var u sip.Uri
+		if err == nil {
+			err = sip.ParseUri(es[0], &u)
+		}
+		if err != nil {
+			log.Info("THIG Request-URI token refused", zap.Stringer("from", src.Remote), zap.Error(err))
+			return proxy.Decision{}, withCause(statusBadToken, err)
+		}
+		req.Recipient = u
+		restored = true
+	}
 	if restored {
-		src.Headers = nil // the Route set changed: the router indexes req again
+		src.Headers = nil // the Route set or Request-URI changed: the router indexes req again
 	}
 	fromOutside := h.networks.Contains(src.Remote.Addr().Unmap())
 	d, err := h.next.Route(ctx, req, src)
 	if err != nil || d.Reply != nil {
 		return d, err
 	}
-	if req.Method == sip.ACK {
-		return d, nil // no response comes back; an ACK for a 2xx follows the route set the 200 gave
-	}
 	switch {
+	case req.Method == sip.ACK && !fromOutside && h.leaving(req, &d):
+		// An ACK for a 2xx, forwarded statelessly: nothing comes back, but its Vias would show the home network.
+		if err := h.hideVias(&d, req); err != nil {
+			return proxy.Decision{}, fmt.Errorf("thig: %w", err)
+		}
+	case req.Method == sip.ACK:
 	case fromOutside:
 		h.hideInbound(&d, req, log)
 	case h.leaving(req, &d):
@@ -241,13 +263,9 @@ func (h *hider) leaving(req *sip.Request, d *proxy.Decision) bool {
 // hideOutbound hides the home network's Vias and Record-Routes of a request leaving it, and restores them in
 // the responses.
 func (h *hider) hideOutbound(d *proxy.Decision, req *sip.Request, log *zap.Logger) error {
-	vias := header.Values(req, "Via")
-	tok, err := h.codec.Seal(thig.Via, vias)
-	if err != nil {
+	if err := h.hideVias(d, req); err != nil {
 		return err
 	}
-	d.RemoveHeaders = append(d.RemoveHeaders, "Via")
-	d.AddHeaders = append(d.AddHeaders, sip.NewHeader("Via", "SIP/2.0/UDP "+h.codec.Domain()+";branch="+viaBranchPrefix+tok))
 	if rrs := header.Values(req, "Record-Route"); len(rrs) > 0 {
 		u, err := h.codec.HideURI(thig.RecordRoute, rrs)
 		if err != nil {
@@ -256,8 +274,16 @@ func (h *hider) hideOutbound(d *proxy.Decision, req *sip.Request, log *zap.Logge
 		d.RemoveHeaders = append(d.RemoveHeaders, "Record-Route")
 		d.AddHeaders = append(d.AddHeaders, sip.NewHeader("Record-Route", "<"+u+">"))
 	}
+	if req.Method != sip.REGISTER {
+		if cs, changed := h.hideContacts(header.Values(req, "Contact"), log); changed {
+			d.RemoveHeaders = append(d.RemoveHeaders, "Contact")
+			for _, c := range cs {
+				d.AddHeaders = append(d.AddHeaders, sip.NewHeader("Contact", c))
+			}
+		}
+	}
 	d.RecordRoute = true
-	log.Debug("THIG: home network hidden in a request leaving it", zap.Int("vias", len(vias)))
+	log.Debug("THIG: home network hidden in a request leaving it")
 	inner := d.OnResponse
 	d.OnResponse = func(res *sip.Response, generated bool) {
 		if !generated {
@@ -267,6 +293,17 @@ func (h *hider) hideOutbound(d *proxy.Decision, req *sip.Request, log *zap.Logge
 			inner(res, generated)
 		}
 	}
+	return nil
+}
+
+// hideVias replaces the Vias of a request leaving the home network by one whose branch is their token.
+func (h *hider) hideVias(d *proxy.Decision, req *sip.Request) error {
+	tok, err := h.codec.Seal(thig.Via, header.Values(req, "Via"))
+	if err != nil {
+		return err
+	}
+	d.RemoveHeaders = append(d.RemoveHeaders, "Via")
+	d.AddHeaders = append(d.AddHeaders, sip.NewHeader("Via", "SIP/2.0/UDP "+h.codec.Domain()+";branch="+viaBranchPrefix+tok))
 	return nil
 }
 
@@ -355,6 +392,12 @@ func (h *hider) hideResponse(res *sip.Response, log *zap.Logger) {
 			log.Warn("THIG: Service-Route not hidden", zap.Error(err))
 		}
 	}
+	if cseq := res.CSeq(); cseq != nil && cseq.MethodName != sip.REGISTER {
+		// A REGISTER's 200 lists the visitor's own bindings; any other Contact is a home node's or UE's.
+		if cs, changed := h.hideContacts(header.Values(res, "Contact"), log); changed {
+			replaceAll(res, "Contact", cs, log)
+		}
+	}
 	rrs := header.Values(res, "Record-Route")
 	self, ok := h.self()
 	if len(rrs) == 0 || !ok {
@@ -370,12 +413,42 @@ func (h *hider) hideResponse(res *sip.Response, log *zap.Logger) {
 	if ours <= 0 {
 		return // nothing of the home network above us
 	}
-	u, err := h.codec.HideURI(thig.RecordRoute, rrs[:ours])
+	// The other network is the dialog's caller here: its route set is the Record-Route in reverse
+	// (RFC 3261 §12.1.2), so the token holds the entries in that order, and a Route naming it is restored
+	// to the route the caller's requests take.
+	hidden := slices.Clone(rrs[:ours])
+	slices.Reverse(hidden)
+	u, err := h.codec.HideURI(thig.RecordRoute, hidden)
 	if err != nil {
 		log.Warn("THIG: Record-Route not hidden", zap.Error(err))
 		return
 	}
 	replaceAll(res, "Record-Route", append([]string{"<" + u + ">"}, rrs[ours:]...), log)
+}
+
+// hideContacts replaces the URI of each Contact value by a token URI standing for it (its header parameters,
+// expires or +sip.instance, stay); "*" and unreadable values stay as they are.
+func (h *hider) hideContacts(values []string, log *zap.Logger) ([]string, bool) {
+	changed := false
+	out := make([]string, 0, len(values))
+	for _, v := range values {
+		i, j := strings.IndexByte(v, '<'), strings.IndexByte(v, '>')
+		if i < 0 || j < i {
+			out = append(out, v) // "*" or a bare URI (RFC 3261 §20.10 makes <> optional): left alone
+			continue
+		}
+		u, err := h.codec.HideURI(kindContact, []string{v[i+1 : j]})
+		if err != nil {
+			log.Warn("THIG: Contact not hidden", zap.Error(err))
+			out = append(out, v)
+			continue
+		}
+		// HideURI's loose-routing form names a proxy; as a remote target the token URI needs no lr.
+		u = strings.Replace(u, ";lr;", ";", 1)
+		out = append(out, v[:i+1]+u+v[j:])
+		changed = true
+	}
+	return out, changed
 }
 
 // sameHostPort reports whether a route value names self's host and port.

@@ -10,6 +10,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -63,4 +65,22 @@ func withCause(se *proxy.StatusError, err error) *proxy.StatusError {
 	c := *se
 	c.Err = err
 	return &c
+}
+
+// dnsResolver is the resolver the proxy uses for the host names of Route and Request-URI (a hidden
+// Service-Route, sip:TOKEN@home.net, is one): with ICSCF "dns" and DNS servers configured, those servers (the
+// first one; the proxy's own lookups are A/AAAA and SRV), so that the P-CSCF sees one DNS; otherwise the
+// system's (nil).
+func dnsResolver(cfg Config) *net.Resolver {
+	if !cfg.byDNS() || len(cfg.DNS.Servers) == 0 {
+		return nil
+	}
+	server := cfg.DNS.Servers[0]
+	if _, err := netip.ParseAddrPort(server); err != nil {
+		server = net.JoinHostPort(strings.Trim(server, "[]"), "53")
+	}
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, network, server)
+	}}
 }

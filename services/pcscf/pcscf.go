@@ -112,7 +112,8 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits}
+	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits,
+		Resolver: dnsResolver(cfg)}
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)
