@@ -164,24 +164,49 @@ func (h *hider) Route(ctx context.Context, req *sip.Request, src proxy.Source) (
 	}
 	fromOutside := h.networks.Contains(src.Remote.Addr().Unmap())
 	d, err := h.next.Route(ctx, req, src)
-	if err != nil || d.Reply != nil {
+	if err != nil {
 		return d, err
 	}
+	if err := h.hide(&d, req, fromOutside, log); err != nil {
+		return proxy.Decision{}, err
+	}
+	return d, nil
+}
+
+// hide applies the border to a Decision, and to every further Decision its OnFailure gives (the I-CSCF's next
+// S-CSCF for a REGISTER, TS 24.229 §5.3.1.3): each round of branches is a new set of copies.
+func (h *hider) hide(d *proxy.Decision, req *sip.Request, fromOutside bool, log *zap.Logger) error {
+	if d.Reply != nil {
+		return nil
+	}
 	switch {
-	case req.Method == sip.ACK && !fromOutside && h.leaving(req, &d):
+	case req.Method == sip.ACK && !fromOutside && h.leaving(req, d):
 		// An ACK for a 2xx, forwarded statelessly: nothing comes back, but its Vias would show the home network.
-		if err := h.hideVias(&d, req); err != nil {
-			return proxy.Decision{}, fmt.Errorf("thig: %w", err)
+		if err := h.hideVias(d, req); err != nil {
+			return fmt.Errorf("thig: %w", err)
 		}
 	case req.Method == sip.ACK:
 	case fromOutside:
-		h.hideInbound(&d, req, log)
-	case h.leaving(req, &d):
-		if err := h.hideOutbound(&d, req, log); err != nil {
-			return proxy.Decision{}, fmt.Errorf("thig: %w", err)
+		h.hideInbound(d, req, log)
+	case h.leaving(req, d):
+		if err := h.hideOutbound(d, req, log); err != nil {
+			return fmt.Errorf("thig: %w", err)
 		}
 	}
-	return d, nil
+	if f := d.OnFailure; f != nil {
+		d.OnFailure = func(ctx context.Context, req *sip.Request, best *sip.Response, generated bool) (*proxy.Decision, error) {
+			next, err := f(ctx, req, best, generated)
+			if err != nil || next == nil {
+				return next, err
+			}
+			n := *next
+			if err := h.hide(&n, req, fromOutside, log); err != nil {
+				return nil, err
+			}
+			return &n, nil
+		}
+	}
+	return nil
 }
 
 // restoreRoutes replaces a top Route that is one of our tokens (a hidden Service-Route or Record-Route coming

@@ -229,6 +229,43 @@ func TestTHIG(t *testing.T) {
 	}
 }
 
+// TestTHIGRegisterFailover: when the S-CSCF the HSS named is silent and the I-CSCF tries another (TS 24.229
+// §5.3.1.3, a further Decision from OnFailure), the second REGISTER gets the border's Path as well and the 200
+// its Service-Route hidden.
+func TestTHIGRegisterFailover(t *testing.T) {
+	hss := startFakeHSS(t)
+	dead := startFakeSCSCF(t, "scscf-dead", true)
+	alive := startFakeSCSCF(t, "scscf-alive", false)
+	alive.respond = func(req *sip.Request) *sip.Response {
+		res := sip.NewResponseFromRequest(req, 200, "OK", nil)
+		res.AppendHeader(sip.NewHeader(header.ServiceRoute, "<sip:"+alive.addr.String()+";lr;orig>"))
+		return res
+	}
+	hss.onUAR(func(r *cx.UAR) *cx.UAA {
+		if r.UserAuthorizationType != nil && *r.UserAuthorizationType == cx.UATRegistrationAndCapabilities {
+			return uaa(cx.Vendor3GPP, 2001, "", &cx.ServerCapabilities{})
+		}
+		return uaa(cx.Vendor3GPP, 2002, dead.name, nil)
+	})
+	n := startICSCF(t, hss, []SCSCF{dead.config(), alive.config()}, func(c *Config) {
+		c.THIG = THIGConfig{Keys: map[int]string{7: strings.Repeat("cd", 32)}, CurrentKey: 7, Networks: []string{"127.0.0.2/32"}}
+	})
+	border := sipAddr(n, "UDP")
+	visited := newUEAt(t, "127.0.0.2")
+	res := visited.send(border, visited.request("REGISTER", "sip:"+testDomain, testIMPU, "Path: <sip:term@127.0.0.2:5060;lr>"))
+	if res.StatusCode != 200 {
+		t.Fatalf("REGISTER: %d, want 200 from the second S-CSCF", res.StatusCode)
+	}
+	dead.next(t)
+	got := alive.next(t)
+	if paths := header.Values(got, header.Path); len(paths) != 2 || !strings.Contains(paths[0], border.String()) {
+		t.Errorf("Path at the second S-CSCF %q, want the border's on top", paths)
+	}
+	if l := leaks(res, border); len(l) > 0 {
+		t.Errorf("the 200 shows the home network: %q", l)
+	}
+}
+
 // FuzzTHIGRestore feeds arbitrary Route, Via and Record-Route values from the other network through the
 // restoring side of the border: a token is restored, refused or left alone, never a panic.
 func FuzzTHIGRestore(f *testing.F) {
