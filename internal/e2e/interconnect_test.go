@@ -95,7 +95,7 @@ func TestInterconnectRoaming(t *testing.T) {
 	})
 	t.Run("a subscriber without roaming to the visited network is refused", func(t *testing.T) {
 		refused := ue(visitedP.SIP, "register.xml", other, otherPort, nil)
-		refused.Timeout = 3 * time.Second // the scenario waits for a 401 that does not come
+		refused.Timeout = 6 * time.Second // the scenario waits for a 401 that does not come
 		res := refused.Start(t).Wait()
 		if res.ExitCode == 0 {
 			t.Fatalf("registration of %s through %s passed; the HSS must refuse it (ROAMING_NOT_ALLOWED)", other.IMSI, visitedNetwork)
