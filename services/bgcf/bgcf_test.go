@@ -65,3 +65,20 @@ func TestNormalize(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSelect feeds arbitrary callee numbers (a Request-URI's user part or tel URI) to the table.
+func FuzzSelect(f *testing.F) {
+	tab, err := New(Config{Routes: []Route{{Prefix: "+44", Gateway: "sip:gw"}, {Prefix: "+", Gateway: "sip:default"}}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, s := range []string{"+44-20-7946-0000", "+1 (555) 0100", "5550100", "+", "+1234567890123456", "+4\x00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, number string) {
+		b, err := tab.Select(number)
+		if err == nil && (Normalize(number) == "" || !b.Gateway.UriParams.Has("lr")) {
+			t.Fatalf("Select(%q) = %+v for no number", number, b)
+		}
+	})
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/sip/header"
@@ -288,4 +289,38 @@ func FuzzTHIGRestore(f *testing.F) {
 		res.AppendHeader(sip.NewHeader("Record-Route", route))
 		h.restoreResponse(res, h.log)
 	})
+}
+
+// BenchmarkTHIGMessage is the CPU the border adds to one INVITE leaving the home network and its 200 coming back:
+// three Vias and two Record-Routes sealed, then restored.
+func BenchmarkTHIGMessage(b *testing.B) {
+	cfg := THIGConfig{Keys: map[int]string{1: strings.Repeat("ab", 32)}, CurrentKey: 1, Networks: []string{"127.0.0.2/32"}}
+	h, err := newHider(cfg, testDomain, nil, func() (sip.Uri, bool) { return sip.Uri{}, false }, testLogger(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := sip.NewRequest(sip.INVITE, sip.Uri{Scheme: "sip", User: "ue", Host: "127.0.0.2", Port: 5060})
+	for _, v := range []string{"SIP/2.0/UDP 127.0.0.1:6060;branch=z9hG4bK-1", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK-2",
+		"SIP/2.0/UDP 10.0.0.9:5060;branch=z9hG4bK-3;rport=5060"} {
+		req.AppendHeader(sip.NewHeader("Via", v))
+	}
+	req.AppendHeader(sip.NewHeader("Record-Route", "<sip:127.0.0.1:6060;lr>"))
+	req.AppendHeader(sip.NewHeader("Record-Route", "<sip:127.0.0.1:5060;lr>"))
+	req.AppendHeader(sip.NewHeader("Contact", "<sip:ue@10.0.0.9:5060>"))
+	log := zap.NewNop()
+	b.ReportAllocs()
+	for b.Loop() {
+		var d proxy.Decision
+		if err := h.hideOutbound(&d, req, log); err != nil {
+			b.Fatal(err)
+		}
+		res := sip.NewResponse(200, "OK")
+		for _, a := range d.AddHeaders {
+			res.AppendHeader(a)
+		}
+		h.restoreResponse(res, log)
+		if len(header.Values(res, "Via")) != 3 {
+			b.Fatalf("Vias not restored: %q", header.Values(res, "Via"))
+		}
+	}
 }
