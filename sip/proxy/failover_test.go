@@ -202,3 +202,41 @@ func TestRetryAfterOf(t *testing.T) {
 		}
 	}
 }
+
+// TestFailoverAfterCancel: an upstream CANCEL while the first hop is silent ends the search; the INVITE is
+// answered 487 and the next hop never sees it (RFC 3261 §16.10).
+func TestFailoverAfterCancel(t *testing.T) {
+	checkLeaksAtEnd(t)
+	silent := newRawUDP(t, "127.0.0.1:0")
+	next := startUAS(t, false, nil)
+	r := &failoverRouter{hops: []NextHop{{Transport: transportUDP, Addr: silent.local}, {Transport: transportUDP, Addr: next.addr}},
+		noResponse: 300 * time.Millisecond}
+	p := startProxy(t, r)
+	uac := newRawUDP(t, "127.0.0.1:0")
+	inv := uac.request(reqOpts{method: sip.INVITE, ruri: "sip:bob@ims.mnc001.mcc001.3gppnetwork.org"})
+	uac.send(inv, p.addr(transportUDP))
+	if _, ok := silent.next().(*sip.Request); !ok {
+		t.Fatal("the first hop got no INVITE")
+	}
+	uac.send(uac.request(reqOpts{method: sip.CANCEL, ruri: inv.Recipient.String(), callID: callIDOf(inv), branch: branchOf(inv)}),
+		p.addr(transportUDP))
+	var got487 bool
+	toTag := ""
+	for !got487 {
+		res := uac.final()
+		if res.CSeq().MethodName == sip.INVITE {
+			if res.StatusCode != 487 {
+				t.Fatalf("INVITE answered %s, want 487", res.StartLine())
+			}
+			got487 = true
+			toTag, _ = res.To().Params.Get("tag")
+		}
+	}
+	uac.send(uac.request(reqOpts{method: sip.ACK, ruri: inv.Recipient.String(), callID: callIDOf(inv),
+		branch: branchOf(inv), toTag: toTag}), p.addr(transportUDP))
+	select {
+	case got := <-next.reqs:
+		t.Errorf("the next hop got %s after the CANCEL", got.Method)
+	case <-time.After(500 * time.Millisecond):
+	}
+}
