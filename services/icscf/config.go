@@ -72,6 +72,10 @@ type Config struct {
 	// and every other message from outside loses its trust-domain header fields (P-Asserted-Identity, ...)
 	// before it is read (sip/trust). Default: loopback (trust.DefaultNetworks). docs/icscf.md.
 	TrustedNetworks []string `yaml:"trusted_networks"`
+
+	// THIG hides the home network's topology from the other networks listed in it (TS 24.229 §5.10.4,
+	// thig.go: keys, current_key, domain, networks). Off without keys.
+	THIG THIGConfig `yaml:"thig"`
 }
 
 // DiameterConfig is the Cx side of the I-CSCF (TS 29.229).
@@ -267,6 +271,7 @@ func (c Config) Validate() error {
 	if err := c.Admin.Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
+	errs = append(errs, c.THIG.validate()...)
 	return errors.Join(errs...)
 }
 

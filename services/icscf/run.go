@@ -12,6 +12,7 @@ import (
 
 	"github.com/imscore/imscore/internal/adminhttp"
 
+	"github.com/emiago/sipgo/sip"
 	"github.com/fiorix/go-diameter/v4/diam"
 	"go.uber.org/zap"
 
@@ -115,6 +116,14 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	sipCfg := cfg.SIP
 	sipCfg.Router = edge.Wrap(n.router) // TS 24.229 §4.4: nothing from outside the trust domain is read as asserted
+	if cfg.THIG.enabled() {
+		// TS 24.229 §5.10.4: the border hides the home network's topology (thig.go), around everything else.
+		h, err := newHider(cfg.THIG, cfg.Domain, sipCfg.Router, n.selfURI, log.Named("thig"))
+		if err != nil {
+			return nil, fmt.Errorf("icscf: %w", err)
+		}
+		sipCfg.Router = h
+	}
 	sipCfg.Metrics = sipMetrics{n.metrics}
 	n.proxy, err = proxy.New(sipCfg, log.Named("sip"))
 	if err != nil {
@@ -182,6 +191,27 @@ func (n *Node) Wait() error {
 	n.errMu.Lock()
 	defer n.errMu.Unlock()
 	return n.err
+}
+
+// selfURI is this node's loose-routing SIP URI (its first UDP listener, as advertised), false before the
+// listeners are bound.
+func (n *Node) selfURI() (sip.Uri, bool) {
+	if n.proxy == nil {
+		return sip.Uri{}, false
+	}
+	for _, l := range n.proxy.Listeners() {
+		if l.Transport != "UDP" {
+			continue
+		}
+		host := l.Addr.Addr().String()
+		if l.Advertise != "" {
+			host = l.Advertise
+		}
+		u := sip.Uri{Scheme: "sip", Host: host, Port: int(l.Addr.Port()), UriParams: sip.NewParams()}
+		u.UriParams.Add("lr", "")
+		return u, true
+	}
+	return sip.Uri{}, false
 }
 
 // SIPListeners reports the bound SIP addresses (port 0 resolved).

@@ -12,6 +12,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/resolve"
 	"github.com/imscore/imscore/sip/trust"
 	"github.com/imscore/imscore/storage"
 )
@@ -42,11 +43,18 @@ type Config struct {
 	// Listen are the unprotected SIP addresses (UDP and TCP on each). The protected ports are
 	// bound on the same IPs. Default 127.0.0.1:5060.
 	Listen []string `yaml:"listen"`
-	// ICSCF is the static next hop of REGISTER requests (TS 24.229 §5.2.2), ip:port. Default
-	// 127.0.0.1:4060.
+	// ICSCF is the next hop of REGISTER requests (TS 24.229 §5.2.2.1): ip:port, a static address every
+	// REGISTER goes to (labs, one home network), or "dns": the I-CSCF of the home network the REGISTER's
+	// Request-URI names, found by DNS (RFC 3263: NAPTR, SRV, A/AAAA) with failover across the addresses, so that
+	// one P-CSCF serves visitors of several home networks (homenet.go). Default 127.0.0.1:4060.
 	ICSCF string `yaml:"icscf"`
-	// ICSCFTransport is udp or tcp. Default udp.
+	// ICSCFTransport is udp or tcp, for a static ICSCF. Default udp.
 	ICSCFTransport string `yaml:"icscf_transport"`
+	// DNS configures the resolver of ICSCF "dns" (sip/resolve.Config: servers, timeout, attempts, transports,
+	// caches, blacklist_for). Its static entries are the per-domain overrides: "home.example": ["udp:10.0.0.1:5060"]
+	// sends the REGISTERs of that home network there without asking DNS. Default: the servers of
+	// /etc/resolv.conf, UDP then TCP (the P-CSCF has no TLS towards the core).
+	DNS resolve.Config `yaml:"dns"`
 	// IPsec is auto, required or off.
 	IPsec IPsecMode `yaml:"ipsec"`
 	// ClientPorts and ServerPorts are the pools of protected ports (TS 33.203 §7.1 port_pc,
@@ -189,8 +197,13 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("listen[%d] %q: a wildcard cannot be the protected address of an SA", i, l))
 		}
 	}
-	if _, err := netip.ParseAddrPort(c.ICSCF); err != nil {
-		errs = append(errs, fmt.Errorf("icscf %q: want ip:port: %w", c.ICSCF, err))
+	if _, err := netip.ParseAddrPort(c.ICSCF); err != nil && !c.byDNS() {
+		errs = append(errs, fmt.Errorf("icscf %q: want ip:port or %q: %w", c.ICSCF, ICSCFByDNS, err))
+	}
+	if c.byDNS() {
+		if err := c.DNS.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("dns: %w", err))
+		}
 	}
 	switch c.ICSCFTransport {
 	case "udp", "tcp":

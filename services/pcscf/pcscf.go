@@ -26,6 +26,7 @@ import (
 	"github.com/imscore/imscore/services/pcscf/bindings"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/proxy"
+	"github.com/imscore/imscore/sip/resolve"
 	"github.com/imscore/imscore/sip/secagree"
 	"github.com/imscore/imscore/sip/trust"
 )
@@ -45,6 +46,8 @@ type Node struct {
 	nodeID string
 	prefs  secagree.Preference
 	icscf  netip.AddrPort
+	// resolver finds the home network's I-CSCF by DNS (Config.ICSCF "dns"), nil with a static ICSCF.
+	resolver *resolve.Resolver
 	// core are the unprotected listeners, protected the client and server port listeners, by IP.
 	core      []netip.AddrPort
 	protected map[netip.Addr]bool
@@ -82,11 +85,19 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		alloc:       newAllocator(cfg),
 		regs:        newRegistry(),
 		prefs:       secagree.Preference{Mechanisms: []string{secagree.MechIPsec3GPP}, Integrity: cfg.Integrity, Encryption: cfg.Encryption},
-		icscf:       netip.MustParseAddrPort(cfg.ICSCF),
 		protected:   make(map[netip.Addr]bool),
 		metrics:     newMetrics(),
 		journalKick: make(chan struct{}, 1),
 		ready:       make(chan struct{}),
+	}
+	if cfg.byDNS() {
+		r, err := resolve.New(cfg.DNS, log.Named("dns"))
+		if err != nil {
+			return nil, fmt.Errorf("pcscf config: dns: %w", err)
+		}
+		n.resolver = r
+	} else {
+		n.icscf = netip.MustParseAddrPort(cfg.ICSCF)
 	}
 	trusted, err := trust.ParseDomain(cfg.TrustedNetworks)
 	if err != nil {
@@ -101,7 +112,8 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits}
+	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits,
+		Resolver: dnsResolver(cfg)}
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)
@@ -240,7 +252,7 @@ func (n *Node) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	n.wg.Go(func() { errc <- n.proxy.Run(ctx) })
 	close(n.ready)
-	n.log.Info("P-CSCF ready", zap.Stringers("listen", n.core), zap.Stringer("icscf", n.icscf), zap.Bool("sec_agree", n.sas != nil))
+	n.log.Info("P-CSCF ready", zap.Stringers("listen", n.core), zap.String("icscf", n.cfg.ICSCF), zap.Bool("sec_agree", n.sas != nil))
 	var err error
 	select {
 	case <-ctx.Done():

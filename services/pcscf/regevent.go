@@ -127,8 +127,9 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 	}
 	ctx, cancel := context.WithTimeout(n.base, 35*time.Second)
 	defer cancel()
-	// The top Service-Route (the S-CSCF), an address or a host name (RFC 3263); the I-CSCF when there is none.
-	next := proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}
+	// The top Service-Route (the S-CSCF), an address or a host name (RFC 3263); the I-CSCF of the identity's home
+	// network when there is none (homenet.go).
+	var next proxy.NextHop
 	if len(routes) > 0 {
 		hop, err := n.proxy.Resolve(ctx, routes[0])
 		if err != nil {
@@ -136,11 +137,15 @@ func (n *Node) subscribeReg(reg Registration, expires time.Duration) {
 			return
 		}
 		next = hop
+	} else {
+		home, err := n.homeICSCF(ctx, sip.Uri{Scheme: "sip", Host: ruri.Host})
+		if err != nil {
+			log.Warn("reg event SUBSCRIBE not sent: home network's I-CSCF not found", zap.String("domain", ruri.Host), zap.Error(err))
+			return
+		}
+		next = *home.NextHop
 	}
-	core := n.coreFor(n.icscf.Addr()) // the address of our Path
-	if core.Addr().Is4() != next.Addr.Addr().Unmap().Is4() {
-		core = n.coreFor(next.Addr.Addr())
-	}
+	core := n.coreFor(next.Addr.Addr()) // the address of our Path, of the next hop's family
 	next.Local = core
 	sub := RegEventSubscription{CallID: newICID(), LocalTag: newICID()[:12], Peer: next.Addr.Addr().Unmap(), IMPU: reg.IMPU,
 		Contact: reg.Contact, Expires: time.Now().Add(expires)}

@@ -5,6 +5,7 @@ package pcscf
 // out, SAs in, Security-Server added) and 6–7 (the protected REGISTER and its 200).
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -51,7 +52,7 @@ type regOffer struct {
 }
 
 // registerUnprotected handles a REGISTER on the unprotected port (TS 24.229 §5.2.2.1).
-func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+func (n *Node) registerUnprotected(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
 	offers, err := secagree.Of(src.Index(req), header.SecurityClient)
 	if err != nil {
 		return n.reject(400, "Bad Security-Client", err)
@@ -64,7 +65,7 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 			// RFC 3329 §2.3.1: nothing acceptable is 494 Security Agreement Required.
 			return n.reject(secagree.StatusSecurityAgreementRequired, "Security Agreement Required", err)
 		}
-		return n.forwardRegister(req, src, keyOf(toIMPU(req), contactIdentity(req)), &regOffer{chosen: chosen, offered: offers}, nil, digest.IntegrityNo)
+		return n.forwardRegister(ctx, req, src, keyOf(toIMPU(req), contactIdentity(req)), &regOffer{chosen: chosen, offered: offers}, nil, digest.IntegrityNo)
 	case n.sas == nil && requires:
 		// Never downgrade a UE that requires sec-agree (RFC 3329 §2.3.1): 420 with Unsupported.
 		return proxy.Decision{}, &proxy.StatusError{Code: 420, Reason: "Bad Extension",
@@ -83,12 +84,12 @@ func (n *Node) registerUnprotected(req *sip.Request, src proxy.Source) (proxy.De
 		reg.Source.Addr() == src.Remote.Addr() {
 		integrity = digest.IntegrityIPAssocYes
 	}
-	return n.forwardRegister(req, src, bk, nil, nil, integrity)
+	return n.forwardRegister(ctx, req, src, bk, nil, nil, integrity)
 }
 
 // registerProtected handles a REGISTER that came over SA set sa (TS 24.229 §5.2.2.1 protected
 // REGISTER, TS 33.203 §7.2 and §7.4).
-func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registration, sa SASet) (proxy.Decision, error) {
+func (n *Node) registerProtected(ctx context.Context, req *sip.Request, src proxy.Source, reg Registration, sa SASet) (proxy.Decision, error) {
 	ix := src.Index(req)
 	verify, err := secagree.Of(ix, header.SecurityVerify)
 	if err != nil {
@@ -125,15 +126,21 @@ func (n *Node) registerProtected(req *sip.Request, src proxy.Source, reg Registr
 		offer = &regOffer{chosen: chosen, offered: offers}
 	}
 	// The binding is the one whose SAs the REGISTER came over (TS 33.203 §7.4: a re-registration of that UE).
-	return n.forwardRegister(req, src, keyOf(reg.IMPU, reg.Contact), offer, &sa, digest.IntegrityYes)
+	return n.forwardRegister(ctx, req, src, keyOf(reg.IMPU, reg.Contact), offer, &sa, digest.IntegrityYes)
 }
 
 // forwardRegister strips what the UE must not send on, adds the P-CSCF's headers and forwards
-// to the I-CSCF (TS 24.229 §5.2.2.1). bk is the binding the REGISTER is for, over the SA set it came through, if
+// to the I-CSCF of the home network (TS 24.229 §5.2.2.1, homenet.go). bk is the binding the REGISTER is for, over the SA set it came through, if
 // any.
-func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, bk bindingKey, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
+func (n *Node) forwardRegister(ctx context.Context, req *sip.Request, src proxy.Source, bk bindingKey, offer *regOffer, over *SASet, integrity string) (proxy.Decision, error) {
 	impu := toIMPU(req)
 	n.logAccessFields(req, src)
+	home, err := n.homeICSCF(ctx, req.Recipient)
+	if err != nil {
+		n.log.Info("home network's I-CSCF not found", logging.CallID(callID(req)), logging.IMPU(impu),
+			zap.String("request_uri", req.Recipient.String()), zap.Error(err))
+		return proxy.Decision{}, err
+	}
 	d := proxy.Decision{
 		// RFC 3325 §5, TS 24.229 §5.2.2.1: a UE is outside the trust domain; what only the domain may send goes,
 		// and so does any Route the UE wrote beyond us: the REGISTER goes to the I-CSCF, never where the UE says.
@@ -161,11 +168,11 @@ func (n *Node) forwardRegister(req *sip.Request, src proxy.Source, bk bindingKey
 	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back
 	// through us.
 	d.AddHeaders = append(d.AddHeaders,
-		sip.NewHeader(header.Path, "<"+n.pathURI(n.coreFor(n.icscf.Addr()))+";lr>"),
+		sip.NewHeader(header.Path, "<"+n.pathURI(n.coreFor(home.NextHop.Addr.Addr()))+";lr>"),
 		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
 		n.chargingVector(),
 	)
-	d.Targets = []proxy.Target{{NextHop: &proxy.NextHop{Transport: strings.ToUpper(n.cfg.ICSCFTransport), Addr: n.icscf}}}
+	d.Targets = []proxy.Target{home}
 	contactHost, contactPort := firstContact(req)
 	dereg := isDeregistration(req)
 	impi := ""

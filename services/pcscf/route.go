@@ -25,7 +25,7 @@ import (
 const pathUser = "term"
 
 // Route is the P-CSCF's routing decision for every new request (proxy.Router).
-func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
+func (n *Node) Route(ctx context.Context, req *sip.Request, src proxy.Source) (proxy.Decision, error) {
 	now := time.Now()
 	if n.isProtectedServer(src.Local) {
 		// TS 33.203 §7.1: the protected server port takes only what came over an SA set
@@ -36,7 +36,7 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 			return n.reject(403, "Forbidden", fmt.Errorf("%s from %v on protected port %d: no security association", req.Method, src.Remote, src.Local.Port()))
 		}
 		if req.Method == sip.REGISTER {
-			return n.registerProtected(req, src, reg, sa)
+			return n.registerProtected(ctx, req, src, reg, sa)
 		}
 		if !reg.Registered(now) || !sa.Confirmed {
 			return n.reject(403, "Forbidden", fmt.Errorf("%s over an SA set of an unregistered UE: %w", req.Method, ErrNotRegistered))
@@ -56,7 +56,7 @@ func (n *Node) Route(_ context.Context, req *sip.Request, src proxy.Source) (pro
 		return n.reject(403, "Forbidden", fmt.Errorf("%s on protected client port %d", req.Method, src.Local.Port()))
 	}
 	if req.Method == sip.REGISTER {
-		return n.registerUnprotected(req, src)
+		return n.registerUnprotected(ctx, req, src)
 	}
 	core := n.fromCore(src, now)
 	if n.isRegNotify(req) {

@@ -87,6 +87,11 @@ type Config struct {
 	// I-CSCF that removes a Route naming itself (RFC 3261 §16.4).
 	ICSCFRoute string `yaml:"icscf_route"`
 
+	// Interconnect routes callees of other networks and telephone numbers out of the home network: DNS
+	// (RFC 3263) to their I-CSCF or a transit/IBCF, ENUM, the BGCF's break-out table (interconnect.go,
+	// docs/interconnect.md). Off by default.
+	Interconnect InterconnectConfig `yaml:"interconnect"`
+
 	Registration RegistrationConfig `yaml:"registration"`
 	// SubscribeMinExpires and SubscribeMaxExpires bound a reg event subscription (RFC 6665 §4.2.1.1).
 	SubscribeMinExpires time.Duration `yaml:"subscribe_min_expires"`
@@ -328,6 +333,9 @@ func (c Config) Validate() error {
 	case ICSCFRouteNextHop, ICSCFRouteRoute:
 	default:
 		bad("icscf_route", "%q: want %s or %s", c.ICSCFRoute, ICSCFRouteNextHop, ICSCFRouteRoute)
+	}
+	if c.Interconnect.Enabled {
+		errs = append(errs, c.Interconnect.validate()...)
 	}
 	r := c.Registration
 	if r.MinExpires <= 0 || r.MaxExpires < r.MinExpires {

@@ -1,6 +1,7 @@
 package scscf
 
 import (
+	"github.com/imscore/imscore/services/bgcf"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +27,16 @@ func TestConfigValidate(t *testing.T) {
 		{name: "icscf none", mutate: func(c *Config) { c.ICSCF = ICSCFNone }},
 		{name: "icscf route", mutate: func(c *Config) { c.ICSCFRoute = ICSCFRouteRoute }},
 		{name: "bad icscf_route", mutate: func(c *Config) { c.ICSCFRoute = "loose" }, wantErr: "icscf_route"},
+		{name: "interconnect", mutate: func(c *Config) {
+			c.Interconnect = InterconnectConfig{Enabled: true, Transit: "sip:ibcf.example.net", ENUMSuffix: "e164.example",
+				BGCF: bgcf.Config{Routes: []bgcf.Route{{Prefix: "+44", Gateway: "sip:mgcf.example.net"}}}}
+		}},
+		{name: "bad interconnect transit", mutate: func(c *Config) {
+			c.Interconnect = InterconnectConfig{Enabled: true, Transit: "tel:+1"}
+		}, wantErr: "interconnect.transit"},
+		{name: "bad bgcf route", mutate: func(c *Config) {
+			c.Interconnect = InterconnectConfig{Enabled: true, BGCF: bgcf.Config{Routes: []bgcf.Route{{Prefix: "44", Gateway: "sip:gw"}}}}
+		}, wantErr: "interconnect.bgcf"},
 		{name: "bad icscf transport", mutate: func(c *Config) { c.ICSCF = "sip:127.0.0.1:4060;transport=sctp" }, wantErr: "icscf"},
 		{name: "reconnect max below min", mutate: func(c *Config) {
 			c.Diameter.ReconnectMin, c.Diameter.ReconnectMax = 5*time.Second, time.Second

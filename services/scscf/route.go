@@ -190,9 +190,19 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 
 // afterOriginatingServices routes an originating request once every iFC has been applied.
 func (s *Server) afterOriginatingServices(ctx context.Context, req *sip.Request, log *zap.Logger) (proxy.Decision, error) {
-	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; else the I-CSCF.
+	// TS 24.229 §5.4.3.2 step 10: the callee. Ours: terminating procedures here; another network's or a
+	// telephone number: out of the network (interconnect.go, when configured); else the I-CSCF.
 	callee := identity.URIKey(&req.Recipient)
-	if _, err := s.reg.Registration(ctx, callee); err == nil || s.icscf == nil && s.isOurDomain(&req.Recipient) {
+	registered := false
+	if _, err := s.reg.Registration(ctx, callee); err == nil {
+		registered = true
+	}
+	if !registered && s.interconnect != nil {
+		if d, handled, err := s.routeOut(ctx, req, log); handled {
+			return d, err
+		}
+	}
+	if registered || s.icscf == nil && s.isOurDomain(&req.Recipient) {
 		log.Debug("callee served here", zap.String("callee", callee))
 		return s.terminating(ctx, req, 0)
 	}

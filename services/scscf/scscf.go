@@ -46,10 +46,12 @@ type Server struct {
 	table *registrar.Table
 	store registrar.Registrar // the store New was given
 
-	proxy      *proxy.Proxy
-	advertise  netip.AddrPort
-	icscf      *sip.Uri
-	contactURI string // our Contact in NOTIFY and SUBSCRIBE answers
+	proxy     *proxy.Proxy
+	advertise netip.AddrPort
+	icscf     *sip.Uri
+	// interconnect routes out of the home network (Config.Interconnect), nil when off.
+	interconnect *interconnect
+	contactURI   string // our Contact in NOTIFY and SUBSCRIBE answers
 	// serviceRoute is the Service-Route URI handed to registered UEs.
 	serviceRoute string
 
@@ -127,6 +129,12 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 			u.UriParams.Add("lr", "")
 		}
 		s.icscf = &u
+	}
+
+	if cfg.Interconnect.Enabled {
+		if s.interconnect, err = newInterconnect(cfg.Interconnect, cfg.Domain, log.Named("interconnect")); err != nil {
+			return nil, fmt.Errorf("scscf: %w", err)
+		}
 	}
 
 	// SIP.

@@ -65,6 +65,16 @@ type branch struct {
 	round        int         // the proxyCtx round this branch belongs to
 	noResponse   time.Duration
 	noRespTimer  *time.Timer // Target.NoResponseTimeout, stopped by the first response (INVITE) or the final one
+
+	// Failover (Target.Failover): the Decision and Target this branch carries out, the hop this attempt went to
+	// and the hops not tried yet. A branch that failed over is superseded by the attempt after it: only that
+	// one competes under §16.7.
+	dec        *Decision
+	target     *Target
+	rr         bool
+	hop        NextHop
+	rest       []NextHop
+	superseded bool
 }
 
 // newProxyCtx creates the server transaction for a new request. It runs under the server store's lock.
@@ -285,20 +295,11 @@ func (pc *proxyCtx) start(d *Decision, hash string) {
 }
 
 // prepareBranch builds the copy for one target and gets it a connection. Unlocked: it may resolve and connect.
-// A target that cannot be reached gets a final response at once: 503 (RFC 3261 §16.9), or see statusForSendError.
+// A target that cannot be reached goes on with its next Failover hop; without one it gets a final response at
+// once: 503 (RFC 3261 §16.9), or see statusForSendError.
 func (pc *proxyCtx) prepareBranch(i int, d *Decision, t *Target, hash string, rr bool) *branch {
-	p := pc.p
-	req, hopURI := p.buildCopy(pc.req, d, t)
-	b := &branch{pc: pc, idx: i, req: req, noResponse: t.NoResponseTimeout}
-	out, err := p.prepareOutbound(pc.routeCtx, req, hopURI, t.NextHop, pc.in.l, rr, newBranch(hash))
-	if err != nil {
-		se := statusForSendError(err)
-		pc.log.Info("next hop unreachable", zap.Int("branch", i), zap.String("next_hop", hopURI.String()),
-			zap.Int("treated_as", se.Code), zap.Error(err))
-		b.final, b.generated = pc.generated(se.Code), true
-		return b
-	}
-	b.out = out
+	b := &branch{pc: pc, idx: i, noResponse: t.NoResponseTimeout, dec: d, target: t, rr: rr}
+	pc.prepareAttempt(b, t.NextHop, t.Failover, hash)
 	return b
 }
 
@@ -314,6 +315,7 @@ func (pc *proxyCtx) launchLocked(b *branch) {
 	if err := p.addClientTx(key, tx); err != nil {
 		_, _ = b.out.conn.TryClose()
 		b.fail(sip.StatusServiceUnavailable, err)
+		pc.failoverLocked(b, 0)
 		return
 	}
 	if pc.invite {
@@ -324,6 +326,7 @@ func (pc *proxyCtx) launchLocked(b *branch) {
 		tx.Terminate()
 		pc.log.Info("sending to next hop failed", zap.Int("branch", b.idx), zap.Stringer("to", b.out.dst), zap.Error(err))
 		b.fail(sip.StatusServiceUnavailable, err) // RFC 3261 §16.9
+		pc.failoverLocked(b, 0)
 		return
 	}
 	b.tx = tx
@@ -418,6 +421,9 @@ func (pc *proxyCtx) onBranchResponse(b *branch, res *sip.Response) {
 	}
 	b.final = res
 	b.stopTimer()
+	if code == sip.StatusServiceUnavailable {
+		pc.failoverLocked(b, retryAfterOf(res)) // RFC 3263 §4.3
+	}
 	switch {
 	case code < 300:
 		// Step 5: every 2xx to an INVITE goes up at once, even after another final; for other methods only the
@@ -451,6 +457,7 @@ func (pc *proxyCtx) onBranchEnded(b *branch, err error) {
 		zap.Int("treated_as", code), zap.Error(err))
 	b.final, b.generated = pc.generated(code), true
 	b.stopTimer()
+	pc.failoverLocked(b, 0) // RFC 3263 §4.3: a timeout or a transport error
 	pc.maybeFinishLocked()
 }
 
@@ -510,12 +517,15 @@ func (b *branch) cancelWaitFired() {
 	b.timeoutLocked()
 }
 
+// timeoutLocked gives the branch a generated 408 (RFC 3261 §16.8) and fails over to its next hop when it has one
+// (RFC 3263 §4.3; never after our CANCEL, see failoverLocked).
 func (b *branch) timeoutLocked() {
 	b.final, b.generated = b.pc.generated(sip.StatusRequestTimeout), true
 	b.stopTimer()
 	if b.tx != nil {
 		b.tx.Terminate() // stops retransmissions; run() sees Done and finds the branch final
 	}
+	b.pc.failoverLocked(b, 0)
 	b.pc.maybeFinishLocked()
 }
 
@@ -714,7 +724,8 @@ func (pc *proxyCtx) callOnFailure(ctx context.Context, hook func(context.Context
 func (pc *proxyCtx) chooseBestLocked() (*sip.Response, bool) {
 	var all []*branch
 	for _, b := range pc.branches {
-		if b.final != nil && b.round == pc.round { // an earlier round's failures were already judged
+		// An earlier round's failures were already judged; a failed-over attempt is stood for by its successor.
+		if b.final != nil && b.round == pc.round && !b.superseded {
 			all = append(all, b)
 		}
 	}

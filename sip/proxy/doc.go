@@ -62,6 +62,10 @@
 //  8. Serial forwarding (Decision.OnFailure): when every branch failed with 3xx–5xx, the router may name the next
 //     targets (an S-CSCF's next iFC after an AS failed, TS 24.229 §5.4.3.2); Target.NoResponseTimeout gives up on
 //     a silent next hop long before Timer F, as a generated 408.
+//  9. Failover (Target.Failover, failover.go): the addresses a resolver gave for one target are tried in order when
+//     one fails at the transport, times out or answers 503 (RFC 3263 §4.3), each attempt a new client
+//     transaction, the router not asked again; Target.HopFailed reports each failed address with a 503's
+//     Retry-After, so that the resolver tries it last for that long.
 //
 // # Status codes the proxy makes itself
 //

@@ -143,6 +143,20 @@ type Target struct {
 	// Timer C or Timer F apply. With Decision.OnFailure this detects an application server that does not answer
 	// well before the 32 s of Timer F (TS 24.229 §5.4.3.2: the S-CSCF's default handling).
 	NoResponseTimeout time.Duration
+	// Failover lists further next hops for this branch, tried one at a time and in order when the current one
+	// fails (RFC 3263 §4.3, the addresses a resolver returned for the URI): a transport error or an unreachable
+	// address, a timeout (Timer B or F, Timer C without a provisional response, NoResponseTimeout) or a 503.
+	// The first attempt goes to NextHop (or to the hop the Route set and Request-URI give); each further one is
+	// a new client transaction with a new Via branch (RFC 3261 §16.6), the router is not asked again, and only
+	// the last attempt's response competes under §16.7. No further attempt is made once the upstream
+	// cancelled, a 6xx arrived or a final response went upstream; an INVITE branch that had a provisional
+	// response is cancelled by Timer C, not failed over.
+	Failover []NextHop
+	// HopFailed, when set, is told of each next hop of this branch that failed as Failover describes, the last
+	// one included: retryAfter is the Retry-After of a 503 (RFC 3261 §21.5.4: the server is unavailable for
+	// that long), 0 otherwise. A resolver moves the hop behind the others (sip/resolve MarkFailed). It may run
+	// under the transaction's lock: keep it short, never call back into the Proxy.
+	HopFailed func(hop NextHop, retryAfter time.Duration)
 }
 
 // NextHop is an explicit destination for one copy.

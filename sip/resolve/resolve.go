@@ -187,6 +187,30 @@ type Resolver struct {
 	blacklist map[Target]time.Time
 }
 
+// Validate reports every bad field: servers that are no addresses, unknown transports, unreadable static
+// entries.
+func (c Config) Validate() error {
+	var errs []error
+	for _, s := range c.Servers {
+		if _, err := serverAddr(s); err != nil {
+			errs = append(errs, fmt.Errorf("resolve: servers: %w", err))
+		}
+	}
+	for _, t := range c.Transports {
+		if _, err := ParseTransport(string(t)); err != nil {
+			errs = append(errs, fmt.Errorf("resolve: transports: %w", err))
+		}
+	}
+	for domain, list := range c.Static {
+		for _, s := range list {
+			if _, err := parseStatic(s); err != nil {
+				errs = append(errs, fmt.Errorf("resolve: static %s: %w", domain, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // New checks cfg and returns a Resolver.
 func New(cfg Config, log *zap.Logger) (*Resolver, error) {
 	if log == nil {
@@ -198,14 +222,17 @@ func New(cfg Config, log *zap.Logger) (*Resolver, error) {
 	if cfg.Attempts <= 0 {
 		cfg.Attempts = DefaultAttempts
 	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if len(cfg.Transports) == 0 {
 		cfg.Transports = []Transport{UDP, TCP}
 	}
-	for _, t := range cfg.Transports {
-		if _, err := ParseTransport(string(t)); err != nil {
-			return nil, fmt.Errorf("resolve: transports: %w", err)
-		}
+	ts := make([]Transport, len(cfg.Transports))
+	for i, t := range cfg.Transports {
+		ts[i], _ = ParseTransport(string(t)) // "udp" from a config file is UDP
 	}
+	cfg.Transports = ts
 	if !cfg.IPv4 && !cfg.IPv6 {
 		cfg.IPv4, cfg.IPv6 = true, true
 	}
@@ -563,7 +590,14 @@ func orderSRV(srvs []*dns.SRV, rnd func(int) int) []*dns.SRV {
 
 // MarkFailed reports that t did not answer, failed at the transport or answered 503 (RFC 3263 §4.3): later
 // answers list it after the others until BlacklistFor has passed.
-func (r *Resolver) MarkFailed(t Target) {
+func (r *Resolver) MarkFailed(t Target) { r.MarkFailedFor(t, 0) }
+
+// MarkFailedFor is MarkFailed for a given time: a 503's Retry-After (RFC 3261 §21.5.4, RFC 3263 §4.3: the
+// server is unavailable for that long). d <= 0 means BlacklistFor.
+func (r *Resolver) MarkFailedFor(t Target, d time.Duration) {
+	if d <= 0 {
+		d = r.cfg.BlacklistFor
+	}
 	now := r.now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -577,9 +611,9 @@ func (r *Resolver) MarkFailed(t Target) {
 			return // every entry is live: keep the older reports rather than grow without bound
 		}
 	}
-	r.blacklist[t] = now.Add(r.cfg.BlacklistFor)
+	r.blacklist[t] = now.Add(d)
 	r.log.Info("SIP target marked failed", zap.Stringer("target", t), zap.String("name", t.Name),
-		zap.Duration("for", r.cfg.BlacklistFor))
+		zap.Duration("for", d))
 }
 
 // order moves blacklisted targets behind the others, keeping the relative order of each part.

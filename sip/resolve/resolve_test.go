@@ -172,6 +172,16 @@ func TestFailoverBlacklist(t *testing.T) {
 	if !sameTargets(got, []Target{first, second}) {
 		t.Fatalf("after the blacklist expired: %v; want SRV order again", got)
 	}
+	// A 503 with Retry-After: 120 keeps the target behind the others for 120 s, not BlacklistFor.
+	r.MarkFailedFor(got[0], 120*time.Second)
+	clk.Add(60 * time.Second)
+	if got, _ = r.Resolve(ctx, q); !sameTargets(got, []Target{second, first}) {
+		t.Fatalf("60 s into a Retry-After of 120 s: %v; want %v last", got, first)
+	}
+	clk.Add(61 * time.Second)
+	if got, _ = r.Resolve(ctx, q); !sameTargets(got, []Target{first, second}) {
+		t.Fatalf("after the Retry-After: %v; want SRV order again", got)
+	}
 }
 
 func TestCacheRespectsTTL(t *testing.T) {
