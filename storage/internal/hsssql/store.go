@@ -542,8 +542,14 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	case reg.State != hss.Registered:
 		// A set that is not registered is registered by no private identity.
 		if len(registered) > 0 {
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false)
+			if _, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false); err != nil {
+				return err
+			}
+		}
+		if cur.Registration.State == hss.Registered {
+			// The registration ends: so does what restores it (TS 23.380 §5.2, docs/hss.md "Restoration").
+			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1", setID)
 		}
 	case impi != "":
 		want := 0
@@ -551,11 +557,70 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 			want = impiLinks
 		}
 		if impiRegisteredLinks != want {
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered)
+			if _, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered); err != nil {
+				return err
+			}
+		}
+		switch {
+		case change.IMPIRegistered && change.Restoration != nil:
+			// TS 29.228 §6.1.2.1: the HSS stores the S-CSCF restoration information of the private identity,
+			// replacing what it had.
+			_, err = q.Exec(ctx, "INSERT INTO hss_restoration (implicit_set, impi, info, updated_at) VALUES ($1, $2, $3, $4)"+
+				" ON CONFLICT (implicit_set, impi) DO UPDATE SET info = excluded.info, updated_at = excluded.updated_at",
+				setID, impi, change.Restoration, now())
+		case !change.IMPIRegistered && impiRegisteredLinks > 0:
+			// This private identity's registration of the set ends; the others' go on.
+			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1 AND impi = $2", setID, impi)
 		}
 	}
 	return err
+}
+
+// Restoration implements hss.CxStore: one statement on an exact match.
+func (s *Store) Restoration(ctx context.Context, impu string) ([][]byte, error) {
+	q := s.b.Read()
+	rows, err := q.Query(ctx, "SELECT r.info FROM hss_impu u JOIN hss_restoration r ON r.implicit_set = u.implicit_set"+
+		" WHERE u.impu = $1 ORDER BY r.impi", impu)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	out, err := scanBlobs(rows)
+	if err != nil || len(out) > 0 {
+		if err != nil {
+			return nil, fmt.Errorf("restoration %s: %w", impu, err)
+		}
+		return out, nil
+	}
+	// Nothing stored, or impu is not an exact match: the wildcard rule and the not-found case.
+	pub, err := resolveIMPU(ctx, q, impu)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	if pub.IMPU == impu {
+		return nil, nil
+	}
+	rows, err = q.Query(ctx, "SELECT info FROM hss_restoration WHERE implicit_set = $1 ORDER BY impi", pub.ImplicitSetID)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	if out, err = scanBlobs(rows); err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	return out, nil
+}
+
+func scanBlobs(rows Rows) ([][]byte, error) {
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, append([]byte(nil), b...))
+	}
+	return out, rows.Err()
 }
 
 // registrationTarget returns the implicit set of impu (resolved as GetIMPU does) after checking that impi,
