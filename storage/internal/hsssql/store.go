@@ -472,8 +472,11 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	if forUpdate != "" {
 		forUpdate += " OF u" // PostgreSQL cannot lock the nullable side of the outer join
 	}
+	// With each link, whether its private identity has restoration information for the set, so that the
+	// registration's end deletes it without a statement when there is none.
 	rows, err := q.Query(ctx, "SELECT u.impu, u.reg_state, u.scscf_name, u.scscf_origin_host, u.pending_scscf,"+
-		" l.impi, l.registered FROM hss_impu u"+
+		" l.impi, l.registered, EXISTS (SELECT 1 FROM hss_restoration r WHERE r.implicit_set = $1 AND r.impi = l.impi)"+
+		" FROM hss_impu u"+
 		" LEFT JOIN hss_impi_impu l ON l.impu = u.impu AND (l.registered OR l.impi = $2)"+
 		" WHERE u.implicit_set = $1 ORDER BY u.impu, l.impi"+forUpdate, setID, impi)
 	if err != nil {
@@ -481,6 +484,7 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	}
 	cur := hss.ImplicitSetState{SetID: setID}
 	registered := map[string]bool{}
+	restoration := map[string]bool{} // private identities with restoration information for the set
 	impiLinks, impiRegisteredLinks := 0, 0
 	for rows.Next() {
 		var (
@@ -489,8 +493,9 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 			reg      hss.Registration
 			linkIMPI sql.NullString
 			linkFlag sql.NullBool
+			restored bool
 		)
-		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag); err != nil {
+		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag, &restored); err != nil {
 			rows.Close()
 			return err
 		}
@@ -506,6 +511,9 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 		}
 		if linkFlag.Bool {
 			registered[linkIMPI.String] = true
+		}
+		if restored {
+			restoration[linkIMPI.String] = true
 		}
 		if linkIMPI.String == impi {
 			impiLinks++
@@ -547,7 +555,7 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 				return err
 			}
 		}
-		if cur.Registration.State == hss.Registered {
+		if len(restoration) > 0 {
 			// The registration ends: so does what restores it (TS 23.380 §5.2, docs/hss.md "Restoration").
 			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1", setID)
 		}
@@ -569,7 +577,7 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 			_, err = q.Exec(ctx, "INSERT INTO hss_restoration (implicit_set, impi, info, updated_at) VALUES ($1, $2, $3, $4)"+
 				" ON CONFLICT (implicit_set, impi) DO UPDATE SET info = excluded.info, updated_at = excluded.updated_at",
 				setID, impi, change.Restoration, now())
-		case !change.IMPIRegistered && impiRegisteredLinks > 0:
+		case !change.IMPIRegistered && restoration[impi]:
 			// This private identity's registration of the set ends; the others' go on.
 			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1 AND impi = $2", setID, impi)
 		}
