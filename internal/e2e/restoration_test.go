@@ -23,15 +23,21 @@ func TestRestorationTerminatingCallAfterSCSCFKilled(t *testing.T) {
 	port1, port2, icscfPort := FreePort(t), FreePort(t), FreePort(t)
 	name1 := fmt.Sprintf("sip:scscf-a.%s:%d", Domain, port1)
 	name2 := fmt.Sprintf("sip:scscf-b.%s:%d", Domain, port2)
-	h := StartHSS(t, bins, HSSOptions{SCSCFs: []string{name1, name2}})
+	// The second S-CSCF has an Origin-Host of its own: two Cx connections from one Origin-Host are one peer
+	// to the HSS (RFC 6733 §5.6.4), which would drop the first S-CSCF's. Naming peers replaces the HSS's
+	// default list: the I-CSCF and the first S-CSCF are named too.
+	host2 := "scscf-b." + Domain
+	h := StartHSS(t, bins, HSSOptions{SCSCFs: []string{name1, name2}, Args: []string{
+		"--diameter-peer", "icscf:icscf." + Domain + "@127.0.0.1", "--diameter-peer", "scscf:scscf." + Domain + "@127.0.0.1",
+		"--diameter-peer", "scscf:" + host2 + "@127.0.0.1"}})
 	h.Provision(t, bins, alice)
 	h.Provision(t, bins, bob)
-	opts := func(port int, name string) SCSCFOptions {
+	opts := func(port int, name string, args ...string) SCSCFOptions {
 		return SCSCFOptions{HSS: h.Cx, HSSHost: h.Host, ICSCF: Addr(icscfPort),
-			Args: []string{"--sip-listen", Addr(port), "--server-name", name}}
+			Args: append([]string{"--sip-listen", Addr(port), "--server-name", name}, args...)}
 	}
 	s1 := StartSCSCF(t, bins, opts(port1, name1))
-	s2 := StartSCSCF(t, bins, opts(port2, name2))
+	s2 := StartSCSCF(t, bins, opts(port2, name2, "--origin-host", host2))
 	s2.SIP = Addr(port2)
 	ic := StartICSCF(t, bins, ICSCFOptions{HSS: h.Cx,
 		SCSCFs: []string{name1 + "=" + Addr(port1), name2 + "=" + Addr(port2)},
