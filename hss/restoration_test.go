@@ -2,12 +2,15 @@ package hss_test
 
 import (
 	"context"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/tshark"
 	"github.com/imscore/imscore/storage"
 )
 
@@ -130,5 +133,51 @@ func TestRestorationNotStoredRefused(t *testing.T) {
 	wantExperimental(t, a, cx.ErrorIdentityAlreadyRegistered)
 	if a.ServerName != scscfName {
 		t.Fatalf("Server-Name %q", a.ServerName)
+	}
+}
+
+// TestRestorationTshark: the SAR REGISTRATION carrying SCSCF-Restoration-Info and the HSS's SAA handing it to
+// another S-CSCF, as on the wire, are dissected by tshark without a malformed packet, an error or an AVP it
+// cannot name, and it names the restoration AVPs.
+func TestRestorationTshark(t *testing.T) {
+	bin := tshark.Find(t)
+	e := newEnv(t, openSQLite(t), nil)
+	s1, s2 := e.connect(scscfHost), e.connect(scscf2Host)
+	sub := e.subscriber(nil)
+	impi, _, sip, _ := ids(sub)
+	wantSuccess(t, s1.mar(impi, sip, cx.SchemeAKAv1MD5, 1, nil))
+	sar := &cx.SAR{SessionID: s1.session(), OriginHost: s1.host, OriginRealm: realm, DestinationRealm: realm,
+		UserName: impi, PublicIdentity: []string{sip}, ServerName: s1.serverName(), ServerAssignmentType: cx.SATRegistration,
+		UserDataAlreadyAvailable: cx.UserDataNotAvailable, SCSCFRestorationInfo: restorationInfo(impi, "<sip:ue@192.0.2.10:5060>")}
+	sarBytes, err := sar.AppendBinary(nil)
+	must(t, err)
+	ans, err := cx.ParseSAA(s1.send(sar))
+	must(t, err)
+	wantSuccess(t, ans)
+	saa := s2.send(&cx.SAR{SessionID: s2.session(), OriginHost: s2.host, OriginRealm: realm, DestinationRealm: realm,
+		PublicIdentity: []string{sip}, ServerName: s2.serverName(), ServerAssignmentType: cx.SATUnregisteredUser,
+		UserDataAlreadyAvailable: cx.UserDataNotAvailable})
+	saaBytes, err := saa.Serialize()
+	must(t, err)
+	if a, err := cx.ParseSAA(saa); err != nil || len(a.SCSCFRestorationInfo) != 1 {
+		t.Fatalf("SAA: %v, %d restoration groups", err, len(a.SCSCFRestorationInfo))
+	}
+	pcap := filepath.Join(t.TempDir(), "restoration.pcap")
+	must(t, tshark.WritePcap(pcap, tshark.Conversation{ClientPort: 40000, ServerPort: 3868},
+		[]tshark.Segment{{Payload: sarBytes, FromClient: true}, {Payload: saaBytes}}))
+	// Not tshark.DecodeDiameter: Registration-Time-Out (661, Rel-17) is newer than the installed Wireshark's
+	// dictionary, which names AVPs up to 660 (docs/diameter.md); it is the one unknown AVP allowed.
+	out := tshark.Run(t, bin, "-r", pcap, "-d", "tcp.port==3868,diameter", "-V")
+	if strings.Contains(strings.ToLower(out), "malformed") || strings.Contains(out, "Severity level: Error") {
+		t.Errorf("tshark reports a malformed packet or an error:\n%s", tshark.Around(out, "alformed"))
+	}
+	if strings.Count(out, "AVP: Unknown(") != strings.Count(out, "AVP: Unknown(661)") {
+		t.Errorf("tshark does not know an AVP other than Registration-Time-Out:\n%s", tshark.Around(out, "AVP: Unknown("))
+	}
+	for _, want := range []string{"SCSCF-Restoration-Info", "Restoration-Info", "Path:", "Contact:", "Call-ID-SIP-Header",
+		"Initial-CSeq-Sequence-Number", "SIP-Authentication-Scheme"} {
+		if strings.Count(out, want) < 2 { // in the SAR and in the SAA
+			t.Errorf("tshark names %q %d times, want it in both messages", want, strings.Count(out, want))
+		}
 	}
 }
