@@ -1,6 +1,10 @@
 package cx
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/imscore/imscore/diameter"
+)
 
 // AppendBinary appends x in wire form as one SCSCF-Restoration-Info AVP (TS 29.229 §6.3.46): header, the
 // grouped AVPs, padding. The HSS stores these bytes per private identity and implicit registration set
@@ -25,13 +29,13 @@ func (x *SCSCFRestorationInfo) UnmarshalBinary(b []byte) (err error) {
 	d.each(own, func(a wireAVP) {
 		n++
 		if n > 1 || keyOf(a) != tgpp(AVPSCSCFRestorationInfo) {
-			d.fail(0, nil, "AVP %d (vendor %d) is not one SCSCF-Restoration-Info", a.code, a.vendor)
+			d.fail(diameter.InvalidAVPValue, nil, "AVP %d (vendor %d) is not one SCSCF-Restoration-Info", a.code, a.vendor)
 			return
 		}
 		*x = decodeSCSCFRestorationInfo(d, a)
 	})
 	if n == 0 {
-		d.fail(0, nil, "no SCSCF-Restoration-Info")
+		d.fail(diameter.InvalidAVPValue, nil, "no SCSCF-Restoration-Info")
 	}
 	return d.result("SCSCF-Restoration-Info")
 }

@@ -73,3 +73,39 @@ func TestRestorationFromHSS(t *testing.T) {
 		checkMetrics(t, scrape(t, s2), []metricCheck{{"scscf_registrations_total", []string{"outcome", "restored"}, 1}})
 	})
 }
+
+// TestSplitContact: the Contact header values of a Restoration-Info (TS 29.229 §6.3.48), as this S-CSCF and
+// others write them.
+func TestSplitContact(t *testing.T) {
+	tests := []struct{ in, uri, params string }{
+		{"<sip:ue@192.0.2.1:5060>", "sip:ue@192.0.2.1:5060", ""},
+		{`<sip:ue@192.0.2.1:5060;transport=tcp>;+sip.instance="<urn:uuid:1>";reg-id=1`, "sip:ue@192.0.2.1:5060;transport=tcp", `+sip.instance="<urn:uuid:1>";reg-id=1`},
+		{`"Bob" <sip:bob@192.0.2.2>;expires=600`, "sip:bob@192.0.2.2", "expires=600"},
+		{"sip:ue@192.0.2.1;q=0.5", "sip:ue@192.0.2.1", "q=0.5"},
+	}
+	for _, tt := range tests {
+		uri, params, err := splitContact(tt.in)
+		if err != nil || uri != tt.uri || params != tt.params {
+			t.Errorf("splitContact(%q) = %q, %q, %v; want %q, %q", tt.in, uri, params, err, tt.uri, tt.params)
+		}
+	}
+	for _, bad := range []string{"", "<sip:ue@x", "<>", ";a=b"} {
+		if _, _, err := splitContact(bad); err == nil {
+			t.Errorf("splitContact(%q): no error", bad)
+		}
+	}
+}
+
+// FuzzSplitContact: any Contact value from an SAA gives a URI and parameters or an error, never a panic, and
+// a URI never holds the '>' that ended it.
+func FuzzSplitContact(f *testing.F) {
+	for _, s := range []string{"<sip:ue@192.0.2.1:5060>;reg-id=1", `"x" <sip:a@b>`, "sip:a@b;c", "<", ">"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		uri, _, err := splitContact(v)
+		if err == nil && (uri == "" || strings.Contains(uri, ">") && strings.Contains(v, "<")) {
+			t.Fatalf("splitContact(%q) = %q", v, uri)
+		}
+	})
+}
