@@ -149,6 +149,11 @@ type CxConfig struct {
 	// identity becomes "unregistered") when true, or answers DIAMETER_SUCCESS_SERVER_NAME_NOT_STORED
 	// when false (TS 29.228 §6.1.2.1 leaves the choice to the HSS).
 	KeepServerName bool `yaml:"keep_server_name"`
+	// Restoration enables IMS restoration (TS 23.380 §5.2, TS 29.228 §6.1.2.1): the HSS stores the
+	// SCSCF-Restoration-Info S-CSCFs send, hands it to an S-CSCF that takes a registered user over and
+	// accepts SAR RESTORATION. False: restoration information is ignored, RESTORATION is
+	// DIAMETER_ERROR_IN_ASSIGNMENT_TYPE and another S-CSCF gets DIAMETER_ERROR_IDENTITY_ALREADY_REGISTERED.
+	Restoration bool `yaml:"restoration"`
 	// MaxUserDataBytes bounds the User-Data document of an SAA or PPR; larger profiles are refused with
 	// DIAMETER_ERROR_TOO_MUCH_DATA (TS 29.229 §6.2.2.8).
 	MaxUserDataBytes int `yaml:"max_user_data_bytes"`
@@ -221,6 +226,7 @@ func DefaultConfig() Config {
 			MaxAuthItems:     DefaultMaxAuthItems,
 			SQN:              SQNConfig{IndBits: sqn.IndBits, Delta: sqn.Delta, Block: DefaultSQNBlock, BlockCache: DefaultSQNBlockCache},
 			KeepServerName:   true,
+			Restoration:      true,
 			MaxUserDataBytes: userdata.MaxSize,
 			SharedIFCSets:    true,
 			Operations:       DefaultOperationsConfig(),

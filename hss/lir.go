@@ -26,6 +26,14 @@ func (s *Server) lir(ctx context.Context, t *txn, req *cx.LIR, ans *cx.LIA) erro
 		ans.WildcardedPublicIdentity = pub.IMPU // the distinct identity wins when both exist: the store's rule
 	}
 	reg := pub.Registration
+	// TS 29.228 §6.1.4.1 with IMS restoration (TS 23.380 §5.2.2.2): User-Authorization-Type
+	// REGISTRATION_AND_CAPABILITIES asks for capabilities rather than the assigned S-CSCF, which the I-CSCF
+	// could not reach; it selects another, which takes the user over with SAR (sar.go).
+	reselect := s.cfg.Cx.Restoration && req.UserAuthorizationType != nil && *req.UserAuthorizationType == cx.UATRegistrationAndCapabilities
+	if reselect && reg.State != NotRegistered {
+		t.add(zap.String("reselect_from", reg.SCSCFName))
+		return s.lirCapabilities(ctx, pub, ans, diameter.Success)
+	}
 	// Registered, or unregistered with the S-CSCF keeping the profile: that S-CSCF.
 	if reg.State != NotRegistered && reg.SCSCFName != "" {
 		ans.ServerName = reg.SCSCFName
@@ -49,6 +57,12 @@ func (s *Server) lir(ctx context.Context, t *txn, req *cx.LIR, ans *cx.LIA) erro
 		ans.SetExperimentalResult(cx.Vendor3GPP, cx.UnregisteredService)
 		return nil
 	}
+	return s.lirCapabilities(ctx, pub, ans, 0)
+}
+
+// lirCapabilities answers with the Server-Capabilities the subscription needs, so that the I-CSCF selects
+// an S-CSCF: DIAMETER_UNREGISTERED_SERVICE (code 0), or code for a registered identity being reassigned.
+func (s *Server) lirCapabilities(ctx context.Context, pub *PublicIdentity, ans *cx.LIA, code diameter.ResultCode) error {
 	var need PrivateIdentity
 	if impis, err := s.store.IMPIsOfIMPU(ctx, pub.IMPU); err != nil {
 		return storeError("lir private identities", err)
@@ -64,6 +78,10 @@ func (s *Server) lir(ctx context.Context, t *txn, req *cx.LIR, ans *cx.LIA) erro
 		return err
 	}
 	ans.ServerCapabilities = caps
+	if code != 0 {
+		ans.SetResultCode(code)
+		return nil
+	}
 	ans.SetExperimentalResult(cx.Vendor3GPP, cx.UnregisteredService)
 	return nil
 }

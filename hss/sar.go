@@ -41,9 +41,10 @@ func (s *Server) sar(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA) erro
 	case cx.SATTimeoutDeregistration, cx.SATUserDeregistration, cx.SATTimeoutDeregistrationStoreServerName,
 		cx.SATUserDeregistrationStoreServerName, cx.SATAdministrativeDeregistration, cx.SATDeregistrationTooMuchData:
 		return s.sarDeregister(ctx, req, ans)
+	case cx.SATRestoration:
+		return s.sarRestoration(ctx, t, req, ans)
 	}
-	// AAA_USER_DATA_REQUEST and PGW_UPDATE belong to SWx (TS 29.273); RESTORATION needs the IMS restoration
-	// procedures (TS 23.380), which this HSS does not support.
+	// AAA_USER_DATA_REQUEST and PGW_UPDATE belong to SWx (TS 29.273).
 	return cx.Errorf(cx.ErrorInAssignmentType, "sar: assignment type %s not supported on Cx", sat)
 }
 
@@ -153,6 +154,28 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 		}
 	}
 
+	// IMS restoration (TS 23.380 §5.2, TS 29.228 §6.1.2.1). takeover: another S-CSCF asks for a registered
+	// identity whose restoration information is stored — its S-CSCF is gone, and the I-CSCF (or a pool's
+	// DNS) chose a new one; the HSS records the new name and answers with the restoration information, which
+	// the new S-CSCF serves the user with until the UE registers again. The same S-CSCF asking
+	// UNREGISTERED_USER or NO_ASSIGNMENT for a registered identity (it lost its state) gets it too.
+	var (
+		restoration []cx.SCSCFRestorationInfo
+		takeover    bool
+	)
+	if s.cfg.Cx.Restoration && pub.Registration.State == Registered && sat != cx.SATAuthenticationFailure && sat != cx.SATAuthenticationTimeout {
+		other := pub.Registration.SCSCFName != "" && pub.Registration.SCSCFName != name
+		if other && sat != cx.SATNoAssignment || !other && (sat == cx.SATUnregisteredUser || sat == cx.SATNoAssignment) {
+			if restoration, err = s.storedRestoration(ctx, t, pub.IMPU); err != nil {
+				return err
+			}
+			takeover = other && len(restoration) > 0
+		}
+	}
+	toStore, err := s.restorationToStore(req)
+	if err != nil {
+		return err
+	}
 	if sat == cx.SATNoAssignment {
 		// The S-CSCF only wants the profile; it must be the assigned one (TS 29.228 §6.1.2.1).
 		if pub.Registration.SCSCFName != name {
@@ -168,6 +191,18 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 			reg := cur.Registration
 			switch sat {
 			case cx.SATRegistration, cx.SATReRegistration, cx.SATUnregisteredUser:
+				if takeover && reg.State == Registered && reg.SCSCFName == pub.Registration.SCSCFName {
+					// §6.1.2.1 with IMS restoration: the HSS overwrites the S-CSCF name. The stored restoration
+					// information stands for the "S-CSCF reassignment pending" flag (docs/hss.md "Restoration").
+					t.add(zap.String("restoration_from", reg.SCSCFName))
+					if sat == cx.SATUnregisteredUser {
+						// The registration goes on, now served by the new S-CSCF.
+						reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF = name, host, ""
+						return RegistrationChange{Registration: reg, IMPIRegistered: cur.IMPIRegistered}, nil
+					}
+					return RegistrationChange{Registration: Registration{State: Registered, SCSCFName: name, SCSCFOriginHost: host},
+						IMPIRegistered: true, Restoration: toStore}, nil
+				}
 				if reg.SCSCFName != "" && reg.SCSCFName != name {
 					// §6.1.2.1: another S-CSCF is assigned and there is no reassignment pending (§8.1: a
 					// command other than MAR does not overwrite the name): answer with the assigned one.
@@ -195,8 +230,9 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 					reg.SCSCFName, reg.SCSCFOriginHost, reg.PendingSCSCF = name, host, ""
 					return RegistrationChange{Registration: reg, IMPIRegistered: cur.IMPIRegistered}, nil
 				}
+				// §6.1.2.1: the HSS stores the S-CSCF restoration information the request carries.
 				return RegistrationChange{Registration: Registration{State: Registered, SCSCFName: name, SCSCFOriginHost: host},
-					IMPIRegistered: true}, nil
+					IMPIRegistered: true, Restoration: toStore}, nil
 			default: // AUTHENTICATION_FAILURE, AUTHENTICATION_TIMEOUT
 				// §6.1.2.1: the S-CSCF name is cleared only if the identity is not registered; the
 				// authentication pending flag goes either way.
@@ -238,6 +274,9 @@ func (s *Server) sarAssign(ctx context.Context, t *txn, req *cx.SAR, ans *cx.SAA
 			// TS 29.229 §6.3.33: the private identities sharing the public one.
 			ans.AssociatedIdentities = &cx.AssociatedIdentities{UserNames: impis}
 		}
+	}
+	if len(restoration) > 0 {
+		ans.SCSCFRestorationInfo = restoration
 	}
 	if sifc {
 		ans.SupportedFeatures = []cx.SupportedFeatures{{VendorID: cx.Vendor3GPP, FeatureListID: featureListCx, FeatureList: featureSiFC}}

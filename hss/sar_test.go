@@ -307,7 +307,7 @@ func TestSARAssignmentTypes(t *testing.T) {
 			{name: "de-registration with neither identity", sat: cx.SATUserDeregistration, code: diameter.MissingAVP},
 			{name: "a PSI is never registered", impi: impi, impus: []string{"sip:service-" + sub.Private.IMSI + "@" + realm}, sat: cx.SATRegistration,
 				code: cx.ErrorInAssignmentType, vendor: cx.Vendor3GPP},
-			{name: "RESTORATION not supported", impi: impi, impus: []string{sip}, sat: cx.SATRestoration, code: cx.ErrorInAssignmentType, vendor: cx.Vendor3GPP},
+			{name: "RESTORATION without SCSCF-Restoration-Info", impi: impi, impus: []string{sip}, sat: cx.SATRestoration, code: diameter.MissingAVP},
 			{name: "AAA_USER_DATA_REQUEST is not Cx", impi: impi, impus: []string{sip}, sat: cx.SATAAAUserDataRequest, code: cx.ErrorInAssignmentType, vendor: cx.Vendor3GPP},
 		}
 		for _, tc := range errorCases {

@@ -71,11 +71,20 @@ type CxStore interface {
 	// and records whether impi holds a registration of the set (RegistrationChange.IMPIRegistered). When
 	// the new state is not Registered, no private identity holds a registration of the set any more.
 	// impi may be empty (a SAR without User-Name, an HSS-internal change): then only the Registration is
-	// written. If fn returns an error, nothing changes and that error is returned wrapped.
+	// written. Restoration information (RegistrationChange.Restoration, TS 23.380 §5.2) lives and dies with
+	// the registration: when the set is no longer Registered every private identity's is deleted, when impi
+	// no longer holds a registration of the set its own is. If fn returns an error, nothing changes and that
+	// error is returned wrapped.
 	// ErrNotFound when impu or impi does not exist; ErrNotAssociated when impi is not associated with
 	// impu. fn runs inside a transaction: keep it short and do not call the Store from it.
 	UpdateRegistration(ctx context.Context, impi, impu string,
 		fn func(cur ImplicitSetState) (RegistrationChange, error)) error
+
+	// Restoration returns the S-CSCF restoration information stored for impu's implicit set (resolved as
+	// GetIMPU does), one SCSCF-Restoration-Info AVP in wire form per private identity, ordered by private
+	// identity; none when nothing is stored (TS 29.228 §6.1.2.1: "all the S-CSCF Restoration Information
+	// groups"). ErrNotFound when impu does not exist.
+	Restoration(ctx context.Context, impu string) ([][]byte, error)
 
 	// RegisteredIMPUs returns the public identities whose registration impi holds, sorted, restricted to
 	// those assigned to S-CSCF serverName unless it is empty: what an RTR for impi de-registers and where it

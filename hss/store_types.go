@@ -404,6 +404,11 @@ type ImplicitSetState struct {
 type RegistrationChange struct {
 	Registration   Registration
 	IMPIRegistered bool
+	// Restoration, when not nil, is stored as the update's IMPI's S-CSCF restoration information for the
+	// set (one SCSCF-Restoration-Info AVP in wire form, TS 29.229 §6.3.46; TS 29.228 §6.1.2.1), replacing
+	// the earlier one, in the same transaction. Only with an IMPI that holds a registration of a Registered
+	// set afterwards; otherwise ignored.
+	Restoration []byte
 }
 
 // SubscriberQuery selects and pages subscribers for ListSubscribers. Prefix filters combine with AND.

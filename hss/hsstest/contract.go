@@ -39,6 +39,7 @@ func RunStore(t *testing.T, newStore func(t *testing.T) hss.Store) {
 		{"RegistrationSharedSet", testRegistrationSharedSet},
 		{"RegistrationConcurrent", testRegistrationConcurrent},
 		{"PendingSCSCF", testPendingSCSCF},
+		{"Restoration", testRestoration},
 		{"UpdateSQN", testUpdateSQN},
 		{"UpdateSQNConcurrent", testUpdateSQNConcurrent},
 		{"BulkCreate", testBulkCreate},

@@ -150,6 +150,16 @@ func (p *Process) Stop() {
 	})
 }
 
+// Kill ends the process with SIGKILL, as a crash does, and waits for it to be gone; Stop does nothing
+// afterwards.
+func (p *Process) Kill() {
+	p.stopOnce.Do(func() {
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		p.t.Logf("%s killed (SIGKILL)", p.Name)
+	})
+}
+
 // WaitHTTP waits until GET url answers 200, failing the test after DefaultReadyTimeout or if the process exits.
 func (p *Process) WaitHTTP(url string) {
 	p.t.Helper()

@@ -88,6 +88,11 @@ func (r *Router) terminating(ctx context.Context, req *sip.Request, originating 
 		return proxy.Decision{}, withCause(statusLIRFailed, err)
 	}
 	log.Debug("routing to S-CSCF", zap.String("scscf", target.name), zap.String("result", resultName(code, vendor)))
+	if !originating && lia.ServerName != "" {
+		// TS 23.380 §5.2.2.2: another S-CSCF if this one has failed (reselect.go).
+		a := &terminatingAttempt{r: r, impu: impu, first: target, log: log}
+		return a.towards(req, target), nil
+	}
 	return proxy.Forward(proxy.Target{Route: []sip.Uri{routeTo(target, originating)}, NextHop: nextHop(target)}), nil
 }
 

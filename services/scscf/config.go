@@ -107,6 +107,12 @@ type Config struct {
 	// up in the store, challenges are written through, and writes are compare-and-set. Always on with
 	// PostgreSQL; set it for several processes on one SQLite file.
 	StoreShared bool `yaml:"store_shared"`
+	// Restoration enables S-CSCF restoration (TS 23.380 §5.2, TS 29.228 §6.1.2.1): every SAR REGISTRATION
+	// and RE_REGISTRATION carries the registration's SCSCF-Restoration-Info (per contact Path, Contact,
+	// Call-ID, CSeq; the expiry), SAR RESTORATION sends it again when a contact ends without a REGISTER, and a
+	// request for (or from) a user registered at an S-CSCF that is gone is served from what the HSS answers
+	// to SAR UNREGISTERED_USER. Default true (DefaultConfig; a Config built from scratch has it off).
+	Restoration bool `yaml:"restoration"`
 	// ISCTokenTTL is how long an original-dialog token handed to an AS stays valid (TS 24.229 §5.4.3.3).
 	ISCTokenTTL time.Duration `yaml:"isc_token_ttl"`
 	// ASTimeout is how long an application server may stay silent before the S-CSCF applies the iFC's
@@ -233,6 +239,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:     DefaultShutdownTimeout,
 		StoreFlushInterval:  DefaultStoreFlushInterval,
 		ISCTokenTTL:         DefaultISCTokenTTL,
+		Restoration:         true,
 		ASTimeout:           DefaultASTimeout,
 		Log:                 logging.Default(),
 

@@ -151,6 +151,13 @@ func (c *cxClient) multimediaAuth(ctx context.Context, impi, impu, scheme string
 // registration ("" lets the realm route it).
 func (c *cxClient) serverAssignment(ctx context.Context, impi string, impus []string, sat cx.ServerAssignmentType,
 	dataAvailable bool, host string) (*cx.SAA, error) {
+	return c.serverAssignmentRestoring(ctx, impi, impus, sat, dataAvailable, host, nil)
+}
+
+// serverAssignmentRestoring is serverAssignment with the registration's SCSCF-Restoration-Info (TS 29.229
+// §6.3.46; nil sends none): SAR REGISTRATION, RE_REGISTRATION and RESTORATION (TS 29.228 §6.1.2.1).
+func (c *cxClient) serverAssignmentRestoring(ctx context.Context, impi string, impus []string, sat cx.ServerAssignmentType,
+	dataAvailable bool, host string, restoration *cx.SCSCFRestorationInfo) (*cx.SAA, error) {
 	if host == "" {
 		host = c.cfg.HSSHost
 	}
@@ -169,6 +176,7 @@ func (c *cxClient) serverAssignment(ctx context.Context, impi string, impus []st
 		PublicIdentity:       impus,
 		ServerName:           c.serverName,
 		ServerAssignmentType: sat,
+		SCSCFRestorationInfo: restoration,
 	}
 	if dataAvailable {
 		sar.UserDataAlreadyAvailable = cx.UserDataAvailable // §6.3.26

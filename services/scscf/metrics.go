@@ -56,7 +56,7 @@ func newMetrics() *metrics {
 		sipLimited: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_sip_limited_total",
 			Help: "Transport and overload limits that acted (connections refused, shed or closed, datagrams dropped, accept errors retried, requests shed with 503), by reason; docs/security.md."}, []string{"reason"}),
 		registrations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "scscf_registrations_total",
-			Help: "Registrar outcomes (registered, reregistered, deregistered, expired, network_deregistered, challenged, resync, auth_failed, auth_timeout)."},
+			Help: "Registrar outcomes (registered, reregistered, deregistered, expired, network_deregistered, challenged, resync, auth_failed, auth_timeout, restored)."},
 			[]string{"outcome"}),
 		registered: prometheus.NewGauge(prometheus.GaugeOpts{Name: "scscf_registered_impus",
 			Help: "Registrations in the registrar: registered public identities, one per implicit set registered."}),

@@ -546,7 +546,9 @@ func (s *Server) acceptOnce(ctx context.Context, req *sip.Request, log *zap.Logg
 	if !initial {
 		sat = cx.SATReRegistration
 	}
-	saa, err := s.cx.serverAssignment(ctx, impi, []string{impu}, sat, !initial && len(reg.Profile) > 0, reg.HSS.Host)
+	// With the registration's restoration information (TS 23.380 §5.2, TS 29.228 §6.1.2.1).
+	saa, err := s.cx.serverAssignmentRestoring(ctx, impi, []string{impu}, sat, !initial && len(reg.Profile) > 0, reg.HSS.Host,
+		s.restorationInfo(reg, now))
 	if err != nil {
 		return proxy.Decision{}, s.cxStatus(log, "SAR", err)
 	}
@@ -781,6 +783,8 @@ func (s *Server) expireOne(ctx context.Context, impu string, now time.Time) {
 			return
 		}
 		s.notifyContactsGone(r, expired, EventExpired)
+		// The HSS's restoration information still names the expired contacts (TS 29.228 §6.1.2.1 RESTORATION).
+		s.sendRestoration(ctx, r)
 		return
 	}
 	// Delete first: of several S-CSCFs sweeping one shared registrar, only the one whose delete succeeds

@@ -170,8 +170,10 @@ func (s *Server) originating(ctx context.Context, req *sip.Request, impu string,
 	}
 	reg, err := s.reg.Registration(ctx, impu)
 	if errors.Is(err, registrar.ErrNotFound) {
-		log.Info("originating request from a user not registered here")
-		return proxy.Respond(403, "Forbidden"), nil
+		if reg, err = s.restoreOriginating(ctx, impu, log); reg == nil {
+			log.Info("originating request from a user not registered here", zap.Error(err))
+			return proxy.Respond(403, "Forbidden"), nil
+		}
 	}
 	if err != nil {
 		return proxy.Decision{}, fmt.Errorf("originating %s: %w", impu, err)
@@ -280,6 +282,13 @@ func (s *Server) terminating(ctx context.Context, req *sip.Request, next int) (p
 	if reg == nil {
 		return s.terminatingUnregistered(ctx, req, log, callee, next)
 	}
+	return s.terminatingRegistered(ctx, req, log, reg, callee, next)
+}
+
+// terminatingRegistered delivers a request to a user registered here: its terminating services, then its
+// contacts (TS 24.229 §5.4.3.3).
+func (s *Server) terminatingRegistered(ctx context.Context, req *sip.Request, log *zap.Logger, reg *registrar.Registration,
+	callee string, next int) (proxy.Decision, error) {
 	if isBarred(reg, callee) {
 		// TS 24.229 §5.4.3.3 step 1: a barred identity cannot be reached.
 		return proxy.Respond(404, "Not Found"), nil
@@ -331,6 +340,14 @@ func (s *Server) terminatingUnregistered(ctx context.Context, req *sip.Request, 
 	case err != nil:
 		log.Info("SAR UNREGISTERED_USER", zap.Error(err))
 		return proxy.Respond(480, "Temporarily Unavailable"), nil
+	}
+	// TS 23.380 §5.2.2.2: the callee is registered at an S-CSCF that is gone; the HSS answered with its
+	// restoration information. Served as registered from here on.
+	switch restored, err := s.restore(ctx, callee, saa, log); {
+	case err == nil:
+		return s.terminatingRegistered(ctx, req, log, restored, callee, next)
+	case !errors.Is(err, errNothingToRestore):
+		log.Warn("restoration", zap.Error(err))
 	}
 	reg := &registrar.Registration{IMPU: callee, Profile: saa.UserData}
 	if d, ok := s.toAS(req, reg, callee, userdata.SessionTerminatingUnregistered, next); ok {

@@ -472,8 +472,11 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	if forUpdate != "" {
 		forUpdate += " OF u" // PostgreSQL cannot lock the nullable side of the outer join
 	}
+	// With each link, whether its private identity has restoration information for the set, so that the
+	// registration's end deletes it without a statement when there is none.
 	rows, err := q.Query(ctx, "SELECT u.impu, u.reg_state, u.scscf_name, u.scscf_origin_host, u.pending_scscf,"+
-		" l.impi, l.registered FROM hss_impu u"+
+		" l.impi, l.registered, EXISTS (SELECT 1 FROM hss_restoration r WHERE r.implicit_set = $1 AND r.impi = l.impi)"+
+		" FROM hss_impu u"+
 		" LEFT JOIN hss_impi_impu l ON l.impu = u.impu AND (l.registered OR l.impi = $2)"+
 		" WHERE u.implicit_set = $1 ORDER BY u.impu, l.impi"+forUpdate, setID, impi)
 	if err != nil {
@@ -481,6 +484,7 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	}
 	cur := hss.ImplicitSetState{SetID: setID}
 	registered := map[string]bool{}
+	restoration := map[string]bool{} // private identities with restoration information for the set
 	impiLinks, impiRegisteredLinks := 0, 0
 	for rows.Next() {
 		var (
@@ -489,8 +493,9 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 			reg      hss.Registration
 			linkIMPI sql.NullString
 			linkFlag sql.NullBool
+			restored bool
 		)
-		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag); err != nil {
+		if err := rows.Scan(&u, &state, &reg.SCSCFName, &reg.SCSCFOriginHost, &reg.PendingSCSCF, &linkIMPI, &linkFlag, &restored); err != nil {
 			rows.Close()
 			return err
 		}
@@ -506,6 +511,9 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 		}
 		if linkFlag.Bool {
 			registered[linkIMPI.String] = true
+		}
+		if restored {
+			restoration[linkIMPI.String] = true
 		}
 		if linkIMPI.String == impi {
 			impiLinks++
@@ -542,8 +550,14 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 	case reg.State != hss.Registered:
 		// A set that is not registered is registered by no private identity.
 		if len(registered) > 0 {
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false)
+			if _, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $2 WHERE registered AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $1)", setID, false); err != nil {
+				return err
+			}
+		}
+		if len(restoration) > 0 {
+			// The registration ends: so does what restores it (TS 23.380 §5.2, docs/hss.md "Restoration").
+			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1", setID)
 		}
 	case impi != "":
 		want := 0
@@ -551,11 +565,70 @@ func (s *Store) updateRegistration(ctx context.Context, q Querier, impi, impu st
 			want = impiLinks
 		}
 		if impiRegisteredLinks != want {
-			_, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
-				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered)
+			if _, err = q.Exec(ctx, "UPDATE hss_impi_impu SET registered = $3 WHERE impi = $1 AND impu IN"+
+				" (SELECT impu FROM hss_impu WHERE implicit_set = $2)", impi, setID, change.IMPIRegistered); err != nil {
+				return err
+			}
+		}
+		switch {
+		case change.IMPIRegistered && change.Restoration != nil:
+			// TS 29.228 §6.1.2.1: the HSS stores the S-CSCF restoration information of the private identity,
+			// replacing what it had.
+			_, err = q.Exec(ctx, "INSERT INTO hss_restoration (implicit_set, impi, info, updated_at) VALUES ($1, $2, $3, $4)"+
+				" ON CONFLICT (implicit_set, impi) DO UPDATE SET info = excluded.info, updated_at = excluded.updated_at",
+				setID, impi, change.Restoration, now())
+		case !change.IMPIRegistered && restoration[impi]:
+			// This private identity's registration of the set ends; the others' go on.
+			_, err = q.Exec(ctx, "DELETE FROM hss_restoration WHERE implicit_set = $1 AND impi = $2", setID, impi)
 		}
 	}
 	return err
+}
+
+// Restoration implements hss.CxStore: one statement on an exact match.
+func (s *Store) Restoration(ctx context.Context, impu string) ([][]byte, error) {
+	q := s.b.Read()
+	rows, err := q.Query(ctx, "SELECT r.info FROM hss_impu u JOIN hss_restoration r ON r.implicit_set = u.implicit_set"+
+		" WHERE u.impu = $1 ORDER BY r.impi", impu)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	out, err := scanBlobs(rows)
+	if err != nil || len(out) > 0 {
+		if err != nil {
+			return nil, fmt.Errorf("restoration %s: %w", impu, err)
+		}
+		return out, nil
+	}
+	// Nothing stored, or impu is not an exact match: the wildcard rule and the not-found case.
+	pub, err := resolveIMPU(ctx, q, impu)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	if pub.IMPU == impu {
+		return nil, nil
+	}
+	rows, err = q.Query(ctx, "SELECT info FROM hss_restoration WHERE implicit_set = $1 ORDER BY impi", pub.ImplicitSetID)
+	if err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	if out, err = scanBlobs(rows); err != nil {
+		return nil, fmt.Errorf("restoration %s: %w", impu, err)
+	}
+	return out, nil
+}
+
+func scanBlobs(rows Rows) ([][]byte, error) {
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, append([]byte(nil), b...))
+	}
+	return out, rows.Err()
 }
 
 // registrationTarget returns the implicit set of impu (resolved as GetIMPU does) after checking that impi,
