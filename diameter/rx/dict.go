@@ -46,12 +46,10 @@ func Load(p *dict.Parser) error {
 func dictionaryXML() ([]byte, error) {
 	app := &dict.App{ID: AppID, Type: "auth", Name: "3GPP Rx",
 		Vendor: []*dict.Vendor{{ID: Vendor3GPP, Name: "3GPP"}}}
-	for _, c := range []struct {
-		code        Command
-		short, name string
-	}{{CmdReAuth, "RA", "Re-Auth"}, {CmdAA, "AA", "AA"}, {CmdAbortSession, "AS", "Abort-Session"},
-		{CmdSessionTermination, "ST", "Session-Termination"}} {
-		app.Command = append(app.Command, &dict.Command{Code: uint32(c.code), Short: c.short, Name: c.name})
+	for _, c := range commandRules {
+		cmd := &dict.Command{Code: uint32(c.code), Short: c.short, Name: c.name}
+		cmd.Request.Rule, cmd.Answer.Rule = rules(c.request), rules(c.answer)
+		app.Command = append(app.Command, cmd)
 	}
 	codes := map[uint32]bool{}
 	for _, a := range rxAVPs {
@@ -80,4 +78,60 @@ func dictionaryXML() ([]byte, error) {
 		}
 	}
 	return xml.Marshal(&dict.File{App: []*dict.App{app}})
+}
+
+// commandRules are the ABNF of TS 29.214 §5.6 in order: "{X}" required, "[X]" optional, "*[X]" any
+// number (the trailing *[ AVP ] is implied). The base-protocol AVPs come from application 0.
+var commandRules = []struct {
+	code            Command
+	short, name     string
+	request, answer []string
+}{
+	{CmdReAuth, "RA", "Re-Auth",
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "{Destination-Realm}", "{Destination-Host}",
+			"{Auth-Application-Id}", "*{Specific-Action}", "*[Flows]", "*[Subscription-Id]", "[Abort-Cause]",
+			"[IP-CAN-Type]", "[RAT-Type]", "[Origin-State-Id]", "*[Class]", "*[Proxy-Info]", "*[Route-Record]"},
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "[Result-Code]", "[Experimental-Result]",
+			"*[Media-Component-Description]", "[Origin-State-Id]", "*[Class]", "[Error-Message]",
+			"[Error-Reporting-Host]", "[Failed-AVP]", "*[Proxy-Info]"}},
+	{CmdAA, "AA", "AA",
+		[]string{"<Session-Id>", "{Auth-Application-Id}", "{Origin-Host}", "{Origin-Realm}", "{Destination-Realm}",
+			"[Destination-Host]", "[Auth-Session-State]", "[AF-Application-Identifier]",
+			"*[Media-Component-Description]", "[Service-Info-Status]", "[AF-Charging-Identifier]",
+			"[SIP-Forking-Indication]", "*[Specific-Action]", "*[Subscription-Id]", "[Framed-IP-Address]",
+			"[Framed-IPv6-Prefix]", "[Called-Station-Id]", "[Service-URN]", "[Rx-Request-Type]",
+			"[Origin-State-Id]", "*[Proxy-Info]", "*[Route-Record]"},
+		[]string{"<Session-Id>", "{Auth-Application-Id}", "{Origin-Host}", "{Origin-Realm}", "[Result-Code]",
+			"[Experimental-Result]", "[Auth-Session-State]", "[IP-CAN-Type]", "[RAT-Type]", "*[Subscription-Id]",
+			"*[Class]", "[Error-Message]", "[Error-Reporting-Host]", "[Failed-AVP]", "[Origin-State-Id]",
+			"*[Proxy-Info]"}},
+	{CmdAbortSession, "AS", "Abort-Session",
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "{Destination-Realm}", "{Destination-Host}",
+			"{Auth-Application-Id}", "{Abort-Cause}", "[Origin-State-Id]", "*[Proxy-Info]", "*[Route-Record]"},
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "[Result-Code]", "[Origin-State-Id]",
+			"[Error-Message]", "[Error-Reporting-Host]", "[Failed-AVP]", "*[Proxy-Info]"}},
+	{CmdSessionTermination, "ST", "Session-Termination",
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "{Destination-Realm}", "{Auth-Application-Id}",
+			"{Termination-Cause}", "[Destination-Host]", "*[Class]", "*[Proxy-Info]", "*[Route-Record]"},
+		[]string{"<Session-Id>", "{Origin-Host}", "{Origin-Realm}", "[Result-Code]", "[Error-Message]",
+			"[Error-Reporting-Host]", "[Failed-AVP]", "[Origin-State-Id]", "*[Class]", "*[Proxy-Info]"}},
+}
+
+// rules turns ABNF items into go-diameter rules.
+func rules(abnf []string) []*dict.Rule {
+	out := make([]*dict.Rule, 0, len(abnf))
+	for _, item := range abnf {
+		many := strings.HasPrefix(item, "*")
+		item = strings.TrimPrefix(item, "*")
+		required := item[0] != '['
+		r := &dict.Rule{AVP: item[1 : len(item)-1], Required: required}
+		if !many {
+			r.Max = 1
+		}
+		if required {
+			r.Min = 1
+		}
+		out = append(out, r)
+	}
+	return out
 }

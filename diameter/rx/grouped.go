@@ -106,7 +106,7 @@ func decodeMCD(r *reader, f field) MediaComponentDescription {
 //	    [ Max-Requested-Bandwidth-UL ] [ Max-Requested-Bandwidth-DL ] [ AF-Signalling-Protocol ] *[ AVP ]
 type MediaSubComponent struct {
 	FlowNumber              uint32                // { Flow-Number }
-	FlowDescriptions        []string              // 0*2[ Flow-Description ]: "permit out 17 from … to …" (§5.3.8)
+	FlowDescriptions        []string              // 0*2[ Flow-Description ]: §5.3.8, "permit out" for both directions, the uplink one "from" the UE
 	FlowStatus              *FlowStatus           // [ Flow-Status ]
 	FlowUsage               *FlowUsage            // [ Flow-Usage ]: RTCP for the RTCP flow, AF_SIGNALLING for SIP
 	MaxRequestedBandwidthUL *uint32               // [ ]
