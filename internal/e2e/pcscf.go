@@ -18,6 +18,7 @@ type PCSCF struct {
 type PCSCFOptions struct {
 	ICSCF string    // the I-CSCF's SIP address, next hop of REGISTER
 	NS    Namespace // network namespace to run in (nil: the test's own)
+	Extra string    // YAML appended to the configuration file (e.g. a qos section)
 }
 
 // StartPCSCF writes a configuration file (cmd/pcscf has no flags for the HTTP address and protected ports)
@@ -35,7 +36,7 @@ server_ports: {first: %d, count: 1}
 state_file: %q
 http: %q
 log: {level: debug}
-`, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP)
+`, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP) + o.Extra
 	path := filepath.Join(dir, "pcscf.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -55,6 +55,8 @@ type Node struct {
 	// dialogs are the dialogs record-routed for UEs, subs our reg event subscriptions (edge.go, regevent.go).
 	dialogs dialogs
 	subs    regSubs
+	// qos is policy control towards a PCRF (qos.go); nil when off.
+	qos *qosHook
 	// deregs are the de-REGISTERs in flight: SAs of their registrations ended meanwhile wait for their final
 	// response (register.go).
 	deregs deregWaits
@@ -94,6 +96,9 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.trusted = trusted
 	n.base, n.cancel = context.WithCancel(context.Background())
+	if err := n.newQoS(); err != nil {
+		return nil, fmt.Errorf("pcscf qos: %w", err)
+	}
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
@@ -234,6 +239,7 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	n.wg.Go(n.expiryLoop)
+	n.runQoS(ctx)
 	if n.store != nil {
 		n.wg.Go(n.journalWriter)
 	}

@@ -27,10 +27,10 @@ type Requester interface {
 // Events is what the P-CSCF does when the packet core reports that bearers are gone. The AF calls
 // them on a goroutine of its own, after it has answered the PCRF.
 type Events interface {
-	// ReleaseCall ends the SIP session callID: BYE to both ends with a Reason (TS 24.229 §5.2.8.1.2).
-	ReleaseCall(callID string, reason string)
-	// SignallingLost drops the registration whose signalling bearer is gone (TS 29.214 §4.4.6.7).
-	SignallingLost(impu, contact string)
+	// ReleaseCall ends the SIP session of Call.Key: BYE to both ends with a Reason (TS 24.229 §5.2.8.1.2).
+	ReleaseCall(key string, reason string)
+	// SignallingLost drops the registration (Binding.Key) whose signalling bearer is gone (TS 29.214 §4.4.6.7).
+	SignallingLost(key string)
 }
 
 // Deps are what an AF uses and does not own.
@@ -43,11 +43,12 @@ type Deps struct {
 	Log         *zap.Logger
 }
 
-// Binding is a registration's signalling: the IMPU and contact it is known by, the UE's address,
+// Binding is a registration's signalling: the key and IMPU it is known by, the UE's address,
 // and the SIP flows between the UE and the P-CSCF (the protected port pairs with IPsec, else the
 // one address pair the UE uses), TS 29.214 §4.4.5a.
 type Binding struct {
-	IMPU, Contact string
+	Key   string // how the P-CSCF names the binding (EndSignalling, Events.SignallingLost)
+	IMPU  string // the registered public identity (Subscription-Id)
 	UE            netip.Addr
 	Flows         []Flow
 }
@@ -58,8 +59,10 @@ type Flow struct {
 	TCP       bool
 }
 
-// Call is one SIP session as the AF knows it.
+// Call is one SIP session as the AF knows it: one UE's leg of it. When both ends are UEs of this
+// P-CSCF, each leg has its own Rx session (each UE has its own IP-CAN session), hence Key.
 type Call struct {
+	Key    string // the leg: the Call-ID and the UE's binding, as the P-CSCF names them
 	CallID string
 	IMPU   string     // the served user (Subscription-Id)
 	UE     netip.Addr // the UE's address (Framed-IP-Address / Framed-IPv6-Prefix)
@@ -79,8 +82,9 @@ type session struct {
 	id      string
 	kind    kind
 	callID  string // kindMedia
+	callKey string // kindMedia: Call.Key
 	impu    string
-	contact string // kindSignalling
+	key     string // kindSignalling: Binding.Key
 	ue      netip.Addr
 	icid    string
 	offer   *sdp.Session // the last offer and answer seen
@@ -104,8 +108,8 @@ type AF struct {
 	mu        sync.Mutex
 	closed    bool
 	sessions  map[string]*session // by Session-Id
-	byCall    map[string]string   // Call-ID → Session-Id
-	byBinding map[string]string   // IMPU+contact → Session-Id
+	byCall    map[string]string   // Call.Key → Session-Id
+	byBinding map[string]string   // Binding.Key → Session-Id
 }
 
 // New returns an AF; cfg has had WithDefaults and Validate.
@@ -137,25 +141,23 @@ func (a *AF) newSessionID() string {
 	return a.deps.OriginHost + ";" + strconv.FormatUint(uint64(a.boot), 10) + ";" + strconv.FormatUint(uint64(a.seq.Add(1)), 10)
 }
 
-func bindingKey(impu, contact string) string { return impu + "\x00" + contact }
-
 // ---------------------------------------------------------------------------------------------
 // Registration: the signalling session.
 
 // RegisterSignalling sends the AAR for the signalling flows of b (TS 29.214 §4.4.5a): Media-
 // Component-Number 0, one Media-Sub-Component per flow with Flow-Usage AF_SIGNALLING and
 // AF-Signalling-Protocol SIP, and the subscription to loss and release of bearer (§4.4.6.7). A
-// re-registration with the same flows sends nothing; with other flows it updates the session.
+// re-registration updates the session (Rx-Request-Type UPDATE_REQUEST) with the flows it has then.
 func (a *AF) RegisterSignalling(ctx context.Context, b Binding) error {
 	if a.cfg.Mode != ModeRx || !*a.cfg.Signalling {
 		return nil
 	}
 	log := a.log.With(zap.String("impu", b.IMPU))
-	key := bindingKey(b.IMPU, b.Contact)
+	key := b.Key
 	a.mu.Lock()
 	s, existed := a.sessions[a.byBinding[key]]
 	if !existed {
-		s = &session{id: a.newSessionID(), kind: kindSignalling, impu: b.IMPU, contact: b.Contact, ue: b.UE}
+		s = &session{id: a.newSessionID(), kind: kindSignalling, impu: b.IMPU, key: b.Key, ue: b.UE}
 		a.sessions[s.id] = s
 		a.byBinding[key] = s.id
 	}
@@ -186,10 +188,10 @@ func (a *AF) RegisterSignalling(ctx context.Context, b Binding) error {
 	return nil
 }
 
-// EndSignalling ends the signalling session of a binding with an STR (TS 29.214 §4.4.4).
-func (a *AF) EndSignalling(ctx context.Context, impu, contact string) error {
+// EndSignalling ends the signalling session of binding key with an STR (TS 29.214 §4.4.4).
+func (a *AF) EndSignalling(ctx context.Context, key string) error {
 	a.mu.Lock()
-	id, ok := a.byBinding[bindingKey(impu, contact)]
+	id, ok := a.byBinding[key]
 	a.mu.Unlock()
 	if !ok {
 		return nil
@@ -254,16 +256,17 @@ func (a *AF) Answer(ctx context.Context, c Call, body []byte, fromUE bool) error
 	err = a.authorize(ctx, s, aar)
 	var rej *RejectError
 	if errors.As(err, &rej) {
-		a.report(func() { a.deps.Events.ReleaseCall(c.CallID, rej.Reason) })
+		key := s.callKey
+		a.report(func() { a.deps.Events.ReleaseCall(key, rej.Reason) })
 	}
 	return err
 }
 
-// End ends the Rx session of call callID with an STR (TS 29.214 §4.4.4): BYE, CANCEL, a final
-// failure to the INVITE. Unknown calls are ignored.
-func (a *AF) End(ctx context.Context, callID string) error {
+// End ends the Rx session of the call leg key (Call.Key) with an STR (TS 29.214 §4.4.4): BYE,
+// CANCEL, a final failure to the INVITE. Unknown legs are ignored.
+func (a *AF) End(ctx context.Context, key string) error {
 	a.mu.Lock()
-	id, ok := a.byCall[callID]
+	id, ok := a.byCall[key]
 	a.mu.Unlock()
 	if !ok {
 		return nil
@@ -271,23 +274,26 @@ func (a *AF) End(ctx context.Context, callID string) error {
 	return a.terminate(ctx, id)
 }
 
-// Active reports whether call callID has an Rx session.
-func (a *AF) Active(callID string) bool {
+// Active reports whether the call leg key has an Rx session.
+func (a *AF) Active(key string) bool {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	_, ok := a.byCall[callID]
+	_, ok := a.byCall[key]
 	return ok
 }
 
 func (a *AF) mediaSession(c Call) *session {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if s, ok := a.sessions[a.byCall[c.CallID]]; ok {
+	if c.Key == "" {
+		c.Key = c.CallID
+	}
+	if s, ok := a.sessions[a.byCall[c.Key]]; ok {
 		return s
 	}
-	s := &session{id: a.newSessionID(), kind: kindMedia, callID: c.CallID, impu: c.IMPU, ue: c.UE, icid: c.ICID}
+	s := &session{id: a.newSessionID(), kind: kindMedia, callID: c.CallID, callKey: c.Key, impu: c.IMPU, ue: c.UE, icid: c.ICID}
 	a.sessions[s.id] = s
-	a.byCall[c.CallID] = s.id
+	a.byCall[c.Key] = s.id
 	return s
 }
 
@@ -426,11 +432,11 @@ func (a *AF) forget(id string) *session {
 		return nil
 	}
 	delete(a.sessions, id)
-	if s.kind == kindMedia && a.byCall[s.callID] == id {
-		delete(a.byCall, s.callID)
+	if s.kind == kindMedia && a.byCall[s.callKey] == id {
+		delete(a.byCall, s.callKey)
 	}
-	if s.kind == kindSignalling && a.byBinding[bindingKey(s.impu, s.contact)] == id {
-		delete(a.byBinding, bindingKey(s.impu, s.contact))
+	if s.kind == kindSignalling && a.byBinding[s.key] == id {
+		delete(a.byBinding, s.key)
 	}
 	return s
 }

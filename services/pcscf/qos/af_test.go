@@ -43,9 +43,9 @@ func (e *events) ReleaseCall(callID, reason string) {
 	e.changed <- struct{}{}
 }
 
-func (e *events) SignallingLost(impu, contact string) {
+func (e *events) SignallingLost(key string) {
 	e.mu.Lock()
-	e.lost = append(e.lost, impu+" "+contact)
+	e.lost = append(e.lost, key)
 	e.mu.Unlock()
 	e.changed <- struct{}{}
 }
@@ -135,7 +135,7 @@ func lastAAR(p *pcrftest.PCRF) *rx.AAR {
 func TestSignallingSession(t *testing.T) {
 	r := newRig(t, Config{})
 	ctx := context.Background()
-	b := Binding{IMPU: impu, Contact: "sip:ue@10.45.0.2:5100", UE: ueAddr, Flows: []Flow{
+	b := Binding{Key: "binding-1", IMPU: impu, UE: ueAddr, Flows: []Flow{
 		{UE: netip.MustParseAddrPort("10.45.0.2:5100"), PCSCF: netip.MustParseAddrPort("10.45.0.1:6100")},
 		{UE: netip.MustParseAddrPort("10.45.0.2:5101"), PCSCF: netip.MustParseAddrPort("10.45.0.1:6101")}}}
 	if err := r.af.RegisterSignalling(ctx, b); err != nil {
@@ -169,7 +169,7 @@ func TestSignallingSession(t *testing.T) {
 	}
 	r.ev.wait(t)
 	r.pcrf.Wait(t, "STR after ASA", func(m rx.Message) bool { s, ok := m.(*rx.STR); return ok && s.SessionID == aar.SessionID })
-	if r.ev.lost[0] != impu+" sip:ue@10.45.0.2:5100" {
+	if r.ev.lost[0] != "binding-1" {
 		t.Fatalf("lost %v", r.ev.lost)
 	}
 	// A second ASR: the session is gone (5002).

@@ -117,9 +117,9 @@ func (a *AF) abort(r *rx.ASR) *rx.ASA {
 func (a *AF) release(s session, reason string) {
 	a.report(func() {
 		if s.kind == kindMedia {
-			a.deps.Events.ReleaseCall(s.callID, reason)
+			a.deps.Events.ReleaseCall(s.callKey, reason)
 		} else {
-			a.deps.Events.SignallingLost(s.impu, s.contact)
+			a.deps.Events.SignallingLost(s.key)
 		}
 		if err := a.terminate(a.ctx, s.id); err != nil && !errors.Is(err, context.Canceled) {
 			a.log.Warn("STR after release failed", zap.String("session_id", s.id), zap.Error(err))
