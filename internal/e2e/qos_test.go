@@ -20,11 +20,13 @@ const qosAFHost = "pcscf." + Domain
 // TestQoSRx: cmd/pcscf as the Rx Application Function of two UEs, against the in-test PCRF
 // (internal/pcrftest; no PCRF is packaged here). A registration opens the signalling AF session, a
 // call gets an AAR per UE leg with its Media-Component-Description and an STR on BYE, a loss-of-
-// bearer RAR releases the next call with a BYE to both UEs, and every Rx message decodes in tshark.
+// bearer RAR releases the next call with a BYE to both UEs, a call the PCRF refuses gets the
+// configured 488 (on_failure reject), and every Rx message decodes in tshark.
 func TestQoSRx(t *testing.T) {
 	alice, bob := NthSubscriber(91), NthSubscriber(92)
 	pcrf := pcrftest.Start(t, pcrftest.Options{AFHost: qosAFHost, AFRealm: Domain})
-	extra := fmt.Sprintf("qos: {mode: rx, pcrf: %q, pcrf_realm: %q, origin_host: %q, origin_realm: %q}\n",
+	// on_failure reject with 488: the operator policy the last subtest checks.
+	extra := fmt.Sprintf("qos: {mode: rx, pcrf: %q, pcrf_realm: %q, origin_host: %q, origin_realm: %q, on_failure: reject, reject_code: 488}\n",
 		pcrf.Addr, pcrftest.Realm, qosAFHost, Domain)
 	c := startCoreWith(t, coreOptions{pcscf: true, pcscfExtra: extra}, alice, bob)
 	ua, _ := c.newUE(t, alice)
@@ -123,6 +125,13 @@ func TestQoSRx(t *testing.T) {
 		}
 		for id := range legs {
 			pcrf.Wait(t, "STR of "+id, stopped(id))
+		}
+	})
+	t.Run("refused by the PCRF: the configured 488", func(t *testing.T) {
+		pcrf.Refuse(rx.RequestedServiceNotAuthorized)
+		defer pcrf.Refuse(0)
+		if _, err := ua.Invite(uctx(t), number(bob)); statusOf(err) != 488 {
+			t.Fatalf("INVITE = %v, want 488", err)
 		}
 	})
 	pcrf.CheckTshark(t)
