@@ -49,8 +49,8 @@ type Deps struct {
 type Binding struct {
 	Key   string // how the P-CSCF names the binding (EndSignalling, Events.SignallingLost)
 	IMPU  string // the registered public identity (Subscription-Id)
-	UE            netip.Addr
-	Flows         []Flow
+	UE    netip.Addr
+	Flows []Flow
 }
 
 // Flow is one SIP transport association between a UE and the P-CSCF.
