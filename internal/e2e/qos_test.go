@@ -21,7 +21,8 @@ const qosAFHost = "pcscf." + Domain
 // (internal/pcrftest; no PCRF is packaged here). A registration opens the signalling AF session, a
 // call gets an AAR per UE leg with its Media-Component-Description and an STR on BYE, a loss-of-
 // bearer RAR releases the next call with a BYE to both UEs, a call the PCRF refuses gets the
-// configured 488 (on_failure reject), and every Rx message decodes in tshark.
+// configured 488 (on_failure reject), an ASR on a signalling session removes that UE's binding, and
+// every Rx message decodes in tshark.
 func TestQoSRx(t *testing.T) {
 	alice, bob := NthSubscriber(91), NthSubscriber(92)
 	pcrf := pcrftest.Start(t, pcrftest.Options{AFHost: qosAFHost, AFRealm: Domain})
@@ -132,6 +133,28 @@ func TestQoSRx(t *testing.T) {
 		defer pcrf.Refuse(0)
 		if _, err := ua.Invite(uctx(t), number(bob)); statusOf(err) != 488 {
 			t.Fatalf("INVITE = %v, want 488", err)
+		}
+	})
+	t.Run("ASR on the signalling session removes the binding", func(t *testing.T) {
+		aar := pcrf.Wait(t, "signalling AAR of bob", signalling(bob)).(*rx.AAR)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		asa, err := pcrf.SendASR(ctx, aar.SessionID, rx.InsufficientBearerResources)
+		if err != nil || !asa.Success() {
+			t.Fatalf("ASA %v %+v", err, asa)
+		}
+		pcrf.Wait(t, "STR of bob's signalling session", stopped(aar.SessionID))
+		// TS 24.229 §5.2.6.3.1: a request from a UE the P-CSCF no longer holds a binding for is refused.
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			_, err := ub.Message(uctx(t), number(alice), "after the ASR")
+			if statusOf(err) == 403 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("MESSAGE from bob after the ASR = %v, want 403", err)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
 	})
 	pcrf.CheckTshark(t)
