@@ -15,6 +15,7 @@ import (
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/rx"
+	"github.com/imscore/imscore/services/pcscf/qos/n5"
 	"github.com/imscore/imscore/sip/sdp"
 )
 
@@ -35,6 +36,8 @@ type Events interface {
 
 // Deps are what an AF uses and does not own.
 type Deps struct {
+	// N5, with ModeN5, is the Npcf_PolicyAuthorization client; Requester and Dictionary are for Rx.
+	N5          *n5.Client
 	Requester   Requester
 	Dictionary  *dict.Parser // holds Rx (rx.NewDictionary): the answers to RAR and ASR are built with it
 	Events      Events
@@ -89,8 +92,9 @@ type session struct {
 	icid    string
 	offer   *sdp.Session // the last offer and answer seen
 	answer  *sdp.Session
-	ueOffer bool // the UE made the last offer
-	sent    bool // an AAR was answered with success: updates are UPDATE_REQUEST
+	ueOffer bool   // the UE made the last offer
+	sent    bool   // an AAR was answered with success: updates are UPDATE_REQUEST
+	n5URI   string // N5: the application session resource the PCF created
 }
 
 // AF is the P-CSCF's Application Function over Rx. Safe for concurrent use.
@@ -114,8 +118,13 @@ type AF struct {
 
 // New returns an AF; cfg has had WithDefaults and Validate.
 func New(cfg Config, deps Deps) (*AF, error) {
-	if deps.Requester == nil || deps.Dictionary == nil || deps.Events == nil || deps.OriginHost == "" || deps.OriginRealm == "" {
-		return nil, errors.New("qos: Requester, Dictionary, Events, OriginHost and OriginRealm are required")
+	switch {
+	case deps.Events == nil:
+		return nil, errors.New("qos: Events is required")
+	case cfg.Mode == ModeN5 && deps.N5 == nil:
+		return nil, errors.New("qos: N5 is required with mode n5")
+	case cfg.Mode != ModeN5 && (deps.Requester == nil || deps.Dictionary == nil || deps.OriginHost == "" || deps.OriginRealm == ""):
+		return nil, errors.New("qos: Requester, Dictionary, OriginHost and OriginRealm are required with mode rx")
 	}
 	log := deps.Log
 	if log == nil {
@@ -149,7 +158,7 @@ func (a *AF) newSessionID() string {
 // AF-Signalling-Protocol SIP, and the subscription to loss and release of bearer (§4.4.6.7). A
 // re-registration updates the session (Rx-Request-Type UPDATE_REQUEST) with the flows it has then.
 func (a *AF) RegisterSignalling(ctx context.Context, b Binding) error {
-	if a.cfg.Mode != ModeRx || !*a.cfg.Signalling {
+	if a.cfg.Mode == ModeOff || !*a.cfg.Signalling {
 		return nil
 	}
 	log := a.log.With(zap.String("impu", b.IMPU))
@@ -176,9 +185,8 @@ func (a *AF) RegisterSignalling(ctx context.Context, b Binding) error {
 	}
 	status := rx.FlowEnabled
 	mcd.FlowStatus = &status
-	aar := a.aar(s, []rx.MediaComponentDescription{mcd}, update, true)
-	if err := a.send(ctx, aar); err != nil {
-		log.Warn("signalling AAR failed: the UE's signalling runs without PCC", zap.String("session_id", s.id), zap.Error(err))
+	if err := a.request(ctx, s, authRequest{mcds: []rx.MediaComponentDescription{mcd}, update: update, signalling: true}); err != nil {
+		log.Warn("signalling policy request failed: the UE's signalling runs without PCC", zap.String("session_id", s.id), zap.Error(err))
 		return fmt.Errorf("signalling aar %s: %w", b.IMPU, err)
 	}
 	a.mu.Lock()
@@ -207,7 +215,7 @@ func (a *AF) EndSignalling(ctx context.Context, key string) error {
 // §4.4.1, Service-Info-Status PRELIMINARY_SERVICE_INFORMATION) so that a refusal can still be the
 // INVITE's answer; a *RejectError says the operator policy wants the request rejected.
 func (a *AF) Offer(ctx context.Context, c Call, body []byte, fromUE bool) error {
-	if a.cfg.Mode != ModeRx {
+	if a.cfg.Mode == ModeOff {
 		return nil
 	}
 	desc, err := sdp.Parse(body)
@@ -222,17 +230,15 @@ func (a *AF) Offer(ctx context.Context, c Call, body []byte, fromUE bool) error 
 	ue, remote := a.sides(s)
 	update := s.sent
 	a.mu.Unlock()
-	aar := a.aar(s, Components(ue, remote, c.UE, fromUE), update, false)
-	status := rx.PreliminaryServiceInformation
-	aar.ServiceInfoStatus = &status
-	return a.authorize(ctx, s, aar)
+	return a.authorize(ctx, s, authRequest{mcds: Components(ue, remote, c.UE, fromUE), update: update,
+		status: rx.PreliminaryServiceInformation})
 }
 
 // Answer handles the SDP answer to the last offer of call c (18x, 2xx, or the answer in PRACK,
 // UPDATE, ACK): the Rx session gets the final service information (UPDATE_REQUEST). With
 // OnFailure reject, a refusal releases the call (Events.ReleaseCall): the answer is already on its way.
 func (a *AF) Answer(ctx context.Context, c Call, body []byte, fromUE bool) error {
-	if a.cfg.Mode != ModeRx {
+	if a.cfg.Mode == ModeOff {
 		return nil
 	}
 	desc, err := sdp.Parse(body)
@@ -250,10 +256,8 @@ func (a *AF) Answer(ctx context.Context, c Call, body []byte, fromUE bool) error
 	ue, remote := a.sides(s)
 	update, ueOffer := s.sent, s.ueOffer
 	a.mu.Unlock()
-	aar := a.aar(s, Components(ue, remote, c.UE, ueOffer), update, false)
-	status := rx.FinalServiceInformation
-	aar.ServiceInfoStatus = &status
-	err = a.authorize(ctx, s, aar)
+	err = a.authorize(ctx, s, authRequest{mcds: Components(ue, remote, c.UE, ueOffer), update: update,
+		status: rx.FinalServiceInformation})
 	var rej *RejectError
 	if errors.As(err, &rej) {
 		key := s.callKey
@@ -305,9 +309,28 @@ func (a *AF) sides(s *session) (ue, remote *sdp.Session) {
 	return s.answer, s.offer
 }
 
+// authRequest is one policy request of a session, whichever the reference point.
+type authRequest struct {
+	mcds       []rx.MediaComponentDescription
+	update     bool // the session exists at the PCRF/PCF
+	signalling bool
+	status     rx.ServiceInfoStatus // media sessions: preliminary (offer) or final (answer)
+}
+
+// request sends req over the configured reference point.
+func (a *AF) request(ctx context.Context, s *session, req authRequest) error {
+	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
+	defer cancel()
+	if a.cfg.Mode == ModeN5 {
+		return a.requestN5(ctx, s, req)
+	}
+	return a.send(ctx, a.aar(s, req))
+}
+
 // aar builds the AAR of s: TS 29.214 §5.6.1 with the subscriptions of §4.4.6 (loss and release of
 // bearer), the served user as Subscription-Id (END_USER_SIP_URI) and the UE's address.
-func (a *AF) aar(s *session, mcds []rx.MediaComponentDescription, update, signalling bool) *rx.AAR {
+func (a *AF) aar(s *session, req authRequest) *rx.AAR {
+	mcds, update, signalling := req.mcds, req.update, req.signalling
 	reqType := rx.InitialRequest
 	if update {
 		reqType = rx.UpdateRequest
@@ -323,6 +346,8 @@ func (a *AF) aar(s *session, mcds []rx.MediaComponentDescription, update, signal
 		if s.icid != "" {
 			m.AFChargingIdentifier = []byte(s.icid)
 		}
+		status := req.status
+		m.ServiceInfoStatus = &status
 	}
 	if s.impu != "" {
 		m.SubscriptionIDs = []rx.SubscriptionID{{Type: rx.EndUserSIPURI, Data: s.impu}}
@@ -336,16 +361,16 @@ func (a *AF) aar(s *session, mcds []rx.MediaComponentDescription, update, signal
 	return m
 }
 
-// authorize sends aar and applies the operator policy to a failure.
-func (a *AF) authorize(ctx context.Context, s *session, aar *rx.AAR) error {
+// authorize sends req and applies the operator policy to a failure.
+func (a *AF) authorize(ctx context.Context, s *session, req authRequest) error {
 	log := a.log.With(zap.String("call_id", s.callID), zap.String("session_id", s.id))
-	err := a.send(ctx, aar)
+	err := a.request(ctx, s, req)
 	if err == nil {
 		a.mu.Lock()
 		s.sent = true
 		a.mu.Unlock()
-		log.Debug("media authorized", zap.Int("components", len(aar.MediaComponents)),
-			zap.Stringer("rx_request_type", aar.RxRequestType))
+		log.Debug("media authorized", zap.Int("components", len(req.mcds)), zap.Bool("update", req.update),
+			zap.Stringer("service_info_status", req.status))
 		return nil
 	}
 	if !s.sent {
@@ -372,8 +397,6 @@ func (e *unreachableError) Unwrap() error { return e.err }
 
 // send sends one AAR and checks its AAA.
 func (a *AF) send(ctx context.Context, aar *rx.AAR) error {
-	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
-	defer cancel()
 	req, err := aar.AppendBinary(nil)
 	if err != nil {
 		return fmt.Errorf("aar: %w", err)
@@ -393,7 +416,7 @@ func (a *AF) send(ctx context.Context, aar *rx.AAR) error {
 	return nil
 }
 
-// terminate sends the STR of session id (TS 29.214 §4.4.4, Termination-Cause DIAMETER_LOGOUT) and forgets it.
+// terminate ends session id at the PCRF or PCF and forgets it.
 func (a *AF) terminate(ctx context.Context, id string) error {
 	s := a.forget(id)
 	if s == nil || !s.sent {
@@ -401,6 +424,15 @@ func (a *AF) terminate(ctx context.Context, id string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, a.cfg.Timeout)
 	defer cancel()
+	if a.cfg.Mode == ModeN5 {
+		return a.terminateN5(ctx, s)
+	}
+	return a.terminateRx(ctx, s)
+}
+
+// terminateRx sends the STR of s (TS 29.214 §4.4.4, Termination-Cause DIAMETER_LOGOUT).
+func (a *AF) terminateRx(ctx context.Context, s *session) error {
+	id := s.id
 	str := &rx.STR{SessionID: id, OriginHost: a.deps.OriginHost, OriginRealm: a.deps.OriginRealm,
 		DestinationRealm: a.cfg.PCRFRealm, DestinationHost: a.cfg.PCRFHost, TerminationCause: rx.DiameterLogout}
 	req, err := str.AppendBinary(nil)

@@ -3,6 +3,7 @@ package qos
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"time"
 )
 
@@ -14,6 +15,8 @@ const (
 	ModeOff Mode = "off"
 	// ModeRx: Diameter Rx towards a PCRF (TS 29.214), for EPC (VoLTE).
 	ModeRx Mode = "rx"
+	// ModeN5: Npcf_PolicyAuthorization towards a PCF (TS 29.514), for 5GC (VoNR).
+	ModeN5 Mode = "n5"
 )
 
 // OnFailure is the operator policy when the PCRF refuses a session or cannot be reached.
@@ -38,7 +41,7 @@ const (
 
 // Config is the qos section of the P-CSCF configuration (docs/pcscf.md, docs/qos.md).
 type Config struct {
-	// Mode is off or rx. Default off.
+	// Mode is off, rx or n5. Default off.
 	Mode Mode `yaml:"mode"`
 	// PCRFRealm is the Destination-Realm of the AARs and STRs (the EPC realm, e.g.
 	// epc.mnc001.mcc001.3gppnetwork.org). Required with rx.
@@ -54,7 +57,14 @@ type Config struct {
 	Signalling *bool `yaml:"signalling"`
 	// Timeout bounds one AAR or STR. Default 3 s.
 	Timeout time.Duration `yaml:"timeout"`
-	// AFApplicationIdentifier is sent in every AAR. Default "IMS Services".
+	// PCF is the PCF's API root for n5, "http://host:port" (HTTP/2 without TLS, prior knowledge) or
+	// "https://host:port" (HTTP/2 over TLS). Required with n5.
+	PCF string `yaml:"pcf"`
+	// NotifyURI is the base URI the PCF sends its notifications to (notifUri, TS 29.514 §5.6.2.3): the
+	// P-CSCF's callback listener as the PCF reaches it, e.g. "http://10.0.0.1:7777/npcf-callback/v1".
+	// Required with n5.
+	NotifyURI string `yaml:"notify_uri"`
+	// AFApplicationIdentifier is sent in every AAR (afAppId on N5). Default "IMS Services".
 	AFApplicationIdentifier string `yaml:"af_application_identifier"`
 }
 
@@ -85,9 +95,9 @@ func (c Config) WithDefaults() Config {
 // Validate reports the first field that is wrong, after WithDefaults.
 func (c Config) Validate() error {
 	switch c.Mode {
-	case ModeOff, ModeRx:
+	case ModeOff, ModeRx, ModeN5:
 	default:
-		return fmt.Errorf("qos.mode %q: want off or rx", c.Mode)
+		return fmt.Errorf("qos.mode %q: want off, rx or n5", c.Mode)
 	}
 	switch c.OnFailure {
 	case FailContinue, FailReject:
@@ -99,6 +109,13 @@ func (c Config) Validate() error {
 	}
 	if c.Mode == ModeRx && c.PCRFRealm == "" {
 		return errors.New("qos.pcrf_realm: required with mode rx")
+	}
+	if c.Mode == ModeN5 {
+		for name, v := range map[string]string{"pcf": c.PCF, "notify_uri": c.NotifyURI} {
+			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("qos.%s %q: want an http:// or https:// URI", name, v)
+			}
+		}
 	}
 	if c.Timeout < 0 {
 		return fmt.Errorf("qos.timeout %v: negative", c.Timeout)
