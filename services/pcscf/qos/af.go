@@ -147,7 +147,11 @@ func (a *AF) Close() {
 
 // newSessionID makes a Session-Id as RFC 6733 §8.8 recommends: "<DiameterIdentity>;<high 32 bits>;<low 32 bits>".
 func (a *AF) newSessionID() string {
-	return a.deps.OriginHost + ";" + strconv.FormatUint(uint64(a.boot), 10) + ";" + strconv.FormatUint(uint64(a.seq.Add(1)), 10)
+	host := a.deps.OriginHost
+	if host == "" {
+		host = "pcscf" // N5 has no Diameter identity; the id only has to be unique here
+	}
+	return host + ";" + strconv.FormatUint(uint64(a.boot), 10) + ";" + strconv.FormatUint(uint64(a.seq.Add(1)), 10)
 }
 
 // ---------------------------------------------------------------------------------------------
