@@ -1,15 +1,20 @@
 package pcscf
 
-// Policy control: the P-CSCF as Application Function towards a PCRF over Rx (services/pcscf/qos,
-// docs/qos.md). This file is the whole hook: the configuration, the Diameter node towards the PCRF,
+// Policy control: the P-CSCF as Application Function towards a PCRF over Rx or a PCF over N5
+// (services/pcscf/qos, docs/qos.md). This file is the whole hook: the configuration, the Diameter
+// node towards the PCRF or the N5 client and callback listener,
 // the calls route.go and register.go make, and the release of a call whose bearer is gone
 // (TS 24.229 §5.2.8.1.2).
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,14 +28,21 @@ import (
 	"github.com/imscore/imscore/diameter/rx"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/pcscf/qos"
+	"github.com/imscore/imscore/services/pcscf/qos/n5"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
-// QoSConfig is the qos section of the configuration: the AF policy (qos.Config, inline) and the
-// Diameter peer towards the PCRF.
+// QoSConfig is the qos section of the configuration: the AF policy (qos.Config, inline), the
+// Diameter peer towards the PCRF (rx) and the callback listener for the PCF (n5).
 type QoSConfig struct {
 	qos.Config `yaml:",inline"`
+	// NotifyListen is where the P-CSCF serves the PCF's callbacks (n5), host:port, HTTP/1.1 and HTTP/2
+	// without TLS (h2c); qos.notify_uri must reach it. Required with n5.
+	NotifyListen string `yaml:"notify_listen"`
+	// PCFCAFile, with an https qos.pcf, is the PEM CA bundle the PCF's certificate must chain to
+	// (empty: the system roots).
+	PCFCAFile string `yaml:"pcf_ca_file"`
 	// PCRF is the PCRF's Diameter address, host:port (Open5GS's PCRF listens on 3868). Required with mode rx.
 	PCRF string `yaml:"pcrf"`
 	// OriginHost and OriginRealm are this P-CSCF's Diameter identity towards the PCRF (the PCRF's peer
@@ -43,6 +55,12 @@ func (c QoSConfig) validate() error {
 	q := c.Config.WithDefaults()
 	if err := q.Validate(); err != nil {
 		return err
+	}
+	if q.Mode == qos.ModeN5 {
+		if _, _, err := net.SplitHostPort(c.NotifyListen); err != nil {
+			return fmt.Errorf("qos.notify_listen %q: want host:port: %w", c.NotifyListen, err)
+		}
+		return nil
 	}
 	if q.Mode != qos.ModeRx {
 		return nil
@@ -59,7 +77,8 @@ func (c QoSConfig) validate() error {
 // qosHook is the running policy side of the node; nil when qos.mode is off.
 type qosHook struct {
 	af   *qos.AF
-	node *peer.Node
+	node *peer.Node // rx
+	n5   *n5.Client // n5
 	log  *zap.Logger
 
 	mu    sync.Mutex
@@ -90,6 +109,9 @@ type qosCall struct {
 func (n *Node) newQoS() error {
 	c := n.cfg.QoS
 	q := c.Config.WithDefaults()
+	if q.Mode == qos.ModeN5 {
+		return n.newN5(q)
+	}
 	if q.Mode != qos.ModeRx {
 		return nil
 	}
@@ -118,9 +140,72 @@ func (h *qosHook) serve(ctx context.Context, req *diam.Message, from peer.PeerIn
 	return h.af.ServeDiameter(ctx, req, from)
 }
 
-// runQoS keeps the PCRF connected until ctx ends, then ends the AF and the Diameter node (DPR).
+// newN5 builds the hook for N5: the Npcf_PolicyAuthorization client and the AF.
+func (n *Node) newN5(q qos.Config) error {
+	var tlsCfg *tls.Config
+	if n.cfg.QoS.PCFCAFile != "" {
+		pem, err := os.ReadFile(n.cfg.QoS.PCFCAFile)
+		if err != nil {
+			return fmt.Errorf("qos.pcf_ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("qos.pcf_ca_file %s: no certificate", n.cfg.QoS.PCFCAFile)
+		}
+		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	client, err := n5.NewClient(q.PCF, tlsCfg)
+	if err != nil {
+		return err
+	}
+	af, err := qos.New(q, qos.Deps{N5: client, Events: n, Log: n.log})
+	if err != nil {
+		return err
+	}
+	n.qos = &qosHook{af: af, n5: client, log: n.log.Named("qos"), calls: map[string]*qosCall{}}
+	return nil
+}
+
+// runN5 serves the PCF's callbacks (TS 29.514 §4.2.5) on qos.notify_listen until ctx ends.
+func (n *Node) runN5(ctx context.Context) {
+	mux := http.NewServeMux()
+	mux.Handle(n.qos.af.CallbackPath(), n.qos.af)
+	var protos http.Protocols
+	protos.SetHTTP1(true)
+	protos.SetUnencryptedHTTP2(true)
+	srv := &http.Server{Addr: n.cfg.QoS.NotifyListen, Handler: mux, Protocols: &protos,
+		ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, MaxHeaderBytes: 16 << 10}
+	ln, err := net.Listen("tcp", n.cfg.QoS.NotifyListen)
+	if err != nil {
+		n.qos.log.Error("N5 callback listener not started: the PCF's notifications will fail", zap.Error(err))
+	}
+	if ln != nil {
+		n.wg.Go(func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				n.qos.log.Error("N5 callback server", zap.Error(err))
+			}
+		})
+	}
+	n.wg.Go(func() {
+		<-ctx.Done()
+		if ln != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			_ = srv.Shutdown(sctx)
+			cancel()
+		}
+		n.qos.af.Close()
+		n.qos.n5.Close()
+	})
+}
+
+// runQoS keeps the PCRF connected until ctx ends, then ends the AF and the Diameter node (DPR);
+// with N5 it serves the PCF's callbacks instead.
 func (n *Node) runQoS(ctx context.Context) {
 	if n.qos == nil {
+		return
+	}
+	if n.qos.n5 != nil {
+		n.runN5(ctx)
 		return
 	}
 	if err := n.qos.node.Connect(ctx, peer.PeerConfig{Address: n.cfg.QoS.PCRF, Realm: n.cfg.QoS.PCRFRealm}); err != nil {
