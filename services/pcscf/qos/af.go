@@ -2,6 +2,8 @@ package qos
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -145,13 +147,19 @@ func (a *AF) Close() {
 	a.wg.Wait()
 }
 
-// newSessionID makes a Session-Id as RFC 6733 §8.8 recommends: "<DiameterIdentity>;<high 32 bits>;<low 32 bits>".
+// newSessionID makes a Session-Id as RFC 6733 §8.8 recommends: "<DiameterIdentity>;<high 32
+// bits>;<low 32 bits>;<optional value>", the optional value 64 random bits. The id is also the last
+// segment of an N5 notifUri, where the PCF's callbacks name the session: the random part keeps
+// anyone who can reach the callback listener from guessing it and releasing a call.
 func (a *AF) newSessionID() string {
 	host := a.deps.OriginHost
 	if host == "" {
 		host = "pcscf" // N5 has no Diameter identity; the id only has to be unique here
 	}
-	return host + ";" + strconv.FormatUint(uint64(a.boot), 10) + ";" + strconv.FormatUint(uint64(a.seq.Add(1)), 10)
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return host + ";" + strconv.FormatUint(uint64(a.boot), 10) + ";" + strconv.FormatUint(uint64(a.seq.Add(1)), 10) +
+		";" + hex.EncodeToString(r[:])
 }
 
 // ---------------------------------------------------------------------------------------------
