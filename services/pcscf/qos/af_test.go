@@ -66,7 +66,7 @@ type rig struct {
 	ev   *events
 }
 
-func newRig(t *testing.T, cfg Config) *rig {
+func newRig(t testing.TB, cfg Config) *rig {
 	t.Helper()
 	log := zaptest.NewLogger(t)
 	pcrf := pcrftest.Start(t, pcrftest.Options{AFHost: afHost, AFRealm: afRealm, UEs: []netip.Addr{ueAddr}, Log: log.Named("pcrf")})

@@ -26,7 +26,7 @@ type n5Rig struct {
 
 // newN5Rig runs the AF over N5 against the test PCF (HTTP/2 over TLS or h2c), with the AF's
 // callback server on h2c.
-func newN5Rig(t *testing.T, withTLS bool, cfg Config) *n5Rig {
+func newN5Rig(t testing.TB, withTLS bool, cfg Config) *n5Rig {
 	t.Helper()
 	pcf := pcftest.Start(t, withTLS)
 	var tlsCfg = pcf.TLSConfig
