@@ -208,7 +208,8 @@ func (n *Node) runQoS(ctx context.Context) {
 		n.runN5(ctx)
 		return
 	}
-	if err := n.qos.node.Connect(ctx, peer.PeerConfig{Address: n.cfg.QoS.PCRF, Realm: n.cfg.QoS.PCRFRealm}); err != nil {
+	if err := n.qos.node.Connect(ctx, peer.PeerConfig{Address: n.cfg.QoS.PCRF,
+		Host: n.cfg.QoS.PCRFHost, Realm: n.cfg.QoS.PCRFRealm}); err != nil {
 		n.qos.log.Error("PCRF peer not started", zap.Error(err))
 	}
 	n.wg.Go(func() {
