@@ -109,7 +109,7 @@ type Config struct {
 	TrustedNetworks []string `yaml:"trusted_networks"`
 	// SIP holds the limits of every SIP listener, protected ports included.
 	SIP SIPConfig `yaml:"sip"`
-	// QoS is policy control towards a PCRF (qos.go, docs/qos.md). Default off.
+	// QoS is policy control towards a PCRF (rx) or a PCF (n5): qos.go, docs/qos.md. Default off.
 	QoS QoSConfig `yaml:"qos"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`

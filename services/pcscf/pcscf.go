@@ -55,7 +55,7 @@ type Node struct {
 	// dialogs are the dialogs record-routed for UEs, subs our reg event subscriptions (edge.go, regevent.go).
 	dialogs dialogs
 	subs    regSubs
-	// qos is policy control towards a PCRF (qos.go); nil when off.
+	// qos is policy control towards a PCRF or PCF (qos.go); nil when off.
 	qos *qosHook
 	// deregs are the de-REGISTERs in flight: SAs of their registrations ended meanwhile wait for their final
 	// response (register.go).
