@@ -106,7 +106,8 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
-	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits}
+	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits,
+		DSCP: cfg.QoS.sipDSCP()} // qos.go
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)

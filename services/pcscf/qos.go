@@ -43,6 +43,10 @@ type QoSConfig struct {
 	// PCFCAFile, with an https qos.pcf, is the PEM CA bundle the PCF's certificate must chain to
 	// (empty: the system roots).
 	PCFCAFile string `yaml:"pcf_ca_file"`
+	// DSCPSIP is the DiffServ code point of every SIP packet the P-CSCF sends, whatever the mode
+	// (RFC 2474; TS 23.203 leaves the marking of IMS signalling to the operator, GSMA IR.92 names AF31 or
+	// CS3). Default 26 (AF31); 0 leaves packets unmarked.
+	DSCPSIP *int `yaml:"dscp_sip"`
 	// PCRF is the PCRF's Diameter address, host:port (Open5GS's PCRF listens on 3868). Required with mode rx.
 	PCRF string `yaml:"pcrf"`
 	// OriginHost and OriginRealm are this P-CSCF's Diameter identity towards the PCRF (the PCRF's peer
@@ -51,7 +55,21 @@ type QoSConfig struct {
 	OriginRealm string `yaml:"origin_realm"`
 }
 
+// DefaultDSCPSIP is AF31 (RFC 2597), the default mark of SIP signalling.
+const DefaultDSCPSIP = 26
+
+// sipDSCP is the code point of SIP packets (QoSConfig.DSCPSIP with its default).
+func (c QoSConfig) sipDSCP() uint8 {
+	if c.DSCPSIP == nil {
+		return DefaultDSCPSIP
+	}
+	return uint8(*c.DSCPSIP)
+}
+
 func (c QoSConfig) validate() error {
+	if c.DSCPSIP != nil && (*c.DSCPSIP < 0 || *c.DSCPSIP > 63) {
+		return fmt.Errorf("qos.dscp_sip %d: a DiffServ code point is 0 to 63", *c.DSCPSIP)
+	}
 	q := c.Config.WithDefaults()
 	if err := q.Validate(); err != nil {
 		return err
