@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/rx"
 	"github.com/imscore/imscore/internal/pcrftest"
+	"github.com/imscore/imscore/internal/tshark"
 	"github.com/imscore/imscore/sip/ue"
 )
 
@@ -64,6 +66,29 @@ func TestQoSRx(t *testing.T) {
 	}
 
 	t.Run("call: AAR per leg, STR on BYE", func(t *testing.T) {
+		// On the wire: the P-CSCF's SIP packets carry qos.dscp_sip's default AF31 (26), and the real Rx
+		// traffic between cmd/pcscf and the PCRF dissects cleanly.
+		bin := tshark.Find(t)
+		_, sipPort, _ := strings.Cut(c.pcscf.SIP, ":")
+		_, rxPort, _ := strings.Cut(pcrf.Addr, ":")
+		capture := tshark.StartCapture(t, bin, "lo", "udp src port "+sipPort+" or tcp port "+rxPort)
+		defer func() {
+			path := capture.Stop(t)
+			dscp := tshark.Run(t, bin, "-r", path, "-Y", "sip", "-T", "fields", "-e", "ip.dsfield.dscp")
+			if strings.TrimSpace(dscp) == "" {
+				t.Error("no SIP packet from the P-CSCF captured")
+			}
+			for _, v := range strings.Fields(dscp) {
+				if v != "26" {
+					t.Errorf("a SIP packet from the P-CSCF has DSCP %s, want 26 (AF31)", v)
+				}
+			}
+			port, _ := strconv.Atoi(rxPort)
+			rxText := tshark.DecodeDiameter(t, bin, path, port) // no malformed packet, error or unknown AVP
+			if !strings.Contains(rxText, "3GPP Rx") || !strings.Contains(rxText, "Session-Termination") {
+				t.Errorf("no AAR/STR in the live capture:\n%.3000s", rxText)
+			}
+		}()
 		call, err := ua.Invite(uctx(t), number(bob))
 		if err != nil {
 			t.Fatalf("INVITE: %v", err)
