@@ -23,6 +23,8 @@ type core struct {
 type coreOptions struct {
 	dsn   string // HSS and S-CSCF store; "": SQLite files
 	pcscf bool   // UEs go through cmd/pcscf (no sec-agree)
+	// pcscfExtra is YAML appended to the P-CSCF's configuration.
+	pcscfExtra string
 }
 
 // startCore starts HSS, S-CSCF and I-CSCF with a SQLite store (dsn "") or the given one, and provisions subs.
@@ -53,7 +55,7 @@ func startCoreWith(t *testing.T, o coreOptions, subs ...Subscriber) *core {
 	c.entry = c.icscf.SIP
 	if o.pcscf {
 		Need(t, bins.Has("pcscf"), "cmd/pcscf not in the tree yet")
-		c.pcscf = StartPCSCF(t, bins, PCSCFOptions{ICSCF: c.icscf.SIP})
+		c.pcscf = StartPCSCF(t, bins, PCSCFOptions{ICSCF: c.icscf.SIP, Extra: o.pcscfExtra})
 		c.entry = c.pcscf.SIP
 	}
 	return c

@@ -1,4 +1,4 @@
--- 0011: S-CSCF restoration information at the HSS (TS 23.380 §5.2, TS 29.228 §6.1.2.1).
+-- 0007: S-CSCF restoration information at the HSS (TS 23.380 §5.2, TS 29.228 §6.1.2.1).
 --
 -- An S-CSCF sends SCSCF-Restoration-Info (TS 29.229 §6.3.46) with SAR REGISTRATION, RE_REGISTRATION and
 -- RESTORATION: the private identity, one Restoration-Info per contact (Path, Contact, Call-ID, CSeq,

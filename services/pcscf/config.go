@@ -117,6 +117,8 @@ type Config struct {
 	TrustedNetworks []string `yaml:"trusted_networks"`
 	// SIP holds the limits of every SIP listener, protected ports included.
 	SIP SIPConfig `yaml:"sip"`
+	// QoS is policy control towards a PCRF (rx) or a PCF (n5): qos.go, docs/qos.md. Default off.
+	QoS QoSConfig `yaml:"qos"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
@@ -184,6 +186,9 @@ func DefaultConfig() Config {
 // Validate reports every bad field.
 func (c Config) Validate() error {
 	var errs []error
+	if err := c.QoS.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if len(c.Listen) == 0 {
 		errs = append(errs, errors.New("listen: at least one address is required"))
 	}

@@ -58,6 +58,8 @@ type Node struct {
 	// dialogs are the dialogs record-routed for UEs, subs our reg event subscriptions (edge.go, regevent.go).
 	dialogs dialogs
 	subs    regSubs
+	// qos is policy control towards a PCRF or PCF (qos.go); nil when off.
+	qos *qosHook
 	// deregs are the de-REGISTERs in flight: SAs of their registrations ended meanwhile wait for their final
 	// response (register.go).
 	deregs deregWaits
@@ -105,6 +107,9 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 	}
 	n.trusted = trusted
 	n.base, n.cancel = context.WithCancel(context.Background())
+	if err := n.newQoS(); err != nil {
+		return nil, fmt.Errorf("pcscf qos: %w", err)
+	}
 	if err := n.openStore(); err != nil {
 		return nil, err
 	}
@@ -113,7 +118,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits,
-		Resolver: dnsResolver(cfg)}
+		Resolver: dnsResolver(cfg), DSCP: cfg.QoS.sipDSCP()} // qos.go
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)
@@ -246,6 +251,7 @@ func (n *Node) Run(ctx context.Context) error {
 		})
 	}
 	n.wg.Go(n.expiryLoop)
+	n.runQoS(ctx)
 	if n.store != nil {
 		n.wg.Go(n.journalWriter)
 	}

@@ -451,6 +451,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 		})
 	}
 	n.persist()
+	n.qosRegistered(bk) // qos.go: the signalling AF session, TS 29.214 §4.4.5a
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
 }
 
@@ -529,6 +530,7 @@ func (n *Node) pathURI(core netip.AddrPort) string {
 // DeregDelay after the final response to a de-REGISTER of it in flight, or DeregDelay from now, so that a final
 // response sent through them leaves first (docs/design.md §4).
 func (n *Node) endRegistration(bk bindingKey) {
+	n.qosDeregistered(bk) // qos.go: STR, TS 29.214 §4.4.4
 	var gone []SASet
 	n.regs.update(bk, "", func(r *Registration) bool {
 		gone = r.SAs

@@ -53,6 +53,10 @@ type Config struct {
 	// from another thread would leave from the host's namespace) passes its namespace's Do here. nil:
 	// connect directly, as a process that runs wholly in one namespace does.
 	InNamespace func(func() error) error `yaml:"-"`
+	// DSCP is the Differentiated Services code point (RFC 2474 §3, 0 to 63) of every SIP packet this
+	// proxy sends: set as IP_TOS / IPV6_TCLASS on its UDP and TCP sockets (accepted TCP connections
+	// inherit it from their listener). 0 leaves the system default (best effort).
+	DSCP uint8 `yaml:"-"`
 }
 
 // Listen is one address served over UDP and TCP.

@@ -43,7 +43,7 @@ type ListenAddr struct {
 
 // bindPair binds UDP and TCP on the same port. With port 0 the kernel picks the UDP port and TCP is bound to the
 // same number; if that one is taken, try again with another.
-func bindPair(l Listen) (*listener, *listener, error) {
+func bindPair(l Listen, dscp uint8) (*listener, *listener, error) {
 	want, err := netip.ParseAddrPort(l.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %q: %w", l.Addr, err)
@@ -56,8 +56,12 @@ func bindPair(l Listen) (*listener, *listener, error) {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", want, err)
 		}
 		bound := u.LocalAddr().(*net.UDPAddr).AddrPort()
+		if err := setDSCP(u, dscp); err != nil {
+			_ = u.Close()
+			return nil, nil, fmt.Errorf("listen udp %s: dscp: %w", want, err)
+		}
 		// reuseAddrControl: our own outgoing TCP may later bind this port too (a P-CSCF's port-c).
-		lc := net.ListenConfig{Control: reuseAddrControl}
+		lc := net.ListenConfig{Control: withDSCP(reuseAddrControl, dscp)}
 		tln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(want.Addr(), bound.Port()).String())
 		if err != nil {
 			_ = u.Close()
@@ -288,10 +292,10 @@ func (p *Proxy) tcpConnTo(ctx context.Context, dst netip.AddrPort, local netip.A
 }
 
 func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) error {
-	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout}
+	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout, Control: withDSCP(nil, p.cfg.DSCP)}
 	if local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(local)
-		d.Control = reuseAddrControl
+		d.Control = withDSCP(reuseAddrControl, p.cfg.DSCP)
 	}
 	var conn net.Conn
 	dial := func() (err error) {

@@ -108,7 +108,7 @@ func New(cfg Config, log *zap.Logger) (*Proxy, error) {
 	p.tpl.OnMessage(p.receiveStream)
 
 	for _, l := range cfg.Listen {
-		u, t, err := bindPair(l)
+		u, t, err := bindPair(l, cfg.DSCP)
 		if err != nil {
 			p.closeSockets()
 			return nil, fmt.Errorf("sip proxy: %w", err)
