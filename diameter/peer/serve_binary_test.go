@@ -23,7 +23,9 @@ func (b *binaryEcho) ServeDiameter(ctx context.Context, req *diam.Message, from 
 	return echoHandler().ServeDiameter(ctx, req, from)
 }
 
-func (b *binaryEcho) ServesBinary(app, command uint32) bool { return app == echoApp && command == cmdEcho }
+func (b *binaryEcho) ServesBinary(app, command uint32) bool {
+	return app == echoApp && command == cmdEcho
+}
 
 func (b *binaryEcho) ServeDiameterBinary(_ context.Context, frame []byte, _ PeerInfo) ([]byte, error) {
 	b.calls++
