@@ -14,6 +14,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/presence/pidf"
+	"github.com/imscore/imscore/services/presence/rlmi"
 	"github.com/imscore/imscore/services/presence/store"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/identity"
@@ -66,6 +67,18 @@ func (s *Server) notifyAllLocked(ctx context.Context, presentity string) {
 // A pending subscription gets no body (RFC 6665 §4.2.2: nothing to tell yet); a politely blocked one the
 // neutral document (RFC 5025 §3.2.1).
 func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, state, reason string) {
+	if sub.List != "" {
+		// A back-end subscription of the RLS: its change goes to the list's subscriber as partial RLMI
+		// (RFC 4662 §5.2: only the resources that changed).
+		if state != stateTerminated {
+			if err := s.store.SaveSubscription(ctx, sub); err != nil {
+				s.log.Error("subscription not saved", logging.CallID(sub.CallID), zap.Error(err))
+				return
+			}
+		}
+		s.notifyList(ctx, sub.List, &backendChange{sub: sub, state: state, reason: reason}, nil)
+		return
+	}
 	var body []byte
 	switch {
 	case sub.Event == EventWinfo:
@@ -95,13 +108,13 @@ func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, stat
 			return
 		}
 	}
-	s.sendNotify(sub, state, reason, body)
+	s.sendNotify(sub, state, reason, "", body)
 }
 
 // sendNotify sends one NOTIFY on its own goroutine, owned by the Server (Run waits for it). A failure that
 // shows the watcher is gone ends the subscription (RFC 6665 §4.2.2: 481, or a timeout).
-func (s *Server) sendNotify(sub *store.Subscription, state, reason string, body []byte) {
-	req, err := s.buildNotify(sub, state, reason, body)
+func (s *Server) sendNotify(sub *store.Subscription, state, reason, ctype string, body []byte) {
+	req, err := s.buildNotify(sub, state, reason, ctype, body)
 	log := s.log.With(logging.IMPU(sub.Presentity), logging.CallID(sub.CallID), zap.String("watcher", sub.Watcher))
 	if err != nil {
 		log.Warn("NOTIFY not built", zap.Error(err))
@@ -121,6 +134,9 @@ func (s *Server) sendNotify(sub *store.Subscription, state, reason string, body 
 			if err := s.store.DeleteSubscription(context.WithoutCancel(ctx), sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				log.Warn("ending subscription", zap.Error(err))
 			}
+			for _, m := range sub.Resources {
+				s.dropBackend(context.WithoutCancel(ctx), sub.ID, m) // the RLS's subscriptions on its behalf end too
+			}
 		case res.StatusCode >= 300:
 			log.Info("NOTIFY rejected", zap.Int("code", res.StatusCode))
 		default:
@@ -131,7 +147,7 @@ func (s *Server) sendNotify(sub *store.Subscription, state, reason string, body 
 
 // buildNotify makes the in-dialog NOTIFY (RFC 3261 §12.2.1.1: Request-URI the remote target, Route the
 // route set; RFC 6665 §8.2.3 Subscription-State).
-func (s *Server) buildNotify(sub *store.Subscription, state, reason string, body []byte) (*sip.Request, error) {
+func (s *Server) buildNotify(sub *store.Subscription, state, reason, ctype string, body []byte) (*sip.Request, error) {
 	var target sip.Uri
 	if err := sip.ParseUri(sub.RemoteTarget, &target); err != nil {
 		return nil, fmt.Errorf("remote target %q: %w", sub.RemoteTarget, err)
@@ -158,10 +174,16 @@ func (s *Server) buildNotify(sub *store.Subscription, state, reason string, body
 		ss += fmt.Sprintf(";expires=%d", left)
 	}
 	req.AppendHeader(sip.NewHeader("Subscription-State", ss))
+	if sub.RLS {
+		req.AppendHeader(sip.NewHeader("Require", rlmi.OptionTag)) // RFC 4662 §5.1
+	}
 	if body != nil {
-		ctype := pidf.ContentType
-		if sub.Event == EventWinfo {
+		switch {
+		case ctype != "":
+		case sub.Event == EventWinfo:
 			ctype = ContentTypeWinfo
+		default:
+			ctype = pidf.ContentType
 		}
 		req.AppendHeader(sip.NewHeader("Content-Type", ctype))
 		req.SetBody(body)
@@ -190,10 +212,21 @@ func (s *Server) expire(ctx context.Context, now time.Time) {
 		s.log.Warn("expiring subscriptions", zap.Error(err))
 	}
 	for i := range subs {
-		unlock := s.lock(subs[i].Presentity)
-		s.notifyLocked(ctx, &subs[i], stateTerminated, "timeout")
-		if subs[i].Event == EventPresence {
-			s.notifyWinfoLocked(ctx, subs[i].Presentity)
+		sub := &subs[i]
+		if sub.RLS {
+			// RFC 4662 §4.4: the list subscription ends; its back-end subscriptions expire with it.
+			unlock := s.listLock(sub.ID)
+			sub.CSeq++
+			s.sendNotify(sub, stateTerminated, "timeout", "", nil)
+			unlock()
+			continue
+		}
+		unlock := s.lock(sub.Presentity)
+		if sub.List == "" {
+			s.notifyLocked(ctx, sub, stateTerminated, "timeout")
+		}
+		if sub.Event == EventPresence {
+			s.notifyWinfoLocked(ctx, sub.Presentity)
 		}
 		unlock()
 	}

@@ -47,8 +47,11 @@ type Server struct {
 	proxy   *proxy.Proxy
 	contact string
 	locks   [64]sync.Mutex // per presentity (by hash): one change and its NOTIFYs' CSeqs at a time
-	wg      sync.WaitGroup // NOTIFY senders
-	runCtx  context.Context
+	// listLocks serialise the NOTIFYs of list subscriptions (by hash of their ID); taken after a
+	// presentity's lock, never before one.
+	listLocks [64]sync.Mutex
+	wg        sync.WaitGroup // NOTIFY senders
+	runCtx    context.Context
 }
 
 // New binds the SIP listener. st is the state (store.Memory, or storage's Presence()).

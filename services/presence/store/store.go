@@ -52,6 +52,8 @@ type Subscription struct {
 	// Resources are the members of a list subscription (RFC 4662: the flattened resource list of its
 	// service URI), in the list's order; empty for a subscription to one presentity.
 	Resources []string `json:"resources,omitempty"`
+	// RLS marks a list subscription (to a service URI, RFC 4662); its NOTIFYs carry RLMI.
+	RLS bool `json:"rls,omitempty"`
 }
 
 // Document is one XCAP document (RFC 4825 §6): its application usage, owner and name.
