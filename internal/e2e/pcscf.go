@@ -18,6 +18,9 @@ type PCSCF struct {
 type PCSCFOptions struct {
 	ICSCF string    // the I-CSCF's SIP address, next hop of REGISTER
 	NS    Namespace // network namespace to run in (nil: the test's own)
+	// VisitedNetworkID is the P-Visited-Network-ID it adds ("": the home domain): a P-CSCF of a
+	// visited network.
+	VisitedNetworkID string
 }
 
 // StartPCSCF writes a configuration file (cmd/pcscf has no flags for the HTTP address and protected ports)
@@ -36,6 +39,9 @@ state_file: %q
 http: %q
 log: {level: debug}
 `, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP)
+	if o.VisitedNetworkID != "" {
+		cfg += fmt.Sprintf("visited_network_id: %q\n", o.VisitedNetworkID)
+	}
 	path := filepath.Join(dir, "pcscf.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
