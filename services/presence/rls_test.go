@@ -1,8 +1,12 @@
 package presence_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"mime"
+	"mime/multipart"
 	"strings"
 	"testing"
 
@@ -12,6 +16,7 @@ import (
 	"github.com/imscore/imscore/services/presence/pidf"
 	"github.com/imscore/imscore/services/presence/rlmi"
 	"github.com/imscore/imscore/services/presence/store"
+	"github.com/imscore/imscore/services/presence/xsdtest"
 )
 
 const (
@@ -64,6 +69,21 @@ func rlmiNotify(t *testing.T, pe *peer) (*sip.Request, *rlmi.List, map[string]rl
 	l, parts, err := rlmi.Parse(n.GetHeader("Content-Type").Value(), n.Body())
 	if err != nil {
 		t.Fatalf("RLMI: %v\n%s", err, n.Body())
+	}
+	// Every document of the body validates: the RLMI root (RFC 4662) and each PIDF part (RFC 3863).
+	_, params, _ := mime.ParseMediaType(n.GetHeader("Content-Type").Value())
+	r := multipart.NewReader(bytes.NewReader(n.Body()), params["boundary"])
+	for i := 0; ; i++ {
+		p, err := r.NextPart()
+		if err != nil {
+			break
+		}
+		b, _ := io.ReadAll(p)
+		schema := xsdtest.Presence
+		if i == 0 {
+			schema = xsdtest.RLMI
+		}
+		xsdtest.Valid(t, schema, b)
 	}
 	return n, l, parts
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/imscore/imscore/services/presence"
 	"github.com/imscore/imscore/services/presence/pidf"
 	"github.com/imscore/imscore/services/presence/store"
+	"github.com/imscore/imscore/services/presence/xsdtest"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -320,8 +321,11 @@ func TestWatcherInfo(t *testing.T) {
 		t.Fatalf("first winfo NOTIFY:\n%s", n.Body())
 	}
 	send(t, pe, request(s, sip.SUBSCRIBE, alice, bob, "Event: presence", contact))
-	n = pe.waitEvent(t, "presence.winfo")
-	if body := string(n.Body()); !strings.Contains(body, `status="pending">`+bob+`</watcher>`) || !strings.Contains(body, `version="1"`) {
+	n2 := pe.waitEvent(t, "presence.winfo")
+	if body := string(n2.Body()); !strings.Contains(body, `status="pending">`+bob+`</watcher>`) || !strings.Contains(body, `version="1"`) {
 		t.Fatalf("winfo after bob subscribed:\n%s", body)
 	}
+	// RFC 3858 §7: both documents validate against the watcherinfo schema.
+	xsdtest.Valid(t, xsdtest.Watcherinfo, n.Body())
+	xsdtest.Valid(t, xsdtest.Watcherinfo, n2.Body())
 }
