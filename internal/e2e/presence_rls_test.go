@@ -206,3 +206,19 @@ func akaKeys(t *testing.T) aka.Keys {
 	}
 	return keys
 }
+
+// TestSIPpPresence: SIPp, an independent SIP implementation, as a standard presence client against
+// cmd/presence (internal/e2e/sipp/presence_uac.xml): PUBLISH with entity-tags (initial, modify, refresh,
+// remove, RFC 3903), SUBSCRIBE and its NOTIFYs with PIDF, unsubscription (RFC 3856, RFC 6665), over UDP
+// and TCP.
+func TestSIPpPresence(t *testing.T) {
+	NeedSIPp(t)
+	as := StartPresence(t, bins, PresenceOptions{})
+	for i, transport := range []string{"u1", "t1"} {
+		t.Run(transport, func(t *testing.T) {
+			SIPp{Scenario: "presence_uac.xml", Remote: as.SIP, Transport: transport, Service: fmt.Sprintf("1555000020%d", i),
+				Keys: map[string]string{"domain": Domain}, Timeout: 30 * time.Second}.Run(t)
+		})
+	}
+	as.CheckNoPanic(t)
+}

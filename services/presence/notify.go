@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -108,21 +109,31 @@ func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, stat
 			return
 		}
 	}
-	s.sendNotify(sub, state, reason, "", body)
+	s.sendNotify(ctx, sub, state, reason, "", body)
 }
 
 // sendNotify sends one NOTIFY on its own goroutine, owned by the Server (Run waits for it). A failure that
 // shows the watcher is gone ends the subscription (RFC 6665 §4.2.2: 481, or a timeout).
-func (s *Server) sendNotify(sub *store.Subscription, state, reason, ctype string, body []byte) {
+func (s *Server) sendNotify(ctx context.Context, sub *store.Subscription, state, reason, ctype string, body []byte) {
 	req, err := s.buildNotify(sub, state, reason, ctype, body)
 	log := s.log.With(logging.IMPU(sub.Presentity), logging.CallID(sub.CallID), zap.String("watcher", sub.Watcher))
 	if err != nil {
 		log.Warn("NOTIFY not built", zap.Error(err))
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Add(1) // now, not when it starts: Run's Wait must not race a later Add
+	start := func() { go s.transmitNotify(req, sub, state, log) }
+	if d, ok := ctx.Value(deferKey{}).(*deferred); ok {
+		d.add(start) // after the response to the request that caused it (RFC 6665 §4.2.1.2)
+		return
+	}
+	start()
+}
+
+// transmitNotify runs one NOTIFY transaction (Server.wg counts it).
+func (s *Server) transmitNotify(req *sip.Request, sub *store.Subscription, state string, log *zap.Logger) {
+	defer s.wg.Done()
+	{
 		ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.NotifyTimeout)
 		defer cancel()
 		res, err := s.proxy.Send(ctx, req)
@@ -142,7 +153,7 @@ func (s *Server) sendNotify(sub *store.Subscription, state, reason, ctype string
 		default:
 			log.Debug("notified", zap.String("state", state))
 		}
-	}()
+	}
 }
 
 // buildNotify makes the in-dialog NOTIFY (RFC 3261 §12.2.1.1: Request-URI the remote target, Route the
@@ -217,7 +228,7 @@ func (s *Server) expire(ctx context.Context, now time.Time) {
 			// RFC 4662 §4.4: the list subscription ends; its back-end subscriptions expire with it.
 			unlock := s.listLock(sub.ID)
 			sub.CSeq++
-			s.sendNotify(sub, stateTerminated, "timeout", "", nil)
+			s.sendNotify(ctx, sub, stateTerminated, "timeout", "", nil)
 			unlock()
 			continue
 		}
@@ -314,4 +325,57 @@ func identityOfTo(req *sip.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(identity.URIKey(&to.Address))
+}
+
+// deferred holds the NOTIFYs a request caused until its response is sent (proxy.Reply.Sent): a
+// subscriber gets the 200 of its SUBSCRIBE before the first NOTIFY, and a publisher watching itself the
+// 200 of its PUBLISH before the NOTIFY it caused (RFC 6665 §4.2.1.2; UAs such as SIPp depend on it).
+type deferred struct {
+	mu   sync.Mutex
+	fns  []func()
+	done bool
+}
+
+type deferKey struct{}
+
+func (d *deferred) add(fn func()) {
+	d.mu.Lock()
+	if !d.done {
+		d.fns = append(d.fns, fn)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	fn()
+}
+
+// flush starts what was deferred, and anything deferred later at once.
+func (d *deferred) flush() {
+	d.mu.Lock()
+	fns := d.fns
+	d.fns, d.done = nil, true
+	d.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// afterReply runs handle with NOTIFYs deferred until its reply is sent (at once when it does not
+// reply). Should the proxy never send the reply, they go after NotifyTimeout all the same: nothing
+// waits for ever.
+func (s *Server) afterReply(ctx context.Context, handle func(context.Context) (proxy.Decision, error)) (proxy.Decision, error) {
+	d := &deferred{}
+	dec, err := handle(context.WithValue(ctx, deferKey{}, d))
+	if err != nil || dec.Reply == nil {
+		d.flush()
+		return dec, err
+	}
+	t := time.AfterFunc(s.cfg.NotifyTimeout, d.flush)
+	r := *dec.Reply
+	r.Sent = func() {
+		t.Stop()
+		d.flush()
+	}
+	dec.Reply = &r
+	return dec, nil
 }

@@ -260,7 +260,7 @@ func (s *Server) handleListSubscribe(ctx context.Context, req *sip.Request, sub 
 		return proxy.Respond(404, "Not Found: no such resource list"), nil
 	case err != nil:
 		s.log.Info("resource list not usable", zap.String("list", uri), zap.Error(err))
-		return proxy.Respond(403, "Forbidden: "+reasonPhrase(err)), nil
+		return proxy.Respond(403, "Forbidden: "+reasonOf(err)), nil
 	}
 	if sub == nil {
 		watcher := assertedIdentity(req)
@@ -308,19 +308,6 @@ func (s *Server) handleListSubscribe(ctx context.Context, req *sip.Request, sub 
 	return proxy.Respond(200, "OK", sip.NewHeader(header.Expires, strconv.Itoa(int(exp/time.Second))),
 		sip.NewHeader("Require", rlmi.OptionTag), // RFC 4662 §4.4
 		sip.NewHeader(header.Contact, "<"+s.contact+">")), nil
-}
-
-func reasonPhrase(err error) string {
-	r := strings.Map(func(c rune) rune {
-		if c < 0x20 || c == 0x7f {
-			return ' '
-		}
-		return c
-	}, err.Error())
-	if len(r) > 120 {
-		r = r[:120]
-	}
-	return r
 }
 
 // syncBackends makes the list subscription's back-end subscriptions match its Resources and Expires:
@@ -401,7 +388,7 @@ func (s *Server) endList(ctx context.Context, sub *store.Subscription, reason st
 		s.log.Warn("ending list subscription", logging.CallID(sub.CallID), zap.Error(err))
 	}
 	sub.CSeq++
-	s.sendNotify(sub, stateTerminated, reason, "", nil)
+	s.sendNotify(ctx, sub, stateTerminated, reason, "", nil)
 }
 
 // listLock serialises the NOTIFYs (CSeq, RLMI version) of one list subscription. It is taken after a
@@ -478,7 +465,7 @@ func (s *Server) notifyList(ctx context.Context, listID string, changed *backend
 		s.log.Error("list subscription not saved", logging.CallID(sub.CallID), zap.Error(err))
 		return
 	}
-	s.sendNotify(sub, sub.State, "", ctype, body)
+	s.sendNotify(ctx, sub, sub.State, "", ctype, body)
 }
 
 // backendChange is the new state of one back-end subscription for a partial RLMI NOTIFY.

@@ -120,11 +120,11 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 	}
 	switch req.Method {
 	case sip.PUBLISH:
-		return s.handlePublish(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handlePublish(ctx, req) })
 	case sip.SUBSCRIBE:
-		return s.handleSubscribe(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handleSubscribe(ctx, req) })
 	case sip.REGISTER:
-		return s.handleRegister(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handleRegister(ctx, req) })
 	case sip.OPTIONS:
 		return proxy.Respond(200, "OK", sip.NewHeader("Allow", allow)), nil
 	case sip.ACK:

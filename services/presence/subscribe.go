@@ -144,7 +144,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 		// RFC 5025 §3.2.1: block rejects the subscription.
 		if inDialog {
 			_ = s.store.DeleteSubscription(ctx, sub.ID)
-			s.sendNotify(sub, stateTerminated, "rejected", "", nil)
+			s.sendNotify(ctx, sub, stateTerminated, "rejected", "", nil)
 		}
 		log.Info("subscription blocked by pres-rules")
 		return proxy.Respond(403, "Forbidden"), nil
