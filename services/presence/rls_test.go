@@ -199,3 +199,27 @@ func TestResourceList(t *testing.T) {
 		t.Errorf("inline list RLMI: %+v", l)
 	}
 }
+
+// TestResourceListRestart: a list subscription and its back-end subscriptions are state like any other:
+// another server on the same store (a restart, or a second instance on PostgreSQL) carries on with the
+// next RLMI version when a member publishes.
+func TestResourceListRestart(t *testing.T) {
+	st := store.NewMemory()
+	pe := newPeer(t, "127.0.0.1")
+	allow := func(c *presence.Config) { c.DefaultSubHandling = presence.HandlingAllow }
+	s1 := startServer(t, st, allow)
+	buddyList(t, st)
+	if res := send(t, pe, listSubscribe(s1, pe, bob, bobsList, "Supported: eventlist")); res.StatusCode != 200 {
+		t.Fatalf("list SUBSCRIBE: %s", res.StartLine())
+	}
+	if _, l, _ := rlmiNotify(t, pe); !l.FullState || l.Version != 0 {
+		t.Fatalf("first RLMI %+v", l)
+	}
+	s2 := startServer(t, st, allow)
+	publish(t, s2, pe, carol, pidfDoc(carol, "open", "after the restart"))
+	_, l, parts := rlmiNotify(t, pe)
+	in := instance(t, l, carol)
+	if d, err := pidf.Parse(parts[in.CID].Body); l.FullState || l.Version != 1 || err != nil || d.Elements[0].Note != "after the restart" {
+		t.Fatalf("RLMI after the restart: %+v %v", l, err)
+	}
+}
