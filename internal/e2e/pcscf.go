@@ -2,8 +2,10 @@ package e2e
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 )
 
@@ -16,11 +18,13 @@ type PCSCF struct {
 
 // PCSCFOptions configure StartPCSCF.
 type PCSCFOptions struct {
-	ICSCF string    // the I-CSCF's SIP address, next hop of REGISTER
+	ICSCF string    // the I-CSCF's SIP address, next hop of REGISTER (or "dns", see Extra)
 	NS    Namespace // network namespace to run in (nil: the test's own)
-	// VisitedNetworkID is the P-Visited-Network-ID it adds ("": the home domain): a P-CSCF of a
-	// visited network.
-	VisitedNetworkID string
+	// IP is the address to listen on ("": 127.0.0.1); another loopback address (127.0.0.2) plays another
+	// network's node.
+	IP string
+	// Extra is YAML appended to the configuration file (dns:, visited_network_id: ...).
+	Extra string
 }
 
 // StartPCSCF writes a configuration file (cmd/pcscf has no flags for the HTTP address and protected ports)
@@ -29,6 +33,9 @@ func StartPCSCF(t testing.TB, b *Builder, o PCSCFOptions) *PCSCF {
 	t.Helper()
 	bin := b.MustPath(t, "pcscf")
 	n := &PCSCF{SIP: Addr(FreePort(t)), HTTP: Addr(FreePort(t))}
+	if o.IP != "" {
+		n.SIP = net.JoinHostPort(o.IP, strconv.Itoa(FreePort(t)))
+	}
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`listen: [%q]
 icscf: %q
@@ -38,10 +45,7 @@ server_ports: {first: %d, count: 1}
 state_file: %q
 http: %q
 log: {level: debug}
-`, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP)
-	if o.VisitedNetworkID != "" {
-		cfg += fmt.Sprintf("visited_network_id: %q\n", o.VisitedNetworkID)
-	}
+`, n.SIP, o.ICSCF, FreePort(t), FreePort(t), filepath.Join(dir, "pcscf-state.json"), n.HTTP) + o.Extra
 	path := filepath.Join(dir, "pcscf.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)

@@ -145,7 +145,7 @@ func TestPresenceListsDevicesVisitors(t *testing.T) {
 	}
 
 	t.Run("visitor through a visited P-CSCF", func(t *testing.T) {
-		vp := StartPCSCF(t, bins, PCSCFOptions{ICSCF: c.icscf.SIP, VisitedNetworkID: visited})
+		vp := StartPCSCF(t, bins, PCSCFOptions{ICSCF: c.icscf.SIP, Extra: fmt.Sprintf("visited_network_id: %q\n", visited)})
 		roam := &core{entry: vp.SIP}
 		// The P-CSCF is a visited network's: a user who may not roam there is refused (HSS UAR,
 		// DIAMETER_ERROR_ROAMING_NOT_ALLOWED), so the visitor below really comes from it.
