@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/imscore/imscore/services/presence/rlmi"
+	"github.com/imscore/imscore/services/presence/xsdtest"
 )
 
 // rfcExample is the NOTIFY body of RFC 4662 §6.5 (first NOTIFY), CRLF line ends, shortened to two
@@ -93,4 +94,18 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("nil list without error")
 		}
 	})
+}
+
+// TestSchema: the RLMI of RFC 4662 §6.5's example and of Build validate against RFC 4662's schema.
+func TestSchema(t *testing.T) {
+	root := rfcExample[strings.Index(rfcExample, "<?xml") : strings.Index(rfcExample, "</list>")+len("</list>")]
+	xsdtest.Valid(t, xsdtest.RLMI, []byte(root))
+	l := &rlmi.List{URI: "sip:list@x", Version: 7, Names: []string{"Friends"}, Resources: []rlmi.Resource{
+		{URI: "sip:a@x", Names: []string{"A"}, Instances: []rlmi.Instance{{ID: "a", State: rlmi.StateTerminated, Reason: "rejected"}}}}}
+	_, body, err := rlmi.Build(l, nil, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(body)
+	xsdtest.Valid(t, xsdtest.RLMI, []byte(s[strings.Index(s, "<?xml"):strings.Index(s, "</list>")+len("</list>")]))
 }
