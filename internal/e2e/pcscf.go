@@ -23,7 +23,7 @@ type PCSCFOptions struct {
 	// IP is the address to listen on ("": 127.0.0.1); another loopback address (127.0.0.2) plays another
 	// network's node.
 	IP string
-	// Extra is YAML appended to the configuration file (dns:, visited_network_id: ...).
+	// Extra is YAML appended to the configuration file (dns:, visited_network_id:, a qos section ...).
 	Extra string
 }
 
