@@ -34,7 +34,7 @@ const loadUsage = `usage: imsue load [flags]
   --duration through the P-CSCF; with --step-up the rate rises by --step-factor per step until a
   step's failure ratio reaches --max-failure-ratio. The text report goes to stdout, the JSON one
   to --json. Exit 0: under the failure limit; 1: not; 2: usage error.
-  Scenarios: register, reregister, deregister, message, call, mix (--mix).
+  Scenarios: register, reregister, deregister, message, call, presence, mix (--mix).
 flags:`
 
 // loadFlags are the parsed flags of imsue load.
@@ -66,7 +66,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (*loadFlags, error) {
 	fs.StringVar(&f.provisionURL, "provision", "", "HSS provisioning API (e.g. http://127.0.0.1:8080): bulk-provision the UEs first (existing ones are kept)")
 	fs.StringVar(&f.provisionTokenFile, "provision-token-file", "", "file with the API token for --provision (provision scope); "+
 		"default $"+httpauth.EnvToken+", else "+httpauth.DefaultClientTokenFile+" as make run writes it")
-	fs.StringVar(&f.scenario, "scenario", string(load.ScenarioRegister), "register, reregister, deregister, message, call or mix")
+	fs.StringVar(&f.scenario, "scenario", string(load.ScenarioRegister), "register, reregister, deregister, message, call, presence or mix")
 	fs.StringVar(&f.mix, "mix", load.DefaultMix().String(), "weights of the mix scenario, name=weight,…")
 	fs.Float64Var(&f.rate, "rate", load.DefaultRate, "target operations per second (of the first step)")
 	fs.DurationVar(&f.duration, "duration", load.DefaultDuration, "length of the run, or of each step")

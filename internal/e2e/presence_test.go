@@ -3,7 +3,6 @@ package e2e
 import (
 	"fmt"
 	"net"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -56,18 +55,7 @@ func putRules(t *testing.T, as *PresenceAS, owner, watcher, handling string) {
  <cr:rule id="w1"><cr:conditions><cr:identity><cr:one id="` + watcher + `"/></cr:identity></cr:conditions>
   <cr:actions><sub-handling>` + handling + `</sub-handling></cr:actions></cr:rule>
 </cr:ruleset>`
-	url := fmt.Sprintf("http://%s/xcap-root/org.openmobilealliance.pres-rules/users/%s/pres-rules", as.HTTP, owner)
-	req, _ := http.NewRequest(http.MethodPut, url, strings.NewReader(doc))
-	req.Header.Set("Content-Type", "application/auth-policy+xml")
-	req.Header.Set("X-3GPP-Asserted-Identity", `"`+owner+`"`)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != 200 && res.StatusCode != 201 {
-		t.Fatalf("PUT pres-rules %s: %d", handling, res.StatusCode)
-	}
+	xcapPut(t, as, "org.openmobilealliance.pres-rules", owner, "pres-rules", "application/auth-policy+xml", doc)
 }
 
 func TestPresenceThroughCore(t *testing.T) {

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -12,7 +11,6 @@ import (
 
 	"go.uber.org/zap/zaptest"
 
-	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/sip/ue"
 )
 
@@ -24,13 +22,7 @@ import (
 // is barred, as with SIPp).
 func (c *core) newUE(t *testing.T, s Subscriber, mutate ...func(*ue.Config)) (*ue.UE, *ue.Registration) {
 	t.Helper()
-	k, _ := hex.DecodeString(AKAK)
-	op, _ := hex.DecodeString(AKAOP)
-	keys, err := aka.NewKeys(k, op, nil, [2]byte{0x30, 0x30})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := ue.Config{IMPI: s.IMPI(), IMPU: number(s), PCSCF: netip.MustParseAddrPort(c.entry), Keys: keys,
+	cfg := ue.Config{IMPI: s.IMPI(), IMPU: number(s), PCSCF: netip.MustParseAddrPort(c.entry), Keys: akaKeys(t),
 		Timeout: 10 * time.Second}
 	for _, m := range mutate {
 		m(&cfg)

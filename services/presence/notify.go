@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/presence/pidf"
+	"github.com/imscore/imscore/services/presence/rlmi"
 	"github.com/imscore/imscore/services/presence/store"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/identity"
@@ -66,6 +68,18 @@ func (s *Server) notifyAllLocked(ctx context.Context, presentity string) {
 // A pending subscription gets no body (RFC 6665 §4.2.2: nothing to tell yet); a politely blocked one the
 // neutral document (RFC 5025 §3.2.1).
 func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, state, reason string) {
+	if sub.List != "" {
+		// A back-end subscription of the RLS: its change goes to the list's subscriber as partial RLMI
+		// (RFC 4662 §5.2: only the resources that changed).
+		if state != stateTerminated {
+			if err := s.store.SaveSubscription(ctx, sub); err != nil {
+				s.log.Error("subscription not saved", logging.CallID(sub.CallID), zap.Error(err))
+				return
+			}
+		}
+		s.notifyList(ctx, sub.List, &backendChange{sub: sub, state: state, reason: reason}, nil)
+		return
+	}
 	var body []byte
 	switch {
 	case sub.Event == EventWinfo:
@@ -95,21 +109,31 @@ func (s *Server) notifyLocked(ctx context.Context, sub *store.Subscription, stat
 			return
 		}
 	}
-	s.sendNotify(sub, state, reason, body)
+	s.sendNotify(ctx, sub, state, reason, "", body)
 }
 
 // sendNotify sends one NOTIFY on its own goroutine, owned by the Server (Run waits for it). A failure that
 // shows the watcher is gone ends the subscription (RFC 6665 §4.2.2: 481, or a timeout).
-func (s *Server) sendNotify(sub *store.Subscription, state, reason string, body []byte) {
-	req, err := s.buildNotify(sub, state, reason, body)
+func (s *Server) sendNotify(ctx context.Context, sub *store.Subscription, state, reason, ctype string, body []byte) {
+	req, err := s.buildNotify(sub, state, reason, ctype, body)
 	log := s.log.With(logging.IMPU(sub.Presentity), logging.CallID(sub.CallID), zap.String("watcher", sub.Watcher))
 	if err != nil {
 		log.Warn("NOTIFY not built", zap.Error(err))
 		return
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
+	s.wg.Add(1) // now, not when it starts: Run's Wait must not race a later Add
+	start := func() { go s.transmitNotify(req, sub, state, log) }
+	if d, ok := ctx.Value(deferKey{}).(*deferred); ok {
+		d.add(start) // after the response to the request that caused it (RFC 6665 §4.2.1.2)
+		return
+	}
+	start()
+}
+
+// transmitNotify runs one NOTIFY transaction (Server.wg counts it).
+func (s *Server) transmitNotify(req *sip.Request, sub *store.Subscription, state string, log *zap.Logger) {
+	defer s.wg.Done()
+	{
 		ctx, cancel := context.WithTimeout(s.runCtx, s.cfg.NotifyTimeout)
 		defer cancel()
 		res, err := s.proxy.Send(ctx, req)
@@ -121,17 +145,20 @@ func (s *Server) sendNotify(sub *store.Subscription, state, reason string, body 
 			if err := s.store.DeleteSubscription(context.WithoutCancel(ctx), sub.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
 				log.Warn("ending subscription", zap.Error(err))
 			}
+			for _, m := range sub.Resources {
+				s.dropBackend(context.WithoutCancel(ctx), sub.ID, m) // the RLS's subscriptions on its behalf end too
+			}
 		case res.StatusCode >= 300:
 			log.Info("NOTIFY rejected", zap.Int("code", res.StatusCode))
 		default:
 			log.Debug("notified", zap.String("state", state))
 		}
-	}()
+	}
 }
 
 // buildNotify makes the in-dialog NOTIFY (RFC 3261 §12.2.1.1: Request-URI the remote target, Route the
 // route set; RFC 6665 §8.2.3 Subscription-State).
-func (s *Server) buildNotify(sub *store.Subscription, state, reason string, body []byte) (*sip.Request, error) {
+func (s *Server) buildNotify(sub *store.Subscription, state, reason, ctype string, body []byte) (*sip.Request, error) {
 	var target sip.Uri
 	if err := sip.ParseUri(sub.RemoteTarget, &target); err != nil {
 		return nil, fmt.Errorf("remote target %q: %w", sub.RemoteTarget, err)
@@ -158,10 +185,16 @@ func (s *Server) buildNotify(sub *store.Subscription, state, reason string, body
 		ss += fmt.Sprintf(";expires=%d", left)
 	}
 	req.AppendHeader(sip.NewHeader("Subscription-State", ss))
+	if sub.RLS {
+		req.AppendHeader(sip.NewHeader("Require", rlmi.OptionTag)) // RFC 4662 §5.1
+	}
 	if body != nil {
-		ctype := pidf.ContentType
-		if sub.Event == EventWinfo {
+		switch {
+		case ctype != "":
+		case sub.Event == EventWinfo:
 			ctype = ContentTypeWinfo
+		default:
+			ctype = pidf.ContentType
 		}
 		req.AppendHeader(sip.NewHeader("Content-Type", ctype))
 		req.SetBody(body)
@@ -190,10 +223,21 @@ func (s *Server) expire(ctx context.Context, now time.Time) {
 		s.log.Warn("expiring subscriptions", zap.Error(err))
 	}
 	for i := range subs {
-		unlock := s.lock(subs[i].Presentity)
-		s.notifyLocked(ctx, &subs[i], stateTerminated, "timeout")
-		if subs[i].Event == EventPresence {
-			s.notifyWinfoLocked(ctx, subs[i].Presentity)
+		sub := &subs[i]
+		if sub.RLS {
+			// RFC 4662 §4.4: the list subscription ends; its back-end subscriptions expire with it.
+			unlock := s.listLock(sub.ID)
+			sub.CSeq++
+			s.sendNotify(ctx, sub, stateTerminated, "timeout", "", nil)
+			unlock()
+			continue
+		}
+		unlock := s.lock(sub.Presentity)
+		if sub.List == "" {
+			s.notifyLocked(ctx, sub, stateTerminated, "timeout")
+		}
+		if sub.Event == EventPresence {
+			s.notifyWinfoLocked(ctx, sub.Presentity)
 		}
 		unlock()
 	}
@@ -281,4 +325,57 @@ func identityOfTo(req *sip.Request) string {
 		return ""
 	}
 	return strings.TrimSpace(identity.URIKey(&to.Address))
+}
+
+// deferred holds the NOTIFYs a request caused until its response is sent (proxy.Reply.Sent): a
+// subscriber gets the 200 of its SUBSCRIBE before the first NOTIFY, and a publisher watching itself the
+// 200 of its PUBLISH before the NOTIFY it caused (RFC 6665 §4.2.1.2; UAs such as SIPp depend on it).
+type deferred struct {
+	mu   sync.Mutex
+	fns  []func()
+	done bool
+}
+
+type deferKey struct{}
+
+func (d *deferred) add(fn func()) {
+	d.mu.Lock()
+	if !d.done {
+		d.fns = append(d.fns, fn)
+		d.mu.Unlock()
+		return
+	}
+	d.mu.Unlock()
+	fn()
+}
+
+// flush starts what was deferred, and anything deferred later at once.
+func (d *deferred) flush() {
+	d.mu.Lock()
+	fns := d.fns
+	d.fns, d.done = nil, true
+	d.mu.Unlock()
+	for _, fn := range fns {
+		fn()
+	}
+}
+
+// afterReply runs handle with NOTIFYs deferred until its reply is sent (at once when it does not
+// reply). Should the proxy never send the reply, they go after NotifyTimeout all the same: nothing
+// waits for ever.
+func (s *Server) afterReply(ctx context.Context, handle func(context.Context) (proxy.Decision, error)) (proxy.Decision, error) {
+	d := &deferred{}
+	dec, err := handle(context.WithValue(ctx, deferKey{}, d))
+	if err != nil || dec.Reply == nil {
+		d.flush()
+		return dec, err
+	}
+	t := time.AfterFunc(s.cfg.NotifyTimeout, d.flush)
+	r := *dec.Reply
+	r.Sent = func() {
+		t.Stop()
+		d.flush()
+	}
+	dec.Reply = &r
+	return dec, nil
 }

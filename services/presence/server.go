@@ -47,8 +47,11 @@ type Server struct {
 	proxy   *proxy.Proxy
 	contact string
 	locks   [64]sync.Mutex // per presentity (by hash): one change and its NOTIFYs' CSeqs at a time
-	wg      sync.WaitGroup // NOTIFY senders
-	runCtx  context.Context
+	// listLocks serialise the NOTIFYs of list subscriptions (by hash of their ID); taken after a
+	// presentity's lock, never before one.
+	listLocks [64]sync.Mutex
+	wg        sync.WaitGroup // NOTIFY senders
+	runCtx    context.Context
 }
 
 // New binds the SIP listener. st is the state (store.Memory, or storage's Presence()).
@@ -117,11 +120,11 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 	}
 	switch req.Method {
 	case sip.PUBLISH:
-		return s.handlePublish(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handlePublish(ctx, req) })
 	case sip.SUBSCRIBE:
-		return s.handleSubscribe(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handleSubscribe(ctx, req) })
 	case sip.REGISTER:
-		return s.handleRegister(ctx, req)
+		return s.afterReply(ctx, func(ctx context.Context) (proxy.Decision, error) { return s.handleRegister(ctx, req) })
 	case sip.OPTIONS:
 		return proxy.Respond(200, "OK", sip.NewHeader("Allow", allow)), nil
 	case sip.ACK:

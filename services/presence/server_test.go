@@ -16,6 +16,7 @@ import (
 	"github.com/imscore/imscore/services/presence"
 	"github.com/imscore/imscore/services/presence/pidf"
 	"github.com/imscore/imscore/services/presence/store"
+	"github.com/imscore/imscore/services/presence/xsdtest"
 	"github.com/imscore/imscore/sip/proxy"
 )
 
@@ -30,7 +31,8 @@ type peer struct {
 	p       *proxy.Proxy
 	mu      sync.Mutex
 	notifys []*sip.Request
-	taken   int // NOTIFYs waitNotify has returned: each is returned once, in arrival order
+	taken   int  // NOTIFYs waitNotify has returned: each is returned once, in arrival order
+	discard bool // benchmarks: count NOTIFYs on got, keep none
 	got     chan struct{}
 	addr    netip.AddrPort
 }
@@ -44,7 +46,9 @@ func newPeerLog(t testing.TB, bind string, log *zap.Logger) *peer {
 	p, err := proxy.New(proxy.Config{Listen: []proxy.Listen{{Addr: bind + ":0"}}, TimerF: 2 * time.Second,
 		Router: proxy.RouterFunc(func(_ context.Context, req *sip.Request, _ proxy.Source) (proxy.Decision, error) {
 			pe.mu.Lock()
-			pe.notifys = append(pe.notifys, req)
+			if !pe.discard {
+				pe.notifys = append(pe.notifys, req)
+			}
 			pe.mu.Unlock()
 			pe.got <- struct{}{}
 			return proxy.Respond(200, "OK"), nil
@@ -320,8 +324,61 @@ func TestWatcherInfo(t *testing.T) {
 		t.Fatalf("first winfo NOTIFY:\n%s", n.Body())
 	}
 	send(t, pe, request(s, sip.SUBSCRIBE, alice, bob, "Event: presence", contact))
-	n = pe.waitEvent(t, "presence.winfo")
-	if body := string(n.Body()); !strings.Contains(body, `status="pending">`+bob+`</watcher>`) || !strings.Contains(body, `version="1"`) {
+	n2 := pe.waitEvent(t, "presence.winfo")
+	if body := string(n2.Body()); !strings.Contains(body, `status="pending">`+bob+`</watcher>`) || !strings.Contains(body, `version="1"`) {
 		t.Fatalf("winfo after bob subscribed:\n%s", body)
+	}
+	// RFC 3858 §7: both documents validate against the watcherinfo schema.
+	xsdtest.Valid(t, xsdtest.Watcherinfo, n.Body())
+	xsdtest.Valid(t, xsdtest.Watcherinfo, n2.Body())
+}
+
+// TestExpiry: a publication that is not refreshed ends (RFC 3903 §4.1: the watchers get the state
+// without it, here the neutral closed document), and so does a subscription (RFC 6665 §4.2.2: a final
+// NOTIFY, terminated;reason=timeout).
+func TestExpiry(t *testing.T) {
+	s := startServer(t, store.NewMemory(), func(c *presence.Config) {
+		c.DefaultSubHandling = presence.HandlingAllow
+		c.PublishMinExpires, c.SubscribeMinExpires, c.ExpiryInterval = time.Second, time.Second, 100*time.Millisecond
+	})
+	pe := newPeer(t, "127.0.0.1")
+	if res := publish(t, s, pe, alice, pidfDoc(alice, "open", "brief"), "Expires: 1"); res.StatusCode != 200 {
+		t.Fatalf("PUBLISH: %s", res.StartLine())
+	}
+	send(t, pe, request(s, sip.SUBSCRIBE, alice, bob, "Event: presence", fmt.Sprintf("Contact: <sip:%s>", pe.addr), "Expires: 2"))
+	if d, err := pidf.Parse(pe.waitNotify(t).Body()); err != nil || d.Elements[0].Note != "brief" {
+		t.Fatalf("first NOTIFY: %v", err)
+	}
+	// Both expire within a second of each other: on a loaded machine one sweep may find both, and the two
+	// NOTIFYs may then arrive in either order.
+	var closed, final bool
+	for range 2 {
+		n := pe.waitNotify(t)
+		switch ss := n.GetHeader("Subscription-State").Value(); {
+		case ss == "terminated;reason=timeout":
+			final = true
+		case strings.HasPrefix(ss, "active"):
+			d, err := pidf.Parse(n.Body())
+			closed = err == nil && d.Elements[0].Basic == pidf.Closed && d.Elements[0].Note == ""
+		}
+	}
+	if !closed || !final {
+		t.Errorf("after the expiries: neutral state notified %v, final NOTIFY %v", closed, final)
+	}
+}
+
+// TestServedUser: the S-CSCF's P-Served-User names the presentity (TS 24.229 §5.7.1.3, RFC 5502), not
+// the Request-URI.
+func TestServedUser(t *testing.T) {
+	s := startServer(t, store.NewMemory(), func(c *presence.Config) { c.DefaultSubHandling = presence.HandlingAllow })
+	pe := newPeer(t, "127.0.0.1")
+	publish(t, s, pe, alice, pidfDoc(alice, "open", "served"))
+	req := request(s, sip.SUBSCRIBE, "sip:alias@ims.example.org", bob, "Event: presence", fmt.Sprintf("Contact: <sip:%s>", pe.addr),
+		"P-Served-User: <"+alice+">;sescase=term;regstate=reg")
+	if res := send(t, pe, req); res.StatusCode != 200 {
+		t.Fatalf("SUBSCRIBE: %s", res.StartLine())
+	}
+	if d, err := pidf.Parse(pe.waitNotify(t).Body()); err != nil || d.Entity != alice || d.Elements[0].Note != "served" {
+		t.Fatalf("NOTIFY: %+v %v", d, err)
 	}
 }

@@ -60,9 +60,6 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 	default:
 		return proxy.Respond(489, "Bad Event", sip.NewHeader(header.AllowEvents, EventPresence+", "+EventWinfo)), nil // RFC 6665 §4.2.1.1
 	}
-	if !accepts(req, ctype) {
-		return proxy.Respond(406, "Not Acceptable", sip.NewHeader("Accept", ctype)), nil
-	}
 	exp, ok := expires(req, s.cfg.SubscribeExpires)
 	if !ok {
 		return proxy.Respond(400, "Bad Expires"), nil
@@ -75,6 +72,20 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 	from, to := req.From(), req.To()
 	remoteTag, _ := from.Params.Get("tag")
 	localTag, inDialog := to.Params.Get("tag")
+	if ev == EventPresence {
+		// RFC 4662: a SUBSCRIBE to a service URI (or within a list subscription) is the RLS's.
+		if inDialog {
+			sub, err := s.store.Subscription(ctx, subscriptionID(req.CallID().Value(), remoteTag, localTag))
+			if err == nil && sub.RLS {
+				return s.handleListSubscribe(ctx, req, sub, exp)
+			}
+		} else if _, err := s.lookupService(ctx, servedUser(req)); !errors.Is(err, errNoService) {
+			return s.handleListSubscribe(ctx, req, nil, exp)
+		}
+	}
+	if !accepts(req, ctype) {
+		return proxy.Respond(406, "Not Acceptable", sip.NewHeader("Accept", ctype)), nil
+	}
 	now := time.Now()
 	var sub *store.Subscription
 	if inDialog {
@@ -133,7 +144,7 @@ func (s *Server) handleSubscribe(ctx context.Context, req *sip.Request) (proxy.D
 		// RFC 5025 §3.2.1: block rejects the subscription.
 		if inDialog {
 			_ = s.store.DeleteSubscription(ctx, sub.ID)
-			s.sendNotify(sub, stateTerminated, "rejected", nil)
+			s.sendNotify(ctx, sub, stateTerminated, "rejected", "", nil)
 		}
 		log.Info("subscription blocked by pres-rules")
 		return proxy.Respond(403, "Forbidden"), nil

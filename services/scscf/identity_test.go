@@ -24,3 +24,22 @@ func TestProfileForVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestProfileForWildcardedPSI: a request to an identity of a wildcarded PSI (TS 23.003 §13.5) is served
+// by the profile of the pattern, given as the identity or in the WildcardedPSI extension (TS 29.228
+// §6.1.2); an exact identity wins, and an identity outside the pattern has none.
+func TestProfileForWildcardedPSI(t *testing.T) {
+	const d = "ims.example.org"
+	sub := &userdata.IMSSubscription{ServiceProfiles: []userdata.ServiceProfile{
+		{PublicIdentities: []userdata.PublicIdentity{{Identity: "sip:rls-exact@" + d}}},
+		{PublicIdentities: []userdata.PublicIdentity{{Identity: "sip:rls-!.*!@" + d}}},
+		{PublicIdentities: []userdata.PublicIdentity{{Identity: "sip:conf-x@" + d,
+			Extension: &userdata.PublicIdentityExtension{WildcardedPSI: "sip:conf-!.*!@" + d}}}},
+	}}
+	for impu, want := range map[string]int{"sip:rls-exact@" + d: 0, "sip:rls-bob@" + d: 1, "sip:conf-42@" + d: 2, "sip:other@" + d: -1} {
+		got := ProfileFor(sub, impu)
+		if want < 0 && got != nil || want >= 0 && got != &sub.ServiceProfiles[want] {
+			t.Errorf("%s: profile %p, want #%d", impu, got, want)
+		}
+	}
+}

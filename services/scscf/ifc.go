@@ -12,6 +12,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/userdata"
+	"github.com/imscore/imscore/hss"
 	"github.com/imscore/imscore/sip/header"
 	"github.com/imscore/imscore/sip/identity"
 )
@@ -45,6 +46,22 @@ func ProfileFor(sub *userdata.IMSSubscription, impu string) *userdata.ServicePro
 	for i := range sub.ServiceProfiles {
 		for _, pi := range sub.ServiceProfiles[i].PublicIdentities {
 			if identity.Key(pi.Identity) == impu {
+				return &sub.ServiceProfiles[i]
+			}
+		}
+	}
+	// TS 29.228 §6.1.2, TS 23.003 §13.5: a request to a wildcarded PSI is served by the profile of the
+	// pattern (Extension WildcardedPSI, or the '!'-delimited identity itself) that matches it.
+	for i := range sub.ServiceProfiles {
+		for _, pi := range sub.ServiceProfiles[i].PublicIdentities {
+			pattern := pi.Identity
+			if pi.Extension != nil && pi.Extension.WildcardedPSI != "" {
+				pattern = pi.Extension.WildcardedPSI
+			}
+			if !strings.Contains(pattern, "!") {
+				continue
+			}
+			if ok, err := hss.MatchWildcard(pattern, impu); err == nil && ok {
 				return &sub.ServiceProfiles[i]
 			}
 		}

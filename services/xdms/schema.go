@@ -69,32 +69,108 @@ func checkPresRules(root *elem) error {
 				return schemaErr("rule %s: <%s> out of place", id, c.Local)
 			}
 			order = n
-			if c.Local == "actions" {
-				for _, a := range c.elems() {
-					if is(a, nsPresRules, "sub-handling") {
-						switch strings.TrimSpace(a.text()) {
-						case "block", "confirm", "polite-block", "allow":
-						default:
-							return schemaErr("rule %s: sub-handling %q", id, a.text())
-						}
-					}
+			if c.Local == "actions" || c.Local == "transformations" {
+				if err := checkPermissions(id, c); err != nil {
+					return err
 				}
 			}
 			if c.Local == "conditions" {
-				for _, ident := range c.elems() {
-					if !is(ident, nsCommonPolicy, "identity") {
-						continue
+				if err := checkConditions(id, c); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// checkConditions: identity (one with an id, many of except; at least one), sphere with a value,
+// validity of from/until pairs of xs:dateTime, and elements of other namespaces (RFC 4745 §13).
+func checkConditions(id string, c *elem) error {
+	for _, x := range c.elems() {
+		if x.NS != nsCommonPolicy {
+			continue // ##other
+		}
+		switch x.Local {
+		case "identity":
+			kids := x.elems()
+			if len(kids) == 0 {
+				return schemaErr("rule %s: empty <identity>", id)
+			}
+			for _, k := range kids {
+				switch {
+				case k.NS != nsCommonPolicy:
+				case k.Local == "one":
+					if v, _ := k.attr("id"); v == "" {
+						return schemaErr("rule %s: <one> without id", id)
 					}
-					for _, x := range ident.elems() {
-						if is(x, nsCommonPolicy, "one") {
-							if v, _ := x.attr("id"); v == "" {
-								return schemaErr("rule %s: <one> without id", id)
-							}
-						} else if !is(x, nsCommonPolicy, "many") {
-							return schemaErr("rule %s: <%s> in <identity>", id, x.Local)
+				case k.Local == "many":
+					for _, ex := range k.elems() {
+						if ex.NS == nsCommonPolicy && ex.Local != "except" {
+							return schemaErr("rule %s: <%s> in <many>", id, ex.Local)
 						}
 					}
+				default:
+					return schemaErr("rule %s: <%s> in <identity>", id, k.Local)
 				}
+			}
+		case "sphere":
+			if _, ok := x.attr("value"); !ok {
+				return schemaErr("rule %s: <sphere> without value", id)
+			}
+		case "validity":
+			kids := x.elems()
+			if len(kids) == 0 || len(kids)%2 != 0 {
+				return schemaErr("rule %s: <validity> wants from/until pairs", id)
+			}
+			for i, k := range kids {
+				want := [2]string{"from", "until"}[i%2]
+				if !is(k, nsCommonPolicy, want) || !pidf.IsDateTime(k.text()) {
+					return schemaErr("rule %s: <validity> wants <%s> with an xs:dateTime", id, want)
+				}
+			}
+		default:
+			return schemaErr("rule %s: <%s> in <conditions>", id, x.Local)
+		}
+	}
+	return nil
+}
+
+// presRulesBoolean are the permissions of RFC 5025 §5 whose value is an xs:boolean.
+var presRulesBoolean = map[string]bool{"provide-activities": true, "provide-class": true, "provide-deviceID": true,
+	"provide-mood": true, "provide-place-is": true, "provide-place-type": true, "provide-privacy": true,
+	"provide-relationship": true, "provide-status-icon": true, "provide-sphere": true, "provide-time-offset": true,
+	"provide-note": true, "provide-unknown-attribute": true}
+
+// checkPermissions: actions and transformations hold elements of other namespaces only (RFC 4745
+// §13); those of pres-rules have the values RFC 5025 §5 gives them.
+func checkPermissions(id string, c *elem) error {
+	for _, a := range c.elems() {
+		if a.NS == nsCommonPolicy {
+			return schemaErr("rule %s: <%s> in <%s>", id, a.Local, c.Local)
+		}
+		if a.NS != nsPresRules {
+			continue
+		}
+		v := strings.TrimSpace(a.text())
+		switch {
+		case a.Local == "sub-handling":
+			switch v {
+			case "block", "confirm", "polite-block", "allow":
+			default:
+				return schemaErr("rule %s: sub-handling %q", id, a.text())
+			}
+		case a.Local == "provide-user-input":
+			switch v {
+			case "false", "bare", "thresholds", "full":
+			default:
+				return schemaErr("rule %s: provide-user-input %q", id, a.text())
+			}
+		case presRulesBoolean[a.Local]:
+			switch v {
+			case "true", "false", "1", "0":
+			default:
+				return schemaErr("rule %s: %s %q is not a boolean", id, a.Local, a.text())
 			}
 		}
 	}
@@ -220,19 +296,29 @@ func checkPresContent(root *elem) error {
 	}
 	var data *elem
 	encoding := ""
+	// OMA pres-content: mime-type?, encoding?, description*, data, then other namespaces.
+	order := map[string]int{"mime-type": 1, "encoding": 2, "description": 3, "data": 4}
+	last := 0
 	for _, c := range root.elems() {
-		switch {
-		case c.NS != nsPresContent:
-		case c.Local == "data":
-			if data != nil {
-				return schemaErr("<data> repeated")
+		if c.NS != nsPresContent {
+			if data == nil {
+				return schemaErr("<%s> before <data>: extensions come last", c.Local)
 			}
-			data = c
-		case c.Local == "encoding":
-			encoding = strings.TrimSpace(c.text())
-		case c.Local == "mime-type" || c.Local == "description":
-		default:
+			continue
+		}
+		n := order[c.Local]
+		if n == 0 {
 			return schemaErr("<%s> in <content>", c.Local)
+		}
+		if n < last || n == last && c.Local != "description" {
+			return schemaErr("<%s> out of place or repeated in <content>", c.Local)
+		}
+		last = n
+		switch c.Local {
+		case "data":
+			data = c
+		case "encoding":
+			encoding = strings.TrimSpace(c.text())
 		}
 	}
 	if data == nil {

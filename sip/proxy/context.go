@@ -252,6 +252,9 @@ func (pc *proxyCtx) replyLocal(r *Reply) {
 	pc.mu.Lock()
 	pc.sendUpstreamLocked(res, false)
 	pc.mu.Unlock()
+	if r.Sent != nil {
+		r.Sent()
+	}
 }
 
 // start forks the request to every target (RFC 3261 §16.5, §16.6).

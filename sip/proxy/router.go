@@ -122,6 +122,9 @@ type Reply struct {
 	// Headers are appended (Contact, Service-Route, WWW-Authenticate, Content-Type ...).
 	Headers []sip.Header
 	Body    []byte
+	// Sent, when set, is called once the reply has been handed to the server transaction: a notifier
+	// starts its NOTIFY there, after the 2xx (RFC 6665 §4.2.1.2), so that a subscriber sees them in order.
+	Sent func()
 }
 
 // Target is one branch of a forwarded request.

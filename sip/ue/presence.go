@@ -79,6 +79,17 @@ func (u *UE) SubscribePresence(ctx context.Context, target string, expires time.
 // presence.winfo of the UE's own IMPU with application/watcherinfo+xml (RFC 3857). The NOTIFYs arrive on
 // Incoming. A failure response is a *StatusError.
 func (u *UE) Subscribe(ctx context.Context, target, event, accept string, expires time.Duration) (*sip.Response, error) {
+	return u.subscribe(ctx, target, event, accept, "", expires)
+}
+
+// SubscribeList subscribes to the presence of the members of a resource list (RFC 4662 §4.1: Supported
+// eventlist, Accept of RLMI in multipart/related and of PIDF): list is the service URI of an
+// rls-services document. The NOTIFYs (multipart/related, rlmi.Parse) arrive on Incoming.
+func (u *UE) SubscribeList(ctx context.Context, list string, expires time.Duration) (*sip.Response, error) {
+	return u.subscribe(ctx, list, "presence", "application/pidf+xml, application/rlmi+xml, multipart/related", "eventlist", expires)
+}
+
+func (u *UE) subscribe(ctx context.Context, target, event, accept, supported string, expires time.Duration) (*sip.Response, error) {
 	var ruri sip.Uri
 	if err := sip.ParseUri(target, &ruri); err != nil {
 		return nil, fmt.Errorf("ue: target %q: %w", target, err)
@@ -91,6 +102,9 @@ func (u *UE) Subscribe(ctx context.Context, target, event, accept string, expire
 		req.AppendHeader(sip.NewHeader(header.Event, event))
 		req.AppendHeader(sip.NewHeader(header.Expires, strconv.Itoa(int(expires/time.Second))))
 		req.AppendHeader(sip.NewHeader("Accept", accept))
+		if supported != "" {
+			req.AppendHeader(sip.NewHeader("Supported", supported))
+		}
 		req.AppendHeader(sip.NewHeader(header.PPreferredIdentity, "<"+u.cfg.IMPU+">"))
 		return req
 	}, nil)

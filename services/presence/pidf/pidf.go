@@ -187,7 +187,7 @@ func child(d *xml.Decoder, t xml.StartElement, b []byte, off int64) (Element, er
 				return el, invalid("tuple %s: basic %q is neither open nor closed", tu.ID, *tu.Status.Basic)
 			}
 		}
-		if tu.Timestamp != nil && !isDateTime(*tu.Timestamp) {
+		if tu.Timestamp != nil && !IsDateTime(*tu.Timestamp) {
 			return el, invalid("tuple %s: timestamp %q is not an xs:dateTime", tu.ID, *tu.Timestamp)
 		}
 		el.Kind, el.ID = KindTuple, tu.ID
@@ -210,7 +210,7 @@ func child(d *xml.Decoder, t xml.StartElement, b []byte, off int64) (Element, er
 		if !IsNCName(e.ID) {
 			return el, invalid("%s id %q is not an XML ID", t.Name.Local, e.ID)
 		}
-		if e.Timestamp != nil && !isDateTime(*e.Timestamp) {
+		if e.Timestamp != nil && !IsDateTime(*e.Timestamp) {
 			return el, invalid("%s %s: timestamp %q is not an xs:dateTime", t.Name.Local, e.ID, *e.Timestamp)
 		}
 		el.Kind, el.ID = KindPerson, e.ID
@@ -306,7 +306,8 @@ func IsNCName(s string) bool {
 	return true
 }
 
-func isDateTime(s string) bool {
+// IsDateTime reports whether s is an xs:dateTime (with or without a time zone).
+func IsDateTime(s string) bool {
 	s = strings.TrimSpace(s)
 	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05", "2006-01-02T15:04:05.999999999"} {
 		if _, err := time.Parse(layout, s); err == nil {

@@ -219,6 +219,22 @@ func (m *Memory) Document(_ context.Context, auid, user, name string) (*Document
 	return &d, nil
 }
 
+// Documents implements Store.
+func (m *Memory) Documents(_ context.Context, auid string) ([]Document, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []Document
+	for k, d := range m.docs {
+		if k[0] == auid {
+			out = append(out, d)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].User < out[j].User || out[i].User == out[j].User && out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
 // DeleteDocument implements Store.
 func (m *Memory) DeleteDocument(_ context.Context, auid, user, name, prev string) error {
 	m.mu.Lock()

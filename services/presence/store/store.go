@@ -46,6 +46,14 @@ type Subscription struct {
 	Expires      time.Time `json:"expires"`
 	State        string    `json:"state"` // active, pending (RFC 6665 §4.1.3)
 	Handling     string    `json:"handling"`
+	// List is set on a back-end subscription of a resource list server (RFC 4662 §4.3): the ID of the
+	// list subscription it belongs to. Its NOTIFYs go into that subscription's RLMI, not on a dialog.
+	List string `json:"list,omitempty"`
+	// Resources are the members of a list subscription (RFC 4662: the flattened resource list of its
+	// service URI), in the list's order; empty for a subscription to one presentity.
+	Resources []string `json:"resources,omitempty"`
+	// RLS marks a list subscription (to a service URI, RFC 4662); its NOTIFYs carry RLMI.
+	RLS bool `json:"rls,omitempty"`
 }
 
 // Document is one XCAP document (RFC 4825 §6): its application usage, owner and name.
@@ -96,6 +104,9 @@ type Store interface {
 	PutDocument(ctx context.Context, d *Document, prev string) error
 	// Document returns one, ErrNotFound when it does not exist.
 	Document(ctx context.Context, auid, user, name string) (*Document, error)
+	// Documents returns every document of an application usage (the resource list server looks up a
+	// service URI in the users' rls-services documents, RFC 4826 §4.4), ordered by user and name.
+	Documents(ctx context.Context, auid string) ([]Document, error)
 	// DeleteDocument removes d if its entity-tag is still prev, else ErrConflict; ErrNotFound when absent.
 	DeleteDocument(ctx context.Context, auid, user, name, prev string) error
 }

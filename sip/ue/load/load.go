@@ -176,7 +176,8 @@ func Identities(imsi, domain string) (impi, impu string) {
 type member struct {
 	u          *ue.UE
 	impu       string
-	registered atomic.Bool // as of its last finished operation
+	registered atomic.Bool  // as of its last finished operation
+	etag       atomic.Value // string: the SIP-ETag of its last PUBLISH (ScenarioPresence)
 }
 
 // Engine is a pool of UEs and the runs over it. Run may be called more than once (the UEs keep

@@ -3,6 +3,8 @@ package load_test
 import (
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +13,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/imscore/imscore/internal/e2e"
 	"github.com/imscore/imscore/sip/ue/load"
 )
 
@@ -69,7 +72,7 @@ func testScenarios(t *testing.T, c *core) {
 	firsts := map[load.Scenario]string{
 		load.ScenarioRegister: "001010000200000", load.ScenarioReregister: "001010000200100",
 		load.ScenarioDeregister: "001010000200200", load.ScenarioMessage: "001010000200300",
-		load.ScenarioCall: "001010000200400", load.ScenarioMix: "001010000200500",
+		load.ScenarioCall: "001010000200400", load.ScenarioMix: "001010000200500", load.ScenarioPresence: "001010000200600",
 	}
 	for _, sc := range load.Scenarios() {
 		c.provision(t, firsts[sc], n)
@@ -84,8 +87,20 @@ func testScenarios(t *testing.T, c *core) {
 		{"message", load.ScenarioMessage},
 		{"call", load.ScenarioCall},
 		{"mix", load.ScenarioMix},
+		{"presence", load.ScenarioPresence}, // last: it changes the default profile
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			if tc.sc == load.ScenarioPresence {
+				as := e2e.StartPresence(t, bins, e2e.PresenceOptions{})
+				c.hss.UsePresenceIFC(t, bins, "sip:"+as.SIP)
+				t.Cleanup(func() {
+					// The later tests' REGISTERs must not wait for this AS once it is gone.
+					f := filepath.Join(t.TempDir(), "default.json")
+					if err := os.WriteFile(f, []byte(`{"id": "default", "ifcs": []}`), 0o600); err == nil {
+						e2e.Imsctl(t, bins, c.hss, "profile", "update", "--file", f)
+					}
+				})
+			}
 			rep := run(t, c.config(t, tc.sc, firsts[tc.sc], n, 10, 2*time.Second))
 			if len(rep.Steps) != 1 {
 				t.Fatalf("%d steps, want 1", len(rep.Steps))

@@ -2,8 +2,11 @@ package load
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/imscore/imscore/sip/ue"
 )
 
 // operate runs one operation of scenario sc on UE i and returns its latency (valid when err is
@@ -62,6 +65,19 @@ func (e *Engine) operate(ctx context.Context, sc Scenario, i int) (time.Duration
 			return setup + time.Since(start), fmt.Errorf("BYE: %w", err)
 		}
 		return setup + time.Since(start), nil
+	case ScenarioPresence:
+		etag, _ := m.etag.Load().(string)
+		body := ue.PIDF(m.impu, "open", "imsue load")
+		start := time.Now()
+		next, _, err := m.u.Publish(ctx, body, etag, time.Hour)
+		var se *ue.StatusError
+		if etag != "" && errors.As(err, &se) && se.Code == 412 {
+			next, _, err = m.u.Publish(ctx, body, "", time.Hour) // RFC 3903 §6: the state is gone; start again
+		}
+		if err == nil {
+			m.etag.Store(next)
+		}
+		return time.Since(start), err
 	}
 	return 0, fmt.Errorf("%w: operation %q", ErrConfig, sc)
 }

@@ -31,13 +31,18 @@ const (
 	// latency is the call's signalling time: INVITE to its 200 plus BYE to its 200 (the hold
 	// is not counted).
 	ScenarioCall Scenario = "call"
+	// ScenarioPresence: a PUBLISH of the UE's presence (RFC 3903, TS 24.141 §5.2): the first one
+	// initial, then modifications with the entity-tag of the previous one (an entity-tag the server
+	// no longer knows, 412, is followed by an initial PUBLISH, both measured). Needs the presence
+	// server behind the S-CSCF (`imsctl presence setup`, docs/presence.md).
+	ScenarioPresence Scenario = "presence"
 	// ScenarioMix: each operation drawn from Config.Mix by weight.
 	ScenarioMix Scenario = "mix"
 )
 
 // Scenarios lists the scenarios in the order the CLI documents them.
 func Scenarios() []Scenario {
-	return []Scenario{ScenarioRegister, ScenarioReregister, ScenarioDeregister, ScenarioMessage, ScenarioCall, ScenarioMix}
+	return []Scenario{ScenarioRegister, ScenarioReregister, ScenarioDeregister, ScenarioMessage, ScenarioCall, ScenarioPresence, ScenarioMix}
 }
 
 // ParseScenario accepts one of Scenarios.

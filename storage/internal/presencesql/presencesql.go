@@ -305,6 +305,29 @@ func (s *Store) Document(ctx context.Context, auid, user, name string) (*store.D
 	return &d, nil
 }
 
+// Documents implements store.Store.
+func (s *Store) Documents(ctx context.Context, auid string) ([]store.Document, error) {
+	rows, err := s.b.Read().Query(ctx, `SELECT xui, name, etag, body FROM xdms_document WHERE auid = $1 ORDER BY xui, name`, auid)
+	if err != nil {
+		return nil, s.errf("documents "+auid, err)
+	}
+	defer rows.Close()
+	var out []store.Document
+	for rows.Next() {
+		d := store.Document{AUID: auid}
+		var body string
+		if err := rows.Scan(&d.User, &d.Name, &d.ETag, &body); err != nil {
+			return nil, s.errf("documents "+auid, err)
+		}
+		d.Body = []byte(body)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.errf("documents "+auid, err)
+	}
+	return out, nil
+}
+
 // DeleteDocument implements store.Store.
 func (s *Store) DeleteDocument(ctx context.Context, auid, user, name, prev string) error {
 	err := s.b.Tx(ctx, func(q hsssql.Querier) error {

@@ -129,6 +129,8 @@ func commands() []command {
 		{path: "ifc create", args: "--file SET.json|-", help: "create a shared iFC set", fn: ifcCreate},
 		{path: "ifc update", args: "--file SET.json|-", help: "replace a shared iFC set", fn: ifcUpdate},
 		{path: "ifc delete", args: "--id N", help: "delete an unused shared iFC set", fn: ifcDelete},
+		{path: "presence setup", args: "--as SIP-URI [--profile default] [--domain D] [--rls-psi URI|none] [--rls-profile presence-rls]",
+			help: "add the presence server's iFCs to a profile and create the resource lists' PSI (docs/presence.md)", fn: presenceSetup},
 		{path: "scscf list", help: "list S-CSCFs and capabilities", fn: scscfList},
 		{path: "scscf add", args: "--name SIP-URI [--mandatory 1,2] [--optional 3]", help: "create or replace an S-CSCF", fn: scscfAdd},
 		{path: "scscf delete", args: "--name SIP-URI", help: "delete an S-CSCF", fn: scscfDelete},

@@ -126,4 +126,41 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Errorf("deleted: %v", err)
 		}
 	})
+	t.Run("documents of a usage", func(t *testing.T) {
+		s := open(t)
+		for _, d := range []store.Document{
+			{AUID: "rls-services", User: "sip:b@x", Name: "index", ETag: "1", Body: []byte("<b/>")},
+			{AUID: "rls-services", User: "sip:a@x", Name: "index", ETag: "2", Body: []byte("<a/>")},
+			{AUID: "pres-rules", User: "sip:a@x", Name: "index", ETag: "3", Body: []byte("<p/>")},
+		} {
+			if err := s.PutDocument(ctx, &d, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		docs, err := s.Documents(ctx, "rls-services")
+		if err != nil || len(docs) != 2 || docs[0].User != "sip:a@x" || string(docs[0].Body) != "<a/>" || docs[1].ETag != "1" ||
+			docs[1].AUID != "rls-services" {
+			t.Fatalf("Documents = %+v, %v", docs, err)
+		}
+		if docs, err := s.Documents(ctx, "resource-lists"); err != nil || len(docs) != 0 {
+			t.Errorf("Documents of an unused usage = %+v, %v", docs, err)
+		}
+	})
+	t.Run("list subscription fields", func(t *testing.T) {
+		s := open(t)
+		sub := &store.Subscription{ID: "c;r;l", Presentity: "sip:list@x", Event: "presence", Expires: time.Now().Add(time.Hour),
+			Resources: []string{"sip:a@x", "sip:b@x"}}
+		back := &store.Subscription{ID: "c;r;l|sip:a@x", Presentity: "sip:a@x", Event: "presence", List: sub.ID, Expires: sub.Expires}
+		for _, x := range []*store.Subscription{sub, back} {
+			if err := s.SaveSubscription(ctx, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, err := s.Subscription(ctx, sub.ID); err != nil || len(got.Resources) != 2 || got.Resources[1] != "sip:b@x" {
+			t.Errorf("list subscription = %+v, %v", got, err)
+		}
+		if got, err := s.Subscriptions(ctx, "sip:a@x"); err != nil || len(got) != 1 || got[0].List != sub.ID {
+			t.Errorf("back-end subscriptions = %+v, %v", got, err)
+		}
+	})
 }
