@@ -111,6 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	proxy.UseForLibrary(log) // sipgo's own log lines into ours
 	log.Info("icscf starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

@@ -19,6 +19,7 @@ import (
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/pcscf"
+	"github.com/imscore/imscore/sip/proxy"
 )
 
 func main() {
@@ -78,6 +79,7 @@ func run(args []string) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	proxy.UseForLibrary(log) // sipgo's own log lines into ours
 	log.Info("pcscf starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -20,6 +20,7 @@ import (
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/internal/version"
 	"github.com/imscore/imscore/services/presence"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -76,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	proxy.UseForLibrary(log) // sipgo's own log lines into ours
 	log.Info("presence starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

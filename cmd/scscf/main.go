@@ -20,6 +20,7 @@ import (
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/scscf"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -89,6 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer func() { _ = log.Sync() }()
+	proxy.UseForLibrary(log) // sipgo's own log lines into ours
 	log.Info("scscf starting", zap.String("version", version.String()))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()

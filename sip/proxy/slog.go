@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 
+	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -16,6 +17,14 @@ type zapSlogHandler struct {
 
 func newSlogBridge(log *zap.Logger) *slog.Logger {
 	return slog.New(&zapSlogHandler{log: log})
+}
+
+// UseForLibrary sends what sipgo logs through its package-level logger (its transports' connection events and
+// warnings, "TCP ref went negative" among them) into log, as JSON lines with the node's fields, instead of
+// plain text on stderr from slog's default. sipgo keeps that logger in a package variable read without a lock:
+// call this once, at the start of main, before any proxy exists.
+func UseForLibrary(log *zap.Logger) {
+	sip.SetDefaultLogger(newSlogBridge(log.Named("sipgo")))
 }
 
 func slogToZap(l slog.Level) zapcore.Level {
