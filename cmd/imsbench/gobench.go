@@ -32,54 +32,67 @@ type BenchMetric struct {
 }
 
 // parseGoBench reads `go test -bench` output (several packages): "pkg: …" lines name the package of the
-// Benchmark lines that follow. Lines that are not results (logs, PASS, ok) are skipped.
+// Benchmark lines that follow. Lines that are not results (logs, PASS, ok) are skipped. go test prints a
+// benchmark's name before running it and its numbers after, so a log line written to stderr meanwhile (sipgo
+// writes some to slog's default logger) lands between them: "BenchmarkX-2 \t<log line>" then "  100  … ns/op".
+// Such a result is joined back to its name (bench-allocs once failed CI on a benchmark "not reported" so).
 func parseGoBench(out string) []GoBenchmark {
 	var res []GoBenchmark
-	pkg := ""
+	pkg, pending := "", ""
 	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
 		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
-			pkg = strings.TrimSpace(p)
-			continue
-		}
-		if !strings.HasPrefix(line, "Benchmark") {
+			pkg, pending = strings.TrimSpace(p), ""
 			continue
 		}
 		f := strings.Fields(line)
-		// Name, iterations, then value/unit pairs.
-		if len(f) < 4 || len(f)%2 != 0 {
+		if strings.HasPrefix(line, "Benchmark") {
+			pending = ""
+			if g, ok := parseBenchResult(pkg, f[0], f[1:]); ok {
+				res = append(res, g)
+			} else {
+				pending = f[0] // its numbers may follow a log line
+			}
 			continue
 		}
-		n, err := strconv.ParseInt(f[1], 10, 64)
-		if err != nil {
-			continue
-		}
-		g := GoBenchmark{Package: pkg, Name: f[0], Iterations: n}
-		ok := true
-		for i := 2; i+1 < len(f); i += 2 {
-			v, err := strconv.ParseFloat(f[i], 64)
-			if err != nil {
-				ok = false
-				break
+		if pending != "" {
+			if g, ok := parseBenchResult(pkg, pending, f); ok {
+				res, pending = append(res, g), ""
 			}
-			switch f[i+1] {
-			case "ns/op":
-				g.NsPerOp = v
-			case "B/op":
-				g.BytesPerOp = v
-			case "allocs/op":
-				g.AllocsPerOp = v
-			default:
-				g.Extra = append(g.Extra, BenchMetric{Value: v, Unit: f[i+1]})
-			}
-		}
-		if ok {
-			res = append(res, g)
 		}
 	}
 	return res
+}
+
+// parseBenchResult reads the fields after a benchmark's name: iterations, then value/unit pairs.
+func parseBenchResult(pkg, name string, f []string) (GoBenchmark, bool) {
+	if len(f) < 3 || len(f)%2 != 1 {
+		return GoBenchmark{}, false
+	}
+	n, err := strconv.ParseInt(f[0], 10, 64)
+	if err != nil {
+		return GoBenchmark{}, false
+	}
+	g := GoBenchmark{Package: pkg, Name: name, Iterations: n}
+	for i := 1; i+1 < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i], 64)
+		if err != nil {
+			return GoBenchmark{}, false
+		}
+		switch f[i+1] {
+		case "ns/op":
+			g.NsPerOp = v
+		case "B/op":
+			g.BytesPerOp = v
+		case "allocs/op":
+			g.AllocsPerOp = v
+		default:
+			g.Extra = append(g.Extra, BenchMetric{Value: v, Unit: f[i+1]})
+		}
+	}
+	return g, true
 }
 
 // benchPackages lists the packages under root whose tests hold a Benchmark function, as ./-relative

@@ -472,3 +472,26 @@ func TestParseProcStatCPU(t *testing.T) {
 		t.Fatal("a short line parsed")
 	}
 }
+
+// A log line written while a benchmark ran splits its result line; the numbers on the next line are its.
+func TestParseGoBenchInterleavedLog(t *testing.T) {
+	out := "pkg: github.com/imscore/imscore/sip/proxy\n" +
+		"BenchmarkHotPath/register/UDP-2         \t     100\t    197406 ns/op\t   22513 B/op\t     254 allocs/op\n" +
+		"BenchmarkHotPath/register/TCP-2         \t2026/12/08 01:26:55 WARN TCP ref went negative ip=127.0.0.1:1 dst=127.0.0.1:2 ref=-1\n" +
+		"2026/12/08 01:26:55 WARN TCP ref went negative ip=127.0.0.1:3 dst=127.0.0.1:4 ref=-1\n" +
+		"     100\t    300564 ns/op\t   21541 B/op\t     342 allocs/op\n" +
+		"BenchmarkHotPath/call/TCP-2 \tsome log\n" +
+		"BenchmarkHotPath/call/UDP-2         \t     100\t    400000 ns/op\t   1 B/op\t     523 allocs/op\n" +
+		"PASS\n"
+	got := parseGoBench(out)
+	want := map[string]float64{"BenchmarkHotPath/register/UDP-2": 254, "BenchmarkHotPath/register/TCP-2": 342,
+		"BenchmarkHotPath/call/UDP-2": 523}
+	if len(got) != len(want) {
+		t.Fatalf("got %d results %+v, want %d", len(got), got, len(want))
+	}
+	for _, g := range got {
+		if w, ok := want[g.Name]; !ok || g.AllocsPerOp != w || g.Package != "github.com/imscore/imscore/sip/proxy" {
+			t.Errorf("%+v: want %v allocs/op", g, w)
+		}
+	}
+}
