@@ -245,8 +245,11 @@ func (p *PCF) patch(w http.ResponseWriter, r *http.Request, id string, body []by
 	s, ok := p.sessions[id]
 	if ok {
 		s.Patches++
-		if patch.AscReqData != nil && patch.AscReqData.MedComponents != nil {
-			s.Context.AscReqData.MedComponents = patch.AscReqData.MedComponents
+		if patch.AscReqData != nil && patch.AscReqData.MedComponents != nil && s.Context.AscReqData != nil {
+			// Copy on write: Sessions hands out copies that share AscReqData, read without the lock.
+			d := *s.Context.AscReqData
+			d.MedComponents = patch.AscReqData.MedComponents
+			s.Context.AscReqData = &d
 		}
 	}
 	p.mu.Unlock()

@@ -368,7 +368,8 @@ type testUAS struct {
 
 	// Handlers in flight. sipgo runs each request on an untracked goroutine that opens a new socket (and a
 	// reader goroutine nobody closes) when it answers after the listener closed — a sipgo shutdown race that
-	// made TestSerialForwarding fail its leak check in CI; stop waits for them and closes the transport again.
+	// made TestSerialForwarding fail its leak check in CI; stop waits for them and closes the transport again
+	// while such a socket exists.
 	mu       sync.Mutex
 	closed   bool
 	inflight sync.WaitGroup
@@ -453,9 +454,26 @@ func startUAS(t testing.TB, withTCP bool, handlers uasHandlers) *testUAS {
 		// missed; once every handler has returned, closing the transport again closes that one too.
 		waitGroupOrTimeout(t, &u.inflight, "the UAS's handlers to return")
 		_ = ua.TransportLayer().Close()
+		// sipgo also looks a response's connection up before any handler runs, on a goroutine of its own
+		// (TransactionLayer.handleRequestBackground): a request read just before the listener closed makes it
+		// open a new socket after. While such a socket's reader exists, close the transport again (bounded;
+		// nothing to do, and no wait, in the usual case).
+		for range 50 {
+			if !sipgoDialledUDPReaders() {
+				break
+			}
+			_ = ua.TransportLayer().Close()
+			time.Sleep(10 * time.Millisecond)
+		}
 	})
 	t.Cleanup(u.stop)
 	return u
+}
+
+// sipgoDialledUDPReaders reports whether a reader of a UDP socket sipgo opened itself (not a listener) runs.
+func sipgoDialledUDPReaders() bool {
+	buf := make([]byte, 1<<20)
+	return strings.Contains(string(buf[:runtime.Stack(buf, true)]), "sip.(*TransportUDP).readUDPConnection")
 }
 
 // waitGroupOrTimeout waits for wg, failing the test (instead of hanging it) after waitLong.
