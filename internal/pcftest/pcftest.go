@@ -290,6 +290,10 @@ func (p *PCF) problem(w http.ResponseWriter, status int, cause, detail string) {
 func (p *PCF) Terminate(ctx context.Context, c *http.Client, id, cause string) (int, error) {
 	p.mu.Lock()
 	s, ok := p.sessions[id]
+	var notifURI string
+	if ok {
+		notifURI = s.Context.AscReqData.NotifURI // under the lock: patch replaces AscReqData
+	}
 	p.mu.Unlock()
 	if !ok {
 		return 0, fmt.Errorf("pcftest: no session %s", id)
@@ -298,15 +302,19 @@ func (p *PCF) Terminate(ctx context.Context, c *http.Client, id, cause string) (
 	if err := Validate(p.t, "TerminationInfo", body); err != nil {
 		return 0, err
 	}
-	return p.post(ctx, c, s.Context.AscReqData.NotifURI+"/terminate", body)
+	return p.post(ctx, c, notifURI+"/terminate", body)
 }
 
 // Notify sends POST {evSubsc.notifUri}/notify for session id reporting event on components comps.
 func (p *PCF) Notify(ctx context.Context, c *http.Client, id, event string, comps ...int) (int, error) {
 	p.mu.Lock()
 	s, ok := p.sessions[id]
+	var evURI string
+	if ok && s.Context.AscReqData.EvSubsc != nil {
+		evURI = s.Context.AscReqData.EvSubsc.NotifURI // under the lock: patch replaces AscReqData
+	}
 	p.mu.Unlock()
-	if !ok || s.Context.AscReqData.EvSubsc == nil {
+	if evURI == "" {
 		return 0, fmt.Errorf("pcftest: no session %s with an events subscription", id)
 	}
 	ev := n5.AfEventNotification{Event: event}
@@ -318,7 +326,7 @@ func (p *PCF) Notify(ctx context.Context, c *http.Client, id, event string, comp
 	if err := Validate(p.t, "EventsNotification", body); err != nil {
 		return 0, err
 	}
-	return p.post(ctx, c, s.Context.AscReqData.EvSubsc.NotifURI+"/notify", body)
+	return p.post(ctx, c, evURI+"/notify", body)
 }
 
 func (p *PCF) post(ctx context.Context, c *http.Client, uri string, body []byte) (int, error) {
