@@ -442,7 +442,9 @@ func (c *conn) handleRequest(h header, frame []byte) {
 			return
 		}
 	}
-	c.serve(h, req)
+	c.serve(h, req, nil, sessionIDOf(req), func(ctx context.Context, from PeerInfo) ([]byte, uint32) {
+		return c.n.handle(ctx, req, from, c.logger())
+	})
 }
 
 // reject answers a request the peer layer refuses, with the protocol's code, and keeps going.
@@ -722,14 +724,16 @@ func putUint32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-// serve runs the Handler for req in its own goroutine, within the node's concurrency bound.
-func (c *conn) serve(h header, req *diam.Message) {
+// serve runs a request's handler (run) in its own goroutine, within the node's concurrency bound, and writes
+// the answer it returns. req, when decoded, or else frame is what a DIAMETER_TOO_BUSY answer is built from;
+// sid names the request in debug lines.
+func (c *conn) serve(h header, req *diam.Message, frame []byte, sid string, run func(ctx context.Context, from PeerInfo) ([]byte, uint32)) {
 	n := c.n
 	select {
 	case n.sem <- struct{}{}:
 	default:
 		// Queuing would stall the reader, and with it DWA and answers to our own requests.
-		c.reject(h, req, nil, diameter.Errorf(diameter.TooBusy, "%d requests already in progress", cap(n.sem)))
+		c.reject(h, req, frame, diameter.Errorf(diameter.TooBusy, "%d requests already in progress", cap(n.sem)))
 		return
 	}
 	c.incoming.add()
@@ -740,13 +744,13 @@ func (c *conn) serve(h header, req *diam.Message) {
 			<-n.sem
 			c.incoming.done()
 		}()
-		frame, code := n.handle(c.ctx, req, from, c.logger())
-		if err := c.write(frame); err != nil {
+		ans, code := run(c.ctx, from)
+		if err := c.write(ans); err != nil {
 			c.logger().Debug("diameter answer not sent", zap.Uint32("command", h.code), zap.Error(err))
 			c.shutdown(fmt.Errorf("write: %w", err))
 			return
 		}
-		c.debugMessage("diameter message out", parseHeader(frame), sessionIDOf(req))
+		c.debugMessage("diameter message out", parseHeader(ans), sid)
 		n.obs.Observe(Event{Kind: EventAnswerSent, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: code})
 	})
 }

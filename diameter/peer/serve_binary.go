@@ -3,7 +3,6 @@ package peer
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
 	"runtime/debug"
 
 	"github.com/fiorix/go-diameter/v4/diam"
@@ -50,44 +49,23 @@ func (c *conn) handleBinary(h header, frame []byte, bh BinaryHandler) {
 		c.reject(h, nil, frame, derr)
 		return
 	}
-	c.debugMessage("diameter message in", h, rawSessionID(frame))
+	sid := rawSessionID(frame)
+	c.debugMessage("diameter message in", h, sid)
 	if de := c.n.authorize(c.info.Load().Roles, h.app, h.code); de != nil {
 		req, _ := decodeMessage(frame, c.n.cfg.Dictionary)
 		c.refuse(h, req, de)
 		return
 	}
-	n := c.n
-	select {
-	case n.sem <- struct{}{}:
-	default:
-		c.reject(h, nil, frame, diameter.Errorf(diameter.TooBusy, "%d requests already in progress", cap(n.sem)))
-		return
-	}
-	c.incoming.add()
-	from := *c.info.Load()
-	n.obs.Observe(Event{Kind: EventRequestReceived, Peer: from.OriginHost, AppID: h.app, Command: h.code})
-	own := frame // readFrame allocates each frame: it is the handler's alone
-	n.wg.Go(func() {
-		defer func() {
-			<-n.sem
-			c.incoming.done()
-		}()
-		ans, code := n.handleBinary(c.ctx, h, own, bh, from, c.logger())
-		if err := c.write(ans); err != nil {
-			c.logger().Debug("diameter answer not sent", zap.Uint32("command", h.code), zap.Error(err))
-			c.shutdown(fmt.Errorf("write: %w", err))
-			return
-		}
-		c.debugMessage("diameter message out", parseHeader(ans), rawSessionID(own))
-		n.obs.Observe(Event{Kind: EventAnswerSent, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: code})
+	// readFrame allocates each frame: it is the handler's alone.
+	c.serve(h, nil, frame, sid, func(ctx context.Context, from PeerInfo) ([]byte, uint32) {
+		return c.n.handleBinary(ctx, h, frame, sid, bh, from, c.logger())
 	})
 }
 
 // handleBinary runs bh and returns the answer frame and its Result-Code. What the handler returns that is
 // not an answer fit to send as it is (an error, a panic, nothing, an incomplete answer) is answered the
 // go-diameter way, as handle does for a Handler.
-func (n *Node) handleBinary(ctx context.Context, h header, frame []byte, bh BinaryHandler, from PeerInfo, log *zap.Logger) ([]byte, uint32) {
-	sid := rawSessionID(frame)
+func (n *Node) handleBinary(ctx context.Context, h header, frame []byte, sid string, bh BinaryHandler, from PeerInfo, log *zap.Logger) ([]byte, uint32) {
 	log = log.With(logging.SessionID(sid))
 	ans, err := n.callBinaryHandler(ctx, h, frame, bh, from, log)
 	if err == nil && ans != nil {

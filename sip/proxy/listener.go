@@ -146,8 +146,7 @@ func (c *udpConn) WriteMsg(msg sip.Message) error {
 	c.p.traceOut(msg, transportUDP, c.dst) // before the write: the peer may act on it at once
 	_, err := c.l.udp.WriteToUDPAddrPort(b, c.dst)
 	if c.noKeep {
-		c.p.putBuf(c.wire)
-		c.wire, c.wireOf = nil, nil
+		c.releaseLocked()
 	}
 	if err != nil {
 		return fmt.Errorf("udp send to %s: %w", c.dst, err)
@@ -159,6 +158,10 @@ func (c *udpConn) WriteMsg(msg sip.Message) error {
 func (c *udpConn) release() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.releaseLocked()
+}
+
+func (c *udpConn) releaseLocked() {
 	if c.wire != nil {
 		c.p.putBuf(c.wire)
 		c.wire, c.wireOf = nil, nil
