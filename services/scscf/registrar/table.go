@@ -68,7 +68,7 @@ type Table struct {
 	regHeap deadlineHeap[*regEntry]
 	deleted map[string]uint64 // key IMPU removed here, not yet journalled → version stored
 	// inflight is the version a Flush is writing (or, for a removal, the version it removes) per key IMPU,
-	// outside the lock: a change made meanwhile is based on it once the write is settled (settleLocked).
+	// outside the lock: a change made meanwhile is based on it once the write is settled (settle).
 	inflight map[string]uint64
 
 	subs    map[string]*subEntry
