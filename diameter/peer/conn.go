@@ -724,7 +724,7 @@ func putUint32(b []byte, v uint32) {
 	b[0], b[1], b[2], b[3] = byte(v>>24), byte(v>>16), byte(v>>8), byte(v)
 }
 
-// serve runs a request's handler (run) in its own goroutine, within the node's concurrency bound, and writes
+// serve runs a request's handler (run) on a worker goroutine (n.workers), within the node's concurrency bound, and writes
 // the answer it returns. req, when decoded, or else frame is what a DIAMETER_TOO_BUSY answer is built from;
 // sid names the request in debug lines.
 func (c *conn) serve(h header, req *diam.Message, frame []byte, sid string, run func(ctx context.Context, from PeerInfo) ([]byte, uint32)) {
@@ -739,10 +739,12 @@ func (c *conn) serve(h header, req *diam.Message, frame []byte, sid string, run 
 	c.incoming.add()
 	from := *c.info.Load()
 	n.obs.Observe(Event{Kind: EventRequestReceived, Peer: from.OriginHost, AppID: h.app, Command: h.code})
-	n.wg.Go(func() {
+	n.wg.Add(1)
+	if !n.workers.Go(func() {
 		defer func() {
 			<-n.sem
 			c.incoming.done()
+			n.wg.Done()
 		}()
 		ans, code := run(c.ctx, from)
 		if err := c.write(ans); err != nil {
@@ -752,7 +754,12 @@ func (c *conn) serve(h header, req *diam.Message, frame []byte, sid string, run 
 		}
 		c.debugMessage("diameter message out", parseHeader(ans), sid)
 		n.obs.Observe(Event{Kind: EventAnswerSent, Peer: from.OriginHost, AppID: h.app, Command: h.code, Result: code})
-	})
+	}) {
+		// The pool closes only after every goroutine of the node (this reader's too) has returned.
+		<-n.sem
+		c.incoming.done()
+		n.wg.Done()
+	}
 }
 
 // handleDPR answers the peer's Disconnect-Peer-Request (RFC 6733 §5.4) and closes the

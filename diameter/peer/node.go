@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/internal/workers"
 )
 
 // Handler serves the requests peers send to this node.
@@ -132,6 +133,7 @@ type Node struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every goroutine the node starts
+	workers *workers.Pool  // runs request handlers on goroutines whose stacks have grown already
 	done    chan struct{}  // closed when every goroutine has stopped after Close
 	open    atomic.Pointer[[]*conn]
 
@@ -171,6 +173,7 @@ func New(cfg Config, h Handler) (*Node, error) {
 		dialers:   make(map[*dialer]struct{}),
 		listeners: make(map[net.Listener]struct{}),
 		changed:   make(chan struct{}),
+		workers:   workers.New(0, 0),
 	}
 	// RFC 6733 §3: End-to-End Identifier "MAY set the high order 12 bits to contain the low order
 	// 12 bits of current time, and the low order 20 bits to a random value"; then it increments.
@@ -385,6 +388,7 @@ func (n *Node) Close(ctx context.Context) error {
 	n.cancel()
 	go func() {
 		n.wg.Wait()
+		n.workers.Close()
 		close(n.done)
 	}()
 	select {

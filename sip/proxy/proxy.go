@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/internal/workers"
 )
 
 // Proxy is a stateful SIP proxy (RFC 3261 §16) over UDP and TCP. Create it with New, serve with Run, stop with
@@ -57,6 +58,7 @@ type Proxy struct {
 	running bool
 	closing atomic.Bool
 	wg      sync.WaitGroup
+	workers *workers.Pool // runs what spawn is given, on goroutines whose stacks have grown already
 	done    chan struct{}
 	once    sync.Once
 }
@@ -84,6 +86,7 @@ func New(cfg Config, log *zap.Logger) (*Proxy, error) {
 		servers:  newTxStore[*proxyCtx](),
 		clients:  newTxStore[*clientEntry](),
 		dialing:  make(map[string]chan struct{}),
+		workers:  workers.New(0, 0),
 		done:     make(chan struct{}),
 	}
 	p.bufs.New = func() any { return new(bytes.Buffer) }
@@ -217,6 +220,7 @@ func (p *Proxy) Close() error {
 		p.clients.close()
 		err = p.tpl.Close()
 		p.wg.Wait()
+		p.workers.Close()
 		p.log.Info("stopped")
 	})
 	return err
@@ -232,7 +236,7 @@ func (p *Proxy) closeSockets() {
 	_ = p.injector.Close()
 }
 
-// spawn runs f on a goroutine owned by the proxy, unless the proxy is closing.
+// spawn runs f on a goroutine owned by the proxy (a worker of p.workers), unless the proxy is closing.
 func (p *Proxy) spawn(f func()) bool {
 	p.mu.Lock()
 	if p.closing.Load() {
@@ -241,11 +245,14 @@ func (p *Proxy) spawn(f func()) bool {
 	}
 	p.wg.Add(1)
 	p.mu.Unlock()
-	go func() {
+	if !p.workers.Go(func() {
 		defer p.wg.Done()
 		defer p.recoverPanic("goroutine", nil)
 		f()
-	}()
+	}) {
+		p.wg.Done() // only after Close, which waits for wg first: not reached
+		return false
+	}
 	return true
 }
 
