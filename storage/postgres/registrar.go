@@ -40,6 +40,34 @@ func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registra
 	return nil
 }
 
+// WriteRegistrations implements registrar.BatchStore; the other S-CSCFs of the pool are told of every write
+// that took effect, in one statement after the commit.
+func (db *DB) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
+	out, err := db.rows().WriteRegistrations(ctx, writes)
+	if err != nil {
+		return nil, err
+	}
+	payloads := make([]string, 0, len(writes))
+	for i, w := range writes {
+		if out[i] != nil {
+			continue
+		}
+		v := w.Base + 1 // a removal: newer than any copy of the removed registration
+		if w.Reg != nil {
+			v = w.Reg.Version
+		}
+		payloads = append(payloads, strconv.FormatUint(v, 10)+" "+w.IMPU)
+	}
+	if len(payloads) > 0 {
+		if _, err := db.pool.Exec(ctx, `SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p`, registrationChannel,
+			payloads); err != nil {
+			db.log.Warn("registration change not announced to the pool", zap.Int("registrations", len(payloads)),
+				zap.Error(err))
+		}
+	}
+	return out, nil
+}
+
 // DeleteRegistrationVersion implements registrar.VersionedStore; the other S-CSCFs of the pool are told.
 func (db *DB) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
 	if err := db.rows().DeleteRegistrationVersion(ctx, impu, base); err != nil {

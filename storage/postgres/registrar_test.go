@@ -14,6 +14,18 @@ func TestRegistrarContract(t *testing.T) {
 }
 
 // Two pools on one database: two S-CSCF processes sharing it.
+// Registration writes batched in one transaction (registrar.BatchStore), read back through a second handle.
+func TestRegistrarBatch(t *testing.T) {
+	registrartest.RunBatch(t, func(t *testing.T) (registrar.Registrar, registrar.Registrar) {
+		dsn := cluster.DSN(t)
+		a, b := openDSN(t, dsn), openDSN(t, dsn)
+		if err := a.Migrate(testCtx(t)); err != nil {
+			t.Fatal(err)
+		}
+		return a, b
+	})
+}
+
 func TestRegistrarPool(t *testing.T) {
 	registrartest.RunPool(t, func(t *testing.T) (registrar.Registrar, registrar.Registrar) {
 		dsn := cluster.DSN(t)

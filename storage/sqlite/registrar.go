@@ -31,6 +31,11 @@ func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registra
 	return db.rows().SaveRegistrationVersion(ctx, r, base)
 }
 
+// WriteRegistrations implements registrar.BatchStore.
+func (db *DB) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
+	return db.rows().WriteRegistrations(ctx, writes)
+}
+
 // DeleteRegistrationVersion implements registrar.VersionedStore.
 func (db *DB) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
 	return db.rows().DeleteRegistrationVersion(ctx, impu, base)

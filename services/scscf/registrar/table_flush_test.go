@@ -3,6 +3,7 @@ package registrar_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type gatedStore struct {
 	held    chan struct{} // closed when the write is being held
 	release chan struct{}
 	gated   bool
+	batches int // WriteRegistrations calls
 }
 
 func (g *gatedStore) hold() {
@@ -39,6 +41,17 @@ func (g *gatedStore) DeleteRegistrationVersion(ctx context.Context, impu string,
 	g.hold()
 	return g.DB.DeleteRegistrationVersion(ctx, impu, base)
 }
+
+func (g *gatedStore) WriteRegistrations(ctx context.Context, w []registrar.RegistrationWrite) ([]error, error) {
+	g.hold()
+	g.batches++
+	return g.DB.WriteRegistrations(ctx, w)
+}
+
+// unbatched hides WriteRegistrations: the table writes one registration per transaction.
+type unbatched struct{ *gatedStore }
+
+func (u unbatched) WriteRegistrations() {}
 
 func openGated(t *testing.T) *gatedStore {
 	t.Helper()
@@ -78,53 +91,62 @@ func TestFlushRacesWithChanges(t *testing.T) {
 		{name: "removed and registered again during the write", reAdd: true, wantReg: true},
 		{name: "removed during the write, registered again after it", reAddAfter: true, wantReg: true},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			store := openGated(t)
-			var conflicts []error
-			tbl := registrar.NewTable(registrar.TableConfig{Store: store, OnError: func(op, key string, err error) {
-				conflicts = append(conflicts, err)
-			}})
-			if err := tbl.SaveRegistration(ctx, testRegistration(impu)); err != nil {
-				t.Fatal(err)
-			}
-			flushed := make(chan error, 1)
-			go func() { flushed <- tbl.Flush(ctx) }()
-			<-store.held
-			if err := tbl.DeleteRegistration(ctx, impu); err != nil {
-				t.Fatal(err)
-			}
-			if tc.reAdd {
+		for _, batched := range []bool{true, false} {
+			t.Run(fmt.Sprintf("%s/batched=%v", tc.name, batched), func(t *testing.T) {
+				ctx := context.Background()
+				store := openGated(t)
+				var conflicts []error
+				var st registrar.Registrar = store
+				if !batched {
+					st = unbatched{store}
+				}
+				tbl := registrar.NewTable(registrar.TableConfig{Store: st, OnError: func(op, key string, err error) {
+					conflicts = append(conflicts, err)
+				}})
 				if err := tbl.SaveRegistration(ctx, testRegistration(impu)); err != nil {
 					t.Fatal(err)
 				}
-			}
-			close(store.release)
-			if err := <-flushed; err != nil {
-				t.Fatalf("first flush: %v", err)
-			}
-			if tc.reAddAfter {
-				if err := tbl.SaveRegistration(ctx, testRegistration(impu)); err != nil {
+				flushed := make(chan error, 1)
+				go func() { flushed <- tbl.Flush(ctx) }()
+				<-store.held
+				if err := tbl.DeleteRegistration(ctx, impu); err != nil {
 					t.Fatal(err)
 				}
-			}
-			if err := tbl.Flush(ctx); err != nil {
-				t.Fatalf("second flush: %v", err)
-			}
-			if len(conflicts) > 0 {
-				t.Fatalf("journal writes failed: %v", conflicts)
-			}
-			_, err := tbl.Registration(ctx, impu)
-			if got := err == nil; got != tc.wantReg {
-				t.Fatalf("registration in the table: %v (err %v), want %v", got, err, tc.wantReg)
-			}
-			_, err = store.DB.Registration(ctx, impu)
-			if got := err == nil; got != tc.wantReg {
-				t.Fatalf("registration in the store: %v (err %v), want %v", got, err, tc.wantReg)
-			}
-			if err != nil && !errors.Is(err, registrar.ErrNotFound) {
-				t.Fatalf("store: %v", err)
-			}
-		})
+				if tc.reAdd {
+					if err := tbl.SaveRegistration(ctx, testRegistration(impu)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				close(store.release)
+				if err := <-flushed; err != nil {
+					t.Fatalf("first flush: %v", err)
+				}
+				if tc.reAddAfter {
+					if err := tbl.SaveRegistration(ctx, testRegistration(impu)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if err := tbl.Flush(ctx); err != nil {
+					t.Fatalf("second flush: %v", err)
+				}
+				if len(conflicts) > 0 {
+					t.Fatalf("journal writes failed: %v", conflicts)
+				}
+				_, err := tbl.Registration(ctx, impu)
+				if got := err == nil; got != tc.wantReg {
+					t.Fatalf("registration in the table: %v (err %v), want %v", got, err, tc.wantReg)
+				}
+				_, err = store.DB.Registration(ctx, impu)
+				if got := err == nil; got != tc.wantReg {
+					t.Fatalf("registration in the store: %v (err %v), want %v", got, err, tc.wantReg)
+				}
+				if err != nil && !errors.Is(err, registrar.ErrNotFound) {
+					t.Fatalf("store: %v", err)
+				}
+				if batched != (store.batches > 0) {
+					t.Fatalf("batched %v, but WriteRegistrations ran %d times", batched, store.batches)
+				}
+			})
+		}
 	}
 }

@@ -43,42 +43,45 @@ func (s Store) save(ctx context.Context, r *registrar.Registration, base uint64)
 	if r.IMPU == "" {
 		return fmt.Errorf("%s: save registration: empty IMPU", s.Name)
 	}
-	var profile any
-	if len(r.Profile) > 0 {
-		profile = r.Profile
-	}
-	err := s.B.Tx(ctx, func(q hsssql.Querier) error {
-		var stored int64
-		err := q.QueryRow(ctx, `SELECT version FROM scscf_reg WHERE impu = $1`+s.B.ForUpdate(), r.IMPU).Scan(&stored)
-		exists := err == nil
-		switch {
-		case errors.Is(err, sql.ErrNoRows):
-		case err != nil:
-			return err
-		}
-		if base != noVersionCheck && (exists && uint64(stored) != base || !exists && base != 0) {
-			return fmt.Errorf("stored version %d, based on %d: %w", stored, base, registrar.ErrConflict)
-		}
-		if exists {
-			if _, err := q.Exec(ctx, `UPDATE scscf_reg SET impi = $2, version = $3, expires_ms = $4, hss_host = $5,
-				hss_realm = $6, server_name = $7, profile = $8 WHERE impu = $1`, r.IMPU, r.IMPI, int64(r.Version),
-				r.Expires.UnixMilli(), r.HSS.Host, r.HSS.Realm, r.HSS.ServerName, profile); err != nil {
-				return err
-			}
-		} else if _, err := q.Exec(ctx, `INSERT INTO scscf_reg (impu, impi, version, expires_ms, hss_host, hss_realm,
-			server_name, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.IMPU, r.IMPI, int64(r.Version),
-			r.Expires.UnixMilli(), r.HSS.Host, r.HSS.Realm, r.HSS.ServerName, profile); err != nil {
-			return err
-		}
-		if err := s.saveContacts(ctx, q, r); err != nil {
-			return err
-		}
-		return s.saveIdentities(ctx, q, r, exists)
-	})
+	err := s.B.Tx(ctx, func(q hsssql.Querier) error { return s.saveTx(ctx, q, r, base) })
 	if err != nil {
 		return fmt.Errorf("%s: save registration %s: %w", s.Name, r.IMPU, err)
 	}
 	return nil
+}
+
+// saveTx writes r's rows within the transaction q when the stored version is base.
+func (s Store) saveTx(ctx context.Context, q hsssql.Querier, r *registrar.Registration, base uint64) error {
+	var profile any
+	if len(r.Profile) > 0 {
+		profile = r.Profile
+	}
+	var stored int64
+	err := q.QueryRow(ctx, `SELECT version FROM scscf_reg WHERE impu = $1`+s.B.ForUpdate(), r.IMPU).Scan(&stored)
+	exists := err == nil
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	}
+	if base != noVersionCheck && (exists && uint64(stored) != base || !exists && base != 0) {
+		return fmt.Errorf("stored version %d, based on %d: %w", stored, base, registrar.ErrConflict)
+	}
+	if exists {
+		if _, err := q.Exec(ctx, `UPDATE scscf_reg SET impi = $2, version = $3, expires_ms = $4, hss_host = $5,
+			hss_realm = $6, server_name = $7, profile = $8 WHERE impu = $1`, r.IMPU, r.IMPI, int64(r.Version),
+			r.Expires.UnixMilli(), r.HSS.Host, r.HSS.Realm, r.HSS.ServerName, profile); err != nil {
+			return err
+		}
+	} else if _, err := q.Exec(ctx, `INSERT INTO scscf_reg (impu, impi, version, expires_ms, hss_host, hss_realm,
+		server_name, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, r.IMPU, r.IMPI, int64(r.Version),
+		r.Expires.UnixMilli(), r.HSS.Host, r.HSS.Realm, r.HSS.ServerName, profile); err != nil {
+		return err
+	}
+	if err := s.saveContacts(ctx, q, r); err != nil {
+		return err
+	}
+	return s.saveIdentities(ctx, q, r, exists)
 }
 
 // saveContacts upserts one row per binding and deletes the bindings r no longer has.
@@ -189,26 +192,61 @@ func (s Store) DeleteRegistration(ctx context.Context, impu string) error {
 
 // DeleteRegistrationVersion removes the registration when its stored version is base.
 func (s Store) DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error {
-	err := s.B.Tx(ctx, func(q hsssql.Querier) error {
-		var stored int64
-		err := q.QueryRow(ctx, `SELECT version FROM scscf_reg WHERE impu = $1`+s.B.ForUpdate(), impu).Scan(&stored)
-		if errors.Is(err, sql.ErrNoRows) {
-			return registrar.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if base != noVersionCheck && uint64(stored) != base {
-			return fmt.Errorf("stored version %d, based on %d: %w", stored, base, registrar.ErrConflict)
-		}
-		// The contact, identity and index rows go with it (ON DELETE CASCADE).
-		_, err = q.Exec(ctx, `DELETE FROM scscf_reg WHERE impu = $1`, impu)
-		return err
-	})
+	err := s.B.Tx(ctx, func(q hsssql.Querier) error { return s.deleteTx(ctx, q, impu, base) })
 	if err != nil {
 		return fmt.Errorf("%s: delete registration %s: %w", s.Name, impu, err)
 	}
 	return nil
+}
+
+// deleteTx removes the registration within the transaction q when the stored version is base.
+func (s Store) deleteTx(ctx context.Context, q hsssql.Querier, impu string, base uint64) error {
+	var stored int64
+	err := q.QueryRow(ctx, `SELECT version FROM scscf_reg WHERE impu = $1`+s.B.ForUpdate(), impu).Scan(&stored)
+	if errors.Is(err, sql.ErrNoRows) {
+		return registrar.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if base != noVersionCheck && uint64(stored) != base {
+		return fmt.Errorf("stored version %d, based on %d: %w", stored, base, registrar.ErrConflict)
+	}
+	// The contact, identity and index rows go with it (ON DELETE CASCADE).
+	_, err = q.Exec(ctx, `DELETE FROM scscf_reg WHERE impu = $1`, impu)
+	return err
+}
+
+// WriteRegistrations implements registrar.BatchStore: every write in one transaction, each by compare-and-set
+// (a conflict or a removal of nothing is that write's outcome, the others stand); any other failure rolls the
+// whole transaction back.
+func (s Store) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
+	out := make([]error, len(writes))
+	err := s.B.Tx(ctx, func(q hsssql.Querier) error {
+		for i, w := range writes {
+			var err error
+			switch {
+			case w.Reg != nil && w.Reg.IMPU != w.IMPU:
+				return fmt.Errorf("write %d: registration of %s filed under %s", i, w.Reg.IMPU, w.IMPU)
+			case w.Reg != nil:
+				err = s.saveTx(ctx, q, w.Reg, w.Base)
+			default:
+				err = s.deleteTx(ctx, q, w.IMPU, w.Base)
+			}
+			switch {
+			case err == nil:
+			case errors.Is(err, registrar.ErrConflict), errors.Is(err, registrar.ErrNotFound):
+				out[i] = fmt.Errorf("%s: write registration %s: %w", s.Name, w.IMPU, err)
+			default:
+				return fmt.Errorf("registration %s: %w", w.IMPU, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: write %d registrations: %w", s.Name, len(writes), err)
+	}
+	return out, nil
 }
 
 // Registration returns the registration whose implicit set holds identity.

@@ -5,6 +5,7 @@ package registrartest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -321,6 +322,81 @@ func RunPool(t *testing.T, open func(t *testing.T) (registrar.Registrar, registr
 			t.Fatalf("deleted through the other handle: %v", err)
 		}
 	})
+}
+
+// RunBatch checks registrar.BatchStore: several writes in one transaction, each judged on its own version.
+func RunBatch(t *testing.T, open func(t *testing.T) (registrar.Registrar, registrar.Registrar)) {
+	ctx := context.Background()
+	t0 := time.Now().Truncate(time.Millisecond)
+	reg := func(impu string, version uint64, cseq uint32) *registrar.Registration {
+		return &registrar.Registration{IMPU: impu, IMPI: "batch@x", Version: version,
+			Identities: []registrar.Identity{{URI: impu}, {URI: impu + ";alias"}},
+			Contacts: []registrar.Contact{{URI: "sip:u@10.0.0.1:5060", ID: "1", CallID: "c", CSeq: cseq,
+				Expires: t0.Add(time.Hour)}},
+			Expires: t0.Add(time.Hour)}
+	}
+	a, b := open(t)
+	bs, ok := a.(registrar.BatchStore)
+	if !ok {
+		t.Skip("not a batch store")
+	}
+	vs := b.(registrar.VersionedStore)
+	for _, impu := range []string{"sip:b1@x", "sip:b2@x", "sip:b3@x"} {
+		if err := vs.SaveRegistrationVersion(ctx, reg(impu, 1, 1), registrar.Absent); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := bs.WriteRegistrations(ctx, []registrar.RegistrationWrite{
+		{IMPU: "sip:b1@x", Reg: reg("sip:b1@x", 2, 2), Base: 1}, // refresh
+		{IMPU: "sip:b2@x", Reg: reg("sip:b2@x", 3, 3), Base: 2}, // stale: the store holds 1
+		{IMPU: "sip:b3@x", Base: 1},                             // removal
+		{IMPU: "sip:b4@x", Reg: reg("sip:b4@x", 1, 1)},          // new
+		{IMPU: "sip:gone@x", Base: 5},                           // removal of nothing
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res) != 5 || res[0] != nil || !errors.Is(res[1], registrar.ErrConflict) || res[2] != nil || res[3] != nil ||
+		!errors.Is(res[4], registrar.ErrNotFound) {
+		t.Fatalf("outcomes %v: want nil, ErrConflict, nil, nil, ErrNotFound", res)
+	}
+	if got, err := b.Registration(ctx, "sip:b1@x;alias"); err != nil || got.Version != 2 || got.Contacts[0].CSeq != 2 {
+		t.Fatalf("refreshed registration: %+v, %v", got, err)
+	}
+	if got, err := b.Registration(ctx, "sip:b2@x"); err != nil || got.Version != 1 || got.Contacts[0].CSeq != 1 {
+		t.Fatalf("the conflicting write changed the stored registration: %+v, %v", got, err)
+	}
+	if _, err := b.Registration(ctx, "sip:b3@x;alias"); !errors.Is(err, registrar.ErrNotFound) {
+		t.Fatalf("removed registration: %v", err)
+	}
+	if got, err := b.Registration(ctx, "sip:b4@x"); err != nil || got.Version != 1 {
+		t.Fatalf("new registration: %+v, %v", got, err)
+	}
+	// A write that fails otherwise rolls the whole batch back.
+	if _, err := bs.WriteRegistrations(ctx, []registrar.RegistrationWrite{
+		{IMPU: "sip:b1@x", Reg: reg("sip:b1@x", 3, 3), Base: 2},
+		{IMPU: "sip:b5@x", Reg: reg("sip:other@x", 1, 1)},
+	}); err == nil {
+		t.Fatal("a batch with a malformed write committed")
+	}
+	if got, err := b.Registration(ctx, "sip:b1@x"); err != nil || got.Version != 2 {
+		t.Fatalf("after a failed batch: %+v, %v; want version 2", got, err)
+	}
+
+	// A table on the store flushes through the batch and keeps working against it.
+	tb := registrar.NewTable(registrar.TableConfig{Store: a})
+	for i := range 10 {
+		impu := fmt.Sprintf("sip:t%d@x", i)
+		if err := tb.SaveRegistration(ctx, reg(impu, 0, 1)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tb.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, _, err := b.CountRegistrations(ctx); err != nil || n != 3+10 {
+		t.Fatalf("registrations stored %d (%v), want 13", n, err)
+	}
 }
 
 func impus(rs []*registrar.Registration) []string {
