@@ -274,7 +274,7 @@ func (h *hider) leaving(req *sip.Request, d *proxy.Decision) bool {
 		return h.networks.Contains(t.NextHop.Addr.Addr().Unmap())
 	case len(t.Route) > 0:
 		u = &t.Route[0]
-	case req.Route() != nil:
+	case header.TopRoute(req) != nil:
 		u = &req.Route().Address
 	case t.URI != nil:
 		u = t.URI

@@ -68,7 +68,7 @@ func (s *Server) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 		}
 	}
 	if tag, ok := req.To().Params.Get("tag"); ok && tag != "" {
-		if req.Route() == nil && (s.isOwnURI(&req.Recipient) || s.isOurDomain(&req.Recipient)) {
+		if header.TopRoute(req) == nil && (s.isOwnURI(&req.Recipient) || s.isOurDomain(&req.Recipient)) {
 			// A request inside a dialog this node is the endpoint of (a reg event subscription) that no
 			// longer exists, or one without a route set aimed at a public identity rather than a contact:
 			// no dialog we know (RFC 3261 §12.2.2).

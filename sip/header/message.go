@@ -18,6 +18,18 @@ type headerRemover interface {
 	RemoveHeader(name string) bool
 }
 
+// TopRoute is req.Route() without its cost when the request has no Route header: sipgo looks a missing header
+// up again on every call, lower-casing each header name as it goes (an allocation per IMS header name; issue 12).
+// Every node asks it of every request.
+func TopRoute(req *sip.Request) *sip.RouteHeader {
+	for _, h := range req.Headers() {
+		if strings.EqualFold(h.Name(), "Route") {
+			return req.Route()
+		}
+	}
+	return nil
+}
+
 // Fields returns every header line of msg named name, in any case or compact form, in message
 // order, as sipgo headers (typed where sipgo parses the header, generic otherwise).
 func Fields(msg sip.Message, name string) []sip.Header { return lines(msg, name) }

@@ -285,3 +285,24 @@ func TestRegisterCapture(t *testing.T) {
 		t.Errorf("re-parse after edits: %v", err)
 	}
 }
+
+func TestTopRoute(t *testing.T) {
+	base := []string{"REGISTER sip:ims.example SIP/2.0", "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK1",
+		"From: <sip:alice@ims.example>;tag=1", "To: <sip:alice@ims.example>", "Call-ID: c1", "CSeq: 1 REGISTER",
+		"Security-Client: ipsec-3gpp;alg=hmac-sha-1-96;spi-c=1;spi-s=2;port-c=5062;port-s=5064",
+		"P-Access-Network-Info: 3GPP-E-UTRAN-FDD;utran-cell-id-3gpp=0010100010019B01", "Content-Length: 0"}
+	if got := TopRoute(parseRaw(t, base...)); got != nil {
+		t.Fatalf("TopRoute of a request without Route: %v", got)
+	}
+	withRoute := append([]string{base[0], "route: <sip:pcscf.ims.example;lr>", "Route: <sip:scscf.ims.example;lr>"}, base[1:]...)
+	got := TopRoute(parseRaw(t, withRoute...))
+	if got == nil || got.Address.Host != "pcscf.ims.example" {
+		t.Fatalf("TopRoute: %v, want the first Route value (pcscf.ims.example)", got)
+	}
+	// Every node asks it of every request: without a Route it must not allocate (sipgo's Route() allocates
+	// once per IMS header name each time).
+	req := parseRaw(t, base...)
+	if n := testing.AllocsPerRun(100, func() { _ = TopRoute(req) }); n != 0 {
+		t.Fatalf("TopRoute without a Route allocates %v times", n)
+	}
+}

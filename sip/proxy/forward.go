@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/imscore/imscore/sip/header"
 
@@ -15,12 +16,8 @@ import (
 // buildCopy applies RFC 3261 §16.6 steps 1–3, 5 and 6 for one target and returns the copy and the URI its next
 // hop is derived from. Via and Record-Route (steps 4 and 8) depend on the outgoing interface: see prepareOutbound.
 func (p *Proxy) buildCopy(orig *sip.Request, d *Decision, t *Target) (*sip.Request, sip.Uri) {
-	// Step 1: copy. The copy's routing fields are reset: sipgo's Clone keeps the inbound transport and source.
-	req := orig.Clone()
-	req.SetTransport("")
-	req.SetSource("")
-	req.SetDestination("")
-	req.Laddr = sip.Addr{}
+	// Step 1: copy.
+	req := copyRequest(orig)
 
 	// Step 2: Request-URI.
 	if t.URI != nil {
@@ -47,6 +44,20 @@ func (p *Proxy) buildCopy(orig *sip.Request, d *Decision, t *Target) (*sip.Reque
 	}
 	// Step 6: strict-router fix-up, then step 7: the next hop.
 	return req, nextHopURI(req)
+}
+
+// copyRequest is sipgo's Request.Clone without the routing fields, which a forwarded copy sets itself: Clone
+// copies the inbound transport, source and resolved address, and works out the original's destination (a
+// lookup of its Route header that lower-cases every header name when there is none, and a formatted host:port),
+// all of it thrown away at once: a tenth of a proxied REGISTER's allocations (issue 12).
+func copyRequest(orig *sip.Request) *sip.Request {
+	req := sip.NewRequest(orig.Method, orig.Recipient) // NewRequest copies the URI's parameters
+	req.SipVersion = orig.SipVersion
+	for _, h := range orig.CloneHeaders() {
+		req.AppendHeader(h)
+	}
+	req.SetBody(slices.Clone(orig.Body()))
+	return req
 }
 
 // outbound is a request ready to go: its transport, destination and the connection to write it on.

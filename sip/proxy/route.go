@@ -44,7 +44,7 @@ func (p *Proxy) preprocessRoute(req *sip.Request) *sip.Uri {
 	}
 	var consumed *sip.Uri
 	for {
-		top := req.Route()
+		top := header.TopRoute(req)
 		if top == nil || !p.isOurURI(&top.Address) {
 			return consumed
 		}
@@ -99,7 +99,7 @@ func pushRoutes(req *sip.Request, routes []sip.Uri) {
 // top Route has no lr parameter the next hop is a strict router: the Request-URI moves to the end of the Route set
 // and the top Route becomes the Request-URI (§16.12 describes the loose-routing alternative we prefer).
 func nextHopURI(req *sip.Request) sip.Uri {
-	top := req.Route()
+	top := header.TopRoute(req)
 	if top == nil {
 		return req.Recipient
 	}

@@ -242,7 +242,7 @@ func nextHopAddr(req *sip.Request, t *proxy.Target) (netip.Addr, bool) {
 	switch {
 	case len(t.Route) > 0:
 		return uriAddr(&t.Route[0])
-	case req.Route() != nil:
+	case header.TopRoute(req) != nil:
 		return uriAddr(&req.Route().Address)
 	case t.URI != nil:
 		return uriAddr(t.URI)
