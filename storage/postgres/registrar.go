@@ -40,16 +40,16 @@ func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registra
 	return nil
 }
 
-// WriteRegistrations implements registrar.BatchStore; the other S-CSCFs of the pool are told of every write
-// that took effect, in one statement after the commit.
-func (db *DB) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
-	out, err := db.rows().WriteRegistrations(ctx, writes)
+// WriteJournal implements registrar.BatchStore; the other S-CSCFs of the pool are told of every registration
+// write that took effect, in one statement after the commit.
+func (db *DB) WriteJournal(ctx context.Context, writes []registrar.JournalWrite) ([]error, error) {
+	out, err := db.rows().WriteJournal(ctx, writes)
 	if err != nil {
 		return nil, err
 	}
 	payloads := make([]string, 0, len(writes))
 	for i, w := range writes {
-		if out[i] != nil {
+		if out[i] != nil || w.IMPU == "" {
 			continue
 		}
 		v := w.Base + 1 // a removal: newer than any copy of the removed registration
@@ -161,19 +161,7 @@ func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts i
 
 // SaveSubscription implements registrar.Registrar.
 func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) error {
-	if s.ID == "" {
-		return fmt.Errorf("postgres: save subscription: empty ID")
-	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("postgres: save subscription %s: %w", s.ID, err)
-	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO scscf_subscription (id, impu, expires_ms, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (id) DO UPDATE SET impu = excluded.impu, expires_ms = excluded.expires_ms, data = excluded.data`,
-		s.ID, s.IMPU, s.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("postgres: save subscription %s: %w", s.ID, err)
-	}
-	return nil
+	return db.rows().SaveSubscription(ctx, querier{db.pool}, s)
 }
 
 // Subscription implements registrar.Registrar.
@@ -229,14 +217,7 @@ func (db *DB) querySubscriptions(ctx context.Context, query string, arg any) ([]
 
 // DeleteSubscription implements registrar.Registrar.
 func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
-	res, err := db.pool.Exec(ctx, `DELETE FROM scscf_subscription WHERE id = $1`, id)
-	if err != nil {
-		return fmt.Errorf("postgres: delete subscription %s: %w", id, err)
-	}
-	if res.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: delete subscription %s: %w", id, registrar.ErrNotFound)
-	}
-	return nil
+	return db.rows().DeleteSubscription(ctx, querier{db.pool}, id)
 }
 
 // Interface guard.
@@ -249,37 +230,12 @@ var (
 
 // SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).
 func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
-	if c.IMPI == "" {
-		return fmt.Errorf("postgres: save challenge: empty IMPI")
-	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("postgres: save challenge %s: %w", c.IMPI, err)
-	}
-	if _, err := db.pool.Exec(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES ($1, $2, $3, $4)
-		ON CONFLICT (impi) DO UPDATE SET nonce = excluded.nonce, expires_ms = excluded.expires_ms, data = excluded.data`,
-		c.IMPI, c.Nonce, c.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("postgres: save challenge %s: %w", c.IMPI, err)
-	}
-	return nil
+	return db.rows().SaveChallenge(ctx, querier{db.pool}, c)
 }
 
-// TakeChallenge implements registrar.Registrar: one DELETE … RETURNING, so that of two S-CSCFs taking the same
-// challenge only one gets it.
+// TakeChallenge implements registrar.Registrar: of two S-CSCFs taking the same challenge only one gets it.
 func (db *DB) TakeChallenge(ctx context.Context, impi, nonce string) (*registrar.Challenge, error) {
-	var data string
-	err := db.pool.QueryRow(ctx, `DELETE FROM scscf_challenge WHERE impi = $1 AND nonce = $2 RETURNING data`, impi, nonce).Scan(&data)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, registrar.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, err)
-	}
-	var c registrar.Challenge
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return nil, fmt.Errorf("postgres: challenge %s: %w", impi, err)
-	}
-	return &c, nil
+	return db.rows().TakeChallenge(ctx, querier{db.pool}, impi, nonce)
 }
 
 // TakeExpiredChallenges implements registrar.Registrar.

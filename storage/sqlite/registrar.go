@@ -31,9 +31,9 @@ func (db *DB) SaveRegistrationVersion(ctx context.Context, r *registrar.Registra
 	return db.rows().SaveRegistrationVersion(ctx, r, base)
 }
 
-// WriteRegistrations implements registrar.BatchStore.
-func (db *DB) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
-	return db.rows().WriteRegistrations(ctx, writes)
+// WriteJournal implements registrar.BatchStore.
+func (db *DB) WriteJournal(ctx context.Context, writes []registrar.JournalWrite) ([]error, error) {
+	return db.rows().WriteJournal(ctx, writes)
 }
 
 // DeleteRegistrationVersion implements registrar.VersionedStore.
@@ -68,19 +68,7 @@ func (db *DB) CountRegistrations(ctx context.Context) (registrations, contacts i
 
 // SaveSubscription implements registrar.Registrar.
 func (db *DB) SaveSubscription(ctx context.Context, s *registrar.Subscription) error {
-	if s.ID == "" {
-		return fmt.Errorf("sqlite: save subscription: empty ID")
-	}
-	data, err := json.Marshal(s)
-	if err != nil {
-		return fmt.Errorf("sqlite: save subscription %s: %w", s.ID, err)
-	}
-	if _, err := db.write().ExecContext(ctx, `INSERT INTO scscf_subscription (id, impu, expires_ms, data) VALUES (?, ?, ?, ?)
-		ON CONFLICT (id) DO UPDATE SET impu = excluded.impu, expires_ms = excluded.expires_ms, data = excluded.data`,
-		s.ID, s.IMPU, s.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("sqlite: save subscription %s: %w", s.ID, err)
-	}
-	return nil
+	return db.rows().SaveSubscription(ctx, querier{db.write(), db.rw}, s)
 }
 
 // Subscription implements registrar.Registrar.
@@ -136,14 +124,7 @@ func (db *DB) querySubscriptions(ctx context.Context, query string, arg any) ([]
 
 // DeleteSubscription implements registrar.Registrar.
 func (db *DB) DeleteSubscription(ctx context.Context, id string) error {
-	res, err := db.write().ExecContext(ctx, `DELETE FROM scscf_subscription WHERE id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("sqlite: delete subscription %s: %w", id, err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("sqlite: delete subscription %s: %w", id, registrar.ErrNotFound)
-	}
-	return nil
+	return db.rows().DeleteSubscription(ctx, querier{db.write(), db.rw}, id)
 }
 
 // Interface guard.
@@ -155,37 +136,12 @@ var (
 
 // SaveChallenge implements registrar.Registrar (migration 0003_scscf_challenge).
 func (db *DB) SaveChallenge(ctx context.Context, c *registrar.Challenge) error {
-	if c.IMPI == "" {
-		return fmt.Errorf("sqlite: save challenge: empty IMPI")
-	}
-	data, err := json.Marshal(c)
-	if err != nil {
-		return fmt.Errorf("sqlite: save challenge %s: %w", c.IMPI, err)
-	}
-	if _, err := db.write().ExecContext(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES (?, ?, ?, ?)
-		ON CONFLICT (impi) DO UPDATE SET nonce = excluded.nonce, expires_ms = excluded.expires_ms, data = excluded.data`,
-		c.IMPI, c.Nonce, c.Expires.UnixMilli(), string(data)); err != nil {
-		return fmt.Errorf("sqlite: save challenge %s: %w", c.IMPI, err)
-	}
-	return nil
+	return db.rows().SaveChallenge(ctx, querier{db.write(), db.rw}, c)
 }
 
-// TakeChallenge implements registrar.Registrar: one DELETE … RETURNING, so that of two S-CSCFs taking the same
-// challenge only one gets it.
+// TakeChallenge implements registrar.Registrar: of two S-CSCFs taking the same challenge only one gets it.
 func (db *DB) TakeChallenge(ctx context.Context, impi, nonce string) (*registrar.Challenge, error) {
-	var data string
-	err := db.write().QueryRowContext(ctx, `DELETE FROM scscf_challenge WHERE impi = ? AND nonce = ? RETURNING data`, impi, nonce).Scan(&data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: challenge %s: %w", impi, registrar.ErrNotFound)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: challenge %s: %w", impi, err)
-	}
-	var c registrar.Challenge
-	if err := json.Unmarshal([]byte(data), &c); err != nil {
-		return nil, fmt.Errorf("sqlite: challenge %s: %w", impi, err)
-	}
-	return &c, nil
+	return db.rows().TakeChallenge(ctx, querier{db.write(), db.rw}, impi, nonce)
 }
 
 // TakeExpiredChallenges implements registrar.Registrar.

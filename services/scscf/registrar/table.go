@@ -26,24 +26,33 @@ type VersionedStore interface {
 	DeleteRegistrationVersion(ctx context.Context, impu string, base uint64) error
 }
 
-// BatchStore is a VersionedStore that writes several registration changes in one store transaction. Table
-// uses it when its store has it: a flush commits once for all the registrations it writes, where a commit
-// per registration was 10 % of the S-CSCF's CPU under registration load (register-scscf profile,
-// bench/results/2026-12-07T2228Z-70124a6b424e).
+// BatchStore is a VersionedStore that writes several journal changes in one store transaction. Table uses it
+// when its store has it: a flush commits once for everything it writes, where a commit per change was 10 % of
+// the S-CSCF's CPU under registration load and each registration cost three or four of them (register-scscf
+// profile, bench/results/2026-12-07T2228Z-70124a6b424e).
 type BatchStore interface {
 	VersionedStore
-	// WriteRegistrations applies each write by compare-and-set, all in one transaction. When the transaction
-	// commits it returns one outcome per write: nil, ErrConflict (that write is skipped, the others stand),
-	// or ErrNotFound for the removal of a registration the store does not hold. When it does not commit, it
-	// returns an error and nothing was written.
-	WriteRegistrations(ctx context.Context, writes []RegistrationWrite) ([]error, error)
+	// WriteJournal applies each write, all in one transaction; registrations by compare-and-set. When the
+	// transaction commits it returns one outcome per write: nil, ErrConflict (that write is skipped, the
+	// others stand), or ErrNotFound for the removal of something the store does not hold. When it does not
+	// commit, it returns an error and nothing was written.
+	WriteJournal(ctx context.Context, writes []JournalWrite) ([]error, error)
 }
 
-// RegistrationWrite is one registration change of a BatchStore.WriteRegistrations.
-type RegistrationWrite struct {
+// JournalWrite is one change of a BatchStore.WriteJournal, exactly one of: a registration saved (Reg, with
+// IMPU its key) or removed (IMPU alone), both against Base, the version the store must hold (0: none); a
+// subscription saved (Sub) or removed (SubscriptionID); a challenge saved (Chal) or taken (IMPI and Nonce).
+type JournalWrite struct {
 	IMPU string
-	Reg  *Registration // nil: remove the registration stored under IMPU
-	Base uint64        // the version the store must hold (0: none)
+	Reg  *Registration
+	Base uint64
+
+	Sub            *Subscription
+	SubscriptionID string
+
+	Chal  *Challenge
+	IMPI  string
+	Nonce string
 }
 
 // maxBatch bounds the writes of one store transaction: the SQLite writer is held no longer than this many
@@ -728,49 +737,56 @@ type batchOutcome struct {
 	err  error
 }
 
-// applyBatches writes the registration operations of ops through the store's WriteRegistrations, maxBatch at a
-// time, when the store is a BatchStore. A batch that fails as a whole is left to the one-by-one path, so that
-// one bad registration cannot hold the others back.
+// applyBatches writes ops through the store's WriteJournal, maxBatch at a time, when the store is a BatchStore.
+// A batch that fails as a whole is left to the one-by-one path, so that one bad row cannot hold the others back.
 func (t *Table) applyBatches(ctx context.Context, ops []journalOp) []batchOutcome {
 	out := make([]batchOutcome, len(ops))
 	bs, ok := t.cfg.Store.(BatchStore)
 	if !ok {
 		return out
 	}
-	idx := make([]int, 0, min(len(ops), maxBatch))
-	writes := make([]RegistrationWrite, 0, min(len(ops), maxBatch))
-	flush := func() {
-		if len(writes) == 0 {
-			return
+	for from := 0; from < len(ops); from += maxBatch {
+		batch := ops[from:min(from+maxBatch, len(ops))]
+		writes := make([]JournalWrite, len(batch))
+		for i, op := range batch {
+			writes[i] = op.write()
 		}
-		res, err := bs.WriteRegistrations(ctx, writes)
-		if err == nil && len(res) == len(writes) {
-			for j, i := range idx {
-				e := res[j]
-				if e != nil && !errors.Is(e, ErrConflict) && !errors.Is(e, ErrNotFound) {
-					continue // not an outcome the contract allows: write it alone
-				}
-				if ops[i].reg == nil && errors.Is(e, ErrNotFound) {
-					e = nil // removed already, as apply treats it
-				}
-				out[i] = batchOutcome{done: true, err: e}
-			}
-		}
-		idx, writes = idx[:0], writes[:0]
-	}
-	for i, op := range ops {
-		if op.key.kind != dirtyRegistration {
+		res, err := bs.WriteJournal(ctx, writes)
+		if err != nil || len(res) != len(writes) {
 			continue
 		}
-		idx = append(idx, i)
-		writes = append(writes, RegistrationWrite{IMPU: op.key.key, Reg: op.reg, Base: op.base})
-		if len(writes) == maxBatch {
-			flush()
+		for i, e := range res {
+			if e != nil && !errors.Is(e, ErrConflict) && !errors.Is(e, ErrNotFound) {
+				continue // not an outcome the contract allows: written alone
+			}
+			if errors.Is(e, ErrNotFound) && !batch[i].saves() {
+				e = nil // gone already, as apply treats a removal of nothing
+			}
+			out[from+i] = batchOutcome{done: true, err: e}
 		}
 	}
-	flush()
 	return out
 }
+
+// write is op as a BatchStore write.
+func (op journalOp) write() JournalWrite {
+	switch op.key.kind {
+	case dirtyRegistration:
+		return JournalWrite{IMPU: op.key.key, Reg: op.reg, Base: op.base}
+	case dirtySubscription:
+		if op.sub != nil {
+			return JournalWrite{Sub: op.sub}
+		}
+		return JournalWrite{SubscriptionID: op.key.key}
+	}
+	if op.chal != nil {
+		return JournalWrite{Chal: op.chal}
+	}
+	return JournalWrite{IMPI: op.key.key, Nonce: op.takeChal}
+}
+
+// saves says whether op writes something rather than removing it.
+func (op journalOp) saves() bool { return op.reg != nil || op.sub != nil || op.chal != nil }
 
 func opName(op journalOp) string {
 	switch {

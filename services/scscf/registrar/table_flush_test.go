@@ -42,16 +42,16 @@ func (g *gatedStore) DeleteRegistrationVersion(ctx context.Context, impu string,
 	return g.DB.DeleteRegistrationVersion(ctx, impu, base)
 }
 
-func (g *gatedStore) WriteRegistrations(ctx context.Context, w []registrar.RegistrationWrite) ([]error, error) {
+func (g *gatedStore) WriteJournal(ctx context.Context, w []registrar.JournalWrite) ([]error, error) {
 	g.hold()
 	g.batches++
-	return g.DB.WriteRegistrations(ctx, w)
+	return g.DB.WriteJournal(ctx, w)
 }
 
-// unbatched hides WriteRegistrations: the table writes one registration per transaction.
+// unbatched hides WriteJournal: the table writes one change per transaction.
 type unbatched struct{ *gatedStore }
 
-func (u unbatched) WriteRegistrations() {}
+func (u unbatched) WriteJournal() {}
 
 func openGated(t *testing.T) *gatedStore {
 	t.Helper()
@@ -144,7 +144,7 @@ func TestFlushRacesWithChanges(t *testing.T) {
 					t.Fatalf("store: %v", err)
 				}
 				if batched != (store.batches > 0) {
-					t.Fatalf("batched %v, but WriteRegistrations ran %d times", batched, store.batches)
+					t.Fatalf("batched %v, but WriteJournal ran %d times", batched, store.batches)
 				}
 			})
 		}

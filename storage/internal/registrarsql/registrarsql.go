@@ -9,6 +9,7 @@ package registrarsql
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -217,38 +218,6 @@ func (s Store) deleteTx(ctx context.Context, q hsssql.Querier, impu string, base
 	return err
 }
 
-// WriteRegistrations implements registrar.BatchStore: every write in one transaction, each by compare-and-set
-// (a conflict or a removal of nothing is that write's outcome, the others stand); any other failure rolls the
-// whole transaction back.
-func (s Store) WriteRegistrations(ctx context.Context, writes []registrar.RegistrationWrite) ([]error, error) {
-	out := make([]error, len(writes))
-	err := s.B.Tx(ctx, func(q hsssql.Querier) error {
-		for i, w := range writes {
-			var err error
-			switch {
-			case w.Reg != nil && w.Reg.IMPU != w.IMPU:
-				return fmt.Errorf("write %d: registration of %s filed under %s", i, w.Reg.IMPU, w.IMPU)
-			case w.Reg != nil:
-				err = s.saveTx(ctx, q, w.Reg, w.Base)
-			default:
-				err = s.deleteTx(ctx, q, w.IMPU, w.Base)
-			}
-			switch {
-			case err == nil:
-			case errors.Is(err, registrar.ErrConflict), errors.Is(err, registrar.ErrNotFound):
-				out[i] = fmt.Errorf("%s: write registration %s: %w", s.Name, w.IMPU, err)
-			default:
-				return fmt.Errorf("registration %s: %w", w.IMPU, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%s: write %d registrations: %w", s.Name, len(writes), err)
-	}
-	return out, nil
-}
-
 // Registration returns the registration whose implicit set holds identity.
 func (s Store) Registration(ctx context.Context, identity string) (*registrar.Registration, error) {
 	regs, err := s.load(ctx, `r.impu = (SELECT x.impu FROM scscf_reg_index x WHERE x.identity = $1)`, identity)
@@ -384,3 +353,113 @@ func (s Store) identities(ctx context.Context, q hsssql.Querier, where string, a
 
 // Interface guard.
 var _ registrar.VersionedStore = Store{}
+
+// SaveSubscription upserts s through q (a subscription is one row: its JSON and what it is looked up by).
+func (s Store) SaveSubscription(ctx context.Context, q hsssql.Querier, sub *registrar.Subscription) error {
+	if sub.ID == "" {
+		return fmt.Errorf("%s: save subscription: empty ID", s.Name)
+	}
+	data, err := json.Marshal(sub)
+	if err != nil {
+		return fmt.Errorf("%s: save subscription %s: %w", s.Name, sub.ID, err)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO scscf_subscription (id, impu, expires_ms, data) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (id) DO UPDATE SET impu = excluded.impu, expires_ms = excluded.expires_ms, data = excluded.data`,
+		sub.ID, sub.IMPU, sub.Expires.UnixMilli(), string(data)); err != nil {
+		return fmt.Errorf("%s: save subscription %s: %w", s.Name, sub.ID, err)
+	}
+	return nil
+}
+
+// DeleteSubscription removes the subscription id through q, else registrar.ErrNotFound.
+func (s Store) DeleteSubscription(ctx context.Context, q hsssql.Querier, id string) error {
+	n, err := q.Exec(ctx, `DELETE FROM scscf_subscription WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("%s: delete subscription %s: %w", s.Name, id, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("%s: delete subscription %s: %w", s.Name, id, registrar.ErrNotFound)
+	}
+	return nil
+}
+
+// SaveChallenge upserts c through q, one per IMPI (migration 0003_scscf_challenge).
+func (s Store) SaveChallenge(ctx context.Context, q hsssql.Querier, c *registrar.Challenge) error {
+	if c.IMPI == "" {
+		return fmt.Errorf("%s: save challenge: empty IMPI", s.Name)
+	}
+	data, err := json.Marshal(c)
+	if err != nil {
+		return fmt.Errorf("%s: save challenge %s: %w", s.Name, c.IMPI, err)
+	}
+	if _, err := q.Exec(ctx, `INSERT INTO scscf_challenge (impi, nonce, expires_ms, data) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (impi) DO UPDATE SET nonce = excluded.nonce, expires_ms = excluded.expires_ms, data = excluded.data`,
+		c.IMPI, c.Nonce, c.Expires.UnixMilli(), string(data)); err != nil {
+		return fmt.Errorf("%s: save challenge %s: %w", s.Name, c.IMPI, err)
+	}
+	return nil
+}
+
+// TakeChallenge removes and returns the challenge of impi with nonce through q, in one DELETE … RETURNING so
+// that of two S-CSCFs taking the same challenge only one gets it; else registrar.ErrNotFound.
+func (s Store) TakeChallenge(ctx context.Context, q hsssql.Querier, impi, nonce string) (*registrar.Challenge, error) {
+	var data string
+	err := q.QueryRow(ctx, `DELETE FROM scscf_challenge WHERE impi = $1 AND nonce = $2 RETURNING data`, impi, nonce).Scan(&data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%s: challenge %s: %w", s.Name, impi, registrar.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: challenge %s: %w", s.Name, impi, err)
+	}
+	var c registrar.Challenge
+	if err := json.Unmarshal([]byte(data), &c); err != nil {
+		return nil, fmt.Errorf("%s: challenge %s: %w", s.Name, impi, err)
+	}
+	return &c, nil
+}
+
+// WriteJournal implements registrar.BatchStore: every write in one transaction, registrations by
+// compare-and-set (a conflict or a removal of nothing is that write's outcome, the others stand); any other
+// failure rolls the whole transaction back.
+func (s Store) WriteJournal(ctx context.Context, writes []registrar.JournalWrite) ([]error, error) {
+	out := make([]error, len(writes))
+	err := s.B.Tx(ctx, func(q hsssql.Querier) error {
+		for i, w := range writes {
+			var err error
+			switch {
+			case w.Reg != nil && w.Reg.IMPU != w.IMPU:
+				return fmt.Errorf("write %d: registration of %s filed under %s", i, w.Reg.IMPU, w.IMPU)
+			case w.Reg != nil:
+				if err = s.saveTx(ctx, q, w.Reg, w.Base); err != nil {
+					err = fmt.Errorf("%s: save registration %s: %w", s.Name, w.IMPU, err)
+				}
+			case w.IMPU != "":
+				if err = s.deleteTx(ctx, q, w.IMPU, w.Base); err != nil {
+					err = fmt.Errorf("%s: delete registration %s: %w", s.Name, w.IMPU, err)
+				}
+			case w.Sub != nil:
+				err = s.SaveSubscription(ctx, q, w.Sub)
+			case w.SubscriptionID != "":
+				err = s.DeleteSubscription(ctx, q, w.SubscriptionID)
+			case w.Chal != nil:
+				err = s.SaveChallenge(ctx, q, w.Chal)
+			case w.IMPI != "":
+				_, err = s.TakeChallenge(ctx, q, w.IMPI, w.Nonce)
+			default:
+				return fmt.Errorf("write %d: empty", i)
+			}
+			switch {
+			case err == nil:
+			case errors.Is(err, registrar.ErrConflict), errors.Is(err, registrar.ErrNotFound):
+				out[i] = err
+			default:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: write %d journal changes: %w", s.Name, len(writes), err)
+	}
+	return out, nil
+}

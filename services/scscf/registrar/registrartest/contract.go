@@ -346,19 +346,49 @@ func RunBatch(t *testing.T, open func(t *testing.T) (registrar.Registrar, regist
 			t.Fatal(err)
 		}
 	}
-	res, err := bs.WriteRegistrations(ctx, []registrar.RegistrationWrite{
+	if err := b.SaveSubscription(ctx, &registrar.Subscription{ID: "old-sub", IMPU: "sip:b1@x", Expires: t0.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.SaveChallenge(ctx, &registrar.Challenge{IMPI: "batch@x", Nonce: "n1", Expires: t0.Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := bs.WriteJournal(ctx, []registrar.JournalWrite{
 		{IMPU: "sip:b1@x", Reg: reg("sip:b1@x", 2, 2), Base: 1}, // refresh
 		{IMPU: "sip:b2@x", Reg: reg("sip:b2@x", 3, 3), Base: 2}, // stale: the store holds 1
 		{IMPU: "sip:b3@x", Base: 1},                             // removal
 		{IMPU: "sip:b4@x", Reg: reg("sip:b4@x", 1, 1)},          // new
 		{IMPU: "sip:gone@x", Base: 5},                           // removal of nothing
+		{Sub: &registrar.Subscription{ID: "new-sub", IMPU: "sip:b4@x", Expires: t0.Add(time.Hour)}},
+		{SubscriptionID: "old-sub"},
+		{SubscriptionID: "no-such-sub"},
+		{IMPI: "batch@x", Nonce: "n1"}, // taken
+		{Chal: &registrar.Challenge{IMPI: "batch2@x", Nonce: "n2", Expires: t0.Add(time.Minute)}},
+		{IMPI: "batch2@x", Nonce: "other"}, // wrong nonce: nothing taken
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res) != 5 || res[0] != nil || !errors.Is(res[1], registrar.ErrConflict) || res[2] != nil || res[3] != nil ||
-		!errors.Is(res[4], registrar.ErrNotFound) {
-		t.Fatalf("outcomes %v: want nil, ErrConflict, nil, nil, ErrNotFound", res)
+	want := []error{nil, registrar.ErrConflict, nil, nil, registrar.ErrNotFound, nil, nil, registrar.ErrNotFound, nil, nil,
+		registrar.ErrNotFound}
+	if len(res) != len(want) {
+		t.Fatalf("%d outcomes, want %d", len(res), len(want))
+	}
+	for i, w := range want {
+		if (w == nil) != (res[i] == nil) || w != nil && !errors.Is(res[i], w) {
+			t.Fatalf("outcome %d: %v, want %v (all: %v)", i, res[i], w, res)
+		}
+	}
+	if _, err := b.Subscription(ctx, "new-sub"); err != nil {
+		t.Fatalf("subscription saved in the batch: %v", err)
+	}
+	if _, err := b.Subscription(ctx, "old-sub"); !errors.Is(err, registrar.ErrNotFound) {
+		t.Fatalf("subscription removed in the batch: %v", err)
+	}
+	if _, err := b.TakeChallenge(ctx, "batch@x", "n1"); !errors.Is(err, registrar.ErrNotFound) {
+		t.Fatalf("challenge taken in the batch is still there: %v", err)
+	}
+	if c, err := b.TakeChallenge(ctx, "batch2@x", "n2"); err != nil || c.Nonce != "n2" {
+		t.Fatalf("challenge saved in the batch: %+v, %v", c, err)
 	}
 	if got, err := b.Registration(ctx, "sip:b1@x;alias"); err != nil || got.Version != 2 || got.Contacts[0].CSeq != 2 {
 		t.Fatalf("refreshed registration: %+v, %v", got, err)
@@ -373,7 +403,7 @@ func RunBatch(t *testing.T, open func(t *testing.T) (registrar.Registrar, regist
 		t.Fatalf("new registration: %+v, %v", got, err)
 	}
 	// A write that fails otherwise rolls the whole batch back.
-	if _, err := bs.WriteRegistrations(ctx, []registrar.RegistrationWrite{
+	if _, err := bs.WriteJournal(ctx, []registrar.JournalWrite{
 		{IMPU: "sip:b1@x", Reg: reg("sip:b1@x", 3, 3), Base: 2},
 		{IMPU: "sip:b5@x", Reg: reg("sip:other@x", 1, 1)},
 	}); err == nil {
