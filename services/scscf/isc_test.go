@@ -158,6 +158,10 @@ func TestISCAndThirdPartyRegister(t *testing.T) {
 		if !strings.Contains(routes, "odi=") || !strings.Contains(routes, s.SIPAddr().String()) {
 			t.Fatalf("ISC request Route %q: want our URI with an original-dialog token", routes)
 		}
+		// TS 24.229 §5.4.3.2 step 4, RFC 5502 §6: the served user, its session case and registration state.
+		if psu := header.Values(got, "P-Served-User"); len(psu) != 1 || psu[0] != "<"+alice.impu+">;sescase=orig;regstate=reg" {
+			t.Fatalf("ISC request P-Served-User %q: want <%s>;sescase=orig;regstate=reg", psu, alice.impu)
+		}
 	case <-time.After(waitLong):
 		t.Fatal("MESSAGE did not reach the AS")
 	}
@@ -265,5 +269,19 @@ func TestISCDefaultHandling(t *testing.T) {
 				t.Errorf("second AS saw the request: %v, want %v", sawSecond, tc.wantSecond)
 			}
 		})
+	}
+}
+
+func TestServedUserHeader(t *testing.T) {
+	for sc, want := range map[userdata.SessionCase]string{
+		userdata.SessionOriginating:             "<sip:a@x>;sescase=orig;regstate=reg",
+		userdata.SessionOriginatingUnregistered: "<sip:a@x>;sescase=orig;regstate=unreg",
+		userdata.SessionTerminatingRegistered:   "<sip:a@x>;sescase=term;regstate=reg",
+		userdata.SessionTerminatingUnregistered: "<sip:a@x>;sescase=term;regstate=unreg",
+		userdata.SessionOriginatingCDIV:         "<sip:a@x>;orig-cdiv",
+	} {
+		if h := servedUserHeader("sip:a@x", sc); h.Name() != "P-Served-User" || h.Value() != want {
+			t.Errorf("session case %d: %s: %s, want %s", sc, h.Name(), h.Value(), want)
+		}
 	}
 }

@@ -392,10 +392,33 @@ func (s *Server) toAS(req *sip.Request, reg *registrar.Registration, impu string
 		s.log.Debug("to AS", logging.IMPU(impu), zap.String("as", as.String()), zap.Int("priority", ifcs[i].Priority))
 		d := proxy.Forward(proxy.Target{Route: []sip.Uri{as, back}, NoResponseTimeout: s.cfg.ASTimeout})
 		d.RecordRoute = true
+		// TS 24.229 §5.4.3.2 step 4 and §5.4.3.3 step 3: the AS learns whom it serves, in which session case and
+		// registration state (RFC 5502 §6), replacing what an earlier AS of the chain was given.
+		d.RemoveHeaders = append(d.RemoveHeaders, "P-Served-User")
+		d.AddHeaders = append(d.AddHeaders, servedUserHeader(impu, sc))
 		d.OnFailure = s.defaultHandling(st, ifcs[i].ApplicationServer)
 		return d, true
 	}
 	return proxy.Decision{}, false
+}
+
+// servedUserHeader is the P-Served-User of a request to an AS (RFC 5502 §6; orig-cdiv, RFC 8498 §3, for the
+// originating case after a call diversion).
+func servedUserHeader(impu string, sc userdata.SessionCase) sip.Header {
+	v := "<" + impu + ">"
+	switch sc {
+	case userdata.SessionOriginating:
+		v += ";sescase=orig;regstate=reg"
+	case userdata.SessionOriginatingUnregistered:
+		v += ";sescase=orig;regstate=unreg"
+	case userdata.SessionTerminatingRegistered:
+		v += ";sescase=term;regstate=reg"
+	case userdata.SessionTerminatingUnregistered:
+		v += ";sescase=term;regstate=unreg"
+	case userdata.SessionOriginatingCDIV:
+		v += ";orig-cdiv"
+	}
+	return sip.NewHeader("P-Served-User", v)
 }
 
 // defaultHandling applies an iFC's DefaultHandling when its AS fails (TS 24.229 §5.4.3.2 and §5.4.3.3,
