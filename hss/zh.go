@@ -29,7 +29,9 @@ import (
 const RoleBSF = "bsf"
 
 // zhApplication is the Zh application the HSS advertises in CER/CEA besides Cx (TS 29.109 §6.2).
-func zhApplication() peer.Application { return peer.Application{ID: gaa.AppZh, VendorID: gaa.Vendor3GPP} }
+func zhApplication() peer.Application {
+	return peer.Application{ID: gaa.AppZh, VendorID: gaa.Vendor3GPP}
+}
 
 // zhPermissions are the Zh requests a BSF may send.
 func zhPermissions() []peer.Command {
