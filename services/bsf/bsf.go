@@ -208,3 +208,13 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 	}
 	return s.Run(ctx)
 }
+
+// HSSConnected reports whether the Zh connection to the HSS is open.
+func (s *Server) HSSConnected() bool {
+	for _, p := range s.node.Peers() {
+		if p.OriginHost == s.cfg.Zh.HSSHost && p.State == peer.StateOpen {
+			return true
+		}
+	}
+	return false
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -101,7 +102,7 @@ func (s *Server) ub(w http.ResponseWriter, r *http.Request) (string, error) {
 		return "", &ubError{http.StatusForbidden, "authentication failed", fmt.Errorf("response of %s does not match XRES", ch.impi)}
 	}
 	sess := &session{btid: gba.BTID(ch.rand, s.cfg.Name), impi: ch.impi, rand: ch.rand, ks: gba.Ks(ch.ck, ch.ik),
-		guss: ch.guss, created: now, expires: now.Add(s.cfg.KeyLifetime)}
+		guss: ch.guss, created: now, expires: now.Add(s.cfg.KeyLifetime).Truncate(time.Second)} // whole seconds: the Ub body and Key-ExpiryTime carry no more
 	s.sessions.put(sess, now)
 	out, err := gba.BootstrappingInfo{BTID: sess.btid, Lifetime: sess.expires}.Marshal()
 	if err != nil {
