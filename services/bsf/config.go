@@ -25,7 +25,6 @@ const (
 	DefaultDomain      = "ims.mnc001.mcc001.3gppnetwork.org"
 	DefaultName        = "bsf." + DefaultDomain
 	DefaultUbListen    = "127.0.0.1:8095"
-	DefaultZnListen    = "127.0.0.1:3871"
 	DefaultHTTPListen  = "127.0.0.1:9095"
 	DefaultHSS         = "127.0.0.1:3868"
 	DefaultHSSHost     = "hss." + DefaultDomain
@@ -47,7 +46,7 @@ type Config struct {
 	Realm string `yaml:"realm"`
 	// UbListen serves Ub (HTTP). TS 24.109 §4.4.1 names HTTP over TCP port 80 or 8080; loopback by default.
 	UbListen string `yaml:"ub_listen"`
-	// HTTPListen serves /metrics and /healthz ("" disables).
+	// HTTPListen serves /metrics and /healthz (DefaultConfig: 127.0.0.1:9095; "" disables).
 	HTTPListen string `yaml:"http_listen"`
 	// Admin secures HTTPListen (the same keys as every node's admin block).
 	Admin adminhttp.Config `yaml:"admin"`
@@ -91,7 +90,7 @@ type ZnConfig struct {
 
 // DefaultConfig returns the configuration with every default.
 func DefaultConfig() Config {
-	c := Config{Log: logging.Default()}
+	c := Config{Log: logging.Default(), HTTPListen: DefaultHTTPListen}
 	return c.WithDefaults()
 }
 
