@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap"
-
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/services/bsf"
 	"github.com/imscore/imscore/services/bsf/bsftest"
@@ -20,26 +18,8 @@ import (
 
 const nafHost = "xdms." + bsftest.Realm
 
-// startNAF runs a NAF named fqdn connected to the environment's BSF.
-func startNAF(t *testing.T, e *bsftest.Env, fqdn string) *gba.NAF {
-	t.Helper()
-	n, err := gba.NewNAF(gba.NAFConfig{FQDN: fqdn, OriginHost: nafHost, BSF: e.ZnAddr, BSFHost: bsftest.BSFName}, zap.NewNop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- n.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	deadline := time.Now().Add(10 * time.Second)
-	for !n.Connected() {
-		if time.Now().After(deadline) {
-			t.Fatal("NAF: no Zn connection")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return n
-}
+// startNAF runs a NAF named fqdn (Zn Origin-Host nafHost) connected to the environment's BSF.
+func startNAF(t *testing.T, e *bsftest.Env, fqdn string) *gba.NAF { return e.StartNAF(t, fqdn, nafHost) }
 
 // nafServer is an HTTP server that answers 200 with the authenticated IMPI, through n.
 func nafServer(t *testing.T, n *gba.NAF) *httptest.Server {

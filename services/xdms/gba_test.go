@@ -33,19 +33,7 @@ type gbaEnv struct {
 
 func newGBAEnv(t *testing.T, mutate func(*bsf.Config)) *gbaEnv {
 	core := bsftest.Start(t, []string{xdmsFQDN}, mutate)
-	naf, err := gba.NewNAF(gba.NAFConfig{FQDN: xdmsFQDN, BSF: core.ZnAddr, BSFHost: bsftest.BSFName}, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- naf.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-	for deadline := time.Now().Add(10 * time.Second); !naf.Connected(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("XDMS: no Zn connection to the BSF")
-		}
-	}
+	naf := core.StartNAF(t, xdmsFQDN, "")
 	h := &xdms.Handler{Root: "/xcap-root", Store: store.NewMemory(), Log: zaptest.NewLogger(t), GBA: naf}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)

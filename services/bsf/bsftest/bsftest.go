@@ -18,6 +18,7 @@ import (
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/hss/hsstest"
 	"github.com/imscore/imscore/services/bsf"
+	"github.com/imscore/imscore/services/bsf/gba"
 	"github.com/imscore/imscore/storage"
 )
 
@@ -135,4 +136,24 @@ func USIM(t testing.TB) *aka.USIM {
 		t.Fatal(err)
 	}
 	return u
+}
+
+// StartNAF runs a NAF named fqdn whose Zn Origin-Host is originHost ("" : fqdn), connected to the BSF, and
+// waits for its Zn connection.
+func (e *Env) StartNAF(t testing.TB, fqdn, originHost string) *gba.NAF {
+	t.Helper()
+	n, err := gba.NewNAF(gba.NAFConfig{FQDN: fqdn, OriginHost: originHost, BSF: e.ZnAddr, BSFHost: BSFName}, zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(10 * time.Second); !n.Connected(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("NAF: no Zn connection to the BSF")
+		}
+	}
+	return n
 }
