@@ -19,7 +19,9 @@ import (
 const nafHost = "xdms." + bsftest.Realm
 
 // startNAF runs a NAF named fqdn (Zn Origin-Host nafHost) connected to the environment's BSF.
-func startNAF(t *testing.T, e *bsftest.Env, fqdn string) *gba.NAF { return e.StartNAF(t, fqdn, nafHost) }
+func startNAF(t *testing.T, e *bsftest.Env, fqdn string) *gba.NAF {
+	return e.StartNAF(t, fqdn, nafHost)
+}
 
 // nafServer is an HTTP server that answers 200 with the authenticated IMPI, through n.
 func nafServer(t *testing.T, n *gba.NAF) *httptest.Server {
