@@ -5,6 +5,8 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 )
@@ -76,5 +78,28 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = ParseBootstrappingInfo(b)
 		_, _ = ParseGUSS(b)
+	})
+}
+
+// FuzzNAFAuthorization: any Authorization header a UE sends gets 401 or 503 from the NAF, never a panic and
+// never an identity (no nonce of the NAF's is in the input).
+func FuzzNAFAuthorization(f *testing.F) {
+	f.Add(`Digest username="I1U8vpY3qJ0hiuZNrke/NQ==@bsf.example.net",realm="3GPP-bootstrapping@xdms.example.net",nonce="abc",uri="/x",response="00",qop=auth,nc=00000001,cnonce="c"`)
+	f.Add(`Digest username="",realm="",nonce="",uri="",response=""`)
+	f.Add("Basic Zm9vOmJhcg==")
+	n, err := NewNAF(NAFConfig{FQDN: "xdms.example.net", BSF: "127.0.0.1:1", BSFHost: "bsf.example.net"}, nil)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, auth string) {
+		req := httptest.NewRequest(http.MethodGet, "/x", nil)
+		req.Header.Set("Authorization", auth)
+		w := httptest.NewRecorder()
+		if id := n.Authenticate(w, req, nil); id != nil {
+			t.Fatalf("authenticated %+v from %q", id, auth)
+		}
+		if w.Code != http.StatusUnauthorized && w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("status %d for %q", w.Code, auth)
+		}
 	})
 }
