@@ -165,3 +165,25 @@ func TestZhRefused(t *testing.T) {
 		t.Errorf("no AKA: %+v", a.Result)
 	}
 }
+
+// A registered user bootstraps: the Zh MAR leaves its registration and serving S-CSCF as they are and the
+// S-CSCF gets no RTR — what a Cx MAR from the BSF would do (TestMARFromAnotherSCSCF).
+func TestZhKeepsRegistration(t *testing.T) {
+	db := openSQLite(t)
+	e, bsf := zhEnv(t, db)
+	scscf := e.connect(scscfHost)
+	sub := e.subscriber(nil)
+	impi, _, sipURI, _ := ids(sub)
+	e.register(scscf, sub)
+	before := e.registration(sipURI)
+	if before.State != hss.Registered || before.SCSCFOriginHost != scscfHost {
+		t.Fatalf("after registration: %+v", before)
+	}
+	if a := bsf.mar(impi, nil); !a.Result.Success() {
+		t.Fatalf("Zh MAR: %+v", a.Result)
+	}
+	if after := e.registration(sipURI); after != before {
+		t.Errorf("registration changed by Zh: %+v → %+v", before, after)
+	}
+	scscf.noRTR(300 * time.Millisecond)
+}
