@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,13 +26,22 @@ func startNAF(t *testing.T, e *bsftest.Env, fqdn string) *gba.NAF {
 
 // nafServer is an HTTP server that answers 200 with the authenticated IMPI, through n.
 func nafServer(t *testing.T, n *gba.NAF) *httptest.Server {
+	srv, _ := countingNAFServer(t, n)
+	return srv
+}
+
+// countingNAFServer is nafServer that also counts the 401s it sent.
+func countingNAFServer(t *testing.T, n *gba.NAF) (*httptest.Server, *atomic.Int32) {
+	var challenges atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if id := n.Authenticate(w, r, nil); id != nil {
 			_, _ = w.Write([]byte(id.IMPI + " " + strings.Join(id.IMPUs, ",")))
+		} else {
+			challenges.Add(1)
 		}
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, &challenges
 }
 
 // A UE bootstraps over Ub (401 with the AKA challenge, 200 with the B-TID), and a NAF gets over Zn the same
@@ -49,7 +59,7 @@ func TestBootstrapAndUa(t *testing.T) {
 	if s.BTID != r+"@"+bsftest.BSFName || len(s.Ks) != 32 || !s.Expires.After(time.Now()) {
 		t.Fatalf("session %s, Ks %d octets, expires %v", s.BTID, len(s.Ks), s.Expires)
 	}
-	srv := nafServer(t, startNAF(t, e, nafHost))
+	srv, challenges := countingNAFServer(t, startNAF(t, e, nafHost))
 	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
 	resp, err := c.Do(req)
 	if err != nil {
@@ -57,6 +67,21 @@ func TestBootstrapAndUa(t *testing.T) {
 	}
 	defer resp.Body.Close()
 	body := readAll(t, resp)
+	// Later requests reuse the NAF's nonce with a rising nonce-count: no second 401.
+	for i := 0; i < 3; i++ {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
+		r, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != 200 {
+			t.Fatalf("request %d: %d", i+2, r.StatusCode)
+		}
+	}
+	if n := challenges.Load(); n != 1 {
+		t.Errorf("the NAF challenged %d times for 4 requests, want 1", n)
+	}
 	if resp.StatusCode != 200 || !strings.HasPrefix(body, sub.Private.IMPI+" ") || !strings.Contains(body, sub.Public[1].IMPU) ||
 		strings.Contains(body, sub.Public[0].IMPU) {
 		t.Fatalf("NAF answered %d %q", resp.StatusCode, body)
@@ -181,5 +206,46 @@ func readAll(t *testing.T, resp *http.Response) string {
 		if err != nil {
 			return b.String()
 		}
+	}
+}
+
+// recorder is an http.RoundTripper that keeps the last Authorization header sent.
+type recorder struct {
+	last atomic.Value
+}
+
+func (r *recorder) RoundTrip(req *http.Request) (*http.Response, error) {
+	if a := req.Header.Get("Authorization"); a != "" {
+		r.last.Store(a)
+	}
+	return http.DefaultTransport.RoundTrip(req)
+}
+
+// The NAF takes a nonce-count once: the credentials of an accepted request, sent again as they are, get 401
+// with stale=TRUE (RFC 7616 §3.3, §3.4).
+func TestUaReplayRefused(t *testing.T) {
+	e := bsftest.Start(t, []string{nafHost}, nil)
+	sub := e.Subscriber(t)
+	rec := &recorder{}
+	c := &gba.Client{BSF: e.UbURL, IMPI: sub.Private.IMPI, USIM: bsftest.USIM(t), HTTP: &http.Client{Transport: rec}}
+	srv := nafServer(t, startNAF(t, e, nafHost))
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("first request: %d", resp.StatusCode)
+	}
+	replay, _ := http.NewRequest(http.MethodGet, srv.URL+"/doc", nil)
+	replay.Header.Set("Authorization", rec.last.Load().(string))
+	r, err := http.DefaultClient.Do(replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Body.Close()
+	if r.StatusCode != 401 || !strings.Contains(r.Header.Get("WWW-Authenticate"), "stale=TRUE") {
+		t.Errorf("replayed credentials: %d %q, want 401 stale", r.StatusCode, r.Header.Get("WWW-Authenticate"))
 	}
 }

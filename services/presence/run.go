@@ -73,12 +73,16 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 			handler.GBA = naf
 			nctx, stopNAF := context.WithCancel(ctx)
 			nafDone := make(chan error, 1)
-			go func() { nafDone <- naf.Run(nctx) }() // the Zn connection to the BSF, stopped below
+			go func() { // the Zn connection to the BSF, stopped below
+				err := naf.Run(nctx)
+				if err != nil && nctx.Err() == nil {
+					log.Error("xdms: no Zn connection to the BSF: GBA requests get 503", zap.Error(err))
+				}
+				nafDone <- err
+			}()
 			defer func() {
 				stopNAF()
-				if err := <-nafDone; err != nil {
-					log.Warn("xdms: zn", zap.Error(err))
-				}
+				<-nafDone
 			}()
 		}
 		mux := http.NewServeMux()

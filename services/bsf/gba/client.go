@@ -53,6 +53,16 @@ type Client struct {
 	mu      sync.Mutex
 	session *Session
 	boots   int
+	ua      map[string]*uaNonce // the last NAF challenge answered, by NAF host: reused with a rising nc
+}
+
+// uaNonce is a NAF's challenge the client answered with success, and the last nonce-count sent with it: the
+// next request to that NAF carries credentials at once (RFC 7616 §3.4: the nonce may be reused with a higher
+// nc), saving the 401 round trip until the NAF refuses the nonce (stale) or the session changes.
+type uaNonce struct {
+	ch   digest.Challenge
+	nc   uint32
+	btid string
 }
 
 // ErrBootstrap is a bootstrapping the BSF refused or that could not complete.
@@ -229,7 +239,8 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		}
 		return c.http().Do(r)
 	}
-	resp, err := send("")
+	host := req.URL.Host
+	resp, err := send(c.preemptive(host, req.Method, req.URL.RequestURI(), body))
 	if err != nil {
 		return nil, err
 	}
@@ -248,19 +259,54 @@ func (c *Client) Do(req *http.Request) (*http.Response, error) {
 		if err != nil {
 			return nil, err
 		}
-		auth, err := c.credentials(s, ch, req.Method, req.URL.RequestURI(), body)
+		auth, err := c.credentials(s, ch, 1, req.Method, req.URL.RequestURI(), body)
 		if err != nil {
 			return nil, err
 		}
 		if resp, err = send(auth); err != nil {
 			return nil, err
 		}
+		c.remember(host, s, ch, resp.StatusCode != http.StatusUnauthorized)
 	}
 	return resp, nil
 }
 
+// preemptive returns credentials for a request to host from the last challenge it answered, when the
+// session that answered it is still the current one; "" otherwise (the request goes without).
+func (c *Client) preemptive(host, method, uri string, body []byte) string {
+	c.mu.Lock()
+	u := c.ua[host]
+	s := c.session
+	if u == nil || s == nil || s.BTID != u.btid || !c.now().Before(s.Expires) {
+		c.mu.Unlock()
+		return ""
+	}
+	u.nc++
+	ch, nc := u.ch, u.nc
+	c.mu.Unlock()
+	auth, err := c.credentials(s, ch, nc, method, uri, body)
+	if err != nil {
+		return ""
+	}
+	return auth
+}
+
+// remember keeps ch for host after a request it authenticated (ok), forgets it otherwise.
+func (c *Client) remember(host string, s *Session, ch digest.Challenge, ok bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !ok {
+		delete(c.ua, host)
+		return
+	}
+	if c.ua == nil {
+		c.ua = map[string]*uaNonce{}
+	}
+	c.ua[host] = &uaNonce{ch: ch, nc: 1, btid: s.BTID}
+}
+
 // credentials answers the NAF's challenge ch with the session s (TS 24.109 §5.2.2).
-func (c *Client) credentials(s *Session, ch digest.Challenge, method, uri string, body []byte) (string, error) {
+func (c *Client) credentials(s *Session, ch digest.Challenge, nc uint32, method, uri string, body []byte) (string, error) {
 	fqdn := strings.TrimPrefix(ch.Realm, RealmPrefix)
 	c.mu.Lock()
 	impi := c.IMPI
@@ -270,7 +316,7 @@ func (c *Client) credentials(s *Session, ch digest.Challenge, method, uri string
 		return "", err
 	}
 	cred := digest.Credentials{Username: s.BTID, Realm: ch.Realm, Nonce: ch.Nonce, URI: uri, Algorithm: ch.Algorithm,
-		Opaque: ch.Opaque, NC: "00000001", CNonce: cnonce()}
+		Opaque: ch.Opaque, NC: fmt.Sprintf("%08x", nc), CNonce: cnonce()}
 	for _, q := range ch.QOPs() {
 		if q == digest.QOPAuthInt || (q == digest.QOPAuth && cred.QOP == "") {
 			cred.QOP = q
