@@ -19,6 +19,7 @@ import (
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/gaa"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss/aka"
 	"github.com/imscore/imscore/internal/logging"
@@ -120,6 +121,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := gaa.Load(d); err != nil { // Zh (zh.go)
+		return nil, err
+	}
 	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
 		blocks:      newSQNBlocks(cfg.Cx.SQN.Block, cfg.Cx.SQN.BlockCache),
 		sessionHigh: uint32(time.Now().Unix())}
@@ -141,7 +145,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		OriginRealm:           cfg.Diameter.Realm,
 		VendorID:              cx.Vendor3GPP,
 		ProductName:           "imscore-hss",
-		Applications:          []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Applications:          []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}, zhApplication()},
 		Dictionary:            d,
 		WatchdogInterval:      cfg.Diameter.WatchdogInterval,
 		RequestTimeout:        cfg.Diameter.RequestTimeout,
@@ -167,6 +171,7 @@ func Permissions() map[string][]peer.Command {
 	return map[string][]peer.Command{
 		RoleICSCF: {cmd(cx.CmdUserAuthorization), cmd(cx.CmdLocationInfo)},
 		RoleSCSCF: {cmd(cx.CmdMultimediaAuth), cmd(cx.CmdServerAssignment), cmd(cx.CmdLocationInfo)},
+		RoleBSF:   zhPermissions(), // zh.go
 	}
 }
 
@@ -254,6 +259,9 @@ func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer
 
 // ServesBinary implements peer.BinaryHandler: the Cx requests the HSS serves go through ServeDiameterBinary.
 func (s *Server) ServesBinary(app, command uint32) bool {
+	if servesZh(app, command) { // zh.go
+		return true
+	}
 	switch cx.Command(command) {
 	case cx.CmdUserAuthorization, cx.CmdServerAssignment, cx.CmdLocationInfo, cx.CmdMultimediaAuth:
 		return app == cx.AppID
@@ -269,6 +277,9 @@ func (s *Server) ServeDiameterBinary(ctx context.Context, frame []byte, from pee
 		return nil, diameter.Errorf(diameter.UnableToComply, "request frame of %d bytes", len(frame))
 	}
 	code := uint32(frame[5])<<16 | uint32(frame[6])<<8 | uint32(frame[7])
+	if app := uint32(frame[8])<<24 | uint32(frame[9])<<16 | uint32(frame[10])<<8 | uint32(frame[11]); servesZh(app, code) {
+		return s.serveZh(ctx, frame, from) // zh.go
+	}
 	t, ans, err := s.serveCx(ctx, cx.Command(code), from, func(m cx.Message) error { return m.UnmarshalBinary(frame) })
 	if t == nil {
 		return nil, err

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/signal"
@@ -44,7 +45,8 @@ const usage = `usage: imsue register|message|call|load|version [flags]
   load       N UEs at a target rate (imsue load --help)
   presence publish  register, PUBLISH --basic and --text as presence, hold --hold, remove it, de-register
   presence watch    register, SUBSCRIBE to --to's presence, print each NOTIFY for --hold, de-register
-  presence rules    PUT the pres-rules letting --to watch (--handling) to the XDMS at --xcap (no SIP)
+  presence rules    PUT the pres-rules letting --to watch (--handling) to the XDMS at --xcap (no SIP; with
+                    --bsf, GBA: bootstrap with --k/--opc and authenticate with the derived key)
   version    print the version (also --version)
 flags:`
 
@@ -107,12 +109,24 @@ func run(args []string) int {
 		fmt.Println("imsue", version.String())
 		return 0
 	}
-	if cmd == "presence-rules" { // XCAP only: no registration, no keys
+	if cmd == "presence-rules" { // XCAP only: no registration; the keys only with --bsf (GBA)
 		owner := *impu
 		if owner == "" {
 			owner = "sip:" + *impi
 		}
-		if err := putRules(context.Background(), owner, *to, pf); err != nil {
+		var client xcapClient = http.DefaultClient
+		if pf.bsf != "" {
+			keys, err := parseKeys(*k, *op, *opc)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "imsue:", err)
+				return 2
+			}
+			if client, err = gbaClient(pf.bsf, *impi, keys); err != nil {
+				fmt.Fprintln(os.Stderr, "imsue:", err)
+				return 2
+			}
+		}
+		if err := putRules(context.Background(), client, owner, *to, pf); err != nil {
 			fmt.Fprintln(os.Stderr, "imsue:", err)
 			return 1
 		}
@@ -156,6 +170,23 @@ func run(args []string) int {
 	return 0
 }
 
+// parseKeys makes the USIM keys from --k and --op or --opc.
+func parseKeys(k, op, opc string) (aka.Keys, error) {
+	kb, err := hex.DecodeString(k)
+	if err != nil {
+		return aka.Keys{}, fmt.Errorf("--k: %w", err)
+	}
+	opb, err := hex.DecodeString(op)
+	if err != nil {
+		return aka.Keys{}, fmt.Errorf("--op: %w", err)
+	}
+	opcb, err := hex.DecodeString(opc)
+	if err != nil {
+		return aka.Keys{}, fmt.Errorf("--opc: %w", err)
+	}
+	return aka.NewKeys(kb, opb, opcb, [2]byte{0x80, 0x00})
+}
+
 func buildConfig(impi, impu, pcscf, local, transport, k, op, opc string, secAgree bool, expires time.Duration) (ue.Config, error) {
 	if impu == "" {
 		impu = "sip:" + impi
@@ -170,19 +201,7 @@ func buildConfig(impi, impu, pcscf, local, transport, k, op, opc string, secAgre
 			return ue.Config{}, fmt.Errorf("--local %q: %w", local, err)
 		}
 	}
-	kb, err := hex.DecodeString(k)
-	if err != nil {
-		return ue.Config{}, fmt.Errorf("--k: %w", err)
-	}
-	opb, err := hex.DecodeString(op)
-	if err != nil {
-		return ue.Config{}, fmt.Errorf("--op: %w", err)
-	}
-	opcb, err := hex.DecodeString(opc)
-	if err != nil {
-		return ue.Config{}, fmt.Errorf("--opc: %w", err)
-	}
-	keys, err := aka.NewKeys(kb, opb, opcb, [2]byte{0x80, 0x00})
+	keys, err := parseKeys(k, op, opc)
 	if err != nil {
 		return ue.Config{}, err
 	}

@@ -17,6 +17,8 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/hss/aka"
+	"github.com/imscore/imscore/services/bsf/gba"
 	"github.com/imscore/imscore/sip/ue"
 )
 
@@ -24,6 +26,7 @@ type presenceOptions struct {
 	basic    string
 	xcap     string
 	handling string
+	bsf      string
 }
 
 func presenceFlags(fs *flag.FlagSet) *presenceOptions {
@@ -31,6 +34,7 @@ func presenceFlags(fs *flag.FlagSet) *presenceOptions {
 	fs.StringVar(&o.basic, "basic", "open", "presence publish: basic status, open or closed (the note is --text)")
 	fs.StringVar(&o.xcap, "xcap", "http://127.0.0.1:8090/xcap-root", "presence rules: the XCAP root of the XDMS")
 	fs.StringVar(&o.handling, "handling", "allow", "presence rules: sub-handling for --to: allow, polite-block, confirm or block")
+	fs.StringVar(&o.bsf, "bsf", "", "presence rules: the BSF's Ub URL (e.g. http://127.0.0.1:8095/): bootstrap GBA with --k/--opc and authenticate to the XDMS with the derived key instead of asserting the identity")
 	return &o
 }
 
@@ -94,10 +98,27 @@ func watch(ctx context.Context, u *ue.UE, log *zap.Logger, target string, hold t
 	}
 }
 
-// putRules writes the user's OMA pres-rules document with one rule for watcher. The XDMS believes the
-// identity an authentication proxy asserts; this client sends the header itself, so it works only from a
-// network the XDMS trusts as such a proxy (docs/presence.md).
-func putRules(ctx context.Context, user, watcher string, o *presenceOptions) error {
+// xcapClient sends an XCAP request: http.DefaultClient, or a *gba.Client that answers the XDMS's GBA
+// challenge (TS 24.109 §5.2, TS 24.623 §5.2.3).
+type xcapClient interface {
+	Do(*http.Request) (*http.Response, error)
+}
+
+// gbaClient is the UE's GBA client: a USIM from keys, bootstrapping at bsf as impi.
+func gbaClient(bsf, impi string, keys aka.Keys) (*gba.Client, error) {
+	usim, err := aka.NewUSIM(keys, aka.DefaultUSIMConfig())
+	if err != nil {
+		return nil, err
+	}
+	return &gba.Client{BSF: bsf, IMPI: impi, USIM: usim, UserAgent: "imscore-imsue"}, nil
+}
+
+// putRules writes the user's OMA pres-rules document with one rule for watcher. Without --bsf the XDMS
+// believes the identity an authentication proxy asserts; this client sends the header itself, so it works
+// only from a network the XDMS trusts as such a proxy. With --bsf the client bootstraps GBA and answers the
+// XDMS's Digest challenge with the B-TID and Ks_NAF; the XDMS takes the identity from the BSF
+// (docs/presence.md).
+func putRules(ctx context.Context, client xcapClient, user, watcher string, o *presenceOptions) error {
 	if watcher == "" {
 		return errors.New("--to (the watcher) is required")
 	}
@@ -113,8 +134,10 @@ func putRules(ctx context.Context, user, watcher string, o *presenceOptions) err
 		return err
 	}
 	req.Header.Set("Content-Type", "application/auth-policy+xml")
-	req.Header.Set("X-3GPP-Asserted-Identity", `"`+user+`"`)
-	res, err := http.DefaultClient.Do(req)
+	if o.bsf == "" {
+		req.Header.Set("X-3GPP-Asserted-Identity", `"`+user+`"`)
+	}
+	res, err := client.Do(req)
 	if err != nil {
 		return fmt.Errorf("PUT %s: %w", u, err)
 	}

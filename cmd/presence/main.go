@@ -44,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Var(config.ListValue(func(l []string) { cfg.XCAPTrustedProxies = l }), "xcap-trusted-proxies",
 		"networks of the authentication proxies whose X-3GPP-Asserted-Identity the XDMS believes (default "+
 			strings.Join(trust.DefaultNetworks(), ",")+")")
+	fs.StringVar(&cfg.XCAPAuth, "xcap-auth", cfg.XCAPAuth, "how the XDMS authenticates users: proxy (asserted identity) or gba (NAF, HTTP Digest with the GBA key)")
+	fs.StringVar(&cfg.GBA.FQDN, "gba-naf-fqdn", cfg.GBA.FQDN, "with --xcap-auth gba: the XDMS's FQDN (realm 3GPP-bootstrapping@FQDN, NAF_Id, Zn Origin-Host)")
+	fs.StringVar(&cfg.GBA.BSF, "gba-bsf", cfg.GBA.BSF, "with --xcap-auth gba: the BSF's Zn address, host:port")
+	fs.StringVar(&cfg.GBA.BSFHost, "gba-bsf-host", cfg.GBA.BSFHost, "with --xcap-auth gba: the BSF's Origin-Host")
 	fs.StringVar((*string)(&cfg.DefaultSubHandling), "default-sub-handling", string(cfg.DefaultSubHandling),
 		"watchers no pres-rules rule matches: block, confirm, polite-block or allow")
 	fs.StringVar(&cfg.Log.Level, "log-level", cfg.Log.Level, "debug, info, warn or error")

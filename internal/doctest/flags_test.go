@@ -18,7 +18,7 @@ const EnvUpdateFlags = "IMSCORE_UPDATE_FLAGS_DOC"
 // helpRuns are the help texts docs/flags.md lists: every binary's -h, and the sub-commands with flags of
 // their own.
 var helpRuns = [][]string{
-	{"hss", "-h"}, {"icscf", "-h"}, {"scscf", "-h"}, {"pcscf", "-h"}, {"presence", "-h"},
+	{"hss", "-h"}, {"icscf", "-h"}, {"scscf", "-h"}, {"pcscf", "-h"}, {"presence", "-h"}, {"bsf", "-h"},
 	{"imsctl", "help"}, {"imsctl", "contacts", "-h"}, {"imsctl", "registration", "list", "-h"},
 	{"imsue", "register", "-h"}, {"imsue", "load", "-h"},
 	{"imsconsole", "-h"}, {"imsconsole", "account", "add", "-h"},

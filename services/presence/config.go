@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/services/bsf/gba"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -27,6 +28,13 @@ const (
 	DefaultExpiryInterval      = time.Second
 	DefaultNotifyTimeout       = 10 * time.Second
 	DefaultSubHandling         = HandlingConfirm // OMA Presence SIMPLE: an unknown watcher waits for the user's decision
+	DefaultXCAPAuth            = XCAPAuthProxy
+)
+
+// XCAPAuth values.
+const (
+	XCAPAuthProxy = "proxy"
+	XCAPAuthGBA   = "gba"
 )
 
 // Config is the presence server's configuration (one binary serves SIP and XCAP, cmd/presence).
@@ -49,6 +57,13 @@ type Config struct {
 	// XCAPTrustedProxies are the authentication (aggregation) proxies whose X-3GPP-Asserted-Identity
 	// the XDMS believes (TS 33.222 §5.3, TS 24.109 §5.3.2). Empty: the XDMS trusts no one and answers 403.
 	XCAPTrustedProxies []string `yaml:"xcap_trusted_proxies"`
+	// XCAPAuth is how the XDMS knows its users: "proxy" (the default: the X-3GPP-Asserted-Identity of a proxy in
+	// XCAPTrustedProxies) or "gba" (the XDMS is a NAF: HTTP Digest with the GBA key it asks the BSF for over
+	// Zn, TS 33.222 §5.3; the GBA block). docs/presence.md compares the two.
+	XCAPAuth string `yaml:"xcap_auth"`
+	// GBA is the XDMS's NAF side when XCAPAuth is "gba": its FQDN (the realm 3GPP-bootstrapping@FQDN) and the
+	// BSF's Zn address.
+	GBA gba.NAFConfig `yaml:"gba"`
 
 	PublishExpires      time.Duration `yaml:"publish_expires"`
 	PublishMinExpires   time.Duration `yaml:"publish_min_expires"`
@@ -105,6 +120,10 @@ func (c Config) WithDefaults() Config {
 	if c.DefaultSubHandling == "" {
 		c.DefaultSubHandling = DefaultSubHandling
 	}
+	set(&c.XCAPAuth, DefaultXCAPAuth)
+	if c.XCAPAuth == XCAPAuthGBA {
+		c.GBA = c.GBA.WithDefaults()
+	}
 	return c
 }
 
@@ -138,6 +157,15 @@ func (c Config) Validate() error {
 	}
 	if c.ExpiryInterval <= 0 || c.NotifyTimeout <= 0 {
 		errs = append(errs, errors.New("expiry_interval and notify_timeout must be positive"))
+	}
+	switch c.XCAPAuth {
+	case XCAPAuthProxy:
+	case XCAPAuthGBA:
+		if err := c.GBA.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("gba: %w", err))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("xcap_auth %q: want proxy or gba", c.XCAPAuth))
 	}
 	if _, ok := handlingRank[c.DefaultSubHandling]; !ok {
 		errs = append(errs, fmt.Errorf("default_sub_handling %q: want block, confirm, polite-block or allow", c.DefaultSubHandling))

@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/services/bsf/gba"
 	"github.com/imscore/imscore/services/presence/store"
 	"github.com/imscore/imscore/services/xdms"
 	"github.com/imscore/imscore/sip/trust"
@@ -58,13 +59,34 @@ func Run(ctx context.Context, cfg Config, log *zap.Logger) error {
 		if err != nil {
 			return fmt.Errorf("presence: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.Handle(cfg.XCAPRoot+"/", &xdms.Handler{Root: cfg.XCAPRoot, Store: st, Proxies: proxies, Log: log.Named("xdms"),
+		handler := &xdms.Handler{Root: cfg.XCAPRoot, Store: st, Proxies: proxies, Log: log.Named("xdms"),
 			OnChange: func(ctx context.Context, auid, user string) {
 				if strings.HasSuffix(auid, "pres-rules") {
 					s.RulesChanged(ctx, user)
 				}
-			}})
+			}}
+		if cfg.XCAPAuth == XCAPAuthGBA {
+			naf, err := gba.NewNAF(cfg.GBA, log.Named("naf"))
+			if err != nil {
+				return fmt.Errorf("presence: %w", err)
+			}
+			handler.GBA = naf
+			nctx, stopNAF := context.WithCancel(ctx)
+			nafDone := make(chan error, 1)
+			go func() { // the Zn connection to the BSF, stopped below
+				err := naf.Run(nctx)
+				if err != nil && nctx.Err() == nil {
+					log.Error("xdms: no Zn connection to the BSF: GBA requests get 503", zap.Error(err))
+				}
+				nafDone <- err
+			}()
+			defer func() {
+				stopNAF()
+				<-nafDone
+			}()
+		}
+		mux := http.NewServeMux()
+		mux.Handle(cfg.XCAPRoot+"/", handler)
 		mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 		ln, err := net.Listen("tcp", cfg.HTTPListen)
 		if err != nil {

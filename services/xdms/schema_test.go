@@ -66,6 +66,8 @@ var schemaCorpus = []struct {
 		pcHead + `<data>x</data><data>y</data></content>`,
 		pcHead + `<x:ext xmlns:x="urn:x"/><data>x</data></content>`,
 		pcHead + `<data>x</data><x:ext xmlns:x="urn:x"/></content>`,
+		// The OMA schema lets every child carry attributes of other namespaces (anyAttribute lax).
+		pcHead + `<mime-type xmlns:x="urn:x" x:a="1">image/png</mime-type><description xml:lang="en" xmlns:x="urn:x" x:b="2">me</description><data xmlns:x="urn:x" x:c="3">x</data></content>`,
 	}},
 }
 

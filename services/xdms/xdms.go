@@ -1,9 +1,10 @@
 // Package xdms is an XCAP server (RFC 4825) for the documents of the IMS presence service: pres-rules
 // (RFC 5025, OMA), resource-lists and rls-services (RFC 4826), and the OMA presence content (avatar).
 //
-// A user reads and writes only documents under its own XUI. Its identity is the one an authentication
-// proxy asserted in X-3GPP-Asserted-Identity (TS 33.222 §5.3, TS 24.109 §5.3.2), believed only from a
-// proxy in the configured networks: the XDMS does no HTTP authentication of its own. Every write is
+// A user reads and writes only documents under its own XUI. Its identity is either the one an
+// authentication proxy asserted in X-3GPP-Asserted-Identity (TS 33.222 §5.3, TS 24.109 §5.3.2), believed
+// only from a proxy in the configured networks, or, with GBA set, one the XDMS authenticates itself as a NAF
+// (TS 33.222 §5.3, TS 24.623 §5.2.3: HTTP Digest with the B-TID and Ks_NAF, gba.go). Every write is
 // checked against the usage's schema (schema.go), with ETags (RFC 4825 §7.11) and conditional requests
 // (RFC 7232): a failed precondition is 412.
 package xdms
@@ -23,6 +24,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/imscore/imscore/services/bsf/gba"
 	"github.com/imscore/imscore/services/presence/store"
 	"github.com/imscore/imscore/sip/identity"
 	"github.com/imscore/imscore/sip/trust"
@@ -44,6 +46,9 @@ type Handler struct {
 	Store   store.Store
 	Proxies trust.Domain // aggregation proxies trusted to assert identities
 	Log     *zap.Logger
+	// GBA, when set, authenticates every request itself (gba.go) instead of believing an asserted identity;
+	// Proxies is then not used.
+	GBA Authenticator
 	// OnChange, when set, is called after a document of user changed (the presence server re-evaluates
 	// the watchers of a changed pres-rules document).
 	OnChange func(ctx context.Context, auid, user string)
@@ -132,8 +137,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if log == nil {
 		log = zap.NewNop()
 	}
+	var user *gba.Identity
+	if h.GBA != nil {
+		if user = h.authenticate(w, r); user == nil {
+			return // answered: 401, 413 or 503
+		}
+	}
 	t, xe := h.parseURI(r)
-	if xe == nil {
+	if xe == nil && user != nil {
+		xe = authoriseGBA(user, t)
+	} else if xe == nil {
 		xe = h.authorise(r, t)
 	}
 	if xe == nil {
