@@ -49,7 +49,7 @@ type OptionTagger interface {
 
 // Source says how and where a request reached the proxy.
 type Source struct {
-	// Transport is "UDP" or "TCP".
+	// Transport is "UDP", "TCP" or "TLS".
 	Transport string
 	// Remote is the packet source (UDP) or the connection's peer (TCP).
 	Remote netip.AddrPort
@@ -164,9 +164,12 @@ type Target struct {
 
 // NextHop is an explicit destination for one copy.
 type NextHop struct {
-	// Transport is "UDP" or "TCP". Empty: as the URI says (RFC 3263), UDP by default. The RFC 3261 §18.1.1
-	// switch of large requests to TCP applies either way.
+	// Transport is "UDP", "TCP" or "TLS" (with Config.TLS). Empty: as the URI says (RFC 3263), UDP by default.
+	// The RFC 3261 §18.1.1 switch of large requests to TCP applies to UDP either way.
 	Transport string
+	// ServerName is, over TLS, the identity the next hop's certificate must carry (RFC 5922 §7.3: the domain of
+	// the URI resolved, not a name DNS gave). Empty: the host of the URI routed to.
+	ServerName string
 	// Addr is where to send.
 	Addr netip.AddrPort
 	// Local, when valid, is the local address to send from: for UDP one of the configured listeners, for TCP a
