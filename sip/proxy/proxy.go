@@ -37,7 +37,7 @@ type Proxy struct {
 
 	udp     []*listener
 	tcp     []*listener
-	tls     *tlsTransport // nil without Config.TLS (tls.go)
+	tls     *tlsTransport   // nil without Config.TLS (tls.go)
 	aliases map[string]bool // lower-case host and host:port values that mean "this proxy"
 
 	servers *txStore[*proxyCtx]

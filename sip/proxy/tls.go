@@ -21,6 +21,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -93,6 +94,10 @@ type TLSConfig struct {
 	// loaded and used from the next handshake on. A set that does not load is logged and the old one kept.
 	// Default 10 s.
 	ReloadInterval time.Duration `yaml:"reload_interval"`
+
+	// keyLog, set by this package's tests only, receives the session secrets (NSS key log format) so that tshark
+	// can decrypt a capture. Never configurable: it would defeat TLS.
+	keyLog io.Writer
 }
 
 // Enabled reports whether TLS is configured at all.
@@ -303,7 +308,8 @@ func (t *tlsTransport) verifyChain(certs []*x509.Certificate) error {
 // serverConfig is the configuration of accepted connections.
 func (t *tlsTransport) serverConfig() *tls.Config {
 	c := &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		KeyLogWriter: t.cfg.keyLog,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 			f := t.files.Load()
 			return &f.cert, nil
@@ -326,7 +332,8 @@ func (t *tlsTransport) serverConfig() *tls.Config {
 // §7.3: the domain the URI named, not a name DNS gave; the address for a numeric URI).
 func (t *tlsTransport) clientConfig(name string) *tls.Config {
 	c := &tls.Config{
-		MinVersion: tls.VersionTLS12,
+		MinVersion:   tls.VersionTLS12,
+		KeyLogWriter: t.cfg.keyLog,
 		// The name check is RFC 5922's, not Go's (VerifyHostname): VerifyConnection does chain and name.
 		InsecureSkipVerify: true, //nolint:gosec // verified in VerifyConnection
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
