@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/imscore/imscore/internal/logging"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -36,6 +37,9 @@ type Config struct {
 		Listen string `yaml:"listen"`
 		// Advertise is the host put in Contact (default: the bound address).
 		Advertise string `yaml:"advertise"`
+		// TLS adds SIP over TLS (proxy.TLSConfig, docs/interconnect.md); a listener without advertise takes
+		// Advertise. Default off.
+		TLS proxy.TLSConfig `yaml:"tls"`
 	} `yaml:"sip"`
 	// HTTPListen serves XCAP under XCAPRoot, and /healthz; "" disables the XDMS.
 	HTTPListen string `yaml:"http_listen"`

@@ -122,6 +122,20 @@ func (c TLSConfig) WithDefaults() TLSConfig {
 	return c
 }
 
+// WithAdvertise gives every listener that has no Advertise host (a node whose other listeners share one).
+func (c TLSConfig) WithAdvertise(host string) TLSConfig {
+	if host == "" {
+		return c
+	}
+	c.Listen = append([]Listen(nil), c.Listen...)
+	for i := range c.Listen {
+		if c.Listen[i].Advertise == "" {
+			c.Listen[i].Advertise = host
+		}
+	}
+	return c
+}
+
 // Validate reports every invalid field of an enabled configuration, one error each.
 func (c TLSConfig) Validate() error {
 	if !c.Enabled() {
