@@ -77,7 +77,7 @@ func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI si
 	stamp(req, l, in, recordRoute, branch)
 	ensureContentLength(req)
 	if h.transport == transportTLS { // tls.go
-		conn, err := p.tlsConnTo(ctx, h.dst, h.serverName, h.local)
+		conn, err := p.tlsConnTo(ctx, h.dst, h.serverName)
 		if err != nil {
 			return nil, err
 		}

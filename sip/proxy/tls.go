@@ -541,7 +541,8 @@ func peerIdentities(c *tls.Conn) []string {
 
 // tlsConnTo returns a pooled TLS connection to dst that authenticated name, dialling one if there is none
 // (RFC 5923-style reuse needs the same check: a connection is reused only towards the identity it proved).
-func (p *Proxy) tlsConnTo(ctx context.Context, dst netip.AddrPort, name string, local netip.AddrPort) (sip.Connection, error) {
+// NextHop.Local is not used: it pins IPsec ports towards UEs, never a TLS peer, and any local port will do.
+func (p *Proxy) tlsConnTo(ctx context.Context, dst netip.AddrPort, name string) (sip.Connection, error) {
 	if name == "" {
 		name = dst.Addr().String()
 	}
@@ -559,14 +560,14 @@ func (p *Proxy) tlsConnTo(ctx context.Context, dst netip.AddrPort, name string, 
 		}
 		return nil
 	}
-	return p.streamConnTo(ctx, "tls", transportTLS, dst, local, usable, func() error {
-		return p.dialTLS(ctx, dst, name, local)
+	return p.streamConnTo(ctx, "tls", transportTLS, dst, netip.AddrPort{}, usable, func() error {
+		return p.dialTLS(ctx, dst, name)
 	})
 }
 
 // dialTLS connects to dst, runs the client handshake within HandshakeTimeout and hands the connection to sipgo.
-func (p *Proxy) dialTLS(ctx context.Context, dst netip.AddrPort, name string, local netip.AddrPort) error {
-	nc, err := p.dialTCP(ctx, dst, local)
+func (p *Proxy) dialTLS(ctx context.Context, dst netip.AddrPort, name string) error {
+	nc, err := p.dialTCP(ctx, dst, netip.AddrPort{})
 	if err != nil {
 		return err
 	}
