@@ -296,7 +296,7 @@ func waitLogMsg(t testing.TB, logs *observer.ObservedLogs, msg string) {
 
 // servedIdentities dials p's TLS listener with a client certificate of ca and returns the SIP domain
 // identities of the certificate it serves.
-func servedIdentities(t testing.TB, ca *testCA, p *Proxy) []string {
+func servedIdentities(t testing.TB, ca testCA, p *Proxy) []string {
 	t.Helper()
 	cf, kf := ca.issue(leaf{uris: []string{"sip:probe.test"}})
 	cert, err := tls.LoadX509KeyPair(cf, kf)
