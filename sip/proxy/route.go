@@ -135,7 +135,7 @@ func (p *Proxy) resolveHop(ctx context.Context, u sip.Uri, nh *NextHop) (hop, er
 				t = v
 			}
 		}
-		if t == transportTLS && p.tls == nil || t != transportUDP && t != transportTCP && t != transportTLS {
+		if (t == transportTLS && p.tls == nil) || (t != transportUDP && t != transportTCP && t != transportTLS) {
 			return hop{}, fmt.Errorf("next hop transport %q: %w", nh.Transport, ErrUnsupportedTransport)
 		}
 		if !nh.Addr.IsValid() {
