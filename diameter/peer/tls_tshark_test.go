@@ -3,10 +3,8 @@ package peer
 import (
 	"context"
 	"net"
-	"os"
-	"path/filepath"
 	"slices"
-	"strings"
+	"strconv"
 	"testing"
 
 	"github.com/imscore/imscore/diameter"
@@ -19,17 +17,13 @@ func TestTsharkDecodesTLS(t *testing.T) {
 	bin := tshark.Find(t)
 	leakCheck(t)
 	ca := newPKI(t, "operator")
-	keys := filepath.Join(t.TempDir(), "keys.log")
-	kf, err := os.Create(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kf.Close()
+	keys, kw := tshark.KeyLog(t)
 	scfg := testConfig(t, "hss.test.example")
+	var err error
 	if scfg.TLS, err = ca.issue("hss.test.example").Load(); err != nil {
 		t.Fatal(err)
 	}
-	scfg.TLS.KeyLogWriter = kf
+	scfg.TLS.KeyLogWriter = kw
 	server := newNode(t, scfg, echoHandler())
 	addr := listen(t, server)
 	_, port, _ := net.SplitHostPort(addr)
@@ -46,19 +40,14 @@ func TestTsharkDecodesTLS(t *testing.T) {
 	if got := resultCode(t, ans); got != diameter.Success {
 		t.Fatalf("Echo over TLS: %d", got)
 	}
-	path := capture.Stop(t)
-	out := tshark.Run(t, bin, "-r", path, "-o", "tls.keylog_file:"+keys, "-d", "tcp.port=="+port+",tls",
-		"-d", "tls.port=="+port+",diameter", "-T", "fields", "-e", "tls.handshake.type", "-e", "diameter.cmd.code")
-	var fields []string
-	for _, line := range strings.Split(out, "\n") {
-		fields = append(fields, strings.FieldsFunc(line, func(r rune) bool { return r == '\t' || r == ',' })...)
-	}
+	p, _ := strconv.Atoi(port)
+	vals := tshark.DissectTLS(t, bin, capture.Stop(t), uint16(p), keys, "diameter", "tls.handshake.type", "diameter.cmd.code")
 	for _, want := range []string{"1", "2", "257"} { // ClientHello, ServerHello, CER/CEA inside TLS
-		if !slices.Contains(fields, want) {
-			t.Errorf("tshark output has no %q:\n%s", want, out)
+		if !slices.Contains(vals, want) {
+			t.Errorf("tshark found no %q: %v", want, vals)
 		}
 	}
-	if strings.Contains(out, "Malformed") {
-		t.Errorf("tshark found a malformed packet:\n%s", out)
+	if slices.Contains(vals, "Malformed") {
+		t.Errorf("tshark found a malformed packet: %v", vals)
 	}
 }

@@ -402,46 +402,29 @@ func TestTLSPerSourceLimit(t *testing.T) {
 }
 
 // TestTLSTshark: tshark dissects the TLS handshake between two nodes and, with the session keys, the SIP
-// REGISTER inside it.
+// REGISTER and its 200 inside it.
 func TestTLSTshark(t *testing.T) {
 	bin := tshark.Find(t)
 	checkLeaksAtEnd(t)
 	ca := newTestCA(t, "interconnect test CA")
-	keys := filepath.Join(t.TempDir(), "keys.log")
-	kf, err := os.Create(keys)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kf.Close()
+	keys, kw := tshark.KeyLog(t)
 	hc := ca.tlsConfig(homeLeaf)
-	hc.keyLog = kf
+	hc.keyLog = kw
 	home := startProxy(t, homeNode(nil, nil), withTLS(hc))
 	port := home.addr(transportTLS).Port()
-	capture := tshark.StartCapture(t, bin, "lo", "tcp port "+itoa(int(port)))
+	capture := tshark.StartCapture(t, bin, "lo", "tcp port "+portString(int(port)))
 	visited := startProxy(t, visitedNode(NextHop{Transport: "TLS", Addr: home.addr(transportTLS), ServerName: "home.test"}),
 		withTLS(ca.tlsConfig(leaf{uris: []string{"sip:visited.test"}})))
 	ue := newRawUDP(t, "127.0.0.1:0")
 	ue.send(ue.request(reqOpts{method: sip.REGISTER, ruri: "sip:home.test"}), visited.addr(transportUDP))
 	ue.response(200)
-	path := capture.Stop(t)
-	out := tshark.Run(t, bin, "-r", path, "-o", "tls.keylog_file:"+keys, "-d", "tcp.port=="+itoa(int(port))+",tls", "-d", "tls.port=="+itoa(int(port))+",sip",
-		"-T", "fields", "-e", "tls.handshake.type", "-e", "sip.Method", "-e", "sip.Status-Code", "-e", "_ws.malformed")
+	vals := tshark.DissectTLS(t, bin, capture.Stop(t), port, keys, "sip", "tls.handshake.type", "sip.Method", "sip.Status-Code")
 	for _, want := range []string{"1", "2", "REGISTER", "200"} { // ClientHello, ServerHello, the SIP inside
-		found := false
-		for _, line := range strings.Split(out, "\n") {
-			for _, f := range strings.FieldsFunc(line, func(r rune) bool { return r == '\t' || r == ',' }) {
-				if f == want {
-					found = true
-				}
-			}
-		}
-		if !found {
-			t.Errorf("tshark output has no %q:\n%s", want, out)
+		if !slices.Contains(vals, want) {
+			t.Errorf("tshark found no %q: %v", want, vals)
 		}
 	}
-	if strings.Contains(out, "Malformed") {
-		t.Errorf("tshark found a malformed packet:\n%s", out)
+	if slices.Contains(vals, "Malformed") {
+		t.Errorf("tshark found a malformed packet: %v", vals)
 	}
 }
-
-func itoa(n int) string { return portString(n) }
