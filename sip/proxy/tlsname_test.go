@@ -2,6 +2,8 @@ package proxy
 
 import (
 	"errors"
+	"flag"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -70,4 +72,57 @@ func FuzzSIPURIDomain(f *testing.F) {
 			t.Fatalf("sipURIDomain(%q) = %q", opaque, d)
 		}
 	})
+}
+
+// TestTLSConfigValidate: one precise error per bad field; nothing configured is valid (TLS off).
+func TestTLSConfigValidate(t *testing.T) {
+	good := TLSConfig{CertFile: "c.pem", KeyFile: "k.pem", CAFile: "ca.pem", Listen: []Listen{{Addr: "127.0.0.1:5061"}}}
+	if err := (TLSConfig{}).Validate(); err != nil {
+		t.Errorf("empty: %v", err)
+	}
+	if err := good.Validate(); err != nil {
+		t.Errorf("good: %v", err)
+	}
+	for name, tc := range map[string]struct {
+		mutate func(*TLSConfig)
+		want   string
+	}{
+		"no key":             {func(c *TLSConfig) { c.KeyFile = "" }, "tls.cert_file and tls.key_file"},
+		"no ca":              {func(c *TLSConfig) { c.CAFile = "" }, "tls.ca_file"},
+		"half a client cert": {func(c *TLSConfig) { c.ClientCertFile = "x.pem" }, "tls.client_cert_file"},
+		"bad verify":         {func(c *TLSConfig) { c.Verify = "none" }, `tls.verify "none"`},
+		"bad listen":         {func(c *TLSConfig) { c.Listen = []Listen{{Addr: "localhost"}} }, "tls.listen[0].addr"},
+		"wildcard":           {func(c *TLSConfig) { c.Listen = []Listen{{Addr: "0.0.0.0:5061"}} }, "tls.listen[0].advertise"},
+		"negative":           {func(c *TLSConfig) { c.MaxHandshakes = -1 }, "must not be negative"},
+	} {
+		c := good
+		tc.mutate(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error naming %s", name, err, tc.want)
+		}
+	}
+	if _, err := New(Config{Listen: []Listen{{Addr: "127.0.0.1:0"}}, Router: RouterFunc(nil),
+		TLS: TLSConfig{CertFile: "/nonexistent.pem", KeyFile: "/nonexistent.key", CAFile: "/nonexistent-ca.pem"}}, nil); err == nil {
+		t.Error("New with missing TLS files: no error")
+	}
+}
+
+// TestTLSFlags: the -sip-tls-* flags fill the configuration.
+func TestTLSFlags(t *testing.T) {
+	var c TLSConfig
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	TLSFlags(fs, &c)
+	if err := fs.Parse([]string{"-sip-tls-listen", "127.0.0.1:5061, [::1]:5061", "-sip-tls-cert", "c.pem",
+		"-sip-tls-key", "k.pem", "-sip-tls-ca", "ca.pem", "-sip-tls-verify", "Server"}); err != nil {
+		t.Fatal(err)
+	}
+	want := TLSConfig{Listen: []Listen{{Addr: "127.0.0.1:5061"}, {Addr: "[::1]:5061"}}, CertFile: "c.pem", KeyFile: "k.pem",
+		CAFile: "ca.pem", Verify: VerifyServer}
+	if !reflect.DeepEqual(c, want) {
+		t.Errorf("flags gave %+v, want %+v", c, want)
+	}
+	if got := c.WithDefaults(); got.HandshakeTimeout != DefaultTLSHandshakeTimeout || got.MaxHandshakes != DefaultTLSMaxHandshakes ||
+		got.ReloadInterval != DefaultTLSReloadInterval || got.Verify != VerifyServer {
+		t.Errorf("defaults %+v", got)
+	}
 }
