@@ -22,10 +22,11 @@ type inbound struct {
 	remote    netip.AddrPort
 	l         *listener // UDP: the socket; TCP: the listener of the connection's local address (or same family)
 	local     netip.AddrPort
+	tlsPeer   []string // TLS: the SIP domain identities of the peer's certificate
 }
 
 func (in inbound) source() Source {
-	return Source{Transport: in.transport, Remote: in.remote, Local: in.local}
+	return Source{Transport: in.transport, Remote: in.remote, Local: in.local, TLSPeer: in.tlsPeer}
 }
 
 // serveUDP reads one UDP socket until it is closed. sipgo's UDP transport is not used: the proxy must answer
@@ -138,6 +139,9 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 			}
 		}
 		in.local = addrPortOf(c.LocalAddr())
+		if tc := tlsConnOf(c); tc != nil {
+			in.tlsPeer = peerIdentities(tc) // tls.go
+		}
 		_, _ = c.TryClose()
 	}
 	if in.local.IsValid() {

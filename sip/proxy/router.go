@@ -55,6 +55,10 @@ type Source struct {
 	Remote netip.AddrPort
 	// Local is the listener address the request arrived on: lets a P-CSCF tell its protected ports apart.
 	Local netip.AddrPort
+	// TLSPeer, over TLS, lists the SIP domain identities of the peer's verified certificate (RFC 5922 §7.1:
+	// its sip URIs, else its DNS names): which network sent the request, for a border's trust decisions. nil
+	// over UDP and TCP, and for a TLS client that presented no certificate (VerifyServer).
+	TLSPeer []string
 	// ConsumedRoute is the Route value naming this proxy that RFC 3261 §16.4 removed, nil if there was none: the
 	// request is following a route set this node is on (a dialog's Record-Route, a Service-Route or Path), and
 	// its parameters (e.g. an S-CSCF's "orig") tell the router which case it is.

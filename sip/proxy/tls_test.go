@@ -95,8 +95,8 @@ func TestTLSRegisterAndCall(t *testing.T) {
 	ue := newRawUDP(t, "127.0.0.1:0")
 	ue.send(ue.request(reqOpts{method: sip.REGISTER, ruri: "sip:home.test"}), visited.addr(transportUDP))
 	ue.response(200)
-	if src := <-seen; src.Transport != transportTLS {
-		t.Fatalf("home node got the REGISTER over %q, want TLS", src.Transport)
+	if src := <-seen; src.Transport != transportTLS || !slices.Equal(src.TLSPeer, []string{"visited.test"}) {
+		t.Fatalf("home node got the REGISTER over %q from %v, want TLS from visited.test", src.Transport, src.TLSPeer)
 	}
 
 	inv := ue.request(reqOpts{method: sip.INVITE, ruri: "sip:bob@home.test", callID: uniq("tls-call")})
