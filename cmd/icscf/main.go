@@ -52,6 +52,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.SIP.Listen = append(cfg.SIP.Listen, proxy.Listen{Addr: a})
 		}
 	}), "sip-listen", "SIP listen address(es), UDP and TCP, comma-separated (default "+icscf.DefaultSIPListen+")")
+	proxy.TLSFlags(fs, &cfg.SIP.TLS)
 	fs.Var(config.ListValue(func(l []string) { cfg.Diameter.HSS = l }), "hss",
 		"HSS Diameter address(es), comma-separated (default "+icscf.DefaultHSSAddress+")")
 	fs.Var(appendValue{&scscfArgs}, "scscf",

@@ -31,6 +31,7 @@ func run(args []string) int {
 	fs := flag.NewFlagSet("pcscf", flag.ContinueOnError)
 	listen := fs.String("sip-listen", strings.Join(cfg.Listen, ","), "unprotected SIP addresses, comma-separated ip:port (UDP and TCP each)")
 	fs.StringVar(&cfg.ICSCF, "icscf", cfg.ICSCF, "I-CSCF address ip:port, the static next hop of REGISTER")
+	proxy.TLSFlags(fs, &cfg.SIP.TLS)
 	ipsecMode := fs.String("ipsec", string(cfg.IPsec), "IMS-AKA IPsec: auto, required or off")
 	trusted := fs.String("trusted-networks", strings.Join(cfg.TrustedNetworks, ","), "the core's networks, comma-separated CIDR prefixes or addresses (trusted_networks)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "bindings store: sqlite://PATH, postgres://... or memory (default: pcscf.db next to state_file)")

@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var dump, showVersion bool
 	fs.StringVar(&cfg.SIP.Listen, "sip-listen", cfg.SIP.Listen, "SIP listen address, UDP and TCP")
 	fs.StringVar(&cfg.SIP.Advertise, "sip-advertise", cfg.SIP.Advertise, "host advertised in Contact (default: the bound IP)")
+	proxy.TLSFlags(fs, &cfg.SIP.TLS)
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "XCAP (XDMS) and /healthz listen address (empty: no XDMS)")
 	fs.StringVar(&cfg.XCAPRoot, "xcap-root", cfg.XCAPRoot, "path of the XCAP root")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "storage: sqlite://PATH, postgres://... or memory")

@@ -35,6 +35,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var dump, showVersion bool
 	fs.StringVar(&cfg.SIP.Listen, "sip-listen", cfg.SIP.Listen, "SIP listen address, UDP and TCP")
 	fs.StringVar(&cfg.SIP.Advertise, "sip-advertise", cfg.SIP.Advertise, "host advertised in Via, Record-Route and Service-Route (default: the bound IP)")
+	proxy.TLSFlags(fs, &cfg.SIP.TLS)
 	fs.StringVar(&cfg.Diameter.HSS, "hss", cfg.Diameter.HSS, "HSS Diameter address")
 	fs.StringVar(&cfg.Diameter.HSSHost, "hss-host", cfg.Diameter.HSSHost, "HSS Origin-Host expected in its CEA (empty: any; required over TLS)")
 	fs.StringVar(&cfg.DB, "db", cfg.DB, "registrar storage: sqlite://PATH, postgres://... or memory")

@@ -48,7 +48,7 @@ type Config struct {
 	// Request-URI names, found by DNS (RFC 3263: NAPTR, SRV, A/AAAA) with failover across the addresses, so that
 	// one P-CSCF serves visitors of several home networks (homenet.go). Default 127.0.0.1:4060.
 	ICSCF string `yaml:"icscf"`
-	// ICSCFTransport is udp or tcp, for a static ICSCF. Default udp.
+	// ICSCFTransport is udp, tcp or tls (with sip.tls), for a static ICSCF. Default udp.
 	ICSCFTransport string `yaml:"icscf_transport"`
 	// DNS configures the resolver of ICSCF "dns" (sip/resolve.Config: servers, timeout, attempts, transports,
 	// caches, blacklist_for). Its static entries are the per-domain overrides: "home.example": ["udp:10.0.0.1:5060"]
@@ -142,6 +142,9 @@ type SIPConfig struct {
 	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
 	// default in docs/pcscf.md). Zero values take the defaults, sized for 100,000 UEs on one P-CSCF.
 	Limits proxy.Limits `yaml:"limits"`
+	// TLS adds SIP over TLS listeners and TLS towards sips / transport=tls next hops (proxy.TLSConfig; keys and
+	// defaults in docs/interconnect.md). Default off.
+	TLS proxy.TLSConfig `yaml:"tls"`
 }
 
 // Defaults (docs/design.md §2).
@@ -212,8 +215,12 @@ func (c Config) Validate() error {
 	}
 	switch c.ICSCFTransport {
 	case "udp", "tcp":
+	case "tls":
+		if !c.SIP.TLS.Enabled() {
+			errs = append(errs, errors.New("icscf_transport tls: needs sip.tls"))
+		}
 	default:
-		errs = append(errs, fmt.Errorf("icscf_transport %q: want udp or tcp", c.ICSCFTransport))
+		errs = append(errs, fmt.Errorf("icscf_transport %q: want udp, tcp or tls", c.ICSCFTransport))
 	}
 	switch c.IPsec {
 	case IPsecAuto, IPsecRequired, IPsecOff:

@@ -129,11 +129,21 @@ type binding struct {
 
 func startFakeCore(t testing.TB, listen string, subs ...subscriber) *fakeCore {
 	t.Helper()
+	return startFakeCoreWith(t, listen, nil, subs...)
+}
+
+// startFakeCoreWith is startFakeCore with its proxy configuration edited by mutate (nil: none).
+func startFakeCoreWith(t testing.TB, listen string, mutate func(*proxy.Config), subs ...subscriber) *fakeCore {
+	t.Helper()
 	f := &fakeCore{t: t, subs: make(map[string]subscriber), vectors: make(map[string]aka.Vector), bindings: make(map[string]binding), seq: 1}
 	for _, s := range subs {
 		f.subs[s.impi] = s
 	}
-	p, err := proxy.New(proxy.Config{Listen: []proxy.Listen{{Addr: listen}}, Router: f, TimerF: 3 * time.Second}, testLogger(t).Named("core"))
+	pcfg := proxy.Config{Listen: []proxy.Listen{{Addr: listen}}, Router: f, TimerF: 3 * time.Second}
+	if mutate != nil {
+		mutate(&pcfg)
+	}
+	p, err := proxy.New(pcfg, testLogger(t).Named("core"))
 	if err != nil {
 		t.Fatalf("fake core: %v", err)
 	}

@@ -118,7 +118,7 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		return nil, err
 	}
 	pcfg := proxy.Config{Router: n, Metrics: n.metrics, InNamespace: cfg.InNamespace, Limits: cfg.SIP.Limits,
-		Resolver: dnsResolver(cfg), DSCP: cfg.QoS.sipDSCP()} // qos.go
+		Resolver: dnsResolver(cfg), DSCP: cfg.QoS.sipDSCP(), TLS: cfg.SIP.TLS} // qos.go
 	for _, l := range cfg.Listen {
 		ap := netip.MustParseAddrPort(l)
 		n.core = append(n.core, ap)

@@ -168,7 +168,7 @@ func (n *Node) forwardRegister(ctx context.Context, req *sip.Request, src proxy.
 	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back
 	// through us.
 	d.AddHeaders = append(d.AddHeaders,
-		sip.NewHeader(header.Path, "<"+n.pathURI(n.coreFor(home.NextHop.Addr.Addr()))+";lr>"),
+		sip.NewHeader(header.Path, "<"+n.pathFor(*home.NextHop)+";lr>"), // tls.go
 		sip.NewHeader(header.PVisitedNetworkID, n.cfg.VisitedNetworkID),
 		n.chargingVector(),
 	)

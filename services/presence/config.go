@@ -9,6 +9,7 @@ import (
 
 	"github.com/imscore/imscore/internal/logging"
 	"github.com/imscore/imscore/services/bsf/gba"
+	"github.com/imscore/imscore/sip/proxy"
 	"github.com/imscore/imscore/sip/trust"
 )
 
@@ -44,6 +45,9 @@ type Config struct {
 		Listen string `yaml:"listen"`
 		// Advertise is the host put in Contact (default: the bound address).
 		Advertise string `yaml:"advertise"`
+		// TLS adds SIP over TLS (proxy.TLSConfig, docs/interconnect.md); a listener without advertise takes
+		// Advertise. Default off.
+		TLS proxy.TLSConfig `yaml:"tls"`
 	} `yaml:"sip"`
 	// HTTPListen serves XCAP under XCAPRoot, and /healthz; "" disables the XDMS.
 	HTTPListen string `yaml:"http_listen"`

@@ -70,7 +70,7 @@ func New(cfg Config, st store.Store, log *zap.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, log: log, runCtx: context.Background()}
 	s.edge = boundary.New(domain, log.Named("trust"), nil)
 	p, err := proxy.New(proxy.Config{Listen: []proxy.Listen{{Addr: cfg.SIP.Listen, Advertise: cfg.SIP.Advertise}},
-		Router: s.edge.Wrap(s)}, log.Named("sip"))
+		Router: s.edge.Wrap(s), TLS: cfg.SIP.TLS.WithAdvertise(cfg.SIP.Advertise)}, log.Named("sip"))
 	if err != nil {
 		return nil, fmt.Errorf("presence: %w", err)
 	}

@@ -147,6 +147,9 @@ type SIPConfig struct {
 	// Limits bound connections, message sizes and times, and transactions in flight (proxy.Limits; every key and
 	// default in docs/scscf.md). Zero values take the defaults.
 	Limits proxy.Limits `yaml:"limits"`
+	// TLS adds SIP over TLS listeners and TLS towards sips / transport=tls next hops (proxy.TLSConfig; keys and
+	// defaults in docs/interconnect.md). A listener without advertise takes Advertise. Default off.
+	TLS proxy.TLSConfig `yaml:"tls"`
 }
 
 // DiameterConfig is the Cx side.

@@ -152,6 +152,7 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 	pcfg.Resolver = cfg.Resolver
 	pcfg.Metrics = s.metrics
 	pcfg.Limits = cfg.SIP.Limits
+	pcfg.TLS = cfg.SIP.TLS.WithAdvertise(cfg.SIP.Advertise)
 	if cfg.SIPTimerF > 0 {
 		pcfg.TimerF = cfg.SIPTimerF
 	}

@@ -40,7 +40,10 @@ type Config struct {
 	// URISchemes are the Request-URI schemes accepted (RFC 3261 §16.3 step 2, else 416). Default sip, tel, urn.
 	URISchemes []string `yaml:"uri_schemes"`
 	// Limits bound what peers can make this proxy hold: connections, slow or large messages, transactions.
+	// They apply to TLS connections as to TCP ones.
 	Limits Limits `yaml:"limits"`
+	// TLS adds TLS listeners and TLS towards sips and transport=tls next hops (tls.go). Default off.
+	TLS TLSConfig `yaml:"tls"`
 
 	// Router decides what happens to each request. Required.
 	Router Router `yaml:"-"`
@@ -283,6 +286,9 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("max_forwards %d: want 1..255", c.MaxForwards))
 	}
 	if err := c.Limits.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.TLS.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

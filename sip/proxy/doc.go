@@ -67,6 +67,13 @@
 //     transaction, the router not asked again; Target.HopFailed reports each failed address with a 503's
 //     Retry-After, so that the resolver tries it last for that long.
 //
+// # TLS
+//
+// With Config.TLS (tls.go) the proxy also serves TLS listeners and sends to sips and transport=tls next hops
+// (RFC 3261 §26.2, RFC 5630) over mutually authenticated TLS, with the certificate names of RFC 5922 §7
+// (tlsname.go). TLS connections are read by sipgo's TLS transport exactly as TCP ones: the same Limits, the same
+// framer, the same pool and reuse, plus a bounded handshake; the files are reloaded when they change.
+//
 // # Status codes the proxy makes itself
 //
 //   - 408 when a branch times out (Timer F, or Timer C without a provisional response, §16.8).

@@ -23,7 +23,8 @@ var (
 	ErrInvalidRequest = errors.New("invalid SIP request")
 	// ErrNoRoute means no next hop could be derived: the URI is not a SIP URI and no Route or NextHop was given.
 	ErrNoRoute = errors.New("no route to next hop")
-	// ErrUnsupportedTransport means the next hop asks for a transport this proxy does not speak (only UDP and TCP).
+	// ErrUnsupportedTransport means the next hop asks for a transport this proxy does not speak: UDP and TCP,
+	// and TLS with Config.TLS.
 	ErrUnsupportedTransport = errors.New("unsupported transport")
 	// ErrNoListener means no listener of the needed transport and address family is configured.
 	ErrNoListener = errors.New("no listener for transport and address family")

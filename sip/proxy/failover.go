@@ -23,7 +23,7 @@ func (pc *proxyCtx) prepareAttempt(b *branch, nh *NextHop, rest []NextHop, hash 
 			b.req, b.out, b.rest = req, out, rest
 			b.hop = NextHop{Transport: out.transport, Addr: out.dst}
 			if nh != nil {
-				b.hop.Local = nh.Local
+				b.hop.Local, b.hop.ServerName = nh.Local, nh.ServerName
 			}
 			return
 		}

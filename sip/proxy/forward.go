@@ -87,6 +87,13 @@ func (p *Proxy) prepareOutbound(ctx context.Context, req *sip.Request, hopURI si
 	}
 	stamp(req, l, in, recordRoute, branch)
 	ensureContentLength(req)
+	if h.transport == transportTLS { // tls.go
+		conn, err := p.tlsConnTo(ctx, h.dst, h.serverName)
+		if err != nil {
+			return nil, err
+		}
+		return p.finishOutbound(req, transportTLS, h.dst, conn), nil
+	}
 
 	var udp *udpConn
 	if h.transport == transportUDP {
@@ -148,10 +155,11 @@ func ensureContentLength(req *sip.Request) {
 // direction enter through the interface they should (a double Record-Route, as RFC 5658 describes).
 func stamp(req *sip.Request, out, in *listener, recordRoute bool, branch string) {
 	if recordRoute {
+		secure := isSIPS(req) // §16.6 step 4: a sips Request-URI or top Route asks for a sips Record-Route
 		if in != nil && in != out {
-			req.PrependHeader(&sip.RecordRouteHeader{Address: in.uri()})
+			req.PrependHeader(&sip.RecordRouteHeader{Address: in.rrURI(secure)})
 		}
-		req.PrependHeader(&sip.RecordRouteHeader{Address: out.uri()})
+		req.PrependHeader(&sip.RecordRouteHeader{Address: out.rrURI(secure)})
 	}
 	params := sip.NewParams()
 	params.Add("branch", branch)

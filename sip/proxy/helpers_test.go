@@ -56,6 +56,12 @@ func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 // startProxy builds and runs a proxy on 127.0.0.1:0 with short timers; Close runs at cleanup.
 func startProxy(t testing.TB, router Router, mutate ...func(*Config)) *Proxy {
 	t.Helper()
+	return startProxyLog(t, testLogger(t), router, mutate...)
+}
+
+// startProxyLog is startProxy with the given logger (a test that checks what is logged).
+func startProxyLog(t testing.TB, log *zap.Logger, router Router, mutate ...func(*Config)) *Proxy {
+	t.Helper()
 	cfg := Config{
 		Listen:            []Listen{{Addr: "127.0.0.1:0"}},
 		Router:            router,
@@ -66,7 +72,7 @@ func startProxy(t testing.TB, router Router, mutate ...func(*Config)) *Proxy {
 	for _, m := range mutate {
 		m(&cfg)
 	}
-	p, err := New(cfg, testLogger(t))
+	p, err := New(cfg, log)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

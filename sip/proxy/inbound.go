@@ -22,10 +22,11 @@ type inbound struct {
 	remote    netip.AddrPort
 	l         *listener // UDP: the socket; TCP: the listener of the connection's local address (or same family)
 	local     netip.AddrPort
+	tlsPeer   []string // TLS: the SIP domain identities of the peer's certificate
 }
 
 func (in inbound) source() Source {
-	return Source{Transport: in.transport, Remote: in.remote, Local: in.local}
+	return Source{Transport: in.transport, Remote: in.remote, Local: in.local, TLSPeer: in.tlsPeer}
 }
 
 // serveUDP reads one UDP socket until it is closed. sipgo's UDP transport is not used: the proxy must answer
@@ -122,12 +123,13 @@ func restoreMethod(msg sip.Message, raw []byte) {
 	}
 }
 
-// receiveStream is sipgo's callback for every message read from a TCP connection.
+// receiveStream is sipgo's callback for every message read from a TCP or TLS connection.
 func (p *Proxy) receiveStream(msg sip.Message) {
 	defer p.recoverPanic("tcp receive", nil)
 	remote := parseHostPort(msg.Source())
-	in := inbound{transport: transportTCP, remote: remote}
-	if c, err := p.tpl.GetConnection("tcp", msg.Source()); err == nil && c != nil {
+	network, ls := streamOf(p, msg.Transport()) // tls.go
+	in := inbound{transport: strings.ToUpper(network), remote: remote}
+	if c, err := p.tpl.GetConnection(network, msg.Source()); err == nil && c != nil {
 		if tc, ok := c.(*sip.TCPConnection); ok {
 			if lc, ok := tc.Conn.(*limitedConn); ok {
 				// sipgo parsed the message it was handed: nothing for Close to answer.
@@ -137,15 +139,19 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 			}
 		}
 		in.local = addrPortOf(c.LocalAddr())
+		if tc := tlsConnOf(c); tc != nil {
+			in.tlsPeer = peerIdentities(tc) // tls.go
+		}
 		_, _ = c.TryClose()
 	}
 	if in.local.IsValid() {
-		in.l = p.tcpListenerFor(in.local)
+		in.l = streamListenerFor(ls, in.local)
 	} else {
-		in.l = p.tcpListenerFor(netip.AddrPortFrom(remote.Addr(), 0)) // connection already gone: same family
+		in.l = streamListenerFor(ls, netip.AddrPortFrom(remote.Addr(), 0)) // connection already gone: same family
 	}
 	if in.l == nil {
-		p.log.Warn("tcp message with no listener of its address family", zap.Stringer("from", remote))
+		p.log.Warn("stream message with no listener of its address family", zap.String("transport", in.transport),
+			zap.Stringer("from", remote))
 		return
 	}
 	if !in.local.IsValid() {
@@ -154,11 +160,11 @@ func (p *Proxy) receiveStream(msg sip.Message) {
 	p.receive(msg, in)
 }
 
-// tcpListenerFor finds the TCP listener a connection with this local address belongs to: the one bound to it,
-// else the first of the same family (a connection the proxy dialled has an ephemeral local port).
-func (p *Proxy) tcpListenerFor(local netip.AddrPort) *listener {
+// streamListenerFor finds the TCP (or TLS) listener among ls a connection with this local address belongs to: the
+// one bound to it, else the first of the same family (a connection the proxy dialled has an ephemeral local port).
+func streamListenerFor(ls []*listener, local netip.AddrPort) *listener {
 	var family *listener
-	for _, l := range p.tcp {
+	for _, l := range ls {
 		if l.bound == local || (l.bound.Addr().IsUnspecified() && l.bound.Port() == local.Port()) {
 			return l
 		}
@@ -389,12 +395,17 @@ func (p *Proxy) replyStateless(req *sip.Request, in inbound, se *StatusError) {
 // replyConn returns the connection responses to req go out on (RFC 3261 §18.2.2): the same TCP connection, or
 // over UDP the source address with the Via port (rport and received honoured). The caller owns a reference.
 func (p *Proxy) replyConn(req *sip.Request, in inbound) (sip.Connection, error) {
-	if in.transport == transportTCP {
-		c, err := p.tpl.GetConnection("tcp", req.Source())
+	if in.transport == transportTCP || in.transport == transportTLS {
+		network := strings.ToLower(in.transport)
+		c, err := p.tpl.GetConnection(network, req.Source())
 		if err != nil || c == nil {
-			return nil, errors.Join(ErrTransport, errors.New("tcp connection to "+req.Source()+" is gone"), err)
+			return nil, errors.Join(ErrTransport, errors.New(network+" connection to "+req.Source()+" is gone"), err)
 		}
-		return &tcpConn{Connection: c, p: p, remote: in.remote}, nil
+		w := &tcpConn{Connection: c, p: p, remote: in.remote}
+		if in.transport == transportTLS {
+			w.transport = transportTLS
+		}
+		return w, nil
 	}
 	return &udpConn{p: p, l: in.l, dst: responseAddr(req.Via(), in.remote), noKeep: !req.IsInvite()}, nil
 }

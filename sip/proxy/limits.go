@@ -283,6 +283,8 @@ func (cl *connLimiter) open() (total, silent, idle int) {
 type limitListener struct {
 	*net.TCPListener
 	cl *connLimiter
+	// wrap, when set, wraps each accepted socket before it is admitted (the TLS server side, tls.go).
+	wrap func(net.Conn) net.Conn
 }
 
 func (l *limitListener) Accept() (net.Conn, error) {
@@ -305,6 +307,9 @@ func (l *limitListener) Accept() (net.Conn, error) {
 			continue
 		}
 		backoff = 0
+		if l.wrap != nil {
+			conn = l.wrap(conn)
+		}
 		if c := l.cl.admit(conn); c != nil {
 			return c, nil
 		}

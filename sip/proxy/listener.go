@@ -84,8 +84,18 @@ func bindPair(l Listen, dscp uint8) (*listener, *listener, error) {
 }
 
 // sentBy is host:port as written in Via and Record-Route.
-func (l *listener) uri() sip.Uri {
+func (l *listener) uri() sip.Uri { return l.rrURI(false) }
+
+// rrURI is the listener's URI as written in Record-Route. A TLS listener's is a sips URI when the request is for
+// a sips URI (RFC 3261 §16.6 step 4: then the Record-Route MUST be sips too), else sip with transport=tls (the
+// same step forbids a sips Record-Route on a request without one; RFC 5630 §3.1.3 deprecates the parameter, but
+// it is the only way left to keep the hop on TLS, and every SIP stack still reads it).
+func (l *listener) rrURI(secure bool) sip.Uri {
 	params := sip.NewParams()
+	if l.transport == transportTLS && secure {
+		params.Add("lr", "")
+		return sip.Uri{Scheme: "sips", Host: l.host, Port: l.port(), UriParams: params}
+	}
 	params.Add("transport", strings.ToLower(l.transport))
 	params.Add("lr", "")
 	return sip.Uri{Scheme: "sip", Host: l.host, Port: l.port(), UriParams: params}
@@ -176,17 +186,22 @@ func (c *udpConn) TryClose() (int, error) { c.release(); return 1, nil }
 func (c *udpConn) Close() error           { c.release(); return nil }
 func (c *udpConn) String() string         { return "udp " + c.l.bound.String() + "->" + c.dst.String() }
 
-// tcpConn wraps a sipgo TCP connection from its pool so that every message written is traced and counted.
+// tcpConn wraps a sipgo TCP (or TLS) connection from its pool so that every message written is traced and counted.
 type tcpConn struct {
 	sip.Connection
-	p      *Proxy
-	remote netip.AddrPort
+	p         *Proxy
+	remote    netip.AddrPort
+	transport string // "" is TCP
 }
 
 func (c *tcpConn) WriteMsg(msg sip.Message) error {
-	c.p.traceOut(msg, transportTCP, c.remote) // before the write: the peer may act on it at once
+	t := c.transport
+	if t == "" {
+		t = transportTCP
+	}
+	c.p.traceOut(msg, t, c.remote) // before the write: the peer may act on it at once
 	if err := c.Connection.WriteMsg(msg); err != nil {
-		return fmt.Errorf("tcp send to %s: %w", c.remote, err)
+		return fmt.Errorf("%s send to %s: %w", strings.ToLower(t), c.remote, err)
 	}
 	return nil
 }
@@ -254,20 +269,40 @@ func (t *tcpInjector) inject(ctx context.Context, conn net.Conn) error {
 // tcpConnTo returns a pooled TCP connection to dst, dialling one (from local, when valid) if there is none. The
 // caller owns one reference and must TryClose it (a sipgo transaction does so when it ends).
 func (p *Proxy) tcpConnTo(ctx context.Context, dst netip.AddrPort, local netip.AddrPort) (sip.Connection, error) {
+	return p.streamConnTo(ctx, "tcp", transportTCP, dst, local, nil, func() error { return p.dialAndInject(ctx, dst, local) })
+}
+
+// streamConnTo returns a connection to dst from sipgo's pool of network ("tcp", "tls"), calling dial when there is
+// none; usable, when set, must accept a pooled connection before it is reused (TLS: the peer it authenticated).
+func (p *Proxy) streamConnTo(ctx context.Context, network, transport string, dst, local netip.AddrPort,
+	usable func(sip.Connection) error, dial func() error) (sip.Connection, error) {
 	key := dst.String()
+	wrap := func(c sip.Connection) (sip.Connection, error) {
+		if usable != nil {
+			if err := usable(c); err != nil {
+				_, _ = c.TryClose()
+				return nil, err
+			}
+		}
+		w := &tcpConn{Connection: c, p: p, remote: dst}
+		if transport != transportTCP {
+			w.transport = transport
+		}
+		return w, nil
+	}
 	for {
-		if c, err := p.tpl.GetConnection("tcp", key); err == nil && c != nil {
+		if c, err := p.tpl.GetConnection(network, key); err == nil && c != nil {
 			if !local.IsValid() || addrPortOf(c.LocalAddr()) == local {
-				return &tcpConn{Connection: c, p: p, remote: dst}, nil
+				return wrap(c)
 			}
 			_, _ = c.TryClose() // wrong local address: dial another one
 		}
 		// One dial per destination at a time; others wait and then find it in the pool.
 		p.dialMu.Lock()
-		wait, busy := p.dialing[key]
+		wait, busy := p.dialing[network+key]
 		if !busy {
 			wait = make(chan struct{})
-			p.dialing[key] = wait
+			p.dialing[network+key] = wait
 		}
 		p.dialMu.Unlock()
 		if busy {
@@ -278,23 +313,32 @@ func (p *Proxy) tcpConnTo(ctx context.Context, dst netip.AddrPort, local netip.A
 				return nil, ctx.Err()
 			}
 		}
-		err := p.dialAndInject(ctx, dst, local)
+		err := dial()
 		p.dialMu.Lock()
-		delete(p.dialing, key)
+		delete(p.dialing, network+key)
 		close(wait)
 		p.dialMu.Unlock()
 		if err != nil {
 			return nil, err
 		}
-		c, err := p.tpl.GetConnection("tcp", key)
+		c, err := p.tpl.GetConnection(network, key)
 		if err != nil || c == nil {
-			return nil, fmt.Errorf("tcp %s: connection closed right after connect: %w", dst, ErrTransport)
+			return nil, fmt.Errorf("%s %s: connection closed right after connect: %w", network, dst, ErrTransport)
 		}
-		return &tcpConn{Connection: c, p: p, remote: dst}, nil
+		return wrap(c)
 	}
 }
 
 func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) error {
+	conn, err := p.dialTCP(ctx, dst, local)
+	if err != nil {
+		return err
+	}
+	return p.injectDialled(ctx, p.injector, conn, dst)
+}
+
+// dialTCP connects to dst (from local, when valid), inside Config.InNamespace when set.
+func (p *Proxy) dialTCP(ctx context.Context, dst, local netip.AddrPort) (net.Conn, error) {
 	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout, Control: withDSCP(nil, p.cfg.DSCP)}
 	if local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(local)
@@ -312,11 +356,16 @@ func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) er
 		err = dial()
 	}
 	if err != nil {
-		return fmt.Errorf("tcp connect %s: %w: %w", dst, ErrTransport, err)
+		return nil, fmt.Errorf("tcp connect %s: %w: %w", dst, ErrTransport, err)
 	}
-	conn = p.conns.dialled(conn) // counted in, never shed (Limits.MaxConnections)
-	if err := p.injector.inject(ctx, conn); err != nil {
-		_ = conn.Close()
+	return conn, nil
+}
+
+// injectDialled counts a dialled connection in (never shed, Limits.MaxConnections) and hands it to sipgo.
+func (p *Proxy) injectDialled(ctx context.Context, inj *tcpInjector, conn net.Conn, dst netip.AddrPort) error {
+	lc := p.conns.dialled(conn)
+	if err := inj.inject(ctx, lc); err != nil {
+		_ = lc.Close()
 		return fmt.Errorf("tcp %s: hand connection to transport: %w", dst, err)
 	}
 	return nil

@@ -19,7 +19,7 @@ import (
 	"github.com/imscore/imscore/internal/workers"
 )
 
-// Proxy is a stateful SIP proxy (RFC 3261 §16) over UDP and TCP. Create it with New, serve with Run, stop with
+// Proxy is a stateful SIP proxy (RFC 3261 §16) over UDP, TCP and TLS. Create it with New, serve with Run, stop with
 // Close. It holds no package-level state: several proxies run side by side in one process.
 type Proxy struct {
 	cfg     Config
@@ -38,6 +38,7 @@ type Proxy struct {
 
 	udp     []*listener
 	tcp     []*listener
+	tls     *tlsTransport   // nil without Config.TLS (tls.go)
 	aliases map[string]bool // lower-case host and host:port values that mean "this proxy"
 
 	servers *txStore[*proxyCtx]
@@ -120,6 +121,12 @@ func New(cfg Config, log *zap.Logger) (*Proxy, error) {
 		p.tcp = append(p.tcp, t)
 		p.addAlias(u.host, u.port())
 	}
+	if cfg.TLS.Enabled() {
+		if err := p.setupTLS(); err != nil { // tls.go
+			p.closeSockets()
+			return nil, fmt.Errorf("sip proxy: %w", err)
+		}
+	}
 	for _, a := range cfg.Aliases {
 		a = strings.ToLower(strings.TrimSpace(a))
 		if a != "" {
@@ -145,6 +152,9 @@ func (p *Proxy) Listeners() []ListenAddr {
 			ListenAddr{Transport: transportUDP, Addr: p.udp[i].bound, Advertise: p.udp[i].host},
 			ListenAddr{Transport: transportTCP, Addr: p.tcp[i].bound, Advertise: p.tcp[i].host})
 	}
+	for _, l := range p.tlsListeners() {
+		out = append(out, ListenAddr{Transport: transportTLS, Addr: l.bound, Advertise: l.host})
+	}
 	return out
 }
 
@@ -161,7 +171,7 @@ func (p *Proxy) Run(ctx context.Context) error {
 		return ErrAlreadyRunning
 	}
 	p.running = true
-	errc := make(chan error, len(p.tcp)+1)
+	errc := make(chan error, len(p.tcp)+len(p.tlsListeners())+2)
 	for _, l := range p.udp {
 		p.wg.Add(1)
 		go func() {
@@ -185,6 +195,9 @@ func (p *Proxy) Run(ctx context.Context) error {
 			errc <- fmt.Errorf("serve dialled tcp: %w", err)
 		}
 	}()
+	if p.tls != nil {
+		p.tls.run(errc)
+	}
 	p.mu.Unlock()
 	for _, l := range p.Listeners() {
 		p.log.Info("listening", zap.String("transport", l.Transport), zap.Stringer("addr", l.Addr),
@@ -234,6 +247,9 @@ func (p *Proxy) closeSockets() {
 		_ = l.tcp.Close()
 	}
 	_ = p.injector.Close()
+	if p.tls != nil {
+		p.tls.closeSockets()
+	}
 }
 
 // spawn runs f on a goroutine owned by the proxy (a worker of p.workers), unless the proxy is closing.

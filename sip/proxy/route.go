@@ -25,6 +25,9 @@ func (p *Proxy) isOurURI(u *sip.Uri) bool {
 		if p.aliases[host] {
 			return true
 		}
+		if strings.EqualFold(u.Scheme, "sips") {
+			return p.aliases[host+":"+strconv.Itoa(DefaultTLSPort)] // RFC 3261 §19.1.2: 5061 for sips
+		}
 		return p.aliases[host+":"+strconv.Itoa(sip.DefaultUdpPort)]
 	}
 	return p.aliases[host+":"+strconv.Itoa(u.Port)]
@@ -116,9 +119,10 @@ func nextHopURI(req *sip.Request) sip.Uri {
 // hop is a resolved next hop (RFC 3263 reduced to what a core network needs: explicit transport parameter,
 // numeric host or A/AAAA, SRV when no port is given).
 type hop struct {
-	transport string // "UDP" or "TCP"
-	dst       netip.AddrPort
-	local     netip.AddrPort // valid when the router asked for a source address
+	transport  string // "UDP", "TCP" or "TLS"
+	dst        netip.AddrPort
+	local      netip.AddrPort // valid when the router asked for a source address
+	serverName string         // TLS: the identity the next hop's certificate must carry (RFC 5922 §7.3)
 }
 
 // resolveHop turns a next-hop URI (or an explicit NextHop) into a transport and an address.
@@ -131,19 +135,21 @@ func (p *Proxy) resolveHop(ctx context.Context, u sip.Uri, nh *NextHop) (hop, er
 				t = v
 			}
 		}
-		if t != transportUDP && t != transportTCP {
+		if (t == transportTLS && p.tls == nil) || (t != transportUDP && t != transportTCP && t != transportTLS) {
 			return hop{}, fmt.Errorf("next hop transport %q: %w", nh.Transport, ErrUnsupportedTransport)
 		}
 		if !nh.Addr.IsValid() {
 			return hop{}, fmt.Errorf("next hop without address: %w", ErrNoRoute)
 		}
-		return hop{transport: t, dst: unmapAP(nh.Addr), local: nh.Local}, nil
+		h := hop{transport: t, dst: unmapAP(nh.Addr), local: nh.Local, serverName: nh.ServerName}
+		if h.serverName == "" {
+			h.serverName = strings.Trim(u.Host, "[]")
+		}
+		return h, nil
 	}
 	scheme := strings.ToLower(uriScheme(u))
 	switch scheme {
-	case "sip":
-	case "sips":
-		return hop{}, fmt.Errorf("%s: sips needs TLS: %w", u.String(), ErrUnsupportedTransport)
+	case "sip", "sips":
 	default:
 		return hop{}, fmt.Errorf("%s: %w", u.String(), errNotSIPURI)
 	}
@@ -151,22 +157,38 @@ func (p *Proxy) resolveHop(ctx context.Context, u sip.Uri, nh *NextHop) (hop, er
 	if !explicit {
 		t = transportUDP // RFC 3263 §4.1: UDP when nothing says otherwise and no NAPTR is used
 	}
-	if t != transportUDP && t != transportTCP {
+	if scheme == "sips" || t == transportTLS {
+		// RFC 3261 §26.2: a sips URI is reached over TLS, with transport=tcp meaning TLS over TCP (RFC 5630
+		// §3.1.3); transport=tls is the older way of saying the same for one hop.
+		if p.tls == nil {
+			return hop{}, fmt.Errorf("%s: needs TLS, not configured: %w", u.String(), ErrUnsupportedTransport)
+		}
+		if explicit && t != transportTCP && t != transportTLS {
+			return hop{}, fmt.Errorf("%s: transport %q: %w", u.String(), t, ErrUnsupportedTransport)
+		}
+		t = transportTLS
+	}
+	if t != transportUDP && t != transportTCP && t != transportTLS {
 		return hop{}, fmt.Errorf("%s: transport %q: %w", u.String(), t, ErrUnsupportedTransport)
 	}
 	host := strings.Trim(u.Host, "[]")
 	if host == "" {
 		return hop{}, fmt.Errorf("%s: empty host: %w", u.String(), ErrNoRoute)
 	}
+	// RFC 5922 §7.3: the certificate must name the URI's host (its domain), whatever SRV and A records say.
 	if ip, err := netip.ParseAddr(host); err == nil {
-		return hop{transport: t, dst: netip.AddrPortFrom(ip.Unmap(), portOr5060(u.Port))}, nil
+		return hop{transport: t, dst: netip.AddrPortFrom(ip.Unmap(), portFor(t, u.Port)), serverName: host}, nil
 	}
 	if u.Port == 0 {
-		// RFC 3263 §4.2: no port and a name: SRV first.
-		if _, srvs, err := p.cfg.Resolver.LookupSRV(ctx, "sip", strings.ToLower(t), host); err == nil && len(srvs) > 0 {
+		// RFC 3263 §4.2: no port and a name: SRV first (_sips._tcp for TLS).
+		service, proto := "sip", strings.ToLower(t)
+		if t == transportTLS {
+			service, proto = "sips", "tcp"
+		}
+		if _, srvs, err := p.cfg.Resolver.LookupSRV(ctx, service, proto, host); err == nil && len(srvs) > 0 {
 			ips, err := p.lookupHost(ctx, strings.TrimSuffix(srvs[0].Target, "."))
 			if err == nil {
-				return hop{transport: t, dst: netip.AddrPortFrom(ips, srvs[0].Port)}, nil
+				return hop{transport: t, dst: netip.AddrPortFrom(ips, srvs[0].Port), serverName: host}, nil
 			}
 		}
 	}
@@ -174,7 +196,7 @@ func (p *Proxy) resolveHop(ctx context.Context, u sip.Uri, nh *NextHop) (hop, er
 	if err != nil {
 		return hop{}, err
 	}
-	return hop{transport: t, dst: netip.AddrPortFrom(ip, portOr5060(u.Port))}, nil
+	return hop{transport: t, dst: netip.AddrPortFrom(ip, portFor(t, u.Port)), serverName: host}, nil
 }
 
 // errDNSTimeout marks a resolver that did not answer: the request gets 504 (RFC 3261 §21.5.5).
@@ -210,8 +232,12 @@ func (p *Proxy) hasFamily(is4 bool) bool {
 	return false
 }
 
-func portOr5060(port int) uint16 {
+// portFor is the URI's port, else the transport's default (RFC 3261 §19.1.2: 5060, 5061 for TLS).
+func portFor(transport string, port int) uint16 {
 	if port <= 0 || port > 65535 {
+		if transport == transportTLS {
+			return DefaultTLSPort
+		}
 		return uint16(sip.DefaultUdpPort)
 	}
 	return uint16(port)
@@ -230,8 +256,11 @@ func uriTransport(u sip.Uri) (string, bool) {
 // transport and the destination's address family.
 func (p *Proxy) pickListener(transport string, dst netip.Addr, local netip.AddrPort) (*listener, error) {
 	ls := p.udp
-	if transport == transportTCP {
+	switch transport {
+	case transportTCP:
 		ls = p.tcp
+	case transportTLS:
+		ls = p.tlsListeners()
 	}
 	if local.IsValid() {
 		// The listener of the local address when there is one (for TCP, Via then names the port the
@@ -262,5 +291,5 @@ func (p *Proxy) Resolve(ctx context.Context, u sip.Uri) (NextHop, error) {
 	if err != nil {
 		return NextHop{}, err
 	}
-	return NextHop{Transport: h.transport, Addr: h.dst}, nil
+	return NextHop{Transport: h.transport, Addr: h.dst, ServerName: h.serverName}, nil
 }

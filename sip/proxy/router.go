@@ -49,12 +49,16 @@ type OptionTagger interface {
 
 // Source says how and where a request reached the proxy.
 type Source struct {
-	// Transport is "UDP" or "TCP".
+	// Transport is "UDP", "TCP" or "TLS".
 	Transport string
 	// Remote is the packet source (UDP) or the connection's peer (TCP).
 	Remote netip.AddrPort
 	// Local is the listener address the request arrived on: lets a P-CSCF tell its protected ports apart.
 	Local netip.AddrPort
+	// TLSPeer, over TLS, lists the SIP domain identities of the peer's verified certificate (RFC 5922 §7.1:
+	// its sip URIs, else its DNS names): which network sent the request, for a border's trust decisions. nil
+	// over UDP and TCP, and for a TLS client that presented no certificate (VerifyServer).
+	TLSPeer []string
 	// ConsumedRoute is the Route value naming this proxy that RFC 3261 §16.4 removed, nil if there was none: the
 	// request is following a route set this node is on (a dialog's Record-Route, a Service-Route or Path), and
 	// its parameters (e.g. an S-CSCF's "orig") tell the router which case it is.
@@ -164,9 +168,12 @@ type Target struct {
 
 // NextHop is an explicit destination for one copy.
 type NextHop struct {
-	// Transport is "UDP" or "TCP". Empty: as the URI says (RFC 3263), UDP by default. The RFC 3261 §18.1.1
-	// switch of large requests to TCP applies either way.
+	// Transport is "UDP", "TCP" or "TLS" (with Config.TLS). Empty: as the URI says (RFC 3263), UDP by default.
+	// The RFC 3261 §18.1.1 switch of large requests to TCP applies to UDP either way.
 	Transport string
+	// ServerName is, over TLS, the identity the next hop's certificate must carry (RFC 5922 §7.3: the domain of
+	// the URI resolved, not a name DNS gave). Empty: the host of the URI routed to.
+	ServerName string
 	// Addr is where to send.
 	Addr netip.AddrPort
 	// Local, when valid, is the local address to send from: for UDP one of the configured listeners, for TCP a

@@ -17,6 +17,10 @@
 //     times out, fails at the transport, or is answered 503, and reports the failed one with MarkFailed, which
 //     moves it behind the others until BlacklistFor has passed.
 //
+// TLS targets come only when Config.Transports lists tls (e.g. [tls, tcp, udp] on a node with sip.tls): Into
+// hands them to sip/proxy, which checks the server's certificate against the domain queried, not against the
+// SRV target (RFC 5922 §4, §7.3).
+//
 // Records are cached for their TTL (capped at MaxTTL); a name that does not exist or has no records of a
 // type is cached for NegativeTTL (RFC 2308 §5, capped by the SOA's minimum when the answer carries one).
 // Concurrent lookups of one name share one query. Static entries (Config.Static) answer for a domain without

@@ -8,8 +8,8 @@ import (
 	"github.com/imscore/imscore/sip/proxy"
 )
 
-// TestInto checks the hand-over to sip/proxy: RFC 3263 order kept, TLS left out, a failed hop reported with its
-// Retry-After moves behind the others.
+// TestInto checks the hand-over to sip/proxy: RFC 3263 order kept, TLS kept (the proxy checks the certificate
+// against the URI's domain), a failed hop reported with its Retry-After moves behind the others.
 func TestInto(t *testing.T) {
 	z := startZoneServer(t)
 	r, clk := newTestResolver(t, z.addr, nil)
@@ -24,9 +24,10 @@ func TestInto(t *testing.T) {
 	if !r.Into(&pt, ts) {
 		t.Fatal("Into: no hop")
 	}
-	if pt.NextHop == nil || pt.NextHop.Addr != ts[0].Addr || len(pt.Failover) != 1 || pt.Failover[0].Addr != ts[2].Addr ||
-		pt.Failover[0].Transport != "TCP" {
-		t.Fatalf("hops %+v then %+v; want %v then %v", pt.NextHop, pt.Failover, ts[0], ts[2])
+	if pt.NextHop == nil || pt.NextHop.Addr != ts[0].Addr || len(pt.Failover) != 2 || pt.Failover[0].Addr != ts[1].Addr ||
+		pt.Failover[0].Transport != "TLS" || pt.Failover[0].ServerName != "" || pt.Failover[1].Addr != ts[2].Addr ||
+		pt.Failover[1].Transport != "TCP" {
+		t.Fatalf("hops %+v then %+v; want %v then %v", pt.NextHop, pt.Failover, ts[0], ts[1:])
 	}
 	pt.HopFailed(*pt.NextHop, time.Minute)
 	got, err := r.Resolve(context.Background(), Query{Host: "icscf.example.com"})
@@ -37,8 +38,11 @@ func TestInto(t *testing.T) {
 	if got, _ = r.Resolve(context.Background(), Query{Host: "icscf.example.com"}); got[0].Addr != ts[0].Addr {
 		t.Fatalf("after the Retry-After: %v", got)
 	}
-	if r.Into(&pt, []Target{tg(TLS, "192.0.2.13:5061")}) {
-		t.Error("Into with TLS targets only: want false (the proxy has no TLS)")
+	if !r.Into(&pt, []Target{tg(TLS, "192.0.2.13:5061")}) || pt.NextHop.Transport != "TLS" {
+		t.Errorf("Into with a TLS target only: %+v, want it as the next hop", pt.NextHop)
+	}
+	if r.Into(&pt, []Target{{Transport: "SCTP", Addr: tg(TLS, "192.0.2.13:5061").Addr}}) {
+		t.Error("Into with an SCTP target only: want false")
 	}
 }
 
