@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,8 @@ const qosAFHost = "pcscf." + Domain
 // (internal/pcrftest; no PCRF is packaged here). A registration opens the signalling AF session, a
 // call gets an AAR per UE leg with its Media-Component-Description and an STR on BYE, a loss-of-
 // bearer RAR releases the next call with a BYE to both UEs, a call the PCRF refuses gets the
-// configured 488 (on_failure reject), an ASR on a signalling session removes that UE's binding, and
+// configured 488 (on_failure reject), an ASR on a signalling session releases that UE's call (BYE to
+// both UEs) and de-registers it at the S-CSCF, whose reg event NOTIFY ends the P-CSCF's binding, and
 // every Rx message decodes in tshark.
 func TestQoSRx(t *testing.T) {
 	alice, bob := NthSubscriber(91), NthSubscriber(92)
@@ -160,17 +162,39 @@ func TestQoSRx(t *testing.T) {
 			t.Fatalf("INVITE = %v, want 488", err)
 		}
 	})
-	t.Run("ASR on the signalling session removes the binding", func(t *testing.T) {
+	t.Run("ASR on the signalling session de-registers the UE and releases its call", func(t *testing.T) {
+		// TS 29.214 §4.4.6.7 and TS 23.228 §5.10.3.1: the PCRF says bob's signalling path is gone. The P-CSCF
+		// releases bob's call on both sides, de-registers bob at the S-CSCF (which notifies its reg event
+		// watchers, the P-CSCF among them) and drops the binding.
 		aar := pcrf.Wait(t, "signalling AAR of bob", signalling(bob)).(*rx.AAR)
+		deregBefore := scscfDeregistered(t, c)
+		call, err := ua.Invite(uctx(t), number(bob))
+		if err != nil {
+			t.Fatalf("INVITE: %v", err)
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		asa, err := pcrf.SendASR(ctx, aar.SessionID, rx.InsufficientBearerResources)
 		if err != nil || !asa.Success() {
 			t.Fatalf("ASA %v %+v", err, asa)
 		}
+		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
+			bye := waitBYE(t, u, call.CallID())
+			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "signalling path lost") {
+				t.Errorf("%s's BYE has no Reason naming the signalling loss: %v", name, bye)
+			}
+		}
 		pcrf.Wait(t, "STR of bob's signalling session", stopped(aar.SessionID))
+		deadline := time.Now().Add(15 * time.Second)
+		for scscfDeregistered(t, c) <= deregBefore || !isUser(grepLines(c.pcscf.Logs(), "binding ended by the network"), bob) {
+			if time.Now().After(deadline) {
+				t.Fatalf("S-CSCF de-registrations %v (before %v); P-CSCF reg event lines:\n%s", scscfDeregistered(t, c), deregBefore,
+					grepLines(c.pcscf.Logs(), "signalling"))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		// TS 24.229 §5.2.6.3.1: a request from a UE the P-CSCF no longer holds a binding for is refused.
-		deadline := time.Now().Add(10 * time.Second)
+		deadline = time.Now().Add(10 * time.Second)
 		for {
 			_, err := ub.Message(uctx(t), number(alice), "after the ASR")
 			if statusOf(err) == 403 {
@@ -228,4 +252,18 @@ func waitBYE(t *testing.T, u *ue.UE, callID string) *sip.Request {
 // isUser reports whether a Subscription-Id names s (its MSISDN IMPU or its IMSI one).
 func isUser(data string, s Subscriber) bool {
 	return strings.Contains(data, ":"+s.MSISDN+"@") || strings.Contains(data, ":"+s.IMSI+"@")
+}
+
+// scscfDeregistered reads the S-CSCF's count of de-registrations (scscf_registrations_total{outcome="deregistered"}).
+func scscfDeregistered(t *testing.T, c *core) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^scscf_registrations_total\{outcome="deregistered"\} ([0-9.e+]+)$`).FindStringSubmatch(Metrics(t, c.scscf.HTTP))
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

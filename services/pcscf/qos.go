@@ -525,17 +525,4 @@ func byeRequest(target sip.Uri, callID string, from sip.Uri, fromTag string, to 
 	return req
 }
 
-// SignallingLost drops the registration whose signalling bearer the PCRF reports lost (qos.Events,
-// TS 29.214 §4.4.6.7): the UE can no longer be reached, so its binding, SAs and dialogs go as on a
-// network de-registration (TS 24.229 §5.2.5.1).
-func (n *Node) SignallingLost(key string) {
-	impu, contact, _ := strings.Cut(key, "\n")
-	bk := bindingKey{IMPU: impu, Contact: contact}
-	if _, ok := n.regs.get(bk); !ok {
-		return
-	}
-	n.log.Info("signalling bearer lost: binding removed", logging.IMPU(impu), zap.String("contact", contact))
-	n.endRegistration(bk)
-}
-
 var _ qos.Events = (*Node)(nil)
