@@ -27,7 +27,11 @@ const Path = "/nbsf-management/v1/pcfBindings"
 
 // BSF is a running test BSF.
 type BSF struct {
-	Root   string // the API root the AF is configured with
+	Root string // the API root the AF is configured with
+	// LikeOpen5GS makes the answers carry what Open5GS's BSF sends (src/bsf/nbsf-handler.c): dnn, snssai,
+	// pcfFqdn and pcfIpEndPoints, without the UE's address. Set before the first query.
+	LikeOpen5GS bool
+
 	srv    *httptest.Server
 	schema *openapi3.T
 
@@ -59,7 +63,8 @@ func Start(t testing.TB) *BSF {
 	return b
 }
 
-// Validate checks a JSON body against a schema of testdata/pcfbinding.yaml (PcfBinding, ProblemDetails).
+// Validate checks a JSON body against a schema of testdata/pcfbinding.yaml (PcfBinding, PcfBindingOpen5GS,
+// ProblemDetails).
 func (b *BSF) Validate(name string, body []byte) error {
 	ref := b.schema.Components.Schemas[name]
 	if ref == nil || ref.Value == nil {
@@ -146,8 +151,13 @@ func (b *BSF) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	schema := "PcfBinding"
+	if b.LikeOpen5GS {
+		binding = n5.PcfBinding{Dnn: binding.Dnn, Snssai: binding.Snssai, PcfFqdn: binding.PcfFqdn, PcfIPEndPoints: binding.PcfIPEndPoints}
+		schema = "PcfBindingOpen5GS"
+	}
 	out, _ := json.Marshal(binding)
-	if err := b.Validate("PcfBinding", out); err != nil {
+	if err := b.Validate(schema, out); err != nil {
 		b.fail(fmt.Errorf("bsftest: answer: %w", err))
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -37,9 +37,16 @@ func TestValidate(t *testing.T) {
 }
 
 // TestDiscover: the n5 BSF client against the test BSF: 200 with the binding (and the PCF's API root from its
-// end point, or from its FQDN with the scheme's port), 204 without.
+// end point, or from its FQDN with the scheme's port), 204 without; the same with answers shaped as Open5GS's.
 func TestDiscover(t *testing.T) {
+	for _, open5gs := range []bool{false, true} {
+		t.Run(map[bool]string{false: "spec", true: "like Open5GS"}[open5gs], func(t *testing.T) { discover(t, open5gs) })
+	}
+}
+
+func discover(t *testing.T, open5gs bool) {
 	b := Start(t)
+	b.LikeOpen5GS = open5gs
 	defer b.Check(t)
 	v4, v6, none := netip.MustParseAddr("10.45.0.7"), netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("10.45.0.9")
 	b.Bind(t, v4, n5.PcfBinding{Ipv4Addr: v4.String(), Dnn: "ims", Snssai: &n5.Snssai{Sst: 1},
