@@ -102,12 +102,7 @@ func TestQoSN5(t *testing.T) {
 		if code, err := pcf.Terminate(ctx, http.DefaultClient, legs[0].ID, "ALL_SDF_DEACTIVATION"); err != nil || code != http.StatusNoContent {
 			t.Fatalf("terminate: %d %v", code, err)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "cause=503") {
-				t.Errorf("%s's BYE has no Reason: %v", name, bye)
-			}
-		}
+		waitBYEs(t, call.CallID(), "cause=503", map[string]*ue.UE{"alice": ua, "bob": ub})
 		gone(t, legs)
 	})
 
@@ -143,20 +138,8 @@ func TestQoSN5(t *testing.T) {
 		if code, err := pcf.Terminate(ctx, http.DefaultClient, bobSig, "UNSPECIFIED"); err != nil || code != http.StatusNoContent {
 			t.Fatalf("terminate: %d %v", code, err)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "signalling path lost") {
-				t.Errorf("%s's BYE has no Reason naming the signalling loss: %v", name, bye)
-			}
-		}
-		deadline := time.Now().Add(15 * time.Second)
-		for scscfDeregistered(t, c) <= deregBefore || !isUser(grepLines(c.pcscf.Logs(), "binding ended by the network"), bob) {
-			if time.Now().After(deadline) {
-				t.Fatalf("S-CSCF de-registrations %v (before %v); P-CSCF lines:\n%s", scscfDeregistered(t, c), deregBefore,
-					grepLines(c.pcscf.Logs(), "signalling"))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitBYEs(t, call.CallID(), "signalling path lost", map[string]*ue.UE{"alice": ua, "bob": ub})
+		waitDeregistered(t, c, deregBefore, bob)
 		gone(t, []pcftest.Session{{ID: bobSig}})
 	})
 	pcf.Check(t)

@@ -145,12 +145,7 @@ func TestQoSRx(t *testing.T) {
 		if err != nil || !raa.Success() {
 			t.Fatalf("RAA %v %+v", err, raa)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "cause=503") {
-				t.Errorf("%s's BYE has no Reason: %v", name, bye)
-			}
-		}
+		waitBYEs(t, call.CallID(), "cause=503", map[string]*ue.UE{"alice": ua, "bob": ub})
 		for id := range legs {
 			pcrf.Wait(t, "STR of "+id, stopped(id))
 		}
@@ -178,23 +173,11 @@ func TestQoSRx(t *testing.T) {
 		if err != nil || !asa.Success() {
 			t.Fatalf("ASA %v %+v", err, asa)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "signalling path lost") {
-				t.Errorf("%s's BYE has no Reason naming the signalling loss: %v", name, bye)
-			}
-		}
+		waitBYEs(t, call.CallID(), "signalling path lost", map[string]*ue.UE{"alice": ua, "bob": ub})
 		pcrf.Wait(t, "STR of bob's signalling session", stopped(aar.SessionID))
-		deadline := time.Now().Add(15 * time.Second)
-		for scscfDeregistered(t, c) <= deregBefore || !isUser(grepLines(c.pcscf.Logs(), "binding ended by the network"), bob) {
-			if time.Now().After(deadline) {
-				t.Fatalf("S-CSCF de-registrations %v (before %v); P-CSCF reg event lines:\n%s", scscfDeregistered(t, c), deregBefore,
-					grepLines(c.pcscf.Logs(), "signalling"))
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitDeregistered(t, c, deregBefore, bob)
 		// TS 24.229 §5.2.6.3.1: a request from a UE the P-CSCF no longer holds a binding for is refused.
-		deadline = time.Now().Add(10 * time.Second)
+		deadline := time.Now().Add(10 * time.Second)
 		for {
 			_, err := ub.Message(uctx(t), number(alice), "after the ASR")
 			if statusOf(err) == 403 {
@@ -249,9 +232,34 @@ func waitBYE(t *testing.T, u *ue.UE, callID string) *sip.Request {
 	}
 }
 
+// waitBYEs waits for a BYE of call callID at each UE and checks that its Reason contains reason.
+func waitBYEs(t *testing.T, callID, reason string, ues map[string]*ue.UE) {
+	t.Helper()
+	for name, u := range ues {
+		bye := waitBYE(t, u, callID)
+		if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), reason) {
+			t.Errorf("%s's BYE has no Reason with %q: %v", name, reason, bye)
+		}
+	}
+}
+
 // isUser reports whether a Subscription-Id names s (its MSISDN IMPU or its IMSI one).
 func isUser(data string, s Subscriber) bool {
 	return strings.Contains(data, ":"+s.MSISDN+"@") || strings.Contains(data, ":"+s.IMSI+"@")
+}
+
+// waitDeregistered waits until the S-CSCF has counted a de-registration more than before and the P-CSCF ended
+// s's binding on the S-CSCF's reg event NOTIFY.
+func waitDeregistered(t *testing.T, c *core, before float64, s Subscriber) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for scscfDeregistered(t, c) <= before || !isUser(grepLines(c.pcscf.Logs(), "binding ended by the network"), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("S-CSCF de-registrations %v (before %v); P-CSCF lines:\n%s", scscfDeregistered(t, c), before,
+				grepLines(c.pcscf.Logs(), "signalling"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // scscfDeregistered reads the S-CSCF's count of de-registrations (scscf_registrations_total{outcome="deregistered"}).

@@ -10,6 +10,7 @@ package pcscf
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/emiago/sipgo/sip"
@@ -72,7 +73,7 @@ func compileRules(rules []QoSRule) ([]qosRule, error) {
 func usedModes(def qos.Mode, rules []QoSRule) []qos.Mode {
 	var out []qos.Mode
 	for _, m := range append([]qos.Mode{def}, modesOf(rules)...) {
-		if m != qos.ModeOff && !containsMode(out, m) {
+		if m != qos.ModeOff && !slices.Contains(out, m) {
 			out = append(out, m)
 		}
 	}
@@ -87,15 +88,6 @@ func modesOf(rules []QoSRule) []qos.Mode {
 	return out
 }
 
-func containsMode(ms []qos.Mode, m qos.Mode) bool {
-	for _, x := range ms {
-		if x == m {
-			return true
-		}
-	}
-	return false
-}
-
 // modeFor is the mode of a UE: the first rule that matches, else def. access is "" when unknown.
 func modeFor(rules []qosRule, def qos.Mode, impu, impi, access string) qos.Mode {
 	access = strings.ToLower(access)
@@ -103,21 +95,12 @@ func modeFor(rules []qosRule, def qos.Mode, impu, impi, access string) qos.Mode 
 		if r.impu != nil && !r.impu.MatchString(impu) || r.impi != nil && !r.impi.MatchString(impi) {
 			continue
 		}
-		if len(r.access) > 0 && !containsString(r.access, access) {
+		if len(r.access) > 0 && !slices.Contains(r.access, access) {
 			continue
 		}
 		return r.mode
 	}
 	return def
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // accessType is the access-type of a request's P-Access-Network-Info (RFC 7315 §5.4: the value before the
