@@ -9,6 +9,7 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/rx"
+	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/pcftest"
 	"github.com/imscore/imscore/internal/pcrftest"
 	"github.com/imscore/imscore/services/pcscf/qos"
@@ -141,5 +142,38 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 			t.Fatalf("no %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestQoSRulesYAML: the docs/qos.md example decodes (unknown keys refused) and validates.
+func TestQoSRulesYAML(t *testing.T) {
+	const doc = `
+qos:
+  mode: rx
+  rules:
+    - access: [3GPP-NR-FDD, 3GPP-NR-TDD]
+      mode: n5
+    - impi: '^00101[0-9]{10}@'
+      mode: n5
+    - impu: '^tel:\+4930'
+      mode: "off"
+  pcrf: 10.10.0.5:3868
+  pcrf_realm: epc.mnc001.mcc001.3gppnetwork.org
+  origin_host: pcscf.ims.mnc001.mcc001.3gppnetwork.org
+  origin_realm: ims.mnc001.mcc001.3gppnetwork.org
+  pcf: http://10.10.0.7:7777
+  bsf: http://10.10.0.8:7777
+  notify_uri: http://10.10.0.20:7778/npcf-callback/v1
+  notify_listen: 10.10.0.20:7778
+`
+	cfg := DefaultConfig()
+	if err := config.Decode([]byte(doc), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.QoS.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.QoS.Rules) != 3 || cfg.QoS.Rules[2].Mode != qos.ModeOff || cfg.QoS.BSF == "" {
+		t.Fatalf("decoded %+v", cfg.QoS)
 	}
 }
