@@ -63,6 +63,19 @@ func TestQoSRx(t *testing.T) {
 		}
 		return out
 	}
+	// newLegs waits for the two call legs (final information) that were not there before.
+	newLegs := func(t *testing.T, before map[string][]*rx.AAR) map[string][]*rx.AAR {
+		t.Helper()
+		return waitLegs(t, func() map[string][]*rx.AAR {
+			out := map[string][]*rx.AAR{}
+			for id, a := range mediaAARs() {
+				if _, old := before[id]; !old {
+					out[id] = a
+				}
+			}
+			return out
+		}, 2)
+	}
 	stopped := func(id string) func(rx.Message) bool {
 		return func(m rx.Message) bool { s, ok := m.(*rx.STR); return ok && s.SessionID == id }
 	}
@@ -122,15 +135,7 @@ func TestQoSRx(t *testing.T) {
 			t.Fatalf("INVITE: %v", err)
 		}
 		var aliceLeg string
-		legs := waitLegs(t, func() map[string][]*rx.AAR {
-			out := map[string][]*rx.AAR{}
-			for id, a := range mediaAARs() {
-				if _, old := before[id]; !old {
-					out[id] = a
-				}
-			}
-			return out
-		}, 2)
+		legs := newLegs(t, before)
 		for id, aars := range legs {
 			if len(aars[0].SubscriptionIDs) == 1 && isUser(aars[0].SubscriptionIDs[0].Data, alice) {
 				aliceLeg = id
@@ -163,10 +168,12 @@ func TestQoSRx(t *testing.T) {
 		// watchers, the P-CSCF among them) and drops the binding.
 		aar := pcrf.Wait(t, "signalling AAR of bob", signalling(bob)).(*rx.AAR)
 		deregBefore := scscfDeregistered(t, c)
+		before := mediaAARs()
 		call, err := ua.Invite(uctx(t), number(bob))
 		if err != nil {
 			t.Fatalf("INVITE: %v", err)
 		}
+		legs := newLegs(t, before)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		asa, err := pcrf.SendASR(ctx, aar.SessionID, rx.InsufficientBearerResources)
@@ -175,6 +182,9 @@ func TestQoSRx(t *testing.T) {
 		}
 		waitBYEs(t, call.CallID(), "signalling path lost", map[string]*ue.UE{"alice": ua, "bob": ub})
 		pcrf.Wait(t, "STR of bob's signalling session", stopped(aar.SessionID))
+		for id := range legs { // both legs' Rx sessions end: bob's with the signalling loss, alice's with the BYE
+			pcrf.Wait(t, "STR of call leg "+id, stopped(id))
+		}
 		waitDeregistered(t, c, deregBefore, bob)
 		// TS 24.229 §5.2.6.3.1: a request from a UE the P-CSCF no longer holds a binding for is refused.
 		deadline := time.Now().Add(10 * time.Second)

@@ -46,6 +46,10 @@ func (n *Node) SignallingLost(key string) {
 	calls := n.qos.callsOf(bk)
 	log.Info("signalling path lost: calls released, UE de-registered", zap.Int("calls", len(calls)))
 	for _, k := range calls {
+		if af := n.qos.legAF(k, nil); af != nil {
+			// The leg's own AF session ends too (TS 29.214 §4.4.4): the BYEs the P-CSCF sends pass no policy step.
+			n.wg.Go(func() { _ = af.End(n.base, k) })
+		}
 		n.ReleaseCall(k, reasonSignallingLost) // needs the binding: before endRegistration
 	}
 	if !reg.Registered(time.Now()) {
