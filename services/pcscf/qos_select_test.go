@@ -2,6 +2,9 @@ package pcscf
 
 import (
 	"net"
+	"net/netip"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -9,10 +12,12 @@ import (
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/imscore/imscore/diameter/rx"
+	"github.com/imscore/imscore/internal/bsftest"
 	"github.com/imscore/imscore/internal/config"
 	"github.com/imscore/imscore/internal/pcftest"
 	"github.com/imscore/imscore/internal/pcrftest"
 	"github.com/imscore/imscore/services/pcscf/qos"
+	"github.com/imscore/imscore/services/pcscf/qos/n5"
 	"github.com/imscore/imscore/sip/header"
 )
 
@@ -175,5 +180,43 @@ qos:
 	}
 	if len(cfg.QoS.Rules) != 3 || cfg.QoS.Rules[2].Mode != qos.ModeOff || cfg.QoS.BSF == "" {
 		t.Fatalf("decoded %+v", cfg.QoS)
+	}
+}
+
+// TestQoSBSF: qos.mode n5 with qos.bsf and no qos.pcf: the registration's application session is created at the
+// PCF the BSF names for the UE's address.
+func TestQoSBSF(t *testing.T) {
+	alice := newSubscriber(t, 1)
+	core := startFakeCore(t, "127.0.0.1:0", alice)
+	pcf := pcftest.Start(t, false)
+	defer pcf.Check(t)
+	bsf := bsftest.Start(t)
+	bsf.LikeOpen5GS = true
+	defer bsf.Check(t)
+	u, err := url.Parse(pcf.Root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host, port, _ := net.SplitHostPort(u.Host)
+	p, _ := strconv.Atoi(port)
+	bsf.Bind(t, netip.MustParseAddr("127.0.0.1"), n5.PcfBinding{Ipv4Addr: "127.0.0.1", Dnn: "ims", Snssai: &n5.Snssai{Sst: 1},
+		PcfIPEndPoints: []n5.IPEndPoint{{Ipv4Address: host, Port: p}}})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	notify := ln.Addr().String()
+	_ = ln.Close()
+	n := startPCSCF(t, "127.0.0.1", core.addr, nil, func(c *Config) {
+		c.QoS = QoSConfig{Config: qos.Config{Mode: qos.ModeN5, BSF: bsf.Root, NotifyURI: "http://" + notify + "/npcf-callback/v1"},
+			NotifyListen: notify}
+	})
+	ua := newUE(t, alice, n.CoreAddr(), "udp", false)
+	if _, err := ua.Register(ctxT(t)); err != nil {
+		t.Fatalf("register: %v", err)
+	}
+	waitFor(t, "the signalling application session at the BSF's PCF", func() bool { return len(pcf.Sessions()) == 1 })
+	if q := bsf.Queries(); len(q) == 0 || q[0].Get("ipv4Addr") != "127.0.0.1" {
+		t.Errorf("BSF queries %v", q)
 	}
 }
