@@ -80,12 +80,7 @@ func TestQoSPerUE(t *testing.T) {
 	pcrf := pcrftest.Start(t, pcrftest.Options{AFHost: "pcscf.ims.test", AFRealm: "ims.test"})
 	pcf := pcftest.Start(t, false)
 	defer pcf.Check(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	notify := ln.Addr().String()
-	_ = ln.Close()
+	notify := freeTCPAddr(t)
 	n := startPCSCF(t, "127.0.0.1", core.addr, nil, func(c *Config) {
 		c.QoS = QoSConfig{Config: qos.Config{Mode: qos.ModeRx, PCRFRealm: pcrftest.Realm, PCF: pcf.Root,
 			NotifyURI: "http://" + notify + "/npcf-callback/v1"},
@@ -201,12 +196,7 @@ func TestQoSBSF(t *testing.T) {
 	p, _ := strconv.Atoi(port)
 	bsf.Bind(t, netip.MustParseAddr("127.0.0.1"), n5.PcfBinding{Ipv4Addr: "127.0.0.1", Dnn: "ims", Snssai: &n5.Snssai{Sst: 1},
 		PcfIPEndPoints: []n5.IPEndPoint{{Ipv4Address: host, Port: p}}})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	notify := ln.Addr().String()
-	_ = ln.Close()
+	notify := freeTCPAddr(t)
 	n := startPCSCF(t, "127.0.0.1", core.addr, nil, func(c *Config) {
 		c.QoS = QoSConfig{Config: qos.Config{Mode: qos.ModeN5, BSF: bsf.Root, NotifyURI: "http://" + notify + "/npcf-callback/v1"},
 			NotifyListen: notify}
@@ -219,4 +209,15 @@ func TestQoSBSF(t *testing.T) {
 	if q := bsf.Queries(); len(q) == 0 || q[0].Get("ipv4Addr") != "127.0.0.1" {
 		t.Errorf("BSF queries %v", q)
 	}
+}
+
+// freeTCPAddr is a loopback host:port free a moment ago (the N5 callback listener binds it).
+func freeTCPAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
