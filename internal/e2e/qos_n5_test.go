@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +16,8 @@ import (
 // TestQoSN5: cmd/pcscf with qos.mode n5 against the in-test PCF (internal/pcftest: Npcf_PolicyAuthorization
 // over h2c, every body validated against TS 29.514's OpenAPI). Registrations create signalling application
 // sessions, a call one per UE leg (patched with the answer) deleted on BYE, the PCF's /terminate releases the
-// next call with a BYE to both UEs, and a refused call gets 503.
+// next call with a BYE to both UEs, a refused call gets 503, and a /terminate of a registration's session
+// releases that UE's call and de-registers it at the S-CSCF.
 func TestQoSN5(t *testing.T) {
 	alice, bob := NthSubscriber(93), NthSubscriber(94)
 	pcf := pcftest.Start(t, false)
@@ -100,12 +102,7 @@ func TestQoSN5(t *testing.T) {
 		if code, err := pcf.Terminate(ctx, http.DefaultClient, legs[0].ID, "ALL_SDF_DEACTIVATION"); err != nil || code != http.StatusNoContent {
 			t.Fatalf("terminate: %d %v", code, err)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "cause=503") {
-				t.Errorf("%s's BYE has no Reason: %v", name, bye)
-			}
-		}
+		waitBYEs(t, call.CallID(), "cause=503", map[string]*ue.UE{"alice": ua, "bob": ub})
 		gone(t, legs)
 	})
 
@@ -115,6 +112,35 @@ func TestQoSN5(t *testing.T) {
 		if _, err := ua.Invite(uctx(t), number(bob)); statusOf(err) != 503 {
 			t.Fatalf("INVITE = %v, want 503", err)
 		}
+	})
+
+	t.Run("PCF terminate of the signalling session de-registers the UE and releases its call", func(t *testing.T) {
+		// TS 29.514 §4.2.5.3 on the registration's application session: as TestQoSRx's ASR.
+		port := " " + strconv.Itoa(int(ub.Contact().Port()))
+		var bobSig string
+		for _, s := range sig {
+			for _, f := range s.Context.AscReqData.MedComponents["0"].MedSubComps["1"].FDescs {
+				if strings.Contains(f, port) {
+					bobSig = s.ID
+				}
+			}
+		}
+		if bobSig == "" {
+			t.Fatalf("no signalling session names bob's port%s: %+v", port, sig)
+		}
+		deregBefore := scscfDeregistered(t, c)
+		call, err := ua.Invite(uctx(t), number(bob))
+		if err != nil {
+			t.Fatalf("INVITE: %v", err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if code, err := pcf.Terminate(ctx, http.DefaultClient, bobSig, "UNSPECIFIED"); err != nil || code != http.StatusNoContent {
+			t.Fatalf("terminate: %d %v", code, err)
+		}
+		waitBYEs(t, call.CallID(), "signalling path lost", map[string]*ue.UE{"alice": ua, "bob": ub})
+		waitDeregistered(t, c, deregBefore, bob)
+		gone(t, []pcftest.Session{{ID: bobSig}})
 	})
 	pcf.Check(t)
 }

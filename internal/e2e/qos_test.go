@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,8 @@ const qosAFHost = "pcscf." + Domain
 // (internal/pcrftest; no PCRF is packaged here). A registration opens the signalling AF session, a
 // call gets an AAR per UE leg with its Media-Component-Description and an STR on BYE, a loss-of-
 // bearer RAR releases the next call with a BYE to both UEs, a call the PCRF refuses gets the
-// configured 488 (on_failure reject), an ASR on a signalling session removes that UE's binding, and
+// configured 488 (on_failure reject), an ASR on a signalling session releases that UE's call (BYE to
+// both UEs) and de-registers it at the S-CSCF, whose reg event NOTIFY ends the P-CSCF's binding, and
 // every Rx message decodes in tshark.
 func TestQoSRx(t *testing.T) {
 	alice, bob := NthSubscriber(91), NthSubscriber(92)
@@ -60,6 +62,19 @@ func TestQoSRx(t *testing.T) {
 			}
 		}
 		return out
+	}
+	// newLegs waits for the two call legs (final information) that were not there before.
+	newLegs := func(t *testing.T, before map[string][]*rx.AAR) map[string][]*rx.AAR {
+		t.Helper()
+		return waitLegs(t, func() map[string][]*rx.AAR {
+			out := map[string][]*rx.AAR{}
+			for id, a := range mediaAARs() {
+				if _, old := before[id]; !old {
+					out[id] = a
+				}
+			}
+			return out
+		}, 2)
 	}
 	stopped := func(id string) func(rx.Message) bool {
 		return func(m rx.Message) bool { s, ok := m.(*rx.STR); return ok && s.SessionID == id }
@@ -120,15 +135,7 @@ func TestQoSRx(t *testing.T) {
 			t.Fatalf("INVITE: %v", err)
 		}
 		var aliceLeg string
-		legs := waitLegs(t, func() map[string][]*rx.AAR {
-			out := map[string][]*rx.AAR{}
-			for id, a := range mediaAARs() {
-				if _, old := before[id]; !old {
-					out[id] = a
-				}
-			}
-			return out
-		}, 2)
+		legs := newLegs(t, before)
 		for id, aars := range legs {
 			if len(aars[0].SubscriptionIDs) == 1 && isUser(aars[0].SubscriptionIDs[0].Data, alice) {
 				aliceLeg = id
@@ -143,12 +150,7 @@ func TestQoSRx(t *testing.T) {
 		if err != nil || !raa.Success() {
 			t.Fatalf("RAA %v %+v", err, raa)
 		}
-		for name, u := range map[string]*ue.UE{"alice": ua, "bob": ub} {
-			bye := waitBYE(t, u, call.CallID())
-			if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), "cause=503") {
-				t.Errorf("%s's BYE has no Reason: %v", name, bye)
-			}
-		}
+		waitBYEs(t, call.CallID(), "cause=503", map[string]*ue.UE{"alice": ua, "bob": ub})
 		for id := range legs {
 			pcrf.Wait(t, "STR of "+id, stopped(id))
 		}
@@ -160,15 +162,30 @@ func TestQoSRx(t *testing.T) {
 			t.Fatalf("INVITE = %v, want 488", err)
 		}
 	})
-	t.Run("ASR on the signalling session removes the binding", func(t *testing.T) {
+	t.Run("ASR on the signalling session de-registers the UE and releases its call", func(t *testing.T) {
+		// TS 29.214 §4.4.6.7 and TS 23.228 §5.10.3.1: the PCRF says bob's signalling path is gone. The P-CSCF
+		// releases bob's call on both sides, de-registers bob at the S-CSCF (which notifies its reg event
+		// watchers, the P-CSCF among them) and drops the binding.
 		aar := pcrf.Wait(t, "signalling AAR of bob", signalling(bob)).(*rx.AAR)
+		deregBefore := scscfDeregistered(t, c)
+		before := mediaAARs()
+		call, err := ua.Invite(uctx(t), number(bob))
+		if err != nil {
+			t.Fatalf("INVITE: %v", err)
+		}
+		legs := newLegs(t, before)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		asa, err := pcrf.SendASR(ctx, aar.SessionID, rx.InsufficientBearerResources)
 		if err != nil || !asa.Success() {
 			t.Fatalf("ASA %v %+v", err, asa)
 		}
+		waitBYEs(t, call.CallID(), "signalling path lost", map[string]*ue.UE{"alice": ua, "bob": ub})
 		pcrf.Wait(t, "STR of bob's signalling session", stopped(aar.SessionID))
+		for id := range legs { // both legs' Rx sessions end: bob's with the signalling loss, alice's with the BYE
+			pcrf.Wait(t, "STR of call leg "+id, stopped(id))
+		}
+		waitDeregistered(t, c, deregBefore, bob)
 		// TS 24.229 §5.2.6.3.1: a request from a UE the P-CSCF no longer holds a binding for is refused.
 		deadline := time.Now().Add(10 * time.Second)
 		for {
@@ -225,7 +242,46 @@ func waitBYE(t *testing.T, u *ue.UE, callID string) *sip.Request {
 	}
 }
 
+// waitBYEs waits for a BYE of call callID at each UE and checks that its Reason contains reason.
+func waitBYEs(t *testing.T, callID, reason string, ues map[string]*ue.UE) {
+	t.Helper()
+	for name, u := range ues {
+		bye := waitBYE(t, u, callID)
+		if r := bye.GetHeader("Reason"); r == nil || !strings.Contains(r.Value(), reason) {
+			t.Errorf("%s's BYE has no Reason with %q: %v", name, reason, bye)
+		}
+	}
+}
+
 // isUser reports whether a Subscription-Id names s (its MSISDN IMPU or its IMSI one).
 func isUser(data string, s Subscriber) bool {
 	return strings.Contains(data, ":"+s.MSISDN+"@") || strings.Contains(data, ":"+s.IMSI+"@")
+}
+
+// waitDeregistered waits until the S-CSCF has counted a de-registration more than before and the P-CSCF ended
+// s's binding on the S-CSCF's reg event NOTIFY.
+func waitDeregistered(t *testing.T, c *core, before float64, s Subscriber) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for scscfDeregistered(t, c) <= before || !isUser(grepLines(c.pcscf.Logs(), "binding ended by the network"), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("S-CSCF de-registrations %v (before %v); P-CSCF lines:\n%s", scscfDeregistered(t, c), before,
+				grepLines(c.pcscf.Logs(), "signalling"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// scscfDeregistered reads the S-CSCF's count of de-registrations (scscf_registrations_total{outcome="deregistered"}).
+func scscfDeregistered(t *testing.T, c *core) float64 {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^scscf_registrations_total\{outcome="deregistered"\} ([0-9.e+]+)$`).FindStringSubmatch(Metrics(t, c.scscf.HTTP))
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(m[1], 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }

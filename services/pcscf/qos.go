@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -53,6 +54,9 @@ type QoSConfig struct {
 	// entry must name them). Required with mode rx.
 	OriginHost  string `yaml:"origin_host"`
 	OriginRealm string `yaml:"origin_realm"`
+	// Rules choose rx, n5 or off per UE, first match (qos_select.go); qos.mode is for the UEs no rule matches.
+	// Every mode they name needs its settings (pcrf, origin_* for rx; pcf or bsf, notify_* for n5).
+	Rules []QoSRule `yaml:"rules"`
 }
 
 // DefaultDSCPSIP is AF31 (RFC 2597), the default mark of SIP signalling.
@@ -74,13 +78,27 @@ func (c QoSConfig) validate() error {
 	if err := q.Validate(); err != nil {
 		return err
 	}
-	if q.Mode == qos.ModeN5 {
+	if _, err := compileRules(c.Rules); err != nil {
+		return err
+	}
+	for _, m := range usedModes(q.Mode, c.Rules) {
+		if err := c.validateMode(q, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// validateMode checks the settings mode m needs (qos.mode or a rule's).
+func (c QoSConfig) validateMode(q qos.Config, m qos.Mode) error {
+	q.Mode = m
+	if err := q.Validate(); err != nil {
+		return err
+	}
+	if m == qos.ModeN5 {
 		if _, _, err := net.SplitHostPort(c.NotifyListen); err != nil {
 			return fmt.Errorf("qos.notify_listen %q: want host:port: %w", c.NotifyListen, err)
 		}
-		return nil
-	}
-	if q.Mode != qos.ModeRx {
 		return nil
 	}
 	if _, _, err := net.SplitHostPort(c.PCRF); err != nil {
@@ -92,15 +110,23 @@ func (c QoSConfig) validate() error {
 	return nil
 }
 
-// qosHook is the running policy side of the node; nil when qos.mode is off.
+// qosHook is the running policy side of the node; nil when neither qos.mode nor a rule chooses rx or n5.
 type qosHook struct {
-	af   *qos.AF
+	rx   *qos.AF    // the AF over Rx, nil when no UE uses it
+	n5af *qos.AF    // the AF over N5, likewise
 	node *peer.Node // rx
 	n5   *n5.Client // n5
-	log  *zap.Logger
+	bsf  *n5.BSF    // n5 with qos.bsf
+	def  qos.Mode   // qos.mode
+	// rules choose per UE (qos_select.go).
+	rules []qosRule
+	log   *zap.Logger
 
-	mu    sync.Mutex
-	calls map[string]*qosCall // by Call-ID: what a release needs
+	mu     sync.Mutex
+	calls  map[string]*qosCall    // by call leg: what a release needs
+	legs   map[string]*qos.AF     // by call leg: the AF that holds it
+	sig    map[bindingKey]*qos.AF // by binding: the AF that holds its signalling session
+	access map[bindingKey]string  // by binding: the access type the UE last declared
 }
 
 // qosCall is what the P-CSCF learns of a call while proxying it, enough to end it on both sides
@@ -123,21 +149,44 @@ type qosCall struct {
 	peerCSeq    uint32
 }
 
-// newQoS builds the hook: a Diameter node with the Rx application and the AF serving its requests.
+// newQoS builds the hook: the AF over Rx (a Diameter node with the Rx application) and the AF over N5 (the
+// Npcf client, with the BSF client when qos.bsf is set), each when qos.mode or a rule uses it.
 func (n *Node) newQoS() error {
 	c := n.cfg.QoS
 	q := c.Config.WithDefaults()
-	if q.Mode == qos.ModeN5 {
-		return n.newN5(q)
+	rules, err := compileRules(c.Rules)
+	if err != nil {
+		return err
 	}
-	if q.Mode != qos.ModeRx {
+	modes := usedModes(q.Mode, c.Rules)
+	if len(modes) == 0 {
 		return nil
 	}
+	h := &qosHook{def: q.Mode, rules: rules, log: n.log.Named("qos"), calls: map[string]*qosCall{},
+		legs: map[string]*qos.AF{}, sig: map[bindingKey]*qos.AF{}, access: map[bindingKey]string{}}
+	for _, m := range modes {
+		qm := q
+		qm.Mode = m
+		if m == qos.ModeN5 {
+			err = n.newN5(h, qm)
+		} else {
+			err = n.newRx(h, qm)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	n.qos = h
+	return nil
+}
+
+// newRx builds the AF over Rx and its Diameter node.
+func (n *Node) newRx(h *qosHook, q qos.Config) error {
+	c := n.cfg.QoS
 	d, err := rx.NewDictionary()
 	if err != nil {
 		return err
 	}
-	h := &qosHook{log: n.log.Named("qos"), calls: map[string]*qosCall{}}
 	node, err := peer.New(peer.Config{OriginHost: c.OriginHost, OriginRealm: c.OriginRealm, ProductName: "imscore-pcscf",
 		VendorID: rx.Vendor3GPP, Applications: []peer.Application{{ID: rx.AppID, VendorID: rx.Vendor3GPP}},
 		Dictionary: d, RequestTimeout: q.Timeout, Log: n.log}, peer.HandlerFunc(h.serve))
@@ -149,17 +198,16 @@ func (n *Node) newQoS() error {
 	if err != nil {
 		return err
 	}
-	h.af, h.node = af, node
-	n.qos = h
+	h.rx, h.node = af, node
 	return nil
 }
 
 func (h *qosHook) serve(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
-	return h.af.ServeDiameter(ctx, req, from)
+	return h.rx.ServeDiameter(ctx, req, from)
 }
 
-// newN5 builds the hook for N5: the Npcf_PolicyAuthorization client and the AF.
-func (n *Node) newN5(q qos.Config) error {
+// newN5 builds the AF over N5: the Npcf_PolicyAuthorization client, located by the BSF when qos.bsf is set.
+func (n *Node) newN5(h *qosHook, q qos.Config) error {
 	var tlsCfg *tls.Config
 	if n.cfg.QoS.PCFCAFile != "" {
 		pem, err := os.ReadFile(n.cfg.QoS.PCFCAFile)
@@ -172,22 +220,40 @@ func (n *Node) newN5(q qos.Config) error {
 		}
 		tlsCfg = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	client, err := n5.NewClient(q.PCF, tlsCfg)
+	root := q.PCF
+	scheme := "http"
+	if u, err := url.Parse(q.BSF); q.PCF == "" && err == nil && u.Scheme == "https" {
+		scheme = "https" // no PCF configured: the located PCFs are reached as the BSF is
+	} else if strings.HasPrefix(q.PCF, "https://") {
+		scheme = "https"
+	}
+	if root == "" {
+		root = scheme + "://"
+	}
+	client, err := n5.NewClient(root, tlsCfg)
 	if err != nil {
 		return err
+	}
+	if q.BSF != "" {
+		bsf, err := n5.NewBSF(q.BSF, scheme, tlsCfg)
+		if err != nil {
+			return err
+		}
+		client.Locate(bsf)
+		h.bsf = bsf
 	}
 	af, err := qos.New(q, qos.Deps{N5: client, Events: n, Log: n.log})
 	if err != nil {
 		return err
 	}
-	n.qos = &qosHook{af: af, n5: client, log: n.log.Named("qos"), calls: map[string]*qosCall{}}
+	h.n5af, h.n5 = af, client
 	return nil
 }
 
 // runN5 serves the PCF's callbacks (TS 29.514 §4.2.5) on qos.notify_listen until ctx ends.
 func (n *Node) runN5(ctx context.Context) {
 	mux := http.NewServeMux()
-	mux.Handle(n.qos.af.CallbackPath(), n.qos.af)
+	mux.Handle(n.qos.n5af.CallbackPath(), n.qos.n5af)
 	var protos http.Protocols
 	protos.SetHTTP1(true)
 	protos.SetUnencryptedHTTP2(true)
@@ -211,19 +277,24 @@ func (n *Node) runN5(ctx context.Context) {
 			_ = srv.Shutdown(sctx)
 			cancel()
 		}
-		n.qos.af.Close()
+		n.qos.n5af.Close()
 		n.qos.n5.Close()
+		if n.qos.bsf != nil {
+			n.qos.bsf.Close()
+		}
 	})
 }
 
 // runQoS keeps the PCRF connected until ctx ends, then ends the AF and the Diameter node (DPR);
-// with N5 it serves the PCF's callbacks instead.
+// with N5 it serves the PCF's callbacks (both when rules use both).
 func (n *Node) runQoS(ctx context.Context) {
 	if n.qos == nil {
 		return
 	}
-	if n.qos.n5 != nil {
+	if n.qos.n5af != nil {
 		n.runN5(ctx)
+	}
+	if n.qos.rx == nil {
 		return
 	}
 	if err := n.qos.node.Connect(ctx, peer.PeerConfig{Address: n.cfg.QoS.PCRF,
@@ -232,7 +303,7 @@ func (n *Node) runQoS(ctx context.Context) {
 	}
 	n.wg.Go(func() {
 		<-ctx.Done()
-		n.qos.af.Close()
+		n.qos.rx.Close()
 		cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
 		_ = n.qos.node.Close(cctx)
@@ -240,13 +311,21 @@ func (n *Node) runQoS(ctx context.Context) {
 }
 
 // qosRegistered opens or updates the signalling AF session of binding bk (TS 29.214 §4.4.5a),
-// off the REGISTER transaction.
-func (n *Node) qosRegistered(bk bindingKey) {
+// off the REGISTER transaction; req is the REGISTER (its P-Access-Network-Info may choose Rx or N5).
+func (n *Node) qosRegistered(bk bindingKey, req *sip.Request) {
 	if n.qos == nil {
 		return
 	}
 	reg, ok := n.regs.get(bk)
 	if !ok {
+		return
+	}
+	af := n.qos.afFor(bk, reg, accessType(req))
+	if prev := n.qos.signalling(bk, af); prev != nil && prev != af {
+		// Another access, another policy server: the old signalling session ends.
+		n.wg.Go(func() { _ = prev.EndSignalling(n.base, qosKey(bk)) })
+	}
+	if af == nil {
 		return
 	}
 	b := qos.Binding{Key: qosKey(bk), IMPU: reg.IMPU, UE: reg.Source.Addr()}
@@ -262,7 +341,7 @@ func (n *Node) qosRegistered(bk bindingKey) {
 	} else {
 		b.Flows = []qos.Flow{{UE: reg.Source, PCSCF: n.coreFor(reg.Source.Addr()), TCP: tcp}}
 	}
-	n.wg.Go(func() { _ = n.qos.af.RegisterSignalling(n.base, b) }) // failures are logged by the AF
+	n.wg.Go(func() { _ = af.RegisterSignalling(n.base, b) }) // failures are logged by the AF
 }
 
 // qosDeregistered ends the signalling AF session of a binding (TS 29.214 §4.4.4).
@@ -270,7 +349,9 @@ func (n *Node) qosDeregistered(bk bindingKey) {
 	if n.qos == nil {
 		return
 	}
-	n.wg.Go(func() { _ = n.qos.af.EndSignalling(n.base, qosKey(bk)) })
+	if af := n.qos.signalling(bk, nil); af != nil {
+		n.wg.Go(func() { _ = af.EndSignalling(n.base, qosKey(bk)) })
+	}
 }
 
 // qosKey names a binding to the AF; SignallingLost reads it back.
@@ -292,15 +373,29 @@ func (n *Node) qosRequest(req *sip.Request, reg Registration, fromUE bool, d *pr
 		call.UE = reg.SAs[0].Pair.UE.Addr
 	}
 	n.qos.track(key, req, bk, fromUE, d)
+	access := ""
+	if fromUE {
+		access = accessType(req)
+	}
+	af := n.qos.legAF(key, nil) // the AF of a leg under way, else the one the UE's mode chooses now
+	if af == nil {
+		af = n.qos.afFor(bk, reg, access)
+	} else if access != "" {
+		n.qos.noteAccess(bk, access)
+	}
+	if af == nil {
+		n.qos.forget(key)
+		return nil // qos off for this UE
+	}
 	body := sdpBody(req)
 	switch req.Method {
 	case sip.BYE:
-		n.wg.Go(func() { _ = n.qos.af.End(n.base, key) })
+		n.wg.Go(func() { _ = af.End(n.base, key) })
 		n.qos.forget(key)
 		return nil
 	case sip.ACK, sip.PRACK:
 		if body != nil {
-			n.wg.Go(func() { _ = n.qos.af.Answer(n.base, call, body, fromUE) })
+			n.wg.Go(func() { _ = af.Answer(n.base, call, body, fromUE) })
 		}
 		return nil
 	case sip.INVITE, sip.UPDATE:
@@ -309,7 +404,7 @@ func (n *Node) qosRequest(req *sip.Request, reg Registration, fromUE bool, d *pr
 	}
 	if body != nil {
 		ctx, cancel := context.WithTimeout(n.base, n.cfg.QoS.WithDefaults().Timeout+time.Second)
-		err := n.qos.af.Offer(ctx, call, body, fromUE)
+		err := n.qos.legAF(key, af).Offer(ctx, call, body, fromUE)
 		cancel()
 		var rej *qos.RejectError
 		if errors.As(err, &rej) {
@@ -330,11 +425,11 @@ func (n *Node) qosRequest(req *sip.Request, reg Registration, fromUE bool, d *pr
 		switch {
 		case res.StatusCode >= 300 && initial:
 			// TS 29.214 §4.4.4: the session that never came up ends its Rx session (CANCEL gives 487).
-			n.wg.Go(func() { _ = n.qos.af.End(n.base, key) })
+			n.wg.Go(func() { _ = af.End(n.base, key) })
 			n.qos.forget(key)
 		case res.StatusCode > 100 && res.StatusCode < 300:
 			if b := sdpBody(res); b != nil {
-				n.wg.Go(func() { _ = n.qos.af.Answer(n.base, call, b, !fromUE) })
+				n.wg.Go(func() { _ = af.Answer(n.base, call, b, !fromUE) })
 			}
 		}
 	}
@@ -451,6 +546,7 @@ func (h *qosHook) learn(key string, res *sip.Response, reqFromUE bool) {
 func (h *qosHook) forget(key string) {
 	h.mu.Lock()
 	delete(h.calls, key)
+	delete(h.legs, key)
 	h.mu.Unlock()
 }
 
@@ -459,6 +555,7 @@ func (h *qosHook) take(key string) (*qosCall, bool) {
 	defer h.mu.Unlock()
 	c, ok := h.calls[key]
 	delete(h.calls, key)
+	delete(h.legs, key)
 	return c, ok
 }
 
@@ -523,19 +620,6 @@ func byeRequest(target sip.Uri, callID string, from sip.Uri, fromTag string, to 
 	}
 	req.AppendHeader(sip.NewHeader("Reason", reason))
 	return req
-}
-
-// SignallingLost drops the registration whose signalling bearer the PCRF reports lost (qos.Events,
-// TS 29.214 §4.4.6.7): the UE can no longer be reached, so its binding, SAs and dialogs go as on a
-// network de-registration (TS 24.229 §5.2.5.1).
-func (n *Node) SignallingLost(key string) {
-	impu, contact, _ := strings.Cut(key, "\n")
-	bk := bindingKey{IMPU: impu, Contact: contact}
-	if _, ok := n.regs.get(bk); !ok {
-		return
-	}
-	n.log.Info("signalling bearer lost: binding removed", logging.IMPU(impu), zap.String("contact", contact))
-	n.endRegistration(bk)
 }
 
 var _ qos.Events = (*Node)(nil)

@@ -78,3 +78,37 @@ func TestQoSHelpers(t *testing.T) {
 		t.Fatalf("qosKey %q", k)
 	}
 }
+
+// TestQoSDeregisterContact: the Contact of the de-REGISTER sent after signalling loss names the binding as the
+// S-CSCF matches it (instance and reg-id, or the contact URI), and the home domain comes from the IMPI.
+func TestQoSDeregisterContact(t *testing.T) {
+	for _, tt := range []struct {
+		reg  Registration
+		want string
+	}{
+		{Registration{Contact: `<urn:uuid:00000000-0000-1000-8000-000a95a0e128>;reg-id=1`, ContactHost: "10.45.0.7", ContactPort: 5060},
+			`<sip:10.45.0.7:5060>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000a95a0e128>";reg-id=1`},
+		{Registration{Contact: `<urn:uuid:00000000-0000-1000-8000-000a95a0e128>`, ContactHost: "2001:db8::7", ContactPort: 5060},
+			`<sip:[2001:db8::7]:5060>;+sip.instance="<urn:uuid:00000000-0000-1000-8000-000a95a0e128>"`},
+		{Registration{Contact: "001010000000001@10.45.0.7:5060", ContactHost: "10.45.0.7", ContactPort: 5060},
+			"<sip:001010000000001@10.45.0.7:5060>"},
+		{Registration{Contact: "@10.45.0.7:5070", ContactHost: "10.45.0.7", ContactPort: 5070}, "<sip:10.45.0.7:5070>"},
+	} {
+		got, err := contactOf(tt.reg)
+		if err != nil || got != tt.want {
+			t.Errorf("contactOf(%q) = %q, %v; want %q", tt.reg.Contact, got, err, tt.want)
+		}
+	}
+	if _, err := contactOf(Registration{Contact: "x@:0"}); err == nil {
+		t.Error("a binding without a contact address gave a Contact")
+	}
+	for _, tt := range []struct{ impi, impu, want string }{
+		{"001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "tel:+15550001", "ims.mnc001.mcc001.3gppnetwork.org"},
+		{"alice", "sip:alice@ims.test", "ims.test"},
+		{"alice", "tel:+15550001", ""},
+	} {
+		if got := homeDomain(Registration{IMPI: tt.impi, IMPU: tt.impu}); got != tt.want {
+			t.Errorf("homeDomain(%s, %s) = %q, want %q", tt.impi, tt.impu, got, tt.want)
+		}
+	}
+}

@@ -451,7 +451,7 @@ func (n *Node) onRegistered(req *sip.Request, res *sip.Response, src proxy.Sourc
 		})
 	}
 	n.persist()
-	n.qosRegistered(bk) // qos.go: the signalling AF session, TS 29.214 §4.4.5a
+	n.qosRegistered(bk, req) // qos.go: the signalling AF session, TS 29.214 §4.4.5a
 	log.Info("registered", zap.Duration("expires", expires), zap.Bool("sec_agree", over != nil))
 }
 

@@ -32,7 +32,8 @@ type Requester interface {
 type Events interface {
 	// ReleaseCall ends the SIP session of Call.Key: BYE to both ends with a Reason (TS 24.229 §5.2.8.1.2).
 	ReleaseCall(key string, reason string)
-	// SignallingLost drops the registration (Binding.Key) whose signalling bearer is gone (TS 29.214 §4.4.6.7).
+	// SignallingLost ends the registration (Binding.Key) whose signalling path is gone (TS 29.214 §4.4.6.7): the
+	// P-CSCF releases the UE's calls and de-registers it at the S-CSCF (TS 23.228 §5.10.3.1).
 	SignallingLost(key string)
 }
 

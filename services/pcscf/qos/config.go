@@ -58,8 +58,13 @@ type Config struct {
 	// Timeout bounds one AAR or STR. Default 3 s.
 	Timeout time.Duration `yaml:"timeout"`
 	// PCF is the PCF's API root for n5, "http://host:port" (HTTP/2 without TLS, prior knowledge) or
-	// "https://host:port" (HTTP/2 over TLS). Required with n5.
+	// "https://host:port" (HTTP/2 over TLS). Required with n5 unless BSF is set.
 	PCF string `yaml:"pcf"`
+	// BSF is the API root of a BSF ("http://bsf:7777" h2c or "https://…") for n5: each application session goes
+	// to the PCF the BSF names for the UE (Nbsf_Management discovery, TS 29.521 §4.2.4.2), PCF being the
+	// fallback when it names none. Optional; with it PCF may be empty (then a UE the BSF does not know gets
+	// on_failure as for an unreachable PCF).
+	BSF string `yaml:"bsf"`
 	// NotifyURI is the base URI the PCF sends its notifications to (notifUri, TS 29.514 §5.6.2.3): the
 	// P-CSCF's callback listener as the PCF reaches it, e.g. "http://10.0.0.1:7777/npcf-callback/v1".
 	// Required with n5.
@@ -111,7 +116,14 @@ func (c Config) Validate() error {
 		return errors.New("qos.pcrf_realm: required with mode rx")
 	}
 	if c.Mode == ModeN5 {
-		for name, v := range map[string]string{"pcf": c.PCF, "notify_uri": c.NotifyURI} {
+		uris := map[string]string{"notify_uri": c.NotifyURI, "pcf": c.PCF}
+		if c.BSF != "" {
+			uris["bsf"] = c.BSF
+			if c.PCF == "" {
+				delete(uris, "pcf")
+			}
+		}
+		for name, v := range uris {
 			if u, err := url.Parse(v); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 				return fmt.Errorf("qos.%s %q: want an http:// or https:// URI", name, v)
 			}

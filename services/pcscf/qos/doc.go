@@ -14,9 +14,10 @@
 //     Rx session; BYE, CANCEL and a failed INVITE end it with an STR (§4.4.4).
 //   - the PCRF's RAR reporting loss or release of bearer, or its ASR (§4.4.6): the AF answers, then
 //     the P-CSCF releases the call (TS 24.229 §5.2.8.1.2: BYE to both ends with a Reason) or, for the
-//     signalling session, drops the registration (TS 24.229 §5.2.2: the UE is gone); for an ASR the
-//     AF ends the Rx session with an STR (TS 29.214 §4.4.6.2).
+//     signalling session, releases the UE's calls, de-registers it at the S-CSCF and ends the binding
+//     (Events.SignallingLost; TS 23.228 §5.10.3.1, docs/qos.md "Loss of the signalling path"); for an
+//     ASR the AF ends the Rx session with an STR.
 //   - policy when the PCRF refuses (an AAA other than success) or cannot be reached: Config.OnFailure
-//     rejects the call (503 or 488 with the reason, TS 24.229 §5.2.7.? leaves the code to the operator)
+//     rejects the call (503 or 488 with the reason; the code is the operator's choice)
 //     or lets it continue on the default bearer.
 package qos
