@@ -225,7 +225,7 @@ func TestOriginating(t *testing.T) {
 func TestTerminating(t *testing.T) {
 	l, u, core := newLab(t), newUE(t), listen(t)
 	port := core.Addr().(*net.TCPAddr).Port
-	st, toUE, err := l.alg.TerminatingOffer(ctx(t), coreSDP(port, "actpass"))
+	st, toUE, err := l.alg.TerminatingOffer(ctx(t), coreSDP(port, "actpass"), Interlinked)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestTerminating(t *testing.T) {
 		"a=path:msrps://127.0.0.1:"}, nil)
 	answer := []byte("v=0\r\no=ueb 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 9 TCP/TLS/MSRP *\r\n" +
 		"a=path:msrps://127.0.0.1:9/ueb;tcp\r\na=setup:active\r\na=fingerprint:" + u.fingerprint + "\r\n")
-	toCore, err := l.alg.TerminatingAnswer(ctx(t), st, answer, "actpass")
+	toCore, err := l.alg.TerminatingAnswer(ctx(t), st, answer)
 	if err != nil {
 		t.Fatal(err)
 	}
