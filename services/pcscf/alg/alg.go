@@ -219,7 +219,9 @@ func (c *Client) Rewrite(st *Stream, body []byte, towardsUE bool) ([]byte, error
 }
 
 // Release is Release AGW Termination for both terminations (BYE, CANCEL, a failed answer).
-func (c *Client) Release(ctx context.Context, st *Stream) error { return c.ReleaseContext(ctx, st.Context) }
+func (c *Client) Release(ctx context.Context, st *Stream) error {
+	return c.ReleaseContext(ctx, st.Context)
+}
 
 // Contexts audits the AGW (AuditValue on Context=*): the contexts it holds and their terminations, for a
 // restarted P-CSCF to match against its dialogs and release the rest.

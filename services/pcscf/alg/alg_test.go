@@ -29,7 +29,7 @@ type lab struct {
 	notified chan string
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	cfg := imsagw.DefaultConfig()
 	cfg.Iq.Listen, cfg.HTTPListen = "127.0.0.1:0", ""
@@ -60,7 +60,7 @@ func newLab(t *testing.T) *lab {
 	return l
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), wait)
 	t.Cleanup(cancel)
 	return c
@@ -71,7 +71,7 @@ type ue struct {
 	fingerprint string
 }
 
-func newUE(t *testing.T) ue {
+func newUE(t testing.TB) ue {
 	t.Helper()
 	cert, err := imsagw.SelfSigned("ue")
 	if err != nil {

@@ -217,7 +217,8 @@ func parse(body []byte) (remote, error) {
 		case strings.HasPrefix(l, "a=fingerprint:"):
 			r.fingerprint = strings.TrimPrefix(l, "a=fingerprint:")
 		case strings.HasPrefix(l, "a=path:"):
-			r.path = strings.Fields(strings.TrimPrefix(l, "a=path:"))[0]
+			// RFC 4975 §8.1: the URIs of the path, the peer's own last; our To-Path is all of them (§7.1.1).
+			r.path = strings.Join(strings.Fields(strings.TrimPrefix(l, "a=path:")), " ")
 		}
 	}
 	if !found {
