@@ -18,13 +18,16 @@ type AGW struct {
 }
 
 // StartAGW starts cmd/imsagw on free loopback ports (both realms on 127.0.0.1, the ALG on 127.0.0.1 its only
-// Iq peer) with extra YAML appended, and waits for /readyz.
+// Iq peer) with extra YAML appended (debug logs unless it has a log: key), and waits for /readyz.
 func StartAGW(t testing.TB, b *Builder, extra string) *AGW {
 	t.Helper()
 	bin := b.MustPath(t, "imsagw")
 	n := &AGW{Iq: Addr(FreePort(t)), HTTP: Addr(FreePort(t))}
 	dir := t.TempDir()
-	cfg := fmt.Sprintf("iq: {listen: %q, peers: [\"127.0.0.1\"]}\nhttp_listen: %q\nlog: {level: debug}\n", n.Iq, n.HTTP) + extra
+	cfg := fmt.Sprintf("iq: {listen: %q, peers: [\"127.0.0.1\"]}\nhttp_listen: %q\n", n.Iq, n.HTTP) + extra
+	if !strings.Contains(extra, "log:") {
+		cfg += "log: {level: debug}\n"
+	}
 	path := filepath.Join(dir, "imsagw.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
