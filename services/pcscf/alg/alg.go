@@ -303,33 +303,53 @@ func answerStream(answer []byte) (*session, int, stream, error) {
 	return s, i, st, err
 }
 
-// streamOf reads the two Add replies of a reservation.
-func streamOf(tr h248.Transaction) (*Stream, error) {
-	st := &Stream{}
+// added is one Add reply of a reservation: the termination and its Local descriptor as the AGW filled it in.
+type added struct {
+	id    string
+	local stream
+}
+
+// addReplies reads the Add replies of a reservation: the context and each termination's Local.
+func addReplies(tr h248.Transaction) (string, []added, error) {
+	var ctxID string
+	var out []added
 	for _, a := range tr.Actions {
-		st.Context = a.Context
+		ctxID = a.Context
 		for _, cmd := range a.Commands {
 			if !strings.EqualFold(cmd.Name, "Add") {
 				continue
 			}
 			ss := h248.Streams(cmd)
 			if len(ss) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s without its stream", cmd.Value)
+				return "", nil, fmt.Errorf("alg: Add reply for %s without its stream", cmd.Value)
 			}
 			l, err := parseSession([]byte(ss[0].Local))
 			if err != nil || len(l.media) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s: Local %q", cmd.Value, ss[0].Local)
+				return "", nil, fmt.Errorf("alg: Add reply for %s: Local %q", cmd.Value, ss[0].Local)
 			}
 			v, err := l.read(0)
 			if err != nil {
-				return nil, err
+				return "", nil, err
 			}
-			ep := endpoint{addr: v.addr, port: v.port}
-			if strings.Contains(v.proto, "TLS") {
-				st.T1, st.t1, st.Fingerprint = cmd.Value, ep, v.fingerprint
-			} else {
-				st.T2, st.t2 = cmd.Value, ep
-			}
+			out = append(out, added{id: cmd.Value, local: v})
+		}
+	}
+	return ctxID, out, nil
+}
+
+// streamOf reads the two Add replies of a reservation.
+func streamOf(tr h248.Transaction) (*Stream, error) {
+	ctxID, adds, err := addReplies(tr)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stream{Context: ctxID}
+	for _, a := range adds {
+		ep := endpoint{addr: a.local.addr, port: a.local.port}
+		if strings.Contains(a.local.proto, "TLS") {
+			st.T1, st.t1, st.Fingerprint = a.id, ep, a.local.fingerprint
+		} else {
+			st.T2, st.t2 = a.id, ep
 		}
 	}
 	if st.T1 == "" || st.T2 == "" || st.Fingerprint == "" {

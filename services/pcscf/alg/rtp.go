@@ -115,38 +115,16 @@ func (c *Client) reserveRTP(ctx context.Context, m []string, remote string, from
 	if err != nil {
 		return nil, fmt.Errorf("alg: reserve rtp: %w", err)
 	}
-	a := &Anchor{}
-	n := 0
-	for _, act := range tr.Actions {
-		a.Context = act.Context
-		for _, cmd := range act.Commands {
-			if !strings.EqualFold(cmd.Name, "Add") {
-				continue
-			}
-			ss := h248.Streams(cmd)
-			if len(ss) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s without its stream", cmd.Value)
-			}
-			l, err := parseSession([]byte(ss[0].Local))
-			if err != nil || len(l.media) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s: Local %q", cmd.Value, ss[0].Local)
-			}
-			v, err := l.read(0)
-			if err != nil {
-				return nil, err
-			}
-			loc := rtpLocal{addr: v.addr, port: v.port, rtcp: v.rtcp}
-			if n == 0 {
-				a.T1, a.t1 = cmd.Value, loc
-			} else {
-				a.T2, a.t2 = cmd.Value, loc
-			}
-			n++
-		}
+	ctxID, adds, err := addReplies(tr)
+	if err != nil {
+		return nil, err
 	}
-	if n != 2 {
-		return nil, fmt.Errorf("alg: the AGW's reply has %d terminations, want 2", n)
+	if len(adds) != 2 {
+		return nil, fmt.Errorf("alg: the AGW's reply has %d terminations, want 2", len(adds))
 	}
+	a := &Anchor{Context: ctxID, T1: adds[0].id, T2: adds[1].id,
+		t1: rtpLocal{addr: adds[0].local.addr, port: adds[0].local.port, rtcp: adds[0].local.rtcp},
+		t2: rtpLocal{addr: adds[1].local.addr, port: adds[1].local.port, rtcp: adds[1].local.rtcp}}
 	if fromUE {
 		a.remote[0] = remote
 	} else {
