@@ -402,9 +402,9 @@ func hasMSRP(body []byte) bool {
 	return strings.Contains(string(body), "TCP/MSRP") || strings.Contains(string(body), "TCP/TLS/MSRP")
 }
 
-func (h *algHook) bind(context string, leg *algLeg) {
+func (h *algHook) bind(id string, leg *algLeg) {
 	h.mu.Lock()
-	h.byContext[context] = leg
+	h.byContext[id] = leg
 	h.mu.Unlock()
 }
 
@@ -448,24 +448,24 @@ func (n *Node) algSubtract(id, callID, why string) {
 // algNotified handles the AGW's Notify (the bearer of a termination was released: its TCP connection
 // dropped, media stopped, or the AGW's own establishment failed): the context is released, the leg keeps its
 // dialog (the UE or the core ends it with a BYE).
-func (n *Node) algNotified(context, termination, cause string) {
+func (n *Node) algNotified(id, termination, cause string) {
 	h := n.alg
 	h.mu.Lock()
-	leg := h.byContext[context]
-	delete(h.byContext, context)
+	leg := h.byContext[id]
+	delete(h.byContext, id)
 	h.mu.Unlock()
 	if leg == nil {
 		return
 	}
 	leg.mu.Lock()
-	if leg.msrp != nil && leg.msrp.Context == context {
+	if leg.msrp != nil && leg.msrp.Context == id {
 		leg.msrp, leg.msrpPlain = nil, true
 	}
 	for i, a := range leg.rtp.Anchors {
-		if a != nil && a.Context == context {
+		if a != nil && a.Context == id {
 			leg.rtp.Anchors[i] = nil
 		}
 	}
 	leg.mu.Unlock()
-	n.wg.Go(func() { n.algSubtract(context, leg.callID, "bearer released ("+termination+" "+cause+")") })
+	n.wg.Go(func() { n.algSubtract(id, leg.callID, "bearer released ("+termination+" "+cause+")") })
 }
