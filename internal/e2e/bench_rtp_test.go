@@ -43,13 +43,14 @@ func BenchmarkRTPRelay(b *testing.B) {
 		go func() { defer close(done); _ = ep.Run(ctx) }()
 		b.Cleanup(func() { cancel(); <-done })
 		client := alg.New(ep, netip.MustParseAddrPort(agw.Iq))
-		benchRelay(b, agw.Process, func(ueSDP, coreSDP []byte) (string, error) {
+		benchRelay(b, agw.Process, func(ueSDP, coreSDP []byte) (string, string, error) {
 			var m alg.Media
-			if _, err := client.AnchorRTP(ctx, &m, ueSDP, true); err != nil {
-				return "", err
+			toCore, err := client.AnchorRTP(ctx, &m, ueSDP, true)
+			if err != nil {
+				return "", "", err
 			}
 			toUE, err := client.AnchorRTP(ctx, &m, coreSDP, false)
-			return string(toUE), err
+			return string(toUE), string(toCore), err
 		})
 	})
 	b.Run("rtpengine", func(b *testing.B) {
@@ -88,12 +89,14 @@ func BenchmarkRTPRelay(b *testing.B) {
 			}
 			return "", fmt.Errorf("rtpengine: no answer to %s", cmd)
 		}
-		benchRelay(b, p, func(ueSDP, coreSDP []byte) (string, error) {
+		benchRelay(b, p, func(ueSDP, coreSDP []byte) (string, string, error) {
 			id := strconv.Itoa(n)
-			if _, err := ngCall("offer", "sdp", string(ueSDP), "call-id", id, "from-tag", "ue"); err != nil {
-				return "", err
+			toCore, err := ngCall("offer", "sdp", string(ueSDP), "call-id", id, "from-tag", "ue")
+			if err != nil {
+				return "", "", err
 			}
-			return ngCall("answer", "sdp", string(coreSDP), "call-id", id, "from-tag", "ue", "to-tag", "core")
+			toUE, err := ngCall("answer", "sdp", string(coreSDP), "call-id", id, "from-tag", "ue", "to-tag", "core")
+			return toUE, toCore, err
 		})
 	})
 }
@@ -118,7 +121,7 @@ var benchConnRE = regexp.MustCompile(`c=IN IP4 (\S+)`)
 
 // benchRelay sets up benchStreams streams with setup (it gets the UE's and the core's SDP and returns the SDP
 // the UE receives: where it sends), then sends b.N packets round robin, at most 64 in flight.
-func benchRelay(b *testing.B, relay *Process, setup func(ueSDP, coreSDP []byte) (string, error)) {
+func benchRelay(b *testing.B, relay *Process, setup func(ueSDP, coreSDP []byte) (toUE, toCore string, err error)) {
 	sdp := func(port int) []byte {
 		return fmt.Appendf(nil, "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio %d RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n", port)
 	}
@@ -138,16 +141,17 @@ func benchRelay(b *testing.B, relay *Process, setup func(ueSDP, coreSDP []byte) 
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { _ = ue.Close(); _ = core.Close() })
-		toUE, err := setup(sdp(ue.LocalAddr().(*net.UDPAddr).Port), sdp(core.LocalAddr().(*net.UDPAddr).Port))
+		toUE, toCore, err := setup(sdp(ue.LocalAddr().(*net.UDPAddr).Port), sdp(core.LocalAddr().(*net.UDPAddr).Port))
 		if err != nil {
 			b.Fatal(err)
 		}
-		pm, cm := benchAudioRE.FindStringSubmatch(toUE), benchConnRE.FindAllStringSubmatch(toUE, -1)
-		if pm == nil || cm == nil {
-			b.Fatalf("no address in %q", toUE)
+		// One packet from the core's side first: a relay may forward only between confirmed endpoints.
+		if _, err := core.WriteToUDP([]byte{0x80, 0}, sdpAddr(b, toCore)); err != nil {
+			b.Fatal(err)
 		}
-		port, _ := strconv.Atoi(pm[1])
-		streams = append(streams, stream{ue: ue, core: core, to: &net.UDPAddr{IP: net.ParseIP(cm[len(cm)-1][1]), Port: port}})
+		_ = ue.SetReadDeadline(time.Now().Add(time.Second))
+		_, _, _ = ue.ReadFromUDP(make([]byte, 64))
+		streams = append(streams, stream{ue: ue, core: core, to: sdpAddr(b, toUE)})
 		go func() {
 			buf := make([]byte, 2048)
 			for {
@@ -171,6 +175,12 @@ func benchRelay(b *testing.B, relay *Process, setup func(ueSDP, coreSDP []byte) 
 			time.Sleep(20 * time.Microsecond)
 		}
 		s := streams[i%len(streams)]
+		// RFC 3550 §5.1: each stream's sequence number and timestamp advance (a relay may drop repeats).
+		seq := uint16(i / len(streams))
+		pkt[2], pkt[3] = byte(seq>>8), byte(seq)
+		ts := uint32(seq) * 160
+		pkt[4], pkt[5], pkt[6], pkt[7] = byte(ts>>24), byte(ts>>16), byte(ts>>8), byte(ts)
+		pkt[11] = byte(i % len(streams)) // SSRC
 		if _, err := s.ue.WriteToUDP(pkt, s.to); err != nil {
 			b.Fatal(err)
 		}
@@ -188,6 +198,16 @@ func benchRelay(b *testing.B, relay *Process, setup func(ueSDP, coreSDP []byte) 
 	b.ReportMetric(perPkt, "relay-cpu-µs/pkt")
 	b.ReportMetric(perPkt*50/1e4, "cpu-%/stream") // one G.711 direction: 50 packets/s
 	b.ReportMetric(100*float64(int64(b.N)-got)/float64(b.N), "loss-%")
+}
+
+// sdpAddr is the audio address of an SDP body (its last c= line, the m=audio port).
+func sdpAddr(b *testing.B, sdp string) *net.UDPAddr {
+	pm, cm := benchAudioRE.FindStringSubmatch(sdp), benchConnRE.FindAllStringSubmatch(sdp, -1)
+	if pm == nil || cm == nil {
+		b.Fatalf("no address in %q", sdp)
+	}
+	port, _ := strconv.Atoi(pm[1])
+	return &net.UDPAddr{IP: net.ParseIP(cm[len(cm)-1][1]), Port: port}
 }
 
 // procCPU is the user and system CPU time a process has used (/proc/<pid>/stat, clock ticks of 10 ms).
