@@ -223,6 +223,29 @@ func (n *Node) algRegister(res *sip.Response, bk bindingKey, mediasec, dereg boo
 	}
 }
 
+// algDeregistered releases the AGW contexts of every leg of a binding that ended (de-registration, expiry, a
+// network de-registration): its dialogs are gone with it (edge.go dropBinding).
+func (n *Node) algDeregistered(bk bindingKey) {
+	if n.alg == nil {
+		return
+	}
+	h := n.alg
+	suffix := "\n" + qosKey(bk)
+	var gone []*algLeg
+	h.mu.Lock()
+	delete(h.mediasec, bk)
+	for k, l := range h.legs {
+		if strings.HasSuffix(k, suffix) {
+			gone = append(gone, l)
+			delete(h.legs, k)
+		}
+	}
+	h.mu.Unlock()
+	for _, l := range gone {
+		n.wg.Go(func() { n.algRelease(l, "binding ended") })
+	}
+}
+
 // algRequest applies the IMS-ALG to a request the P-CSCF forwards for reg's UE (fromUE: the UE sent it): its
 // SDP, and the SDP of the responses, is rewritten towards the AGW (d.Body, OnResponse), BYE and the failure of
 // the initial INVITE (CANCEL's 487 included) release the leg's terminations. An Iq failure on an offer refuses

@@ -533,6 +533,7 @@ func (n *Node) pathURI(core netip.AddrPort) string {
 // response sent through them leaves first (docs/design.md §4).
 func (n *Node) endRegistration(bk bindingKey) {
 	n.qosDeregistered(bk) // qos.go: STR, TS 29.214 §4.4.4
+	n.algDeregistered(bk) // imsalg.go: the binding's AGW terminations
 	var gone []SASet
 	n.regs.update(bk, "", func(r *Registration) bool {
 		gone = r.SAs
