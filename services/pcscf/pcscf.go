@@ -400,6 +400,7 @@ func (n *Node) expire(now time.Time) {
 	gone, ended, changed := n.regs.expire(now)
 	for _, k := range ended {
 		n.dialogs.dropBinding(k)
+		n.algDeregistered(k) // imsalg.go
 	}
 	n.subs.expire(now)
 	n.removeSAs(gone)
