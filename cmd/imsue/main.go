@@ -36,12 +36,13 @@ import (
 	"github.com/imscore/imscore/internal/version"
 	"github.com/imscore/imscore/sip/ipsec"
 	"github.com/imscore/imscore/sip/ue"
+	"github.com/imscore/imscore/sip/ue/msrp"
 )
 
 const usage = `usage: imsue register|message|call|load|version [flags]
   register   register, stay registered until Ctrl-C (or --once), then de-register
   message    register, send one MESSAGE (--to, --text), de-register
-  call       register, INVITE --to, hold --hold, BYE, de-register
+  call       register, INVITE --to, hold --hold, BYE, de-register (--msrp: an MSRP session carrying --text)
   load       N UEs at a target rate (imsue load --help)
   presence publish  register, PUBLISH --basic and --text as presence, hold --hold, remove it, de-register
   presence watch    register, SUBSCRIBE to --to's presence, print each NOTIFY for --hold, de-register
@@ -96,6 +97,7 @@ func run(args []string) int {
 	precondition := fs.Bool("precondition", false, "call: offer precondition and send an UPDATE after the PRACK of the 183")
 	cancelRinging := fs.Bool("cancel-on-ringing", false, "call: CANCEL the INVITE when the callee rings (180)")
 	pf := presenceFlags(fs)
+	mf := msrpFlags(fs) // msrp.go
 	level := fs.String("log-level", "info", "log level")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
@@ -144,6 +146,14 @@ func run(args []string) int {
 		return 2
 	}
 	cfg.Instance, cfg.RegID, cfg.Refresh, cfg.NoAnswer, cfg.MaxRetryAfter = *instance, *regID, *refresh, *noAnswer, *maxRetryAfter
+	agent, err := setupMSRP(&cfg, mf, log) // msrp.go
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 1
+	}
+	if agent != nil {
+		defer agent.Close()
+	}
 	if *regID == 0 || *maxRetryAfter <= 0 {
 		fmt.Fprintln(os.Stderr, "imsue: --reg-id must not be 0 and --max-retry-after must be positive")
 		return 2
@@ -242,6 +252,9 @@ func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, tex
 	case "register":
 		if !once {
 			log.Info("registered; Ctrl-C de-registers")
+			if a, ok := cfg.Media.(*msrp.Agent); ok {
+				go serveMSRP(ctx, a, log) // msrp.go; ends with ctx
+			}
 			<-ctx.Done()
 		}
 	case "message":
@@ -258,9 +271,15 @@ func do(ctx context.Context, cmd string, cfg ue.Config, log *zap.Logger, to, tex
 		log.Info("call set up", zap.Ints("provisional", call.Provisionals()), zap.Any("pracked", call.PRACKed()),
 			zap.Bool("updated", call.Updated()))
 		log.Info("call answered; holding", zap.Duration("hold", hold))
-		select {
-		case <-time.After(hold):
-		case <-ctx.Done():
+		if a, ok := cfg.Media.(*msrp.Agent); ok {
+			if err := chat(ctx, a, call, text, hold, log); err != nil { // msrp.go
+				log.Warn("MSRP", zap.Error(err))
+			}
+		} else {
+			select {
+			case <-time.After(hold):
+			case <-ctx.Done():
+			}
 		}
 		hctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

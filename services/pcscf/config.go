@@ -119,6 +119,8 @@ type Config struct {
 	SIP SIPConfig `yaml:"sip"`
 	// QoS is policy control towards a PCRF (rx) or a PCF (n5): qos.go, docs/qos.md. Default off.
 	QoS QoSConfig `yaml:"qos"`
+	// ALG is the IMS-ALG towards an IMS-AGW (imsalg.go, docs/imsagw.md). Default off.
+	ALG ALGConfig `yaml:"alg"`
 	// HTTP serves /metrics, /healthz and /readyz. Empty disables it. Default 127.0.0.1:9101.
 	HTTP string `yaml:"http"`
 	// Admin is the admin listener's security (internal/adminhttp.Config, the same keys on every node):
@@ -190,6 +192,9 @@ func DefaultConfig() Config {
 func (c Config) Validate() error {
 	var errs []error
 	if err := c.QoS.validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.ALG.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if len(c.Listen) == 0 {

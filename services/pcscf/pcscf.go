@@ -60,6 +60,8 @@ type Node struct {
 	subs    regSubs
 	// qos is policy control towards a PCRF or PCF (qos.go); nil when off.
 	qos *qosHook
+	// alg is the IMS-ALG towards an IMS-AGW (imsalg.go); nil when off.
+	alg *algHook
 	// deregs are the de-REGISTERs in flight: SAs of their registrations ended meanwhile wait for their final
 	// response (register.go).
 	deregs deregWaits
@@ -155,6 +157,11 @@ func New(cfg Config, log *zap.Logger) (*Node, error) {
 		n.closeStore()
 		return nil, err
 	}
+	if err := n.newALG(); err != nil { // imsalg.go
+		_ = p.Close()
+		n.closeIPsec()
+		return nil, fmt.Errorf("pcscf alg: %w", err)
+	}
 	return n, nil
 }
 
@@ -210,6 +217,9 @@ func (n *Node) closeIPsec() {
 // releases them itself when it returns). Installed SAs stay: they are in the store.
 func (n *Node) Close() error {
 	n.cancel()
+	if n.alg != nil {
+		n.alg.ep.Close()
+	}
 	err := n.proxy.Close()
 	n.closeIPsec()
 	return err
@@ -252,6 +262,7 @@ func (n *Node) Run(ctx context.Context) error {
 	}
 	n.wg.Go(n.expiryLoop)
 	n.runQoS(ctx)
+	n.runALG(ctx) // imsalg.go
 	if n.store != nil {
 		n.wg.Go(n.journalWriter)
 	}
@@ -389,6 +400,7 @@ func (n *Node) expire(now time.Time) {
 	gone, ended, changed := n.regs.expire(now)
 	for _, k := range ended {
 		n.dialogs.dropBinding(k)
+		n.algDeregistered(k) // imsalg.go
 	}
 	n.subs.expire(now)
 	n.removeSAs(gone)

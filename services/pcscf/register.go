@@ -185,6 +185,7 @@ func (n *Node) forwardRegister(ctx context.Context, req *sip.Request, src proxy.
 		// (the S-CSCF's NOTIFY "terminated" may overtake it): they wait for it (docs/design.md §4).
 		n.deregs.begin(bk)
 	}
+	mediasec := algMediasec(req) // imsalg.go: e2ae support indicated (TS 24.229 §5.1.1.2.1)
 	d.OnResponse = func(res *sip.Response, generated bool) {
 		if dereg && res.StatusCode >= 200 {
 			// Runs as the response is sent (generated ones too: 408, 503); the sets go DeregDelay later.
@@ -199,6 +200,7 @@ func (n *Node) forwardRegister(ctx context.Context, req *sip.Request, src proxy.
 		case res.StatusCode >= 200 && res.StatusCode < 300:
 			n.onRegistered(req, res, src, bk, impu, impi, contactHost, contactPort, dereg, over, log)
 		}
+		n.algRegister(res, bk, mediasec, dereg) // imsalg.go: mediasec, TS 24.229 §5.2.2.1
 	}
 	return d, nil
 }
@@ -531,6 +533,7 @@ func (n *Node) pathURI(core netip.AddrPort) string {
 // response sent through them leaves first (docs/design.md §4).
 func (n *Node) endRegistration(bk bindingKey) {
 	n.qosDeregistered(bk) // qos.go: STR, TS 29.214 §4.4.4
+	n.algDeregistered(bk) // imsalg.go: the binding's AGW terminations
 	var gone []SASet
 	n.regs.update(bk, "", func(r *Registration) bool {
 		gone = r.SAs

@@ -154,6 +154,9 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 			n.dialogResponse(method, res, dialogKey{cid, ueTag, toTag(res)}, bk, n.dropOwn(rr))
 		}
 	}
+	if err := n.algRequest(req, reg, true, &d); err != nil { // imsalg.go: IMS-ALG, TS 23.334 §6.2.10
+		return proxy.Decision{}, err
+	}
 	if err := n.qosRequest(req, reg, true, &d); err != nil { // qos.go: policy control, TS 29.214
 		return proxy.Decision{}, err
 	}
@@ -186,6 +189,9 @@ func (n *Node) ueInDialog(req *sip.Request, reg Registration) (proxy.Decision, e
 				n.dialogResponse(sip.BYE, res, key, keyOf(reg.IMPU, reg.Contact), nil)
 			}
 		}
+	}
+	if err := n.algRequest(req, reg, true, &d); err != nil { // imsalg.go: IMS-ALG, TS 23.334 §6.2.10
+		return proxy.Decision{}, err
 	}
 	if err := n.qosRequest(req, reg, true, &d); err != nil { // qos.go: policy control, TS 29.214
 		return proxy.Decision{}, err
@@ -267,6 +273,9 @@ func (n *Node) terminating(req *sip.Request, now time.Time) (proxy.Decision, err
 			d.RecordRoute = true
 		}
 	}
+	if err := n.algRequest(req, reg, false, &d); err != nil { // imsalg.go: IMS-ALG, TS 23.334 §6.2.10
+		return proxy.Decision{}, err
+	}
 	if err := n.qosRequest(req, reg, false, &d); err != nil { // qos.go: policy control, TS 29.214
 		return proxy.Decision{}, err
 	}
@@ -288,6 +297,9 @@ func (n *Node) towardsTarget(req *sip.Request, now time.Time) (proxy.Decision, e
 				}
 				n.stripAccessResponse(res)
 				n.dialogResponse(method, res, key, keyOf(reg.IMPU, reg.Contact), nil)
+			}
+			if err := n.algRequest(req, reg, false, &d); err != nil { // imsalg.go
+				return proxy.Decision{}, err
 			}
 			if err := n.qosRequest(req, reg, false, &d); err != nil { // qos.go
 				return proxy.Decision{}, err

@@ -42,6 +42,9 @@ func (p *Proxy) buildCopy(orig *sip.Request, d *Decision, t *Target) (*sip.Reque
 	for _, h := range t.AddHeaders {
 		req.AppendHeader(sip.HeaderClone(h))
 	}
+	if len(d.Body) > 0 {
+		req.SetBody(d.Body)
+	}
 	// Step 6: strict-router fix-up, then step 7: the next hop.
 	return req, nextHopURI(req)
 }

@@ -99,6 +99,10 @@ type Decision struct {
 	RemoveHeaders []string
 	// AddHeaders are added to every forwarded copy (RFC 3261 §16.6 step 5), e.g. Path, P-Charging-Vector.
 	AddHeaders []sip.Header
+	// Body, when non-nil, replaces the body of every forwarded copy, Content-Length following (RFC 3261 §16.6
+	// step 5 lets a proxy change what it forwards): an IMS-ALG's SDP with the media gateway's addresses
+	// (TS 23.334 §6.2.10). Content-Type stays; an empty non-nil Body is kept as it came.
+	Body []byte
 	// OnResponse, when set, sees every response just before it is sent upstream: provisional and 2xx responses
 	// as they are forwarded, and the final response chosen under §16.7. Our Via is already removed. generated
 	// is true when the proxy made the response itself (408 on timeout, 500 when a next hop was unreachable,

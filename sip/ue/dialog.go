@@ -113,9 +113,10 @@ func (u *UE) InviteWith(ctx context.Context, target string, opts InviteOptions) 
 			req.AppendHeader(sip.HeaderClone(h))
 		}
 		req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		req.SetBody(sdpOffer(u.cfg.Local, 1))
+		req.SetBody(u.offerBody(call.callID)) // media.go
 		return req
 	}, func(inv *sip.Request, res *sip.Response) {
+		u.answered(call.callID, res) // media.go
 		call.mu.Lock()
 		call.provisional = append(call.provisional, res.StatusCode)
 		call.mu.Unlock()
@@ -149,6 +150,7 @@ func (u *UE) InviteWith(ctx context.Context, target string, opts InviteOptions) 
 		return nil, err
 	}
 	call.dialogFrom(res)
+	u.answered(call.callID, res) // media.go
 	if err := call.ack(); err != nil {
 		return nil, err
 	}
@@ -451,7 +453,7 @@ func (u *UE) response(c *uasCall, code int, reason string, sdp bool) *sip.Respon
 	}
 	if sdp {
 		res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-		res.SetBody(sdpOffer(u.cfg.Local, 1))
+		res.SetBody(u.answerBody(c.inv)) // media.go
 	}
 	return res
 }

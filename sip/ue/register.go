@@ -503,6 +503,8 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 		// RFC 3329 §2.3.1 step 1.
 		req.AppendHeader(sip.NewHeader(header.Require, "sec-agree"))
 		req.AppendHeader(sip.NewHeader(header.ProxyRequire, "sec-agree"))
+	} else if u.cfg.Mediasec {
+		req.AppendHeader(sip.NewHeader(header.SecurityClient, mediasecClient)) // media.go
 	}
 	return req
 }

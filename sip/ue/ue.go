@@ -93,6 +93,12 @@ type Config struct {
 	// MaxRetryAfter is the longest Retry-After (RFC 3261 §20.33) of a 500 or 503 the UE waits
 	// out before it tries again; longer, the request fails. Default 32 s (RFC 3261 Timer B).
 	MaxRetryAfter time.Duration
+	// Media, when set, makes the SDP of the UE's calls (media.go: an MSRP session, sip/ue/msrp); nil: one
+	// G.711 audio stream on port 49170.
+	Media Media
+	// Mediasec indicates support of end-to-access-edge media security at registration (TS 24.229
+	// §5.1.1.2.1): Security-Client "msrp-tls;mediasec" when the UE does not negotiate IPsec.
+	Mediasec bool
 }
 
 func (c *Config) defaults() error {

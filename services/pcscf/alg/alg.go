@@ -54,6 +54,9 @@ type Stream struct {
 	Fingerprint string // the AGW's certificate, as given to the UE
 	t1, t2      endpoint
 	establish   Establish
+	// ueSetup and coreSetup are the a=setup values the ALG wrote towards each side; offerSetup is the core's
+	// a=setup of a terminating offer.
+	ueSetup, coreSetup, offerSetup string
 }
 
 type endpoint struct{ addr, port string }
@@ -123,7 +126,7 @@ func (c *Client) OriginatingOffer(ctx context.Context, offer []byte, est Establi
 	if err != nil {
 		return nil, offer, err
 	}
-	st.establish = est
+	st.establish, st.coreSetup = est, "actpass"
 	s.rewrite(i, st.t2.addr, st.t2.port, "TCP/MSRP", "actpass", "", "")
 	return st, s.bytes(), nil
 }
@@ -144,15 +147,16 @@ func (c *Client) OriginatingAnswer(ctx context.Context, st *Stream, answer []byt
 		h248.Prop(imsagw.PropEstab, estab))); err != nil {
 		return answer, fmt.Errorf("alg: configure %s: %w", st.T2, err)
 	}
+	st.ueSetup = "passive"
 	s.rewrite(i, st.t1.addr, st.t1.port, "TCP/TLS/MSRP", "passive", st.Fingerprint, e2aeApplied)
 	return s.bytes(), nil
 }
 
 // TerminatingOffer handles an offer from the core towards a UE that registered e2ae support (TS 23.334
 // §6.2.10.3.1.2): T2 takes the core's address (passive when the core is active, else active once the UE is
-// up, interlinked), T1 is reserved with TLS, and the UE gets TCP/TLS/MSRP at T1, actpass, the AGW's fingerprint and
-// a=3ge2ae:applied.
-func (c *Client) TerminatingOffer(ctx context.Context, offer []byte) (*Stream, []byte, error) {
+// up, interlinked; with OnAnswer active once the UE's answer came), T1 is reserved with TLS, and the UE gets
+// TCP/TLS/MSRP at T1, actpass, the AGW's fingerprint and a=3ge2ae:applied.
+func (c *Client) TerminatingOffer(ctx context.Context, offer []byte, est Establish) (*Stream, []byte, error) {
 	s, i, a, err := e2aeStream(offer, false)
 	if err != nil {
 		return nil, offer, err
@@ -167,14 +171,14 @@ func (c *Client) TerminatingOffer(ctx context.Context, offer []byte) (*Stream, [
 	if err != nil {
 		return nil, offer, err
 	}
-	st.establish = Interlinked
+	st.establish, st.ueSetup, st.offerSetup = est, "actpass", a.setup
 	s.rewrite(i, st.t1.addr, st.t1.port, "TCP/TLS/MSRP", "actpass", st.Fingerprint, e2aeApplied)
 	return st, s.bytes(), nil
 }
 
-// TerminatingAnswer handles the UE's answer: T1 gets the UE's address, a=setup and fingerprint, and the core
-// gets TCP/MSRP at T2 with T2's role.
-func (c *Client) TerminatingAnswer(ctx context.Context, st *Stream, answer []byte, coreOfferSetup string) ([]byte, error) {
+// TerminatingAnswer handles the UE's answer: T1 gets the UE's address, a=setup and fingerprint (with OnAnswer
+// T2 is asked to connect now, §6.2.10.3.1.1.2), and the core gets TCP/MSRP at T2 with T2's role.
+func (c *Client) TerminatingAnswer(ctx context.Context, st *Stream, answer []byte) ([]byte, error) {
 	s, i, u, err := answerStream(answer)
 	if err != nil {
 		return answer, err
@@ -182,19 +186,41 @@ func (c *Client) TerminatingAnswer(ctx context.Context, st *Stream, answer []byt
 	if u.fingerprint == "" {
 		return answer, fmt.Errorf("%w: the UE's answer has no a=fingerprint", ErrSDP)
 	}
-	if _, err := c.ep.Request(ctx, c.agw, st.Context, modify(st.T1, ueLocal(opposite(u.setup)), s.descriptor(i))); err != nil {
+	cmds := []*h248.Node{modify(st.T1, ueLocal(opposite(u.setup)), s.descriptor(i))}
+	if st.establish == OnAnswer {
+		cmds = append(cmds, modify(st.T2, "", "", h248.Prop(imsagw.PropEstab, "now")))
+	}
+	if _, err := c.ep.Request(ctx, c.agw, st.Context, cmds...); err != nil {
 		return answer, fmt.Errorf("alg: configure %s: %w", st.T1, err)
 	}
-	s.rewrite(i, st.t2.addr, st.t2.port, "TCP/MSRP", coreRole(coreOfferSetup), "", "")
+	st.coreSetup = coreRole(st.offerSetup)
+	s.rewrite(i, st.t2.addr, st.t2.port, "TCP/MSRP", st.coreSetup, "", "")
+	return s.bytes(), nil
+}
+
+// Rewrite points the MSRP stream of a later SDP body of the session (a re-INVITE, an UPDATE, a repeated
+// answer) at the AGW's termination facing the receiver, with the roles already agreed; the terminations keep
+// their configuration and the TCP connections stay (RFC 4975 §5.4: the same path, the same session).
+func (c *Client) Rewrite(st *Stream, body []byte, towardsUE bool) ([]byte, error) {
+	s, err := parseSession(body)
+	if err != nil {
+		return body, err
+	}
+	i := s.msrpIndex()
+	if i < 0 {
+		return body, nil
+	}
+	if towardsUE {
+		s.rewrite(i, st.t1.addr, st.t1.port, "TCP/TLS/MSRP", st.ueSetup, st.Fingerprint, e2aeApplied)
+	} else {
+		s.rewrite(i, st.t2.addr, st.t2.port, "TCP/MSRP", st.coreSetup, "", "")
+	}
 	return s.bytes(), nil
 }
 
 // Release is Release AGW Termination for both terminations (BYE, CANCEL, a failed answer).
 func (c *Client) Release(ctx context.Context, st *Stream) error {
-	if _, err := c.ep.Request(ctx, c.agw, st.Context, h248.Subtract(h248.All)); err != nil {
-		return fmt.Errorf("alg: release context %s: %w", st.Context, err)
-	}
-	return nil
+	return c.ReleaseContext(ctx, st.Context)
 }
 
 // Contexts audits the AGW (AuditValue on Context=*): the contexts it holds and their terminations, for a
@@ -277,33 +303,53 @@ func answerStream(answer []byte) (*session, int, stream, error) {
 	return s, i, st, err
 }
 
-// streamOf reads the two Add replies of a reservation.
-func streamOf(tr h248.Transaction) (*Stream, error) {
-	st := &Stream{}
+// added is one Add reply of a reservation: the termination and its Local descriptor as the AGW filled it in.
+type added struct {
+	id    string
+	local stream
+}
+
+// addReplies reads the Add replies of a reservation: the context and each termination's Local.
+func addReplies(tr h248.Transaction) (string, []added, error) {
+	var ctxID string
+	var out []added
 	for _, a := range tr.Actions {
-		st.Context = a.Context
+		ctxID = a.Context
 		for _, cmd := range a.Commands {
 			if !strings.EqualFold(cmd.Name, "Add") {
 				continue
 			}
 			ss := h248.Streams(cmd)
 			if len(ss) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s without its stream", cmd.Value)
+				return "", nil, fmt.Errorf("alg: Add reply for %s without its stream", cmd.Value)
 			}
 			l, err := parseSession([]byte(ss[0].Local))
 			if err != nil || len(l.media) != 1 {
-				return nil, fmt.Errorf("alg: Add reply for %s: Local %q", cmd.Value, ss[0].Local)
+				return "", nil, fmt.Errorf("alg: Add reply for %s: Local %q", cmd.Value, ss[0].Local)
 			}
 			v, err := l.read(0)
 			if err != nil {
-				return nil, err
+				return "", nil, err
 			}
-			ep := endpoint{addr: v.addr, port: v.port}
-			if strings.Contains(v.proto, "TLS") {
-				st.T1, st.t1, st.Fingerprint = cmd.Value, ep, v.fingerprint
-			} else {
-				st.T2, st.t2 = cmd.Value, ep
-			}
+			out = append(out, added{id: cmd.Value, local: v})
+		}
+	}
+	return ctxID, out, nil
+}
+
+// streamOf reads the two Add replies of a reservation.
+func streamOf(tr h248.Transaction) (*Stream, error) {
+	ctxID, adds, err := addReplies(tr)
+	if err != nil {
+		return nil, err
+	}
+	st := &Stream{Context: ctxID}
+	for _, a := range adds {
+		ep := endpoint{addr: a.local.addr, port: a.local.port}
+		if strings.Contains(a.local.proto, "TLS") {
+			st.T1, st.t1, st.Fingerprint = a.id, ep, a.local.fingerprint
+		} else {
+			st.T2, st.t2 = a.id, ep
 		}
 	}
 	if st.T1 == "" || st.T2 == "" || st.Fingerprint == "" {

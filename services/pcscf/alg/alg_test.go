@@ -29,7 +29,7 @@ type lab struct {
 	notified chan string
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	cfg := imsagw.DefaultConfig()
 	cfg.Iq.Listen, cfg.HTTPListen = "127.0.0.1:0", ""
@@ -60,7 +60,7 @@ func newLab(t *testing.T) *lab {
 	return l
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), wait)
 	t.Cleanup(cancel)
 	return c
@@ -71,7 +71,7 @@ type ue struct {
 	fingerprint string
 }
 
-func newUE(t *testing.T) ue {
+func newUE(t testing.TB) ue {
 	t.Helper()
 	cert, err := imsagw.SelfSigned("ue")
 	if err != nil {
@@ -225,7 +225,7 @@ func TestOriginating(t *testing.T) {
 func TestTerminating(t *testing.T) {
 	l, u, core := newLab(t), newUE(t), listen(t)
 	port := core.Addr().(*net.TCPAddr).Port
-	st, toUE, err := l.alg.TerminatingOffer(ctx(t), coreSDP(port, "actpass"))
+	st, toUE, err := l.alg.TerminatingOffer(ctx(t), coreSDP(port, "actpass"), Interlinked)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +233,7 @@ func TestTerminating(t *testing.T) {
 		"a=path:msrps://127.0.0.1:"}, nil)
 	answer := []byte("v=0\r\no=ueb 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=message 9 TCP/TLS/MSRP *\r\n" +
 		"a=path:msrps://127.0.0.1:9/ueb;tcp\r\na=setup:active\r\na=fingerprint:" + u.fingerprint + "\r\n")
-	toCore, err := l.alg.TerminatingAnswer(ctx(t), st, answer, "actpass")
+	toCore, err := l.alg.TerminatingAnswer(ctx(t), st, answer)
 	if err != nil {
 		t.Fatal(err)
 	}

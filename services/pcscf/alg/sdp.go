@@ -73,6 +73,8 @@ func (s *session) msrpIndex() int {
 // stream is the view of one media section the ALG reads.
 type stream struct {
 	addr, port, proto, setup, fingerprint, e2ae string
+	// rtcp is a=rtcp's port (RFC 3605), "" when absent.
+	rtcp string
 }
 
 // read returns the media section i with its connection address (media level, else session level).
@@ -97,6 +99,9 @@ func (s *session) read(i int) (stream, error) {
 		}
 		if v, ok := strings.CutPrefix(l, "a=3ge2ae:"); ok {
 			st.e2ae = v
+		}
+		if v, ok := strings.CutPrefix(l, "a=rtcp:"); ok {
+			st.rtcp, _, _ = strings.Cut(v, " ")
 		}
 	}
 	if st.addr == "" {
