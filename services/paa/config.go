@@ -85,7 +85,7 @@ type DiameterConfig struct {
 func DefaultConfig() Config {
 	return Config{Listen: []string{DefaultListen}, SessionLifetime: DefaultSessionLifetime,
 		Retransmit: pana.DefaultRequestRetransmit, MaxSessions: DefaultMaxSessions, PushTimeout: DefaultPushTimeout,
-		EAP:        EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
+		EAP: EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
 		Diameter: DiameterConfig{OriginHost: "paa.ims.mnc001.mcc001.3gppnetwork.org", OriginRealm: "ims.mnc001.mcc001.3gppnetwork.org",
 			DestinationRealm: "ims.mnc001.mcc001.3gppnetwork.org", HSS: []string{"127.0.0.1:3868"}, RequestTimeout: 3 * time.Second},
 		HTTPListen: DefaultHTTPListen, Log: logging.Default()}

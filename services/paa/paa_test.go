@@ -12,8 +12,8 @@ import (
 	"github.com/imscore/imscore/internal/tshark"
 	"github.com/imscore/imscore/services/paa"
 	"github.com/imscore/imscore/services/paa/eaptls"
-	"github.com/imscore/imscore/services/paa/pac"
 	"github.com/imscore/imscore/services/paa/paatest"
+	"github.com/imscore/imscore/services/paa/pac"
 	"github.com/imscore/imscore/services/paa/pana"
 )
 
@@ -124,7 +124,9 @@ func TestPANARetransmission(t *testing.T) {
 	l := startPAA(t, []string{"127.0.0.1:0"}, nil)
 	// The first PCI, the PaC's third message (a PAN with TLS data) and the PAA's second PAR are lost.
 	relay := paatest.NewLossy(t, l.node.Addrs()[0],
-		func(fromClient bool, n int) bool { return (fromClient && (n == 1 || n == 3)) || (!fromClient && n == 2) })
+		func(fromClient bool, n int) bool {
+			return (fromClient && (n == 1 || n == 3)) || (!fromClient && n == 2)
+		})
 	ctx := ctxT(t)
 	s, err := pac.Authenticate(ctx, l.pacConfig(relay.Addr()))
 	if err != nil {

@@ -15,5 +15,5 @@ func startRelay(context.Context, DiameterConfig, *zap.Logger) (*relay, error) {
 }
 
 func (r *relay) NewSession() EAPSession { return nil }
-func (r *relay) close(context.Context)   {}
-func (r *relay) ready() bool             { return false }
+func (r *relay) close(context.Context)  {}
+func (r *relay) ready() bool            { return false }

@@ -28,4 +28,3 @@ func TestTsharkDecodesVectors(t *testing.T) {
 		}
 	}
 }
-
