@@ -136,4 +136,3 @@ func wrap(err error) error {
 	}
 	return diameter.Errorf(diameter.UnableToComply, "%v", err)
 }
-
