@@ -55,4 +55,5 @@ func (l *localSession) Handle(_ context.Context, resp []byte) ([]byte, *Outcome,
 	return out, &Outcome{IMPI: res.IMPI, MSK: res.MSK, Token: res.Token}, nil
 }
 
-func (l *localSession) Close() { l.s.Close() }
+func (l *localSession) Close()           { l.s.Close() }
+func (l *localSession) Identity() string { return l.s.Identity() }

@@ -89,8 +89,8 @@ func (s *session) run(ctx context.Context) {
 	defer func() {
 		s.retrans.Stop()
 		s.life.Stop()
-		s.eap.Close()
 		s.dropGrant()
+		s.eap.Close()
 		s.a.remove(s)
 	}()
 	s.start(ctx)
@@ -299,13 +299,22 @@ func (s *session) open(ctx context.Context) {
 	s.grant = g
 }
 
+// terminator is an EAP session whose server keeps the token itself (relay.go): it ends the session there.
+type terminator interface {
+	Terminate(ctx context.Context) error
+}
+
 func (s *session) dropGrant() {
 	if s.grant == nil {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.a.cfg.PushTimeout)
 	defer cancel()
-	if err := s.a.pusher.Drop(ctx, *s.grant); err != nil {
+	drop := func() error { return s.a.pusher.Drop(ctx, *s.grant) }
+	if t, ok := s.eap.(terminator); ok && s.grant.Token == nil {
+		drop = func() error { return t.Terminate(ctx) }
+	}
+	if err := drop(); err != nil {
 		s.a.metrics.push.WithLabelValues("drop", "error").Inc()
 		s.log.Error("token drop failed", zap.Error(err))
 		return
