@@ -3,7 +3,9 @@ package hss
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"sync"
 	"time"
 
@@ -265,4 +267,47 @@ func (e *eapServer) close() {
 		s.mu.Unlock()
 		delete(e.sessions, id)
 	}
+}
+
+// EAPConfig is the configuration file's eap section: the HSS's EAP-TLS server for PAAs (docs/fastreg.md).
+// It is off unless cert_file is set.
+type EAPConfig struct {
+	// CertFile and KeyFile are the EAP-TLS server's certificate and key (PEM).
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+	// CAFile is the operator CA of the UE certificates (PEM).
+	CAFile string `yaml:"ca_file"`
+	// MinTLSVersion is "1.3" (default, RFC 9190) or "1.2" (RFC 5216 with the extended master secret).
+	MinTLSVersion string `yaml:"min_tls_version"`
+	// Lifetime is the token's validity, the DEA's Session-Timeout (default 1h).
+	Lifetime time.Duration `yaml:"lifetime"`
+}
+
+// Options loads the files into EAPOptions with tokens as the token store; nil when the section is off.
+func (c EAPConfig) Options(tokens AccessTokenSink) (*EAPOptions, error) {
+	if c.CertFile == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: eap certificate: %v", ErrInvalidConfig, err)
+	}
+	pem, err := os.ReadFile(c.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("%w: eap.ca_file: %v", ErrInvalidConfig, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%w: eap.ca_file %s: no certificate", ErrInvalidConfig, c.CAFile)
+	}
+	minVersion := uint16(tls.VersionTLS13)
+	switch c.MinTLSVersion {
+	case "", "1.3":
+	case "1.2":
+		minVersion = tls.VersionTLS12
+	default:
+		return nil, fmt.Errorf("%w: eap.min_tls_version %q: 1.2 or 1.3", ErrInvalidConfig, c.MinTLSVersion)
+	}
+	return &EAPOptions{TLS: &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, MinVersion: minVersion},
+		Lifetime: c.Lifetime, Tokens: tokens}, nil
 }
