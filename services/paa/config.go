@@ -21,6 +21,7 @@ const (
 	DefaultSessionLifetime = time.Hour
 	DefaultMaxSessions     = 10000
 	DefaultPushTimeout     = 5 * time.Second
+	DefaultAuthTimeout     = time.Minute
 	DefaultHTTPListen      = "127.0.0.1:9110"
 	// EAPServerLocal runs EAP-TLS in the PAA; EAPServerHSS relays EAP to the HSS (RFC 4072).
 	EAPServerLocal = "local"
@@ -40,6 +41,8 @@ type Config struct {
 	MaxSessions int `yaml:"max_sessions"`
 	// PushTimeout bounds one push or drop of a token to the core.
 	PushTimeout time.Duration `yaml:"push_timeout"`
+	// AuthTimeout bounds the authentication phase of a session, from the PCI to the PAN with C.
+	AuthTimeout time.Duration `yaml:"auth_timeout"`
 	// EAP is where the EAP-TLS server runs and its credentials.
 	EAP EAPConfig `yaml:"eap"`
 	// Diameter is the Diameter EAP client towards the HSS (eap.server: hss).
@@ -85,7 +88,8 @@ type DiameterConfig struct {
 func DefaultConfig() Config {
 	return Config{Listen: []string{DefaultListen}, SessionLifetime: DefaultSessionLifetime,
 		Retransmit: pana.DefaultRequestRetransmit, MaxSessions: DefaultMaxSessions, PushTimeout: DefaultPushTimeout,
-		EAP: EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
+		AuthTimeout: DefaultAuthTimeout,
+		EAP:         EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
 		Diameter: DiameterConfig{OriginHost: "paa.ims.mnc001.mcc001.3gppnetwork.org", OriginRealm: "ims.mnc001.mcc001.3gppnetwork.org",
 			DestinationRealm: "ims.mnc001.mcc001.3gppnetwork.org", HSS: []string{"127.0.0.1:3868"}, RequestTimeout: 3 * time.Second},
 		HTTPListen: DefaultHTTPListen, Log: logging.Default()}
@@ -105,6 +109,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.PushTimeout <= 0 {
 		c.PushTimeout = d.PushTimeout
+	}
+	if c.AuthTimeout <= 0 {
+		c.AuthTimeout = d.AuthTimeout
 	}
 	if c.EAP.Server == "" {
 		c.EAP.Server = d.EAP.Server

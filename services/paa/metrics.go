@@ -29,7 +29,7 @@ func newMetrics() *metrics {
 		auth: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "paa_authentications_total",
 			Help: "EAP authentications by result (success, rejected)."}, []string{"result"}),
 		ended: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "paa_sessions_ended_total",
-			Help: "PANA sessions ended by reason (terminated, lifetime, unanswered)."}, []string{"reason"}),
+			Help: "PANA sessions ended by reason (terminated, lifetime, unanswered, auth_timeout)."}, []string{"reason"}),
 		push: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "paa_token_operations_total",
 			Help: "Token pushes and drops to the core by result (ok, error)."}, []string{"operation", "result"}),
 		sessions: prometheus.NewGauge(prometheus.GaugeOpts{Name: "paa_sessions",

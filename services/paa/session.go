@@ -84,8 +84,7 @@ func randUint32() uint32 {
 func (s *session) run(ctx context.Context) {
 	s.retrans = time.NewTimer(time.Hour)
 	s.retrans.Stop()
-	s.life = time.NewTimer(time.Hour)
-	s.life.Stop()
+	s.life = time.NewTimer(s.a.cfg.AuthTimeout) // the authentication must finish in time; then the lifetime runs
 	defer func() {
 		s.retrans.Stop()
 		s.life.Stop()
@@ -103,8 +102,13 @@ func (s *session) run(ctx context.Context) {
 		case <-s.retrans.C:
 			s.retransmit()
 		case <-s.life.C:
-			s.log.Info("pana session lifetime expired") // RFC 5191 §4.3: the session is deleted at its lifetime's end
-			s.a.metrics.ended.WithLabelValues("lifetime").Inc()
+			if s.state != stateOpen {
+				s.log.Info("pana authentication not finished in time, session closed", zap.Stringer("state", s.state))
+				s.a.metrics.ended.WithLabelValues("auth_timeout").Inc()
+			} else {
+				s.log.Info("pana session lifetime expired") // RFC 5191 §4.3: the session is deleted at its lifetime's end
+				s.a.metrics.ended.WithLabelValues("lifetime").Inc()
+			}
 			s.state = stateClosed
 		}
 	}
