@@ -93,14 +93,5 @@ func (a *DEA) Unmarshal(m *diam.Message) (err error) {
 		}
 		return true
 	}, &a.Unknown)
-	for _, n := range []struct {
-		code uint32
-		name string
-	}{{AVPSessionID, "Session-Id"}, {AVPResultCode, "Result-Code"}, {AVPOriginHost, "Origin-Host"},
-		{AVPOriginRealm, "Origin-Realm"}} {
-		if err := f.need(n.code, n.name, "DEA"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.need("DEA", sessionIDAVP, resultCodeAVP, originHostAVP, originRealmAVP)
 }

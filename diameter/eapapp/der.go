@@ -70,15 +70,7 @@ func (r *DER) Unmarshal(m *diam.Message) (err error) {
 		}
 		return true
 	}, &r.Unknown)
-	for _, n := range []struct {
-		code uint32
-		name string
-	}{{AVPSessionID, "Session-Id"}, {AVPOriginHost, "Origin-Host"}, {AVPOriginRealm, "Origin-Realm"},
-		{AVPDestinationRealm, "Destination-Realm"}, {AVPAuthApplicationID, "Auth-Application-Id"},
-		{AVPAuthRequestType, "Auth-Request-Type"}, {AVPEAPPayload, "EAP-Payload"}} {
-		if err := f.need(n.code, n.name, "DER"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.need("DER", sessionIDAVP, originHostAVP, originRealmAVP, destRealmAVP,
+		named{AVPAuthApplicationID, "Auth-Application-Id"}, named{AVPAuthRequestType, "Auth-Request-Type"},
+		named{AVPEAPPayload, "EAP-Payload"})
 }

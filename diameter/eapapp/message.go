@@ -86,9 +86,26 @@ func u32(a *diam.AVP) uint32 {
 	return 0
 }
 
-func (f *fields) need(code uint32, name, cmd string) error {
-	if !f.seen[code] {
-		return diameter.Errorf(diameter.MissingAVP, "%s without %s: %w", cmd, name, ErrMissing)
+// named is an AVP code with its name, for the error about its absence.
+type named struct {
+	code uint32
+	name string
+}
+
+var (
+	sessionIDAVP   = named{AVPSessionID, "Session-Id"}
+	originHostAVP  = named{AVPOriginHost, "Origin-Host"}
+	originRealmAVP = named{AVPOriginRealm, "Origin-Realm"}
+	destRealmAVP   = named{AVPDestinationRealm, "Destination-Realm"}
+	resultCodeAVP  = named{AVPResultCode, "Result-Code"}
+)
+
+// need reports the first of avps the message of command cmd lacks (RFC 6733 §7.1.5 DIAMETER_MISSING_AVP).
+func (f *fields) need(cmd string, avps ...named) error {
+	for _, a := range avps {
+		if !f.seen[a.code] {
+			return diameter.Errorf(diameter.MissingAVP, "%s without %s: %w", cmd, a.name, ErrMissing)
+		}
 	}
 	return nil
 }

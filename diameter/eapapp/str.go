@@ -57,16 +57,7 @@ func (r *STR) Unmarshal(m *diam.Message) (err error) {
 		}
 		return true
 	}, &unknown)
-	for _, n := range []struct {
-		code uint32
-		name string
-	}{{AVPSessionID, "Session-Id"}, {AVPOriginHost, "Origin-Host"}, {AVPOriginRealm, "Origin-Realm"},
-		{AVPTerminationCause, "Termination-Cause"}} {
-		if err := f.need(n.code, n.name, "STR"); err != nil {
-			return err
-		}
-	}
-	return nil
+	return f.need("STR", sessionIDAVP, originHostAVP, originRealmAVP, named{AVPTerminationCause, "Termination-Cause"})
 }
 
 // STA is the Session-Termination-Answer (RFC 6733 §8.4.2).
@@ -112,5 +103,5 @@ func (a *STA) Unmarshal(m *diam.Message) (err error) {
 		}
 		return true
 	}, &unknown)
-	return f.need(AVPResultCode, "Result-Code", "STA")
+	return f.need("STA", resultCodeAVP)
 }
