@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss"
+	"github.com/imscore/imscore/internal/tshark"
 	"github.com/imscore/imscore/services/paa"
 	"github.com/imscore/imscore/services/paa/paatest"
 	"github.com/imscore/imscore/services/paa/pac"
@@ -103,30 +107,51 @@ func startHSS(t *testing.T, ca *paatest.CA, sink hss.AccessTokenSink) string {
 	return ln.Addr().String()
 }
 
+// relayLab is a PAA relaying EAP to an HSS over Diameter EAP.
+type relayLab struct {
+	lab
+	sink    *tokenSink
+	hssAddr string
+}
+
+// startRelayLab runs an HSS and a PAA with eap.server hss; before, if set, runs once the HSS listens.
+func startRelayLab(t *testing.T, before func(hssAddr string)) *relayLab {
+	t.Helper()
+	ca := paatest.NewCA(t, "operator")
+	r := &relayLab{lab: lab{ca: ca, pusher: paa.NewMemoryPusher()}, sink: newTokenSink()}
+	r.hssAddr = startHSS(t, ca, r.sink)
+	if before != nil {
+		before(r.hssAddr)
+	}
+	cfg := paa.DefaultConfig()
+	cfg.Listen, cfg.HTTPListen, cfg.Retransmit, cfg.Pusher = []string{"127.0.0.1:0"}, "", fast, r.pusher
+	cfg.EAP.Server = paa.EAPServerHSS
+	cfg.Diameter.HSS, cfg.Diameter.OriginHost, cfg.Diameter.OriginRealm = []string{r.hssAddr}, paaHost, realm
+	ctx, cancel := context.WithCancel(context.Background())
+	n, err := paa.Start(ctx, cfg, zaptest.NewLogger(t))
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); _ = n.Wait() })
+	r.node = n
+	return r
+}
+
+func (r *relayLab) pacConfig() pac.Config {
+	pc := r.lab.pacConfig(r.node.Addrs()[0])
+	pc.EAP.TLS.ServerName = "hss.ims.example"
+	return pc
+}
+
 // TestPANAEAPViaHSS: the PAA relays EAP-TLS to the HSS over Diameter EAP (RFC 4072); the HSS keeps the
 // token the UE exported, grants the lifetime (Session-Timeout), and drops the token on the PANA
 // termination (STR). A certificate of another CA is refused there.
 func TestPANAEAPViaHSS(t *testing.T) {
-	ca := paatest.NewCA(t, "operator")
-	sink := newTokenSink()
-	hssAddr := startHSS(t, ca, sink)
-	cfg := paa.DefaultConfig()
-	cfg.Listen, cfg.HTTPListen, cfg.Retransmit = []string{"127.0.0.1:0"}, "", fast
-	cfg.EAP.Server = paa.EAPServerHSS
-	cfg.Diameter.HSS, cfg.Diameter.OriginHost, cfg.Diameter.OriginRealm = []string{hssAddr}, paaHost, realm
-	pusher := paa.NewMemoryPusher()
-	cfg.Pusher = pusher
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	nctx, stopNode := context.WithCancel(ctx)
-	n, err := paa.Start(nctx, cfg, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { stopNode(); _ = n.Wait() }()
-	l := &lab{ca: ca}
-	pc := l.pacConfig(n.Addrs()[0])
-	pc.EAP.TLS.ServerName = "hss.ims.example"
+	r := startRelayLab(t, nil)
+	sink, pusher := r.sink, r.pusher
+	ctx := ctxT(t)
+	pc := r.pacConfig()
 	s, err := pac.Authenticate(ctx, pc)
 	if err != nil {
 		t.Fatal(err)
@@ -158,5 +183,36 @@ func TestPANAEAPViaHSS(t *testing.T) {
 	pc.EAP.TLS.Certificates = other.UETLS(impi, "x").Certificates
 	if _, err := pac.Authenticate(ctx, pc); !errors.Is(err, pac.ErrRejected) {
 		t.Fatalf("a certificate of another CA: %v", err)
+	}
+}
+
+// TestDiameterEAPTshark: tshark decodes the live DER/DEA/STR/STA between the PAA and the HSS with no
+// malformed packet and every AVP named.
+func TestDiameterEAPTshark(t *testing.T) {
+	bin := tshark.Find(t)
+	var capture *tshark.Capture
+	var port int
+	r := startRelayLab(t, func(hssAddr string) {
+		ap := netip.MustParseAddrPort(hssAddr)
+		port = int(ap.Port())
+		capture = tshark.StartCapture(t, bin, "lo", fmt.Sprintf("tcp port %d", port))
+	})
+	ctx := ctxT(t)
+	s, err := pac.Authenticate(ctx, r.pacConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Terminate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !r.sink.wait(ctx, impi, func(tok []byte) bool { return tok == nil }) {
+		t.Fatal("no STR handled")
+	}
+	out := tshark.DecodeDiameter(t, bin, capture.Stop(t), port)
+	for _, want := range []string{"Diameter-EAP", "EAP-Master-Session-Key", "Session-Termination", "Multi-Round-Time-Out",
+		"EAP-TLS"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("tshark output lacks %q", want)
+		}
 	}
 }
