@@ -28,6 +28,7 @@ func runPANA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	paaAddr := fs.String("paa", "127.0.0.1:716", "PAA address host:port")
 	impi := fs.String("impi", "001010000000001@ims.mnc001.mcc001.3gppnetwork.org", "private identity, the EAP identity (the certificate's rfc822Name)")
+	identity := fs.String("identity", "", "EAP identity (default: the IMPI); anonymous@<realm> or @<realm> keeps the IMPI out of the clear")
 	certFile := fs.String("cert", "", "UE certificate (PEM), naming the IMPI as rfc822Name subjectAltName")
 	keyFile := fs.String("key", "", "its private key (PEM)")
 	caFile := fs.String("ca", "", "operator CA of the EAP-TLS server's certificate (PEM)")
@@ -77,8 +78,11 @@ func runPANA(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if tlsCfg.ServerName == "" {
 		tlsCfg.ServerName = hostOf(*paaAddr)
 	}
+	if *identity == "" {
+		*identity = *impi
+	}
 	actx, cancel := context.WithTimeout(ctx, *timeout)
-	s, err := pac.Authenticate(actx, pac.Config{PAA: *paaAddr, EAP: eaptls.PeerConfig{Identity: *impi, TLS: tlsCfg}, Log: log})
+	s, err := pac.Authenticate(actx, pac.Config{PAA: *paaAddr, EAP: eaptls.PeerConfig{Identity: *identity, TLS: tlsCfg}, Log: log})
 	cancel()
 	if err != nil {
 		fmt.Fprintln(stderr, "imsue pana:", err)

@@ -35,7 +35,7 @@ func TestPANACommand(t *testing.T) {
 	tokenFile := filepath.Join(t.TempDir(), "token")
 	var out, errOut bytes.Buffer
 	code := runPANA(ctx, []string{"--paa", n.Addrs()[0], "--impi", impi, "--cert", ue.CertFile, "--key", ue.KeyFile,
-		"--ca", ca.File, "--server-name", "paa.example", "--token-file", tokenFile, "--once"}, &out, &errOut)
+		"--ca", ca.File, "--server-name", "paa.example", "--identity", "anonymous@ims.mnc001.mcc001.3gppnetwork.org", "--token-file", tokenFile, "--once"}, &out, &errOut)
 	if code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errOut.String())
 	}
@@ -47,7 +47,11 @@ func TestPANACommand(t *testing.T) {
 	if !strings.Contains(out.String(), "token "+tok) || !strings.Contains(out.String(), "terminated") || len(tok) != 2*eaptls.TokenLen {
 		t.Fatalf("output %q, token file %q", out.String(), tok)
 	}
-	if !pusher.Wait(ctx, impi, func(_ paa.Grant, ok bool) bool { return !ok }) {
-		t.Fatal("token not dropped after imsue terminated")
+	if !pusher.Wait(ctx, impi, func(_ paa.Grant, ok bool) bool { return len(pusher.Events()) == 2 && !ok }) {
+		t.Fatalf("pushes and drops %+v, want a push and a drop", pusher.Events())
+	}
+	ev := pusher.Events()
+	if ev[0].Op != "push" || ev[0].Grant.IMPI != impi || eaptls.EncodeToken(ev[0].Grant.Token) != tok || ev[1].Op != "drop" {
+		t.Fatalf("events %+v, the UE printed %s", ev, tok)
 	}
 }

@@ -31,7 +31,14 @@ type TokenPusher interface {
 type MemoryPusher struct {
 	mu      sync.Mutex
 	grants  map[string]Grant
+	log     []Event
 	changed chan struct{}
+}
+
+// Event is one Push or Drop a MemoryPusher took.
+type Event struct {
+	Op    string // "push" or "drop"
+	Grant Grant
 }
 
 // NewMemoryPusher makes an empty store.
@@ -49,6 +56,7 @@ func (p *MemoryPusher) Push(_ context.Context, g Grant) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.grants[g.IMPI] = g
+	p.log = append(p.log, Event{"push", g})
 	p.notify()
 	return nil
 }
@@ -57,11 +65,19 @@ func (p *MemoryPusher) Push(_ context.Context, g Grant) error {
 func (p *MemoryPusher) Drop(_ context.Context, g Grant) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.log = append(p.log, Event{"drop", g})
 	if cur, ok := p.grants[g.IMPI]; ok && bytes.Equal(cur.Token, g.Token) {
 		delete(p.grants, g.IMPI)
 		p.notify()
 	}
 	return nil
+}
+
+// Events returns the pushes and drops so far, in order.
+func (p *MemoryPusher) Events() []Event {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Event(nil), p.log...)
 }
 
 // Get returns the IMPI's grant.

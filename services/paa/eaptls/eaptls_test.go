@@ -80,6 +80,22 @@ func TestEAPTLS(t *testing.T) {
 	}
 }
 
+// TestEAPTLSAnonymousIdentity: an anonymous NAI of the IMPI's realm hides the IMPI from the EAP identity;
+// the server learns it from the certificate (RFC 9190 §2.1.8).
+func TestEAPTLSAnonymousIdentity(t *testing.T) {
+	ca := paatest.NewCA(t, "operator")
+	for _, id := range []string{"anonymous@ims.mnc001.mcc001.3gppnetwork.org", "@ims.mnc001.mcc001.3gppnetwork.org"} {
+		s := eaptls.NewServer(eaptls.ServerConfig{TLS: ca.ServerTLS("paa")})
+		p := eaptls.NewPeer(eaptls.PeerConfig{Identity: id, TLS: ca.UETLS(impi, "paa")})
+		sr, pr, _, err := exchange(t, s, p)
+		s.Close()
+		p.Close()
+		if err != nil || sr == nil || pr == nil || sr.IMPI != impi || pr.IMPI != impi || !bytes.Equal(sr.Token, pr.Token) {
+			t.Fatalf("%s: server %+v, peer %+v, %v", id, sr, pr, err)
+		}
+	}
+}
+
 func TestEAPTLSRefused(t *testing.T) {
 	ca := paatest.NewCA(t, "operator")
 	other := paatest.NewCA(t, "someone else")
@@ -91,6 +107,7 @@ func TestEAPTLSRefused(t *testing.T) {
 		{"certificate of another CA", eaptls.PeerConfig{Identity: impi, TLS: &tls.Config{RootCAs: ca.Pool, ServerName: "paa",
 			Certificates: []tls.Certificate{other.UE(impi).Cert}}}, eaptls.ErrRejected},
 		{"identity other than the certificate's", eaptls.PeerConfig{Identity: "someone@else", TLS: ca.UETLS(impi, "paa")}, eaptls.ErrIdentity},
+		{"anonymous identity of another realm", eaptls.PeerConfig{Identity: "anonymous@else", TLS: ca.UETLS(impi, "paa")}, eaptls.ErrIdentity},
 		{"no client certificate", eaptls.PeerConfig{Identity: impi, TLS: &tls.Config{RootCAs: ca.Pool, ServerName: "paa"}}, eaptls.ErrRejected},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -2,6 +2,7 @@ package eaptls
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 
@@ -10,7 +11,8 @@ import (
 
 // PeerConfig configures the EAP-TLS peer.
 type PeerConfig struct {
-	// Identity is the EAP identity, the IMPI its certificate names.
+	// Identity is the EAP identity: the IMPI its certificate names, or an anonymous NAI of its realm
+	// ("anonymous@realm", "@realm") that keeps the IMPI out of the clear (RFC 9190 §2.1.8).
 	Identity string
 	// TLS holds the client certificate, RootCAs (the operator CA) and ServerName (the EAP server's name).
 	TLS *tls.Config
@@ -127,6 +129,13 @@ func (p *Peer) run(c net.Conn) (*Result, error) {
 		return nil, err
 	}
 	res.IMPI = p.identity
+	if len(p.tls.Certificates) > 0 && len(p.tls.Certificates[0].Certificate) > 0 {
+		if cert, err := x509.ParseCertificate(p.tls.Certificates[0].Certificate[0]); err == nil {
+			if impi, err := IMPI(cert); err == nil {
+				res.IMPI = impi // the identity may be anonymous (RFC 9190 §2.1.8)
+			}
+		}
+	}
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/imscore/imscore/services/paa/eap"
 )
@@ -128,7 +129,7 @@ func (s *Server) tlsData(id uint8, fr frame) ([]byte, *Result, error) {
 	}
 	if finished {
 		res := s.drv.keys
-		if res.IMPI != s.identity {
+		if !identityMatches(s.identity, res.IMPI) {
 			return s.fail(id, fmt.Errorf("eap-tls: EAP identity %q, certificate %q: %w", s.identity, res.IMPI, ErrIdentity))
 		}
 		s.res, s.state = res, serverFinal
@@ -179,3 +180,17 @@ func (s *Server) fail(id uint8, err error) ([]byte, *Result, error) {
 
 // Close stops the TLS goroutine.
 func (s *Server) Close() { s.drv.close() }
+
+// identityMatches accepts the IMPI itself or an anonymous NAI of its realm, "anonymous@realm" or "@realm"
+// (RFC 9190 §2.1.8: the EAP identity goes in clear, the certificate under TLS 1.3 does not; RFC 7542 §2.4).
+func identityMatches(identity, impi string) bool {
+	if identity == impi {
+		return true
+	}
+	at := strings.LastIndexByte(impi, '@')
+	if at < 0 {
+		return false
+	}
+	realm := impi[at:]
+	return identity == realm || identity == "anonymous"+realm
+}
