@@ -31,3 +31,26 @@ func FuzzServer(f *testing.F) {
 		}
 	})
 }
+
+// FuzzPeer feeds arbitrary EAP-TLS requests to a peer after its Start: an error or a response, never a
+// panic or a hang (the PaC reads them from the network).
+func FuzzPeer(f *testing.F) {
+	ca := paatest.NewCA(f, "operator")
+	cfg := ca.UETLS("a@b", "paa")
+	f.Add([]byte{0x80, 0, 0, 0, 4})
+	f.Add([]byte{0xc0, 0, 0, 0x10, 0, 0x16, 0x03, 0x03})
+	f.Add([]byte{0x00, 0x16, 0x03, 0x03, 0, 2, 2, 40}) // an alert record
+	f.Add([]byte{0x20})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := eaptls.NewPeer(eaptls.PeerConfig{Identity: "a@b", TLS: cfg})
+		defer p.Close()
+		if _, err := p.Handle((&eap.Packet{Code: eap.CodeRequest, ID: 1, Type: eap.TypeTLS, Data: []byte{0x20}}).Marshal()); err != nil {
+			t.Fatal(err)
+		}
+		for id := range uint8(3) {
+			if _, err := p.Handle((&eap.Packet{Code: eap.CodeRequest, ID: id + 2, Type: eap.TypeTLS, Data: data}).Marshal()); err != nil {
+				return
+			}
+		}
+	})
+}
