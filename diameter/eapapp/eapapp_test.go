@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/fiorix/go-diameter/v4/diam"
+	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 
 	"github.com/imscore/imscore/diameter"
@@ -150,22 +151,50 @@ func TestDERMissing(t *testing.T) {
 	}
 }
 
-func FuzzDER(f *testing.F) {
+// FuzzUnmarshal builds messages of any AVPs of this application, with any value types (what the peer
+// layer's decoder may hand over, diameter/peer decode.go), and decodes them as each command: an error or a
+// struct, never a panic. (The bytes themselves are the peer layer's to decode and fuzz: go-diameter's own
+// reader panics on a bad AVP header, which is why the peer layer does not use it.)
+func FuzzUnmarshal(f *testing.F) {
 	d := newDict(f)
-	f.Add(unhex(f, derVector))
+	codes := []uint32{AVPSessionID, AVPOriginHost, AVPOriginRealm, AVPDestinationRealm, AVPDestinationHost, AVPUserName,
+		AVPEAPPayload, AVPState, AVPAuthApplicationID, AVPAuthRequestType, AVPResultCode, AVPEAPMasterSessionKey,
+		AVPMultiRoundTimeOut, AVPSessionTimeout, AVPErrorMessage, AVPTerminationCause, 999}
+	f.Add([]byte{0, 0, 3, 'a', ';', 'b', 6, 2, 4, 2, 1, 0, 5, 1})
+	f.Add([]byte{10, 3, 4, 0, 0, 7, 209, 1, 1, 2, 'h', 's'})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		m, err := diam.ReadMessage(bytes.NewReader(b), d)
-		if err != nil {
-			return
+		var avps []*diam.AVP
+		for len(b) >= 3 {
+			code, typ, n := codes[int(b[0])%len(codes)], b[1]%4, min(int(b[2]), len(b)-3)
+			v := b[3 : 3+n]
+			b = b[3+n:]
+			var data datatype.Type
+			switch typ {
+			case 0:
+				data = datatype.OctetString(v)
+			case 1:
+				data = datatype.UTF8String(v)
+			case 2:
+				data = datatype.DiameterIdentity(v)
+			default:
+				data = datatype.Unsigned32(len(v))
+			}
+			avps = append(avps, diam.NewAVP(code, 0, 0, data))
 		}
-		var r DER
-		if r.Unmarshal(m) != nil {
-			var a DEA
-			_ = a.Unmarshal(m)
-			return
-		}
-		if _, err := r.Marshal(d); err != nil {
-			t.Fatal(err)
+		for _, c := range []struct {
+			cmd     uint32
+			request bool
+			into    interface{ Unmarshal(*diam.Message) error }
+		}{{CmdDiameterEAP, true, &DER{}}, {CmdDiameterEAP, false, &DEA{}}, {CmdSessionTermination, true, &STR{}},
+			{CmdSessionTermination, false, &STA{}}} {
+			m, _ := newMessage(c.cmd, c.request, d)
+			m.AVP = avps
+			if err := c.into.Unmarshal(m); err != nil {
+				var de *diameter.Error
+				if !errors.As(err, &de) {
+					t.Fatalf("%T: %v is not a *diameter.Error", c.into, err)
+				}
+			}
 		}
 	})
 }
