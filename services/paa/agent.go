@@ -57,6 +57,10 @@ func (a *agent) serve(ctx context.Context, conn *net.UDPConn) error {
 }
 
 func (a *agent) dispatch(ctx context.Context, conn *net.UDPConn, from netip.AddrPort, d datagram) {
+	if d.msg.Type < pana.TypeClientInitiation || d.msg.Type > pana.TypeNotification { // RFC 5191 §7: four types
+		a.metrics.invalid.Inc()
+		return
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if d.msg.Type == pana.TypeClientInitiation {

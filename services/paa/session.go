@@ -168,7 +168,9 @@ func (s *session) handle(ctx context.Context, d datagram) {
 			s.eapResponse(ctx, e.Value)
 		} // else the PaC sends its EAP response in a PAR of its own (RFC 5191 §4.3)
 	case stateWaitSucc:
-		if !m.Has(pana.FlagComplete) {
+		if keyID, ok := m.Uint32(pana.CodeKeyID); !m.Has(pana.FlagComplete) || !ok || keyID != s.sa.KeyID {
+			s.log.Info("PAN to the PAR with C without the C flag or the Key-Id, session closed") // RFC 5191 §4.3
+			s.state = stateClosed
 			return
 		}
 		s.open(ctx)
