@@ -61,6 +61,7 @@ func (a *agent) dispatch(ctx context.Context, conn *net.UDPConn, from netip.Addr
 		a.metrics.invalid.Inc()
 		return
 	}
+	a.metrics.messages.WithLabelValues("in", d.msg.Name()).Inc()
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if d.msg.Type == pana.TypeClientInitiation {

@@ -133,7 +133,6 @@ func (s *session) start(ctx context.Context) {
 
 func (s *session) handle(ctx context.Context, d datagram) {
 	m := d.msg
-	s.a.metrics.messages.WithLabelValues("in", m.Name()).Inc()
 	if m.IsRequest() {
 		s.handleRequest(ctx, d)
 		return
