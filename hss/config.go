@@ -69,6 +69,9 @@ type Config struct {
 	// that are not listed here are left alone.
 	SCSCFs []SCSCFConfig  `yaml:"scscfs"`
 	Log    logging.Config `yaml:"log"`
+	// EAP is the EAP-TLS server for PAAs on the Diameter EAP application (eap.go, docs/fastreg.md); off
+	// without eap.cert_file.
+	EAP EAPConfig `yaml:"eap"`
 }
 
 // DiameterConfig is the Cx transport and identity.

@@ -19,6 +19,7 @@ import (
 
 	"github.com/imscore/imscore/diameter"
 	"github.com/imscore/imscore/diameter/cx"
+	"github.com/imscore/imscore/diameter/eapapp"
 	"github.com/imscore/imscore/diameter/gaa"
 	"github.com/imscore/imscore/diameter/peer"
 	"github.com/imscore/imscore/hss/aka"
@@ -52,6 +53,8 @@ type ServerOptions struct {
 	Log *zap.Logger
 	// Metrics, if set, records the Cx traffic; it also observes the Diameter layer.
 	Metrics *Metrics
+	// EAP, if set, serves the Diameter EAP application to PAAs (eap.go).
+	EAP *EAPOptions
 }
 
 // Server is the HSS's Cx application on its own Diameter node: it answers UAR, SAR, LIR and MAR from the
@@ -65,6 +68,7 @@ type Server struct {
 	dict    *dict.Parser
 	node    *peer.Node
 	sqn     aka.SQNConfig
+	eap     *eapServer // nil unless ServerOptions.EAP
 	blocks  *sqnBlocks // SQNs reserved in the store and not yet issued, per IMPI
 
 	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
@@ -131,6 +135,14 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, err
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
+	apps, perms := []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}, zhApplication()}, Permissions()
+	if opts.EAP != nil {
+		if s.eap, err = newEAPServer(*opts.EAP, cfg.Diameter.OriginHost, cfg.Diameter.Realm, d, log.Named("eap")); err != nil {
+			s.bgCancel()
+			return nil, err
+		}
+		apps, perms[RolePAA] = append(apps, peer.Application{ID: eapapp.AppID}), eapPermissions()
+	}
 	var obs peer.Observer
 	if opts.Metrics != nil {
 		obs = opts.Metrics
@@ -145,13 +157,13 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		OriginRealm:           cfg.Diameter.Realm,
 		VendorID:              cx.Vendor3GPP,
 		ProductName:           "imscore-hss",
-		Applications:          []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}, zhApplication()},
+		Applications:          apps,
 		Dictionary:            d,
 		WatchdogInterval:      cfg.Diameter.WatchdogInterval,
 		RequestTimeout:        cfg.Diameter.RequestTimeout,
 		MaxConcurrentRequests: cfg.Diameter.MaxConcurrentRequests,
 		Peers:                 cfg.Diameter.Peers,
-		Permissions:           Permissions(),
+		Permissions:           perms,
 		TLS:                   tlsCfg,
 		Log:                   log,
 		Observer:              obs,
@@ -195,6 +207,9 @@ func (s *Server) Close(ctx context.Context) error {
 	s.bgCancel()
 	opsErr := s.ops.Close(ctx) // before the DPRs: an RTR waiting for its answer ends now, not at the timeout
 	err := s.node.Close(ctx)
+	if s.eap != nil {
+		s.eap.close()
+	}
 	if err == nil {
 		err = opsErr
 	}
@@ -247,6 +262,9 @@ func (t *txn) add(f ...zap.Field) { t.fields = append(t.fields, f...) }
 // the same identity; the Wildcarded-Public-Identity, a pattern, is left as it is. Every answer carries Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State
 // NO_STATE_MAINTAINED (Cx is stateless, TS 29.229 §6.1).
 func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
+	if req.Header.ApplicationID == eapapp.AppID && s.eap != nil {
+		return s.eap.serve(ctx, req, from)
+	}
 	if req.Header.ApplicationID != cx.AppID {
 		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d", req.Header.ApplicationID)
 	}

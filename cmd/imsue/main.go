@@ -39,11 +39,12 @@ import (
 	"github.com/imscore/imscore/sip/ue/msrp"
 )
 
-const usage = `usage: imsue register|message|call|load|version [flags]
+const usage = `usage: imsue register|message|call|load|pana|version [flags]
   register   register, stay registered until Ctrl-C (or --once), then de-register
   message    register, send one MESSAGE (--to, --text), de-register
   call       register, INVITE --to, hold --hold, BYE, de-register (--msrp: an MSRP session carrying --text)
   load       N UEs at a target rate (imsue load --help)
+  pana       PANA/EAP-TLS to an access agent, print the access token (imsue pana --help)
   presence publish  register, PUBLISH --basic and --text as presence, hold --hold, remove it, de-register
   presence watch    register, SUBSCRIBE to --to's presence, print each NOTIFY for --hold, de-register
   presence rules    PUT the pres-rules letting --to watch (--handling) to the XDMS at --xcap (no SIP; with
@@ -63,6 +64,10 @@ func run(args []string) int {
 			ctx, stop := signalContext()
 			defer stop()
 			return runLoad(ctx, args[1:], os.Stdout, os.Stderr)
+		case "pana":
+			ctx, stop := signalContext()
+			defer stop()
+			return runPANA(ctx, args[1:], os.Stdout, os.Stderr)
 		}
 	}
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {

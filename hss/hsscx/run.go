@@ -117,7 +117,11 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	if n.srv, err = hss.NewServer(hss.ServerOptions{Config: cfg, Store: n.db, Log: log, Metrics: metrics}); err != nil {
+	eapOpts, err := cfg.EAP.Options(nil) // the token store is the fastreg application's (docs/fastreg.md)
+	if err != nil {
+		return nil, err
+	}
+	if n.srv, err = hss.NewServer(hss.ServerOptions{Config: cfg, Store: n.db, Log: log, Metrics: metrics, EAP: eapOpts}); err != nil {
 		return nil, err
 	}
 	if n.diamLn, err = net.Listen("tcp", cfg.Diameter.Listen); err != nil {

@@ -20,7 +20,7 @@ const EnvUpdateFlags = "IMSCORE_UPDATE_FLAGS_DOC"
 var helpRuns = [][]string{
 	{"hss", "-h"}, {"icscf", "-h"}, {"scscf", "-h"}, {"pcscf", "-h"}, {"presence", "-h"}, {"bsf", "-h"},
 	{"imsctl", "help"}, {"imsctl", "contacts", "-h"}, {"imsctl", "registration", "list", "-h"},
-	{"imsue", "register", "-h"}, {"imsue", "load", "-h"},
+	{"imsue", "register", "-h"}, {"imsue", "load", "-h"}, {"imsue", "pana", "-h"}, {"imspaa", "-h"},
 	{"imsconsole", "-h"}, {"imsconsole", "account", "add", "-h"},
 	{"imsrun", "-h"}, {"hssbench", "-h"}, {"imsbench", "-h"},
 }
