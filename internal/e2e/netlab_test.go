@@ -1,0 +1,279 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/imscore/imscore/hss/provision"
+	"github.com/imscore/imscore/internal/bindtest"
+	"github.com/imscore/imscore/internal/tshark"
+	"github.com/imscore/imscore/sip/ipsec/ipsectest"
+)
+
+// Ports inside every network's namespace (each has its own port space).
+const (
+	labICSCFPort = 5060
+	labSCSCFPort = 6060
+	labGWPort    = 5080
+)
+
+// labCore is one complete imscore network of TestThreeNetworks.
+type labCore struct {
+	*labNet
+	HSS    *HSS
+	SCSCF  *SCSCF
+	ICSCFs []*ICSCF
+	PCSCF  *PCSCF
+}
+
+// labCoreOptions configure startLabCore.
+type labCoreOptions struct {
+	ICSCFs int // 1 or 2 (two: the SRV set's failover pair, one THIG key set)
+	// PCSCFAtBorder puts the P-CSCF on the border with "icscf: dns" and VisitedID: it hosts visitors of the
+	// other networks. Otherwise it is a core node sending every REGISTER to the first I-CSCF.
+	PCSCFAtBorder bool
+	VisitedID     string
+	// Partners are further trusted addresses of the I-CSCFs (RFC 3325 §2.3): a roaming partner's P-CSCF.
+	Partners []string
+	// Others are the other networks' border prefixes (THIG networks).
+	Others []string
+	// Interconnect is the S-CSCF's extra interconnect YAML (bgcf ...).
+	Interconnect string
+	// THIGKey is the network's THIG key (64 hex characters).
+	THIGKey string
+}
+
+// icscfAddr is the n-th I-CSCF's SIP address.
+func (c *labCore) icscfAddr(i int) string {
+	return net.JoinHostPort(c.Border(i), strconv.Itoa(labICSCFPort))
+}
+
+// startLabCore starts HSS, S-CSCF, I-CSCF(s) and P-CSCF of network l in its namespace.
+func startLabCore(t *testing.T, l *labNet, o labCoreOptions) *labCore {
+	t.Helper()
+	c := &labCore{labNet: l}
+	d := l.Domain
+	scscfName := fmt.Sprintf("sip:scscf.%s:%d", d, labSCSCFPort)
+	hssArgs := []string{"--realm", d, "--origin-host", "hss." + d,
+		"--diameter-peer", "scscf:scscf." + d + "@127.0.0.1"}
+	for i := range o.ICSCFs {
+		hssArgs = append(hssArgs, "--diameter-peer", fmt.Sprintf("icscf:icscf%d.%s@127.0.0.1", i+1, d))
+	}
+	c.HSS = StartHSS(t, bins, HSSOptions{SCSCFs: []string{scscfName}, NS: l.NS, Args: hssArgs})
+	c.HSS.Host = "hss." + d
+
+	// The S-CSCF's trust domain: its core and its I-CSCFs; every request for another network leaves through
+	// the first I-CSCF (interconnect.transit), the border, never from the core.
+	trusted := []string{"127.0.0.0/8", l.CorePrefix() + "0/24"}
+	for i := range o.ICSCFs {
+		trusted = append(trusted, l.Border(i))
+	}
+	dir := t.TempDir()
+	scscfCfg := writeFile(t, dir, "scscf.yaml", fmt.Sprintf(`interconnect:
+  enabled: true
+  dns: {servers: ["%s:53"], transports: [udp]}
+  transit: "sip:%s;lr"
+%s`, ipxDNS, c.icscfAddr(0), o.Interconnect))
+	scscfSIP := net.JoinHostPort(l.Core(1), strconv.Itoa(labSCSCFPort))
+	c.SCSCF = StartSCSCF(t, bins, SCSCFOptions{HSS: c.HSS.Cx, HSSHost: c.HSS.Host, ICSCF: c.icscfAddr(0), NS: l.NS,
+		Args: []string{"--config", scscfCfg, "--sip-listen", scscfSIP, "--server-name", scscfName,
+			"--domain", d, "--origin-realm", d, "--origin-host", "scscf." + d,
+			"--trusted-networks", strings.Join(trusted, ",")}})
+	c.SCSCF.SIP, c.SCSCF.Name = scscfSIP, scscfName
+
+	icTrusted := append(append([]string{}, trusted...), o.Partners...)
+	for i := range o.ICSCFs {
+		cfg := writeFile(t, dir, fmt.Sprintf("icscf%d.yaml", i+1), fmt.Sprintf(`diameter: {origin_realm: %q}
+thig:
+  keys: {1: %q}
+  current_key: 1
+  networks: [%s]
+interconnect:
+  enabled: true
+  dns: {servers: ["%s:53"], transports: [udp]}
+`, d, o.THIGKey, strings.Join(o.Others, ", "), ipxDNS))
+		ic := StartICSCF(t, bins, ICSCFOptions{HSS: c.HSS.Cx, SCSCFs: []string{scscfName + "=" + scscfSIP}, NS: l.NS,
+			Args: []string{"--config", cfg, "--sip-listen", c.icscfAddr(i), "--domain", d,
+				"--origin-host", fmt.Sprintf("icscf%d.%s", i+1, d), "--trusted-networks", strings.Join(icTrusted, ",")}})
+		ic.SIP = c.icscfAddr(i)
+		c.ICSCFs = append(c.ICSCFs, ic)
+	}
+
+	po := PCSCFOptions{NS: l.NS, IP: l.Core(2), ICSCF: c.icscfAddr(0),
+		Extra: fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\n", strings.Join(icTrusted, ", "), d)}
+	if o.PCSCFAtBorder {
+		po.IP, po.ICSCF = l.Border(0), "dns"
+		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: [udp]}\n",
+			strings.Join(icTrusted, ", "), o.VisitedID, ipxDNS)
+	}
+	c.PCSCF = StartPCSCF(t, bins, po)
+	return c
+}
+
+// labUE is a subscriber of one network, attached to some network's P-CSCF through SIPp.
+type labUE struct {
+	Sub   Subscriber
+	Home  *labCore // where it is subscribed
+	At    *labCore // whose P-CSCF it registers through
+	IP    string   // its access address, in At's namespace
+	Port  int
+	label string
+}
+
+func (u *labUE) impi() string { return u.Sub.IMSI + "@" + u.Home.Domain }
+
+// sipp is a scenario of u against its P-CSCF.
+func (u *labUE) sipp(scenario string, keys map[string]string) SIPp {
+	k := map[string]string{"domain": u.Home.Domain, "impi": u.impi(), "expires": "600"}
+	for a, b := range keys {
+		k[a] = b
+	}
+	return SIPp{Scenario: scenario, Remote: u.At.PCSCF.SIP, Service: u.Sub.MSISDN, Username: u.impi(), Keys: k,
+		LocalPort: u.Port, IP: u.IP, NS: u.At.NS, Timeout: 20 * time.Second}
+}
+
+// provisionLab adds s to c's HSS (AKA keys of the SIPp scenarios), allowed to roam in visited.
+func provisionLab(t *testing.T, c *labCore, s Subscriber, visited ...string) {
+	t.Helper()
+	cl, err := provision.NewClient(c.HSS.API, c.HSS.HTTPClient(10*time.Second), provision.WithToken(c.HSS.Token))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cl.CreateSubscriber(ctx, provision.SubscriberRequest{IMSI: s.IMSI, MSISDN: s.MSISDN, K: AKAK, OP: AKAOP,
+		AMF: AKAAMF, AllowedVisitedNetworks: visited}); err != nil {
+		t.Fatalf("provision %s in %s: %v", s.IMSI, c.Domain, err)
+	}
+}
+
+// TestThreeNetworks stands up three complete imscore networks, each in a network namespace of its own, joined
+// by an IPX namespace where bind9 serves their zones and ENUM (netlab_topo_test.go), and checks interconnect
+// and roaming end to end (issue 16, docs/interconnect.md "Three networks"):
+//   - home.test: HSS, S-CSCF, two I-CSCFs (THIG, the SRV pair), a core P-CSCF, a SIPp UAS as PSTN gateway;
+//   - visited.test: HSS, S-CSCF, I-CSCF, a border P-CSCF finding I-CSCFs by DNS, hosting home's roamer;
+//   - third.test: the same, a network home and visited only interconnect with.
+//
+// SIP between networks is UDP; the networks' addresses and zones are all the test needs to change to run it
+// over TLS once the nodes have it (NAPTR SIPS+D2T, _sips._tcp SRV, certificates per network).
+func TestThreeNetworks(t *testing.T) {
+	ipsectest.RequireRoot(t)
+	NeedSIPp(t)
+	for _, name := range []string{"hss", "scscf", "icscf", "pcscf"} {
+		Need(t, bins.Has(name), "cmd/"+name+" not in the tree")
+	}
+	tsharkBin := tshark.Find(t)
+
+	ipx := newIPX(t)
+	home := newLabNet(t, ipx, "home", "home.test", 1, 2, 3, 1)
+	visited := newLabNet(t, ipx, "visited", "visited.test", 2, 1, 1, 2)
+	third := newLabNet(t, ipx, "third", "third.test", 3, 1, 1, 1)
+
+	h1, roamer, v1, t1 := NthSubscriber(81), NthSubscriber(82), NthSubscriber(83), NthSubscriber(84)
+	unknown := "+442079460000" // no ENUM entry: the home BGCF breaks it out
+	// ENUM (RFC 6116): third's subscriber's number points into third.test.
+	enum := fmt.Sprintf("$ORIGIN e164.arpa.\n%s%s IN NAPTR 10 10 \"u\" \"E2U+sip\" \"!^.*$!sip:%s@third.test!\" .\n",
+		soa, enumName("+"+t1.MSISDN), t1.MSISDN)
+	bindtest.StartIn(t, bindtest.Place{NS: ipx, IP: ipxDNS.String(), Port: 53},
+		bindtest.Zone{Origin: "home.test", Text: sipZone("home.test", labICSCFPort, home.Border(0), home.Border(1))},
+		bindtest.Zone{Origin: "visited.test", Text: sipZone("visited.test", labICSCFPort, visited.Border(0))},
+		bindtest.Zone{Origin: "third.test", Text: sipZone("third.test", labICSCFPort, third.Border(0))},
+		bindtest.Zone{Origin: "e164.arpa", Text: enum})
+
+	others := func(me *labNet) []string {
+		var out []string
+		for _, l := range []*labNet{home, visited, third} {
+			if l != me {
+				out = append(out, l.Border(0)+"/32")
+			}
+		}
+		return out
+	}
+	hc := startLabCore(t, home, labCoreOptions{ICSCFs: 2, Others: others(home), THIGKey: strings.Repeat("11", 32),
+		Partners: []string{visited.Border(0)}, // the visited P-CSCF registers home's roamers (TS 24.229 §5.3.1.2)
+		Interconnect: fmt.Sprintf("  bgcf:\n    routes: [{prefix: \"+44\", gateway: \"sip:%s:%d\", name: pstn-uk}]\n",
+			home.Core(3), labGWPort)})
+	vc := startLabCore(t, visited, labCoreOptions{ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "visited.test",
+		Others: others(visited), THIGKey: strings.Repeat("22", 32),
+		Partners: []string{home.Border(0), home.Border(1)}}) // the roamers' home I-CSCFs reach them along their Path
+	tc := startLabCore(t, third, labCoreOptions{ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "third.test",
+		Others: others(third), THIGKey: strings.Repeat("33", 32)})
+	provisionLab(t, hc, h1)
+	provisionLab(t, hc, roamer, "visited.test")
+	provisionLab(t, vc, v1)
+	provisionLab(t, tc, t1)
+
+	// The border link of the home network, seen from the IPX: every packet in or out of it.
+	capture := tshark.StartCaptureIn(t, tsharkBin, ipx, home.VethIPX, "udp or tcp")
+
+	ue := func(s Subscriber, subscribed, at *labCore, host int, label string) *labUE {
+		return &labUE{Sub: s, Home: subscribed, At: at, IP: at.Access(host), Port: FreePort(t), label: label}
+	}
+	uH := ue(h1, hc, hc, 10, "home UE")
+	uR := ue(roamer, hc, vc, 11, "home's roamer in visited")
+	uV := ue(v1, vc, vc, 10, "visited UE")
+	uT := ue(t1, tc, tc, 10, "third UE")
+
+	if !t.Run("registration, roaming through the visited P-CSCF", func(t *testing.T) {
+		for _, u := range []*labUE{uH, uR, uV, uT} {
+			u.sipp("register.xml", nil).Run(t)
+		}
+	}) {
+		t.FailNow()
+	}
+
+	calls := []struct{ from, to *labUE }{
+		{uR, uH}, {uH, uR}, // roaming: visited→home along the hidden Service-Route, home→visited along the Path
+		{uH, uV}, {uV, uH},
+		{uH, uT}, {uT, uH},
+		{uV, uT}, {uT, uV},
+	}
+	for _, c := range calls {
+		t.Run(fmt.Sprintf("call %s to %s", c.from.label, c.to.label), func(t *testing.T) {
+			RunPair(t, c.to.sipp("call_uas.xml", nil),
+				c.from.sipp("call_uac.xml", map[string]string{"callee": c.to.Sub.MSISDN, "callee_domain": c.to.Home.Domain}))
+		})
+		t.Run(fmt.Sprintf("MESSAGE %s to %s", c.from.label, c.to.label), func(t *testing.T) {
+			RunPair(t, c.to.sipp("message_uas.xml", nil),
+				c.from.sipp("message_uac.xml", map[string]string{"callee": c.to.Sub.MSISDN, "callee_domain": c.to.Home.Domain}))
+		})
+	}
+	t.Run("tel number resolved by ENUM to the third network", func(t *testing.T) {
+		RunPair(t, uT.sipp("call_uas.xml", nil), uH.sipp("call_tel_uac.xml", map[string]string{"callee": "+" + t1.MSISDN}))
+	})
+	t.Run("number without ENUM entry broken out to the PSTN gateway", func(t *testing.T) {
+		gw := SIPp{Scenario: "call_uas.xml", Remote: hc.SCSCF.SIP, Service: "pstn", LocalPort: labGWPort, IP: home.Core(3),
+			NS: home.NS, Keys: map[string]string{"domain": home.Domain}, Timeout: 20 * time.Second}
+		RunPair(t, gw, uH.sipp("call_tel_uac.xml", map[string]string{"callee": unknown}))
+	})
+	t.Run("first I-CSCF in SRV order down", func(t *testing.T) {
+		hc.ICSCFs[0].Kill()
+		// Visited→home by DNS: home.test's SRV lists icscf1 first; the visited P-CSCF fails over to icscf2.
+		uR.sipp("register.xml", nil).Run(t)
+		RunPair(t, uH.sipp("message_uas.xml", nil),
+			uV.sipp("message_uac.xml", map[string]string{"callee": uH.Sub.MSISDN, "callee_domain": home.Domain}))
+	})
+
+	// Topology hiding: nothing that crossed home's border names a home core node (address or name).
+	path := capture.Stop(t)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(raw, []byte("tokenized-by=home.test")) {
+		t.Errorf("no THIG token in the capture of the border: is it capturing? (%d bytes)", len(raw))
+	}
+	for _, secret := range []string{home.CorePrefix(), "scscf.home.test", "hss.home.test", "127.0.0.1"} {
+		if i := bytes.Index(raw, []byte(secret)); i >= 0 {
+			lo, hi := max(0, i-300), min(len(raw), i+200)
+			t.Errorf("the home network's border link carried %q:\n%q", secret, raw[lo:hi])
+		}
+	}
+}
