@@ -53,7 +53,7 @@ func (n *Node) homeICSCF(ctx context.Context, u sip.Uri) (proxy.Target, error) {
 	case err != nil:
 		return proxy.Target{}, withCause(statusNoHomeNetwork, err)
 	}
-	var t proxy.Target
+	t := proxy.Target{NoResponseTimeout: n.cfg.ICSCFAttemptTimeout} // RFC 3263 §4.3: a timeout tries the next
 	if !n.resolver.Into(&t, targets) {
 		return proxy.Target{}, withCause(statusNoHomeNetwork, fmt.Errorf("%s: only TLS servers (no TLS here): %w", q.Host, resolve.ErrNotFound))
 	}
