@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
@@ -31,6 +32,10 @@ type InterconnectConfig struct {
 	// Domains are further domains of the home network besides Domain (and THIG's domain): requests for them
 	// are this network's.
 	Domains []string `yaml:"domains"`
+	// AttemptTimeout gives up on one address of the other network when no response came within it (a final
+	// one; for an INVITE, any) and tries the next (RFC 3263 §4.3 "a timeout"), instead of waiting for Timer F
+	// (32 s) or Timer B. Default 0: the transaction timers alone.
+	AttemptTimeout time.Duration `yaml:"attempt_timeout"`
 }
 
 // validate reports the section's bad fields.
@@ -38,16 +43,21 @@ func (c InterconnectConfig) validate() []error {
 	if !c.Enabled {
 		return nil
 	}
+	var errs []error
 	if err := c.DNS.Validate(); err != nil {
-		return []error{fmt.Errorf("interconnect.dns: %w", err)}
+		errs = append(errs, fmt.Errorf("interconnect.dns: %w", err))
 	}
-	return nil
+	if c.AttemptTimeout < 0 {
+		errs = append(errs, errors.New("interconnect.attempt_timeout: must not be negative"))
+	}
+	return errs
 }
 
 // exit routes requests for other networks.
 type exit struct {
 	resolver *resolve.Resolver
 	home     map[string]bool // home domains, lower case
+	attempt  time.Duration
 }
 
 func newExit(cfg InterconnectConfig, home []string, log *zap.Logger) (*exit, error) {
@@ -55,7 +65,7 @@ func newExit(cfg InterconnectConfig, home []string, log *zap.Logger) (*exit, err
 	if err != nil {
 		return nil, fmt.Errorf("interconnect.dns: %w", err)
 	}
-	e := &exit{resolver: r, home: make(map[string]bool)}
+	e := &exit{resolver: r, home: make(map[string]bool), attempt: cfg.AttemptTimeout}
 	for _, d := range append(home, cfg.Domains...) {
 		if d != "" {
 			e.home[strings.ToLower(d)] = true
@@ -103,7 +113,7 @@ func (e *exit) route(ctx context.Context, req *sip.Request, log *zap.Logger) (pr
 		log.Info("no SIP server for the callee's domain", zap.String("host", q.Host), zap.Error(err))
 		return proxy.Decision{}, withCause(statusNoDomain, err)
 	}
-	var t proxy.Target
+	t := proxy.Target{NoResponseTimeout: e.attempt}
 	if !e.resolver.Into(&t, targets) {
 		return proxy.Decision{}, withCause(statusNoDomain, fmt.Errorf("%s: only TLS servers (no TLS here)", q.Host))
 	}
