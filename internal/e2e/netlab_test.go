@@ -98,6 +98,7 @@ thig:
 interconnect:
   enabled: true
   dns: {servers: ["%s:53"], transports: [udp]}
+  attempt_timeout: 3s
 `, d, o.THIGKey, strings.Join(o.Others, ", "), ipxDNS))
 		ic := StartICSCF(t, bins, ICSCFOptions{HSS: c.HSS.Cx, SCSCFs: []string{scscfName + "=" + scscfSIP}, NS: l.NS,
 			Args: []string{"--config", cfg, "--sip-listen", c.icscfAddr(i), "--domain", d,
@@ -110,7 +111,7 @@ interconnect:
 		Extra: fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\n", strings.Join(icTrusted, ", "), d)}
 	if o.PCSCFAtBorder {
 		po.IP, po.ICSCF = l.Border(0), "dns"
-		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: [udp]}\n",
+		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: [udp]}\nicscf_attempt_timeout: 3s\n",
 			strings.Join(icTrusted, ", "), o.VisitedID, ipxDNS)
 	}
 	c.PCSCF = StartPCSCF(t, bins, po)
