@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -171,6 +172,13 @@ func TestThreeNetworks(t *testing.T) {
 		Need(t, bins.Has(name), "cmd/"+name+" not in the tree")
 	}
 	tsharkBin := tshark.Find(t)
+	// The nodes' binaries build while the namespaces and bind9 come up, side by side (each is built once per
+	// test binary; the first test to need one waits for it).
+	var builds sync.WaitGroup
+	for _, name := range []string{"hss", "scscf", "icscf", "pcscf"} {
+		builds.Go(func() { _, _ = bins.Path(name) })
+	}
+	defer builds.Wait()
 
 	ipx := newIPX(t)
 	home := newLabNet(t, ipx, "home", "home.test", 1, 2, 3, 1)
@@ -187,6 +195,8 @@ func TestThreeNetworks(t *testing.T) {
 		bindtest.Zone{Origin: "visited.test", Text: sipZone("visited.test", labICSCFPort, visited.Border(0))},
 		bindtest.Zone{Origin: "third.test", Text: sipZone("third.test", labICSCFPort, third.Border(0))},
 		bindtest.Zone{Origin: "e164.arpa", Text: enum})
+
+	builds.Wait()
 
 	others := func(me *labNet) []string {
 		var out []string
