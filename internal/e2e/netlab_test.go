@@ -49,6 +49,8 @@ type labCoreOptions struct {
 	Interconnect string
 	// THIGKey is the network's THIG key (64 hex characters).
 	THIGKey string
+	// Between is how the networks reach each other (transports of the resolvers).
+	Between labInterconnect
 }
 
 // icscfAddr is the n-th I-CSCF's SIP address.
@@ -79,9 +81,9 @@ func startLabCore(t *testing.T, l *labNet, o labCoreOptions) *labCore {
 	dir := t.TempDir()
 	scscfCfg := writeFile(t, dir, "scscf.yaml", fmt.Sprintf(`interconnect:
   enabled: true
-  dns: {servers: ["%s:53"], transports: [udp]}
+  dns: {servers: ["%s:53"], transports: %s}
   transit: "sip:%s;lr"
-%s`, ipxDNS, c.icscfAddr(0), o.Interconnect))
+%s`, ipxDNS, o.Between.Transports, c.icscfAddr(0), o.Interconnect))
 	scscfSIP := net.JoinHostPort(l.Core(1), strconv.Itoa(labSCSCFPort))
 	c.SCSCF = StartSCSCF(t, bins, SCSCFOptions{HSS: c.HSS.Cx, HSSHost: c.HSS.Host, ICSCF: c.icscfAddr(0), NS: l.NS,
 		Args: []string{"--config", scscfCfg, "--sip-listen", scscfSIP, "--server-name", scscfName,
@@ -98,9 +100,9 @@ thig:
   networks: [%s]
 interconnect:
   enabled: true
-  dns: {servers: ["%s:53"], transports: [udp]}
+  dns: {servers: ["%s:53"], transports: %s}
   attempt_timeout: 3s
-`, d, o.THIGKey, strings.Join(o.Others, ", "), ipxDNS))
+`, d, o.THIGKey, strings.Join(o.Others, ", "), ipxDNS, o.Between.Transports))
 		ic := StartICSCF(t, bins, ICSCFOptions{HSS: c.HSS.Cx, SCSCFs: []string{scscfName + "=" + scscfSIP}, NS: l.NS,
 			Args: []string{"--config", cfg, "--sip-listen", c.icscfAddr(i), "--domain", d,
 				"--origin-host", fmt.Sprintf("icscf%d.%s", i+1, d), "--trusted-networks", strings.Join(icTrusted, ",")}})
@@ -112,8 +114,8 @@ interconnect:
 		Extra: fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\n", strings.Join(icTrusted, ", "), d)}
 	if o.PCSCFAtBorder {
 		po.IP, po.ICSCF = l.Border(0), "dns"
-		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: [udp]}\nicscf_attempt_timeout: 3s\n",
-			strings.Join(icTrusted, ", "), o.VisitedID, ipxDNS)
+		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: %s}\nicscf_attempt_timeout: 3s\n",
+			strings.Join(icTrusted, ", "), o.VisitedID, ipxDNS, o.Between.Transports)
 	}
 	c.PCSCF = StartPCSCF(t, bins, po)
 	return c
@@ -163,8 +165,9 @@ func provisionLab(t *testing.T, c *labCore, s Subscriber, visited ...string) {
 //   - visited.test: HSS, S-CSCF, I-CSCF, a border P-CSCF finding I-CSCFs by DNS, hosting home's roamer;
 //   - third.test: the same, a network home and visited only interconnect with.
 //
-// SIP between networks is UDP; the networks' addresses and zones are all the test needs to change to run it
-// over TLS once the nodes have it (NAPTR SIPS+D2T, _sips._tcp SRV, certificates per network).
+// SIP between networks is UDP (labUDP); to run it over TLS once the nodes have it, ic becomes a labInterconnect
+// for TLS (NAPTR SIPS+D2T, _sips._tcp SRV, resolvers on [tls]) and each network's border nodes get a certificate
+// naming its domain (RFC 5922); the checks stay as they are, and a wrong certificate check joins them.
 func TestThreeNetworks(t *testing.T) {
 	ipsectest.RequireRoot(t)
 	NeedSIPp(t)
@@ -180,6 +183,7 @@ func TestThreeNetworks(t *testing.T) {
 	}
 	defer builds.Wait()
 
+	ic := labUDP
 	ipx := newIPX(t)
 	home := newLabNet(t, ipx, "home", "home.test", 1, 2, 3, 1)
 	visited := newLabNet(t, ipx, "visited", "visited.test", 2, 1, 1, 2)
@@ -191,12 +195,15 @@ func TestThreeNetworks(t *testing.T) {
 	enum := fmt.Sprintf("$ORIGIN e164.arpa.\n%s%s IN NAPTR 10 10 \"u\" \"E2U+sip\" \"!^.*$!sip:%s@third.test!\" .\n",
 		soa, enumName("+"+t1.MSISDN), t1.MSISDN)
 	bindtest.StartIn(t, bindtest.Place{NS: ipx, IP: ipxDNS.String(), Port: 53},
-		bindtest.Zone{Origin: "home.test", Text: sipZone("home.test", labICSCFPort, home.Border(0), home.Border(1))},
-		bindtest.Zone{Origin: "visited.test", Text: sipZone("visited.test", labICSCFPort, visited.Border(0))},
-		bindtest.Zone{Origin: "third.test", Text: sipZone("third.test", labICSCFPort, third.Border(0))},
+		bindtest.Zone{Origin: "home.test", Text: sipZone(ic, "home.test", labICSCFPort, home.Border(0), home.Border(1))},
+		bindtest.Zone{Origin: "visited.test", Text: sipZone(ic, "visited.test", labICSCFPort, visited.Border(0))},
+		bindtest.Zone{Origin: "third.test", Text: sipZone(ic, "third.test", labICSCFPort, third.Border(0))},
 		bindtest.Zone{Origin: "e164.arpa", Text: enum})
 
 	builds.Wait()
+	// The border link of the home network, seen from the IPX: every packet in or out of it, from before the
+	// first node starts.
+	capture := tshark.StartCaptureIn(t, tsharkBin, ipx, home.VethIPX, "udp or tcp")
 
 	others := func(me *labNet) []string {
 		var out []string
@@ -207,22 +214,19 @@ func TestThreeNetworks(t *testing.T) {
 		}
 		return out
 	}
-	hc := startLabCore(t, home, labCoreOptions{ICSCFs: 2, Others: others(home), THIGKey: strings.Repeat("11", 32),
+	hc := startLabCore(t, home, labCoreOptions{Between: ic, ICSCFs: 2, Others: others(home), THIGKey: strings.Repeat("11", 32),
 		Partners: []string{visited.Border(0)}, // the visited P-CSCF registers home's roamers (TS 24.229 §5.3.1.2)
 		Interconnect: fmt.Sprintf("  bgcf:\n    routes: [{prefix: \"+44\", gateway: \"sip:%s:%d\", name: pstn-uk}]\n",
 			home.Core(3), labGWPort)})
-	vc := startLabCore(t, visited, labCoreOptions{ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "visited.test",
+	vc := startLabCore(t, visited, labCoreOptions{Between: ic, ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "visited.test",
 		Others: others(visited), THIGKey: strings.Repeat("22", 32),
 		Partners: []string{home.Border(0), home.Border(1)}}) // the roamers' home I-CSCFs reach them along their Path
-	tc := startLabCore(t, third, labCoreOptions{ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "third.test",
+	tc := startLabCore(t, third, labCoreOptions{Between: ic, ICSCFs: 1, PCSCFAtBorder: true, VisitedID: "third.test",
 		Others: others(third), THIGKey: strings.Repeat("33", 32)})
 	provisionLab(t, hc, h1)
 	provisionLab(t, hc, roamer, "visited.test")
 	provisionLab(t, vc, v1)
 	provisionLab(t, tc, t1)
-
-	// The border link of the home network, seen from the IPX: every packet in or out of it.
-	capture := tshark.StartCaptureIn(t, tsharkBin, ipx, home.VethIPX, "udp or tcp")
 
 	ue := func(s Subscriber, subscribed, at *labCore, host int, label string) *labUE {
 		return &labUE{Sub: s, Home: subscribed, At: at, IP: at.Access(host), Port: FreePort(t), label: label}

@@ -125,14 +125,27 @@ func addAddr(t *testing.T, ns *ipsectest.NS, ifname, cidr string) {
 // soa starts every zone the test writes.
 const soa = "$TTL 300\n@ IN SOA ns hostmaster 1 3600 600 86400 60\n@ IN NS ns\nns IN A 10.16.0.53\n"
 
-// sipZone is a network's zone (RFC 3263): NAPTR SIP+D2U → SRV _sip._udp → A, one SRV record per I-CSCF in
-// the order given (priorities 10, 20, ...), each I-CSCF on port.
-func sipZone(domain string, port int, icscfs ...string) string {
+// labInterconnect is how the networks reach each other: the NAPTR service and SRV name their zones publish
+// (RFC 3263 §4.1) and the transports the nodes' resolvers pick. Switching the test to TLS between networks is a
+// second value ("SIPS+D2T", "_sips._tcp", [tls]) plus a certificate per network (docs/interconnect.md, "TLS
+// between networks"), once the nodes listen on TLS.
+type labInterconnect struct {
+	NAPTRService string // SIP+D2U
+	SRVName      string // _sip._udp
+	Transports   string // the resolvers' transports, YAML: [udp]
+}
+
+// labUDP is SIP over UDP between the networks.
+var labUDP = labInterconnect{NAPTRService: "SIP+D2U", SRVName: "_sip._udp", Transports: "[udp]"}
+
+// sipZone is a network's zone (RFC 3263): NAPTR → SRV → A, one SRV record per I-CSCF in the order given
+// (priorities 10, 20, ...), each I-CSCF on port.
+func sipZone(ic labInterconnect, domain string, port int, icscfs ...string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "$ORIGIN %s.\n%s", domain, soa)
-	b.WriteString("@ IN NAPTR 10 50 \"s\" \"SIP+D2U\" \"\" _sip._udp\n")
+	fmt.Fprintf(&b, "@ IN NAPTR 10 50 \"s\" %q \"\" %s\n", ic.NAPTRService, ic.SRVName)
 	for i, a := range icscfs {
-		fmt.Fprintf(&b, "_sip._udp IN SRV %d 0 %d icscf%d\nicscf%d IN A %s\n", 10*(i+1), port, i+1, i+1, a)
+		fmt.Fprintf(&b, "%s IN SRV %d 0 %d icscf%d\nicscf%d IN A %s\n", ic.SRVName, 10*(i+1), port, i+1, i+1, a)
 	}
 	return b.String()
 }

@@ -181,6 +181,10 @@ func Run(t testing.TB, bin string, args ...string) string {
 	return stdout.String()
 }
 
+// captureStartTimeout bounds tshark's start (loading its dissectors): seconds on a quiet machine, tens of
+// seconds on a loaded one (a CI runner linking binaries meanwhile).
+const captureStartTimeout = 60 * time.Second
+
 // Capture is a live capture running in the background.
 type Capture struct {
 	path   string
@@ -257,8 +261,8 @@ func StartCaptureIn(t testing.TB, bin string, ns Namespace, iface, filter string
 			}
 			t.Skip(msg)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("tshark did not start capturing on %s within 20s\n%s", iface, c.stderr)
+	case <-time.After(captureStartTimeout):
+		t.Fatalf("tshark did not start capturing on %s within %v\n%s", iface, captureStartTimeout, c.stderr)
 	}
 	return c
 }
