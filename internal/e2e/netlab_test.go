@@ -270,10 +270,19 @@ func TestThreeNetworks(t *testing.T) {
 	})
 	t.Run("first I-CSCF in SRV order down", func(t *testing.T) {
 		hc.ICSCFs[0].Kill()
+		second := hc.ICSCFs[1]
 		// Visited→home by DNS: home.test's SRV lists icscf1 first; the visited P-CSCF fails over to icscf2.
-		uR.sipp("register.xml", nil).Run(t)
-		RunPair(t, uH.sipp("message_uas.xml", nil),
-			uV.sipp("message_uac.xml", map[string]string{"callee": uH.Sub.MSISDN, "callee_domain": home.Domain}))
+		reg := uR.sipp("register.xml", nil).Run(t)
+		// And visited's I-CSCF, the exit towards home, does the same for a MESSAGE.
+		uas := uH.sipp("message_uas.xml", nil).Start(t)
+		uas.WaitBound(5 * time.Second)
+		msg := uV.sipp("message_uac.xml", map[string]string{"callee": uH.Sub.MSISDN, "callee_domain": home.Domain}).Run(t)
+		uas.MustPass()
+		for what, callID := range map[string]string{"REGISTER": sippCallID(reg), "MESSAGE": sippCallID(msg)} {
+			if callID == "" || !strings.Contains(second.Logs(), callID) {
+				t.Errorf("the %s (Call-ID %q) did not pass the second I-CSCF", what, callID)
+			}
+		}
 	})
 
 	// Topology hiding: nothing that crossed home's border names a home core node (address or name).
@@ -291,4 +300,14 @@ func TestThreeNetworks(t *testing.T) {
 			t.Errorf("the home network's border link carried %q:\n%q", secret, raw[lo:hi])
 		}
 	}
+}
+
+// sippCallID is the Call-ID of the first message SIPp logged.
+func sippCallID(r SIPpResult) string {
+	for _, line := range strings.Split(r.Messages, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Call-ID:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
