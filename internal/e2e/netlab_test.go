@@ -278,6 +278,10 @@ func TestThreeNetworks(t *testing.T) {
 		uas.WaitBound(5 * time.Second)
 		msg := uV.sipp("message_uac.xml", map[string]string{"callee": uH.Sub.MSISDN, "callee_domain": home.Domain}).Run(t)
 		uas.MustPass()
+		// The roamer's own requests follow its hidden Service-Route, sip:TOKEN@home.test: the visited P-CSCF
+		// resolves home.test, whose first I-CSCF is gone.
+		RunPair(t, uH.sipp("message_uas.xml", nil),
+			uR.sipp("message_uac.xml", map[string]string{"callee": uH.Sub.MSISDN}))
 		for what, callID := range map[string]string{"REGISTER": sippCallID(reg), "MESSAGE": sippCallID(msg)} {
 			if callID == "" || !strings.Contains(second.Logs(), callID) {
 				t.Errorf("the %s (Call-ID %q) did not pass the second I-CSCF", what, callID)
