@@ -101,7 +101,7 @@ thig:
 interconnect:
   enabled: true
   dns: {servers: ["%s:53"], transports: %s}
-  attempt_timeout: 3s
+  attempt_timeout: 4s
 `, d, o.THIGKey, strings.Join(o.Others, ", "), ipxDNS, o.Between.Transports))
 		ic := StartICSCF(t, bins, ICSCFOptions{HSS: c.HSS.Cx, SCSCFs: []string{scscfName + "=" + scscfSIP}, NS: l.NS,
 			Args: []string{"--config", cfg, "--sip-listen", c.icscfAddr(i), "--domain", d,
@@ -114,7 +114,7 @@ interconnect:
 		Extra: fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\n", strings.Join(icTrusted, ", "), d)}
 	if o.PCSCFAtBorder {
 		po.IP, po.ICSCF = l.Border(0), "dns"
-		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: %s}\nicscf_attempt_timeout: 3s\n",
+		po.Extra = fmt.Sprintf("trusted_networks: [%s]\nvisited_network_id: %q\ndns: {servers: [\"%s:53\"], transports: %s}\nicscf_attempt_timeout: 4s\n",
 			strings.Join(icTrusted, ", "), o.VisitedID, ipxDNS, o.Between.Transports)
 	}
 	c.PCSCF = StartPCSCF(t, bins, po)
