@@ -18,7 +18,7 @@ func TestServiceRouteTarget(t *testing.T) {
 	// the host.
 	r, err := resolve.New(resolve.Config{Servers: []string{"127.0.0.1:1"}, Timeout: 200 * time.Millisecond, Attempts: 1,
 		Transports: []resolve.Transport{resolve.UDP},
-		Static: map[string][]string{"home.example": {"udp:192.0.2.11:5060", "udp:192.0.2.12:5060"}}}, zap.NewNop())
+		Static:     map[string][]string{"home.example": {"udp:192.0.2.11:5060", "udp:192.0.2.12:5060"}}}, zap.NewNop())
 	if err != nil {
 		t.Fatal(err)
 	}
