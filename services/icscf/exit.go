@@ -100,24 +100,17 @@ var (
 // route forwards req to the I-CSCF of its Request-URI's domain (RFC 3263 §4), Record-Routing so that the
 // dialog's later requests cross the border here too.
 func (e *exit) route(ctx context.Context, req *sip.Request, log *zap.Logger) (proxy.Decision, error) {
-	q, err := resolve.QueryFromURI(req.Recipient)
-	if err != nil {
-		return proxy.Decision{}, withCause(statusNoDomain, err)
-	}
-	targets, err := e.resolver.Resolve(ctx, q)
+	t, err := e.resolver.Branch(ctx, req.Recipient)
 	switch {
 	case errors.Is(err, resolve.ErrTimeout):
-		log.Warn("DNS did not answer for the next network", zap.String("host", q.Host), zap.Error(err))
+		log.Warn("DNS did not answer for the next network", zap.String("host", req.Recipient.Host), zap.Error(err))
 		return proxy.Decision{}, withCause(statusDNSTimeout, err)
 	case err != nil:
-		log.Info("no SIP server for the callee's domain", zap.String("host", q.Host), zap.Error(err))
+		log.Info("no SIP server for the callee's domain", zap.String("host", req.Recipient.Host), zap.Error(err))
 		return proxy.Decision{}, withCause(statusNoDomain, err)
 	}
-	t := proxy.Target{NoResponseTimeout: e.attempt}
-	if !e.resolver.Into(&t, targets) {
-		return proxy.Decision{}, withCause(statusNoDomain, fmt.Errorf("%s: only TLS servers (no TLS here)", q.Host))
-	}
-	log.Debug("to another network", zap.String("domain", q.Host), zap.Stringer("first", t.NextHop.Addr),
+	t.NoResponseTimeout = e.attempt
+	log.Debug("to another network", zap.String("domain", req.Recipient.Host), zap.Stringer("first", t.NextHop.Addr),
 		zap.Int("failover", len(t.Failover)))
 	d := proxy.Forward(t)
 	d.RecordRoute = true

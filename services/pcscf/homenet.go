@@ -75,18 +75,11 @@ func (n *Node) serviceRouteTarget(top sip.Uri) (proxy.Target, bool) {
 	if _, err := netip.ParseAddr(strings.Trim(top.Host, "[]")); err == nil {
 		return proxy.Target{}, false
 	}
-	q, err := resolve.QueryFromURI(top)
+	t, err := n.resolver.Branch(context.Background(), top)
 	if err != nil {
 		return proxy.Target{}, false
 	}
-	targets, err := n.resolver.Resolve(context.Background(), q)
-	if err != nil {
-		return proxy.Target{}, false
-	}
-	t := proxy.Target{NoResponseTimeout: n.cfg.ICSCFAttemptTimeout}
-	if !n.resolver.Into(&t, targets) {
-		return proxy.Target{}, false
-	}
+	t.NoResponseTimeout = n.cfg.ICSCFAttemptTimeout
 	return t, true
 }
 
