@@ -39,6 +39,27 @@ func File(t testing.TB, origin, path string) Zone {
 // first zone's SOA. named is stopped when the test ends.
 func Start(t testing.TB, zones ...Zone) string {
 	t.Helper()
+	return StartIn(t, Place{}, zones...)
+}
+
+// Namespace is a network namespace a test created (sip/ipsec/ipsectest.NS is one): Do runs fn on an OS thread
+// inside it; a process started by fn belongs to it.
+type Namespace interface {
+	Do(fn func() error) error
+}
+
+// Place is where named runs: in NS (nil: the test's own namespace) on IP ("": 127.0.0.1) and Port (0: a free
+// one; only a namespace of the test's own has port 53 free for sure).
+type Place struct {
+	NS   Namespace
+	IP   string
+	Port int
+}
+
+// StartIn is Start at p: in a namespace of the test, named can serve several networks' nodes on the address
+// their resolv.conf-less configuration names (dns.servers), as an operator's or an IPX's DNS does.
+func StartIn(t testing.TB, p Place, zones ...Zone) string {
+	t.Helper()
 	if len(zones) == 0 {
 		t.Fatal("bindtest: no zone")
 	}
@@ -50,18 +71,24 @@ func Start(t testing.TB, zones ...Zone) string {
 		t.Skip("named not installed (apt-get install bind9)")
 	}
 	dir := t.TempDir()
-	port := freePort(t)
+	ip, port := p.IP, p.Port
+	if ip == "" {
+		ip = "127.0.0.1"
+	}
+	if port == 0 {
+		port = freePort(t)
+	}
 	var conf strings.Builder
 	fmt.Fprintf(&conf, `options {
 	directory "%[1]s";
 	pid-file "%[1]s/named.pid";
-	listen-on port %[2]d { 127.0.0.1; };
+	listen-on port %[2]d { %[3]s; };
 	listen-on-v6 { none; };
 	recursion no;
 	dnssec-validation no;
 	notify no;
 };
-`, dir, port)
+`, dir, port, ip)
 	for i, z := range zones {
 		file := fmt.Sprintf("zone%d.db", i)
 		if err := os.WriteFile(filepath.Join(dir, file), []byte(z.Text), 0o644); err != nil {
@@ -77,7 +104,11 @@ func Start(t testing.TB, zones ...Zone) string {
 	cmd := exec.CommandContext(ctx, named, "-g", "-c", confPath, "-n", "1")
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if p.NS != nil {
+		start = func() error { return p.NS.Do(cmd.Start) }
+	}
+	if err := start(); err != nil {
 		cancel()
 		t.Fatalf("start named: %v", err)
 	}
@@ -87,12 +118,23 @@ func Start(t testing.TB, zones ...Zone) string {
 		cancel()
 		<-done
 	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	addr := net.JoinHostPort(ip, fmt.Sprint(port))
 	c := &dns.Client{Timeout: 200 * time.Millisecond}
 	m := new(dns.Msg)
 	m.SetQuestion(dns.Fqdn(zones[0].Origin), dns.TypeSOA)
+	answers := func() bool {
+		in, _, err := c.Exchange(m, addr)
+		return err == nil && in.Rcode == dns.RcodeSuccess && len(in.Answer) > 0
+	}
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if in, _, err := c.Exchange(m, addr); err == nil && in.Rcode == dns.RcodeSuccess && len(in.Answer) > 0 {
+		ok := false
+		if p.NS != nil {
+			// The query's socket must be the namespace's too.
+			_ = p.NS.Do(func() error { ok = answers(); return nil })
+		} else {
+			ok = answers()
+		}
+		if ok {
 			return addr
 		}
 		select {

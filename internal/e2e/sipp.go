@@ -34,6 +34,18 @@ type SIPp struct {
 	// Calls is -m (default 1); Timeout bounds the whole run (-timeout, default 20 s).
 	Calls   int
 	Timeout time.Duration
+	// IP is the local address SIPp binds and writes into Via and Contact (-i; "": 127.0.0.1), NS the network
+	// namespace it runs in (nil: the test's own).
+	IP string
+	NS Namespace
+}
+
+// ip is the local address SIPp binds.
+func (s SIPp) ip() string {
+	if s.IP == "" {
+		return "127.0.0.1"
+	}
+	return s.IP
 }
 
 // SIPpResult is a finished run.
@@ -81,7 +93,7 @@ func (s SIPp) Start(t testing.TB) *SIPpRun {
 		transport = "u1"
 	}
 	args := []string{s.Remote, "-sf", filepath.Join(dir, s.Scenario), "-m", strconv.Itoa(calls),
-		"-i", "127.0.0.1", "-t", transport, "-nostdin", "-nd",
+		"-i", s.ip(), "-t", transport, "-nostdin", "-nd",
 		"-timeout", fmt.Sprintf("%ds", int(timeout.Seconds())), "-timeout_error",
 		"-recv_timeout", "10000", "-max_recv_loops", "1000",
 		"-trace_err", "-error_file", filepath.Join(work, "errors.log"),
@@ -98,8 +110,12 @@ func (s SIPp) Start(t testing.TB) *SIPpRun {
 	if s.Username != "" {
 		args = append(args, "-au", s.Username)
 	}
-	for _, k := range slices.Sorted(maps.Keys(s.Keys)) {
-		args = append(args, "-key", k, s.Keys[k])
+	keys := maps.Clone(s.Keys)
+	if d, ok := keys["domain"]; ok && keys["callee_domain"] == "" {
+		keys["callee_domain"] = d // the callee is in the caller's domain unless a test says otherwise
+	}
+	for _, k := range slices.Sorted(maps.Keys(keys)) {
+		args = append(args, "-key", k, keys[k])
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+10*time.Second)
 	out := &lockedBuffer{}
@@ -132,7 +148,7 @@ func (r *SIPpRun) supervise(ctx context.Context, bin string, args []string, star
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Dir = r.work
 		cmd.Stdout, cmd.Stderr = r.out, r.out
-		err := cmd.Start()
+		err := inNamespace(r.spec.NS, cmd.Start)
 		if attempt == 1 {
 			started <- err
 		}
@@ -216,11 +232,16 @@ func (r *SIPpRun) WaitBound(timeout time.Duration) {
 	r.t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
-		c, err := net.ListenPacket("udp", Addr(r.spec.LocalPort))
+		err := inNamespace(r.spec.NS, func() error {
+			c, err := net.ListenPacket("udp", net.JoinHostPort(r.spec.ip(), strconv.Itoa(r.spec.LocalPort)))
+			if err == nil {
+				_ = c.Close()
+			}
+			return err
+		})
 		if err != nil {
 			return // taken: SIPp has it
 		}
-		_ = c.Close()
 		select {
 		case <-r.done:
 			r.t.Fatalf("sipp %s ended before binding\n%s", r.spec.Scenario, r.Wait().Report())

@@ -181,6 +181,10 @@ func Run(t testing.TB, bin string, args ...string) string {
 	return stdout.String()
 }
 
+// captureStartTimeout bounds tshark's start (loading its dissectors): seconds on a quiet machine, tens of
+// seconds on a loaded one (a CI runner linking binaries meanwhile).
+const captureStartTimeout = 60 * time.Second
+
 // Capture is a live capture running in the background.
 type Capture struct {
 	path   string
@@ -196,6 +200,19 @@ type Capture struct {
 // or fails when CI=true (CI runs as root). The capture is stopped at cleanup if Stop was not called.
 func StartCapture(t testing.TB, bin, iface, filter string) *Capture {
 	t.Helper()
+	return StartCaptureIn(t, bin, nil, iface, filter)
+}
+
+// Namespace is a network namespace a test created (sip/ipsec/ipsectest.NS is one): Do runs fn on an OS thread
+// inside it; a process started by fn belongs to it.
+type Namespace interface {
+	Do(fn func() error) error
+}
+
+// StartCaptureIn is StartCapture on an interface of the network namespace ns (nil: the test's own), such as
+// one end of a veth link between two namespaces.
+func StartCaptureIn(t testing.TB, bin string, ns Namespace, iface, filter string) *Capture {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "live.pcapng")
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "-i", iface, "-f", filter, "-w", path, "-q")
@@ -206,7 +223,11 @@ func StartCapture(t testing.TB, bin, iface, filter string) *Capture {
 		cancel()
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if ns != nil {
+		start = func() error { return ns.Do(cmd.Start) }
+	}
+	if err := start(); err != nil {
 		cancel()
 		t.Fatalf("start tshark capture: %v", err)
 	}
@@ -240,8 +261,8 @@ func StartCapture(t testing.TB, bin, iface, filter string) *Capture {
 			}
 			t.Skip(msg)
 		}
-	case <-time.After(20 * time.Second):
-		t.Fatalf("tshark did not start capturing on %s within 20s\n%s", iface, c.stderr)
+	case <-time.After(captureStartTimeout):
+		t.Fatalf("tshark did not start capturing on %s within %v\n%s", iface, captureStartTimeout, c.stderr)
 	}
 	return c
 }

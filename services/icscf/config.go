@@ -76,6 +76,11 @@ type Config struct {
 	// THIG hides the home network's topology from the other networks listed in it (TS 24.229 §5.10.4,
 	// thig.go: keys, current_key, domain, networks). Off without keys.
 	THIG THIGConfig `yaml:"thig"`
+
+	// Interconnect makes this I-CSCF the exit point towards other networks (exit.go: enabled, dns, domains):
+	// an initial request from inside the trust domain for another domain goes to that domain's I-CSCF by DNS.
+	// Off by default.
+	Interconnect InterconnectConfig `yaml:"interconnect"`
 }
 
 // DiameterConfig is the Cx side of the I-CSCF (TS 29.229).
@@ -272,6 +277,7 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("admin: %w", err))
 	}
 	errs = append(errs, c.THIG.validate()...)
+	errs = append(errs, c.Interconnect.validate()...)
 	return errors.Join(errs...)
 }
 

@@ -25,6 +25,8 @@ type Router struct {
 	// edge is the boundary of the trust domain: the Router is always wrapped by it (Run), and asks it
 	// whether a request came from inside.
 	edge *boundary.Boundary
+	// exit routes requests for other networks' domains (nil: off, exit.go).
+	exit *exit
 }
 
 // routerConfig is what newRouter needs.
@@ -38,6 +40,7 @@ type routerConfig struct {
 	metrics        *metrics
 	log            *zap.Logger
 	edge           *boundary.Boundary
+	exit           *exit
 }
 
 func newRouter(rc routerConfig) (*Router, error) {
@@ -49,7 +52,8 @@ func newRouter(rc routerConfig) (*Router, error) {
 		rc.log = zap.NewNop()
 	}
 	return &Router{hss: rc.hss, dir: dir, domain: rc.domain, attemptTimeout: rc.attemptTimeout,
-		maxAttempts: max(rc.maxAttempts, 1), retryAfter: rc.retryAfter, metrics: rc.metrics, log: rc.log, edge: rc.edge}, nil
+		maxAttempts: max(rc.maxAttempts, 1), retryAfter: rc.retryAfter, metrics: rc.metrics, log: rc.log, edge: rc.edge,
+		exit: rc.exit}, nil
 }
 
 // Route implements proxy.Router: REGISTER per TS 24.229 §5.3.1, initial requests per §5.3.2, anything in a
@@ -85,6 +89,10 @@ func (r *Router) Route(ctx context.Context, req *sip.Request, src proxy.Source) 
 	case len(req.GetHeaders("Route")) > 0:
 		// A pre-loaded route past this node: it names the next hop already.
 		return r.forwardByRoute(req), nil
+	case r.exit != nil && r.exit.foreign(req.Recipient) && r.edge.Trusts(src.Remote):
+		// TS 24.229 §5.10.2 (the exit point): a request of the home network for another network's domain
+		// leaves through this border, to that network's I-CSCF (exit.go); the HSS knows nothing of it.
+		return r.exit.route(ctx, req, log)
 	}
 	return r.terminating(ctx, req, false, log)
 }

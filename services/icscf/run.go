@@ -108,9 +108,15 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		return nil, fmt.Errorf("icscf: %w", err)
 	}
 	edge := boundary.New(trusted, log.Named("trust"), n.metrics.edge)
+	var ex *exit
+	if cfg.Interconnect.Enabled {
+		if ex, err = newExit(cfg.Interconnect, []string{cfg.Domain, cfg.THIG.Domain}, log.Named("interconnect")); err != nil {
+			return nil, fmt.Errorf("icscf: %w", err)
+		}
+	}
 	n.router, err = newRouter(routerConfig{hss: hss, scscfs: cfg.SCSCFs, domain: cfg.Domain,
 		attemptTimeout: cfg.AttemptTimeout, maxAttempts: cfg.MaxAttempts, retryAfter: cfg.Diameter.RetryAfter,
-		metrics: n.metrics, log: log, edge: edge})
+		metrics: n.metrics, log: log, edge: edge, exit: ex})
 	if err != nil {
 		return nil, fmt.Errorf("icscf: %w", err)
 	}

@@ -185,6 +185,7 @@ func (h *hider) hide(d *proxy.Decision, req *sip.Request, fromOutside bool, log 
 		if err := h.hideVias(d, req); err != nil {
 			return fmt.Errorf("thig: %w", err)
 		}
+		h.hideChargingOutbound(d, req)
 	case req.Method == sip.ACK:
 	case fromOutside:
 		h.hideInbound(d, req, log)
@@ -307,6 +308,7 @@ func (h *hider) hideOutbound(d *proxy.Decision, req *sip.Request, log *zap.Logge
 			}
 		}
 	}
+	h.hideChargingOutbound(d, req)
 	d.RecordRoute = true
 	log.Debug("THIG: home network hidden in a request leaving it")
 	inner := d.OnResponse
@@ -422,6 +424,9 @@ func (h *hider) hideResponse(res *sip.Response, log *zap.Logger) {
 		if cs, changed := h.hideContacts(header.Values(res, "Contact"), log); changed {
 			replaceAll(res, "Contact", cs, log)
 		}
+	}
+	if pcv, changed := h.hideChargingVector(header.Values(res, header.PChargingVector)); changed {
+		replaceAll(res, header.PChargingVector, pcv, log)
 	}
 	rrs := header.Values(res, "Record-Route")
 	self, ok := h.self()

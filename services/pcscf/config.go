@@ -55,6 +55,11 @@ type Config struct {
 	// sends the REGISTERs of that home network there without asking DNS. Default: the servers of
 	// /etc/resolv.conf, UDP then TCP (the P-CSCF has no TLS towards the core).
 	DNS resolve.Config `yaml:"dns"`
+	// ICSCFAttemptTimeout, with ICSCF "dns", gives up on one I-CSCF address when no final response to a REGISTER
+	// came within it and tries the next one (RFC 3263 §4.3 "a timeout"): a home I-CSCF that is down is passed
+	// after this instead of Timer F (32 s), which the UE's own Timer F would meet first. Keep it above the home
+	// network's REGISTER round trip (UAR, S-CSCF, MAR). Default 0: the transaction timers alone.
+	ICSCFAttemptTimeout time.Duration `yaml:"icscf_attempt_timeout"`
 	// IPsec is auto, required or off.
 	IPsec IPsecMode `yaml:"ipsec"`
 	// ClientPorts and ServerPorts are the pools of protected ports (TS 33.203 §7.1 port_pc,
@@ -217,6 +222,9 @@ func (c Config) Validate() error {
 		if err := c.DNS.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("dns: %w", err))
 		}
+	}
+	if c.ICSCFAttemptTimeout < 0 {
+		errs = append(errs, errors.New("icscf_attempt_timeout: must not be negative"))
 	}
 	switch c.ICSCFTransport {
 	case "udp", "tcp":

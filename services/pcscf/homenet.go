@@ -53,11 +53,34 @@ func (n *Node) homeICSCF(ctx context.Context, u sip.Uri) (proxy.Target, error) {
 	case err != nil:
 		return proxy.Target{}, withCause(statusNoHomeNetwork, err)
 	}
-	var t proxy.Target
+	t := proxy.Target{NoResponseTimeout: n.cfg.ICSCFAttemptTimeout} // RFC 3263 §4.3: a timeout tries the next
 	if !n.resolver.Into(&t, targets) {
 		return proxy.Target{}, withCause(statusNoHomeNetwork, fmt.Errorf("%s: only TLS servers (no TLS here): %w", q.Host, resolve.ErrNotFound))
 	}
 	return t, nil
+}
+
+// serviceRouteTarget is the branch of a roaming UE's originating request when its Service-Route's first entry
+// names a host by name (a home network's hidden Service-Route, sip:TOKEN@home.example, TS 24.229 §5.10.4):
+// every address DNS gives for it, in RFC 3263 order, with failover and ICSCFAttemptTimeout, as for the
+// REGISTER (homeICSCF). Without it the proxy sends to the first address alone, and a dead first I-CSCF of the
+// home network would take the roamer's calls with it. ok is false when the P-CSCF does not resolve by DNS
+// (a static ICSCF), the entry is an address, or DNS gives nothing usable: the proxy then routes as before.
+// The lookup is bounded by the resolver's timeout and attempts; it is usually an answer from its cache, the
+// REGISTER having asked for the same name.
+func (n *Node) serviceRouteTarget(top sip.Uri) (proxy.Target, bool) {
+	if n.resolver == nil {
+		return proxy.Target{}, false
+	}
+	if _, err := netip.ParseAddr(strings.Trim(top.Host, "[]")); err == nil {
+		return proxy.Target{}, false
+	}
+	t, err := n.resolver.Branch(context.Background(), top)
+	if err != nil {
+		return proxy.Target{}, false
+	}
+	t.NoResponseTimeout = n.cfg.ICSCFAttemptTimeout
+	return t, true
 }
 
 // withCause is se with err as its cause (a copy: the sentinels are shared).

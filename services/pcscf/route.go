@@ -138,6 +138,9 @@ func (n *Node) originating(req *sip.Request, src proxy.Source, reg Registration)
 	for i := range routes {
 		d.AddHeaders = append(d.AddHeaders, &sip.RouteHeader{Address: routes[i]})
 	}
+	if t, ok := n.serviceRouteTarget(routes[0]); ok { // homenet.go: the home network's I-CSCFs with failover
+		d.Targets = []proxy.Target{t}
+	}
 	if createsDialog(req.Method) {
 		// TS 24.229 §5.2.6.3.4: the Record-Route of the responses is the dialog's route set; the UE's later
 		// requests must carry it (reversed, RFC 3261 §12.1.2), beyond our own entries.
