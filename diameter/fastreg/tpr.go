@@ -26,7 +26,9 @@ type TPR struct {
 }
 
 // Expiry is when a token received at now stops being valid.
-func (r *TPR) Expiry(now time.Time) time.Time { return now.Add(time.Duration(r.Lifetime) * time.Second) }
+func (r *TPR) Expiry(now time.Time) time.Time {
+	return now.Add(time.Duration(r.Lifetime) * time.Second)
+}
 
 // Marshal builds the request as a go-diameter message with dictionary d (NewDictionary).
 func (r *TPR) Marshal(d *dict.Parser) (*diam.Message, error) {
