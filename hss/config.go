@@ -69,6 +69,8 @@ type Config struct {
 	// that are not listed here are left alone.
 	SCSCFs []SCSCFConfig  `yaml:"scscfs"`
 	Log    logging.Config `yaml:"log"`
+	// FastReg is the access-bound fast registration (docs/fastreg.md); off by default.
+	FastReg FastRegConfig `yaml:"fastreg"`
 }
 
 // DiameterConfig is the Cx transport and identity.
@@ -233,8 +235,9 @@ func DefaultConfig() Config {
 		},
 		// Capability numbers are operator-defined (TS 29.228 §6.7): 1 and 2 are examples, offered by the
 		// default S-CSCF so that subscribers requiring either still find it.
-		SCSCFs: []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
-		Log:    logging.Default(),
+		SCSCFs:  []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
+		Log:     logging.Default(),
+		FastReg: DefaultFastRegConfig(),
 	}
 }
 

@@ -65,6 +65,7 @@ type Server struct {
 	node    *peer.Node
 	sqn     aka.SQNConfig
 	blocks  *sqnBlocks // SQNs reserved in the store and not yet issued, per IMPI
+	fastreg *tokenApp  // the fast registration token application (fastreg.go); nil when off
 
 	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
 	sessionLow  atomic.Uint32 // Session-Id low part: a counter
@@ -123,6 +124,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
 		blocks:      newSQNBlocks(cfg.Cx.SQN.Block, cfg.Cx.SQN.BlockCache),
 		sessionHigh: uint32(time.Now().Unix())}
+	if s.fastreg, err = newTokenApp(cfg, opts.Store, d, log); err != nil {
+		return nil, err
+	}
 	if s.ops, err = NewOperations(cfg.Cx.Operations, opts.Metrics, s.log); err != nil {
 		return nil, err
 	}
@@ -141,7 +145,7 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		OriginRealm:           cfg.Diameter.Realm,
 		VendorID:              cx.Vendor3GPP,
 		ProductName:           "imscore-hss",
-		Applications:          []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}},
+		Applications:          append([]peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}}, s.fastreg.applications()...),
 		Dictionary:            d,
 		WatchdogInterval:      cfg.Diameter.WatchdogInterval,
 		RequestTimeout:        cfg.Diameter.RequestTimeout,
@@ -157,6 +161,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("hss: diameter node: %w", err)
 	}
 	s.node = node
+	if s.fastreg != nil {
+		s.background(s.fastreg.sweep)
+	}
 	return s, nil
 }
 
@@ -167,6 +174,7 @@ func Permissions() map[string][]peer.Command {
 	return map[string][]peer.Command{
 		RoleICSCF: {cmd(cx.CmdUserAuthorization), cmd(cx.CmdLocationInfo)},
 		RoleSCSCF: {cmd(cx.CmdMultimediaAuth), cmd(cx.CmdServerAssignment), cmd(cx.CmdLocationInfo)},
+		RolePAA:   fastregCommands(),
 	}
 }
 
@@ -242,6 +250,9 @@ func (t *txn) add(f ...zap.Field) { t.fields = append(t.fields, f...) }
 // the same identity; the Wildcarded-Public-Identity, a pattern, is left as it is. Every answer carries Vendor-Specific-Application-Id (Cx, TS 29.229 §6.1) and Auth-Session-State
 // NO_STATE_MAINTAINED (Cx is stateless, TS 29.229 §6.1).
 func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
+	if s.fastreg.serves(req) {
+		return s.fastreg.serve(ctx, req, from)
+	}
 	if req.Header.ApplicationID != cx.AppID {
 		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d", req.Header.ApplicationID)
 	}
