@@ -276,8 +276,8 @@ func (c *Config) Validate() error {
 			return bad(field+".roles", "empty: want %s and/or %s", RoleICSCF, RoleSCSCF)
 		}
 		for _, r := range p.Roles {
-			if r != RoleICSCF && r != RoleSCSCF {
-				return bad(field+".roles", "%q: want %s or %s", r, RoleICSCF, RoleSCSCF)
+			if r != RoleICSCF && r != RoleSCSCF && r != RolePAA { // RolePAA: fastreg.go
+				return bad(field+".roles", "%q: want %s, %s or %s", r, RoleICSCF, RoleSCSCF, RolePAA)
 			}
 		}
 	}

@@ -93,6 +93,9 @@ type Config struct {
 	// MaxRetryAfter is the longest Retry-After (RFC 3261 §20.33) of a 500 or 503 the UE waits
 	// out before it tries again; longer, the request fails. Default 32 s (RFC 3261 Timer B).
 	MaxRetryAfter time.Duration
+	// FastReg, when set, is presented in the first REGISTER of an initial registration: the access token and
+	// an AIB (fastreg.go, docs/fastreg.md). Anything but a 200 continues as a standard registration.
+	FastReg *FastReg
 }
 
 func (c *Config) defaults() error {
