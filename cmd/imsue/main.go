@@ -94,6 +94,7 @@ func run(args []string) int {
 	precondition := fs.Bool("precondition", false, "call: offer precondition and send an UPDATE after the PRACK of the 183")
 	cancelRinging := fs.Bool("cancel-on-ringing", false, "call: CANCEL the INVITE when the callee rings (180)")
 	pf := presenceFlags(fs)
+	fr := fastregFlags(fs)
 	level := fs.String("log-level", "info", "log level")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
@@ -130,6 +131,10 @@ func run(args []string) int {
 		return 2
 	}
 	cfg.Instance, cfg.RegID, cfg.Refresh, cfg.NoAnswer, cfg.MaxRetryAfter = *instance, *regID, *refresh, *noAnswer, *maxRetryAfter
+	if err := fr.apply(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 2
+	}
 	if *regID == 0 || *maxRetryAfter <= 0 {
 		fmt.Fprintln(os.Stderr, "imsue: --reg-id must not be 0 and --max-retry-after must be positive")
 		return 2
