@@ -334,6 +334,9 @@ func (c *Config) Validate() error {
 	if _, err := logging.New(c.Log, "validate"); err != nil {
 		return bad("log", "%v", err)
 	}
+	if c.FastReg.Enabled {
+		return c.FastReg.validate() // fastreg.go
+	}
 	return nil
 }
 

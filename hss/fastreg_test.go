@@ -172,3 +172,24 @@ func TestFastRegBadPush(t *testing.T) {
 		t.Fatal("an HSS with fastreg off accepted the PAA: no application in common (RFC 6733 §5.3) expected")
 	}
 }
+
+func TestFastRegConfig(t *testing.T) {
+	cfg := hss.DefaultConfig()
+	if cfg.FastReg.Enabled || cfg.FastReg.MaxLifetime != hss.DefaultFastRegMaxLifetime {
+		t.Fatalf("default %+v", cfg.FastReg)
+	}
+	cfg.FastReg.Enabled = true
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.FastReg.MaxLifetime = 0
+	if err := cfg.Validate(); !errors.Is(err, hss.ErrInvalidConfig) {
+		t.Fatalf("max_lifetime 0: %v", err)
+	}
+	cfg.Diameter.Peers = append(cfg.Diameter.Peers, peer.AllowedPeer{Host: "x.example", Realm: "example",
+		Sources: []string{"127.0.0.1"}, Roles: []string{"pcrf"}})
+	cfg.FastReg = hss.DefaultFastRegConfig()
+	if err := cfg.Validate(); !errors.Is(err, hss.ErrInvalidConfig) {
+		t.Fatalf("unknown role: %v", err)
+	}
+}
