@@ -117,9 +117,9 @@ func (a *tokenApp) serves(req *diam.Message) bool {
 }
 
 // serve answers a Token-Push or Token-Drop. A request that does not decode gets the decoder's result
-// (DIAMETER_MISSING_AVP, DIAMETER_INVALID_AVP_VALUE with Failed-AVP); a push for a subscriber with the scheme
-// off DIAMETER_AUTHORIZATION_REJECTED (RFC 6733 §7.1.5); an unknown IMPI DIAMETER_ERROR_USER_UNKNOWN's base
-// counterpart does not exist outside Cx, so DIAMETER_AUTHORIZATION_REJECTED too (the PAA learns nothing more).
+// (DIAMETER_MISSING_AVP, DIAMETER_INVALID_AVP_VALUE with Failed-AVP). A push for a subscriber with the scheme
+// off, or for an IMPI the HSS does not know, gets DIAMETER_AUTHORIZATION_REJECTED (RFC 6733 §7.1.5): the Cx
+// DIAMETER_ERROR_USER_UNKNOWN belongs to the Cx application, and the PAA need not learn which case it was.
 func (a *tokenApp) serve(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
 	start := a.now()
 	cmd := fastreg.Command(req.Header.CommandCode)
