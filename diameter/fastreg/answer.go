@@ -75,13 +75,7 @@ func (a *Answer) Marshal(d *dict.Parser) (*diam.Message, error) {
 func (a *Answer) MarshalBinary(d *dict.Parser) ([]byte, error) { return serialize(a.Marshal(d)) }
 
 // Unmarshal fills a from a go-diameter message.
-func (a *Answer) Unmarshal(m *diam.Message) error {
-	b, err := m.Serialize()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return a.UnmarshalBinary(b)
-}
+func (a *Answer) Unmarshal(m *diam.Message) error { return unmarshalDiam(m, a.UnmarshalBinary) }
 
 // UnmarshalBinary fills a from a TPA or TDA in wire form. An answer that carries no Result-Code (a peer
 // layer error answer may lack the VSAI) is still decoded; Result then reports it.

@@ -1,11 +1,7 @@
 package fastreg
 
 import (
-	"fmt"
-
 	"github.com/fiorix/go-diameter/v4/diam"
-	"github.com/fiorix/go-diameter/v4/diam/avp"
-	"github.com/fiorix/go-diameter/v4/diam/datatype"
 	"github.com/fiorix/go-diameter/v4/diam/dict"
 )
 
@@ -23,72 +19,22 @@ type TDR struct {
 	UserName         string
 }
 
-// Marshal builds the request as a go-diameter message with dictionary d (NewDictionary).
-func (r *TDR) Marshal(d *dict.Parser) (*diam.Message, error) {
-	if r.DestinationRealm == "" || r.UserName == "" {
-		return nil, fmt.Errorf("%w: TDR: Destination-Realm and User-Name are required", ErrInvalidField)
-	}
-	m, err := newMessage(CmdTokenDrop, true, d, r.common)
-	if err != nil {
-		return nil, err
-	}
-	m.NewAVP(avp.DestinationRealm, avp.Mbit, 0, datatype.DiameterIdentity(r.DestinationRealm))
-	if r.DestinationHost != "" {
-		m.NewAVP(avp.DestinationHost, avp.Mbit, 0, datatype.DiameterIdentity(r.DestinationHost))
-	}
-	m.NewAVP(avp.UserName, avp.Mbit, 0, datatype.UTF8String(r.UserName))
-	return m, nil
+func (r *TDR) head() requestHead {
+	return requestHead{cmd: CmdTokenDrop, c: &r.common, destRealm: &r.DestinationRealm, destHost: &r.DestinationHost,
+		userName: &r.UserName}
 }
+
+// Marshal builds the request as a go-diameter message with dictionary d (NewDictionary).
+func (r *TDR) Marshal(d *dict.Parser) (*diam.Message, error) { return r.head().marshal(d) }
 
 // MarshalBinary is Marshal in wire form (identifiers 0, for the peer layer to set).
 func (r *TDR) MarshalBinary(d *dict.Parser) ([]byte, error) { return serialize(r.Marshal(d)) }
 
 // Unmarshal fills r from a go-diameter message.
-func (r *TDR) Unmarshal(m *diam.Message) error {
-	b, err := m.Serialize()
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	return r.UnmarshalBinary(b)
-}
+func (r *TDR) Unmarshal(m *diam.Message) error { return unmarshalDiam(m, r.UnmarshalBinary) }
 
 // UnmarshalBinary fills r from a TDR in wire form; errors as TPR.UnmarshalBinary.
 func (r *TDR) UnmarshalBinary(b []byte) error {
-	const cmd = "TDR"
-	h, body, err := splitMessage(b)
-	if err != nil {
-		return err
-	}
-	if h.code != CmdTokenDrop || h.app != AppID || h.flags&flagRequest == 0 {
-		return fmt.Errorf("%w: command %d application %d flags %#x is no TDR", ErrMalformed, h.code, h.app, h.flags)
-	}
 	*r = TDR{}
-	var sawVSAI bool
-	err = walk(body, func(f field) error {
-		if ok, err := r.visit(cmd, f, &sawVSAI); ok || err != nil {
-			return err
-		}
-		switch {
-		case f.vendor == 0 && f.code == avpDestinationRealm:
-			return text(cmd, f, &r.DestinationRealm)
-		case f.vendor == 0 && f.code == avpDestinationHost:
-			return text(cmd, f, &r.DestinationHost)
-		case f.vendor == 0 && f.code == avpUserName:
-			return text(cmd, f, &r.UserName)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err := r.required(cmd, sawVSAI); err != nil {
-		return err
-	}
-	switch {
-	case r.DestinationRealm == "":
-		return missing(cmd, "Destination-Realm", avpDestinationRealm, 0)
-	case r.UserName == "":
-		return missing(cmd, "User-Name", avpUserName, 0)
-	}
-	return nil
+	return r.head().decode(b, "TDR", func(field) error { return nil })
 }
