@@ -72,6 +72,8 @@ type Config struct {
 	// EAP is the EAP-TLS server for PAAs on the Diameter EAP application (eap.go, docs/fastreg.md); off
 	// without eap.cert_file.
 	EAP EAPConfig `yaml:"eap"`
+	// FastReg is the access-bound fast registration (docs/fastreg.md); off by default.
+	FastReg FastRegConfig `yaml:"fastreg"`
 }
 
 // DiameterConfig is the Cx transport and identity.
@@ -236,8 +238,9 @@ func DefaultConfig() Config {
 		},
 		// Capability numbers are operator-defined (TS 29.228 §6.7): 1 and 2 are examples, offered by the
 		// default S-CSCF so that subscribers requiring either still find it.
-		SCSCFs: []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
-		Log:    logging.Default(),
+		SCSCFs:  []SCSCFConfig{{Name: DefaultSCSCFName, Mandatory: []uint32{1}, Optional: []uint32{2}}},
+		Log:     logging.Default(),
+		FastReg: DefaultFastRegConfig(),
 	}
 }
 
@@ -276,8 +279,8 @@ func (c *Config) Validate() error {
 			return bad(field+".roles", "empty: want %s and/or %s", RoleICSCF, RoleSCSCF)
 		}
 		for _, r := range p.Roles {
-			if r != RoleICSCF && r != RoleSCSCF && r != RoleBSF {
-				return bad(field+".roles", "%q: want %s, %s or %s", r, RoleICSCF, RoleSCSCF, RoleBSF)
+			if r != RoleICSCF && r != RoleSCSCF && r != RoleBSF && r != RolePAA { // RoleBSF: zh.go, RolePAA: fastreg.go
+				return bad(field+".roles", "%q: want %s, %s, %s or %s", r, RoleICSCF, RoleSCSCF, RoleBSF, RolePAA)
 			}
 		}
 	}
@@ -333,6 +336,9 @@ func (c *Config) Validate() error {
 	}
 	if _, err := logging.New(c.Log, "validate"); err != nil {
 		return bad("log", "%v", err)
+	}
+	if c.FastReg.Enabled {
+		return c.FastReg.validate() // fastreg.go
 	}
 	return nil
 }

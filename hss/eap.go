@@ -24,8 +24,8 @@ import (
 // success the HSS keeps the token exported from the TLS session for the IMPI the UE's certificate names,
 // and drops it when the PAA ends the session (STR, RFC 6733 §8.4).
 
-// RolePAA may send DER (RFC 4072 §3.1) and STR (RFC 6733 §8.4.1) on the Diameter EAP application.
-const RolePAA = "paa"
+// RolePAA (fastreg.go) may also send DER (RFC 4072 §3.1) and STR (RFC 6733 §8.4.1) on the Diameter EAP
+// application when the EAP server is on.
 
 // Defaults of the HSS's EAP server.
 const (

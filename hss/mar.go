@@ -116,6 +116,7 @@ func (s *Server) mar(ctx context.Context, t *txn, req *cx.MAR, ans *cx.MAA) erro
 	count := uint32(len(items))
 	ans.UserName, ans.PublicIdentity = priv.IMPI, pub.IMPU
 	ans.SIPNumberAuthItems, ans.SIPAuthDataItems = &count, items
+	s.fastreg.attach(ctx, t, priv.IMPI, ans) // docs/fastreg.md: the token beside the vector
 	ans.SetResultCode(diameter.Success)
 	t.add(zap.Uint32("vectors", count))
 	return nil

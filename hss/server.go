@@ -70,6 +70,7 @@ type Server struct {
 	sqn     aka.SQNConfig
 	eap     *eapServer // nil unless ServerOptions.EAP
 	blocks  *sqnBlocks // SQNs reserved in the store and not yet issued, per IMPI
+	fastreg *tokenApp  // the fast registration token application (fastreg.go); nil when off
 
 	sessionHigh uint32        // Session-Id high part: boot time (RFC 6733 §8.8)
 	sessionLow  atomic.Uint32 // Session-Id low part: a counter
@@ -131,17 +132,21 @@ func NewServer(opts ServerOptions) (*Server, error) {
 	s := &Server{cfg: cfg, store: opts.Store, log: log.Named("cx"), metrics: opts.Metrics, dict: d, sqn: sqn,
 		blocks:      newSQNBlocks(cfg.Cx.SQN.Block, cfg.Cx.SQN.BlockCache),
 		sessionHigh: uint32(time.Now().Unix())}
+	if s.fastreg, err = newTokenApp(cfg, opts.Store, d, log); err != nil {
+		return nil, err
+	}
 	if s.ops, err = NewOperations(cfg.Cx.Operations, opts.Metrics, s.log); err != nil {
 		return nil, err
 	}
 	s.bgCtx, s.bgCancel = context.WithCancel(context.Background())
-	apps, perms := []peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}, zhApplication()}, Permissions()
+	apps := append([]peer.Application{{ID: cx.AppID, VendorID: cx.Vendor3GPP}, zhApplication()}, s.fastreg.applications()...)
+	perms := Permissions()
 	if opts.EAP != nil {
 		if s.eap, err = newEAPServer(*opts.EAP, cfg.Diameter.OriginHost, cfg.Diameter.Realm, d, log.Named("eap")); err != nil {
 			s.bgCancel()
 			return nil, err
 		}
-		apps, perms[RolePAA] = append(apps, peer.Application{ID: eapapp.AppID}), eapPermissions()
+		apps, perms[RolePAA] = append(apps, peer.Application{ID: eapapp.AppID}), append(perms[RolePAA], eapPermissions()...)
 	}
 	var obs peer.Observer
 	if opts.Metrics != nil {
@@ -173,6 +178,9 @@ func NewServer(opts ServerOptions) (*Server, error) {
 		return nil, fmt.Errorf("hss: diameter node: %w", err)
 	}
 	s.node = node
+	if s.fastreg != nil {
+		s.background(s.fastreg.sweep)
+	}
 	return s, nil
 }
 
@@ -183,7 +191,8 @@ func Permissions() map[string][]peer.Command {
 	return map[string][]peer.Command{
 		RoleICSCF: {cmd(cx.CmdUserAuthorization), cmd(cx.CmdLocationInfo)},
 		RoleSCSCF: {cmd(cx.CmdMultimediaAuth), cmd(cx.CmdServerAssignment), cmd(cx.CmdLocationInfo)},
-		RoleBSF:   zhPermissions(), // zh.go
+		RoleBSF:   zhPermissions(),   // zh.go
+		RolePAA:   fastregCommands(), // fastreg.go; the Diameter EAP requests join them when the EAP server is on (eap.go)
 	}
 }
 
@@ -264,6 +273,9 @@ func (t *txn) add(f ...zap.Field) { t.fields = append(t.fields, f...) }
 func (s *Server) ServeDiameter(ctx context.Context, req *diam.Message, from peer.PeerInfo) (*diam.Message, error) {
 	if req.Header.ApplicationID == eapapp.AppID && s.eap != nil {
 		return s.eap.serve(ctx, req, from)
+	}
+	if s.fastreg.serves(req) {
+		return s.fastreg.serve(ctx, req, from)
 	}
 	if req.Header.ApplicationID != cx.AppID {
 		return nil, diameter.Errorf(diameter.ApplicationUnsupported, "application %d", req.Header.ApplicationID)

@@ -20,3 +20,6 @@ var (
 	// 48 bits, a malformed wildcard, an iFC trigger with no condition, …).
 	ErrInvalid = errors.New("hss: invalid")
 )
+
+// ErrFastRegOff: the access-bound fast registration is off for the private identity (TokenStore.PutToken).
+var ErrFastRegOff = errors.New("hss: fast registration is off for this private identity")

@@ -103,6 +103,7 @@ func run(args []string) int {
 	cancelRinging := fs.Bool("cancel-on-ringing", false, "call: CANCEL the INVITE when the callee rings (180)")
 	pf := presenceFlags(fs)
 	mf := msrpFlags(fs) // msrp.go
+	fr := fastregFlags(fs)
 	level := fs.String("log-level", "info", "log level")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() { fmt.Fprintln(os.Stderr, usage); fs.PrintDefaults() }
@@ -151,6 +152,10 @@ func run(args []string) int {
 		return 2
 	}
 	cfg.Instance, cfg.RegID, cfg.Refresh, cfg.NoAnswer, cfg.MaxRetryAfter = *instance, *regID, *refresh, *noAnswer, *maxRetryAfter
+	if err := fr.apply(&cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "imsue:", err)
+		return 2
+	}
 	agent, err := setupMSRP(&cfg, mf, log) // msrp.go
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "imsue:", err)

@@ -110,6 +110,8 @@ func (h *handler) routes() {
 	h.route(read, "GET /api/v1/subscribers/{impi}/registration", h.getRegistration)
 	h.route(provision, "POST /api/v1/subscribers/{impi}/deregister", h.deregister)
 	h.route(provision, "POST /api/v1/subscribers/{impi}/push-profile", h.pushProfile)
+	h.route(read, "GET /api/v1/subscribers/{impi}/fastreg", h.getFastReg)
+	h.route(provision, "PUT /api/v1/subscribers/{impi}/fastreg", h.putFastReg)
 	h.route(read, "GET /api/v1/operations", h.listOperations)
 	h.route(read, "GET /api/v1/operations/{id}", h.getOperation)
 

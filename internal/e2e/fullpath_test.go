@@ -25,6 +25,9 @@ type coreOptions struct {
 	pcscf bool   // UEs go through cmd/pcscf (no sec-agree)
 	// pcscfExtra is YAML appended to the P-CSCF's configuration.
 	pcscfExtra string
+	// hssExtra is YAML appended to the HSS's configuration; scscfArgs are further S-CSCF flags.
+	hssExtra  string
+	scscfArgs []string
 }
 
 // startCore starts HSS, S-CSCF and I-CSCF with a SQLite store (dsn "") or the given one, and provisions subs.
@@ -41,13 +44,13 @@ func startCoreWith(t *testing.T, o coreOptions, subs ...Subscriber) *core {
 	c := &core{}
 	scscfPort := FreePort(t)
 	name := fmt.Sprintf("sip:scscf.%s:%d", Domain, scscfPort)
-	c.hss = StartHSS(t, bins, HSSOptions{DB: dsn, SCSCFs: []string{name}})
+	c.hss = StartHSS(t, bins, HSSOptions{DB: dsn, SCSCFs: []string{name}, Extra: o.hssExtra})
 	for _, s := range subs {
 		c.hss.Provision(t, bins, s)
 	}
 	icscfPort := FreePort(t)
 	c.scscf = StartSCSCF(t, bins, SCSCFOptions{HSS: c.hss.Cx, HSSHost: c.hss.Host, ICSCF: Addr(icscfPort), DB: dsn,
-		Args: []string{"--sip-listen", Addr(scscfPort), "--server-name", name}})
+		Args: append([]string{"--sip-listen", Addr(scscfPort), "--server-name", name}, o.scscfArgs...)})
 	c.scscf.Name, c.scscf.SIP = name, Addr(scscfPort)
 	c.icscf = StartICSCF(t, bins, ICSCFOptions{HSS: c.hss.Cx, SCSCFs: []string{name + "=" + c.scscf.SIP},
 		Args: []string{"--sip-listen", Addr(icscfPort)}})

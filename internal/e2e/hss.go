@@ -30,6 +30,8 @@ type HSSOptions struct {
 	NS Namespace
 	// Args are further flags (e.g. --diameter-peer for CSCFs other than imscore's own).
 	Args []string
+	// Extra is YAML appended to the configuration file.
+	Extra string
 }
 
 // DefaultHSSHost is cmd/hss's default Origin-Host.
@@ -55,6 +57,7 @@ func StartHSS(t testing.TB, b *Builder, o HSSOptions) *HSS {
 	if len(o.SCSCFs) == 0 {
 		cfg.Reset()
 	}
+	cfg.WriteString(o.Extra)
 	path := filepath.Join(dir, "hss.yaml")
 	if err := os.WriteFile(path, []byte(cfg.String()), 0o600); err != nil {
 		t.Fatal(err)

@@ -163,6 +163,10 @@ func (n *Node) forwardRegister(ctx context.Context, req *sip.Request, src proxy.
 		}
 		cred := l.Credentials // a copy: the parsed lines are the index's
 		cred.IntegrityProtected = integrity
+		if offer != nil && fastRegAttempt(req, cred) { // fastreg.go: SAs need the challenge's CK and IK
+			n.log.Info("fast registration token removed: the REGISTER sets up security associations", logging.CallID(callID(req)))
+			cred.Nonce = ""
+		}
 		d.AddHeaders = append(d.AddHeaders, sip.NewHeader(header.Authorization, cred.String()))
 	}
 	// RFC 3327 §5.2 and TS 24.229 §5.2.2.1: our Path, so that terminating requests come back

@@ -91,6 +91,8 @@ type Config struct {
 	// (RFC 3263) to their I-CSCF or a transit/IBCF, ENUM, the BGCF's break-out table (interconnect.go,
 	// docs/interconnect.md). Off by default.
 	Interconnect InterconnectConfig `yaml:"interconnect"`
+	// FastReg is the access-bound fast registration (fastreg.go, docs/fastreg.md); off by default.
+	FastReg FastRegConfig `yaml:"fastreg"`
 
 	Registration RegistrationConfig `yaml:"registration"`
 	// SubscribeMinExpires and SubscribeMaxExpires bound a reg event subscription (RFC 6665 §4.2.1.1).

@@ -26,6 +26,13 @@ func realHSS(t *testing.T) (*hss.Server, string, hss.Subscriber) {
 // realHSSWith is realHSS with its configuration changed by mutate.
 func realHSSWith(t *testing.T, mutate func(*hss.Config)) (*hss.Server, string, hss.Subscriber) {
 	t.Helper()
+	srv, addr, sub, _ := realHSSStore(t, mutate)
+	return srv, addr, sub
+}
+
+// realHSSStore is realHSSWith that also returns the HSS's store.
+func realHSSStore(t *testing.T, mutate func(*hss.Config)) (*hss.Server, string, hss.Subscriber, storage.DB) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := storage.OpenAndMigrate(ctx, "sqlite://"+filepath.Join(t.TempDir(), "hss.db"), testLogger(t))
 	if err != nil {
@@ -71,7 +78,7 @@ func realHSSWith(t *testing.T, mutate func(*hss.Config)) (*hss.Server, string, h
 		_ = srv.Close(cctx)
 		<-served
 	})
-	return srv, ln.Addr().String(), sub
+	return srv, ln.Addr().String(), sub, db
 }
 
 // ueSubscriber is the UE side of a subscriber provisioned in the real HSS: its keys and identities.

@@ -110,6 +110,9 @@ func (s *Server) handleRegister(ctx context.Context, req *sip.Request) (proxy.De
 		return proxy.Decision{}, err
 	}
 
+	if d, done, err := s.fastRegister(ctx, req, log, cred, impi, impu, existing, base); done { // docs/fastreg.md
+		return d, err
+	}
 	// §5.4.1.2.1: a registered UE whose REGISTER arrives integrity protected need not be challenged again.
 	if existing != nil && cred != nil && integrityProtected(cred.IntegrityProtected) && !s.cfg.Registration.ReauthProtected &&
 		cred.Response == "" {

@@ -62,6 +62,9 @@ type Server struct {
 	httpLn net.Listener
 	admin  *adminhttp.Admin // the admin listener's tokens, profiles switch and TLS
 
+	// fastreg is the one-pass registration (fastreg.go), nil when off.
+	fastreg *fastReg
+
 	iscMu sync.Mutex
 	isc   map[string]iscState
 
@@ -131,6 +134,9 @@ func New(cfg Config, reg registrar.Registrar, log *zap.Logger) (s *Server, err e
 		s.icscf = &u
 	}
 
+	if s.fastreg, err = newFastReg(cfg.FastReg); err != nil {
+		return nil, fmt.Errorf("scscf: %w", err)
+	}
 	if cfg.Interconnect.Enabled {
 		if s.interconnect, err = newInterconnect(cfg.Interconnect, cfg.Domain, log.Named("interconnect")); err != nil {
 			return nil, fmt.Errorf("scscf: %w", err)

@@ -486,10 +486,14 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 	req.AppendHeader(&sip.ContactHeader{Address: cu, Params: params})
 	req.AppendHeader(sip.NewHeader("Expires", strconv.Itoa(int(expires/time.Second))))
 	req.AppendHeader(sip.NewHeader("Supported", u.supported(sip.REGISTER)))
+	var fast *FastReg
 	if cred == nil {
 		// TS 24.229 §5.1.1.2.1: the first REGISTER carries an Authorization with the private
 		// identity and empty nonce and response.
 		cred = &digest.Credentials{Username: u.cfg.IMPI, Realm: u.cfg.Domain, URI: "sip:" + u.cfg.Domain}
+		if fast = u.fastRegFor(expires); fast != nil {
+			presentToken(cred, fast) // fastreg.go
+		}
 	}
 	req.AppendHeader(sip.NewHeader(header.Authorization, cred.String()))
 	if offer != nil {
@@ -505,6 +509,11 @@ func (u *UE) registerRequest(expires time.Duration, offer *saState, verify strin
 		req.AppendHeader(sip.NewHeader(header.ProxyRequire, "sec-agree"))
 	} else if u.cfg.Mediasec {
 		req.AppendHeader(sip.NewHeader(header.SecurityClient, mediasecClient)) // media.go
+	}
+	if fast != nil {
+		if err := u.signAIB(req, fast); err != nil {
+			u.log.Warn("fast registration: no AIB, the REGISTER will be challenged", zap.Error(err))
+		}
 	}
 	return req
 }

@@ -99,6 +99,9 @@ type Config struct {
 	// Mediasec indicates support of end-to-access-edge media security at registration (TS 24.229
 	// §5.1.1.2.1): Security-Client "msrp-tls;mediasec" when the UE does not negotiate IPsec.
 	Mediasec bool
+	// FastReg, when set, is presented in the first REGISTER of an initial registration: the access token and
+	// an AIB (fastreg.go, docs/fastreg.md). Anything but a 200 continues as a standard registration.
+	FastReg *FastReg
 }
 
 func (c *Config) defaults() error {

@@ -259,3 +259,7 @@ func BenchmarkGetIMPU(b *testing.B) {
 func BenchmarkUpdateSQN(b *testing.B) {
 	hsstest.BenchmarkUpdateSQN(b, newDB(b))
 }
+
+func TestTokenStore(t *testing.T) {
+	hsstest.RunTokenStore(t, func(t *testing.T) hss.Store { return newDB(t) })
+}

@@ -282,3 +282,7 @@ func TestNewDatabaseFilesArePrivate(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenStore(t *testing.T) {
+	hsstest.RunTokenStore(t, func(t *testing.T) hss.Store { return newDB(t) })
+}
