@@ -1,6 +1,7 @@
 package hss
 
 import (
+	"bytes"
 	"context"
 	"time"
 )
@@ -25,4 +26,26 @@ type TokenStore interface {
 	DropToken(ctx context.Context, impi string) (bool, error)
 	// ExpireTokens clears every token expired at now and returns how many.
 	ExpireTokens(ctx context.Context, now time.Time) (int, error)
+}
+
+// AccessTokens is the fast registration token store as the EAP server's AccessTokenSink (eap.go): the HSS as
+// EAP-TLS server keeps the token it exported in the same place a PAA's Token-Push puts it, so the S-CSCF finds
+// it in the MAA either way (docs/fastreg.md). A drop removes the token only while it is still the one the
+// ending session stored, so that an older access session ending never removes a newer session's token (the
+// read and the delete are two statements: a push landing between them is lost, and the UE falls back to AKA).
+func AccessTokens(st TokenStore) AccessTokenSink { return accessTokens{st} }
+
+type accessTokens struct{ st TokenStore }
+
+func (a accessTokens) StoreAccessToken(ctx context.Context, impi string, token []byte, expires time.Time) error {
+	return a.st.PutToken(ctx, impi, token, expires)
+}
+
+func (a accessTokens) DropAccessToken(ctx context.Context, impi string, token []byte) error {
+	cur, _, err := a.st.Token(ctx, impi, time.Now())
+	if err != nil || cur == nil || !bytes.Equal(cur, token) {
+		return err
+	}
+	_, err = a.st.DropToken(ctx, impi)
+	return err
 }

@@ -117,7 +117,13 @@ func Start(ctx context.Context, cfg hss.Config, log *zap.Logger, opts Options) (
 	if err != nil {
 		return nil, err
 	}
-	eapOpts, err := cfg.EAP.Options(nil) // the token store is the fastreg application's (docs/fastreg.md)
+	// The EAP server's tokens go where the fastreg application keeps them (docs/fastreg.md): the MAA carries
+	// them to the S-CSCF whichever placement granted them.
+	var tokens hss.AccessTokenSink
+	if ts, ok := n.db.(hss.TokenStore); ok {
+		tokens = hss.AccessTokens(ts)
+	}
+	eapOpts, err := cfg.EAP.Options(tokens)
 	if err != nil {
 		return nil, err
 	}

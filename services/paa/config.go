@@ -45,7 +45,11 @@ type Config struct {
 	AuthTimeout time.Duration `yaml:"auth_timeout"`
 	// EAP is where the EAP-TLS server runs and its credentials.
 	EAP EAPConfig `yaml:"eap"`
-	// Diameter is the Diameter EAP client towards the HSS (eap.server: hss).
+	// Tokens is where the local EAP server's tokens go: "memory" (default: kept in the PAA, for labs) or
+	// "hss" (Token-Push/Token-Drop to the HSS at diameter.hss, docs/fastreg.md). With eap.server hss the HSS
+	// keeps them itself.
+	Tokens string `yaml:"tokens"`
+	// Diameter is the PAA's Diameter client towards the HSS (eap.server: hss, or tokens: hss).
 	Diameter DiameterConfig `yaml:"diameter"`
 	// HTTPListen serves /metrics, /healthz and /readyz. Empty disables it.
 	HTTPListen string `yaml:"http_listen"`
@@ -88,8 +92,8 @@ type DiameterConfig struct {
 func DefaultConfig() Config {
 	return Config{Listen: []string{DefaultListen}, SessionLifetime: DefaultSessionLifetime,
 		Retransmit: pana.DefaultRequestRetransmit, MaxSessions: DefaultMaxSessions, PushTimeout: DefaultPushTimeout,
-		AuthTimeout: DefaultAuthTimeout,
-		EAP:         EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
+		AuthTimeout: DefaultAuthTimeout, Tokens: TokensMemory,
+		EAP: EAPConfig{Server: EAPServerLocal, MinTLSVersion: "1.3", Fragment: eaptls.DefaultFragment},
 		Diameter: DiameterConfig{OriginHost: "paa.ims.mnc001.mcc001.3gppnetwork.org", OriginRealm: "ims.mnc001.mcc001.3gppnetwork.org",
 			DestinationRealm: "ims.mnc001.mcc001.3gppnetwork.org", HSS: []string{"127.0.0.1:3868"}, RequestTimeout: 3 * time.Second},
 		HTTPListen: DefaultHTTPListen, Log: logging.Default()}
@@ -115,6 +119,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.EAP.Server == "" {
 		c.EAP.Server = d.EAP.Server
+	}
+	if c.Tokens == "" {
+		c.Tokens = d.Tokens
 	}
 	if c.EAP.MinTLSVersion == "" {
 		c.EAP.MinTLSVersion = d.EAP.MinTLSVersion
@@ -148,6 +155,15 @@ func (c Config) Validate() error {
 		}
 	default:
 		return fmt.Errorf("eap.server %q: local or hss", c.EAP.Server)
+	}
+	switch c.Tokens {
+	case TokensMemory:
+	case TokensHSS:
+		if len(c.Diameter.HSS) == 0 || c.Diameter.OriginHost == "" || c.Diameter.OriginRealm == "" || c.Diameter.DestinationRealm == "" {
+			return errors.New("tokens hss needs diameter.hss, origin_host, origin_realm and destination_realm")
+		}
+	default:
+		return fmt.Errorf("tokens %q: memory or hss", c.Tokens)
 	}
 	if c.EAP.Fragment < 0 || c.EAP.Fragment > 60000 {
 		return fmt.Errorf("eap.fragment %d: 0 (default) to 60000", c.EAP.Fragment)

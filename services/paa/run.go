@@ -26,6 +26,7 @@ type Node struct {
 	agent   *agent
 	conns   []*net.UDPConn
 	relay   *relay
+	pusher  *hssPusher // tokens: hss
 	http    *http.Server
 	httpLn  net.Listener
 
@@ -78,6 +79,13 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 		eapServer = r
 	}
 	pusher := cfg.Pusher
+	if pusher == nil && cfg.EAP.Server == EAPServerLocal && cfg.Tokens == TokensHSS {
+		p, err := startHSSPusher(cfg.Diameter, log.Named("tokens"))
+		if err != nil {
+			return nil, fmt.Errorf("paa: %w", err)
+		}
+		n.pusher, pusher = p, p
+	}
 	if pusher == nil {
 		pusher = NewMemoryPusher()
 	}
@@ -182,6 +190,9 @@ func (n *Node) shutdown() {
 	if n.relay != nil {
 		n.relay.close(ctx)
 	}
+	if n.pusher != nil {
+		_ = n.pusher.close(ctx) // after the sessions dropped their tokens
+	}
 	if n.http != nil {
 		_ = n.http.Shutdown(ctx)
 	}
@@ -192,9 +203,14 @@ func (n *Node) closeAll() {
 	for _, c := range n.conns {
 		_ = c.Close()
 	}
-	if n.relay != nil {
+	if n.relay != nil || n.pusher != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
-		n.relay.close(ctx)
+		if n.relay != nil {
+			n.relay.close(ctx)
+		}
+		if n.pusher != nil {
+			_ = n.pusher.close(ctx)
+		}
 		cancel()
 	}
 	if n.httpLn != nil {
