@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/imscore/imscore/diameter/fastreg"
 	"github.com/imscore/imscore/internal/testpki"
+	"github.com/imscore/imscore/services/paa/paatest"
 	"github.com/imscore/imscore/sip/ue"
 )
 
@@ -30,9 +32,23 @@ import (
 func TestFastRegistration(t *testing.T) {
 	alice := NthSubscriber(91)
 	pki := testpki.New(t, "operator-ue-ca")
+	access := paatest.NewCA(t, "operator-access-ca") // the PAA's EAP-TLS server and the UE certificates of the last subtest
 	const paaHost = "paa." + Domain
+	// The S-CSCF trusts both CAs' UE certificates to sign AIBs.
+	roots := filepath.Join(t.TempDir(), "ue-roots.pem")
+	var pems []byte
+	for _, f := range []string{pki.CAFile, access.File} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pems = append(pems, b...)
+	}
+	if err := os.WriteFile(roots, pems, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	scscfCfg := filepath.Join(t.TempDir(), "scscf-fastreg.yaml")
-	if err := os.WriteFile(scscfCfg, []byte(fmt.Sprintf("fastreg:\n  enabled: true\n  ca_file: %q\n", pki.CAFile)), 0o600); err != nil {
+	if err := os.WriteFile(scscfCfg, []byte(fmt.Sprintf("fastreg:\n  enabled: true\n  ca_file: %q\n", roots)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c := startCoreWith(t, coreOptions{pcscf: true, scscfArgs: []string{"--config", scscfCfg},
@@ -134,12 +150,67 @@ diameter:
 		time.Sleep(1500 * time.Millisecond) // past the token's lifetime: waiting for an expiry, not timing anything
 		fallsBack(t, &ue.FastReg{Token: tk, Cert: cert, Key: key})
 	})
+
+	// The whole scheme with the real access side: imsue pana authenticates with EAP-TLS to imspaa, which
+	// pushes the exported token to the HSS (tokens: hss); the UE then registers in one round trip with that
+	// token and an AIB signed by the same certificate. Ending the PANA session drops the token at the HSS.
+	t.Run("through the PAA: imsue pana, imspaa, one REGISTER", func(t *testing.T) {
+		srv, ueCert := access.Server("paa.ims.example"), access.UE(alice.IMPI())
+		paaAddr, paaHTTP := fmt.Sprintf("127.0.0.1:%d", FreePort(t)), fmt.Sprintf("127.0.0.1:%d", FreePort(t))
+		pp := StartProcess(t, "imspaa", bins.MustPath(t, "imspaa"), "--listen", paaAddr, "--http-listen", paaHTTP,
+			"--eap-cert", srv.CertFile, "--eap-key", srv.KeyFile, "--eap-ca", access.File, "--tokens", "hss",
+			"--hss", c.hss.Cx, "--origin-host", paaHost, "--origin-realm", Domain, "--destination-realm", Domain)
+		defer pp.Stop()
+		tokenFile := filepath.Join(t.TempDir(), "token")
+		pac := StartProcess(t, "imsue-pana", bins.MustPath(t, "imsue"), "pana", "--paa", paaAddr, "--impi", alice.IMPI(),
+			"--cert", ueCert.CertFile, "--key", ueCert.KeyFile, "--ca", access.File, "--server-name", "paa.ims.example",
+			"--token-file", tokenFile)
+		var hexToken []byte
+		for range 400 {
+			if b, err := os.ReadFile(tokenFile); err == nil && len(bytes.TrimSpace(b)) > 0 {
+				hexToken = bytes.TrimSpace(b)
+				break
+			}
+			if pac.Exited() {
+				t.Fatalf("imsue pana ended before it had a token:\n%s\nimspaa:\n%s", pac.Logs(), pp.Logs())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		if hexToken == nil {
+			t.Fatalf("no token from imsue pana:\n%s\nimspaa:\n%s", pac.Logs(), pp.Logs())
+		}
+		token, err := hex.DecodeString(string(hexToken))
+		if err != nil {
+			t.Fatalf("token %q: %v", hexToken, err)
+		}
+		cert, key := loadPair(t, ueCert.CertFile, ueCert.KeyFile)
+		// The push runs when the PANA session opens; the UE registers once the token file is written, which is
+		// after it: a push still in flight would show here as a fallback, so wait for the HSS to hold it.
+		pushed := func(op string) bool {
+			return metric(Metrics(t, paaHTTP), `paa_token_operations_total{operation="`+op+`",result="ok"}`) > 0
+		}
+		for i := 0; i < 200 && !pushed("push"); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		f0, c0, _, _, _, _ := counts()
+		register(t, &ue.FastReg{Token: token, Cert: cert, Key: key})
+		f1, c1, _, _, _, _ := counts()
+		if f1-f0 != 1 || c1 != c0 {
+			t.Fatalf("S-CSCF: %d fast registrations and %d challenges with the PAA's token, want 1 and 0\nimspaa:\n%s",
+				f1-f0, c1-c0, pp.Logs())
+		}
+		pac.Stop() // PANA termination: the PAA drops the token at the HSS
+		for i := 0; i < 200 && !pushed("drop"); i++ {
+			time.Sleep(50 * time.Millisecond)
+		}
+		tk := append([]byte(nil), token...)
+		fallsBack(t, &ue.FastReg{Token: tk, Cert: cert, Key: key})
+	})
 }
 
-// e2eCert issues a UE certificate naming impi from pki and loads it.
-func e2eCert(t *testing.T, pki *testpki.PKI, impi string) (*x509.Certificate, crypto.Signer) {
+// loadPair loads a certificate and its key from PEM files.
+func loadPair(t *testing.T, certFile, keyFile string) (*x509.Certificate, crypto.Signer) {
 	t.Helper()
-	certFile, keyFile := pki.Issue(impi)
 	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		t.Fatal(err)
@@ -149,6 +220,13 @@ func e2eCert(t *testing.T, pki *testpki.PKI, impi string) (*x509.Certificate, cr
 		t.Fatal(err)
 	}
 	return cert, pair.PrivateKey.(crypto.Signer)
+}
+
+// e2eCert issues a UE certificate naming impi from pki and loads it.
+func e2eCert(t *testing.T, pki *testpki.PKI, impi string) (*x509.Certificate, crypto.Signer) {
+	t.Helper()
+	certFile, keyFile := pki.Issue(impi)
+	return loadPair(t, certFile, keyFile)
 }
 
 // metric reads one sample of Prometheus text (0 when absent).
