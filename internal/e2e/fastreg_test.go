@@ -161,6 +161,7 @@ diameter:
 			"--eap-cert", srv.CertFile, "--eap-key", srv.KeyFile, "--eap-ca", access.File, "--tokens", "hss",
 			"--hss", c.hss.Cx, "--origin-host", paaHost, "--origin-realm", Domain, "--destination-realm", Domain)
 		defer pp.Stop()
+		pp.WaitHTTP("http://" + paaHTTP + "/readyz") // PANA served and the HSS connection open
 		tokenFile := filepath.Join(t.TempDir(), "token")
 		pac := StartProcess(t, "imsue-pana", bins.MustPath(t, "imsue"), "pana", "--paa", paaAddr, "--impi", alice.IMPI(),
 			"--cert", ueCert.CertFile, "--key", ueCert.KeyFile, "--ca", access.File, "--server-name", "paa.ims.example",

@@ -28,8 +28,20 @@ func startHSSPusher(cfg DiameterConfig, log *zap.Logger) (*hssPusher, error) {
 	return &hssPusher{c: c}, nil
 }
 
+// Push waits (within ctx, the push timeout) for the HSS connection: a UE can finish EAP-TLS before the PAA's
+// Diameter connection to the HSS is up, right after a start or a reconnection.
 func (p *hssPusher) Push(ctx context.Context, g Grant) error {
+	if err := p.c.WaitReady(ctx); err != nil {
+		return fmt.Errorf("token push: no HSS connection: %w", err)
+	}
 	return p.c.Push(ctx, g.IMPI, g.Token, g.Lifetime)
+}
+
+// ready reports whether the HSS connection is open (readyz).
+func (p *hssPusher) ready() bool {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return p.c.WaitReady(ctx) == nil
 }
 
 // Drop drops the IMPI's token at the HSS. Token-Drop names the user only: a PAA with an older session of the

@@ -225,7 +225,7 @@ func (n *Node) httpHandler(admin *adminhttp.Admin) http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !n.Ready() || (n.relay != nil && !n.relay.ready()) {
+		if !n.Ready() || (n.relay != nil && !n.relay.ready()) || (n.pusher != nil && !n.pusher.ready()) {
 			http.Error(w, "not ready", http.StatusServiceUnavailable)
 			return
 		}
