@@ -33,10 +33,6 @@ import (
 // DefaultPath is where the database lives unless configured otherwise, relative to the working directory.
 const DefaultPath = "var/imscore.db"
 
-// mmapSize is PRAGMA mmap_size for every connection: how much of the database file reads map rather than
-// copy. A file larger than this is read by pread(2) beyond it; 0 turns mapping off.
-const mmapSize = 1 << 30
-
 // Config configures the SQLite backend. The zero value is valid: defaults apply.
 type Config struct {
 	// Path of the database file; DefaultPath when empty. Its directory is created if missing.
@@ -115,11 +111,6 @@ func Open(ctx context.Context, cfg Config, log *zap.Logger) (*DB, error) {
 	common.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", cfg.BusyTimeout.Milliseconds()))
 	common.Add("_pragma", "foreign_keys(1)")
 	common.Set("_time_format", "sqlite")
-	// Reads map the file instead of pread(2)ing each page. In WAL mode a connection's page cache is dropped
-	// whenever another connection has committed since its last transaction, so with a write per
-	// registration every read started by re-reading its pages: 11 % of the HSS's CPU was pread under load
-	// (bench/results/2026-12-07T2228Z-70124a6b424e, register-hss). Pages still in the WAL are read as before.
-	common.Add("_pragma", fmt.Sprintf("mmap_size(%d)", mmapSize))
 
 	w := url.Values{}
 	for k, v := range common {
