@@ -68,6 +68,7 @@ func loadNode(node, path string, d *deployment) error {
 		if err := config.DecodeFile(path, &d.icscf); err != nil {
 			return err
 		}
+		d.icscf = d.icscf.WithDefaults() // as icscf.Run sees it (origin_realm: the domain)
 		return d.icscf.Validate()
 	case "scscf":
 		d.scscf = scscf.DefaultConfig()

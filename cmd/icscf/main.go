@@ -95,6 +95,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			cfg.SCSCFs = append(cfg.SCSCFs, s)
 		}
 	}
+	cfg = cfg.WithDefaults() // what Run uses, and what --dump-config shows
 	if dump {
 		if err := config.Dump(stdout, cfg); err != nil {
 			fmt.Fprintln(stderr, "icscf:", err)

@@ -141,8 +141,8 @@ func DefaultConfig() Config {
 		Domain: DefaultDomain,
 		SIP:    sipCfg,
 		Diameter: DiameterConfig{
-			OriginHost:     DefaultOriginHost,
-			OriginRealm:    DefaultDomain,
+			OriginHost: DefaultOriginHost,
+			// OriginRealm empty: withDefaults makes it the Domain, whichever the file or --domain gives.
 			HSS:            []string{DefaultHSSAddress},
 			RequestTimeout: DefaultDiameterTimeout,
 			RetryAfter:     DefaultHSSRetryAfter,
@@ -158,8 +158,8 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills zero fields.
-func (c Config) withDefaults() Config {
+// WithDefaults fills zero fields (diameter.origin_realm: the domain).
+func (c Config) WithDefaults() Config {
 	if c.Domain == "" {
 		c.Domain = DefaultDomain
 	}

@@ -40,7 +40,7 @@ func TestConfigValidate(t *testing.T) {
 			if err := config.Decode([]byte(tt.yaml), &cfg); err != nil {
 				t.Fatal(err)
 			}
-			err := cfg.withDefaults().Validate()
+			err := cfg.WithDefaults().Validate()
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -91,12 +91,26 @@ func TestParseSCSCFFlag(t *testing.T) {
 func TestRouteTimeoutMustCoverAttempts(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.AttemptTimeout = 10 * time.Second
-	err := cfg.withDefaults().Validate()
+	err := cfg.WithDefaults().Validate()
 	if err == nil || !strings.Contains(err.Error(), "sip.route_timeout") {
 		t.Fatalf("error %v, want one about sip.route_timeout", err)
 	}
 	cfg.SIP.RouteTimeout = 0 // recomputed
-	if err := cfg.withDefaults().Validate(); err != nil {
+	if err := cfg.WithDefaults().Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// docs/icscf.md: diameter.origin_realm defaults to the domain, also when the domain is not the default one
+// (before, DefaultConfig set it to the default domain, so --domain left the Origin-Realm behind).
+func TestOriginRealmFollowsDomain(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Domain = "home.test"
+	if got := cfg.WithDefaults().Diameter.OriginRealm; got != "home.test" {
+		t.Fatalf("Origin-Realm %q with domain home.test", got)
+	}
+	cfg.Diameter.OriginRealm = "other.test"
+	if got := cfg.WithDefaults().Diameter.OriginRealm; got != "other.test" {
+		t.Fatalf("configured Origin-Realm %q, want other.test", got)
 	}
 }

@@ -60,7 +60,7 @@ func Start(ctx context.Context, cfg Config, log *zap.Logger) (*Node, error) {
 	if log == nil {
 		log = zap.NewNop()
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("icscf config: %w", err)
 	}
