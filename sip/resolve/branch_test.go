@@ -10,8 +10,8 @@ import (
 	"go.uber.org/zap"
 )
 
-// TestBranch: a URI's domain becomes one branch with every address in order; a domain without servers, or with
-// TLS servers only (the proxy has no TLS), is ErrNotFound.
+// TestBranch: a URI's domain becomes one branch with every address in order, TLS servers included (the proxy
+// checks their certificates against the domain, RFC 5922 §4); a URI without a SIP host is ErrNotFound.
 func TestBranch(t *testing.T) {
 	// No DNS server listens on 127.0.0.1:1: only the static entries answer, and nothing leaves the host.
 	r, err := New(Config{Servers: []string{"127.0.0.1:1"}, Timeout: 200 * time.Millisecond, Attempts: 1,
@@ -37,10 +37,13 @@ func TestBranch(t *testing.T) {
 		b.Failover[0].Transport != "TCP" || b.HopFailed == nil {
 		t.Errorf("branch %+v: want UDP 192.0.2.11:5060, then TCP 192.0.2.12:5060, failures reported", b)
 	}
-	for _, u := range []string{"sip:secure.example", "tel:+15551234"} {
-		if _, err := r.Branch(context.Background(), uri(u)); !errors.Is(err, ErrNotFound) {
-			t.Errorf("%s: error %v, want ErrNotFound", u, err)
-		}
+	tb, err := r.Branch(context.Background(), uri("sip:secure.example"))
+	if err != nil || tb.NextHop == nil || tb.NextHop.Transport != "TLS" || tb.NextHop.Addr.String() != "192.0.2.13:5061" ||
+		tb.NextHop.ServerName != "" {
+		t.Errorf("TLS-only domain: branch %+v, %v; want TLS 192.0.2.13:5061 checked against the URI's domain", tb.NextHop, err)
+	}
+	if _, err := r.Branch(context.Background(), uri("tel:+15551234")); !errors.Is(err, ErrNotFound) {
+		t.Errorf("tel URI: error %v, want ErrNotFound", err)
 	}
 	// A name DNS does not answer for (no server here): an error either way, no branch.
 	if _, err := r.Branch(context.Background(), uri("sip:bob@nowhere.example")); !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrTimeout) {
