@@ -8,6 +8,8 @@ import (
 
 	"github.com/imscore/imscore/internal/adminhttp"
 	"github.com/imscore/imscore/internal/logging"
+
+	"github.com/imscore/imscore/internal/dscp"
 )
 
 // Documented defaults (docs/imsagw.md).
@@ -63,6 +65,9 @@ type Config struct {
 	HandshakeTimeout time.Duration `yaml:"handshake_timeout"`
 	DialTimeout      time.Duration `yaml:"dial_timeout"`
 	RTPIdleTimeout   time.Duration `yaml:"rtp_idle_timeout"`
+	// MediaDSCP is the DS code point of the RTP and RTCP the AGW sends on both sides (RFC 2474; default 46, EF,
+	// for telephony media: RFC 3246, RFC 4594 §4.1; 0 leaves the packets unmarked). MSRP is not marked.
+	MediaDSCP uint8 `yaml:"media_dscp"`
 
 	// HTTPListen serves /metrics, /healthz, /readyz (and /debug/pprof/ with admin.pprof). Empty disables it.
 	HTTPListen string           `yaml:"http_listen"`
@@ -95,8 +100,8 @@ func DefaultConfig() Config {
 		AccessRealm: DefaultAccessRealm, CoreRealm: DefaultCoreRealm,
 		MaxContexts: DefaultMaxContexts, SetupTimeout: DefaultSetupTimeout, IdleTimeout: DefaultIdleTimeout,
 		ConfigHold: DefaultConfigHold, HandshakeTimeout: DefaultHandshakeTimeout, DialTimeout: DefaultDialTimeout,
-		RTPIdleTimeout: DefaultRTPIdleTimeout,
-		HTTPListen:     DefaultHTTPListen, Log: logging.Default(),
+		RTPIdleTimeout: DefaultRTPIdleTimeout, MediaDSCP: dscp.EF,
+		HTTPListen: DefaultHTTPListen, Log: logging.Default(),
 	}
 }
 
@@ -134,6 +139,9 @@ func (c Config) withDefaults() Config {
 
 // Validate reports the first field that cannot work, named as in the configuration file.
 func (c Config) Validate() error {
+	if c.MediaDSCP > 63 {
+		return fmt.Errorf("media_dscp %d: a DS code point is 0..63 (RFC 2474 §3)", c.MediaDSCP)
+	}
 	if _, err := netip.ParseAddrPort(c.Iq.Listen); err != nil {
 		return fmt.Errorf("iq.listen %q: %w", c.Iq.Listen, err)
 	}

@@ -184,7 +184,7 @@ func (n *Node) add(cx *agwContext, cmd *h248.Node) ([]*h248.Node, error) {
 	t := &termination{id: id, realm: realm, access: realm == n.cfg.AccessRealm, cx: cx, props: props,
 		log: cx.log.With(zap.String("termination", id)), local: local}
 	if local.rtp() {
-		if err := t.bindRTP(addr); err != nil {
+		if err := t.bindRTP(addr, n.cfg.MediaDSCP); err != nil {
 			return nil, iqError(errResources, "Insufficient resources: %v", err)
 		}
 	} else {

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/dscp"
 )
 
 // rtpBuffer holds one datagram: RTP and RTCP packets fit the path MTU.
@@ -19,7 +21,8 @@ const refusedRTPSource = "rtp_source"
 
 // bindRTP opens the RTP and RTCP sockets of an RTP termination on addr and fills its Local descriptor: the RTP
 // port in m=, the RTCP port in a=rtcp (RFC 3605), since the kernel's ports need not be consecutive.
-func (t *termination) bindRTP(addr string) error {
+// Both are marked with code (Config.MediaDSCP).
+func (t *termination) bindRTP(addr string, code uint8) error {
 	ip := netip.MustParseAddr(addr)
 	rtp, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
 	if err != nil {
@@ -29,6 +32,10 @@ func (t *termination) bindRTP(addr string) error {
 	if err != nil {
 		_ = rtp.Close()
 		return err
+	}
+	if err := errors.Join(dscp.Set(rtp, code), dscp.Set(rtcp, code)); err != nil {
+		_, _ = rtp.Close(), rtcp.Close()
+		return fmt.Errorf("media_dscp: %w", err)
 	}
 	t.udp, t.rtcp = rtp, rtcp
 	t.local.Addr = addr

@@ -3,6 +3,7 @@
 package proxy
 
 import (
+	"github.com/imscore/imscore/internal/dscp"
 	"net"
 	"syscall"
 	"testing"
@@ -37,20 +38,20 @@ func TestDSCP(t *testing.T) {
 		{"127.0.0.1:0", unix.IPPROTO_IP, unix.IP_TOS},
 		{"[::1]:0", unix.IPPROTO_IPV6, unix.IPV6_TCLASS},
 	} {
-		for _, dscp := range []uint8{0, 46} {
-			u, tl, err := bindPair(Listen{Addr: tt.addr}, dscp)
+		for _, code := range []uint8{0, 46} {
+			u, tl, err := bindPair(Listen{Addr: tt.addr}, code)
 			if err != nil {
 				if tt.addr[0] == '[' {
 					t.Skipf("no IPv6 loopback: %v", err)
 				}
 				t.Fatal(err)
 			}
-			want := int(dscp) << 2
+			want := int(code) << 2
 			if got := sockopt(t, u.udp, tt.level, tt.opt); got != want {
-				t.Errorf("%s dscp %d: UDP listener %#x, want %#x", tt.addr, dscp, got, want)
+				t.Errorf("%s dscp %d: UDP listener %#x, want %#x", tt.addr, code, got, want)
 			}
 			// (Linux does not read IP_TOS back from a listening TCP socket: its accepted connection shows it.)
-			d := net.Dialer{Control: withDSCP(nil, dscp)}
+			d := net.Dialer{Control: dscp.Control(nil, code)}
 			out, err := d.Dial("tcp", tl.tcp.Addr().String())
 			if err != nil {
 				t.Fatal(err)
@@ -60,10 +61,10 @@ func TestDSCP(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := sockopt(t, out.(*net.TCPConn), tt.level, tt.opt); got != want {
-				t.Errorf("%s dscp %d: dialled TCP %#x, want %#x", tt.addr, dscp, got, want)
+				t.Errorf("%s dscp %d: dialled TCP %#x, want %#x", tt.addr, code, got, want)
 			}
 			if got := sockopt(t, in.(*net.TCPConn), tt.level, tt.opt); got != want {
-				t.Errorf("%s dscp %d: accepted TCP %#x, want %#x", tt.addr, dscp, got, want)
+				t.Errorf("%s dscp %d: accepted TCP %#x, want %#x", tt.addr, code, got, want)
 			}
 			out.Close()
 			in.Close()

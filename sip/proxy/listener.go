@@ -12,6 +12,8 @@ import (
 	"sync"
 
 	"github.com/emiago/sipgo/sip"
+
+	"github.com/imscore/imscore/internal/dscp"
 )
 
 // Transports this proxy speaks, as they appear in Via (RFC 3261 §20.42).
@@ -43,7 +45,7 @@ type ListenAddr struct {
 
 // bindPair binds UDP and TCP on the same port. With port 0 the kernel picks the UDP port and TCP is bound to the
 // same number; if that one is taken, try again with another.
-func bindPair(l Listen, dscp uint8) (*listener, *listener, error) {
+func bindPair(l Listen, code uint8) (*listener, *listener, error) {
 	want, err := netip.ParseAddrPort(l.Addr)
 	if err != nil {
 		return nil, nil, fmt.Errorf("listen %q: %w", l.Addr, err)
@@ -56,12 +58,12 @@ func bindPair(l Listen, dscp uint8) (*listener, *listener, error) {
 			return nil, nil, fmt.Errorf("listen udp %s: %w", want, err)
 		}
 		bound := u.LocalAddr().(*net.UDPAddr).AddrPort()
-		if err := setDSCP(u, dscp); err != nil {
+		if err := dscp.Set(u, code); err != nil {
 			_ = u.Close()
 			return nil, nil, fmt.Errorf("listen udp %s: dscp: %w", want, err)
 		}
 		// reuseAddrControl: our own outgoing TCP may later bind this port too (a P-CSCF's port-c).
-		lc := net.ListenConfig{Control: withDSCP(reuseAddrControl, dscp)}
+		lc := net.ListenConfig{Control: dscp.Control(reuseAddrControl, code)}
 		tln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(want.Addr(), bound.Port()).String())
 		if err != nil {
 			_ = u.Close()
@@ -339,10 +341,10 @@ func (p *Proxy) dialAndInject(ctx context.Context, dst, local netip.AddrPort) er
 
 // dialTCP connects to dst (from local, when valid), inside Config.InNamespace when set.
 func (p *Proxy) dialTCP(ctx context.Context, dst, local netip.AddrPort) (net.Conn, error) {
-	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout, Control: withDSCP(nil, p.cfg.DSCP)}
+	d := net.Dialer{Timeout: p.cfg.TCPConnectTimeout, Control: dscp.Control(nil, p.cfg.DSCP)}
 	if local.IsValid() {
 		d.LocalAddr = net.TCPAddrFromAddrPort(local)
-		d.Control = withDSCP(reuseAddrControl, p.cfg.DSCP)
+		d.Control = dscp.Control(reuseAddrControl, p.cfg.DSCP)
 	}
 	var conn net.Conn
 	dial := func() (err error) {

@@ -31,6 +31,8 @@ import (
 
 	"github.com/emiago/sipgo/sip"
 	"go.uber.org/zap"
+
+	"github.com/imscore/imscore/internal/dscp"
 )
 
 // transportTLS is TLS over TCP as it appears in Via (RFC 3261 §20.42).
@@ -368,13 +370,13 @@ func (t *tlsTransport) clientConfig(name string) *tls.Config {
 }
 
 // bind binds the TLS listeners (TCP sockets; TLS runs on what they accept).
-func (t *tlsTransport) bind(dscp uint8) error {
+func (t *tlsTransport) bind(code uint8) error {
 	for _, l := range t.cfg.Listen {
 		want, err := netip.ParseAddrPort(l.Addr)
 		if err != nil {
 			return fmt.Errorf("tls listen %q: %w", l.Addr, err)
 		}
-		lc := net.ListenConfig{Control: withDSCP(reuseAddrControl, dscp)}
+		lc := net.ListenConfig{Control: dscp.Control(reuseAddrControl, code)}
 		ln, err := lc.Listen(context.Background(), "tcp", want.String())
 		if err != nil {
 			return fmt.Errorf("tls listen %s: %w", want, err)

@@ -1,6 +1,6 @@
 //go:build linux
 
-package proxy
+package dscp
 
 import (
 	"strings"
@@ -9,11 +9,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// markDSCP sets the DS field (RFC 2474 §3: the code point in the upper six bits of the former TOS
+// mark sets the DS field (RFC 2474 §3: the code point in the upper six bits of the former TOS
 // octet) on an IPv4 socket with IP_TOS and on an IPv6 one with IPV6_TCLASS (RFC 3542 §6.5); an IPv6
 // socket that also carries IPv4 (mapped addresses) gets both. network is "", "tcp4", "udp6", …; ""
 // asks the socket for its family.
-func markDSCP(network string, c syscall.RawConn, dscp uint8) error {
+func mark(network string, c syscall.RawConn, dscp uint8) error {
 	tos := int(dscp) << 2
 	var serr error
 	err := c.Control(func(fd uintptr) {
